@@ -1,0 +1,1 @@
+//! Typed Lambda event payloads (from aws_lambda_events) and sample-event builders.

@@ -1,0 +1,1 @@
+//! Firebox: AWS Lambda on one machine (Invoke, Runtime and function URL APIs, real processes).

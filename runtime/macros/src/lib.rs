@@ -1,0 +1,1 @@
+//! The #[handler] attribute macro for firebox-runtime.

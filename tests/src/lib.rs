@@ -1,0 +1,1 @@
+//! End-to-end tests across Firebox crates and third-party Lambda clients.
