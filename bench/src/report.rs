@@ -1,0 +1,232 @@
+//! Plain-text tables for the reports (the `--json` output is the serde form of the same data).
+
+use std::fmt::Write;
+
+use crate::compare::CompareRow;
+use crate::loadgen::LoadReport;
+use crate::runtime_bench::BinaryReport;
+
+/// Microseconds, shown as µs below 10 ms and as ms above.
+pub fn fmt_us(us: f64) -> String {
+    if us >= 10_000.0 {
+        format!("{:.2} ms", us / 1_000.0)
+    } else if us >= 100.0 {
+        format!("{us:.0} µs")
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+/// Bytes as KiB or MiB.
+pub fn fmt_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
+    }
+}
+
+fn fmt_errors(errors: &std::collections::BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "none".into();
+    }
+    errors
+        .iter()
+        .map(|(k, v)| format!("{v} × {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders rows of cells as aligned columns, the first row being the header.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| format!("{cell:<w$}", w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One load run, as a short block of text.
+pub fn load_report(r: &LoadReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "target       {}", r.target);
+    let _ = writeln!(
+        out,
+        "load         {} invocations, concurrency {}, warm-up {}",
+        r.invocations, r.concurrency, r.warmup
+    );
+    let _ = writeln!(
+        out,
+        "first        {}",
+        match r.first_request_us {
+            Some(us) => fmt_us(us),
+            None => format!("failed ({})", r.first_request_outcome),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "throughput   {:.0} invocations/s ({} ok in {:.3} s)",
+        r.throughput_per_s, r.ok, r.wall_s
+    );
+    let l = &r.latency;
+    let _ = writeln!(
+        out,
+        "latency      p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (mean {})",
+        fmt_us(l.p50_us),
+        fmt_us(l.p90_us),
+        fmt_us(l.p99_us),
+        fmt_us(l.p999_us),
+        fmt_us(l.max_us),
+        fmt_us(l.mean_us)
+    );
+    let _ = writeln!(out, "connections  {}", r.connections_opened);
+    let _ = writeln!(out, "errors       {}", fmt_errors(&r.errors));
+    out
+}
+
+/// The floor-versus-endpoint table.
+pub fn compare_table(rows: &[CompareRow]) -> String {
+    let mut cells = vec![[
+        "C", "target", "invokes/s", "p50", "p90", "p99", "max", "errors", "p50 ×floor",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    for row in rows {
+        for (r, ratio) in [(&row.floor, None), (&row.endpoint, Some(row.p50_ratio))] {
+            cells.push(vec![
+                row.concurrency.to_string(),
+                r.label.clone(),
+                format!("{:.0}", r.throughput_per_s),
+                fmt_us(r.latency.p50_us),
+                fmt_us(r.latency.p90_us),
+                fmt_us(r.latency.p99_us),
+                fmt_us(r.latency.max_us),
+                r.error_count().to_string(),
+                match ratio {
+                    None => String::new(),
+                    Some(Some(x)) => format!("{x:.2}"),
+                    Some(None) => "n/a".into(),
+                },
+            ]);
+        }
+    }
+    let mut out = table(&cells);
+    for row in rows {
+        for r in [&row.floor, &row.endpoint] {
+            if !r.errors.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "errors at C={} ({}): {}",
+                    row.concurrency,
+                    r.label,
+                    fmt_errors(&r.errors)
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The side-by-side table of the runtime harness.
+pub fn runtime_table(reports: &[BinaryReport]) -> String {
+    let mut cells = vec![[
+        "binary",
+        "size",
+        "first /next (median, min)",
+        "RSS after init",
+        "wall/inv",
+        "p50",
+        "p99",
+        "CPU/inv",
+        "init CPU",
+        "errors",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    for r in reports {
+        cells.push(vec![
+            r.name.clone(),
+            fmt_bytes(r.size_bytes),
+            format!(
+                "{} ({})",
+                fmt_us(r.first_next_median_us),
+                fmt_us(r.first_next_min_us)
+            ),
+            fmt_bytes((r.rss_after_init_kib * 1024.0) as u64),
+            fmt_us(r.wall_per_invocation_us),
+            fmt_us(r.latency.p50_us),
+            fmt_us(r.latency.p99_us),
+            fmt_us(r.cpu_per_invocation_us),
+            fmt_us(r.init_cpu_us),
+            r.error_count().to_string(),
+        ]);
+    }
+    let mut out = table(&cells);
+    if let Some(r) = reports.first() {
+        let _ = writeln!(
+            out,
+            "{} measured invocations × {} round(s) per binary; first /next over {} start(s)",
+            r.invocations, r.rounds, r.starts
+        );
+    }
+    for r in reports {
+        if r.error_count() > 0 {
+            let _ = writeln!(
+                out,
+                "{}: function errors {}, mismatches {}, refused {}",
+                r.name,
+                fmt_errors(&r.function_errors),
+                r.mismatches,
+                fmt_errors(&r.refused)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_units() {
+        assert_eq!(fmt_us(12.34), "12.3 µs");
+        assert_eq!(fmt_us(512.0), "512 µs");
+        assert_eq!(fmt_us(12_345.0), "12.35 ms");
+        assert_eq!(fmt_bytes(2048), "2.0 KiB");
+        assert_eq!(fmt_bytes(3 * 1024 * 1024), "3.00 MiB");
+    }
+
+    #[test]
+    fn aligns_columns() {
+        let t = table(&[
+            vec!["a".into(), "bb".into()],
+            vec!["ccc".into(), "d".into()],
+        ]);
+        assert_eq!(t, "a    bb\n---  --\nccc  d\n");
+    }
+}

@@ -1,0 +1,635 @@
+//! A loopback Runtime API server (version 2018-06-01) that feeds a fixed number of events to
+//! one runtime process and measures each invocation from the moment its event leaves `/next`
+//! to the moment its `/response` (or `/error`) arrives.
+//!
+//! HTTP handlers only parse and forward; one coordinator task owns all the state (counters,
+//! the invocation in flight, the histogram) and tells the harness, through [`Milestone`]s,
+//! when the runtime sits idle in `/next` at a phase boundary (after Init, after warm-up, at
+//! the end), pausing until the harness has read the process's statistics.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::stats::LatencyHistogram;
+use crate::BenchError;
+
+/// Largest response a runtime may post (Lambda's synchronous limit); larger ones get 413.
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
+const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
+const INVOCATION_PREFIX: &str = "/2018-06-01/runtime/invocation/";
+const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
+
+/// What the server feeds the runtime.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The event body (sent with `Content-Type: application/json`).
+    pub payload: Bytes,
+    /// Invocations before the measured phase.
+    pub warmup: u64,
+    /// Measured invocations.
+    pub invocations: u64,
+    /// Value of `Lambda-Runtime-Invoked-Function-Arn`.
+    pub function_arn: String,
+    /// Deadline given with each event, from the moment it is sent.
+    pub timeout: Duration,
+    /// Count a response that is not the event (compared as JSON) as a mismatch.
+    pub check_echo: bool,
+}
+
+/// A point where the runtime is idle in `/next`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Its first `/next`: Init is over.
+    Init,
+    /// The warm-up invocations are answered.
+    WarmedUp,
+    /// Every invocation is answered; this `/next` is held and never answered.
+    Done,
+    /// It posted `/runtime/init/error` with this body.
+    InitError(String),
+}
+
+/// Sent to the harness at each [`Phase`]; the server waits for `resume` (or its drop)
+/// before sending the next event.
+#[derive(Debug)]
+pub struct Milestone {
+    /// Which boundary.
+    pub phase: Phase,
+    /// When the request that marks it arrived.
+    pub at: Instant,
+    /// Resume the server.
+    pub resume: oneshot::Sender<()>,
+}
+
+/// What the server saw, for the measured phase.
+#[derive(Debug, Clone, Default)]
+pub struct ApiStats {
+    /// Latency from event sent to answer received, successful measured invocations only.
+    pub latency: LatencyHistogram,
+    /// Measured invocations answered through `/response` (and, when checked, echoing the event).
+    pub ok: u64,
+    /// Measured invocations answered through `/error`, by error type.
+    pub function_errors: BTreeMap<String, u64>,
+    /// Measured responses that did not echo the event (only with `check_echo`).
+    pub mismatches: u64,
+    /// Requests refused with 4xx (unknown id, unknown path, second answer, too large).
+    pub refused: BTreeMap<String, u64>,
+    /// From the first measured event sent to the last measured answer received.
+    pub measured_wall: Duration,
+}
+
+/// A running fake Runtime API.
+#[derive(Debug)]
+pub struct RuntimeApiServer {
+    addr: SocketAddr,
+    requests: mpsc::Sender<ApiRequest>,
+    milestones: mpsc::Receiver<Milestone>,
+    accept: JoinHandle<()>,
+    coordinator: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+enum NextReply {
+    Event {
+        id: String,
+        deadline_ms: u128,
+        trace_id: String,
+        arn: HeaderValue,
+        body: Bytes,
+    },
+}
+
+#[derive(Debug)]
+enum ApiRequest {
+    Next {
+        at: Instant,
+        reply: oneshot::Sender<NextReply>,
+    },
+    Answer {
+        at: Instant,
+        id: String,
+        kind: AnswerKind,
+        reply: oneshot::Sender<(StatusCode, String)>,
+    },
+    InitError {
+        at: Instant,
+        body: String,
+    },
+    Refused(String),
+    Finish(oneshot::Sender<ApiStats>),
+}
+
+#[derive(Debug)]
+enum AnswerKind {
+    Response(Bytes),
+    TooLarge,
+    Error(String),
+}
+
+impl RuntimeApiServer {
+    /// Binds an ephemeral loopback port and starts serving.
+    pub async fn start(config: ApiConfig) -> Result<Self, BenchError> {
+        let arn = HeaderValue::from_str(&config.function_arn).map_err(|_| {
+            BenchError::InvalidArgument(format!(
+                "function ARN {:?} is not a valid header value",
+                config.function_arn
+            ))
+        })?;
+        let listener =
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|source| BenchError::Listen {
+                    addr: "127.0.0.1:0".into(),
+                    source,
+                })?;
+        let addr = listener.local_addr()?;
+        let (req_tx, req_rx) = mpsc::channel(64);
+        let (ms_tx, ms_rx) = mpsc::channel(4);
+        let coordinator = tokio::spawn(Coordinator::new(config, arn, ms_tx).run(req_rx));
+        let accept = tokio::spawn(accept_loop(listener, req_tx.clone()));
+        Ok(Self {
+            addr,
+            requests: req_tx,
+            milestones: ms_rx,
+            accept,
+            coordinator,
+        })
+    }
+
+    /// `127.0.0.1:PORT`, the value for `AWS_LAMBDA_RUNTIME_API`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The next milestone; `None` once the server has stopped.
+    pub async fn milestone(&mut self) -> Option<Milestone> {
+        self.milestones.recv().await
+    }
+
+    /// Stops serving and returns the statistics.
+    pub async fn finish(mut self) -> ApiStats {
+        let (tx, rx) = oneshot::channel();
+        let stats = if self.requests.send(ApiRequest::Finish(tx)).await.is_ok() {
+            rx.await.unwrap_or_default()
+        } else {
+            ApiStats::default()
+        };
+        self.accept.abort();
+        // The coordinator returned after answering `Finish`; awaiting it only reaps the task.
+        let _ = (&mut self.coordinator).await;
+        stats
+    }
+}
+
+impl Drop for RuntimeApiServer {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.coordinator.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, requests: mpsc::Sender<ApiRequest>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let requests = requests.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(req, requests.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// An error document as the Runtime API sends them.
+fn error_doc(error_type: &str, message: &str) -> String {
+    serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string()
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    requests: mpsc::Sender<ApiRequest>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let at = Instant::now();
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let unavailable = || {
+        json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_doc("ServiceUnavailable", "the benchmark is shutting down"),
+        )
+    };
+
+    if path == NEXT_PATH {
+        if method != Method::GET {
+            return Ok(refuse(&requests, StatusCode::METHOD_NOT_ALLOWED, &method, &path).await);
+        }
+        let (tx, rx) = oneshot::channel();
+        if requests
+            .send(ApiRequest::Next { at, reply: tx })
+            .await
+            .is_err()
+        {
+            return Ok(unavailable());
+        }
+        return Ok(match rx.await {
+            Ok(NextReply::Event {
+                id,
+                deadline_ms,
+                trace_id,
+                arn,
+                body,
+            }) => next_response(id, deadline_ms, trace_id, arn, body),
+            Err(_) => unavailable(),
+        });
+    }
+
+    if path == INIT_ERROR_PATH {
+        if method != Method::POST {
+            return Ok(refuse(&requests, StatusCode::METHOD_NOT_ALLOWED, &method, &path).await);
+        }
+        let body = match Limited::new(req.into_body(), MAX_RESPONSE_BYTES).collect().await {
+            Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+            Err(e) => format!("(unreadable init error body: {e})"),
+        };
+        let _ = requests.send(ApiRequest::InitError { at, body }).await;
+        return Ok(json_response(
+            StatusCode::ACCEPTED,
+            r#"{"status":"OK"}"#.into(),
+        ));
+    }
+
+    let answer = path
+        .strip_prefix(INVOCATION_PREFIX)
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(id, what)| !id.is_empty() && (*what == "response" || *what == "error"));
+    let Some((id, what)) = answer else {
+        return Ok(refuse(&requests, StatusCode::NOT_FOUND, &method, &path).await);
+    };
+    if method != Method::POST {
+        return Ok(refuse(&requests, StatusCode::METHOD_NOT_ALLOWED, &method, &path).await);
+    }
+    let (id, is_error) = (id.to_string(), what == "error");
+    let header_type = req
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await
+        .map(|b| b.to_bytes());
+    let kind = match (is_error, body) {
+        (false, Ok(body)) => AnswerKind::Response(body),
+        (false, Err(_)) => AnswerKind::TooLarge,
+        (true, body) => {
+            let from_body = body.ok().and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b)
+                    .ok()?
+                    .get("errorType")?
+                    .as_str()
+                    .map(str::to_string)
+            });
+            AnswerKind::Error(
+                header_type
+                    .or(from_body)
+                    .unwrap_or_else(|| "Unknown".to_string()),
+            )
+        }
+    };
+    let (tx, rx) = oneshot::channel();
+    if requests
+        .send(ApiRequest::Answer {
+            at,
+            id,
+            kind,
+            reply: tx,
+        })
+        .await
+        .is_err()
+    {
+        return Ok(unavailable());
+    }
+    Ok(match rx.await {
+        Ok((status, body)) => json_response(status, body),
+        Err(_) => unavailable(),
+    })
+}
+
+async fn refuse(
+    requests: &mpsc::Sender<ApiRequest>,
+    status: StatusCode,
+    method: &Method,
+    path: &str,
+) -> Response<Full<Bytes>> {
+    let what = format!("{} {method} {path}", status.as_u16());
+    let _ = requests.send(ApiRequest::Refused(what)).await;
+    let error_type = if status == StatusCode::NOT_FOUND {
+        "InvalidPath"
+    } else {
+        "MethodNotAllowed"
+    };
+    json_response(
+        status,
+        error_doc(error_type, &format!("no route for {method} {path}")),
+    )
+}
+
+fn next_response(
+    id: String,
+    deadline_ms: u128,
+    trace_id: String,
+    arn: HeaderValue,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert("lambda-runtime-invoked-function-arn", arn);
+    // Request ids are UUIDs, deadlines digits and trace ids hex: always valid header values.
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", id),
+        ("lambda-runtime-deadline-ms", deadline_ms.to_string()),
+        ("lambda-runtime-trace-id", trace_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
+/// The single owner of the server's state.
+struct Coordinator {
+    config: ApiConfig,
+    arn: HeaderValue,
+    milestones: mpsc::Sender<Milestone>,
+    stats: ApiStats,
+    issued: u64,
+    answered: u64,
+    in_flight: Option<(String, Instant)>,
+    init_seen: bool,
+    warm_seen: bool,
+    done_seen: bool,
+    measured_start: Option<Instant>,
+    /// `/next` calls that are held: after the last event, or a second concurrent one.
+    parked: Vec<oneshot::Sender<NextReply>>,
+}
+
+impl Coordinator {
+    fn new(config: ApiConfig, arn: HeaderValue, milestones: mpsc::Sender<Milestone>) -> Self {
+        Self {
+            config,
+            arn,
+            milestones,
+            stats: ApiStats::default(),
+            issued: 0,
+            answered: 0,
+            in_flight: None,
+            init_seen: false,
+            warm_seen: false,
+            done_seen: false,
+            measured_start: None,
+            parked: Vec::new(),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.config.warmup + self.config.invocations
+    }
+
+    async fn milestone(&self, phase: Phase, at: Instant) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .milestones
+            .send(Milestone {
+                phase,
+                at,
+                resume: tx,
+            })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    async fn run(mut self, mut requests: mpsc::Receiver<ApiRequest>) {
+        while let Some(request) = requests.recv().await {
+            match request {
+                ApiRequest::Next { at, reply } => self.on_next(at, reply).await,
+                ApiRequest::Answer {
+                    at,
+                    id,
+                    kind,
+                    reply,
+                } => {
+                    let answer = self.on_answer(at, id, kind);
+                    let _ = reply.send(answer);
+                }
+                ApiRequest::InitError { at, body } => {
+                    self.milestone(Phase::InitError(body), at).await
+                }
+                ApiRequest::Refused(what) => {
+                    *self.stats.refused.entry(what).or_default() += 1;
+                }
+                ApiRequest::Finish(reply) => {
+                    let _ = reply.send(self.stats);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn on_next(&mut self, at: Instant, reply: oneshot::Sender<NextReply>) {
+        if self.in_flight.is_some() {
+            // A second `/next` while an event is out: a single-concurrency runtime never does
+            // this. Hold it rather than hand out two events.
+            self.parked.push(reply);
+            return;
+        }
+        if !self.init_seen {
+            self.init_seen = true;
+            self.milestone(Phase::Init, at).await;
+        }
+        if self.config.warmup > 0 && self.answered == self.config.warmup && !self.warm_seen {
+            self.warm_seen = true;
+            self.milestone(Phase::WarmedUp, at).await;
+        }
+        if self.issued >= self.total() {
+            if !self.done_seen {
+                self.done_seen = true;
+                self.milestone(Phase::Done, at).await;
+            }
+            self.parked.push(reply);
+            return;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let now_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let deadline_ms = (now_epoch + self.config.timeout).as_millis();
+        let trace_id = trace_id(now_epoch.as_secs());
+        let event = NextReply::Event {
+            id: id.clone(),
+            deadline_ms,
+            trace_id,
+            arn: self.arn.clone(),
+            body: self.config.payload.clone(),
+        };
+        let sent = Instant::now();
+        if reply.send(event).is_err() {
+            // The runtime went away between asking and answering; the harness notices the exit.
+            return;
+        }
+        if self.issued == self.config.warmup {
+            self.measured_start = Some(sent);
+        }
+        self.issued += 1;
+        self.in_flight = Some((id, sent));
+    }
+
+    fn on_answer(&mut self, at: Instant, id: String, kind: AnswerKind) -> (StatusCode, String) {
+        let sent = match &self.in_flight {
+            Some((current, sent)) if *current == id => *sent,
+            _ => {
+                *self
+                    .stats
+                    .refused
+                    .entry("400 answer for an unknown or finished request id".into())
+                    .or_default() += 1;
+                return (
+                    StatusCode::BAD_REQUEST,
+                    error_doc(
+                        "InvalidRequestID",
+                        &format!("request id {id} is not the invocation in progress"),
+                    ),
+                );
+            }
+        };
+        self.in_flight = None;
+        self.answered += 1;
+        let measured = self.answered > self.config.warmup;
+        if self.answered == self.total() {
+            if let Some(start) = self.measured_start {
+                self.stats.measured_wall = at.saturating_duration_since(start);
+            }
+        }
+        let accepted = (StatusCode::ACCEPTED, r#"{"status":"OK"}"#.to_string());
+        match kind {
+            AnswerKind::Response(body) => {
+                if measured {
+                    if self.config.check_echo && !same_json(&body, &self.config.payload) {
+                        self.stats.mismatches += 1;
+                    } else {
+                        self.stats.ok += 1;
+                        self.stats.latency.record(at.saturating_duration_since(sent));
+                    }
+                }
+                accepted
+            }
+            AnswerKind::Error(error_type) => {
+                if measured {
+                    *self.stats.function_errors.entry(error_type).or_default() += 1;
+                }
+                accepted
+            }
+            AnswerKind::TooLarge => {
+                if measured {
+                    *self
+                        .stats
+                        .function_errors
+                        .entry("Function.ResponseSizeTooLarge".into())
+                        .or_default() += 1;
+                }
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    error_doc(
+                        "RequestEntityTooLarge",
+                        &format!("response exceeds {MAX_RESPONSE_BYTES} bytes"),
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// Equal bytes, or equal as JSON values (a runtime may reorder keys or change spacing).
+fn same_json(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    match (
+        serde_json::from_slice::<serde_json::Value>(a),
+        serde_json::from_slice::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// An X-Ray trace header: `Root=1-<epoch hex>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+fn trace_id(epoch_secs: u64) -> String {
+    let root = uuid::Uuid::new_v4().simple().to_string();
+    let parent = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        epoch_secs as u32,
+        &root[..24],
+        &parent[..16]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_have_the_xray_shape() {
+        let t = trace_id(0x6543_2100);
+        let parts: Vec<&str> = t.split(';').collect();
+        assert_eq!(parts.len(), 3);
+        let root = parts[0].strip_prefix("Root=1-65432100-").unwrap();
+        assert_eq!(root.len(), 24);
+        assert!(root.chars().all(|c| c.is_ascii_hexdigit()));
+        let parent = parts[1].strip_prefix("Parent=").unwrap();
+        assert_eq!(parent.len(), 16);
+        assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn echo_check_ignores_key_order_and_spacing() {
+        assert!(same_json(br#"{"a":1,"b":2}"#, br#"{ "b": 2, "a": 1 }"#));
+        assert!(!same_json(br#"{"a":1}"#, br#"{"a":2}"#));
+        assert!(!same_json(b"not json", br#"{"a":1}"#));
+        assert!(same_json(b"not json", b"not json"));
+    }
+}
