@@ -1,0 +1,235 @@
+//! [`Diagnostic`]: the `errorType` / `errorMessage` pair a function error is reported with, and
+//! the rules that give it a meaningful `errorType` by default.
+
+use std::{any::Any, fmt};
+
+use serde::{Deserialize, Serialize};
+
+/// A function error as Lambda reports it: `{"errorType": ..., "errorMessage": ...}`.
+///
+/// Same shape as `lambda_runtime::Diagnostic`. Handler errors become a `Diagnostic` through
+/// `Into<Diagnostic>`; implement `From<YourError> for Diagnostic` to choose the `errorType`
+/// yourself. Without such an impl:
+/// - a boxed error ([`crate::Error`]) gets its concrete type's name, without module path, read
+///   from its `Debug` output (`OrderNotFound { .. }` gives `OrderNotFound`; an enum variant gives
+///   the variant's name; errors built from strings give `Error`);
+/// - with `#[handler]`, an error type that implements `std::error::Error` gets its type name
+///   without module path;
+/// - `errorMessage` is the error's `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    /// The kind of error, e.g. `OrderNotFound` or `Runtime.UnmarshalError`.
+    pub error_type: String,
+    /// What went wrong, for people.
+    pub error_message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic with the given type and message.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        Diagnostic {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+        }
+    }
+
+    /// The diagnostic of a caught panic: `errorType` `Panic`, the panic message as `errorMessage`.
+    pub fn from_panic(payload: &(dyn Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "the handler panicked with a non-string payload".to_owned()
+        };
+        Diagnostic::new("Panic", message)
+    }
+
+    /// A diagnostic for any error value, named after its `Debug` output (see the type's docs).
+    pub fn from_dyn_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        Diagnostic::new(guess_error_type(error), error.to_string())
+    }
+
+    /// A diagnostic for a concrete error type, named after the type without module path.
+    pub fn from_typed_error<E: std::error::Error>(error: &E) -> Self {
+        Diagnostic::new(
+            short_type_name(std::any::type_name::<E>()),
+            error.to_string(),
+        )
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+/// Strips module paths from a type name: `my_fn::errors::OrderNotFound` gives `OrderNotFound`,
+/// `alloc::vec::Vec<my_fn::Item>` gives `Vec<Item>`.
+pub fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment_start = 0;
+    let bytes = full.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b':' && bytes.get(i + 1) == Some(&b':') {
+            // Drop the path segment written so far.
+            out.truncate(segment_start);
+            i += 2;
+            continue;
+        }
+        let c = bytes[i];
+        if !(c.is_ascii_alphanumeric() || c == b'_') {
+            out.push(c as char);
+            segment_start = out.len();
+        } else {
+            out.push(c as char);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The concrete type name of a type-erased error, read from its `Debug` output.
+fn guess_error_type(error: &(dyn std::error::Error + 'static)) -> String {
+    if error.is::<std::io::Error>() {
+        return "Error".to_owned();
+    }
+    let debug = format!("{error:?}");
+    let ident_len = debug
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(debug.len());
+    let ident = &debug[..ident_len];
+    let follows = debug[ident_len..].chars().next();
+    let looks_like_type = ident.starts_with(|c: char| c.is_ascii_uppercase())
+        && matches!(follows, None | Some(' ' | '(' | '{'));
+    if looks_like_type {
+        ident.to_owned()
+    } else {
+        "Error".to_owned()
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for Diagnostic {
+    fn from(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Diagnostic::from_dyn_error(&*error)
+    }
+}
+
+impl From<Box<dyn std::error::Error>> for Diagnostic {
+    fn from(error: Box<dyn std::error::Error>) -> Self {
+        Diagnostic::from_dyn_error(&*error)
+    }
+}
+
+impl<T: std::error::Error> From<Box<T>> for Diagnostic {
+    fn from(error: Box<T>) -> Self {
+        Diagnostic::from_typed_error(&*error)
+    }
+}
+
+impl From<String> for Diagnostic {
+    fn from(message: String) -> Self {
+        Diagnostic::new("Error", message)
+    }
+}
+
+impl From<&'static str> for Diagnostic {
+    fn from(message: &'static str) -> Self {
+        Diagnostic::new("Error", message)
+    }
+}
+
+impl From<std::io::Error> for Diagnostic {
+    fn from(error: std::io::Error) -> Self {
+        Diagnostic::from_typed_error(&error)
+    }
+}
+
+impl From<std::convert::Infallible> for Diagnostic {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct OrderNotFound {
+        #[allow(dead_code)]
+        id: u32,
+    }
+    impl fmt::Display for OrderNotFound {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("no such order")
+        }
+    }
+    impl std::error::Error for OrderNotFound {}
+
+    #[derive(Debug)]
+    enum PaymentError {
+        Declined(#[allow(dead_code)] String),
+    }
+    impl fmt::Display for PaymentError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("declined")
+        }
+    }
+    impl std::error::Error for PaymentError {}
+
+    #[test]
+    fn boxed_errors_are_named_after_their_type() {
+        let e: crate::Error = Box::new(OrderNotFound { id: 7 });
+        assert_eq!(Diagnostic::from(e), Diagnostic::new("OrderNotFound", "no such order"));
+        let e: crate::Error = Box::new(PaymentError::Declined("x".into()));
+        assert_eq!(Diagnostic::from(e).error_type, "Declined");
+        let e: crate::Error = "plain words".into();
+        assert_eq!(Diagnostic::from(e), Diagnostic::new("Error", "plain words"));
+        let e: crate::Error = std::io::Error::other("disk").into();
+        assert_eq!(Diagnostic::from(e), Diagnostic::new("Error", "disk"));
+        let e: crate::Error = serde_json::from_str::<u8>("x").unwrap_err().into();
+        assert_eq!(Diagnostic::from(e).error_type, "Error");
+    }
+
+    #[test]
+    fn typed_errors_use_the_type_name() {
+        assert_eq!(
+            Diagnostic::from_typed_error(&OrderNotFound { id: 1 }).error_type,
+            "OrderNotFound"
+        );
+        assert_eq!(Diagnostic::from(Box::new(OrderNotFound { id: 1 })).error_type, "OrderNotFound");
+        assert_eq!(Diagnostic::from("m"), Diagnostic::new("Error", "m"));
+        assert_eq!(Diagnostic::from(String::from("m")), Diagnostic::new("Error", "m"));
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(short_type_name("my_fn::errors::OrderNotFound"), "OrderNotFound");
+        assert_eq!(short_type_name("OrderNotFound"), "OrderNotFound");
+        assert_eq!(short_type_name("alloc::vec::Vec<my_fn::Item>"), "Vec<Item>");
+        assert_eq!(
+            short_type_name("core::result::Result<a::B, c::d::E>"),
+            "Result<B, E>"
+        );
+    }
+
+    #[test]
+    fn panics_are_named_panic() {
+        let p: Box<dyn Any + Send> = Box::new("boom");
+        assert_eq!(Diagnostic::from_panic(&*p), Diagnostic::new("Panic", "boom"));
+        let p: Box<dyn Any + Send> = Box::new(format!("boom {}", 2));
+        assert_eq!(Diagnostic::from_panic(&*p).error_message, "boom 2");
+        let p: Box<dyn Any + Send> = Box::new(3u8);
+        assert_eq!(Diagnostic::from_panic(&*p).error_type, "Panic");
+    }
+
+    #[test]
+    fn serializes_in_lambda_shape() {
+        let json = serde_json::to_value(Diagnostic::new("T", "m")).unwrap();
+        assert_eq!(json, serde_json::json!({"errorType": "T", "errorMessage": "m"}));
+    }
+}

@@ -1,0 +1,250 @@
+//! The runtime: start-up (configuration, logging, init errors), the invocation loop, and
+//! [`Runtime`], the builder that ties a handler service to them.
+
+use std::{future::Future, panic::AssertUnwindSafe, sync::Arc};
+
+use futures_util::FutureExt;
+use serde::de::DeserializeOwned;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::{
+    client::{ApiError, PostOutcome, RuntimeApiClient},
+    config::{ConfigLoadError, RuntimeConfig},
+    context::{self, LambdaEvent},
+    diagnostic::Diagnostic,
+    invocation,
+    logging,
+    response::{FunctionResponse, IntoFunctionResponse},
+};
+
+/// The error type of a start-up configuration problem posted to `/runtime/init/error`.
+pub const INVALID_ENVIRONMENT: &str = "Runtime.InvalidEnvironment";
+
+/// Why the runtime stopped. Every variant ends the process (with a non-zero status when
+/// `main` returns it).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The environment is missing or malformed (reported to `/runtime/init/error` when the
+    /// Runtime API address is known).
+    #[error("cannot start: {0}")]
+    Config(#[from] ConfigLoadError),
+    /// Initialization failed and was reported to `/runtime/init/error`.
+    #[error("initialization failed: {0}")]
+    Init(Diagnostic),
+    /// The Runtime API failed or asked the runtime to exit.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// A handler service plus the runtime that feeds it, mirroring `lambda_runtime::Runtime`.
+///
+/// ```no_run
+/// use firebox_runtime::{service_fn, Error, LambdaEvent, Runtime};
+/// use serde_json::Value;
+///
+/// # async fn doc() -> Result<(), Error> {
+/// Runtime::new(service_fn(|event: LambdaEvent<Value>| async move { Ok::<_, Error>(event.payload) }))
+///     .layer(tower::timeout::TimeoutLayer::new(std::time::Duration::from_secs(3)))
+///     .run()
+///     .await
+/// # }
+/// ```
+///
+/// Unlike `lambda_runtime`, layers wrap the typed handler service (`LambdaEvent<T>` in, the
+/// handler's response out), so any tower layer written for `service_fn` handlers applies.
+pub struct Runtime<S> {
+    service: S,
+    config: Option<RuntimeConfig>,
+}
+
+impl<S> Runtime<S> {
+    /// A runtime for `service`. The environment is read when [`Runtime::run`] starts.
+    pub fn new(service: S) -> Self {
+        Runtime {
+            service,
+            config: None,
+        }
+    }
+
+    /// Wraps the handler service in a tower layer.
+    pub fn layer<L: Layer<S>>(self, layer: L) -> Runtime<L::Service> {
+        Runtime {
+            service: layer.layer(self.service),
+            config: self.config,
+        }
+    }
+
+    /// Uses this configuration instead of reading the process environment.
+    pub fn with_config(mut self, config: RuntimeConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Runs the runtime: polls `/next` and answers every invocation until the Runtime API
+    /// fails or asks the runtime to exit. Only returns with an error.
+    pub async fn run<A, R>(self) -> Result<(), crate::Error>
+    where
+        S: Service<LambdaEvent<A>, Response = R>,
+        S::Error: Into<Diagnostic>,
+        A: DeserializeOwned,
+        R: IntoFunctionResponse,
+    {
+        let started = start(self.config).await?;
+        Ok(serve(started, self.service).await?)
+    }
+}
+
+/// Runs `init` once during Init, then serves invocations with the service `make_service`
+/// builds from its result. An `init` error or panic is posted to `/runtime/init/error` and
+/// returned.
+pub async fn run_with_init<St, IE, InitFut, Mk, S, A, R>(
+    config: Option<RuntimeConfig>,
+    init: impl FnOnce() -> InitFut,
+    make_service: Mk,
+) -> Result<(), crate::Error>
+where
+    InitFut: Future<Output = Result<St, IE>>,
+    IE: Into<Diagnostic>,
+    Mk: FnOnce(Arc<St>) -> S,
+    S: Service<LambdaEvent<A>, Response = R>,
+    S::Error: Into<Diagnostic>,
+    A: DeserializeOwned,
+    R: IntoFunctionResponse,
+{
+    let mut started = start(config).await?;
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(init)) {
+        Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    let diagnostic = match outcome {
+        Ok(Ok(state)) => return Ok(serve(started, make_service(Arc::new(state))).await?),
+        Ok(Err(error)) => error.into(),
+        Err(panic) => Diagnostic::from_panic(&*panic),
+    };
+    Err(fail_init(&mut started.client, diagnostic).await.into())
+}
+
+/// A runtime past configuration: its config and its Runtime API client.
+struct Started {
+    config: RuntimeConfig,
+    client: RuntimeApiClient,
+}
+
+/// Loads the configuration (reporting problems to `/init/error` when possible) and sets up
+/// logging.
+async fn start(config: Option<RuntimeConfig>) -> Result<Started, RuntimeError> {
+    let config = match config.map_or_else(RuntimeConfig::from_env, Ok) {
+        Ok(config) => config,
+        Err(error) => {
+            logging::init_subscriber(Default::default(), "info");
+            if let Some(endpoint) = error.endpoint.clone() {
+                let diagnostic = Diagnostic::new(INVALID_ENVIRONMENT, error.error.to_string());
+                if let Ok(mut client) = RuntimeApiClient::new(endpoint, Default::default()) {
+                    fail_init(&mut client, diagnostic).await;
+                }
+            }
+            tracing::error!("{error}");
+            return Err(error.into());
+        }
+    };
+    logging::init_subscriber(config.log_format, &config.log_filter);
+    let client = RuntimeApiClient::new(config.endpoint.clone(), config.retry)?;
+    if let Some(n) = config.max_concurrency {
+        tracing::debug!(
+            max_concurrency = n,
+            "AWS_LAMBDA_MAX_CONCURRENCY is set; this runtime serves one invocation at a time"
+        );
+    }
+    Ok(Started { config, client })
+}
+
+/// Posts an init error and returns it as a [`RuntimeError`].
+async fn fail_init(client: &mut RuntimeApiClient, diagnostic: Diagnostic) -> RuntimeError {
+    tracing::error!(
+        errorType = %diagnostic.error_type,
+        "initialization failed: {}",
+        diagnostic.error_message
+    );
+    match client.post_init_error(&diagnostic).await {
+        Ok(PostOutcome::Accepted) => {}
+        Ok(PostOutcome::Rejected { status, body }) => {
+            tracing::error!(%status, %body, "the Runtime API refused the init error");
+        }
+        Err(error) => tracing::error!(%error, "cannot report the init error"),
+    }
+    RuntimeError::Init(diagnostic)
+}
+
+/// The invocation loop: `/next`, handle, post; until the Runtime API fails. Owns its client
+/// and service, so several loops could run side by side (multi-concurrency).
+async fn serve<S, A, R>(started: Started, mut service: S) -> Result<(), RuntimeError>
+where
+    S: Service<LambdaEvent<A>, Response = R>,
+    S::Error: Into<Diagnostic>,
+    A: DeserializeOwned,
+    R: IntoFunctionResponse,
+{
+    let Started { config, mut client } = started;
+    tracing::debug!(endpoint = %client.endpoint(), "polling the Runtime API");
+    loop {
+        let (parts, body) = client.next_invocation().await.map_err(|error| {
+            tracing::error!(%error, "the runtime stops");
+            error
+        })?;
+        let request_id = match context::request_id(&parts.headers) {
+            Ok(id) => id.to_owned(),
+            Err(error) => {
+                tracing::error!(%error, "cannot answer an invocation without a request id; skipping it");
+                continue;
+            }
+        };
+        let span = match parts.headers.get(context::TRACE_ID).and_then(|v| v.to_str().ok()) {
+            Some(trace) => {
+                tracing::info_span!("Lambda runtime invoke", requestId = %request_id, xrayTraceId = %trace)
+            }
+            None => tracing::info_span!("Lambda runtime invoke", requestId = %request_id),
+        };
+        let outcome = invocation::invoke(
+            &mut service,
+            &request_id,
+            &config.function,
+            &parts.headers,
+            &body,
+        )
+        .instrument(span.clone())
+        .await;
+        let post = async {
+            match outcome {
+                Ok(FunctionResponse::Buffered(bytes)) => {
+                    client.post_response(&request_id, bytes).await
+                }
+                Err(diagnostic) => {
+                    tracing::error!(
+                        errorType = %diagnostic.error_type,
+                        "{}",
+                        diagnostic.error_message
+                    );
+                    client.post_error(&request_id, &diagnostic).await
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await;
+        match post {
+            Ok(PostOutcome::Accepted) => {}
+            Ok(PostOutcome::Rejected { status, body }) => {
+                let _enter = span.enter();
+                tracing::error!(%status, %body, "the Runtime API refused the result; continuing");
+            }
+            Err(ApiError::InvalidRequestId(id)) => {
+                let _enter = span.enter();
+                tracing::error!(request_id = %id, "cannot post a result for this request id; continuing");
+            }
+            Err(error) => {
+                tracing::error!(%error, "the runtime stops");
+                return Err(error.into());
+            }
+        }
+    }
+}
