@@ -1,1 +1,33 @@
 //! Firebox: AWS Lambda on one machine (Invoke, Runtime and function URL APIs, real processes).
+//!
+//! The emulator starts functions as real processes behind the Lambda Invoke API and a Runtime
+//! API per execution environment, with Lambda's cold/warm lifecycle, timeouts, crashes, log
+//! lines and error documents. Use it from the `firebox` command or, in tests, as a library:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use firebox_emulator::{Emulator, FunctionConfig};
+//! let emu = Emulator::builder()
+//!     .function(FunctionConfig::new("hello").command(["python3", "tests/runtimes/echo.py"]))
+//!     .start()
+//!     .await?;
+//! let answer = emu.invoke("hello", "{}").await?;
+//! println!("{} {}", answer.status, answer.text());
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod config;
+mod emulator;
+pub mod environment;
+pub mod ids;
+pub mod invocation;
+pub mod logs;
+pub mod scheduler;
+
+pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
+pub use config::{Config, ConfigError, FunctionConfig};
+pub use emulator::{Emulator, EmulatorBuilder, StartError};
+pub use logs::{LogLine, LogSource};

@@ -1,0 +1,275 @@
+//! The `firebox` command line: `serve` runs the emulator from `firebox.toml`, `invoke` calls
+//! any Invoke API endpoint. Function output goes to stdout, the emulator's own diagnostics to
+//! stderr through `tracing`.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::client::{InvocationType, InvokeOptions};
+use crate::config::{Config, DEFAULT_LISTEN};
+use crate::logs::LogLine;
+use crate::Emulator;
+
+/// Exit code of a function error.
+pub const EXIT_FUNCTION_ERROR: u8 = 1;
+/// Exit code of a service error, a bad configuration or bad flags.
+pub const EXIT_SERVICE_ERROR: u8 = 2;
+
+/// Firebox: AWS Lambda on one machine.
+#[derive(Debug, Parser)]
+#[command(name = "firebox", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the emulator for the functions in a configuration file.
+    Serve {
+        /// The configuration file.
+        #[arg(long, default_value = "firebox.toml")]
+        config: PathBuf,
+        /// The Invoke API address.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Invoke a function through an Invoke API endpoint.
+    Invoke {
+        /// Function name, partial ARN or ARN.
+        name: String,
+        /// The event (JSON); `-` reads it from stdin. Default: `{}`.
+        payload: Option<String>,
+        /// The endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:3001")]
+        endpoint: String,
+        /// How to invoke.
+        #[arg(long, value_enum, default_value = "RequestResponse")]
+        invocation_type: CliInvocationType,
+        /// `Tail` prints the last 4 KB of the invocation's log to stderr.
+        #[arg(long, value_enum, default_value = "None")]
+        log_type: LogType,
+        /// Version or alias.
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Client context JSON (sent base64-encoded).
+        #[arg(long)]
+        client_context: Option<String>,
+    },
+}
+
+/// `--invocation-type`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "verbatim")]
+pub enum CliInvocationType {
+    /// Synchronous.
+    RequestResponse,
+    /// Asynchronous.
+    Event,
+    /// Validation only.
+    DryRun,
+}
+
+/// `--log-type`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "verbatim")]
+pub enum LogType {
+    /// No log.
+    None,
+    /// The log tail.
+    Tail,
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_SERVICE_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firebox: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
+    match cli.command {
+        Command::Serve { config, listen } => runtime.block_on(serve(config, listen)),
+        Command::Invoke {
+            name,
+            payload,
+            endpoint,
+            invocation_type,
+            log_type,
+            qualifier,
+            client_context,
+        } => {
+            let options = InvokeOptions {
+                invocation_type: match invocation_type {
+                    CliInvocationType::RequestResponse => InvocationType::RequestResponse,
+                    CliInvocationType::Event => InvocationType::Event,
+                    CliInvocationType::DryRun => InvocationType::DryRun,
+                },
+                log_tail: matches!(log_type, LogType::Tail),
+                qualifier,
+                client_context,
+                tenant_id: None,
+            };
+            runtime.block_on(invoke(&endpoint, &name, payload, options))
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
+    let config = match Config::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("firebox: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
+    let listen = listen.or(config.listen).unwrap_or_else(|| {
+        DEFAULT_LISTEN
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3001)))
+    });
+    let names: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
+    let emulator = match Emulator::from_config(config, Some(listen)).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("firebox: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
+    let printer = tokio::spawn(print_logs(emulator.subscribe_logs()));
+    tracing::info!(
+        "serving {} on {} (functions: {})",
+        config_path.display(),
+        emulator.endpoint(),
+        names.join(", ")
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    emulator.shutdown().await;
+    // Let the printer write what is left, then stop it.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    printer.abort();
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Prints every function's log lines to stdout as `[function] line`.
+async fn print_logs(mut lines: tokio::sync::broadcast::Receiver<LogLine>) {
+    let stdout = std::io::stdout();
+    loop {
+        match lines.recv().await {
+            Ok(line) => {
+                let mut out = stdout.lock();
+                let _ = writeln!(out, "[{}] {}", line.function, line.text);
+                while let Ok(line) = lines.try_recv() {
+                    let _ = writeln!(out, "[{}] {}", line.function, line.text);
+                }
+                let _ = out.flush();
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("{n} log lines were not printed (output too slow)");
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+async fn invoke(
+    endpoint: &str,
+    name: &str,
+    payload: Option<String>,
+    options: InvokeOptions,
+) -> ExitCode {
+    let payload = match payload.as_deref() {
+        Some("-") => {
+            let mut buf = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut buf) {
+                eprintln!("firebox: cannot read the payload from stdin: {e}");
+                return ExitCode::from(EXIT_SERVICE_ERROR);
+            }
+            Bytes::from(buf)
+        }
+        Some(p) => Bytes::from(p.to_owned()),
+        None => Bytes::new(),
+    };
+    let response = match crate::client::invoke(endpoint, name, payload, &options).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firebox: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
+    if let Some(tail) = &response.log_tail {
+        eprint!("{tail}");
+    }
+    if let Some(code) = &response.error_code {
+        let message = response
+            .json()
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| response.text());
+        eprintln!(
+            "firebox: {code} ({}): {message}",
+            response.status.as_u16()
+        );
+        return ExitCode::from(EXIT_SERVICE_ERROR);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&response.body);
+    if !response.body.is_empty() && !response.body.ends_with(b"\n") {
+        let _ = out.write_all(b"\n");
+    }
+    let _ = out.flush();
+    if response.function_error.is_some() {
+        return ExitCode::from(EXIT_FUNCTION_ERROR);
+    }
+    ExitCode::SUCCESS
+}

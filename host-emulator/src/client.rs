@@ -1,0 +1,199 @@
+//! A small Invoke API client over plain HTTP, used by [`crate::Emulator::invoke`] and by
+//! `firebox invoke`. It speaks to any Invoke API endpoint (`http://host:port`).
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How to invoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvocationType {
+    /// Synchronous (200).
+    #[default]
+    RequestResponse,
+    /// Asynchronous (202).
+    Event,
+    /// Only check the request (204).
+    DryRun,
+}
+
+impl InvocationType {
+    /// The `X-Amz-Invocation-Type` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RequestResponse => "RequestResponse",
+            Self::Event => "Event",
+            Self::DryRun => "DryRun",
+        }
+    }
+}
+
+/// Options of one invoke.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeOptions {
+    /// `X-Amz-Invocation-Type`.
+    pub invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    pub log_tail: bool,
+    /// `?Qualifier=`.
+    pub qualifier: Option<String>,
+    /// Client context JSON (sent base64-encoded as `X-Amz-Client-Context`).
+    pub client_context: Option<String>,
+    /// `X-Amz-Tenant-Id`.
+    pub tenant_id: Option<String>,
+}
+
+/// The answer to an invoke.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// All response headers.
+    pub headers: HeaderMap,
+    /// The body: the function's response, its error document, or a service error.
+    pub body: Bytes,
+    /// `X-Amz-Function-Error` (`Unhandled` on a function error).
+    pub function_error: Option<String>,
+    /// `X-Amz-Log-Result`, decoded.
+    pub log_tail: Option<String>,
+    /// `X-Amzn-RequestId`.
+    pub request_id: Option<String>,
+    /// `X-Amz-Executed-Version`.
+    pub executed_version: Option<String>,
+    /// `x-amzn-ErrorType` of a service error (`ResourceNotFoundException`...).
+    pub error_code: Option<String>,
+}
+
+impl InvokeResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// `errorType` of a function error document.
+    pub fn error_type(&self) -> Option<String> {
+        crate::invocation::error_type_of(&self.body)
+    }
+}
+
+/// The invoke could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The endpoint is not `http://host:port[/]`.
+    #[error("invalid endpoint `{0}`: expected http://HOST:PORT")]
+    Endpoint(String),
+    /// Connecting failed.
+    #[error("cannot connect to {endpoint}: {source}")]
+    Connect {
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed.
+    #[error("HTTP error: {0}")]
+    Http(#[from] hyper::Error),
+    /// The request could not be built (bad function name or header).
+    #[error("invalid request: {0}")]
+    Request(String),
+}
+
+/// Invokes `function` at `endpoint` (`http://host:port`).
+pub async fn invoke(
+    endpoint: &str,
+    function: &str,
+    payload: Bytes,
+    options: &InvokeOptions,
+) -> Result<InvokeResponse, ClientError> {
+    let authority = endpoint
+        .strip_prefix("http://")
+        .map(|a| a.trim_end_matches('/'))
+        .filter(|a| !a.is_empty() && !a.contains('/'))
+        .ok_or_else(|| ClientError::Endpoint(endpoint.to_owned()))?;
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|source| ClientError::Connect {
+            endpoint: endpoint.to_owned(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = tokio::spawn(connection);
+
+    let mut uri = format!(
+        "/2015-03-31/functions/{}/invocations",
+        encode_path(function)
+    );
+    if let Some(q) = &options.qualifier {
+        uri.push_str("?Qualifier=");
+        uri.push_str(&encode_path(q));
+    }
+    let mut builder = Request::post(uri)
+        .header(http::header::HOST, authority)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("x-amz-invocation-type", options.invocation_type.as_str());
+    if options.log_tail {
+        builder = builder.header("x-amz-log-type", "Tail");
+    }
+    if let Some(c) = &options.client_context {
+        builder = builder.header(
+            "x-amz-client-context",
+            base64::engine::general_purpose::STANDARD.encode(c),
+        );
+    }
+    if let Some(t) = &options.tenant_id {
+        builder = builder.header("x-amz-tenant-id", t);
+    }
+    let request = builder
+        .body(Full::new(payload))
+        .map_err(|e| ClientError::Request(e.to_string()))?;
+    let response = sender.send_request(request).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    driver.abort();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let log_tail = header("x-amz-log-result").and_then(|t| {
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    });
+    Ok(InvokeResponse {
+        status: parts.status,
+        function_error: header("x-amz-function-error"),
+        log_tail,
+        request_id: header("x-amzn-requestid"),
+        executed_version: header("x-amz-executed-version"),
+        error_code: header("x-amzn-errortype"),
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

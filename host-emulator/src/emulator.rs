@@ -1,0 +1,251 @@
+//! [`Emulator`]: the running emulator — Invoke API listener, one scheduler per function, the
+//! log hub — with the handle tests use to invoke functions and read their logs.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::invoke::{self, Functions};
+use crate::client::{self, ClientError, InvokeOptions, InvokeResponse};
+use crate::config::{Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
+use crate::environment::process::ProcessRegistry;
+use crate::logs::{FunctionLog, LogHub, LogLine};
+use crate::scheduler;
+
+/// The emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A function definition is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Builds an [`Emulator`].
+#[derive(Debug, Default)]
+pub struct EmulatorBuilder {
+    functions: Vec<FunctionConfig>,
+    listen: Option<SocketAddr>,
+    validated: bool,
+}
+
+impl EmulatorBuilder {
+    /// Adds a function (validated at [`EmulatorBuilder::start`], paths relative to the
+    /// current directory).
+    pub fn function(mut self, function: FunctionConfig) -> Self {
+        self.functions.push(function);
+        self
+    }
+
+    /// Sets the listen address (default `127.0.0.1:0`, an ephemeral port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Starts the emulator: validates the functions, binds the listener, starts the schedulers.
+    /// Environments start on demand, at the first invoke of each function.
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        let mut functions = Vec::with_capacity(self.functions.len());
+        if self.validated {
+            functions = self.functions;
+        } else {
+            let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            for f in self.functions {
+                functions.push(f.validate("<code>", &base)?);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &functions {
+            if !seen.insert(f.name.clone()) {
+                return Err(ConfigError::Invalid {
+                    file: "<code>".into(),
+                    message: format!("function `{}` is defined twice", f.name),
+                }
+                .into());
+            }
+        }
+        let addr = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let logs = Arc::new(LogHub::new(functions.iter().map(|f| f.name.as_str())));
+        let registry = ProcessRegistry::default();
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let (default_region, default_account) = functions
+            .first()
+            .map(|f| (f.region.clone(), f.account_id.clone()))
+            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
+        let mut by_name = HashMap::new();
+        for f in functions {
+            let log = FunctionLog::new(logs.clone(), &f.name);
+            let name = f.name.clone();
+            let (shared, task) =
+                scheduler::start(f, log, registry.clone(), shutdown_rx.clone());
+            by_name.insert(name, shared);
+            tasks.push(task);
+        }
+        let functions = Arc::new(Functions {
+            by_name,
+            default_region,
+            default_account,
+        });
+        tasks.push(tokio::spawn(invoke::serve(
+            listener,
+            functions,
+            shutdown_rx,
+        )));
+        tracing::info!(endpoint = %format!("http://{local}"), "firebox emulator listening");
+        Ok(Emulator {
+            addr: local,
+            endpoint: format!("http://{local}"),
+            logs,
+            registry,
+            shutdown: shutdown_tx,
+            tasks,
+        })
+    }
+}
+
+/// A running emulator. Dropping it kills every function process at once; call
+/// [`Emulator::shutdown`] to wait for a clean stop.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use firebox_emulator::{Emulator, FunctionConfig};
+///
+/// let emu = Emulator::builder()
+///     .function(
+///         FunctionConfig::new("hello")
+///             .command(["target/debug/hello"])
+///             .timeout(Duration::from_secs(5)),
+///     )
+///     .start()
+///     .await?;
+/// let response = emu.invoke("hello", r#"{"name":"firebox"}"#).await?;
+/// assert_eq!(response.status, 200);
+/// assert!(response.function_error.is_none());
+/// let reports: Vec<_> = emu
+///     .logs("hello")
+///     .into_iter()
+///     .filter(|l| l.text.starts_with("REPORT"))
+///     .collect();
+/// assert_eq!(reports.len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    endpoint: String,
+    logs: Arc<LogHub>,
+    registry: ProcessRegistry,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// A builder.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// Starts from a loaded configuration, listening on `listen` (or the configuration's
+    /// address, or `127.0.0.1:0`).
+    pub async fn from_config(
+        config: Config,
+        listen: Option<SocketAddr>,
+    ) -> Result<Emulator, StartError> {
+        let builder = EmulatorBuilder {
+            functions: config.functions,
+            listen: listen.or(config.listen),
+            validated: true,
+        };
+        builder.start().await
+    }
+
+    /// The listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for `--endpoint-url` and AWS SDK clients.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Invokes a function synchronously over HTTP.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<InvokeResponse, ClientError> {
+        client::invoke(
+            &self.endpoint,
+            function,
+            payload.into(),
+            &InvokeOptions::default(),
+        )
+        .await
+    }
+
+    /// Invokes a function over HTTP with options (type, tail, qualifier, client context).
+    pub async fn invoke_with(
+        &self,
+        function: &str,
+        payload: impl Into<Bytes>,
+        options: &InvokeOptions,
+    ) -> Result<InvokeResponse, ClientError> {
+        client::invoke(&self.endpoint, function, payload.into(), options).await
+    }
+
+    /// The recent log lines of a function (its output and platform lines).
+    pub fn logs(&self, function: &str) -> Vec<LogLine> {
+        self.logs.history(function)
+    }
+
+    /// A live subscription to every function's log lines from now on.
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<LogLine> {
+        self.logs.subscribe()
+    }
+
+    /// How many function process groups are alive.
+    pub fn live_processes(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// Stops accepting invokes, shuts every environment down and waits until they are gone.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+        self.registry.kill_all();
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        self.registry.kill_all();
+    }
+}

@@ -1,0 +1,327 @@
+//! The function's process: spawned in its own process group with a clean, explicit
+//! environment, its stdout and stderr merged into one pipe, a private temporary directory, and
+//! guards that kill the whole group however the environment ends.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+use crate::config::FunctionConfig;
+
+/// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
+/// interpreters installed outside these directories (pyenv, nvm) are still found.
+const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
+/// The process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The private temporary directory or the output pipe could not be made.
+    #[error("cannot prepare the environment: {0}")]
+    Setup(std::io::Error),
+    /// The program could not be executed (Lambda's `Runtime.InvalidEntrypoint`).
+    #[error("fork/exec {program}: {reason}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// `no such file or directory`, `permission denied`, ...
+        reason: String,
+    },
+}
+
+/// Every process group the emulator started and has not yet killed, so that dropping the
+/// emulator can kill them all synchronously (no orphans, even when a test panics).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessRegistry {
+    groups: Arc<Mutex<HashSet<i32>>>,
+}
+
+impl ProcessRegistry {
+    fn add(&self, pgid: i32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pgid);
+    }
+
+    fn remove(&self, pgid: i32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pgid);
+    }
+
+    /// Sends SIGKILL to every registered process group.
+    pub fn kill_all(&self) {
+        let groups: Vec<i32> = self
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for pgid in groups {
+            kill_group(pgid, libc::SIGKILL);
+        }
+    }
+
+    /// How many process groups are alive.
+    pub fn len(&self) -> usize {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no process group is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Kills the process group when dropped.
+#[derive(Debug)]
+struct GroupGuard {
+    pgid: i32,
+    registry: ProcessRegistry,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.pgid, libc::SIGKILL);
+        self.registry.remove(self.pgid);
+    }
+}
+
+/// A private temporary directory, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory for one environment.
+    pub fn create(function: &str) -> std::io::Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "firebox-{}-{function}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a function may have left files we cannot remove (permissions).
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What a process needs to know about its environment.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// The function.
+    pub config: &'a FunctionConfig,
+    /// This environment's Runtime API listener.
+    pub runtime_api: SocketAddr,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`.
+    pub log_stream: &'a str,
+    /// `TMPDIR` and `HOME`.
+    pub tmp: &'a Path,
+    /// Where to register the process group.
+    pub registry: &'a ProcessRegistry,
+}
+
+/// A running function process and the read end of its output pipe.
+#[derive(Debug)]
+pub struct Process {
+    child: Child,
+    pid: u32,
+    /// stdout and stderr, merged as Lambda merges them.
+    pub output: pipe::Receiver,
+    guard: GroupGuard,
+}
+
+impl Process {
+    /// Starts the function's command.
+    pub fn spawn(launch: &Launch<'_>) -> Result<Self, SpawnError> {
+        let config = launch.config;
+        let (writer, output) = pipe::pipe().map_err(SpawnError::Setup)?;
+        let stdout: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
+        let stderr = stdout.try_clone().map_err(SpawnError::Setup)?;
+        let program = &config.command[0];
+        let mut command = Command::new(program);
+        command
+            .args(&config.command[1..])
+            .env_clear()
+            .envs(variables(launch))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &config.code_dir {
+            command.current_dir(dir);
+        }
+        let child = command.spawn().map_err(|e| SpawnError::Exec {
+            program: program.clone(),
+            reason: exec_reason(&e),
+        })?;
+        let pid = child.id().ok_or_else(|| SpawnError::Exec {
+            program: program.clone(),
+            reason: "exited before it could be watched".into(),
+        })?;
+        let pgid = pid as i32;
+        launch.registry.add(pgid);
+        Ok(Self {
+            child,
+            pid,
+            output,
+            guard: GroupGuard {
+                pgid,
+                registry: launch.registry.clone(),
+            },
+        })
+    }
+
+    /// The process id (also the process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits for the main process to exit (cancel-safe); also gives the output pipe, so that a
+    /// caller can wait for both at once.
+    pub fn wait_and_output(
+        &mut self,
+    ) -> (
+        impl std::future::Future<Output = std::io::Result<ExitStatus>> + '_,
+        &pipe::Receiver,
+    ) {
+        (self.child.wait(), &self.output)
+    }
+
+    /// Kills the whole process group and reaps the main process.
+    pub async fn kill(mut self) {
+        kill_group(self.guard.pgid, libc::SIGKILL);
+        let _ = self.child.wait().await;
+        // Dropping the guard unregisters the group (its second SIGKILL finds nothing or
+        // stragglers that were still in the group).
+        drop(self.guard);
+    }
+
+    /// Peak resident memory of the process and its living descendants, in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        let mut total = 0;
+        let mut stack = vec![self.pid];
+        let mut seen = 0;
+        while let Some(pid) = stack.pop() {
+            seen += 1;
+            if seen > 256 {
+                break;
+            }
+            total += read_hwm_kb(pid) * 1024;
+            if let Ok(children) =
+                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            {
+                stack.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+            }
+        }
+        total
+    }
+}
+
+fn read_hwm_kb(pid: u32) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn exec_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The complete environment of the function process (contract section 2).
+pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
+    let c = launch.config;
+    let task_root = c
+        .code_dir
+        .as_deref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let tmp = launch.tmp.display().to_string();
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let path = if host_path.is_empty() {
+        LAMBDA_PATH.to_owned()
+    } else {
+        format!("{LAMBDA_PATH}:{host_path}")
+    };
+    let mut vars: Vec<(String, String)> = vec![
+        ("PATH".into(), path),
+        ("LANG".into(), "en_US.UTF-8".into()),
+        ("TZ".into(), ":UTC".into()),
+        (
+            "LD_LIBRARY_PATH".into(),
+            format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+        ),
+    ];
+    // The function's own variables may override the four above, never the ones below.
+    vars.extend(c.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend([
+        ("HOME".into(), tmp.clone()),
+        ("TMPDIR".into(), tmp),
+        ("AWS_LAMBDA_RUNTIME_API".into(), launch.runtime_api.to_string()),
+        ("_HANDLER".into(), c.handler.clone().unwrap_or_default()),
+        ("AWS_REGION".into(), c.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), c.region.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME".into(), c.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            c.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", c.name),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), launch.log_stream.into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "AKIAFIREBOXEMULATOR0".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "firebox/emulator/secret/access/key/000000".into(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), "firebox-emulator-session-token".into()),
+        ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
+        ("LAMBDA_RUNTIME_DIR".into(), task_root),
+    ]);
+    vars
+}

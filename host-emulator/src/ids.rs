@@ -1,0 +1,104 @@
+//! Identifiers and timestamps in Lambda's formats: request ids, X-Ray trace ids, log stream
+//! names and UTC timestamps.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A new request id (a random UUID, lower-case, hyphenated).
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// A new X-Ray trace header: `Root=1-<8 hex epoch s>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+pub fn trace_id() -> String {
+    let secs = unix_millis() / 1000;
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &a[..24], &b[..16])
+}
+
+/// The log stream name of a new environment: `YYYY/MM/DD/[$LATEST]<32 hex>`.
+pub fn log_stream_name(version: &str) -> String {
+    let (y, m, d, ..) = civil(unix_millis());
+    format!(
+        "{y:04}/{m:02}/{d:02}/[{version}]{}",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn unix_millis() -> u64 {
+    millis_of(SystemTime::now())
+}
+
+/// Milliseconds since the Unix epoch of `t` (0 before the epoch).
+pub fn millis_of(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `2024-01-31T12:34:56.789Z` for a time in milliseconds since the epoch.
+pub fn rfc3339_millis(ms: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ms);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        ms % 1000
+    )
+}
+
+/// Splits milliseconds since the epoch into UTC year, month, day, hour, minute, second.
+fn civil(ms: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339_millis(1_704_067_199_999), "2023-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn trace_id_shape() {
+        let t = trace_id();
+        let parts: Vec<&str> = t.split(';').collect();
+        assert_eq!(parts.len(), 3, "{t}");
+        let root: Vec<&str> = parts[0].trim_start_matches("Root=").split('-').collect();
+        assert_eq!(root[0], "1");
+        assert_eq!(root[1].len(), 8);
+        assert_eq!(root[2].len(), 24);
+        assert!(parts[1].starts_with("Parent=") && parts[1].len() == 7 + 16);
+        assert_eq!(parts[2], "Sampled=0");
+    }
+
+    #[test]
+    fn stream_name_shape() {
+        let s = log_stream_name("$LATEST");
+        assert_eq!(s.len(), "2024/01/01/[$LATEST]".len() + 32, "{s}");
+        assert!(s.contains("/[$LATEST]"));
+    }
+}

@@ -1,0 +1,294 @@
+//! Log streams: each function's captured output and platform lines (`START`, `END`, `REPORT`),
+//! fanned out to subscribers without ever blocking a function, kept in a bounded history, and
+//! the per-invocation 4 KB tail for `X-Amz-Log-Result`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+/// Bytes of an invocation's log returned in `X-Amz-Log-Result`.
+pub const TAIL_BYTES: usize = 4096;
+/// Lines of history kept per function for [`crate::Emulator::logs`].
+pub const HISTORY_LINES: usize = 10_000;
+/// Longest line kept as one; longer output is split.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// Where a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSource {
+    /// The function's stdout or stderr.
+    Function,
+    /// The emulator, speaking as Lambda (`START`, `END`, `REPORT`, timeouts...).
+    Platform,
+}
+
+/// One line of a function's log stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The function whose stream this line belongs to.
+    pub function: Arc<str>,
+    /// Who wrote it.
+    pub source: LogSource,
+    /// The text, without the line break.
+    pub text: String,
+}
+
+/// The log streams of every function: a broadcast for live readers plus a bounded history.
+#[derive(Debug)]
+pub struct LogHub {
+    live: broadcast::Sender<LogLine>,
+    // Touched for one push per line, never held across an await.
+    history: HashMap<Arc<str>, Mutex<VecDeque<LogLine>>>,
+}
+
+impl LogHub {
+    /// A hub for these functions.
+    pub fn new<'a>(functions: impl IntoIterator<Item = &'a str>) -> Self {
+        let (live, _) = broadcast::channel(16 * 1024);
+        let history = functions
+            .into_iter()
+            .map(|f| (Arc::from(f), Mutex::new(VecDeque::new())))
+            .collect();
+        Self { live, history }
+    }
+
+    /// Publishes one line: never blocks; slow live readers lose lines, not the function.
+    pub fn publish(&self, line: LogLine) {
+        if let Some(history) = self.history.get(&line.function) {
+            // A poisoned lock only means another thread panicked mid-push; the deque is intact.
+            let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
+            if h.len() == HISTORY_LINES {
+                h.pop_front();
+            }
+            h.push_back(line.clone());
+        }
+        // No receivers is fine: nobody is reading live.
+        let _ = self.live.send(line);
+    }
+
+    /// A live subscription to every function's lines from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
+        self.live.subscribe()
+    }
+
+    /// The recent lines of one function (at most [`HISTORY_LINES`]); empty for unknown names.
+    pub fn history(&self, function: &str) -> Vec<LogLine> {
+        self.history
+            .get(function)
+            .map(|h| {
+                h.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One function's log stream, as an environment writes it.
+#[derive(Debug, Clone)]
+pub struct FunctionLog {
+    hub: Arc<LogHub>,
+    function: Arc<str>,
+}
+
+impl FunctionLog {
+    /// The stream of `function` in `hub`.
+    pub fn new(hub: Arc<LogHub>, function: &str) -> Self {
+        Self {
+            hub,
+            function: Arc::from(function),
+        }
+    }
+
+    /// Writes a line of the function's own output.
+    pub fn output(&self, text: String) {
+        self.write(LogSource::Function, text);
+    }
+
+    /// Writes a platform line.
+    pub fn platform(&self, text: String) {
+        self.write(LogSource::Platform, text);
+    }
+
+    fn write(&self, source: LogSource, text: String) {
+        self.hub.publish(LogLine {
+            function: self.function.clone(),
+            source,
+            text,
+        });
+    }
+}
+
+/// The lines of one invocation, trimmed to the last [`TAIL_BYTES`] bytes when finished.
+#[derive(Debug, Default)]
+pub struct Tail {
+    text: String,
+}
+
+impl Tail {
+    /// Adds a line.
+    pub fn push(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        if self.text.len() > 4 * TAIL_BYTES {
+            let cut = floor_char_boundary(&self.text, self.text.len() - TAIL_BYTES);
+            self.text.drain(..cut);
+        }
+    }
+
+    /// The last [`TAIL_BYTES`] bytes (cut at a character boundary).
+    pub fn finish(self) -> String {
+        let mut text = self.text;
+        if text.len() > TAIL_BYTES {
+            let mut cut = text.len() - TAIL_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            text.drain(..cut);
+        }
+        text
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Splits a byte stream into lines; a line longer than [`MAX_LINE_BYTES`] is cut.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds bytes, calling `emit` for each complete line.
+    pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(String)) {
+        while let Some(pos) = bytes.iter().position(|&b| b == b'\n') {
+            self.partial.extend_from_slice(&bytes[..pos]);
+            emit(take_line(&mut self.partial));
+            bytes = &bytes[pos + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        while self.partial.len() >= MAX_LINE_BYTES {
+            let rest = self.partial.split_off(MAX_LINE_BYTES);
+            emit(take_line(&mut self.partial));
+            self.partial = rest;
+        }
+    }
+
+    /// Emits the unfinished last line, if any.
+    pub fn flush(&mut self, emit: impl FnOnce(String)) {
+        if !self.partial.is_empty() {
+            emit(take_line(&mut self.partial));
+        }
+    }
+}
+
+fn take_line(buf: &mut Vec<u8>) -> String {
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    let line = String::from_utf8_lossy(buf).into_owned();
+    buf.clear();
+    line
+}
+
+/// The figures of a `REPORT` line.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    /// The invocation.
+    pub request_id: &'a str,
+    /// From the event's delivery to the answer.
+    pub duration: Duration,
+    /// Configured memory.
+    pub memory_mb: u32,
+    /// Measured peak resident memory of the environment's processes, in bytes.
+    pub max_memory_bytes: u64,
+    /// The Init phase, on cold starts.
+    pub init: Option<Duration>,
+}
+
+impl Report<'_> {
+    /// The `REPORT` line, tab-separated, `Init Duration` last.
+    pub fn line(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let billed = (ms(self.duration) + self.init.map(ms).unwrap_or(0.0)).ceil() as u64;
+        let used_mb = self.max_memory_bytes.div_ceil(1024 * 1024);
+        let mut line = format!(
+            "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            self.request_id,
+            ms(self.duration),
+            billed.max(1),
+            self.memory_mb,
+            used_mb
+        );
+        if let Some(init) = self.init {
+            line.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_line_format() {
+        let r = Report {
+            request_id: "id",
+            duration: Duration::from_micros(1234),
+            memory_mb: 128,
+            max_memory_bytes: 15 * 1024 * 1024 - 10,
+            init: Some(Duration::from_micros(12_340)),
+        };
+        assert_eq!(
+            r.line(),
+            "REPORT RequestId: id\tDuration: 1.23 ms\tBilled Duration: 14 ms\tMemory Size: 128 MB\tMax Memory Used: 15 MB\tInit Duration: 12.34 ms"
+        );
+        let warm = Report { init: None, ..r };
+        assert!(warm.line().ends_with("Max Memory Used: 15 MB"));
+        assert!(warm.line().contains("Billed Duration: 2 ms"));
+    }
+
+    #[test]
+    fn splitter_and_tail() {
+        let mut s = LineSplitter::default();
+        let mut out = Vec::new();
+        s.feed(b"a\r\nb", |l| out.push(l));
+        s.feed(b"c\n\nd", |l| out.push(l));
+        s.flush(|l| out.push(l));
+        assert_eq!(out, ["a", "bc", "", "d"]);
+
+        let mut big = Vec::new();
+        s.feed(&vec![b'x'; MAX_LINE_BYTES + 5], |l| big.push(l.len()));
+        s.flush(|l| big.push(l.len()));
+        assert_eq!(big, [MAX_LINE_BYTES, 5]);
+
+        let mut t = Tail::default();
+        for i in 0..2000 {
+            t.push(&format!("line {i}"));
+        }
+        let text = t.finish();
+        assert!(text.len() <= TAIL_BYTES);
+        assert!(text.ends_with("line 1999\n"));
+    }
+
+    #[test]
+    fn hub_history_and_live() {
+        let hub = Arc::new(LogHub::new(["f"]));
+        let mut rx = hub.subscribe();
+        let log = FunctionLog::new(hub.clone(), "f");
+        log.output("hello".into());
+        assert_eq!(hub.history("f")[0].text, "hello");
+        assert_eq!(rx.try_recv().unwrap().source, LogSource::Function);
+        assert!(hub.history("other").is_empty());
+    }
+}
