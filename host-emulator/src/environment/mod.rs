@@ -18,6 +18,9 @@ use crate::logs::{LineSplitter, Report, Tail};
 use crate::scheduler::{FunctionShared, PoolMessage};
 use process::{Launch, Process, SpawnError, TempDir};
 
+/// How long a runtime that posted `/init/error` may take to exit before it is killed.
+const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_millis(500);
+
 /// Identifies an environment within its function's pool.
 pub type EnvId = u64;
 
@@ -144,6 +147,10 @@ struct Environment {
     peak_memory: u64,
     /// Whether the output pipe may still deliver bytes (false after end of file).
     output_open: bool,
+    /// Whether the scheduler was told this environment is free (and has not used it since).
+    reported_idle: bool,
+    /// How long the process may take to exit by itself before it is killed.
+    exit_grace: Duration,
     timer: std::pin::Pin<Box<Sleep>>,
     deadline: Option<Instant>,
 }
@@ -201,6 +208,8 @@ impl Environment {
             last_answered: None,
             peak_memory: 0,
             output_open: true,
+            reported_idle: false,
+            exit_grace: Duration::ZERO,
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             deadline: None,
         };
@@ -297,6 +306,15 @@ impl Environment {
 
     /// Kills what is left, tells the scheduler, and hands back undelivered invocations.
     async fn finish(mut self) {
+        if !self.exit_grace.is_zero() {
+            if let Some(process) = self.process.as_mut() {
+                let (exit, _) = process.wait_and_output();
+                let _ = tokio::time::timeout(self.exit_grace, exit).await;
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            self.drain_output(&mut buf);
+            self.splitter.flush(|line| self.shared.log.output(line));
+        }
         if let Some(process) = self.process.take() {
             process.kill().await;
         }
@@ -371,12 +389,25 @@ impl Environment {
         self.platform(line);
     }
 
-    /// Ends the invocation in progress with `answer`, logging END and REPORT.
-    fn complete(&mut self, active: Active, answer: Answer) {
+    /// Ends the invocation in progress with `answer`, logging END and REPORT. When the
+    /// environment survives (`keep`), the scheduler learns it is free *before* the caller gets
+    /// the answer, so that the caller's next invoke finds it warm.
+    fn complete(&mut self, active: Active, answer: Answer, keep: bool) {
         self.report(&active);
         self.last_answered = Some(active.invocation.request_id.clone());
+        if keep {
+            self.report_idle();
+        }
         let tail = self.take_tail();
         active.invocation.finish(answer, tail);
+    }
+
+    /// Tells the scheduler this environment can take an invocation (once per idle period).
+    fn report_idle(&mut self) {
+        if !self.reported_idle {
+            self.reported_idle = true;
+            let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
+        }
     }
 
     fn on_invoke(&mut self, invocation: Invocation) {
@@ -385,6 +416,7 @@ impl Environment {
             let _ = self.shared.pool.send(PoolMessage::Retry(invocation));
             return;
         }
+        self.reported_idle = false;
         self.tail = invocation.tail.then(Tail::default);
         self.pending = Some(invocation);
         self.try_deliver();
@@ -392,8 +424,11 @@ impl Environment {
 
     /// Hands the pending invocation to a parked `/next`, if both exist.
     fn try_deliver(&mut self) {
-        let (Some(invocation), Some(parked)) = (self.pending.take(), self.parked.take()) else {
+        if self.pending.is_none() || self.parked.is_none() {
             return;
+        }
+        let (Some(invocation), Some(parked)) = (self.pending.take(), self.parked.take()) else {
+            return; // both were just checked to be present
         };
         let (started, init, deadline) = match &self.state {
             State::Initializing {
@@ -474,9 +509,9 @@ impl Environment {
                 }
                 if self.pending.is_some() {
                     self.try_deliver();
-                } else if !matches!(self.state, State::Idle) {
+                } else {
                     self.state = State::Idle;
-                    let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
+                    self.report_idle();
                 }
                 Ok(())
             }
@@ -490,7 +525,7 @@ impl Environment {
                 };
                 let _ = reply.send(RuntimeAnswer::Accepted);
                 self.drain_output(buf);
-                self.complete(active, Answer::Success(body));
+                self.complete(active, Answer::Success(body), true);
                 Ok(())
             }
             RuntimeRequest::ResponseTooLarge {
@@ -514,7 +549,7 @@ impl Environment {
                     "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({} bytes).",
                     crate::api::MAX_RESPONSE_BYTES
                 ));
-                self.complete(active, Answer::FunctionError(doc));
+                self.complete(active, Answer::FunctionError(doc), true);
                 Ok(())
             }
             RuntimeRequest::Error {
@@ -529,7 +564,7 @@ impl Environment {
                 let _ = reply.send(RuntimeAnswer::Accepted);
                 self.drain_output(buf);
                 let doc = error_body(error_type.as_deref(), body);
-                self.complete(active, Answer::FunctionError(doc));
+                self.complete(active, Answer::FunctionError(doc), true);
                 Ok(())
             }
             RuntimeRequest::InitError {
@@ -553,6 +588,8 @@ impl Environment {
                     since.elapsed().as_secs_f64() * 1000.0
                 ));
                 self.fail_pending(doc);
+                // The runtime exits by itself after reporting; give it a moment to do so.
+                self.exit_grace = INIT_ERROR_EXIT_GRACE;
                 Err(End::Failed)
             }
         }
@@ -610,7 +647,7 @@ impl Environment {
                 self.platform(message.clone());
                 self.platform("Runtime.ExitError".into());
                 let doc = error_document("Runtime.ExitError", &message);
-                self.complete(active, Answer::FunctionError(doc));
+                self.complete(active, Answer::FunctionError(doc), false);
             }
             State::Initializing { since, .. } => {
                 if let Some(id) = self.pending.as_ref().map(|i| i.request_id.clone()) {
@@ -638,7 +675,7 @@ impl Environment {
                 let id = active.invocation.request_id.clone();
                 self.timed_out(&id, timeout);
                 let doc = timeout_document(&id, timeout);
-                self.complete(active, Answer::FunctionError(doc));
+                self.complete(active, Answer::FunctionError(doc), false);
                 Err(End::Failed)
             }
             State::Initializing {

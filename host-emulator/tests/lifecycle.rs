@@ -1,0 +1,367 @@
+//! Lifecycle of execution environments, against real processes: cold and warm starts,
+//! timeouts, crashes, init failures, init retries, idle reclaim and clean shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{Emulator, FunctionConfig};
+
+#[tokio::test]
+async fn cold_then_warm_reuses_the_environment() {
+    let emu = start(vec![function("echo", "print_init")]).await;
+    let first = emu.invoke("echo", r#"{"n": 1}"#).await.unwrap();
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.function_error, None);
+    assert_eq!(first.executed_version.as_deref(), Some("$LATEST"));
+    let a = first.json().unwrap();
+    assert_eq!(a["event"]["n"], 1);
+    assert_eq!(a["count"], 1);
+    assert_eq!(Some(a["request_id"].as_str().unwrap()), first.request_id.as_deref());
+
+    let second = emu.invoke("echo", r#"{"n": 2}"#).await.unwrap();
+    let b = second.json().unwrap();
+    assert_eq!(b["pid"], a["pid"], "warm invoke runs in the same process");
+    assert_eq!(b["count"], 2);
+
+    let reports = reports(&emu, "echo");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports[0].contains("\tInit Duration: "), "{}", reports[0]);
+    assert!(!reports[1].contains("Init Duration"), "{}", reports[1]);
+    let texts = texts(&emu, "echo");
+    let init = texts.iter().position(|t| t.starts_with("INIT_START")).unwrap();
+    let line1 = texts.iter().position(|t| t == "init line 1").unwrap();
+    let start = texts.iter().position(|t| t.starts_with("START RequestId: ")).unwrap();
+    assert!(init < line1 && line1 < start, "{texts:?}");
+    assert_eq!(texts.iter().filter(|t| t.starts_with("INIT_START")).count(), 1);
+    assert!(texts.contains(&format!("END RequestId: {}", a["request_id"].as_str().unwrap())));
+}
+
+#[tokio::test]
+async fn report_line_has_every_field_in_order() {
+    let emu = start(vec![function("echo", "").memory_mb(256)]).await;
+    emu.invoke("echo", "{}").await.unwrap();
+    let report = &reports(&emu, "echo")[0];
+    let fields: Vec<&str> = report.split('\t').collect();
+    assert!(fields[0].starts_with("REPORT RequestId: "), "{report}");
+    assert!(fields[1].starts_with("Duration: ") && fields[1].ends_with(" ms"), "{report}");
+    assert!(fields[2].starts_with("Billed Duration: "), "{report}");
+    assert_eq!(fields[3], "Memory Size: 256 MB");
+    assert!(fields[4].starts_with("Max Memory Used: "), "{report}");
+    assert!(fields[5].starts_with("Init Duration: "), "{report}");
+    assert_eq!(fields.len(), 6);
+    // Billed Duration includes Init for custom runtimes and rounds up.
+    let num = |f: &str| -> f64 {
+        f.split(": ").nth(1).unwrap().trim_end_matches(" ms").parse().unwrap()
+    };
+    let billed = num(fields[2]);
+    assert!(billed >= (num(fields[1]) + num(fields[5])).floor(), "{report}");
+}
+
+#[tokio::test]
+async fn max_memory_used_is_measured() {
+    let emu = start(vec![function("mem", "").memory_mb(512)]).await;
+    emu.invoke("mem", "{}").await.unwrap();
+    emu.invoke("mem", r#"{"alloc_mb": 120}"#).await.unwrap();
+    let reports = reports(&emu, "mem");
+    let used = |r: &str| -> u64 {
+        r.split('\t')
+            .find_map(|f| f.strip_prefix("Max Memory Used: "))
+            .unwrap()
+            .trim_end_matches(" MB")
+            .parse()
+            .unwrap()
+    };
+    let small = used(&reports[0]);
+    let big = used(&reports[1]);
+    assert!(small > 1 && small < 100, "python at rest is not 512 MB: {}", reports[0]);
+    assert!(big >= 120 && big < 512, "peak after allocating 120 MB: {}", reports[1]);
+}
+
+#[tokio::test]
+async fn timeout_destroys_the_environment_and_next_is_cold() {
+    let emu = start(vec![function("slow", "").timeout(Duration::from_secs(1))]).await;
+    let first = emu.invoke("slow", "{}").await.unwrap();
+    let pid = first.json().unwrap()["pid"].as_i64().unwrap();
+    let timed_out = emu.invoke("slow", r#"{"sleep": 30}"#).await.unwrap();
+    assert_eq!(timed_out.status, 200);
+    assert_eq!(timed_out.function_error.as_deref(), Some("Unhandled"));
+    let doc = timed_out.json().unwrap();
+    let id = timed_out.request_id.clone().unwrap();
+    assert_eq!(doc["errorType"], "Sandbox.Timedout");
+    assert_eq!(
+        doc["errorMessage"],
+        format!("RequestId: {id} Error: Task timed out after 1.00 seconds")
+    );
+    assert!(wait_gone(pid).await, "timed-out process is killed");
+    let line = wait_for_line(&emu, "slow", |t| t.contains("Task timed out after 1.00 seconds")).await;
+    assert!(line.contains(&id), "{line}");
+    assert!(line.split(' ').next().unwrap().ends_with('Z'), "timestamp first: {line}");
+
+    let after = emu.invoke("slow", "{}").await.unwrap();
+    let a = after.json().unwrap();
+    assert_ne!(a["pid"].as_i64().unwrap(), pid);
+    assert_eq!(a["count"], 1);
+    let reports = reports(&emu, "slow");
+    assert_eq!(reports.len(), 3);
+    assert!(!reports[1].contains("Init Duration"));
+    assert!(reports[2].contains("Init Duration"), "cold again: {}", reports[2]);
+}
+
+#[tokio::test]
+async fn crash_during_invoke_is_runtime_exit_error_then_cold() {
+    let emu = start(vec![function("crash", "")]).await;
+    let r = emu.invoke("crash", r#"{"exit": 7}"#).await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let id = r.request_id.clone().unwrap();
+    assert_eq!(r.json().unwrap()["errorType"], "Runtime.ExitError");
+    assert_eq!(
+        r.json().unwrap()["errorMessage"],
+        format!("RequestId: {id} Error: Runtime exited with error: exit status 7")
+    );
+    let r = emu.invoke("crash", r#"{"kill": "SIGKILL"}"#).await.unwrap();
+    let id = r.request_id.clone().unwrap();
+    assert_eq!(
+        r.json().unwrap()["errorMessage"],
+        format!("RequestId: {id} Error: Runtime exited with error: signal: killed")
+    );
+    let ok = emu.invoke("crash", "{}").await.unwrap();
+    assert_eq!(ok.json().unwrap()["count"], 1, "cold start after a crash");
+    assert!(reports(&emu, "crash")[2].contains("Init Duration"));
+    assert!(texts(&emu, "crash").iter().any(|t| t == "Runtime.ExitError"));
+}
+
+#[tokio::test]
+async fn function_error_keeps_the_environment_warm() {
+    let emu = start(vec![function("err", "")]).await;
+    let first = emu.invoke("err", "{}").await.unwrap().json().unwrap();
+    let r = emu
+        .invoke("err", r#"{"error": {"type": "ValueError", "message": "bad value"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "ValueError");
+    assert_eq!(doc["errorMessage"], "bad value");
+    assert_eq!(doc["stackTrace"][0], "here");
+    let after = emu.invoke("err", "{}").await.unwrap().json().unwrap();
+    assert_eq!(after["pid"], first["pid"]);
+    assert_eq!(after["count"], 3);
+}
+
+#[tokio::test]
+async fn init_error_is_served_then_next_invoke_inits_afresh() {
+    let emu = start(vec![function("initerr", "init_error")]).await;
+    for _ in 0..2 {
+        let r = emu.invoke("initerr", "{}").await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+        let doc = r.json().unwrap();
+        assert_eq!(doc["errorType"], "MyInitError");
+        assert_eq!(doc["errorMessage"], "cannot initialise");
+    }
+    let texts = texts(&emu, "initerr");
+    assert_eq!(texts.iter().filter(|t| t.starts_with("INIT_START")).count(), 2, "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Status: error") && t.contains("MyInitError")));
+    let posted = wait_for_line(&emu, "initerr", |t| t.starts_with("POST init/error")).await;
+    assert!(posted.starts_with("POST init/error 202"), "{posted}");
+}
+
+#[tokio::test]
+async fn exit_during_init_is_runtime_exit_error() {
+    let emu = start(vec![function("exits", "exit_now")]).await;
+    let r = emu.invoke("exits", "{}").await.unwrap();
+    let id = r.request_id.clone().unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.ExitError");
+    assert_eq!(
+        doc["errorMessage"],
+        format!("RequestId: {id} Error: Runtime exited with error: exit status 3")
+    );
+    assert!(texts(&emu, "exits").contains(&"exiting at once".to_owned()));
+}
+
+#[tokio::test]
+async fn missing_or_non_executable_command_is_invalid_entrypoint() {
+    let dir = std::env::temp_dir().join(format!("firebox-test-noexec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("bootstrap");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap(); // not executable
+    let emu = start(vec![
+        FunctionConfig::new("missing").command(["/nonexistent/bootstrap"]),
+        FunctionConfig::new("noexec").code_dir(&dir),
+    ])
+    .await;
+    let r = emu.invoke("missing", "{}").await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.InvalidEntrypoint");
+    let message = doc["errorMessage"].as_str().unwrap();
+    assert!(message.contains("fork/exec /nonexistent/bootstrap: no such file or directory"), "{message}");
+    let r = emu.invoke("noexec", "{}").await.unwrap();
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.InvalidEntrypoint");
+    assert!(doc["errorMessage"].as_str().unwrap().contains("permission denied"), "{doc}");
+    // The emulator keeps serving.
+    assert_eq!(emu.invoke("missing", "{}").await.unwrap().status, 200);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn init_that_never_calls_next_times_out_after_retry() {
+    let emu = start(vec![function("stuck", "never_next")
+        .init_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1))])
+    .await;
+    let r = emu.invoke("stuck", "{}").await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(r.json().unwrap()["errorType"], "Sandbox.Timedout");
+    let texts = texts(&emu, "stuck");
+    assert!(texts.iter().any(|t| t.contains("Phase: init\tStatus: timeout")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Phase: invoke\tStatus: timeout")), "{texts:?}");
+    assert_eq!(texts.iter().filter(|t| *t == "never calling next").count(), 2, "init ran twice");
+    for _ in 0..500 {
+        if emu.live_processes() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the stuck process was not killed");
+}
+
+#[tokio::test]
+async fn slow_init_is_retried_inside_the_invoke_and_succeeds() {
+    let marker = std::env::temp_dir().join(format!("firebox-slow-once-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let mode = format!("slow_once:5:{}", marker.display());
+    let emu = start(vec![function("slowinit", &mode)
+        .init_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(3))])
+    .await;
+    let r = emu.invoke("slowinit", "{}").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.function_error, None, "{}", r.text());
+    assert_eq!(r.json().unwrap()["count"], 1);
+    let texts = texts(&emu, "slowinit");
+    assert!(texts.iter().any(|t| t.contains("Phase: init\tStatus: timeout")));
+    let report = texts.iter().find(|t| t.starts_with("REPORT")).unwrap();
+    assert!(!report.contains("Init Duration"), "a suppressed init is part of the invoke: {report}");
+    let _ = std::fs::remove_file(&marker);
+}
+
+#[tokio::test]
+async fn idle_environments_are_reclaimed() {
+    let emu = start(vec![function("idle", "").idle_timeout(Duration::from_millis(300))]).await;
+    let pid = emu.invoke("idle", "{}").await.unwrap().json().unwrap()["pid"].as_i64().unwrap();
+    assert!(wait_gone(pid).await, "idle environment shut down");
+    let again = emu.invoke("idle", "{}").await.unwrap().json().unwrap();
+    assert_ne!(again["pid"].as_i64().unwrap(), pid);
+    assert_eq!(again["count"], 1);
+}
+
+#[tokio::test]
+async fn environment_variables_follow_the_contract() {
+    let emu = start(vec![function("env", "")
+        .handler("app.handler")
+        .memory_mb(256)
+        .region("eu-west-1")
+        .env("GREETING", "hi")])
+    .await;
+    let r = emu.invoke("env", "{}").await.unwrap().json().unwrap();
+    let env = r["env"].as_object().unwrap();
+    let get = |k: &str| env.get(k).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{k} missing: {env:?}")).to_owned();
+    let api = get("AWS_LAMBDA_RUNTIME_API");
+    assert!(api.starts_with("127.0.0.1:") && !api.contains('/'), "{api}");
+    assert_eq!(get("_HANDLER"), "app.handler");
+    assert_eq!(get("AWS_REGION"), "eu-west-1");
+    assert_eq!(get("AWS_DEFAULT_REGION"), "eu-west-1");
+    assert_eq!(get("AWS_LAMBDA_FUNCTION_NAME"), "env");
+    assert_eq!(get("AWS_LAMBDA_FUNCTION_VERSION"), "$LATEST");
+    assert_eq!(get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "256");
+    assert_eq!(get("AWS_LAMBDA_LOG_GROUP_NAME"), "/aws/lambda/env");
+    let stream = get("AWS_LAMBDA_LOG_STREAM_NAME");
+    assert!(stream.contains("/[$LATEST]") && stream.len() == 10 + 1 + 9 + 32, "{stream}");
+    assert_eq!(get("AWS_LAMBDA_INITIALIZATION_TYPE"), "on-demand");
+    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PATH", "LANG", "LD_LIBRARY_PATH", "LAMBDA_RUNTIME_DIR"] {
+        assert!(!get(k).is_empty(), "{k}");
+    }
+    assert_eq!(get("TZ"), ":UTC");
+    assert_eq!(get("GREETING"), "hi");
+    let task_root = get("LAMBDA_TASK_ROOT");
+    assert_eq!(r["cwd"].as_str().unwrap(), task_root);
+    let tmp = get("TMPDIR");
+    assert!(std::path::Path::new(&tmp).is_dir());
+    assert_eq!(get("HOME"), tmp);
+    // Nothing of the emulator's own environment leaks in (except through PATH).
+    assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "clean environment");
+    drop(emu);
+    for _ in 0..200 {
+        if !std::path::Path::new(&tmp).exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("private TMPDIR {tmp} was not removed");
+}
+
+#[tokio::test]
+async fn dropping_the_emulator_kills_every_process_including_children() {
+    let emu = start(vec![function("tree", "")]).await;
+    let r = emu.invoke("tree", r#"{"spawn_child": true}"#).await.unwrap().json().unwrap();
+    let pid = r["pid"].as_i64().unwrap();
+    let child = r["child"].as_i64().unwrap();
+    assert!(alive(pid) && alive(child));
+    drop(emu);
+    assert!(wait_gone(pid).await, "runtime killed");
+    assert!(wait_gone(child).await, "its child killed too (whole process group)");
+}
+
+#[tokio::test]
+async fn shutdown_is_clean() {
+    let emu = start(vec![function("a", ""), function("b", "")]).await;
+    let pa = emu.invoke("a", "{}").await.unwrap().json().unwrap()["pid"].as_i64().unwrap();
+    let pb = emu.invoke("b", "{}").await.unwrap().json().unwrap()["pid"].as_i64().unwrap();
+    assert_eq!(emu.live_processes(), 2);
+    emu.shutdown().await;
+    assert!(wait_gone(pa).await && wait_gone(pb).await);
+}
+
+#[tokio::test]
+async fn processes_die_when_a_test_panics() {
+    let pid = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let seen = pid.clone();
+    let result = tokio::spawn(async move {
+        let emu = start(vec![function("p", "")]).await;
+        let r = emu.invoke("p", "{}").await.unwrap().json().unwrap();
+        seen.store(r["pid"].as_i64().unwrap(), std::sync::atomic::Ordering::SeqCst);
+        panic!("test failure while the emulator runs");
+    })
+    .await;
+    assert!(result.is_err());
+    let pid = pid.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(pid > 0);
+    assert!(wait_gone(pid).await, "no orphan after a panic");
+}
+
+#[tokio::test]
+async fn emulator_struct_is_usable_from_builder_directly() {
+    // The builder validates functions built in code with file `<code>` in messages.
+    let err = Emulator::builder()
+        .function(FunctionConfig::new("bad").command(["/bin/true"]).memory_mb(1))
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("<code>") && err.contains("bad") && err.contains("memory_mb"), "{err}");
+    let err = Emulator::builder()
+        .function(FunctionConfig::new("twin").command(["/bin/true"]))
+        .function(FunctionConfig::new("twin").command(["/bin/true"]))
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("twin") && err.contains("twice"), "{err}");
+}

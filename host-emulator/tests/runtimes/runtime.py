@@ -1,0 +1,168 @@
+"""A Lambda runtime in Python 3 (standard library only) for the emulator's tests.
+
+Usage: runtime.py [INIT_MODE]
+
+INIT_MODE decides how Init goes:
+  (none)              initialise and serve events
+  init_error          post /init/error, then exit 1
+  exit_now            exit 3 at once
+  never_next          print a line, then sleep forever without calling /next
+  slow_once:S:PATH    sleep S seconds unless PATH exists (creating it), then serve
+  print_init          print two lines during Init, then serve
+
+Each event (a JSON object) says what to do, in this order:
+  print: N            print N numbered lines to stdout
+  stderr: TEXT        print TEXT to stderr
+  sleep: S            sleep S seconds
+  alloc_mb: N         allocate and touch N MB (kept until exit)
+  spawn_child: true   start `sleep 1000` in the background (same process group)
+  exit: CODE          exit with CODE during the invoke
+  kill: SIGNAL        send SIGNAL to itself
+  unknown_id: true    first post a response for an unknown request id
+  error: {type, message}    post /error with a JSON document and the type header
+  error_header_only: TYPE   post /error with no body, only the header
+  error_garbage: TYPE       post /error with a body that is not JSON
+  big: N              respond with a JSON string of N characters
+  twice: true         after responding, respond again for the same id
+Otherwise it responds with a description of the event, headers and process.
+The result of every extra post is printed as `POST <what> <status> <body>`.
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+conn = http.client.HTTPConnection(API)
+kept = []
+count = 0
+
+
+def request(method, path, body=None, headers=None):
+    conn.request(method, BASE + path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    return resp.status, resp.getheaders(), data
+
+
+def post(path, body, headers=None):
+    if isinstance(body, (dict, list, str)) and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    return request("POST", path, body=body, headers=headers)
+
+
+def init():
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "init_error":
+        status, _, body = post(
+            "/init/error",
+            {"errorType": "MyInitError", "errorMessage": "cannot initialise"},
+            {"Lambda-Runtime-Function-Error-Type": "MyInitError"},
+        )
+        print("POST init/error", status, body.decode(), flush=True)
+        sys.exit(1)
+    if mode == "exit_now":
+        print("exiting at once", flush=True)
+        sys.exit(3)
+    if mode == "never_next":
+        print("never calling next", flush=True)
+        while True:
+            time.sleep(3600)
+    if mode.startswith("slow_once:"):
+        _, seconds, marker = mode.split(":", 2)
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            print("slow init", flush=True)
+            time.sleep(float(seconds))
+    if mode == "print_init":
+        print("init line 1", flush=True)
+        print("init line 2", flush=True)
+
+
+def handle(request_id, headers, event):
+    global count
+    count += 1
+    if not isinstance(event, dict):
+        event = {}
+    for i in range(event.get("print", 0)):
+        print(f"line {i}")
+    sys.stdout.flush()
+    if "stderr" in event:
+        print(event["stderr"], file=sys.stderr, flush=True)
+    if "sleep" in event:
+        time.sleep(event["sleep"])
+    if "alloc_mb" in event:
+        block = bytearray(event["alloc_mb"] * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        kept.append(block)
+    child = None
+    if event.get("spawn_child"):
+        child = subprocess.Popen(["sleep", "1000"]).pid
+    if "exit" in event:
+        os._exit(event["exit"])
+    if "kill" in event:
+        os.kill(os.getpid(), getattr(signal, event["kill"]))
+        time.sleep(5)
+    if event.get("unknown_id"):
+        status, _, body = post("/invocation/not-a-real-id/response", {"x": 1})
+        print("POST unknown", status, body.decode(), flush=True)
+    if "error" in event:
+        e = event["error"]
+        status, _, _ = post(
+            f"/invocation/{request_id}/error",
+            {"errorType": e["type"], "errorMessage": e["message"], "stackTrace": ["here"]},
+            {"Lambda-Runtime-Function-Error-Type": e["type"]},
+        )
+        print("POST error", status, flush=True)
+        return
+    if "error_header_only" in event:
+        post(f"/invocation/{request_id}/error", b"",
+             {"Lambda-Runtime-Function-Error-Type": event["error_header_only"]})
+        return
+    if "error_garbage" in event:
+        post(f"/invocation/{request_id}/error", b"this is not json",
+             {"Lambda-Runtime-Function-Error-Type": event["error_garbage"]})
+        return
+    if "big" in event:
+        status, _, body = post(f"/invocation/{request_id}/response", "x" * event["big"])
+        print("POST big", status, body.decode(), flush=True)
+        return
+    result = {
+        "event": event,
+        "request_id": request_id,
+        "headers": {k.lower(): v for k, v in headers if k.lower().startswith("lambda-runtime") or k.lower() == "content-type"},
+        "pid": os.getpid(),
+        "count": count,
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "child": child,
+    }
+    status, _, body = post(f"/invocation/{request_id}/response", result)
+    if status != 202:
+        print("POST response", status, body.decode(), flush=True)
+    if event.get("twice"):
+        status, _, body = post(f"/invocation/{request_id}/response", {"again": True})
+        print("POST twice", status, body.decode(), flush=True)
+
+
+def main():
+    init()
+    while True:
+        status, headers, body = request("GET", "/invocation/next")
+        if status != 200:
+            print("next failed", status, body.decode(), flush=True)
+            sys.exit(1)
+        request_id = dict((k.lower(), v) for k, v in headers)["lambda-runtime-aws-request-id"]
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
+        handle(request_id, headers, event)
+
+
+main()
