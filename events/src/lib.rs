@@ -96,7 +96,7 @@ pub use aws_lambda_events::autoscaling;
 /// Event types for Bedrock agents (feature `bedrock_agent_runtime`).
 #[cfg(feature = "bedrock_agent_runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bedrock_agent_runtime")))]
-pub use aws_lambda_events::bedrock_agent_runtime;
+pub use aws_lambda_events::event::bedrock_agent_runtime;
 
 /// Event types for Chime bots (feature `chime_bot`).
 #[cfg(feature = "chime_bot")]

@@ -18,8 +18,8 @@ mod support;
 
 use firebox_events::sample::{self, SampleKind};
 use firebox_events::{
-    alb, apigw, cloudwatch_events, dynamodb, eventbridge, kinesis, lambda_function_urls, s3,
-    sns, sqs,
+    alb, apigw, cloudwatch_events, dynamodb, eventbridge, kinesis, lambda_function_urls, s3, sns,
+    sqs,
 };
 use serde_json::{json, Value};
 use support::{expected_lost, fixture, round_trip, sorted, Diff};
@@ -27,8 +27,16 @@ use support::{expected_lost, fixture, round_trip, sorted, Diff};
 /// Asserts the diff: exactly `lost` (without catch-all-fields), nothing changed, and only
 /// `extra` added (fields the struct always writes).
 fn assert_diff(what: &str, diff: Diff, lost: &[&str], extra: &[&str]) {
-    assert_eq!(sorted(diff.lost), expected_lost(lost), "{what}: lost fields");
-    assert!(diff.changed.is_empty(), "{what}: changed {:?}", diff.changed);
+    assert_eq!(
+        sorted(diff.lost),
+        expected_lost(lost),
+        "{what}: lost fields"
+    );
+    assert!(
+        diff.changed.is_empty(),
+        "{what}: changed {:?}",
+        diff.changed
+    );
     let extra_expected: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     assert_eq!(sorted(diff.extra), extra_expected, "{what}: extra fields");
 }
@@ -57,15 +65,17 @@ fn check(kind: SampleKind, what: &str, value: &Value) {
         SampleKind::FunctionUrl => assert_diff(
             what,
             round_trip::<lambda_function_urls::LambdaFunctionUrlRequest>(value),
-            &["requestContext.routeKey", "requestContext.stage", "routeKey"],
+            &[
+                "requestContext.routeKey",
+                "requestContext.stage",
+                "routeKey",
+            ],
             &[],
         ),
         SampleKind::Sqs => assert_diff(what, round_trip::<sqs::SqsEvent>(value), &[], &[]),
         SampleKind::Sns => assert_diff(what, round_trip::<sns::SnsEvent>(value), &[], &[]),
         SampleKind::S3 => assert_diff(what, round_trip::<s3::S3Event>(value), &[], &[]),
-        SampleKind::DynamoDb => {
-            assert_diff(what, round_trip::<dynamodb::Event>(value), &[], &[])
-        }
+        SampleKind::DynamoDb => assert_diff(what, round_trip::<dynamodb::Event>(value), &[], &[]),
         SampleKind::Kinesis => {
             let diff = round_trip::<kinesis::KinesisEvent>(value);
             let records = value["Records"].as_array().map_or(0, Vec::len);
@@ -197,10 +207,15 @@ fn rich_record_samples_round_trip() {
         )
         .remove(json!({"Id": {"N": "101"}}), json!({"Id": {"N": "101"}}));
     check(SampleKind::DynamoDb, "rich dynamodb", &ddb.to_json());
-    let keys_only = sample::dynamodb()
-        .stream_view_type("KEYS_ONLY")
-        .remove(json!({"Id": {"S": "x"}}), json!({"Id": {"S": "x"}, "Payload": {"B": "AAEC"}}));
-    check(SampleKind::DynamoDb, "keys-only dynamodb", &keys_only.to_json());
+    let keys_only = sample::dynamodb().stream_view_type("KEYS_ONLY").remove(
+        json!({"Id": {"S": "x"}}),
+        json!({"Id": {"S": "x"}, "Payload": {"B": "AAEC"}}),
+    );
+    check(
+        SampleKind::DynamoDb,
+        "keys-only dynamodb",
+        &keys_only.to_json(),
+    );
 
     let kinesis = sample::kinesis()
         .stream("clicks")

@@ -86,9 +86,16 @@ fn http_builders_match_aws_examples() {
 
 #[test]
 fn record_builders_match_aws_examples() {
-    let sqs = sample::sqs().message("Test message.").message("Test message.").to_json();
+    let sqs = sample::sqs()
+        .message("Test message.")
+        .message("Test message.")
+        .to_json();
     assert_same_shape("sqs.json", &sqs, &[]);
-    assert_same_shape("sns.json", &sample::sns().subject("TestInvoke").to_json(), &[]);
+    assert_same_shape(
+        "sns.json",
+        &sample::sns().subject("TestInvoke").to_json(),
+        &[],
+    );
     assert_same_shape("s3.json", &sample::s3().to_json(), &[]);
     let ddb = sample::dynamodb()
         .insert(json!({"Id": {"N": "101"}}), json!({"Id": {"N": "101"}}))
@@ -100,14 +107,21 @@ fn record_builders_match_aws_examples() {
     expected.insert("Records[].dynamodb.ApproximateCreationDateTime".to_string());
     assert_eq!(shape(&ddb, &[]), expected);
     assert_same_shape("kinesis.json", &sample::kinesis().to_json(), &[]);
-    assert_same_shape("eventbridge-scheduled.json", &sample::scheduled().to_json(), &[]);
+    assert_same_shape(
+        "eventbridge-scheduled.json",
+        &sample::scheduled().to_json(),
+        &[],
+    );
 }
 
 #[test]
 fn sqs_body_digest_matches_aws_example() {
     let built = sample::sqs().message("Test message.").to_json();
     let example = fixture("sqs.json");
-    assert_eq!(built["Records"][0]["md5OfBody"], example["Records"][0]["md5OfBody"]);
+    assert_eq!(
+        built["Records"][0]["md5OfBody"],
+        example["Records"][0]["md5OfBody"]
+    );
 }
 
 #[test]
@@ -123,7 +137,10 @@ fn rest_api_keeps_header_case_and_lists_repeated_values() {
     assert_eq!(event["multiValueHeaders"]["X-Tag"], json!(["one", "two"]));
     assert_eq!(event["headers"]["Cookie"], "a=1; b=2");
     assert_eq!(event["queryStringParameters"], json!({"tag": "b c"}));
-    assert_eq!(event["multiValueQueryStringParameters"], json!({"tag": ["a", "b c"]}));
+    assert_eq!(
+        event["multiValueQueryStringParameters"],
+        json!({"tag": ["a", "b c"]})
+    );
     assert_eq!(event["resource"], "/{proxy+}");
     assert_eq!(event["pathParameters"], json!({"proxy": "orders/42"}));
     assert_eq!(event["requestContext"]["path"], "/prod/orders/42");
@@ -159,7 +176,13 @@ fn http_api_joins_values_and_moves_cookies() {
     assert_eq!(event["headers"]["content-length"], "3");
     // Absent parts are left out, not null.
     let bare = sample::apigw_v2().to_json();
-    for key in ["cookies", "queryStringParameters", "body", "pathParameters", "stageVariables"] {
+    for key in [
+        "cookies",
+        "queryStringParameters",
+        "body",
+        "pathParameters",
+        "stageVariables",
+    ] {
         assert!(bare.get(key).is_none(), "{key} should be absent");
     }
     assert_eq!(bare["rawQueryString"], "");
@@ -184,7 +207,10 @@ fn alb_keeps_query_encoded_and_switches_to_multi_value() {
         .header("X-Tag", "one")
         .header("X-Tag", "two")
         .to_json();
-    assert_eq!(multi["multiValueQueryStringParameters"], json!({"q": ["a%20b", "c"]}));
+    assert_eq!(
+        multi["multiValueQueryStringParameters"],
+        json!({"q": ["a%20b", "c"]})
+    );
     assert_eq!(multi["multiValueHeaders"]["x-tag"], json!(["one", "two"]));
     assert!(multi.get("headers").is_none());
     assert!(multi.get("queryStringParameters").is_none());
@@ -219,10 +245,22 @@ fn samples_are_deterministic_and_seedable() {
 
 #[test]
 fn invalid_http_input_is_a_clear_error() {
-    let err = sample::apigw_v2().header("bad name", "x").build().unwrap_err();
-    assert!(matches!(err, SampleError::Invalid { kind: SampleKind::ApiGatewayV2, .. }));
+    let err = sample::apigw_v2()
+        .header("bad name", "x")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SampleError::Invalid {
+            kind: SampleKind::ApiGatewayV2,
+            ..
+        }
+    ));
     assert!(err.to_string().contains("`bad name`"), "{err}");
-    let err = sample::alb().header("X-Ok", "line\nbreak").build().unwrap_err();
+    let err = sample::alb()
+        .header("X-Ok", "line\nbreak")
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("control character"), "{err}");
     let err = sample::apigw_v1().method("GET /").build().unwrap_err();
     assert!(err.to_string().contains("not an HTTP token"), "{err}");
@@ -232,7 +270,16 @@ fn invalid_http_input_is_a_clear_error() {
 
 #[test]
 fn a_sample_that_does_not_fit_its_type_is_a_deserialize_error() {
-    let err = sample::dynamodb().stream_view_type("EVERYTHING").build().unwrap_err();
-    assert!(matches!(err, SampleError::Deserialize { kind: SampleKind::DynamoDb, .. }));
+    let err = sample::dynamodb()
+        .stream_view_type("EVERYTHING")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        SampleError::Deserialize {
+            kind: SampleKind::DynamoDb,
+            ..
+        }
+    ));
     assert!(err.to_string().contains("dynamodb"), "{err}");
 }

@@ -6,7 +6,9 @@ use serde_json::{json, Map, Value};
 use super::apigw::payload_v2_base;
 use super::common::{self, ACCOUNT_ID, REGION};
 use super::http::private::Render;
-use super::http::{self, AlbTarget, FunctionUrl, HttpFormat, HttpParts, HttpSample};
+#[cfg(any(feature = "alb", feature = "lambda_function_urls"))]
+use super::http::HttpSample;
+use super::http::{self, AlbTarget, FunctionUrl, HttpFormat, HttpParts};
 #[cfg(any(feature = "alb", feature = "lambda_function_urls"))]
 use super::SampleError;
 use super::SampleKind;
@@ -94,7 +96,10 @@ impl Render for FunctionUrl {
                 ("accept", "*/*".to_string()),
                 ("host", host.clone()),
                 ("user-agent", p.user_agent.clone()),
-                ("x-amzn-tls-cipher-suite", "TLS_AES_128_GCM_SHA256".to_string()),
+                (
+                    "x-amzn-tls-cipher-suite",
+                    "TLS_AES_128_GCM_SHA256".to_string(),
+                ),
                 ("x-amzn-tls-version", "TLSv1.3".to_string()),
                 ("x-amzn-trace-id", ids.trace_id(time)),
                 ("x-forwarded-for", p.source_ip.clone()),

@@ -5,7 +5,9 @@ use serde_json::{json, Map, Value};
 
 use super::common::{ACCOUNT_ID, REGION};
 use super::http::private::Render;
-use super::http::{self, HttpApi, HttpFormat, HttpParts, HttpSample, RestApi};
+#[cfg(feature = "apigw")]
+use super::http::HttpSample;
+use super::http::{self, HttpApi, HttpFormat, HttpParts, RestApi};
 #[cfg(feature = "apigw")]
 use super::SampleError;
 use super::SampleKind;
@@ -124,7 +126,10 @@ impl Render for HttpApi {
         } else {
             format!("/{stage}{}", p.path)
         };
-        let route_key = p.route_key.clone().unwrap_or_else(|| "$default".to_string());
+        let route_key = p
+            .route_key
+            .clone()
+            .unwrap_or_else(|| "$default".to_string());
         let headers = p.effective_headers(
             vec![
                 ("accept", "*/*".to_string()),

@@ -138,7 +138,7 @@ impl Ids {
         z ^ (z >> 31)
     }
 
-    fn from_alphabet(&mut self, alphabet: &[u8], len: usize) -> String {
+    fn pick(&mut self, alphabet: &[u8], len: usize) -> String {
         (0..len)
             .map(|_| char::from(alphabet[(self.next() % alphabet.len() as u64) as usize]))
             .collect()
@@ -146,34 +146,34 @@ impl Ids {
 
     /// Lowercase hexadecimal digits.
     pub(crate) fn hex(&mut self, len: usize) -> String {
-        self.from_alphabet(b"0123456789abcdef", len)
+        self.pick(b"0123456789abcdef", len)
     }
 
     /// Uppercase hexadecimal digits.
     pub(crate) fn upper_hex(&mut self, len: usize) -> String {
-        self.from_alphabet(b"0123456789ABCDEF", len)
+        self.pick(b"0123456789ABCDEF", len)
     }
 
     /// Lowercase letters and digits (API ids, resource ids).
     pub(crate) fn lower_alnum(&mut self, len: usize) -> String {
-        self.from_alphabet(b"abcdefghijklmnopqrstuvwxyz0123456789", len)
+        self.pick(b"abcdefghijklmnopqrstuvwxyz0123456789", len)
     }
 
     /// Uppercase letters and digits (IAM unique ids).
     pub(crate) fn upper_alnum(&mut self, len: usize) -> String {
-        self.from_alphabet(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", len)
+        self.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", len)
     }
 
     /// Decimal digits, the first one non-zero.
     pub(crate) fn digits(&mut self, len: usize) -> String {
-        let mut s = self.from_alphabet(b"123456789", 1);
-        s.push_str(&self.from_alphabet(b"0123456789", len.saturating_sub(1)));
+        let mut s = self.pick(b"123456789", 1);
+        s.push_str(&self.pick(b"0123456789", len.saturating_sub(1)));
         s
     }
 
     /// A random-looking version 4 UUID.
     pub(crate) fn uuid(&mut self) -> String {
-        let variant = self.from_alphabet(b"89ab", 1);
+        let variant = self.pick(b"89ab", 1);
         format!(
             "{}-{}-4{}-{}{}-{}",
             self.hex(8),
@@ -280,7 +280,10 @@ mod tests {
         assert_eq!(t.iso_seconds(), "2024-05-14T10:20:30Z");
         assert_eq!(t.clf(), "14/May/2024:10:20:30 +0000");
         // A leap day and the epoch itself.
-        assert_eq!(Timestamp(951_782_400_000).iso_seconds(), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            Timestamp(951_782_400_000).iso_seconds(),
+            "2000-02-29T00:00:00Z"
+        );
         assert_eq!(Timestamp(0).clf(), "01/Jan/1970:00:00:00 +0000");
     }
 
@@ -294,13 +297,20 @@ mod tests {
         let groups: Vec<usize> = a.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12]);
         assert_eq!(&a[14..15], "4");
-        assert!(Meta::new(1).ids().digits(56).chars().all(|c| c.is_ascii_digit()));
+        assert!(Meta::new(1)
+            .ids()
+            .digits(56)
+            .chars()
+            .all(|c| c.is_ascii_digit()));
     }
 
     #[test]
     fn md5_and_query_encoding() {
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
-        assert_eq!(md5_hex(b"Test message."), "e4e68fb7bd0e697a0ae8f1bb342846b3");
+        assert_eq!(
+            md5_hex(b"Test message."),
+            "e4e68fb7bd0e697a0ae8f1bb342846b3"
+        );
         let pairs = vec![
             ("q".to_string(), "a b&c".to_string()),
             ("q".to_string(), "é".to_string()),

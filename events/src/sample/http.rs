@@ -7,7 +7,9 @@ use std::marker::PhantomData;
 use serde_json::{Map, Value};
 
 use super::common::{self, meta_setters, Meta};
-use super::{SampleError, SampleKind};
+#[cfg(any(feature = "apigw", feature = "alb", feature = "lambda_function_urls"))]
+use super::SampleError;
+use super::SampleKind;
 
 /// What the client sent: method, path, headers, query, cookies and body (opaque outside the
 /// crate).
@@ -204,6 +206,7 @@ impl<F: HttpFormat> HttpSample<F> {
 
     /// Checks what `serde_json` alone would accept but AWS never sends: a method or header name
     /// that is not an HTTP token, a header value with control characters.
+    #[cfg(any(feature = "apigw", feature = "alb", feature = "lambda_function_urls"))]
     pub(crate) fn validate(&self) -> Result<(), SampleError> {
         let invalid = |message: String| SampleError::Invalid {
             kind: F::KIND,
@@ -248,13 +251,21 @@ macro_rules! api_gateway_setters {
             }
 
             /// Adds a path parameter, as the matched route's `{name}` would give it.
-            pub fn path_parameter(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            pub fn path_parameter(
+                mut self,
+                name: impl Into<String>,
+                value: impl Into<String>,
+            ) -> Self {
                 self.parts.path_parameters.push((name.into(), value.into()));
                 self
             }
 
             /// Adds a stage variable.
-            pub fn stage_variable(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            pub fn stage_variable(
+                mut self,
+                name: impl Into<String>,
+                value: impl Into<String>,
+            ) -> Self {
                 self.parts.stage_variables.push((name.into(), value.into()));
                 self
             }
@@ -292,11 +303,11 @@ impl HttpSample<AlbTarget> {
 }
 
 /// RFC 9110 token: the characters allowed in methods and header names.
+#[cfg(any(feature = "apigw", feature = "alb", feature = "lambda_function_urls"))]
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl HttpParts {
@@ -344,7 +355,10 @@ impl HttpParts {
 pub(crate) fn group(pairs: &[(String, String)], lowercase: bool) -> Vec<(String, Vec<String>)> {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for (name, value) in pairs {
-        match groups.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        match groups
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some((_, values)) => values.push(value.clone()),
             None => {
                 let name = if lowercase {

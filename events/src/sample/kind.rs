@@ -169,8 +169,14 @@ mod tests {
 
     #[test]
     fn parsing_is_lenient_about_case_and_underscores() {
-        assert_eq!(" APIGW_V2 ".parse::<SampleKind>().unwrap(), SampleKind::ApiGatewayV2);
-        assert_eq!("Function_URL".parse::<SampleKind>().unwrap(), SampleKind::FunctionUrl);
+        assert_eq!(
+            " APIGW_V2 ".parse::<SampleKind>().unwrap(),
+            SampleKind::ApiGatewayV2
+        );
+        assert_eq!(
+            "Function_URL".parse::<SampleKind>().unwrap(),
+            SampleKind::FunctionUrl
+        );
     }
 
     #[test]

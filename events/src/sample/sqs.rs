@@ -94,7 +94,11 @@ impl SqsSample {
     }
 
     /// Adds a `Binary` message attribute to the last message added (sent base64-encoded).
-    pub fn binary_message_attribute(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+    pub fn binary_message_attribute(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<Vec<u8>>,
+    ) -> Self {
         let value = AttributeValue::Binary(value.into());
         self.last().attributes.push((name.into(), value));
         self

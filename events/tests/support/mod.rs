@@ -80,7 +80,13 @@ fn compare(a: &Value, b: &Value, path: &str, header_map: bool, diff: &mut Diff) 
             format!("{path}.{k}")
         }
     };
-    let same_key = |x: &str, y: &str| if header_map { x.eq_ignore_ascii_case(y) } else { x == y };
+    let same_key = |x: &str, y: &str| {
+        if header_map {
+            x.eq_ignore_ascii_case(y)
+        } else {
+            x == y
+        }
+    };
     match (a, b) {
         (Value::Object(am), Value::Object(bm)) => {
             for (k, av) in am {
