@@ -1,0 +1,298 @@
+//! The Invoke API as callers see it: naming, qualifiers, invocation types, every service error
+//! shape, hostile HTTP, disconnecting clients and concurrency across environments.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{InvocationType, InvokeOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn assert_service_error(r: &Raw, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.error_code(), Some(code), "{:?}", r.headers);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.header("x-amzn-requestid").is_some());
+    let body = r.json();
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["Type"] == "User" || body["Type"] == "Service", "{body}");
+}
+
+#[tokio::test]
+async fn unknown_functions_and_qualifiers_are_resource_not_found() {
+    let emu = start(vec![function("known", "")]).await;
+    let e = emu.endpoint();
+    let r = invoke_raw(e, "nope", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    assert_eq!(
+        r.json()["message"],
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope"
+    );
+    let r = invoke_raw(e, "known:prod", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    assert!(r.json()["message"].as_str().unwrap().ends_with(":function:known:prod"));
+    let r = send(e, "POST", "/2015-03-31/functions/known/invocations?Qualifier=7", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    let r = invoke_raw(e, "arn:aws:lambda:us-east-1:999999999999:function:known", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    let r = invoke_raw(e, "arn:aws:lambda:eu-north-1:123456789012:function:known", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    let r = send(e, "POST", "/2015-03-31/functions/known:%24LATEST/invocations?Qualifier=prod", &[], "{}").await;
+    assert_service_error(&r, 400, "InvalidParameterValueException");
+    let r = invoke_raw(e, "a:b:c", &[], "{}").await;
+    assert_service_error(&r, 400, "ValidationException");
+    // And the good names work.
+    for name in ["known", "known:$LATEST", "123456789012:function:known", "arn:aws:lambda:us-east-1:123456789012:function:known:$LATEST"] {
+        let r = emu.invoke(name, "{}").await.unwrap();
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.function_error, None);
+    }
+    let r = emu
+        .invoke_with("known", "{}", &InvokeOptions { qualifier: Some("$LATEST".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused() {
+    let emu = start(vec![function("f", "")]).await;
+    let e = emu.endpoint();
+    let r = invoke_raw(e, "f", &[], "{not json").await;
+    assert_service_error(&r, 400, "InvalidRequestContentException");
+    assert!(r.json()["message"].as_str().unwrap().starts_with("Could not parse request body into json"));
+    let too_big = vec![b' '; 6_291_457];
+    let r = invoke_raw(e, "f", &[], too_big).await;
+    assert_service_error(&r, 413, "RequestTooLargeException");
+    let event_too_big = format!("\"{}\"", "x".repeat(1_048_575));
+    let r = invoke_raw(e, "f", &[("x-amz-invocation-type", "Event")], event_too_big).await;
+    assert_service_error(&r, 413, "RequestTooLargeException");
+    // Exactly at the synchronous limit is accepted (then the echo is too large to return).
+    let at_limit = format!("{{\"pad\":\"{}\"}}", "x".repeat(6_291_446));
+    assert_eq!(at_limit.len(), 6_291_456);
+    let r = invoke_raw(e, "f", &[], at_limit).await;
+    assert_eq!(r.status, 200);
+    let head = String::from_utf8_lossy(&r.body[..r.body.len().min(300)]).into_owned();
+    assert_eq!(r.json()["errorType"], "Function.ResponseSizeTooLarge", "{head}");
+    // An empty body is the event `{}`.
+    let r = invoke_raw(e, "f", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["event"], serde_json::json!({}));
+    // No function process was started for the refused requests: all answered without one.
+    assert!(texts(&emu, "f").iter().filter(|t| t.starts_with("START")).count() == 2);
+}
+
+#[tokio::test]
+async fn bad_headers_are_refused() {
+    let emu = start(vec![function("f", "")]).await;
+    let e = emu.endpoint();
+    for (name, value) in [
+        ("x-amz-invocation-type", "Sometimes"),
+        ("x-amz-log-type", "Everything"),
+        ("x-amz-client-context", "%%%not-base64"),
+        ("x-amz-client-context", "WzEsMiwzXQ=="), // base64 of [1,2,3]: not an object
+    ] {
+        let r = invoke_raw(e, "f", &[(name, value)], "{}").await;
+        assert_service_error(&r, 400, "InvalidParameterValueException");
+    }
+    let huge = "e30=".repeat(1000);
+    let r = invoke_raw(e, "f", &[("x-amz-client-context", &huge)], "{}").await;
+    assert_service_error(&r, 400, "InvalidParameterValueException");
+    // A header value that is not text (raw bytes over TCP).
+    let mut s = TcpStream::connect(emu.addr()).await.unwrap();
+    s.write_all(b"POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\nx-amz-log-type: \xff\xfe\r\ncontent-length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let mut buf = vec![0; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.to_lowercase().contains("x-amzn-errortype: invalidparametervalueexception"), "{text}");
+}
+
+#[tokio::test]
+async fn event_and_dry_run() {
+    let emu = start(vec![function("f", "")]).await;
+    let e = emu.endpoint();
+    let r = invoke_raw(e, "f", &[("x-amz-invocation-type", "DryRun")], "{}").await;
+    assert_eq!(r.status, 204);
+    assert!(r.body.is_empty());
+    assert!(texts(&emu, "f").is_empty(), "DryRun runs nothing");
+
+    let r = invoke_raw(e, "f", &[("x-amz-invocation-type", "Event")], r#"{"print": 1}"#).await;
+    assert_eq!(r.status, 202);
+    assert!(r.body.is_empty());
+    let id = r.header("x-amzn-requestid").unwrap().to_owned();
+    let report = wait_for_line(&emu, "f", |t| t.starts_with(&format!("REPORT RequestId: {id}"))).await;
+    assert!(report.contains("Init Duration"), "{report}");
+    assert!(texts(&emu, "f").contains(&"line 0".to_owned()));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_aws_errors() {
+    let emu = start(vec![function("f", "")]).await;
+    let e = emu.endpoint();
+    let r = send(e, "GET", "/", &[], "").await;
+    assert_service_error(&r, 404, "UnknownOperationException");
+    let r = send(e, "POST", "/2015-03-31/functions/f", &[], "").await;
+    assert_service_error(&r, 404, "UnknownOperationException");
+    let r = send(e, "GET", "/2015-03-31/functions/f/invocations", &[], "").await;
+    assert_service_error(&r, 405, "UnknownOperationException");
+}
+
+#[tokio::test]
+async fn malformed_http_and_slow_clients_do_not_hurt_the_listener() {
+    let emu = start(vec![function("f", "")]).await;
+    // Garbage instead of HTTP.
+    let mut s = TcpStream::connect(emu.addr()).await.unwrap();
+    s.write_all(b"\x00\x01 this is not http\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 400"), "{text}");
+    // A slow client that sends half a request and waits.
+    let mut slow = TcpStream::connect(emu.addr()).await.unwrap();
+    slow.write_all(b"POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    // A client that declares a body and closes early.
+    let mut early = TcpStream::connect(emu.addr()).await.unwrap();
+    early.write_all(b"POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{").await.unwrap();
+    drop(early);
+    // Others are still served.
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(r.status, 200);
+    drop(slow);
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_disconnecting_mid_invoke_does_not_lose_the_invocation() {
+    let emu = start(vec![function("f", "")]).await;
+    emu.invoke("f", "{}").await.unwrap(); // warm up
+    let body = r#"{"sleep": 0.5, "print": 1}"#;
+    let mut s = TcpStream::connect(emu.addr()).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(s);
+    // The invocation completes and is logged.
+    wait_for_line(&emu, "f", |t| t == "line 0").await;
+    for _ in 0..500 {
+        if reports(&emu, "f").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(reports(&emu, "f").len(), 2);
+    // And the environment is reused afterwards.
+    let r = emu.invoke("f", "{}").await.unwrap().json().unwrap();
+    assert_eq!(r["count"], 3);
+}
+
+#[tokio::test]
+async fn concurrent_invokes_spread_over_environments_up_to_the_cap() {
+    let emu = start(vec![function("par", "").max_environments(3).timeout(Duration::from_secs(10))]).await;
+    let mut calls = Vec::new();
+    for _ in 0..7 {
+        calls.push(emu.invoke("par", r#"{"sleep": 0.4}"#));
+    }
+    let results = futures_join(calls).await;
+    let mut pids = HashSet::new();
+    for r in &results {
+        let r = r.as_ref().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.function_error, None, "{}", r.text());
+        pids.insert(r.json().unwrap()["pid"].as_i64().unwrap());
+    }
+    assert_eq!(pids.len(), 3, "exactly max_environments environments: {pids:?}");
+    let cold = reports(&emu, "par").iter().filter(|r| r.contains("Init Duration")).count();
+    assert_eq!(cold, 3);
+}
+
+#[tokio::test]
+async fn parallel_invokes_below_the_cap_each_get_an_environment() {
+    let emu = start(vec![function("wide", "").timeout(Duration::from_secs(10))]).await;
+    let calls: Vec<_> = (0..4).map(|_| emu.invoke("wide", r#"{"sleep": 0.5}"#)).collect();
+    let results = futures_join(calls).await;
+    let pids: HashSet<i64> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().json().unwrap()["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 4);
+}
+
+#[tokio::test]
+async fn waiting_past_the_timeout_is_too_many_requests() {
+    let emu = start(vec![function("one", "never_next")
+        .max_environments(1)
+        .init_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1))])
+    .await;
+    let first = emu.invoke("one", "{}");
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        invoke_raw(emu.endpoint(), "one", &[], "{}").await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap().error_type().as_deref(), Some("Sandbox.Timedout"));
+    assert_service_error(&second, 429, "TooManyRequestsException");
+    assert_eq!(second.json()["Reason"], "ConcurrentInvocationLimitExceeded");
+}
+
+#[tokio::test]
+async fn event_invocations_queue_behind_the_cap_and_all_run() {
+    let emu = start(vec![function("ev", "").max_environments(1).timeout(Duration::from_secs(5))]).await;
+    let event = InvokeOptions { invocation_type: InvocationType::Event, ..Default::default() };
+    for _ in 0..5 {
+        let r = emu.invoke_with("ev", r#"{"sleep": 0.05}"#, &event).await.unwrap();
+        assert_eq!(r.status, 202);
+    }
+    for _ in 0..500 {
+        if reports(&emu, "ev").len() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reports = reports(&emu, "ev");
+    assert_eq!(reports.len(), 5);
+    assert_eq!(reports.iter().filter(|r| r.contains("Init Duration")).count(), 1);
+}
+
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    join_all(futures.into_iter().map(Box::pin).collect()).await
+}
+
+async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    Poll::Ready(v) => outputs[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future completed")).collect()
+}

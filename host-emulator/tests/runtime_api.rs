@@ -1,0 +1,192 @@
+//! The Runtime API as runtimes see it: `/next` headers, posted responses and errors, bad
+//! posts, oversized responses, log capture and the tail.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{InvocationType, InvokeOptions};
+
+#[tokio::test]
+async fn next_carries_every_header() {
+    let emu = start(vec![function("h", "").timeout(Duration::from_secs(2))]).await;
+    let options = InvokeOptions {
+        client_context: Some(r#"{"custom": {"k": "v"}, "client": {"app_title": "t"}}"#.into()),
+        tenant_id: Some("tenant-1".into()),
+        ..Default::default()
+    };
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let r = emu.invoke_with("h", r#"{"a": 1}"#, &options).await.unwrap();
+    let body = r.json().unwrap();
+    let h = &body["headers"];
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(h["lambda-runtime-aws-request-id"], r.request_id.clone().unwrap().as_str());
+    let deadline: u64 = h["lambda-runtime-deadline-ms"].as_str().unwrap().parse().unwrap();
+    assert!(deadline >= before + 1500 && deadline <= before + 60_000, "{deadline} vs {before}");
+    assert_eq!(
+        h["lambda-runtime-invoked-function-arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:h"
+    );
+    let trace = h["lambda-runtime-trace-id"].as_str().unwrap();
+    let parts: Vec<&str> = trace.split(';').collect();
+    assert!(parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24, "{trace}");
+    assert!(parts[1].starts_with("Parent=") && parts[1].len() == 7 + 16, "{trace}");
+    assert!(parts[2] == "Sampled=0" || parts[2] == "Sampled=1", "{trace}");
+    let cc: serde_json::Value =
+        serde_json::from_str(h["lambda-runtime-client-context"].as_str().unwrap()).unwrap();
+    assert_eq!(cc["custom"]["k"], "v");
+    assert_eq!(h["lambda-runtime-aws-tenant-id"], "tenant-1");
+    assert!(h.get("lambda-runtime-cognito-identity").is_none());
+    assert_eq!(body["event"]["a"], 1);
+
+    // Without client context or tenant, those headers are absent.
+    let r = emu.invoke("h", "{}").await.unwrap().json().unwrap();
+    assert!(r["headers"].get("lambda-runtime-client-context").is_none());
+    assert!(r["headers"].get("lambda-runtime-aws-tenant-id").is_none());
+
+    // Cognito identity through the emulator's header.
+    let raw = invoke_raw(
+        emu.endpoint(),
+        "h",
+        &[("x-firebox-cognito-identity", r#"{"cognitoIdentityId": "id-1"}"#)],
+        "{}",
+    )
+    .await;
+    let h = &raw.json()["headers"];
+    assert!(h["lambda-runtime-cognito-identity"].as_str().unwrap().contains("id-1"));
+}
+
+#[tokio::test]
+async fn arn_is_as_the_caller_named_the_function() {
+    let emu = start(vec![function("named", "")]).await;
+    let arn = |r: &Raw| r.json()["headers"]["lambda-runtime-invoked-function-arn"].as_str().unwrap().to_owned();
+    let full = "arn:aws:lambda:us-east-1:123456789012:function:named";
+    let r = invoke_raw(emu.endpoint(), full, &[], "{}").await;
+    assert_eq!(arn(&r), full);
+    let r = invoke_raw(emu.endpoint(), "named:%24LATEST", &[], "{}").await;
+    assert_eq!(arn(&r), format!("{full}:$LATEST"));
+    let r = send(emu.endpoint(), "POST", "/2015-03-31/functions/123456789012%3Afunction%3Anamed/invocations?Qualifier=%24LATEST", &[], "{}").await;
+    assert_eq!(arn(&r), format!("{full}:$LATEST"));
+}
+
+#[tokio::test]
+async fn error_type_from_body_or_header() {
+    let emu = start(vec![function("e", "")]).await;
+    let r = emu.invoke("e", r#"{"error_header_only": "HeaderOnly"}"#).await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(r.error_type().as_deref(), Some("HeaderOnly"));
+    let r = emu.invoke("e", r#"{"error_garbage": "Garbled"}"#).await.unwrap();
+    assert_eq!(r.error_type().as_deref(), Some("Garbled"));
+    assert_eq!(r.json().unwrap()["errorMessage"], "this is not json");
+    // The environment survived all of it.
+    assert_eq!(emu.invoke("e", "{}").await.unwrap().json().unwrap()["count"], 3);
+}
+
+#[tokio::test]
+async fn second_answer_and_unknown_id_get_400_and_change_nothing() {
+    let emu = start(vec![function("bad", "")]).await;
+    let r = emu.invoke("bad", r#"{"twice": true}"#).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.json().unwrap().get("again").is_none(), "the first answer counts");
+    let line = wait_for_line(&emu, "bad", |t| t.starts_with("POST twice")).await;
+    assert!(line.starts_with("POST twice 400"), "{line}");
+    assert!(line.contains("InvalidStateTransition"), "{line}");
+
+    let r = emu.invoke("bad", r#"{"unknown_id": true}"#).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.function_error, None);
+    assert_eq!(r.json().unwrap()["event"]["unknown_id"], true, "the real answer still counts");
+    let line = wait_for_line(&emu, "bad", |t| t.starts_with("POST unknown")).await;
+    assert!(line.starts_with("POST unknown 400") && line.contains("InvalidRequestID"), "{line}");
+    assert_eq!(emu.invoke("bad", "{}").await.unwrap().json().unwrap()["count"], 3);
+}
+
+#[tokio::test]
+async fn oversized_response_is_413_and_response_size_too_large() {
+    let emu = start(vec![function("big", "").timeout(Duration::from_secs(10))]).await;
+    let r = emu.invoke("big", r#"{"big": 6300000}"#).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(r.error_type().as_deref(), Some("Function.ResponseSizeTooLarge"));
+    let line = wait_for_line(&emu, "big", |t| t.starts_with("POST big")).await;
+    assert!(line.starts_with("POST big 413"), "{line}");
+    // Just under the limit passes (a JSON string of N chars is N + 2 bytes).
+    let r = emu.invoke("big", r#"{"big": 6291554}"#).await.unwrap();
+    assert_eq!(r.function_error, None);
+    assert_eq!(r.body.len(), 6_291_556);
+}
+
+#[tokio::test]
+async fn output_is_captured_and_tail_holds_this_invocation_only() {
+    let emu = start(vec![function("logs", "")]).await;
+    let tail = InvokeOptions {
+        log_tail: true,
+        ..Default::default()
+    };
+    let r = emu
+        .invoke_with("logs", r#"{"print": 3, "stderr": "to stderr"}"#, &tail)
+        .await
+        .unwrap();
+    let id = r.request_id.clone().unwrap();
+    let t = r.log_tail.expect("tail requested");
+    assert!(t.contains(&format!("START RequestId: {id}")), "{t}");
+    assert!(t.contains("line 0\nline 1\nline 2\n"), "{t}");
+    assert!(t.contains("to stderr"), "{t}");
+    assert!(t.contains(&format!("END RequestId: {id}")), "{t}");
+    assert!(t.trim_end().lines().last().unwrap().starts_with("REPORT RequestId: "), "{t}");
+
+    let r = emu.invoke_with("logs", r#"{"print": 1000}"#, &tail).await.unwrap();
+    let t = r.log_tail.unwrap();
+    assert!(t.len() <= 4096 && t.len() > 3000, "{}", t.len());
+    assert!(t.contains("line 999\n"));
+    assert!(!t.contains("to stderr"), "only this invocation's lines");
+    assert!(!t.contains("line 0\n"));
+
+    let r = emu.invoke("logs", "{}").await.unwrap();
+    assert!(r.log_tail.is_none(), "no tail unless asked");
+    assert!(r.headers.get("x-amz-log-result").is_none());
+    // Event invocations never carry a tail.
+    let event = InvokeOptions {
+        invocation_type: InvocationType::Event,
+        log_tail: true,
+        ..Default::default()
+    };
+    let r = emu.invoke_with("logs", "{}", &event).await.unwrap();
+    assert_eq!(r.status, 202);
+    assert!(r.log_tail.is_none());
+    // Every line of the function is in its stream, in order.
+    let texts = texts(&emu, "logs");
+    let i0 = texts.iter().rposition(|t| t == "line 0").unwrap();
+    assert_eq!(texts[i0 + 999], "line 999");
+}
+
+#[tokio::test]
+async fn a_function_writing_fast_without_readers_is_not_blocked() {
+    let emu = start(vec![function("chatty", "").timeout(Duration::from_secs(20))]).await;
+    let r = emu.invoke("chatty", r#"{"print": 200000}"#).await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    assert!(texts(&emu, "chatty").contains(&"line 199999".to_owned()));
+}
+
+#[tokio::test]
+async fn runtime_api_unknown_route_is_404_with_error_document() {
+    // Find the Runtime API port from the function's environment and call it directly.
+    let emu = start(vec![function("probe", "")]).await;
+    let r = emu.invoke("probe", "{}").await.unwrap().json().unwrap();
+    let api = r["env"]["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().to_owned();
+    let endpoint = format!("http://{api}");
+    let raw = send(&endpoint, "GET", "/2018-06-01/runtime/nope", &[], "").await;
+    assert_eq!(raw.status, 404);
+    assert!(raw.json()["errorType"].is_string());
+    let raw = send(&endpoint, "POST", "/2018-06-01/runtime/invocation/xyz/response", &[], "{}").await;
+    assert_eq!(raw.status, 400);
+    assert_eq!(raw.json()["errorType"], "InvalidRequestID");
+    let raw = send(&endpoint, "POST", "/2018-06-01/runtime/init/error", &[], "{}").await;
+    assert_eq!(raw.status, 400, "init/error after init is refused");
+    // Nothing changed: the function still answers, warm.
+    assert_eq!(emu.invoke("probe", "{}").await.unwrap().json().unwrap()["count"], 2);
+}
