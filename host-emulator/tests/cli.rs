@@ -1,0 +1,186 @@
+//! The `firebox` command: configuration errors, `serve` with real functions, `invoke` exit
+//! codes, and a clean stop on SIGTERM.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const FIREBOX: &str = env!("CARGO_BIN_EXE_firebox");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("firebox-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn serve_with(config: &str, tag: &str) -> (std::process::Output, PathBuf) {
+    let dir = temp_dir(tag);
+    let path = dir.join("firebox.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(FIREBOX)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    (out, path)
+}
+
+#[test]
+fn missing_config_file_is_named() {
+    let out = Command::new(FIREBOX)
+        .args(["serve", "--config", "/nonexistent/firebox.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/firebox.toml") && err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn bad_field_names_file_function_and_field() {
+    let (out, path) = serve_with(
+        "[functions.hello]\ncommand = [\"/bin/true\"]\ntimeout_s = 1000\n",
+        "badfield",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("`hello`") && err.contains("`timeout_s`"), "{err}");
+    assert!(err.contains("between 1 and 900"), "{err}");
+}
+
+#[test]
+fn unknown_field_and_bad_syntax_are_refused() {
+    let (out, _) = serve_with("[functions.hello]\ncommand = [\"/bin/true\"]\nmemroy = 1\n", "unknown");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hello") && err.contains("memroy"), "{err}");
+    let (out, path) = serve_with("[functions.hello\n", "syntax");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&path.display().to_string()));
+}
+
+#[test]
+fn bad_flags_exit_non_zero() {
+    let out = Command::new(FIREBOX).args(["serve", "--listen", "nope"]).output().unwrap();
+    assert!(!out.status.success());
+    let out = Command::new(FIREBOX)
+        .args(["invoke", "f", "--invocation-type", "Sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut child = Command::new(FIREBOX)
+        .arg("invoke")
+        .args(args)
+        .args(["--endpoint", endpoint])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn serve_and_invoke_end_to_end() {
+    let dir = temp_dir("serve");
+    let config = format!(
+        "[defaults]\ntimeout_s = 5\n\n[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\nenvironment = {{ GREETING = \"hi\" }}\n",
+        common::runtime_script()
+    );
+    std::fs::write(dir.join("firebox.toml"), config).unwrap();
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // Default config path: ./firebox.toml in the working directory.
+    let mut server = Command::new(FIREBOX)
+        .current_dir(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..500 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(up, "server did not start");
+
+    let out = invoke(&endpoint, &["echo", r#"{"x": 1}"#, "--log-type", "Tail"], None);
+    assert!(out.status.success(), "{out:?}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["event"]["x"], 1);
+    assert_eq!(body["env"]["GREETING"], "hi");
+    let pid = body["pid"].as_i64().unwrap();
+    let tail = String::from_utf8_lossy(&out.stderr);
+    assert!(tail.contains("START RequestId:") && tail.contains("REPORT RequestId:"), "{tail}");
+
+    let out = invoke(&endpoint, &["echo", "-"], Some(r#"{"from": "stdin"}"#));
+    assert!(out.status.success());
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["event"]["from"], "stdin");
+
+    let out = invoke(&endpoint, &["echo", r#"{"error": {"type": "Boom", "message": "m"}}"#], None);
+    assert_eq!(out.status.code(), Some(1), "function error exits 1");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Boom"));
+
+    let out = invoke(&endpoint, &["nope"], None);
+    assert_eq!(out.status.code(), Some(2), "service error exits 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
+
+    let out = invoke(&endpoint, &["echo", "{bad json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidRequestContentException"));
+
+    let out = invoke(&endpoint, &["echo", "--invocation-type", "DryRun"], None);
+    assert!(out.status.success());
+
+    // SIGTERM stops the server cleanly and kills the function.
+    // SAFETY: kill(2) on the server we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stdout = String::new();
+    server.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    assert!(stdout.contains("[echo] START RequestId: "), "{stdout}");
+    assert!(stdout.contains("[echo] REPORT RequestId: "), "{stdout}");
+    let mut stderr = String::new();
+    server.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!stderr.contains("START RequestId"), "platform lines go to stdout only");
+    for _ in 0..200 {
+        if !common::alive(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("function process {pid} survived the server");
+}
+
+#[test]
+fn invoke_against_nothing_is_a_service_error() {
+    let port = free_port();
+    let out = invoke(&format!("http://127.0.0.1:{port}"), &["f"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
+}
