@@ -21,13 +21,21 @@ pub fn default_runtime() -> tokio::runtime::Runtime {
 
 /// A current-thread tokio runtime with I/O and timers.
 pub fn current_thread_runtime() -> tokio::runtime::Runtime {
-    finish(tokio::runtime::Builder::new_current_thread().enable_all().build())
+    finish(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
 }
 
 /// A multi-thread tokio runtime with I/O and timers (`#[handler(flavor = "multi_thread")]`).
 #[cfg(feature = "multi-thread")]
 pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
-    finish(tokio::runtime::Builder::new_multi_thread().enable_all().build())
+    finish(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    )
 }
 
 fn finish(built: std::io::Result<tokio::runtime::Runtime>) -> tokio::runtime::Runtime {
@@ -69,11 +77,11 @@ impl<E> ErrorProbe<E> {
 /// Preferred conversion: the error's own `Into<Diagnostic>`.
 pub trait ViaInto {
     /// Converts the held error.
-    fn into_diagnostic(&self) -> Diagnostic;
+    fn take_diagnostic(&self) -> Diagnostic;
 }
 
 impl<E: Into<Diagnostic>> ViaInto for ErrorProbe<E> {
-    fn into_diagnostic(&self) -> Diagnostic {
+    fn take_diagnostic(&self) -> Diagnostic {
         match self.0.take() {
             Some(error) => error.into(),
             // The probe is built and converted once by the generated code.
@@ -85,11 +93,11 @@ impl<E: Into<Diagnostic>> ViaInto for ErrorProbe<E> {
 /// Fallback conversion for `std::error::Error` types: type name without module path.
 pub trait ViaError {
     /// Converts the held error.
-    fn into_diagnostic(&self) -> Diagnostic;
+    fn take_diagnostic(&self) -> Diagnostic;
 }
 
 impl<E: std::error::Error> ViaError for &ErrorProbe<E> {
-    fn into_diagnostic(&self) -> Diagnostic {
+    fn take_diagnostic(&self) -> Diagnostic {
         match self.0.take() {
             Some(error) => Diagnostic::from_typed_error(&error),
             // The probe is built and converted once by the generated code.

@@ -29,7 +29,9 @@ pub(crate) const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The Runtime API could not be reached (connection refused, reset, ...), even after retries.
-    #[error("cannot reach the Runtime API at {endpoint} after {attempts} attempt(s): {last_error}")]
+    #[error(
+        "cannot reach the Runtime API at {endpoint} after {attempts} attempt(s): {last_error}"
+    )]
     Unreachable {
         /// The address tried.
         endpoint: String,
@@ -218,8 +220,12 @@ impl RuntimeApiClient {
         diagnostic: &Diagnostic,
     ) -> Result<PostOutcome, ApiError> {
         let uri = self.invocation_uri(request_id, "error")?;
-        self.post(uri, error_document(diagnostic), Some(error_type(diagnostic)))
-            .await
+        self.post(
+            uri,
+            error_document(diagnostic),
+            Some(error_type(diagnostic)),
+        )
+        .await
     }
 
     /// `POST /init/error` with the error document.
@@ -232,8 +238,12 @@ impl RuntimeApiClient {
             self.endpoint.prefix()
         ))
         .map_err(|_| ApiError::InvalidRequestId(String::new()))?;
-        self.post(uri, error_document(diagnostic), Some(error_type(diagnostic)))
-            .await
+        self.post(
+            uri,
+            error_document(diagnostic),
+            Some(error_type(diagnostic)),
+        )
+        .await
     }
 
     fn invocation_uri(&self, request_id: &str, what: &str) -> Result<Uri, ApiError> {

@@ -230,7 +230,8 @@ impl RuntimeConfig {
             error,
             endpoint: None,
         };
-        let raw = lookup("AWS_LAMBDA_RUNTIME_API").ok_or(no_endpoint(ConfigError::MissingRuntimeApi))?;
+        let raw =
+            lookup("AWS_LAMBDA_RUNTIME_API").ok_or(no_endpoint(ConfigError::MissingRuntimeApi))?;
         let endpoint = RuntimeApiEndpoint::parse(&raw).map_err(no_endpoint)?;
         let with_endpoint = |error| ConfigLoadError {
             error,
@@ -292,9 +293,15 @@ mod tests {
     #[test]
     fn endpoint_forms() {
         let plain = RuntimeApiEndpoint::parse("127.0.0.1:9001").unwrap();
-        assert_eq!((plain.host(), plain.port(), plain.prefix()), ("127.0.0.1", 9001, ""));
+        assert_eq!(
+            (plain.host(), plain.port(), plain.prefix()),
+            ("127.0.0.1", 9001, "")
+        );
         let http = RuntimeApiEndpoint::parse("http://localhost:8080").unwrap();
-        assert_eq!((http.host(), http.port(), http.prefix()), ("localhost", 8080, ""));
+        assert_eq!(
+            (http.host(), http.port(), http.prefix()),
+            ("localhost", 8080, "")
+        );
         let prefixed = RuntimeApiEndpoint::parse("http://localhost:8080/api/v1/").unwrap();
         assert_eq!(prefixed.prefix(), "/api/v1");
         assert_eq!(prefixed.authority(), "localhost:8080");
@@ -358,7 +365,10 @@ mod tests {
         assert_eq!(c.function.region, "eu-west-1");
         assert_eq!(c.function.initialization_type, "on-demand");
         assert_eq!(c.log_format, LogFormat::Json);
-        assert_eq!(c.log_filter, "debug", "AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG");
+        assert_eq!(
+            c.log_filter, "debug",
+            "AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG"
+        );
         assert_eq!(c.max_concurrency, Some(4));
     }
 

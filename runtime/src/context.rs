@@ -230,12 +230,14 @@ fn header_json<T: serde::de::DeserializeOwned>(
     match header_str(headers, name)? {
         None => Ok(None),
         Some(raw) if raw.trim().is_empty() => Ok(None),
-        Some(raw) => serde_json::from_str(raw)
-            .map(Some)
-            .map_err(|e| ContextError::MalformedHeader {
-                header: name,
-                reason: e.to_string(),
-            }),
+        Some(raw) => {
+            serde_json::from_str(raw)
+                .map(Some)
+                .map_err(|e| ContextError::MalformedHeader {
+                    header: name,
+                    reason: e.to_string(),
+                })
+        }
     }
 }
 
@@ -285,16 +287,31 @@ mod tests {
     fn full_headers() {
         let h = headers(&[
             (DEADLINE_MS, "1700000000123"),
-            (FUNCTION_ARN, "arn:aws:lambda:us-east-1:123456789012:function:f"),
-            (TRACE_ID, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
-            (CLIENT_CONTEXT, r#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"1","appVersionCode":"2","appPackageName":"p"},"custom":{"k":"v"},"environment":{}}"#),
-            (COGNITO_IDENTITY, r#"{"identityId":"id","identityPoolId":"pool"}"#),
+            (
+                FUNCTION_ARN,
+                "arn:aws:lambda:us-east-1:123456789012:function:f",
+            ),
+            (
+                TRACE_ID,
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            ),
+            (
+                CLIENT_CONTEXT,
+                r#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"1","appVersionCode":"2","appPackageName":"p"},"custom":{"k":"v"},"environment":{}}"#,
+            ),
+            (
+                COGNITO_IDENTITY,
+                r#"{"identityId":"id","identityPoolId":"pool"}"#,
+            ),
             (TENANT_ID, "tenant-a"),
         ]);
         let ctx = Context::new("req-1", RefConfig::default(), &h).unwrap();
         assert_eq!(ctx.request_id, "req-1");
         assert_eq!(ctx.deadline, 1_700_000_000_123);
-        assert_eq!(ctx.invoked_function_arn, "arn:aws:lambda:us-east-1:123456789012:function:f");
+        assert_eq!(
+            ctx.invoked_function_arn,
+            "arn:aws:lambda:us-east-1:123456789012:function:f"
+        );
         assert!(ctx.xray_trace_id.unwrap().starts_with("Root=1-5759e988"));
         let cc = ctx.client_context.unwrap();
         assert_eq!(cc.client.app_title, "t");
@@ -319,16 +336,32 @@ mod tests {
             Context::new("r", RefConfig::default(), &headers(&[])),
             Err(ContextError::MissingHeader(DEADLINE_MS))
         );
-        let err = Context::new("r", RefConfig::default(), &headers(&[(DEADLINE_MS, "soon")]))
-            .unwrap_err();
-        assert!(matches!(err, ContextError::MalformedHeader { header: DEADLINE_MS, .. }));
+        let err = Context::new(
+            "r",
+            RefConfig::default(),
+            &headers(&[(DEADLINE_MS, "soon")]),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ContextError::MalformedHeader {
+                header: DEADLINE_MS,
+                ..
+            }
+        ));
         let err = Context::new(
             "r",
             RefConfig::default(),
             &headers(&[(DEADLINE_MS, "1"), (COGNITO_IDENTITY, "{not json")]),
         )
         .unwrap_err();
-        assert!(matches!(err, ContextError::MalformedHeader { header: COGNITO_IDENTITY, .. }));
+        assert!(matches!(
+            err,
+            ContextError::MalformedHeader {
+                header: COGNITO_IDENTITY,
+                ..
+            }
+        ));
         assert_eq!(
             request_id(&headers(&[])),
             Err(ContextError::MissingHeader(REQUEST_ID))
@@ -338,20 +371,29 @@ mod tests {
 
     #[test]
     fn remaining_time_saturates() {
-        let ctx = Context { deadline: 1, ..Context::default() };
+        let ctx = Context {
+            deadline: 1,
+            ..Context::default()
+        };
         assert_eq!(ctx.remaining_time(), Duration::ZERO);
         let far = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64
             + 3_600_000;
-        let ctx = Context { deadline: far, ..Context::default() };
+        let ctx = Context {
+            deadline: far,
+            ..Context::default()
+        };
         assert!(ctx.remaining_time() > Duration::from_secs(3000));
     }
 
     #[tokio::test]
     async fn deadline_approaching_resolves_when_past() {
-        let ctx = Context { deadline: 1, ..Context::default() };
+        let ctx = Context {
+            deadline: 1,
+            ..Context::default()
+        };
         ctx.deadline_approaching(Duration::from_millis(100)).await;
     }
 }

@@ -184,7 +184,10 @@ mod tests {
     #[test]
     fn boxed_errors_are_named_after_their_type() {
         let e: crate::Error = Box::new(OrderNotFound { id: 7 });
-        assert_eq!(Diagnostic::from(e), Diagnostic::new("OrderNotFound", "no such order"));
+        assert_eq!(
+            Diagnostic::from(e),
+            Diagnostic::new("OrderNotFound", "no such order")
+        );
         let e: crate::Error = Box::new(PaymentError::Declined("x".into()));
         assert_eq!(Diagnostic::from(e).error_type, "Declined");
         let e: crate::Error = "plain words".into();
@@ -201,14 +204,23 @@ mod tests {
             Diagnostic::from_typed_error(&OrderNotFound { id: 1 }).error_type,
             "OrderNotFound"
         );
-        assert_eq!(Diagnostic::from(Box::new(OrderNotFound { id: 1 })).error_type, "OrderNotFound");
+        assert_eq!(
+            Diagnostic::from(Box::new(OrderNotFound { id: 1 })).error_type,
+            "OrderNotFound"
+        );
         assert_eq!(Diagnostic::from("m"), Diagnostic::new("Error", "m"));
-        assert_eq!(Diagnostic::from(String::from("m")), Diagnostic::new("Error", "m"));
+        assert_eq!(
+            Diagnostic::from(String::from("m")),
+            Diagnostic::new("Error", "m")
+        );
     }
 
     #[test]
     fn short_names() {
-        assert_eq!(short_type_name("my_fn::errors::OrderNotFound"), "OrderNotFound");
+        assert_eq!(
+            short_type_name("my_fn::errors::OrderNotFound"),
+            "OrderNotFound"
+        );
         assert_eq!(short_type_name("OrderNotFound"), "OrderNotFound");
         assert_eq!(short_type_name("alloc::vec::Vec<my_fn::Item>"), "Vec<Item>");
         assert_eq!(
@@ -220,7 +232,10 @@ mod tests {
     #[test]
     fn panics_are_named_panic() {
         let p: Box<dyn Any + Send> = Box::new("boom");
-        assert_eq!(Diagnostic::from_panic(&*p), Diagnostic::new("Panic", "boom"));
+        assert_eq!(
+            Diagnostic::from_panic(&*p),
+            Diagnostic::new("Panic", "boom")
+        );
         let p: Box<dyn Any + Send> = Box::new(format!("boom {}", 2));
         assert_eq!(Diagnostic::from_panic(&*p).error_message, "boom 2");
         let p: Box<dyn Any + Send> = Box::new(3u8);
@@ -230,6 +245,9 @@ mod tests {
     #[test]
     fn serializes_in_lambda_shape() {
         let json = serde_json::to_value(Diagnostic::new("T", "m")).unwrap();
-        assert_eq!(json, serde_json::json!({"errorType": "T", "errorMessage": "m"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"errorType": "T", "errorMessage": "m"})
+        );
     }
 }

@@ -98,7 +98,11 @@ mod tests {
     fn unmarshal_error_names_the_field() {
         let err = deserialize::<Order>(br#"{"items":[{"qty":1},{"qty":"two"}]}"#).unwrap_err();
         assert_eq!(err.error_type, UNMARSHAL_ERROR);
-        assert!(err.error_message.contains("`items[1].qty`"), "{}", err.error_message);
+        assert!(
+            err.error_message.contains("`items[1].qty`"),
+            "{}",
+            err.error_message
+        );
         let err = deserialize::<Order>(b"not json").unwrap_err();
         assert_eq!(err.error_type, UNMARSHAL_ERROR);
         let err = deserialize::<Order>(br#"{"items":[]} trailing"#).unwrap_err();

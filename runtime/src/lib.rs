@@ -50,7 +50,9 @@ pub use config::{
     Config, ConfigError, ConfigLoadError, LogFormat, RefConfig, RetryPolicy, RuntimeApiEndpoint,
     RuntimeConfig,
 };
-pub use context::{ClientApplication, ClientContext, CognitoIdentity, Context, ContextError, LambdaEvent};
+pub use context::{
+    ClientApplication, ClientContext, CognitoIdentity, Context, ContextError, LambdaEvent,
+};
 pub use diagnostic::{short_type_name, Diagnostic};
 pub use firebox_macros::handler;
 pub use invocation::{INVALID_INVOCATION, UNMARSHAL_ERROR};

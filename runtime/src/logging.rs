@@ -54,22 +54,19 @@ pub fn init_subscriber(format: LogFormat, filter: &str) -> bool {
         Targets::new().with_default(LevelFilter::INFO)
     });
     let result = match format {
-        LogFormat::Text => {
-            tracing::subscriber::set_global_default(Registry::default().with(targets).with(
+        LogFormat::Text => tracing::subscriber::set_global_default(
+            Registry::default().with(targets).with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
                     .with_writer(std::io::stdout),
-            ))
-        }
+            ),
+        ),
         LogFormat::Json => tracing::subscriber::set_global_default(
-            Registry::default()
-                .with(targets)
-                .with(RequestIdLayer)
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_writer(std::io::stdout)
-                        .event_format(JsonFormat),
-                ),
+            Registry::default().with(targets).with(RequestIdLayer).with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stdout)
+                    .event_format(JsonFormat),
+            ),
         ),
     };
     result.is_ok()
@@ -129,12 +126,18 @@ where
         let metadata = event.metadata();
         let mut record = Map::new();
         record.insert("timestamp".into(), Value::String(timestamp));
-        record.insert("level".into(), Value::String(level_name(metadata.level()).into()));
+        record.insert(
+            "level".into(),
+            Value::String(level_name(metadata.level()).into()),
+        );
         let mut fields = JsonVisitor(Map::new());
         event.record(&mut fields);
         record.insert(
             "message".into(),
-            fields.0.remove("message").unwrap_or(Value::String(String::new())),
+            fields
+                .0
+                .remove("message")
+                .unwrap_or(Value::String(String::new())),
         );
         if let Some(scope) = ctx.event_scope() {
             for span in scope {

@@ -51,7 +51,9 @@ mod tests {
     fn serializes_json() {
         assert_eq!(
             serde_json::json!({"a": 1}).into_function_response(),
-            Ok(FunctionResponse::Buffered(Bytes::from_static(br#"{"a":1}"#)))
+            Ok(FunctionResponse::Buffered(Bytes::from_static(
+                br#"{"a":1}"#
+            )))
         );
     }
 
@@ -61,6 +63,10 @@ mod tests {
         map.insert((1u8, 2u8), 3u8);
         let err = map.into_function_response().unwrap_err();
         assert_eq!(err.error_type, MARSHAL_ERROR);
-        assert!(err.error_message.contains("key must be a string"), "{}", err.error_message);
+        assert!(
+            err.error_message.contains("key must be a string"),
+            "{}",
+            err.error_message
+        );
     }
 }

@@ -13,8 +13,7 @@ use crate::{
     config::{ConfigLoadError, RuntimeConfig},
     context::{self, LambdaEvent},
     diagnostic::Diagnostic,
-    invocation,
-    logging,
+    invocation, logging,
     response::{FunctionResponse, IntoFunctionResponse},
 };
 
@@ -199,7 +198,11 @@ where
                 continue;
             }
         };
-        let span = match parts.headers.get(context::TRACE_ID).and_then(|v| v.to_str().ok()) {
+        let span = match parts
+            .headers
+            .get(context::TRACE_ID)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(trace) => {
                 tracing::info_span!("Lambda runtime invoke", requestId = %request_id, xrayTraceId = %trace)
             }

@@ -22,7 +22,10 @@ async fn hello_answers_and_exits_1_on_container_error() {
     assert_eq!(records[3].json(), json!({"message": "Hello, world!"}));
     assert_eq!(records[5].path, server.path("invocation/id-3/error"));
     assert_eq!(records[5].json()["errorType"], "Runtime.UnmarshalError");
-    assert!(records[5].json()["errorMessage"].as_str().unwrap().contains("`name`"));
+    assert!(records[5].json()["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("`name`"));
     assert_eq!(server.connections(), 1);
 }
 
@@ -41,7 +44,10 @@ async fn malformed_environment_is_posted_to_init_error() {
     assert_eq!(records[0].path, server.path("init/error"));
     let doc = records[0].json();
     assert_eq!(doc["errorType"], "Runtime.InvalidEnvironment");
-    assert!(doc["errorMessage"].as_str().unwrap().contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
+    assert!(doc["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
 }
 
 #[tokio::test]
@@ -49,7 +55,11 @@ async fn missing_runtime_api_exits_with_a_clear_message() {
     let done = run_example("hello", "", &[]).await;
     // `AWS_LAMBDA_RUNTIME_API` set but empty is invalid; unset is tested below.
     assert_eq!(done.code, Some(1));
-    assert!(done.stderr.contains("AWS_LAMBDA_RUNTIME_API"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("AWS_LAMBDA_RUNTIME_API"),
+        "{}",
+        done.stderr
+    );
 
     let bin = support::example_bin("hello");
     let output = tokio::process::Command::new(bin)
@@ -59,7 +69,10 @@ async fn missing_runtime_api_exits_with_a_clear_message() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("AWS_LAMBDA_RUNTIME_API is not set"), "{stderr}");
+    assert!(
+        stderr.contains("AWS_LAMBDA_RUNTIME_API is not set"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -70,7 +83,11 @@ async fn unreachable_runtime_api_exits_with_a_clear_message() {
     };
     let done = run_example("hello", &format!("127.0.0.1:{port}"), &[]).await;
     assert_eq!(done.code, Some(1));
-    assert!(done.stderr.contains("cannot reach the Runtime API"), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("cannot reach the Runtime API"),
+        "{}",
+        done.stderr
+    );
 }
 
 #[tokio::test]
@@ -90,7 +107,10 @@ async fn init_state_reuses_state_and_reports_init_failure() {
         .map(|r| r.json())
         .collect();
     assert_eq!(
-        answers.iter().map(|a| a["invocations"].clone()).collect::<Vec<_>>(),
+        answers
+            .iter()
+            .map(|a| a["invocations"].clone())
+            .collect::<Vec<_>>(),
         vec![json!(1), json!(2), json!(3)]
     );
     assert_eq!(answers[0]["initId"], answers[2]["initId"]);
@@ -101,7 +121,10 @@ async fn init_state_reuses_state_and_reports_init_failure() {
     let records = server.records();
     assert_eq!(records.len(), 1, "no /next after a failed init");
     assert_eq!(records[0].path, server.path("init/error"));
-    assert_eq!(records[0].header("lambda-runtime-function-error-type"), Some("InitFailed"));
+    assert_eq!(
+        records[0].header("lambda-runtime-function-error-type"),
+        Some("InitFailed")
+    );
     assert_eq!(
         records[0].json(),
         json!({"errorType": "InitFailed", "errorMessage": "initialization failed on purpose (INIT_FAIL=1)"})
@@ -142,7 +165,11 @@ async fn errors_example_covers_every_kind() {
     ])
     .await;
     let done = run_example("errors", &server.api(), &[]).await;
-    assert_eq!(done.code, Some(7), "the exit kind ends the process with its code");
+    assert_eq!(
+        done.code,
+        Some(7),
+        "the exit kind ends the process with its code"
+    );
     let posts: Vec<(String, Value)> = server
         .records()
         .iter()
@@ -150,7 +177,10 @@ async fn errors_example_covers_every_kind() {
         .map(|r| (r.path.clone(), r.json()))
         .collect();
     assert_eq!(posts.len(), 5, "no post for the exit kind: {posts:?}");
-    assert_eq!(posts[0], (server.path("invocation/ok/response"), json!({"ok": true})));
+    assert_eq!(
+        posts[0],
+        (server.path("invocation/ok/response"), json!({"ok": true}))
+    );
     assert_eq!(
         posts[1],
         (
@@ -165,7 +195,13 @@ async fn errors_example_covers_every_kind() {
             json!({"errorType": "Panic", "errorMessage": "panic requested by the event"})
         )
     );
-    assert_eq!(posts[3], (server.path("invocation/slow/response"), json!({"slept_ms": 5})));
+    assert_eq!(
+        posts[3],
+        (
+            server.path("invocation/slow/response"),
+            json!({"slept_ms": 5})
+        )
+    );
     assert_eq!(posts[4].0, server.path("invocation/unknown/error"));
     assert_eq!(posts[4].1["errorType"], "Runtime.UnmarshalError");
 }
@@ -177,7 +213,12 @@ async fn json_logs_carry_the_request_id() {
         json!({"kind": "typed"}),
     )])
     .await;
-    let done = run_example("errors", &server.api(), &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    let done = run_example(
+        "errors",
+        &server.api(),
+        &[("AWS_LAMBDA_LOG_FORMAT", "JSON")],
+    )
+    .await;
     let records: Vec<Value> = done
         .stdout
         .lines()
@@ -195,15 +236,25 @@ async fn json_logs_carry_the_request_id() {
 
 #[tokio::test]
 async fn log_level_filters_records() {
-    let server = RuntimeApiServer::start(vec![Invocation::json("r", json!({"kind": "typed"}))]).await;
+    let server =
+        RuntimeApiServer::start(vec![Invocation::json("r", json!({"kind": "typed"}))]).await;
     let done = run_example(
         "errors",
         &server.api(),
-        &[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("AWS_LAMBDA_LOG_LEVEL", "FATAL")],
+        &[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "FATAL"),
+        ],
     )
     .await;
     // FATAL keeps only ERROR records.
-    assert!(done.stdout.lines().all(|l| l.contains(r#""level":"ERROR""#)), "{}", done.stdout);
+    assert!(
+        done.stdout
+            .lines()
+            .all(|l| l.contains(r#""level":"ERROR""#)),
+        "{}",
+        done.stdout
+    );
     let server = RuntimeApiServer::start(vec![Invocation::json("r", json!({"n": 1}))]).await;
     let done = run_example("tower", &server.api(), &[("AWS_LAMBDA_LOG_LEVEL", "ERROR")]).await;
     assert!(!done.stdout.contains("invocation done"), "{}", done.stdout);
@@ -219,7 +270,10 @@ async fn tower_example_counts_invocations_through_its_layer() {
     let done = run_example("tower", &server.api(), &[]).await;
     assert_eq!(done.code, Some(1));
     let records = server.records();
-    assert_eq!(records[1].json(), json!({"echo": {"a": 1}, "invocation": 1}));
+    assert_eq!(
+        records[1].json(),
+        json!({"echo": {"a": 1}, "invocation": 1})
+    );
     assert_eq!(records[3].json(), json!({"echo": "b", "invocation": 2}));
     assert!(
         done.stdout.contains("invocation done") && done.stdout.contains("requestId=id-2"),

@@ -8,7 +8,9 @@ extern crate firebox_runtime as lambda_runtime;
 mod support;
 
 mod ported {
-    use lambda_runtime::{run, service_fn, tracing, Context, Diagnostic, Error, LambdaEvent, Runtime, Service};
+    use lambda_runtime::{
+        run, service_fn, tracing, Context, Diagnostic, Error, LambdaEvent, Runtime, Service,
+    };
     use serde::{Deserialize, Serialize};
 
     #[derive(Deserialize)]
@@ -79,11 +81,13 @@ use support::{config, Invocation, RuntimeApiServer};
 #[tokio::test]
 async fn ported_function_runs() {
     ported::assert_service(&lambda_runtime::service_fn(ported::function_handler));
-    let server = RuntimeApiServer::start(vec![Invocation::json("id-1", json!({"command": "go"}))]).await;
-    let result = firebox_runtime::Runtime::new(lambda_runtime::service_fn(ported::function_handler))
-        .with_config(config(&server.api(), &[]))
-        .run()
-        .await;
+    let server =
+        RuntimeApiServer::start(vec![Invocation::json("id-1", json!({"command": "go"}))]).await;
+    let result =
+        firebox_runtime::Runtime::new(lambda_runtime::service_fn(ported::function_handler))
+            .with_config(config(&server.api(), &[]))
+            .run()
+            .await;
     assert!(result.is_err());
     assert_eq!(
         server.records()[1].json(),

@@ -10,7 +10,9 @@ use std::{
     },
 };
 
-use firebox_runtime::{run_with_init, service_fn, Context, Diagnostic, Error, LambdaEvent, Runtime};
+use firebox_runtime::{
+    run_with_init, service_fn, Context, Diagnostic, Error, LambdaEvent, Runtime,
+};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,7 +34,9 @@ where
         .with_config(config(&server.api(), extra))
         .run()
         .await;
-    result.expect_err("the runtime only stops with an error").to_string()
+    result
+        .expect_err("the runtime only stops with an error")
+        .to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +64,20 @@ async fn success_posts_responses_in_order_on_one_connection() {
         ]
     );
     let records = server.records();
-    assert_eq!(records[1].json(), json!({"echo": {"n": 1}, "requestId": "id-1"}));
-    assert_eq!(records[3].json(), json!({"echo": {"n": 2}, "requestId": "id-2"}));
+    assert_eq!(
+        records[1].json(),
+        json!({"echo": {"n": 1}, "requestId": "id-1"})
+    );
+    assert_eq!(
+        records[3].json(),
+        json!({"echo": {"n": 2}, "requestId": "id-2"})
+    );
     assert_eq!(records[1].header("content-type"), Some("application/json"));
     assert!(records[1].header("host").unwrap().starts_with("127.0.0.1:"));
-    assert!(records.iter().all(|r| r.connection == 0), "one kept-alive connection");
+    assert!(
+        records.iter().all(|r| r.connection == 0),
+        "one kept-alive connection"
+    );
     assert_eq!(server.connections(), 1);
 }
 
@@ -81,7 +94,10 @@ async fn typed_error_is_posted_with_its_type_name() {
     .await;
     let post = &server.records()[1];
     assert_eq!(post.path, server.path("invocation/id-1/error"));
-    assert_eq!(post.header("lambda-runtime-function-error-type"), Some("OrderNotFound"));
+    assert_eq!(
+        post.header("lambda-runtime-function-error-type"),
+        Some("OrderNotFound")
+    );
     assert_eq!(post.header("content-type"), Some("application/json"));
     assert_eq!(
         post.json(),
@@ -130,7 +146,10 @@ async fn panic_is_reported_and_the_next_invocation_is_served() {
     .await;
     let records = server.records();
     assert_eq!(records[1].path, server.path("invocation/id-1/error"));
-    assert_eq!(records[1].json(), json!({"errorType": "Panic", "errorMessage": "boom at id-1"}));
+    assert_eq!(
+        records[1].json(),
+        json!({"errorType": "Panic", "errorMessage": "boom at id-1"})
+    );
     assert_eq!(records[3].path, server.path("invocation/id-2/response"));
     assert_eq!(records[3].json(), json!("fine"));
 }
@@ -190,12 +209,22 @@ async fn unmarshal_error_names_the_path_and_skips_the_handler() {
         &[],
     )
     .await;
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "the handler is never called");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the handler is never called"
+    );
     let records = server.records();
     let first = records[1].json();
     assert_eq!(records[1].path, server.path("invocation/id-1/error"));
     assert_eq!(first["errorType"], "Runtime.UnmarshalError");
-    assert!(first["errorMessage"].as_str().unwrap().contains("`items[1].qty`"), "{first}");
+    assert!(
+        first["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("`items[1].qty`"),
+        "{first}"
+    );
     assert_eq!(
         records[1].header("lambda-runtime-function-error-type"),
         Some("Runtime.UnmarshalError")
@@ -249,7 +278,10 @@ async fn missing_or_malformed_required_headers() {
     let records = server.records();
     let missing = records[2].json();
     assert_eq!(missing["errorType"], "Runtime.InvalidInvocation");
-    assert!(missing["errorMessage"].as_str().unwrap().contains("lambda-runtime-deadline-ms"));
+    assert!(missing["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("lambda-runtime-deadline-ms"));
     assert_eq!(records[4].json()["errorType"], "Runtime.InvalidInvocation");
 }
 
@@ -291,8 +323,20 @@ async fn optional_headers_absent_and_present() {
     assert_eq!(contexts[0].env_config.function_name, "test");
     assert_eq!(contexts[0].env_config.memory, 128);
     assert!(contexts[0].remaining_time() > std::time::Duration::from_secs(30));
-    assert!(contexts[1].xray_trace_id.as_deref().unwrap().starts_with("Root=1-"));
-    assert_eq!(contexts[1].client_context.as_ref().unwrap().client.app_title, "app");
+    assert!(contexts[1]
+        .xray_trace_id
+        .as_deref()
+        .unwrap()
+        .starts_with("Root=1-"));
+    assert_eq!(
+        contexts[1]
+            .client_context
+            .as_ref()
+            .unwrap()
+            .client
+            .app_title,
+        "app"
+    );
     assert_eq!(contexts[1].identity.as_ref().unwrap().identity_id, "me");
     assert_eq!(contexts[1].tenant_id.as_deref(), Some("tenant-7"));
     assert_eq!(
@@ -318,7 +362,10 @@ async fn rejected_response_is_logged_and_the_loop_goes_on() {
     )
     .await;
     let stop = serve(&server, service_fn(echo), &[]).await;
-    assert!(stop.contains("/invocation/next"), "stopped by /next, not by the 400: {stop}");
+    assert!(
+        stop.contains("/invocation/next"),
+        "stopped by /next, not by the 400: {stop}"
+    );
     assert_eq!(
         server.lines()[3],
         format!("POST {}", server.path("invocation/id-2/response"))
@@ -341,8 +388,15 @@ async fn container_error_on_response_ends_the_runtime() {
     )
     .await;
     let stop = serve(&server, service_fn(echo), &[]).await;
-    assert!(stop.contains("500") && stop.contains("id-1/response"), "{stop}");
-    assert_eq!(server.records().len(), 2, "no /next after a container error");
+    assert!(
+        stop.contains("500") && stop.contains("id-1/response"),
+        "{stop}"
+    );
+    assert_eq!(
+        server.records().len(),
+        2,
+        "no /next after a container error"
+    );
 }
 
 #[tokio::test]
@@ -390,7 +444,10 @@ async fn http_scheme_and_path_prefix_are_accepted() {
         .run()
         .await;
     assert!(result.is_err());
-    assert_eq!(server.records()[1].path, "/2018-06-01/runtime/invocation/id-1/response");
+    assert_eq!(
+        server.records()[1].path,
+        "/2018-06-01/runtime/invocation/id-1/response"
+    );
 }
 
 #[tokio::test]
@@ -402,11 +459,20 @@ async fn failing_init_is_posted_to_init_error() {
         |_state| service_fn(echo),
     )
     .await;
-    assert!(result.unwrap_err().to_string().contains("initialization failed"));
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .contains("initialization failed"));
     let records = server.records();
     assert_eq!(records.len(), 1, "no /next after a failed init");
-    assert_eq!(records[0].line(), format!("POST {}", server.path("init/error")));
-    assert_eq!(records[0].header("lambda-runtime-function-error-type"), Some("OrderNotFound"));
+    assert_eq!(
+        records[0].line(),
+        format!("POST {}", server.path("init/error"))
+    );
+    assert_eq!(
+        records[0].header("lambda-runtime-function-error-type"),
+        Some("OrderNotFound")
+    );
     assert_eq!(
         records[0].json(),
         json!({"errorType": "OrderNotFound", "errorMessage": "order cfg not found"})
@@ -471,7 +537,9 @@ async fn tower_layers_wrap_the_handler() {
         Ok::<_, Error>(json!("late"))
     });
     let result = Runtime::new(service)
-        .layer(tower::timeout::TimeoutLayer::new(std::time::Duration::from_millis(10)))
+        .layer(tower::timeout::TimeoutLayer::new(
+            std::time::Duration::from_millis(10),
+        ))
         .with_config(config(&server.api(), &[]))
         .run()
         .await;

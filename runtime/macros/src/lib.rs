@@ -49,14 +49,19 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
             });
             Ok(())
         } else {
-            Err(meta.error("unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`"))
+            Err(meta
+                .error("unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`"))
         }
     });
     parse_macro_input!(attr with parser);
     let function = parse_macro_input!(item as ItemFn);
-    match expand(args, function) {
+    match expand(args, &function) {
         Ok(tokens) => tokens.into(),
-        Err(error) => error.to_compile_error().into(),
+        Err(error) => {
+            // Keep the function and a stub `main` so the only error is the one that matters.
+            let error = error.to_compile_error();
+            quote!(#error #function fn main() {}).into()
+        }
     }
 }
 
@@ -77,7 +82,7 @@ enum StateArg {
     Arc,
 }
 
-fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
+fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     let sig = &function.sig;
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
@@ -92,19 +97,16 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
         ));
     }
     if !sig.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            sig.generics.span(),
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
             "a #[handler] function cannot be generic",
         ));
     }
     let expected = if args.init.is_some() { 3 } else { 2 };
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if inputs.len() != expected {
-        let span = if inputs.is_empty() {
-            sig.paren_token.span.join()
-        } else {
-            sig.inputs.span()
-        };
+        // Point at the whole argument list, parentheses included.
+        let span = sig.paren_token.span.join();
         let message = match (inputs.len(), args.init.is_some()) {
             (3, false) => "a third argument (shared state) needs `#[handler(init = build_state)]`".to_owned(),
             (_, true) => format!(
@@ -121,16 +123,22 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
     for input in &inputs {
         match input {
             FnArg::Receiver(r) => {
-                return Err(syn::Error::new(r.span(), "a #[handler] function cannot take `self`"))
+                return Err(syn::Error::new_spanned(
+                    r,
+                    "a #[handler] function cannot take `self`",
+                ))
             }
             FnArg::Typed(pat) => types.push(&*pat.ty),
         }
     }
     let event_ty = types[0];
     let context_ty = types[1];
-    if last_segment(context_ty).map(|s| s.ident != "Context").unwrap_or(true) {
-        return Err(syn::Error::new(
-            context_ty.span(),
+    if last_segment(context_ty)
+        .map(|s| s.ident != "Context")
+        .unwrap_or(true)
+    {
+        return Err(syn::Error::new_spanned(
+            context_ty,
             "the second argument of a #[handler] function must be the invocation's `Context` (`firebox_runtime::Context`)",
         ));
     }
@@ -139,8 +147,8 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
         Some(Type::Reference(r)) if r.mutability.is_none() => Some(StateArg::Reference),
         Some(ty) if last_segment(ty).is_some_and(|s| s.ident == "Arc") => Some(StateArg::Arc),
         Some(ty) => {
-            return Err(syn::Error::new(
-                ty.span(),
+            return Err(syn::Error::new_spanned(
+                ty,
                 "the state argument must be `&S` or `Arc<S>`",
             ))
         }
@@ -153,12 +161,14 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
             ))
         }
         ReturnType::Type(_, ty) => {
-            let segment = last_segment(ty).filter(|s| s.ident == "Result").ok_or_else(|| {
-                syn::Error::new(
-                    ty.span(),
-                    "a #[handler] function must return `Result<R, E>` (R: Serialize)",
-                )
-            })?;
+            let segment = last_segment(ty)
+                .filter(|s| s.ident == "Result")
+                .ok_or_else(|| {
+                    syn::Error::new_spanned(
+                        ty,
+                        "a #[handler] function must return `Result<R, E>` (R: Serialize)",
+                    )
+                })?;
             let first = match &segment.arguments {
                 PathArguments::AngleBracketed(a) => a.args.iter().find_map(|arg| match arg {
                     GenericArgument::Type(t) => Some(t.clone()),
@@ -183,7 +193,10 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
                 #[allow(unused_imports)]
                 use #rt::__private::{ViaError as _, ViaInto as _};
                 let __probe = #rt::__private::ErrorProbe::new(#value);
-                (&__probe).into_diagnostic()
+                // The borrow picks the conversion (`Into<Diagnostic>` first, then type name).
+                #[allow(clippy::needless_borrow)]
+                let __diagnostic = (&__probe).take_diagnostic();
+                __diagnostic
             }
         }
     };
@@ -202,7 +215,8 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<TokenStream2> {
             ::core::result::Result::Err(__error) => ::core::result::Result::Err(#handler_error),
         }
     };
-    let event_check = quote_spanned!(event_ty.span()=> #rt::__private::assert_event::<#event_ty>(););
+    let event_check =
+        quote_spanned!(event_ty.span()=> #rt::__private::assert_event::<#event_ty>(););
     let response_check = response_ty
         .map(|ty| quote_spanned!(ty.span()=> #rt::__private::assert_response::<#ty>();))
         .unwrap_or_default();

@@ -159,7 +159,9 @@ impl RuntimeApiServer {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let handler = handler.clone();
-                        async move { Ok::<_, std::convert::Infallible>(handler.handle(req, connection).await) }
+                        async move {
+                            Ok::<_, std::convert::Infallible>(handler.handle(req, connection).await)
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -194,7 +196,11 @@ impl RuntimeApiServer {
 
     async fn handle(&self, req: Request<Incoming>, connection: usize) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
-        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
         let path = parts.uri.path().to_owned();
         let mut state = self.state.lock().unwrap();
         state.records.push(Recorded {
@@ -276,7 +282,10 @@ pub fn config(api: &str, extra: &[(&str, &str)]) -> firebox_runtime::RuntimeConf
     let mut vars = lambda_env(api);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut config = firebox_runtime::RuntimeConfig::from_lookup(|name| {
-        vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     })
     .expect("valid test configuration");
     config.retry = firebox_runtime::RetryPolicy {
@@ -299,8 +308,18 @@ pub fn example_bin(name: &str) -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
             .args([
-                "build", "--quiet", "-p", "hello", "-p", "init-state", "-p", "sqs-batch", "-p",
-                "errors", "-p", "tower-example",
+                "build",
+                "--quiet",
+                "-p",
+                "hello",
+                "-p",
+                "init-state",
+                "-p",
+                "sqs-batch",
+                "-p",
+                "errors",
+                "-p",
+                "tower-example",
             ])
             .env("CARGO_TARGET_DIR", &target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))

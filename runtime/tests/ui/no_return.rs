@@ -1,0 +1,4 @@
+use firebox_runtime::{handler, Context};
+
+#[handler]
+async fn hello(_event: serde_json::Value, _ctx: Context) {}
