@@ -256,10 +256,7 @@ async fn invoke(
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| response.text());
-        eprintln!(
-            "firebox: {code} ({}): {message}",
-            response.status.as_u16()
-        );
+        eprintln!("firebox: {code} ({}): {message}", response.status.as_u16());
         return ExitCode::from(EXIT_SERVICE_ERROR);
     }
     let mut out = std::io::stdout().lock();

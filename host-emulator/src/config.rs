@@ -426,13 +426,14 @@ impl Config {
         };
         let mut functions = Vec::new();
         for (name, value) in doc.functions.unwrap_or_default() {
-            let raw: RawFunction = value.try_into().map_err(|e: toml::de::Error| {
-                ConfigError::Function {
-                    file: file.to_owned(),
-                    function: name.clone(),
-                    message: e.message().to_owned(),
-                }
-            })?;
+            let raw: RawFunction =
+                value
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Function {
+                        file: file.to_owned(),
+                        function: name.clone(),
+                        message: e.message().to_owned(),
+                    })?;
             let function = raw
                 .or(&defaults)
                 .into_config(&name, file)?
@@ -505,7 +506,7 @@ impl RawFunction {
 
     fn into_config(self, name: &str, file: &str) -> Result<FunctionConfig, ConfigError> {
         let seconds = |field: &str, value: f64| {
-            if value.is_finite() && value >= 0.0 && value <= 86_400.0 {
+            if (0.0..=86_400.0).contains(&value) {
                 Ok(Duration::from_secs_f64(value))
             } else {
                 Err(ConfigError::Field {
@@ -615,10 +616,15 @@ mod tests {
 
     #[test]
     fn reserved_and_oversized_environment_refused() {
-        let err = parse("[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = { AWS_REGION = \"x\" }\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("AWS_REGION") && err.contains("reserved"), "{err}");
+        let err = parse(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = { AWS_REGION = \"x\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("AWS_REGION") && err.contains("reserved"),
+            "{err}"
+        );
         let big = "x".repeat(5000);
         let err = parse(&format!(
             "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = {{ BIG = \"{big}\" }}\n"
@@ -635,9 +641,18 @@ mod tests {
             ("timeout_s = 901\ncommand = [\"/bin/true\"]", "timeout_s"),
             ("memory_mb = 10241\ncommand = [\"/bin/true\"]", "memory_mb"),
             ("handler = \"x\"", "command"),
-            ("command = [\"/bin/true\"]\ncode_dir = \"/nonexistent/dir\"", "code_dir"),
-            ("command = [\"/bin/true\"]\naccount_id = \"12\"", "account_id"),
-            ("command = [\"/bin/true\"]\nmax_environments = 0", "max_environments"),
+            (
+                "command = [\"/bin/true\"]\ncode_dir = \"/nonexistent/dir\"",
+                "code_dir",
+            ),
+            (
+                "command = [\"/bin/true\"]\naccount_id = \"12\"",
+                "account_id",
+            ),
+            (
+                "command = [\"/bin/true\"]\nmax_environments = 0",
+                "max_environments",
+            ),
         ] {
             let err = parse(&format!("[functions.f]\n{text}\n"))
                 .unwrap_err()

@@ -99,8 +99,7 @@ impl EmulatorBuilder {
         for f in functions {
             let log = FunctionLog::new(logs.clone(), &f.name);
             let name = f.name.clone();
-            let (shared, task) =
-                scheduler::start(f, log, registry.clone(), shutdown_rx.clone());
+            let (shared, task) = scheduler::start(f, log, registry.clone(), shutdown_rx.clone());
             by_name.insert(name, shared);
             tasks.push(task);
         }

@@ -13,7 +13,11 @@ pub fn trace_id() -> String {
     let secs = unix_millis() / 1000;
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{secs:08x}-{};Parent={};Sampled=0", &a[..24], &b[..16])
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &a[..24],
+        &b[..16]
+    )
 }
 
 /// The log stream name of a new environment: `YYYY/MM/DD/[$LATEST]<32 hex>`.
@@ -79,7 +83,10 @@ mod tests {
     fn timestamps() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339_millis(1_704_067_199_999), "2023-12-31T23:59:59.999Z");
+        assert_eq!(
+            rfc3339_millis(1_704_067_199_999),
+            "2023-12-31T23:59:59.999Z"
+        );
     }
 
     #[test]

@@ -89,9 +89,7 @@ impl Invocation {
 
 /// A standard error document `{"errorMessage","errorType"}`.
 pub fn error_document(error_type: &str, message: &str) -> Bytes {
-    Bytes::from(
-        serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string(),
-    )
+    Bytes::from(serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string())
 }
 
 /// The `errorType` of an error document, if it has one.

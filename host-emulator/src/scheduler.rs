@@ -259,6 +259,9 @@ impl Pool {
     }
 
     /// Sends to an environment; gives the invocation back if that environment is gone.
+    // The "error" is the invocation itself, handed back to be placed elsewhere, not an error
+    // value that travels up a call stack.
+    #[allow(clippy::result_large_err)]
     fn send(&mut self, id: EnvId, invocation: Invocation) -> Result<(), Invocation> {
         let Some(tx) = self.envs.get(&id) else {
             return Err(invocation);

@@ -37,7 +37,10 @@ fn missing_config_file_is_named() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/nonexistent/firebox.toml") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("/nonexistent/firebox.toml") && err.contains("cannot read"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,13 +52,19 @@ fn bad_field_names_file_function_and_field() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&path.display().to_string()), "{err}");
-    assert!(err.contains("`hello`") && err.contains("`timeout_s`"), "{err}");
+    assert!(
+        err.contains("`hello`") && err.contains("`timeout_s`"),
+        "{err}"
+    );
     assert!(err.contains("between 1 and 900"), "{err}");
 }
 
 #[test]
 fn unknown_field_and_bad_syntax_are_refused() {
-    let (out, _) = serve_with("[functions.hello]\ncommand = [\"/bin/true\"]\nmemroy = 1\n", "unknown");
+    let (out, _) = serve_with(
+        "[functions.hello]\ncommand = [\"/bin/true\"]\nmemroy = 1\n",
+        "unknown",
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("hello") && err.contains("memroy"), "{err}");
@@ -66,7 +75,10 @@ fn unknown_field_and_bad_syntax_are_refused() {
 
 #[test]
 fn bad_flags_exit_non_zero() {
-    let out = Command::new(FIREBOX).args(["serve", "--listen", "nope"]).output().unwrap();
+    let out = Command::new(FIREBOX)
+        .args(["serve", "--listen", "nope"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let out = Command::new(FIREBOX)
         .args(["invoke", "f", "--invocation-type", "Sometimes"])
@@ -76,7 +88,11 @@ fn bad_flags_exit_non_zero() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
@@ -125,21 +141,32 @@ fn serve_and_invoke_end_to_end() {
     }
     assert!(up, "server did not start");
 
-    let out = invoke(&endpoint, &["echo", r#"{"x": 1}"#, "--log-type", "Tail"], None);
+    let out = invoke(
+        &endpoint,
+        &["echo", r#"{"x": 1}"#, "--log-type", "Tail"],
+        None,
+    );
     assert!(out.status.success(), "{out:?}");
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["event"]["x"], 1);
     assert_eq!(body["env"]["GREETING"], "hi");
     let pid = body["pid"].as_i64().unwrap();
     let tail = String::from_utf8_lossy(&out.stderr);
-    assert!(tail.contains("START RequestId:") && tail.contains("REPORT RequestId:"), "{tail}");
+    assert!(
+        tail.contains("START RequestId:") && tail.contains("REPORT RequestId:"),
+        "{tail}"
+    );
 
     let out = invoke(&endpoint, &["echo", "-"], Some(r#"{"from": "stdin"}"#));
     assert!(out.status.success());
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["event"]["from"], "stdin");
 
-    let out = invoke(&endpoint, &["echo", r#"{"error": {"type": "Boom", "message": "m"}}"#], None);
+    let out = invoke(
+        &endpoint,
+        &["echo", r#"{"error": {"type": "Boom", "message": "m"}}"#],
+        None,
+    );
     assert_eq!(out.status.code(), Some(1), "function error exits 1");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Boom"));
 
@@ -162,12 +189,25 @@ fn serve_and_invoke_end_to_end() {
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let mut stdout = String::new();
-    server.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
     assert!(stdout.contains("[echo] START RequestId: "), "{stdout}");
     assert!(stdout.contains("[echo] REPORT RequestId: "), "{stdout}");
     let mut stderr = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    assert!(!stderr.contains("START RequestId"), "platform lines go to stdout only");
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        !stderr.contains("START RequestId"),
+        "platform lines go to stdout only"
+    );
     for _ in 0..200 {
         if !common::alive(pid) {
             return;

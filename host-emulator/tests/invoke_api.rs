@@ -17,8 +17,14 @@ fn assert_service_error(r: &Raw, status: u16, code: &str) {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert!(r.header("x-amzn-requestid").is_some());
     let body = r.json();
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["Type"] == "User" || body["Type"] == "Service", "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["Type"] == "User" || body["Type"] == "Service",
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -33,25 +39,66 @@ async fn unknown_functions_and_qualifiers_are_resource_not_found() {
     );
     let r = invoke_raw(e, "known:prod", &[], "{}").await;
     assert_service_error(&r, 404, "ResourceNotFoundException");
-    assert!(r.json()["message"].as_str().unwrap().ends_with(":function:known:prod"));
-    let r = send(e, "POST", "/2015-03-31/functions/known/invocations?Qualifier=7", &[], "{}").await;
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .ends_with(":function:known:prod"));
+    let r = send(
+        e,
+        "POST",
+        "/2015-03-31/functions/known/invocations?Qualifier=7",
+        &[],
+        "{}",
+    )
+    .await;
     assert_service_error(&r, 404, "ResourceNotFoundException");
-    let r = invoke_raw(e, "arn:aws:lambda:us-east-1:999999999999:function:known", &[], "{}").await;
+    let r = invoke_raw(
+        e,
+        "arn:aws:lambda:us-east-1:999999999999:function:known",
+        &[],
+        "{}",
+    )
+    .await;
     assert_service_error(&r, 404, "ResourceNotFoundException");
-    let r = invoke_raw(e, "arn:aws:lambda:eu-north-1:123456789012:function:known", &[], "{}").await;
+    let r = invoke_raw(
+        e,
+        "arn:aws:lambda:eu-north-1:123456789012:function:known",
+        &[],
+        "{}",
+    )
+    .await;
     assert_service_error(&r, 404, "ResourceNotFoundException");
-    let r = send(e, "POST", "/2015-03-31/functions/known:%24LATEST/invocations?Qualifier=prod", &[], "{}").await;
+    let r = send(
+        e,
+        "POST",
+        "/2015-03-31/functions/known:%24LATEST/invocations?Qualifier=prod",
+        &[],
+        "{}",
+    )
+    .await;
     assert_service_error(&r, 400, "InvalidParameterValueException");
     let r = invoke_raw(e, "a:b:c", &[], "{}").await;
     assert_service_error(&r, 400, "ValidationException");
     // And the good names work.
-    for name in ["known", "known:$LATEST", "123456789012:function:known", "arn:aws:lambda:us-east-1:123456789012:function:known:$LATEST"] {
+    for name in [
+        "known",
+        "known:$LATEST",
+        "123456789012:function:known",
+        "arn:aws:lambda:us-east-1:123456789012:function:known:$LATEST",
+    ] {
         let r = emu.invoke(name, "{}").await.unwrap();
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         assert_eq!(r.function_error, None);
     }
     let r = emu
-        .invoke_with("known", "{}", &InvokeOptions { qualifier: Some("$LATEST".into()), ..Default::default() })
+        .invoke_with(
+            "known",
+            "{}",
+            &InvokeOptions {
+                qualifier: Some("$LATEST".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200);
@@ -63,7 +110,10 @@ async fn bad_bodies_are_refused() {
     let e = emu.endpoint();
     let r = invoke_raw(e, "f", &[], "{not json").await;
     assert_service_error(&r, 400, "InvalidRequestContentException");
-    assert!(r.json()["message"].as_str().unwrap().starts_with("Could not parse request body into json"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Could not parse request body into json"));
     let too_big = vec![b' '; 6_291_457];
     let r = invoke_raw(e, "f", &[], too_big).await;
     assert_service_error(&r, 413, "RequestTooLargeException");
@@ -76,13 +126,23 @@ async fn bad_bodies_are_refused() {
     let r = invoke_raw(e, "f", &[], at_limit).await;
     assert_eq!(r.status, 200);
     let head = String::from_utf8_lossy(&r.body[..r.body.len().min(300)]).into_owned();
-    assert_eq!(r.json()["errorType"], "Function.ResponseSizeTooLarge", "{head}");
+    assert_eq!(
+        r.json()["errorType"],
+        "Function.ResponseSizeTooLarge",
+        "{head}"
+    );
     // An empty body is the event `{}`.
     let r = invoke_raw(e, "f", &[], "").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["event"], serde_json::json!({}));
     // No function process was started for the refused requests: all answered without one.
-    assert!(texts(&emu, "f").iter().filter(|t| t.starts_with("START")).count() == 2);
+    assert!(
+        texts(&emu, "f")
+            .iter()
+            .filter(|t| t.starts_with("START"))
+            .count()
+            == 2
+    );
 }
 
 #[tokio::test]
@@ -110,7 +170,11 @@ async fn bad_headers_are_refused() {
     let n = s.read(&mut buf).await.unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
-    assert!(text.to_lowercase().contains("x-amzn-errortype: invalidparametervalueexception"), "{text}");
+    assert!(
+        text.to_lowercase()
+            .contains("x-amzn-errortype: invalidparametervalueexception"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -122,11 +186,20 @@ async fn event_and_dry_run() {
     assert!(r.body.is_empty());
     assert!(texts(&emu, "f").is_empty(), "DryRun runs nothing");
 
-    let r = invoke_raw(e, "f", &[("x-amz-invocation-type", "Event")], r#"{"print": 1}"#).await;
+    let r = invoke_raw(
+        e,
+        "f",
+        &[("x-amz-invocation-type", "Event")],
+        r#"{"print": 1}"#,
+    )
+    .await;
     assert_eq!(r.status, 202);
     assert!(r.body.is_empty());
     let id = r.header("x-amzn-requestid").unwrap().to_owned();
-    let report = wait_for_line(&emu, "f", |t| t.starts_with(&format!("REPORT RequestId: {id}"))).await;
+    let report = wait_for_line(&emu, "f", |t| {
+        t.starts_with(&format!("REPORT RequestId: {id}"))
+    })
+    .await;
     assert!(report.contains("Init Duration"), "{report}");
     assert!(texts(&emu, "f").contains(&"line 0".to_owned()));
 }
@@ -148,11 +221,16 @@ async fn malformed_http_and_slow_clients_do_not_hurt_the_listener() {
     let emu = start(vec![function("f", "")]).await;
     // Garbage instead of HTTP.
     let mut s = TcpStream::connect(emu.addr()).await.unwrap();
-    s.write_all(b"\x00\x01 this is not http\r\n\r\n").await.unwrap();
+    s.write_all(b"\x00\x01 this is not http\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf);
-    assert!(text.is_empty() || text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 400"),
+        "{text}"
+    );
     // A slow client that sends half a request and waits.
     let mut slow = TcpStream::connect(emu.addr()).await.unwrap();
     slow.write_all(b"POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{")
@@ -203,7 +281,10 @@ async fn a_client_disconnecting_mid_invoke_does_not_lose_the_invocation() {
 
 #[tokio::test]
 async fn concurrent_invokes_spread_over_environments_up_to_the_cap() {
-    let emu = start(vec![function("par", "").max_environments(3).timeout(Duration::from_secs(10))]).await;
+    let emu = start(vec![function("par", "")
+        .max_environments(3)
+        .timeout(Duration::from_secs(10))])
+    .await;
     let mut calls = Vec::new();
     for _ in 0..7 {
         calls.push(emu.invoke("par", r#"{"sleep": 0.4}"#));
@@ -216,15 +297,24 @@ async fn concurrent_invokes_spread_over_environments_up_to_the_cap() {
         assert_eq!(r.function_error, None, "{}", r.text());
         pids.insert(r.json().unwrap()["pid"].as_i64().unwrap());
     }
-    assert_eq!(pids.len(), 3, "exactly max_environments environments: {pids:?}");
-    let cold = reports(&emu, "par").iter().filter(|r| r.contains("Init Duration")).count();
+    assert_eq!(
+        pids.len(),
+        3,
+        "exactly max_environments environments: {pids:?}"
+    );
+    let cold = reports(&emu, "par")
+        .iter()
+        .filter(|r| r.contains("Init Duration"))
+        .count();
     assert_eq!(cold, 3);
 }
 
 #[tokio::test]
 async fn parallel_invokes_below_the_cap_each_get_an_environment() {
     let emu = start(vec![function("wide", "").timeout(Duration::from_secs(10))]).await;
-    let calls: Vec<_> = (0..4).map(|_| emu.invoke("wide", r#"{"sleep": 0.5}"#)).collect();
+    let calls: Vec<_> = (0..4)
+        .map(|_| emu.invoke("wide", r#"{"sleep": 0.5}"#))
+        .collect();
     let results = futures_join(calls).await;
     let pids: HashSet<i64> = results
         .iter()
@@ -246,17 +336,29 @@ async fn waiting_past_the_timeout_is_too_many_requests() {
         invoke_raw(emu.endpoint(), "one", &[], "{}").await
     };
     let (first, second) = tokio::join!(first, second);
-    assert_eq!(first.unwrap().error_type().as_deref(), Some("Sandbox.Timedout"));
+    assert_eq!(
+        first.unwrap().error_type().as_deref(),
+        Some("Sandbox.Timedout")
+    );
     assert_service_error(&second, 429, "TooManyRequestsException");
     assert_eq!(second.json()["Reason"], "ConcurrentInvocationLimitExceeded");
 }
 
 #[tokio::test]
 async fn event_invocations_queue_behind_the_cap_and_all_run() {
-    let emu = start(vec![function("ev", "").max_environments(1).timeout(Duration::from_secs(5))]).await;
-    let event = InvokeOptions { invocation_type: InvocationType::Event, ..Default::default() };
+    let emu = start(vec![function("ev", "")
+        .max_environments(1)
+        .timeout(Duration::from_secs(5))])
+    .await;
+    let event = InvokeOptions {
+        invocation_type: InvocationType::Event,
+        ..Default::default()
+    };
     for _ in 0..5 {
-        let r = emu.invoke_with("ev", r#"{"sleep": 0.05}"#, &event).await.unwrap();
+        let r = emu
+            .invoke_with("ev", r#"{"sleep": 0.05}"#, &event)
+            .await
+            .unwrap();
         assert_eq!(r.status, 202);
     }
     for _ in 0..500 {
@@ -267,7 +369,13 @@ async fn event_invocations_queue_behind_the_cap_and_all_run() {
     }
     let reports = reports(&emu, "ev");
     assert_eq!(reports.len(), 5);
-    assert_eq!(reports.iter().filter(|r| r.contains("Init Duration")).count(), 1);
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| r.contains("Init Duration"))
+            .count(),
+        1
+    );
 }
 
 async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
@@ -294,5 +402,8 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
         }
     })
     .await;
-    outputs.into_iter().map(|o| o.expect("every future completed")).collect()
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
 }

@@ -24,18 +24,37 @@ async fn next_carries_every_header() {
     let body = r.json().unwrap();
     let h = &body["headers"];
     assert_eq!(h["content-type"], "application/json");
-    assert_eq!(h["lambda-runtime-aws-request-id"], r.request_id.clone().unwrap().as_str());
-    let deadline: u64 = h["lambda-runtime-deadline-ms"].as_str().unwrap().parse().unwrap();
-    assert!(deadline >= before + 1500 && deadline <= before + 60_000, "{deadline} vs {before}");
+    assert_eq!(
+        h["lambda-runtime-aws-request-id"],
+        r.request_id.clone().unwrap().as_str()
+    );
+    let deadline: u64 = h["lambda-runtime-deadline-ms"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        deadline >= before + 1500 && deadline <= before + 60_000,
+        "{deadline} vs {before}"
+    );
     assert_eq!(
         h["lambda-runtime-invoked-function-arn"],
         "arn:aws:lambda:us-east-1:123456789012:function:h"
     );
     let trace = h["lambda-runtime-trace-id"].as_str().unwrap();
     let parts: Vec<&str> = trace.split(';').collect();
-    assert!(parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24, "{trace}");
-    assert!(parts[1].starts_with("Parent=") && parts[1].len() == 7 + 16, "{trace}");
-    assert!(parts[2] == "Sampled=0" || parts[2] == "Sampled=1", "{trace}");
+    assert!(
+        parts[0].starts_with("Root=1-") && parts[0].len() == "Root=1-".len() + 8 + 1 + 24,
+        "{trace}"
+    );
+    assert!(
+        parts[1].starts_with("Parent=") && parts[1].len() == 7 + 16,
+        "{trace}"
+    );
+    assert!(
+        parts[2] == "Sampled=0" || parts[2] == "Sampled=1",
+        "{trace}"
+    );
     let cc: serde_json::Value =
         serde_json::from_str(h["lambda-runtime-client-context"].as_str().unwrap()).unwrap();
     assert_eq!(cc["custom"]["k"], "v");
@@ -52,38 +71,65 @@ async fn next_carries_every_header() {
     let raw = invoke_raw(
         emu.endpoint(),
         "h",
-        &[("x-firebox-cognito-identity", r#"{"cognitoIdentityId": "id-1"}"#)],
+        &[(
+            "x-firebox-cognito-identity",
+            r#"{"cognitoIdentityId": "id-1"}"#,
+        )],
         "{}",
     )
     .await;
     let h = &raw.json()["headers"];
-    assert!(h["lambda-runtime-cognito-identity"].as_str().unwrap().contains("id-1"));
+    assert!(h["lambda-runtime-cognito-identity"]
+        .as_str()
+        .unwrap()
+        .contains("id-1"));
 }
 
 #[tokio::test]
 async fn arn_is_as_the_caller_named_the_function() {
     let emu = start(vec![function("named", "")]).await;
-    let arn = |r: &Raw| r.json()["headers"]["lambda-runtime-invoked-function-arn"].as_str().unwrap().to_owned();
+    let arn = |r: &Raw| {
+        r.json()["headers"]["lambda-runtime-invoked-function-arn"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let full = "arn:aws:lambda:us-east-1:123456789012:function:named";
     let r = invoke_raw(emu.endpoint(), full, &[], "{}").await;
     assert_eq!(arn(&r), full);
     let r = invoke_raw(emu.endpoint(), "named:%24LATEST", &[], "{}").await;
     assert_eq!(arn(&r), format!("{full}:$LATEST"));
-    let r = send(emu.endpoint(), "POST", "/2015-03-31/functions/123456789012%3Afunction%3Anamed/invocations?Qualifier=%24LATEST", &[], "{}").await;
+    let r = send(
+        emu.endpoint(),
+        "POST",
+        "/2015-03-31/functions/123456789012%3Afunction%3Anamed/invocations?Qualifier=%24LATEST",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(arn(&r), format!("{full}:$LATEST"));
 }
 
 #[tokio::test]
 async fn error_type_from_body_or_header() {
     let emu = start(vec![function("e", "")]).await;
-    let r = emu.invoke("e", r#"{"error_header_only": "HeaderOnly"}"#).await.unwrap();
+    let r = emu
+        .invoke("e", r#"{"error_header_only": "HeaderOnly"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(r.error_type().as_deref(), Some("HeaderOnly"));
-    let r = emu.invoke("e", r#"{"error_garbage": "Garbled"}"#).await.unwrap();
+    let r = emu
+        .invoke("e", r#"{"error_garbage": "Garbled"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.error_type().as_deref(), Some("Garbled"));
     assert_eq!(r.json().unwrap()["errorMessage"], "this is not json");
     // The environment survived all of it.
-    assert_eq!(emu.invoke("e", "{}").await.unwrap().json().unwrap()["count"], 3);
+    assert_eq!(
+        emu.invoke("e", "{}").await.unwrap().json().unwrap()["count"],
+        3
+    );
 }
 
 #[tokio::test]
@@ -91,7 +137,10 @@ async fn second_answer_and_unknown_id_get_400_and_change_nothing() {
     let emu = start(vec![function("bad", "")]).await;
     let r = emu.invoke("bad", r#"{"twice": true}"#).await.unwrap();
     assert_eq!(r.status, 200);
-    assert!(r.json().unwrap().get("again").is_none(), "the first answer counts");
+    assert!(
+        r.json().unwrap().get("again").is_none(),
+        "the first answer counts"
+    );
     let line = wait_for_line(&emu, "bad", |t| t.starts_with("POST twice")).await;
     assert!(line.starts_with("POST twice 400"), "{line}");
     assert!(line.contains("InvalidStateTransition"), "{line}");
@@ -99,10 +148,20 @@ async fn second_answer_and_unknown_id_get_400_and_change_nothing() {
     let r = emu.invoke("bad", r#"{"unknown_id": true}"#).await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.function_error, None);
-    assert_eq!(r.json().unwrap()["event"]["unknown_id"], true, "the real answer still counts");
+    assert_eq!(
+        r.json().unwrap()["event"]["unknown_id"],
+        true,
+        "the real answer still counts"
+    );
     let line = wait_for_line(&emu, "bad", |t| t.starts_with("POST unknown")).await;
-    assert!(line.starts_with("POST unknown 400") && line.contains("InvalidRequestID"), "{line}");
-    assert_eq!(emu.invoke("bad", "{}").await.unwrap().json().unwrap()["count"], 3);
+    assert!(
+        line.starts_with("POST unknown 400") && line.contains("InvalidRequestID"),
+        "{line}"
+    );
+    assert_eq!(
+        emu.invoke("bad", "{}").await.unwrap().json().unwrap()["count"],
+        3
+    );
 }
 
 #[tokio::test]
@@ -111,7 +170,10 @@ async fn oversized_response_is_413_and_response_size_too_large() {
     let r = emu.invoke("big", r#"{"big": 6300000}"#).await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
-    assert_eq!(r.error_type().as_deref(), Some("Function.ResponseSizeTooLarge"));
+    assert_eq!(
+        r.error_type().as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
     let line = wait_for_line(&emu, "big", |t| t.starts_with("POST big")).await;
     assert!(line.starts_with("POST big 413"), "{line}");
     // Just under the limit passes (a JSON string of N chars is N + 2 bytes).
@@ -137,9 +199,19 @@ async fn output_is_captured_and_tail_holds_this_invocation_only() {
     assert!(t.contains("line 0\nline 1\nline 2\n"), "{t}");
     assert!(t.contains("to stderr"), "{t}");
     assert!(t.contains(&format!("END RequestId: {id}")), "{t}");
-    assert!(t.trim_end().lines().last().unwrap().starts_with("REPORT RequestId: "), "{t}");
+    assert!(
+        t.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("REPORT RequestId: "),
+        "{t}"
+    );
 
-    let r = emu.invoke_with("logs", r#"{"print": 1000}"#, &tail).await.unwrap();
+    let r = emu
+        .invoke_with("logs", r#"{"print": 1000}"#, &tail)
+        .await
+        .unwrap();
     let t = r.log_tail.unwrap();
     assert!(t.len() <= 4096 && t.len() > 3000, "{}", t.len());
     assert!(t.contains("line 999\n"));
@@ -177,16 +249,36 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
     // Find the Runtime API port from the function's environment and call it directly.
     let emu = start(vec![function("probe", "")]).await;
     let r = emu.invoke("probe", "{}").await.unwrap().json().unwrap();
-    let api = r["env"]["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().to_owned();
+    let api = r["env"]["AWS_LAMBDA_RUNTIME_API"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let endpoint = format!("http://{api}");
     let raw = send(&endpoint, "GET", "/2018-06-01/runtime/nope", &[], "").await;
     assert_eq!(raw.status, 404);
     assert!(raw.json()["errorType"].is_string());
-    let raw = send(&endpoint, "POST", "/2018-06-01/runtime/invocation/xyz/response", &[], "{}").await;
+    let raw = send(
+        &endpoint,
+        "POST",
+        "/2018-06-01/runtime/invocation/xyz/response",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(raw.status, 400);
     assert_eq!(raw.json()["errorType"], "InvalidRequestID");
-    let raw = send(&endpoint, "POST", "/2018-06-01/runtime/init/error", &[], "{}").await;
+    let raw = send(
+        &endpoint,
+        "POST",
+        "/2018-06-01/runtime/init/error",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(raw.status, 400, "init/error after init is refused");
     // Nothing changed: the function still answers, warm.
-    assert_eq!(emu.invoke("probe", "{}").await.unwrap().json().unwrap()["count"], 2);
+    assert_eq!(
+        emu.invoke("probe", "{}").await.unwrap().json().unwrap()["count"],
+        2
+    );
 }

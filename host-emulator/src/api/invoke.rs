@@ -188,11 +188,9 @@ async fn invoke(
         })
     });
     let qualifier = match (&target.qualifier, query_qualifier) {
-        (Some(a), Some(b)) if *a != b => {
-            return Err(bad_parameter(
-                "The derived qualifier from the function name does not match the specified qualifier.",
-            ))
-        }
+        (Some(a), Some(b)) if *a != b => return Err(bad_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
         (a, b) => a.clone().or(b).filter(|q| !q.is_empty()),
     };
     let region = target
@@ -215,13 +213,13 @@ async fn invoke(
             format!("Function not found: {arn}"),
         )
     };
-    let function = functions
-        .by_name
-        .get(&target.name)
-        .ok_or_else(not_found)?;
+    let function = functions.by_name.get(&target.name).ok_or_else(not_found)?;
     let config = &function.config;
     if target.region.as_ref().is_some_and(|r| *r != config.region)
-        || target.account.as_ref().is_some_and(|a| *a != config.account_id)
+        || target
+            .account
+            .as_ref()
+            .is_some_and(|a| *a != config.account_id)
         || qualifier.as_deref().is_some_and(|q| q != "$LATEST")
     {
         return Err(not_found());
@@ -327,8 +325,10 @@ async fn invoke(
         Answer::Success(body) => answer(StatusCode::OK, body, request_id),
         Answer::FunctionError(doc) => {
             let mut r = answer(StatusCode::OK, doc, request_id);
-            r.headers_mut()
-                .insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+            r.headers_mut().insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
             r
         }
         Answer::Throttled { reason } => {
@@ -376,7 +376,10 @@ fn answer(status: StatusCode, body: Bytes, request_id: &str) -> Response<Full<By
         h.insert("x-amzn-requestid", v);
     }
     if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
-        h.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+        h.insert(
+            "x-amz-executed-version",
+            HeaderValue::from_static("$LATEST"),
+        );
     }
     response
 }

@@ -3,6 +3,8 @@
 //! (Initializing → Idle ⇄ Busy → Gone). It talks to the scheduler and to the Runtime API
 //! handlers only through channels.
 
+mod calls;
+mod errors;
 pub mod process;
 
 use std::sync::Arc;
@@ -12,10 +14,11 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Sleep;
 
-use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
-use crate::invocation::{error_document, error_type_of, Answer, Invocation};
+use crate::api::runtime::RuntimeRequest;
+use crate::invocation::{error_document, Answer, Invocation};
 use crate::logs::{LineSplitter, Report, Tail};
 use crate::scheduler::{FunctionShared, PoolMessage};
+use errors::{exit_reason, timeout_document};
 use process::{Launch, Process, SpawnError, TempDir};
 
 /// How long a runtime that posted `/init/error` may take to exit before it is killed.
@@ -25,6 +28,9 @@ const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_millis(500);
 pub type EnvId = u64;
 
 /// What the scheduler tells an environment.
+// An invocation moves through here unboxed on purpose: boxing would add an allocation per
+// invoke on the hot path for no gain (it is moved once).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum EnvCommand {
     /// Run this invocation (the environment reported itself idle).
@@ -64,6 +70,7 @@ pub enum NextAnswer {
 }
 
 /// The states of an environment (`Gone` is the end of the task).
+#[allow(clippy::large_enum_variant)] // one value per environment; `Busy` is the common state
 enum State {
     /// The process runs but has not called `/next` yet.
     Initializing {
@@ -477,151 +484,6 @@ impl Environment {
         self.set_deadline(Some(deadline));
     }
 
-    async fn on_request(
-        &mut self,
-        request: RuntimeRequest,
-        buf: &mut [u8],
-    ) -> Result<(), End> {
-        match request {
-            RuntimeRequest::Next { reply } => {
-                if let State::Busy(active) = &self.state {
-                    let doc = error_document(
-                        "InvalidStateTransition",
-                        &format!(
-                            "invocation {} is in progress: post its response or error before calling next",
-                            active.invocation.request_id
-                        ),
-                    );
-                    let _ = reply.send(NextAnswer::Refused(doc));
-                    return Ok(());
-                }
-                self.parked = Some(reply);
-                if let State::Initializing { since, suppressed } = self.state {
-                    if !suppressed {
-                        self.cold_init = Some(since.elapsed());
-                    }
-                    if self.pending.is_some() {
-                        self.try_deliver();
-                        return Ok(());
-                    }
-                    self.set_deadline(None);
-                    self.state = State::Settling;
-                }
-                if self.pending.is_some() {
-                    self.try_deliver();
-                } else {
-                    self.state = State::Idle;
-                    self.report_idle();
-                }
-                Ok(())
-            }
-            RuntimeRequest::Response {
-                request_id,
-                body,
-                reply,
-            } => {
-                let Some((active, reply)) = self.take_active(&request_id, reply) else {
-                    return Ok(());
-                };
-                let _ = reply.send(RuntimeAnswer::Accepted);
-                self.drain_output(buf);
-                self.complete(active, Answer::Success(body), true);
-                Ok(())
-            }
-            RuntimeRequest::ResponseTooLarge {
-                request_id,
-                size,
-                reply,
-            } => {
-                let Some((active, reply)) = self.take_active(&request_id, reply) else {
-                    return Ok(());
-                };
-                let _ = reply.send(RuntimeAnswer::TooLarge);
-                self.drain_output(buf);
-                let doc = error_document(
-                    "Function.ResponseSizeTooLarge",
-                    &format!(
-                        "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
-                        crate::api::MAX_RESPONSE_BYTES
-                    ),
-                );
-                self.platform(format!(
-                    "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({} bytes).",
-                    crate::api::MAX_RESPONSE_BYTES
-                ));
-                self.complete(active, Answer::FunctionError(doc), true);
-                Ok(())
-            }
-            RuntimeRequest::Error {
-                request_id,
-                error_type,
-                body,
-                reply,
-            } => {
-                let Some((active, reply)) = self.take_active(&request_id, reply) else {
-                    return Ok(());
-                };
-                let _ = reply.send(RuntimeAnswer::Accepted);
-                self.drain_output(buf);
-                let doc = error_body(error_type.as_deref(), body);
-                self.complete(active, Answer::FunctionError(doc), true);
-                Ok(())
-            }
-            RuntimeRequest::InitError {
-                error_type,
-                body,
-                reply,
-            } => {
-                let State::Initializing { since, .. } = self.state else {
-                    let _ = reply.send(RuntimeAnswer::BadRequest(error_document(
-                        "InvalidStateTransition",
-                        "init/error is only allowed before the first call to next",
-                    )));
-                    return Ok(());
-                };
-                let _ = reply.send(RuntimeAnswer::Accepted);
-                self.drain_output(buf);
-                let doc = error_body(error_type.as_deref(), body);
-                let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
-                self.platform(format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {kind}",
-                    since.elapsed().as_secs_f64() * 1000.0
-                ));
-                self.fail_pending(doc);
-                // The runtime exits by itself after reporting; give it a moment to do so.
-                self.exit_grace = INIT_ERROR_EXIT_GRACE;
-                Err(End::Failed)
-            }
-        }
-    }
-
-    /// Takes the invocation in progress if `request_id` names it; otherwise answers 400 and
-    /// changes nothing.
-    fn take_active(
-        &mut self,
-        request_id: &str,
-        reply: oneshot::Sender<RuntimeAnswer>,
-    ) -> Option<(Active, oneshot::Sender<RuntimeAnswer>)> {
-        match &self.state {
-            State::Busy(active) if active.invocation.request_id == request_id => {
-                match std::mem::replace(&mut self.state, State::Settling) {
-                    State::Busy(active) => {
-                        self.set_deadline(None);
-                        Some((active, reply))
-                    }
-                    _ => unreachable!("state was matched as Busy just above"),
-                }
-            }
-            _ => {
-                let answered = self.last_answered.as_deref() == Some(request_id);
-                let _ = reply.send(RuntimeAnswer::BadRequest(unknown_request(
-                    request_id, answered,
-                )));
-                None
-            }
-        }
-    }
-
     /// Answers an invocation that never reached the runtime because Init failed.
     fn fail_pending(&mut self, doc: Bytes) {
         if let Some(invocation) = self.pending.take() {
@@ -741,113 +603,5 @@ impl Environment {
             crate::ids::rfc3339_millis(crate::ids::unix_millis()),
             timeout.as_secs_f64()
         ));
-    }
-}
-
-/// Error for a runtime answer to a request id that is not the invocation in progress.
-pub(crate) fn unknown_request(request_id: &str, answered: bool) -> Bytes {
-    if answered {
-        error_document(
-            "InvalidStateTransition",
-            &format!("invocation {request_id} was already answered"),
-        )
-    } else {
-        error_document(
-            "InvalidRequestID",
-            &format!("invalid request id {request_id}: no such invocation in progress"),
-        )
-    }
-}
-
-fn timeout_document(id: &str, timeout: Duration) -> Bytes {
-    error_document(
-        "Sandbox.Timedout",
-        &format!(
-            "RequestId: {id} Error: Task timed out after {:.2} seconds",
-            timeout.as_secs_f64()
-        ),
-    )
-}
-
-/// The error document of `/error` or `/init/error`: the body when it is a JSON object (with
-/// `errorType` from the header when the body lacks it), otherwise built from the header.
-fn error_body(header_type: Option<&str>, body: Option<Bytes>) -> Bytes {
-    let parsed = body
-        .as_deref()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
-    match parsed {
-        Some(serde_json::Value::Object(mut doc)) => {
-            if !doc.contains_key("errorType") {
-                if let Some(t) = header_type {
-                    doc.insert("errorType".into(), t.into());
-                    return Bytes::from(serde_json::Value::Object(doc).to_string());
-                }
-            }
-            body.unwrap_or_default()
-        }
-        _ => {
-            let message = body
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            error_document(header_type.unwrap_or("Runtime.Unknown"), &message)
-        }
-    }
-}
-
-/// `exit status N` or `signal: NAME`, as Lambda words it; `None` for a clean exit.
-fn exit_reason(status: std::process::ExitStatus) -> Option<String> {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(code) = status.code() {
-        return (code != 0).then(|| format!("exit status {code}"));
-    }
-    let signal = status.signal().unwrap_or(0);
-    let name = match signal {
-        libc::SIGKILL => "killed".to_owned(),
-        libc::SIGSEGV => "segmentation fault".to_owned(),
-        libc::SIGABRT => "aborted".to_owned(),
-        libc::SIGTERM => "terminated".to_owned(),
-        libc::SIGBUS => "bus error".to_owned(),
-        libc::SIGILL => "illegal instruction".to_owned(),
-        libc::SIGFPE => "floating point exception".to_owned(),
-        libc::SIGINT => "interrupt".to_owned(),
-        libc::SIGHUP => "hangup".to_owned(),
-        libc::SIGPIPE => "broken pipe".to_owned(),
-        n => format!("signal {n}"),
-    };
-    Some(format!("signal: {name}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_bodies() {
-        let doc = error_body(Some("X"), None);
-        assert_eq!(error_type_of(&doc).as_deref(), Some("X"));
-        let doc = error_body(None, Some(Bytes::from_static(b"not json")));
-        assert_eq!(error_type_of(&doc).as_deref(), Some("Runtime.Unknown"));
-        let doc = error_body(Some("H"), Some(Bytes::from_static(b"{\"errorMessage\":\"m\"}")));
-        assert_eq!(error_type_of(&doc).as_deref(), Some("H"));
-        let doc = error_body(
-            Some("H"),
-            Some(Bytes::from_static(b"{\"errorType\":\"B\",\"errorMessage\":\"m\"}")),
-        );
-        assert_eq!(error_type_of(&doc).as_deref(), Some("B"));
-    }
-
-    #[test]
-    fn exit_reasons() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(exit_reason(std::process::ExitStatus::from_raw(0)), None);
-        assert_eq!(
-            exit_reason(std::process::ExitStatus::from_raw(1 << 8)).as_deref(),
-            Some("exit status 1")
-        );
-        assert_eq!(
-            exit_reason(std::process::ExitStatus::from_raw(9)).as_deref(),
-            Some("signal: killed")
-        );
     }
 }

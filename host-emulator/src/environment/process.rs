@@ -115,10 +115,8 @@ impl TempDir {
     pub fn create(function: &str) -> std::io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "firebox-{}-{function}-{n}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("firebox-{}-{function}-{n}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         Ok(Self { path })
     }
@@ -242,7 +240,11 @@ impl Process {
             if let Ok(children) =
                 std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
             {
-                stack.extend(children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+                stack.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
             }
         }
         total
@@ -298,7 +300,10 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
     vars.extend([
         ("HOME".into(), tmp.clone()),
         ("TMPDIR".into(), tmp),
-        ("AWS_LAMBDA_RUNTIME_API".into(), launch.runtime_api.to_string()),
+        (
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            launch.runtime_api.to_string(),
+        ),
         ("_HANDLER".into(), c.handler.clone().unwrap_or_default()),
         ("AWS_REGION".into(), c.region.clone()),
         ("AWS_DEFAULT_REGION".into(), c.region.clone()),
@@ -312,14 +317,20 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
             "AWS_LAMBDA_LOG_GROUP_NAME".into(),
             format!("/aws/lambda/{}", c.name),
         ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), launch.log_stream.into()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+            launch.log_stream.into(),
+        ),
         ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
         ("AWS_ACCESS_KEY_ID".into(), "AKIAFIREBOXEMULATOR0".into()),
         (
             "AWS_SECRET_ACCESS_KEY".into(),
             "firebox/emulator/secret/access/key/000000".into(),
         ),
-        ("AWS_SESSION_TOKEN".into(), "firebox-emulator-session-token".into()),
+        (
+            "AWS_SESSION_TOKEN".into(),
+            "firebox-emulator-session-token".into(),
+        ),
         ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
         ("LAMBDA_RUNTIME_DIR".into(), task_root),
     ]);

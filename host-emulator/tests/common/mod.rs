@@ -54,7 +54,10 @@ pub struct Raw {
 impl Raw {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
@@ -120,7 +123,10 @@ pub async fn invoke_raw(
 
 /// The function's log lines' texts.
 pub fn texts(emu: &Emulator, function: &str) -> Vec<String> {
-    emu.logs(function).into_iter().map(|l: LogLine| l.text).collect()
+    emu.logs(function)
+        .into_iter()
+        .map(|l: LogLine| l.text)
+        .collect()
 }
 
 /// The REPORT lines of a function.
@@ -132,11 +138,7 @@ pub fn reports(emu: &Emulator, function: &str) -> Vec<String> {
 }
 
 /// Waits (up to 10 s) until a log line satisfies `pred`, returning it.
-pub async fn wait_for_line(
-    emu: &Emulator,
-    function: &str,
-    pred: impl Fn(&str) -> bool,
-) -> String {
+pub async fn wait_for_line(emu: &Emulator, function: &str, pred: impl Fn(&str) -> bool) -> String {
     for _ in 0..1000 {
         if let Some(line) = texts(emu, function).into_iter().find(|t| pred(t)) {
             return line;
