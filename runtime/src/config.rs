@@ -35,16 +35,15 @@ impl Config {
     /// Reads the configuration from the process environment. Absent or malformed values are
     /// left empty or zero; use [`RuntimeConfig::from_env`] to have malformed values reported.
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok()).unwrap_or_else(|_| {
-            // A malformed memory size is the only failure; keep everything else.
-            let mut config = Self::from_lookup(|name| {
+        let env = |name: &str| std::env::var(name).ok();
+        Self::from_lookup(env).unwrap_or_else(|_| {
+            // Only a malformed memory size fails; read everything else without it.
+            let without_memory = |name: &str| {
                 (name != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-                    .then(|| std::env::var(name).ok())
+                    .then(|| env(name))
                     .flatten()
-            })
-            .unwrap_or_default();
-            config.memory = 0;
-            config
+            };
+            Self::from_lookup(without_memory).unwrap_or_default()
         })
     }
 
