@@ -375,7 +375,7 @@ impl Environment {
     }
 
     fn memory(&mut self) -> u64 {
-        if let Some(p) = &self.process {
+        if let Some(p) = &mut self.process {
             self.peak_memory = self.peak_memory.max(p.peak_memory());
         }
         self.peak_memory

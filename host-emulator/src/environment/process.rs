@@ -157,6 +157,8 @@ pub struct Process {
     /// stdout and stderr, merged as Lambda merges them.
     pub output: pipe::Receiver,
     guard: GroupGuard,
+    children_scanned: Option<std::time::Instant>,
+    children_peak: u64,
 }
 
 impl Process {
@@ -198,6 +200,8 @@ impl Process {
                 pgid,
                 registry: launch.registry.clone(),
             },
+            children_scanned: None,
+            children_peak: 0,
         })
     }
 
@@ -227,28 +231,46 @@ impl Process {
     }
 
     /// Peak resident memory of the process and its living descendants, in bytes.
-    pub fn peak_memory(&self) -> u64 {
-        let mut total = 0;
-        let mut stack = vec![self.pid];
-        let mut seen = 0;
-        while let Some(pid) = stack.pop() {
-            seen += 1;
-            if seen > 256 {
-                break;
+    ///
+    /// The main process's own high-water mark (`VmHWM`) is read every time (one small /proc
+    /// read); descendants are looked up at most every [`CHILD_SCAN_INTERVAL`], so that the
+    /// invoke hot path stays cheap while a process tree is still measured.
+    pub fn peak_memory(&mut self) -> u64 {
+        let own = read_hwm_kb(self.pid) * 1024;
+        let due = match self.children_scanned {
+            None => true,
+            Some(t) => t.elapsed() >= CHILD_SCAN_INTERVAL,
+        };
+        if due {
+            self.children_scanned = Some(std::time::Instant::now());
+            let mut total = 0;
+            let mut stack = children_of(self.pid);
+            let mut seen = 0;
+            while let Some(pid) = stack.pop() {
+                seen += 1;
+                if seen > 256 {
+                    break;
+                }
+                total += read_hwm_kb(pid) * 1024;
+                stack.extend(children_of(pid));
             }
-            total += read_hwm_kb(pid) * 1024;
-            if let Ok(children) =
-                std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            {
-                stack.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
+            self.children_peak = self.children_peak.max(total);
         }
-        total
+        own + self.children_peak
     }
+}
+
+/// How often the descendants of a function process are measured.
+const CHILD_SCAN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|c| {
+            c.split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn read_hwm_kb(pid: u32) -> u64 {
