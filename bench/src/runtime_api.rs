@@ -127,6 +127,9 @@ enum ApiRequest {
     InitError {
         at: Instant,
         body: String,
+        /// Answered once the milestone is queued, so the harness learns of the init error
+        /// before the runtime (having been answered) can exit.
+        queued: oneshot::Sender<()>,
     },
     Refused(String),
     Finish(oneshot::Sender<ApiStats>),
@@ -278,7 +281,18 @@ async fn handle(
             Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
             Err(e) => format!("(unreadable init error body: {e})"),
         };
-        let _ = requests.send(ApiRequest::InitError { at, body }).await;
+        let (tx, rx) = oneshot::channel();
+        if requests
+            .send(ApiRequest::InitError {
+                at,
+                body,
+                queued: tx,
+            })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
         return Ok(json_response(
             StatusCode::ACCEPTED,
             r#"{"status":"OK"}"#.into(),
@@ -455,8 +469,17 @@ impl Coordinator {
                     let answer = self.on_answer(at, id, kind);
                     let _ = reply.send(answer);
                 }
-                ApiRequest::InitError { at, body } => {
-                    self.milestone(Phase::InitError(body), at).await
+                ApiRequest::InitError { at, body, queued } => {
+                    let (tx, rx) = oneshot::channel();
+                    let milestone = Milestone {
+                        phase: Phase::InitError(body),
+                        at,
+                        resume: tx,
+                    };
+                    if self.milestones.send(milestone).await.is_ok() {
+                        let _ = queued.send(());
+                        let _ = rx.await;
+                    }
                 }
                 ApiRequest::Refused(what) => {
                     *self.stats.refused.entry(what).or_default() += 1;

@@ -412,6 +412,8 @@ async fn run_process(
     let mut cpu_start = Duration::ZERO;
     let outcome: Result<Option<Measured>, BenchError> = loop {
         tokio::select! {
+            // Milestones first: an init error is queued before the runtime can exit.
+            biased;
             milestone = api.milestone() => {
                 let Some(m) = milestone else {
                     break Err(BenchError::Helper("the Runtime API server stopped".into()));

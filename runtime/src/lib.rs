@@ -43,6 +43,9 @@ mod runtime;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "http")]
+pub mod http;
+
 use std::future::Future;
 
 pub use client::ApiError;
