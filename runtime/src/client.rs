@@ -1,5 +1,6 @@
 //! The Runtime API client: HTTP/1.1 over one kept-alive TCP connection (reopened when it drops),
-//! with the four calls a runtime makes: `/next`, `/response`, `/error` and `/init/error`.
+//! with the calls a runtime makes: `/next`, `/response` (buffered or streamed), `/error` and
+//! `/init/error`.
 
 use std::{
     convert::Infallible,
@@ -18,12 +19,19 @@ use tokio::net::TcpStream;
 use crate::{
     config::{RetryPolicy, RuntimeApiEndpoint},
     diagnostic::Diagnostic,
+    streaming::ResponseStream,
 };
 
 const USER_AGENT: &str = concat!("firebox-runtime/", env!("CARGO_PKG_VERSION"));
 const JSON: &str = "application/json";
-/// The header naming a posted error's type.
+/// The header naming a posted error's type (also a trailer of streamed responses).
 pub(crate) const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+/// The trailer carrying a failed stream's error document, in base64.
+pub(crate) const ERROR_BODY: &str = "lambda-runtime-function-error-body";
+/// The header that marks a streamed response.
+pub(crate) const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
+/// The `Trailer` header of a streamed response.
+const STREAM_TRAILERS: &str = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
 /// A failed exchange with the Runtime API.
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +96,32 @@ pub(crate) enum PostOutcome {
     },
 }
 
-/// A request body. Only buffered bodies exist today; a streamed response body (response
-/// streaming, with trailers) is the variant to add here.
+/// A request body: nothing, one buffered chunk, or a response stream.
 pub(crate) enum RequestBody {
     /// Nothing.
     Empty,
     /// One chunk, sent once.
     Buffered(Option<Bytes>),
+    /// A streamed response; polled by the connection task, inside the invocation's span.
+    Streaming {
+        /// The chunks.
+        stream: ResponseStream,
+        /// The invocation's span, entered while the stream is polled.
+        span: tracing::Span,
+        /// Set once the stream ended or failed.
+        done: bool,
+    },
+}
+
+impl RequestBody {
+    /// The same body again, for a resend; `None` for a stream (already consumed).
+    fn replay(&self) -> Option<RequestBody> {
+        match self {
+            RequestBody::Empty => Some(RequestBody::Empty),
+            RequestBody::Buffered(chunk) => Some(RequestBody::Buffered(chunk.clone())),
+            RequestBody::Streaming { .. } => None,
+        }
+    }
 }
 
 impl Body for RequestBody {
@@ -103,11 +130,32 @@ impl Body for RequestBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut TaskContext<'_>,
+        cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             RequestBody::Empty => Poll::Ready(None),
             RequestBody::Buffered(chunk) => Poll::Ready(chunk.take().map(|b| Ok(Frame::data(b)))),
+            RequestBody::Streaming { done: true, .. } => Poll::Ready(None),
+            RequestBody::Streaming { stream, span, done } => {
+                let _entered = span.enter();
+                match stream.poll_chunk(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+                    Poll::Ready(None) => {
+                        *done = true;
+                        Poll::Ready(None)
+                    }
+                    Poll::Ready(Some(Err(diagnostic))) => {
+                        *done = true;
+                        tracing::error!(
+                            errorType = %diagnostic.error_type,
+                            "the response stream failed: {}",
+                            diagnostic.error_message
+                        );
+                        Poll::Ready(Some(Ok(Frame::trailers(error_trailers(&diagnostic)))))
+                    }
+                }
+            }
         }
     }
 
@@ -115,6 +163,7 @@ impl Body for RequestBody {
         match self {
             RequestBody::Empty => true,
             RequestBody::Buffered(chunk) => chunk.is_none(),
+            RequestBody::Streaming { done, .. } => *done,
         }
     }
 
@@ -124,8 +173,34 @@ impl Body for RequestBody {
             RequestBody::Buffered(chunk) => {
                 SizeHint::with_exact(chunk.as_ref().map_or(0, |b| b.len() as u64))
             }
+            RequestBody::Streaming { .. } => SizeHint::default(),
         }
     }
+}
+
+/// The trailers that report a failed stream.
+fn error_trailers(diagnostic: &Diagnostic) -> http::HeaderMap {
+    use base64::Engine;
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert(ERROR_TYPE, error_type(diagnostic));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(error_document(diagnostic));
+    // Base64 text is always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&encoded) {
+        trailers.insert(ERROR_BODY, value);
+    }
+    trailers
+}
+
+/// Why one attempt at a request failed.
+enum Failure {
+    /// The request never left (no connection, or refused before writing): it can be sent again.
+    NotSent(Request<RequestBody>, String),
+    /// The request (or part of it) was sent, then the connection failed.
+    Sent {
+        error: hyper::Error,
+        /// Whether the connection had carried earlier requests (it may have gone stale).
+        reused: bool,
+    },
 }
 
 /// A Runtime API client owning one connection. Each invocation loop owns its own client, so
@@ -170,17 +245,10 @@ impl RuntimeApiClient {
     pub(crate) async fn next_invocation(
         &mut self,
     ) -> Result<(http::response::Parts, Bytes), ApiError> {
-        let uri = self.next_uri.clone();
-        let response = self
-            .send(|host| {
-                let mut req = Request::new(RequestBody::Empty);
-                *req.uri_mut() = uri.clone();
-                req.headers_mut().insert(header::HOST, host.clone());
-                req.headers_mut()
-                    .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-                req
-            })
-            .await?;
+        let mut req = Request::new(RequestBody::Empty);
+        *req.uri_mut() = self.next_uri.clone();
+        self.common_headers(&mut req);
+        let response = self.send(req).await?;
         let (parts, body) = response.into_parts();
         let body = read_body(body, self.next_uri.path()).await?;
         if parts.status == StatusCode::OK {
@@ -211,6 +279,32 @@ impl RuntimeApiClient {
     ) -> Result<PostOutcome, ApiError> {
         let uri = self.invocation_uri(request_id, "response")?;
         self.post(uri, body, None).await
+    }
+
+    /// `POST /invocation/{id}/response` in streaming mode: chunked, as `stream` produces its
+    /// chunks, with error trailers if it fails. `span` is entered while the stream is polled.
+    pub(crate) async fn post_streaming_response(
+        &mut self,
+        request_id: &str,
+        stream: ResponseStream,
+        span: tracing::Span,
+    ) -> Result<PostOutcome, ApiError> {
+        let uri = self.invocation_uri(request_id, "response")?;
+        let content_type = stream.content_type().clone();
+        let mut req = Request::new(RequestBody::Streaming {
+            stream,
+            span,
+            done: false,
+        });
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = uri;
+        self.common_headers(&mut req);
+        let headers = req.headers_mut();
+        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
+        headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(header::TRAILER, HeaderValue::from_static(STREAM_TRAILERS));
+        self.exchange(req).await
     }
 
     /// `POST /invocation/{id}/error` with the error document.
@@ -261,28 +355,34 @@ impl RuntimeApiClient {
         .map_err(|_| ApiError::InvalidRequestId(request_id.to_owned()))
     }
 
+    fn common_headers(&self, req: &mut Request<RequestBody>) {
+        let headers = req.headers_mut();
+        headers.insert(header::HOST, self.host.clone());
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+    }
+
     async fn post(
         &mut self,
         uri: Uri,
         body: Bytes,
         error_type: Option<HeaderValue>,
     ) -> Result<PostOutcome, ApiError> {
-        let path = uri.path().to_owned();
-        let response = self
-            .send(|host| {
-                let mut req = Request::new(RequestBody::Buffered(Some(body.clone())));
-                *req.method_mut() = Method::POST;
-                *req.uri_mut() = uri.clone();
-                let headers = req.headers_mut();
-                headers.insert(header::HOST, host.clone());
-                headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-                if let Some(error_type) = &error_type {
-                    headers.insert(ERROR_TYPE, error_type.clone());
-                }
-                req
-            })
-            .await?;
+        let mut req = Request::new(RequestBody::Buffered(Some(body)));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = uri;
+        self.common_headers(&mut req);
+        let headers = req.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        if let Some(error_type) = error_type {
+            headers.insert(ERROR_TYPE, error_type);
+        }
+        self.exchange(req).await
+    }
+
+    /// Sends a post and classifies the answer.
+    async fn exchange(&mut self, req: Request<RequestBody>) -> Result<PostOutcome, ApiError> {
+        let path = req.uri().path().to_owned();
+        let response = self.send(req).await?;
         let (parts, body) = response.into_parts();
         let body = read_body(body, &path).await?;
         let status = parts.status;
@@ -302,49 +402,63 @@ impl RuntimeApiClient {
         }
     }
 
-    /// Sends a request on the kept-alive connection, (re)connecting as needed. Connection
-    /// failures, and requests that never left, are retried by the retry policy; a failure
-    /// after a request was sent is retried only for `/next` (which has no side effect).
+    /// Sends a request on the kept-alive connection, (re)connecting as needed.
+    ///
+    /// Connection failures, and requests that never left, are retried by the retry policy. A
+    /// failure after the request was sent is retried for `/next` (no side effect), and once,
+    /// on a new connection, for a buffered post that failed on a reused connection (the server
+    /// closed it while it sat idle); a streamed post cannot be sent again.
     async fn send(
         &mut self,
-        build: impl Fn(&HeaderValue) -> Request<RequestBody>,
+        request: Request<RequestBody>,
     ) -> Result<Response<Incoming>, ApiError> {
         let attempts = self.retry.attempts.max(1);
         let mut backoff = self.retry.initial_backoff;
         let mut last_error = String::new();
+        let path = request.uri().path().to_owned();
+        let idempotent = request.method() == Method::GET;
+        let mut request = request;
         for attempt in 1..=attempts {
             if attempt > 1 {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
-            let host = self.host.clone();
-            let sender = match self.connection().await {
-                Ok(sender) => sender,
-                Err(e) => {
-                    tracing::debug!(attempt, error = %e, "cannot connect to the Runtime API");
-                    last_error = e;
-                    continue;
-                }
-            };
-            let request = build(&host);
-            let idempotent = request.method() == Method::GET;
-            let path = request.uri().path().to_owned();
-            match sender.try_send_request(request).await {
+            let replay = replay(&request);
+            match self.try_once(request).await {
                 Ok(response) => return Ok(response),
-                Err(mut e) => {
-                    self.sender = None;
-                    let unsent = e.take_message().is_some();
-                    let error = e.into_error();
-                    if unsent || idempotent {
-                        tracing::debug!(attempt, %error, "Runtime API request failed; retrying");
-                        last_error = error.to_string();
-                        continue;
-                    }
-                    return Err(ApiError::Http {
-                        path,
-                        source: error,
-                    });
+                Err(Failure::NotSent(unsent, why)) => {
+                    tracing::debug!(attempt, error = %why, "Runtime API request not sent; retrying");
+                    request = unsent;
+                    last_error = why;
                 }
+                Err(Failure::Sent { error, reused }) => match replay {
+                    Some(again) if idempotent => {
+                        tracing::debug!(attempt, %error, "Runtime API request failed; retrying");
+                        request = again;
+                        last_error = error.to_string();
+                    }
+                    Some(again) if reused => {
+                        tracing::debug!(%error, "the kept-alive connection failed; posting again on a new one");
+                        return match self.try_once(again).await {
+                            Ok(response) => Ok(response),
+                            Err(Failure::Sent { error, .. }) => Err(ApiError::Http {
+                                path,
+                                source: error,
+                            }),
+                            Err(Failure::NotSent(_, why)) => Err(ApiError::Unreachable {
+                                endpoint: self.endpoint.to_string(),
+                                attempts: attempt + 1,
+                                last_error: why,
+                            }),
+                        };
+                    }
+                    _ => {
+                        return Err(ApiError::Http {
+                            path,
+                            source: error,
+                        })
+                    }
+                },
             }
         }
         Err(ApiError::Unreachable {
@@ -354,13 +468,39 @@ impl RuntimeApiClient {
         })
     }
 
-    /// The open connection, or a new one.
-    async fn connection(&mut self) -> Result<&mut http1::SendRequest<RequestBody>, String> {
+    /// One attempt: connect if needed, then send.
+    async fn try_once(
+        &mut self,
+        request: Request<RequestBody>,
+    ) -> Result<Response<Incoming>, Failure> {
+        let (sender, reused) = match self.connection().await {
+            Ok(connection) => connection,
+            Err(why) => return Err(Failure::NotSent(request, why)),
+        };
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(response),
+            Err(mut e) => {
+                self.sender = None;
+                match e.take_message() {
+                    Some(unsent) => Err(Failure::NotSent(unsent, e.into_error().to_string())),
+                    None => Err(Failure::Sent {
+                        error: e.into_error(),
+                        reused,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The open connection (and `true`), or a new one (and `false`).
+    async fn connection(
+        &mut self,
+    ) -> Result<(&mut http1::SendRequest<RequestBody>, bool), String> {
         if self.sender.as_ref().is_some_and(|s| s.is_closed()) {
             self.sender = None;
         }
-        let sender = match self.sender.take() {
-            Some(sender) => sender,
+        let (mut sender, reused) = match self.sender.take() {
+            Some(sender) => (sender, true),
             None => {
                 let stream = TcpStream::connect((self.endpoint.host(), self.endpoint.port()))
                     .await
@@ -375,15 +515,25 @@ impl RuntimeApiClient {
                         tracing::debug!(%error, "Runtime API connection closed");
                     }
                 });
-                sender
+                (sender, false)
             }
         };
-        let mut sender = sender;
         if let Err(e) = sender.ready().await {
             return Err(e.to_string());
         }
-        Ok(self.sender.insert(sender))
+        Ok((self.sender.insert(sender), reused))
     }
+}
+
+/// A copy of `request` to send again, when its body allows it.
+fn replay(request: &Request<RequestBody>) -> Option<Request<RequestBody>> {
+    let body = request.body().replay()?;
+    let mut again = Request::new(body);
+    *again.method_mut() = request.method().clone();
+    *again.uri_mut() = request.uri().clone();
+    *again.version_mut() = request.version();
+    *again.headers_mut() = request.headers().clone();
+    Some(again)
 }
 
 async fn read_body(body: Incoming, path: &str) -> Result<Bytes, ApiError> {

@@ -12,7 +12,7 @@ use crate::{
     config::RefConfig,
     context::{Context, LambdaEvent},
     diagnostic::Diagnostic,
-    response::{FunctionResponse, IntoFunctionResponse},
+    response::{IntoFunctionResponse, ResponseBody},
 };
 
 /// The error type of an event that does not deserialize into the handler's event type.
@@ -27,7 +27,7 @@ pub(crate) async fn invoke<S, A, R>(
     config: &RefConfig,
     headers: &http::HeaderMap,
     body: &Bytes,
-) -> Result<FunctionResponse, Diagnostic>
+) -> Result<ResponseBody, Diagnostic>
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,

@@ -39,12 +39,10 @@ mod invocation;
 mod logging;
 mod response;
 mod runtime;
+pub mod streaming;
 
 #[doc(hidden)]
 pub mod __private;
-
-#[cfg(feature = "http")]
-pub mod http;
 
 use std::future::Future;
 
@@ -59,8 +57,11 @@ pub use context::{
 pub use diagnostic::{short_type_name, Diagnostic};
 pub use firebox_macros::handler;
 pub use invocation::{INVALID_INVOCATION, UNMARSHAL_ERROR};
-pub use response::{FunctionResponse, IntoFunctionResponse, MARSHAL_ERROR};
-pub use runtime::{run_with_init, Runtime, RuntimeError, INVALID_ENVIRONMENT};
+pub use response::{FunctionResponse, IntoFunctionResponse, ResponseBody, MARSHAL_ERROR};
+pub use runtime::{
+    run_with_init, run_with_init_concurrent, Runtime, RuntimeError, INVALID_ENVIRONMENT,
+};
+pub use streaming::{MetadataPrelude, StreamResponse};
 pub use tower::{self, service_fn, Service};
 
 /// The error type handlers usually return: any error, boxed.
@@ -72,11 +73,16 @@ pub mod tracing {
     pub use ::tracing::*;
 }
 
-/// Starts the runtime with `handler` and serves invocations until the Runtime API fails or
-/// asks the runtime to exit; then returns the error (so `main` exits non-zero).
+/// Starts the runtime with `handler` and serves invocations, one at a time, until the Runtime
+/// API fails or asks the runtime to exit; then returns the error (so `main` exits non-zero).
 ///
 /// `handler` is any tower service taking [`LambdaEvent<T>`] (usually [`service_fn`] over an
-/// `async fn`); its response must be `Serialize` and its error convert into [`Diagnostic`].
+/// `async fn`); its response is `Serialize`, a [`StreamResponse`] or a [`FunctionResponse`]
+/// (see [`IntoFunctionResponse`]), and its error converts into [`Diagnostic`]. The handler need
+/// not be `Send` or `Clone`.
+///
+/// With `AWS_LAMBDA_MAX_CONCURRENCY` above 1, Init fails with `Runtime.InvalidEnvironment`:
+/// use [`run_concurrent`].
 pub async fn run<A, F, R>(handler: F) -> Result<(), Error>
 where
     F: Service<LambdaEvent<A>, Response = R>,
@@ -86,4 +92,34 @@ where
     R: IntoFunctionResponse,
 {
     Runtime::new(handler).run().await
+}
+
+/// Starts the runtime with a shareable `handler`: with `AWS_LAMBDA_MAX_CONCURRENCY=N` above 1
+/// (Lambda Managed Instances), N invocations are served at once in this process, each loop with
+/// its own Runtime API connection and clone of `handler`; without it, this is [`run`].
+///
+/// Each invocation keeps its own [`Context`] and tracing span; an error or panic in one is
+/// reported for that invocation only.
+///
+/// ```no_run
+/// use firebox_runtime::{run_concurrent, service_fn, Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     run_concurrent(service_fn(|event: LambdaEvent<Value>| async move {
+///         Ok::<_, Error>(event.payload)
+///     }))
+///     .await
+/// }
+/// ```
+pub async fn run_concurrent<A, F, R>(handler: F) -> Result<(), Error>
+where
+    F: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    F::Future: Future<Output = Result<R, F::Error>> + Send,
+    F::Error: Into<Diagnostic> + Send,
+    A: serde::de::DeserializeOwned + Send + 'static,
+    R: IntoFunctionResponse + Send + 'static,
+{
+    Runtime::new(handler).run_concurrent().await
 }

@@ -1,5 +1,6 @@
-//! The runtime: start-up (configuration, logging, init errors), the invocation loop, and
-//! [`Runtime`], the builder that ties a handler service to them.
+//! The runtime: start-up (configuration, logging, init errors), the invocation loop (one, or N
+//! side by side under `AWS_LAMBDA_MAX_CONCURRENCY`), and [`Runtime`], the builder that ties a
+//! handler service to them.
 
 use std::{future::Future, panic::AssertUnwindSafe, sync::Arc};
 
@@ -14,7 +15,7 @@ use crate::{
     context::{self, LambdaEvent},
     diagnostic::Diagnostic,
     invocation, logging,
-    response::{FunctionResponse, IntoFunctionResponse},
+    response::{IntoFunctionResponse, ResponseBody},
 };
 
 /// The error type of a start-up configuration problem posted to `/runtime/init/error`.
@@ -34,6 +35,10 @@ pub enum RuntimeError {
     /// The Runtime API failed or asked the runtime to exit.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// One of the concurrent invocation loops panicked outside a handler (a bug in the runtime
+    /// or in a tower layer); the other loops were left to finish.
+    #[error("an invocation loop panicked: {0}")]
+    LoopPanicked(String),
 }
 
 /// A handler service plus the runtime that feeds it, mirroring `lambda_runtime::Runtime`.
@@ -80,8 +85,11 @@ impl<S> Runtime<S> {
         self
     }
 
-    /// Runs the runtime: polls `/next` and answers every invocation until the Runtime API
-    /// fails or asks the runtime to exit. Only returns with an error.
+    /// Runs the runtime: polls `/next` and answers every invocation, one at a time, until the
+    /// Runtime API fails or asks the runtime to exit. Only returns with an error.
+    ///
+    /// When `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (Lambda Managed Instances), this fails
+    /// during Init with `Runtime.InvalidEnvironment`: use [`Runtime::run_concurrent`].
     pub async fn run<A, R>(self) -> Result<(), crate::Error>
     where
         S: Service<LambdaEvent<A>, Response = R>,
@@ -92,11 +100,27 @@ impl<S> Runtime<S> {
         let started = start(self.config).await?;
         Ok(serve(started, self.service).await?)
     }
+
+    /// Like [`Runtime::run`], but when `AWS_LAMBDA_MAX_CONCURRENCY=N` is above 1, serves up to
+    /// N invocations at once: N loops, each with its own connection and its own clone of the
+    /// service, spawned as tokio tasks. Without the variable (or with 1) it is the same single
+    /// loop as [`Runtime::run`].
+    pub async fn run_concurrent<A, R>(self) -> Result<(), crate::Error>
+    where
+        S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Error: Into<Diagnostic> + Send,
+        A: DeserializeOwned + Send + 'static,
+        R: IntoFunctionResponse + Send + 'static,
+    {
+        let started = start(self.config).await?;
+        Ok(serve_concurrent(started, self.service).await?)
+    }
 }
 
 /// Runs `init` once during Init, then serves invocations with the service `make_service`
 /// builds from its result. An `init` error or panic is posted to `/runtime/init/error` and
-/// returned.
+/// returned. Serves one invocation at a time, as [`Runtime::run`].
 pub async fn run_with_init<St, IE, InitFut, Mk, S, A, R>(
     config: Option<RuntimeConfig>,
     init: impl FnOnce() -> InitFut,
@@ -111,17 +135,53 @@ where
     A: DeserializeOwned,
     R: IntoFunctionResponse,
 {
+    let (started, service) = initialize(config, init, make_service).await?;
+    Ok(serve(started, service).await?)
+}
+
+/// [`run_with_init`] for a shareable service: serves up to `AWS_LAMBDA_MAX_CONCURRENCY`
+/// invocations at once, as [`Runtime::run_concurrent`].
+pub async fn run_with_init_concurrent<St, IE, InitFut, Mk, S, A, R>(
+    config: Option<RuntimeConfig>,
+    init: impl FnOnce() -> InitFut,
+    make_service: Mk,
+) -> Result<(), crate::Error>
+where
+    InitFut: Future<Output = Result<St, IE>>,
+    IE: Into<Diagnostic>,
+    Mk: FnOnce(Arc<St>) -> S,
+    S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<Diagnostic> + Send,
+    A: DeserializeOwned + Send + 'static,
+    R: IntoFunctionResponse + Send + 'static,
+{
+    let (started, service) = initialize(config, init, make_service).await?;
+    Ok(serve_concurrent(started, service).await?)
+}
+
+/// Start-up plus `init`: the runtime and the service, or the init failure (already posted).
+async fn initialize<St, IE, InitFut, Mk, S>(
+    config: Option<RuntimeConfig>,
+    init: impl FnOnce() -> InitFut,
+    make_service: Mk,
+) -> Result<(Started, S), RuntimeError>
+where
+    InitFut: Future<Output = Result<St, IE>>,
+    IE: Into<Diagnostic>,
+    Mk: FnOnce(Arc<St>) -> S,
+{
     let mut started = start(config).await?;
     let outcome = match std::panic::catch_unwind(AssertUnwindSafe(init)) {
         Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
         Err(panic) => Err(panic),
     };
     let diagnostic = match outcome {
-        Ok(Ok(state)) => return Ok(serve(started, make_service(Arc::new(state))).await?),
+        Ok(Ok(state)) => return Ok((started, make_service(Arc::new(state)))),
         Ok(Err(error)) => error.into(),
         Err(panic) => Diagnostic::from_panic(&*panic),
     };
-    Err(fail_init(&mut started.client, diagnostic).await.into())
+    Err(fail_init(&mut started.client, diagnostic).await)
 }
 
 /// A runtime past configuration: its config and its Runtime API client.
@@ -149,12 +209,6 @@ async fn start(config: Option<RuntimeConfig>) -> Result<Started, RuntimeError> {
     };
     logging::init_subscriber(config.log_format, &config.log_filter);
     let client = RuntimeApiClient::new(config.endpoint.clone(), config.retry)?;
-    if let Some(n) = config.max_concurrency {
-        tracing::debug!(
-            max_concurrency = n,
-            "AWS_LAMBDA_MAX_CONCURRENCY is set; this runtime serves one invocation at a time"
-        );
-    }
     Ok(Started { config, client })
 }
 
@@ -175,16 +229,88 @@ async fn fail_init(client: &mut RuntimeApiClient, diagnostic: Diagnostic) -> Run
     RuntimeError::Init(diagnostic)
 }
 
-/// The invocation loop: `/next`, handle, post; until the Runtime API fails. Owns its client
-/// and service, so several loops could run side by side (multi-concurrency).
-async fn serve<S, A, R>(started: Started, mut service: S) -> Result<(), RuntimeError>
+/// Serves with one loop. Refuses `AWS_LAMBDA_MAX_CONCURRENCY` above 1, which this service
+/// cannot honour (it is not known to be `Clone + Send`).
+async fn serve<S, A, R>(mut started: Started, service: S) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,
     A: DeserializeOwned,
     R: IntoFunctionResponse,
 {
-    let Started { config, mut client } = started;
+    if let Some(n) = started.config.max_concurrency.filter(|n| *n > 1) {
+        let diagnostic = Diagnostic::new(
+            INVALID_ENVIRONMENT,
+            format!(
+                "AWS_LAMBDA_MAX_CONCURRENCY={n} asks this function to serve {n} invocations at \
+                 once, but it was started to serve one at a time: start it with \
+                 `run_concurrent` (or `Runtime::run_concurrent`), whose handler must be \
+                 `Clone + Send + 'static` with a `Send` future"
+            ),
+        );
+        return Err(fail_init(&mut started.client, diagnostic).await);
+    }
+    let Started { config, client } = started;
+    serve_loop(config, client, service).await
+}
+
+/// Serves with `AWS_LAMBDA_MAX_CONCURRENCY` loops (one when unset), each a tokio task with
+/// its own connection and its own clone of the service. A loop ends only when the Runtime API
+/// fails; the others go on with their invocations, and the first error is returned once all
+/// have ended.
+async fn serve_concurrent<S, A, R>(started: Started, service: S) -> Result<(), RuntimeError>
+where
+    S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<Diagnostic> + Send,
+    A: DeserializeOwned + Send + 'static,
+    R: IntoFunctionResponse + Send + 'static,
+{
+    let Started { config, client } = started;
+    let n = config.max_concurrency.unwrap_or(1);
+    if n <= 1 {
+        return serve_loop(config, client, service).await;
+    }
+    tracing::debug!(
+        max_concurrency = n,
+        "serving up to {n} invocations at once"
+    );
+    let mut loops = tokio::task::JoinSet::new();
+    for i in 1..n {
+        let client = RuntimeApiClient::new(config.endpoint.clone(), config.retry)?;
+        loops.spawn(serve_loop(config.clone(), client, service.clone()));
+        tracing::trace!(invocation_loop = i, "started");
+    }
+    loops.spawn(serve_loop(config, client, service));
+    let mut first_error = None;
+    while let Some(joined) = loops.join_next().await {
+        let error = match joined {
+            Ok(Ok(())) => continue,
+            Ok(Err(error)) => error,
+            Err(join_error) => RuntimeError::LoopPanicked(join_error.to_string()),
+        };
+        tracing::error!(remaining = loops.len(), %error, "an invocation loop stopped");
+        first_error.get_or_insert(error);
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// The invocation loop: `/next`, handle, post; until the Runtime API fails. Owns its client
+/// and service, so several loops run side by side under multi-concurrency.
+async fn serve_loop<S, A, R>(
+    config: RuntimeConfig,
+    mut client: RuntimeApiClient,
+    mut service: S,
+) -> Result<(), RuntimeError>
+where
+    S: Service<LambdaEvent<A>, Response = R>,
+    S::Error: Into<Diagnostic>,
+    A: DeserializeOwned,
+    R: IntoFunctionResponse,
+{
     tracing::debug!(endpoint = %client.endpoint(), "polling the Runtime API");
     loop {
         let (parts, body) = client.next_invocation().await.map_err(|error| {
@@ -219,8 +345,13 @@ where
         .await;
         let post = async {
             match outcome {
-                Ok(FunctionResponse::Buffered(bytes)) => {
+                Ok(ResponseBody::Buffered(bytes)) => {
                     client.post_response(&request_id, bytes).await
+                }
+                Ok(ResponseBody::Streaming(stream)) => {
+                    client
+                        .post_streaming_response(&request_id, stream, span.clone())
+                        .await
                 }
                 Err(diagnostic) => {
                     tracing::error!(
