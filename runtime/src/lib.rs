@@ -44,6 +44,9 @@ pub mod streaming;
 #[doc(hidden)]
 pub mod __private;
 
+#[cfg(feature = "http")]
+pub mod http;
+
 use std::future::Future;
 
 pub use client::ApiError;
