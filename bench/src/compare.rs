@@ -106,7 +106,10 @@ pub struct CompareRow {
 }
 
 /// Runs the floor and then the endpoint at every concurrency level.
-pub async fn run(floor: &FloorProcess, config: &CompareConfig) -> Result<Vec<CompareRow>, BenchError> {
+pub async fn run(
+    floor: &FloorProcess,
+    config: &CompareConfig,
+) -> Result<Vec<CompareRow>, BenchError> {
     if config.concurrency.is_empty() {
         return Err(BenchError::InvalidArgument(
             "give at least one concurrency level".into(),

@@ -103,7 +103,8 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
     let response = match req.into_body().collect().await {
         Ok(body) => {
             let mut resp = Response::new(Full::new(body.to_bytes()));
-            resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
             resp
         }
         Err(e) => {

@@ -123,7 +123,13 @@ mod tests {
 
     #[test]
     fn refuses_https_garbage_and_queries() {
-        for bad in ["https://127.0.0.1:3001", "http://", "http://a:1/?x=1", "::::", "http://u@h:1"] {
+        for bad in [
+            "https://127.0.0.1:3001",
+            "http://",
+            "http://a:1/?x=1",
+            "::::",
+            "http://u@h:1",
+        ] {
             let err = Endpoint::parse(bad).unwrap_err();
             assert!(
                 matches!(err, BenchError::InvalidEndpoint { .. }),

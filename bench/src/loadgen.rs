@@ -156,18 +156,18 @@ impl Client {
     /// Sends one request and reads the whole answer; returns its latency and outcome.
     async fn send_one(&mut self) -> (Duration, Outcome) {
         let start = Instant::now();
-        let outcome =
-            match tokio::time::timeout(self.config.request_timeout, self.exchange()).await {
-                Ok(Ok((status, headers))) => classify(status, &headers),
-                Ok(Err(e)) => {
-                    self.sender = None;
-                    Outcome::Failed(e)
-                }
-                Err(_) => {
-                    self.sender = None;
-                    Outcome::Failed("timeout".into())
-                }
-            };
+        let outcome = match tokio::time::timeout(self.config.request_timeout, self.exchange()).await
+        {
+            Ok(Ok((status, headers))) => classify(status, &headers),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Outcome::Failed(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Outcome::Failed("timeout".into())
+            }
+        };
         (start.elapsed(), outcome)
     }
 
@@ -234,7 +234,9 @@ fn classify(status: StatusCode, headers: &HeaderMap) -> Outcome {
 /// Runs `count` requests over `config.concurrency` clients and merges their tallies.
 async fn phase(config: &Arc<LoadConfig>, count: u64) -> (ClientTally, Duration) {
     let next = Arc::new(AtomicU64::new(0));
-    let clients = config.concurrency.min(usize::try_from(count).unwrap_or(usize::MAX));
+    let clients = config
+        .concurrency
+        .min(usize::try_from(count).unwrap_or(usize::MAX));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for _ in 0..clients {

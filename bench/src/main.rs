@@ -92,7 +92,8 @@ impl TargetArgs {
         self.headers
             .iter()
             .map(|h| {
-                let bad = || BenchError::InvalidArgument(format!("bad header {h:?}; use NAME: VALUE"));
+                let bad =
+                    || BenchError::InvalidArgument(format!("bad header {h:?}; use NAME: VALUE"));
                 let (name, value) = h.split_once(':').ok_or_else(bad)?;
                 Ok((
                     HeaderName::try_from(name.trim()).map_err(|_| bad())?,
@@ -254,7 +255,9 @@ async fn runtime(args: RuntimeArgs) -> Result<ExitCode, BenchError> {
             kv.split_once('=')
                 .filter(|(k, _)| !k.is_empty())
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .ok_or_else(|| BenchError::InvalidArgument(format!("bad --env {kv:?}; use NAME=VALUE")))
+                .ok_or_else(|| {
+                    BenchError::InvalidArgument(format!("bad --env {kv:?}; use NAME=VALUE"))
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let config = RuntimeBenchConfig {
@@ -277,16 +280,21 @@ async fn runtime(args: RuntimeArgs) -> Result<ExitCode, BenchError> {
     } else {
         print!("{}", report::runtime_table(&reports));
     }
-    Ok(if reports.iter().any(|r| r.error_count() > 0 || r.ok == 0) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if reports.iter().any(|r| r.error_count() > 0 || r.ok == 0) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("firebox-bench: cannot start the async runtime: {e}");

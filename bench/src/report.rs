@@ -109,7 +109,15 @@ pub fn load_report(r: &LoadReport) -> String {
 /// The floor-versus-endpoint table.
 pub fn compare_table(rows: &[CompareRow]) -> String {
     let mut cells = vec![[
-        "C", "target", "invokes/s", "p50", "p90", "p99", "max", "errors", "p50 ×floor",
+        "C",
+        "target",
+        "invokes/s",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "errors",
+        "p50 ×floor",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -277,7 +277,10 @@ async fn handle(
         if method != Method::POST {
             return Ok(refuse(&requests, StatusCode::METHOD_NOT_ALLOWED, &method, &path).await);
         }
-        let body = match Limited::new(req.into_body(), MAX_RESPONSE_BYTES).collect().await {
+        let body = match Limited::new(req.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+        {
             Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
             Err(e) => format!("(unreadable init error body: {e})"),
         };
@@ -574,7 +577,9 @@ impl Coordinator {
                         self.stats.mismatches += 1;
                     } else {
                         self.stats.ok += 1;
-                        self.stats.latency.record(at.saturating_duration_since(sent));
+                        self.stats
+                            .latency
+                            .record(at.saturating_duration_since(sent));
                     }
                 }
                 accepted

@@ -177,7 +177,9 @@ pub async fn run(
     config: &RuntimeBenchConfig,
 ) -> Result<Vec<BinaryReport>, BenchError> {
     if binaries.is_empty() {
-        return Err(BenchError::InvalidArgument("give at least one binary".into()));
+        return Err(BenchError::InvalidArgument(
+            "give at least one binary".into(),
+        ));
     }
     if config.invocations == 0 || config.rounds == 0 {
         return Err(BenchError::InvalidArgument(
@@ -269,11 +271,7 @@ fn summarise(
 }
 
 /// The environment Lambda gives a custom runtime (contract section 2), plus the extras.
-fn child_env(
-    api: &str,
-    bin: &BinarySpec,
-    config: &RuntimeBenchConfig,
-) -> Vec<(String, String)> {
+fn child_env(api: &str, bin: &BinarySpec, config: &RuntimeBenchConfig) -> Vec<(String, String)> {
     let name = &config.function_name;
     let task_root = bin
         .path
@@ -287,7 +285,10 @@ fn child_env(
         ("AWS_LAMBDA_RUNTIME_API", api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", config.memory_mb.to_string()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            config.memory_mb.to_string(),
+        ),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
         (
             "AWS_LAMBDA_LOG_STREAM_NAME",
@@ -400,10 +401,9 @@ async fn run_process(
         source,
     })?;
     let stderr = capture_stderr(&mut child);
-    let pid = child.id().ok_or_else(|| BenchError::Helper(format!(
-        "{} has no process id right after spawn",
-        bin.name
-    )))?;
+    let pid = child.id().ok_or_else(|| {
+        BenchError::Helper(format!("{} has no process id right after spawn", bin.name))
+    })?;
 
     let mut when = "before its first /next";
     let mut limit = config.init_timeout;
@@ -468,11 +468,28 @@ async fn run_process(
     let tail = stderr_tail(stderr).await;
     let measured = match outcome {
         Ok(measured) => measured,
-        Err(BenchError::ChildExited { name, when, status, .. }) => {
-            return Err(BenchError::ChildExited { name, when, status, stderr_tail: tail })
+        Err(BenchError::ChildExited {
+            name, when, status, ..
+        }) => {
+            return Err(BenchError::ChildExited {
+                name,
+                when,
+                status,
+                stderr_tail: tail,
+            })
         }
-        Err(BenchError::Timeout { name, when, seconds, .. }) => {
-            return Err(BenchError::Timeout { name, when, seconds, stderr_tail: tail })
+        Err(BenchError::Timeout {
+            name,
+            when,
+            seconds,
+            ..
+        }) => {
+            return Err(BenchError::Timeout {
+                name,
+                when,
+                seconds,
+                stderr_tail: tail,
+            })
         }
         Err(e) => return Err(e),
     };
@@ -513,8 +530,9 @@ mod tests {
         let bin: BinarySpec = "e=/opt/fn/bootstrap".parse().unwrap();
         let mut config = RuntimeBenchConfig::default();
         config.env.push(("RUST_LOG".into(), "info".into()));
-        let env: BTreeMap<String, String> =
-            child_env("127.0.0.1:9001", &bin, &config).into_iter().collect();
+        let env: BTreeMap<String, String> = child_env("127.0.0.1:9001", &bin, &config)
+            .into_iter()
+            .collect();
         assert_eq!(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
         assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "bench-echo");
         assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");

@@ -1,0 +1,191 @@
+//! The `firebox-bench` command as users run it: `invoke`, `compare` (which starts the echo
+//! floor as its own process) and the error exits, against a real echo server.
+
+use std::process::Command;
+
+use firebox_bench::compare::{self, CompareConfig, FloorProcess};
+use firebox_bench::echo_server::EchoServer;
+use firebox_bench::endpoint::Endpoint;
+
+const EXE: &str = env!("CARGO_BIN_EXE_firebox-bench");
+
+/// Runs the command on a blocking thread so the test's runtime keeps serving.
+async fn run(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || Command::new(EXE).args(args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn args(s: &[&str]) -> Vec<String> {
+    s.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_prints_json_that_adds_up() {
+    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-c",
+        "2",
+        "-n",
+        "300",
+        "--warmup",
+        "10",
+        "--payload",
+        r#"{"x":1}"#,
+        "--json",
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], 300);
+    assert_eq!(report["invocations"], 300);
+    assert_eq!(report["concurrency"], 2);
+    assert_eq!(report["latency"]["count"], 300);
+    assert!(report["errors"].as_object().unwrap().is_empty());
+    assert!(
+        report["latency"]["p99_us"].as_f64().unwrap()
+            >= report["latency"]["p50_us"].as_f64().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
+    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    let out = run(args(&[
+        "compare",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-c",
+        "1,3",
+        "-n",
+        "200",
+        "--warmup",
+        "5",
+        "--json",
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, c) in rows.iter().zip([1, 3]) {
+        assert_eq!(row["concurrency"], c);
+        assert_eq!(row["floor"]["ok"], 200);
+        assert_eq!(row["endpoint"]["ok"], 200);
+        assert_ne!(row["floor"]["target"], row["endpoint"]["target"]);
+        assert!(row["p50_ratio"].as_f64().unwrap() > 0.0);
+    }
+
+    // The text form names both targets.
+    let out = run(args(&[
+        "compare",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-c",
+        "2",
+        "-n",
+        "50",
+    ]))
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("floor") && text.contains("endpoint"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn floor_process_starts_and_serves() {
+    let floor = FloorProcess::spawn(std::path::Path::new(EXE))
+        .await
+        .unwrap();
+    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
+    let rows = compare::run(
+        &floor,
+        &CompareConfig {
+            endpoint: Endpoint::parse(&server.local_addr().to_string()).unwrap(),
+            function: "hello".into(),
+            qualifier: Some("$LATEST".into()),
+            payload: bytes::Bytes::from_static(b"{}"),
+            headers: Vec::new(),
+            concurrency: vec![2],
+            invocations: 100,
+            warmup: 0,
+            request_timeout: std::time::Duration::from_secs(10),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows[0].floor.ok, 100);
+    assert!(rows[0].floor.target.ends_with("?Qualifier=$LATEST"));
+    floor.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_succeeding_exits_1_and_bad_flags_exit_2() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &closed,
+        "--function",
+        "f",
+        "-n",
+        "3",
+        "--warmup",
+        "0",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connect"));
+
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        "https://x",
+        "--function",
+        "f",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported"));
+
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &closed,
+        "--function",
+        "f",
+        "--header",
+        "no-colon",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad header"));
+
+    let out = run(args(&["runtime", "--bin", "x=/nonexistent/bootstrap"])).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/bootstrap"));
+}
