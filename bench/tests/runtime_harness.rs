@@ -1,5 +1,6 @@
-//! The Runtime API harness against real processes: the official `lambda_runtime` echo and
-//! hello functions end to end, and runtimes that crash, hang or report init errors.
+//! The Runtime API harness against real processes: the Firebox and official `lambda_runtime`
+//! echo functions and the official hello end to end, and runtimes that crash, hang or report
+//! init errors.
 
 mod common;
 
@@ -30,8 +31,8 @@ fn spec(name: &str, path: std::path::PathBuf) -> BinarySpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_echo_and_hello_run_side_by_side() {
-    let echo = spec("official", common::official_bin("official-echo"));
-    let hello = spec("hello", common::official_bin("official-hello"));
+    let echo = spec("official", common::function_bin("official-echo"));
+    let hello = spec("hello", common::function_bin("official-hello"));
     let mut config = small_config();
     config.rounds = 2;
     config.cold_starts = 3;
@@ -64,8 +65,18 @@ async fn official_echo_and_hello_run_side_by_side() {
 }
 
 #[tokio::test]
+async fn firebox_echo_answers_every_event() {
+    let echo = spec("firebox", common::function_bin("firebox-echo"));
+    let reports = runtime_bench::run(&[echo], &small_config()).await.unwrap();
+    let r = &reports[0];
+    assert_eq!(r.ok, 200, "{r:?}");
+    assert_eq!(r.error_count(), 0, "{r:?}");
+    assert!(r.rss_after_init_kib > 0.0);
+}
+
+#[tokio::test]
 async fn hello_without_the_echo_check_succeeds() {
-    let hello = spec("hello", common::official_bin("official-hello"));
+    let hello = spec("hello", common::function_bin("official-hello"));
     let mut config = small_config();
     config.check_echo = false;
     config.warmup = 0;

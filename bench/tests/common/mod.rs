@@ -16,9 +16,10 @@ fn target_profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the `official-echo` package (both bins) once per test binary, into the same target
-/// directory and profile, and returns the path of bin `name`.
-pub fn official_bin(name: &str) -> PathBuf {
+/// Builds the benchmark functions (`official-echo` with its two bins, and `firebox-echo`) once
+/// per test binary, into the same target directory and profile, and returns the path of bin
+/// `name`.
+pub fn function_bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = BUILT
         .get_or_init(|| {
@@ -28,15 +29,23 @@ pub fn official_bin(name: &str) -> PathBuf {
                 .expect("profile dir has a parent")
                 .to_path_buf();
             let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "-p", "official-echo", "--bins"])
-                .env("CARGO_TARGET_DIR", &target_dir);
+            cmd.args([
+                "build",
+                "--quiet",
+                "-p",
+                "official-echo",
+                "-p",
+                "firebox-echo",
+                "--bins",
+            ])
+            .env("CARGO_TARGET_DIR", &target_dir);
             if profile_dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }
             let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
             if !out.status.success() {
                 return Err(format!(
-                    "cargo build -p official-echo failed:\n{}",
+                    "cargo build -p official-echo -p firebox-echo failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ));
             }
