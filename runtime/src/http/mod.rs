@@ -41,6 +41,7 @@ mod event;
 mod ext;
 mod request;
 mod response;
+mod streaming;
 mod uri;
 
 use std::{
@@ -56,6 +57,7 @@ pub use self::body::Body;
 pub use self::event::{EventFormat, LambdaRequest, RequestContext};
 pub use self::ext::{PayloadError, RequestExt, RequestPayloadExt};
 pub use self::response::{IntoResponse, LambdaResponse};
+pub use self::streaming::{run_with_streaming_response, StreamingAdapter, StreamingFuture};
 pub use crate::{service_fn, Context, Diagnostic, Error, LambdaEvent};
 pub use ::http::{Response, StatusCode};
 pub use aws_lambda_events;
