@@ -263,3 +263,59 @@ async fn streamed_http_responses_carry_the_prelude_then_the_body() {
     assert!(results[2].path.ends_with("/id-3/error"));
     assert_eq!(results[2].json()["errorType"], "Runtime.UnmarshalError");
 }
+
+#[tokio::test]
+async fn streamed_bytes_reach_the_server_while_the_body_is_still_being_produced() {
+    use futures_util::StreamExt;
+    use std::sync::{Arc, Mutex};
+
+    // The body's last event waits for `release`, which is only sent once the server has
+    // received the prelude and the first event: a runtime that buffered would never get there.
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let release = Arc::new(Mutex::new(Some(release_rx)));
+    let app = Router::new().route(
+        "/sse",
+        get(move || {
+            let release = release.lock().unwrap().take();
+            async move {
+                let first = futures_util::stream::once(async {
+                    Ok::<_, Infallible>(Bytes::from_static(b"data: first\n\n"))
+                });
+                let last = futures_util::stream::once(async move {
+                    if let Some(release) = release {
+                        let _ = release.await;
+                    }
+                    Ok(Bytes::from_static(b"data: last\n\n"))
+                });
+                (
+                    [("content-type", "text/event-stream")],
+                    AxumBody::from_stream(first.chain(last)),
+                )
+            }
+        }),
+    );
+    let server = RuntimeApiServer::start(vec![Invocation::json(
+        "id-1",
+        sample::function_url().path("/sse").to_json(),
+    )])
+    .await;
+    let prelude =
+        br#"{"statusCode":200,"headers":{"content-type":"text/event-stream"},"cookies":[]}"#;
+    let before_release = (prelude.len() + 8 + b"data: first\n\n".len()) as u64;
+    let watcher = server.clone();
+    tokio::spawn(async move {
+        watcher.wait_received(before_release).await;
+        let _ = release_tx.send(());
+    });
+    serve(&server, StreamingAdapter::new(app)).await;
+
+    let posted = server
+        .records()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .expect("a response");
+    let mut expected = prelude.to_vec();
+    expected.extend_from_slice(&[0; 8]);
+    expected.extend_from_slice(b"data: first\n\ndata: last\n\n");
+    assert_eq!(&posted.body[..], &expected[..]);
+}
