@@ -1,8 +1,10 @@
 //! The function's process: spawned in its own process group with a clean, explicit
 //! environment, its stdout and stderr merged into one pipe, a private temporary directory, and
-//! guards that kill the whole group however the environment ends.
+//! guards that kill the whole group however the environment ends. Also freezing and thawing
+//! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
+//! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,56 @@ use std::sync::{Arc, Mutex};
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
+use super::cgroup::{self, CgroupRoots, EnvCgroup};
 use crate::config::FunctionConfig;
+
+/// How environments are frozen and their memory watched, decided once at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Isolation {
+    cgroups: Option<Arc<CgroupRoots>>,
+    why_not: String,
+}
+
+impl Isolation {
+    /// Uses cgroup v1 freezer and memory controllers when `want_cgroups` and the machine
+    /// allows it; otherwise the process group and `/proc`.
+    pub fn detect(want_cgroups: bool) -> Self {
+        if !want_cgroups {
+            return Self {
+                cgroups: None,
+                why_not: "cgroups turned off ([server] cgroups = false)".into(),
+            };
+        }
+        match CgroupRoots::create() {
+            Ok(roots) => Self {
+                cgroups: Some(Arc::new(roots)),
+                why_not: String::new(),
+            },
+            Err(why_not) => Self {
+                cgroups: None,
+                why_not,
+            },
+        }
+    }
+
+    /// Whether cgroups are used.
+    pub fn uses_cgroups(&self) -> bool {
+        self.cgroups.is_some()
+    }
+
+    /// One line for the `serve` log: which mechanism is used, and why.
+    pub fn describe(&self) -> String {
+        if self.cgroups.is_some() {
+            "freeze: cgroup v1 freezer; memory: cgroup v1 memory limit (enforced by the kernel)"
+                .into()
+        } else {
+            format!(
+                "freeze: SIGSTOP/SIGCONT to the process group; memory: /proc RSS watcher of the process tree, approximate ({})",
+                self.why_not
+            )
+        }
+    }
+}
 
 /// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
 /// interpreters installed outside these directories (pyenv, nvm) are still found.
@@ -39,15 +90,16 @@ pub enum SpawnError {
 /// emulator can kill them all synchronously (no orphans, even when a test panics).
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRegistry {
-    groups: Arc<Mutex<HashSet<i32>>>,
+    /// Process group id, and the freezer cgroup when there is one (thawed when killed).
+    groups: Arc<Mutex<HashMap<i32, Option<PathBuf>>>>,
 }
 
 impl ProcessRegistry {
-    fn add(&self, pgid: i32) {
+    fn add(&self, pgid: i32, freezer: Option<PathBuf>) {
         self.groups
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(pgid);
+            .insert(pgid, freezer);
     }
 
     fn remove(&self, pgid: i32) {
@@ -59,14 +111,17 @@ impl ProcessRegistry {
 
     /// Sends SIGKILL to every registered process group.
     pub fn kill_all(&self) {
-        let groups: Vec<i32> = self
+        let groups: Vec<(i32, Option<PathBuf>)> = self
             .groups
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
-        for pgid in groups {
+        for (pgid, freezer) in groups {
             kill_group(pgid, libc::SIGKILL);
+            if let Some(dir) = freezer {
+                cgroup::kill_dir(&dir);
+            }
         }
     }
 
@@ -81,12 +136,13 @@ impl ProcessRegistry {
     }
 }
 
-fn kill_group(pgid: i32, signal: i32) {
+/// Sends `signal` to a process group; whether it was delivered.
+fn kill_group(pgid: i32, signal: i32) -> bool {
     if pgid > 1 {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
+        unsafe { libc::kill(-pgid, signal) == 0 }
+    } else {
+        false
     }
 }
 
@@ -95,11 +151,25 @@ fn kill_group(pgid: i32, signal: i32) {
 struct GroupGuard {
     pgid: i32,
     registry: ProcessRegistry,
+    cgroup: Option<EnvCgroup>,
+}
+
+impl GroupGuard {
+    fn kill(&self) {
+        kill_group(self.pgid, libc::SIGKILL);
+        if let Some(cg) = &self.cgroup {
+            // Also reaches processes that left the group; thawing lets frozen ones die.
+            cgroup::kill_dir(cg.freezer_dir());
+        } else {
+            // A stopped process dies of SIGKILL, but continue it anyway for its children.
+            kill_group(self.pgid, libc::SIGCONT);
+        }
+    }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        kill_group(self.pgid, libc::SIGKILL);
+        self.kill();
         self.registry.remove(self.pgid);
     }
 }
@@ -147,6 +217,10 @@ pub struct Launch<'a> {
     pub tmp: &'a Path,
     /// Where to register the process group.
     pub registry: &'a ProcessRegistry,
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`.
+    pub init_type: &'a str,
+    /// cgroups or the process group.
+    pub isolation: &'a Isolation,
 }
 
 /// A running function process and the read end of its output pipe.
@@ -159,6 +233,7 @@ pub struct Process {
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
+    frozen: bool,
 }
 
 impl Process {
@@ -182,6 +257,21 @@ impl Process {
         if let Some(dir) = &config.code_dir {
             command.current_dir(dir);
         }
+        let cgroup = match &launch.isolation.cgroups {
+            Some(roots) => Some(
+                EnvCgroup::create(roots, u64::from(config.memory_mb) * 1024 * 1024)
+                    .map_err(SpawnError::Setup)?,
+            ),
+            None => None,
+        };
+        if let Some(cg) = &cgroup {
+            let joiner = cg.joiner();
+            // SAFETY: the closure only makes async-signal-safe system calls on data prepared
+            // before fork (see `Joiner::join`).
+            unsafe {
+                command.pre_exec(move || joiner.join());
+            }
+        }
         let child = command.spawn().map_err(|e| SpawnError::Exec {
             program: program.clone(),
             reason: exec_reason(&e),
@@ -191,7 +281,9 @@ impl Process {
             reason: "exited before it could be watched".into(),
         })?;
         let pgid = pid as i32;
-        launch.registry.add(pgid);
+        launch
+            .registry
+            .add(pgid, cgroup.as_ref().map(|c| c.freezer_dir().to_path_buf()));
         Ok(Self {
             child,
             pid,
@@ -199,10 +291,67 @@ impl Process {
             guard: GroupGuard {
                 pgid,
                 registry: launch.registry.clone(),
+                cgroup,
             },
             children_scanned: None,
             children_peak: 0,
+            frozen: false,
         })
+    }
+
+    /// Whether the processes are frozen now.
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    /// Stops every process of the environment until [`Process::thaw`]. Returns whether it
+    /// is now frozen.
+    pub fn freeze(&mut self) -> bool {
+        if self.frozen {
+            return true;
+        }
+        self.frozen = match &self.guard.cgroup {
+            Some(cg) => cg.freeze().is_ok(),
+            None => kill_group(self.guard.pgid, libc::SIGSTOP),
+        };
+        self.frozen
+    }
+
+    /// Lets the processes run again. Returns whether it was frozen.
+    pub fn thaw(&mut self) -> bool {
+        if !self.frozen {
+            return false;
+        }
+        self.frozen = false;
+        match &self.guard.cgroup {
+            Some(cg) => {
+                if let Err(e) = cg.thaw() {
+                    tracing::warn!(error = %e, "cannot thaw an environment; killing it");
+                    self.guard.kill();
+                }
+            }
+            None => {
+                kill_group(self.guard.pgid, libc::SIGCONT);
+            }
+        }
+        true
+    }
+
+    /// Whether the environment went past its memory limit: the kernel killed a process of
+    /// its memory cgroup, or (without cgroups) the resident memory of its living processes
+    /// is over `limit_bytes`. The latter is sampled, so it is approximate.
+    pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
+        match &self.guard.cgroup {
+            Some(cg) => cg.hit_limit(),
+            None => tree_rss_bytes(self.pid) > limit_bytes,
+        }
+    }
+
+    /// Removes the environment's cgroups in the background, once its processes are gone.
+    fn release(&mut self) {
+        if let Some(cg) = self.guard.cgroup.take() {
+            tokio::spawn(async move { cg.remove().await });
+        }
     }
 
     /// The process id (also the process group id).
@@ -223,8 +372,9 @@ impl Process {
 
     /// Kills the whole process group and reaps the main process.
     pub async fn kill(mut self) {
-        kill_group(self.guard.pgid, libc::SIGKILL);
+        self.guard.kill();
         let _ = self.child.wait().await;
+        self.release();
         // Dropping the guard unregisters the group (its second SIGKILL finds nothing or
         // stragglers that were still in the group).
         drop(self.guard);
@@ -236,6 +386,9 @@ impl Process {
     /// read); descendants are looked up at most every [`CHILD_SCAN_INTERVAL`], so that the
     /// invoke hot path stays cheap while a process tree is still measured.
     pub fn peak_memory(&mut self) -> u64 {
+        if let Some(cg) = &self.guard.cgroup {
+            return cg.peak_bytes();
+        }
         let own = read_hwm_kb(self.pid) * 1024;
         let due = match self.children_scanned {
             None => true,
@@ -274,12 +427,32 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn read_hwm_kb(pid: u32) -> u64 {
+    read_status_kb(pid, "VmHWM:")
+}
+
+/// Resident memory of a process and its living descendants now, in bytes.
+fn tree_rss_bytes(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![pid];
+    let mut seen = 0;
+    while let Some(pid) = stack.pop() {
+        seen += 1;
+        if seen > 256 {
+            break;
+        }
+        total += read_status_kb(pid, "VmRSS:") * 1024;
+        stack.extend(children_of(pid));
+    }
+    total
+}
+
+fn read_status_kb(pid: u32, field: &str) -> u64 {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return 0;
     };
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
@@ -343,7 +516,10 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
             "AWS_LAMBDA_LOG_STREAM_NAME".into(),
             launch.log_stream.into(),
         ),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+            launch.init_type.into(),
+        ),
         ("AWS_ACCESS_KEY_ID".into(), "AKIAFIREBOXEMULATOR0".into()),
         (
             "AWS_SECRET_ACCESS_KEY".into(),
@@ -356,5 +532,8 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
         ("LAMBDA_RUNTIME_DIR".into(), task_root),
     ]);
+    if let Some(n) = c.max_concurrency {
+        vars.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), n.to_string()));
+    }
     vars
 }

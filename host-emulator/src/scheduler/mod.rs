@@ -1,32 +1,48 @@
-//! The scheduler: one task per function owning its pool of environments. It hands each
-//! invocation to exactly one environment — an idle warm one if there is one (the most recently
-//! used), else a new one when [`Capacity`] allows, else the invocation waits (up to the function
-//! timeout) for an environment to come free. It also reclaims environments idle for too long.
+//! The scheduler: one task per function owning its pool of execution environments. It admits
+//! each invocation against the concurrency limits ([`capacity`]): the function's reserved
+//! share, or the account's unreserved pool; a refused invocation is throttled at once (429),
+//! except `Event` invocations, which are kept and retried. An admitted invocation goes to a
+//! free slot of a ready environment (provisioned ones first, then the most recently used), or
+//! to a new environment. The task also starts and keeps provisioned environments, applies the
+//! opt-in scaling rate, and reclaims environments idle for too long (never busy or
+//! provisioned ones).
+
+pub mod capacity;
+pub mod limits;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::config::FunctionConfig;
-use crate::environment::process::ProcessRegistry;
-use crate::environment::{self, EnvCommand, EnvId};
+use crate::environment::process::{Isolation, ProcessRegistry};
+use crate::environment::{self, EnvCommand, EnvId, EnvKind};
 use crate::invocation::{Answer, Invocation};
 use crate::logs::FunctionLog;
+use crate::metrics::{FunctionMetrics, PoolSnapshot};
+use capacity::{Account, Capacity, RATE_LIMIT_EXCEEDED};
 
-/// `Reason` of a throttle when no environment came free in time.
-pub const CONCURRENT_LIMIT_EXCEEDED: &str = "ConcurrentInvocationLimitExceeded";
+pub use capacity::{CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED};
 
-/// What one function's environments share: its configuration, its log stream, the process
-/// registry and the way back to its scheduler.
+/// How long a throttled `Event` invocation is kept for retries (Lambda's maximum event age).
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+/// How long before a provisioned environment that failed its Init is started again.
+const PROVISIONED_RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// What one function's environments share: its configuration, its log stream, its counters,
+/// its share of the concurrency, the process registry and the way back to its scheduler.
 #[derive(Debug)]
 pub(crate) struct FunctionShared {
     pub config: FunctionConfig,
     pub log: FunctionLog,
     pub registry: ProcessRegistry,
     pub pool: mpsc::UnboundedSender<PoolMessage>,
+    pub metrics: Arc<FunctionMetrics>,
+    pub capacity: Arc<Capacity>,
+    pub isolation: Isolation,
 }
 
 /// What the scheduler of one function receives.
@@ -34,46 +50,17 @@ pub(crate) struct FunctionShared {
 pub(crate) enum PoolMessage {
     /// A new invocation from the Invoke API.
     Invoke(Invocation),
-    /// An invocation an environment could not run (it ended first): it goes first in line.
+    /// An admitted invocation an environment could not run (it ended first).
     Retry(Invocation),
-    /// The environment waits in `/next`.
+    /// The environment finished Init; it has this many free slots beyond the invocations it
+    /// already holds.
+    Ready(EnvId, u32),
+    /// The environment finished one invocation and has a free slot again.
     Idle(EnvId),
-    /// The environment ended.
-    Gone(EnvId),
-}
-
-/// The decision about starting another environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    /// Start one.
-    Start,
-    /// Wait for an environment to come free.
-    Wait,
-    /// Refuse the invocation at once with this `Reason` (429).
-    Throttle(&'static str),
-}
-
-/// The limit on environments. For now a per-function cap (`max_environments`); the full
-/// concurrency model (account, reserved, provisioned) replaces this one type.
-#[derive(Debug, Clone)]
-pub struct Capacity {
-    max_environments: usize,
-}
-
-impl Capacity {
-    /// A cap of `max_environments` environments alive at once.
-    pub fn new(max_environments: usize) -> Self {
-        Self { max_environments }
-    }
-
-    /// Whether a function with `live` environments (all busy) may start another.
-    pub fn admit(&self, live: usize) -> Admission {
-        if live < self.max_environments {
-            Admission::Start
-        } else {
-            Admission::Wait
-        }
-    }
+    /// The environment ended, for this reason.
+    Gone(EnvId, String),
+    /// The states of the environments, for the metrics.
+    Snapshot(oneshot::Sender<PoolSnapshot>),
 }
 
 /// Starts the scheduler task of one function.
@@ -81,55 +68,92 @@ pub(crate) fn start(
     config: FunctionConfig,
     log: FunctionLog,
     registry: ProcessRegistry,
+    account: Arc<Account>,
+    isolation: Isolation,
     shutdown: watch::Receiver<bool>,
 ) -> (Arc<FunctionShared>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let capacity = Capacity::new(config.max_environments);
+    let metrics = Arc::new(FunctionMetrics::default());
+    let capacity = Arc::new(Capacity::new(&config, account, metrics.clone()));
+    let tick = (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
     let shared = Arc::new(FunctionShared {
         config,
         log,
         registry,
         pool: tx,
+        metrics,
+        capacity,
+        isolation,
     });
     let pool = Pool {
         shared: shared.clone(),
         rx,
-        capacity,
         envs: HashMap::new(),
-        idle: VecDeque::new(),
-        waiting: VecDeque::new(),
+        free_provisioned: Vec::new(),
+        free_on_demand: Vec::new(),
+        deferred: VecDeque::new(),
+        created: VecDeque::new(),
         next_id: 0,
         tasks: JoinSet::new(),
         shutdown,
+        tick,
+        provisioned_live: 0,
+        provisioned_restart: None,
+        provisioned_announced: false,
     };
     (shared, tokio::spawn(pool.run()))
+}
+
+/// What the scheduler knows of one environment.
+#[derive(Debug)]
+struct Entry {
+    tx: mpsc::UnboundedSender<EnvCommand>,
+    kind: EnvKind,
+    /// Init is over.
+    ready: bool,
+    /// Invocations given to it and not finished.
+    in_use: u32,
+    /// When `in_use` last dropped to zero.
+    idle_since: Instant,
+    /// Asked to shut down (idle reclaim).
+    retiring: bool,
 }
 
 struct Pool {
     shared: Arc<FunctionShared>,
     rx: mpsc::UnboundedReceiver<PoolMessage>,
-    capacity: Capacity,
-    /// Every live environment.
-    envs: HashMap<EnvId, mpsc::UnboundedSender<EnvCommand>>,
-    /// Idle environments, oldest first, with the time they became idle.
-    idle: VecDeque<(EnvId, Instant)>,
-    /// Invocations waiting for an environment, oldest first.
-    waiting: VecDeque<Invocation>,
+    envs: HashMap<EnvId, Entry>,
+    /// One entry per free slot of a provisioned environment; last is the most recent.
+    free_provisioned: Vec<EnvId>,
+    /// One entry per free slot of an on-demand environment; last is the most recent.
+    free_on_demand: Vec<EnvId>,
+    /// Throttled `Event` invocations, oldest first.
+    deferred: VecDeque<Invocation>,
+    /// When recent on-demand environments were created (for the scaling rate).
+    created: VecDeque<Instant>,
     next_id: EnvId,
     tasks: JoinSet<()>,
     shutdown: watch::Receiver<bool>,
+    tick: Duration,
+    provisioned_live: u32,
+    provisioned_restart: Option<Instant>,
+    provisioned_announced: bool,
 }
 
 impl Pool {
     async fn run(mut self) {
+        for _ in 0..self.shared.config.provisioned_concurrency {
+            self.start_environment(None, EnvKind::Provisioned, "provisioned concurrency");
+        }
+        let mut tick = tokio::time::interval(self.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let wake = self.next_wake();
             tokio::select! {
                 message = self.rx.recv() => match message {
                     Some(message) => self.on_message(message),
                     None => break,
                 },
-                () = sleep_until(wake), if wake.is_some() => self.on_timer(),
+                _ = tick.tick() => self.on_tick(),
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
                 changed = self.shutdown.changed() => {
                     if changed.is_err() || *self.shutdown.borrow() {
@@ -143,17 +167,18 @@ impl Pool {
 
     /// Shuts every environment down and fails whatever did not run.
     async fn stop(mut self) {
-        for tx in self.envs.values() {
-            let _ = tx.send(EnvCommand::Shutdown);
+        for entry in self.envs.values() {
+            let _ = entry.tx.send(EnvCommand::Shutdown);
         }
         while self.tasks.join_next().await.is_some() {}
         self.rx.close();
+        let mut left: Vec<Invocation> = self.deferred.drain(..).collect();
         while let Ok(message) = self.rx.try_recv() {
             if let PoolMessage::Invoke(i) | PoolMessage::Retry(i) = message {
-                self.waiting.push_back(i);
+                left.push(i);
             }
         }
-        for invocation in self.waiting.drain(..) {
+        for invocation in left {
             invocation.finish(
                 Answer::ServiceError("the emulator is shutting down".into()),
                 None,
@@ -161,115 +186,245 @@ impl Pool {
         }
     }
 
-    fn next_wake(&self) -> Option<Instant> {
-        let waiting = self
-            .waiting
-            .front()
-            .map(|i| i.accepted + self.shared.config.timeout);
-        let idle = self
-            .idle
-            .front()
-            .map(|(_, since)| *since + self.shared.config.idle_timeout);
-        match (waiting, idle) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+    fn name(&self) -> &str {
+        &self.shared.config.name
     }
 
     fn on_message(&mut self, message: PoolMessage) {
         match message {
-            PoolMessage::Invoke(invocation) => self.dispatch(invocation, false),
-            PoolMessage::Retry(invocation) => self.dispatch(invocation, true),
-            PoolMessage::Idle(id) => {
-                if !self.envs.contains_key(&id) {
-                    return;
+            PoolMessage::Invoke(invocation) => self.admit(invocation),
+            PoolMessage::Retry(invocation) => self.place(invocation, true),
+            PoolMessage::Ready(id, free) => {
+                let Some(entry) = self.envs.get_mut(&id) else { return };
+                entry.ready = true;
+                let kind = entry.kind;
+                if kind == EnvKind::Provisioned {
+                    tracing::debug!(function = %self.shared.config.name, env = id, "provisioned environment ready");
                 }
-                if let Some(invocation) = self.waiting.pop_front() {
-                    if let Err(invocation) = self.send(id, invocation) {
-                        self.waiting.push_front(invocation);
-                    }
-                } else {
-                    self.idle.push_back((id, Instant::now()));
+                for _ in 0..free {
+                    self.push_free(id, kind);
                 }
+                self.announce_provisioned();
+                self.retry_deferred();
             }
-            PoolMessage::Gone(id) => {
-                self.envs.remove(&id);
-                self.idle.retain(|(i, _)| *i != id);
-                while !self.waiting.is_empty() {
-                    match self.capacity.admit(self.envs.len()) {
-                        Admission::Start => {
-                            if let Some(invocation) = self.waiting.pop_front() {
-                                self.start_environment(invocation);
-                            }
-                        }
-                        Admission::Wait | Admission::Throttle(_) => break,
-                    }
+            PoolMessage::Idle(id) => {
+                let Some(entry) = self.envs.get_mut(&id) else { return };
+                entry.in_use = entry.in_use.saturating_sub(1);
+                if entry.in_use == 0 {
+                    entry.idle_since = Instant::now();
                 }
+                let kind = entry.kind;
+                self.push_free(id, kind);
+                self.retry_deferred();
+            }
+            PoolMessage::Gone(id, reason) => self.on_gone(id, reason),
+            PoolMessage::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
             }
         }
     }
 
-    fn on_timer(&mut self) {
-        let now = Instant::now();
-        let timeout = self.shared.config.timeout;
-        while self
-            .waiting
-            .front()
-            .is_some_and(|i| i.accepted + timeout <= now)
-        {
-            if let Some(invocation) = self.waiting.pop_front() {
-                tracing::warn!(function = %self.shared.config.name, request_id = %invocation.request_id, "no environment came free within the timeout");
-                invocation.finish(
-                    Answer::Throttled {
-                        reason: CONCURRENT_LIMIT_EXCEEDED,
-                    },
-                    None,
-                );
+    fn push_free(&mut self, id: EnvId, kind: EnvKind) {
+        match kind {
+            EnvKind::Provisioned => self.free_provisioned.push(id),
+            EnvKind::OnDemand => self.free_on_demand.push(id),
+        }
+    }
+
+    fn on_gone(&mut self, id: EnvId, reason: String) {
+        let Some(entry) = self.envs.remove(&id) else { return };
+        self.shared
+            .metrics
+            .environments_destroyed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if entry.retiring {
+            tracing::info!(function = %self.shared.config.name, env = id, "environment reclaimed: idle for more than {:?}", self.shared.config.idle_timeout);
+        } else {
+            tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment destroyed: {reason}");
+        }
+        if entry.kind == EnvKind::Provisioned {
+            self.provisioned_live -= 1;
+            self.provisioned_announced = false;
+            let delay = if entry.ready {
+                Duration::ZERO
+            } else {
+                PROVISIONED_RESTART_DELAY
+            };
+            self.provisioned_restart = Some(Instant::now() + delay);
+            if delay.is_zero() {
+                self.top_up_provisioned();
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        if self.provisioned_restart.is_some_and(|at| at <= now) {
+            self.top_up_provisioned();
         }
         let idle_timeout = self.shared.config.idle_timeout;
-        while self
-            .idle
-            .front()
-            .is_some_and(|(_, since)| *since + idle_timeout <= now)
-        {
-            if let Some((id, _)) = self.idle.pop_front() {
-                tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
-                if let Some(tx) = self.envs.get(&id) {
-                    let _ = tx.send(EnvCommand::Shutdown);
-                }
+        let mut reclaim = Vec::new();
+        for (id, entry) in &mut self.envs {
+            if entry.kind == EnvKind::OnDemand
+                && entry.ready
+                && entry.in_use == 0
+                && !entry.retiring
+                && entry.idle_since + idle_timeout <= now
+            {
+                entry.retiring = true;
+                reclaim.push(*id);
             }
+        }
+        for id in reclaim {
+            if let Some(entry) = self.envs.get(&id) {
+                tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
+                let _ = entry.tx.send(EnvCommand::Shutdown);
+            }
+        }
+        while self
+            .deferred
+            .front()
+            .is_some_and(|i| i.accepted + MAX_EVENT_AGE <= now)
+        {
+            if let Some(invocation) = self.deferred.pop_front() {
+                tracing::warn!(function = %self.shared.config.name, request_id = %invocation.request_id, "throttled event dropped: older than the maximum event age");
+            }
+        }
+        self.retry_deferred();
+    }
+
+    fn top_up_provisioned(&mut self) {
+        self.provisioned_restart = None;
+        while self.provisioned_live < self.shared.config.provisioned_concurrency {
+            self.start_environment(None, EnvKind::Provisioned, "replacing a provisioned environment");
         }
     }
 
-    /// Gives `invocation` to an idle environment, a new one, or the waiting line.
-    fn dispatch(&mut self, mut invocation: Invocation, first_in_line: bool) {
-        while let Some((id, _)) = self.idle.pop_back() {
+    fn announce_provisioned(&mut self) {
+        let want = self.shared.config.provisioned_concurrency;
+        if want == 0 || self.provisioned_announced {
+            return;
+        }
+        let ready = self
+            .envs
+            .values()
+            .filter(|e| e.kind == EnvKind::Provisioned && e.ready)
+            .count();
+        if ready as u32 >= want {
+            self.provisioned_announced = true;
+            tracing::info!(function = %self.shared.config.name, "provisioned concurrency ready: {ready} of {want} environments initialised");
+        }
+    }
+
+    /// Admits a new invocation or throttles it.
+    fn admit(&mut self, mut invocation: Invocation) {
+        match self.shared.capacity.admit() {
+            Ok(permit) => {
+                invocation.permit = Some(permit);
+                self.place(invocation, false);
+            }
+            Err(reason) => self.throttle(invocation, reason),
+        }
+    }
+
+    /// A refused invocation: 429 for callers, kept for later for `Event` invocations.
+    fn throttle(&mut self, mut invocation: Invocation, reason: &'static str) {
+        self.shared.metrics.record_throttle(reason);
+        invocation.permit = None;
+        if invocation.is_event() {
+            tracing::debug!(function = %self.shared.config.name, request_id = %invocation.request_id, reason, "event throttled; kept for a retry");
+            self.deferred.push_back(invocation);
+        } else {
+            invocation.finish(Answer::Throttled { reason }, None);
+        }
+    }
+
+    /// Retries throttled events while there is room.
+    fn retry_deferred(&mut self) {
+        while !self.deferred.is_empty() {
+            let Ok(permit) = self.shared.capacity.admit() else { return };
+            let Some(mut invocation) = self.deferred.pop_front() else { return };
+            invocation.permit = Some(permit);
+            if !self.has_free_slot() && !self.scaling_allows() {
+                invocation.permit = None;
+                self.deferred.push_front(invocation);
+                return;
+            }
+            self.place(invocation, false);
+        }
+    }
+
+    fn has_free_slot(&self) -> bool {
+        self.free_provisioned
+            .iter()
+            .chain(&self.free_on_demand)
+            .any(|id| self.envs.get(id).is_some_and(|e| !e.retiring))
+    }
+
+    /// Gives an admitted invocation to a free slot or a new environment.
+    fn place(&mut self, mut invocation: Invocation, retried: bool) {
+        while let Some(id) = self.pop_free() {
             match self.send(id, invocation) {
                 Ok(()) => return,
                 Err(back) => invocation = back,
             }
         }
-        match self.capacity.admit(self.envs.len()) {
-            Admission::Start => self.start_environment(invocation),
-            Admission::Wait if first_in_line => self.waiting.push_front(invocation),
-            Admission::Wait => self.waiting.push_back(invocation),
-            Admission::Throttle(reason) => invocation.finish(Answer::Throttled { reason }, None),
+        if !retried && !self.scaling_allows() {
+            self.throttle(invocation, RATE_LIMIT_EXCEEDED);
+            return;
+        }
+        let reason = if self.envs.is_empty() {
+            "no environment yet"
+        } else {
+            "no free environment"
+        };
+        self.start_environment(Some(invocation), EnvKind::OnDemand, reason);
+    }
+
+    /// Whether the scaling rate allows one more environment now (and counts it if so).
+    fn scaling_allows(&mut self) -> bool {
+        let Some(rate) = self.shared.config.scaling_rate else {
+            return true;
+        };
+        let now = Instant::now();
+        while self
+            .created
+            .front()
+            .is_some_and(|t| *t + rate.window <= now)
+        {
+            self.created.pop_front();
+        }
+        self.created.len() < rate.environments as usize
+    }
+
+    fn pop_free(&mut self) -> Option<EnvId> {
+        loop {
+            let id = self
+                .free_provisioned
+                .pop()
+                .or_else(|| self.free_on_demand.pop())?;
+            if let Some(entry) = self.envs.get_mut(&id) {
+                if !entry.retiring {
+                    entry.in_use += 1;
+                    return Some(id);
+                }
+            }
         }
     }
 
     /// Sends to an environment; gives the invocation back if that environment is gone.
-    // The "error" is the invocation itself, handed back to be placed elsewhere, not an error
-    // value that travels up a call stack.
+    // The "error" is the invocation itself, handed back to be placed elsewhere.
     #[allow(clippy::result_large_err)]
     fn send(&mut self, id: EnvId, invocation: Invocation) -> Result<(), Invocation> {
-        let Some(tx) = self.envs.get(&id) else {
+        let Some(entry) = self.envs.get(&id) else {
             return Err(invocation);
         };
-        match tx.send(EnvCommand::Invoke(invocation)) {
+        match entry.tx.send(EnvCommand::Invoke(invocation)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(command)) => {
-                self.envs.remove(&id);
+                if let Some(entry) = self.envs.get_mut(&id) {
+                    entry.retiring = true;
+                }
                 match command {
                     EnvCommand::Invoke(invocation) => Err(invocation),
                     EnvCommand::Shutdown => unreachable!("an Invoke command was sent"),
@@ -278,36 +433,58 @@ impl Pool {
         }
     }
 
-    fn start_environment(&mut self, invocation: Invocation) {
+    fn start_environment(&mut self, invocation: Option<Invocation>, kind: EnvKind, reason: &str) {
         let id = self.next_id;
         self.next_id += 1;
         let (tx, rx) = mpsc::unbounded_channel();
-        self.envs.insert(id, tx);
+        if kind == EnvKind::Provisioned {
+            self.provisioned_live += 1;
+        } else {
+            self.created.push_back(Instant::now());
+        }
+        self.envs.insert(
+            id,
+            Entry {
+                tx,
+                kind,
+                ready: false,
+                in_use: u32::from(invocation.is_some()),
+                idle_since: Instant::now(),
+                retiring: false,
+            },
+        );
+        self.shared
+            .metrics
+            .environments_created
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(function = %self.name(), env = id, kind = kind.as_str(), "environment created: {reason}");
         self.tasks.spawn(environment::run(
             id,
             self.shared.clone(),
             invocation,
+            kind,
             rx,
             self.shutdown.clone(),
         ));
     }
-}
 
-async fn sleep_until(at: Option<Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at.into()).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capacity_caps_environments() {
-        let c = Capacity::new(2);
-        assert_eq!(c.admit(0), Admission::Start);
-        assert_eq!(c.admit(1), Admission::Start);
-        assert_eq!(c.admit(2), Admission::Wait);
+    fn snapshot(&self) -> PoolSnapshot {
+        let mut s = PoolSnapshot {
+            deferred_events: self.deferred.len() as u32,
+            ..PoolSnapshot::default()
+        };
+        for entry in self.envs.values() {
+            if !entry.ready {
+                s.initializing += 1;
+            } else if entry.in_use > 0 {
+                s.busy += 1;
+            } else {
+                s.idle += 1;
+            }
+            if entry.ready && entry.kind == EnvKind::Provisioned {
+                s.provisioned_ready += 1;
+            }
+        }
+        s
     }
 }

@@ -1,0 +1,210 @@
+//! Concurrency accounting: the account's unreserved pool shared by every function, each
+//! function's in-flight count against its reserved or provisioned share, and the [`Permit`]
+//! an admitted invocation carries until it is answered. Counters are atomics: admission for a
+//! function happens only in its scheduler task, releases happen wherever an invocation ends.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crate::config::FunctionConfig;
+use crate::invocation::Answer;
+use crate::metrics::FunctionMetrics;
+
+use super::limits::{set_aside, AccountConfig};
+
+/// `Reason` when the account's unreserved concurrency is used up.
+pub const CONCURRENT_LIMIT_EXCEEDED: &str = "ConcurrentInvocationLimitExceeded";
+/// `Reason` when a function's reserved concurrency is used up (or is 0).
+pub const RESERVED_LIMIT_EXCEEDED: &str = "ReservedFunctionConcurrentInvocationLimitExceeded";
+/// `Reason` when a function adds environments faster than its scaling rate allows.
+pub const RATE_LIMIT_EXCEEDED: &str = "FunctionInvocationRateLimitExceeded";
+
+/// The account: how much unreserved concurrency exists and how much is in use.
+#[derive(Debug)]
+pub struct Account {
+    concurrency: u32,
+    unreserved_limit: u32,
+    unreserved_in_use: AtomicU32,
+    in_use: AtomicU32,
+}
+
+impl Account {
+    /// The account for these (validated) functions.
+    pub fn new(config: &AccountConfig, functions: &[FunctionConfig]) -> Self {
+        let set_aside: u32 = functions.iter().map(set_aside).sum();
+        Self {
+            concurrency: config.concurrency,
+            unreserved_limit: config.concurrency.saturating_sub(set_aside),
+            unreserved_in_use: AtomicU32::new(0),
+            in_use: AtomicU32::new(0),
+        }
+    }
+
+    /// The account concurrency limit.
+    pub fn limit(&self) -> u32 {
+        self.concurrency
+    }
+
+    /// The unreserved pool's size.
+    pub fn unreserved_limit(&self) -> u32 {
+        self.unreserved_limit
+    }
+
+    /// Invocations running now, across all functions.
+    pub fn in_use(&self) -> u32 {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// Invocations running now on the unreserved pool.
+    pub fn unreserved_in_use(&self) -> u32 {
+        self.unreserved_in_use.load(Ordering::Relaxed)
+    }
+
+    fn take_unreserved(&self) -> bool {
+        self.unreserved_in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.unreserved_limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+}
+
+/// One function's share of the account.
+#[derive(Debug)]
+pub struct Capacity {
+    reserved: Option<u32>,
+    provisioned: u32,
+    in_flight: AtomicU32,
+    account: Arc<Account>,
+    metrics: Arc<FunctionMetrics>,
+}
+
+impl Capacity {
+    /// The share of a function.
+    pub fn new(config: &FunctionConfig, account: Arc<Account>, metrics: Arc<FunctionMetrics>) -> Self {
+        Self {
+            reserved: config.reserved_concurrency,
+            provisioned: config.provisioned_concurrency,
+            in_flight: AtomicU32::new(0),
+            account,
+            metrics,
+        }
+    }
+
+    /// Invocations of this function running now (Lambda's `ConcurrentExecutions`).
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The account this function belongs to.
+    pub fn account(&self) -> &Arc<Account> {
+        &self.account
+    }
+
+    /// Admits one more invocation, or says why not (the throttle `Reason`).
+    pub fn admit(self: &Arc<Self>) -> Result<Permit, &'static str> {
+        let in_flight = self.in_flight.load(Ordering::Acquire);
+        let shared_slot = match self.reserved {
+            Some(reserved) if in_flight >= reserved => return Err(RESERVED_LIMIT_EXCEEDED),
+            Some(_) => false,
+            None if in_flight < self.provisioned => false,
+            None if self.account.take_unreserved() => true,
+            None => return Err(CONCURRENT_LIMIT_EXCEEDED),
+        };
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.account.in_use.fetch_add(1, Ordering::Relaxed);
+        Ok(Permit {
+            capacity: self.clone(),
+            shared_slot,
+        })
+    }
+}
+
+/// One admitted invocation's hold on its function's and the account's concurrency; released
+/// when dropped (the invocation was answered, or dropped unanswered at shutdown).
+#[derive(Debug)]
+pub struct Permit {
+    capacity: Arc<Capacity>,
+    shared_slot: bool,
+}
+
+impl Permit {
+    /// Counts the answer in the function's metrics.
+    pub fn record(&self, answer: &Answer) {
+        self.capacity.metrics.record_answer(answer);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let c = &self.capacity;
+        c.in_flight.fetch_sub(1, Ordering::AcqRel);
+        c.account.in_use.fetch_sub(1, Ordering::Relaxed);
+        if self.shared_slot {
+            c.account.unreserved_in_use.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capacity(f: FunctionConfig, account: &Arc<Account>) -> Arc<Capacity> {
+        Arc::new(Capacity::new(&f, account.clone(), Arc::default()))
+    }
+
+    #[test]
+    fn reserved_caps_the_function_and_leaves_the_pool_alone() {
+        let config = AccountConfig { concurrency: 3, unreserved_minimum: 0, cgroups: false };
+        let r = FunctionConfig::new("r").reserved_concurrency(2);
+        let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
+        assert_eq!(account.unreserved_limit(), 1);
+        let r = capacity(r, &account);
+        let a = r.admit().unwrap();
+        let _b = r.admit().unwrap();
+        assert_eq!(r.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+        assert_eq!(account.unreserved_in_use(), 0);
+        assert_eq!(account.in_use(), 2);
+        drop(a);
+        assert!(r.admit().is_ok());
+    }
+
+    #[test]
+    fn unreserved_functions_share_the_pool() {
+        let config = AccountConfig { concurrency: 2, unreserved_minimum: 0, cgroups: false };
+        let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
+        let account = Arc::new(Account::new(&config, &fs));
+        let a = capacity(fs[0].clone(), &account);
+        let b = capacity(fs[1].clone(), &account);
+        let p = a.admit().unwrap();
+        let _q = b.admit().unwrap();
+        assert_eq!(a.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
+        assert_eq!(b.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
+        drop(p);
+        assert!(b.admit().is_ok());
+    }
+
+    #[test]
+    fn reserved_zero_throttles_everything() {
+        let config = AccountConfig::default();
+        let f = FunctionConfig::new("z").reserved_concurrency(0);
+        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
+        assert_eq!(capacity(f, &account).admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+    }
+
+    #[test]
+    fn provisioned_share_is_set_aside_then_spills_to_the_pool() {
+        let config = AccountConfig { concurrency: 3, unreserved_minimum: 0, cgroups: false };
+        let f = FunctionConfig::new("p").provisioned_concurrency(2);
+        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
+        assert_eq!(account.unreserved_limit(), 1);
+        let p = capacity(f, &account);
+        let _a = p.admit().unwrap();
+        let _b = p.admit().unwrap();
+        assert_eq!(account.unreserved_in_use(), 0);
+        let _c = p.admit().unwrap();
+        assert_eq!(account.unreserved_in_use(), 1);
+        assert_eq!(p.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
+    }
+}

@@ -1,0 +1,168 @@
+//! The concurrency limits as configured: the account's (`[server] account_concurrency`,
+//! `unreserved_minimum`) and the per-function scaling rate, plus the check that the reserved
+//! concurrency of all functions leaves enough for the unreserved pool.
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, FunctionConfig};
+
+/// Lambda's default account concurrency.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1000;
+/// Lambda's minimum of unreserved concurrency.
+pub const DEFAULT_UNRESERVED_MINIMUM: u32 = 100;
+/// The longest Init of a provisioned environment (or the function timeout, if larger).
+pub const PROVISIONED_INIT_TIMEOUT: Duration = Duration::from_secs(130);
+/// Largest `max_concurrency` accepted.
+pub const MAX_CONCURRENCY_LIMIT: u32 = 1024;
+
+/// Account-level settings, from `[server]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    /// Invocations running at once across all functions (`account_concurrency`, default 1000).
+    pub concurrency: u32,
+    /// Concurrency that reserved concurrency may not take (`unreserved_minimum`, default 100).
+    pub unreserved_minimum: u32,
+    /// Whether to use cgroups (freezer, memory) when the machine allows it (`cgroups`,
+    /// default true); `false` forces the process-group and `/proc` fallbacks.
+    pub cgroups: bool,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
+            unreserved_minimum: DEFAULT_UNRESERVED_MINIMUM,
+            cgroups: true,
+        }
+    }
+}
+
+/// How fast a function may add environments (`scaling_rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingRate {
+    /// Environments added at most per window.
+    pub environments: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+impl ScalingRate {
+    /// Lambda's rate: 1,000 environments every 10 seconds.
+    pub const AWS: ScalingRate = ScalingRate {
+        environments: 1000,
+        window: Duration::from_secs(10),
+    };
+}
+
+/// Checks the limits of one function against the account (called for each function).
+pub(crate) fn check_function(
+    f: &FunctionConfig,
+    file: &str,
+    account: &AccountConfig,
+) -> Result<(), ConfigError> {
+    let field = |field: &str, message: String| ConfigError::Field {
+        file: file.to_owned(),
+        function: f.name.clone(),
+        field: field.to_owned(),
+        message,
+    };
+    if let Some(reserved) = f.reserved_concurrency {
+        if reserved > account.concurrency {
+            return Err(field(
+                "reserved_concurrency",
+                format!(
+                    "{reserved} is more than the account concurrency of {} ([server] account_concurrency)",
+                    account.concurrency
+                ),
+            ));
+        }
+        if f.provisioned_concurrency > reserved {
+            return Err(field(
+                "provisioned_concurrency",
+                format!(
+                    "{} is more than the function's reserved concurrency of {reserved}",
+                    f.provisioned_concurrency
+                ),
+            ));
+        }
+    }
+    if f.provisioned_concurrency > account.concurrency {
+        return Err(field(
+            "provisioned_concurrency",
+            format!(
+                "{} is more than the account concurrency of {} ([server] account_concurrency)",
+                f.provisioned_concurrency, account.concurrency
+            ),
+        ));
+    }
+    if let Some(n) = f.max_concurrency {
+        if !(1..=MAX_CONCURRENCY_LIMIT).contains(&n) {
+            return Err(field(
+                "max_concurrency",
+                format!("must be between 1 and {MAX_CONCURRENCY_LIMIT} (got {n})"),
+            ));
+        }
+    }
+    if let Some(rate) = f.scaling_rate {
+        if rate.environments == 0 || rate.window.is_zero() {
+            return Err(field(
+                "scaling_rate",
+                "needs at least 1 environment per a positive window".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the functions' reserved and provisioned concurrency leave at least
+/// `unreserved_minimum` of the account unreserved.
+pub(crate) fn check_account(
+    functions: &[FunctionConfig],
+    file: &str,
+    account: &AccountConfig,
+) -> Result<(), ConfigError> {
+    if account.concurrency == 0 {
+        return Err(ConfigError::Invalid {
+            file: file.to_owned(),
+            message: "[server] field `account_concurrency`: must be at least 1".into(),
+        });
+    }
+    if account.unreserved_minimum > account.concurrency {
+        return Err(ConfigError::Invalid {
+            file: file.to_owned(),
+            message: format!(
+                "[server] field `unreserved_minimum`: {} is more than `account_concurrency` ({})",
+                account.unreserved_minimum, account.concurrency
+            ),
+        });
+    }
+    for f in functions {
+        check_function(f, file, account)?;
+    }
+    let total: u64 = functions.iter().map(|f| u64::from(set_aside(f))).sum();
+    let unreserved = u64::from(account.concurrency).saturating_sub(total);
+    if unreserved < u64::from(account.unreserved_minimum) {
+        let mut by_function: Vec<String> = functions
+            .iter()
+            .filter(|f| set_aside(f) > 0)
+            .map(|f| format!("`{}` {}", f.name, set_aside(f)))
+            .collect();
+        by_function.sort();
+        return Err(ConfigError::Invalid {
+            file: file.to_owned(),
+            message: format!(
+                "fields `reserved_concurrency`/`provisioned_concurrency`: the functions set aside {total} ({}) of the account concurrency of {}, leaving {unreserved} unreserved; at least {} must stay unreserved (lower the reservations, raise [server] account_concurrency, or lower [server] unreserved_minimum)",
+                by_function.join(", "),
+                account.concurrency,
+                account.unreserved_minimum
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// What a function takes out of the unreserved pool for good: its reserved concurrency, or
+/// else its provisioned concurrency.
+pub(crate) fn set_aside(f: &FunctionConfig) -> u32 {
+    f.reserved_concurrency.unwrap_or(f.provisioned_concurrency)
+}
