@@ -1,1 +1,77 @@
-//! End-to-end tests across Firebox crates and third-party Lambda clients.
+//! Shared support for Firebox's end-to-end tests: where the binaries and third-party runtimes
+//! live, the function definitions of every fixture, one emulator shared by the tests of a file,
+//! and bounded polling of the emulator's logs.
+//!
+//! Nothing here is skipped quietly: a missing virtualenv, Node fixture or binary is an
+//! [`Error`] that says what to run (`scripts/setup-test-deps`, `cargo build ...`).
+
+pub mod bins;
+pub mod deps;
+pub mod functions;
+pub mod logs;
+pub mod shared;
+
+use std::path::PathBuf;
+
+/// Why the test support could not provide what a test asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The running test's own path does not look like `<target>/<profile>/deps/<test>`.
+    #[error("cannot find the cargo target directory from the test executable {exe}: {why}")]
+    TargetDir {
+        /// The test executable.
+        exe: PathBuf,
+        /// What was wrong with it.
+        why: String,
+    },
+    /// `cargo build` could not be run or failed.
+    #[error("`{command}` failed: {why}")]
+    Build {
+        /// The command line.
+        command: String,
+        /// Its exit status or the reason it did not start.
+        why: String,
+    },
+    /// The build succeeded but the binary is not where cargo puts it.
+    #[error("{path} does not exist after `cargo build -p {package} --bin {bin}`")]
+    MissingBinary {
+        /// Where it was expected.
+        path: PathBuf,
+        /// Its package.
+        package: String,
+        /// Its name.
+        bin: String,
+    },
+    /// A third-party dependency of the tests is not installed.
+    #[error("{what} not found ({detail}); run scripts/setup-test-deps (or scripts/test) first")]
+    MissingDependency {
+        /// What is missing.
+        what: &'static str,
+        /// Where it was looked for, or what went wrong.
+        detail: String,
+    },
+    /// The tokio runtime the tests share could not be built.
+    #[error("cannot build the tokio runtime: {0}")]
+    Runtime(String),
+    /// The emulator did not start.
+    #[error("the emulator did not start: {0}")]
+    Emulator(#[from] firebox_emulator::StartError),
+    /// A condition the test waited for did not come true in time.
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// How long.
+        seconds: u64,
+    },
+}
+
+/// The repository's root directory (the parent of this crate's manifest directory).
+pub fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    match manifest.parent() {
+        Some(root) => root.to_path_buf(),
+        // A manifest directory is always a subdirectory of something; keep it if not.
+        None => manifest,
+    }
+}

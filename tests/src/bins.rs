@@ -1,0 +1,140 @@
+//! Workspace binaries the tests start (the SDK examples, the official-runtime fixture): found in
+//! the target directory of the running test and built there with `cargo build` the first time a
+//! test process asks for them, so they are never stale.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use crate::Error;
+
+/// A binary of a workspace package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Binary {
+    /// The package (`cargo build -p`).
+    pub package: &'static str,
+    /// The binary's name (`--bin`).
+    pub bin: &'static str,
+}
+
+/// `examples/hello`.
+pub const HELLO: Binary = Binary {
+    package: "hello",
+    bin: "hello",
+};
+/// `examples/init-state`.
+pub const INIT_STATE: Binary = Binary {
+    package: "init-state",
+    bin: "init-state",
+};
+/// `examples/sqs-batch`.
+pub const SQS_BATCH: Binary = Binary {
+    package: "sqs-batch",
+    bin: "sqs-batch",
+};
+/// `examples/errors`.
+pub const ERRORS: Binary = Binary {
+    package: "errors",
+    bin: "errors",
+};
+/// `examples/tower`.
+pub const TOWER: Binary = Binary {
+    package: "tower-example",
+    bin: "tower",
+};
+/// `fixtures/official-rs`: an echo function built with the official `lambda_runtime` 1.5.
+pub const OFFICIAL_ECHO: Binary = Binary {
+    package: "official-fixture",
+    bin: "official-echo-fn",
+};
+
+/// The cargo profile directory of the running test (`<target>/debug` for `cargo test`), derived
+/// from the test executable's own path, `<target>/<profile>/deps/<test>-<hash>`.
+pub fn profile_dir() -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::TargetDir {
+        exe: PathBuf::new(),
+        why: e.to_string(),
+    })?;
+    let deps = exe.parent().ok_or_else(|| Error::TargetDir {
+        exe: exe.clone(),
+        why: "it has no parent directory".into(),
+    })?;
+    if deps.file_name() != Some(OsStr::new("deps")) {
+        return Err(Error::TargetDir {
+            exe,
+            why: "it is not inside a `deps` directory".into(),
+        });
+    }
+    let profile = deps.parent().ok_or_else(|| Error::TargetDir {
+        exe: exe.clone(),
+        why: "`deps` has no parent directory".into(),
+    })?;
+    Ok(profile.to_path_buf())
+}
+
+/// The path of `binary`, built (or brought up to date) in the running test's target directory
+/// and profile the first time this process asks for it.
+pub fn workspace_bin(binary: Binary) -> Result<PathBuf, Error> {
+    static BUILT: OnceLock<Mutex<HashMap<Binary, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    // Held while cargo runs, so two tests of one process never build at once.
+    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(path) = built.get(&binary) {
+        return Ok(path.clone());
+    }
+    let profile = profile_dir()?;
+    build(binary, &profile)?;
+    let path = profile.join(binary.bin);
+    if !path.is_file() {
+        return Err(Error::MissingBinary {
+            path,
+            package: binary.package.into(),
+            bin: binary.bin.into(),
+        });
+    }
+    built.insert(binary, path.clone());
+    Ok(path)
+}
+
+/// Runs `cargo build -p PACKAGE --bin BIN` into the target directory that holds `profile`.
+fn build(binary: Binary, profile: &Path) -> Result<(), Error> {
+    let target = profile.parent().ok_or_else(|| Error::TargetDir {
+        exe: profile.to_path_buf(),
+        why: "the profile directory has no parent".into(),
+    })?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(&cargo);
+    command.args(["build", "--quiet", "-p", binary.package, "--bin", binary.bin]);
+    match profile.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            command.arg("--release");
+        }
+        Some(other) => {
+            command.args(["--profile", other]);
+        }
+    }
+    command
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(crate::repo_root());
+    let line = format!(
+        "CARGO_TARGET_DIR={} {cargo} build -p {} --bin {}",
+        target.display(),
+        binary.package,
+        binary.bin
+    );
+    let status = command.status().map_err(|e| Error::Build {
+        command: line.clone(),
+        why: e.to_string(),
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Build {
+            command: line,
+            why: status.to_string(),
+        })
+    }
+}
