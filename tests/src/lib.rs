@@ -14,7 +14,7 @@ pub mod shared;
 use std::path::PathBuf;
 
 /// Why the test support could not provide what a test asked for.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum Error {
     /// The running test's own path does not look like `<target>/<profile>/deps/<test>`.
     #[error("cannot find the cargo target directory from the test executable {exe}: {why}")]
@@ -64,6 +64,13 @@ pub enum Error {
         /// How long.
         seconds: u64,
     },
+}
+
+/// Shows the message, not the variant: a test returning `Err` prints its error's `Debug`.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The repository's root directory (the parent of this crate's manifest directory).

@@ -1,0 +1,287 @@
+//! Runtimes nobody at Firebox wrote, as real processes under the emulator: Python under
+//! AWS's `awslambdaric`, Node under AWS's `aws-lambda-ric`, and Rust built with the official
+//! `lambda_runtime` 1.5. Each must succeed, fail with the error document its own client
+//! produces, and see the invocation context the caller sent.
+//!
+//! Needs `scripts/setup-test-deps` (the virtualenv and `fixtures/node/node_modules`); a missing
+//! piece fails the tests with a message naming that script.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use firebox_emulator::{FunctionConfig, InvokeOptions, InvokeResponse};
+use firebox_tests::bins::OFFICIAL_ECHO;
+use firebox_tests::functions::{
+    binary_function, node_function, python_function, workspace_function, DEFAULT_TIMEOUT,
+};
+use firebox_tests::logs::{line_containing, report};
+use firebox_tests::shared::{SharedEmulator, TestResult};
+use firebox_tests::Error;
+use serde_json::{json, Value};
+
+const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
+
+static EMU: SharedEmulator = SharedEmulator::new(functions);
+
+fn functions() -> Result<Vec<FunctionConfig>, Error> {
+    Ok(vec![
+        python_function("py-echo", "app.handler")?,
+        python_function("py-context", "app.context")?,
+        python_function("py-logs", "app.logs")?,
+        node_function("node-echo", "index.handler")?,
+        node_function("node-context", "index.context")?,
+        workspace_function("official-echo", OFFICIAL_ECHO)?,
+        binary_function(
+            "official-context",
+            env!("CARGO_BIN_EXE_official-context").as_ref(),
+        ),
+    ])
+}
+
+/// The client context every context test sends, in the AWS Mobile SDK's shape.
+fn client_context() -> Value {
+    json!({
+        "client": {
+            "installation_id": "install-1",
+            "app_title": "e2e",
+            "app_version_name": "1.0",
+            "app_version_code": "1",
+            "app_package_name": "rs.firebox.e2e"
+        },
+        "custom": {"tenant": "acme"},
+        "env": {"platform": "e2e"}
+    })
+}
+
+fn with_client_context() -> InvokeOptions {
+    InvokeOptions {
+        client_context: Some(client_context().to_string()),
+        ..Default::default()
+    }
+}
+
+fn request_id(r: &InvokeResponse) -> String {
+    r.request_id
+        .clone()
+        .unwrap_or_else(|| panic!("no X-Amzn-RequestId in {:?}", r.headers))
+}
+
+fn success(r: &InvokeResponse) -> Result<Value, serde_json::Error> {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.function_error, None, "{}", r.text());
+    assert_eq!(r.executed_version.as_deref(), Some("$LATEST"));
+    r.json()
+}
+
+fn function_error(r: &InvokeResponse) -> Value {
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{}", r.text());
+    r.json()
+        .unwrap_or_else(|e| panic!("error document is not JSON ({e}): {}", r.text()))
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// Remaining time is positive and within the function's timeout.
+fn assert_remaining(remaining: Option<u64>) {
+    let remaining = remaining.unwrap_or_else(|| panic!("no remaining time"));
+    let timeout = DEFAULT_TIMEOUT.as_millis() as u64;
+    assert!(remaining > 0 && remaining <= timeout, "remaining {remaining} ms of {timeout}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python: awslambdaric
+
+#[test]
+fn python_echo_succeeds_and_stays_warm_after_an_error() -> TestResult {
+    EMU.run(|emu| async move {
+        let event = json!({"hello": "world", "n": [1, 2]});
+        let r = emu.invoke("py-echo", event.to_string()).await?;
+        assert_eq!(success(&r)?, event);
+
+        let r = emu.invoke("py-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let doc = function_error(&r);
+        assert_eq!(doc["errorType"], "ValueError", "{doc}");
+        assert_eq!(doc["errorMessage"], "bad input", "{doc}");
+        let trace = doc["stackTrace"].as_array().cloned().unwrap_or_default();
+        assert!(
+            trace.iter().any(|frame| frame.as_str().is_some_and(|f| f.contains("app.py"))),
+            "stackTrace should point into app.py: {doc}"
+        );
+        let warm = report(&emu, "py-echo", &request_id(&r)).await?;
+        assert!(!warm.contains("Init Duration"), "an error keeps the environment: {warm}");
+
+        let r = emu.invoke("py-echo", r#"[1,"two"]"#).await?;
+        assert_eq!(success(&r)?, json!([1, "two"]));
+        Ok(())
+    })
+}
+
+#[test]
+fn python_sees_the_invocation_context() -> TestResult {
+    EMU.run(|emu| async move {
+        let options = InvokeOptions {
+            qualifier: Some("$LATEST".into()),
+            ..with_client_context()
+        };
+        let r = emu.invoke_with("py-context", r#"{"x":1}"#, &options).await?;
+        let body = success(&r)?;
+        assert_eq!(body["aws_request_id"], request_id(&r));
+        assert_eq!(body["invoked_function_arn"], format!("{ARN_PREFIX}py-context:$LATEST"));
+        assert_eq!(body["function_name"], "py-context");
+        assert_eq!(body["function_version"], "$LATEST");
+        assert_eq!(body["memory_limit_in_mb"], "128");
+        assert_eq!(body["log_group_name"], "/aws/lambda/py-context");
+        assert_remaining(body["remaining_time_ms"].as_u64());
+        let cc = &body["client_context"];
+        assert_eq!(cc["custom"], json!({"tenant": "acme"}), "{body}");
+        assert_eq!(cc["env"], json!({"platform": "e2e"}), "{body}");
+        assert_eq!(cc["client"]["installation_id"], "install-1", "{body}");
+        assert_eq!(cc["client"]["app_package_name"], "rs.firebox.e2e", "{body}");
+        let env = &body["environment"];
+        assert_eq!(env["_HANDLER"], "app.context");
+        assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+        let api = env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap_or_default();
+        assert!(api.starts_with("127.0.0.1:"), "AWS_LAMBDA_RUNTIME_API {api:?}");
+        let cwd = body["cwd"].as_str().unwrap_or_default();
+        assert!(cwd.ends_with("fixtures/python"), "cwd {cwd}");
+        assert_eq!(body["event"], json!({"x": 1}));
+
+        // No client context sent: none seen.
+        let r = emu.invoke("py-context", "{}").await?;
+        assert_eq!(success(&r)?["client_context"], Value::Null);
+        Ok(())
+    })
+}
+
+#[test]
+fn python_output_lands_in_the_log_tail_of_its_request() -> TestResult {
+    EMU.run(|emu| async move {
+        let options = InvokeOptions {
+            log_tail: true,
+            ..Default::default()
+        };
+        let r = emu
+            .invoke_with("py-logs", r#"{"lines":["first e2e line","second e2e line"]}"#, &options)
+            .await?;
+        assert_eq!(success(&r)?, json!({"printed": 2}));
+        let id = request_id(&r);
+        let tail = r.log_tail.clone().unwrap_or_default();
+        for expected in [
+            format!("START RequestId: {id}"),
+            "first e2e line".to_owned(),
+            "second e2e line".to_owned(),
+            format!("fixture stderr line for {id}"),
+            format!("END RequestId: {id}"),
+            format!("REPORT RequestId: {id}"),
+        ] {
+            assert!(tail.contains(&expected), "{expected:?} not in the tail:\n{tail}");
+        }
+        line_containing(&emu, "py-logs", "second e2e line").await?;
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node: aws-lambda-ric
+
+#[test]
+fn node_echo_succeeds_and_fails_with_its_error_name() -> TestResult {
+    EMU.run(|emu| async move {
+        let r = emu.invoke("node-echo", r#"{"hello":"world"}"#).await?;
+        assert_eq!(success(&r)?, json!({"hello": "world"}));
+
+        let r = emu.invoke("node-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let doc = function_error(&r);
+        assert_eq!(doc["errorType"], "FixtureError", "{doc}");
+        assert_eq!(doc["errorMessage"], "bad input", "{doc}");
+        let warm = report(&emu, "node-echo", &request_id(&r)).await?;
+        assert!(!warm.contains("Init Duration"), "an error keeps the environment: {warm}");
+
+        let r = emu.invoke("node-echo", r#""still warm""#).await?;
+        assert_eq!(success(&r)?, json!("still warm"));
+        Ok(())
+    })
+}
+
+#[test]
+fn node_sees_the_invocation_context() -> TestResult {
+    EMU.run(|emu| async move {
+        let r = emu
+            .invoke_with("node-context", r#"{"x":1}"#, &with_client_context())
+            .await?;
+        let body = success(&r)?;
+        assert_eq!(body["awsRequestId"], request_id(&r));
+        assert_eq!(body["invokedFunctionArn"], format!("{ARN_PREFIX}node-context"));
+        assert_eq!(body["functionName"], "node-context");
+        assert_eq!(body["functionVersion"], "$LATEST");
+        assert_eq!(body["logGroupName"], "/aws/lambda/node-context");
+        assert_remaining(body["remainingTimeMs"].as_u64());
+        assert_eq!(body["clientContext"]["custom"], json!({"tenant": "acme"}), "{body}");
+        assert_eq!(body["clientContext"]["env"], json!({"platform": "e2e"}), "{body}");
+        let cwd = body["cwd"].as_str().unwrap_or_default();
+        assert!(cwd.ends_with("fixtures/node"), "cwd {cwd}");
+        assert_eq!(body["event"], json!({"x": 1}));
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rust: the official lambda_runtime 1.5
+
+#[test]
+fn official_runtime_echo_succeeds_and_fails_with_its_diagnostic() -> TestResult {
+    EMU.run(|emu| async move {
+        let r = emu.invoke("official-echo", r#"{"hello":"world"}"#).await?;
+        assert_eq!(success(&r)?, json!({"hello": "world"}));
+
+        let r = emu.invoke("official-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let doc = function_error(&r);
+        assert_eq!(doc["errorType"], "FixtureError", "{doc}");
+        // The fixture names the request id it was given: the caller's X-Amzn-RequestId.
+        assert_eq!(
+            doc["errorMessage"],
+            format!("bad input (request {})", request_id(&r)),
+            "{doc}"
+        );
+        let r = emu.invoke("official-echo", r#"{"after":"error"}"#).await?;
+        assert_eq!(success(&r)?, json!({"after": "error"}));
+        let warm = report(&emu, "official-echo", &request_id(&r)).await?;
+        assert!(!warm.contains("Init Duration"), "{warm}");
+        Ok(())
+    })
+}
+
+#[test]
+fn official_runtime_sees_the_invocation_context() -> TestResult {
+    EMU.run(|emu| async move {
+        let sent = epoch_ms();
+        let r = emu
+            .invoke_with("official-context", r#"{"x":1}"#, &with_client_context())
+            .await?;
+        let body = success(&r)?;
+        let ctx = &body["context"];
+        assert_eq!(ctx["request_id"], request_id(&r));
+        assert_eq!(ctx["invoked_function_arn"], format!("{ARN_PREFIX}official-context"));
+        let deadline = ctx["deadline"].as_u64().unwrap_or_default();
+        let timeout = DEFAULT_TIMEOUT.as_millis() as u64;
+        assert!(
+            deadline > sent && deadline <= epoch_ms() + timeout,
+            "deadline {deadline}, sent at {sent}, timeout {timeout} ms"
+        );
+        let trace = ctx["xray_trace_id"].as_str().unwrap_or_default();
+        assert!(trace.starts_with("Root=1-"), "trace id {trace:?}");
+        let cc = &ctx["client_context"];
+        assert_eq!(cc["custom"], json!({"tenant": "acme"}), "{ctx}");
+        assert_eq!(cc["client"]["installationId"], "install-1", "{ctx}");
+        assert_eq!(ctx["env_config"]["function_name"], "official-context");
+        assert_eq!(ctx["env_config"]["memory"], 128);
+        assert_eq!(ctx["env_config"]["version"], "$LATEST");
+        assert_eq!(body["event"], json!({"x": 1}));
+        Ok(())
+    })
+}
