@@ -31,7 +31,8 @@ pub(crate) const ERROR_BODY: &str = "lambda-runtime-function-error-body";
 /// The header that marks a streamed response.
 pub(crate) const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
 /// The `Trailer` header of a streamed response.
-const STREAM_TRAILERS: &str = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
+const STREAM_TRAILERS: &str =
+    "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body";
 
 /// A failed exchange with the Runtime API.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +195,7 @@ fn error_trailers(diagnostic: &Diagnostic) -> http::HeaderMap {
 /// Why one attempt at a request failed.
 enum Failure {
     /// The request never left (no connection, or refused before writing): it can be sent again.
-    NotSent(Request<RequestBody>, String),
+    NotSent(Box<Request<RequestBody>>, String),
     /// The request (or part of it) was sent, then the connection failed.
     Sent {
         error: hyper::Error,
@@ -302,7 +303,10 @@ impl RuntimeApiClient {
         let headers = req.headers_mut();
         headers.insert(header::CONTENT_TYPE, content_type);
         headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
-        headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         headers.insert(header::TRAILER, HeaderValue::from_static(STREAM_TRAILERS));
         self.exchange(req).await
     }
@@ -428,7 +432,7 @@ impl RuntimeApiClient {
                 Ok(response) => return Ok(response),
                 Err(Failure::NotSent(unsent, why)) => {
                     tracing::debug!(attempt, error = %why, "Runtime API request not sent; retrying");
-                    request = unsent;
+                    request = *unsent;
                     last_error = why;
                 }
                 Err(Failure::Sent { error, reused }) => match replay {
@@ -475,14 +479,17 @@ impl RuntimeApiClient {
     ) -> Result<Response<Incoming>, Failure> {
         let (sender, reused) = match self.connection().await {
             Ok(connection) => connection,
-            Err(why) => return Err(Failure::NotSent(request, why)),
+            Err(why) => return Err(Failure::NotSent(Box::new(request), why)),
         };
         match sender.try_send_request(request).await {
             Ok(response) => Ok(response),
             Err(mut e) => {
                 self.sender = None;
                 match e.take_message() {
-                    Some(unsent) => Err(Failure::NotSent(unsent, e.into_error().to_string())),
+                    Some(unsent) => Err(Failure::NotSent(
+                        Box::new(unsent),
+                        e.into_error().to_string(),
+                    )),
                     None => Err(Failure::Sent {
                         error: e.into_error(),
                         reused,
@@ -493,9 +500,7 @@ impl RuntimeApiClient {
     }
 
     /// The open connection (and `true`), or a new one (and `false`).
-    async fn connection(
-        &mut self,
-    ) -> Result<(&mut http1::SendRequest<RequestBody>, bool), String> {
+    async fn connection(&mut self) -> Result<(&mut http1::SendRequest<RequestBody>, bool), String> {
         if self.sender.as_ref().is_some_and(|s| s.is_closed()) {
             self.sender = None;
         }

@@ -138,7 +138,10 @@ mod tests {
     fn function_response_picks_its_mode() {
         type Chunks = futures_util::stream::Iter<std::vec::IntoIter<Result<Bytes, crate::Error>>>;
         let b: FunctionResponse<u8, Chunks> = FunctionResponse::BufferedResponse(7);
-        assert_eq!(buffered(b.into_function_response()), Bytes::from_static(b"7"));
+        assert_eq!(
+            buffered(b.into_function_response()),
+            Bytes::from_static(b"7")
+        );
         let s: FunctionResponse<u8, Chunks> = FunctionResponse::StreamingResponse(
             StreamResponse::from(futures_util::stream::iter(vec![])),
         );

@@ -271,10 +271,7 @@ where
     if n <= 1 {
         return serve_loop(config, client, service).await;
     }
-    tracing::debug!(
-        max_concurrency = n,
-        "serving up to {n} invocations at once"
-    );
+    tracing::debug!(max_concurrency = n, "serving up to {n} invocations at once");
     let mut loops = tokio::task::JoinSet::new();
     for i in 1..n {
         let client = RuntimeApiClient::new(config.endpoint.clone(), config.retry)?;
@@ -345,9 +342,7 @@ where
         .await;
         let post = async {
             match outcome {
-                Ok(ResponseBody::Buffered(bytes)) => {
-                    client.post_response(&request_id, bytes).await
-                }
+                Ok(ResponseBody::Buffered(bytes)) => client.post_response(&request_id, bytes).await,
                 Ok(ResponseBody::Streaming(stream)) => {
                     client
                         .post_streaming_response(&request_id, stream, span.clone())

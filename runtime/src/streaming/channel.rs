@@ -187,7 +187,10 @@ mod tests {
                 got
             };
             let ((), got) = tokio::join!(writer, reader);
-            assert_eq!(got, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+            assert_eq!(
+                got,
+                vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+            );
         });
     }
 

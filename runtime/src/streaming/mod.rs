@@ -26,7 +26,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http::HeaderValue;
 
-pub use channel::{channel, Body, Sender, SendError};
+pub use channel::{channel, Body, SendError, Sender};
 pub use prelude::MetadataPrelude;
 
 use crate::diagnostic::Diagnostic;

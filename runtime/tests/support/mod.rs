@@ -1,5 +1,7 @@
 //! A real Runtime API server on loopback for the tests: serves scripted `/next` answers and
-//! records every request the runtime sends (method, path, headers, body, order, connection).
+//! records every request the runtime sends (method, path, headers, body, order, connection),
+//! reading bodies frame by frame so streamed responses show their chunks and trailers as they
+//! arrive.
 
 #![allow(dead_code)]
 
@@ -7,7 +9,10 @@ use std::{
     collections::VecDeque,
     net::SocketAddr,
     path::PathBuf,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, OnceLock,
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -16,7 +21,13 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Barrier},
+};
+
+/// Bodies longer than this are counted, not kept.
+const KEEP_BODY: u64 = 1 << 20;
 
 /// One request the runtime sent.
 #[derive(Debug, Clone)]
@@ -25,6 +36,12 @@ pub struct Recorded {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The body's data frames as they arrived (empty past `KEEP_BODY` bytes).
+    pub chunks: Vec<Bytes>,
+    /// The body's length (also past `KEEP_BODY`).
+    pub body_len: u64,
+    /// The trailers, if the body had any.
+    pub trailers: Option<HeaderMap>,
     /// Which TCP connection carried it (0, 1, ...).
     pub connection: usize,
 }
@@ -35,6 +52,12 @@ impl Recorded {
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers
+            .as_ref()?
+            .get(name)
+            .and_then(|v| v.to_str().ok())
     }
     /// `METHOD path`, for order assertions.
     pub fn line(&self) -> String {
@@ -98,6 +121,13 @@ pub struct Answers {
     pub response_status: Vec<(usize, StatusCode)>,
     /// Status for `/next` once the script is exhausted (default 500, which ends the runtime).
     pub when_exhausted: StatusCode,
+    /// Hold the first N `/next` calls until N are outstanding at once (0: answer at once).
+    pub hold_next: usize,
+    /// Close the connection instead of answering the first `/response` post.
+    pub drop_first_response: bool,
+    /// Stop reading a body for a while once it has delivered this many bytes (lets a runtime
+    /// that buffers race ahead of the reader).
+    pub pause_reading_after: Option<(u64, Duration)>,
 }
 
 impl Default for Answers {
@@ -105,9 +135,22 @@ impl Default for Answers {
         Answers {
             response_status: Vec::new(),
             when_exhausted: StatusCode::INTERNAL_SERVER_ERROR,
+            hold_next: 0,
+            drop_first_response: false,
+            pause_reading_after: None,
         }
     }
 }
+
+/// The server closed a connection on purpose.
+#[derive(Debug)]
+struct DroppedOnPurpose;
+impl std::fmt::Display for DroppedOnPurpose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the test server")
+    }
+}
+impl std::error::Error for DroppedOnPurpose {}
 
 struct State {
     script: VecDeque<Invocation>,
@@ -115,6 +158,9 @@ struct State {
     responses_seen: usize,
     answers: Answers,
     connections: usize,
+    next_held: usize,
+    next_barrier: Option<Arc<Barrier>>,
+    dropped_response: bool,
 }
 
 /// The test server.
@@ -123,6 +169,11 @@ pub struct RuntimeApiServer {
     pub addr: SocketAddr,
     prefix: String,
     state: Arc<Mutex<State>>,
+    /// Body bytes received so far, over all requests.
+    received: Arc<AtomicU64>,
+    received_tx: Arc<watch::Sender<u64>>,
+    /// Results (`/response` and `/error` posts) answered so far.
+    posted_tx: Arc<watch::Sender<usize>>,
 }
 
 impl RuntimeApiServer {
@@ -133,6 +184,8 @@ impl RuntimeApiServer {
     pub async fn start_with(script: Vec<Invocation>, answers: Answers, prefix: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let next_barrier =
+            (answers.hold_next > 0).then(|| Arc::new(Barrier::new(answers.hold_next)));
         let server = RuntimeApiServer {
             addr,
             prefix: prefix.to_owned(),
@@ -142,7 +195,13 @@ impl RuntimeApiServer {
                 responses_seen: 0,
                 answers,
                 connections: 0,
+                next_held: 0,
+                next_barrier,
+                dropped_response: false,
             })),
+            received: Arc::default(),
+            received_tx: Arc::new(watch::channel(0).0),
+            posted_tx: Arc::new(watch::channel(0).0),
         };
         let accept = server.clone();
         tokio::spawn(async move {
@@ -159,9 +218,7 @@ impl RuntimeApiServer {
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
                         let handler = handler.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(handler.handle(req, connection).await)
-                        }
+                        async move { handler.handle(req, connection).await }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -189,35 +246,135 @@ impl RuntimeApiServer {
         self.state.lock().unwrap().connections
     }
 
+    /// Body bytes received so far (all requests), readable from anywhere.
+    pub fn received_counter(&self) -> Arc<AtomicU64> {
+        self.received.clone()
+    }
+
+    /// Waits until at least `n` body bytes have been received.
+    pub async fn wait_received(&self, n: u64) {
+        let mut rx = self.received_tx.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|got| *got >= n));
+        assert!(
+            matches!(waited.await, Ok(Ok(_))),
+            "the server never received {n} body bytes (the runtime is buffering?)"
+        );
+    }
+
+    /// Waits until at least `n` results have been posted.
+    pub async fn wait_posted(&self, n: usize) {
+        let mut rx = self.posted_tx.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|got| *got >= n));
+        assert!(
+            matches!(waited.await, Ok(Ok(_))),
+            "the server never saw {n} results"
+        );
+    }
+
     /// The path of a Runtime API call under this server's prefix.
     pub fn path(&self, rest: &str) -> String {
         format!("{}/2018-06-01/runtime/{rest}", self.prefix)
     }
 
-    async fn handle(&self, req: Request<Incoming>, connection: usize) -> Response<Full<Bytes>> {
+    async fn read_body(&self, mut body: Incoming) -> (Bytes, Vec<Bytes>, u64, Option<HeaderMap>) {
+        let pause = self.state.lock().unwrap().answers.pause_reading_after;
+        let mut paused = false;
+        let mut kept = Vec::new();
+        let mut len = 0u64;
+        let mut trailers = None;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            match frame.into_data() {
+                Ok(data) => {
+                    len += data.len() as u64;
+                    let total = self.received.fetch_add(data.len() as u64, Ordering::SeqCst)
+                        + data.len() as u64;
+                    self.received_tx.send_replace(total);
+                    if len <= KEEP_BODY {
+                        kept.push(data);
+                    } else {
+                        kept.clear();
+                    }
+                    if let Some((after, pause_for)) = pause {
+                        if !paused && len >= after {
+                            paused = true;
+                            tokio::time::sleep(pause_for).await;
+                        }
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        trailers = Some(t);
+                    }
+                }
+            }
+        }
+        let body = kept.concat().into();
+        (body, kept, len, trailers)
+    }
+
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        connection: usize,
+    ) -> Result<Response<Full<Bytes>>, DroppedOnPurpose> {
         let (parts, body) = req.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
+        let (body, chunks, body_len, trailers) = self.read_body(body).await;
         let path = parts.uri.path().to_owned();
-        let mut state = self.state.lock().unwrap();
-        state.records.push(Recorded {
-            method: parts.method.to_string(),
-            path: path.clone(),
-            headers: parts.headers.clone(),
-            body,
-            connection,
-        });
-        let Some(rest) = path
+        let rest = path
             .strip_prefix(&self.prefix)
             .and_then(|p| p.strip_prefix("/2018-06-01/runtime/"))
-        else {
-            return answer(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#);
+            .map(str::to_owned);
+        let is_next =
+            rest.as_deref() == Some("invocation/next") && parts.method == http::Method::GET;
+        let barrier = {
+            let mut state = self.state.lock().unwrap();
+            state.records.push(Recorded {
+                method: parts.method.to_string(),
+                path: path.clone(),
+                headers: parts.headers.clone(),
+                body,
+                chunks,
+                body_len,
+                trailers,
+                connection,
+            });
+            if is_next && state.next_held < state.answers.hold_next {
+                state.next_held += 1;
+                state.next_barrier.clone()
+            } else {
+                None
+            }
         };
-        if rest == "invocation/next" && parts.method == http::Method::GET {
-            return match state.script.pop_front() {
+        if let Some(barrier) = barrier {
+            barrier.wait().await;
+        }
+        let answer = self.answer(&parts.method, rest.as_deref(), is_next);
+        if matches!(answer, Err(DroppedOnPurpose)) {
+            return answer;
+        }
+        if let Some(rest) = rest.as_deref() {
+            if rest.starts_with("invocation/")
+                && (rest.ends_with("/response") || rest.ends_with("/error"))
+            {
+                self.posted_tx.send_modify(|n| *n += 1);
+            }
+        }
+        answer
+    }
+
+    fn answer(
+        &self,
+        method: &http::Method,
+        rest: Option<&str>,
+        is_next: bool,
+    ) -> Result<Response<Full<Bytes>>, DroppedOnPurpose> {
+        let mut state = self.state.lock().unwrap();
+        let Some(rest) = rest else {
+            return Ok(answer(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#));
+        };
+        if is_next {
+            return Ok(match state.script.pop_front() {
                 Some(inv) => {
                     let mut builder = Response::builder().status(inv.status);
                     for (k, v) in &inv.headers {
@@ -229,15 +386,19 @@ impl RuntimeApiServer {
                     state.answers.when_exhausted,
                     r#"{"errorMessage":"script exhausted","errorType":"ContainerError"}"#,
                 ),
-            };
+            });
         }
-        if parts.method != http::Method::POST {
-            return answer(StatusCode::METHOD_NOT_ALLOWED, "{}");
+        if method != http::Method::POST {
+            return Ok(answer(StatusCode::METHOD_NOT_ALLOWED, "{}"));
         }
         if rest == "init/error" || (rest.starts_with("invocation/") && rest.ends_with("/error")) {
-            return answer(StatusCode::ACCEPTED, r#"{"status":"OK"}"#);
+            return Ok(answer(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
         }
         if rest.starts_with("invocation/") && rest.ends_with("/response") {
+            if state.answers.drop_first_response && !state.dropped_response {
+                state.dropped_response = true;
+                return Err(DroppedOnPurpose);
+            }
             let n = state.responses_seen;
             state.responses_seen += 1;
             let status = state
@@ -252,9 +413,9 @@ impl RuntimeApiServer {
             } else {
                 r#"{"errorMessage":"refused by the test","errorType":"InvalidStateTransition"}"#
             };
-            return answer(status, body);
+            return Ok(answer(status, body));
         }
-        answer(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#)
+        Ok(answer(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#))
     }
 }
 
