@@ -1,0 +1,137 @@
+//! boto3 as the caller: the AWS SDK for Python decides whether the emulator's Invoke API is
+//! right. `tests/python/boto3_invoke.py` makes the calls and prints what boto3 returned or
+//! raised; these tests assert on it: exception classes for service errors, `FunctionError`,
+//! `LogResult`, `ExecutedVersion`, and the status codes of `Event` and `DryRun`.
+//!
+//! Needs the virtualenv from `scripts/setup-test-deps`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use firebox_emulator::{Emulator, FunctionConfig};
+use firebox_tests::bins::{ERRORS, HELLO};
+use firebox_tests::functions::workspace_function;
+use firebox_tests::logs::wait_for;
+use firebox_tests::shared::{SharedEmulator, TestResult};
+use firebox_tests::{deps, repo_root, Error};
+use serde_json::{json, Value};
+
+static EMU: SharedEmulator = SharedEmulator::new(functions);
+
+fn functions() -> Result<Vec<FunctionConfig>, Error> {
+    Ok(vec![
+        workspace_function("hello", HELLO)?,
+        workspace_function("errors", ERRORS)?,
+    ])
+}
+
+/// Runs the boto3 script's `group` against the emulator and returns its JSON report.
+async fn boto3(emu: &Emulator, group: &str) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+    let python = deps::python()?;
+    let script = repo_root().join("tests").join("python").join("boto3_invoke.py");
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(&script)
+        .arg(emu.endpoint())
+        .arg(group)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    // Dummy credentials and region only: nothing from the developer's AWS configuration.
+    for name in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA"] {
+        command.env_remove(name);
+    }
+    command
+        .env("AWS_ACCESS_KEY_ID", "AKIDFIREBOXE2E")
+        .env("AWS_SECRET_ACCESS_KEY", "firebox-e2e-secret")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .map_err(|_| format!("{} {group} did not finish within 120 s", script.display()))??;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("boto3 script {group} failed ({}):\n{stderr}", output.status).into());
+    }
+    serde_json::from_str(stdout.trim())
+        .map_err(|e| format!("boto3 script printed no JSON ({e}):\n{stdout}\n{stderr}").into())
+}
+
+fn assert_exception(report: &Value, case: &str, class: &str, status: u64) {
+    let observed = &report[case];
+    assert_eq!(observed["exception"], class, "{case}: {observed}");
+    assert_eq!(observed["is_modeled_class"], true, "{case}: {observed}");
+    assert_eq!(observed["status"], status, "{case}: {observed}");
+    let message = observed["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{case}: no message in {observed}");
+}
+
+#[test]
+fn boto3_raises_the_service_exception_classes() -> TestResult {
+    EMU.run(|emu| async move {
+        let report = boto3(&emu, "service-errors").await?;
+        assert_exception(&report, "unknown_function", "ResourceNotFoundException", 404);
+        let message = report["unknown_function"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("no-such-function"), "{message}");
+        assert_exception(&report, "unknown_qualifier", "ResourceNotFoundException", 404);
+        assert_exception(&report, "invalid_json", "InvalidRequestContentException", 400);
+        assert_exception(&report, "too_large_sync", "RequestTooLargeException", 413);
+        assert_exception(&report, "too_large_event", "RequestTooLargeException", 413);
+        Ok(())
+    })
+}
+
+#[test]
+fn boto3_sees_results_errors_logs_and_invocation_types() -> TestResult {
+    EMU.run(|emu| async move {
+        let report = boto3(&emu, "invokes").await?;
+
+        let success = &report["success"];
+        assert_eq!(success["status"], 200, "{success}");
+        assert_eq!(success["function_error"], Value::Null, "{success}");
+        assert_eq!(success["executed_version"], "$LATEST", "{success}");
+        let payload: Value = serde_json::from_str(success["payload"].as_str().unwrap_or_default())?;
+        assert_eq!(payload, json!({"message": "Hello, boto3!"}));
+
+        let failed = &report["function_error"];
+        assert_eq!(failed["status"], 200, "{failed}");
+        assert_eq!(failed["function_error"], "Unhandled", "{failed}");
+        let doc: Value = serde_json::from_str(failed["payload"].as_str().unwrap_or_default())?;
+        assert_eq!(doc["errorType"], "OrderNotFound", "{doc}");
+        assert_eq!(doc["errorMessage"], "order 7 not found", "{doc}");
+
+        let tail = &report["log_tail"];
+        assert_eq!(tail["status"], 200, "{tail}");
+        let id = tail["request_id"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "{tail}");
+        let log = tail["log"].as_str().unwrap_or_default();
+        for line in [
+            format!("START RequestId: {id} Version: $LATEST"),
+            format!("END RequestId: {id}"),
+            format!("REPORT RequestId: {id}"),
+        ] {
+            assert!(log.contains(&line), "{line:?} not in LogResult:\n{log}");
+        }
+        // Only this request's lines: no other request id appears in its tail.
+        let other = success["request_id"].as_str().unwrap_or_default();
+        assert!(!log.contains(other), "another request's lines in the tail:\n{log}");
+
+        let event = &report["event"];
+        assert_eq!(event["status"], 202, "{event}");
+        assert_eq!(event["payload"], "", "{event}");
+        // The Event invocation runs in the background: its REPORT line shows up.
+        let event_id = event["request_id"].as_str().unwrap_or_default().to_owned();
+        let prefix = format!("REPORT RequestId: {event_id}");
+        wait_for(format!("{prefix} in hello's log"), Duration::from_secs(10), || {
+            emu.logs("hello").into_iter().find(|l| l.text.starts_with(&prefix))
+        })
+        .await?;
+
+        let dry = &report["dry_run"];
+        assert_eq!(dry["status"], 204, "{dry}");
+        assert_eq!(dry["payload"], "", "{dry}");
+        Ok(())
+    })
+}
