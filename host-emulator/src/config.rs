@@ -128,6 +128,12 @@ pub struct FunctionConfig {
     pub idle_timeout: Duration,
     /// Longest on-demand Init phase before Init is retried inside the invoke (default 10 s).
     pub init_timeout: Duration,
+    /// Largest streamed response in bytes (default 200 MiB).
+    pub stream_max_bytes: u64,
+    /// Lambda's bandwidth shape for streamed responses.
+    pub stream_bandwidth_shape: bool,
+    /// The function URL, when the function has one.
+    pub url: Option<crate::url::UrlConfig>,
 }
 
 impl FunctionConfig {
@@ -146,6 +152,9 @@ impl FunctionConfig {
             max_environments: 10,
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
+            stream_max_bytes: crate::stream::DEFAULT_MAX_STREAM_BYTES,
+            stream_bandwidth_shape: false,
+            url: None,
         }
     }
 
@@ -219,6 +228,24 @@ impl FunctionConfig {
         self
     }
 
+    /// Gives the function a URL.
+    pub fn url(mut self, url: crate::url::UrlConfig) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// Sets the largest streamed response.
+    pub fn stream_max_bytes(mut self, bytes: u64) -> Self {
+        self.stream_max_bytes = bytes;
+        self
+    }
+
+    /// Turns Lambda's streaming bandwidth shape on or off.
+    pub fn stream_bandwidth_shape(mut self, on: bool) -> Self {
+        self.stream_bandwidth_shape = on;
+        self
+    }
+
     /// The unqualified ARN of this function.
     pub fn arn(&self) -> String {
         format!(
@@ -265,6 +292,14 @@ impl FunctionConfig {
         }
         if self.init_timeout.is_zero() {
             return Err(field_error("init_timeout_s", "must be positive".into()));
+        }
+        if self.stream_max_bytes == 0 {
+            return Err(field_error("stream_max_bytes", "must be positive".into()));
+        }
+        if let Some(url) = &self.url {
+            if let Err((field, message)) = url.check() {
+                return Err(field_error(field, message));
+            }
         }
         if self.max_environments == 0 {
             return Err(field_error("max_environments", "must be at least 1".into()));
@@ -478,6 +513,9 @@ struct RawFunction {
     max_environments: Option<usize>,
     idle_timeout_s: Option<f64>,
     init_timeout_s: Option<f64>,
+    stream_max_bytes: Option<u64>,
+    stream_bandwidth_shape: Option<bool>,
+    url: Option<crate::url::UrlConfig>,
 }
 
 impl RawFunction {
@@ -501,6 +539,9 @@ impl RawFunction {
             max_environments: self.max_environments.or(d.max_environments),
             idle_timeout_s: self.idle_timeout_s.or(d.idle_timeout_s),
             init_timeout_s: self.init_timeout_s.or(d.init_timeout_s),
+            stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
+            stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
+            url: self.url.or(d.url),
         }
     }
 
@@ -547,6 +588,13 @@ impl RawFunction {
         if let Some(t) = self.init_timeout_s {
             f.init_timeout = seconds("init_timeout_s", t)?;
         }
+        if let Some(n) = self.stream_max_bytes {
+            f.stream_max_bytes = n;
+        }
+        if let Some(on) = self.stream_bandwidth_shape {
+            f.stream_bandwidth_shape = on;
+        }
+        f.url = self.url;
         Ok(f)
     }
 }

@@ -6,6 +6,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::stream::{StreamLimits, StreamSink, StreamStart};
+
 /// An accepted invocation.
 #[derive(Debug)]
 pub struct Invocation {
@@ -28,6 +30,10 @@ pub struct Invocation {
     /// When the Invoke API accepted it.
     pub accepted: Instant,
     reply: Option<oneshot::Sender<Outcome>>,
+    /// Where a streamed response is announced (synchronous callers only).
+    stream: Option<oneshot::Sender<StreamStart>>,
+    /// Whether the runtime is streaming its response now.
+    pub streaming: bool,
 }
 
 /// How an invocation ended, as the caller sees it.
@@ -74,7 +80,38 @@ impl Invocation {
             tail: false,
             accepted: Instant::now(),
             reply,
+            stream: None,
+            streaming: false,
         }
+    }
+
+    /// A synchronous invocation whose caller accepts a buffered or a streamed response, and
+    /// the handle the caller waits on.
+    pub fn sync(request_id: String, payload: Bytes, invoked_arn: String) -> (Self, Waiting) {
+        let (reply, outcome) = oneshot::channel();
+        let (stream_tx, stream) = oneshot::channel();
+        let mut invocation = Self::new(request_id, payload, invoked_arn, Some(reply));
+        invocation.stream = Some(stream_tx);
+        (invocation, Waiting { outcome, stream })
+    }
+
+    /// The runtime started streaming its response: announces the stream to the caller (if
+    /// there is one still listening) and returns the sender of its chunks. The final
+    /// [`Outcome`] still comes through [`Invocation::finish`] when the stream ends.
+    pub fn start_stream(
+        &mut self,
+        content_type: Option<String>,
+        limits: StreamLimits,
+    ) -> StreamSink {
+        self.streaming = true;
+        let (sink, chunks) = crate::stream::channel(limits);
+        if let Some(tx) = self.stream.take() {
+            let _ = tx.send(StreamStart {
+                content_type,
+                chunks,
+            });
+        }
+        sink
     }
 
     /// Answers the caller. A caller that went away is not an error: the invocation still ran.
@@ -96,4 +133,39 @@ pub fn error_document(error_type: &str, message: &str) -> Bytes {
 pub fn error_type_of(document: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(document).ok()?;
     value.get("errorType")?.as_str().map(str::to_owned)
+}
+
+/// What a synchronous caller waits on: the outcome, or first the start of a stream.
+#[derive(Debug)]
+pub struct Waiting {
+    outcome: oneshot::Receiver<Outcome>,
+    stream: oneshot::Receiver<StreamStart>,
+}
+
+/// How a synchronous invocation answered.
+#[derive(Debug)]
+pub enum Reply {
+    /// A buffered answer (or an error before any byte was streamed).
+    Complete(Outcome),
+    /// The runtime streams its response; `outcome` comes when the stream has ended.
+    Streaming {
+        /// The stream.
+        start: StreamStart,
+        /// The final outcome (error from the trailers, log tail).
+        outcome: oneshot::Receiver<Outcome>,
+    },
+}
+
+impl Waiting {
+    /// Waits for the answer; `Err` when the invocation was dropped (emulator shutting down).
+    pub async fn wait(mut self) -> Result<Reply, oneshot::error::RecvError> {
+        tokio::select! {
+            biased;
+            start = &mut self.stream => match start {
+                Ok(start) => Ok(Reply::Streaming { start, outcome: self.outcome }),
+                Err(_) => self.outcome.await.map(Reply::Complete),
+            },
+            outcome = &mut self.outcome => outcome.map(Reply::Complete),
+        }
+    }
 }

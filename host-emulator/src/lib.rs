@@ -22,10 +22,13 @@ pub mod client;
 pub mod config;
 mod emulator;
 pub mod environment;
+pub mod eventstream;
 pub mod ids;
 pub mod invocation;
 pub mod logs;
 pub mod scheduler;
+pub mod stream;
+pub mod url;
 
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
 pub use config::{Config, ConfigError, FunctionConfig};

@@ -3,9 +3,10 @@
 
 use std::convert::Infallible;
 
+use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -15,9 +16,12 @@ use tokio::task::JoinSet;
 use super::{read_body, BodyError, MAX_RESPONSE_BYTES};
 use crate::environment::{NextAnswer, NextEvent};
 use crate::invocation::error_document;
+use crate::stream::StreamSink;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
 
 /// A Runtime API call, as the environment's task receives it.
 #[derive(Debug)]
@@ -56,6 +60,24 @@ pub enum RuntimeRequest {
         /// The answer to the runtime.
         reply: oneshot::Sender<RuntimeAnswer>,
     },
+    /// `POST /invocation/{id}/response` in response mode `streaming`: the body follows.
+    StreamStart {
+        /// The id in the path.
+        request_id: String,
+        /// The runtime's `Content-Type`.
+        content_type: Option<String>,
+        /// Where the chunks go, or why the stream is refused.
+        reply: oneshot::Sender<StreamAnswer>,
+    },
+    /// The streamed body of `request_id` ended.
+    StreamEnd {
+        /// The id in the path.
+        request_id: String,
+        /// How it ended.
+        end: StreamEnd,
+        /// The answer to the runtime.
+        reply: oneshot::Sender<RuntimeAnswer>,
+    },
     /// `POST /init/error`.
     InitError {
         /// `Lambda-Runtime-Function-Error-Type`.
@@ -76,6 +98,37 @@ pub enum RuntimeAnswer {
     BadRequest(Bytes),
     /// 413: the response was too large (the invoke failed).
     TooLarge,
+}
+
+/// The environment's answer to the start of a streamed response.
+#[derive(Debug)]
+pub enum StreamAnswer {
+    /// Forward the body here.
+    Accepted(StreamSink),
+    /// 400 with this error document.
+    Refused(Bytes),
+}
+
+/// How a streamed response body ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// The whole body arrived and no error trailer came.
+    Complete {
+        /// Bytes streamed.
+        size: u64,
+    },
+    /// The runtime reported an error in the trailers.
+    Failed {
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: Option<String>,
+        /// `Lambda-Runtime-Function-Error-Body`, decoded from base64 (raw when not base64).
+        body: Option<Bytes>,
+    },
+    /// The body passed the stream size limit.
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
 }
 
 /// Serves the Runtime API on `listener` until the task is aborted (which closes every
@@ -115,6 +168,12 @@ async fn handle(
     let segments: Vec<&str> = route.split('/').collect();
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => next(requests).await,
+        (&Method::POST, ["invocation", id, "response"])
+            if !id.is_empty() && is_streaming(&req) =>
+        {
+            let request_id = (*id).to_owned();
+            stream_response(req, request_id, requests).await
+        }
         (&Method::POST, ["invocation", id, "response"]) if !id.is_empty() => {
             let request_id = (*id).to_owned();
             let (reply, answer) = oneshot::channel();
@@ -170,6 +229,95 @@ async fn handle(
             post(requests, request, answer).await
         }
         _ => not_found(&path),
+    }
+}
+
+/// Whether `/response` is in response mode `streaming`.
+fn is_streaming(req: &Request<Incoming>) -> bool {
+    header(req, RESPONSE_MODE_HEADER).is_some_and(|m| m.eq_ignore_ascii_case("streaming"))
+}
+
+/// Forwards a streamed `/response` body to the caller as it arrives, then reports how it
+/// ended (trailers included) to the environment.
+async fn stream_response(
+    req: Request<Incoming>,
+    request_id: String,
+    requests: &mpsc::UnboundedSender<RuntimeRequest>,
+) -> Response<Full<Bytes>> {
+    let content_type = header(&req, "content-type");
+    let (reply, answer) = oneshot::channel();
+    let start = RuntimeRequest::StreamStart {
+        request_id: request_id.clone(),
+        content_type,
+        reply,
+    };
+    if requests.send(start).is_err() {
+        return gone();
+    }
+    let mut sink = match answer.await {
+        Ok(StreamAnswer::Accepted(sink)) => sink,
+        Ok(StreamAnswer::Refused(doc)) => return json(StatusCode::BAD_REQUEST, doc),
+        Err(_) => return gone(),
+    };
+    let mut body = req.into_body();
+    let mut trailers = None;
+    let mut end = None;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                // The runtime's connection broke: the process exit (or the timeout) decides
+                // how the invocation ends.
+                tracing::debug!(error = %e, %request_id, "streamed response broke off");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    &format!("cannot read the streamed response: {e}"),
+                );
+            }
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                if let Err(e) = sink.send(data).await {
+                    end = Some(StreamEnd::TooLarge { limit: e.limit });
+                    break;
+                }
+            }
+            Err(frame) => trailers = frame.into_trailers().ok(),
+        }
+    }
+    let end = end.unwrap_or_else(|| stream_end(trailers.as_ref(), sink.sent()));
+    // Closing the chunk channel ends the caller's stream before the outcome follows.
+    drop(sink);
+    let (reply, answer) = oneshot::channel();
+    let request = RuntimeRequest::StreamEnd {
+        request_id,
+        end,
+        reply,
+    };
+    post(requests, request, answer).await
+}
+
+/// How the stream ended, from its trailers.
+fn stream_end(trailers: Option<&http::HeaderMap>, size: u64) -> StreamEnd {
+    let get = |name: &str| {
+        trailers
+            .and_then(|t| t.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let error_type = get(ERROR_TYPE_HEADER).map(str::to_owned);
+    let body = get(ERROR_BODY_TRAILER).map(|b| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map(Bytes::from)
+            .unwrap_or_else(|_| Bytes::copy_from_slice(b.as_bytes()))
+    });
+    if error_type.is_none() && body.is_none() {
+        StreamEnd::Complete { size }
+    } else {
+        StreamEnd::Failed { error_type, body }
     }
 }
 

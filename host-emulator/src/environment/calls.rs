@@ -100,6 +100,22 @@ impl Environment {
                 self.complete(active, Answer::FunctionError(doc), true);
                 Ok(())
             }
+            RuntimeRequest::StreamStart {
+                request_id,
+                content_type,
+                reply,
+            } => {
+                self.on_stream_start(&request_id, content_type, reply);
+                Ok(())
+            }
+            RuntimeRequest::StreamEnd {
+                request_id,
+                end,
+                reply,
+            } => {
+                self.on_stream_end(&request_id, end, reply, buf);
+                Ok(())
+            }
             RuntimeRequest::InitError {
                 error_type,
                 body,
@@ -136,6 +152,16 @@ impl Environment {
         reply: oneshot::Sender<RuntimeAnswer>,
     ) -> Option<(Active, oneshot::Sender<RuntimeAnswer>)> {
         match &self.state {
+            State::Busy(active) if active.invocation.streaming => {
+                let _ = reply.send(RuntimeAnswer::BadRequest(error_document(
+                    "InvalidStateTransition",
+                    &format!(
+                        "the response of invocation {} is streaming; finish the stream instead",
+                        active.invocation.request_id
+                    ),
+                )));
+                None
+            }
             State::Busy(active) if active.invocation.request_id == request_id => {
                 match std::mem::replace(&mut self.state, State::Settling) {
                     State::Busy(active) => {

@@ -5,6 +5,7 @@
 
 mod calls;
 mod errors;
+mod streaming;
 pub mod process;
 
 use std::sync::Arc;

@@ -1,0 +1,324 @@
+//! Parsing what the Invoke APIs share: the function as the caller named it (name, partial or
+//! full ARN, qualifier), the request headers, and the JSON payload with its size limit.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use hyper::body::Incoming;
+
+use super::{bad_parameter, Functions, ServiceError, COGNITO_IDENTITY_HEADER, MAX_CLIENT_CONTEXT_BYTES};
+use crate::api::{read_body, BodyError, MAX_EVENT_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
+use crate::invocation::Invocation;
+use crate::scheduler::FunctionShared;
+
+/// How the caller wants the function run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// A checked invoke request, before its body is read.
+pub(super) struct Prepared {
+    pub function: Arc<FunctionShared>,
+    pub arn: String,
+    pub invocation_type: InvocationType,
+    pub tail: bool,
+    client_context: Option<String>,
+    cognito_identity: Option<String>,
+    tenant_id: Option<String>,
+}
+
+impl Prepared {
+    /// Copies the request's extras onto an invocation.
+    pub fn fill(self, invocation: &mut Invocation) {
+        invocation.client_context = self.client_context;
+        invocation.cognito_identity = self.cognito_identity;
+        invocation.tenant_id = self.tenant_id;
+        invocation.tail = self.tail;
+    }
+}
+
+/// Resolves the function named in the path and checks the headers.
+pub(super) fn prepare(
+    req: &Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Prepared, ServiceError> {
+    let decoded = percent_decode(raw_name)
+        .ok_or_else(|| bad_parameter(format!("invalid percent-encoding in `{raw_name}`")))?;
+    let target = FunctionRef::parse(&decoded).ok_or_else(|| {
+        ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!("1 validation error detected: Value '{decoded}' at 'functionName' failed to satisfy constraint: Member must be a function name or ARN"),
+        )
+    })?;
+    let query_qualifier = req.uri().query().and_then(|q| {
+        q.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == "Qualifier").then(|| percent_decode(v).unwrap_or_else(|| v.to_owned()))
+        })
+    });
+    let qualifier = match (&target.qualifier, query_qualifier) {
+        (Some(a), Some(b)) if *a != b => return Err(bad_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
+        (a, b) => a.clone().or(b).filter(|q| !q.is_empty()),
+    };
+    let region = target
+        .region
+        .clone()
+        .unwrap_or_else(|| functions.default_region.clone());
+    let account = target
+        .account
+        .clone()
+        .unwrap_or_else(|| functions.default_account.clone());
+    let mut arn = format!("arn:aws:lambda:{region}:{account}:function:{}", target.name);
+    if let Some(q) = &qualifier {
+        arn.push(':');
+        arn.push_str(q);
+    }
+    let not_found = || {
+        ServiceError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            format!("Function not found: {arn}"),
+        )
+    };
+    let function = functions.by_name.get(&target.name).ok_or_else(not_found)?;
+    let config = &function.config;
+    if target.region.as_ref().is_some_and(|r| *r != config.region)
+        || target
+            .account
+            .as_ref()
+            .is_some_and(|a| *a != config.account_id)
+        || qualifier.as_deref().is_some_and(|q| q != "$LATEST")
+    {
+        return Err(not_found());
+    }
+
+    let headers = req.headers();
+    let invocation_type = match header(headers, "x-amz-invocation-type")? {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(bad_parameter(format!(
+                "Invalid X-Amz-Invocation-Type `{other}`: use RequestResponse, Event or DryRun"
+            )))
+        }
+    };
+    let tail = match header(headers, "x-amz-log-type")? {
+        None | Some("None") => false,
+        Some("Tail") => invocation_type == InvocationType::RequestResponse,
+        Some(other) => {
+            return Err(bad_parameter(format!(
+                "Invalid X-Amz-Log-Type `{other}`: use None or Tail"
+            )))
+        }
+    };
+    let client_context = header(headers, "x-amz-client-context")?
+        .map(decode_client_context)
+        .transpose()?;
+    let cognito_identity = header(headers, COGNITO_IDENTITY_HEADER)?
+        .map(|c| {
+            serde_json::from_str::<serde_json::Value>(c)
+                .map(|v| v.to_string())
+                .map_err(|_| bad_parameter("The Cognito identity must be a JSON object."))
+        })
+        .transpose()?;
+    let tenant_id = header(headers, "x-amz-tenant-id")?.map(str::to_owned);
+    Ok(Prepared {
+        function: function.clone(),
+        arn,
+        invocation_type,
+        tail,
+        client_context,
+        cognito_identity,
+        tenant_id,
+    })
+}
+
+/// Reads the JSON payload (empty means `{}`) within the limit of the invocation type.
+pub(super) async fn read_payload(
+    req: Request<Incoming>,
+    invocation_type: InvocationType,
+) -> Result<Bytes, ServiceError> {
+    let limit = match invocation_type {
+        InvocationType::Event => MAX_EVENT_REQUEST_BYTES,
+        _ => MAX_SYNC_REQUEST_BYTES,
+    };
+    let too_large = || {
+        ServiceError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let payload = match read_body(req.into_body(), limit).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge { .. }) => return Err(too_large()),
+        Err(BodyError::Read(e)) => {
+            return Err(ServiceError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                format!("Could not read the request body: {e}"),
+            ))
+        }
+    };
+    if declared.is_some_and(|d| d > limit) {
+        return Err(too_large());
+    }
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {e}"),
+        ));
+    }
+    Ok(payload)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ServiceError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| bad_parameter(format!("The {name} header is not valid text."))),
+    }
+}
+
+fn decode_client_context(encoded: &str) -> Result<String, ServiceError> {
+    if encoded.len() > MAX_CLIENT_CONTEXT_BYTES {
+        return Err(bad_parameter(format!(
+            "Client context must be at most {MAX_CLIENT_CONTEXT_BYTES} bytes of base64."
+        )));
+    }
+    let invalid = || bad_parameter("Client context must be a valid Base64-encoded JSON object.");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| invalid())?;
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v.to_string()),
+        _ => Err(invalid()),
+    }
+}
+
+/// A function as the caller named it.
+#[derive(Debug, PartialEq, Eq)]
+struct FunctionRef {
+    name: String,
+    qualifier: Option<String>,
+    region: Option<String>,
+    account: Option<String>,
+}
+
+impl FunctionRef {
+    /// `NAME[:Q]`, `ACCOUNT:function:NAME[:Q]` or `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]`.
+    fn parse(s: &str) -> Option<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (region, account, rest) = match parts.as_slice() {
+            ["arn", partition, "lambda", region, account, "function", rest @ ..]
+                if partition.starts_with("aws") =>
+            {
+                (Some(*region), Some(*account), rest)
+            }
+            [account, "function", rest @ ..] => (None, Some(*account), rest),
+            rest => (None, None, rest),
+        };
+        let (name, qualifier) = match rest {
+            [name] => (*name, None),
+            [name, q] => (*name, Some(*q)),
+            _ => return None,
+        };
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 140
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !valid(name) || qualifier.is_some_and(|q| q.is_empty()) {
+            return None;
+        }
+        Some(Self {
+            name: name.to_owned(),
+            qualifier: qualifier.map(str::to_owned),
+            region: region.map(str::to_owned),
+            account: account.map(str::to_owned),
+        })
+    }
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    percent_decode_bytes(s).and_then(|b| String::from_utf8(b).ok())
+}
+
+/// Decodes `%XX` escapes into bytes; `None` when an escape is malformed.
+pub(crate) fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names() {
+        let f = FunctionRef::parse("hello").unwrap();
+        assert_eq!((f.name.as_str(), f.qualifier), ("hello", None));
+        let f = FunctionRef::parse("hello:$LATEST").unwrap();
+        assert_eq!(f.qualifier.as_deref(), Some("$LATEST"));
+        let f = FunctionRef::parse("123456789012:function:hello:prod").unwrap();
+        assert_eq!(f.account.as_deref(), Some("123456789012"));
+        assert_eq!(f.qualifier.as_deref(), Some("prod"));
+        let f = FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:hello").unwrap();
+        assert_eq!(f.region.as_deref(), Some("eu-west-1"));
+        assert!(FunctionRef::parse("a:b:c").is_none());
+        assert!(FunctionRef::parse("bad name").is_none());
+        assert!(FunctionRef::parse("").is_none());
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%3Ab%24").as_deref(), Some("a:b$"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode_bytes("%FF%00"), Some(vec![255, 0]));
+    }
+
+    #[test]
+    fn client_context() {
+        let ok = base64::engine::general_purpose::STANDARD.encode(r#"{"custom": {"a": 1}}"#);
+        assert_eq!(decode_client_context(&ok).unwrap(), r#"{"custom":{"a":1}}"#);
+        assert!(decode_client_context("!!!").is_err());
+        let not_object = base64::engine::general_purpose::STANDARD.encode("[1]");
+        assert!(decode_client_context(&not_object).is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! How an environment handles a streamed response: the start (the request id must name the
+//! invocation in progress; the caller is handed the stream) and the end (END and REPORT are
+//! logged, the outcome — an error from the trailers, or a size overrun — goes to the caller).
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::errors::{error_body, unknown_request};
+use super::{Environment, State};
+use crate::api::runtime::{RuntimeAnswer, StreamAnswer, StreamEnd};
+use crate::invocation::{error_document, Answer};
+use crate::stream::StreamLimits;
+
+impl Environment {
+    /// The runtime starts streaming the response of `request_id`.
+    pub(super) fn on_stream_start(
+        &mut self,
+        request_id: &str,
+        content_type: Option<String>,
+        reply: oneshot::Sender<StreamAnswer>,
+    ) {
+        let limits = StreamLimits {
+            max_bytes: self.shared.config.stream_max_bytes,
+            shaped: self.shared.config.stream_bandwidth_shape,
+        };
+        let answer = match &mut self.state {
+            State::Busy(active) if active.invocation.request_id == request_id => {
+                if active.invocation.streaming {
+                    StreamAnswer::Refused(error_document(
+                        "InvalidStateTransition",
+                        &format!("the response of invocation {request_id} is already streaming"),
+                    ))
+                } else {
+                    StreamAnswer::Accepted(active.invocation.start_stream(content_type, limits))
+                }
+            }
+            _ => {
+                let answered = self.last_answered.as_deref() == Some(request_id);
+                StreamAnswer::Refused(unknown_request(request_id, answered))
+            }
+        };
+        // A runtime whose connection went away meanwhile streams nothing: the process exit or
+        // the timeout ends the invocation.
+        let _ = reply.send(answer);
+    }
+
+    /// The streamed body of `request_id` ended.
+    pub(super) fn on_stream_end(
+        &mut self,
+        request_id: &str,
+        end: StreamEnd,
+        reply: oneshot::Sender<RuntimeAnswer>,
+        buf: &mut [u8],
+    ) {
+        let streaming = matches!(&self.state,
+            State::Busy(active) if active.invocation.request_id == request_id && active.invocation.streaming);
+        if !streaming {
+            let answered = self.last_answered.as_deref() == Some(request_id);
+            let _ = reply.send(RuntimeAnswer::BadRequest(unknown_request(
+                request_id, answered,
+            )));
+            return;
+        }
+        let State::Busy(active) = std::mem::replace(&mut self.state, State::Settling) else {
+            return; // matched as Busy just above
+        };
+        self.set_deadline(None);
+        let (answer, runtime_answer) = match end {
+            StreamEnd::Complete { .. } => (Answer::Success(Bytes::new()), RuntimeAnswer::Accepted),
+            StreamEnd::Failed { error_type, body } => (
+                Answer::FunctionError(error_body(error_type.as_deref(), body)),
+                RuntimeAnswer::Accepted,
+            ),
+            StreamEnd::TooLarge { limit } => {
+                self.platform(format!(
+                    "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                ));
+                let doc = error_document(
+                    "Function.ResponseSizeTooLarge",
+                    &format!("Response payload size exceeded maximum allowed payload size ({limit} bytes)."),
+                );
+                (Answer::FunctionError(doc), RuntimeAnswer::TooLarge)
+            }
+        };
+        let _ = reply.send(runtime_answer);
+        self.drain_output(buf);
+        self.complete(active, answer, true);
+    }
+}

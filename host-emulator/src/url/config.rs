@@ -1,0 +1,91 @@
+//! The configuration of a function URL: its invoke mode and CORS settings, as in
+//! `[functions.NAME.url]` and on [`crate::FunctionConfig::url`].
+
+use serde::Deserialize;
+
+/// How a function URL answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum InvokeMode {
+    /// The whole response at once (up to 6 MB).
+    #[default]
+    #[serde(rename = "BUFFERED")]
+    Buffered,
+    /// The response streamed as the function writes it.
+    #[serde(rename = "RESPONSE_STREAM")]
+    ResponseStream,
+}
+
+/// A function URL.
+///
+/// ```
+/// use firebox_emulator::url::{Cors, InvokeMode, UrlConfig};
+/// let url = UrlConfig {
+///     invoke_mode: InvokeMode::ResponseStream,
+///     cors: Some(Cors { allow_origins: vec!["https://example.com".into()], ..Cors::default() }),
+/// };
+/// assert!(url.cors.is_some());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlConfig {
+    /// `BUFFERED` (default) or `RESPONSE_STREAM`.
+    #[serde(default)]
+    pub invoke_mode: InvokeMode,
+    /// Cross-origin resource sharing, answered by the URL itself.
+    pub cors: Option<Cors>,
+}
+
+/// CORS settings of a function URL (the fields of Lambda's `Cors` object).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    /// Allowed origins (`*` for any).
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    /// Allowed methods (`*` for any).
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Allowed request headers (`*` for any).
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers exposed to the browser.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// Seconds a preflight answer may be cached (0 to 86400).
+    pub max_age: Option<u32>,
+    /// Whether credentials are allowed.
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+impl UrlConfig {
+    /// Checks the CORS settings; the message names the field.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let Some(cors) = &self.cors else {
+            return Ok(());
+        };
+        if cors.max_age.is_some_and(|a| a > 86_400) {
+            return Err(("url.cors.max_age", "must be between 0 and 86400".into()));
+        }
+        for (field, values) in [
+            ("url.cors.allow_origins", &cors.allow_origins),
+            ("url.cors.allow_methods", &cors.allow_methods),
+            ("url.cors.allow_headers", &cors.allow_headers),
+            ("url.cors.expose_headers", &cors.expose_headers),
+        ] {
+            if let Some(bad) = values.iter().find(|v| {
+                v.is_empty() || http::HeaderValue::from_str(v).is_err() || v.contains(',')
+            }) {
+                return Err((field, format!("`{bad}` is not a valid value")));
+            }
+        }
+        if let Some(bad) = cors
+            .allow_methods
+            .iter()
+            .find(|m| *m != "*" && http::Method::from_bytes(m.as_bytes()).is_err())
+        {
+            return Err(("url.cors.allow_methods", format!("`{bad}` is not an HTTP method")));
+        }
+        Ok(())
+    }
+}

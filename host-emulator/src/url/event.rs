@@ -1,0 +1,229 @@
+//! An HTTP request as a function URL delivers it: payload format 2.0 (`rawPath`,
+//! `rawQueryString`, cookies split out, lower-case headers with repeated values joined by
+//! commas, decoded query parameters, `requestContext` with a fresh request id and time, the
+//! body as text or base64).
+
+use base64::Engine;
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+
+use crate::api::invoke::percent_decode_bytes;
+
+/// What the event is built from.
+pub(crate) struct RequestParts<'a> {
+    pub method: &'a str,
+    pub raw_path: &'a str,
+    pub raw_query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    pub source_ip: String,
+    pub domain_name: String,
+    pub account_id: &'a str,
+    pub request_id: &'a str,
+    pub now_ms: u64,
+}
+
+/// Builds the payload format 2.0 event.
+pub(crate) fn build(p: &RequestParts<'_>) -> Value {
+    let mut headers = Map::new();
+    let mut cookies: Vec<String> = Vec::new();
+    for name in p.headers.keys() {
+        let values: Vec<String> = p
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if name == http::header::COOKIE {
+            for v in &values {
+                cookies.extend(
+                    v.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_owned),
+                );
+            }
+            continue;
+        }
+        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    let domain_prefix = p
+        .domain_name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let user_agent = p
+        .headers
+        .get(http::header::USER_AGENT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": p.raw_path,
+        "rawQueryString": p.raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": p.account_id,
+            "apiId": domain_prefix,
+            "domainName": p.domain_name,
+            "domainPrefix": domain_prefix,
+            "http": {
+                "method": p.method,
+                "path": p.raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": p.source_ip,
+                "userAgent": user_agent,
+            },
+            "requestId": p.request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": clf_time(p.now_ms),
+            "timeEpoch": p.now_ms,
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if let Some(query) = query_parameters(p.raw_query) {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !p.body.is_empty() {
+        match text_body(p.headers, p.body) {
+            Some(text) => event["body"] = Value::String(text.to_owned()),
+            None => {
+                event["body"] =
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(p.body));
+                event["isBase64Encoded"] = Value::Bool(true);
+            }
+        }
+    }
+    event
+}
+
+/// The body as text when its content type is textual (or absent) and it is UTF-8.
+fn text_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<&'a str> {
+    let textual = match headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(ct) => is_text_type(ct),
+    };
+    if !textual || headers.contains_key(http::header::CONTENT_ENCODING) {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
+/// Whether a content type is text (sent as-is rather than base64).
+pub(crate) fn is_text_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("/json")
+        || essence.ends_with("+json")
+        || essence.ends_with("/xml")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence.as_str(),
+            "application/javascript"
+                | "application/x-www-form-urlencoded"
+                | "application/graphql"
+                | "application/yaml"
+        )
+}
+
+/// Decoded query parameters, repeated ones joined by commas; `None` when there are none.
+fn query_parameters(raw: &str) -> Option<Map<String, Value>> {
+    let mut out: Map<String, Value> = Map::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            let s = s.replace('+', " ");
+            percent_decode_bytes(&s)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or(s)
+        };
+        let (k, v) = (decode(k), decode(v));
+        match out.get_mut(&k) {
+            Some(Value::String(existing)) => {
+                existing.push(',');
+                existing.push_str(&v);
+            }
+            _ => {
+                out.insert(k, Value::String(v));
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `12/Mar/2020:19:03:58 +0000`.
+fn clf_time(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // "YYYY-MM-DDTHH:MM:SS.mmmZ"
+    let iso = crate::ids::rfc3339_millis(ms);
+    let (y, mo, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
+    let month = mo
+        .parse::<usize>()
+        .ok()
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .copied()
+        .unwrap_or("Jan");
+    format!("{d}/{month}/{y}:{} +0000", &iso[11..19])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_cookies_and_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-multi", "a".parse().unwrap());
+        headers.append("x-multi", "b".parse().unwrap());
+        headers.append("cookie", "s=1; t=2".parse().unwrap());
+        headers.append("content-type", "application/octet-stream".parse().unwrap());
+        let event = build(&RequestParts {
+            method: "POST",
+            raw_path: "/a%20b",
+            raw_query: "x=1&x=2&y=h%C3%A9+llo&flag",
+            headers: &headers,
+            body: &[0, 159, 146, 150],
+            source_ip: "127.0.0.1".into(),
+            domain_name: "fn.lambda-url.localhost".into(),
+            account_id: "123456789012",
+            request_id: "rid",
+            now_ms: 1_583_348_638_390,
+        });
+        assert_eq!(event["headers"]["x-multi"], "a,b");
+        assert!(event["headers"].get("cookie").is_none());
+        assert_eq!(event["cookies"], json!(["s=1", "t=2"]));
+        assert_eq!(event["queryStringParameters"]["x"], "1,2");
+        assert_eq!(event["queryStringParameters"]["y"], "hé llo");
+        assert_eq!(event["queryStringParameters"]["flag"], "");
+        assert_eq!(event["rawPath"], "/a%20b");
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], "AJ+Slg==");
+        assert_eq!(event["requestContext"]["time"], "04/Mar/2020:19:03:58 +0000");
+        assert_eq!(event["requestContext"]["domainPrefix"], "fn");
+    }
+
+    #[test]
+    fn text_types() {
+        assert!(is_text_type("application/json; charset=utf-8"));
+        assert!(is_text_type("text/html"));
+        assert!(is_text_type("application/vnd.api+json"));
+        assert!(!is_text_type("image/png"));
+        assert!(!is_text_type("application/octet-stream"));
+    }
+}

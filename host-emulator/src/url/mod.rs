@@ -1,0 +1,285 @@
+//! Function URLs on the emulator's public listener, routed by host name
+//! (`http://NAME.lambda-url.localhost:PORT/any/path`) or by path prefix
+//! (`http://127.0.0.1:PORT/lambda-url/NAME/any/path`, the prefix removed from `rawPath`).
+//! Each request becomes a payload format 2.0 event ([`event`]); the answer becomes an HTTP
+//! response ([`response`]), streamed as it arrives in `RESPONSE_STREAM` mode; CORS is
+//! answered from the configuration ([`cors`]).
+
+mod config;
+mod cors;
+mod event;
+mod response;
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use tokio::sync::{mpsc, oneshot};
+
+pub use config::{Cors, InvokeMode, UrlConfig};
+pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
+
+use crate::api::invoke::{buffer_stream, Functions};
+use crate::api::{read_body, BodyError, MAX_SYNC_REQUEST_BYTES};
+use crate::invocation::{Answer, Invocation, Outcome, Reply};
+use crate::scheduler::PoolMessage;
+use crate::stream::{Framing, ResponseBody, StreamStart};
+use response::{message, split_prelude, with_head, Head};
+
+/// Host names ending in this are function URLs: `NAME.lambda-url.localhost`.
+pub const HOST_SUFFIX: &str = ".lambda-url.localhost";
+/// Paths starting with this are function URLs: `/lambda-url/NAME/...`.
+pub const PATH_PREFIX: &str = "/lambda-url/";
+
+/// A request addressed to a function URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlTarget {
+    name: String,
+    raw_path: String,
+    domain: String,
+}
+
+/// Whether `req` is addressed to a function URL, and to which.
+pub(crate) fn route<B>(req: &Request<B>) -> Option<UrlTarget> {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let path = req.uri().path();
+    if let Some(name) = host.strip_suffix(HOST_SUFFIX).filter(|n| !n.is_empty() && !n.contains('.')) {
+        return Some(UrlTarget {
+            name: name.to_owned(),
+            raw_path: path.to_owned(),
+            domain: host.clone(),
+        });
+    }
+    let rest = path.strip_prefix(PATH_PREFIX)?;
+    let (name, tail) = rest.split_once('/').map_or((rest, ""), |(n, t)| (n, t));
+    if name.is_empty() {
+        return None;
+    }
+    Some(UrlTarget {
+        name: name.to_owned(),
+        raw_path: format!("/{tail}"),
+        domain: format!("{name}{HOST_SUFFIX}"),
+    })
+}
+
+/// Serves one function URL request.
+pub(crate) async fn handle(
+    req: Request<Incoming>,
+    target: UrlTarget,
+    functions: &Functions,
+    peer: Option<SocketAddr>,
+) -> Response<ResponseBody> {
+    let request_id = crate::ids::request_id();
+    let mut response = serve(req, &target, functions, peer, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+async fn serve(
+    req: Request<Incoming>,
+    target: &UrlTarget,
+    functions: &Functions,
+    peer: Option<SocketAddr>,
+    request_id: &str,
+) -> Response<ResponseBody> {
+    let Some((function, url)) = functions
+        .by_name
+        .get(&target.name)
+        .and_then(|f| f.config.url.clone().map(|u| (f.clone(), u)))
+    else {
+        return message(
+            StatusCode::NOT_FOUND,
+            &format!("No function URL for `{}`", target.name),
+        );
+    };
+    if let Some(cors) = &url.cors {
+        if cors::is_preflight(req.method(), req.headers()) {
+            return cors::preflight(cors, req.headers());
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let body = match read_body(body, MAX_SYNC_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge { .. }) => {
+            return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+        }
+        Err(BodyError::Read(_)) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
+    };
+    let event = event::build(&event::RequestParts {
+        method: parts.method.as_str(),
+        raw_path: &target.raw_path,
+        raw_query: parts.uri.query().unwrap_or_default(),
+        headers: &parts.headers,
+        body: &body,
+        source_ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+        domain_name: target.domain.clone(),
+        account_id: &function.config.account_id,
+        request_id,
+        now_ms: crate::ids::unix_millis(),
+    });
+    let payload = Bytes::from(event.to_string());
+    if payload.len() > MAX_SYNC_REQUEST_BYTES {
+        return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    }
+    let (invocation, waiting) =
+        Invocation::sync(request_id.to_owned(), payload, function.config.arn());
+    if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    }
+    let mut response = match waiting.wait().await {
+        Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Ok(Reply::Complete(outcome)) => buffered(outcome),
+        Ok(Reply::Streaming { start, outcome }) => match url.invoke_mode {
+            InvokeMode::ResponseStream => streamed(start, outcome).await,
+            InvokeMode::Buffered => {
+                let integration = is_integration(&start);
+                let content_type = start.content_type.clone();
+                match buffer_stream(start.chunks, outcome).await {
+                    Ok(outcome) => buffered_stream(outcome, integration, content_type),
+                    Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                }
+            }
+        },
+    };
+    if let Some(cors) = &url.cors {
+        cors::decorate(cors, &parts.headers, response.headers_mut());
+    }
+    response
+}
+
+fn is_integration(start: &StreamStart) -> bool {
+    start.content_type.as_deref().is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(HTTP_INTEGRATION_CONTENT_TYPE))
+    })
+}
+
+/// The URL's answer to an outcome that is not a success.
+fn failure(answer: &Answer) -> Response<ResponseBody> {
+    match answer {
+        Answer::Throttled { .. } => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
+        Answer::ServiceError(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        _ => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+    }
+}
+
+/// A buffered answer mapped to an HTTP response.
+fn buffered(outcome: Outcome) -> Response<ResponseBody> {
+    let Answer::Success(body) = &outcome.answer else {
+        return failure(&outcome.answer);
+    };
+    match response::buffered(body) {
+        Ok((head, bytes)) => with_head(head, ResponseBody::full(bytes)),
+        Err(e) => {
+            tracing::debug!(error = %e, "function URL response cannot be mapped");
+            message(StatusCode::BAD_GATEWAY, "Internal Server Error")
+        }
+    }
+}
+
+/// A streamed answer, collected for a `BUFFERED` URL.
+fn buffered_stream(
+    outcome: Outcome,
+    integration: bool,
+    content_type: Option<String>,
+) -> Response<ResponseBody> {
+    let Answer::Success(body) = outcome.answer else {
+        return failure(&outcome.answer);
+    };
+    if integration {
+        return match split_prelude(&body) {
+            Ok(Some((head, at))) => with_head(head, ResponseBody::full(body.slice(at..))),
+            _ => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+        };
+    }
+    with_head(plain_head(content_type), ResponseBody::full(body))
+}
+
+/// 200 with the runtime's content type.
+fn plain_head(content_type: Option<String>) -> Head {
+    let content_type = content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+    Head {
+        status: StatusCode::OK,
+        headers: vec![(http::header::CONTENT_TYPE, content_type)],
+        cookies: Vec::new(),
+    }
+}
+
+/// A `RESPONSE_STREAM` answer: waits for the prelude (when there is one), then streams the
+/// rest with chunked encoding as it arrives.
+async fn streamed(start: StreamStart, outcome: oneshot::Receiver<Outcome>) -> Response<ResponseBody> {
+    if !is_integration(&start) {
+        let head = plain_head(start.content_type);
+        return with_head(
+            head,
+            ResponseBody::stream(None, start.chunks, outcome, Framing::Raw),
+        );
+    }
+    let mut chunks: mpsc::Receiver<Bytes> = start.chunks;
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = chunks.recv().await {
+        buf.extend_from_slice(&chunk);
+        match split_prelude(&buf) {
+            Ok(None) => continue,
+            Ok(Some((head, at))) => {
+                let rest = buf.split_off(at).freeze();
+                return with_head(
+                    head,
+                    ResponseBody::stream(Some(rest), chunks, outcome, Framing::Raw),
+                );
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "function URL stream prelude cannot be read");
+                return message(StatusCode::BAD_GATEWAY, "Internal Server Error");
+            }
+        }
+    }
+    // The stream ended before its prelude did.
+    match outcome.await {
+        Ok(Outcome {
+            answer: Answer::Success(_),
+            ..
+        }) if buf.is_empty() => with_head(plain_head(None), ResponseBody::empty()),
+        Ok(Outcome {
+            answer: Answer::Success(_),
+            ..
+        }) => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+        Ok(outcome) => failure(&outcome.answer),
+        Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(host: &str, path: &str) -> Request<()> {
+        Request::get(path).header("host", host).body(()).unwrap()
+    }
+
+    #[test]
+    fn routes() {
+        let t = route(&req("hello.lambda-url.localhost:3001", "/a/b")).unwrap();
+        assert_eq!((t.name.as_str(), t.raw_path.as_str()), ("hello", "/a/b"));
+        assert_eq!(t.domain, "hello.lambda-url.localhost");
+        let t = route(&req("127.0.0.1:3001", "/lambda-url/hello/a/b")).unwrap();
+        assert_eq!((t.name.as_str(), t.raw_path.as_str()), ("hello", "/a/b"));
+        let t = route(&req("127.0.0.1:3001", "/lambda-url/hello")).unwrap();
+        assert_eq!(t.raw_path, "/");
+        assert!(route(&req("127.0.0.1:3001", "/2015-03-31/functions/x/invocations")).is_none());
+        assert!(route(&req("127.0.0.1", "/lambda-url/")).is_none());
+        assert!(route(&req("a.b.lambda-url.localhost", "/")).is_none());
+    }
+}

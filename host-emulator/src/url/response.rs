@@ -1,0 +1,214 @@
+//! A function's answer as a function URL gives it: a response object
+//! (`statusCode`, `headers`, `cookies`, `body`, `isBase64Encoded`) or any other JSON value (a
+//! 200 `application/json` body); for streamed HTTP responses, the JSON prelude before the
+//! 8 NUL bytes; and the URL's own error answers.
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+use serde_json::Value;
+
+use crate::stream::ResponseBody;
+
+/// The content type of a streamed HTTP response with a prelude.
+pub const HTTP_INTEGRATION_CONTENT_TYPE: &str =
+    "application/vnd.awslambda.http-integration-response";
+/// Separates the prelude from the body.
+pub const PRELUDE_SEPARATOR: [u8; 8] = [0; 8];
+/// Largest prelude accepted before the separator.
+pub const MAX_PRELUDE_BYTES: usize = 64 * 1024;
+
+/// Status, headers and cookies of an HTTP response (the prelude, or a response object).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub cookies: Vec<HeaderValue>,
+}
+
+/// Why an answer cannot be turned into an HTTP response (the URL answers 502).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MappingError {
+    /// Not JSON at all.
+    #[error("the function's response is not JSON")]
+    NotJson,
+    /// A field has the wrong type or value.
+    #[error("invalid `{0}` in the function's response")]
+    Field(&'static str),
+}
+
+/// Reads `statusCode`, `headers` and `cookies` from a response object or a prelude.
+pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, MappingError> {
+    let status = match object.get("statusCode") {
+        None => StatusCode::OK,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .and_then(|n| u16::try_from(n).ok())
+            .and_then(|n| StatusCode::from_u16(n).ok())
+            .ok_or(MappingError::Field("statusCode"))?,
+    };
+    let mut headers = Vec::new();
+    if let Some(h) = object.get("headers").filter(|h| !h.is_null()) {
+        let h = h.as_object().ok_or(MappingError::Field("headers"))?;
+        for (name, value) in h {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(MappingError::Field("headers")),
+            };
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| MappingError::Field("headers"))?;
+            let value = HeaderValue::from_str(&text).map_err(|_| MappingError::Field("headers"))?;
+            headers.push((name, value));
+        }
+    }
+    let mut cookies = Vec::new();
+    if let Some(c) = object.get("cookies").filter(|c| !c.is_null()) {
+        for cookie in c.as_array().ok_or(MappingError::Field("cookies"))? {
+            let cookie = cookie
+                .as_str()
+                .and_then(|s| HeaderValue::from_str(s).ok())
+                .ok_or(MappingError::Field("cookies"))?;
+            cookies.push(cookie);
+        }
+    }
+    Ok(Head {
+        status,
+        headers,
+        cookies,
+    })
+}
+
+/// Maps a buffered answer to status, headers and body.
+pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| MappingError::NotJson)?;
+    match value {
+        Value::Object(object) if object.contains_key("statusCode") => {
+            let mut head = head(&object)?;
+            let base64 = match object.get("isBase64Encoded") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(MappingError::Field("isBase64Encoded")),
+            };
+            let text = match object.get("body") {
+                None | Some(Value::Null) => "",
+                Some(Value::String(s)) => s.as_str(),
+                Some(_) => return Err(MappingError::Field("body")),
+            };
+            let bytes = if base64 {
+                Bytes::from(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(text)
+                        .map_err(|_| MappingError::Field("body"))?,
+                )
+            } else {
+                Bytes::copy_from_slice(text.as_bytes())
+            };
+            if !head
+                .headers
+                .iter()
+                .any(|(n, _)| n == http::header::CONTENT_TYPE)
+            {
+                head.headers.push((
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ));
+            }
+            Ok((head, bytes))
+        }
+        _ => Ok((
+            Head {
+                status: StatusCode::OK,
+                headers: vec![(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                cookies: Vec::new(),
+            },
+            Bytes::copy_from_slice(body),
+        )),
+    }
+}
+
+/// Where the prelude ends in `buf`: the JSON prelude and the offset of the body, `Ok(None)`
+/// when the separator has not arrived yet.
+pub(crate) fn split_prelude(buf: &[u8]) -> Result<Option<(Head, usize)>, MappingError> {
+    let Some(at) = buf
+        .windows(PRELUDE_SEPARATOR.len())
+        .position(|w| w == PRELUDE_SEPARATOR)
+    else {
+        if buf.len() > MAX_PRELUDE_BYTES {
+            return Err(MappingError::Field("prelude"));
+        }
+        return Ok(None);
+    };
+    let value: Value = serde_json::from_slice(&buf[..at]).map_err(|_| MappingError::NotJson)?;
+    let object = value.as_object().ok_or(MappingError::Field("prelude"))?;
+    Ok(Some((head(object)?, at + PRELUDE_SEPARATOR.len())))
+}
+
+/// A response with `head` and `body`.
+pub(crate) fn with_head(head: Head, body: ResponseBody) -> Response<ResponseBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = head.status;
+    let h = response.headers_mut();
+    for (name, value) in head.headers {
+        h.append(name, value);
+    }
+    for cookie in head.cookies {
+        h.append(http::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The URL's own answer: `{"Message": ...}` with `status`.
+pub(crate) fn message(status: StatusCode, message: &str) -> Response<ResponseBody> {
+    let body = serde_json::json!({ "Message": message }).to_string();
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_objects() {
+        let (head, body) = buffered(
+            br#"{"statusCode":201,"headers":{"x-a":"1"},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#,
+        )
+        .unwrap();
+        assert_eq!(head.status, 201);
+        assert_eq!(head.cookies.len(), 2);
+        assert_eq!(&body[..], b"hi");
+        assert!(head.headers.iter().any(|(n, _)| n == "content-type"));
+        let (head, body) = buffered(br#"{"hello":"world"}"#).unwrap();
+        assert_eq!(head.status, 200);
+        assert_eq!(&body[..], br#"{"hello":"world"}"#);
+        let (_, body) = buffered(br#""text""#).unwrap();
+        assert_eq!(&body[..], br#""text""#);
+        assert!(buffered(b"not json").is_err());
+        assert!(buffered(br#"{"statusCode":"abc"}"#).is_err());
+        assert!(buffered(br#"{"statusCode":200,"body":5}"#).is_err());
+    }
+
+    #[test]
+    fn preludes() {
+        let mut wire = br#"{"statusCode":202,"headers":{"content-type":"text/event-stream"},"cookies":["c=1"]}"#.to_vec();
+        assert!(split_prelude(&wire).unwrap().is_none());
+        wire.extend_from_slice(&[0; 8]);
+        wire.extend_from_slice(b"data: 1\n\n");
+        let (head, at) = split_prelude(&wire).unwrap().unwrap();
+        assert_eq!(head.status, 202);
+        assert_eq!(&wire[at..], b"data: 1\n\n");
+        assert!(split_prelude(&[b'x'; MAX_PRELUDE_BYTES + 1]).is_err());
+        assert!(split_prelude(b"nope\0\0\0\0\0\0\0\0").is_err());
+    }
+}
