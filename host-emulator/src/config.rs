@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
+
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
 /// Default region of every function.
@@ -122,15 +124,26 @@ pub struct FunctionConfig {
     pub region: String,
     /// Account id in ARNs.
     pub account_id: String,
-    /// Most environments this function runs at once (temporary cap; default 10).
-    pub max_environments: usize,
+    /// Reserved concurrency: set aside from the account and the function's cap (`None`: draws
+    /// from the unreserved pool; `Some(0)`: every invoke is throttled).
+    pub reserved_concurrency: Option<u32>,
+    /// Environments initialised at start-up and kept ready (`provisioned-concurrency`).
+    pub provisioned_concurrency: u32,
+    /// Multi-concurrency (Lambda Managed Instances): invocations one environment may hold at
+    /// once; sets `AWS_LAMBDA_MAX_CONCURRENCY`.
+    pub max_concurrency: Option<u32>,
+    /// Whether idle environments are frozen between invocations (default true).
+    pub freeze: bool,
+    /// Opt-in limit on how fast environments are added (`scaling_rate`).
+    pub scaling_rate: Option<ScalingRate>,
     /// How long an idle environment is kept before it is shut down (default 10 minutes).
     pub idle_timeout: Duration,
     /// Longest on-demand Init phase before Init is retried inside the invoke (default 10 s).
     pub init_timeout: Duration,
     /// Largest streamed response in bytes (default 200 MiB).
     pub stream_max_bytes: u64,
-    /// Lambda's bandwidth shape for streamed responses.
+    /// Lambda's bandwidth shape for streamed responses: 6 MiB at full speed, then about
+    /// 2 MiB/s (default off).
     pub stream_bandwidth_shape: bool,
     /// The function URL, when the function has one.
     pub url: Option<crate::url::UrlConfig>,
@@ -149,7 +162,11 @@ impl FunctionConfig {
             environment: BTreeMap::new(),
             region: DEFAULT_REGION.to_owned(),
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
-            max_environments: 10,
+            reserved_concurrency: None,
+            provisioned_concurrency: 0,
+            max_concurrency: None,
+            freeze: true,
+            scaling_rate: None,
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             stream_max_bytes: crate::stream::DEFAULT_MAX_STREAM_BYTES,
@@ -210,10 +227,44 @@ impl FunctionConfig {
         self
     }
 
-    /// Sets the cap on environments running at once.
-    pub fn max_environments(mut self, n: usize) -> Self {
-        self.max_environments = n;
+    /// Former per-function cap; now an alias of [`FunctionConfig::reserved_concurrency`].
+    pub fn max_environments(self, n: usize) -> Self {
+        self.reserved_concurrency(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Sets the reserved concurrency (0 throttles every invoke).
+    pub fn reserved_concurrency(mut self, n: u32) -> Self {
+        self.reserved_concurrency = Some(n);
         self
+    }
+
+    /// Sets the provisioned concurrency.
+    pub fn provisioned_concurrency(mut self, n: u32) -> Self {
+        self.provisioned_concurrency = n;
+        self
+    }
+
+    /// Sets multi-concurrency: up to `n` invocations per environment.
+    pub fn max_concurrency(mut self, n: u32) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Turns freezing of idle environments on or off.
+    pub fn freeze(mut self, freeze: bool) -> Self {
+        self.freeze = freeze;
+        self
+    }
+
+    /// Limits how fast environments are added.
+    pub fn scaling_rate(mut self, rate: ScalingRate) -> Self {
+        self.scaling_rate = Some(rate);
+        self
+    }
+
+    /// Invocations one environment holds at once (1 unless multi-concurrency is on).
+    pub fn slots(&self) -> u32 {
+        self.max_concurrency.unwrap_or(1).max(1)
     }
 
     /// Sets how long an idle environment is kept.
@@ -301,9 +352,7 @@ impl FunctionConfig {
                 return Err(field_error(field, message));
             }
         }
-        if self.max_environments == 0 {
-            return Err(field_error("max_environments", "must be at least 1".into()));
-        }
+        crate::scheduler::limits::check_function(&self, file, &AccountConfig::default())?;
         if self.region.is_empty()
             || !self
                 .region
@@ -420,6 +469,8 @@ pub struct Config {
     pub listen: Option<SocketAddr>,
     /// The functions, validated.
     pub functions: Vec<FunctionConfig>,
+    /// Account-level concurrency settings (`[server]`).
+    pub account: AccountConfig,
 }
 
 impl Config {
@@ -446,7 +497,18 @@ impl Config {
             message,
         };
         let doc: RawFile = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
-        let listen = match doc.server.and_then(|s| s.listen) {
+        let server = doc.server.unwrap_or_default();
+        let mut account = AccountConfig::default();
+        if let Some(n) = server.account_concurrency {
+            account.concurrency = n;
+        }
+        if let Some(n) = server.unreserved_minimum {
+            account.unreserved_minimum = n;
+        }
+        if let Some(c) = server.cgroups {
+            account.cgroups = c;
+        }
+        let listen = match server.listen {
             Some(text) => Some(text.parse().map_err(|e| ConfigError::Invalid {
                 file: file.to_owned(),
                 message: format!("[server] field `listen`: `{text}` is not an address: {e}"),
@@ -481,7 +543,12 @@ impl Config {
                 message: "no functions defined (add a [functions.NAME] section)".into(),
             });
         }
-        Ok(Self { listen, functions })
+        crate::scheduler::limits::check_account(&functions, file, &account)?;
+        Ok(Self {
+            listen,
+            functions,
+            account,
+        })
     }
 }
 
@@ -493,10 +560,21 @@ struct RawFile {
     functions: Option<toml::Table>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<String>,
+    account_concurrency: Option<u32>,
+    unreserved_minimum: Option<u32>,
+    cgroups: Option<bool>,
+}
+
+/// `scaling_rate = "aws"` or `{ environments = N, window_s = S }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawScalingRate {
+    Named(String),
+    Custom { environments: u32, window_s: f64 },
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -510,7 +588,12 @@ struct RawFunction {
     environment: Option<BTreeMap<String, String>>,
     region: Option<String>,
     account_id: Option<String>,
-    max_environments: Option<usize>,
+    max_environments: Option<u32>,
+    reserved_concurrency: Option<u32>,
+    provisioned_concurrency: Option<u32>,
+    max_concurrency: Option<u32>,
+    freeze: Option<bool>,
+    scaling_rate: Option<RawScalingRate>,
     idle_timeout_s: Option<f64>,
     init_timeout_s: Option<f64>,
     stream_max_bytes: Option<u64>,
@@ -537,6 +620,11 @@ impl RawFunction {
             region: self.region.or(d.region),
             account_id: self.account_id.or(d.account_id),
             max_environments: self.max_environments.or(d.max_environments),
+            reserved_concurrency: self.reserved_concurrency.or(d.reserved_concurrency),
+            provisioned_concurrency: self.provisioned_concurrency.or(d.provisioned_concurrency),
+            max_concurrency: self.max_concurrency.or(d.max_concurrency),
+            freeze: self.freeze.or(d.freeze),
+            scaling_rate: self.scaling_rate.or(d.scaling_rate),
             idle_timeout_s: self.idle_timeout_s.or(d.idle_timeout_s),
             init_timeout_s: self.init_timeout_s.or(d.init_timeout_s),
             stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
@@ -579,9 +667,46 @@ impl RawFunction {
         if let Some(a) = self.account_id {
             f.account_id = a;
         }
-        if let Some(n) = self.max_environments {
-            f.max_environments = n;
+        let field = |field: &str, message: String| ConfigError::Field {
+            file: file.to_owned(),
+            function: name.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        match (self.max_environments, self.reserved_concurrency) {
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "max_environments",
+                    "is the old name of `reserved_concurrency`; give only one of them".into(),
+                ))
+            }
+            (Some(n), None) | (None, Some(n)) => f.reserved_concurrency = Some(n),
+            (None, None) => {}
         }
+        if let Some(n) = self.provisioned_concurrency {
+            f.provisioned_concurrency = n;
+        }
+        f.max_concurrency = self.max_concurrency;
+        if let Some(freeze) = self.freeze {
+            f.freeze = freeze;
+        }
+        f.scaling_rate = match self.scaling_rate {
+            None => None,
+            Some(RawScalingRate::Named(n)) if n == "aws" => Some(ScalingRate::AWS),
+            Some(RawScalingRate::Named(n)) => {
+                return Err(field(
+                    "scaling_rate",
+                    format!("`{n}` is not a rate: use \"aws\" or {{ environments = N, window_s = S }}"),
+                ))
+            }
+            Some(RawScalingRate::Custom {
+                environments,
+                window_s,
+            }) => Some(ScalingRate {
+                environments,
+                window: seconds("scaling_rate", window_s)?,
+            }),
+        };
         if let Some(t) = self.idle_timeout_s {
             f.idle_timeout = seconds("idle_timeout_s", t)?;
         }
@@ -698,7 +823,19 @@ mod tests {
                 "account_id",
             ),
             (
-                "command = [\"/bin/true\"]\nmax_environments = 0",
+                "command = [\"/bin/true\"]\nmax_concurrency = 0",
+                "max_concurrency",
+            ),
+            (
+                "command = [\"/bin/true\"]\nreserved_concurrency = 2\nprovisioned_concurrency = 3",
+                "provisioned_concurrency",
+            ),
+            (
+                "command = [\"/bin/true\"]\nscaling_rate = \"fast\"",
+                "scaling_rate",
+            ),
+            (
+                "command = [\"/bin/true\"]\nmax_environments = 2\nreserved_concurrency = 2",
                 "max_environments",
             ),
         ] {

@@ -12,8 +12,10 @@ use tokio::task::JoinHandle;
 
 use crate::api::invoke::{self, Functions};
 use crate::client::{self, ClientError, InvokeOptions, InvokeResponse};
-use crate::config::{Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
-use crate::environment::process::ProcessRegistry;
+use crate::config::{
+    AccountConfig, Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
+};
+use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::logs::{FunctionLog, LogHub, LogLine};
 use crate::scheduler;
 
@@ -39,6 +41,7 @@ pub struct EmulatorBuilder {
     functions: Vec<FunctionConfig>,
     listen: Option<SocketAddr>,
     validated: bool,
+    account: AccountConfig,
 }
 
 impl EmulatorBuilder {
@@ -52,6 +55,25 @@ impl EmulatorBuilder {
     /// Sets the listen address (default `127.0.0.1:0`, an ephemeral port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// Sets the account concurrency (default 1000).
+    pub fn account_concurrency(mut self, n: u32) -> Self {
+        self.account.concurrency = n;
+        self
+    }
+
+    /// Sets the concurrency reserved concurrency may not take (default 100).
+    pub fn unreserved_minimum(mut self, n: u32) -> Self {
+        self.account.unreserved_minimum = n;
+        self
+    }
+
+    /// Uses cgroups for freezing and memory limits when the machine allows it (default
+    /// true); `false` forces the process group and the `/proc` watcher.
+    pub fn cgroups(mut self, on: bool) -> Self {
+        self.account.cgroups = on;
         self
     }
 
@@ -77,6 +99,9 @@ impl EmulatorBuilder {
                 .into());
             }
         }
+        if !self.validated {
+            crate::scheduler::limits::check_account(&functions, "<code>", &self.account)?;
+        }
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -96,10 +121,20 @@ impl EmulatorBuilder {
             .map(|f| (f.region.clone(), f.account_id.clone()))
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let mut by_name = HashMap::new();
+        let account = Arc::new(scheduler::capacity::Account::new(&self.account, &functions));
+        let isolation = Isolation::detect(self.account.cgroups);
+        tracing::info!("environments: {}", isolation.describe());
         for f in functions {
             let log = FunctionLog::new(logs.clone(), &f.name);
             let name = f.name.clone();
-            let (shared, task) = scheduler::start(f, log, registry.clone(), shutdown_rx.clone());
+            let (shared, task) = scheduler::start(
+                f,
+                log,
+                registry.clone(),
+                account.clone(),
+                isolation.clone(),
+                shutdown_rx.clone(),
+            );
             by_name.insert(name, shared);
             tasks.push(task);
         }
@@ -178,6 +213,7 @@ impl Emulator {
             functions: config.functions,
             listen: listen.or(config.listen),
             validated: true,
+            account: config.account,
         };
         builder.start().await
     }

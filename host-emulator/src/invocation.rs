@@ -30,6 +30,8 @@ pub struct Invocation {
     /// When the Invoke API accepted it.
     pub accepted: Instant,
     reply: Option<oneshot::Sender<Outcome>>,
+    /// Its hold on the function's concurrency, from admission until it is answered.
+    pub(crate) permit: Option<crate::scheduler::capacity::Permit>,
     /// Where a streamed response is announced (synchronous callers only).
     stream: Option<oneshot::Sender<StreamStart>>,
     /// Whether the runtime is streaming its response now.
@@ -80,6 +82,7 @@ impl Invocation {
             tail: false,
             accepted: Instant::now(),
             reply,
+            permit: None,
             stream: None,
             streaming: false,
         }
@@ -114,8 +117,17 @@ impl Invocation {
         sink
     }
 
+    /// Whether this is an asynchronous (`Event`) invocation (nobody waits for the answer).
+    pub fn is_event(&self) -> bool {
+        self.reply.is_none()
+    }
+
     /// Answers the caller. A caller that went away is not an error: the invocation still ran.
     pub fn finish(mut self, answer: Answer, log_tail: Option<String>) {
+        // Released before the caller hears back, so that its next invoke finds the room.
+        if let Some(permit) = self.permit.take() {
+            permit.record(&answer);
+        }
         if let Some(reply) = self.reply.take() {
             let _ = reply.send(Outcome { answer, log_tail });
         } else if let Answer::Throttled { .. } | Answer::ServiceError(_) = answer {

@@ -26,6 +26,7 @@ pub mod eventstream;
 pub mod ids;
 pub mod invocation;
 pub mod logs;
+pub mod metrics;
 pub mod scheduler;
 pub mod stream;
 pub mod url;

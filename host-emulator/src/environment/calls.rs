@@ -5,7 +5,7 @@
 use tokio::sync::oneshot;
 
 use super::errors::{error_body, unknown_request};
-use super::{Active, End, Environment, NextAnswer, State, INIT_ERROR_EXIT_GRACE};
+use super::{Active, End, EnvKind, Environment, NextAnswer, State, INIT_ERROR_EXIT_GRACE};
 use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
 use crate::invocation::{error_document, error_type_of, Answer};
 
@@ -17,6 +17,10 @@ impl Environment {
     ) -> Result<(), End> {
         match request {
             RuntimeRequest::Next { reply } => {
+                if self.slots > 1 {
+                    self.multi_on_next(reply);
+                    return Ok(());
+                }
                 if let State::Busy(active) = &self.state {
                     let doc = error_document(
                         "InvalidStateTransition",
@@ -30,9 +34,13 @@ impl Environment {
                 }
                 self.parked = Some(reply);
                 if let State::Initializing { since, suppressed } = self.state {
-                    if !suppressed {
+                    self.shared.metrics.init_duration.observe(since.elapsed());
+                    // Provisioned environments report no Init Duration: Init was not part
+                    // of any invocation.
+                    if !suppressed && self.kind == EnvKind::OnDemand {
                         self.cold_init = Some(since.elapsed());
                     }
+                    self.report_ready();
                     if self.pending.is_some() {
                         self.try_deliver();
                         return Ok(());
@@ -44,7 +52,7 @@ impl Environment {
                     self.try_deliver();
                 } else {
                     self.state = State::Idle;
-                    self.report_idle();
+                    self.freeze();
                 }
                 Ok(())
             }
@@ -137,6 +145,7 @@ impl Environment {
                     since.elapsed().as_secs_f64() * 1000.0
                 ));
                 self.fail_pending(doc);
+                self.end_reason = format!("Init failed ({kind})");
                 // The runtime exits by itself after reporting; give it a moment to do so.
                 self.exit_grace = INIT_ERROR_EXIT_GRACE;
                 Err(End::Failed)
@@ -151,6 +160,9 @@ impl Environment {
         request_id: &str,
         reply: oneshot::Sender<RuntimeAnswer>,
     ) -> Option<(Active, oneshot::Sender<RuntimeAnswer>)> {
+        if self.slots > 1 {
+            return self.multi_take_active(request_id, reply);
+        }
         match &self.state {
             State::Busy(active) if active.invocation.streaming => {
                 let _ = reply.send(RuntimeAnswer::BadRequest(error_document(

@@ -3,7 +3,7 @@
 //! `memory_mb`; its peak usage is `Max Memory Used`). Used when `/sys/fs/cgroup/freezer` and
 //! `/sys/fs/cgroup/memory` are mounted and writable; otherwise the caller falls back to the
 //! process group (SIGSTOP/SIGCONT) and a `/proc` watcher. Each emulator gets its own parent
-//! directory (`firebox-<pid>`) under its own cgroup, removed when it stops.
+//! directory (`firebox-<pid>-<n>`) under its own cgroup, removed when it stops.
 
 use std::ffi::CString;
 use std::io;
@@ -35,7 +35,13 @@ impl CgroupRoots {
                     .then(|| path.trim_start_matches('/').to_owned())
             })
         };
-        let leaf = format!("firebox-{}", std::process::id());
+        // One parent per emulator, even with several emulators in one process (tests).
+        static EMULATORS: AtomicU64 = AtomicU64::new(0);
+        let leaf = format!(
+            "firebox-{}-{}",
+            std::process::id(),
+            EMULATORS.fetch_add(1, Ordering::Relaxed)
+        );
         let mut made = Vec::new();
         for (controller, mount) in [("freezer", FREEZER_MOUNT), ("memory", MEMORY_MOUNT)] {
             let Some(own_path) = path_of(controller) else {

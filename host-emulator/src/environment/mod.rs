@@ -4,7 +4,10 @@
 //! handlers only through channels.
 
 mod calls;
+pub mod cgroup;
 mod errors;
+mod memory;
+mod multi;
 mod streaming;
 pub mod process;
 
@@ -20,6 +23,7 @@ use crate::invocation::{error_document, Answer, Invocation};
 use crate::logs::{LineSplitter, Report, Tail};
 use crate::scheduler::{FunctionShared, PoolMessage};
 use errors::{exit_reason, timeout_document};
+use multi::Multi;
 use process::{Launch, Process, SpawnError, TempDir};
 
 /// How long a runtime that posted `/init/error` may take to exit before it is killed.
@@ -27,6 +31,28 @@ const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_millis(500);
 
 /// Identifies an environment within its function's pool.
 pub type EnvId = u64;
+
+/// How often a busy or initialising environment's memory is checked against its limit.
+const MEMORY_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Why an environment exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvKind {
+    /// Started for an invocation that found no free environment.
+    OnDemand,
+    /// Started ahead of traffic for provisioned concurrency.
+    Provisioned,
+}
+
+impl EnvKind {
+    /// `on-demand` or `provisioned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvKind::OnDemand => "on-demand",
+            EnvKind::Provisioned => "provisioned",
+        }
+    }
+}
 
 /// What the scheduler tells an environment.
 // An invocation moves through here unboxed on purpose: boxing would add an allocation per
@@ -101,17 +127,24 @@ enum End {
     Shutdown,
 }
 
-/// Runs one environment until it is gone; `first` is the invocation that caused its creation.
+/// Runs one environment until it is gone; `first` is the invocation that caused its creation
+/// (none for provisioned environments).
 pub(crate) async fn run(
     id: EnvId,
     shared: Arc<FunctionShared>,
-    first: Invocation,
+    first: Option<Invocation>,
+    kind: EnvKind,
     commands: mpsc::UnboundedReceiver<EnvCommand>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut env = match Environment::start(id, shared.clone(), first, commands).await {
+    let mut env = match Environment::start(id, shared.clone(), first, kind, commands).await {
         Ok(env) => env,
-        Err((invocation, message)) => {
+        Err((None, message)) => {
+            shared.log.platform(format!("Error: {message}"));
+            let _ = shared.pool.send(PoolMessage::Gone(id, message));
+            return;
+        }
+        Err((Some(invocation), message)) => {
             shared.log.platform(format!(
                 "RequestId: {} Error: {message}",
                 invocation.request_id
@@ -122,7 +155,7 @@ pub(crate) async fn run(
                 &format!("RequestId: {} Error: {message}", invocation.request_id),
             );
             invocation.finish(Answer::FunctionError(doc), None);
-            let _ = shared.pool.send(PoolMessage::Gone(id));
+            let _ = shared.pool.send(PoolMessage::Gone(id, message));
             return;
         }
     };
@@ -161,6 +194,14 @@ struct Environment {
     exit_grace: Duration,
     timer: std::pin::Pin<Box<Sleep>>,
     deadline: Option<Instant>,
+    kind: EnvKind,
+    /// Invocations it may hold at once (`max_concurrency`, else 1).
+    slots: u32,
+    /// Invocations in progress and waiting, under multi-concurrency.
+    multi: Multi,
+    /// Why it ended, for the `serve` log.
+    end_reason: String,
+    memory_check: tokio::time::Interval,
 }
 
 /// Aborts a task when dropped.
@@ -176,9 +217,10 @@ impl Environment {
     async fn start(
         id: EnvId,
         shared: Arc<FunctionShared>,
-        first: Invocation,
+        first: Option<Invocation>,
+        kind: EnvKind,
         commands: mpsc::UnboundedReceiver<EnvCommand>,
-    ) -> Result<Self, (Invocation, String)> {
+    ) -> Result<Self, (Option<Invocation>, String)> {
         let setup = |e: std::io::Error| format!("cannot prepare the environment: {e}");
         let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
             Ok(l) => l,
@@ -192,6 +234,7 @@ impl Environment {
             Ok(t) => t,
             Err(e) => return Err((first, setup(e))),
         };
+        let shared_slots = shared.config.slots();
         let (req_tx, requests) = mpsc::unbounded_channel();
         let server = AbortOnDrop(tokio::spawn(crate::api::runtime::serve(listener, req_tx)));
         let mut env = Self {
@@ -212,7 +255,7 @@ impl Environment {
             pending: None,
             parked: None,
             cold_init: None,
-            tail: first.tail.then(Tail::default),
+            tail: first.as_ref().is_some_and(|f| f.tail).then(Tail::default),
             last_answered: None,
             peak_memory: 0,
             output_open: true,
@@ -220,31 +263,44 @@ impl Environment {
             exit_grace: Duration::ZERO,
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             deadline: None,
+            kind,
+            slots: shared_slots,
+            multi: Multi::default(),
+            end_reason: String::new(),
+            memory_check: memory_interval(),
         };
-        env.pending = Some(first);
+        env.pending = first;
         env.platform("INIT_START Runtime Version: firebox:provided.al2023 Runtime Version ARN: arn:aws:lambda:::runtime:firebox".into());
         match env.spawn() {
             Ok(()) => {
-                let limit = env.shared.config.init_timeout;
+                let limit = match kind {
+                    EnvKind::OnDemand => env.shared.config.init_timeout,
+                    EnvKind::Provisioned => crate::scheduler::limits::PROVISIONED_INIT_TIMEOUT
+                        .max(env.shared.config.timeout),
+                };
                 env.set_deadline(Some(Instant::now() + limit));
                 Ok(env)
             }
-            Err(e) => {
-                let invocation = env.pending.take();
-                // `pending` was set just above.
-                let invocation = invocation.expect("pending invocation set before spawn");
-                Err((invocation, e.to_string()))
-            }
+            Err(e) => Err((env.pending.take(), e.to_string())),
         }
     }
 
     fn spawn(&mut self) -> Result<(), SpawnError> {
+        let init_type = if self.shared.config.max_concurrency.is_some() {
+            "lambda-managed-instances"
+        } else if self.kind == EnvKind::Provisioned {
+            "provisioned-concurrency"
+        } else {
+            "on-demand"
+        };
         let process = Process::spawn(&Launch {
             config: &self.shared.config,
             runtime_api: self.runtime_api,
             log_stream: &self.log_stream,
             tmp: self.tmp.path(),
             registry: &self.shared.registry,
+            init_type,
+            isolation: &self.shared.isolation,
         })?;
         tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "environment started");
         self.process = Some(process);
@@ -263,6 +319,7 @@ impl Environment {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         let mut buf = vec![0u8; 64 * 1024];
         let end = loop {
+            let watch_memory = self.watching_memory();
             let Some(process) = self.process.as_mut() else {
                 break End::Failed;
             };
@@ -294,6 +351,11 @@ impl Environment {
                         break end;
                     }
                 }
+                _ = self.memory_check.tick(), if watch_memory => {
+                    if let Err(end) = self.check_memory(&mut buf).await {
+                        break end;
+                    }
+                }
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
                         break End::Shutdown;
@@ -303,6 +365,10 @@ impl Environment {
         };
         if let End::Shutdown = end {
             self.drain_output(&mut buf);
+            if self.end_reason.is_empty() {
+                self.end_reason = "shut down".into();
+            }
+            self.multi_shutdown();
             if let State::Busy(active) = std::mem::replace(&mut self.state, State::Settling) {
                 active.invocation.finish(
                     Answer::ServiceError("the emulator is shutting down".into()),
@@ -324,11 +390,18 @@ impl Environment {
             self.splitter.flush(|line| self.shared.log.output(line));
         }
         if let Some(process) = self.process.take() {
+            if process.is_frozen() {
+                self.shared.metrics.frozen.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
             process.kill().await;
         }
-        let _ = self.shared.pool.send(PoolMessage::Gone(self.id));
+        let reason = std::mem::take(&mut self.end_reason);
+        let _ = self.shared.pool.send(PoolMessage::Gone(self.id, reason));
         self.commands.close();
         if let Some(invocation) = self.pending.take() {
+            let _ = self.shared.pool.send(PoolMessage::Retry(invocation));
+        }
+        for invocation in self.multi.take_pending() {
             let _ = self.shared.pool.send(PoolMessage::Retry(invocation));
         }
         while let Ok(command) = self.commands.try_recv() {
@@ -385,6 +458,13 @@ impl Environment {
     fn report(&mut self, active: &Active) {
         let duration = active.started.elapsed();
         let max_memory_bytes = self.memory();
+        let metrics = &self.shared.metrics;
+        metrics.duration.observe(duration);
+        if active.init.is_some() {
+            metrics
+                .cold_starts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let line = Report {
             request_id: &active.invocation.request_id,
             duration,
@@ -404,27 +484,58 @@ impl Environment {
         self.report(&active);
         self.last_answered = Some(active.invocation.request_id.clone());
         if keep {
-            self.report_idle();
+            // One slot is free again.
+            let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
         }
         let tail = self.take_tail();
         active.invocation.finish(answer, tail);
     }
 
-    /// Tells the scheduler this environment can take an invocation (once per idle period).
-    fn report_idle(&mut self) {
+    /// Init is over (first `/next`): tells the scheduler how many more invocations this
+    /// environment can take, beyond the one it may already hold.
+    fn report_ready(&mut self) {
         if !self.reported_idle {
             self.reported_idle = true;
-            let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
+            let held = u32::from(self.pending.is_some());
+            let _ = self
+                .shared
+                .pool
+                .send(PoolMessage::Ready(self.id, self.slots.saturating_sub(held)));
+        }
+    }
+
+    /// Stops the processes while the environment waits for its next event (single
+    /// concurrency, `freeze` on).
+    fn freeze(&mut self) {
+        if !self.shared.config.freeze || self.slots > 1 {
+            return;
+        }
+        if let Some(process) = &mut self.process {
+            if !process.is_frozen() && process.freeze() {
+                self.shared.metrics.frozen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lets the processes run again before an event is delivered.
+    fn thaw(&mut self) {
+        if let Some(process) = &mut self.process {
+            if process.thaw() {
+                self.shared.metrics.frozen.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 
     fn on_invoke(&mut self, invocation: Invocation) {
+        if self.slots > 1 {
+            self.multi_on_invoke(invocation);
+            return;
+        }
         if self.pending.is_some() || matches!(self.state, State::Busy(_)) {
             // The scheduler raced with a state change: give the invocation back.
             let _ = self.shared.pool.send(PoolMessage::Retry(invocation));
             return;
         }
-        self.reported_idle = false;
         self.tail = invocation.tail.then(Tail::default);
         self.pending = Some(invocation);
         self.try_deliver();
@@ -455,6 +566,7 @@ impl Environment {
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let deadline_ms = crate::ids::millis_of(SystemTime::now() + remaining);
+        self.thaw();
         let event = NextEvent {
             request_id: invocation.request_id.clone(),
             payload: invocation.payload.clone(),
@@ -500,6 +612,18 @@ impl Environment {
             Ok(status) => exit_reason(status),
             Err(e) => Some(format!("wait failed: {e}")),
         };
+        let limit = self.memory_limit();
+        if self.process.as_mut().is_some_and(|p| p.over_memory(limit)) {
+            self.out_of_memory_answers();
+            return;
+        }
+        self.end_reason = format!(
+            "runtime exited ({})",
+            reason.as_deref().unwrap_or("exit status 0")
+        );
+        if self.slots > 1 && self.multi_on_exit(&reason) {
+            return;
+        }
         let describe = |id: &str| match &reason {
             Some(r) => format!("RequestId: {id} Error: Runtime exited with error: {r}"),
             None => format!("RequestId: {id} Error: Runtime exited without providing a reason"),
@@ -533,8 +657,12 @@ impl Environment {
 
     async fn on_deadline(&mut self) -> Result<(), End> {
         let timeout = self.shared.config.timeout;
+        if self.slots > 1 && !matches!(self.state, State::Initializing { .. }) {
+            return self.multi_on_deadline();
+        }
         match std::mem::replace(&mut self.state, State::Settling) {
             State::Busy(active) => {
+                self.end_reason = "invocation timed out".into();
                 let id = active.invocation.request_id.clone();
                 self.timed_out(&id, timeout);
                 let doc = timeout_document(&id, timeout);
@@ -588,6 +716,7 @@ impl Environment {
                 ));
                 self.timed_out(&id, timeout);
                 self.fail_pending(timeout_document(&id, timeout));
+                self.end_reason = "Init timed out twice".into();
                 Err(End::Failed)
             }
             other => {
@@ -605,4 +734,10 @@ impl Environment {
             timeout.as_secs_f64()
         ));
     }
+}
+
+fn memory_interval() -> tokio::time::Interval {
+    let mut i = tokio::time::interval(MEMORY_CHECK_INTERVAL);
+    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    i
 }

@@ -117,6 +117,9 @@ async fn handle(
                 Err(e) => Err(e),
             }
         }
+        ["", "metrics"] if req.method() == Method::GET => {
+            return crate::metrics::response(functions).await;
+        }
         _ => Err(ServiceError::new(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
