@@ -17,7 +17,7 @@
 use axum::{
     extract::{Path, Query},
     http::header,
-    response::IntoResponse,
+    response::{AppendHeaders, IntoResponse},
     routing::{get, post},
     Extension, Json, Router,
 };
@@ -50,11 +50,12 @@ async fn binary() -> impl IntoResponse {
 }
 
 async fn cookies() -> impl IntoResponse {
+    // `AppendHeaders` keeps both; a plain array of headers would replace the first.
     (
-        [
+        AppendHeaders([
             (header::SET_COOKIE, "flavor=chocolate; Path=/"),
             (header::SET_COOKIE, "session=abc123; Path=/; HttpOnly"),
-        ],
+        ]),
         "two cookies set",
     )
 }
