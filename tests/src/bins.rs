@@ -80,7 +80,9 @@ pub fn workspace_bin(binary: Binary) -> Result<PathBuf, Error> {
     static BUILT: OnceLock<Mutex<HashMap<Binary, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     // Held while cargo runs, so two tests of one process never build at once.
-    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = built
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(path) = built.get(&binary) {
         return Ok(path.clone());
     }
@@ -106,7 +108,14 @@ fn build(binary: Binary, profile: &Path) -> Result<(), Error> {
     })?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(&cargo);
-    command.args(["build", "--quiet", "-p", binary.package, "--bin", binary.bin]);
+    command.args([
+        "build",
+        "--quiet",
+        "-p",
+        binary.package,
+        "--bin",
+        binary.bin,
+    ]);
     match profile.file_name().and_then(|n| n.to_str()) {
         Some("debug") | None => {}
         Some("release") => {

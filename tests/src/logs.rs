@@ -62,7 +62,9 @@ pub async fn line_containing(
     needle: &str,
 ) -> Result<String, Error> {
     wait_for(format!("`{needle}` in {function}'s log"), LOG_WAIT, || {
-        lines(emu, function).into_iter().find(|l| l.contains(needle))
+        lines(emu, function)
+            .into_iter()
+            .find(|l| l.contains(needle))
     })
     .await
 }

@@ -26,9 +26,15 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
 }
 
 /// Runs the boto3 script's `group` against the emulator and returns its JSON report.
-async fn boto3(emu: &Emulator, group: &str) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+async fn boto3(
+    emu: &Emulator,
+    group: &str,
+) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
     let python = deps::python()?;
-    let script = repo_root().join("tests").join("python").join("boto3_invoke.py");
+    let script = repo_root()
+        .join("tests")
+        .join("python")
+        .join("boto3_invoke.py");
     let mut command = tokio::process::Command::new(python);
     command
         .arg(&script)
@@ -37,7 +43,12 @@ async fn boto3(emu: &Emulator, group: &str) -> Result<Value, Box<dyn std::error:
         .stdin(Stdio::null())
         .kill_on_drop(true);
     // Dummy credentials and region only: nothing from the developer's AWS configuration.
-    for name in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA"] {
+    for name in [
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_LAMBDA",
+    ] {
         command.env_remove(name);
     }
     command
@@ -72,11 +83,28 @@ fn assert_exception(report: &Value, case: &str, class: &str, status: u64) {
 fn boto3_raises_the_service_exception_classes() -> TestResult {
     EMU.run(|emu| async move {
         let report = boto3(&emu, "service-errors").await?;
-        assert_exception(&report, "unknown_function", "ResourceNotFoundException", 404);
-        let message = report["unknown_function"]["message"].as_str().unwrap_or_default();
+        assert_exception(
+            &report,
+            "unknown_function",
+            "ResourceNotFoundException",
+            404,
+        );
+        let message = report["unknown_function"]["message"]
+            .as_str()
+            .unwrap_or_default();
         assert!(message.contains("no-such-function"), "{message}");
-        assert_exception(&report, "unknown_qualifier", "ResourceNotFoundException", 404);
-        assert_exception(&report, "invalid_json", "InvalidRequestContentException", 400);
+        assert_exception(
+            &report,
+            "unknown_qualifier",
+            "ResourceNotFoundException",
+            404,
+        );
+        assert_exception(
+            &report,
+            "invalid_json",
+            "InvalidRequestContentException",
+            400,
+        );
         assert_exception(&report, "too_large_sync", "RequestTooLargeException", 413);
         assert_exception(&report, "too_large_event", "RequestTooLargeException", 413);
         Ok(())
@@ -116,7 +144,10 @@ fn boto3_sees_results_errors_logs_and_invocation_types() -> TestResult {
         }
         // Only this request's lines: no other request id appears in its tail.
         let other = success["request_id"].as_str().unwrap_or_default();
-        assert!(!log.contains(other), "another request's lines in the tail:\n{log}");
+        assert!(
+            !log.contains(other),
+            "another request's lines in the tail:\n{log}"
+        );
 
         let event = &report["event"];
         assert_eq!(event["status"], 202, "{event}");
@@ -124,9 +155,15 @@ fn boto3_sees_results_errors_logs_and_invocation_types() -> TestResult {
         // The Event invocation runs in the background: its REPORT line shows up.
         let event_id = event["request_id"].as_str().unwrap_or_default().to_owned();
         let prefix = format!("REPORT RequestId: {event_id}");
-        wait_for(format!("{prefix} in hello's log"), Duration::from_secs(10), || {
-            emu.logs("hello").into_iter().find(|l| l.text.starts_with(&prefix))
-        })
+        wait_for(
+            format!("{prefix} in hello's log"),
+            Duration::from_secs(10),
+            || {
+                emu.logs("hello")
+                    .into_iter()
+                    .find(|l| l.text.starts_with(&prefix))
+            },
+        )
         .await?;
 
         let dry = &report["dry_run"];

@@ -31,10 +31,7 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         workspace_function("init-fail", INIT_STATE)?.env("INIT_FAIL", "1"),
         workspace_function("sqs-batch", SQS_BATCH)?,
         workspace_function("tower", TOWER)?,
-        binary_function(
-            "sdk-context",
-            env!("CARGO_BIN_EXE_sdk-context").as_ref(),
-        ),
+        binary_function("sdk-context", env!("CARGO_BIN_EXE_sdk-context").as_ref()),
     ])
 }
 
@@ -42,8 +39,15 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
 /// an error document of type `error_type`; returns the document.
 fn function_error(r: &firebox_emulator::InvokeResponse, error_type: &str) -> Value {
     assert_eq!(r.status, 200, "body: {}", r.text());
-    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "body: {}", r.text());
-    let doc = r.json().unwrap_or_else(|e| panic!("error document is not JSON ({e}): {}", r.text()));
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "body: {}",
+        r.text()
+    );
+    let doc = r
+        .json()
+        .unwrap_or_else(|e| panic!("error document is not JSON ({e}): {}", r.text()));
     assert_eq!(doc["errorType"], error_type, "document: {doc}");
     doc
 }
@@ -64,10 +68,20 @@ fn hello_answers_with_its_greeting_and_a_report() -> TestResult {
         assert_eq!(r.executed_version.as_deref(), Some("$LATEST"));
         let id = request_id(&r);
         let report = report(&emu, "hello", &id).await?;
-        for field in ["\tDuration: ", "\tBilled Duration: ", "\tMemory Size: 128 MB", "\tMax Memory Used: "] {
+        for field in [
+            "\tDuration: ",
+            "\tBilled Duration: ",
+            "\tMemory Size: 128 MB",
+            "\tMax Memory Used: ",
+        ] {
             assert!(report.contains(field), "{field:?} missing from {report:?}");
         }
-        line_containing(&emu, "hello", &format!("START RequestId: {id} Version: $LATEST")).await?;
+        line_containing(
+            &emu,
+            "hello",
+            &format!("START RequestId: {id} Version: $LATEST"),
+        )
+        .await?;
         line_containing(&emu, "hello", &format!("END RequestId: {id}")).await?;
         Ok(())
     })
@@ -76,7 +90,9 @@ fn hello_answers_with_its_greeting_and_a_report() -> TestResult {
 #[test]
 fn typed_error_is_reported_with_its_type_name() -> TestResult {
     EMU.run(|emu| async move {
-        let r = emu.invoke("errors", r#"{"kind":"typed","order_id":"42"}"#).await?;
+        let r = emu
+            .invoke("errors", r#"{"kind":"typed","order_id":"42"}"#)
+            .await?;
         let doc = function_error(&r, "OrderNotFound");
         assert_eq!(doc["errorMessage"], "order 42 not found");
         // The same environment serves the next event.
@@ -95,12 +111,18 @@ fn panic_is_a_function_error_and_the_environment_stays_warm() -> TestResult {
         let doc = function_error(&r, "Panic");
         assert_eq!(doc["errorMessage"], "panic requested by the event");
         let cold = report(&emu, f, &request_id(&r)).await?;
-        assert!(cold.contains("Init Duration"), "first invoke should be cold: {cold}");
+        assert!(
+            cold.contains("Init Duration"),
+            "first invoke should be cold: {cold}"
+        );
 
         let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
         assert_eq!(r.json()?, json!({"ok": true}));
         let warm = report(&emu, f, &request_id(&r)).await?;
-        assert!(!warm.contains("Init Duration"), "same environment expected: {warm}");
+        assert!(
+            !warm.contains("Init Duration"),
+            "same environment expected: {warm}"
+        );
         assert_eq!(count_starting(&emu, f, "INIT_START"), 1, "one process only");
         Ok(())
     })
@@ -137,7 +159,10 @@ fn timeout_is_sandbox_timedout_and_the_next_invoke_is_cold() -> TestResult {
         let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
         assert_eq!(r.json()?, json!({"ok": true}), "{}", r.text());
         let next = report(&emu, f, &request_id(&r)).await?;
-        assert!(next.contains("Init Duration"), "a timeout must destroy the environment: {next}");
+        assert!(
+            next.contains("Init Duration"),
+            "a timeout must destroy the environment: {next}"
+        );
         assert_eq!(count_starting(&emu, f, "INIT_START"), 2);
         Ok(())
     })
@@ -157,7 +182,10 @@ fn crash_mid_invoke_is_runtime_exit_error_with_the_status() -> TestResult {
         let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
         assert_eq!(r.json()?, json!({"ok": true}), "{}", r.text());
         let next = report(&emu, f, &request_id(&r)).await?;
-        assert!(next.contains("Init Duration"), "a crash must destroy the environment: {next}");
+        assert!(
+            next.contains("Init Duration"),
+            "a crash must destroy the environment: {next}"
+        );
         Ok(())
     })
 }
@@ -239,7 +267,12 @@ fn tower_layer_counts_invocations_and_logs_them() -> TestResult {
     EMU.run(|emu| async move {
         for n in 1..=2 {
             let r = emu.invoke("tower", json!({"n": n}).to_string()).await?;
-            assert_eq!(r.json()?, json!({"echo": {"n": n}, "invocation": n}), "{}", r.text());
+            assert_eq!(
+                r.json()?,
+                json!({"echo": {"n": n}, "invocation": n}),
+                "{}",
+                r.text()
+            );
             // The layer logs each request id through the SDK's tracing subscriber.
             line_containing(&emu, "tower", &request_id(&r)).await?;
         }
@@ -265,7 +298,9 @@ fn sdk_context_matches_what_the_caller_sent() -> TestResult {
             ..Default::default()
         };
         let before = epoch_ms();
-        let r = emu.invoke_with("sdk-context", r#"{"x":1}"#, &options).await?;
+        let r = emu
+            .invoke_with("sdk-context", r#"{"x":1}"#, &options)
+            .await?;
         assert_eq!(r.function_error, None, "{}", r.text());
         let body = r.json()?;
         let ctx = &body["context"];
@@ -276,12 +311,21 @@ fn sdk_context_matches_what_the_caller_sent() -> TestResult {
         );
         assert_deadline(ctx["deadline"].as_u64(), before, 20_000);
         let remaining = body["remaining_ms"].as_u64().unwrap_or_default();
-        assert!(remaining > 0 && remaining <= 20_000, "remaining_ms {remaining}");
+        assert!(
+            remaining > 0 && remaining <= 20_000,
+            "remaining_ms {remaining}"
+        );
         let trace = ctx["xray_trace_id"].as_str().unwrap_or_default();
         assert!(trace.starts_with("Root=1-"), "trace id {trace:?}");
         assert_eq!(ctx["client_context"]["custom"], json!({"tenant": "acme"}));
-        assert_eq!(ctx["client_context"]["client"]["installationId"], "install-1");
-        assert_eq!(ctx["client_context"]["client"]["appPackageName"], "rs.firebox.e2e");
+        assert_eq!(
+            ctx["client_context"]["client"]["installationId"],
+            "install-1"
+        );
+        assert_eq!(
+            ctx["client_context"]["client"]["appPackageName"],
+            "rs.firebox.e2e"
+        );
         assert_eq!(ctx["env_config"]["function_name"], "sdk-context");
         assert_eq!(ctx["env_config"]["memory"], 128);
         assert_eq!(ctx["env_config"]["version"], "$LATEST");

@@ -74,7 +74,12 @@ fn success(r: &InvokeResponse) -> Result<Value, serde_json::Error> {
 
 fn function_error(r: &InvokeResponse) -> Value {
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{}", r.text());
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
     r.json()
         .unwrap_or_else(|e| panic!("error document is not JSON ({e}): {}", r.text()))
 }
@@ -90,7 +95,10 @@ fn epoch_ms() -> u64 {
 fn assert_remaining(remaining: Option<u64>) {
     let remaining = remaining.unwrap_or_else(|| panic!("no remaining time"));
     let timeout = DEFAULT_TIMEOUT.as_millis() as u64;
-    assert!(remaining > 0 && remaining <= timeout, "remaining {remaining} ms of {timeout}");
+    assert!(
+        remaining > 0 && remaining <= timeout,
+        "remaining {remaining} ms of {timeout}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,17 +111,24 @@ fn python_echo_succeeds_and_stays_warm_after_an_error() -> TestResult {
         let r = emu.invoke("py-echo", event.to_string()).await?;
         assert_eq!(success(&r)?, event);
 
-        let r = emu.invoke("py-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let r = emu
+            .invoke("py-echo", r#"{"fail":true,"message":"bad input"}"#)
+            .await?;
         let doc = function_error(&r);
         assert_eq!(doc["errorType"], "ValueError", "{doc}");
         assert_eq!(doc["errorMessage"], "bad input", "{doc}");
         let trace = doc["stackTrace"].as_array().cloned().unwrap_or_default();
         assert!(
-            trace.iter().any(|frame| frame.as_str().is_some_and(|f| f.contains("app.py"))),
+            trace
+                .iter()
+                .any(|frame| frame.as_str().is_some_and(|f| f.contains("app.py"))),
             "stackTrace should point into app.py: {doc}"
         );
         let warm = report(&emu, "py-echo", &request_id(&r)).await?;
-        assert!(!warm.contains("Init Duration"), "an error keeps the environment: {warm}");
+        assert!(
+            !warm.contains("Init Duration"),
+            "an error keeps the environment: {warm}"
+        );
 
         let r = emu.invoke("py-echo", r#"[1,"two"]"#).await?;
         assert_eq!(success(&r)?, json!([1, "two"]));
@@ -128,10 +143,15 @@ fn python_sees_the_invocation_context() -> TestResult {
             qualifier: Some("$LATEST".into()),
             ..with_client_context()
         };
-        let r = emu.invoke_with("py-context", r#"{"x":1}"#, &options).await?;
+        let r = emu
+            .invoke_with("py-context", r#"{"x":1}"#, &options)
+            .await?;
         let body = success(&r)?;
         assert_eq!(body["aws_request_id"], request_id(&r));
-        assert_eq!(body["invoked_function_arn"], format!("{ARN_PREFIX}py-context:$LATEST"));
+        assert_eq!(
+            body["invoked_function_arn"],
+            format!("{ARN_PREFIX}py-context:$LATEST")
+        );
         assert_eq!(body["function_name"], "py-context");
         assert_eq!(body["function_version"], "$LATEST");
         assert_eq!(body["memory_limit_in_mb"], "128");
@@ -146,7 +166,10 @@ fn python_sees_the_invocation_context() -> TestResult {
         assert_eq!(env["_HANDLER"], "app.context");
         assert_eq!(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
         let api = env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap_or_default();
-        assert!(api.starts_with("127.0.0.1:"), "AWS_LAMBDA_RUNTIME_API {api:?}");
+        assert!(
+            api.starts_with("127.0.0.1:"),
+            "AWS_LAMBDA_RUNTIME_API {api:?}"
+        );
         let cwd = body["cwd"].as_str().unwrap_or_default();
         assert!(cwd.ends_with("fixtures/python"), "cwd {cwd}");
         assert_eq!(body["event"], json!({"x": 1}));
@@ -166,7 +189,11 @@ fn python_output_lands_in_the_log_tail_of_its_request() -> TestResult {
             ..Default::default()
         };
         let r = emu
-            .invoke_with("py-logs", r#"{"lines":["first e2e line","second e2e line"]}"#, &options)
+            .invoke_with(
+                "py-logs",
+                r#"{"lines":["first e2e line","second e2e line"]}"#,
+                &options,
+            )
             .await?;
         assert_eq!(success(&r)?, json!({"printed": 2}));
         let id = request_id(&r);
@@ -179,7 +206,10 @@ fn python_output_lands_in_the_log_tail_of_its_request() -> TestResult {
             format!("END RequestId: {id}"),
             format!("REPORT RequestId: {id}"),
         ] {
-            assert!(tail.contains(&expected), "{expected:?} not in the tail:\n{tail}");
+            assert!(
+                tail.contains(&expected),
+                "{expected:?} not in the tail:\n{tail}"
+            );
         }
         line_containing(&emu, "py-logs", "second e2e line").await?;
         Ok(())
@@ -195,12 +225,17 @@ fn node_echo_succeeds_and_fails_with_its_error_name() -> TestResult {
         let r = emu.invoke("node-echo", r#"{"hello":"world"}"#).await?;
         assert_eq!(success(&r)?, json!({"hello": "world"}));
 
-        let r = emu.invoke("node-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let r = emu
+            .invoke("node-echo", r#"{"fail":true,"message":"bad input"}"#)
+            .await?;
         let doc = function_error(&r);
         assert_eq!(doc["errorType"], "FixtureError", "{doc}");
         assert_eq!(doc["errorMessage"], "bad input", "{doc}");
         let warm = report(&emu, "node-echo", &request_id(&r)).await?;
-        assert!(!warm.contains("Init Duration"), "an error keeps the environment: {warm}");
+        assert!(
+            !warm.contains("Init Duration"),
+            "an error keeps the environment: {warm}"
+        );
 
         let r = emu.invoke("node-echo", r#""still warm""#).await?;
         assert_eq!(success(&r)?, json!("still warm"));
@@ -216,13 +251,24 @@ fn node_sees_the_invocation_context() -> TestResult {
             .await?;
         let body = success(&r)?;
         assert_eq!(body["awsRequestId"], request_id(&r));
-        assert_eq!(body["invokedFunctionArn"], format!("{ARN_PREFIX}node-context"));
+        assert_eq!(
+            body["invokedFunctionArn"],
+            format!("{ARN_PREFIX}node-context")
+        );
         assert_eq!(body["functionName"], "node-context");
         assert_eq!(body["functionVersion"], "$LATEST");
         assert_eq!(body["logGroupName"], "/aws/lambda/node-context");
         assert_remaining(body["remainingTimeMs"].as_u64());
-        assert_eq!(body["clientContext"]["custom"], json!({"tenant": "acme"}), "{body}");
-        assert_eq!(body["clientContext"]["env"], json!({"platform": "e2e"}), "{body}");
+        assert_eq!(
+            body["clientContext"]["custom"],
+            json!({"tenant": "acme"}),
+            "{body}"
+        );
+        assert_eq!(
+            body["clientContext"]["env"],
+            json!({"platform": "e2e"}),
+            "{body}"
+        );
         let cwd = body["cwd"].as_str().unwrap_or_default();
         assert!(cwd.ends_with("fixtures/node"), "cwd {cwd}");
         assert_eq!(body["event"], json!({"x": 1}));
@@ -239,7 +285,9 @@ fn official_runtime_echo_succeeds_and_fails_with_its_diagnostic() -> TestResult 
         let r = emu.invoke("official-echo", r#"{"hello":"world"}"#).await?;
         assert_eq!(success(&r)?, json!({"hello": "world"}));
 
-        let r = emu.invoke("official-echo", r#"{"fail":true,"message":"bad input"}"#).await?;
+        let r = emu
+            .invoke("official-echo", r#"{"fail":true,"message":"bad input"}"#)
+            .await?;
         let doc = function_error(&r);
         assert_eq!(doc["errorType"], "FixtureError", "{doc}");
         // The fixture names the request id it was given: the caller's X-Amzn-RequestId.
@@ -266,7 +314,10 @@ fn official_runtime_sees_the_invocation_context() -> TestResult {
         let body = success(&r)?;
         let ctx = &body["context"];
         assert_eq!(ctx["request_id"], request_id(&r));
-        assert_eq!(ctx["invoked_function_arn"], format!("{ARN_PREFIX}official-context"));
+        assert_eq!(
+            ctx["invoked_function_arn"],
+            format!("{ARN_PREFIX}official-context")
+        );
         let deadline = ctx["deadline"].as_u64().unwrap_or_default();
         let timeout = DEFAULT_TIMEOUT.as_millis() as u64;
         assert!(
