@@ -27,6 +27,8 @@ impl Environment {
             return Ok(());
         }
         self.drain_output(buf);
+        // Measured before the kill, for the REPORT line.
+        self.memory();
         if let Some(process) = self.process.take() {
             process.kill().await;
         }

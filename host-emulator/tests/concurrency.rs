@@ -1,0 +1,395 @@
+//! The concurrency model with real processes over real HTTP: reserved concurrency observed
+//! from inside the functions, the account limit shared by two functions, reserved 0,
+//! provisioned concurrency and spill-over, idle reclaim, throttled events kept, metrics.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{invoke_raw, reports, send, texts, PYTHON};
+use firebox_emulator::{Emulator, FunctionConfig, InvocationType, InvokeOptions};
+
+fn conc_function(name: &str) -> FunctionConfig {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/runtimes/concurrency.py");
+    FunctionConfig::new(name)
+        .command([PYTHON.to_owned(), "-u".into(), script.display().to_string()])
+        .timeout(Duration::from_secs(20))
+}
+
+async fn metrics(emu: &Emulator) -> String {
+    let r = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain")));
+    String::from_utf8(r.body.to_vec()).expect("metrics are text")
+}
+
+/// The value of one series (`name{labels}`), if present.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+async fn wait_metric(emu: &Emulator, series: &str, want: f64) {
+    let mut last = String::new();
+    for _ in 0..600 {
+        last = metrics(emu).await;
+        if metric(&last, series) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{series} never reached {want}; metrics:\n{last}");
+}
+
+fn temp_file(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("firebox-conc-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// The most invocations that were running at the same moment, from the start/end lines the
+/// functions wrote themselves.
+fn max_overlap(path: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut events: Vec<(f64, i32)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let kind = f.next()?;
+            let t: f64 = f.next()?.parse().ok()?;
+            Some((t, if kind == "start" { 1 } else { -1 }))
+        })
+        .collect();
+    let starts = events.iter().filter(|e| e.1 == 1).count();
+    // Ends sort before starts at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    (max as usize, starts)
+}
+
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures
+        .into_iter()
+        .map(|f| Box::pin(f))
+        .collect::<Vec<_>>();
+    let mut out = Vec::with_capacity(handles.len());
+    // Poll all at once: a JoinSet would need 'static futures.
+    let mut pending: Vec<Option<_>> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut left = false;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => left = true,
+                }
+            }
+        }
+        if left {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    for r in results {
+        out.push(r.expect("every future completed"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn reserved_five_runs_exactly_five_and_throttles_the_rest() {
+    let record = temp_file("reserved5");
+    let emu = Emulator::builder()
+        .function(conc_function("five").reserved_concurrency(5))
+        .start()
+        .await
+        .unwrap();
+    let payload = serde_json::json!({ "sleep": 3.0, "record": record }).to_string();
+    let calls: Vec<_> = (0..50)
+        .map(|_| invoke_raw(emu.endpoint(), "five", &[], payload.clone()))
+        .collect();
+    let started = std::time::Instant::now();
+    let results = join_all(calls).await;
+    let ok: Vec<_> = results.iter().filter(|r| r.status == 200).collect();
+    let throttled: Vec<_> = results.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(ok.len(), 5, "five admitted");
+    assert_eq!(throttled.len(), 45, "the rest throttled");
+    for r in &throttled {
+        assert_eq!(r.error_code(), Some("TooManyRequestsException"));
+        assert_eq!(
+            r.json()["Reason"],
+            "ReservedFunctionConcurrentInvocationLimitExceeded"
+        );
+        assert_eq!(r.json()["Type"], "User");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    for r in &ok {
+        assert!(r.header("x-amz-function-error").is_none(), "{:?}", r.body);
+    }
+    // Seen from inside: five invocations ran, all five at the same time.
+    let (overlap, starts) = max_overlap(&record);
+    assert_eq!(starts, 5);
+    assert_eq!(overlap, 5, "{}", std::fs::read_to_string(&record).unwrap());
+    let pids: HashSet<i64> = ok.iter().map(|r| r.json()["pid"].as_i64().unwrap()).collect();
+    assert_eq!(pids.len(), 5);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+
+    // Afterwards new invokes succeed, warm, on the same environments.
+    let again: Vec<_> = (0..5)
+        .map(|_| invoke_raw(emu.endpoint(), "five", &[], r#"{"sleep": 0.2}"#))
+        .collect();
+    for r in join_all(again).await {
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert!(pids.contains(&r.json()["pid"].as_i64().unwrap()));
+    }
+    let reports = reports(&emu, "five");
+    assert_eq!(reports.len(), 10);
+    assert_eq!(reports.iter().filter(|r| r.contains("Init Duration")).count(), 5);
+    let m = metrics(&emu).await;
+    assert_eq!(
+        metric(&m, "firebox_throttles_total{function=\"five\",reason=\"ReservedFunctionConcurrentInvocationLimitExceeded\"}"),
+        Some(45.0)
+    );
+    assert_eq!(metric(&m, "firebox_invocations_total{function=\"five\"}"), Some(10.0));
+    assert_eq!(metric(&m, "firebox_cold_starts_total{function=\"five\"}"), Some(5.0));
+    let _ = std::fs::remove_file(record);
+}
+
+#[tokio::test]
+async fn the_account_limit_is_shared_by_two_functions() {
+    let emu = Emulator::builder()
+        .account_concurrency(4)
+        .unreserved_minimum(0)
+        .function(conc_function("a"))
+        .function(conc_function("b"))
+        .start()
+        .await
+        .unwrap();
+    let endpoint = emu.endpoint().to_owned();
+    let slow = |f: &'static str| {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move { invoke_raw(&endpoint, f, &[], r#"{"sleep": 3}"#).await })
+    };
+    let running = [slow("a"), slow("a"), slow("a"), slow("b")];
+    wait_metric(&emu, "firebox_account_concurrent_executions", 4.0).await;
+    for f in ["a", "b"] {
+        let r = invoke_raw(emu.endpoint(), f, &[], "{}").await;
+        assert_eq!(r.status, 429, "{f}");
+        assert_eq!(r.json()["Reason"], "ConcurrentInvocationLimitExceeded");
+    }
+    for h in running {
+        assert_eq!(h.await.unwrap().status, 200);
+    }
+    // The room is back.
+    assert_eq!(invoke_raw(emu.endpoint(), "b", &[], "{}").await.status, 200);
+    let m = metrics(&emu).await;
+    assert_eq!(metric(&m, "firebox_account_concurrent_executions"), Some(0.0));
+    assert_eq!(metric(&m, "firebox_account_concurrency_limit"), Some(4.0));
+}
+
+#[tokio::test]
+async fn reserved_zero_throttles_every_invoke_and_keeps_events() {
+    let emu = Emulator::builder()
+        .function(conc_function("off").reserved_concurrency(0))
+        .start()
+        .await
+        .unwrap();
+    let r = invoke_raw(emu.endpoint(), "off", &[], "{}").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.error_code(), Some("TooManyRequestsException"));
+    assert_eq!(
+        r.json()["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    let event = InvokeOptions {
+        invocation_type: InvocationType::Event,
+        ..Default::default()
+    };
+    let r = emu.invoke_with("off", "{}", &event).await.unwrap();
+    assert_eq!(r.status, 202, "an event is accepted and kept");
+    wait_metric(&emu, "firebox_deferred_events{function=\"off\"}", 1.0).await;
+    assert_eq!(emu.live_processes(), 0, "nothing ran");
+}
+
+#[tokio::test]
+async fn throttled_events_are_retried_until_they_run() {
+    let record = temp_file("events");
+    let emu = Emulator::builder()
+        .function(conc_function("ev").reserved_concurrency(1))
+        .start()
+        .await
+        .unwrap();
+    let event = InvokeOptions {
+        invocation_type: InvocationType::Event,
+        ..Default::default()
+    };
+    let payload = serde_json::json!({ "sleep": 0.3, "record": record }).to_string();
+    for _ in 0..4 {
+        let r = emu.invoke_with("ev", payload.clone(), &event).await.unwrap();
+        assert_eq!(r.status, 202);
+    }
+    for _ in 0..400 {
+        if reports(&emu, "ev").len() == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(reports(&emu, "ev").len(), 4, "every event ran");
+    let (overlap, starts) = max_overlap(&record);
+    assert_eq!((overlap, starts), (1, 4), "one at a time, as reserved");
+    let m = metrics(&emu).await;
+    let throttles = metric(
+        &m,
+        "firebox_throttles_total{function=\"ev\",reason=\"ReservedFunctionConcurrentInvocationLimitExceeded\"}",
+    )
+    .unwrap();
+    assert!(throttles >= 1.0, "{m}");
+    assert_eq!(metric(&m, "firebox_deferred_events{function=\"ev\"}"), Some(0.0));
+    let _ = std::fs::remove_file(record);
+}
+
+#[tokio::test]
+async fn provisioned_environments_are_ready_first_and_spill_to_on_demand() {
+    let emu = Emulator::builder()
+        .function(conc_function("prov").provisioned_concurrency(2))
+        .start()
+        .await
+        .unwrap();
+    // Ready before the first invoke, visible in the metrics.
+    wait_metric(&emu, "firebox_provisioned_concurrency{function=\"prov\",state=\"ready\"}", 2.0).await;
+    assert_eq!(emu.live_processes(), 2);
+    let calls: Vec<_> = (0..3)
+        .map(|_| invoke_raw(emu.endpoint(), "prov", &[], r#"{"sleep": 1.5}"#))
+        .collect();
+    let results = join_all(calls).await;
+    let mut types: Vec<String> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.json()["init_type"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["on-demand", "provisioned-concurrency", "provisioned-concurrency"]
+    );
+    // Only the spill-over environment had an Init inside an invocation.
+    let reports = reports(&emu, "prov");
+    assert_eq!(reports.len(), 3);
+    assert_eq!(
+        reports.iter().filter(|r| r.contains("Init Duration")).count(),
+        1,
+        "{reports:?}"
+    );
+    // The next single invoke goes to a provisioned environment, warm.
+    let r = emu.invoke("prov", "{}").await.unwrap();
+    assert_eq!(r.json().unwrap()["init_type"], "provisioned-concurrency");
+    let m = metrics(&emu).await;
+    assert_eq!(metric(&m, "firebox_cold_starts_total{function=\"prov\"}"), Some(1.0));
+}
+
+#[tokio::test]
+async fn idle_reclaim_spares_busy_and_provisioned_environments() {
+    let emu = Emulator::builder()
+        .function(
+            conc_function("reclaim")
+                .provisioned_concurrency(1)
+                .idle_timeout(Duration::from_millis(300)),
+        )
+        .start()
+        .await
+        .unwrap();
+    wait_metric(&emu, "firebox_provisioned_concurrency{function=\"reclaim\",state=\"ready\"}", 1.0).await;
+    // Two at once, each busy for longer than the idle timeout.
+    let calls: Vec<_> = (0..2)
+        .map(|_| invoke_raw(emu.endpoint(), "reclaim", &[], r#"{"sleep": 1.0}"#))
+        .collect();
+    let results = join_all(calls).await;
+    let mut by_type = std::collections::HashMap::new();
+    for r in &results {
+        assert_eq!(r.status, 200, "busy environments are not reclaimed: {:?}", r.body);
+        let j = r.json();
+        by_type.insert(j["init_type"].as_str().unwrap().to_owned(), j["pid"].as_i64().unwrap());
+    }
+    let on_demand = by_type["on-demand"];
+    let provisioned = by_type["provisioned-concurrency"];
+    assert!(common::wait_gone(on_demand).await, "the idle on-demand environment is reclaimed");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(common::alive(provisioned), "the provisioned one is kept");
+    let m = metrics(&emu).await;
+    assert_eq!(metric(&m, "firebox_environments_destroyed_total{function=\"reclaim\"}"), Some(1.0));
+    let r = emu.invoke("reclaim", "{}").await.unwrap();
+    assert_eq!(r.json().unwrap()["pid"].as_i64(), Some(provisioned));
+}
+
+#[tokio::test]
+async fn scaling_rate_throttles_a_burst() {
+    let emu = Emulator::builder()
+        .function(conc_function("burst").scaling_rate(firebox_emulator::config::ScalingRate {
+            environments: 2,
+            window: Duration::from_secs(60),
+        }))
+        .start()
+        .await
+        .unwrap();
+    let calls: Vec<_> = (0..4)
+        .map(|_| invoke_raw(emu.endpoint(), "burst", &[], r#"{"sleep": 1.0}"#))
+        .collect();
+    let results = join_all(calls).await;
+    let throttled: Vec<_> = results.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(throttled.len(), 2);
+    for r in throttled {
+        assert_eq!(r.json()["Reason"], "FunctionInvocationRateLimitExceeded");
+    }
+    // Existing environments still serve.
+    assert_eq!(invoke_raw(emu.endpoint(), "burst", &[], "{}").await.status, 200);
+}
+
+#[tokio::test]
+async fn metrics_describe_every_family() {
+    let emu = Emulator::builder()
+        .function(conc_function("m"))
+        .start()
+        .await
+        .unwrap();
+    emu.invoke("m", "{}").await.unwrap();
+    emu.invoke("m", r#"{"fail": "boom"}"#).await.unwrap();
+    let m = metrics(&emu).await;
+    for family in [
+        "firebox_invocations_total",
+        "firebox_errors_total",
+        "firebox_throttles_total",
+        "firebox_cold_starts_total",
+        "firebox_concurrent_executions",
+        "firebox_environments",
+        "firebox_duration_milliseconds",
+        "firebox_init_duration_milliseconds",
+        "firebox_account_concurrent_executions",
+    ] {
+        assert!(m.contains(&format!("# TYPE {family} ")), "{family} missing:\n{m}");
+    }
+    assert_eq!(metric(&m, "firebox_invocations_total{function=\"m\"}"), Some(2.0));
+    assert_eq!(metric(&m, "firebox_errors_total{function=\"m\"}"), Some(1.0));
+    assert_eq!(metric(&m, "firebox_duration_milliseconds_count{function=\"m\"}"), Some(2.0));
+    assert_eq!(metric(&m, "firebox_init_duration_milliseconds_count{function=\"m\"}"), Some(1.0));
+    assert_eq!(metric(&m, "firebox_environments{function=\"m\",state=\"busy\"}"), Some(0.0));
+    // `POST /metrics` is not an operation.
+    let r = send(emu.endpoint(), "POST", "/metrics", &[], "").await;
+    assert_eq!(r.status, 404);
+    let _ = texts(&emu, "m");
+}

@@ -1,0 +1,99 @@
+//! Freeze and thaw: between invocations every process of an environment is stopped, so a
+//! background thread makes no progress; with `freeze = false` it does. Both the cgroup freezer
+//! (when the machine allows it) and the SIGSTOP fallback are exercised.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{send, PYTHON};
+use firebox_emulator::{Emulator, FunctionConfig};
+
+fn counter_function(name: &str) -> FunctionConfig {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/runtimes/concurrency.py");
+    FunctionConfig::new(name)
+        .command([PYTHON.to_owned(), "-u".into(), script.display().to_string()])
+        .timeout(Duration::from_secs(1))
+}
+
+async fn emulator(f: FunctionConfig, cgroups: bool) -> Emulator {
+    Emulator::builder()
+        .cgroups(cgroups)
+        .function(f)
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn counter_and_pid(emu: &Emulator, name: &str) -> (i64, i64) {
+    let r = emu.invoke(name, "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let j = r.json().unwrap();
+    (j["counter"].as_i64().unwrap(), j["pid"].as_i64().unwrap())
+}
+
+async fn frozen_gauge(emu: &Emulator, name: &str) -> String {
+    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8(m.body.to_vec()).unwrap();
+    let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Runs the freeze scenario; returns how far the counter moved while the environment was idle
+/// for 1.5 s (longer than the 1 s timeout, which must not fire).
+async fn progress_while_idle(freeze: bool, cgroups: bool) -> i64 {
+    let name = "bg";
+    let emu = emulator(counter_function(name).freeze(freeze), cgroups).await;
+    let (first, pid) = counter_and_pid(&emu, name).await;
+    // Let the runtime get back to /next (and be frozen).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (before, _) = counter_and_pid(&emu, name).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if freeze {
+        assert_eq!(frozen_gauge(&emu, name).await, "1");
+        if !cgroups {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let state = stat.rsplit(')').next().unwrap().trim_start().chars().next();
+            assert_eq!(state, Some('T'), "stopped by SIGSTOP: {stat}");
+        }
+    } else {
+        assert_eq!(frozen_gauge(&emu, name).await, "0");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (after, pid_after) = counter_and_pid(&emu, name).await;
+    assert_eq!(pid, pid_after, "same warm environment: a frozen one is not timed out");
+    assert!(before >= first);
+    after - before
+}
+
+#[tokio::test]
+async fn a_frozen_environment_makes_no_progress_between_invocations() {
+    let moved = progress_while_idle(true, true).await;
+    // 1.8 s idle at 100 ticks/s would be ~180; frozen, only the few ticks while it ran.
+    assert!(moved < 30, "the background thread ran while idle: {moved} ticks");
+}
+
+#[tokio::test]
+async fn the_sigstop_fallback_freezes_too() {
+    let moved = progress_while_idle(true, false).await;
+    assert!(moved < 30, "the background thread ran while idle: {moved} ticks");
+}
+
+#[tokio::test]
+async fn with_freeze_off_background_threads_progress() {
+    let moved = progress_while_idle(false, true).await;
+    assert!(moved >= 60, "the background thread should run while idle: {moved} ticks");
+}
+
+#[tokio::test]
+async fn frozen_environments_are_killed_cleanly_at_shutdown() {
+    let emu = emulator(counter_function("sd"), true).await;
+    let (_, pid) = counter_and_pid(&emu, "sd").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(frozen_gauge(&emu, "sd").await, "1");
+    emu.shutdown().await;
+    assert!(common::wait_gone(pid).await, "a frozen process is killed at shutdown");
+}

@@ -1,0 +1,101 @@
+"""A Lambda runtime in Python 3 (standard library only) for the concurrency tests.
+
+It serves AWS_LAMBDA_MAX_CONCURRENCY invocations at once (one thread and one connection per
+slot, each looping on /next), or one when the variable is absent. During Init it starts a
+background thread that increments a counter every 10 ms, to show freezing.
+
+Each event (a JSON object) may say:
+  record: PATH      append "start <time>" and "end <time>" lines (with pid and request id)
+  alloc_mb: N       allocate and touch N MB (kept until exit)
+  sleep: S          sleep S seconds
+  exit: CODE        exit with CODE at once
+  fail: TEXT        post /error instead of a response
+The response describes the invocation: pid, thread, the counter, the initialisation type.
+"""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2018-06-01/runtime"
+SLOTS = int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1"))
+counter = 0
+kept = []
+
+
+def background():
+    global counter
+    while True:
+        counter += 1
+        time.sleep(0.01)
+
+
+def record(path, what, request_id):
+    line = f"{what} {time.time():.6f} {os.getpid()} {request_id}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def serve(slot):
+    conn = http.client.HTTPConnection(API)
+    while True:
+        conn.request("GET", BASE + "/invocation/next")
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            print("next failed", resp.status, body.decode(), flush=True)
+            os._exit(1)
+        request_id = resp.getheader("Lambda-Runtime-Aws-Request-Id")
+        event = json.loads(body) if body else {}
+        if not isinstance(event, dict):
+            event = {}
+        if "record" in event:
+            record(event["record"], "start", request_id)
+        if "alloc_mb" in event:
+            block = bytearray(event["alloc_mb"] * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            kept.append(block)
+        if "sleep" in event:
+            time.sleep(event["sleep"])
+        if "exit" in event:
+            os._exit(event["exit"])
+        if "record" in event:
+            record(event["record"], "end", request_id)
+        if "fail" in event:
+            doc = {"errorType": "Failed", "errorMessage": event["fail"]}
+            conn.request("POST", f"{BASE}/invocation/{request_id}/error", body=json.dumps(doc),
+                         headers={"Lambda-Runtime-Function-Error-Type": "Failed"})
+        else:
+            result = {
+                "pid": os.getpid(),
+                "slot": slot,
+                "request_id": request_id,
+                "counter": counter,
+                "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+                "max_concurrency": os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"),
+                "event": event,
+            }
+            conn.request("POST", f"{BASE}/invocation/{request_id}/response", body=json.dumps(result))
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 202:
+            print("post failed", resp.status, flush=True)
+
+
+def main():
+    threading.Thread(target=background, daemon=True).start()
+    threads = [threading.Thread(target=serve, args=(i,), daemon=True) for i in range(SLOTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+main()
