@@ -161,7 +161,7 @@ where
 }
 
 /// Start-up plus `init`: the runtime and the service, or the init failure (already posted).
-async fn initialize<St, IE, InitFut, Mk, S>(
+pub(crate) async fn initialize<St, IE, InitFut, Mk, S>(
     config: Option<RuntimeConfig>,
     init: impl FnOnce() -> InitFut,
     make_service: Mk,
@@ -185,14 +185,14 @@ where
 }
 
 /// A runtime past configuration: its config and its Runtime API client.
-struct Started {
+pub(crate) struct Started {
     config: RuntimeConfig,
     client: RuntimeApiClient,
 }
 
 /// Loads the configuration (reporting problems to `/init/error` when possible) and sets up
 /// logging.
-async fn start(config: Option<RuntimeConfig>) -> Result<Started, RuntimeError> {
+pub(crate) async fn start(config: Option<RuntimeConfig>) -> Result<Started, RuntimeError> {
     let config = match config.map_or_else(RuntimeConfig::from_env, Ok) {
         Ok(config) => config,
         Err(error) => {
@@ -231,7 +231,7 @@ async fn fail_init(client: &mut RuntimeApiClient, diagnostic: Diagnostic) -> Run
 
 /// Serves with one loop. Refuses `AWS_LAMBDA_MAX_CONCURRENCY` above 1, which this service
 /// cannot honour (it is not known to be `Clone + Send`).
-async fn serve<S, A, R>(mut started: Started, service: S) -> Result<(), RuntimeError>
+pub(crate) async fn serve<S, A, R>(mut started: Started, service: S) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,
@@ -258,7 +258,10 @@ where
 /// its own connection and its own clone of the service. A loop ends only when the Runtime API
 /// fails; the others go on with their invocations, and the first error is returned once all
 /// have ended.
-async fn serve_concurrent<S, A, R>(started: Started, service: S) -> Result<(), RuntimeError>
+pub(crate) async fn serve_concurrent<S, A, R>(
+    started: Started,
+    service: S,
+) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
     S::Future: Send,

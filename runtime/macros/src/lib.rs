@@ -220,31 +220,46 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     let response_check = response_ty
         .map(|ty| quote_spanned!(ty.span()=> #rt::__private::assert_response::<#ty>();))
         .unwrap_or_default();
+    let launch = quote! {
+        #[allow(unused_imports)]
+        use #rt::__private::{ServeConcurrent as _, ServeOneAtATime as _};
+        let __launch = #rt::__private::Launch::<_, #event_ty>::new(__started, __service);
+        // The borrow picks the loop: concurrent when the service can be shared, else one at
+        // a time.
+        #[allow(clippy::needless_borrow)]
+        let __serving = (&__launch).launch();
+        __serving.await
+    };
     let serve = match &args.init {
         None => quote! {
-            #rt::run(#rt::service_fn(|__event: #rt::LambdaEvent<#event_ty>| async move { #call })).await
+            let __started = match #rt::__private::start().await {
+                ::core::result::Result::Ok(__started) => __started,
+                ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
+            };
+            let __service = #rt::service_fn(|__event: #rt::LambdaEvent<#event_ty>| async move { #call });
+            #launch
         },
         Some(init) => {
             let init_error = to_diagnostic(quote!(__error));
             quote! {
-                #rt::run_with_init(
-                    ::core::option::Option::None,
-                    || async {
-                        match #init().await {
-                            ::core::result::Result::Ok(__state) => ::core::result::Result::Ok(__state),
-                            ::core::result::Result::Err(__error) => {
-                                ::core::result::Result::Err::<_, #rt::Diagnostic>(#init_error)
-                            }
+                let __init = #rt::__private::start_with_init(|| async {
+                    match #init().await {
+                        ::core::result::Result::Ok(__state) => ::core::result::Result::Ok(__state),
+                        ::core::result::Result::Err(__error) => {
+                            ::core::result::Result::Err::<_, #rt::Diagnostic>(#init_error)
                         }
-                    },
-                    |__state: ::std::sync::Arc<_>| {
-                        #rt::service_fn(move |__event: #rt::LambdaEvent<#event_ty>| {
-                            let __state = ::std::sync::Arc::clone(&__state);
-                            async move { #call }
-                        })
-                    },
-                )
-                .await
+                    }
+                })
+                .await;
+                let (__started, __state) = match __init {
+                    ::core::result::Result::Ok(__parts) => __parts,
+                    ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
+                };
+                let __service = #rt::service_fn(move |__event: #rt::LambdaEvent<#event_ty>| {
+                    let __state = ::std::sync::Arc::clone(&__state);
+                    async move { #call }
+                });
+                #launch
             }
         }
     };

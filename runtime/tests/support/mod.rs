@@ -481,6 +481,8 @@ pub fn example_bin(name: &str) -> PathBuf {
                 "errors",
                 "-p",
                 "tower-example",
+                "-p",
+                "streaming",
             ])
             .env("CARGO_TARGET_DIR", &target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
