@@ -1,0 +1,236 @@
+//! Function URLs through a real HTTP client (hyper): routing by host name and by path
+//! prefix, the payload format 2.0 event, response objects and bare values, binary bodies,
+//! cookies, query strings, repeated headers, errors, CORS preflight, and `RESPONSE_STREAM`
+//! responses that reach the client before the function finishes.
+
+mod common;
+mod streaming_support;
+
+use common::*;
+use firebox_emulator::url::{Cors, InvokeMode, UrlConfig};
+use firebox_emulator::FunctionConfig;
+use serde_json::{json, Value};
+use streaming_support::*;
+
+fn url_fn(name: &str, mode: InvokeMode) -> FunctionConfig {
+    stream_fn(name, "url").url(UrlConfig {
+        invoke_mode: mode,
+        cors: Some(Cors {
+            allow_origins: vec!["https://app.example".into()],
+            allow_methods: vec!["GET".into(), "POST".into()],
+            allow_headers: vec!["x-custom".into(), "content-type".into()],
+            expose_headers: vec!["x-echo".into()],
+            max_age: Some(300),
+            allow_credentials: true,
+        }),
+    })
+}
+
+fn echoed(body: &[u8]) -> Value {
+    serde_json::from_slice(body).expect("echoed event")
+}
+
+#[tokio::test]
+async fn host_and_path_routes_build_the_2_0_event() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
+    let e = emu.endpoint();
+    let port = emu.addr().port();
+    let host = format!("web.lambda-url.localhost:{port}");
+    let r = open(
+        e,
+        "POST",
+        "/items/42?tag=a&tag=b&q=hello%20world",
+        &[
+            ("host", host.as_str()),
+            ("x-multi", "one"),
+            ("x-multi", "two"),
+            ("cookie", "session=abc; theme=dark"),
+            ("content-type", "application/json"),
+            ("user-agent", "firebox-test"),
+        ],
+        r#"{"n":1}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-echo"), Some("1"));
+    let cookies: Vec<_> = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(cookies, vec!["a=1; Path=/", "b=2"]);
+    let event = echoed(&r.bytes().await);
+    assert_eq!(event["version"], "2.0");
+    assert_eq!(event["routeKey"], "$default");
+    assert_eq!(event["rawPath"], "/items/42");
+    assert_eq!(event["rawQueryString"], "tag=a&tag=b&q=hello%20world");
+    assert_eq!(event["queryStringParameters"], json!({"tag": "a,b", "q": "hello world"}));
+    assert_eq!(event["cookies"], json!(["session=abc", "theme=dark"]));
+    assert_eq!(event["headers"]["x-multi"], "one,two");
+    assert!(event["headers"].get("cookie").is_none());
+    assert_eq!(event["body"], r#"{"n":1}"#);
+    assert_eq!(event["isBase64Encoded"], false);
+    let ctx = &event["requestContext"];
+    assert_eq!(ctx["http"]["method"], "POST");
+    assert_eq!(ctx["http"]["path"], "/items/42");
+    assert_eq!(ctx["http"]["sourceIp"], "127.0.0.1");
+    assert_eq!(ctx["http"]["userAgent"], "firebox-test");
+    assert_eq!(ctx["domainName"], "web.lambda-url.localhost");
+    assert_eq!(ctx["domainPrefix"], "web");
+    assert_eq!(ctx["accountId"], "123456789012");
+    assert!(ctx["timeEpoch"].as_u64().unwrap() > 1_600_000_000_000);
+    assert!(ctx["time"].as_str().unwrap().ends_with(" +0000"));
+    let first_id = ctx["requestId"].as_str().unwrap().to_owned();
+
+    // The same function by path prefix: the prefix is not part of rawPath.
+    let r = open(e, "GET", "/lambda-url/web/a/b", &[], "").await;
+    assert_eq!(r.status, 200);
+    let event = echoed(&r.bytes().await);
+    assert_eq!(event["rawPath"], "/a/b");
+    assert_eq!(event["rawQueryString"], "");
+    assert!(event.get("queryStringParameters").is_none());
+    assert!(event.get("body").is_none());
+    assert_ne!(event["requestContext"]["requestId"], first_id.as_str());
+}
+
+#[tokio::test]
+async fn binary_bodies_both_ways_and_bare_values() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
+    let e = emu.endpoint();
+    let bytes: Vec<u8> = (0..=255u8).collect();
+    let r = open(e, "PUT", "/lambda-url/web/upload", &[("content-type", "application/octet-stream")], bytes.clone()).await;
+    let event = echoed(&r.bytes().await);
+    assert_eq!(event["isBase64Encoded"], true);
+    use base64::Engine;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.decode(event["body"].as_str().unwrap()).unwrap(),
+        bytes
+    );
+    let r = open(e, "GET", "/lambda-url/web/binary", &[], "").await;
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.bytes().await.to_vec(), bytes);
+    let r = open(e, "GET", "/lambda-url/web/bare", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(echoed(&r.bytes().await), json!({"bare": [1, 2]}));
+}
+
+#[tokio::test]
+async fn errors_as_a_function_url_gives_them() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered), stream_fn("nourl", "url")]).await;
+    let e = emu.endpoint();
+    let r = open(e, "GET", "/lambda-url/web/fail", &[], "").await;
+    assert_eq!(r.status, 502);
+    let r = open(e, "GET", "/lambda-url/web/notjson", &[], "").await;
+    assert_eq!(r.status, 502);
+    let big = vec![b'x'; 6 * 1024 * 1024 + 1];
+    let r = open(e, "POST", "/lambda-url/web/big", &[("content-type", "text/plain")], big).await;
+    assert_eq!(r.status, 413);
+    let r = open(e, "GET", "/lambda-url/nourl/", &[], "").await;
+    assert_eq!(r.status, 404);
+    let r = open(e, "GET", "/lambda-url/missing/", &[], "").await;
+    assert_eq!(r.status, 404);
+    // The function still serves after its errors.
+    let r = open(e, "GET", "/lambda-url/web/ok", &[], "").await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_from_the_configuration() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
+    let e = emu.endpoint();
+    let r = open(
+        e,
+        "OPTIONS",
+        "/lambda-url/web/x",
+        &[("origin", "https://app.example"), ("access-control-request-method", "POST")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET,POST"));
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-custom,content-type"));
+    assert_eq!(r.header("access-control-max-age"), Some("300"));
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert!(texts(&emu, "web").is_empty(), "a preflight does not invoke the function");
+
+    let r = open(
+        e,
+        "OPTIONS",
+        "/lambda-url/web/x",
+        &[("origin", "https://evil.example"), ("access-control-request-method", "POST")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let r = open(e, "GET", "/lambda-url/web/x", &[("origin", "https://app.example")], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(r.header("access-control-expose-headers"), Some("x-echo"));
+}
+
+#[tokio::test]
+async fn response_stream_arrives_before_the_function_finishes() {
+    let emu = start(vec![url_fn("live", InvokeMode::ResponseStream)]).await;
+    let flag = flag_path("url-stream");
+    let path = format!("/lambda-url/live/stream?flag={}", flag.display());
+    let mut r = open(emu.endpoint(), "GET", &path, &[], "").await;
+    // The head comes from the prelude, while the function still waits for the flag.
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.header("x-s"), Some("1"));
+    assert_eq!(r.header("set-cookie"), Some("c=3; Path=/"));
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    let mut got = Vec::new();
+    while !got.ends_with(b"data: first\n\n") {
+        got.extend_from_slice(&r.next_data().await.expect("first event"));
+    }
+    assert_eq!(got, b"data: first\n\n");
+    assert!(!texts(&emu, "live").iter().any(|t| t.starts_with("REPORT ")));
+    std::fs::write(&flag, b"go").unwrap();
+    let rest = r.bytes().await;
+    assert_eq!(&rest[..], b"data: second\n\n");
+    let _ = std::fs::remove_file(flag);
+
+    let r = open(emu.endpoint(), "GET", "/lambda-url/live/stream-plain", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(&r.bytes().await[..], b"plain stream");
+
+    // A buffered answer through a RESPONSE_STREAM URL is mapped as usual.
+    let r = open(emu.endpoint(), "GET", "/lambda-url/live/binary", &[], "").await;
+    assert_eq!(r.bytes().await.len(), 256);
+}
+
+#[tokio::test]
+async fn a_stream_failing_midway_truncates_the_response() {
+    let emu = start(vec![url_fn("live", InvokeMode::ResponseStream)]).await;
+    let mut r = open(emu.endpoint(), "GET", "/lambda-url/live/stream-fail", &[], "").await;
+    assert_eq!(r.status, 200);
+    let mut got = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = http_body_util::BodyExt::frame(&mut r.body).await {
+        match frame {
+            Ok(f) => got.extend_from_slice(&f.into_data().unwrap_or_default()),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert_eq!(got, b"partial");
+    assert!(failed, "the client must see an incomplete response");
+}
+
+#[tokio::test]
+async fn buffered_url_collects_a_streamed_http_response() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
+    let flag = flag_path("buffered-url");
+    std::fs::write(&flag, b"go").unwrap();
+    let path = format!("/lambda-url/web/stream?flag={}", flag.display());
+    let r = open(emu.endpoint(), "GET", &path, &[], "").await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert!(r.header("content-length").is_some(), "buffered: not chunked");
+    assert_eq!(&r.bytes().await[..], b"data: first\n\ndata: second\n\n");
+    let _ = std::fs::remove_file(flag);
+}
