@@ -86,6 +86,9 @@ pub enum ConfigError {
     /// `AWS_LAMBDA_LOG_FORMAT` is neither `Text` nor `JSON`.
     #[error("AWS_LAMBDA_LOG_FORMAT is {0:?}; expected Text or JSON")]
     InvalidLogFormat(String),
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` is not a whole number of at least 1.
+    #[error("AWS_LAMBDA_MAX_CONCURRENCY is {0:?}; expected a whole number of at least 1")]
+    InvalidMaxConcurrency(String),
 }
 
 /// Where the Runtime API lives: an authority (`host:port`) and an optional path prefix.
@@ -198,8 +201,8 @@ pub struct RuntimeConfig {
     pub log_format: LogFormat,
     /// The log filter: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `INFO`.
     pub log_filter: String,
-    /// `AWS_LAMBDA_MAX_CONCURRENCY`, when set to a positive number (reserved for
-    /// multi-concurrency; the loop is currently run once).
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`, when set: how many invocations `run_concurrent` serves at
+    /// once (`run` refuses more than 1).
     pub max_concurrency: Option<u32>,
     /// Retry behaviour when the Runtime API cannot be reached.
     pub retry: RetryPolicy,
@@ -250,9 +253,14 @@ impl RuntimeConfig {
             .map(|v| aws_level_to_filter(&v))
             .or_else(|| lookup("RUST_LOG").filter(|v| !v.trim().is_empty()))
             .unwrap_or_else(|| "info".to_owned());
-        let max_concurrency = lookup("AWS_LAMBDA_MAX_CONCURRENCY")
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .filter(|n| *n > 0);
+        let max_concurrency = match lookup("AWS_LAMBDA_MAX_CONCURRENCY") {
+            None => None,
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(with_endpoint(ConfigError::InvalidMaxConcurrency(v))),
+            },
+        };
         Ok(RuntimeConfig {
             endpoint,
             function: Arc::new(function),
@@ -397,6 +405,15 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.error, ConfigError::InvalidLogFormat("yaml".into()));
+
+        for bad in ["0", "four", "-2"] {
+            let err = RuntimeConfig::from_lookup(lookup(&[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:1"),
+                ("AWS_LAMBDA_MAX_CONCURRENCY", bad),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.error, ConfigError::InvalidMaxConcurrency(bad.into()));
+        }
 
         let err = RuntimeConfig::from_lookup(lookup(&[])).unwrap_err();
         assert_eq!(err.error, ConfigError::MissingRuntimeApi);

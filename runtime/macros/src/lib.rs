@@ -26,6 +26,9 @@ use syn::{
 /// - `E` becomes the error document through `Into<Diagnostic>` when it has it, else (for
 ///   `std::error::Error` types) `errorType` is its type name without module path.
 /// - An `init` error or panic is posted to `/runtime/init/error` and the process exits 1.
+/// - With `AWS_LAMBDA_MAX_CONCURRENCY=N` above 1, the generated `main` serves N invocations at
+///   once when the handler's future (and the `init` state) is `Send`, and fails Init with
+///   `Runtime.InvalidEnvironment` otherwise.
 /// - `flavor = "current_thread"` (the default, unless the `multi-thread` feature is on) or
 ///   `flavor = "multi_thread"` (needs the `multi-thread` feature) picks the tokio runtime.
 #[proc_macro_attribute]
