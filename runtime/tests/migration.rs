@@ -75,8 +75,89 @@ mod ported {
     pub fn assert_service<S: Service<LambdaEvent<Request>>>(_: &S) {}
 }
 
+/// A `lambda_runtime` 1.5 streaming function, in the shape of its `basic-streaming-response`
+/// and mixed-response examples.
+mod ported_streaming {
+    use lambda_runtime::{
+        service_fn,
+        streaming::{channel, Body, Response},
+        Error, FunctionResponse, LambdaEvent, MetadataPrelude, StreamResponse,
+    };
+    use serde_json::Value;
+
+    pub async fn func(_event: LambdaEvent<Value>) -> Result<Response<Body>, Error> {
+        let words = vec!["streams", "port", "unchanged"];
+        let (mut tx, rx) = channel();
+        tokio::spawn(async move {
+            for word in words.iter() {
+                tx.send_data((word.to_string() + "\n").into())
+                    .await
+                    .unwrap();
+            }
+        });
+        Ok(Response::from(rx))
+    }
+
+    pub async fn mixed(event: LambdaEvent<Value>) -> Result<FunctionResponse<Value, Body>, Error> {
+        if event.payload.is_null() {
+            return Ok(FunctionResponse::BufferedResponse(event.payload));
+        }
+        let (mut tx, rx) = channel();
+        tokio::spawn(async move {
+            tx.send_data("<p>hi</p>".into()).await.unwrap();
+        });
+        let mut headers = http::HeaderMap::new();
+        headers.insert("content-type", "text/html".parse().unwrap());
+        Ok(FunctionResponse::StreamingResponse(StreamResponse {
+            metadata_prelude: MetadataPrelude {
+                status_code: http::StatusCode::OK,
+                headers,
+                cookies: Vec::new(),
+            },
+            stream: rx,
+        }))
+    }
+
+    #[allow(dead_code)]
+    pub async fn main() -> Result<(), Error> {
+        lambda_runtime::run(service_fn(func)).await
+    }
+}
+
 use serde_json::json;
 use support::{config, Invocation, RuntimeApiServer};
+
+#[tokio::test]
+async fn ported_streaming_functions_run() {
+    let server = RuntimeApiServer::start(vec![Invocation::json("id-1", json!({}))]).await;
+    let _ = firebox_runtime::Runtime::new(lambda_runtime::service_fn(ported_streaming::func))
+        .with_config(config(&server.api(), &[]))
+        .run()
+        .await;
+    let post = &server.records()[1];
+    assert_eq!(post.body.as_ref(), b"streams\nport\nunchanged\n");
+    assert_eq!(
+        post.header("lambda-runtime-function-response-mode"),
+        Some("streaming")
+    );
+
+    let server = RuntimeApiServer::start(vec![
+        Invocation::json("id-1", json!(null)),
+        Invocation::json("id-2", json!({})),
+    ])
+    .await;
+    let _ = firebox_runtime::Runtime::new(lambda_runtime::service_fn(ported_streaming::mixed))
+        .with_config(config(&server.api(), &[]))
+        .run()
+        .await;
+    let records = server.records();
+    assert_eq!(records[1].body.as_ref(), b"null");
+    let mut expected =
+        br#"{"statusCode":200,"headers":{"content-type":"text/html"},"cookies":[]}"#.to_vec();
+    expected.extend_from_slice(&[0; 8]);
+    expected.extend_from_slice(b"<p>hi</p>");
+    assert_eq!(records[3].body.as_ref(), expected.as_slice());
+}
 
 #[tokio::test]
 async fn ported_function_runs() {
