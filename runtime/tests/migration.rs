@@ -86,7 +86,7 @@ mod ported_streaming {
     use serde_json::Value;
 
     pub async fn func(_event: LambdaEvent<Value>) -> Result<Response<Body>, Error> {
-        let words = vec!["streams", "port", "unchanged"];
+        let words = ["streams", "port", "unchanged"];
         let (mut tx, rx) = channel();
         tokio::spawn(async move {
             for word in words.iter() {
