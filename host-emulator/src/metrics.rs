@@ -18,8 +18,7 @@ use crate::scheduler::{FunctionShared, PoolMessage};
 
 /// Upper bounds of the duration histogram buckets, in milliseconds.
 pub const BUCKETS_MS: [f64; 14] = [
-    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
-    60000.0,
+    1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 60000.0,
 ];
 
 const REASONS: [&str; 3] = [
@@ -63,7 +62,10 @@ impl Histogram {
             );
         }
         let count = self.count();
-        let _ = writeln!(out, "{name}_bucket{{function=\"{function}\",le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{function=\"{function}\",le=\"+Inf\"}} {count}"
+        );
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1000.0;
         let _ = writeln!(out, "{name}_sum{{function=\"{function}\"}} {sum}");
         let _ = writeln!(out, "{name}_count{{function=\"{function}\"}} {count}");
@@ -139,6 +141,9 @@ pub struct PoolSnapshot {
     pub deferred_events: u32,
 }
 
+/// A counter family: name, help text, and how to read it.
+type Counter = (&'static str, &'static str, fn(&FunctionMetrics) -> u64);
+
 /// Asks a function's scheduler for its snapshot (`None` if it has stopped).
 pub(crate) async fn snapshot(shared: &FunctionShared) -> Option<PoolSnapshot> {
     let (tx, rx) = oneshot::channel();
@@ -162,21 +167,73 @@ pub(crate) async fn render<'a>(
     }
     let account = functions.first().map(|(_, s)| s.capacity.account().clone());
     if let Some(account) = &account {
-        header(&mut out, "firebox_account_concurrent_executions", "gauge", "Invocations running now across all functions.");
-        let _ = writeln!(out, "firebox_account_concurrent_executions {}", account.in_use());
-        header(&mut out, "firebox_account_concurrency_limit", "gauge", "The account concurrency limit.");
+        header(
+            &mut out,
+            "firebox_account_concurrent_executions",
+            "gauge",
+            "Invocations running now across all functions.",
+        );
+        let _ = writeln!(
+            out,
+            "firebox_account_concurrent_executions {}",
+            account.in_use()
+        );
+        header(
+            &mut out,
+            "firebox_account_concurrency_limit",
+            "gauge",
+            "The account concurrency limit.",
+        );
         let _ = writeln!(out, "firebox_account_concurrency_limit {}", account.limit());
-        header(&mut out, "firebox_account_unreserved_concurrent_executions", "gauge", "Invocations running now on the unreserved pool.");
-        let _ = writeln!(out, "firebox_account_unreserved_concurrent_executions {}", account.unreserved_in_use());
-        header(&mut out, "firebox_account_unreserved_concurrency_limit", "gauge", "The unreserved pool's size.");
-        let _ = writeln!(out, "firebox_account_unreserved_concurrency_limit {}", account.unreserved_limit());
+        header(
+            &mut out,
+            "firebox_account_unreserved_concurrent_executions",
+            "gauge",
+            "Invocations running now on the unreserved pool.",
+        );
+        let _ = writeln!(
+            out,
+            "firebox_account_unreserved_concurrent_executions {}",
+            account.unreserved_in_use()
+        );
+        header(
+            &mut out,
+            "firebox_account_unreserved_concurrency_limit",
+            "gauge",
+            "The unreserved pool's size.",
+        );
+        let _ = writeln!(
+            out,
+            "firebox_account_unreserved_concurrency_limit {}",
+            account.unreserved_limit()
+        );
     }
-    let counters: [(&str, &str, fn(&FunctionMetrics) -> u64); 5] = [
-        ("firebox_invocations_total", "Invocations answered (successes and function errors).", |m| m.invocations.load(Ordering::Relaxed)),
-        ("firebox_errors_total", "Invocations that ended in a function error.", |m| m.errors.load(Ordering::Relaxed)),
-        ("firebox_cold_starts_total", "Invocations that waited for an Init phase.", |m| m.cold_starts.load(Ordering::Relaxed)),
-        ("firebox_environments_created_total", "Execution environments created.", |m| m.environments_created.load(Ordering::Relaxed)),
-        ("firebox_environments_destroyed_total", "Execution environments ended.", |m| m.environments_destroyed.load(Ordering::Relaxed)),
+    let counters: [Counter; 5] = [
+        (
+            "firebox_invocations_total",
+            "Invocations answered (successes and function errors).",
+            |m| m.invocations.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_errors_total",
+            "Invocations that ended in a function error.",
+            |m| m.errors.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_cold_starts_total",
+            "Invocations that waited for an Init phase.",
+            |m| m.cold_starts.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_environments_created_total",
+            "Execution environments created.",
+            |m| m.environments_created.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_environments_destroyed_total",
+            "Execution environments ended.",
+            |m| m.environments_destroyed.load(Ordering::Relaxed),
+        ),
     ];
     for (name, help, get) in counters {
         header(&mut out, name, "counter", help);
@@ -184,7 +241,12 @@ pub(crate) async fn render<'a>(
             let _ = writeln!(out, "{name}{{function=\"{f}\"}} {}", get(&shared.metrics));
         }
     }
-    header(&mut out, "firebox_throttles_total", "counter", "Invocations refused with 429, by Reason.");
+    header(
+        &mut out,
+        "firebox_throttles_total",
+        "counter",
+        "Invocations refused with 429, by Reason.",
+    );
     for (f, shared) in &functions {
         for reason in REASONS {
             let _ = writeln!(
@@ -194,11 +256,25 @@ pub(crate) async fn render<'a>(
             );
         }
     }
-    header(&mut out, "firebox_concurrent_executions", "gauge", "Invocations of the function running now.");
+    header(
+        &mut out,
+        "firebox_concurrent_executions",
+        "gauge",
+        "Invocations of the function running now.",
+    );
     for (f, shared) in &functions {
-        let _ = writeln!(out, "firebox_concurrent_executions{{function=\"{f}\"}} {}", shared.capacity.in_flight());
+        let _ = writeln!(
+            out,
+            "firebox_concurrent_executions{{function=\"{f}\"}} {}",
+            shared.capacity.in_flight()
+        );
     }
-    header(&mut out, "firebox_environments", "gauge", "Execution environments by state (frozen environments are also idle).");
+    header(
+        &mut out,
+        "firebox_environments",
+        "gauge",
+        "Execution environments by state (frozen environments are also idle).",
+    );
     for ((f, shared), snap) in functions.iter().zip(&snapshots) {
         let frozen = shared.metrics.frozen.load(Ordering::Relaxed).max(0);
         for (state, n) in [
@@ -207,27 +283,81 @@ pub(crate) async fn render<'a>(
             ("busy", i64::from(snap.busy)),
             ("frozen", frozen),
         ] {
-            let _ = writeln!(out, "firebox_environments{{function=\"{f}\",state=\"{state}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "firebox_environments{{function=\"{f}\",state=\"{state}\"}} {n}"
+            );
         }
     }
-    header(&mut out, "firebox_provisioned_concurrency", "gauge", "Provisioned environments configured and ready.");
+    header(
+        &mut out,
+        "firebox_provisioned_concurrency",
+        "gauge",
+        "Provisioned environments configured and ready.",
+    );
     for ((f, shared), snap) in functions.iter().zip(&snapshots) {
-        let _ = writeln!(out, "firebox_provisioned_concurrency{{function=\"{f}\",state=\"configured\"}} {}", shared.config.provisioned_concurrency);
-        let _ = writeln!(out, "firebox_provisioned_concurrency{{function=\"{f}\",state=\"ready\"}} {}", snap.provisioned_ready);
+        let _ = writeln!(
+            out,
+            "firebox_provisioned_concurrency{{function=\"{f}\",state=\"configured\"}} {}",
+            shared.config.provisioned_concurrency
+        );
+        let _ = writeln!(
+            out,
+            "firebox_provisioned_concurrency{{function=\"{f}\",state=\"ready\"}} {}",
+            snap.provisioned_ready
+        );
     }
-    header(&mut out, "firebox_deferred_events", "gauge", "Throttled Event invocations waiting to be retried.");
+    header(
+        &mut out,
+        "firebox_deferred_events",
+        "gauge",
+        "Throttled Event invocations waiting to be retried.",
+    );
     for ((f, _), snap) in functions.iter().zip(&snapshots) {
-        let _ = writeln!(out, "firebox_deferred_events{{function=\"{f}\"}} {}", snap.deferred_events);
+        let _ = writeln!(
+            out,
+            "firebox_deferred_events{{function=\"{f}\"}} {}",
+            snap.deferred_events
+        );
     }
-    header(&mut out, "firebox_duration_milliseconds", "histogram", "Invocation durations.");
+    header(
+        &mut out,
+        "firebox_duration_milliseconds",
+        "histogram",
+        "Invocation durations.",
+    );
     for (f, shared) in &functions {
-        shared.metrics.duration.render(&mut out, "firebox_duration_milliseconds", f);
+        shared
+            .metrics
+            .duration
+            .render(&mut out, "firebox_duration_milliseconds", f);
     }
-    header(&mut out, "firebox_init_duration_milliseconds", "histogram", "Init phase durations.");
+    header(
+        &mut out,
+        "firebox_init_duration_milliseconds",
+        "histogram",
+        "Init phase durations.",
+    );
     for (f, shared) in &functions {
-        shared.metrics.init_duration.render(&mut out, "firebox_init_duration_milliseconds", f);
+        shared
+            .metrics
+            .init_duration
+            .render(&mut out, "firebox_init_duration_milliseconds", f);
     }
     out
+}
+
+/// The `GET /metrics` answer.
+pub(crate) async fn response(
+    functions: &crate::api::invoke::Functions,
+) -> http::Response<crate::stream::ResponseBody> {
+    let text = render(functions.by_name.iter()).await;
+    let mut response = http::Response::new(crate::stream::ResponseBody::full(text));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 #[cfg(test)]
@@ -242,10 +372,22 @@ mod tests {
         h.observe(Duration::from_secs(100));
         let mut out = String::new();
         h.render(&mut out, "d", "f");
-        assert!(out.contains("d_bucket{function=\"f\",le=\"1\"} 1\n"), "{out}");
-        assert!(out.contains("d_bucket{function=\"f\",le=\"10\"} 2\n"), "{out}");
-        assert!(out.contains("d_bucket{function=\"f\",le=\"60000\"} 2\n"), "{out}");
-        assert!(out.contains("d_bucket{function=\"f\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(
+            out.contains("d_bucket{function=\"f\",le=\"1\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("d_bucket{function=\"f\",le=\"10\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("d_bucket{function=\"f\",le=\"60000\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("d_bucket{function=\"f\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
         assert!(out.contains("d_count{function=\"f\"} 3\n"), "{out}");
     }
 
@@ -254,23 +396,12 @@ mod tests {
         let m = FunctionMetrics::default();
         m.record_answer(&Answer::Success(bytes::Bytes::new()));
         m.record_answer(&Answer::FunctionError(bytes::Bytes::new()));
-        m.record_answer(&Answer::Throttled { reason: RESERVED_LIMIT_EXCEEDED });
+        m.record_answer(&Answer::Throttled {
+            reason: RESERVED_LIMIT_EXCEEDED,
+        });
         assert_eq!(m.invocations.load(Ordering::Relaxed), 2);
         assert_eq!(m.errors.load(Ordering::Relaxed), 1);
         assert_eq!(m.throttles(RESERVED_LIMIT_EXCEEDED), 1);
         assert_eq!(m.throttles(CONCURRENT_LIMIT_EXCEEDED), 0);
     }
-}
-
-/// The `GET /metrics` answer.
-pub(crate) async fn response(
-    functions: &crate::api::invoke::Functions,
-) -> http::Response<crate::stream::ResponseBody> {
-    let text = render(functions.by_name.iter()).await;
-    let mut response = http::Response::new(crate::stream::ResponseBody::full(text));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
 }

@@ -76,10 +76,7 @@ fn max_overlap(path: &Path) -> (usize, usize) {
 }
 
 async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures
-        .into_iter()
-        .map(|f| Box::pin(f))
-        .collect::<Vec<_>>();
+    let handles: Vec<_> = futures.into_iter().map(|f| Box::pin(f)).collect::<Vec<_>>();
     let mut out = Vec::with_capacity(handles.len());
     // Poll all at once: a JoinSet would need 'static futures.
     let mut pending: Vec<Option<_>> = handles.into_iter().map(Some).collect();
@@ -144,7 +141,10 @@ async fn reserved_five_runs_exactly_five_and_throttles_the_rest() {
     let (overlap, starts) = max_overlap(&record);
     assert_eq!(starts, 5);
     assert_eq!(overlap, 5, "{}", std::fs::read_to_string(&record).unwrap());
-    let pids: HashSet<i64> = ok.iter().map(|r| r.json()["pid"].as_i64().unwrap()).collect();
+    let pids: HashSet<i64> = ok
+        .iter()
+        .map(|r| r.json()["pid"].as_i64().unwrap())
+        .collect();
     assert_eq!(pids.len(), 5);
     assert!(started.elapsed() >= Duration::from_secs(3));
 
@@ -158,14 +158,26 @@ async fn reserved_five_runs_exactly_five_and_throttles_the_rest() {
     }
     let reports = reports(&emu, "five");
     assert_eq!(reports.len(), 10);
-    assert_eq!(reports.iter().filter(|r| r.contains("Init Duration")).count(), 5);
+    assert_eq!(
+        reports
+            .iter()
+            .filter(|r| r.contains("Init Duration"))
+            .count(),
+        5
+    );
     let m = metrics(&emu).await;
     assert_eq!(
         metric(&m, "firebox_throttles_total{function=\"five\",reason=\"ReservedFunctionConcurrentInvocationLimitExceeded\"}"),
         Some(45.0)
     );
-    assert_eq!(metric(&m, "firebox_invocations_total{function=\"five\"}"), Some(10.0));
-    assert_eq!(metric(&m, "firebox_cold_starts_total{function=\"five\"}"), Some(5.0));
+    assert_eq!(
+        metric(&m, "firebox_invocations_total{function=\"five\"}"),
+        Some(10.0)
+    );
+    assert_eq!(
+        metric(&m, "firebox_cold_starts_total{function=\"five\"}"),
+        Some(5.0)
+    );
     let _ = std::fs::remove_file(record);
 }
 
@@ -197,7 +209,10 @@ async fn the_account_limit_is_shared_by_two_functions() {
     // The room is back.
     assert_eq!(invoke_raw(emu.endpoint(), "b", &[], "{}").await.status, 200);
     let m = metrics(&emu).await;
-    assert_eq!(metric(&m, "firebox_account_concurrent_executions"), Some(0.0));
+    assert_eq!(
+        metric(&m, "firebox_account_concurrent_executions"),
+        Some(0.0)
+    );
     assert_eq!(metric(&m, "firebox_account_concurrency_limit"), Some(4.0));
 }
 
@@ -239,7 +254,10 @@ async fn throttled_events_are_retried_until_they_run() {
     };
     let payload = serde_json::json!({ "sleep": 0.3, "record": record }).to_string();
     for _ in 0..4 {
-        let r = emu.invoke_with("ev", payload.clone(), &event).await.unwrap();
+        let r = emu
+            .invoke_with("ev", payload.clone(), &event)
+            .await
+            .unwrap();
         assert_eq!(r.status, 202);
     }
     for _ in 0..400 {
@@ -258,7 +276,10 @@ async fn throttled_events_are_retried_until_they_run() {
     )
     .unwrap();
     assert!(throttles >= 1.0, "{m}");
-    assert_eq!(metric(&m, "firebox_deferred_events{function=\"ev\"}"), Some(0.0));
+    assert_eq!(
+        metric(&m, "firebox_deferred_events{function=\"ev\"}"),
+        Some(0.0)
+    );
     let _ = std::fs::remove_file(record);
 }
 
@@ -270,7 +291,12 @@ async fn provisioned_environments_are_ready_first_and_spill_to_on_demand() {
         .await
         .unwrap();
     // Ready before the first invoke, visible in the metrics.
-    wait_metric(&emu, "firebox_provisioned_concurrency{function=\"prov\",state=\"ready\"}", 2.0).await;
+    wait_metric(
+        &emu,
+        "firebox_provisioned_concurrency{function=\"prov\",state=\"ready\"}",
+        2.0,
+    )
+    .await;
     assert_eq!(emu.live_processes(), 2);
     let calls: Vec<_> = (0..3)
         .map(|_| invoke_raw(emu.endpoint(), "prov", &[], r#"{"sleep": 1.5}"#))
@@ -286,13 +312,20 @@ async fn provisioned_environments_are_ready_first_and_spill_to_on_demand() {
     types.sort();
     assert_eq!(
         types,
-        ["on-demand", "provisioned-concurrency", "provisioned-concurrency"]
+        [
+            "on-demand",
+            "provisioned-concurrency",
+            "provisioned-concurrency"
+        ]
     );
     // Only the spill-over environment had an Init inside an invocation.
     let reports = reports(&emu, "prov");
     assert_eq!(reports.len(), 3);
     assert_eq!(
-        reports.iter().filter(|r| r.contains("Init Duration")).count(),
+        reports
+            .iter()
+            .filter(|r| r.contains("Init Duration"))
+            .count(),
         1,
         "{reports:?}"
     );
@@ -300,7 +333,10 @@ async fn provisioned_environments_are_ready_first_and_spill_to_on_demand() {
     let r = emu.invoke("prov", "{}").await.unwrap();
     assert_eq!(r.json().unwrap()["init_type"], "provisioned-concurrency");
     let m = metrics(&emu).await;
-    assert_eq!(metric(&m, "firebox_cold_starts_total{function=\"prov\"}"), Some(1.0));
+    assert_eq!(
+        metric(&m, "firebox_cold_starts_total{function=\"prov\"}"),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
@@ -314,7 +350,12 @@ async fn idle_reclaim_spares_busy_and_provisioned_environments() {
         .start()
         .await
         .unwrap();
-    wait_metric(&emu, "firebox_provisioned_concurrency{function=\"reclaim\",state=\"ready\"}", 1.0).await;
+    wait_metric(
+        &emu,
+        "firebox_provisioned_concurrency{function=\"reclaim\",state=\"ready\"}",
+        1.0,
+    )
+    .await;
     // Two at once, each busy for longer than the idle timeout.
     let calls: Vec<_> = (0..2)
         .map(|_| invoke_raw(emu.endpoint(), "reclaim", &[], r#"{"sleep": 1.0}"#))
@@ -322,17 +363,33 @@ async fn idle_reclaim_spares_busy_and_provisioned_environments() {
     let results = join_all(calls).await;
     let mut by_type = std::collections::HashMap::new();
     for r in &results {
-        assert_eq!(r.status, 200, "busy environments are not reclaimed: {:?}", r.body);
+        assert_eq!(
+            r.status, 200,
+            "busy environments are not reclaimed: {:?}",
+            r.body
+        );
         let j = r.json();
-        by_type.insert(j["init_type"].as_str().unwrap().to_owned(), j["pid"].as_i64().unwrap());
+        by_type.insert(
+            j["init_type"].as_str().unwrap().to_owned(),
+            j["pid"].as_i64().unwrap(),
+        );
     }
     let on_demand = by_type["on-demand"];
     let provisioned = by_type["provisioned-concurrency"];
-    assert!(common::wait_gone(on_demand).await, "the idle on-demand environment is reclaimed");
+    assert!(
+        common::wait_gone(on_demand).await,
+        "the idle on-demand environment is reclaimed"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(common::alive(provisioned), "the provisioned one is kept");
     let m = metrics(&emu).await;
-    assert_eq!(metric(&m, "firebox_environments_destroyed_total{function=\"reclaim\"}"), Some(1.0));
+    assert_eq!(
+        metric(
+            &m,
+            "firebox_environments_destroyed_total{function=\"reclaim\"}"
+        ),
+        Some(1.0)
+    );
     let r = emu.invoke("reclaim", "{}").await.unwrap();
     assert_eq!(r.json().unwrap()["pid"].as_i64(), Some(provisioned));
 }
@@ -340,10 +397,12 @@ async fn idle_reclaim_spares_busy_and_provisioned_environments() {
 #[tokio::test]
 async fn scaling_rate_throttles_a_burst() {
     let emu = Emulator::builder()
-        .function(conc_function("burst").scaling_rate(firebox_emulator::config::ScalingRate {
-            environments: 2,
-            window: Duration::from_secs(60),
-        }))
+        .function(
+            conc_function("burst").scaling_rate(firebox_emulator::config::ScalingRate {
+                environments: 2,
+                window: Duration::from_secs(60),
+            }),
+        )
         .start()
         .await
         .unwrap();
@@ -357,7 +416,10 @@ async fn scaling_rate_throttles_a_burst() {
         assert_eq!(r.json()["Reason"], "FunctionInvocationRateLimitExceeded");
     }
     // Existing environments still serve.
-    assert_eq!(invoke_raw(emu.endpoint(), "burst", &[], "{}").await.status, 200);
+    assert_eq!(
+        invoke_raw(emu.endpoint(), "burst", &[], "{}").await.status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -381,13 +443,34 @@ async fn metrics_describe_every_family() {
         "firebox_init_duration_milliseconds",
         "firebox_account_concurrent_executions",
     ] {
-        assert!(m.contains(&format!("# TYPE {family} ")), "{family} missing:\n{m}");
+        assert!(
+            m.contains(&format!("# TYPE {family} ")),
+            "{family} missing:\n{m}"
+        );
     }
-    assert_eq!(metric(&m, "firebox_invocations_total{function=\"m\"}"), Some(2.0));
-    assert_eq!(metric(&m, "firebox_errors_total{function=\"m\"}"), Some(1.0));
-    assert_eq!(metric(&m, "firebox_duration_milliseconds_count{function=\"m\"}"), Some(2.0));
-    assert_eq!(metric(&m, "firebox_init_duration_milliseconds_count{function=\"m\"}"), Some(1.0));
-    assert_eq!(metric(&m, "firebox_environments{function=\"m\",state=\"busy\"}"), Some(0.0));
+    assert_eq!(
+        metric(&m, "firebox_invocations_total{function=\"m\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&m, "firebox_errors_total{function=\"m\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, "firebox_duration_milliseconds_count{function=\"m\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "firebox_init_duration_milliseconds_count{function=\"m\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, "firebox_environments{function=\"m\",state=\"busy\"}"),
+        Some(0.0)
+    );
     // `POST /metrics` is not an operation.
     let r = send(emu.endpoint(), "POST", "/metrics", &[], "").await;
     assert_eq!(r.status, 404);

@@ -155,7 +155,12 @@ async fn a_crash_fails_every_invocation_in_the_environment_and_the_next_is_cold(
     let crash = invoke_raw(&endpoint, "crash", &[], r#"{"exit": 7}"#).await;
     assert_eq!(crash.json()["errorType"], "Runtime.ExitError");
     let slow = slow.await.unwrap();
-    assert_eq!(slow.json()["errorType"], "Runtime.ExitError", "{:?}", slow.body);
+    assert_eq!(
+        slow.json()["errorType"],
+        "Runtime.ExitError",
+        "{:?}",
+        slow.body
+    );
     let next = emu.invoke("crash", "{}").await.unwrap();
     assert_eq!(next.function_error, None);
     assert_ne!(next.json().unwrap()["pid"].as_i64(), Some(pid));
@@ -182,7 +187,12 @@ async fn awslambdaric_multi_concurrent_mode_overlaps_in_one_environment() {
     let emu = Emulator::builder()
         .function(
             FunctionConfig::new("ric")
-                .command([python.display().to_string(), "-m".into(), "awslambdaric".into(), "lmi_app.overlap".into()])
+                .command([
+                    python.display().to_string(),
+                    "-m".into(),
+                    "awslambdaric".into(),
+                    "lmi_app.overlap".into(),
+                ])
                 .code_dir(code)
                 .handler("lmi_app.overlap")
                 .timeout(Duration::from_secs(20))
@@ -194,7 +204,11 @@ async fn awslambdaric_multi_concurrent_mode_overlaps_in_one_environment() {
     let payload = serde_json::json!({ "sleep": 0.1, "record": record }).to_string();
     let warm = invoke_raw(emu.endpoint(), "ric", &[], payload).await;
     assert_eq!(warm.status, 200);
-    assert!(warm.header("x-amz-function-error").is_none(), "{:?}", warm.body);
+    assert!(
+        warm.header("x-amz-function-error").is_none(),
+        "{:?}",
+        warm.body
+    );
     let _ = std::fs::remove_file(&record);
     let payload = serde_json::json!({ "sleep": 2.0, "record": record }).to_string();
     let results = parallel(&emu, "ric", 3, &payload).await;
@@ -209,7 +223,11 @@ async fn awslambdaric_multi_concurrent_mode_overlaps_in_one_environment() {
         parents.insert(j["ppid"].as_i64().unwrap());
         workers.insert(j["pid"].as_i64().unwrap());
     }
-    assert_eq!(parents.len(), 1, "one environment (one awslambdaric parent)");
+    assert_eq!(
+        parents.len(),
+        1,
+        "one environment (one awslambdaric parent)"
+    );
     assert_eq!(workers.len(), 3, "awslambdaric's forked workers");
     let (overlap, starts) = max_overlap(&record);
     assert_eq!((overlap, starts), (3, 3), "the three ran at the same time");

@@ -64,7 +64,10 @@ async fn progress_while_idle(freeze: bool, cgroups: bool) -> i64 {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (after, pid_after) = counter_and_pid(&emu, name).await;
-    assert_eq!(pid, pid_after, "same warm environment: a frozen one is not timed out");
+    assert_eq!(
+        pid, pid_after,
+        "same warm environment: a frozen one is not timed out"
+    );
     assert!(before >= first);
     after - before
 }
@@ -73,19 +76,28 @@ async fn progress_while_idle(freeze: bool, cgroups: bool) -> i64 {
 async fn a_frozen_environment_makes_no_progress_between_invocations() {
     let moved = progress_while_idle(true, true).await;
     // 1.8 s idle at 100 ticks/s would be ~180; frozen, only the few ticks while it ran.
-    assert!(moved < 30, "the background thread ran while idle: {moved} ticks");
+    assert!(
+        moved < 30,
+        "the background thread ran while idle: {moved} ticks"
+    );
 }
 
 #[tokio::test]
 async fn the_sigstop_fallback_freezes_too() {
     let moved = progress_while_idle(true, false).await;
-    assert!(moved < 30, "the background thread ran while idle: {moved} ticks");
+    assert!(
+        moved < 30,
+        "the background thread ran while idle: {moved} ticks"
+    );
 }
 
 #[tokio::test]
 async fn with_freeze_off_background_threads_progress() {
     let moved = progress_while_idle(false, true).await;
-    assert!(moved >= 60, "the background thread should run while idle: {moved} ticks");
+    assert!(
+        moved >= 60,
+        "the background thread should run while idle: {moved} ticks"
+    );
 }
 
 #[tokio::test]
@@ -95,5 +107,8 @@ async fn frozen_environments_are_killed_cleanly_at_shutdown() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(frozen_gauge(&emu, "sd").await, "1");
     emu.shutdown().await;
-    assert!(common::wait_gone(pid).await, "a frozen process is killed at shutdown");
+    assert!(
+        common::wait_gone(pid).await,
+        "a frozen process is killed at shutdown"
+    );
 }

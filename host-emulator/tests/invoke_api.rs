@@ -304,7 +304,11 @@ async fn concurrent_invokes_beyond_reserved_concurrency_are_throttled() {
         pids.insert(r.json().unwrap()["pid"].as_i64().unwrap());
     }
     assert_eq!(throttled, 4);
-    assert_eq!(pids.len(), 3, "one environment per admitted invoke: {pids:?}");
+    assert_eq!(
+        pids.len(),
+        3,
+        "one environment per admitted invoke: {pids:?}"
+    );
     let cold = reports(&emu, "par")
         .iter()
         .filter(|r| r.contains("Init Duration"))

@@ -43,14 +43,19 @@ async fn out_of_memory_then_cold(cgroups: bool) {
             .contains("Runtime exited with error: signal: killed"),
         "{doc}"
     );
-    assert!(texts(&emu, "hog").iter().any(|t| t == "Runtime.OutOfMemory"));
+    assert!(texts(&emu, "hog")
+        .iter()
+        .any(|t| t == "Runtime.OutOfMemory"));
     assert!(common::wait_gone(pid).await, "the environment is destroyed");
     // The next call is a cold start, and succeeds.
     let next = emu.invoke("hog", "{}").await.unwrap();
     assert_eq!(next.function_error, None, "{}", next.text());
     assert_ne!(next.json().unwrap()["pid"].as_i64(), Some(pid));
     let reports = reports(&emu, "hog");
-    assert!(reports.last().unwrap().contains("Init Duration"), "{reports:?}");
+    assert!(
+        reports.last().unwrap().contains("Init Duration"),
+        "{reports:?}"
+    );
     // The failed invocation's REPORT shows memory near or past the limit, never the size
     // configured... as measured.
     let used: u64 = reports[1]
@@ -60,7 +65,12 @@ async fn out_of_memory_then_cold(cgroups: bool) {
         .trim_end_matches(" MB")
         .parse()
         .unwrap();
-    assert!(used >= 100, "{}\n{}", reports[1], texts(&emu, "hog").join("\n"));
+    assert!(
+        used >= 100,
+        "{}\n{}",
+        reports[1],
+        texts(&emu, "hog").join("\n")
+    );
 }
 
 #[tokio::test]

@@ -74,7 +74,9 @@ impl Drop for CgroupRoots {
         for _ in 0..20 {
             let mut left = false;
             for root in [&self.freezer, &self.memory] {
-                let Ok(entries) = std::fs::read_dir(root) else { continue };
+                let Ok(entries) = std::fs::read_dir(root) else {
+                    continue;
+                };
                 for dir in entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
                     kill_dir(&dir);
                     left |= !remove_if_present(&dir);
@@ -111,13 +113,22 @@ impl EnvCgroup {
             return Err(e);
         }
         let cg = Self {
-            procs: [cstring(&freezer.join("cgroup.procs"))?, cstring(&memory.join("cgroup.procs"))?],
+            procs: [
+                cstring(&freezer.join("cgroup.procs"))?,
+                cstring(&memory.join("cgroup.procs"))?,
+            ],
             freezer,
             memory,
         };
-        std::fs::write(cg.memory.join("memory.limit_in_bytes"), limit_bytes.to_string())?;
+        std::fs::write(
+            cg.memory.join("memory.limit_in_bytes"),
+            limit_bytes.to_string(),
+        )?;
         // Without swap accounting this file is absent; the plain limit is enough then.
-        let _ = std::fs::write(cg.memory.join("memory.memsw.limit_in_bytes"), limit_bytes.to_string());
+        let _ = std::fs::write(
+            cg.memory.join("memory.memsw.limit_in_bytes"),
+            limit_bytes.to_string(),
+        );
         Ok(cg)
     }
 

@@ -66,8 +66,6 @@ impl Environment {
             }
             State::Idle | State::Settling => {}
         }
-        self.multi_fail_all(|id| {
-            error_document("Runtime.OutOfMemory", &message(id))
-        });
+        self.multi_fail_all(|id| error_document("Runtime.OutOfMemory", &message(id)));
     }
 }

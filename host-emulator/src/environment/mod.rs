@@ -8,8 +8,8 @@ pub mod cgroup;
 mod errors;
 mod memory;
 mod multi;
-mod streaming;
 pub mod process;
+mod streaming;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -391,7 +391,10 @@ impl Environment {
         }
         if let Some(process) = self.process.take() {
             if process.is_frozen() {
-                self.shared.metrics.frozen.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .frozen
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
             process.kill().await;
         }
@@ -512,7 +515,10 @@ impl Environment {
         }
         if let Some(process) = &mut self.process {
             if !process.is_frozen() && process.freeze() {
-                self.shared.metrics.frozen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .frozen
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -521,7 +527,10 @@ impl Environment {
     fn thaw(&mut self) {
         if let Some(process) = &mut self.process {
             if process.thaw() {
-                self.shared.metrics.frozen.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                self.shared
+                    .metrics
+                    .frozen
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }

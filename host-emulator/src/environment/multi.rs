@@ -76,8 +76,12 @@ impl Environment {
     /// Hands waiting invocations to waiting `/next` calls.
     fn multi_deliver(&mut self) {
         while !self.multi.pending.is_empty() {
-            let Some(parked) = self.multi.parked.pop_front() else { return };
-            let Some(invocation) = self.multi.pending.pop_front() else { return };
+            let Some(parked) = self.multi.parked.pop_front() else {
+                return;
+            };
+            let Some(invocation) = self.multi.pending.pop_front() else {
+                return;
+            };
             let now = Instant::now();
             let deadline = now + self.shared.config.timeout;
             let event = NextEvent {

@@ -81,7 +81,11 @@ pub struct Capacity {
 
 impl Capacity {
     /// The share of a function.
-    pub fn new(config: &FunctionConfig, account: Arc<Account>, metrics: Arc<FunctionMetrics>) -> Self {
+    pub fn new(
+        config: &FunctionConfig,
+        account: Arc<Account>,
+        metrics: Arc<FunctionMetrics>,
+    ) -> Self {
         Self {
             reserved: config.reserved_concurrency,
             provisioned: config.provisioned_concurrency,
@@ -156,7 +160,11 @@ mod tests {
 
     #[test]
     fn reserved_caps_the_function_and_leaves_the_pool_alone() {
-        let config = AccountConfig { concurrency: 3, unreserved_minimum: 0, cgroups: false };
+        let config = AccountConfig {
+            concurrency: 3,
+            unreserved_minimum: 0,
+            cgroups: false,
+        };
         let r = FunctionConfig::new("r").reserved_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
         assert_eq!(account.unreserved_limit(), 1);
@@ -172,7 +180,11 @@ mod tests {
 
     #[test]
     fn unreserved_functions_share_the_pool() {
-        let config = AccountConfig { concurrency: 2, unreserved_minimum: 0, cgroups: false };
+        let config = AccountConfig {
+            concurrency: 2,
+            unreserved_minimum: 0,
+            cgroups: false,
+        };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
         let a = capacity(fs[0].clone(), &account);
@@ -190,12 +202,19 @@ mod tests {
         let config = AccountConfig::default();
         let f = FunctionConfig::new("z").reserved_concurrency(0);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
-        assert_eq!(capacity(f, &account).admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+        assert_eq!(
+            capacity(f, &account).admit().unwrap_err(),
+            RESERVED_LIMIT_EXCEEDED
+        );
     }
 
     #[test]
     fn provisioned_share_is_set_aside_then_spills_to_the_pool() {
-        let config = AccountConfig { concurrency: 3, unreserved_minimum: 0, cgroups: false };
+        let config = AccountConfig {
+            concurrency: 3,
+            unreserved_minimum: 0,
+            cgroups: false,
+        };
         let f = FunctionConfig::new("p").provisioned_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
         assert_eq!(account.unreserved_limit(), 1);

@@ -75,7 +75,8 @@ pub(crate) fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let metrics = Arc::new(FunctionMetrics::default());
     let capacity = Arc::new(Capacity::new(&config, account, metrics.clone()));
-    let tick = (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let tick =
+        (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
     let shared = Arc::new(FunctionShared {
         config,
         log,
@@ -195,7 +196,9 @@ impl Pool {
             PoolMessage::Invoke(invocation) => self.admit(invocation),
             PoolMessage::Retry(invocation) => self.place(invocation, true),
             PoolMessage::Ready(id, free) => {
-                let Some(entry) = self.envs.get_mut(&id) else { return };
+                let Some(entry) = self.envs.get_mut(&id) else {
+                    return;
+                };
                 entry.ready = true;
                 let kind = entry.kind;
                 if kind == EnvKind::Provisioned {
@@ -208,7 +211,9 @@ impl Pool {
                 self.retry_deferred();
             }
             PoolMessage::Idle(id) => {
-                let Some(entry) = self.envs.get_mut(&id) else { return };
+                let Some(entry) = self.envs.get_mut(&id) else {
+                    return;
+                };
                 entry.in_use = entry.in_use.saturating_sub(1);
                 if entry.in_use == 0 {
                     entry.idle_since = Instant::now();
@@ -232,7 +237,9 @@ impl Pool {
     }
 
     fn on_gone(&mut self, id: EnvId, reason: String) {
-        let Some(entry) = self.envs.remove(&id) else { return };
+        let Some(entry) = self.envs.remove(&id) else {
+            return;
+        };
         self.shared
             .metrics
             .environments_destroyed
@@ -296,7 +303,11 @@ impl Pool {
     fn top_up_provisioned(&mut self) {
         self.provisioned_restart = None;
         while self.provisioned_live < self.shared.config.provisioned_concurrency {
-            self.start_environment(None, EnvKind::Provisioned, "replacing a provisioned environment");
+            self.start_environment(
+                None,
+                EnvKind::Provisioned,
+                "replacing a provisioned environment",
+            );
         }
     }
 
@@ -342,8 +353,12 @@ impl Pool {
     /// Retries throttled events while there is room.
     fn retry_deferred(&mut self) {
         while !self.deferred.is_empty() {
-            let Ok(permit) = self.shared.capacity.admit() else { return };
-            let Some(mut invocation) = self.deferred.pop_front() else { return };
+            let Ok(permit) = self.shared.capacity.admit() else {
+                return;
+            };
+            let Some(mut invocation) = self.deferred.pop_front() else {
+                return;
+            };
             invocation.permit = Some(permit);
             if !self.has_free_slot() && !self.scaling_allows() {
                 invocation.permit = None;
