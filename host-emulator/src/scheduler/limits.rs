@@ -166,3 +166,72 @@ pub(crate) fn check_account(
 pub(crate) fn set_aside(f: &FunctionConfig) -> u32 {
     f.reserved_concurrency.unwrap_or(f.provisioned_concurrency)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, "firebox.toml", Path::new("/tmp")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reserving_past_the_unreserved_minimum_is_refused_with_file_and_fields() {
+        let err = parse(
+            "[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 600\n\
+             [functions.b]\ncommand = [\"/bin/true\"]\nprovisioned_concurrency = 350\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("firebox.toml: "), "{err}");
+        assert!(err.contains("reserved_concurrency"), "{err}");
+        assert!(err.contains("leaving 50 unreserved"), "{err}");
+        assert!(err.contains("at least 100"), "{err}");
+        assert!(err.contains("unreserved_minimum"), "{err}");
+        assert!(err.contains("`a` 600") && err.contains("`b` 350"), "{err}");
+    }
+
+    #[test]
+    fn the_minimum_and_the_account_are_configurable() {
+        let config = parse(
+            "[server]\naccount_concurrency = 10\nunreserved_minimum = 0\ncgroups = false\n\
+             [functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.account.concurrency, 10);
+        assert!(!config.account.cgroups);
+        assert_eq!(config.functions[0].reserved_concurrency, Some(10));
+        let err =
+            parse("[server]\naccount_concurrency = 10\n[functions.a]\ncommand = [\"/bin/true\"]\n")
+                .unwrap_err();
+        assert!(err.contains("unreserved_minimum"), "{err}");
+    }
+
+    #[test]
+    fn concurrency_fields_parse() {
+        let config = parse(
+            "[functions.a]\ncommand = [\"/bin/true\"]\nmax_environments = 7\nfreeze = false\n\
+             max_concurrency = 8\nscaling_rate = \"aws\"\n\
+             [functions.b]\ncommand = [\"/bin/true\"]\nscaling_rate = { environments = 5, window_s = 2 }\n",
+        )
+        .unwrap();
+        let a = &config.functions[0];
+        assert_eq!(
+            a.reserved_concurrency,
+            Some(7),
+            "max_environments is an alias"
+        );
+        assert!(!a.freeze);
+        assert_eq!(a.max_concurrency, Some(8));
+        assert_eq!(a.scaling_rate, Some(super::ScalingRate::AWS));
+        let b = &config.functions[1];
+        assert_eq!(
+            b.scaling_rate,
+            Some(super::ScalingRate {
+                environments: 5,
+                window: std::time::Duration::from_secs(2)
+            })
+        );
+    }
+}
