@@ -147,3 +147,29 @@ fn build(binary: Binary, profile: &Path) -> Result<(), Error> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_directory_is_the_parent_of_deps() {
+        // Unit tests run from `<target>/<profile>/deps/firebox_tests-<hash>`.
+        let profile = profile_dir().unwrap();
+        assert!(profile.join("deps").is_dir(), "{}", profile.display());
+    }
+
+    #[test]
+    fn a_failed_build_names_the_command() {
+        let profile = profile_dir().unwrap();
+        let missing = Binary {
+            package: "no-such-package-in-this-workspace",
+            bin: "nothing",
+        };
+        let error = build(missing, &profile).unwrap_err().to_string();
+        assert!(
+            error.contains("cargo build -p no-such-package-in-this-workspace --bin nothing"),
+            "{error}"
+        );
+    }
+}

@@ -20,27 +20,32 @@ pub fn python() -> Result<PathBuf, Error> {
                 Some(p) => PathBuf::from(p),
                 None => venv_dir().join("bin").join("python"),
             };
-            if !python.is_file() {
-                return Err(format!("{} does not exist", python.display()));
-            }
-            let imports = Command::new(&python)
-                .args(["-c", "import awslambdaric, boto3"])
-                .output()
-                .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-            if !imports.status.success() {
-                return Err(format!(
-                    "{} cannot import awslambdaric and boto3: {}",
-                    python.display(),
-                    String::from_utf8_lossy(&imports.stderr).trim()
-                ));
-            }
-            Ok(python)
+            check_python(&python).map(|()| python)
         })
         .clone()
         .map_err(|detail| Error::MissingDependency {
             what: "the Python virtualenv with awslambdaric and boto3",
             detail,
         })
+}
+
+/// Checks that `python` exists and imports `awslambdaric` and `boto3`.
+fn check_python(python: &Path) -> Result<(), String> {
+    if !python.is_file() {
+        return Err(format!("{} does not exist", python.display()));
+    }
+    let imports = Command::new(python)
+        .args(["-c", "import awslambdaric, boto3"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !imports.status.success() {
+        return Err(format!(
+            "{} cannot import awslambdaric and boto3: {}",
+            python.display(),
+            String::from_utf8_lossy(&imports.stderr).trim()
+        ));
+    }
+    Ok(())
 }
 
 /// The virtualenv directory: `FIREBOX_VENV` or `<repo>/.venv`.
@@ -61,7 +66,13 @@ pub fn node_fixture_dir() -> Result<PathBuf, Error> {
     let dir = std::env::var_os("FIREBOX_NODE_FIXTURES")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("fixtures").join("node"));
-    let ric = node_ric_dir(&dir);
+    check_node_fixture(&dir)?;
+    Ok(dir)
+}
+
+/// Checks that `dir` holds `aws-lambda-ric` with its entry point and built native addon.
+fn check_node_fixture(dir: &Path) -> Result<(), Error> {
+    let ric = node_ric_dir(dir);
     for needed in ["index.mjs", "rapid-client.node"] {
         if !ric.join(needed).is_file() {
             return Err(Error::MissingDependency {
@@ -70,7 +81,7 @@ pub fn node_fixture_dir() -> Result<PathBuf, Error> {
             });
         }
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// `node_modules/aws-lambda-ric` under the Node fixture directory.
@@ -88,4 +99,42 @@ pub fn node() -> Result<PathBuf, Error> {
             what: "node",
             detail: "no `node` on PATH".into(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_python_names_the_setup_script() {
+        let missing = Path::new("/nonexistent/firebox-e2e/bin/python");
+        let detail = check_python(missing).unwrap_err();
+        assert!(
+            detail.contains("/nonexistent/firebox-e2e/bin/python"),
+            "{detail}"
+        );
+        let error = Error::MissingDependency {
+            what: "the Python virtualenv with awslambdaric and boto3",
+            detail,
+        };
+        assert!(
+            error.to_string().contains("scripts/setup-test-deps"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_python_without_the_packages_is_refused() {
+        // `/bin/sh -c "import ..."` fails like a python without awslambdaric would.
+        let detail = check_python(Path::new("/bin/sh")).unwrap_err();
+        assert!(detail.contains("cannot import awslambdaric"), "{detail}");
+    }
+
+    #[test]
+    fn a_node_fixture_without_node_modules_names_the_setup_script() {
+        let error = check_node_fixture(&repo_root().join("fixtures").join("python")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("aws-lambda-ric"), "{message}");
+        assert!(message.contains("scripts/setup-test-deps"), "{message}");
+    }
 }
