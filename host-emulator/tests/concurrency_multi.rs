@@ -234,3 +234,49 @@ async fn awslambdaric_multi_concurrent_mode_overlaps_in_one_environment() {
     assert_eq!(emu.live_processes(), 1, "one environment");
     let _ = std::fs::remove_file(record);
 }
+
+/// The `firebox_fn` example: a Firebox function using `run_concurrent` (built by `cargo test`).
+fn firebox_fn() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/firebox_fn
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    dir.join("examples/firebox_fn")
+}
+
+#[tokio::test]
+async fn a_firebox_function_serves_n_invocations_in_one_process() {
+    let bin = firebox_fn();
+    assert!(bin.exists(), "{} not built", bin.display());
+    let emu = Emulator::builder()
+        .function(
+            FunctionConfig::new("fb")
+                .command([bin.display().to_string()])
+                .timeout(Duration::from_secs(10))
+                .max_concurrency(4),
+        )
+        .start()
+        .await
+        .unwrap();
+    let warm = emu.invoke("fb", "{}").await.unwrap();
+    assert_eq!(warm.function_error, None, "{}", warm.text());
+    let pid = warm.json().unwrap()["pid"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    let results = parallel(&emu, "fb", 4, r#"{"sleep_ms": 1500}"#).await;
+    let elapsed = started.elapsed();
+    let mut ids = HashSet::new();
+    for r in &results {
+        assert_eq!(r.status, 200);
+        assert!(r.header("x-amz-function-error").is_none(), "{:?}", r.body);
+        let j = r.json();
+        assert_eq!(j["pid"].as_i64(), Some(pid), "same process");
+        assert_eq!(j["max_concurrency"], "4");
+        ids.insert(j["request_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 4, "each invocation kept its own context");
+    // Sequentially this would take 6 s; overlapped, about one invocation.
+    assert!(elapsed < Duration::from_secs_f64(1.5 * 2.5), "{elapsed:?}");
+    assert_eq!(emu.live_processes(), 1);
+}

@@ -1,0 +1,36 @@
+//! A Firebox function for the emulator's own tests and the scale benchmark, built with
+//! `firebox_runtime::run_concurrent` (so it serves `AWS_LAMBDA_MAX_CONCURRENCY` invocations at
+//! once when the variable is set).
+//!
+//! Event fields, all optional: `sleep_ms` (wait that long), `wait_for` (a file path: wait until
+//! it exists, at most 300 s). The answer: `{"pid", "request_id", "max_concurrency"}`.
+
+use std::time::Duration;
+
+use firebox_runtime::{run_concurrent, service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let payload = &event.payload;
+    if let Some(ms) = payload.get("sleep_ms").and_then(Value::as_u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if let Some(path) = payload.get("wait_for").and_then(Value::as_str) {
+        for _ in 0..30_000 {
+            if std::path::Path::new(path).exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    Ok(json!({
+        "pid": std::process::id(),
+        "request_id": event.context.request_id,
+        "max_concurrency": std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok(),
+    }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    run_concurrent(service_fn(handle)).await
+}
