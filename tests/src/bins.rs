@@ -134,16 +134,20 @@ fn build(binary: Binary, profile: &Path) -> Result<(), Error> {
         binary.package,
         binary.bin
     );
-    let status = command.status().map_err(|e| Error::Build {
+    let output = command.output().map_err(|e| Error::Build {
         command: line.clone(),
         why: e.to_string(),
     })?;
-    if status.success() {
+    if output.status.success() {
         Ok(())
     } else {
         Err(Error::Build {
             command: line,
-            why: status.to_string(),
+            why: format!(
+                "{}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
         })
     }
 }
@@ -171,5 +175,7 @@ mod tests {
             error.contains("cargo build -p no-such-package-in-this-workspace --bin nothing"),
             "{error}"
         );
+        // Cargo's own explanation comes along.
+        assert!(error.contains("did not match any packages"), "{error}");
     }
 }
