@@ -35,8 +35,10 @@ pub struct ClientContext {
     /// Custom values set by the mobile application.
     #[serde(default)]
     pub custom: HashMap<String, String>,
-    /// Environment values reported by the mobile SDK.
-    #[serde(default)]
+    /// Environment values reported by the mobile SDK. On the wire this is the `env` key (as the
+    /// AWS Mobile SDK and the Python and Node runtime clients have it); `environment` is accepted
+    /// too, as `lambda_runtime` reads it.
+    #[serde(default, rename = "env", alias = "environment")]
     pub environment: HashMap<String, String>,
 }
 
@@ -297,7 +299,7 @@ mod tests {
             ),
             (
                 CLIENT_CONTEXT,
-                r#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"1","appVersionCode":"2","appPackageName":"p"},"custom":{"k":"v"},"environment":{}}"#,
+                r#"{"client":{"installationId":"i","appTitle":"t","appVersionName":"1","appVersionCode":"2","appPackageName":"p"},"custom":{"k":"v"},"env":{"platform":"Android"}}"#,
             ),
             (
                 COGNITO_IDENTITY,
@@ -316,8 +318,16 @@ mod tests {
         let cc = ctx.client_context.unwrap();
         assert_eq!(cc.client.app_title, "t");
         assert_eq!(cc.custom["k"], "v");
+        assert_eq!(cc.environment["platform"], "Android");
         assert_eq!(ctx.identity.unwrap().identity_pool_id, "pool");
         assert_eq!(ctx.tenant_id.as_deref(), Some("tenant-a"));
+    }
+
+    #[test]
+    fn client_context_accepts_lambda_runtime_key() {
+        let cc: ClientContext =
+            serde_json::from_str(r#"{"environment":{"platform":"iOS"}}"#).unwrap();
+        assert_eq!(cc.environment["platform"], "iOS");
     }
 
     #[test]
