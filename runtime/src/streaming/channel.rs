@@ -120,7 +120,7 @@ impl Sender {
 
     /// Whether the reading side is gone (the response is over).
     pub fn is_closed(&self) -> bool {
-        self.data.as_ref().map_or(true, |d| d.is_closed())
+        self.data.as_ref().is_none_or(|d| d.is_closed())
     }
 }
 
