@@ -201,9 +201,8 @@ fn parse_headers(mut bytes: &[u8]) -> Result<Vec<(String, String)>, DecodeError>
         let value = rest
             .get(2..2 + len)
             .ok_or(DecodeError::Header("value runs past the headers"))?;
-        let text = |b: &[u8]| {
-            String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Header("not UTF-8"))
-        };
+        let text =
+            |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Header("not UTF-8"));
         out.push((text(name)?, text(value)?));
         bytes = &rest[2 + len..];
     }
@@ -252,9 +251,11 @@ mod tests {
     #[test]
     fn layout_checked_by_hand() {
         let m = payload_chunk(b"hello");
-        let headers_len =
-            (1 + 11 + 3 + 12) + (1 + 13 + 3 + 24) + (1 + 13 + 3 + 5);
-        assert_eq!(u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize, m.len());
+        let headers_len = (1 + 11 + 3 + 12) + (1 + 13 + 3 + 24) + (1 + 13 + 3 + 5);
+        assert_eq!(
+            u32::from_be_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
         assert_eq!(m.len(), 16 + headers_len + 5);
         assert_eq!(
             u32::from_be_bytes(m[4..8].try_into().unwrap()) as usize,

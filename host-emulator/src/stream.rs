@@ -114,7 +114,8 @@ impl StreamSink {
         if self.limits.shaped && self.sent > SHAPE_BURST_BYTES {
             let since = *self.shaped_since.get_or_insert_with(Instant::now);
             let shaped = self.sent - SHAPE_BURST_BYTES;
-            let due = since + Duration::from_secs_f64(shaped as f64 / SHAPE_RATE_BYTES_PER_S as f64);
+            let due =
+                since + Duration::from_secs_f64(shaped as f64 / SHAPE_RATE_BYTES_PER_S as f64);
             tokio::time::sleep_until(due.into()).await;
         }
         let _ = self.tx.send(chunk).await;
@@ -225,7 +226,12 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, StreamFailed>>> {
         let s = match self.get_mut() {
             ResponseBody::Full(bytes) => {
-                return Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))))
+                return Poll::Ready(
+                    bytes
+                        .take()
+                        .filter(|b| !b.is_empty())
+                        .map(|b| Ok(Frame::data(b))),
+                )
             }
             ResponseBody::Stream(s) => s,
         };
@@ -263,9 +269,9 @@ impl Body for ResponseBody {
         };
         s.outcome = None;
         match s.framing {
-            Framing::EventStream => Poll::Ready(Some(Ok(Frame::data(eventstream::invoke_complete(
-                &invoke_complete(&outcome),
-            ))))),
+            Framing::EventStream => Poll::Ready(Some(Ok(Frame::data(
+                eventstream::invoke_complete(&invoke_complete(&outcome)),
+            )))),
             Framing::Raw => match outcome.answer {
                 Answer::Success(_) => Poll::Ready(None),
                 other => {

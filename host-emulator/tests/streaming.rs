@@ -17,16 +17,24 @@ async fn chunks_arrive_as_events_in_order_then_invoke_complete() {
         emu.endpoint(),
         "s",
         &[],
-        &json!({"chunks": ["one ", "two ", "three"], "delay_ms": 20, "content_type": "text/plain"}).to_string(),
+        &json!({"chunks": ["one ", "two ", "three"], "delay_ms": 20, "content_type": "text/plain"})
+            .to_string(),
     )
     .await;
     assert_eq!(open.status, 200);
-    assert_eq!(open.header("content-type"), Some("application/vnd.amazon.eventstream"));
+    assert_eq!(
+        open.header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
     assert_eq!(open.header("x-amz-executed-version"), Some("$LATEST"));
     assert!(open.header("x-amzn-requestid").is_some());
     let (chunks, complete) = Events::new(open).rest().await;
     assert_eq!(concat(&chunks), b"one two three");
-    assert_eq!(chunks.len(), 3, "one event per chunk the runtime wrote: {chunks:?}");
+    assert_eq!(
+        chunks.len(),
+        3,
+        "one event per chunk the runtime wrote: {chunks:?}"
+    );
     assert_eq!(complete.error_code, None);
     assert_eq!(complete.error_details, None);
     assert_eq!(complete.log_result, None);
@@ -66,7 +74,13 @@ async fn trailers_become_the_error_of_invoke_complete_and_tail_comes_with_it() {
         "chunks": ["partial"],
         "fail": {"type": "StreamBroke", "message": "disk on fire"}
     });
-    let open = invoke_stream(emu.endpoint(), "s", &[("x-amz-log-type", "Tail")], &event.to_string()).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "s",
+        &[("x-amz-log-type", "Tail")],
+        &event.to_string(),
+    )
+    .await;
     assert_eq!(open.status, 200);
     let (chunks, complete) = Events::new(open).rest().await;
     assert_eq!(concat(&chunks), b"partial");
@@ -79,9 +93,15 @@ async fn trailers_become_the_error_of_invoke_complete_and_tail_comes_with_it() {
     assert!(log.contains("about to fail"), "{log}");
     assert!(log.contains("REPORT RequestId:"), "{log}");
     // The environment stays warm after a failed stream.
-    let r = emu.invoke("s", r#"{"buffered": {"again": true}}"#).await.unwrap();
+    let r = emu
+        .invoke("s", r#"{"buffered": {"again": true}}"#)
+        .await
+        .unwrap();
     assert_eq!(r.json().unwrap(), json!({"again": true}));
-    let starts = texts(&emu, "s").iter().filter(|t| t.starts_with("INIT_START")).count();
+    let starts = texts(&emu, "s")
+        .iter()
+        .filter(|t| t.starts_with("INIT_START"))
+        .count();
     assert_eq!(starts, 1);
 }
 
@@ -106,7 +126,13 @@ async fn buffered_function_answers_in_one_chunk_and_errors_in_invoke_complete() 
     assert_eq!(complete.error_code, None);
 
     let event = json!({"error": {"type": "Nope", "message": "bad"}});
-    let open = invoke_stream(emu.endpoint(), "plain", &[("x-amz-log-type", "Tail")], &event.to_string()).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "plain",
+        &[("x-amz-log-type", "Tail")],
+        &event.to_string(),
+    )
+    .await;
     let (chunks, complete) = Events::new(open).rest().await;
     assert!(chunks.is_empty());
     assert_eq!(complete.error_code.as_deref(), Some("Nope"));
@@ -120,23 +146,45 @@ async fn service_errors_are_answered_before_any_event() {
     let e = emu.endpoint();
     let r = invoke_stream(e, "missing", &[], "{}").await;
     assert_eq!(r.status, 404);
-    assert_eq!(r.header("x-amzn-errortype"), Some("ResourceNotFoundException"));
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("ResourceNotFoundException")
+    );
     let body: serde_json::Value = serde_json::from_slice(&r.bytes().await).unwrap();
-    assert!(body["message"].as_str().unwrap().contains(":function:missing"));
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains(":function:missing"));
     let r = invoke_stream(e, "s", &[], "{not json").await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.header("x-amzn-errortype"), Some("InvalidRequestContentException"));
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException")
+    );
     let r = invoke_stream(e, "s", &[("x-amz-invocation-type", "Event")], "{}").await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.header("x-amzn-errortype"), Some("InvalidParameterValueException"));
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("InvalidParameterValueException")
+    );
     let r = invoke_stream(e, "s", &[("x-amz-invocation-type", "DryRun")], "{}").await;
     assert_eq!(r.status, 204);
-    let r = open(e, "GET", "/2021-11-15/functions/s/response-streaming-invocations", &[], "").await;
+    let r = open(
+        e,
+        "GET",
+        "/2021-11-15/functions/s/response-streaming-invocations",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 405);
     let big = format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 10));
     let r = invoke_stream(e, "s", &[], &big).await;
     assert_eq!(r.status, 413);
-    assert_eq!(r.header("x-amzn-errortype"), Some("RequestTooLargeException"));
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("RequestTooLargeException")
+    );
     assert!(texts(&emu, "s").is_empty(), "nothing ran");
 }
 
@@ -152,7 +200,10 @@ async fn plain_invoke_buffers_a_stream_and_fails_past_6_mb() {
     assert!(r.function_error.is_none());
 
     let r = emu
-        .invoke("s", json!({"chunks": ["a"], "fail": {"type": "Mid", "message": "m"}}).to_string())
+        .invoke(
+            "s",
+            json!({"chunks": ["a"], "fail": {"type": "Mid", "message": "m"}}).to_string(),
+        )
         .await
         .unwrap();
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
@@ -165,7 +216,10 @@ async fn plain_invoke_buffers_a_stream_and_fails_past_6_mb() {
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
-    assert_eq!(r.error_type().as_deref(), Some("Function.ResponseSizeTooLarge"));
+    assert_eq!(
+        r.error_type().as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
     // The runtime's stream was drained, not stalled: the environment serves the next invoke.
     wait_for_line(&emu, "s", |t| t == "STREAM 202").await;
     let r = emu.invoke("s", r#"{"buffered": 1}"#).await.unwrap();
@@ -180,17 +234,34 @@ async fn large_streams_pass_whole_and_the_limit_is_enforced() {
     ])
     .await;
     // 20 MiB in 64 KiB chunks, every byte checked.
-    let open = invoke_stream(emu.endpoint(), "s", &[], &json!({"repeat": [320, 65536]}).to_string()).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "s",
+        &[],
+        &json!({"repeat": [320, 65536]}).to_string(),
+    )
+    .await;
     let (chunks, complete) = Events::new(open).rest().await;
     assert_eq!(complete.error_code, None);
     let all = concat(&chunks);
     assert_eq!(all.len(), 320 * 65536);
-    assert!(all.chunks(65536).all(|c| c.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8)));
+    assert!(all
+        .chunks(65536)
+        .all(|c| c.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8)));
 
-    let open = invoke_stream(emu.endpoint(), "small", &[], &json!({"repeat": [4, 65536]}).to_string()).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "small",
+        &[],
+        &json!({"repeat": [4, 65536]}).to_string(),
+    )
+    .await;
     let (chunks, complete) = Events::new(open).rest().await;
     assert!(concat(&chunks).len() <= 100_000);
-    assert_eq!(complete.error_code.as_deref(), Some("Function.ResponseSizeTooLarge"));
+    assert_eq!(
+        complete.error_code.as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
     wait_for_line(&emu, "small", |t| t == "STREAM 413").await;
 }
 
@@ -198,7 +269,13 @@ async fn large_streams_pass_whole_and_the_limit_is_enforced() {
 async fn bandwidth_shape_still_delivers_every_byte() {
     let emu = start(vec![stream_fn("s", "events").stream_bandwidth_shape(true)]).await;
     // 6 MiB + 256 KiB: the tail goes through the rate limit.
-    let open = invoke_stream(emu.endpoint(), "s", &[], &json!({"repeat": [100, 65536]}).to_string()).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "s",
+        &[],
+        &json!({"repeat": [100, 65536]}).to_string(),
+    )
+    .await;
     let (chunks, complete) = Events::new(open).rest().await;
     assert_eq!(complete.error_code, None);
     assert_eq!(concat(&chunks).len(), 100 * 65536);
@@ -218,14 +295,20 @@ async fn a_caller_that_leaves_does_not_stall_the_environment() {
     // The invocation completes and is logged; the runtime was answered 202.
     wait_for_line(&emu, "s", |t| t == "STREAM 202").await;
     wait_for_line(&emu, "s", |t| t.starts_with("REPORT ")).await;
-    let r = emu.invoke("s", r#"{"buffered": "still here"}"#).await.unwrap();
+    let r = emu
+        .invoke("s", r#"{"buffered": "still here"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.json().unwrap(), json!("still here"));
     let _ = std::fs::remove_file(flag);
 }
 
 #[tokio::test]
 async fn a_timeout_mid_stream_ends_the_stream_with_sandbox_timedout() {
-    let emu = start(vec![stream_fn("s", "events").timeout(std::time::Duration::from_secs(1))]).await;
+    let emu = start(vec![
+        stream_fn("s", "events").timeout(std::time::Duration::from_secs(1))
+    ])
+    .await;
     let flag = flag_path("never-created");
     let event = json!({"chunks": ["a", "b"], "wait_file": flag.display().to_string()});
     let open = invoke_stream(emu.endpoint(), "s", &[], &event.to_string()).await;

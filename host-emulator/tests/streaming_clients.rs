@@ -57,7 +57,14 @@ fn official_stream_fn() -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "official-fixture", "--bin", "official-stream-fn"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "official-fixture",
+                "--bin",
+                "official-stream-fn",
+            ])
             .env("CARGO_TARGET_DIR", &target)
             .current_dir(repo())
             .status()
@@ -96,7 +103,13 @@ async fn boto3(endpoint: &str, function: &str, payload: Value, tail: bool) -> Va
     let function = function.to_owned();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
-            .args(["-c", BOTO3_READER, &endpoint, &function, &payload.to_string()])
+            .args([
+                "-c",
+                BOTO3_READER,
+                &endpoint,
+                &function,
+                &payload.to_string(),
+            ])
             .arg(if tail { "1" } else { "0" })
             .output()
             .expect("run python")
@@ -115,7 +128,13 @@ async fn boto3(endpoint: &str, function: &str, payload: Value, tail: bool) -> Va
 async fn boto3_reads_chunks_completion_errors_and_tail() {
     let emu = start(vec![stream_fn("s", "events"), function("plain", "")]).await;
     let e = emu.endpoint();
-    let r = boto3(e, "s", json!({"chunks": ["alpha ", "beta ", "gamma"], "delay_ms": 10}), false).await;
+    let r = boto3(
+        e,
+        "s",
+        json!({"chunks": ["alpha ", "beta ", "gamma"], "delay_ms": 10}),
+        false,
+    )
+    .await;
     assert_eq!(r["status"], 200);
     assert_eq!(r["version"], "$LATEST");
     assert_eq!(
@@ -132,7 +151,9 @@ async fn boto3_reads_chunks_completion_errors_and_tail() {
     assert_eq!(complete["ErrorDetails"], "oh no");
     let log = complete["LogResult"].as_str().expect("LogResult");
     use base64::Engine;
-    let log = base64::engine::general_purpose::STANDARD.decode(log).unwrap();
+    let log = base64::engine::general_purpose::STANDARD
+        .decode(log)
+        .unwrap();
     assert!(String::from_utf8_lossy(&log).contains("tail line"));
 
     // A buffered function through the streaming API: one chunk.
@@ -143,7 +164,10 @@ async fn boto3_reads_chunks_completion_errors_and_tail() {
     assert_eq!(body["event"], json!({"k": 1}));
 
     let r = boto3(e, "missing", json!({}), false).await;
-    assert_eq!(r, json!({"error": "ResourceNotFoundException", "status": 404}));
+    assert_eq!(
+        r,
+        json!({"error": "ResourceNotFoundException", "status": 404})
+    );
 }
 
 fn node_stream_fn(name: &str) -> FunctionConfig {
@@ -157,7 +181,13 @@ fn node_stream_fn(name: &str) -> FunctionConfig {
 #[tokio::test]
 async fn node_streamify_response_chunks_in_order_and_error_trailers() {
     let emu = start(vec![node_stream_fn("node")]).await;
-    let open = invoke_stream(emu.endpoint(), "node", &[], r#"{"chunks": 5, "delay_ms": 20}"#).await;
+    let open = invoke_stream(
+        emu.endpoint(),
+        "node",
+        &[],
+        r#"{"chunks": 5, "delay_ms": 20}"#,
+    )
+    .await;
     assert_eq!(open.status, 200);
     let (chunks, complete) = Events::new(open).rest().await;
     let text = String::from_utf8(concat(&chunks)).unwrap();
@@ -172,10 +202,21 @@ async fn node_streamify_response_chunks_in_order_and_error_trailers() {
     )
     .await;
     let (chunks, complete) = Events::new(open).rest().await;
-    assert_eq!(String::from_utf8(concat(&chunks)).unwrap(), "chunk 0\nchunk 1\n");
-    assert_eq!(complete.error_code.as_deref(), Some("FixtureError"), "{complete:?}");
+    assert_eq!(
+        String::from_utf8(concat(&chunks)).unwrap(),
+        "chunk 0\nchunk 1\n"
+    );
+    assert_eq!(
+        complete.error_code.as_deref(),
+        Some("FixtureError"),
+        "{complete:?}"
+    );
     assert!(
-        complete.error_details.as_deref().unwrap_or_default().contains("node broke"),
+        complete
+            .error_details
+            .as_deref()
+            .unwrap_or_default()
+            .contains("node broke"),
         "{complete:?}"
     );
     // Through the plain Invoke API the same failure is a function error.
@@ -207,5 +248,8 @@ async fn official_lambda_runtime_stream_is_delivered_as_sent() {
     let prelude: Value = serde_json::from_slice(&bytes[..at]).unwrap();
     assert_eq!(prelude["statusCode"], 200);
     assert_eq!(&bytes[at + 8..], b"Hello\nworld\nfrom\nLambda!\n");
-    assert!(chunks.len() >= 4, "chunks are forwarded as sent: {chunks:?}");
+    assert!(
+        chunks.len() >= 4,
+        "chunks are forwarded as sent: {chunks:?}"
+    );
 }

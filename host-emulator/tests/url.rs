@@ -53,14 +53,22 @@ async fn host_and_path_routes_build_the_2_0_event() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-echo"), Some("1"));
-    let cookies: Vec<_> = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let cookies: Vec<_> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
     assert_eq!(cookies, vec!["a=1; Path=/", "b=2"]);
     let event = echoed(&r.bytes().await);
     assert_eq!(event["version"], "2.0");
     assert_eq!(event["routeKey"], "$default");
     assert_eq!(event["rawPath"], "/items/42");
     assert_eq!(event["rawQueryString"], "tag=a&tag=b&q=hello%20world");
-    assert_eq!(event["queryStringParameters"], json!({"tag": "a,b", "q": "hello world"}));
+    assert_eq!(
+        event["queryStringParameters"],
+        json!({"tag": "a,b", "q": "hello world"})
+    );
     assert_eq!(event["cookies"], json!(["session=abc", "theme=dark"]));
     assert_eq!(event["headers"]["x-multi"], "one,two");
     assert!(event["headers"].get("cookie").is_none());
@@ -94,12 +102,21 @@ async fn binary_bodies_both_ways_and_bare_values() {
     let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
     let e = emu.endpoint();
     let bytes: Vec<u8> = (0..=255u8).collect();
-    let r = open(e, "PUT", "/lambda-url/web/upload", &[("content-type", "application/octet-stream")], bytes.clone()).await;
+    let r = open(
+        e,
+        "PUT",
+        "/lambda-url/web/upload",
+        &[("content-type", "application/octet-stream")],
+        bytes.clone(),
+    )
+    .await;
     let event = echoed(&r.bytes().await);
     assert_eq!(event["isBase64Encoded"], true);
     use base64::Engine;
     assert_eq!(
-        base64::engine::general_purpose::STANDARD.decode(event["body"].as_str().unwrap()).unwrap(),
+        base64::engine::general_purpose::STANDARD
+            .decode(event["body"].as_str().unwrap())
+            .unwrap(),
         bytes
     );
     let r = open(e, "GET", "/lambda-url/web/binary", &[], "").await;
@@ -113,14 +130,25 @@ async fn binary_bodies_both_ways_and_bare_values() {
 
 #[tokio::test]
 async fn errors_as_a_function_url_gives_them() {
-    let emu = start(vec![url_fn("web", InvokeMode::Buffered), stream_fn("nourl", "url")]).await;
+    let emu = start(vec![
+        url_fn("web", InvokeMode::Buffered),
+        stream_fn("nourl", "url"),
+    ])
+    .await;
     let e = emu.endpoint();
     let r = open(e, "GET", "/lambda-url/web/fail", &[], "").await;
     assert_eq!(r.status, 502);
     let r = open(e, "GET", "/lambda-url/web/notjson", &[], "").await;
     assert_eq!(r.status, 502);
     let big = vec![b'x'; 6 * 1024 * 1024 + 1];
-    let r = open(e, "POST", "/lambda-url/web/big", &[("content-type", "text/plain")], big).await;
+    let r = open(
+        e,
+        "POST",
+        "/lambda-url/web/big",
+        &[("content-type", "text/plain")],
+        big,
+    )
+    .await;
     assert_eq!(r.status, 413);
     let r = open(e, "GET", "/lambda-url/nourl/", &[], "").await;
     assert_eq!(r.status, 404);
@@ -139,32 +167,57 @@ async fn cors_preflight_is_answered_from_the_configuration() {
         e,
         "OPTIONS",
         "/lambda-url/web/x",
-        &[("origin", "https://app.example"), ("access-control-request-method", "POST")],
+        &[
+            ("origin", "https://app.example"),
+            ("access-control-request-method", "POST"),
+        ],
         "",
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
     assert_eq!(r.header("access-control-allow-methods"), Some("GET,POST"));
-    assert_eq!(r.header("access-control-allow-headers"), Some("x-custom,content-type"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("x-custom,content-type")
+    );
     assert_eq!(r.header("access-control-max-age"), Some("300"));
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
-    assert!(texts(&emu, "web").is_empty(), "a preflight does not invoke the function");
+    assert!(
+        texts(&emu, "web").is_empty(),
+        "a preflight does not invoke the function"
+    );
 
     let r = open(
         e,
         "OPTIONS",
         "/lambda-url/web/x",
-        &[("origin", "https://evil.example"), ("access-control-request-method", "POST")],
+        &[
+            ("origin", "https://evil.example"),
+            ("access-control-request-method", "POST"),
+        ],
         "",
     )
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), None);
 
-    let r = open(e, "GET", "/lambda-url/web/x", &[("origin", "https://app.example")], "").await;
+    let r = open(
+        e,
+        "GET",
+        "/lambda-url/web/x",
+        &[("origin", "https://app.example")],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
     assert_eq!(r.header("access-control-expose-headers"), Some("x-echo"));
 }
 
@@ -191,7 +244,14 @@ async fn response_stream_arrives_before_the_function_finishes() {
     assert_eq!(&rest[..], b"data: second\n\n");
     let _ = std::fs::remove_file(flag);
 
-    let r = open(emu.endpoint(), "GET", "/lambda-url/live/stream-plain", &[], "").await;
+    let r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/live/stream-plain",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/plain"));
     assert_eq!(&r.bytes().await[..], b"plain stream");
@@ -204,7 +264,14 @@ async fn response_stream_arrives_before_the_function_finishes() {
 #[tokio::test]
 async fn a_stream_failing_midway_truncates_the_response() {
     let emu = start(vec![url_fn("live", InvokeMode::ResponseStream)]).await;
-    let mut r = open(emu.endpoint(), "GET", "/lambda-url/live/stream-fail", &[], "").await;
+    let mut r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/live/stream-fail",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200);
     let mut got = Vec::new();
     let mut failed = false;
@@ -230,7 +297,10 @@ async fn buffered_url_collects_a_streamed_http_response() {
     let r = open(emu.endpoint(), "GET", &path, &[], "").await;
     assert_eq!(r.status, 201);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
-    assert!(r.header("content-length").is_some(), "buffered: not chunked");
+    assert!(
+        r.header("content-length").is_some(),
+        "buffered: not chunked"
+    );
     assert_eq!(&r.bytes().await[..], b"data: first\n\ndata: second\n\n");
     let _ = std::fs::remove_file(flag);
 }

@@ -65,10 +65,19 @@ async fn streaming_example_large_failing_and_buffered() {
     assert_eq!(complete.error_code, None);
 
     // The plain Invoke API buffers a small stream and refuses one over 6 MB.
-    let r = emu.invoke("streaming", r#"{"mode":"large","mib":1}"#).await.unwrap();
+    let r = emu
+        .invoke("streaming", r#"{"mode":"large","mib":1}"#)
+        .await
+        .unwrap();
     assert_eq!(r.body.len(), 1024 * 1024);
-    let r = emu.invoke("streaming", r#"{"mode":"large","mib":7}"#).await.unwrap();
-    assert_eq!(r.error_type().as_deref(), Some("Function.ResponseSizeTooLarge"));
+    let r = emu
+        .invoke("streaming", r#"{"mode":"large","mib":7}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.error_type().as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
 }
 
 #[tokio::test]
@@ -80,10 +89,27 @@ async fn axum_example_behind_a_function_url() {
     let r = open(e, "GET", "/hello/firebox", &[("host", h)], "").await;
     assert_eq!(r.status, 200);
     assert_eq!(&r.bytes().await[..], b"Hello, firebox!");
-    let r = open(e, "POST", "/echo", &[("host", h), ("content-type", "application/json")], r#"{"a":[1,2]}"#).await;
+    let r = open(
+        e,
+        "POST",
+        "/echo",
+        &[("host", h), ("content-type", "application/json")],
+        r#"{"a":[1,2]}"#,
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&r.bytes().await).unwrap(), json!({"a": [1, 2]}));
-    let r = open(e, "POST", "/echo", &[("host", h), ("content-type", "application/json")], "nope").await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&r.bytes().await).unwrap(),
+        json!({"a": [1, 2]})
+    );
+    let r = open(
+        e,
+        "POST",
+        "/echo",
+        &[("host", h), ("content-type", "application/json")],
+        "nope",
+    )
+    .await;
     assert_eq!(r.status, 400);
     let r = open(e, "GET", "/binary", &[("host", h)], "").await;
     assert_eq!(r.header("content-type"), Some("image/png"));
@@ -96,9 +122,22 @@ async fn axum_example_behind_a_function_url() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert!(cookies.iter().any(|c| c.starts_with("flavor=chocolate")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("session=abc123")), "{cookies:?}");
-    let r = open(e, "GET", "/lambda-url/axum-http/query?x=1&x=2&y=h%C3%A9", &[], "").await;
+    assert!(
+        cookies.iter().any(|c| c.starts_with("flavor=chocolate")),
+        "{cookies:?}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("session=abc123")),
+        "{cookies:?}"
+    );
+    let r = open(
+        e,
+        "GET",
+        "/lambda-url/axum-http/query?x=1&x=2&y=h%C3%A9",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200);
     let pairs: Value = serde_json::from_slice(&r.bytes().await).unwrap();
     assert_eq!(pairs, json!([["x", "1"], ["x", "2"], ["y", "hé"]]));
@@ -111,7 +150,14 @@ async fn url_stream_example_sends_events_as_produced() {
         cors: None,
     })])
     .await;
-    let mut r = open(emu.endpoint(), "GET", "/lambda-url/url-stream/?count=3&delay_ms=50", &[], "").await;
+    let mut r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/url-stream/?count=3&delay_ms=50",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
     let mut got = Vec::new();
@@ -122,6 +168,13 @@ async fn url_stream_example_sends_events_as_produced() {
     let events: Vec<&str> = text.split("\n\n").filter(|s| !s.is_empty()).collect();
     assert_eq!(events.len(), 3, "{text}");
     assert_eq!(events[0], r#"data: {"n":1,"of":3}"#);
-    let r = open(emu.endpoint(), "GET", "/lambda-url/url-stream/?count=abc", &[], "").await;
+    let r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/url-stream/?count=abc",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 400);
 }

@@ -168,9 +168,7 @@ async fn handle(
     let segments: Vec<&str> = route.split('/').collect();
     match (req.method(), segments.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => next(requests).await,
-        (&Method::POST, ["invocation", id, "response"])
-            if !id.is_empty() && is_streaming(&req) =>
-        {
+        (&Method::POST, ["invocation", id, "response"]) if !id.is_empty() && is_streaming(&req) => {
             let request_id = (*id).to_owned();
             stream_response(req, request_id, requests).await
         }

@@ -84,7 +84,10 @@ impl UrlConfig {
             .iter()
             .find(|m| *m != "*" && http::Method::from_bytes(m.as_bytes()).is_err())
         {
-            return Err(("url.cors.allow_methods", format!("`{bad}` is not an HTTP method")));
+            return Err((
+                "url.cors.allow_methods",
+                format!("`{bad}` is not an HTTP method"),
+            ));
         }
         Ok(())
     }

@@ -214,7 +214,10 @@ mod tests {
         assert_eq!(event["rawPath"], "/a%20b");
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], "AJ+Slg==");
-        assert_eq!(event["requestContext"]["time"], "04/Mar/2020:19:03:58 +0000");
+        assert_eq!(
+            event["requestContext"]["time"],
+            "04/Mar/2020:19:03:58 +0000"
+        );
         assert_eq!(event["requestContext"]["domainPrefix"], "fn");
     }
 

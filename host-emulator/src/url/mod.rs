@@ -48,9 +48,15 @@ pub(crate) fn route<B>(req: &Request<B>) -> Option<UrlTarget> {
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().host())
         .unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, _)| h)
+        .to_ascii_lowercase();
     let path = req.uri().path();
-    if let Some(name) = host.strip_suffix(HOST_SUFFIX).filter(|n| !n.is_empty() && !n.contains('.')) {
+    if let Some(name) = host
+        .strip_suffix(HOST_SUFFIX)
+        .filter(|n| !n.is_empty() && !n.contains('.'))
+    {
         return Some(UrlTarget {
             name: name.to_owned(),
             raw_path: path.to_owned(),
@@ -168,7 +174,9 @@ fn is_integration(start: &StreamStart) -> bool {
 fn failure(answer: &Answer) -> Response<ResponseBody> {
     match answer {
         Answer::Throttled { .. } => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
-        Answer::ServiceError(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Answer::ServiceError(_) => {
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
         _ => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
     }
 }
@@ -219,7 +227,10 @@ fn plain_head(content_type: Option<String>) -> Head {
 
 /// A `RESPONSE_STREAM` answer: waits for the prelude (when there is one), then streams the
 /// rest with chunked encoding as it arrives.
-async fn streamed(start: StreamStart, outcome: oneshot::Receiver<Outcome>) -> Response<ResponseBody> {
+async fn streamed(
+    start: StreamStart,
+    outcome: oneshot::Receiver<Outcome>,
+) -> Response<ResponseBody> {
     if !is_integration(&start) {
         let head = plain_head(start.content_type);
         return with_head(
@@ -278,7 +289,11 @@ mod tests {
         assert_eq!((t.name.as_str(), t.raw_path.as_str()), ("hello", "/a/b"));
         let t = route(&req("127.0.0.1:3001", "/lambda-url/hello")).unwrap();
         assert_eq!(t.raw_path, "/");
-        assert!(route(&req("127.0.0.1:3001", "/2015-03-31/functions/x/invocations")).is_none());
+        assert!(route(&req(
+            "127.0.0.1:3001",
+            "/2015-03-31/functions/x/invocations"
+        ))
+        .is_none());
         assert!(route(&req("127.0.0.1", "/lambda-url/")).is_none());
         assert!(route(&req("a.b.lambda-url.localhost", "/")).is_none());
     }

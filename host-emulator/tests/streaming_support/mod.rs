@@ -76,8 +76,14 @@ pub async fn open(
         .await
         .expect("handshake");
     tokio::spawn(conn);
-    let mut req = Request::builder().method(method).uri(path).header("host", host);
-    for (k, v) in headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("host")) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+    {
         req = req.header(*k, *v);
     }
     let response = sender
@@ -132,7 +138,11 @@ impl Events {
             match self.open.next_data().await {
                 Some(data) => self.decoder.feed(&data),
                 None => {
-                    assert_eq!(self.decoder.pending(), 0, "bytes left after the last message");
+                    assert_eq!(
+                        self.decoder.pending(),
+                        0,
+                        "bytes left after the last message"
+                    );
                     return None;
                 }
             }
@@ -143,7 +153,10 @@ impl Events {
     pub async fn rest(mut self) -> (Vec<Bytes>, InvokeComplete) {
         let mut chunks = Vec::new();
         loop {
-            let m = self.next().await.expect("stream ended before InvokeComplete");
+            let m = self
+                .next()
+                .await
+                .expect("stream ended before InvokeComplete");
             assert_eq!(m.header(":message-type"), Some("event"));
             match m.header(":event-type") {
                 Some("PayloadChunk") => chunks.push(m.payload),

@@ -230,7 +230,8 @@ async fn invoke(
     let payload = read_payload(req, invocation_type).await?;
     let function = prepared.function.clone();
     if invocation_type == InvocationType::Event {
-        let mut invocation = Invocation::new(request_id.to_owned(), payload, prepared.arn.clone(), None);
+        let mut invocation =
+            Invocation::new(request_id.to_owned(), payload, prepared.arn.clone(), None);
         prepared.fill(&mut invocation);
         if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
             return Err(shutting_down());

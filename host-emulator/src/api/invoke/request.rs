@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 
-use super::{bad_parameter, Functions, ServiceError, COGNITO_IDENTITY_HEADER, MAX_CLIENT_CONTEXT_BYTES};
+use super::{
+    bad_parameter, Functions, ServiceError, COGNITO_IDENTITY_HEADER, MAX_CLIENT_CONTEXT_BYTES,
+};
 use crate::api::{read_body, BodyError, MAX_EVENT_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 use crate::invocation::Invocation;
 use crate::scheduler::FunctionShared;
