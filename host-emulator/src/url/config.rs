@@ -92,3 +92,58 @@ impl UrlConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> Result<Config, crate::ConfigError> {
+        Config::parse(text, "firebox.toml", std::path::Path::new("/tmp"))
+    }
+
+    #[test]
+    fn url_section_and_stream_fields() {
+        let config = parse(
+            r#"
+            [functions.web]
+            command = ["/bin/true"]
+            stream_max_bytes = 1000
+            stream_bandwidth_shape = true
+            [functions.web.url]
+            invoke_mode = "RESPONSE_STREAM"
+            cors = { allow_origins = ["*"], allow_methods = ["GET"], max_age = 60 }
+            "#,
+        )
+        .unwrap();
+        let f = &config.functions[0];
+        assert_eq!(f.stream_max_bytes, 1000);
+        assert!(f.stream_bandwidth_shape);
+        let url = f.url.as_ref().unwrap();
+        assert_eq!(url.invoke_mode, InvokeMode::ResponseStream);
+        assert_eq!(url.cors.as_ref().unwrap().max_age, Some(60));
+    }
+
+    #[test]
+    fn bad_url_sections_name_the_field() {
+        for (text, needle) in [
+            (
+                "[functions.f.url]\ninvoke_mode = \"STREAM\"",
+                "expected `BUFFERED` or `RESPONSE_STREAM`",
+            ),
+            ("[functions.f.url]\ncors = { max_age = 90000 }", "max_age"),
+            (
+                "[functions.f.url]\ncors = { allow_methods = [\"G T\"] }",
+                "allow_methods",
+            ),
+            ("[functions.f.url]\ncorz = {}", "corz"),
+        ] {
+            let err = parse(&format!(
+                "[functions.f]\ncommand = [\"/bin/true\"]\n{text}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+}
