@@ -12,7 +12,7 @@
 //!
 //! A handler takes an event type as the payload of `LambdaEvent<T>`:
 //!
-//! ```ignore
+//! ```no_run
 //! use firebox_events::sqs::{SqsBatchResponse, SqsEvent};
 //! use firebox_runtime::{run, service_fn, Error, LambdaEvent};
 //!
@@ -26,7 +26,7 @@
 //!     Ok(response)
 //! }
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Error> {
 //!     run(service_fn(handle)).await
 //! }
