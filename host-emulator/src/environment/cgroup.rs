@@ -48,7 +48,9 @@ impl CgroupRoots {
                 cleanup(&made);
                 return Err(format!("no cgroup v1 `{controller}` controller"));
             };
-            let dir = Path::new(mount).join(own_path).join(&leaf);
+            let parent = Path::new(mount).join(own_path);
+            sweep_stale(&parent);
+            let dir = parent.join(&leaf);
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 cleanup(&made);
                 return Err(format!("cannot create {}: {e}", dir.display()));
@@ -58,6 +60,34 @@ impl CgroupRoots {
         let memory = made.pop().unwrap_or_default();
         let freezer = made.pop().unwrap_or_default();
         Ok(Self { freezer, memory })
+    }
+}
+
+/// Removes the cgroups of emulators that died without cleaning up (killed with SIGKILL):
+/// `firebox-<pid>[-<n>]` directories whose process no longer exists.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("firebox-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let dir = entry.path();
+        if let Ok(children) = std::fs::read_dir(&dir) {
+            for child in children.flatten().map(|c| c.path()).filter(|p| p.is_dir()) {
+                kill_dir(&child);
+                let _ = std::fs::remove_dir(&child);
+            }
+        }
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 
