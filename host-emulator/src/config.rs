@@ -690,24 +690,25 @@ impl RawFunction {
         if let Some(freeze) = self.freeze {
             f.freeze = freeze;
         }
-        f.scaling_rate =
-            match self.scaling_rate {
-                None => None,
-                Some(RawScalingRate::Named(n)) if n == "aws" => Some(ScalingRate::AWS),
-                Some(RawScalingRate::Named(n)) => return Err(field(
+        f.scaling_rate = match self.scaling_rate {
+            None => None,
+            Some(RawScalingRate::Named(n)) if n == "aws" => Some(ScalingRate::AWS),
+            Some(RawScalingRate::Named(n)) => {
+                return Err(field(
                     "scaling_rate",
                     format!(
                         "`{n}` is not a rate: use \"aws\" or {{ environments = N, window_s = S }}"
                     ),
-                )),
-                Some(RawScalingRate::Custom {
-                    environments,
-                    window_s,
-                }) => Some(ScalingRate {
-                    environments,
-                    window: seconds("scaling_rate", window_s)?,
-                }),
-            };
+                ))
+            }
+            Some(RawScalingRate::Custom {
+                environments,
+                window_s,
+            }) => Some(ScalingRate {
+                environments,
+                window: seconds("scaling_rate", window_s)?,
+            }),
+        };
         if let Some(t) = self.idle_timeout_s {
             f.idle_timeout = seconds("idle_timeout_s", t)?;
         }
