@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,14 +39,42 @@ async fn chaos_run(cgroups: bool) {
         .unwrap();
     let endpoint = emu.endpoint().to_owned();
     let pids: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // The run lasts at least 5 s, and until it has done what the assertions below ask for
+    // (enough successes and kills), so that a slow machine gets a longer run rather than a
+    // failure; at most 60 s.
+    let done = Arc::new(AtomicBool::new(false));
+    let successes = Arc::new(AtomicUsize::new(0));
+    let kill_count = Arc::new(AtomicUsize::new(0));
+    let supervisor = tokio::spawn({
+        let (done, successes, kill_count) = (done.clone(), successes.clone(), kill_count.clone());
+        async move {
+            let started = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let elapsed = started.elapsed();
+                let enough = successes.load(Ordering::Relaxed) > 20
+                    && kill_count.load(Ordering::Relaxed) >= 5;
+                if (elapsed >= Duration::from_secs(5) && enough)
+                    || elapsed >= Duration::from_secs(60)
+                {
+                    done.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    });
     let mut clients = Vec::new();
     for c in 0..6u64 {
-        let (endpoint, pids) = (endpoint.clone(), pids.clone());
+        let (endpoint, pids, done, successes) = (
+            endpoint.clone(),
+            pids.clone(),
+            done.clone(),
+            successes.clone(),
+        );
         clients.push(tokio::spawn(async move {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c + 1));
             let (mut ok, mut crashed) = (0, 0);
-            while Instant::now() < deadline {
+            while !done.load(Ordering::Relaxed) {
                 let sleep = (rng.next() % 80) as f64 / 1000.0;
                 let payload = format!("{{\"sleep\": {sleep}}}");
                 let r = tokio::time::timeout(
@@ -62,17 +91,18 @@ async fn chaos_run(cgroups: bool) {
                 } else {
                     pids.lock().unwrap().insert(j["pid"].as_i64().unwrap());
                     ok += 1;
+                    successes.fetch_add(1, Ordering::Relaxed);
                 }
             }
             (ok, crashed)
         }));
     }
     let killer = tokio::spawn({
-        let pids = pids.clone();
+        let (pids, done, kill_count) = (pids.clone(), done.clone(), kill_count.clone());
         async move {
             let mut rng = Rng(0xD1B5_4A32_D192_ED03);
             let mut kills = 0;
-            while Instant::now() < deadline {
+            while !done.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(50 + rng.next() % 250)).await;
                 let victims: Vec<i64> = pids.lock().unwrap().iter().copied().collect();
                 if victims.is_empty() {
@@ -82,6 +112,7 @@ async fn chaos_run(cgroups: bool) {
                 // SAFETY: kill(2) has no memory-safety preconditions.
                 if unsafe { libc::kill(pid as i32, libc::SIGKILL) } == 0 {
                     kills += 1;
+                    kill_count.fetch_add(1, Ordering::Relaxed);
                 }
                 pids.lock().unwrap().remove(&pid);
             }
@@ -95,6 +126,7 @@ async fn chaos_run(cgroups: bool) {
         crashed += x;
     }
     let kills = killer.await.unwrap();
+    supervisor.await.unwrap();
     assert!(kills >= 5, "the run killed environments ({kills})");
     assert!(ok > 20, "the load ran ({ok} successes, {crashed} crashes)");
     // The pool recovers: new invokes succeed, and no stray process is left.

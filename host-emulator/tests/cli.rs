@@ -132,7 +132,8 @@ fn serve_and_invoke_end_to_end() {
         .spawn()
         .unwrap();
     let mut up = false;
-    for _ in 0..500 {
+    // Up to 30 s: a bound for broken runs only.
+    for _ in 0..3000 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             up = true;
             break;
@@ -208,7 +209,7 @@ fn serve_and_invoke_end_to_end() {
         !stderr.contains("START RequestId"),
         "platform lines go to stdout only"
     );
-    for _ in 0..200 {
+    for _ in 0..3000 {
         if !common::alive(pid) {
             return;
         }

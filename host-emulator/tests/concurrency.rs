@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{invoke_raw, reports, send, texts, PYTHON};
+use common::{invoke_raw, reports, send, texts, wait_until, Barrier, Gate, Raw, PYTHON};
 use firebox_emulator::{Emulator, FunctionConfig, InvocationType, InvokeOptions};
 
 fn conc_function(name: &str) -> FunctionConfig {
@@ -35,7 +35,8 @@ fn metric(text: &str, series: &str) -> Option<f64> {
 
 async fn wait_metric(emu: &Emulator, series: &str, want: f64) {
     let mut last = String::new();
-    for _ in 0..600 {
+    // Up to 60 s: a bound for broken runs only.
+    for _ in 0..1200 {
         last = metrics(emu).await;
         if metric(&last, series) == Some(want) {
             return;
@@ -107,6 +108,36 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     out
 }
 
+/// Sends `n` invokes at once whose functions wait for `gate`; opens the gate once `throttled`
+/// of them have been answered 429, so that the admitted ones cannot finish (and make room)
+/// before every other invoke was decided, however slow the machine. Returns every answer.
+async fn invoke_held(
+    emu: &Emulator,
+    function: &str,
+    n: usize,
+    payload: String,
+    gate: &Gate,
+    throttled: usize,
+) -> Vec<Raw> {
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (endpoint, function, payload) = (
+            emu.endpoint().to_owned(),
+            function.to_owned(),
+            payload.clone(),
+        );
+        calls.spawn(async move { invoke_raw(&endpoint, &function, &[], payload).await });
+    }
+    let mut results = Vec::with_capacity(n);
+    while let Some(r) = calls.join_next().await {
+        results.push(r.expect("invoke task"));
+        if results.iter().filter(|r| r.status == 429).count() == throttled {
+            gate.open();
+        }
+    }
+    results
+}
+
 #[tokio::test]
 async fn reserved_five_runs_exactly_five_and_throttles_the_rest() {
     let record = temp_file("reserved5");
@@ -115,12 +146,17 @@ async fn reserved_five_runs_exactly_five_and_throttles_the_rest() {
         .start()
         .await
         .unwrap();
-    let payload = serde_json::json!({ "sleep": 3.0, "record": record }).to_string();
-    let calls: Vec<_> = (0..50)
-        .map(|_| invoke_raw(emu.endpoint(), "five", &[], payload.clone()))
-        .collect();
+    // The five admitted invocations record their start, wait until all five have started (the
+    // barrier) and until the other 45 were answered (the gate), then sleep: they overlap, and
+    // none makes room early, however slow the machine.
+    let gate = Gate::new("reserved5");
+    let barrier = Barrier::new("reserved5", 5);
+    let payload = serde_json::json!({
+        "record": record, "barrier": barrier.spec(), "wait_for": gate.path(), "sleep": 3.0
+    })
+    .to_string();
     let started = std::time::Instant::now();
-    let results = join_all(calls).await;
+    let results = invoke_held(&emu, "five", 50, payload, &gate, 45).await;
     let ok: Vec<_> = results.iter().filter(|r| r.status == 200).collect();
     let throttled: Vec<_> = results.iter().filter(|r| r.status == 429).collect();
     assert_eq!(ok.len(), 5, "five admitted");
@@ -192,9 +228,11 @@ async fn the_account_limit_is_shared_by_two_functions() {
         .await
         .unwrap();
     let endpoint = emu.endpoint().to_owned();
+    let gate = Gate::new("account");
+    let payload = serde_json::json!({ "wait_for": gate.path() }).to_string();
     let slow = |f: &'static str| {
-        let endpoint = endpoint.clone();
-        tokio::spawn(async move { invoke_raw(&endpoint, f, &[], r#"{"sleep": 3}"#).await })
+        let (endpoint, payload) = (endpoint.clone(), payload.clone());
+        tokio::spawn(async move { invoke_raw(&endpoint, f, &[], payload).await })
     };
     let running = [slow("a"), slow("a"), slow("a"), slow("b")];
     wait_metric(&emu, "firebox_account_concurrent_executions", 4.0).await;
@@ -203,6 +241,7 @@ async fn the_account_limit_is_shared_by_two_functions() {
         assert_eq!(r.status, 429, "{f}");
         assert_eq!(r.json()["Reason"], "ConcurrentInvocationLimitExceeded");
     }
+    gate.open();
     for h in running {
         assert_eq!(h.await.unwrap().status, 200);
     }
@@ -252,7 +291,11 @@ async fn throttled_events_are_retried_until_they_run() {
         invocation_type: InvocationType::Event,
         ..Default::default()
     };
-    let payload = serde_json::json!({ "sleep": 0.3, "record": record }).to_string();
+    // The first event holds the only slot until all four were accepted, so the others are
+    // throttled at least once and must be kept and retried.
+    let gate = Gate::new("events");
+    let payload =
+        serde_json::json!({ "wait_for": gate.path(), "sleep": 0.3, "record": record }).to_string();
     for _ in 0..4 {
         let r = emu
             .invoke_with("ev", payload.clone(), &event)
@@ -260,12 +303,11 @@ async fn throttled_events_are_retried_until_they_run() {
             .unwrap();
         assert_eq!(r.status, 202);
     }
-    for _ in 0..400 {
-        if reports(&emu, "ev").len() == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    gate.open();
+    wait_until("four REPORT lines", Duration::from_secs(60), || {
+        reports(&emu, "ev").len() == 4
+    })
+    .await;
     assert_eq!(reports(&emu, "ev").len(), 4, "every event ran");
     let (overlap, starts) = max_overlap(&record);
     assert_eq!((overlap, starts), (1, 4), "one at a time, as reserved");
@@ -298,8 +340,11 @@ async fn provisioned_environments_are_ready_first_and_spill_to_on_demand() {
     )
     .await;
     assert_eq!(emu.live_processes(), 2);
+    // The three overlap by construction: each waits until all three have started.
+    let barrier = Barrier::new("prov", 3);
+    let payload = serde_json::json!({ "barrier": barrier.spec() }).to_string();
     let calls: Vec<_> = (0..3)
-        .map(|_| invoke_raw(emu.endpoint(), "prov", &[], r#"{"sleep": 1.5}"#))
+        .map(|_| invoke_raw(emu.endpoint(), "prov", &[], payload.clone()))
         .collect();
     let results = join_all(calls).await;
     let mut types: Vec<String> = results
@@ -356,9 +401,11 @@ async fn idle_reclaim_spares_busy_and_provisioned_environments() {
         1.0,
     )
     .await;
-    // Two at once, each busy for longer than the idle timeout.
+    // Two at once (each waits for the other), each busy for longer than the idle timeout.
+    let barrier = Barrier::new("reclaim", 2);
+    let payload = serde_json::json!({ "barrier": barrier.spec(), "sleep": 1.0 }).to_string();
     let calls: Vec<_> = (0..2)
-        .map(|_| invoke_raw(emu.endpoint(), "reclaim", &[], r#"{"sleep": 1.0}"#))
+        .map(|_| invoke_raw(emu.endpoint(), "reclaim", &[], payload.clone()))
         .collect();
     let results = join_all(calls).await;
     let mut by_type = std::collections::HashMap::new();
@@ -406,10 +453,9 @@ async fn scaling_rate_throttles_a_burst() {
         .start()
         .await
         .unwrap();
-    let calls: Vec<_> = (0..4)
-        .map(|_| invoke_raw(emu.endpoint(), "burst", &[], r#"{"sleep": 1.0}"#))
-        .collect();
-    let results = join_all(calls).await;
+    let gate = Gate::new("burst");
+    let payload = serde_json::json!({ "wait_for": gate.path() }).to_string();
+    let results = invoke_held(&emu, "burst", 4, payload, &gate, 2).await;
     let throttled: Vec<_> = results.iter().filter(|r| r.status == 429).collect();
     assert_eq!(throttled.len(), 2);
     for r in throttled {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use firebox_emulator::{InvocationType, InvokeOptions};
+use firebox_emulator::{FunctionConfig, InvocationType, InvokeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -250,9 +250,10 @@ async fn malformed_http_and_slow_clients_do_not_hurt_the_listener() {
 
 #[tokio::test]
 async fn a_client_disconnecting_mid_invoke_does_not_lose_the_invocation() {
-    let emu = start(vec![function("f", "")]).await;
+    let emu = start(vec![function("f", "").timeout(Duration::from_secs(20))]).await;
     emu.invoke("f", "{}").await.unwrap(); // warm up
-    let body = r#"{"sleep": 0.5, "print": 1}"#;
+    let gate = Gate::new("disconnect");
+    let body = serde_json::json!({ "print": 1, "wait_for": gate.path() }).to_string();
     let mut s = TcpStream::connect(emu.addr()).await.unwrap();
     s.write_all(
         format!(
@@ -263,17 +264,15 @@ async fn a_client_disconnecting_mid_invoke_does_not_lose_the_invocation() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    drop(s);
-    // The invocation completes and is logged.
+    // The function has the event (it printed), and waits for the gate: hang up mid-invoke.
     wait_for_line(&emu, "f", |t| t == "line 0").await;
-    for _ in 0..500 {
-        if reports(&emu, "f").len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(reports(&emu, "f").len(), 2);
+    drop(s);
+    gate.open();
+    // The invocation completes and is logged.
+    wait_until("the second REPORT", Duration::from_secs(60), || {
+        reports(&emu, "f").len() == 2
+    })
+    .await;
     // And the environment is reused afterwards.
     let r = emu.invoke("f", "{}").await.unwrap().json().unwrap();
     assert_eq!(r["count"], 3);
@@ -284,24 +283,35 @@ async fn concurrent_invokes_beyond_reserved_concurrency_are_throttled() {
     // `max_environments` is the old name of `reserved_concurrency`.
     let emu = start(vec![function("par", "")
         .max_environments(3)
-        .timeout(Duration::from_secs(10))])
+        .timeout(Duration::from_secs(60))])
     .await;
-    let mut calls = Vec::new();
+    // The three admitted invocations wait for the gate, which opens once the other four have
+    // been answered: they cannot finish early and make room, however slow the machine.
+    let gate = Gate::new("par");
+    let payload = serde_json::json!({ "wait_for": gate.path() }).to_string();
+    let mut calls = tokio::task::JoinSet::new();
     for _ in 0..7 {
-        calls.push(emu.invoke("par", r#"{"sleep": 0.4}"#));
+        let endpoint = emu.endpoint().to_owned();
+        let payload = payload.clone();
+        calls.spawn(async move { invoke_raw(&endpoint, "par", &[], payload).await });
     }
-    let results = futures_join(calls).await;
+    let mut results = Vec::new();
+    while let Some(r) = calls.join_next().await {
+        results.push(r.unwrap());
+        if results.iter().filter(|r| r.status == 429).count() == 4 {
+            gate.open();
+        }
+    }
     let mut pids = HashSet::new();
     let mut throttled = 0;
     for r in &results {
-        let r = r.as_ref().unwrap();
         if r.status == 429 {
             throttled += 1;
             continue;
         }
-        assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(r.function_error, None, "{}", r.text());
-        pids.insert(r.json().unwrap()["pid"].as_i64().unwrap());
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.header("x-amz-function-error"), None, "{:?}", r.body);
+        pids.insert(r.json()["pid"].as_i64().unwrap());
     }
     assert_eq!(throttled, 4);
     assert_eq!(
@@ -318,9 +328,12 @@ async fn concurrent_invokes_beyond_reserved_concurrency_are_throttled() {
 
 #[tokio::test]
 async fn parallel_invokes_below_the_cap_each_get_an_environment() {
-    let emu = start(vec![function("wide", "").timeout(Duration::from_secs(10))]).await;
+    let emu = start(vec![function("wide", "").timeout(Duration::from_secs(60))]).await;
+    // Each invocation waits until all four have started: they overlap by construction.
+    let barrier = Barrier::new("wide", 4);
+    let payload = serde_json::json!({ "barrier": barrier.spec() }).to_string();
     let calls: Vec<_> = (0..4)
-        .map(|_| emu.invoke("wide", r#"{"sleep": 0.5}"#))
+        .map(|_| emu.invoke("wide", payload.clone()))
         .collect();
     let results = futures_join(calls).await;
     let pids: HashSet<i64> = results
@@ -332,14 +345,17 @@ async fn parallel_invokes_below_the_cap_each_get_an_environment() {
 
 #[tokio::test]
 async fn beyond_reserved_concurrency_is_too_many_requests_at_once() {
-    let emu = start(vec![function("one", "never_next")
+    let emu = start(vec![FunctionConfig::new("one")
+        .command(["/bin/sh", "-c", "echo never calling next; exec sleep 1000"])
         .max_environments(1)
-        .init_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(1))])
+        .init_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(2))])
     .await;
     let first = emu.invoke("one", "{}");
     let second = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The first holds the only slot once its Init has begun; it keeps it for at least the
+        // two-second function timeout of the retried Init.
+        wait_for_line(&emu, "one", |t| t == "never calling next").await;
         invoke_raw(emu.endpoint(), "one", &[], "{}").await
     };
     let (first, second) = tokio::join!(first, second);
@@ -371,12 +387,10 @@ async fn event_invocations_queue_behind_the_cap_and_all_run() {
             .unwrap();
         assert_eq!(r.status, 202);
     }
-    for _ in 0..500 {
-        if reports(&emu, "ev").len() == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until("five REPORT lines", Duration::from_secs(60), || {
+        reports(&emu, "ev").len() == 5
+    })
+    .await;
     let reports = reports(&emu, "ev");
     assert_eq!(reports.len(), 5);
     assert_eq!(

@@ -29,7 +29,7 @@ async fn out_of_memory_then_cold(cgroups: bool) {
     let pid = first.json().unwrap()["pid"].as_i64().unwrap();
     // The sleep keeps the memory held long enough for the sampling watcher to see it.
     let r = emu
-        .invoke("hog", r#"{"alloc_mb": 300, "sleep": 2}"#)
+        .invoke("hog", r#"{"alloc_mb": 300, "sleep": 5}"#)
         .await
         .unwrap();
     assert_eq!(r.status, 200);

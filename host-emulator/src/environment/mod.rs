@@ -27,7 +27,7 @@ use multi::Multi;
 use process::{Launch, Process, SpawnError, TempDir};
 
 /// How long a runtime that posted `/init/error` may take to exit before it is killed.
-const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_millis(500);
+const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// Identifies an environment within its function's pool.
 pub type EnvId = u64;

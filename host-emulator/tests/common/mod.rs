@@ -137,9 +137,10 @@ pub fn reports(emu: &Emulator, function: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits (up to 10 s) until a log line satisfies `pred`, returning it.
+/// Waits (up to 60 s, a bound for broken runs only) until a log line satisfies `pred`,
+/// returning it.
 pub async fn wait_for_line(emu: &Emulator, function: &str, pred: impl Fn(&str) -> bool) -> String {
-    for _ in 0..1000 {
+    for _ in 0..6000 {
         if let Some(line) = texts(emu, function).into_iter().find(|t| pred(t)) {
             return line;
         }
@@ -163,13 +164,100 @@ pub fn alive(pid: i64) -> bool {
     }
 }
 
-/// Waits (up to 5 s) for a process to disappear.
+/// Waits (up to 30 s, a bound for broken runs only) for a process to disappear.
 pub async fn wait_gone(pid: i64) -> bool {
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if !alive(pid) {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     false
+}
+
+/// Waits (polling every 10 ms, at most `limit`) until `condition` holds; panics naming `what`
+/// otherwise. The bound is generous on purpose: it only matters when something is broken.
+pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A fresh empty directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("firebox-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A handshake between a test and its functions: each invocation that carries
+/// `{"barrier": barrier.spec()}` goes on only once `count` invocations have reached it, so
+/// invocations that must overlap do overlap, however loaded the machine is.
+pub struct Barrier {
+    dir: TempDir,
+    count: usize,
+}
+
+impl Barrier {
+    pub fn new(tag: &str, count: usize) -> Self {
+        Self {
+            dir: TempDir::new(&format!("barrier-{tag}")),
+            count,
+        }
+    }
+
+    /// The event field's value: `{"dir", "count"}`.
+    pub fn spec(&self) -> serde_json::Value {
+        serde_json::json!({ "dir": self.dir.0, "count": self.count })
+    }
+
+    /// How many invocations have reached the barrier.
+    pub fn arrived(&self) -> usize {
+        std::fs::read_dir(&self.dir.0).map_or(0, |d| d.count())
+    }
+}
+
+/// A file the functions wait for (`{"wait_for": gate.path()}`) until the test opens it.
+pub struct Gate {
+    dir: TempDir,
+}
+
+impl Gate {
+    pub fn new(tag: &str) -> Self {
+        Self {
+            dir: TempDir::new(&format!("gate-{tag}")),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path("open")
+    }
+
+    /// Lets every waiting invocation go on.
+    pub fn open(&self) {
+        std::fs::write(self.path(), b"").expect("gate file");
+    }
 }

@@ -6,6 +6,9 @@ background thread that increments a counter every 10 ms, to show freezing.
 
 Each event (a JSON object) may say:
   record: PATH      append "start <time>" and "end <time>" lines (with pid and request id)
+  barrier: {dir, count}  create a file in dir, then wait until count files exist there (at most
+                    60 s): the invocation goes on only once `count` invocations have started
+  wait_for: PATH    wait until PATH exists (at most 60 s)
   alloc_mb: N       allocate and touch N MB (kept until exit)
   sleep: S          sleep S seconds
   exit: CODE        exit with CODE at once
@@ -42,6 +45,17 @@ def record(path, what, request_id):
         os.close(fd)
 
 
+def barrier(spec, request_id):
+    open(os.path.join(spec["dir"], request_id), "w").close()
+    wait_until(lambda: len(os.listdir(spec["dir"])) >= spec["count"])
+
+
+def wait_until(condition):
+    deadline = time.monotonic() + 60
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def serve(slot):
     conn = http.client.HTTPConnection(API)
     while True:
@@ -57,6 +71,10 @@ def serve(slot):
             event = {}
         if "record" in event:
             record(event["record"], "start", request_id)
+        if "barrier" in event:
+            barrier(event["barrier"], request_id)
+        if "wait_for" in event:
+            wait_until(lambda: os.path.exists(event["wait_for"]))
         if "alloc_mb" in event:
             block = bytearray(event["alloc_mb"] * 1024 * 1024)
             for i in range(0, len(block), 4096):

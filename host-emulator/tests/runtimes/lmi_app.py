@@ -2,7 +2,8 @@
 forks N worker processes in one environment.
 
 `lmi_app.overlap` records its start and end (wall clock, pid) to the event's `record` file,
-sleeps `sleep` seconds, and answers with its pid and its parent's pid.
+waits at the event's `barrier` ({dir, count}: until `count` invocations have started, at most
+60 s), sleeps `sleep` seconds, and answers with its pid and its parent's pid.
 """
 import os
 import time
@@ -19,6 +20,12 @@ def _record(path, what, request_id):
 
 def overlap(event, context):
     _record(event["record"], "start", context.aws_request_id)
+    spec = event.get("barrier")
+    if spec:
+        open(os.path.join(spec["dir"], context.aws_request_id), "w").close()
+        deadline = time.monotonic() + 60
+        while len(os.listdir(spec["dir"])) < spec["count"] and time.monotonic() < deadline:
+            time.sleep(0.01)
     time.sleep(event.get("sleep", 1))
     _record(event["record"], "end", context.aws_request_id)
     return {

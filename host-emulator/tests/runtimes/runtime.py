@@ -7,12 +7,14 @@ INIT_MODE decides how Init goes:
   init_error          post /init/error, then exit 1
   exit_now            exit 3 at once
   never_next          print a line, then sleep forever without calling /next
-  slow_once:S:PATH    sleep S seconds unless PATH exists (creating it), then serve
   print_init          print two lines during Init, then serve
 
 Each event (a JSON object) says what to do, in this order:
   print: N            print N numbered lines to stdout
   stderr: TEXT        print TEXT to stderr
+  barrier: {dir, count}  create a file in dir, then wait until count files exist there
+                      (at most 60 s): go on only once `count` invocations have started
+  wait_for: PATH      wait until PATH exists (at most 60 s)
   sleep: S            sleep S seconds
   alloc_mb: N         allocate and touch N MB (kept until exit)
   spawn_child: true   start `sleep 1000` in the background (same process group)
@@ -72,12 +74,6 @@ def init():
         print("never calling next", flush=True)
         while True:
             time.sleep(3600)
-    if mode.startswith("slow_once:"):
-        _, seconds, marker = mode.split(":", 2)
-        if not os.path.exists(marker):
-            open(marker, "w").close()
-            print("slow init", flush=True)
-            time.sleep(float(seconds))
     if mode == "print_init":
         print("init line 1", flush=True)
         print("init line 2", flush=True)
@@ -93,6 +89,16 @@ def handle(request_id, headers, event):
     sys.stdout.flush()
     if "stderr" in event:
         print(event["stderr"], file=sys.stderr, flush=True)
+    if "barrier" in event:
+        spec = event["barrier"]
+        open(os.path.join(spec["dir"], request_id), "w").close()
+        deadline = time.monotonic() + 60
+        while len(os.listdir(spec["dir"])) < spec["count"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    if "wait_for" in event:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(event["wait_for"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
     if "sleep" in event:
         time.sleep(event["sleep"])
     if "alloc_mb" in event:
