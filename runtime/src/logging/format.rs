@@ -237,11 +237,16 @@ impl Visit for TextFields<'_> {
     }
 }
 
-/// Finds a span's `requestId` field (for JSON records).
+/// Finds a span's `requestId` field (for JSON records): a string, or any value's `Debug`
+/// except floats and 128-bit integers, which no request id is.
 #[derive(Default)]
 pub(crate) struct RequestIdField(pub(crate) Option<String>);
 
 impl Visit for RequestIdField {
+    // Overridden so that the `Debug` of these types (and their formatting code) is not needed.
+    fn record_f64(&mut self, _field: &Field, _value: f64) {}
+    fn record_u128(&mut self, _field: &Field, _value: u128) {}
+    fn record_i128(&mut self, _field: &Field, _value: i128) {}
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "requestId" {
             self.0 = Some(value.to_owned());

@@ -2,19 +2,17 @@
 //! with the calls a runtime makes: `/next`, `/response` (buffered or streamed), `/error` and
 //! `/init/error`.
 
-use std::{
-    convert::Infallible,
-    pin::Pin,
-    task::{Context as TaskContext, Poll},
-};
+mod body;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, client::conn::http1};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+pub(crate) use body::RequestBody;
+use body::{error_document, error_type};
 
 use crate::{
     config::{RetryPolicy, RuntimeApiEndpoint},
@@ -95,101 +93,6 @@ pub(crate) enum PostOutcome {
         /// The answer's body, as text.
         body: String,
     },
-}
-
-/// A request body: nothing, one buffered chunk, or a response stream.
-pub(crate) enum RequestBody {
-    /// Nothing.
-    Empty,
-    /// One chunk, sent once.
-    Buffered(Option<Bytes>),
-    /// A streamed response; polled by the connection task, inside the invocation's span.
-    Streaming {
-        /// The chunks.
-        stream: ResponseStream,
-        /// The invocation's span, entered while the stream is polled.
-        span: tracing::Span,
-        /// Set once the stream ended or failed.
-        done: bool,
-    },
-}
-
-impl RequestBody {
-    /// The same body again, for a resend; `None` for a stream (already consumed).
-    fn replay(&self) -> Option<RequestBody> {
-        match self {
-            RequestBody::Empty => Some(RequestBody::Empty),
-            RequestBody::Buffered(chunk) => Some(RequestBody::Buffered(chunk.clone())),
-            RequestBody::Streaming { .. } => None,
-        }
-    }
-}
-
-impl Body for RequestBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            RequestBody::Empty => Poll::Ready(None),
-            RequestBody::Buffered(chunk) => Poll::Ready(chunk.take().map(|b| Ok(Frame::data(b)))),
-            RequestBody::Streaming { done: true, .. } => Poll::Ready(None),
-            RequestBody::Streaming { stream, span, done } => {
-                let _entered = span.enter();
-                match stream.poll_chunk(cx) {
-                    Poll::Pending => Poll::Pending,
-                    Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-                    Poll::Ready(None) => {
-                        *done = true;
-                        Poll::Ready(None)
-                    }
-                    Poll::Ready(Some(Err(diagnostic))) => {
-                        *done = true;
-                        tracing::error!(
-                            errorType = %diagnostic.error_type,
-                            "the response stream failed: {}",
-                            diagnostic.error_message
-                        );
-                        Poll::Ready(Some(Ok(Frame::trailers(error_trailers(&diagnostic)))))
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            RequestBody::Empty => true,
-            RequestBody::Buffered(chunk) => chunk.is_none(),
-            RequestBody::Streaming { done, .. } => *done,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            RequestBody::Empty => SizeHint::with_exact(0),
-            RequestBody::Buffered(chunk) => {
-                SizeHint::with_exact(chunk.as_ref().map_or(0, |b| b.len() as u64))
-            }
-            RequestBody::Streaming { .. } => SizeHint::default(),
-        }
-    }
-}
-
-/// The trailers that report a failed stream.
-fn error_trailers(diagnostic: &Diagnostic) -> http::HeaderMap {
-    use base64::Engine;
-    let mut trailers = http::HeaderMap::new();
-    trailers.insert(ERROR_TYPE, error_type(diagnostic));
-    let encoded = base64::engine::general_purpose::STANDARD.encode(error_document(diagnostic));
-    // Base64 text is always a valid header value.
-    if let Ok(value) = HeaderValue::from_str(&encoded) {
-        trailers.insert(ERROR_BODY, value);
-    }
-    trailers
 }
 
 /// Why one attempt at a request failed.
@@ -541,32 +444,107 @@ fn replay(request: &Request<RequestBody>) -> Option<Request<RequestBody>> {
     Some(again)
 }
 
-async fn read_body(body: Incoming, path: &str) -> Result<Bytes, ApiError> {
-    body.collect()
-        .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|source| ApiError::Http {
+/// Reads a whole answer body. A body in one frame (the usual case) is kept as it is, without a
+/// copy.
+async fn read_body(mut body: Incoming, path: &str) -> Result<Bytes, ApiError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|source| ApiError::Http {
             path: path.to_owned(),
             source,
-        })
-}
-
-/// The standard error document: `{"errorType": ..., "errorMessage": ...}`.
-fn error_document(diagnostic: &Diagnostic) -> Bytes {
-    // Serializing two strings into JSON cannot fail.
-    serde_json::to_vec(diagnostic)
-        .map(Bytes::from)
-        .unwrap_or_else(|_| Bytes::from_static(br#"{"errorType":"Unknown","errorMessage":""}"#))
-}
-
-/// The error type as a header value (characters a header cannot carry are replaced).
-fn error_type(diagnostic: &Diagnostic) -> HeaderValue {
-    HeaderValue::from_str(&diagnostic.error_type).unwrap_or_else(|_| {
-        let cleaned: String = diagnostic
-            .error_type
-            .chars()
-            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
-            .collect();
-        HeaderValue::from_str(&cleaned).unwrap_or(HeaderValue::from_static("Unknown"))
+        })?;
+        // Trailers carry nothing the runtime reads.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if joined.is_empty() {
+                    joined.extend_from_slice(head);
+                }
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(if joined.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(joined)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
+
+    use super::*;
+
+    /// Accepts one connection, reads one request head and writes `answer` in `pieces` writes.
+    async fn answer_once(listener: TcpListener, pieces: Vec<&'static [u8]>) {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n"));
+        for piece in pieces {
+            stream.write_all(piece).await.unwrap();
+            stream.flush().await.unwrap();
+        }
+    }
+
+    async fn next_with(pieces: Vec<&'static [u8]>) -> Result<(StatusCode, Bytes), ApiError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint =
+            RuntimeApiEndpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        let server = tokio::spawn(answer_once(listener, pieces));
+        let mut client = RuntimeApiClient::new(endpoint, RetryPolicy::default()).unwrap();
+        let result = client.next_invocation().await;
+        server.await.unwrap();
+        result.map(|(parts, body)| (parts.status, body))
+    }
+
+    #[tokio::test]
+    async fn a_body_in_several_frames_is_joined() {
+        let (status, body) = next_with(vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            b"5\r\n{\"a\":\r\n",
+            b"3\r\n12}\r\n",
+            b"0\r\n\r\n",
+        ])
+        .await
+        .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, Bytes::from_static(br#"{"a":12}"#));
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_frame_and_an_empty_body() {
+        let (_, body) = next_with(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nnull"])
+            .await
+            .unwrap();
+        assert_eq!(body, Bytes::from_static(b"null"));
+        let (_, body) = next_with(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"])
+            .await
+            .unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_http_error() {
+        let error = next_with(vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nnul"])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ApiError::Http { path, .. } if path == "/2018-06-01/runtime/invocation/next"),
+            "{error}"
+        );
+    }
 }
