@@ -10,9 +10,9 @@
 
 mod filter;
 mod format;
+mod spans;
 
 use std::{
-    cell::RefCell,
     io::Write as _,
     sync::{Mutex, MutexGuard, PoisonError},
 };
@@ -29,6 +29,7 @@ use crate::config::{LogFormat, RuntimeConfig};
 
 use filter::Filter;
 use format::{JsonFields, RequestIdField, TextFields};
+use spans::{current_id, SpanData, Spans, ENTERED};
 
 /// Installs the default subscriber, configured from the process environment, unless a global
 /// subscriber is already set. Same name as `lambda_runtime::tracing::init_default_subscriber`.
@@ -73,84 +74,6 @@ enum Sink {
     /// A buffer, for tests.
     #[cfg(test)]
     Buffer(std::sync::Arc<Mutex<String>>),
-}
-
-/// A live span.
-struct SpanData {
-    metadata: &'static Metadata<'static>,
-    /// Handles held: the span's own plus one per live child.
-    refs: usize,
-    parent: Option<Id>,
-    /// Text format: the span's fields as `k=v k=v`.
-    fields: String,
-    /// JSON format: the span's `requestId` field.
-    request_id: Option<String>,
-}
-
-/// The live spans, indexed by `Id - 1`; freed slots are reused.
-#[derive(Default)]
-struct Spans {
-    slots: Vec<Option<SpanData>>,
-    free: Vec<usize>,
-}
-
-impl Spans {
-    fn get(&self, id: &Id) -> Option<&SpanData> {
-        let index = usize::try_from(id.into_u64() - 1).ok()?;
-        self.slots.get(index)?.as_ref()
-    }
-
-    fn get_mut(&mut self, id: &Id) -> Option<&mut SpanData> {
-        let index = usize::try_from(id.into_u64() - 1).ok()?;
-        self.slots.get_mut(index)?.as_mut()
-    }
-
-    fn insert(&mut self, data: SpanData) -> Id {
-        let index = match self.free.pop() {
-            Some(index) => {
-                self.slots[index] = Some(data);
-                index
-            }
-            None => {
-                self.slots.push(Some(data));
-                self.slots.len() - 1
-            }
-        };
-        Id::from_u64(index as u64 + 1)
-    }
-
-    /// Drops one handle; frees the span (and, in turn, its parent's handle) at zero. Returns
-    /// whether `id` itself was freed.
-    fn release(&mut self, id: &Id) -> bool {
-        let mut next = Some(id.clone());
-        let mut freed_first = false;
-        let mut first = true;
-        while let Some(id) = next.take() {
-            let Some(span) = self.get_mut(&id) else { break };
-            span.refs -= 1;
-            if span.refs > 0 {
-                break;
-            }
-            next = span.parent.take();
-            // `get_mut` succeeded, so the index is valid.
-            let index = (id.into_u64() - 1) as usize;
-            self.slots[index] = None;
-            self.free.push(index);
-            freed_first |= first;
-            first = false;
-        }
-        freed_first
-    }
-}
-
-thread_local! {
-    /// The spans entered on this thread, innermost last.
-    static ENTERED: RefCell<Vec<Id>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The innermost span entered on this thread.
-fn current_id() -> Option<Id> {
-    ENTERED.with(|entered| entered.borrow().last().cloned())
 }
 
 /// The runtime's subscriber: filters by target and level, keeps live spans in one table, and
