@@ -1,12 +1,13 @@
-//! How an environment handles a streamed response: the start (the request id must name the
-//! invocation in progress; the caller is handed the stream) and the end (END and REPORT are
+//! How an environment handles a streamed response: the start (the request id must name an
+//! invocation in flight; its caller is handed the stream) and the end (END and REPORT are
 //! logged, the outcome — an error from the trailers, or a size overrun — goes to the caller).
+//! Under multi-concurrency each invocation in flight may stream its own response.
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::errors::{error_body, unknown_request};
-use super::{Environment, State};
+use super::errors::error_body;
+use super::Environment;
 use crate::api::runtime::{RuntimeAnswer, StreamAnswer, StreamEnd};
 use crate::invocation::{error_document, Answer};
 use crate::stream::StreamLimits;
@@ -23,21 +24,15 @@ impl Environment {
             max_bytes: self.shared.config.stream_max_bytes,
             shaped: self.shared.config.stream_bandwidth_shape,
         };
-        let answer = match &mut self.state {
-            State::Busy(active) if active.invocation.request_id == request_id => {
-                if active.invocation.streaming {
-                    StreamAnswer::Refused(error_document(
-                        "InvalidStateTransition",
-                        &format!("the response of invocation {request_id} is already streaming"),
-                    ))
-                } else {
-                    StreamAnswer::Accepted(active.invocation.start_stream(content_type, limits))
-                }
+        let answer = match self.held.active_mut(request_id) {
+            Some(active) if active.invocation.streaming => StreamAnswer::Refused(error_document(
+                "InvalidStateTransition",
+                &format!("the response of invocation {request_id} is already streaming"),
+            )),
+            Some(active) => {
+                StreamAnswer::Accepted(active.invocation.start_stream(content_type, limits))
             }
-            _ => {
-                let answered = self.last_answered.as_deref() == Some(request_id);
-                StreamAnswer::Refused(unknown_request(request_id, answered))
-            }
+            None => StreamAnswer::Refused(self.held.not_in_flight(request_id)),
         };
         // A runtime whose connection went away meanwhile streams nothing: the process exit or
         // the timeout ends the invocation.
@@ -52,19 +47,21 @@ impl Environment {
         reply: oneshot::Sender<RuntimeAnswer>,
         buf: &mut [u8],
     ) {
-        let streaming = matches!(&self.state,
-            State::Busy(active) if active.invocation.request_id == request_id && active.invocation.streaming);
-        if !streaming {
-            let answered = self.last_answered.as_deref() == Some(request_id);
-            let _ = reply.send(RuntimeAnswer::BadRequest(unknown_request(
-                request_id, answered,
-            )));
-            return;
-        }
-        let State::Busy(active) = std::mem::replace(&mut self.state, State::Settling) else {
-            return; // matched as Busy just above
+        let streaming = self
+            .held
+            .active_mut(request_id)
+            .is_some_and(|a| a.invocation.streaming);
+        let active = if streaming {
+            self.held.remove_active(request_id)
+        } else {
+            None
         };
-        self.set_deadline(None);
+        let Some(mut active) = active else {
+            let doc = self.held.not_in_flight(request_id);
+            let _ = reply.send(RuntimeAnswer::BadRequest(doc));
+            return;
+        };
+        self.reset_deadline();
         let (answer, runtime_answer) = match end {
             StreamEnd::Complete { .. } => (Answer::Success(Bytes::new()), RuntimeAnswer::Accepted),
             StreamEnd::Failed { error_type, body } => (
@@ -72,7 +69,7 @@ impl Environment {
                 RuntimeAnswer::Accepted,
             ),
             StreamEnd::TooLarge { limit } => {
-                self.platform(format!(
+                self.note(&mut active, format!(
                     "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
                 ));
                 let doc = error_document(

@@ -1,0 +1,177 @@
+//! How an environment ends badly, and what its invocations get: the process exited
+//! (`Runtime.ExitError`), an invocation timed out (`Sandbox.Timedout`), the environment ran out
+//! of memory (`Runtime.OutOfMemory`), or Init failed or timed out (Init is then retried once
+//! inside the invoke). A crash, a timeout or running out of memory ends every invocation in
+//! flight, as on Lambda Managed Instances; undelivered ones go back to the scheduler.
+
+use std::time::{Duration, Instant};
+
+use super::errors::{exit_reason, timeout_document};
+use super::invocations::Active;
+use super::{End, Environment, Phase};
+use crate::invocation::{error_document, Answer};
+
+impl Environment {
+    /// The main process exited.
+    pub(super) fn on_exit(&mut self, status: std::io::Result<std::process::ExitStatus>) {
+        self.flush_output();
+        let reason = match status {
+            Ok(status) => exit_reason(status),
+            Err(e) => Some(format!("wait failed: {e}")),
+        };
+        let limit = self.memory_limit();
+        if self.process.as_mut().is_some_and(|p| p.over_memory(limit)) {
+            self.out_of_memory();
+            return;
+        }
+        self.end_reason = format!(
+            "runtime exited ({})",
+            reason.as_deref().unwrap_or("exit status 0")
+        );
+        let describe = |id: &str| match &reason {
+            Some(r) => format!("RequestId: {id} Error: Runtime exited with error: {r}"),
+            None => format!("RequestId: {id} Error: Runtime exited without providing a reason"),
+        };
+        match self.phase {
+            Phase::Initializing { since, .. } => {
+                self.fail_init(since, "Runtime.ExitError", describe);
+            }
+            Phase::Ready if self.held.active.is_empty() => {
+                tracing::info!(function = %self.shared.config.name, env = self.id, ?reason, "runtime exited between invocations");
+            }
+            Phase::Ready => self.fail_all("Runtime.ExitError", describe),
+        }
+        // The process is reaped; its group is killed in `finish`.
+    }
+
+    /// A deadline passed: Init's limit, or an invocation's timeout.
+    pub(super) async fn on_deadline(&mut self) -> Result<(), End> {
+        let timeout = self.shared.config.timeout;
+        match self.phase {
+            Phase::Initializing {
+                since,
+                retried: false,
+            } => {
+                // Init took longer than allowed: start it again inside the invoke, under the
+                // function timeout.
+                self.platform(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
+                    since.elapsed().as_secs_f64() * 1000.0
+                ));
+                if let Some(process) = self.process.take() {
+                    process.kill().await;
+                }
+                // The killed runtime's `/next` calls are gone with it.
+                self.held.parked.clear();
+                if let Err(e) = self.spawn() {
+                    let id = self.first_pending_id().unwrap_or_default();
+                    let message = format!("RequestId: {id} Error: {e}");
+                    self.platform(message.clone());
+                    self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
+                    return Err(End::Failed);
+                }
+                let now = Instant::now();
+                self.phase = Phase::Initializing {
+                    since: now,
+                    retried: true,
+                };
+                self.set_deadline(Some(now + timeout));
+                Ok(())
+            }
+            Phase::Initializing { retried: true, .. } => {
+                let id = self.first_pending_id().unwrap_or_default();
+                self.platform(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: timeout",
+                    timeout.as_secs_f64() * 1000.0
+                ));
+                self.platform(timed_out_line(&id, timeout));
+                self.fail_pending(timeout_document(&id, timeout));
+                self.end_reason = "Init timed out twice".into();
+                Err(End::Failed)
+            }
+            Phase::Ready => {
+                let now = Instant::now();
+                if !self.held.active.iter().any(|a| a.deadline <= now) {
+                    self.reset_deadline();
+                    return Ok(());
+                }
+                self.end_reason = "invocation timed out".into();
+                for mut active in std::mem::take(&mut self.held.active) {
+                    let id = active.invocation.request_id.clone();
+                    let doc = if active.deadline <= now {
+                        self.note(&mut active, timed_out_line(&id, timeout));
+                        timeout_document(&id, timeout)
+                    } else {
+                        let message = format!(
+                            "RequestId: {id} Error: Runtime exited with error: signal: killed (another invocation in the environment timed out)"
+                        );
+                        self.note(&mut active, message.clone());
+                        error_document("Runtime.ExitError", &message)
+                    };
+                    self.complete(active, Answer::FunctionError(doc), false);
+                }
+                Err(End::Failed)
+            }
+        }
+    }
+
+    /// Answers whatever the environment held with `Runtime.OutOfMemory`.
+    pub(super) fn out_of_memory(&mut self) {
+        self.end_reason = format!(
+            "out of memory (memory_mb = {})",
+            self.shared.config.memory_mb
+        );
+        let describe =
+            |id: &str| format!("RequestId: {id} Error: Runtime exited with error: signal: killed");
+        match self.phase {
+            Phase::Initializing { since, .. } => {
+                self.fail_init(since, "Runtime.OutOfMemory", describe);
+            }
+            Phase::Ready => self.fail_all("Runtime.OutOfMemory", describe),
+        }
+    }
+
+    /// Fails the invocation waiting for Init with `error_type`, logging `INIT_REPORT`.
+    fn fail_init(&mut self, since: Instant, error_type: &str, describe: impl Fn(&str) -> String) {
+        let Some(id) = self.first_pending_id() else {
+            return;
+        };
+        self.platform(format!(
+            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
+            since.elapsed().as_secs_f64() * 1000.0
+        ));
+        let message = describe(&id);
+        self.platform(message.clone());
+        self.platform(error_type.to_owned());
+        self.fail_pending(error_document(error_type, &message));
+    }
+
+    /// Fails every invocation in flight with `error_type`; the environment does not survive.
+    fn fail_all(&mut self, error_type: &str, describe: impl Fn(&str) -> String) {
+        for active in std::mem::take(&mut self.held.active) {
+            self.fail_active(active, error_type, &describe);
+        }
+    }
+
+    fn fail_active(
+        &mut self,
+        mut active: Active,
+        error_type: &str,
+        describe: impl Fn(&str) -> String,
+    ) {
+        let message = describe(&active.invocation.request_id);
+        self.note(&mut active, message.clone());
+        self.note(&mut active, error_type.to_owned());
+        let doc = error_document(error_type, &message);
+        self.complete(active, Answer::FunctionError(doc), false);
+    }
+}
+
+/// `TIMESTAMP ID Task timed out after N.NN seconds`.
+fn timed_out_line(id: &str, timeout: Duration) -> String {
+    format!(
+        "{} {id} Task timed out after {:.2} seconds",
+        crate::ids::rfc3339_millis(crate::ids::unix_millis()),
+        timeout.as_secs_f64()
+    )
+}

@@ -1,0 +1,241 @@
+//! The invocations an environment holds: those assigned and not yet delivered, those delivered
+//! and not yet answered (each with its own deadline and log tail), and the runtime's `/next`
+//! calls waiting for an event. An environment holds at most `slots` invocations: one, or
+//! `max_concurrency` under multi-concurrency (Lambda Managed Instances), where the runtime keeps
+//! up to N `/next` calls open and answers in any order. Also when the environment is idle
+//! enough to be frozen: no invocation in flight and every slot waiting in `/next`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::oneshot;
+
+use super::errors::unknown_request;
+use super::{Environment, NextAnswer, NextEvent, Phase};
+use crate::api::runtime::RuntimeAnswer;
+use crate::invocation::{Answer, Invocation};
+use crate::logs::Tail;
+use crate::scheduler::PoolMessage;
+
+/// How many answered request ids are remembered, to tell "answered twice" from "unknown".
+const ANSWERED_MEMORY: usize = 64;
+
+/// An invocation delivered to the runtime and not yet answered.
+pub(super) struct Active {
+    pub invocation: Invocation,
+    /// When its clock started (delivery, or the start of an Init retried inside it).
+    pub started: Instant,
+    /// The Init phase it waited for (cold starts of on-demand environments).
+    pub init: Option<Duration>,
+    /// When it times out.
+    pub deadline: Instant,
+    /// Its log tail, when its caller asked for one.
+    pub tail: Option<Tail>,
+}
+
+/// The invocations of one environment and the runtime's waiting `/next` calls.
+#[derive(Default)]
+pub(super) struct Held {
+    /// Assigned, not yet delivered (oldest first).
+    pub pending: VecDeque<Invocation>,
+    /// `/next` calls waiting for an event (oldest first).
+    pub parked: VecDeque<oneshot::Sender<NextAnswer>>,
+    /// Delivered, not yet answered.
+    pub active: Vec<Active>,
+    /// Recently answered request ids.
+    answered: VecDeque<String>,
+}
+
+impl Held {
+    /// Remembers that `request_id` was answered.
+    pub fn answered(&mut self, request_id: String) {
+        if self.answered.len() == ANSWERED_MEMORY {
+            self.answered.pop_front();
+        }
+        self.answered.push_back(request_id);
+    }
+
+    /// The 400 document for an answer to `request_id`, which is not in flight.
+    pub fn not_in_flight(&self, request_id: &str) -> bytes::Bytes {
+        unknown_request(request_id, self.answered.iter().any(|a| a == request_id))
+    }
+
+    /// The invocation in flight with this id.
+    pub fn active_mut(&mut self, request_id: &str) -> Option<&mut Active> {
+        self.active
+            .iter_mut()
+            .find(|a| a.invocation.request_id == request_id)
+    }
+
+    /// Removes the invocation in flight with this id.
+    pub fn remove_active(&mut self, request_id: &str) -> Option<Active> {
+        let i = self
+            .active
+            .iter()
+            .position(|a| a.invocation.request_id == request_id)?;
+        Some(self.active.remove(i))
+    }
+}
+
+impl Environment {
+    /// The scheduler assigned an invocation.
+    pub(super) fn on_invoke(&mut self, invocation: Invocation) {
+        let held = self.held.pending.len() + self.held.active.len();
+        if held >= self.slots as usize {
+            // The scheduler raced with a state change: give the invocation back.
+            let _ = self.shared.pool.send(PoolMessage::Retry(invocation));
+            return;
+        }
+        self.held.pending.push_back(invocation);
+        self.deliver();
+    }
+
+    /// Hands pending invocations to waiting `/next` calls, oldest first.
+    pub(super) fn deliver(&mut self) {
+        if !matches!(self.phase, Phase::Ready) {
+            return;
+        }
+        while !self.held.pending.is_empty() {
+            let Some(parked) = self.held.parked.pop_front() else {
+                return;
+            };
+            let Some(invocation) = self.held.pending.pop_front() else {
+                return; // checked non-empty just above
+            };
+            let now = Instant::now();
+            let (started, deadline) = self
+                .retried_init
+                .unwrap_or((now, now + self.shared.config.timeout));
+            let remaining = deadline.saturating_duration_since(now);
+            let deadline_ms = crate::ids::millis_of(SystemTime::now() + remaining);
+            self.thaw();
+            let event = NextEvent::new(&invocation, deadline_ms);
+            if parked.send(NextAnswer::Event(event)).is_err() {
+                // That `/next` connection went away; try the next one.
+                self.held.pending.push_front(invocation);
+                continue;
+            }
+            // Init retried inside the invoke is part of its duration, not an Init Duration.
+            let init = match self.retried_init.take() {
+                Some(_) => None,
+                None => self.cold_init.take(),
+            };
+            let tail = match self.init_tail.take() {
+                Some((id, tail)) if id == invocation.request_id => Some(tail),
+                other => {
+                    self.init_tail = other;
+                    invocation.tail.then(Tail::default)
+                }
+            };
+            let mut active = Active {
+                invocation,
+                started,
+                init,
+                deadline,
+                tail,
+            };
+            let start = format!(
+                "START RequestId: {} Version: $LATEST",
+                active.invocation.request_id
+            );
+            self.note(&mut active, start);
+            self.held.active.push(active);
+            self.reset_deadline();
+        }
+    }
+
+    /// Arms the timer for the earliest deadline of the invocations in flight.
+    pub(super) fn reset_deadline(&mut self) {
+        let earliest = self.held.active.iter().map(|a| a.deadline).min();
+        self.set_deadline(earliest);
+    }
+
+    /// Takes the invocation in flight named `request_id` for a buffered answer; otherwise
+    /// answers 400 and changes nothing.
+    pub(super) fn take_active(
+        &mut self,
+        request_id: &str,
+        reply: oneshot::Sender<RuntimeAnswer>,
+    ) -> Option<(Active, oneshot::Sender<RuntimeAnswer>)> {
+        let refusal = match self.held.active_mut(request_id) {
+            Some(active) if active.invocation.streaming => {
+                crate::invocation::error_document(
+                    "InvalidStateTransition",
+                    &format!(
+                        "the response of invocation {request_id} is streaming; finish the stream instead"
+                    ),
+                )
+            }
+            Some(_) => {
+                let active = self.held.remove_active(request_id)?;
+                self.reset_deadline();
+                return Some((active, reply));
+            }
+            None => self.held.not_in_flight(request_id),
+        };
+        let _ = reply.send(RuntimeAnswer::BadRequest(refusal));
+        None
+    }
+
+    /// Ends an invocation with `answer`, logging END and REPORT. When the environment survives
+    /// (`keep`), the scheduler learns that the slot is free *before* the caller gets the
+    /// answer, so that the caller's next invoke finds it warm.
+    pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
+        self.report(&mut active);
+        self.held.answered(active.invocation.request_id.clone());
+        if keep {
+            let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
+        }
+        let tail = active.tail.take().map(Tail::finish);
+        active.invocation.finish(answer, tail);
+    }
+
+    /// Fails the invocation that waited for Init (Init failed), with its tail.
+    pub(super) fn fail_pending(&mut self, doc: bytes::Bytes) {
+        if let Some(invocation) = self.held.pending.pop_front() {
+            self.held.answered(invocation.request_id.clone());
+            let tail = match self.init_tail.take() {
+                Some((id, tail)) if id == invocation.request_id => Some(tail.finish()),
+                _ => None,
+            };
+            invocation.finish(Answer::FunctionError(doc), tail);
+        }
+    }
+
+    /// The request id of the invocation waiting for Init, if any.
+    pub(super) fn first_pending_id(&self) -> Option<String> {
+        self.held.pending.front().map(|i| i.request_id.clone())
+    }
+
+    /// Freezes the processes when every slot is idle: nothing in flight or pending, and the
+    /// runtime waits in `/next` on every slot (`freeze` on).
+    pub(super) fn freeze_if_idle(&mut self) {
+        let idle = matches!(self.phase, Phase::Ready)
+            && self.held.active.is_empty()
+            && self.held.pending.is_empty()
+            && self.held.parked.len() >= self.slots as usize;
+        if !idle || !self.shared.config.freeze {
+            return;
+        }
+        if let Some(process) = &mut self.process {
+            if !process.is_frozen() && process.freeze() {
+                self.shared
+                    .metrics
+                    .frozen
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lets the processes run again before an event is delivered.
+    fn thaw(&mut self) {
+        if let Some(process) = &mut self.process {
+            if process.thaw() {
+                self.shared
+                    .metrics
+                    .frozen
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
