@@ -3,13 +3,16 @@
 //! Python's `awslambdaric` in its own multi-concurrent mode (N forked workers).
 
 mod common;
+mod streaming_support;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{invoke_raw, reports, wait_until, Barrier, PYTHON};
-use firebox_emulator::{Emulator, FunctionConfig};
+use base64::Engine;
+use common::{invoke_raw, reports, send, wait_until, Barrier, Gate, PYTHON};
+use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
+use streaming_support::{concat, invoke_stream, Events};
 
 fn temp_file(tag: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("firebox-multi-{tag}-{}", std::process::id()));
@@ -296,4 +299,184 @@ async fn a_firebox_function_serves_n_invocations_in_one_process() {
     }
     assert_eq!(ids.len(), 4, "each invocation kept its own context");
     assert_eq!(emu.live_processes(), 1);
+}
+
+/// A multi-concurrent function running the stdlib concurrency runtime.
+async fn multi(name: &str, slots: u32) -> Emulator {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/runtimes/concurrency.py");
+    Emulator::builder()
+        .function(
+            FunctionConfig::new(name)
+                .command([PYTHON.to_owned(), "-u".into(), script.display().to_string()])
+                .timeout(Duration::from_secs(30))
+                .max_concurrency(slots),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+fn decode_tail(base64_tail: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_tail)
+        .expect("LogResult is base64");
+    String::from_utf8(bytes).expect("the tail is text")
+}
+
+#[tokio::test]
+async fn streamed_responses_and_log_tails_are_per_invocation() {
+    let emu = multi("st", 2).await;
+    let warm = emu.invoke("st", "{}").await.unwrap();
+    assert_eq!(warm.function_error, None, "{}", warm.text());
+    // One streamed and one buffered invocation, in the environment at the same time.
+    let barrier = Barrier::new("st", 2);
+    let endpoint = emu.endpoint().to_owned();
+    let streamed = tokio::spawn({
+        let payload = serde_json::json!({
+            "barrier": barrier.spec(), "print": "output of the stream", "stream": ["one ", "two"]
+        })
+        .to_string();
+        async move { invoke_stream(&endpoint, "st", &[("x-amz-log-type", "Tail")], &payload).await }
+    });
+    let tail = InvokeOptions {
+        log_tail: true,
+        ..Default::default()
+    };
+    let payload =
+        serde_json::json!({ "barrier": barrier.spec(), "print": "output of the buffered" })
+            .to_string();
+    let buffered = emu.invoke_with("st", payload, &tail).await.unwrap();
+    let open = streamed.await.unwrap();
+    assert_eq!(open.status, 200);
+    let stream_id = open.header("x-amzn-requestid").unwrap().to_owned();
+    let (chunks, complete) = Events::new(open).rest().await;
+    assert_eq!(concat(&chunks), b"one two");
+    assert_eq!(complete.error_code, None, "{complete:?}");
+    let stream_tail = decode_tail(complete.log_result.as_deref().expect("LogResult"));
+
+    assert_eq!(buffered.function_error, None, "{}", buffered.text());
+    assert_eq!(buffered.json().unwrap()["pid"], warm.json().unwrap()["pid"]);
+    let buffered_id = buffered.request_id.clone().unwrap();
+    let buffered_tail = buffered.log_tail.clone().expect("a tail");
+    // Each tail has its own invocation's platform lines, not the other's.
+    for (tail, own, other) in [
+        (&stream_tail, &stream_id, &buffered_id),
+        (&buffered_tail, &buffered_id, &stream_id),
+    ] {
+        assert!(tail.contains(&format!("START RequestId: {own}")), "{tail}");
+        assert!(tail.contains(&format!("REPORT RequestId: {own}")), "{tail}");
+        assert!(
+            !tail.contains(&format!("START RequestId: {other}")),
+            "{tail}"
+        );
+        assert!(
+            !tail.contains(&format!("REPORT RequestId: {other}")),
+            "{tail}"
+        );
+    }
+    assert!(
+        stream_tail.contains("output of the stream"),
+        "{stream_tail}"
+    );
+    assert!(
+        buffered_tail.contains("output of the buffered"),
+        "{buffered_tail}"
+    );
+    assert_eq!(emu.live_processes(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_stream_and_a_buffered_stream_under_multi_concurrency() {
+    let emu = multi("sf", 2).await;
+    let pid = emu.invoke("sf", "{}").await.unwrap().json().unwrap()["pid"].clone();
+    let barrier = Barrier::new("sf", 2);
+    let endpoint = emu.endpoint().to_owned();
+    let failing = tokio::spawn({
+        let payload = serde_json::json!({
+            "barrier": barrier.spec(), "stream": ["partial"], "stream_fail": "midway"
+        })
+        .to_string();
+        async move { invoke_stream(&endpoint, "sf", &[], &payload).await }
+    });
+    // A streaming answer through the plain Invoke API is buffered.
+    let payload =
+        serde_json::json!({ "barrier": barrier.spec(), "stream": ["a", "b", "c"] }).to_string();
+    let plain = emu.invoke("sf", payload).await.unwrap();
+    assert_eq!(plain.function_error, None, "{}", plain.text());
+    assert_eq!(plain.text(), "abc");
+    let (chunks, complete) = Events::new(failing.await.unwrap()).rest().await;
+    assert_eq!(concat(&chunks), b"partial");
+    assert_eq!(complete.error_code.as_deref(), Some("StreamFailed"));
+    assert_eq!(complete.error_details.as_deref(), Some("midway"));
+    // A function error keeps the environment.
+    let after = emu.invoke("sf", "{}").await.unwrap();
+    assert_eq!(after.json().unwrap()["pid"], pid);
+}
+
+async fn frozen(emu: &Emulator, name: &str) -> String {
+    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8(m.body.to_vec()).unwrap();
+    let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+async fn wait_frozen(emu: &Emulator, name: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while frozen(emu, name).await != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "frozen gauge never read {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn counter(emu: &Emulator, name: &str) -> i64 {
+    let r = emu.invoke(name, "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    r.json().unwrap()["counter"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn frozen_only_when_every_slot_is_idle() {
+    let emu = multi("fz", 2).await;
+    let idle_wait = Duration::from_millis(1500);
+    counter(&emu, "fz").await;
+    // Both slots wait in /next: frozen, so the background thread makes no progress.
+    wait_frozen(&emu, "fz", "1").await;
+    let before = counter(&emu, "fz").await;
+    wait_frozen(&emu, "fz", "1").await;
+    tokio::time::sleep(idle_wait).await;
+    let after = counter(&emu, "fz").await;
+    assert!(after - before < 50, "ran while idle: {}", after - before);
+    // With one invocation in flight the environment is never frozen: the other slot's
+    // invocations see the background thread move on.
+    let gate = Gate::new("fz");
+    let record = temp_file("fz");
+    let held = tokio::spawn({
+        let endpoint = emu.endpoint().to_owned();
+        let payload = serde_json::json!({ "record": record, "wait_for": gate.path() }).to_string();
+        async move { invoke_raw(&endpoint, "fz", &[], payload).await }
+    });
+    wait_until(
+        "the held invocation to start",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(&record).is_ok_and(|t| t.starts_with("start ")),
+    )
+    .await;
+    let before = counter(&emu, "fz").await;
+    tokio::time::sleep(idle_wait).await;
+    assert_eq!(frozen(&emu, "fz").await, "0", "an invocation is in flight");
+    let after = counter(&emu, "fz").await;
+    assert!(
+        after - before >= 30,
+        "frozen with an invocation in flight: {}",
+        after - before
+    );
+    gate.open();
+    assert_eq!(held.await.unwrap().status, 200);
+    wait_frozen(&emu, "fz", "1").await;
+    let _ = std::fs::remove_file(record);
 }

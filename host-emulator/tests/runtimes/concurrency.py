@@ -13,11 +13,16 @@ Each event (a JSON object) may say:
   sleep: S          sleep S seconds
   exit: CODE        exit with CODE at once
   fail: TEXT        post /error instead of a response
+  print: TEXT       print TEXT to stdout (after the barrier)
+  stream: [TEXT]    stream these chunks as the response (chunked, response mode streaming),
+                    ending with error trailers when `stream_fail` (TEXT) is given too
 The response describes the invocation: pid, thread, the counter, the initialisation type.
 """
+import base64
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -56,6 +61,35 @@ def wait_until(condition):
         time.sleep(0.01)
 
 
+def stream(request_id, chunks, fail):
+    """Streams a response over its own connection; returns the emulator's status code."""
+    host, port = API.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    head = (
+        f"POST {BASE}/invocation/{request_id}/response HTTP/1.1\r\nHost: {API}\r\n"
+        "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+        "Content-Type: text/plain\r\n\r\n"
+    )
+    sock.sendall(head.encode())
+    for chunk in chunks:
+        data = chunk.encode()
+        sock.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
+    end = b"0\r\n"
+    if fail:
+        doc = json.dumps({"errorType": "StreamFailed", "errorMessage": fail}).encode()
+        end += b"Lambda-Runtime-Function-Error-Type: StreamFailed\r\n"
+        end += b"Lambda-Runtime-Function-Error-Body: " + base64.b64encode(doc) + b"\r\n"
+    sock.sendall(end + b"\r\n")
+    answer = b""
+    while b"\r\n" not in answer:
+        part = sock.recv(65536)
+        if not part:
+            break
+        answer += part
+    sock.close()
+    return int(answer.split(b" ")[1]) if answer.count(b" ") >= 1 else 0
+
+
 def serve(slot):
     conn = http.client.HTTPConnection(API)
     while True:
@@ -75,6 +109,8 @@ def serve(slot):
             barrier(event["barrier"], request_id)
         if "wait_for" in event:
             wait_until(lambda: os.path.exists(event["wait_for"]))
+        if "print" in event:
+            print(event["print"], flush=True)
         if "alloc_mb" in event:
             block = bytearray(event["alloc_mb"] * 1024 * 1024)
             for i in range(0, len(block), 4096):
@@ -86,6 +122,11 @@ def serve(slot):
             os._exit(event["exit"])
         if "record" in event:
             record(event["record"], "end", request_id)
+        if "stream" in event:
+            status = stream(request_id, event["stream"], event.get("stream_fail"))
+            if status != 202:
+                print("stream post failed", status, flush=True)
+            continue
         if "fail" in event:
             doc = {"errorType": "Failed", "errorMessage": event["fail"]}
             conn.request("POST", f"{BASE}/invocation/{request_id}/error", body=json.dumps(doc),
