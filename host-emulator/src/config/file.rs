@@ -1,0 +1,400 @@
+//! Loading `firebox.toml`: the file's shape (`[server]`, `[defaults]`, `[functions.NAME]`,
+//! unknown fields refused), defaults merged into each function, TOML values turned into the
+//! model, and the whole configuration checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{AccountConfig, Config, ConfigError, FunctionConfig, ScalingRate};
+
+impl Config {
+    /// Reads and validates a `firebox.toml` file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        Self::parse(&text, &path.display().to_string(), &base)
+    }
+
+    /// Parses and validates configuration text; `file` names it in messages, `base` resolves
+    /// relative paths.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax {
+            file: file.to_owned(),
+            message,
+        };
+        let doc: RawFile = toml::from_str(text).map_err(|e| syntax(e.to_string()))?;
+        let server = doc.server.unwrap_or_default();
+        let mut account = AccountConfig::default();
+        if let Some(n) = server.account_concurrency {
+            account.concurrency = n;
+        }
+        if let Some(n) = server.unreserved_minimum {
+            account.unreserved_minimum = n;
+        }
+        if let Some(c) = server.cgroups {
+            account.cgroups = c;
+        }
+        let listen = match server.listen {
+            Some(text) => Some(text.parse().map_err(|e| ConfigError::Invalid {
+                file: file.to_owned(),
+                message: format!("[server] field `listen`: `{text}` is not an address: {e}"),
+            })?),
+            None => None,
+        };
+        let defaults: RawFunction = match doc.defaults {
+            Some(table) => toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| syntax(format!("[defaults]: {}", e.message())))?,
+            None => RawFunction::default(),
+        };
+        let mut functions = Vec::new();
+        for (name, value) in doc.functions.unwrap_or_default() {
+            let raw: RawFunction =
+                value
+                    .try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Function {
+                        file: file.to_owned(),
+                        function: name.clone(),
+                        message: e.message().to_owned(),
+                    })?;
+            let function = raw
+                .or(&defaults)
+                .into_config(&name, file)?
+                .validate(file, base)?;
+            functions.push(function);
+        }
+        if functions.is_empty() {
+            return Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                message: "no functions defined (add a [functions.NAME] section)".into(),
+            });
+        }
+        crate::scheduler::limits::check_account(&functions, file, &account)?;
+        Ok(Self {
+            listen,
+            functions,
+            account,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    server: Option<RawServer>,
+    defaults: Option<toml::Table>,
+    functions: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    account_concurrency: Option<u32>,
+    unreserved_minimum: Option<u32>,
+    cgroups: Option<bool>,
+}
+
+/// `scaling_rate = "aws"` or `{ environments = N, window_s = S }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawScalingRate {
+    Named(String),
+    Custom { environments: u32, window_s: f64 },
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    command: Option<Vec<String>>,
+    code_dir: Option<PathBuf>,
+    handler: Option<String>,
+    memory_mb: Option<u32>,
+    timeout_s: Option<f64>,
+    environment: Option<BTreeMap<String, String>>,
+    region: Option<String>,
+    account_id: Option<String>,
+    max_environments: Option<u32>,
+    reserved_concurrency: Option<u32>,
+    provisioned_concurrency: Option<u32>,
+    max_concurrency: Option<u32>,
+    freeze: Option<bool>,
+    scaling_rate: Option<RawScalingRate>,
+    idle_timeout_s: Option<f64>,
+    init_timeout_s: Option<f64>,
+    stream_max_bytes: Option<u64>,
+    stream_bandwidth_shape: Option<bool>,
+    url: Option<crate::url::UrlConfig>,
+}
+
+impl RawFunction {
+    fn or(self, defaults: &RawFunction) -> RawFunction {
+        let d = defaults.clone();
+        RawFunction {
+            command: self.command.or(d.command),
+            code_dir: self.code_dir.or(d.code_dir),
+            handler: self.handler.or(d.handler),
+            memory_mb: self.memory_mb.or(d.memory_mb),
+            timeout_s: self.timeout_s.or(d.timeout_s),
+            environment: match (d.environment, self.environment) {
+                (Some(mut base), Some(own)) => {
+                    base.extend(own);
+                    Some(base)
+                }
+                (base, own) => own.or(base),
+            },
+            region: self.region.or(d.region),
+            account_id: self.account_id.or(d.account_id),
+            max_environments: self.max_environments.or(d.max_environments),
+            reserved_concurrency: self.reserved_concurrency.or(d.reserved_concurrency),
+            provisioned_concurrency: self.provisioned_concurrency.or(d.provisioned_concurrency),
+            max_concurrency: self.max_concurrency.or(d.max_concurrency),
+            freeze: self.freeze.or(d.freeze),
+            scaling_rate: self.scaling_rate.or(d.scaling_rate),
+            idle_timeout_s: self.idle_timeout_s.or(d.idle_timeout_s),
+            init_timeout_s: self.init_timeout_s.or(d.init_timeout_s),
+            stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
+            stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
+            url: self.url.or(d.url),
+        }
+    }
+
+    fn into_config(self, name: &str, file: &str) -> Result<FunctionConfig, ConfigError> {
+        let seconds = |field: &str, value: f64| {
+            if (0.0..=86_400.0).contains(&value) {
+                Ok(Duration::from_secs_f64(value))
+            } else {
+                Err(ConfigError::Field {
+                    file: file.to_owned(),
+                    function: name.to_owned(),
+                    field: field.to_owned(),
+                    message: format!("`{value}` is not a number of seconds"),
+                })
+            }
+        };
+        let mut f = FunctionConfig::new(name);
+        if let Some(command) = self.command {
+            f.command = command;
+        }
+        f.code_dir = self.code_dir;
+        f.handler = self.handler;
+        if let Some(mb) = self.memory_mb {
+            f.memory_mb = mb;
+        }
+        if let Some(t) = self.timeout_s {
+            f.timeout = seconds("timeout_s", t)?;
+        }
+        if let Some(env) = self.environment {
+            f.environment = env;
+        }
+        if let Some(r) = self.region {
+            f.region = r;
+        }
+        if let Some(a) = self.account_id {
+            f.account_id = a;
+        }
+        let field = |field: &str, message: String| ConfigError::Field {
+            file: file.to_owned(),
+            function: name.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        match (self.max_environments, self.reserved_concurrency) {
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "max_environments",
+                    "is the old name of `reserved_concurrency`; give only one of them".into(),
+                ))
+            }
+            (Some(n), None) | (None, Some(n)) => f.reserved_concurrency = Some(n),
+            (None, None) => {}
+        }
+        if let Some(n) = self.provisioned_concurrency {
+            f.provisioned_concurrency = n;
+        }
+        f.max_concurrency = self.max_concurrency;
+        if let Some(freeze) = self.freeze {
+            f.freeze = freeze;
+        }
+        f.scaling_rate = match self.scaling_rate {
+            None => None,
+            Some(RawScalingRate::Named(n)) if n == "aws" => Some(ScalingRate::AWS),
+            Some(RawScalingRate::Named(n)) => {
+                return Err(field(
+                    "scaling_rate",
+                    format!(
+                        "`{n}` is not a rate: use \"aws\" or {{ environments = N, window_s = S }}"
+                    ),
+                ))
+            }
+            Some(RawScalingRate::Custom {
+                environments,
+                window_s,
+            }) => Some(ScalingRate {
+                environments,
+                window: seconds("scaling_rate", window_s)?,
+            }),
+        };
+        if let Some(t) = self.idle_timeout_s {
+            f.idle_timeout = seconds("idle_timeout_s", t)?;
+        }
+        if let Some(t) = self.init_timeout_s {
+            f.init_timeout = seconds("init_timeout_s", t)?;
+        }
+        if let Some(n) = self.stream_max_bytes {
+            f.stream_max_bytes = n;
+        }
+        if let Some(on) = self.stream_bandwidth_shape {
+            f.stream_bandwidth_shape = on;
+        }
+        f.url = self.url;
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "firebox.toml", Path::new("/tmp"))
+    }
+
+    #[test]
+    fn full_function_with_defaults() {
+        let config = parse(
+            r#"
+            [defaults]
+            region = "eu-west-1"
+            memory_mb = 256
+            environment = { A = "1" }
+
+            [functions.hello]
+            command = ["/bin/true", "x"]
+            handler = "app.handler"
+            timeout_s = 5
+            environment = { B = "2" }
+            "#,
+        )
+        .unwrap();
+        let f = &config.functions[0];
+        assert_eq!(f.name, "hello");
+        assert_eq!(f.region, "eu-west-1");
+        assert_eq!(f.memory_mb, 256);
+        assert_eq!(f.timeout, Duration::from_secs(5));
+        assert_eq!(f.environment.len(), 2);
+        assert_eq!(f.command, vec!["/bin/true", "x"]);
+        assert_eq!(f.code_dir.as_deref(), Some(Path::new("/bin")));
+        assert_eq!(
+            f.arn(),
+            "arn:aws:lambda:eu-west-1:123456789012:function:hello"
+        );
+    }
+
+    #[test]
+    fn code_dir_alone_runs_bootstrap() {
+        let config = parse("[functions.f]\ncode_dir = \".\"\n").unwrap();
+        assert_eq!(config.functions[0].command, vec!["/tmp/./bootstrap"]);
+    }
+
+    #[test]
+    fn bad_field_names_file_function_and_field() {
+        let err = parse("[functions.hello]\ncommand = [\"/bin/true\"]\nmemory_mb = 64\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("firebox.toml"), "{err}");
+        assert!(err.contains("hello"), "{err}");
+        assert!(err.contains("memory_mb"), "{err}");
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let err = parse("[functions.hello]\ncommand = [\"/bin/true\"]\nmemroy_mb = 64\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("hello") && err.contains("memroy_mb"), "{err}");
+    }
+
+    #[test]
+    fn reserved_and_oversized_environment_refused() {
+        let err = parse(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = { AWS_REGION = \"x\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("AWS_REGION") && err.contains("reserved"),
+            "{err}"
+        );
+        let big = "x".repeat(5000);
+        let err = parse(&format!(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = {{ BIG = \"{big}\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("environment") && err.contains("4096"), "{err}");
+    }
+
+    #[test]
+    fn limits_and_missing_command() {
+        for (text, field) in [
+            ("timeout_s = 0\ncommand = [\"/bin/true\"]", "timeout_s"),
+            ("timeout_s = 901\ncommand = [\"/bin/true\"]", "timeout_s"),
+            ("memory_mb = 10241\ncommand = [\"/bin/true\"]", "memory_mb"),
+            ("handler = \"x\"", "command"),
+            (
+                "command = [\"/bin/true\"]\ncode_dir = \"/nonexistent/dir\"",
+                "code_dir",
+            ),
+            (
+                "command = [\"/bin/true\"]\naccount_id = \"12\"",
+                "account_id",
+            ),
+            (
+                "command = [\"/bin/true\"]\nmax_concurrency = 0",
+                "max_concurrency",
+            ),
+            (
+                "command = [\"/bin/true\"]\nreserved_concurrency = 2\nprovisioned_concurrency = 3",
+                "provisioned_concurrency",
+            ),
+            (
+                "command = [\"/bin/true\"]\nscaling_rate = \"fast\"",
+                "scaling_rate",
+            ),
+            (
+                "command = [\"/bin/true\"]\nmax_environments = 2\nreserved_concurrency = 2",
+                "max_environments",
+            ),
+        ] {
+            let err = parse(&format!("[functions.f]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn no_functions_and_bad_syntax() {
+        assert!(parse("").unwrap_err().to_string().contains("no functions"));
+        assert!(parse("[functions.f\n")
+            .unwrap_err()
+            .to_string()
+            .starts_with("firebox.toml"));
+        let err = parse("[server]\nlisten = \"nope\"\n[functions.f]\ncommand=[\"/bin/true\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen"), "{err}");
+    }
+}

@@ -1,0 +1,222 @@
+//! [`FunctionConfig`]: one function's definition as a public type, with Lambda's defaults and
+//! a builder for tests that define functions in code.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ScalingRate, DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
+
+/// One function: what to run and with which limits.
+///
+/// Built from `firebox.toml` or in code:
+/// ```
+/// use std::time::Duration;
+/// use firebox_emulator::FunctionConfig;
+/// let f = FunctionConfig::new("hello")
+///     .command(["/usr/bin/env", "python3", "app.py"])
+///     .timeout(Duration::from_secs(5))
+///     .env("GREETING", "hi");
+/// assert_eq!(f.name, "hello");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionConfig {
+    /// The function's name (1 to 64 letters, digits, `-` or `_`).
+    pub name: String,
+    /// The program and its arguments. Empty means `code_dir/bootstrap`.
+    pub command: Vec<String>,
+    /// The working directory (`LAMBDA_TASK_ROOT`).
+    pub code_dir: Option<PathBuf>,
+    /// Becomes `_HANDLER`.
+    pub handler: Option<String>,
+    /// Memory size in MB, 128 to 10240.
+    pub memory_mb: u32,
+    /// Invocation timeout, 1 s to 900 s.
+    pub timeout: Duration,
+    /// The function's own environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// Region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// Account id in ARNs.
+    pub account_id: String,
+    /// Reserved concurrency: set aside from the account and the function's cap (`None`: draws
+    /// from the unreserved pool; `Some(0)`: every invoke is throttled).
+    pub reserved_concurrency: Option<u32>,
+    /// Environments initialised at start-up and kept ready (`provisioned-concurrency`).
+    pub provisioned_concurrency: u32,
+    /// Multi-concurrency (Lambda Managed Instances): invocations one environment may hold at
+    /// once; sets `AWS_LAMBDA_MAX_CONCURRENCY`.
+    pub max_concurrency: Option<u32>,
+    /// Whether idle environments are frozen between invocations (default true).
+    pub freeze: bool,
+    /// Opt-in limit on how fast environments are added (`scaling_rate`).
+    pub scaling_rate: Option<ScalingRate>,
+    /// How long an idle environment is kept before it is shut down (default 10 minutes).
+    pub idle_timeout: Duration,
+    /// Longest on-demand Init phase before Init is retried inside the invoke (default 10 s).
+    pub init_timeout: Duration,
+    /// Largest streamed response in bytes (default 200 MiB).
+    pub stream_max_bytes: u64,
+    /// Lambda's bandwidth shape for streamed responses: 6 MiB at full speed, then about
+    /// 2 MiB/s (default off).
+    pub stream_bandwidth_shape: bool,
+    /// The function URL, when the function has one.
+    pub url: Option<crate::url::UrlConfig>,
+}
+
+impl FunctionConfig {
+    /// A function with Lambda's defaults: 128 MB, 3 s, us-east-1.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            command: Vec::new(),
+            code_dir: None,
+            handler: None,
+            memory_mb: 128,
+            timeout: Duration::from_secs(3),
+            environment: BTreeMap::new(),
+            region: DEFAULT_REGION.to_owned(),
+            account_id: DEFAULT_ACCOUNT_ID.to_owned(),
+            reserved_concurrency: None,
+            provisioned_concurrency: 0,
+            max_concurrency: None,
+            freeze: true,
+            scaling_rate: None,
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+            stream_max_bytes: crate::stream::DEFAULT_MAX_STREAM_BYTES,
+            stream_bandwidth_shape: false,
+            url: None,
+        }
+    }
+
+    /// Sets the program and its arguments.
+    pub fn command<I, S>(mut self, command: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.command = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn code_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.code_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets `_HANDLER`.
+    pub fn handler(mut self, handler: impl Into<String>) -> Self {
+        self.handler = Some(handler.into());
+        self
+    }
+
+    /// Sets the memory size in MB.
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+
+    /// Sets the invocation timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Adds one environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.environment.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
+    }
+
+    /// Sets the account id.
+    pub fn account_id(mut self, account: impl Into<String>) -> Self {
+        self.account_id = account.into();
+        self
+    }
+
+    /// Former per-function cap; now an alias of [`FunctionConfig::reserved_concurrency`].
+    pub fn max_environments(self, n: usize) -> Self {
+        self.reserved_concurrency(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Sets the reserved concurrency (0 throttles every invoke).
+    pub fn reserved_concurrency(mut self, n: u32) -> Self {
+        self.reserved_concurrency = Some(n);
+        self
+    }
+
+    /// Sets the provisioned concurrency.
+    pub fn provisioned_concurrency(mut self, n: u32) -> Self {
+        self.provisioned_concurrency = n;
+        self
+    }
+
+    /// Sets multi-concurrency: up to `n` invocations per environment.
+    pub fn max_concurrency(mut self, n: u32) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Turns freezing of idle environments on or off.
+    pub fn freeze(mut self, freeze: bool) -> Self {
+        self.freeze = freeze;
+        self
+    }
+
+    /// Limits how fast environments are added.
+    pub fn scaling_rate(mut self, rate: ScalingRate) -> Self {
+        self.scaling_rate = Some(rate);
+        self
+    }
+
+    /// Invocations one environment holds at once (1 unless multi-concurrency is on).
+    pub fn slots(&self) -> u32 {
+        self.max_concurrency.unwrap_or(1).max(1)
+    }
+
+    /// Sets how long an idle environment is kept.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Sets the on-demand Init limit.
+    pub fn init_timeout(mut self, init: Duration) -> Self {
+        self.init_timeout = init;
+        self
+    }
+
+    /// Gives the function a URL.
+    pub fn url(mut self, url: crate::url::UrlConfig) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// Sets the largest streamed response.
+    pub fn stream_max_bytes(mut self, bytes: u64) -> Self {
+        self.stream_max_bytes = bytes;
+        self
+    }
+
+    /// Turns Lambda's streaming bandwidth shape on or off.
+    pub fn stream_bandwidth_shape(mut self, on: bool) -> Self {
+        self.stream_bandwidth_shape = on;
+        self
+    }
+
+    /// The unqualified ARN of this function.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account_id, self.name
+        )
+    }
+}

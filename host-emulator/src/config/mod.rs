@@ -1,0 +1,105 @@
+//! Function definitions: the `firebox.toml` model ([`FunctionConfig`], also built in code by
+//! tests), its loading from TOML ([`file`]), and validation with messages that name the file,
+//! the function and the field ([`validate`]).
+
+mod file;
+mod function;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
+pub use function::FunctionConfig;
+/// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
+/// Default region of every function.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default account id of every function.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+/// Largest total size of a function's own environment variables (keys plus values), in bytes.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
+
+/// Variables set by Lambda itself, which a function's configuration may not override.
+pub const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// A configuration that could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a section has the wrong shape.
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A field has a value that is not allowed.
+    #[error("{file}: function `{function}`: field `{field}`: {message}")]
+    Field {
+        /// The file (`<code>` for functions built in code).
+        file: String,
+        /// The function.
+        function: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A function section could not be read (unknown field, wrong type).
+    #[error("{file}: function `{function}`: {message}")]
+    Function {
+        /// The file.
+        file: String,
+        /// The function.
+        function: String,
+        /// The parser's message, which names the field.
+        message: String,
+    },
+    /// The configuration as a whole is not usable.
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration: server settings and functions.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where the Invoke API listens (`None`: the caller decides).
+    pub listen: Option<SocketAddr>,
+    /// The functions, validated.
+    pub functions: Vec<FunctionConfig>,
+    /// Account-level concurrency settings (`[server]`).
+    pub account: AccountConfig,
+}

@@ -1,0 +1,167 @@
+//! Validation of a [`FunctionConfig`]: every field's range and form, Lambda's reserved variable
+//! names and 4 KB limit, and paths resolved against the configuration file's directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{
+    AccountConfig, ConfigError, FunctionConfig, MAX_ENVIRONMENT_BYTES, RESERVED_VARIABLES,
+};
+
+impl FunctionConfig {
+    /// Checks every field and resolves paths against `base` (the directory of the
+    /// configuration file, or the current directory). `file` names the source in messages.
+    pub fn validate(mut self, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        let field_error = |field: &str, message: String| ConfigError::Field {
+            file: file.to_owned(),
+            function: self.name.clone(),
+            field: field.to_owned(),
+            message,
+        };
+        if self.name.is_empty()
+            || self.name.len() > 64
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(field_error(
+                "name",
+                "must be 1 to 64 letters, digits, `-` or `_`".into(),
+            ));
+        }
+        if !(128..=10240).contains(&self.memory_mb) {
+            return Err(field_error(
+                "memory_mb",
+                format!("must be between 128 and 10240 (got {})", self.memory_mb),
+            ));
+        }
+        if self.timeout < Duration::from_secs(1) || self.timeout > Duration::from_secs(900) {
+            return Err(field_error(
+                "timeout_s",
+                format!(
+                    "must be between 1 and 900 seconds (got {})",
+                    self.timeout.as_secs_f64()
+                ),
+            ));
+        }
+        if self.init_timeout.is_zero() {
+            return Err(field_error("init_timeout_s", "must be positive".into()));
+        }
+        if self.stream_max_bytes == 0 {
+            return Err(field_error("stream_max_bytes", "must be positive".into()));
+        }
+        if let Some(url) = &self.url {
+            if let Err((field, message)) = url.check() {
+                return Err(field_error(field, message));
+            }
+        }
+        crate::scheduler::limits::check_function(&self, file, &AccountConfig::default())?;
+        if self.region.is_empty()
+            || !self
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(field_error(
+                "region",
+                format!("`{}` is not a region name", self.region),
+            ));
+        }
+        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(field_error(
+                "account_id",
+                format!("`{}` is not a 12-digit account id", self.account_id),
+            ));
+        }
+        let mut total = 0;
+        for (key, value) in &self.environment {
+            if RESERVED_VARIABLES.contains(&key.as_str()) {
+                return Err(field_error(
+                    "environment",
+                    format!("`{key}` is reserved by Lambda and cannot be set"),
+                ));
+            }
+            if key.is_empty()
+                || key.starts_with(|c: char| c.is_ascii_digit())
+                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(field_error(
+                    "environment",
+                    format!("`{key}` is not a valid variable name"),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(field_error(
+                    "environment",
+                    format!("the value of `{key}` contains a NUL byte"),
+                ));
+            }
+            total += key.len() + value.len();
+        }
+        if total > MAX_ENVIRONMENT_BYTES {
+            return Err(field_error(
+                "environment",
+                format!(
+                    "variables total {total} bytes, more than the {MAX_ENVIRONMENT_BYTES}-byte limit"
+                ),
+            ));
+        }
+        if let Some(dir) = &self.code_dir {
+            let dir = base.join(dir);
+            if !dir.is_dir() {
+                return Err(field_error(
+                    "code_dir",
+                    format!("`{}` is not a directory", dir.display()),
+                ));
+            }
+            self.code_dir = Some(dir);
+        }
+        match self.command.first() {
+            None => match &self.code_dir {
+                Some(dir) => self.command = vec![dir.join("bootstrap").display().to_string()],
+                None => {
+                    return Err(field_error(
+                        "command",
+                        "give `command`, `code_dir` (which holds `bootstrap`), or both".into(),
+                    ))
+                }
+            },
+            Some(program) if program.is_empty() => {
+                return Err(field_error("command", "the program name is empty".into()))
+            }
+            Some(program) => {
+                let resolved = resolve_program(program, base);
+                self.command[0] = resolved.display().to_string();
+            }
+        }
+        if self.code_dir.is_none() {
+            let program = Path::new(&self.command[0]);
+            let dir = match program.parent() {
+                Some(parent) if program.is_absolute() && self.command[0].contains('/') => {
+                    parent.to_path_buf()
+                }
+                _ => base.to_path_buf(),
+            };
+            self.code_dir = Some(dir);
+        }
+        Ok(self)
+    }
+}
+
+/// Makes a program path absolute: paths with a `/` are relative to `base`; bare names are
+/// looked up on the emulator's own `PATH` (the function's `PATH` is Lambda's, not ours).
+fn resolve_program(program: &str, base: &Path) -> PathBuf {
+    if program.contains('/') {
+        return base.join(program);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(program);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    PathBuf::from(program)
+}
