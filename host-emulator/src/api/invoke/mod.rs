@@ -228,23 +228,15 @@ async fn invoke(
         return Ok(answer(StatusCode::NO_CONTENT, Bytes::new(), request_id));
     }
     let payload = read_payload(req, invocation_type).await?;
-    let function = prepared.function.clone();
     if invocation_type == InvocationType::Event {
+        let function = prepared.function.clone();
         let mut invocation =
             Invocation::new(request_id.to_owned(), payload, prepared.arn.clone(), None);
         prepared.fill(&mut invocation);
-        if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
-            return Err(shutting_down());
-        }
+        submit(&function, invocation)?;
         return Ok(answer(StatusCode::ACCEPTED, Bytes::new(), request_id));
     }
-    let (mut invocation, waiting) =
-        Invocation::sync(request_id.to_owned(), payload, prepared.arn.clone());
-    prepared.fill(&mut invocation);
-    if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
-        return Err(shutting_down());
-    }
-    let outcome = match waiting.wait().await.map_err(|_| shutting_down())? {
+    let outcome = match run_sync(prepared, payload, request_id).await? {
         Reply::Complete(outcome) => outcome,
         Reply::Streaming { start, outcome } => buffer_stream(start.chunks, outcome).await?,
     };
@@ -267,6 +259,29 @@ async fn invoke(
         }
     }
     Ok(response)
+}
+
+/// Hands an invocation to its function's scheduler.
+fn submit(function: &FunctionShared, invocation: Invocation) -> Result<(), ServiceError> {
+    function
+        .pool
+        .send(PoolMessage::Invoke(invocation))
+        .map_err(|_| shutting_down())
+}
+
+/// Runs a synchronous invocation of the prepared request and waits for its answer (or the
+/// start of its streamed response).
+async fn run_sync(
+    prepared: request::Prepared,
+    payload: Bytes,
+    request_id: &str,
+) -> Result<Reply, ServiceError> {
+    let function = prepared.function.clone();
+    let (mut invocation, waiting) =
+        Invocation::sync(request_id.to_owned(), payload, prepared.arn.clone());
+    prepared.fill(&mut invocation);
+    submit(&function, invocation)?;
+    waiting.wait().await.map_err(|_| shutting_down())
 }
 
 /// Collects a streamed response for a buffered caller. Past [`MAX_RESPONSE_BYTES`] the chunks

@@ -8,10 +8,9 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::request::{prepare, read_payload, InvocationType};
-use super::{answer, bad_parameter, shutting_down, throttled, Functions, ServiceError};
+use super::{answer, bad_parameter, run_sync, throttled, Functions, ServiceError};
 use crate::eventstream;
-use crate::invocation::{Answer, Invocation, Outcome, Reply};
-use crate::scheduler::PoolMessage;
+use crate::invocation::{Answer, Outcome, Reply};
 use crate::stream::{invoke_complete, Framing, ResponseBody};
 
 /// The content type of an event stream.
@@ -36,14 +35,7 @@ pub(super) async fn invoke(
         InvocationType::RequestResponse => {}
     }
     let payload = read_payload(req, InvocationType::RequestResponse).await?;
-    let function = prepared.function.clone();
-    let (mut invocation, waiting) =
-        Invocation::sync(request_id.to_owned(), payload, prepared.arn.clone());
-    prepared.fill(&mut invocation);
-    if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
-        return Err(shutting_down());
-    }
-    let body = match waiting.wait().await.map_err(|_| shutting_down())? {
+    let body = match run_sync(prepared, payload, request_id).await? {
         Reply::Streaming { start, outcome } => {
             ResponseBody::stream(None, start.chunks, outcome, Framing::EventStream)
         }
