@@ -160,31 +160,35 @@ impl EmulatorBuilder {
     }
 }
 
-/// A running emulator. Dropping it kills every function process at once; call
-/// [`Emulator::shutdown`] to wait for a clean stop.
+/// A running emulator. Dropping it kills every function process at once, even when a test
+/// panics; call [`Emulator::shutdown`] to wait for a clean stop.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use firebox_emulator::{Emulator, FunctionConfig};
+/// use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
 ///
-/// let emu = Emulator::builder()
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let emu = Emulator::builder() // ephemeral port on 127.0.0.1
 ///     .function(
 ///         FunctionConfig::new("hello")
 ///             .command(["target/debug/hello"])
-///             .timeout(Duration::from_secs(5)),
+///             .timeout(Duration::from_secs(5))
+///             .env("GREETING", "hi"),
 ///     )
 ///     .start()
 ///     .await?;
-/// let response = emu.invoke("hello", r#"{"name":"firebox"}"#).await?;
-/// assert_eq!(response.status, 200);
-/// assert!(response.function_error.is_none());
+/// let r = emu.invoke("hello", r#"{"name":"a"}"#).await?;
+/// assert_eq!(r.status, 200);
+/// assert!(r.function_error.is_none()); // Some("Unhandled") on a function error
+/// let tail = InvokeOptions { log_tail: true, ..Default::default() };
+/// let r = emu.invoke_with("hello", "{}", &tail).await?;
+/// assert!(r.log_tail.unwrap().contains("REPORT RequestId"));
 /// let reports: Vec<_> = emu
 ///     .logs("hello")
 ///     .into_iter()
 ///     .filter(|l| l.text.starts_with("REPORT"))
 ///     .collect();
-/// assert_eq!(reports.len(), 1);
+/// assert!(!reports[1].text.contains("Init Duration")); // warm
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
