@@ -11,14 +11,33 @@ use syn::{
 
 /// Writes `main` for an `async fn` Lambda handler.
 ///
-/// ```ignore
-/// #[firebox_runtime::handler]
-/// async fn hello(event: Request, ctx: Context) -> Result<Response, Error> { ... }
+/// ```no_run
+/// use firebox_runtime::{handler, Context, Error};
+/// use serde_json::{json, Value};
 ///
-/// // State built once during Init, shared by warm invocations:
-/// #[firebox_runtime::handler(init = build_state)]
-/// async fn count(event: Value, ctx: Context, state: &State) -> Result<Value, Error> { ... }
-/// async fn build_state() -> Result<State, Error> { ... }
+/// #[handler]
+/// async fn hello(event: Value, ctx: Context) -> Result<Value, Error> {
+///     Ok(json!({ "got": event, "requestId": ctx.request_id }))
+/// }
+/// ```
+///
+/// State built once during Init, shared by warm invocations:
+///
+/// ```no_run
+/// use firebox_runtime::{handler, Context, Error};
+///
+/// struct State {
+///     greeting: String,
+/// }
+///
+/// async fn build_state() -> Result<State, Error> {
+///     Ok(State { greeting: "Hello".to_owned() })
+/// }
+///
+/// #[handler(init = build_state)]
+/// async fn greet(name: String, _ctx: Context, state: &State) -> Result<String, Error> {
+///     Ok(format!("{}, {name}!", state.greeting))
+/// }
 /// ```
 ///
 /// - The handler takes the event (any `Deserialize` type) and `Context`, plus `&S` or
