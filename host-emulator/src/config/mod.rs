@@ -1,6 +1,6 @@
 //! Function definitions: the `firebox.toml` model ([`FunctionConfig`], also built in code by
-//! tests), its loading from TOML ([`file`]), and validation with messages that name the file,
-//! the function and the field ([`validate`]).
+//! tests), its loading from TOML (`file`), and validation with messages that name the file,
+//! the function and the field (`validate`).
 
 mod file;
 mod function;

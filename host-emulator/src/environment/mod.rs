@@ -3,11 +3,11 @@
 //! once: one, or `max_concurrency` under multi-concurrency). It talks to the scheduler and to
 //! the Runtime API handlers only through channels. This module holds the task's loop, its start
 //! and its end; the other modules handle one concern each:
-//! - [`invocations`]: the invocations it holds, their delivery to `/next`, deadlines, freezing;
-//! - [`calls`] and [`streaming`]: the runtime's Runtime API calls;
-//! - [`ending`]: crashes, timeouts, running out of memory and failed Inits;
-//! - [`output`]: the function's output, platform lines, tails and REPORT;
-//! - [`process`], [`cgroup`], [`memory`]: the process tree, its isolation and its memory.
+//! - `invocations`: the invocations it holds, their delivery to `/next`, deadlines, freezing;
+//! - `calls` and `streaming`: the runtime's Runtime API calls;
+//! - `ending`: crashes, timeouts, running out of memory and failed Inits;
+//! - `output`: the function's output, platform lines, tails and REPORT;
+//! - [`process`], [`cgroup`], `memory`: the process tree, its isolation and its memory.
 
 mod calls;
 pub mod cgroup;
