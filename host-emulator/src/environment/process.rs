@@ -386,10 +386,13 @@ impl Process {
     /// read); descendants are looked up at most every [`CHILD_SCAN_INTERVAL`], so that the
     /// invoke hot path stays cheap while a process tree is still measured.
     pub fn peak_memory(&mut self) -> u64 {
-        if let Some(cg) = &self.guard.cgroup {
-            return cg.peak_bytes();
-        }
         let own = read_hwm_kb(self.pid) * 1024;
+        if let Some(cg) = &self.guard.cgroup {
+            // A cgroup's peak counts only the pages charged to it: shared-library pages that
+            // were already in the page cache stay charged to whoever read them first, so a small
+            // process can peak below its own resident set. Report the larger of the two.
+            return cg.peak_bytes().max(own);
+        }
         let due = match self.children_scanned {
             None => true,
             Some(t) => t.elapsed() >= CHILD_SCAN_INTERVAL,
