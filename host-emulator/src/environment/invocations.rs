@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::oneshot;
 
 use super::errors::unknown_request;
-use super::{Environment, NextAnswer, NextEvent, Phase};
+use super::{Environment, NextAnswer, NextEvent, Phase, FREEZE_GRACE};
 use crate::api::runtime::RuntimeAnswer;
 use crate::invocation::{Answer, Invocation};
 use crate::logs::Tail;
@@ -207,14 +207,31 @@ impl Environment {
         self.held.pending.front().map(|i| i.request_id.clone())
     }
 
-    /// Freezes the processes when every slot is idle: nothing in flight or pending, and the
-    /// runtime waits in `/next` on every slot (`freeze` on).
-    pub(super) fn freeze_if_idle(&mut self) {
-        let idle = matches!(self.phase, Phase::Ready)
+    /// Whether every slot is idle: nothing in flight or pending, and the runtime waits in
+    /// `/next` on every slot.
+    fn all_slots_idle(&self) -> bool {
+        matches!(self.phase, Phase::Ready)
             && self.held.active.is_empty()
             && self.held.pending.is_empty()
-            && self.held.parked.len() >= self.slots as usize;
-        if !idle || !self.shared.config.freeze {
+            && self.held.parked.len() >= self.slots as usize
+    }
+
+    /// Schedules a freeze [`FREEZE_GRACE`] from now when every slot is idle (`freeze` on).
+    /// An event that arrives before then finds the environment running, as on Lambda when an
+    /// event is already waiting for the runtime's `/next`; under steady load environments are
+    /// therefore not frozen and thawed between back-to-back invocations.
+    pub(super) fn freeze_if_idle(&mut self) {
+        if !self.shared.config.freeze || !self.all_slots_idle() {
+            return;
+        }
+        let at = Instant::now() + FREEZE_GRACE;
+        self.freeze_at = Some(at);
+        self.freeze_timer.as_mut().reset(at.into());
+    }
+
+    /// Freezes the processes if every slot is still idle (the scheduled freeze is due).
+    pub(super) fn freeze_now_if_idle(&mut self) {
+        if !self.shared.config.freeze || !self.all_slots_idle() {
             return;
         }
         if let Some(process) = &mut self.process {

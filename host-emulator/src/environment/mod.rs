@@ -39,6 +39,12 @@ const INIT_ERROR_EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How often a busy or initialising environment's memory is checked against its limit.
 const MEMORY_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
+/// How long an environment stays idle, its runtime waiting in `/next`, before it is frozen.
+/// Short enough that background work makes no real progress between invocations; long enough
+/// that back-to-back invocations (steady load) skip the freeze and thaw, as on Lambda, where an
+/// event already waiting is handed to `/next` at once.
+const FREEZE_GRACE: Duration = Duration::from_millis(10);
+
 /// Identifies an environment within its function's pool.
 pub type EnvId = u64;
 
@@ -199,6 +205,10 @@ struct Environment {
     /// How long the process may take to exit by itself before it is killed.
     exit_grace: Duration,
     timer: std::pin::Pin<Box<Sleep>>,
+    /// When an idle environment is to be frozen (see [`FREEZE_GRACE`]); `None` when no freeze
+    /// is scheduled.
+    freeze_at: Option<Instant>,
+    freeze_timer: std::pin::Pin<Box<Sleep>>,
     deadline: Option<Instant>,
     kind: EnvKind,
     /// Invocations it may hold at once (`max_concurrency`, else 1).
@@ -268,6 +278,8 @@ impl Environment {
             output_open: true,
             exit_grace: Duration::ZERO,
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            freeze_at: None,
+            freeze_timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             deadline: None,
             kind,
             slots,
@@ -352,6 +364,10 @@ impl Environment {
                     Some(EnvCommand::Invoke(invocation)) => self.on_invoke(invocation),
                     Some(EnvCommand::Shutdown) | None => break End::Shutdown,
                 },
+                () = self.freeze_timer.as_mut(), if self.freeze_at.is_some() => {
+                    self.freeze_at = None;
+                    self.freeze_now_if_idle();
+                }
                 () = self.timer.as_mut(), if self.deadline.is_some() => {
                     self.drain_output(&mut buf);
                     if let Err(end) = self.on_deadline().await {
