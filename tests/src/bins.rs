@@ -39,6 +39,11 @@ pub const ERRORS: Binary = Binary {
     package: "errors",
     bin: "errors",
 };
+/// `examples/streaming`: streamed and buffered answers from one function.
+pub const STREAMING: Binary = Binary {
+    package: "streaming",
+    bin: "streaming",
+};
 /// `examples/tower`.
 pub const TOWER: Binary = Binary {
     package: "tower-example",

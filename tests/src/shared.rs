@@ -73,13 +73,18 @@ impl SharedEmulator {
         Ok(emulator)
     }
 
-    /// Runs one test against the shared emulator.
+    /// Runs one test against the shared emulator, which stays up until the test is over even
+    /// if the test's future does not keep its `Arc` (an `async move` block that never names it
+    /// would otherwise drop the last one before the first request).
     pub fn run<F, Fut>(&self, test: F) -> TestResult
     where
         F: FnOnce(Arc<Emulator>) -> Fut,
         Fut: Future<Output = TestResult>,
     {
         let emulator = self.get()?;
-        block_on(test(emulator))?
+        let held = Arc::clone(&emulator);
+        let outcome = block_on(test(emulator));
+        drop(held);
+        outcome?
     }
 }
