@@ -108,7 +108,15 @@ impl Environment {
                 .unwrap_or((now, now + self.shared.config.timeout));
             let remaining = deadline.saturating_duration_since(now);
             let deadline_ms = crate::ids::millis_of(SystemTime::now() + remaining);
-            self.thaw();
+            let was_frozen = self.thaw();
+            if self.runtime_is_dying(was_frozen) {
+                // Killed while idle: the event was never handed over. Keep it pending; the
+                // exit is handled next, and `finish` hands pending invocations back to the
+                // scheduler, which gives them to another environment.
+                self.held.pending.push_front(invocation);
+                self.held.parked.push_front(parked);
+                return;
+            }
             let event = NextEvent::new(&invocation, deadline_ms);
             if parked.send(NextAnswer::Event(event)).is_err() {
                 // That `/next` connection went away; try the next one.
@@ -244,15 +252,28 @@ impl Environment {
         }
     }
 
-    /// Lets the processes run again before an event is delivered.
-    fn thaw(&mut self) {
+    /// Lets the processes run again before an event is delivered. Returns whether they were
+    /// frozen.
+    fn thaw(&mut self) -> bool {
         if let Some(process) = &mut self.process {
             if process.thaw() {
                 self.shared
                     .metrics
                     .frozen
                     .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return true;
             }
         }
+        false
+    }
+
+    /// Whether the runtime process has exited or is about to (a SIGKILL that arrived while it
+    /// was frozen only takes effect once it is thawed). One `waitpid(WNOHANG)`; the `/proc`
+    /// read for a pending kill happens only right after a thaw, never on the warm path.
+    fn runtime_is_dying(&mut self, was_frozen: bool) -> bool {
+        let Some(process) = &mut self.process else {
+            return true;
+        };
+        process.has_exited() || (was_frozen && process.kill_pending())
     }
 }

@@ -317,6 +317,24 @@ impl Process {
         self.frozen
     }
 
+    /// Whether the main process has exited (its status is kept for the pending `wait`).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Whether a SIGKILL is pending for the main process (sent while it was frozen).
+    pub fn kill_pending(&self) -> bool {
+        const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return true; // no /proc entry: the process is gone
+        };
+        status
+            .lines()
+            .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))
+            .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .any(|mask| mask & SIGKILL_BIT != 0)
+    }
+
     /// Lets the processes run again. Returns whether it was frozen.
     pub fn thaw(&mut self) -> bool {
         if !self.frozen {
