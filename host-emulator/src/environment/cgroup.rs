@@ -186,7 +186,12 @@ impl EnvCgroup {
 
     /// Peak memory use of the environment, in bytes.
     pub fn peak_bytes(&self) -> u64 {
-        read_u64(&self.memory.join("memory.max_usage_in_bytes")).unwrap_or(0)
+        read_u64(&self.peak_path()).unwrap_or(0)
+    }
+
+    /// The file that holds the peak memory use of the environment.
+    pub fn peak_path(&self) -> PathBuf {
+        self.memory.join("memory.max_usage_in_bytes")
     }
 
     /// Processes the kernel killed for lack of memory in this cgroup so far.

@@ -16,6 +16,7 @@ mod errors;
 mod invocations;
 mod memory;
 mod output;
+mod peak;
 pub mod process;
 mod streaming;
 

@@ -16,6 +16,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use super::cgroup::{self, CgroupRoots, EnvCgroup};
+use super::peak::{self, ReadAgain};
 use crate::config::FunctionConfig;
 
 /// How environments are frozen and their memory watched, decided once at start-up.
@@ -233,6 +234,10 @@ pub struct Process {
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
+    /// `/proc/PID/status`, kept open for `VmHWM` (none if it could not be opened).
+    status: Option<ReadAgain>,
+    /// The memory cgroup's `memory.max_usage_in_bytes`, kept open.
+    cgroup_peak: Option<ReadAgain>,
     frozen: bool,
 }
 
@@ -284,6 +289,11 @@ impl Process {
         launch
             .registry
             .add(pgid, cgroup.as_ref().map(|c| c.freezer_dir().to_path_buf()));
+        // Kept open for every REPORT; if they cannot be opened, each read opens them anew.
+        let status = ReadAgain::open(Path::new(&format!("/proc/{pid}/status")), 2048).ok();
+        let cgroup_peak = cgroup
+            .as_ref()
+            .and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok());
         Ok(Self {
             child,
             pid,
@@ -295,6 +305,8 @@ impl Process {
             },
             children_scanned: None,
             children_peak: 0,
+            status,
+            cgroup_peak,
             frozen: false,
         })
     }
@@ -400,16 +412,26 @@ impl Process {
 
     /// Peak resident memory of the process and its living descendants, in bytes.
     ///
-    /// The main process's own high-water mark (`VmHWM`) is read every time (one small /proc
-    /// read); descendants are looked up at most every [`CHILD_SCAN_INTERVAL`], so that the
-    /// invoke hot path stays cheap while a process tree is still measured.
+    /// The main process's own high-water mark (`VmHWM`) is read every time (a `pread` of its
+    /// status file, kept open); descendants are looked up at most every
+    /// [`CHILD_SCAN_INTERVAL`], so that the invoke hot path stays cheap while a process tree
+    /// is still measured.
     pub fn peak_memory(&mut self) -> u64 {
-        let own = read_hwm_kb(self.pid) * 1024;
+        let own = match &mut self.status {
+            Some(status) => status
+                .read()
+                .map_or(0, |s| peak::status_field_bytes(s, b"VmHWM:")),
+            None => read_hwm_kb(self.pid) * 1024,
+        };
         if let Some(cg) = &self.guard.cgroup {
             // A cgroup's peak counts only the pages charged to it: shared-library pages that
             // were already in the page cache stay charged to whoever read them first, so a small
             // process can peak below its own resident set. Report the larger of the two.
-            return cg.peak_bytes().max(own);
+            let charged = match &mut self.cgroup_peak {
+                Some(file) => file.read().map_or(0, peak::number),
+                None => cg.peak_bytes(),
+            };
+            return charged.max(own);
         }
         let due = match self.children_scanned {
             None => true,
