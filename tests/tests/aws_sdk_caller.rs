@@ -30,7 +30,7 @@ use base64::Engine as _;
 use firebox_emulator::{Emulator, FunctionConfig};
 use firebox_tests::bins::{ERRORS, HELLO, STREAMING};
 use firebox_tests::functions::workspace_function;
-use firebox_tests::logs::report;
+use firebox_tests::logs::{count_starting, report};
 use firebox_tests::shared::{SharedEmulator, TestResult};
 use firebox_tests::Error;
 use serde_json::{json, Value};
@@ -42,6 +42,8 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         workspace_function("hello", HELLO)?,
         workspace_function("errors", ERRORS)?,
         workspace_function("streaming", STREAMING)?,
+        // Its own name: the disconnect test counts its environments.
+        workspace_function("streaming-disconnect", STREAMING)?,
     ])
 }
 
@@ -681,5 +683,59 @@ fn invalid_json_through_the_streaming_api_is_invalid_request_content() -> TestRe
             }
             Err(other) => Err(format!("not a service error: {}", explain(&other)).into()),
         }
+    })
+}
+
+#[test]
+fn a_caller_that_drops_the_stream_midway_leaves_the_environment_warm() -> TestResult {
+    with_sdk(|emu, sdk| async move {
+        const F: &str = "streaming-disconnect";
+        // 16 MiB: far more than the emulator's channel and the socket buffers hold, so the
+        // function is still writing when the caller goes away.
+        let mut out = sdk
+            .invoke_with_response_stream()
+            .function_name(F)
+            .payload(Blob::new(r#"{"mode":"large","mib":16}"#))
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let request_id = out.request_id().ok_or("no request id")?.to_owned();
+        let first = out
+            .event_stream
+            .recv()
+            .await
+            .map_err(|e| explain(&e))?
+            .ok_or("the stream ended at once")?;
+        assert!(
+            matches!(first, StreamEvent::PayloadChunk(_)),
+            "first event: {first:?}"
+        );
+        // The caller goes away mid-stream: the connection closes with the receiver.
+        drop(out);
+
+        // The invocation still runs to its end and is logged.
+        let cold = report(&emu, F, &request_id).await?;
+        assert!(cold.contains("Init Duration"), "{cold}");
+
+        // The same environment serves the next call.
+        let mut again = sdk
+            .invoke_with_response_stream()
+            .function_name(F)
+            .payload(Blob::new(r#"{"mode":"buffered"}"#))
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let next_id = again.request_id().ok_or("no request id")?.to_owned();
+        let streamed = read_stream(&mut again).await?;
+        let answer: Value = serde_json::from_slice(&streamed.body())?;
+        assert_eq!(answer, json!({"mode": "buffered", "streamed": false}));
+        let warm = report(&emu, F, &next_id).await?;
+        assert!(!warm.contains("Init Duration"), "{warm}");
+        assert_eq!(
+            count_starting(&emu, F, "INIT_START"),
+            1,
+            "one environment only"
+        );
+        Ok(())
     })
 }
