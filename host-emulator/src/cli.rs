@@ -205,15 +205,23 @@ async fn wait_for_signal() {
 /// Prints every function's log lines to stdout as `[function] line`.
 async fn print_logs(mut lines: tokio::sync::broadcast::Receiver<LogLine>) {
     let stdout = std::io::stdout();
+    let mut batch: Vec<u8> = Vec::new();
     loop {
         match lines.recv().await {
             Ok(line) => {
-                let mut out = stdout.lock();
-                let _ = writeln!(out, "[{}] {}", line.function, line.text);
+                // Every line waiting now goes out in one write (stdout alone would write each
+                // line by itself).
+                batch.clear();
+                let _ = writeln!(batch, "[{}] {}", line.function, line.text);
                 while let Ok(line) = lines.try_recv() {
-                    let _ = writeln!(out, "[{}] {}", line.function, line.text);
+                    let _ = writeln!(batch, "[{}] {}", line.function, line.text);
                 }
+                let mut out = stdout.lock();
+                let _ = out.write_all(&batch);
                 let _ = out.flush();
+                if batch.capacity() > 1 << 20 {
+                    batch = Vec::new(); // a burst passed; give the memory back
+                }
             }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!("{n} log lines were not printed (output too slow)");
