@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use firebox_bench::cold::{self, ColdConfig};
 use firebox_bench::compare::{self, CompareConfig, FloorProcess, LISTENING_PREFIX};
 use firebox_bench::echo_server::EchoServer;
 use firebox_bench::endpoint::Endpoint;
@@ -34,6 +35,8 @@ enum Cmd {
     Compare(CompareArgs),
     /// Measure bootstrap binaries against a loopback Runtime API server.
     Runtime(RuntimeArgs),
+    /// Compare a cold start through a fresh `firebox serve` with the bare exec → first /next.
+    Cold(ColdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +177,33 @@ struct RuntimeArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct ColdArgs {
+    /// The `firebox` executable.
+    #[arg(long, default_value = "target/release/firebox")]
+    firebox: PathBuf,
+    /// The function's bootstrap, `NAME=PATH` or `PATH`.
+    #[arg(long = "bin", value_name = "NAME=PATH")]
+    bin: BinarySpec,
+    /// Rounds: one bare start and one fresh emulator each.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    rounds: usize,
+    #[command(flatten)]
+    payload: PayloadArgs,
+    /// `memory_mb` of the function.
+    #[arg(long, default_value_t = 128)]
+    memory_mb: u32,
+    /// Limit for one request and for exec to the first /next, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout_s: u64,
+    /// Run `serve` with `[server] cgroups = false` (SIGSTOP freezing, /proc memory watcher).
+    #[arg(long)]
+    no_cgroups: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), BenchError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| BenchError::Helper(format!("cannot encode JSON: {e}")))?;
@@ -289,6 +319,25 @@ async fn runtime(args: RuntimeArgs) -> Result<ExitCode, BenchError> {
     )
 }
 
+async fn cold(args: ColdArgs) -> Result<ExitCode, BenchError> {
+    let report = cold::run(&ColdConfig {
+        firebox: args.firebox,
+        bin: args.bin,
+        rounds: args.rounds,
+        payload: args.payload.load()?,
+        memory_mb: args.memory_mb,
+        timeout: Duration::from_secs(args.timeout_s.max(1)),
+        cgroups: !args.no_cgroups,
+    })
+    .await?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", report::cold_table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -307,6 +356,7 @@ fn main() -> ExitCode {
             Cmd::EchoServer(a) => echo_server(a).await,
             Cmd::Compare(a) => compare(a).await,
             Cmd::Runtime(a) => runtime(a).await,
+            Cmd::Cold(a) => cold(a).await,
         }
     });
     match result {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::cold::ColdReport;
 use crate::compare::CompareRow;
 use crate::loadgen::LoadReport;
 use crate::runtime_bench::BinaryReport;
@@ -213,6 +214,54 @@ pub fn runtime_table(reports: &[BinaryReport]) -> String {
             );
         }
     }
+    out
+}
+
+/// The cold-start comparison: one row per round, then the medians.
+pub fn cold_table(r: &ColdReport) -> String {
+    let mut cells = vec![[
+        "round",
+        "bare exec → /next",
+        "cold invoke",
+        "Init Duration",
+        "warm invoke",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    let row = |label: String, bare: f64, cold: f64, init: f64, warm: f64| {
+        vec![
+            label,
+            fmt_us(bare),
+            fmt_us(cold),
+            fmt_us(init),
+            fmt_us(warm),
+        ]
+    };
+    for (i, round) in r.rounds.iter().enumerate() {
+        cells.push(row(
+            (i + 1).to_string(),
+            round.bare_first_next_us,
+            round.cold_invoke_us,
+            round.init_duration_us,
+            round.warm_invoke_us,
+        ));
+    }
+    cells.push(row(
+        "median".into(),
+        r.bare_first_next_us,
+        r.cold_invoke_us,
+        r.init_duration_us,
+        r.warm_invoke_us,
+    ));
+    let mut out = table(&cells);
+    let _ = writeln!(
+        out,
+        "{}: the emulator adds {} to a cold start (cold invoke − bare exec → /next, medians); {} beyond one warm invoke",
+        r.name,
+        fmt_us(r.added_us),
+        fmt_us(r.added_beyond_warm_us)
+    );
     out
 }
 

@@ -213,6 +213,15 @@ pub async fn run(
         .collect())
 }
 
+/// Starts `bin` once against a fresh loopback Runtime API and returns the time from exec to its
+/// first `/next` (the process is killed there).
+pub async fn time_to_first_next(
+    bin: &BinarySpec,
+    config: &RuntimeBenchConfig,
+) -> Result<Duration, BenchError> {
+    Ok(run_process(bin, config, false).await?.time_to_first_next)
+}
+
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
