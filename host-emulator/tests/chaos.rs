@@ -139,7 +139,10 @@ async fn chaos_run(cgroups: bool) {
     let (mut in_a_row, mut tries) = (0, 0);
     while in_a_row < 6 {
         tries += 1;
-        assert!(tries <= 30, "the pool did not recover after {tries} invokes");
+        assert!(
+            tries <= 30,
+            "the pool did not recover after {tries} invokes"
+        );
         let r = invoke_raw(&endpoint, "victim", &[], "{}").await;
         assert_eq!(r.status, 200);
         if r.header("x-amz-function-error").is_some() {

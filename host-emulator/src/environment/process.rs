@@ -342,7 +342,10 @@ impl Process {
         };
         status
             .lines()
-            .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))
+            .filter_map(|l| {
+                l.strip_prefix("SigPnd:")
+                    .or_else(|| l.strip_prefix("ShdPnd:"))
+            })
             .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
             .any(|mask| mask & SIGKILL_BIT != 0)
     }
