@@ -7,13 +7,15 @@
 //! - `calls` and `streaming`: the runtime's Runtime API calls;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
-//! - [`process`], [`cgroup`], `memory`: the process tree, its isolation and its memory.
+//! - [`process`], [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
+//!   into its cgroups happens off the cold path) and its memory.
 
 mod calls;
 pub mod cgroup;
 mod ending;
 mod errors;
 mod invocations;
+mod joining;
 mod memory;
 mod output;
 mod peak;

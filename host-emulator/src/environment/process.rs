@@ -2,7 +2,8 @@
 //! environment, its stdout and stderr merged into one pipe, a private temporary directory, and
 //! guards that kill the whole group however the environment ends. Also freezing and thawing
 //! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
-//! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`).
+//! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
+//! process is moved into its cgroups after `exec`, off the cold path (see [`super::joining`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
 use super::cgroup::{self, CgroupRoots, EnvCgroup};
+use super::joining::Joining;
 use super::peak::{self, ReadAgain};
 use crate::config::FunctionConfig;
 
@@ -161,10 +163,10 @@ impl GroupGuard {
         if let Some(cg) = &self.cgroup {
             // Also reaches processes that left the group; thawing lets frozen ones die.
             cgroup::kill_dir(cg.freezer_dir());
-        } else {
-            // A stopped process dies of SIGKILL, but continue it anyway for its children.
-            kill_group(self.pgid, libc::SIGCONT);
         }
+        // A stopped process dies of SIGKILL, but continue the group anyway (it may have been
+        // stopped with SIGSTOP before its move into the cgroups completed).
+        kill_group(self.pgid, libc::SIGCONT);
     }
 }
 
@@ -238,7 +240,19 @@ pub struct Process {
     status: Option<ReadAgain>,
     /// The memory cgroup's `memory.max_usage_in_bytes`, kept open.
     cgroup_peak: Option<ReadAgain>,
-    frozen: bool,
+    /// The move into the cgroups (none without cgroups).
+    joining: Option<Joining>,
+    /// How the processes were frozen, while they are.
+    frozen: Option<FrozenBy>,
+}
+
+/// How an environment's processes were frozen (so that they are thawed the same way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FrozenBy {
+    /// `freezer.state` of the freezer cgroup.
+    Cgroup,
+    /// SIGSTOP to the process group (no cgroups, or the move into them not complete yet).
+    Signal,
 }
 
 impl Process {
@@ -269,14 +283,6 @@ impl Process {
             ),
             None => None,
         };
-        if let Some(cg) = &cgroup {
-            let joiner = cg.joiner();
-            // SAFETY: the closure only makes async-signal-safe system calls on data prepared
-            // before fork (see `Joiner::join`).
-            unsafe {
-                command.pre_exec(move || joiner.join());
-            }
-        }
         let child = command.spawn().map_err(|e| SpawnError::Exec {
             program: program.clone(),
             reason: exec_reason(&e),
@@ -286,6 +292,8 @@ impl Process {
             reason: "exited before it could be watched".into(),
         })?;
         let pgid = pid as i32;
+        // Not waited for: the runtime initialises while a blocking thread moves it.
+        let joining = cgroup.as_ref().map(|cg| Joining::start(cg.mover(), pid));
         launch
             .registry
             .add(pgid, cgroup.as_ref().map(|c| c.freezer_dir().to_path_buf()));
@@ -307,26 +315,34 @@ impl Process {
             children_peak: 0,
             status,
             cgroup_peak,
-            frozen: false,
+            joining,
+            frozen: None,
         })
     }
 
     /// Whether the processes are frozen now.
     pub fn is_frozen(&self) -> bool {
-        self.frozen
+        self.frozen.is_some()
+    }
+
+    /// Whether every process of the environment is known to be in its cgroups (the move
+    /// started at spawn has completed). Always false without cgroups.
+    pub fn in_cgroups(&mut self) -> bool {
+        self.joining.as_mut().and_then(Joining::joined).is_some()
     }
 
     /// Stops every process of the environment until [`Process::thaw`]. Returns whether it
     /// is now frozen.
     pub fn freeze(&mut self) -> bool {
-        if self.frozen {
+        if self.frozen.is_some() {
             return true;
         }
+        let in_cgroups = self.in_cgroups();
         self.frozen = match &self.guard.cgroup {
-            Some(cg) => cg.freeze().is_ok(),
-            None => kill_group(self.guard.pgid, libc::SIGSTOP),
+            Some(cg) if in_cgroups => cg.freeze().is_ok().then_some(FrozenBy::Cgroup),
+            _ => kill_group(self.guard.pgid, libc::SIGSTOP).then_some(FrozenBy::Signal),
         };
-        self.frozen
+        self.frozen.is_some()
     }
 
     /// Whether the main process has exited (its status is kept for the pending `wait`).
@@ -352,18 +368,17 @@ impl Process {
 
     /// Lets the processes run again. Returns whether it was frozen.
     pub fn thaw(&mut self) -> bool {
-        if !self.frozen {
+        let Some(by) = self.frozen.take() else {
             return false;
-        }
-        self.frozen = false;
-        match &self.guard.cgroup {
-            Some(cg) => {
+        };
+        match (by, &self.guard.cgroup) {
+            (FrozenBy::Cgroup, Some(cg)) => {
                 if let Err(e) = cg.thaw() {
                     tracing::warn!(error = %e, "cannot thaw an environment; killing it");
                     self.guard.kill();
                 }
             }
-            None => {
+            _ => {
                 kill_group(self.guard.pgid, libc::SIGCONT);
             }
         }
@@ -371,12 +386,16 @@ impl Process {
     }
 
     /// Whether the environment went past its memory limit: the kernel killed a process of
-    /// its memory cgroup, or (without cgroups) the resident memory of its living processes
-    /// is over `limit_bytes`. The latter is sampled, so it is approximate.
+    /// its memory cgroup, or the memory its processes held when they were moved in is already
+    /// over the limit; before the move has completed (and without cgroups), whether the
+    /// resident memory of its living processes is over `limit_bytes` (sampled, so
+    /// approximate).
     pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
-        match &self.guard.cgroup {
-            Some(cg) => cg.hit_limit(),
-            None => tree_rss_bytes(self.pid) > limit_bytes,
+        let moved = self.joining.as_mut().and_then(Joining::joined);
+        match (&self.guard.cgroup, moved) {
+            (Some(cg), Some(moved)) => cg.hit_limit() || moved.outside_bytes >= limit_bytes,
+            (Some(cg), None) => cg.hit_limit() || tree_rss_bytes(self.pid) > limit_bytes,
+            (None, _) => tree_rss_bytes(self.pid) > limit_bytes,
         }
     }
 
