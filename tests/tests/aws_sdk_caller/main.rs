@@ -15,6 +15,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::config::retry::RetryConfig;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
@@ -87,6 +88,25 @@ where
     R: std::fmt::Debug,
 {
     DisplayErrorContext(error).to_string()
+}
+
+/// Sends `request` and returns the SDK's typed service error with its HTTP status, failing on
+/// success or on any error that is not a service error (a transport failure, an unparsed answer).
+async fn service_error<T, E>(
+    request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<(E, u16), Box<dyn std::error::Error + Send + Sync>>
+where
+    T: std::fmt::Debug,
+    E: std::error::Error + 'static,
+{
+    match request.await {
+        Ok(out) => Err(format!("expected a service error, got {out:?}").into()),
+        Err(SdkError::ServiceError(context)) => {
+            let status = context.raw().status().as_u16();
+            Ok((context.into_err(), status))
+        }
+        Err(other) => Err(format!("not a service error: {}", explain(&other)).into()),
+    }
 }
 
 /// A JSON string of exactly `len` bytes (a valid event, only too large).

@@ -1,6 +1,5 @@
 //! `invoke_with_response_stream`, read event by event from the SDK's `EventReceiver`.
 
-use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::invoke_with_response_stream::{
     InvokeWithResponseStreamError, InvokeWithResponseStreamOutput,
 };
@@ -14,7 +13,7 @@ use firebox_tests::logs::{count_starting, report};
 use firebox_tests::shared::TestResult;
 use serde_json::{json, Value};
 
-use super::{assert_own_platform_lines, decode_log, explain, with_sdk};
+use super::{assert_own_platform_lines, decode_log, explain, service_error, with_sdk};
 
 /// What one response stream delivered, in order.
 struct Streamed {
@@ -241,60 +240,43 @@ fn dry_run_through_the_streaming_api_answers_204() -> TestResult {
 #[test]
 fn an_unknown_function_through_the_streaming_api_is_resource_not_found() -> TestResult {
     with_sdk(|_emu, sdk| async move {
-        let result = sdk
-            .invoke_with_response_stream()
-            .function_name("no-such-function")
-            .payload(Blob::new("{}"))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                Err(format!("expected a service error, got status {}", out.status_code()).into())
-            }
-            Err(SdkError::ServiceError(context)) => {
-                let status = context.raw().status().as_u16();
-                let error = context.into_err();
-                assert!(
-                    matches!(
-                        error,
-                        InvokeWithResponseStreamError::ResourceNotFoundException(_)
-                    ),
-                    "{error:?}"
-                );
-                assert_eq!(status, 404);
-                Ok(())
-            }
-            Err(other) => Err(format!("not a service error: {}", explain(&other)).into()),
-        }
+        let (error, status) = service_error(
+            sdk.invoke_with_response_stream()
+                .function_name("no-such-function")
+                .payload(Blob::new("{}"))
+                .send(),
+        )
+        .await?;
+        assert!(
+            matches!(
+                error,
+                InvokeWithResponseStreamError::ResourceNotFoundException(_)
+            ),
+            "{error:?}"
+        );
+        assert_eq!(status, 404);
+        Ok(())
     })
 }
 
 #[test]
 fn invalid_json_through_the_streaming_api_is_invalid_request_content() -> TestResult {
     with_sdk(|_emu, sdk| async move {
-        let result = sdk
-            .invoke_with_response_stream()
-            .function_name("streaming")
-            .payload(Blob::new("{not json"))
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                Err(format!("expected a service error, got status {}", out.status_code()).into())
-            }
-            Err(SdkError::ServiceError(context)) => {
-                let error = context.into_err();
-                assert!(
-                    matches!(
-                        error,
-                        InvokeWithResponseStreamError::InvalidRequestContentException(_)
-                    ),
-                    "{error:?}"
-                );
-                Ok(())
-            }
-            Err(other) => Err(format!("not a service error: {}", explain(&other)).into()),
-        }
+        let (error, _status) = service_error(
+            sdk.invoke_with_response_stream()
+                .function_name("streaming")
+                .payload(Blob::new("{not json"))
+                .send(),
+        )
+        .await?;
+        assert!(
+            matches!(
+                error,
+                InvokeWithResponseStreamError::InvalidRequestContentException(_)
+            ),
+            "{error:?}"
+        );
+        Ok(())
     })
 }
 
