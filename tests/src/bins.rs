@@ -19,31 +19,26 @@ pub struct Binary {
     pub bin: &'static str,
 }
 
+impl Binary {
+    /// The binary of the same name as its package (`cargo build -p NAME --bin NAME`).
+    pub const fn named(name: &'static str) -> Binary {
+        Binary {
+            package: name,
+            bin: name,
+        }
+    }
+}
+
 /// `examples/hello`.
-pub const HELLO: Binary = Binary {
-    package: "hello",
-    bin: "hello",
-};
+pub const HELLO: Binary = Binary::named("hello");
 /// `examples/init-state`.
-pub const INIT_STATE: Binary = Binary {
-    package: "init-state",
-    bin: "init-state",
-};
+pub const INIT_STATE: Binary = Binary::named("init-state");
 /// `examples/sqs-batch`.
-pub const SQS_BATCH: Binary = Binary {
-    package: "sqs-batch",
-    bin: "sqs-batch",
-};
+pub const SQS_BATCH: Binary = Binary::named("sqs-batch");
 /// `examples/errors`.
-pub const ERRORS: Binary = Binary {
-    package: "errors",
-    bin: "errors",
-};
+pub const ERRORS: Binary = Binary::named("errors");
 /// `examples/streaming`: streamed and buffered answers from one function.
-pub const STREAMING: Binary = Binary {
-    package: "streaming",
-    bin: "streaming",
-};
+pub const STREAMING: Binary = Binary::named("streaming");
 /// `examples/tower`.
 pub const TOWER: Binary = Binary {
     package: "tower-example",
