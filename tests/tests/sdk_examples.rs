@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use firebox_emulator::{FunctionConfig, InvokeOptions};
+use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
 use firebox_tests::bins::{ERRORS, HELLO, INIT_STATE, SQS_BATCH, TOWER};
 use firebox_tests::functions::{binary_function, workspace_function};
 use firebox_tests::logs::{count_starting, line_containing, report};
@@ -142,6 +142,19 @@ fn event_of_the_wrong_shape_is_an_unmarshal_error_naming_the_field() -> TestResu
     })
 }
 
+/// Invokes `f` with `{"kind":"ok"}` after `what` and asserts it succeeds in a new environment
+/// (its `REPORT` has an `Init Duration`): `what` must have destroyed the old one.
+async fn next_invoke_is_cold(emu: &Emulator, f: &str, what: &str) -> TestResult {
+    let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
+    assert_eq!(r.json()?, json!({"ok": true}), "{}", r.text());
+    let next = report(emu, f, &request_id(&r)).await?;
+    assert!(
+        next.contains("Init Duration"),
+        "{what} must destroy the environment: {next}"
+    );
+    Ok(())
+}
+
 #[test]
 fn timeout_is_sandbox_timedout_and_the_next_invoke_is_cold() -> TestResult {
     EMU.run(|emu| async move {
@@ -156,13 +169,7 @@ fn timeout_is_sandbox_timedout_and_the_next_invoke_is_cold() -> TestResult {
         line_containing(&emu, f, &format!("{id} Task timed out after 1.00 seconds")).await?;
         report(&emu, f, &id).await?;
 
-        let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
-        assert_eq!(r.json()?, json!({"ok": true}), "{}", r.text());
-        let next = report(&emu, f, &request_id(&r)).await?;
-        assert!(
-            next.contains("Init Duration"),
-            "a timeout must destroy the environment: {next}"
-        );
+        next_invoke_is_cold(&emu, f, "a timeout").await?;
         assert_eq!(count_starting(&emu, f, "INIT_START"), 2);
         Ok(())
     })
@@ -179,13 +186,7 @@ fn crash_mid_invoke_is_runtime_exit_error_with_the_status() -> TestResult {
             doc["errorMessage"],
             format!("RequestId: {id} Error: Runtime exited with error: exit status 3")
         );
-        let r = emu.invoke(f, r#"{"kind":"ok"}"#).await?;
-        assert_eq!(r.json()?, json!({"ok": true}), "{}", r.text());
-        let next = report(&emu, f, &request_id(&r)).await?;
-        assert!(
-            next.contains("Init Duration"),
-            "a crash must destroy the environment: {next}"
-        );
+        next_invoke_is_cold(&emu, f, "a crash").await?;
         Ok(())
     })
 }
