@@ -5,10 +5,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{invoke_raw, reports, send, texts, wait_until, Barrier, Gate, Raw, PYTHON};
+use common::{
+    invoke_raw, max_overlap, reports, send, texts, wait_until, Barrier, Gate, Raw, PYTHON,
+};
 use firebox_emulator::{Emulator, FunctionConfig, InvocationType, InvokeOptions};
 
 fn conc_function(name: &str) -> FunctionConfig {
@@ -50,30 +52,6 @@ fn temp_file(tag: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("firebox-conc-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_file(&p);
     p
-}
-
-/// The most invocations that were running at the same moment, from the start/end lines the
-/// functions wrote themselves.
-fn max_overlap(path: &Path) -> (usize, usize) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut events: Vec<(f64, i32)> = text
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let kind = f.next()?;
-            let t: f64 = f.next()?.parse().ok()?;
-            Some((t, if kind == "start" { 1 } else { -1 }))
-        })
-        .collect();
-    let starts = events.iter().filter(|e| e.1 == 1).count();
-    // Ends sort before starts at the same instant.
-    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut max) = (0i32, 0i32);
-    for (_, d) in events {
-        now += d;
-        max = max.max(now);
-    }
-    (max as usize, starts)
 }
 
 async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {

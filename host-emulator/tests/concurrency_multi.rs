@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{invoke_raw, reports, send, wait_until, Barrier, Gate, PYTHON};
+use common::{invoke_raw, max_overlap, reports, send, wait_until, Barrier, Gate, PYTHON};
 use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
 use streaming_support::{concat, invoke_stream, Events};
 
@@ -18,27 +18,6 @@ fn temp_file(tag: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("firebox-multi-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_file(&p);
     p
-}
-
-fn max_overlap(path: &Path) -> (usize, usize) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut events: Vec<(f64, i32)> = text
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let kind = f.next()?;
-            let t: f64 = f.next()?.parse().ok()?;
-            Some((t, if kind == "start" { 1 } else { -1 }))
-        })
-        .collect();
-    let starts = events.iter().filter(|e| e.1 == 1).count();
-    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut max) = (0i32, 0i32);
-    for (_, d) in events {
-        now += d;
-        max = max.max(now);
-    }
-    (max as usize, starts)
 }
 
 async fn parallel(emu: &Emulator, f: &str, n: usize, payload: &str) -> Vec<common::Raw> {

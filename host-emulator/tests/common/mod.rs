@@ -1,26 +1,34 @@
 //! Helpers shared by the emulator's integration tests: the Python test runtime, functions
-//! built around it, raw HTTP requests and log inspection.
+//! built around it, raw HTTP requests (read whole, or left open while the body streams) and log
+//! inspection.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use firebox_emulator::{Emulator, FunctionConfig, LogLine};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// The Python interpreter (looked up on PATH by the emulator).
 pub const PYTHON: &str = "python3";
 
-/// Path of the test runtime script.
-pub fn runtime_script() -> String {
+/// Path of a file under `tests/runtimes`.
+pub fn runtime(file: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/runtimes/runtime.py")
+        .join("tests/runtimes")
+        .join(file)
         .display()
         .to_string()
+}
+
+/// Path of the test runtime script.
+pub fn runtime_script() -> String {
+    runtime("runtime.py")
 }
 
 /// A function running the test runtime with an Init mode ("" for normal).
@@ -71,7 +79,7 @@ impl Raw {
     }
 }
 
-/// Sends one request with hyper over a fresh connection.
+/// Sends one request with hyper over a fresh connection and reads the whole answer.
 pub async fn send(
     endpoint: &str,
     method: &str,
@@ -79,7 +87,59 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Raw {
+    let Open {
+        status,
+        headers,
+        body,
+    } = open(endpoint, method, path, headers, body).await;
+    Raw {
+        status,
+        headers,
+        body: body.collect().await.expect("body").to_bytes(),
+    }
+}
+
+/// A response whose body is still being received.
+pub struct Open {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Incoming,
+}
+
+impl Open {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The rest of the body.
+    pub async fn bytes(self) -> Bytes {
+        self.body.collect().await.expect("body").to_bytes()
+    }
+
+    /// The next data frame, `None` at the end.
+    pub async fn next_data(&mut self) -> Option<Bytes> {
+        while let Some(frame) = self.body.frame().await {
+            if let Ok(data) = frame.expect("frame").into_data() {
+                return Some(data);
+            }
+        }
+        None
+    }
+}
+
+/// Sends a request and returns as soon as the response head arrives.
+pub async fn open(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Open {
     let authority = endpoint.trim_start_matches("http://");
+    let host = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+        .map_or(authority.to_owned(), |(_, v)| (*v).to_owned());
     let stream = TcpStream::connect(authority).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -88,8 +148,11 @@ pub async fn send(
     let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .header("host", authority);
-    for (k, v) in headers {
+        .header("host", host);
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+    {
         req = req.header(*k, *v);
     }
     let response = sender
@@ -97,10 +160,10 @@ pub async fn send(
         .await
         .expect("response");
     let (parts, body) = response.into_parts();
-    Raw {
+    Open {
         status: parts.status,
         headers: parts.headers,
-        body: body.collect().await.expect("body").to_bytes(),
+        body,
     }
 }
 
@@ -186,6 +249,30 @@ pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The most invocations that were running at the same moment, and how many started, from the
+/// `start <t>` / `end <t>` lines the functions appended to the record at `path`.
+pub fn max_overlap(path: &Path) -> (usize, usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut events: Vec<(f64, i32)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let kind = f.next()?;
+            let t: f64 = f.next()?.parse().ok()?;
+            Some((t, if kind == "start" { 1 } else { -1 }))
+        })
+        .collect();
+    let starts = events.iter().filter(|e| e.1 == 1).count();
+    // Ends sort before starts at the same instant.
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        max = max.max(now);
+    }
+    (max as usize, starts)
 }
 
 /// A fresh empty directory under the system temp dir, removed when dropped.

@@ -1,5 +1,5 @@
-//! Helpers of the streaming and function URL tests: the Python streaming runtime, a hyper
-//! client that keeps the response body open, and an event stream reader.
+//! Helpers of the streaming and function URL tests: the Python streaming runtime and an event
+//! stream reader (the hyper client that keeps the response body open is `common::open`).
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -8,94 +8,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use firebox_emulator::eventstream::{Decoder, InvokeComplete, Message};
 use firebox_emulator::FunctionConfig;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
-/// Path of a file under `tests/runtimes`.
-pub fn runtime(file: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/runtimes")
-        .join(file)
-        .display()
-        .to_string()
-}
+use super::common::{open, runtime, Open};
 
 /// A function running the streaming test runtime in `mode` (`events` or `url`).
 pub fn stream_fn(name: &str, mode: &str) -> FunctionConfig {
     FunctionConfig::new(name)
         .command(["python3", "-u", &runtime("stream_runtime.py"), mode])
         .timeout(Duration::from_secs(20))
-}
-
-/// A response whose body is still being received.
-pub struct Open {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Incoming,
-}
-
-impl Open {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The rest of the body.
-    pub async fn bytes(self) -> Bytes {
-        self.body.collect().await.expect("body").to_bytes()
-    }
-
-    /// The next data frame, `None` at the end.
-    pub async fn next_data(&mut self) -> Option<Bytes> {
-        while let Some(frame) = self.body.frame().await {
-            if let Ok(data) = frame.expect("frame").into_data() {
-                return Some(data);
-            }
-        }
-        None
-    }
-}
-
-/// Sends a request and returns as soon as the response head arrives.
-pub async fn open(
-    endpoint: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<Bytes>,
-) -> Open {
-    let authority = endpoint.trim_start_matches("http://");
-    let host = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map_or(authority.to_owned(), |(_, v)| (*v).to_owned());
-    let stream = TcpStream::connect(authority).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", host);
-    for (k, v) in headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
-    {
-        req = req.header(*k, *v);
-    }
-    let response = sender
-        .send_request(req.body(Full::new(body.into())).expect("request"))
-        .await
-        .expect("response");
-    let (parts, body) = response.into_parts();
-    Open {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
 }
 
 /// Calls `InvokeWithResponseStream`.
