@@ -381,9 +381,26 @@ mod tests {
     /// A shell that forked a child before the move: both end up in both cgroups, and the
     /// memory limit is lowered by what stayed charged outside. Needs writable cgroup v1
     /// (as the emulator's cgroup tests do); says so instead of passing when they are absent.
+    /// The cgroup v1 roots, or `None` on a host without writable cgroup v1 freezer and memory
+    /// controllers (cgroup v2-only hosts, where the emulator uses its fallbacks, which the
+    /// integration tests cover). `.ci/run` sets `FIREBOX_REQUIRE_CGROUPS=1`: there the
+    /// controllers must be present and these tests must run.
+    fn roots_where_available() -> Option<CgroupRoots> {
+        match CgroupRoots::create() {
+            Ok(roots) => Some(roots),
+            Err(e) if std::env::var_os("FIREBOX_REQUIRE_CGROUPS").is_none() => {
+                eprintln!("no writable cgroup v1 controllers on this host ({e}); not tested here");
+                None
+            }
+            Err(e) => panic!("FIREBOX_REQUIRE_CGROUPS is set, but: {e}"),
+        }
+    }
+
     #[test]
     fn a_process_and_the_child_it_forked_before_the_move_are_moved() {
-        let roots = CgroupRoots::create().expect("cgroup v1 freezer and memory writable");
+        let Some(roots) = roots_where_available() else {
+            return;
+        };
         let limit = 64 * 1024 * 1024;
         let cg = EnvCgroup::create(&roots, limit).expect("environment cgroups");
         let mut child = std::process::Command::new("sh")
@@ -435,7 +452,9 @@ mod tests {
 
     #[test]
     fn moving_a_process_that_is_gone_fails_with_esrch() {
-        let roots = CgroupRoots::create().expect("cgroup v1 freezer and memory writable");
+        let Some(roots) = roots_where_available() else {
+            return;
+        };
         let cg = EnvCgroup::create(&roots, 64 * 1024 * 1024).expect("environment cgroups");
         let mut child = std::process::Command::new("true")
             .spawn()
