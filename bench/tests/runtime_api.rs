@@ -43,6 +43,21 @@ async fn call(
     )
 }
 
+/// Starts the Runtime API for `ARN` serving `payload` to `warmup` then `invocations`
+/// invocations, checking that responses echo it, with a 60 s timeout.
+async fn start(payload: &'static [u8], warmup: u64, invocations: u64) -> RuntimeApiServer {
+    RuntimeApiServer::start(ApiConfig {
+        payload: Bytes::from_static(payload),
+        warmup,
+        invocations,
+        function_arn: ARN.into(),
+        timeout: Duration::from_secs(60),
+        check_echo: true,
+    })
+    .await
+    .unwrap()
+}
+
 fn error_type(body: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
     v["errorType"].as_str().unwrap().to_string()
@@ -50,16 +65,7 @@ fn error_type(body: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_headers_and_bad_requests() {
-    let mut api = RuntimeApiServer::start(ApiConfig {
-        payload: Bytes::from_static(br#"{"k":"v"}"#),
-        warmup: 0,
-        invocations: 2,
-        function_arn: ARN.into(),
-        timeout: Duration::from_secs(60),
-        check_echo: true,
-    })
-    .await
-    .unwrap();
+    let mut api = start(br#"{"k":"v"}"#, 0, 2).await;
     let addr = api.addr();
 
     let runtime = tokio::spawn(async move {
@@ -177,16 +183,7 @@ async fn next_headers_and_bad_requests() {
 
 #[tokio::test]
 async fn error_posts_are_counted_by_type_from_header_or_body() {
-    let mut api = RuntimeApiServer::start(ApiConfig {
-        payload: Bytes::from_static(b"{}"),
-        warmup: 1,
-        invocations: 2,
-        function_arn: ARN.into(),
-        timeout: Duration::from_secs(60),
-        check_echo: true,
-    })
-    .await
-    .unwrap();
+    let mut api = start(b"{}", 1, 2).await;
     let addr = api.addr();
     let runtime = tokio::spawn(async move {
         let mut c = client(addr).await;
