@@ -16,6 +16,16 @@ async fn run(args: Vec<String>) -> std::process::Output {
         .unwrap()
 }
 
+/// Asserts a usage error: exit status 2 and `needle` in stderr.
+fn assert_usage_error(out: &std::process::Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{needle:?} not in stderr: {stderr}"
+    );
+}
+
 fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|s| s.to_string()).collect()
 }
@@ -169,8 +179,7 @@ async fn nothing_succeeding_exits_1_and_bad_flags_exit_2() {
         "f",
     ]))
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported"));
+    assert_usage_error(&out, "not supported");
 
     let out = run(args(&[
         "invoke",
@@ -182,10 +191,8 @@ async fn nothing_succeeding_exits_1_and_bad_flags_exit_2() {
         "no-colon",
     ]))
     .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad header"));
+    assert_usage_error(&out, "bad header");
 
     let out = run(args(&["runtime", "--bin", "x=/nonexistent/bootstrap"])).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/bootstrap"));
+    assert_usage_error(&out, "/nonexistent/bootstrap");
 }
