@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
-use common::{invoke_raw, max_overlap, reports, send, wait_until, Barrier, Gate, PYTHON};
+use common::{
+    frozen_gauge, invoke_raw, max_overlap, reports, wait_frozen_gauge, wait_until, Barrier, Gate,
+    PYTHON,
+};
 use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
 use streaming_support::{concat, invoke_stream, Events};
 
@@ -392,26 +395,6 @@ async fn a_failed_stream_and_a_buffered_stream_under_multi_concurrency() {
     assert_eq!(after.json().unwrap()["pid"], pid);
 }
 
-async fn frozen(emu: &Emulator, name: &str) -> String {
-    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
-    let text = String::from_utf8(m.body.to_vec()).unwrap();
-    let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
-        .unwrap_or_default()
-}
-
-async fn wait_frozen(emu: &Emulator, name: &str, want: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while frozen(emu, name).await != want {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "frozen gauge never read {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn counter(emu: &Emulator, name: &str) -> i64 {
     let r = emu.invoke(name, "{}").await.unwrap();
     assert_eq!(r.function_error, None, "{}", r.text());
@@ -424,9 +407,9 @@ async fn frozen_only_when_every_slot_is_idle() {
     let idle_wait = Duration::from_millis(1500);
     counter(&emu, "fz").await;
     // Both slots wait in /next: frozen, so the background thread makes no progress.
-    wait_frozen(&emu, "fz", "1").await;
+    wait_frozen_gauge(&emu, "fz", "1").await;
     let before = counter(&emu, "fz").await;
-    wait_frozen(&emu, "fz", "1").await;
+    wait_frozen_gauge(&emu, "fz", "1").await;
     tokio::time::sleep(idle_wait).await;
     let after = counter(&emu, "fz").await;
     assert!(after - before < 50, "ran while idle: {}", after - before);
@@ -447,7 +430,11 @@ async fn frozen_only_when_every_slot_is_idle() {
     .await;
     let before = counter(&emu, "fz").await;
     tokio::time::sleep(idle_wait).await;
-    assert_eq!(frozen(&emu, "fz").await, "0", "an invocation is in flight");
+    assert_eq!(
+        frozen_gauge(&emu, "fz").await,
+        "0",
+        "an invocation is in flight"
+    );
     let after = counter(&emu, "fz").await;
     assert!(
         after - before >= 30,
@@ -456,6 +443,6 @@ async fn frozen_only_when_every_slot_is_idle() {
     );
     gate.open();
     assert_eq!(held.await.unwrap().status, 200);
-    wait_frozen(&emu, "fz", "1").await;
+    wait_frozen_gauge(&emu, "fz", "1").await;
     let _ = std::fs::remove_file(record);
 }

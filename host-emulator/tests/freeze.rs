@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{send, wait_until, PYTHON};
+use common::{frozen_gauge, wait_frozen_gauge, wait_until, PYTHON};
 use firebox_emulator::{Emulator, FunctionConfig};
 
 fn counter_function(name: &str) -> FunctionConfig {
@@ -33,35 +33,10 @@ async fn counter_and_pid(emu: &Emulator, name: &str) -> (i64, i64) {
     (j["counter"].as_i64().unwrap(), j["pid"].as_i64().unwrap())
 }
 
-/// Waits (bounded) until the frozen gauge reads `want`.
-async fn wait_frozen_gauge(emu: &Emulator, name: &str, want: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let now = frozen_gauge(emu, name).await;
-        if now == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "frozen gauge stayed {now:?}, wanted {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// The state letter of a process (`T` when stopped).
 fn process_state(pid: i64) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit(')').next()?.trim_start().chars().next()
-}
-
-async fn frozen_gauge(emu: &Emulator, name: &str) -> String {
-    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
-    let text = String::from_utf8(m.body.to_vec()).unwrap();
-    let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// How long the environment stays idle between the measured invocations: longer than the

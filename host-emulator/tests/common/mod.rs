@@ -275,6 +275,33 @@ pub fn max_overlap(path: &Path) -> (usize, usize) {
     (max as usize, starts)
 }
 
+/// The `firebox_environments{function="NAME",state="frozen"}` gauge as `/metrics` shows it
+/// (empty when the series is absent).
+pub async fn frozen_gauge(emu: &Emulator, name: &str) -> String {
+    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8(m.body.to_vec()).unwrap();
+    let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Waits (bounded) until the frozen gauge reads `want`.
+pub async fn wait_frozen_gauge(emu: &Emulator, name: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = frozen_gauge(emu, name).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "frozen gauge stayed {now:?}, wanted {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A fresh empty directory under the system temp dir, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
