@@ -6,6 +6,7 @@
 //! enough to be frozen: no invocation in flight and every slot waiting in `/next`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
@@ -15,6 +16,7 @@ use super::{Environment, NextAnswer, NextEvent, Phase, FREEZE_GRACE};
 use crate::api::runtime::RuntimeAnswer;
 use crate::invocation::{Answer, Invocation};
 use crate::logs::Tail;
+use crate::scheduler::idle::Slot;
 use crate::scheduler::PoolMessage;
 
 /// How many answered request ids are remembered, to tell "answered twice" from "unknown".
@@ -186,16 +188,34 @@ impl Environment {
     }
 
     /// Ends an invocation with `answer`, logging END and REPORT. When the environment survives
-    /// (`keep`), the scheduler learns that the slot is free *before* the caller gets the
-    /// answer, so that the caller's next invoke finds it warm.
+    /// (`keep`), its slot is offered as free *before* the caller gets the answer, so that the
+    /// caller's next invoke finds it warm; the scheduler is told only when throttled events
+    /// wait for room.
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
         self.report(&mut active);
         self.held.answered(active.invocation.request_id.clone());
         if keep {
-            let _ = self.shared.pool.send(PoolMessage::Idle(self.id));
+            self.offer_slot();
         }
         let tail = active.tail.take().map(Tail::finish);
         active.invocation.finish(answer, tail);
+    }
+
+    /// Offers one free slot: to the invoke path and the scheduler through the function's
+    /// free slots, and to the scheduler's waiting events.
+    fn offer_slot(&mut self) {
+        // No sender left means the scheduler is gone: nothing can be handed to us any more.
+        if let Some(tx) = self.me.upgrade() {
+            let slot = Slot {
+                id: self.id,
+                tx,
+                since: Instant::now(),
+            };
+            self.shared.idle.push(self.kind, slot);
+        }
+        if self.shared.deferred_waiting.load(Ordering::Acquire) {
+            let _ = self.shared.pool.send(PoolMessage::Idle);
+        }
     }
 
     /// Fails the invocation that waited for Init (Init failed), with its tail.

@@ -156,7 +156,10 @@ pub(crate) async fn run(
     shared: Arc<FunctionShared>,
     first: Option<Invocation>,
     kind: EnvKind,
-    commands: mpsc::UnboundedReceiver<EnvCommand>,
+    commands: (
+        mpsc::WeakUnboundedSender<EnvCommand>,
+        mpsc::UnboundedReceiver<EnvCommand>,
+    ),
     shutdown: watch::Receiver<bool>,
 ) {
     let mut env = match Environment::start(id, shared.clone(), first, kind, commands).await {
@@ -183,6 +186,9 @@ pub(crate) async fn run(
 struct Environment {
     id: EnvId,
     shared: Arc<FunctionShared>,
+    /// Its own command channel, to offer a freed slot with (weak: the scheduler's sender is
+    /// what keeps the channel open).
+    me: mpsc::WeakUnboundedSender<EnvCommand>,
     commands: mpsc::UnboundedReceiver<EnvCommand>,
     requests: mpsc::UnboundedReceiver<RuntimeRequest>,
     runtime_api: std::net::SocketAddr,
@@ -236,7 +242,10 @@ impl Environment {
         shared: Arc<FunctionShared>,
         first: Option<Invocation>,
         kind: EnvKind,
-        commands: mpsc::UnboundedReceiver<EnvCommand>,
+        (me, commands): (
+            mpsc::WeakUnboundedSender<EnvCommand>,
+            mpsc::UnboundedReceiver<EnvCommand>,
+        ),
     ) -> Result<Self, (Option<Invocation>, String)> {
         let setup = |e: std::io::Error| format!("cannot prepare the environment: {e}");
         let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
@@ -261,6 +270,7 @@ impl Environment {
         let mut env = Self {
             id,
             shared,
+            me,
             commands,
             requests,
             runtime_api,

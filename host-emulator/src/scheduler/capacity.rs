@@ -1,7 +1,7 @@
 //! Concurrency accounting: the account's unreserved pool shared by every function, each
 //! function's in-flight count against its reserved or provisioned share, and the [`Permit`]
-//! an admitted invocation carries until it is answered. Counters are atomics: admission for a
-//! function happens only in its scheduler task, releases happen wherever an invocation ends.
+//! an admitted invocation carries until it is answered. Counters are atomics: admission happens on
+//! the invoke path and in the scheduler task at once, releases wherever an invocation ends.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -107,15 +107,25 @@ impl Capacity {
 
     /// Admits one more invocation, or says why not (the throttle `Reason`).
     pub fn admit(self: &Arc<Self>) -> Result<Permit, &'static str> {
-        let in_flight = self.in_flight.load(Ordering::Acquire);
+        // Several tasks admit at once (the invoke path and the scheduler): each bound is
+        // checked and taken in one atomic step.
+        let below = |limit: u32| {
+            self.in_flight
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < limit).then_some(n + 1)
+                })
+                .is_ok()
+        };
         let shared_slot = match self.reserved {
-            Some(reserved) if in_flight >= reserved => return Err(RESERVED_LIMIT_EXCEEDED),
-            Some(_) => false,
-            None if in_flight < self.provisioned => false,
-            None if self.account.take_unreserved() => true,
+            Some(reserved) if below(reserved) => false,
+            Some(_) => return Err(RESERVED_LIMIT_EXCEEDED),
+            None if below(self.provisioned) => false,
+            None if self.account.take_unreserved() => {
+                self.in_flight.fetch_add(1, Ordering::AcqRel);
+                true
+            }
             None => return Err(CONCURRENT_LIMIT_EXCEEDED),
         };
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.account.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(Permit {
             capacity: self.clone(),

@@ -6,11 +6,17 @@
 //! to a new environment. The task also starts and keeps provisioned environments, applies the
 //! opt-in scaling rate, and reclaims environments idle for too long (never busy or
 //! provisioned ones).
+//!
+//! The warm path skips the task: [`submit`] admits an invocation on the caller's task and hands
+//! it straight to a free slot taken from [`idle::IdleSlots`]; only when no slot is free, or the
+//! invocation is refused, does it go to the scheduler task.
 
 pub mod capacity;
+pub(crate) mod idle;
 pub mod limits;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,7 @@ use crate::invocation::{Answer, Invocation};
 use crate::logs::FunctionLog;
 use crate::metrics::{FunctionMetrics, PoolSnapshot};
 use capacity::{Account, Capacity, RATE_LIMIT_EXCEEDED};
+use idle::{IdleSlots, Slot};
 
 pub use capacity::{CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED};
 
@@ -43,20 +50,53 @@ pub(crate) struct FunctionShared {
     pub metrics: Arc<FunctionMetrics>,
     pub capacity: Arc<Capacity>,
     pub isolation: Isolation,
+    /// The free slots of its ready environments.
+    pub idle: IdleSlots,
+    /// Whether throttled `Event` invocations wait in the scheduler (published by its task), so
+    /// that an environment freeing a slot tells the scheduler to retry them.
+    pub deferred_waiting: AtomicBool,
+}
+
+/// Hands a new invocation to its function. Admitted and with a free slot, it goes straight to
+/// that environment; otherwise to the scheduler task, which places or throttles it. Fails only
+/// when the scheduler is gone (the emulator is shutting down).
+pub(crate) fn submit(shared: &FunctionShared, mut invocation: Invocation) -> Result<(), ()> {
+    let message = match shared.capacity.admit() {
+        Ok(permit) => {
+            invocation.permit = Some(permit);
+            match shared.idle.pop() {
+                Some(slot) => match slot.tx.send(EnvCommand::Invoke(invocation)) {
+                    Ok(()) => return Ok(()),
+                    // That environment ended: the scheduler places the invocation elsewhere.
+                    Err(mpsc::error::SendError(command)) => match command {
+                        EnvCommand::Invoke(invocation) => PoolMessage::Admitted(invocation),
+                        EnvCommand::Shutdown => return Ok(()), // an Invoke was sent
+                    },
+                },
+                None => PoolMessage::Admitted(invocation),
+            }
+        }
+        // Refused: the scheduler throttles it, or keeps it when it is an `Event`.
+        Err(_) => PoolMessage::Invoke(invocation),
+    };
+    shared.pool.send(message).map_err(|_| ())
 }
 
 /// What the scheduler of one function receives.
 #[derive(Debug)]
 pub(crate) enum PoolMessage {
-    /// A new invocation from the Invoke API.
+    /// A new invocation the invoke path could not admit: admitted or throttled here.
     Invoke(Invocation),
+    /// A new invocation already admitted (it carries its permit) that found no free slot.
+    Admitted(Invocation),
     /// An admitted invocation an environment could not run (it ended first).
     Retry(Invocation),
     /// The environment finished Init; it has this many free slots beyond the invocations it
     /// already holds.
     Ready(EnvId, u32),
-    /// The environment finished one invocation and has a free slot again.
-    Idle(EnvId),
+    /// An environment freed a slot (already in [`FunctionShared::idle`]) while throttled
+    /// events were waiting.
+    Idle,
     /// The environment ended, for this reason.
     Gone(EnvId, String),
     /// The states of the environments, for the metrics.
@@ -85,13 +125,13 @@ pub(crate) fn start(
         metrics,
         capacity,
         isolation,
+        idle: IdleSlots::default(),
+        deferred_waiting: AtomicBool::new(false),
     });
     let pool = Pool {
         shared: shared.clone(),
         rx,
         envs: HashMap::new(),
-        free_provisioned: Vec::new(),
-        free_on_demand: Vec::new(),
         deferred: VecDeque::new(),
         created: VecDeque::new(),
         next_id: 0,
@@ -112,10 +152,6 @@ struct Entry {
     kind: EnvKind,
     /// Init is over.
     ready: bool,
-    /// Invocations given to it and not finished.
-    in_use: u32,
-    /// When `in_use` last dropped to zero.
-    idle_since: Instant,
     /// Asked to shut down (idle reclaim).
     retiring: bool,
 }
@@ -124,10 +160,6 @@ struct Pool {
     shared: Arc<FunctionShared>,
     rx: mpsc::UnboundedReceiver<PoolMessage>,
     envs: HashMap<EnvId, Entry>,
-    /// One entry per free slot of a provisioned environment; last is the most recent.
-    free_provisioned: Vec<EnvId>,
-    /// One entry per free slot of an on-demand environment; last is the most recent.
-    free_on_demand: Vec<EnvId>,
     /// Throttled `Event` invocations, oldest first.
     deferred: VecDeque<Invocation>,
     /// When recent on-demand environments were created (for the scaling rate).
@@ -162,6 +194,9 @@ impl Pool {
                     }
                 }
             }
+            self.shared
+                .deferred_waiting
+                .store(!self.deferred.is_empty(), Ordering::Release);
         }
         self.stop().await;
     }
@@ -175,7 +210,9 @@ impl Pool {
         self.rx.close();
         let mut left: Vec<Invocation> = self.deferred.drain(..).collect();
         while let Ok(message) = self.rx.try_recv() {
-            if let PoolMessage::Invoke(i) | PoolMessage::Retry(i) = message {
+            if let PoolMessage::Invoke(i) | PoolMessage::Admitted(i) | PoolMessage::Retry(i) =
+                message
+            {
                 left.push(i);
             }
         }
@@ -194,6 +231,7 @@ impl Pool {
     fn on_message(&mut self, message: PoolMessage) {
         match message {
             PoolMessage::Invoke(invocation) => self.admit(invocation),
+            PoolMessage::Admitted(invocation) => self.place(invocation, false),
             PoolMessage::Retry(invocation) => self.place(invocation, true),
             PoolMessage::Ready(id, free) => {
                 let Some(entry) = self.envs.get_mut(&id) else {
@@ -204,24 +242,15 @@ impl Pool {
                 if kind == EnvKind::Provisioned {
                     tracing::debug!(function = %self.shared.config.name, env = id, "provisioned environment ready");
                 }
+                let now = Instant::now();
                 for _ in 0..free {
-                    self.push_free(id, kind);
+                    let tx = entry.tx.clone();
+                    self.shared.idle.push(kind, Slot { id, tx, since: now });
                 }
                 self.announce_provisioned();
                 self.retry_deferred();
             }
-            PoolMessage::Idle(id) => {
-                let Some(entry) = self.envs.get_mut(&id) else {
-                    return;
-                };
-                entry.in_use = entry.in_use.saturating_sub(1);
-                if entry.in_use == 0 {
-                    entry.idle_since = Instant::now();
-                }
-                let kind = entry.kind;
-                self.push_free(id, kind);
-                self.retry_deferred();
-            }
+            PoolMessage::Idle => self.retry_deferred(),
             PoolMessage::Gone(id, reason) => self.on_gone(id, reason),
             PoolMessage::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
@@ -229,17 +258,11 @@ impl Pool {
         }
     }
 
-    fn push_free(&mut self, id: EnvId, kind: EnvKind) {
-        match kind {
-            EnvKind::Provisioned => self.free_provisioned.push(id),
-            EnvKind::OnDemand => self.free_on_demand.push(id),
-        }
-    }
-
     fn on_gone(&mut self, id: EnvId, reason: String) {
         let Some(entry) = self.envs.remove(&id) else {
             return;
         };
+        self.shared.idle.remove_env(id);
         self.shared
             .metrics
             .environments_destroyed
@@ -269,23 +292,20 @@ impl Pool {
         if self.provisioned_restart.is_some_and(|at| at <= now) {
             self.top_up_provisioned();
         }
-        let idle_timeout = self.shared.config.idle_timeout;
-        let mut reclaim = Vec::new();
-        for (id, entry) in &mut self.envs {
-            if entry.kind == EnvKind::OnDemand
-                && entry.ready
-                && entry.in_use == 0
-                && !entry.retiring
-                && entry.idle_since + idle_timeout <= now
-            {
-                entry.retiring = true;
-                reclaim.push(*id);
-            }
-        }
-        for id in reclaim {
-            if let Some(entry) = self.envs.get(&id) {
-                tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
-                let _ = entry.tx.send(EnvCommand::Shutdown);
+        if let Some(cutoff) = now.checked_sub(self.shared.config.idle_timeout) {
+            let slots = self.shared.config.slots();
+            for (id, entry) in &mut self.envs {
+                // Taking its free slots (all of them, idle long enough) is what makes it
+                // retire: from then on nobody can hand it an invocation.
+                if entry.kind == EnvKind::OnDemand
+                    && entry.ready
+                    && !entry.retiring
+                    && self.shared.idle.take_if_idle_since(*id, slots, cutoff)
+                {
+                    entry.retiring = true;
+                    tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
+                    let _ = entry.tx.send(EnvCommand::Shutdown);
+                }
             }
         }
         while self
@@ -370,16 +390,13 @@ impl Pool {
     }
 
     fn has_free_slot(&self) -> bool {
-        self.free_provisioned
-            .iter()
-            .chain(&self.free_on_demand)
-            .any(|id| self.envs.get(id).is_some_and(|e| !e.retiring))
+        !self.shared.idle.is_empty()
     }
 
     /// Gives an admitted invocation to a free slot or a new environment.
     fn place(&mut self, mut invocation: Invocation, retried: bool) {
-        while let Some(id) = self.pop_free() {
-            match self.send(id, invocation) {
+        while let Some(slot) = self.shared.idle.pop() {
+            match self.send(slot.id, invocation) {
                 Ok(()) => return,
                 Err(back) => invocation = back,
             }
@@ -412,21 +429,6 @@ impl Pool {
         self.created.len() < rate.environments as usize
     }
 
-    fn pop_free(&mut self) -> Option<EnvId> {
-        loop {
-            let id = self
-                .free_provisioned
-                .pop()
-                .or_else(|| self.free_on_demand.pop())?;
-            if let Some(entry) = self.envs.get_mut(&id) {
-                if !entry.retiring {
-                    entry.in_use += 1;
-                    return Some(id);
-                }
-            }
-        }
-    }
-
     /// Sends to an environment; gives the invocation back if that environment is gone.
     // The "error" is the invocation itself, handed back to be placed elsewhere.
     #[allow(clippy::result_large_err)]
@@ -440,6 +442,7 @@ impl Pool {
                 if let Some(entry) = self.envs.get_mut(&id) {
                     entry.retiring = true;
                 }
+                self.shared.idle.remove_env(id);
                 match command {
                     EnvCommand::Invoke(invocation) => Err(invocation),
                     EnvCommand::Shutdown => unreachable!("an Invoke command was sent"),
@@ -452,6 +455,7 @@ impl Pool {
         let id = self.next_id;
         self.next_id += 1;
         let (tx, rx) = mpsc::unbounded_channel();
+        let weak = tx.downgrade();
         if kind == EnvKind::Provisioned {
             self.provisioned_live += 1;
         } else {
@@ -463,8 +467,6 @@ impl Pool {
                 tx,
                 kind,
                 ready: false,
-                in_use: u32::from(invocation.is_some()),
-                idle_since: Instant::now(),
                 retiring: false,
             },
         );
@@ -478,7 +480,7 @@ impl Pool {
             self.shared.clone(),
             invocation,
             kind,
-            rx,
+            (weak, rx),
             self.shutdown.clone(),
         ));
     }
@@ -488,10 +490,13 @@ impl Pool {
             deferred_events: self.deferred.len() as u32,
             ..PoolSnapshot::default()
         };
-        for entry in self.envs.values() {
+        let free = self.shared.idle.counts();
+        let slots = self.shared.config.slots();
+        for (id, entry) in &self.envs {
+            let free_slots = free.get(id).copied().unwrap_or(0);
             if !entry.ready {
                 s.initializing += 1;
-            } else if entry.in_use > 0 {
+            } else if free_slots < slots && !entry.retiring {
                 s.busy += 1;
             } else {
                 s.idle += 1;

@@ -23,7 +23,6 @@ pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
 use crate::api::invoke::{buffer_stream, Functions};
 use crate::api::{read_body, BodyError, MAX_SYNC_REQUEST_BYTES};
 use crate::invocation::{Answer, Invocation, Outcome, Reply};
-use crate::scheduler::PoolMessage;
 use crate::stream::{Framing, ResponseBody, StreamStart};
 use response::{message, split_prelude, with_head, Head};
 
@@ -138,7 +137,7 @@ async fn serve(
     }
     let (invocation, waiting) =
         Invocation::sync(request_id.to_owned(), payload, function.config.arn());
-    if function.pool.send(PoolMessage::Invoke(invocation)).is_err() {
+    if crate::scheduler::submit(&function, invocation).is_err() {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }
     let mut response = match waiting.wait().await {

@@ -25,7 +25,7 @@ use request::{prepare, read_payload, InvocationType};
 
 use super::MAX_RESPONSE_BYTES;
 use crate::invocation::{error_document, Answer, Invocation, Outcome, Reply};
-use crate::scheduler::{FunctionShared, PoolMessage};
+use crate::scheduler::FunctionShared;
 use crate::stream::ResponseBody;
 
 /// Longest base64 `X-Amz-Client-Context`.
@@ -263,10 +263,7 @@ async fn invoke(
 
 /// Hands an invocation to its function's scheduler.
 fn submit(function: &FunctionShared, invocation: Invocation) -> Result<(), ServiceError> {
-    function
-        .pool
-        .send(PoolMessage::Invoke(invocation))
-        .map_err(|_| shutting_down())
+    crate::scheduler::submit(function, invocation).map_err(|()| shutting_down())
 }
 
 /// Runs a synchronous invocation of the prepared request and waits for its answer (or the
