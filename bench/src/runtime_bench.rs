@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::str::FromStr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -325,27 +325,9 @@ fn child_env(api: &str, bin: &BinarySpec, config: &RuntimeBenchConfig) -> Vec<(S
 
 /// `YYYY/MM/DD` of today in UTC.
 fn utc_date_path() -> String {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
-        / 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}/{m:02}/{d:02}")
-}
-
-/// Gregorian date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let t = time::OffsetDateTime::now_utc();
+    let month: u8 = t.month().into();
+    format!("{:04}/{month:02}/{:02}", t.year(), t.day())
 }
 
 /// Keeps the last lines of a child's stderr.
@@ -528,10 +510,13 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    fn utc_date_path_is_todays_date() {
+        let path = utc_date_path();
+        let now = time::OffsetDateTime::now_utc();
+        let parts: Vec<u32> = path.split('/').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(path.len(), "YYYY/MM/DD".len(), "{path}");
+        assert_eq!(parts[0], now.year() as u32, "{path}");
+        assert_eq!(parts[1], u8::from(now.month()) as u32, "{path}");
     }
 
     #[test]

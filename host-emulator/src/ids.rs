@@ -50,29 +50,28 @@ pub fn rfc3339_millis(ms: u64) -> String {
     )
 }
 
-/// Splits milliseconds since the epoch into UTC year, month, day, hour, minute, second.
-fn civil(ms: u64) -> (i64, u32, u32, u32, u32, u32) {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+/// Splits milliseconds since the epoch into UTC year, month (1-12), day, hour, minute, second.
+fn civil(ms: u64) -> (i32, u8, u8, u8, u8, u8) {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        (rem % 60) as u32,
+        t.year(),
+        t.month().into(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
     )
+}
+
+/// `12/Mar/2020:19:03:58 +0000` (the request time of API Gateway and function URL events).
+pub fn clf_time(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(ms);
+    let month = MONTHS[usize::from(mo - 1)]; // `civil` gives months 1 to 12
+    format!("{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000")
 }
 
 #[cfg(test)]
@@ -83,6 +82,8 @@ mod tests {
     fn timestamps() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(clf_time(1_584_039_838_000), "12/Mar/2020:19:03:58 +0000");
+        assert_eq!(clf_time(951_782_400_123), "29/Feb/2000:00:00:00 +0000");
         assert_eq!(
             rfc3339_millis(1_704_067_199_999),
             "2023-12-31T23:59:59.999Z"

@@ -80,28 +80,18 @@ impl Timestamp {
     }
 
     /// Splits into (year, month 1-12, day, hour, minute, second, millisecond), in UTC.
-    fn civil(self) -> (i64, u32, u32, u32, u32, u32, u32) {
-        let secs = self.0 / 1000;
-        let days = (secs / 86_400) as i64;
-        let rem = secs % 86_400;
-        // Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = yoe + era * 400 + i64::from(month <= 2);
+    fn civil(self) -> (i32, u8, u8, u8, u8, u8, u16) {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let month: u8 = t.month().into();
         (
-            year,
+            t.year(),
             month,
-            day,
-            (rem / 3600) as u32,
-            (rem / 60 % 60) as u32,
-            (rem % 60) as u32,
-            (self.0 % 1000) as u32,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond(),
         )
     }
 

@@ -79,7 +79,7 @@ pub(crate) fn build(p: &RequestParts<'_>) -> Value {
             "requestId": p.request_id,
             "routeKey": "$default",
             "stage": "$default",
-            "time": clf_time(p.now_ms),
+            "time": crate::ids::clf_time(p.now_ms),
             "timeEpoch": p.now_ms,
         },
         "isBase64Encoded": false,
@@ -163,23 +163,6 @@ fn query_parameters(raw: &str) -> Option<Map<String, Value>> {
         }
     }
     (!out.is_empty()).then_some(out)
-}
-
-/// `12/Mar/2020:19:03:58 +0000`.
-fn clf_time(ms: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // "YYYY-MM-DDTHH:MM:SS.mmmZ"
-    let iso = crate::ids::rfc3339_millis(ms);
-    let (y, mo, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
-    let month = mo
-        .parse::<usize>()
-        .ok()
-        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
-        .copied()
-        .unwrap_or("Jan");
-    format!("{d}/{month}/{y}:{} +0000", &iso[11..19])
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ pub(crate) fn write_timestamp(out: &mut String, secs: u64, micros: u32) {
 }
 
 /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+///
+/// Written out here rather than taken from the `time` crate (which the emulator, the sample
+/// events and the benchmarks use): every function binary links this crate, and its size is
+/// held at or below `lambda_runtime`'s.
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
