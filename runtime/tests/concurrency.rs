@@ -240,17 +240,7 @@ async fn run_refuses_multi_concurrency_at_init() {
             .run(),
     )
     .await;
-    assert!(result
-        .unwrap_err()
-        .to_string()
-        .contains("initialization failed"));
-    let records = server.records();
-    assert_eq!(records.len(), 1, "no /next");
-    assert_eq!(
-        records[0].line(),
-        format!("POST {}", server.path("init/error"))
-    );
-    let error = records[0].json();
+    let error = server.assert_init_failed(result).json();
     assert_eq!(error["errorType"], "Runtime.InvalidEnvironment");
     let message = error["errorMessage"].as_str().unwrap();
     assert!(

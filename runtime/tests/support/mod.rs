@@ -238,6 +238,29 @@ impl RuntimeApiServer {
         self.state.lock().unwrap().records.clone()
     }
 
+    /// Asserts that the runtime stopped in Init: `result` is its init failure, and the only
+    /// request it sent was `POST /init/error` (no `/next`). Returns that request.
+    pub fn assert_init_failed<T: std::fmt::Debug, E: std::fmt::Display>(
+        &self,
+        result: Result<T, E>,
+    ) -> Recorded {
+        let error = result.expect_err("the runtime should fail its Init");
+        assert!(
+            error.to_string().contains("initialization failed"),
+            "{error}"
+        );
+        let records = self.records();
+        assert_eq!(records.len(), 1, "no /next after a failed init");
+        assert_eq!(
+            records[0].line(),
+            format!("POST {}", self.path("init/error"))
+        );
+        records
+            .into_iter()
+            .next()
+            .expect("one record, checked above")
+    }
+
     pub fn lines(&self) -> Vec<String> {
         self.records().iter().map(Recorded::line).collect()
     }
