@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::client::{InvocationType, InvokeOptions};
 use crate::config::{Config, DEFAULT_LISTEN};
@@ -170,7 +171,13 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
             return ExitCode::from(EXIT_SERVICE_ERROR);
         }
     };
-    let printer = tokio::spawn(print_logs(emulator.subscribe_logs()));
+    let printer = match spawn_printer(emulator.subscribe_logs()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("firebox: cannot start the log printer thread: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
     tracing::info!(
         "serving {} on {} (functions: {})",
         config_path.display(),
@@ -180,9 +187,10 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     wait_for_signal().await;
     tracing::info!("shutting down");
     emulator.shutdown().await;
-    // Let the printer write what is left, then stop it.
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    printer.abort();
+    // Give the printer time to write the last lines (it gathers for PRINT_BATCH at a time);
+    // it is not joined: a blocked stdout must not keep the server from exiting.
+    tokio::time::sleep(PRINT_BATCH * 20).await;
+    drop(printer);
     ExitCode::SUCCESS
 }
 
@@ -202,19 +210,47 @@ async fn wait_for_signal() {
     }
 }
 
-/// Prints every function's log lines to stdout as `[function] line`.
-async fn print_logs(mut lines: tokio::sync::broadcast::Receiver<LogLine>) {
-    let stdout = std::io::stdout();
-    let mut batch: Vec<u8> = Vec::new();
-    loop {
-        match lines.recv().await {
-            Ok(line) => {
-                // Every line waiting now goes out in one write (stdout alone would write each
-                // line by itself).
+/// How long the log printer gathers lines after the first of a batch: one wakeup and one
+/// `write` per batch, instead of per line, under load; short enough to look immediate.
+const PRINT_BATCH: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Prints every function's log lines to stdout as `[function] line`, on a thread of its own:
+/// a slow or blocked stdout (a paused pager, a full pipe) never stalls the event loop, it only
+/// makes the printer fall behind and skip lines.
+fn spawn_printer(
+    mut lines: broadcast::Receiver<LogLine>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("firebox-log-printer".into())
+        .spawn(move || {
+            // Ends when the log hub closes, or with the process.
+            let stdout = std::io::stdout();
+            let mut batch: Vec<u8> = Vec::new();
+            let mut lagged = 0;
+            loop {
+                let first = match lines.blocking_recv() {
+                    Ok(line) => line,
+                    Err(RecvError::Lagged(n)) => {
+                        lagged += n;
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                std::thread::sleep(PRINT_BATCH);
                 batch.clear();
-                let _ = writeln!(batch, "[{}] {}", line.function, line.text);
-                while let Ok(line) = lines.try_recv() {
-                    let _ = writeln!(batch, "[{}] {}", line.function, line.text);
+                let _ = writeln!(batch, "[{}] {}", first.function, first.text);
+                loop {
+                    match lines.try_recv() {
+                        Ok(line) => {
+                            let _ = writeln!(batch, "[{}] {}", line.function, line.text);
+                        }
+                        Err(TryRecvError::Lagged(n)) => lagged += n,
+                        Err(_) => break,
+                    }
+                }
+                if lagged > 0 {
+                    tracing::warn!("{lagged} log lines were not printed (output too slow)");
+                    lagged = 0;
                 }
                 let mut out = stdout.lock();
                 let _ = out.write_all(&batch);
@@ -223,12 +259,7 @@ async fn print_logs(mut lines: tokio::sync::broadcast::Receiver<LogLine>) {
                     batch = Vec::new(); // a burst passed; give the memory back
                 }
             }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!("{n} log lines were not printed (output too slow)");
-            }
-            Err(RecvError::Closed) => break,
-        }
-    }
+        })
 }
 
 async fn invoke(

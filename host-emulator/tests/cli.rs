@@ -218,6 +218,65 @@ fn serve_and_invoke_end_to_end() {
     panic!("function process {pid} survived the server");
 }
 
+/// Starts `firebox serve` for `config` in `dir` with stdout piped (and not read) and waits
+/// until it listens; returns the server and its endpoint.
+fn start_server(dir: &std::path::Path, config: &str) -> (std::process::Child, String) {
+    std::fs::write(dir.join("firebox.toml"), config).unwrap();
+    let port = free_port();
+    let mut server = Command::new(FIREBOX)
+        .current_dir(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Up to 30 s: a bound for broken runs only.
+    for _ in 0..3000 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, format!("http://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("server did not start");
+}
+
+#[test]
+fn a_stdout_nobody_reads_does_not_stall_invocations() {
+    let dir = temp_dir("stalled-stdout");
+    let config = format!(
+        "[functions.chatty]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
+        common::runtime_script()
+    );
+    // Nobody reads the server's stdout: the pipe (64 KiB) fills during the first invoke, and
+    // the log printer blocks on it. Invocations must go on regardless.
+    let (mut server, endpoint) = start_server(&dir, &config);
+    for i in 0..4 {
+        let out = invoke(&endpoint, &["chatty", r#"{"print": 20000}"#], None);
+        assert!(out.status.success(), "invoke {i}: {out:?}");
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["event"]["print"], 20000, "invoke {i}");
+    }
+    // And the server still stops on SIGTERM, with its stdout still blocked.
+    // SAFETY: kill(2) on the server we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let mut stopped = None;
+    for _ in 0..3000 {
+        if let Some(status) = server.try_wait().unwrap() {
+            stopped = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let status = stopped.expect("server did not stop within 30 s of SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
 #[test]
 fn invoke_against_nothing_is_a_service_error() {
     let port = free_port();

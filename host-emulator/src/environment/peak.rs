@@ -26,14 +26,19 @@ impl ReadAgain {
 
     /// The whole content now, or `None` when it cannot be read (the process or cgroup is
     /// gone).
+    ///
+    /// Usually one `pread`: these files are generated whole on each read from offset 0
+    /// (`seq_file`), so a read that leaves room in the buffer has returned everything; only a
+    /// read that fills the buffer is followed by another, into a bigger one.
     pub fn read(&mut self) -> Option<&[u8]> {
         let mut filled = 0;
         loop {
             if filled == self.buf.len() {
                 self.buf.resize(self.buf.len() * 2, 0);
             }
+            let room = self.buf.len() - filled;
             match self.file.read_at(&mut self.buf[filled..], filled as u64) {
-                Ok(0) => return Some(&self.buf[..filled]),
+                Ok(n) if n < room => return Some(&self.buf[..filled + n]),
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
