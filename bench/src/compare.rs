@@ -1,6 +1,7 @@
 //! "Endpoint vs floor" in one run: starts the echo server as a separate process (as the
 //! emulator is one), then drives the floor and the endpoint with the same load, at each
-//! concurrency asked for.
+//! concurrency asked for, in one or more interleaved rounds (floor, endpoint, floor,
+//! endpoint...), so that a shared, noisy machine's slow and fast spells hit both alike.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -14,6 +15,7 @@ use tokio::process::{Child, Command};
 
 use crate::endpoint::Endpoint;
 use crate::loadgen::{self, LoadConfig, LoadReport};
+use crate::stats::median;
 use crate::BenchError;
 
 /// The line the `echo-server` command prints once it listens, followed by the address.
@@ -88,6 +90,8 @@ pub struct CompareConfig {
     pub warmup: u64,
     /// Limit for one request.
     pub request_timeout: Duration,
+    /// Floor-then-endpoint rounds per concurrency level (at least 1).
+    pub rounds: usize,
 }
 
 /// One concurrency level: the floor, the endpoint, and their ratios.
@@ -95,6 +99,8 @@ pub struct CompareConfig {
 pub struct CompareRow {
     /// Concurrent clients.
     pub concurrency: usize,
+    /// Which round of this level (from 1).
+    pub round: usize,
     /// The echo server.
     pub floor: LoadReport,
     /// The Invoke API endpoint.
@@ -122,8 +128,17 @@ pub async fn run(
     let floor_path = floor
         .endpoint()
         .invoke_path(&config.function, config.qualifier.as_deref())?;
-    let mut rows = Vec::with_capacity(config.concurrency.len());
-    for &c in &config.concurrency {
+    if config.rounds == 0 {
+        return Err(BenchError::InvalidArgument(
+            "give at least one round".into(),
+        ));
+    }
+    let mut rows = Vec::with_capacity(config.concurrency.len() * config.rounds);
+    for (&c, round) in config
+        .concurrency
+        .iter()
+        .flat_map(|c| std::iter::repeat(c).zip(1..=config.rounds))
+    {
         let base = |endpoint: Endpoint, path, label: &str, headers| LoadConfig {
             endpoint,
             path,
@@ -152,6 +167,7 @@ pub async fn run(
         let ratio = |a: f64, b: f64| (b > 0.0 && a > 0.0).then(|| a / b);
         rows.push(CompareRow {
             concurrency: c,
+            round,
             p50_ratio: ratio(endpoint_report.latency.p50_us, floor_report.latency.p50_us),
             throughput_ratio: ratio(
                 endpoint_report.throughput_per_s,
@@ -162,4 +178,59 @@ pub async fn run(
         });
     }
     Ok(rows)
+}
+
+/// The medians over the rounds of one concurrency level.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareSummary {
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Rounds summarised.
+    pub rounds: usize,
+    /// Median of the floor's p50 latencies, in µs.
+    pub floor_p50_us: f64,
+    /// Median of the endpoint's p50 latencies, in µs.
+    pub endpoint_p50_us: f64,
+    /// Median of the rounds' endpoint-p50 / floor-p50 ratios.
+    pub p50_ratio: Option<f64>,
+    /// Smallest and largest of those ratios.
+    pub p50_ratio_range: Option<(f64, f64)>,
+    /// Median of the endpoint's throughputs.
+    pub endpoint_throughput_per_s: f64,
+}
+
+/// One summary per concurrency level, in the order the levels were measured.
+pub fn summarize(rows: &[CompareRow]) -> Vec<CompareSummary> {
+    let mut levels: Vec<usize> = Vec::new();
+    for row in rows {
+        if !levels.contains(&row.concurrency) {
+            levels.push(row.concurrency);
+        }
+    }
+    levels
+        .into_iter()
+        .map(|c| {
+            let level: Vec<&CompareRow> = rows.iter().filter(|r| r.concurrency == c).collect();
+            let of = |f: &dyn Fn(&CompareRow) -> f64| {
+                median(&level.iter().map(|r| f(r)).collect::<Vec<_>>()).unwrap_or(0.0)
+            };
+            let ratios: Vec<f64> = level.iter().filter_map(|r| r.p50_ratio).collect();
+            let range = ratios
+                .iter()
+                .copied()
+                .fold(None, |acc: Option<(f64, f64)>, x| match acc {
+                    None => Some((x, x)),
+                    Some((lo, hi)) => Some((lo.min(x), hi.max(x))),
+                });
+            CompareSummary {
+                concurrency: c,
+                rounds: level.len(),
+                floor_p50_us: of(&|r| r.floor.latency.p50_us),
+                endpoint_p50_us: of(&|r| r.endpoint.latency.p50_us),
+                p50_ratio: median(&ratios),
+                p50_ratio_range: range,
+                endpoint_throughput_per_s: of(&|r| r.endpoint.throughput_per_s),
+            }
+        })
+        .collect()
 }

@@ -130,6 +130,10 @@ struct CompareArgs {
     /// Concurrency levels, comma-separated; each is measured on the floor and the endpoint.
     #[arg(short = 'c', long, value_delimiter = ',', default_value = "1,16")]
     concurrency: Vec<usize>,
+    /// Rounds per level, each the floor then the endpoint (interleaved, so that a noisy
+    /// machine's slow and fast spells hit both); more than one adds a table of medians.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +265,7 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, BenchError> {
         invocations: t.invocations,
         warmup: t.warmup,
         request_timeout: Duration::from_millis(t.timeout_ms),
+        rounds: usize::from(args.rounds),
     };
     let rows = compare::run(&floor, &config).await;
     floor.stop().await;

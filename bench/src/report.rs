@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::cold::ColdReport;
-use crate::compare::CompareRow;
+use crate::compare::{summarize, CompareRow, CompareSummary};
 use crate::loadgen::LoadReport;
 use crate::runtime_bench::BinaryReport;
 
@@ -109,8 +109,10 @@ pub fn load_report(r: &LoadReport) -> String {
 
 /// The floor-versus-endpoint table.
 pub fn compare_table(rows: &[CompareRow]) -> String {
+    let rounds = rows.iter().map(|r| r.round).max().unwrap_or(1);
     let mut cells = vec![[
         "C",
+        "round",
         "target",
         "invokes/s",
         "p50",
@@ -127,6 +129,7 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
         for (r, ratio) in [(&row.floor, None), (&row.endpoint, Some(row.p50_ratio))] {
             cells.push(vec![
                 row.concurrency.to_string(),
+                row.round.to_string(),
                 r.label.clone(),
                 format!("{:.0}", r.throughput_per_s),
                 fmt_us(r.latency.p50_us),
@@ -142,7 +145,17 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
             ]);
         }
     }
+    if rounds == 1 {
+        // One round: the round column says nothing.
+        for row in &mut cells {
+            row.remove(1);
+        }
+    }
     let mut out = table(&cells);
+    if rounds > 1 {
+        out.push('\n');
+        out.push_str(&compare_summary_table(&summarize(rows)));
+    }
     for row in rows {
         for r in [&row.floor, &row.endpoint] {
             if !r.errors.is_empty() {
@@ -157,6 +170,35 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
         }
     }
     out
+}
+
+/// Medians over the rounds, one line per concurrency level.
+pub fn compare_summary_table(summaries: &[CompareSummary]) -> String {
+    let mut cells = vec![[
+        "C",
+        "rounds",
+        "floor p50 (median)",
+        "endpoint p50 (median)",
+        "p50 ×floor (median)",
+        "p50 ×floor (range)",
+        "endpoint invokes/s (median)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    for s in summaries {
+        cells.push(vec![
+            s.concurrency.to_string(),
+            s.rounds.to_string(),
+            fmt_us(s.floor_p50_us),
+            fmt_us(s.endpoint_p50_us),
+            s.p50_ratio.map_or("n/a".into(), |x| format!("{x:.2}")),
+            s.p50_ratio_range
+                .map_or("n/a".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}")),
+            format!("{:.0}", s.endpoint_throughput_per_s),
+        ]);
+    }
+    table(&cells)
 }
 
 /// The side-by-side table of the runtime harness.

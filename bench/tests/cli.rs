@@ -123,6 +123,99 @@ async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_interleaves_rounds_and_reports_their_medians() {
+    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    let base = [
+        "compare",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-c",
+        "1,2",
+        "-n",
+        "50",
+        "--warmup",
+        "2",
+        "--rounds",
+        "3",
+    ];
+    let out = run(args(&[&base[..], &["--json"]].concat())).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(u64, u64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["endpoint"]["ok"], 50);
+            (
+                r["concurrency"].as_u64().unwrap(),
+                r["round"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]);
+
+    let out = run(args(&base)).await;
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("round") && text.contains("(median)"),
+        "{text}"
+    );
+
+    let out = run(args(&[&base[..12], &["--rounds", "0"]].concat())).await;
+    assert_eq!(out.status.code(), Some(2), "zero rounds is a bad flag");
+}
+
+#[test]
+fn summaries_are_medians_per_level() {
+    use firebox_bench::compare::{summarize, CompareRow};
+    use firebox_bench::loadgen::LoadReport;
+    use firebox_bench::stats::LatencySummary;
+    let report = |p50: f64, throughput: f64| LoadReport {
+        label: "x".into(),
+        target: "t".into(),
+        concurrency: 1,
+        invocations: 1,
+        warmup: 0,
+        ok: 1,
+        errors: Default::default(),
+        wall_s: 1.0,
+        throughput_per_s: throughput,
+        latency: LatencySummary {
+            p50_us: p50,
+            ..Default::default()
+        },
+        first_request_us: None,
+        first_request_outcome: String::new(),
+        connections_opened: 1,
+    };
+    let row = |round, floor: f64, endpoint: f64| CompareRow {
+        concurrency: 1,
+        round,
+        p50_ratio: Some(endpoint / floor),
+        throughput_ratio: None,
+        floor: report(floor, 1.0),
+        endpoint: report(endpoint, 100.0 * round as f64),
+    };
+    let s = summarize(&[row(1, 10.0, 40.0), row(2, 20.0, 40.0), row(3, 40.0, 40.0)]);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].rounds, 3);
+    assert_eq!(s[0].floor_p50_us, 20.0);
+    assert_eq!(s[0].endpoint_p50_us, 40.0);
+    assert_eq!(s[0].p50_ratio, Some(2.0));
+    assert_eq!(s[0].p50_ratio_range, Some((1.0, 4.0)));
+    assert_eq!(s[0].endpoint_throughput_per_s, 200.0);
+}
+
 #[tokio::test]
 async fn floor_process_starts_and_serves() {
     let floor = FloorProcess::spawn(std::path::Path::new(EXE))
@@ -141,6 +234,7 @@ async fn floor_process_starts_and_serves() {
             invocations: 100,
             warmup: 0,
             request_timeout: std::time::Duration::from_secs(10),
+            rounds: 1,
         },
     )
     .await
