@@ -113,6 +113,35 @@ fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::O
     child.wait_with_output().unwrap()
 }
 
+/// Writes `config` to `dir/firebox.toml`, starts `firebox serve` there (the default config
+/// path) with stdout piped and the given stderr, and waits until it listens; returns the server
+/// and its endpoint.
+fn start_server(
+    dir: &std::path::Path,
+    config: &str,
+    stderr: Stdio,
+) -> (std::process::Child, String) {
+    std::fs::write(dir.join("firebox.toml"), config).unwrap();
+    let port = free_port();
+    let mut server = Command::new(FIREBOX)
+        .current_dir(dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    // Up to 30 s: a bound for broken runs only.
+    for _ in 0..3000 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, format!("http://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    panic!("server did not start");
+}
+
 #[test]
 fn serve_and_invoke_end_to_end() {
     let dir = temp_dir("serve");
@@ -120,27 +149,8 @@ fn serve_and_invoke_end_to_end() {
         "[defaults]\ntimeout_s = 5\n\n[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\nenvironment = {{ GREETING = \"hi\" }}\n",
         common::runtime_script()
     );
-    std::fs::write(dir.join("firebox.toml"), config).unwrap();
-    let port = free_port();
-    let endpoint = format!("http://127.0.0.1:{port}");
     // Default config path: ./firebox.toml in the working directory.
-    let mut server = Command::new(FIREBOX)
-        .current_dir(&dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut up = false;
-    // Up to 30 s: a bound for broken runs only.
-    for _ in 0..3000 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(up, "server did not start");
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
 
     let out = invoke(
         &endpoint,
@@ -218,30 +228,6 @@ fn serve_and_invoke_end_to_end() {
     panic!("function process {pid} survived the server");
 }
 
-/// Starts `firebox serve` for `config` in `dir` with stdout piped (and not read) and waits
-/// until it listens; returns the server and its endpoint.
-fn start_server(dir: &std::path::Path, config: &str) -> (std::process::Child, String) {
-    std::fs::write(dir.join("firebox.toml"), config).unwrap();
-    let port = free_port();
-    let mut server = Command::new(FIREBOX)
-        .current_dir(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Up to 30 s: a bound for broken runs only.
-    for _ in 0..3000 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, format!("http://127.0.0.1:{port}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    panic!("server did not start");
-}
-
 #[test]
 fn a_stdout_nobody_reads_does_not_stall_invocations() {
     let dir = temp_dir("stalled-stdout");
@@ -251,7 +237,7 @@ fn a_stdout_nobody_reads_does_not_stall_invocations() {
     );
     // Nobody reads the server's stdout: the pipe (64 KiB) fills during the first invoke, and
     // the log printer blocks on it. Invocations must go on regardless.
-    let (mut server, endpoint) = start_server(&dir, &config);
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
     for i in 0..4 {
         let out = invoke(&endpoint, &["chatty", r#"{"print": 20000}"#], None);
         assert!(out.status.success(), "invoke {i}: {out:?}");
