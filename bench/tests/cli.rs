@@ -26,14 +26,20 @@ fn assert_usage_error(out: &std::process::Output, needle: &str) {
     );
 }
 
+/// An echo server on an ephemeral port (kept alive by the returned handle) and its URL.
+async fn echo_endpoint() -> (EchoServer, String) {
+    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", server.local_addr());
+    (server, endpoint)
+}
+
 fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|s| s.to_string()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_prints_json_that_adds_up() {
-    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", server.local_addr());
+    let (_server, endpoint) = echo_endpoint().await;
     let out = run(args(&[
         "invoke",
         "--endpoint",
@@ -70,8 +76,7 @@ async fn invoke_prints_json_that_adds_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
-    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", server.local_addr());
+    let (_server, endpoint) = echo_endpoint().await;
     let out = run(args(&[
         "compare",
         "--endpoint",
@@ -125,8 +130,7 @@ async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_interleaves_rounds_and_reports_their_medians() {
-    let server = EchoServer::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", server.local_addr());
+    let (_server, endpoint) = echo_endpoint().await;
     let base = [
         "compare",
         "--endpoint",
