@@ -210,13 +210,18 @@ async fn wait_for_signal() {
     }
 }
 
-/// How long the log printer gathers lines after the first of a batch: one wakeup and one
-/// `write` per batch, instead of per line, under load; short enough to look immediate.
+/// How long the log printer gathers lines before it writes them: one `write` per batch
+/// instead of per line, under load; short enough to look immediate.
 const PRINT_BATCH: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Prints every function's log lines to stdout as `[function] line`, on a thread of its own:
 /// a slow or blocked stdout (a paused pager, a full pipe) never stalls the event loop, it only
 /// makes the printer fall behind and skip lines.
+///
+/// The printer blocks on the channel only when its last batch was empty; while lines keep
+/// coming it polls every [`PRINT_BATCH`] instead. A blocked receiver has to be woken by the
+/// sender (a futex wake, paid by the environment writing the line, on its invocation's path);
+/// a polling one is not, so under steady traffic the event loop never wakes the printer.
 fn spawn_printer(
     mut lines: broadcast::Receiver<LogLine>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -227,36 +232,44 @@ fn spawn_printer(
             let stdout = std::io::stdout();
             let mut batch: Vec<u8> = Vec::new();
             let mut lagged = 0;
+            let mut polling = false;
             loop {
-                let first = match lines.blocking_recv() {
-                    Ok(line) => line,
-                    Err(RecvError::Lagged(n)) => {
-                        lagged += n;
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                };
-                std::thread::sleep(PRINT_BATCH);
                 batch.clear();
-                let _ = writeln!(batch, "[{}] {}", first.function, first.text);
-                loop {
+                if !polling {
+                    match lines.blocking_recv() {
+                        Ok(line) => {
+                            let _ = writeln!(batch, "[{}] {}", line.function, line.text);
+                        }
+                        Err(RecvError::Lagged(n)) => lagged += n,
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+                std::thread::sleep(PRINT_BATCH);
+                let closed = loop {
                     match lines.try_recv() {
                         Ok(line) => {
                             let _ = writeln!(batch, "[{}] {}", line.function, line.text);
                         }
                         Err(TryRecvError::Lagged(n)) => lagged += n,
-                        Err(_) => break,
+                        Err(TryRecvError::Empty) => break false,
+                        Err(TryRecvError::Closed) => break true,
                     }
-                }
+                };
+                polling = !batch.is_empty();
                 if lagged > 0 {
                     tracing::warn!("{lagged} log lines were not printed (output too slow)");
                     lagged = 0;
                 }
-                let mut out = stdout.lock();
-                let _ = out.write_all(&batch);
-                let _ = out.flush();
+                if !batch.is_empty() {
+                    let mut out = stdout.lock();
+                    let _ = out.write_all(&batch);
+                    let _ = out.flush();
+                }
                 if batch.capacity() > 1 << 20 {
                     batch = Vec::new(); // a burst passed; give the memory back
+                }
+                if closed {
+                    break;
                 }
             }
         })
