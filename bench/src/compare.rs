@@ -25,6 +25,7 @@ pub const LISTENING_PREFIX: &str = "listening on ";
 #[derive(Debug)]
 pub struct FloorProcess {
     child: Child,
+    pid: u32,
     endpoint: Endpoint,
 }
 
@@ -55,7 +56,20 @@ impl FloorProcess {
             BenchError::Helper(format!("unexpected first line from echo server: {line:?}"))
         })?;
         let endpoint = Endpoint::parse(addr.trim())?;
-        Ok(Self { child, endpoint })
+        // Running (it just printed), so not yet reaped: it has a pid.
+        let pid = child
+            .id()
+            .ok_or_else(|| BenchError::Helper("echo server exited before listening".into()))?;
+        Ok(Self {
+            child,
+            pid,
+            endpoint,
+        })
+    }
+
+    /// The echo server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Where the floor listens.
@@ -92,6 +106,9 @@ pub struct CompareConfig {
     pub request_timeout: Duration,
     /// Floor-then-endpoint rounds per concurrency level (at least 1).
     pub rounds: usize,
+    /// Processes whose CPU time the endpoint's runs report (e.g. `firebox serve`); when any
+    /// is given, the floor's runs report the echo server's.
+    pub cpu_pids: Vec<u32>,
 }
 
 /// One concurrency level: the floor, the endpoint, and their ratios.
@@ -139,7 +156,7 @@ pub async fn run(
         .iter()
         .flat_map(|c| std::iter::repeat(c).zip(1..=config.rounds))
     {
-        let base = |endpoint: Endpoint, path, label: &str, headers| LoadConfig {
+        let base = |endpoint: Endpoint, path, label: &str, headers, cpu_pids| LoadConfig {
             endpoint,
             path,
             payload: config.payload.clone(),
@@ -149,12 +166,19 @@ pub async fn run(
             warmup: config.warmup,
             request_timeout: config.request_timeout,
             label: label.to_string(),
+            cpu_pids,
+        };
+        let floor_cpu = if config.cpu_pids.is_empty() {
+            Vec::new()
+        } else {
+            vec![floor.pid()]
         };
         let floor_report = loadgen::run(base(
             floor.endpoint().clone(),
             floor_path.clone(),
             "floor",
             Vec::new(),
+            floor_cpu,
         ))
         .await?;
         let endpoint_report = loadgen::run(base(
@@ -162,6 +186,7 @@ pub async fn run(
             endpoint_path.clone(),
             "endpoint",
             config.headers.clone(),
+            config.cpu_pids.clone(),
         ))
         .await?;
         let ratio = |a: f64, b: f64| (b > 0.0 && a > 0.0).then(|| a / b);
@@ -197,6 +222,10 @@ pub struct CompareSummary {
     pub p50_ratio_range: Option<(f64, f64)>,
     /// Median of the endpoint's throughputs.
     pub endpoint_throughput_per_s: f64,
+    /// Median CPU time per request of the echo server, in µs (when CPU was watched).
+    pub floor_cpu_per_invocation_us: Option<f64>,
+    /// Median CPU time per request of the endpoint's watched processes, in µs.
+    pub endpoint_cpu_per_invocation_us: Option<f64>,
 }
 
 /// One summary per concurrency level, in the order the levels were measured.
@@ -230,6 +259,18 @@ pub fn summarize(rows: &[CompareRow]) -> Vec<CompareSummary> {
                 p50_ratio: median(&ratios),
                 p50_ratio_range: range,
                 endpoint_throughput_per_s: of(&|r| r.endpoint.throughput_per_s),
+                floor_cpu_per_invocation_us: median(
+                    &level
+                        .iter()
+                        .filter_map(|r| r.floor.cpu_per_invocation_us())
+                        .collect::<Vec<_>>(),
+                ),
+                endpoint_cpu_per_invocation_us: median(
+                    &level
+                        .iter()
+                        .filter_map(|r| r.endpoint.cpu_per_invocation_us())
+                        .collect::<Vec<_>>(),
+                ),
             }
         })
         .collect()

@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::net::TcpStream;
 
 use crate::endpoint::Endpoint;
+use crate::procfs;
 use crate::stats::{LatencyHistogram, LatencySummary};
 use crate::BenchError;
 
@@ -43,6 +44,65 @@ pub struct LoadConfig {
     pub request_timeout: Duration,
     /// A label for reports (e.g. `floor` or `endpoint`).
     pub label: String,
+    /// Processes whose CPU time over the measured phase is reported (e.g. the server's).
+    pub cpu_pids: Vec<u32>,
+}
+
+/// CPU time a process spent during the measured phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessCpu {
+    /// The process.
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`).
+    pub name: String,
+    /// User + system time of all its threads over the measured phase, in milliseconds; `None`
+    /// when the process could not be read at the end (it exited).
+    pub total_ms: Option<f64>,
+    /// `total_ms` divided by the measured requests sent (failed ones included), in µs.
+    pub per_invocation_us: Option<f64>,
+}
+
+/// CPU clocks of the processes asked for, read at the start of the measured phase.
+struct CpuWatch(Vec<(u32, String, Duration)>);
+
+impl CpuWatch {
+    /// Reads every clock now; an unreadable process is an error (a wrong `--cpu-pid`).
+    fn start(pids: &[u32]) -> Result<Self, BenchError> {
+        pids.iter()
+            .map(|&pid| {
+                let at = procfs::cpu_time(pid).map_err(|e| {
+                    BenchError::InvalidArgument(format!(
+                        "cannot read the CPU time of process {pid}: {e}"
+                    ))
+                })?;
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|n| n.trim().to_string())
+                    .unwrap_or_default();
+                Ok((pid, name, at))
+            })
+            .collect::<Result<_, _>>()
+            .map(CpuWatch)
+    }
+
+    /// What each process spent since [`CpuWatch::start`], per request among `requests`.
+    fn finish(self, requests: u64) -> Vec<ProcessCpu> {
+        self.0
+            .into_iter()
+            .map(|(pid, name, start)| {
+                let spent = procfs::cpu_time(pid)
+                    .ok()
+                    .map(|end| end.saturating_sub(start));
+                ProcessCpu {
+                    pid,
+                    name,
+                    total_ms: spent.map(|d| d.as_secs_f64() * 1e3),
+                    per_invocation_us: spent
+                        .filter(|_| requests > 0)
+                        .map(|d| d.as_secs_f64() * 1e6 / requests as f64),
+                }
+            })
+            .collect()
+    }
 }
 
 /// The outcome of one load run.
@@ -75,12 +135,24 @@ pub struct LoadReport {
     pub first_request_outcome: String,
     /// TCP connections opened during the measured phase (C when keep-alive holds).
     pub connections_opened: u64,
+    /// CPU time of the processes asked for (`cpu_pids`), over the measured phase.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpu: Vec<ProcessCpu>,
 }
 
 impl LoadReport {
     /// Total failed measured requests.
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// CPU time per measured request of all the processes watched together, in µs; `None`
+    /// when none was watched or one could not be read at the end.
+    pub fn cpu_per_invocation_us(&self) -> Option<f64> {
+        if self.cpu.is_empty() {
+            return None;
+        }
+        self.cpu.iter().map(|c| c.per_invocation_us).sum()
     }
 }
 
@@ -288,6 +360,8 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, BenchError> {
             "the number of invocations must be at least 1".into(),
         ));
     }
+    // Checked before any request: a wrong pid fails the run at once.
+    CpuWatch::start(&config.cpu_pids)?;
     let config = Arc::new(config);
 
     let mut first = Client::new(Arc::clone(&config));
@@ -301,7 +375,9 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, BenchError> {
     if config.warmup > 0 {
         phase(&config, config.warmup).await;
     }
+    let cpu = CpuWatch::start(&config.cpu_pids)?;
     let (tally, wall) = phase(&config, config.invocations).await;
+    let cpu = cpu.finish(config.invocations);
     let wall_s = wall.as_secs_f64();
     Ok(LoadReport {
         label: config.label.clone(),
@@ -321,6 +397,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, BenchError> {
         first_request_us,
         first_request_outcome,
         connections_opened: tally.connections,
+        cpu,
     })
 }
 

@@ -85,6 +85,11 @@ struct TargetArgs {
     timeout_ms: u64,
     #[command(flatten)]
     payload: PayloadArgs,
+    /// Also report the CPU time per measured invocation of process PID (all its threads, user
+    /// and system time), e.g. the `firebox serve` process (repeatable). `compare` then reports
+    /// the echo server's as well.
+    #[arg(long = "cpu-pid", value_name = "PID")]
+    cpu_pids: Vec<u32>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -229,6 +234,7 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode, BenchError> {
         warmup: t.warmup,
         request_timeout: Duration::from_millis(t.timeout_ms),
         label: "endpoint".into(),
+        cpu_pids: t.cpu_pids.clone(),
     })
     .await?;
     if t.json {
@@ -266,6 +272,7 @@ async fn compare(args: CompareArgs) -> Result<ExitCode, BenchError> {
         warmup: t.warmup,
         request_timeout: Duration::from_millis(t.timeout_ms),
         rounds: usize::from(args.rounds),
+        cpu_pids: t.cpu_pids.clone(),
     };
     let rows = compare::run(&floor, &config).await;
     floor.stop().await;

@@ -104,7 +104,26 @@ pub fn load_report(r: &LoadReport) -> String {
     );
     let _ = writeln!(out, "connections  {}", r.connections_opened);
     let _ = writeln!(out, "errors       {}", fmt_errors(&r.errors));
+    for c in &r.cpu {
+        let _ = writeln!(
+            out,
+            "cpu          {} (pid {}): {}",
+            if c.name.is_empty() { "?" } else { &c.name },
+            c.pid,
+            match (c.per_invocation_us, c.total_ms) {
+                (Some(per), Some(total)) => {
+                    format!("{} per invocation ({total:.0} ms in all)", fmt_us(per))
+                }
+                _ => "not readable at the end (the process exited?)".into(),
+            }
+        );
+    }
     out
+}
+
+/// CPU per request of a report's watched processes, or `n/a`.
+fn fmt_cpu(r: &LoadReport) -> String {
+    r.cpu_per_invocation_us().map_or("n/a".into(), fmt_us)
 }
 
 /// The floor-versus-endpoint table.
@@ -125,8 +144,15 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect::<Vec<_>>()];
+    let cpu_watched = rows
+        .iter()
+        .any(|r| !r.floor.cpu.is_empty() || !r.endpoint.cpu.is_empty());
+    if cpu_watched {
+        cells[0].push("server CPU/inv".into());
+    }
     for row in rows {
         for (r, ratio) in [(&row.floor, None), (&row.endpoint, Some(row.p50_ratio))] {
+            let cpu = cpu_watched.then(|| fmt_cpu(r));
             cells.push(vec![
                 row.concurrency.to_string(),
                 row.round.to_string(),
@@ -143,6 +169,9 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
                     Some(None) => "n/a".into(),
                 },
             ]);
+            if let (Some(cpu), Some(last)) = (cpu, cells.last_mut()) {
+                last.push(cpu);
+            }
         }
     }
     if rounds == 1 {
@@ -186,6 +215,13 @@ pub fn compare_summary_table(summaries: &[CompareSummary]) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect::<Vec<_>>()];
+    let cpu_watched = summaries.iter().any(|s| {
+        s.floor_cpu_per_invocation_us.is_some() || s.endpoint_cpu_per_invocation_us.is_some()
+    });
+    if cpu_watched {
+        cells[0].push("floor CPU/inv (median)".into());
+        cells[0].push("endpoint CPU/inv (median)".into());
+    }
     for s in summaries {
         cells.push(vec![
             s.concurrency.to_string(),
@@ -197,6 +233,15 @@ pub fn compare_summary_table(summaries: &[CompareSummary]) -> String {
                 .map_or("n/a".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}")),
             format!("{:.0}", s.endpoint_throughput_per_s),
         ]);
+        if cpu_watched {
+            if let Some(last) = cells.last_mut() {
+                last.push(s.floor_cpu_per_invocation_us.map_or("n/a".into(), fmt_us));
+                last.push(
+                    s.endpoint_cpu_per_invocation_us
+                        .map_or("n/a".into(), fmt_us),
+                );
+            }
+        }
     }
     table(&cells)
 }

@@ -75,6 +75,134 @@ async fn invoke_prints_json_that_adds_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_reports_the_cpu_time_of_a_process() {
+    // The echo server runs in this test's process: its CPU time grows with the requests.
+    let (_server, endpoint) = echo_endpoint().await;
+    let me = std::process::id().to_string();
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-n",
+        "300",
+        "--cpu-pid",
+        &me,
+        "--json",
+    ]))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cpu = report["cpu"].as_array().unwrap();
+    assert_eq!(cpu.len(), 1);
+    assert_eq!(cpu[0]["pid"].as_u64(), Some(u64::from(std::process::id())));
+    assert!(!cpu[0]["name"].as_str().unwrap().is_empty());
+    let per = cpu[0]["per_invocation_us"].as_f64().unwrap();
+    let total = cpu[0]["total_ms"].as_f64().unwrap();
+    assert!(per > 0.0, "{cpu:?}");
+    assert!(
+        (per * 300.0 / 1000.0 - total).abs() < 1e-6 * total.max(1.0),
+        "{cpu:?}"
+    );
+
+    // The text form names the process.
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-n",
+        "50",
+        "--cpu-pid",
+        &me,
+    ]))
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("(pid {me}): ")), "{text}");
+    assert!(text.contains(" per invocation ("), "{text}");
+
+    // Without --cpu-pid the JSON has no cpu field.
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-n",
+        "10",
+        "--json",
+    ]))
+    .await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.get("cpu").is_none(), "{report}");
+}
+
+#[tokio::test]
+async fn a_cpu_pid_that_is_not_running_is_refused_before_any_request() {
+    let (_server, endpoint) = echo_endpoint().await;
+    // A process that has exited and been reaped.
+    let mut child = Command::new("true").spawn().unwrap();
+    let gone = child.id().to_string();
+    child.wait().unwrap();
+    let out = run(args(&[
+        "invoke",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-n",
+        "10",
+        "--cpu-pid",
+        &gone,
+    ]))
+    .await;
+    assert_usage_error(&out, &format!("cannot read the CPU time of process {gone}"));
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_with_cpu_pid_adds_cpu_columns() {
+    let (_server, endpoint) = echo_endpoint().await;
+    let me = std::process::id().to_string();
+    let out = run(args(&[
+        "compare",
+        "--endpoint",
+        &endpoint,
+        "--function",
+        "hello",
+        "-c",
+        "1",
+        "-n",
+        "100",
+        "--rounds",
+        "2",
+        "--cpu-pid",
+        &me,
+    ]))
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with("server CPU/inv"), "{text}");
+    // Every run has a CPU figure (none is n/a: both processes were readable throughout).
+    let runs: Vec<&&str> = lines
+        .iter()
+        .filter(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.first() == Some(&"1") && matches!(cells.get(2), Some(&("floor" | "endpoint")))
+        })
+        .collect();
+    assert_eq!(runs.len(), 4, "{text}");
+    assert!(runs.iter().all(|l| l.trim_end().ends_with("µs")), "{text}");
+    assert!(
+        text.contains("floor CPU/inv (median)  endpoint CPU/inv (median)"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
     let (_server, endpoint) = echo_endpoint().await;
     let out = run(args(&[
@@ -182,9 +310,9 @@ async fn compare_interleaves_rounds_and_reports_their_medians() {
 #[test]
 fn summaries_are_medians_per_level() {
     use firebox_bench::compare::{summarize, CompareRow};
-    use firebox_bench::loadgen::LoadReport;
+    use firebox_bench::loadgen::{LoadReport, ProcessCpu};
     use firebox_bench::stats::LatencySummary;
-    let report = |p50: f64, throughput: f64| LoadReport {
+    let report = |p50: f64, throughput: f64, cpu_us: Option<f64>| LoadReport {
         label: "x".into(),
         target: "t".into(),
         concurrency: 1,
@@ -201,14 +329,28 @@ fn summaries_are_medians_per_level() {
         first_request_us: None,
         first_request_outcome: String::new(),
         connections_opened: 1,
+        cpu: cpu_us
+            .map(|us| {
+                vec![ProcessCpu {
+                    pid: 1,
+                    name: "serve".into(),
+                    total_ms: Some(us / 1000.0),
+                    per_invocation_us: Some(us),
+                }]
+            })
+            .unwrap_or_default(),
     };
     let row = |round, floor: f64, endpoint: f64| CompareRow {
         concurrency: 1,
         round,
         p50_ratio: Some(endpoint / floor),
         throughput_ratio: None,
-        floor: report(floor, 1.0),
-        endpoint: report(endpoint, 100.0 * round as f64),
+        floor: report(floor, 1.0, None),
+        endpoint: report(
+            endpoint,
+            100.0 * round as f64,
+            Some([0.0, 10.0, 30.0, 20.0][round]),
+        ),
     };
     let s = summarize(&[row(1, 10.0, 40.0), row(2, 20.0, 40.0), row(3, 40.0, 40.0)]);
     assert_eq!(s.len(), 1);
@@ -218,6 +360,11 @@ fn summaries_are_medians_per_level() {
     assert_eq!(s[0].p50_ratio, Some(2.0));
     assert_eq!(s[0].p50_ratio_range, Some((1.0, 4.0)));
     assert_eq!(s[0].endpoint_throughput_per_s, 200.0);
+    assert_eq!(s[0].endpoint_cpu_per_invocation_us, Some(20.0));
+    assert_eq!(
+        s[0].floor_cpu_per_invocation_us, None,
+        "no CPU watched on the floor"
+    );
 }
 
 #[tokio::test]
@@ -239,11 +386,20 @@ async fn floor_process_starts_and_serves() {
             warmup: 0,
             request_timeout: std::time::Duration::from_secs(10),
             rounds: 1,
+            // This process serves the endpoint (and drives the load).
+            cpu_pids: vec![std::process::id()],
         },
     )
     .await
     .unwrap();
     assert_eq!(rows[0].floor.ok, 100);
+    // The floor's runs report the echo server process, the endpoint's the pid given.
+    assert_eq!(rows[0].floor.cpu.len(), 1);
+    assert_eq!(rows[0].floor.cpu[0].pid, floor.pid());
+    assert_ne!(floor.pid(), std::process::id());
+    assert!(rows[0].floor.cpu_per_invocation_us().unwrap() > 0.0);
+    assert_eq!(rows[0].endpoint.cpu[0].pid, std::process::id());
+    assert!(rows[0].endpoint.cpu_per_invocation_us().unwrap() > 0.0);
     assert!(rows[0].floor.target.ends_with("?Qualifier=$LATEST"));
     floor.stop().await;
 }

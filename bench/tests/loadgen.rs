@@ -29,6 +29,7 @@ fn config(addr: &str, concurrency: usize, invocations: u64, warmup: u64) -> Load
         warmup,
         request_timeout: Duration::from_secs(10),
         label: "test".into(),
+        cpu_pids: Vec::new(),
     }
 }
 
