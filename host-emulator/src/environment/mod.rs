@@ -8,7 +8,8 @@
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - [`process`], [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
-//!   into its cgroups happens off the cold path) and its memory.
+//!   into its cgroups happens off the cold path) and its memory;
+//! - `variables`: the process's environment variables, built from scratch.
 
 mod calls;
 pub mod cgroup;
@@ -21,6 +22,7 @@ mod output;
 mod peak;
 pub mod process;
 mod streaming;
+mod variables;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

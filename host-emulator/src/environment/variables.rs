@@ -1,0 +1,82 @@
+//! The function process's environment variables (contract section 2): built from scratch,
+//! never inherited from the emulator, so that a function sees what it would see on Lambda plus
+//! its own variables. The function's variables may override `PATH`, `LANG`, `TZ` and
+//! `LD_LIBRARY_PATH`, never the ones Lambda reserves.
+
+use super::process::Launch;
+
+/// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
+/// interpreters installed outside these directories (pyenv, nvm) are still found.
+const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+
+/// The complete environment of the function process (contract section 2).
+pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
+    let c = launch.config;
+    let task_root = c
+        .code_dir
+        .as_deref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let tmp = launch.tmp.display().to_string();
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let path = if host_path.is_empty() {
+        LAMBDA_PATH.to_owned()
+    } else {
+        format!("{LAMBDA_PATH}:{host_path}")
+    };
+    let mut vars: Vec<(String, String)> = vec![
+        ("PATH".into(), path),
+        ("LANG".into(), "en_US.UTF-8".into()),
+        ("TZ".into(), ":UTC".into()),
+        (
+            "LD_LIBRARY_PATH".into(),
+            format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+        ),
+    ];
+    // The function's own variables may override the four above, never the ones below.
+    vars.extend(c.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars.extend([
+        ("HOME".into(), tmp.clone()),
+        ("TMPDIR".into(), tmp),
+        (
+            "AWS_LAMBDA_RUNTIME_API".into(),
+            launch.runtime_api.to_string(),
+        ),
+        ("_HANDLER".into(), c.handler.clone().unwrap_or_default()),
+        ("AWS_REGION".into(), c.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), c.region.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME".into(), c.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            c.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", c.name),
+        ),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME".into(),
+            launch.log_stream.into(),
+        ),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+            launch.init_type.into(),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "AKIAFIREBOXEMULATOR0".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            "firebox/emulator/secret/access/key/000000".into(),
+        ),
+        (
+            "AWS_SESSION_TOKEN".into(),
+            "firebox-emulator-session-token".into(),
+        ),
+        ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
+        ("LAMBDA_RUNTIME_DIR".into(), task_root),
+    ]);
+    if let Some(n) = c.max_concurrency {
+        vars.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), n.to_string()));
+    }
+    vars
+}
