@@ -3,7 +3,7 @@
 //! guards that kill the whole group however the environment ends. Also freezing and thawing
 //! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
 //! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
-//! process is moved into its cgroups after `exec`, off the cold path (see [`super::joining`]).
+//! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -433,7 +433,7 @@ impl Process {
     ///
     /// The main process's own high-water mark (`VmHWM`) is read every time (a `pread` of its
     /// status file, kept open); descendants are looked up at most every
-    /// [`CHILD_SCAN_INTERVAL`], so that the invoke hot path stays cheap while a process tree
+    /// `CHILD_SCAN_INTERVAL`, so that the invoke hot path stays cheap while a process tree
     /// is still measured.
     pub fn peak_memory(&mut self) -> u64 {
         let own = match &mut self.status {

@@ -7,8 +7,8 @@
 //! opt-in scaling rate, and reclaims environments idle for too long (never busy or
 //! provisioned ones).
 //!
-//! The warm path skips the task: [`submit`] admits an invocation on the caller's task and hands
-//! it straight to a free slot taken from [`idle::IdleSlots`]; only when no slot is free, or the
+//! The warm path skips the task: `submit` admits an invocation on the caller's task and hands
+//! it straight to a free slot taken from `idle::IdleSlots`; only when no slot is free, or the
 //! invocation is refused, does it go to the scheduler task.
 
 pub mod capacity;

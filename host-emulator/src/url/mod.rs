@@ -1,9 +1,9 @@
 //! Function URLs on the emulator's public listener, routed by host name
 //! (`http://NAME.lambda-url.localhost:PORT/any/path`) or by path prefix
 //! (`http://127.0.0.1:PORT/lambda-url/NAME/any/path`, the prefix removed from `rawPath`).
-//! Each request becomes a payload format 2.0 event ([`event`]); the answer becomes an HTTP
-//! response ([`response`]), streamed as it arrives in `RESPONSE_STREAM` mode; CORS is
-//! answered from the configuration ([`cors`]).
+//! Each request becomes a payload format 2.0 event (`event`); the answer becomes an HTTP
+//! response (`response`), streamed as it arrives in `RESPONSE_STREAM` mode; CORS is
+//! answered from the configuration (`cors`).
 
 mod config;
 mod cors;

@@ -1,5 +1,5 @@
 //! The HTTP adapter (feature `http`): API Gateway REST (v1) and HTTP API (v2), ALB and function
-//! URL events become [`http::Request`](::http::Request)s for any tower service, and its
+//! URL events become [`http::Request`]s for any tower service, and its
 //! `http::Response` goes back in the event's own format. An axum `Router` runs as a Lambda
 //! function with no glue:
 //!

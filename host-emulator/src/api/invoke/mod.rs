@@ -1,5 +1,5 @@
 //! The public listener: the Invoke API (2015-03-31), the streaming Invoke API (2021-11-15,
-//! in [`streaming`]) and function URLs (routed to [`crate::url`]). It parses requests, hands
+//! in `streaming`) and function URLs (routed to [`crate::url`]). It parses requests, hands
 //! invocations to the function's scheduler and answers exactly as Lambda does, mapping every
 //! failure to AWS's error shape.
 
