@@ -243,6 +243,14 @@ pub fn summarize(rows: &[CompareRow]) -> Vec<CompareSummary> {
             let of = |f: &dyn Fn(&CompareRow) -> f64| {
                 median(&level.iter().map(|r| f(r)).collect::<Vec<_>>()).unwrap_or(0.0)
             };
+            let cpu_median = |side: &dyn Fn(&CompareRow) -> &LoadReport| {
+                median(
+                    &level
+                        .iter()
+                        .filter_map(|r| side(r).cpu_per_invocation_us())
+                        .collect::<Vec<_>>(),
+                )
+            };
             let ratios: Vec<f64> = level.iter().filter_map(|r| r.p50_ratio).collect();
             let range = ratios
                 .iter()
@@ -259,18 +267,8 @@ pub fn summarize(rows: &[CompareRow]) -> Vec<CompareSummary> {
                 p50_ratio: median(&ratios),
                 p50_ratio_range: range,
                 endpoint_throughput_per_s: of(&|r| r.endpoint.throughput_per_s),
-                floor_cpu_per_invocation_us: median(
-                    &level
-                        .iter()
-                        .filter_map(|r| r.floor.cpu_per_invocation_us())
-                        .collect::<Vec<_>>(),
-                ),
-                endpoint_cpu_per_invocation_us: median(
-                    &level
-                        .iter()
-                        .filter_map(|r| r.endpoint.cpu_per_invocation_us())
-                        .collect::<Vec<_>>(),
-                ),
+                floor_cpu_per_invocation_us: cpu_median(&|r| &r.floor),
+                endpoint_cpu_per_invocation_us: cpu_median(&|r| &r.endpoint),
             }
         })
         .collect()
