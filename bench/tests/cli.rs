@@ -37,25 +37,32 @@ fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|s| s.to_string()).collect()
 }
 
+/// `command --endpoint endpoint --function function`, then `rest`.
+fn against(command: &str, endpoint: &str, function: &str, rest: &[&str]) -> Vec<String> {
+    let mut all = args(&[command, "--endpoint", endpoint, "--function", function]);
+    all.extend(args(rest));
+    all
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_prints_json_that_adds_up() {
     let (_server, endpoint) = echo_endpoint().await;
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-c",
-        "2",
-        "-n",
-        "300",
-        "--warmup",
-        "10",
-        "--payload",
-        r#"{"x":1}"#,
-        "--json",
-    ]))
+        &[
+            "-c",
+            "2",
+            "-n",
+            "300",
+            "--warmup",
+            "10",
+            "--payload",
+            r#"{"x":1}"#,
+            "--json",
+        ],
+    ))
     .await;
     assert!(
         out.status.success(),
@@ -79,18 +86,12 @@ async fn invoke_reports_the_cpu_time_of_a_process() {
     // The echo server runs in this test's process: its CPU time grows with the requests.
     let (_server, endpoint) = echo_endpoint().await;
     let me = std::process::id().to_string();
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-n",
-        "300",
-        "--cpu-pid",
-        &me,
-        "--json",
-    ]))
+        &["-n", "300", "--cpu-pid", &me, "--json"],
+    ))
     .await;
     assert!(out.status.success(), "{out:?}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -107,33 +108,24 @@ async fn invoke_reports_the_cpu_time_of_a_process() {
     );
 
     // The text form names the process.
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-n",
-        "50",
-        "--cpu-pid",
-        &me,
-    ]))
+        &["-n", "50", "--cpu-pid", &me],
+    ))
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("(pid {me}): ")), "{text}");
     assert!(text.contains(" per invocation ("), "{text}");
 
     // Without --cpu-pid the JSON has no cpu field.
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-n",
-        "10",
-        "--json",
-    ]))
+        &["-n", "10", "--json"],
+    ))
     .await;
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.get("cpu").is_none(), "{report}");
@@ -146,17 +138,12 @@ async fn a_cpu_pid_that_is_not_running_is_refused_before_any_request() {
     let mut child = Command::new("true").spawn().unwrap();
     let gone = child.id().to_string();
     child.wait().unwrap();
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-n",
-        "10",
-        "--cpu-pid",
-        &gone,
-    ]))
+        &["-n", "10", "--cpu-pid", &gone],
+    ))
     .await;
     assert_usage_error(&out, &format!("cannot read the CPU time of process {gone}"));
     assert!(out.stdout.is_empty());
@@ -166,21 +153,12 @@ async fn a_cpu_pid_that_is_not_running_is_refused_before_any_request() {
 async fn compare_with_cpu_pid_adds_cpu_columns() {
     let (_server, endpoint) = echo_endpoint().await;
     let me = std::process::id().to_string();
-    let out = run(args(&[
+    let out = run(against(
         "compare",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-c",
-        "1",
-        "-n",
-        "100",
-        "--rounds",
-        "2",
-        "--cpu-pid",
-        &me,
-    ]))
+        &["-c", "1", "-n", "100", "--rounds", "2", "--cpu-pid", &me],
+    ))
     .await;
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -205,20 +183,12 @@ async fn compare_with_cpu_pid_adds_cpu_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
     let (_server, endpoint) = echo_endpoint().await;
-    let out = run(args(&[
+    let out = run(against(
         "compare",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-c",
-        "1,3",
-        "-n",
-        "200",
-        "--warmup",
-        "5",
-        "--json",
-    ]))
+        &["-c", "1,3", "-n", "200", "--warmup", "5", "--json"],
+    ))
     .await;
     assert!(
         out.status.success(),
@@ -237,17 +207,12 @@ async fn compare_measures_floor_and_endpoint_at_each_concurrency() {
     }
 
     // The text form names both targets.
-    let out = run(args(&[
+    let out = run(against(
         "compare",
-        "--endpoint",
         &endpoint,
-        "--function",
         "hello",
-        "-c",
-        "2",
-        "-n",
-        "50",
-    ]))
+        &["-c", "2", "-n", "50"],
+    ))
     .await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -410,41 +375,20 @@ async fn nothing_succeeding_exits_1_and_bad_flags_exit_2() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().to_string()
     };
-    let out = run(args(&[
+    let out = run(against(
         "invoke",
-        "--endpoint",
         &closed,
-        "--function",
         "f",
-        "-n",
-        "3",
-        "--warmup",
-        "0",
-    ]))
+        &["-n", "3", "--warmup", "0"],
+    ))
     .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("connect"));
 
-    let out = run(args(&[
-        "invoke",
-        "--endpoint",
-        "https://x",
-        "--function",
-        "f",
-    ]))
-    .await;
+    let out = run(against("invoke", "https://x", "f", &[])).await;
     assert_usage_error(&out, "not supported");
 
-    let out = run(args(&[
-        "invoke",
-        "--endpoint",
-        &closed,
-        "--function",
-        "f",
-        "--header",
-        "no-colon",
-    ]))
-    .await;
+    let out = run(against("invoke", &closed, "f", &["--header", "no-colon"])).await;
     assert_usage_error(&out, "bad header");
 
     let out = run(args(&["runtime", "--bin", "x=/nonexistent/bootstrap"])).await;
