@@ -88,6 +88,8 @@ pub struct FunctionMetrics {
     pub environments_created: AtomicU64,
     /// Environments ended (any reason).
     pub environments_destroyed: AtomicU64,
+    /// Changes of the function's code noticed on disk.
+    pub code_changes: AtomicU64,
     /// Invocation durations.
     pub duration: Histogram,
     /// Init durations.
@@ -208,7 +210,7 @@ pub(crate) async fn render<'a>(
             account.unreserved_limit()
         );
     }
-    let counters: [Counter; 5] = [
+    let counters: [Counter; 6] = [
         (
             "firebox_invocations_total",
             "Invocations answered (successes and function errors).",
@@ -233,6 +235,11 @@ pub(crate) async fn render<'a>(
             "firebox_environments_destroyed_total",
             "Execution environments ended.",
             |m| m.environments_destroyed.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_code_changes_total",
+            "Changes of the function's code noticed on disk (each retires its environments).",
+            |m| m.code_changes.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, get) in counters {

@@ -53,21 +53,22 @@ impl Config {
             None => None,
         };
         let defaults: RawFunction = match doc.defaults {
-            Some(table) => toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| syntax(format!("[defaults]: {}", e.message())))?,
+            Some(table) => serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+                |e: serde_path_to_error::Error<toml::de::Error>| {
+                    syntax(format!("[defaults]: {}", field_message(&e)))
+                },
+            )?,
             None => RawFunction::default(),
         };
         let mut functions = Vec::new();
         for (name, value) in doc.functions.unwrap_or_default() {
-            let raw: RawFunction =
-                value
-                    .try_into()
-                    .map_err(|e: toml::de::Error| ConfigError::Function {
-                        file: file.to_owned(),
-                        function: name.clone(),
-                        message: e.message().to_owned(),
-                    })?;
+            let raw: RawFunction = serde_path_to_error::deserialize(value).map_err(
+                |e: serde_path_to_error::Error<toml::de::Error>| ConfigError::Function {
+                    file: file.to_owned(),
+                    function: name.clone(),
+                    message: field_message(&e),
+                },
+            )?;
             let function = raw
                 .or(&defaults)
                 .into_config(&name, file)?
@@ -95,6 +96,16 @@ struct RawFile {
     server: Option<RawServer>,
     defaults: Option<toml::Table>,
     functions: Option<toml::Table>,
+}
+
+/// A deserialization error with the field it is about: "field `reload`: invalid type: ...".
+fn field_message(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let path = e.path().to_string();
+    if path.is_empty() || path == "." {
+        e.inner().message().to_owned()
+    } else {
+        format!("field `{path}`: {}", e.inner().message())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +147,7 @@ struct RawFunction {
     stream_max_bytes: Option<u64>,
     stream_bandwidth_shape: Option<bool>,
     url: Option<crate::url::UrlConfig>,
+    reload: Option<bool>,
 }
 
 impl RawFunction {
@@ -167,6 +179,7 @@ impl RawFunction {
             stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
             stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
             url: self.url.or(d.url),
+            reload: self.reload.or(d.reload),
         }
     }
 
@@ -226,6 +239,9 @@ impl RawFunction {
         f.max_concurrency = self.max_concurrency;
         if let Some(freeze) = self.freeze {
             f.freeze = freeze;
+        }
+        if let Some(reload) = self.reload {
+            f.reload = reload;
         }
         f.scaling_rate = match self.scaling_rate {
             None => None,
@@ -306,6 +322,37 @@ mod tests {
     fn code_dir_alone_runs_bootstrap() {
         let config = parse("[functions.f]\ncode_dir = \".\"\n").unwrap();
         assert_eq!(config.functions[0].command, vec!["/tmp/./bootstrap"]);
+    }
+
+    #[test]
+    fn reload_is_on_unless_turned_off_here_or_in_the_defaults() {
+        let config = parse(
+            "[defaults]\nreload = false\n[functions.a]\ncommand = [\"/bin/true\"]\n\
+             [functions.b]\ncommand = [\"/bin/true\"]\nreload = true\n",
+        )
+        .unwrap();
+        assert!(
+            !config
+                .functions
+                .iter()
+                .find(|f| f.name == "a")
+                .unwrap()
+                .reload
+        );
+        assert!(
+            config
+                .functions
+                .iter()
+                .find(|f| f.name == "b")
+                .unwrap()
+                .reload
+        );
+        let plain = parse("[functions.c]\ncommand = [\"/bin/true\"]\n").unwrap();
+        assert!(plain.functions[0].reload);
+        let err = parse("[functions.d]\ncommand = [\"/bin/true\"]\nreload = \"yes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("reload"), "{err}");
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct FunctionConfig {
     pub stream_bandwidth_shape: bool,
     /// The function URL, when the function has one.
     pub url: Option<crate::url::UrlConfig>,
+    /// Whether a change of the function's code on disk retires its environments, so that
+    /// new invocations run the new code (default true).
+    pub reload: bool,
 }
 
 impl FunctionConfig {
@@ -87,6 +90,7 @@ impl FunctionConfig {
             stream_max_bytes: crate::stream::DEFAULT_MAX_STREAM_BYTES,
             stream_bandwidth_shape: false,
             url: None,
+            reload: true,
         }
     }
 
@@ -168,6 +172,12 @@ impl FunctionConfig {
     /// Turns freezing of idle environments on or off.
     pub fn freeze(mut self, freeze: bool) -> Self {
         self.freeze = freeze;
+        self
+    }
+
+    /// Turns reloading on a code change on or off.
+    pub fn reload(mut self, reload: bool) -> Self {
+        self.reload = reload;
         self
     }
 

@@ -195,7 +195,11 @@ impl Environment {
         self.report(&mut active);
         self.held.answered(active.invocation.request_id.clone());
         if keep {
-            self.offer_slot();
+            if self.generation == self.shared.code_generation.load(Ordering::Acquire) {
+                self.offer_slot();
+            } else {
+                self.retire_when_idle = true;
+            }
         }
         let tail = active.tail.take().map(Tail::finish);
         active.invocation.finish(answer, tail);

@@ -157,14 +157,15 @@ pub(crate) async fn run(
     id: EnvId,
     shared: Arc<FunctionShared>,
     first: Option<Invocation>,
-    kind: EnvKind,
+    (kind, generation): (EnvKind, u64),
     commands: (
         mpsc::WeakUnboundedSender<EnvCommand>,
         mpsc::UnboundedReceiver<EnvCommand>,
     ),
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut env = match Environment::start(id, shared.clone(), first, kind, commands).await {
+    let started = Environment::start(id, shared.clone(), first, (kind, generation), commands);
+    let mut env = match started.await {
         Ok(env) => env,
         Err((None, message)) => {
             shared.log.platform(format!("Error: {message}"));
@@ -226,6 +227,10 @@ struct Environment {
     slots: u32,
     /// Why it ended, for the `serve` log.
     end_reason: String,
+    /// The code generation it was started under (see [`FunctionShared::code_generation`]).
+    generation: u64,
+    /// Its code changed while it held invocations: it ends once they are answered.
+    retire_when_idle: bool,
     memory_check: tokio::time::Interval,
 }
 
@@ -243,7 +248,7 @@ impl Environment {
         id: EnvId,
         shared: Arc<FunctionShared>,
         first: Option<Invocation>,
-        kind: EnvKind,
+        (kind, generation): (EnvKind, u64),
         (me, commands): (
             mpsc::WeakUnboundedSender<EnvCommand>,
             mpsc::UnboundedReceiver<EnvCommand>,
@@ -300,6 +305,8 @@ impl Environment {
             slots,
             end_reason: String::new(),
             memory_check: memory_interval(),
+            generation,
+            retire_when_idle: false,
         };
         if let Some(first) = first {
             env.held.pending.push_back(first);
@@ -353,6 +360,11 @@ impl Environment {
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         let mut buf = vec![0u8; 64 * 1024];
         let end = loop {
+            if self.retire_when_idle && self.held.active.is_empty() && self.held.pending.is_empty()
+            {
+                self.end_reason = "its code changed".into();
+                break End::Shutdown;
+            }
             let watch_memory = self.watching_memory();
             let Some(process) = self.process.as_mut() else {
                 break End::Failed;

@@ -5,18 +5,20 @@
 //! free slot of a ready environment (provisioned ones first, then the most recently used), or
 //! to a new environment. The task also starts and keeps provisioned environments, applies the
 //! opt-in scaling rate, and reclaims environments idle for too long (never busy or
-//! provisioned ones).
+//! provisioned ones). When the function's code changes on disk ([`code`]), it retires every
+//! environment: idle ones at once, busy ones once their invocations are answered.
 //!
 //! The warm path skips the task: `submit` admits an invocation on the caller's task and hands
 //! it straight to a free slot taken from `idle::IdleSlots`; only when no slot is free, or the
 //! invocation is refused, does it go to the scheduler task.
 
 pub mod capacity;
+pub mod code;
 pub(crate) mod idle;
 pub mod limits;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +57,9 @@ pub(crate) struct FunctionShared {
     /// Whether throttled `Event` invocations wait in the scheduler (published by its task), so
     /// that an environment freeing a slot tells the scheduler to retry them.
     pub deferred_waiting: AtomicBool,
+    /// Bumped by the scheduler each time the code changes: an environment started under an
+    /// older generation offers no more slots and ends once its invocations are answered.
+    pub code_generation: AtomicU64,
 }
 
 /// Hands a new invocation to its function. Admitted and with a free slot, it goes straight to
@@ -101,6 +106,8 @@ pub(crate) enum PoolMessage {
     Gone(EnvId, String),
     /// The states of the environments, for the metrics.
     Snapshot(oneshot::Sender<PoolSnapshot>),
+    /// The function's code changed on disk.
+    CodeChanged,
 }
 
 /// Starts the scheduler task of one function.
@@ -127,6 +134,14 @@ pub(crate) fn start(
         isolation,
         idle: IdleSlots::default(),
         deferred_waiting: AtomicBool::new(false),
+        code_generation: AtomicU64::new(0),
+    });
+    let code_watch = code::CodePaths::of(&shared.config).map(|paths| {
+        AbortOnDrop(tokio::spawn(code::watch(
+            paths,
+            shared.pool.clone(),
+            code::POLL_INTERVAL,
+        )))
     });
     let pool = Pool {
         shared: shared.clone(),
@@ -141,6 +156,8 @@ pub(crate) fn start(
         provisioned_live: 0,
         provisioned_restart: None,
         provisioned_announced: false,
+        generation: 0,
+        _code_watch: code_watch,
     };
     (shared, tokio::spawn(pool.run()))
 }
@@ -152,8 +169,34 @@ struct Entry {
     kind: EnvKind,
     /// Init is over.
     ready: bool,
-    /// Asked to shut down (idle reclaim).
-    retiring: bool,
+    /// Why it is on its way out, once it is.
+    retiring: Option<Retire>,
+    /// The code generation it was started under.
+    generation: u64,
+}
+
+/// Why an environment is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retire {
+    /// Idle for longer than the idle timeout: asked to shut down.
+    Reclaimed,
+    /// Its code changed while it was idle: asked to shut down.
+    CodeChanged,
+    /// Its code changed while it was busy or in Init: it gets no more invocations and ends
+    /// by itself once those it holds are answered.
+    CodeChangedBusy,
+    /// Its command channel was found closed: it is ending.
+    Closed,
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 struct Pool {
@@ -171,6 +214,10 @@ struct Pool {
     provisioned_live: u32,
     provisioned_restart: Option<Instant>,
     provisioned_announced: bool,
+    /// The current code generation (mirrored in [`FunctionShared::code_generation`]).
+    generation: u64,
+    /// The task watching the code, if reloading is on.
+    _code_watch: Option<AbortOnDrop>,
 }
 
 impl Pool {
@@ -239,6 +286,15 @@ impl Pool {
                 };
                 entry.ready = true;
                 let kind = entry.kind;
+                if entry.generation != self.generation {
+                    // Started before the code changed. With nothing to run, it ends now;
+                    // otherwise once the invocation it holds is answered.
+                    if free == self.shared.config.slots() {
+                        entry.retiring = Some(Retire::CodeChanged);
+                        let _ = entry.tx.send(EnvCommand::Shutdown);
+                    }
+                    return;
+                }
                 if kind == EnvKind::Provisioned {
                     tracing::debug!(function = %self.shared.config.name, env = id, "provisioned environment ready");
                 }
@@ -255,7 +311,40 @@ impl Pool {
             PoolMessage::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
+            PoolMessage::CodeChanged => self.on_code_changed(),
         }
+    }
+
+    /// Retires every environment of the old code: idle ones now; busy ones and those in Init
+    /// get no more invocations and end once theirs are answered. New invocations start new
+    /// environments, and provisioned ones are replaced as they end.
+    fn on_code_changed(&mut self) {
+        self.generation += 1;
+        self.shared
+            .code_generation
+            .store(self.generation, Ordering::Release);
+        self.shared
+            .metrics
+            .code_changes
+            .fetch_add(1, Ordering::Relaxed);
+        let slots = self.shared.config.slots();
+        let now = Instant::now();
+        let (mut stopped, mut finishing) = (0, 0);
+        for (id, entry) in &mut self.envs {
+            if entry.retiring.is_some() {
+                continue;
+            }
+            if entry.ready && self.shared.idle.take_if_idle_since(*id, slots, now) {
+                entry.retiring = Some(Retire::CodeChanged);
+                let _ = entry.tx.send(EnvCommand::Shutdown);
+                stopped += 1;
+            } else {
+                self.shared.idle.remove_env(*id);
+                entry.retiring = Some(Retire::CodeChangedBusy);
+                finishing += 1;
+            }
+        }
+        tracing::info!(function = %self.shared.config.name, "code changed: new invocations start new environments ({stopped} idle environments stopped, {finishing} ending after their invocations)");
     }
 
     fn on_gone(&mut self, id: EnvId, reason: String) {
@@ -267,10 +356,16 @@ impl Pool {
             .metrics
             .environments_destroyed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if entry.retiring {
-            tracing::info!(function = %self.shared.config.name, env = id, "environment reclaimed: idle for more than {:?}", self.shared.config.idle_timeout);
-        } else {
-            tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment destroyed: {reason}");
+        match entry.retiring {
+            Some(Retire::Reclaimed) => {
+                tracing::info!(function = %self.shared.config.name, env = id, "environment reclaimed: idle for more than {:?}", self.shared.config.idle_timeout);
+            }
+            Some(Retire::CodeChanged | Retire::CodeChangedBusy) => {
+                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: its code changed");
+            }
+            Some(Retire::Closed) | None => {
+                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment destroyed: {reason}");
+            }
         }
         if entry.kind == EnvKind::Provisioned {
             self.provisioned_live -= 1;
@@ -299,10 +394,10 @@ impl Pool {
                 // retire: from then on nobody can hand it an invocation.
                 if entry.kind == EnvKind::OnDemand
                     && entry.ready
-                    && !entry.retiring
+                    && entry.retiring.is_none()
                     && self.shared.idle.take_if_idle_since(*id, slots, cutoff)
                 {
-                    entry.retiring = true;
+                    entry.retiring = Some(Retire::Reclaimed);
                     tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
                     let _ = entry.tx.send(EnvCommand::Shutdown);
                 }
@@ -440,7 +535,7 @@ impl Pool {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(command)) => {
                 if let Some(entry) = self.envs.get_mut(&id) {
-                    entry.retiring = true;
+                    entry.retiring = Some(Retire::Closed);
                 }
                 self.shared.idle.remove_env(id);
                 match command {
@@ -467,7 +562,8 @@ impl Pool {
                 tx,
                 kind,
                 ready: false,
-                retiring: false,
+                retiring: None,
+                generation: self.generation,
             },
         );
         self.shared
@@ -479,7 +575,7 @@ impl Pool {
             id,
             self.shared.clone(),
             invocation,
-            kind,
+            (kind, self.generation),
             (weak, rx),
             self.shutdown.clone(),
         ));
@@ -496,7 +592,9 @@ impl Pool {
             let free_slots = free.get(id).copied().unwrap_or(0);
             if !entry.ready {
                 s.initializing += 1;
-            } else if free_slots < slots && !entry.retiring {
+            } else if free_slots < slots
+                && matches!(entry.retiring, None | Some(Retire::CodeChangedBusy))
+            {
                 s.busy += 1;
             } else {
                 s.idle += 1;
