@@ -65,6 +65,9 @@ pub struct FunctionConfig {
     /// Whether a change of the function's code on disk retires its environments, so that
     /// new invocations run the new code (default true).
     pub reload: bool,
+    /// Whether `code_dir` was given (not derived from the program's path): only then is every
+    /// file under it watched for changes.
+    pub(crate) code_dir_given: bool,
 }
 
 impl FunctionConfig {
@@ -91,6 +94,7 @@ impl FunctionConfig {
             stream_bandwidth_shape: false,
             url: None,
             reload: true,
+            code_dir_given: false,
         }
     }
 
@@ -107,6 +111,7 @@ impl FunctionConfig {
     /// Sets the working directory.
     pub fn code_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.code_dir = Some(dir.into());
+        self.code_dir_given = true;
         self
     }
 

@@ -107,6 +107,7 @@ impl FunctionConfig {
                 ),
             ));
         }
+        self.code_dir_given = self.code_dir.is_some();
         if let Some(dir) = &self.code_dir {
             let dir = base.join(dir);
             if !dir.is_dir() {

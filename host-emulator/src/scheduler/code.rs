@@ -4,7 +4,8 @@
 //!
 //! What is watched (`CodePaths`): the program file (the first word of `command` once it is a
 //! path; configuration files resolve a bare name such as `python3` on `PATH`, so that is the
-//! interpreter's file) and every file under `code_dir`, down to [`MAX_DEPTH`] directories,
+//! interpreter's file) and, when `code_dir` was given (not derived from the program's path),
+//! every file under it, down to [`MAX_DEPTH`] directories,
 //! skipping `node_modules`, `__pycache__` and directories whose name starts with a dot, and
 //! stopping after [`MAX_ENTRIES`] entries. Each poll folds every entry's path, size,
 //! modification time and inode into one fingerprint.
@@ -53,15 +54,17 @@ impl CodePaths {
             .map(PathBuf::from)
             .filter(|p| {
                 // Already covered by the walk of `code_dir`.
-                !config
-                    .code_dir
-                    .as_ref()
-                    .is_some_and(|dir| p.starts_with(dir))
+                !(config.code_dir_given
+                    && config
+                        .code_dir
+                        .as_ref()
+                        .is_some_and(|dir| p.starts_with(dir)))
             });
-        let paths = CodePaths {
-            program,
-            code_dir: config.code_dir.clone(),
-        };
+        // A `code_dir` derived from the program's path (a build's output directory, or
+        // `/usr/bin` for an interpreter) holds far more than the function: only a given one is
+        // walked.
+        let code_dir = config.code_dir.clone().filter(|_| config.code_dir_given);
+        let paths = CodePaths { program, code_dir };
         (paths.program.is_some() || paths.code_dir.is_some()).then_some(paths)
     }
 
@@ -274,6 +277,22 @@ mod tests {
         assert_eq!(CodePaths::of(&off), None);
         let on_path = FunctionConfig::new("f").command(["python3", "app.py"]);
         assert_eq!(CodePaths::of(&on_path), None);
+    }
+
+    #[test]
+    fn a_code_dir_derived_from_the_program_is_not_walked() {
+        let dir = tempdir("derived");
+        let program = dir.join("hello");
+        write(&program, "v1");
+        let mut config = FunctionConfig::new("f").command([program.display().to_string()]);
+        config.code_dir = Some(dir.clone()); // what validation derives when none is given
+        let paths = CodePaths::of(&config).unwrap();
+        assert_eq!(paths.code_dir, None);
+        assert_eq!(paths.program.as_deref(), Some(program.as_path()));
+        let before = paths.fingerprint();
+        write(&dir.join("other-build-output"), "x");
+        assert_eq!(paths.fingerprint(), before, "only the program counts");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
