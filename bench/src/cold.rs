@@ -15,7 +15,6 @@
 //! without it.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,7 +23,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -212,35 +210,23 @@ async fn emulator_round(
 /// A running `firebox serve`; killed when dropped.
 struct Serve {
     child: Child,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    stdout: crate::child::StdoutLines,
 }
 
 impl Serve {
     fn spawn(firebox: &Path, toml: &Path, listen: &str) -> Result<Self, BenchError> {
-        let mut child = Command::new(firebox)
-            .arg("serve")
-            .arg("--config")
-            .arg(toml)
-            .arg("--listen")
-            .arg(listen)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| BenchError::Spawn {
-                path: firebox.to_path_buf(),
-                source,
-            })?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| BenchError::Helper("firebox serve's stdout not captured".into()))?;
-        Ok(Self {
-            child,
-            stdout: BufReader::new(stdout).lines(),
-        })
+        let (child, stdout) = crate::child::spawn_with_stdout(
+            Command::new(firebox)
+                .arg("serve")
+                .arg("--config")
+                .arg(toml)
+                .arg("--listen")
+                .arg(listen)
+                .env("RUST_LOG", "warn"),
+            firebox,
+            "firebox serve's",
+        )?;
+        Ok(Self { child, stdout })
     }
 
     async fn measure(

@@ -4,13 +4,11 @@
 //! endpoint...), so that a shared, noisy machine's slow and fast spells hit both alike.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::endpoint::Endpoint;
@@ -32,22 +30,11 @@ pub struct FloorProcess {
 impl FloorProcess {
     /// Starts `exe echo-server --listen 127.0.0.1:0` and waits for its address.
     pub async fn spawn(exe: &Path) -> Result<Self, BenchError> {
-        let mut child = Command::new(exe)
-            .args(["echo-server", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| BenchError::Spawn {
-                path: exe.to_path_buf(),
-                source,
-            })?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| BenchError::Helper("echo server stdout not captured".into()))?;
-        let mut lines = BufReader::new(stdout).lines();
+        let (child, mut lines) = crate::child::spawn_with_stdout(
+            Command::new(exe).args(["echo-server", "--listen", "127.0.0.1:0"]),
+            exe,
+            "echo server",
+        )?;
         let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
             .await
             .map_err(|_| BenchError::Helper("echo server did not start within 10 s".into()))??

@@ -10,6 +10,7 @@
 //!
 //! The `firebox-bench` binary is a thin command line over these modules.
 
+mod child;
 pub mod cold;
 pub mod compare;
 pub mod echo_server;

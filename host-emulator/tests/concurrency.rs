@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{
-    invoke_raw, max_overlap, reports, send, texts, wait_until, Barrier, Gate, Raw, PYTHON,
+    invoke_raw, max_overlap, metric, metrics, reports, send, texts, wait_metric, wait_until,
+    Barrier, Gate, Raw, PYTHON,
 };
 use firebox_emulator::{Emulator, FunctionConfig, InvocationType, InvokeOptions};
 
@@ -18,34 +19,6 @@ fn conc_function(name: &str) -> FunctionConfig {
     FunctionConfig::new(name)
         .command([PYTHON.to_owned(), "-u".into(), script.display().to_string()])
         .timeout(Duration::from_secs(20))
-}
-
-async fn metrics(emu: &Emulator) -> String {
-    let r = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
-    assert_eq!(r.status, 200);
-    assert!(r
-        .header("content-type")
-        .is_some_and(|c| c.starts_with("text/plain")));
-    String::from_utf8(r.body.to_vec()).expect("metrics are text")
-}
-
-/// The value of one series (`name{labels}`), if present.
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-async fn wait_metric(emu: &Emulator, series: &str, want: f64) {
-    let mut last = String::new();
-    // Up to 60 s: a bound for broken runs only.
-    for _ in 0..1200 {
-        last = metrics(emu).await;
-        if metric(&last, series) == Some(want) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{series} never reached {want}; metrics:\n{last}");
 }
 
 fn temp_file(tag: &str) -> PathBuf {

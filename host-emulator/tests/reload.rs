@@ -28,27 +28,16 @@ fn edit(dir: &TempDir) {
 }
 
 /// A counter of `/metrics` for one function.
-async fn counter(emu: &Emulator, name: &str, function: &str) -> u64 {
-    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
-    let text = String::from_utf8(m.body.to_vec()).unwrap();
-    let series = format!("{name}{{function=\"{function}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series.as_str()))
-        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
-        .parse()
-        .unwrap()
+async fn counter(emu: &Emulator, name: &str, function: &str) -> f64 {
+    let series = format!("{name}{{function=\"{function}\"}}");
+    let text = metrics(emu).await;
+    metric(&text, &series).unwrap_or_else(|| panic!("no {series} in:\n{text}"))
 }
 
-/// Waits (bounded; only a broken run waits that long) until the change has been noticed.
-async fn wait_code_changes(emu: &Emulator, function: &str, want: u64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while counter(emu, "firebox_code_changes_total", function).await < want {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "code change not noticed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits (bounded) until `want` code changes have been noticed.
+async fn wait_code_changes(emu: &Emulator, function: &str, want: f64) {
+    let series = format!("firebox_code_changes_total{{function=\"{function}\"}}");
+    wait_metric(emu, &series, want).await;
 }
 
 /// Invokes and returns (pid, count) from the test runtime's answer.
@@ -72,7 +61,7 @@ async fn a_code_change_stops_idle_environments_and_the_next_invoke_runs_the_new_
     );
 
     edit(&dir);
-    wait_code_changes(&emu, "f", 1).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     assert!(
         wait_gone(old).await,
         "the idle environment of the old code was stopped"
@@ -97,13 +86,13 @@ async fn a_code_change_stops_idle_environments_and_the_next_invoke_runs_the_new_
     );
     assert_eq!(
         counter(&emu, "firebox_environments_created_total", "f").await,
-        2
+        2.0
     );
     assert_eq!(
         counter(&emu, "firebox_environments_destroyed_total", "f").await,
-        1
+        1.0
     );
-    assert_eq!(counter(&emu, "firebox_code_changes_total", "f").await, 1);
+    assert_eq!(counter(&emu, "firebox_code_changes_total", "f").await, 1.0);
 }
 
 #[tokio::test]
@@ -119,7 +108,7 @@ async fn an_invocation_in_flight_finishes_on_the_old_code_and_is_its_last() {
     wait_for_line(&emu, "f", |t| t.starts_with("START RequestId:")).await;
 
     edit(&dir);
-    wait_code_changes(&emu, "f", 1).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     gate.open();
     let (old, count) = held.await.unwrap();
     assert_eq!(count, 1, "answered by the environment it started in");
@@ -162,7 +151,7 @@ async fn a_program_replaced_by_a_build_is_picked_up() {
     let (old, _) = pid_and_count(&emu, "f", "{}").await;
 
     std::fs::rename(write_program("bootstrap.new"), &program).unwrap();
-    wait_code_changes(&emu, "f", 1).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     let (new, count) = pid_and_count(&emu, "f", "{}").await;
     assert_ne!(new, old);
     assert_eq!(count, 1);
@@ -177,5 +166,5 @@ async fn with_reload_off_a_code_change_keeps_the_warm_environment() {
     // Longer than a change takes to be noticed when reloading is on (two polls, 1 s).
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(pid_and_count(&emu, "f", "{}").await, (old, 2));
-    assert_eq!(counter(&emu, "firebox_code_changes_total", "f").await, 0);
+    assert_eq!(counter(&emu, "firebox_code_changes_total", "f").await, 0.0);
 }

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 
 use crate::config::FunctionConfig;
 use crate::environment::process::{Isolation, ProcessRegistry};
-use crate::environment::{self, EnvCommand, EnvId, EnvKind};
+use crate::environment::{self, AbortOnDrop, EnvCommand, EnvId, EnvKind};
 use crate::invocation::{Answer, Invocation};
 use crate::logs::FunctionLog;
 use crate::metrics::{FunctionMetrics, PoolSnapshot};
@@ -187,16 +187,6 @@ enum Retire {
     CodeChangedBusy,
     /// Its command channel was found closed: it is ending.
     Closed,
-}
-
-/// Aborts a task when dropped.
-#[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 struct Pool {

@@ -275,11 +275,40 @@ pub fn max_overlap(path: &Path) -> (usize, usize) {
     (max as usize, starts)
 }
 
+/// The `/metrics` text (checked to be served as text).
+pub async fn metrics(emu: &Emulator) -> String {
+    let r = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/plain")));
+    String::from_utf8(r.body.to_vec()).expect("metrics are text")
+}
+
+/// The value of one series (`name{labels}`), if present.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits (bounded) until a series reads `want`.
+pub async fn wait_metric(emu: &Emulator, series: &str, want: f64) {
+    let mut last = String::new();
+    // Up to 60 s: a bound for broken runs only.
+    for _ in 0..1200 {
+        last = metrics(emu).await;
+        if metric(&last, series) == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{series} never reached {want}; metrics:\n{last}");
+}
+
 /// The `firebox_environments{function="NAME",state="frozen"}` gauge as `/metrics` shows it
 /// (empty when the series is absent).
 pub async fn frozen_gauge(emu: &Emulator, name: &str) -> String {
-    let m = send(emu.endpoint(), "GET", "/metrics", &[], "").await;
-    let text = String::from_utf8(m.body.to_vec()).unwrap();
+    let text = metrics(emu).await;
     let series = format!("firebox_environments{{function=\"{name}\",state=\"frozen\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(series.as_str()).map(str::to_owned))
