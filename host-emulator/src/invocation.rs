@@ -128,6 +128,26 @@ impl Invocation {
         if let Some(permit) = self.permit.take() {
             permit.record(&answer);
         }
+        self.reply(answer, log_tail);
+    }
+
+    /// Answers the caller but keeps the invocation's hold on the function's concurrency (its
+    /// environment stays busy after the answer: extensions still work on it). Dropping the
+    /// returned permit releases it.
+    pub fn finish_holding_permit(
+        mut self,
+        answer: Answer,
+        log_tail: Option<String>,
+    ) -> Option<crate::scheduler::capacity::Permit> {
+        let permit = self.permit.take();
+        if let Some(permit) = &permit {
+            permit.record(&answer);
+        }
+        self.reply(answer, log_tail);
+        permit
+    }
+
+    fn reply(mut self, answer: Answer, log_tail: Option<String>) {
         if let Some(reply) = self.reply.take() {
             let _ = reply.send(Outcome { answer, log_tail });
         } else if let Answer::Throttled { .. } | Answer::ServiceError(_) = answer {

@@ -1,6 +1,7 @@
-//! The HTTP surfaces: the public Invoke API and each environment's Runtime API, plus the
-//! body-reading and connection helpers they share.
+//! The HTTP surfaces: the public Invoke API and each environment's Runtime and Extensions
+//! APIs, plus the body-reading and connection helpers they share.
 
+pub mod extensions;
 pub mod invoke;
 pub mod runtime;
 

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use super::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
 use super::{read_body, BodyError, MAX_RESPONSE_BYTES};
 use crate::environment::{NextAnswer, NextEvent};
 use crate::invocation::error_document;
@@ -77,6 +78,37 @@ pub enum RuntimeRequest {
         end: StreamEnd,
         /// The answer to the runtime.
         reply: oneshot::Sender<RuntimeAnswer>,
+    },
+    /// `POST /2020-01-01/extension/register`.
+    ExtensionRegister {
+        /// `Lambda-Extension-Name`.
+        name: String,
+        /// The events it registers for.
+        events: Subscriptions,
+        /// Whether it asked for `accountId` (`Lambda-Extension-Accept-Feature`).
+        account_id: bool,
+        /// The answer to the extension.
+        reply: oneshot::Sender<ExtensionAnswer>,
+    },
+    /// `GET /2020-01-01/extension/event/next`.
+    ExtensionNext {
+        /// `Lambda-Extension-Identifier`.
+        id: String,
+        /// Where the event goes.
+        reply: oneshot::Sender<ExtensionAnswer>,
+    },
+    /// `POST /2020-01-01/extension/init/error` or `exit/error`.
+    ExtensionError {
+        /// `Lambda-Extension-Identifier`.
+        id: String,
+        /// Which of the two.
+        kind: ExtensionErrorKind,
+        /// `Lambda-Extension-Function-Error-Type`.
+        error_type: String,
+        /// The error document, when readable.
+        body: Option<Bytes>,
+        /// The answer to the extension.
+        reply: oneshot::Sender<ExtensionAnswer>,
     },
     /// `POST /init/error`.
     InitError {
@@ -163,6 +195,9 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let Some(route) = path.strip_prefix(PREFIX) else {
+        if let Some(route) = path.strip_prefix(super::extensions::PREFIX) {
+            return super::extensions::handle(req, route, requests).await;
+        }
         return not_found(&path);
     };
     let segments: Vec<&str> = route.split('/').collect();
@@ -319,7 +354,8 @@ fn stream_end(trailers: Option<&http::HeaderMap>, size: u64) -> StreamEnd {
     }
 }
 
-fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+/// A header's value, trimmed; `None` when missing, empty or not text.
+pub(super) fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -391,7 +427,8 @@ async fn post(
     }
 }
 
-fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
+/// A JSON answer.
+pub(super) fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -413,7 +450,8 @@ fn not_found(path: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn gone() -> Response<Full<Bytes>> {
+/// 500 `Runtime.ContainerError`: the environment is going away; the caller should exit.
+pub(super) fn gone() -> Response<Full<Bytes>> {
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
         "Runtime.ContainerError",

@@ -148,6 +148,7 @@ struct RawFunction {
     stream_bandwidth_shape: Option<bool>,
     url: Option<crate::url::UrlConfig>,
     reload: Option<bool>,
+    extensions: Option<Vec<PathBuf>>,
 }
 
 impl RawFunction {
@@ -180,6 +181,7 @@ impl RawFunction {
             stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
             url: self.url.or(d.url),
             reload: self.reload.or(d.reload),
+            extensions: self.extensions.or(d.extensions),
         }
     }
 
@@ -242,6 +244,9 @@ impl RawFunction {
         }
         if let Some(reload) = self.reload {
             f.reload = reload;
+        }
+        if let Some(extensions) = self.extensions {
+            f.extensions = extensions;
         }
         f.scaling_rate = match self.scaling_rate {
             None => None,

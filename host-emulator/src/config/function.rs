@@ -65,6 +65,9 @@ pub struct FunctionConfig {
     /// Whether a change of the function's code on disk retires its environments, so that
     /// new invocations run the new code (default true).
     pub reload: bool,
+    /// External extensions: executables started in each environment before the runtime,
+    /// as Lambda starts those of `/opt/extensions` (each registers under its file name).
+    pub extensions: Vec<PathBuf>,
     /// Whether `code_dir` was given (not derived from the program's path): only then is every
     /// file under it watched for changes.
     pub(crate) code_dir_given: bool,
@@ -94,6 +97,7 @@ impl FunctionConfig {
             stream_bandwidth_shape: false,
             url: None,
             reload: true,
+            extensions: Vec::new(),
             code_dir_given: false,
         }
     }
@@ -183,6 +187,21 @@ impl FunctionConfig {
     /// Turns reloading on a code change on or off.
     pub fn reload(mut self, reload: bool) -> Self {
         self.reload = reload;
+        self
+    }
+
+    /// Adds an external extension: an executable started, with no arguments, in each
+    /// environment before the runtime.
+    ///
+    /// ```
+    /// use firebox_emulator::FunctionConfig;
+    /// let f = FunctionConfig::new("hello")
+    ///     .command(["target/release/hello"])
+    ///     .extension("extensions/logger");
+    /// assert_eq!(f.extensions.len(), 1);
+    /// ```
+    pub fn extension(mut self, path: impl Into<PathBuf>) -> Self {
+        self.extensions.push(path.into());
         self
     }
 

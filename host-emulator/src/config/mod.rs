@@ -19,6 +19,15 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 /// Largest total size of a function's own environment variables (keys plus values), in bytes.
 pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
+/// Most extensions one function may have (external and internal together).
+pub const MAX_EXTENSIONS: usize = 10;
+
+/// The name an external extension registers under: its file name.
+pub fn extension_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
 
 /// Variables set by Lambda itself, which a function's configuration may not override.
 pub const RESERVED_VARIABLES: &[&str] = &[

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    AccountConfig, ConfigError, FunctionConfig, MAX_ENVIRONMENT_BYTES, RESERVED_VARIABLES,
+    AccountConfig, ConfigError, FunctionConfig, MAX_ENVIRONMENT_BYTES, MAX_EXTENSIONS,
+    RESERVED_VARIABLES,
 };
 
 impl FunctionConfig {
@@ -107,6 +108,7 @@ impl FunctionConfig {
                 ),
             ));
         }
+        check_extensions(&mut self.extensions, &field_error, base)?;
         self.code_dir_given = self.code_dir.is_some();
         if let Some(dir) = &self.code_dir {
             let dir = base.join(dir);
@@ -148,6 +150,45 @@ impl FunctionConfig {
         }
         Ok(self)
     }
+}
+
+/// Extensions: at most [`MAX_EXTENSIONS`], each an existing executable file with a file name
+/// of its own; paths become absolute.
+fn check_extensions(
+    extensions: &mut [PathBuf],
+    field_error: &impl Fn(&str, String) -> ConfigError,
+    base: &Path,
+) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    if extensions.len() > MAX_EXTENSIONS {
+        return Err(field_error(
+            "extensions",
+            format!(
+                "{} extensions, more than Lambda's limit of {MAX_EXTENSIONS}",
+                extensions.len()
+            ),
+        ));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for path in extensions.iter_mut() {
+        *path = base.join(&*path);
+        let executable = std::fs::metadata(&*path)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .map_err(|e| field_error("extensions", format!("`{}`: {e}", path.display())))?;
+        if !executable {
+            return Err(field_error(
+                "extensions",
+                format!("`{}` is not an executable file", path.display()),
+            ));
+        }
+        if !names.insert(super::extension_name(path)) {
+            return Err(field_error(
+                "extensions",
+                format!("two extensions are named `{}`: extensions register under their file name, which must be unique", super::extension_name(path)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Makes a program path absolute: paths with a `/` are relative to `base`; bare names are

@@ -69,6 +69,7 @@ impl Environment {
                 body,
                 reply,
             } => return self.on_init_error(error_type, body, reply, buf),
+            extension => return self.on_extension_request(extension),
         }
         Ok(())
     }
@@ -93,11 +94,25 @@ impl Environment {
             return;
         }
         self.held.parked.push_back(reply);
-        if let Phase::Initializing { since, retried } = self.phase {
-            self.init_done(since, retried);
-        }
+        self.maybe_init_done();
         self.deliver();
         self.freeze_if_idle();
+    }
+
+    /// Ends Init when the runtime waits in `/next` and every extension in its own (the
+    /// `Runtime init` and `Extension init` phases are both over). Returns whether it did.
+    pub(super) fn maybe_init_done(&mut self) -> bool {
+        let Phase::Initializing { since, retried } = self.phase else {
+            return false;
+        };
+        if self.held.parked.is_empty() || !self.extensions.all_idle() {
+            return false;
+        }
+        for line in self.extensions.ready_lines() {
+            self.platform(line);
+        }
+        self.init_done(since, retried);
+        true
     }
 
     /// Init is over (first `/next`): records its duration and tells the scheduler how many
@@ -167,6 +182,7 @@ impl Environment {
         ));
         self.fail_pending(doc);
         self.end_reason = format!("Init failed ({kind})");
+        self.shutdown_reason = "failure";
         // The runtime exits by itself after reporting; give it a moment to do so.
         self.exit_grace = INIT_ERROR_EXIT_GRACE;
         Err(End::Failed)

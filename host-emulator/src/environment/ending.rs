@@ -15,6 +15,7 @@ impl Environment {
     /// The main process exited.
     pub(super) fn on_exit(&mut self, status: std::io::Result<std::process::ExitStatus>) {
         self.flush_output();
+        self.shutdown_reason = "failure";
         let reason = match status {
             Ok(status) => exit_reason(status),
             Err(e) => Some(format!("wait failed: {e}")),
@@ -58,12 +59,13 @@ impl Environment {
                     "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
                     since.elapsed().as_secs_f64() * 1000.0
                 ));
+                self.hint_unregistered();
                 if let Some(process) = self.process.take() {
                     process.kill().await;
                 }
                 // The killed runtime's `/next` calls are gone with it.
                 self.held.parked.clear();
-                if let Err(e) = self.spawn() {
+                if let Err(e) = self.spawn_members() {
                     let id = self.first_pending_id().unwrap_or_default();
                     let message = format!("RequestId: {id} Error: {e}");
                     self.platform(message.clone());
@@ -79,6 +81,8 @@ impl Environment {
                 Ok(())
             }
             Phase::Initializing { retried: true, .. } => {
+                self.hint_unregistered();
+                self.shutdown_reason = "timeout";
                 let id = self.first_pending_id().unwrap_or_default();
                 self.platform(format!(
                     "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: timeout",
@@ -91,11 +95,15 @@ impl Environment {
             }
             Phase::Ready => {
                 let now = Instant::now();
+                if let Some(end) = self.extensions_timed_out(now) {
+                    return Err(end);
+                }
                 if !self.held.active.iter().any(|a| a.deadline <= now) {
                     self.reset_deadline();
                     return Ok(());
                 }
                 self.end_reason = "invocation timed out".into();
+                self.shutdown_reason = "timeout";
                 for mut active in std::mem::take(&mut self.held.active) {
                     let id = active.invocation.request_id.clone();
                     let doc = if active.deadline <= now {
@@ -117,6 +125,7 @@ impl Environment {
 
     /// Answers whatever the environment held with `Runtime.OutOfMemory`.
     pub(super) fn out_of_memory(&mut self) {
+        self.shutdown_reason = "failure";
         self.end_reason = format!(
             "out of memory (memory_mb = {})",
             self.shared.config.memory_mb
@@ -132,7 +141,12 @@ impl Environment {
     }
 
     /// Fails the invocation waiting for Init with `error_type`, logging `INIT_REPORT`.
-    fn fail_init(&mut self, since: Instant, error_type: &str, describe: impl Fn(&str) -> String) {
+    pub(super) fn fail_init(
+        &mut self,
+        since: Instant,
+        error_type: &str,
+        describe: impl Fn(&str) -> String,
+    ) {
         let Some(id) = self.first_pending_id() else {
             return;
         };
@@ -147,7 +161,7 @@ impl Environment {
     }
 
     /// Fails every invocation in flight with `error_type`; the environment does not survive.
-    fn fail_all(&mut self, error_type: &str, describe: impl Fn(&str) -> String) {
+    pub(super) fn fail_all(&mut self, error_type: &str, describe: impl Fn(&str) -> String) {
         for active in std::mem::take(&mut self.held.active) {
             self.fail_active(active, error_type, &describe);
         }

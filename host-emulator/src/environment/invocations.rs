@@ -120,6 +120,7 @@ impl Environment {
                 return;
             }
             let event = NextEvent::new(&invocation, deadline_ms);
+            self.extensions.invoke(&event);
             if parked.send(NextAnswer::Event(event)).is_err() {
                 // That `/next` connection went away; try the next one.
                 self.held.pending.push_front(invocation);
@@ -156,7 +157,17 @@ impl Environment {
 
     /// Arms the timer for the earliest deadline of the invocations in flight.
     pub(super) fn reset_deadline(&mut self) {
-        let earliest = self.held.active.iter().map(|a| a.deadline).min();
+        let extensions = match &self.extensions.owed_deadline {
+            Some((_, deadline)) if !self.extensions.owed.is_empty() => Some(*deadline),
+            _ => None,
+        };
+        let earliest = self
+            .held
+            .active
+            .iter()
+            .map(|a| a.deadline)
+            .chain(extensions)
+            .min();
         self.set_deadline(earliest);
     }
 
@@ -194,15 +205,31 @@ impl Environment {
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
         self.report(&mut active);
         self.held.answered(active.invocation.request_id.clone());
-        if keep {
-            if self.generation == self.shared.code_generation.load(Ordering::Acquire) {
-                self.offer_slot();
-            } else {
-                self.retire_when_idle = true;
-            }
-        }
         let tail = active.tail.take().map(Tail::finish);
+        if keep && !self.extensions.all_idle() {
+            // The invoke phase lasts until every extension calls `/next` again: the slot and
+            // the function's concurrency stay taken until then.
+            self.extensions.owed_deadline =
+                Some((active.invocation.request_id.clone(), active.deadline));
+            let permit = active.invocation.finish_holding_permit(answer, tail);
+            self.extensions.owed.push(permit);
+            self.reset_deadline();
+            return;
+        }
+        if keep {
+            self.release_slot();
+        }
         active.invocation.finish(answer, tail);
+    }
+
+    /// A slot's invoke phase is over: it is offered again, or the environment retires once
+    /// idle when its code changed.
+    pub(super) fn release_slot(&mut self) {
+        if self.generation == self.shared.code_generation.load(Ordering::Acquire) {
+            self.offer_slot();
+        } else {
+            self.retire_when_idle = true;
+        }
     }
 
     /// Offers one free slot: to the invoke path and the scheduler through the function's
@@ -246,6 +273,7 @@ impl Environment {
             && self.held.active.is_empty()
             && self.held.pending.is_empty()
             && self.held.parked.len() >= self.slots as usize
+            && self.extensions.all_idle()
     }
 
     /// Schedules a freeze [`FREEZE_GRACE`] from now when every slot is idle (`freeze` on).
@@ -278,7 +306,7 @@ impl Environment {
 
     /// Lets the processes run again before an event is delivered. Returns whether they were
     /// frozen.
-    fn thaw(&mut self) -> bool {
+    pub(super) fn thaw(&mut self) -> bool {
         if let Some(process) = &mut self.process {
             if process.thaw() {
                 self.shared

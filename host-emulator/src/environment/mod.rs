@@ -5,6 +5,7 @@
 //! and its end; the other modules handle one concern each:
 //! - `invocations`: the invocations it holds, their delivery to `/next`, deadlines, freezing;
 //! - `calls` and `streaming`: the runtime's Runtime API calls;
+//! - `extensions`: the Extensions API, and the extensions' part in Init, Invoke and Shutdown;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - [`process`], [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
@@ -15,6 +16,7 @@ mod calls;
 pub mod cgroup;
 mod ending;
 mod errors;
+mod extensions;
 mod invocations;
 mod joining;
 mod memory;
@@ -35,6 +37,7 @@ use crate::api::runtime::RuntimeRequest;
 use crate::invocation::{error_document, Answer, Invocation};
 use crate::logs::{LineSplitter, Tail};
 use crate::scheduler::{FunctionShared, PoolMessage};
+use extensions::Extensions;
 use invocations::Held;
 use process::{Launch, Process, SpawnError, TempDir};
 
@@ -232,6 +235,10 @@ struct Environment {
     /// Its code changed while it held invocations: it ends once they are answered.
     retire_when_idle: bool,
     memory_check: tokio::time::Interval,
+    /// Its extensions.
+    extensions: Extensions,
+    /// The `shutdownReason` its extensions get: `spindown`, `timeout` or `failure`.
+    shutdown_reason: &'static str,
 }
 
 /// Aborts a task when dropped.
@@ -308,12 +315,14 @@ impl Environment {
             memory_check: memory_interval(),
             generation,
             retire_when_idle: false,
+            extensions: Extensions::default(),
+            shutdown_reason: "spindown",
         };
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
         env.platform("INIT_START Runtime Version: firebox:provided.al2023 Runtime Version ARN: arn:aws:lambda:::runtime:firebox".into());
-        match env.spawn() {
+        match env.spawn_members() {
             Ok(()) => {
                 let limit = match kind {
                     EnvKind::OnDemand => env.shared.config.init_timeout,
@@ -327,6 +336,8 @@ impl Environment {
         }
     }
 
+    /// Starts the next members of the environment: its external extensions first when it has
+    /// some (they register before the runtime starts), otherwise the runtime.
     fn spawn(&mut self) -> Result<(), SpawnError> {
         let init_type = if self.shared.config.max_concurrency.is_some() {
             "lambda-managed-instances"
@@ -335,7 +346,7 @@ impl Environment {
         } else {
             "on-demand"
         };
-        let process = Process::spawn(&Launch {
+        let launch = Launch {
             config: &self.shared.config,
             runtime_api: self.runtime_api,
             log_stream: &self.log_stream,
@@ -343,7 +354,17 @@ impl Environment {
             registry: &self.shared.registry,
             init_type,
             isolation: &self.shared.isolation,
-        })?;
+        };
+        if let Some(process) = self.process.as_mut().filter(|p| !p.runtime_started()) {
+            process.spawn_runtime(&launch)?;
+            tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "runtime started");
+            return Ok(());
+        }
+        let process = if self.extensions.none_awaited() {
+            Process::spawn(&launch)?
+        } else {
+            Process::spawn_extensions(&launch)?
+        };
         tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "environment started");
         self.process = Some(process);
         self.output_open = true;
@@ -370,12 +391,18 @@ impl Environment {
             let Some(process) = self.process.as_mut() else {
                 break End::Failed;
             };
-            let (exit, output) = process.wait_and_output();
+            let extensions_alive = process.extensions_alive();
+            let (exit, extension_exit, output) = process.watch();
             tokio::select! {
                 biased;
                 status = exit => {
                     self.drain_output(&mut buf);
                     self.on_exit(status);
+                    break End::Failed;
+                }
+                (name, status) = extension_exit, if extensions_alive => {
+                    self.drain_output(&mut buf);
+                    self.on_extension_exit(&name, status);
                     break End::Failed;
                 }
                 ready = output.readable(), if self.output_open => {
@@ -432,13 +459,14 @@ impl Environment {
     async fn finish(mut self) {
         if !self.exit_grace.is_zero() {
             if let Some(process) = self.process.as_mut() {
-                let (exit, _) = process.wait_and_output();
+                let (exit, _, _) = process.watch();
                 let _ = tokio::time::timeout(self.exit_grace, exit).await;
             }
             let mut buf = vec![0u8; 64 * 1024];
             self.drain_output(&mut buf);
             self.flush_output();
         }
+        self.shutdown_phase().await;
         if let Some(process) = self.process.take() {
             if process.is_frozen() {
                 self.shared

@@ -1,11 +1,14 @@
-//! The function's process: spawned in its own process group with a clean, explicit
-//! environment, its stdout and stderr merged into one pipe, a private temporary directory, and
-//! guards that kill the whole group however the environment ends. Also freezing and thawing
+//! The function's processes: its runtime and its external extensions, spawned into one process
+//! group of their own with a clean, explicit environment, their stdout and stderr merged into
+//! one pipe, a private temporary directory, and guards that kill the whole group however the
+//! environment ends. Extensions start first; the runtime joins the group once they have
+//! registered (Lambda's `Extension init`, then `Runtime init`). Also freezing and thawing
 //! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
 //! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
 //! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -226,21 +229,42 @@ pub struct Launch<'a> {
 /// A running function process and the read end of its output pipe.
 #[derive(Debug)]
 pub struct Process {
-    child: Child,
-    pid: u32,
-    /// stdout and stderr, merged as Lambda merges them.
+    /// The runtime: `None` while external extensions register, before it is spawned.
+    runtime: Option<Runtime>,
+    /// The external extensions, in the order they were started.
+    extensions: Vec<ExtensionChild>,
+    /// stdout and stderr of every member, merged as Lambda merges them.
     pub output: pipe::Receiver,
+    /// The pipe's write end, kept until the runtime (the last member) is spawned.
+    writer: Option<OwnedFd>,
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
-    /// `/proc/PID/status`, kept open for `VmHWM` (none if it could not be opened).
-    status: Option<ReadAgain>,
     /// The memory cgroup's `memory.max_usage_in_bytes`, kept open.
     cgroup_peak: Option<ReadAgain>,
-    /// The move into the cgroups (none without cgroups).
-    joining: Option<Joining>,
+    /// The moves of the members into the cgroups (empty without cgroups).
+    joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
     frozen: Option<FrozenBy>,
+}
+
+/// The runtime process.
+#[derive(Debug)]
+struct Runtime {
+    child: Child,
+    pid: u32,
+    /// `/proc/PID/status`, kept open for `VmHWM` (none if it could not be opened).
+    status: Option<ReadAgain>,
+}
+
+/// One external extension's process.
+#[derive(Debug)]
+struct ExtensionChild {
+    /// Its file name (the name it must register with).
+    name: String,
+    child: Child,
+    pid: u32,
+    exited: bool,
 }
 
 /// How an environment's processes were frozen (so that they are thawed the same way).
@@ -253,26 +277,40 @@ enum FrozenBy {
 }
 
 impl Process {
-    /// Starts the function's command.
+    /// Starts the function's runtime alone (a function without external extensions).
     pub fn spawn(launch: &Launch<'_>) -> Result<Self, SpawnError> {
+        let mut process = Self::prepare(launch)?;
+        process.spawn_runtime(launch)?;
+        Ok(process)
+    }
+
+    /// Starts the function's external extensions (`launch.config.extensions`), each with no
+    /// arguments; the runtime follows with [`Process::spawn_runtime`] once they registered.
+    pub fn spawn_extensions(launch: &Launch<'_>) -> Result<Self, SpawnError> {
+        let mut process = Self::prepare(launch)?;
+        for path in &launch.config.extensions {
+            let program = path.display().to_string();
+            let mut command = Command::new(path);
+            command
+                .env_clear()
+                .envs(super::variables::extension_variables(launch));
+            let (child, pid) = process.spawn_member(command, program, launch)?;
+            let name = super::super::config::extension_name(path);
+            process.extensions.push(ExtensionChild {
+                name,
+                child,
+                pid,
+                exited: false,
+            });
+        }
+        Ok(process)
+    }
+
+    /// The output pipe and the cgroup, before any member is spawned.
+    fn prepare(launch: &Launch<'_>) -> Result<Self, SpawnError> {
         let config = launch.config;
         let (writer, output) = pipe::pipe().map_err(SpawnError::Setup)?;
-        let stdout: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
-        let stderr = stdout.try_clone().map_err(SpawnError::Setup)?;
-        let program = &config.command[0];
-        let mut command = Command::new(program);
-        command
-            .args(&config.command[1..])
-            .env_clear()
-            .envs(variables(launch))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr))
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(dir) = &config.code_dir {
-            command.current_dir(dir);
-        }
+        let writer: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
         let cgroup = match &launch.isolation.cgroups {
             Some(roots) => Some(
                 EnvCgroup::create(roots, u64::from(config.memory_mb) * 1024 * 1024)
@@ -280,41 +318,96 @@ impl Process {
             ),
             None => None,
         };
-        let child = command.spawn().map_err(|e| SpawnError::Exec {
-            program: program.clone(),
-            reason: exec_reason(&e),
-        })?;
-        let pid = child.id().ok_or_else(|| SpawnError::Exec {
-            program: program.clone(),
-            reason: "exited before it could be watched".into(),
-        })?;
-        let pgid = pid as i32;
-        // Not waited for: the runtime initialises while a blocking thread moves it.
-        let joining = cgroup.as_ref().map(|cg| Joining::start(cg.mover(), pid));
-        launch
-            .registry
-            .add(pgid, cgroup.as_ref().map(|c| c.freezer_dir().to_path_buf()));
-        // Kept open for every REPORT; if they cannot be opened, each read opens them anew.
-        let status = ReadAgain::open(Path::new(&format!("/proc/{pid}/status")), 2048).ok();
         let cgroup_peak = cgroup
             .as_ref()
             .and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok());
         Ok(Self {
-            child,
-            pid,
+            runtime: None,
+            extensions: Vec::new(),
             output,
+            writer: Some(writer),
             guard: GroupGuard {
-                pgid,
+                pgid: 0,
                 registry: launch.registry.clone(),
                 cgroup,
             },
             children_scanned: None,
             children_peak: 0,
-            status,
             cgroup_peak,
-            joining,
+            joining: Vec::new(),
             frozen: None,
         })
+    }
+
+    /// Starts the runtime (the function's command) in the environment's process group.
+    pub fn spawn_runtime(&mut self, launch: &Launch<'_>) -> Result<(), SpawnError> {
+        let config = launch.config;
+        let program = config.command[0].clone();
+        let mut command = Command::new(&program);
+        command
+            .args(&config.command[1..])
+            .env_clear()
+            .envs(variables(launch));
+        let (child, pid) = self.spawn_member(command, program, launch)?;
+        // The runtime is the last member: only the members hold the write end from now on,
+        // so that the pipe reports end of file once they are all gone.
+        self.writer = None;
+        // Kept open for every REPORT; if it cannot be opened, each read opens it anew.
+        let status = ReadAgain::open(Path::new(&format!("/proc/{pid}/status")), 2048).ok();
+        self.runtime = Some(Runtime { child, pid, status });
+        Ok(())
+    }
+
+    /// Spawns one member into the group (creating the group with the first member), its
+    /// output into the shared pipe, and starts its move into the cgroups.
+    fn spawn_member(
+        &mut self,
+        mut command: Command,
+        program: String,
+        launch: &Launch<'_>,
+    ) -> Result<(Child, u32), SpawnError> {
+        let writer = self.writer.as_ref().ok_or_else(|| {
+            SpawnError::Setup(std::io::Error::other("the runtime was already started"))
+        })?;
+        let stdout = writer.try_clone().map_err(SpawnError::Setup)?;
+        let stderr = writer.try_clone().map_err(SpawnError::Setup)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr))
+            .process_group(self.guard.pgid)
+            .kill_on_drop(true);
+        if let Some(dir) = &launch.config.code_dir {
+            command.current_dir(dir);
+        }
+        let child = command.spawn().map_err(|e| SpawnError::Exec {
+            program: program.clone(),
+            reason: exec_reason(&e),
+        })?;
+        let pid = child.id().ok_or_else(|| SpawnError::Exec {
+            program,
+            reason: "exited before it could be watched".into(),
+        })?;
+        if self.guard.pgid == 0 {
+            self.guard.pgid = pid as i32;
+            launch.registry.add(
+                self.guard.pgid,
+                self.guard
+                    .cgroup
+                    .as_ref()
+                    .map(|c| c.freezer_dir().to_path_buf()),
+            );
+        }
+        // Not waited for: the member initialises while a blocking thread moves it.
+        if let Some(cg) = &self.guard.cgroup {
+            self.joining.push(Joining::start(cg.mover(), pid));
+        }
+        Ok((child, pid))
+    }
+
+    /// Whether the runtime has been started.
+    pub fn runtime_started(&self) -> bool {
+        self.runtime.is_some()
     }
 
     /// Whether the processes are frozen now.
@@ -325,7 +418,20 @@ impl Process {
     /// Whether every process of the environment is known to be in its cgroups (the move
     /// started at spawn has completed). Always false without cgroups.
     pub fn in_cgroups(&mut self) -> bool {
-        self.joining.as_mut().and_then(Joining::joined).is_some()
+        self.moved_bytes().is_some()
+    }
+
+    /// When every member's move into the cgroups has completed: the memory they held
+    /// outside the cgroups before the move, together.
+    fn moved_bytes(&mut self) -> Option<u64> {
+        if self.joining.is_empty() {
+            return None;
+        }
+        let mut outside = 0;
+        for joining in &mut self.joining {
+            outside += joining.joined()?.outside_bytes;
+        }
+        Some(outside)
     }
 
     /// Stops every process of the environment until [`Process::thaw`]. Returns whether it
@@ -342,15 +448,22 @@ impl Process {
         self.frozen.is_some()
     }
 
-    /// Whether the main process has exited (its status is kept for the pending `wait`).
+    /// Whether the runtime has exited (its status is kept for the pending `wait`); true when
+    /// it was never started.
     pub fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        match &mut self.runtime {
+            Some(runtime) => matches!(runtime.child.try_wait(), Ok(Some(_))),
+            None => true,
+        }
     }
 
-    /// Whether a SIGKILL is pending for the main process (sent while it was frozen).
+    /// Whether a SIGKILL is pending for the runtime (sent while it was frozen).
     pub fn kill_pending(&self) -> bool {
         const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+        let Some(runtime) = &self.runtime else {
+            return true;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", runtime.pid)) else {
             return true; // no /proc entry: the process is gone
         };
         status
@@ -388,12 +501,23 @@ impl Process {
     /// resident memory of its living processes is over `limit_bytes` (sampled, so
     /// approximate).
     pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
-        let moved = self.joining.as_mut().and_then(Joining::joined);
+        let moved = self.moved_bytes();
         match (&self.guard.cgroup, moved) {
-            (Some(cg), Some(moved)) => cg.hit_limit() || moved.outside_bytes >= limit_bytes,
-            (Some(cg), None) => cg.hit_limit() || tree_rss_bytes(self.pid) > limit_bytes,
-            (None, _) => tree_rss_bytes(self.pid) > limit_bytes,
+            (Some(cg), Some(outside)) => cg.hit_limit() || outside >= limit_bytes,
+            (Some(cg), None) => cg.hit_limit() || self.members_rss_bytes() > limit_bytes,
+            (None, _) => self.members_rss_bytes() > limit_bytes,
         }
+    }
+
+    /// The pids of the living members: the runtime, then the extensions.
+    fn member_pids(&self) -> impl Iterator<Item = u32> + '_ {
+        let extensions = self.extensions.iter().filter(|e| !e.exited).map(|e| e.pid);
+        self.runtime.iter().map(|r| r.pid).chain(extensions)
+    }
+
+    /// Resident memory of every member and its descendants now, in bytes.
+    fn members_rss_bytes(&self) -> u64 {
+        self.member_pids().map(tree_rss_bytes).sum()
     }
 
     /// Removes the environment's cgroups in the background, once its processes are gone.
@@ -403,26 +527,71 @@ impl Process {
         }
     }
 
-    /// The process id (also the process group id).
+    /// The runtime's process id (0 before it is started).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.runtime.as_ref().map_or(0, |r| r.pid)
     }
 
-    /// Waits for the main process to exit (cancel-safe); also gives the output pipe, so that a
-    /// caller can wait for both at once.
-    pub fn wait_and_output(
+    /// Waits for the runtime to exit and for an extension to exit (both cancel-safe; the
+    /// first never resolves before the runtime is started, the second never without living
+    /// extensions); also gives the output pipe, so that a caller can wait for all at once.
+    pub fn watch(
         &mut self,
     ) -> (
-        impl std::future::Future<Output = std::io::Result<ExitStatus>> + '_,
+        impl Future<Output = std::io::Result<ExitStatus>> + '_,
+        impl Future<Output = (String, std::io::Result<ExitStatus>)> + '_,
         &pipe::Receiver,
     ) {
-        (self.child.wait(), &self.output)
+        let runtime = self.runtime.as_mut().map(|r| &mut r.child);
+        let extensions = &mut self.extensions;
+        (
+            async move {
+                match runtime {
+                    Some(child) => child.wait().await,
+                    None => std::future::pending().await,
+                }
+            },
+            std::future::poll_fn(move |cx| {
+                for extension in extensions.iter_mut().filter(|e| !e.exited) {
+                    let polled = {
+                        let wait = std::pin::pin!(extension.child.wait());
+                        wait.poll(cx)
+                    };
+                    if let std::task::Poll::Ready(status) = polled {
+                        extension.exited = true;
+                        return std::task::Poll::Ready((extension.name.clone(), status));
+                    }
+                }
+                std::task::Poll::Pending
+            }),
+            &self.output,
+        )
     }
 
-    /// Kills the whole process group and reaps the main process.
+    /// Whether any external extension is still running.
+    pub fn extensions_alive(&self) -> bool {
+        self.extensions.iter().any(|e| !e.exited)
+    }
+
+    /// Sends `signal` to the runtime alone.
+    pub fn signal_runtime(&self, signal: i32) {
+        if let Some(runtime) = &self.runtime {
+            if let Ok(pid) = i32::try_from(runtime.pid) {
+                // SAFETY: kill(2) has no memory-safety preconditions.
+                unsafe { libc::kill(pid, signal) };
+            }
+        }
+    }
+
+    /// Kills the whole process group and reaps its members.
     pub async fn kill(mut self) {
         self.guard.kill();
-        let _ = self.child.wait().await;
+        if let Some(runtime) = &mut self.runtime {
+            let _ = runtime.child.wait().await;
+        }
+        for extension in &mut self.extensions {
+            let _ = extension.child.wait().await;
+        }
         self.release();
         // Dropping the guard unregisters the group (its second SIGKILL finds nothing or
         // stragglers that were still in the group).
@@ -436,11 +605,15 @@ impl Process {
     /// `CHILD_SCAN_INTERVAL`, so that the invoke hot path stays cheap while a process tree
     /// is still measured.
     pub fn peak_memory(&mut self) -> u64 {
-        let own = match &mut self.status {
-            Some(status) => status
+        let own = match &mut self.runtime {
+            Some(Runtime {
+                status: Some(status),
+                ..
+            }) => status
                 .read()
                 .map_or(0, |s| peak::status_field_bytes(s, b"VmHWM:")),
-            None => read_hwm_kb(self.pid) * 1024,
+            Some(runtime) => read_hwm_kb(runtime.pid) * 1024,
+            None => 0,
         };
         if let Some(cg) = &self.guard.cgroup {
             // A cgroup's peak counts only the pages charged to it: shared-library pages that
@@ -459,7 +632,13 @@ impl Process {
         if due {
             self.children_scanned = Some(std::time::Instant::now());
             let mut total = 0;
-            let mut stack = children_of(self.pid);
+            // The runtime's descendants, and the extensions with theirs.
+            let mut stack: Vec<u32> = self
+                .runtime
+                .iter()
+                .flat_map(|r| children_of(r.pid))
+                .collect();
+            stack.extend(self.extensions.iter().filter(|e| !e.exited).map(|e| e.pid));
             let mut seen = 0;
             while let Some(pid) = stack.pop() {
                 seen += 1;

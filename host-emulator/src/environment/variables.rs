@@ -80,3 +80,25 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
     }
     vars
 }
+
+/// Variables that belong to the runtime process alone: an extension sees every other one.
+const RUNTIME_ONLY: &[&str] = &[
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
+    "_AWS_XRAY_DAEMON_ADDRESS",
+    "_AWS_XRAY_DAEMON_PORT",
+    "_HANDLER",
+];
+
+/// The environment of an external extension: the function's, without the variables
+/// specific to the runtime process (as on Lambda).
+pub fn extension_variables(launch: &Launch<'_>) -> Vec<(String, String)> {
+    let mut vars = variables(launch);
+    vars.retain(|(k, _)| !RUNTIME_ONLY.contains(&k.as_str()));
+    vars
+}

@@ -8,6 +8,9 @@ INIT_MODE decides how Init goes:
   exit_now            exit 3 at once
   never_next          print a line, then sleep forever without calling /next
   print_init          print two lines during Init, then serve
+  internal_ext        register an internal extension `internal-ext` (INVOKE) served by a
+                      thread that prints `[internal-ext] INVOKE <id>`; also try to register
+                      one for SHUTDOWN and print `POST internal-shutdown <status> <errorType>`
 
 Each event (a JSON object) says what to do, in this order:
   print: N            print N numbered lines to stdout
@@ -77,6 +80,37 @@ def init():
     if mode == "print_init":
         print("init line 1", flush=True)
         print("init line 2", flush=True)
+    if mode == "internal_ext":
+        internal_extension()
+
+
+def internal_extension():
+    import threading
+
+    def call(method, path, body=None, headers=None):
+        c = http.client.HTTPConnection(API)
+        c.request(method, "/2020-01-01/extension" + path, body=body, headers=headers or {})
+        resp = c.getresponse()
+        data = resp.read()
+        c.close()
+        return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+
+    status, _, data = call("POST", "/register", json.dumps({"events": ["SHUTDOWN"]}),
+                           {"Lambda-Extension-Name": "internal-shutdown"})
+    print("POST internal-shutdown", status, json.loads(data).get("errorType"), flush=True)
+    status, headers, _ = call("POST", "/register", json.dumps({"events": ["INVOKE"]}),
+                              {"Lambda-Extension-Name": "internal-ext"})
+    print("POST internal-ext", status, flush=True)
+    ext_id = headers["lambda-extension-identifier"]
+
+    def serve():
+        while True:
+            status, _, data = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+            if status != 200:
+                return
+            print("[internal-ext] INVOKE", json.loads(data)["requestId"], flush=True)
+
+    threading.Thread(target=serve, daemon=True).start()
 
 
 def handle(request_id, headers, event):

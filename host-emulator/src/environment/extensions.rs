@@ -1,0 +1,529 @@
+//! The extensions of one environment (the Extensions API's state) and how they take part in
+//! its lifecycle, as on Lambda:
+//! - **Init**: external extensions (`FunctionConfig::extensions`) start first and register
+//!   under their file name; the runtime starts once all of them have. Internal extensions (any
+//!   other name, typically registered from inside the runtime process) may register until
+//!   Init ends. Init ends when the runtime and every extension wait in their `/next`.
+//! - **Invoke**: each extension registered for `INVOKE` gets the invocation's event. The caller
+//!   gets the runtime's answer at once, but the environment takes no other invocation until
+//!   every extension has called `/next` again, within the invocation's timeout.
+//! - **Shutdown**: before the environment ends, extensions registered for `SHUTDOWN` get the
+//!   event (reason `spindown`, `timeout` or `failure`), the runtime gets SIGTERM, and the
+//!   processes have 2,000 ms (500 ms with internal extensions only) before SIGKILL.
+//! - **Failures**: an extension that exits, or reports `init/error`, ends the environment; the
+//!   invocation waiting for Init, or in flight, fails with `Extension.Crash` (or the reported
+//!   error type).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::errors::{error_body, exit_reason};
+use super::{End, Environment, NextEvent, Phase};
+use crate::api::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
+use crate::api::runtime::RuntimeRequest;
+use crate::config::MAX_EXTENSIONS;
+use crate::invocation::error_document;
+
+/// The Shutdown phase's limit with at least one external extension.
+const SHUTDOWN_LIMIT_EXTERNAL: Duration = Duration::from_millis(2000);
+/// The Shutdown phase's limit with internal extensions only.
+const SHUTDOWN_LIMIT_INTERNAL: Duration = Duration::from_millis(500);
+
+/// The extensions of one environment.
+#[derive(Debug, Default)]
+pub(super) struct Extensions {
+    /// Registered extensions, in registration order.
+    registered: Vec<Registered>,
+    /// External extensions started and not registered yet, by file name.
+    awaiting: Vec<String>,
+    /// Invocations the runtime answered whose invoke phase has not ended (an extension has not
+    /// called `/next` since): slots to offer, and their hold on the function's concurrency
+    /// to release, once every extension waits again.
+    pub owed: Vec<Option<crate::scheduler::capacity::Permit>>,
+    /// The last such invocation: its request id and deadline.
+    pub owed_deadline: Option<(String, Instant)>,
+}
+
+#[derive(Debug)]
+struct Registered {
+    id: String,
+    name: String,
+    external: bool,
+    events: Subscriptions,
+    /// Its `/next` call, waiting for an event.
+    parked: Option<oneshot::Sender<ExtensionAnswer>>,
+    /// Events it has not taken yet.
+    queue: VecDeque<Bytes>,
+    /// The error type it reported through `exit/error`.
+    exit_error: Option<String>,
+}
+
+impl Extensions {
+    /// The extensions of a fresh environment: `awaiting` are the external ones just started.
+    pub fn new(awaiting: Vec<String>) -> Self {
+        Self {
+            awaiting,
+            ..Self::default()
+        }
+    }
+
+    /// Whether every external extension has registered.
+    pub fn none_awaited(&self) -> bool {
+        self.awaiting.is_empty()
+    }
+
+    /// Whether every extension waits in `/next` with nothing queued (Init or the invoke
+    /// phase may end; the environment may be frozen).
+    pub fn all_idle(&self) -> bool {
+        self.awaiting.is_empty()
+            && self
+                .registered
+                .iter()
+                .all(|r| r.parked.is_some() && r.queue.is_empty())
+    }
+
+    /// The `EXTENSION` log line of each registered extension.
+    pub fn ready_lines(&self) -> Vec<String> {
+        self.registered
+            .iter()
+            .map(|r| {
+                format!(
+                    "EXTENSION\tName: {}\tState: Ready\tEvents: {}",
+                    r.name,
+                    r.events.describe()
+                )
+            })
+            .collect()
+    }
+
+    /// The names of the extensions that have not called `/next` since their last event.
+    pub fn busy_names(&self) -> String {
+        let busy: Vec<&str> = self
+            .registered
+            .iter()
+            .filter(|r| r.parked.is_none() || !r.queue.is_empty())
+            .map(|r| r.name.as_str())
+            .collect();
+        busy.join(", ")
+    }
+
+    /// The invocation's `INVOKE` event, to every extension registered for it.
+    pub fn invoke(&mut self, event: &NextEvent) {
+        if !self.registered.iter().any(|r| r.events.invoke) {
+            return;
+        }
+        let body = serde_json::json!({
+            "eventType": "INVOKE",
+            "deadlineMs": event.deadline_ms,
+            "requestId": event.request_id,
+            "invokedFunctionArn": event.invoked_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": event.trace_id},
+        });
+        self.broadcast(Bytes::from(body.to_string()), |e| e.invoke);
+    }
+
+    /// The `SHUTDOWN` event, to every extension registered for it; returns how many.
+    fn shutdown(&mut self, reason: &str, deadline_ms: u64) -> usize {
+        let body = serde_json::json!({
+            "eventType": "SHUTDOWN",
+            "shutdownReason": reason,
+            "deadlineMs": deadline_ms,
+        });
+        self.broadcast(Bytes::from(body.to_string()), |e| e.shutdown)
+    }
+
+    /// Hands `body` to each extension `wanted` picks: to its waiting `/next`, or to its queue.
+    fn broadcast(&mut self, body: Bytes, wanted: fn(&Subscriptions) -> bool) -> usize {
+        let mut sent = 0;
+        for extension in self.registered.iter_mut().filter(|r| wanted(&r.events)) {
+            sent += 1;
+            match extension.parked.take() {
+                Some(parked) if extension.queue.is_empty() => {
+                    if let Err(ExtensionAnswer::Event(body)) =
+                        parked.send(ExtensionAnswer::Event(body.clone()))
+                    {
+                        // Its `/next` connection went away: keep the event for the next call.
+                        extension.queue.push_back(body);
+                    }
+                }
+                parked => {
+                    extension.parked = parked;
+                    extension.queue.push_back(body.clone());
+                }
+            }
+        }
+        sent
+    }
+
+    /// `/next` of extension `id`: answers a queued event at once, or parks the call. Returns
+    /// whether the call was accepted (a refusal gets its 403 here).
+    fn next(&mut self, id: &str, reply: oneshot::Sender<ExtensionAnswer>) -> bool {
+        let refuse = |reply: oneshot::Sender<ExtensionAnswer>, kind: &str, message: &str| {
+            let _ = reply.send(ExtensionAnswer::Forbidden(error_document(kind, message)));
+            false
+        };
+        let Some(extension) = self.registered.iter_mut().find(|r| r.id == id) else {
+            return refuse(
+                reply,
+                "Extension.UnknownExtensionIdentifier",
+                &format!("Unknown extension {id}"),
+            );
+        };
+        if extension.parked.as_ref().is_some_and(|p| !p.is_closed()) {
+            return refuse(
+                reply,
+                "Extension.InvalidExtensionState",
+                &format!(
+                    "extension {} already waits in /next: one call at a time",
+                    extension.name
+                ),
+            );
+        }
+        match extension.queue.pop_front() {
+            Some(event) => {
+                extension.parked = None;
+                if let Err(ExtensionAnswer::Event(event)) =
+                    reply.send(ExtensionAnswer::Event(event))
+                {
+                    extension.queue.push_front(event);
+                }
+            }
+            None => extension.parked = Some(reply),
+        }
+        true
+    }
+
+    fn name_of(&self, id: &str) -> Option<&str> {
+        self.registered
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.name.as_str())
+    }
+}
+
+impl Environment {
+    /// Starts the configured external extensions; the runtime follows once they registered
+    /// (at once when there are none).
+    pub(super) fn spawn_members(&mut self) -> Result<(), super::process::SpawnError> {
+        let names = self
+            .shared
+            .config
+            .extensions
+            .iter()
+            .map(|p| crate::config::extension_name(p))
+            .collect();
+        self.extensions = Extensions::new(names);
+        self.spawn()
+    }
+
+    /// The Extensions API calls.
+    pub(super) fn on_extension_request(&mut self, request: RuntimeRequest) -> Result<(), End> {
+        match request {
+            RuntimeRequest::ExtensionRegister {
+                name,
+                events,
+                account_id,
+                reply,
+            } => self.on_register(name, events, account_id, reply),
+            RuntimeRequest::ExtensionNext { id, reply } => {
+                if self.extensions.next(&id, reply) {
+                    self.after_extension_next();
+                }
+                Ok(())
+            }
+            RuntimeRequest::ExtensionError {
+                id,
+                kind,
+                error_type,
+                body,
+                reply,
+            } => self.on_extension_error(&id, kind, error_type, body, reply),
+            _ => Ok(()),
+        }
+    }
+
+    /// `register`: an awaited external extension, or an internal one while Init lasts.
+    fn on_register(
+        &mut self,
+        name: String,
+        events: Subscriptions,
+        account_id: bool,
+        reply: oneshot::Sender<ExtensionAnswer>,
+    ) -> Result<(), End> {
+        let refuse = |reply: oneshot::Sender<ExtensionAnswer>, kind: &str, message: String| {
+            let _ = reply.send(ExtensionAnswer::Forbidden(error_document(kind, &message)));
+        };
+        let external = self.extensions.awaiting.iter().position(|n| *n == name);
+        if events.invoke && self.slots > 1 {
+            refuse(reply, "Extension.InvalidEventType", format!(
+                "INVOKE: extensions get no INVOKE events when an environment runs several invocations at once (max_concurrency = {})",
+                self.slots
+            ));
+            return Ok(());
+        }
+        if external.is_none() {
+            let initializing = matches!(self.phase, Phase::Initializing { .. });
+            let count = self.extensions.registered.len() + self.extensions.awaiting.len();
+            let problem = if !initializing {
+                Some((
+                    "Extension.RegistrationClosed",
+                    "Extension registration closed already: extensions register during Init"
+                        .to_owned(),
+                ))
+            } else if self.extensions.registered.iter().any(|r| r.name == name) {
+                Some((
+                    "Extension.InvalidExtensionState",
+                    format!("an extension named {name} is already registered"),
+                ))
+            } else if count >= MAX_EXTENSIONS {
+                Some((
+                    "Extension.TooManyExtensions",
+                    format!("Extension limit ({MAX_EXTENSIONS}) reached"),
+                ))
+            } else if events.shutdown {
+                Some((
+                    "Extension.InvalidEventType",
+                    format!("SHUTDOWN: {name} is an internal extension (not one of the function's `extensions`), and internal extensions cannot register for SHUTDOWN"),
+                ))
+            } else {
+                None
+            };
+            if let Some((kind, message)) = problem {
+                refuse(reply, kind, message);
+                return Ok(());
+            }
+        }
+        let id = crate::ids::request_id();
+        let config = &self.shared.config;
+        let mut body = serde_json::json!({
+            "functionName": config.name,
+            "functionVersion": "$LATEST",
+            "handler": config.handler.clone().unwrap_or_default(),
+        });
+        if account_id {
+            body["accountId"] = config.account_id.clone().into();
+        }
+        let answer = ExtensionAnswer::Registered {
+            id: id.clone(),
+            body: Bytes::from(body.to_string()),
+        };
+        if reply.send(answer).is_err() {
+            return Ok(()); // it went away before learning its identifier
+        }
+        if let Some(i) = external {
+            self.extensions.awaiting.remove(i);
+        }
+        self.extensions.registered.push(Registered {
+            id,
+            name,
+            external: external.is_some(),
+            events,
+            parked: None,
+            queue: VecDeque::new(),
+            exit_error: None,
+        });
+        let runtime_started = self.process.as_ref().is_some_and(|p| p.runtime_started());
+        if self.extensions.none_awaited() && !runtime_started {
+            return self.start_runtime();
+        }
+        Ok(())
+    }
+
+    /// Every external extension registered: Runtime init begins.
+    fn start_runtime(&mut self) -> Result<(), End> {
+        if let Err(e) = self.spawn() {
+            let id = self.first_pending_id().unwrap_or_default();
+            let message = format!("RequestId: {id} Error: {e}");
+            self.platform(message.clone());
+            self.platform("Runtime.InvalidEntrypoint".into());
+            self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
+            self.end_reason = format!("cannot start the runtime: {e}");
+            self.shutdown_reason = "failure";
+            return Err(End::Failed);
+        }
+        Ok(())
+    }
+
+    /// An extension called `/next`: Init or the invoke phase may be over.
+    fn after_extension_next(&mut self) {
+        if !self.extensions.all_idle() {
+            return;
+        }
+        match self.phase {
+            Phase::Initializing { .. } => {
+                if self.maybe_init_done() {
+                    self.deliver();
+                }
+            }
+            Phase::Ready => {
+                let owed = std::mem::take(&mut self.extensions.owed);
+                self.extensions.owed_deadline = None;
+                for permit in owed {
+                    // The concurrency first, so that the slot offered next finds the room.
+                    drop(permit);
+                    self.release_slot();
+                }
+                self.reset_deadline();
+            }
+        }
+        self.freeze_if_idle();
+    }
+
+    /// `init/error` and `exit/error`.
+    fn on_extension_error(
+        &mut self,
+        id: &str,
+        kind: ExtensionErrorKind,
+        error_type: String,
+        body: Option<Bytes>,
+        reply: oneshot::Sender<ExtensionAnswer>,
+    ) -> Result<(), End> {
+        let Some(name) = self.extensions.name_of(id).map(str::to_owned) else {
+            let _ = reply.send(ExtensionAnswer::Forbidden(error_document(
+                "Extension.UnknownExtensionIdentifier",
+                &format!("Unknown extension {id}"),
+            )));
+            return Ok(());
+        };
+        match kind {
+            ExtensionErrorKind::Exit => {
+                let _ = reply.send(ExtensionAnswer::Accepted);
+                self.platform(format!(
+                    "Extension {name} reported an exit error: {error_type}"
+                ));
+                if let Some(r) = self.extensions.registered.iter_mut().find(|r| r.id == id) {
+                    r.exit_error = Some(error_type);
+                }
+                Ok(())
+            }
+            ExtensionErrorKind::Init => {
+                let Phase::Initializing { since, .. } = self.phase else {
+                    let _ = reply.send(ExtensionAnswer::Forbidden(error_document(
+                        "Extension.InvalidExtensionState",
+                        "init/error is only allowed during Init",
+                    )));
+                    return Ok(());
+                };
+                let _ = reply.send(ExtensionAnswer::Accepted);
+                self.platform(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
+                    since.elapsed().as_secs_f64() * 1000.0
+                ));
+                self.fail_pending(error_body(Some(&error_type), body));
+                self.end_reason = format!("extension {name} failed its Init ({error_type})");
+                self.shutdown_reason = "failure";
+                Err(End::Failed)
+            }
+        }
+    }
+
+    /// An external extension exited: the environment does not survive it.
+    pub(super) fn on_extension_exit(
+        &mut self,
+        name: &str,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) {
+        self.flush_output();
+        let reason = match status {
+            Ok(status) => exit_reason(status).unwrap_or_else(|| "exit status 0".into()),
+            Err(e) => format!("wait failed: {e}"),
+        };
+        let error_type = self
+            .extensions
+            .registered
+            .iter()
+            .find(|r| r.name == name && r.external)
+            .and_then(|r| r.exit_error.clone())
+            .unwrap_or_else(|| "Extension.Crash".into());
+        self.end_reason = format!("extension {name} exited ({reason})");
+        self.shutdown_reason = "failure";
+        let describe =
+            |id: &str| format!("RequestId: {id} Error: Extension {name} exited: {reason}");
+        match self.phase {
+            Phase::Initializing { since, .. } => self.fail_init(since, &error_type, describe),
+            Phase::Ready => self.fail_all(&error_type, describe),
+        }
+    }
+
+    /// Logs the external extensions that never registered (Init timed out waiting for them).
+    pub(super) fn hint_unregistered(&mut self) {
+        for name in self.extensions.awaiting.clone() {
+            self.platform(format!(
+                "Extension {name} did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: {name} (its file name)"
+            ));
+        }
+    }
+
+    /// The invoke phase outlived the invocation's timeout: an extension did not call `/next`.
+    pub(super) fn extensions_timed_out(&mut self, now: Instant) -> Option<End> {
+        let (id, deadline) = self.extensions.owed_deadline.clone()?;
+        if deadline > now || self.extensions.owed.is_empty() {
+            return None;
+        }
+        self.platform(format!(
+            "RequestId: {id} Error: Extension {} did not call next within the function timeout ({:.2} seconds)",
+            self.extensions.busy_names(),
+            self.shared.config.timeout.as_secs_f64()
+        ));
+        self.end_reason = "an extension outlived the invocation's timeout".into();
+        self.shutdown_reason = "timeout";
+        Some(End::Failed)
+    }
+
+    /// The Shutdown phase, when extensions are registered: `SHUTDOWN` to those that asked for
+    /// it, SIGTERM to the runtime, then up to the phase's limit for every process to exit
+    /// (the caller kills what is left). Extensions may still call `/next` meanwhile (they get
+    /// their queued events); any other call gets 500.
+    pub(super) async fn shutdown_phase(&mut self) {
+        if self.extensions.registered.is_empty() || self.process.is_none() {
+            return;
+        }
+        self.thaw();
+        let external = self.extensions.registered.iter().any(|r| r.external);
+        let limit = if external {
+            SHUTDOWN_LIMIT_EXTERNAL
+        } else {
+            SHUTDOWN_LIMIT_INTERNAL
+        };
+        let deadline = Instant::now() + limit;
+        let deadline_ms = crate::ids::millis_of(SystemTime::now() + limit);
+        let reason = self.shutdown_reason;
+        let sent = self.extensions.shutdown(reason, deadline_ms);
+        tracing::debug!(function = %self.shared.config.name, env = self.id, reason, sent, "shutdown phase");
+        if let Some(process) = &self.process {
+            process.signal_runtime(libc::SIGTERM);
+        }
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(sleep);
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Some(process) = self.process.as_mut() {
+            let runtime_done = process.has_exited();
+            let extensions_alive = process.extensions_alive();
+            if runtime_done && !extensions_alive {
+                break;
+            }
+            let (exit, extension_exit, output) = process.watch();
+            tokio::select! {
+                _ = exit, if !runtime_done => {}
+                _ = extension_exit, if extensions_alive => {}
+                ready = output.readable(), if self.output_open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
+                Some(request) = self.requests.recv() => {
+                    if let RuntimeRequest::ExtensionNext { id, reply } = request {
+                        self.extensions.next(&id, reply);
+                    }
+                    // Any other call is dropped: its caller gets 500, "exit now".
+                }
+                () = &mut sleep => break,
+            }
+        }
+        self.drain_output(&mut buf);
+        self.flush_output();
+    }
+}

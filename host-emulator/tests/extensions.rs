@@ -1,0 +1,346 @@
+//! The Extensions API against real processes: external extensions (a Python script started
+//! through differently named symlinks, so that each registers under its own file name) and an
+//! internal one registered from inside the test runtime. Covers the three phases (Init waits
+//! for the extensions and the runtime starts after they register; INVOKE events and the invoke
+//! phase lasting until every extension calls next; SHUTDOWN with its reason), the failures
+//! (a crash in Init or during an invocation, init/error, an extension that never registers or
+//! outlives the timeout) and the bad calls with their 403 error types.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{Emulator, FunctionConfig};
+
+/// The test extension, under `name` in `dir` (a symlink: the file name is what it registers
+/// as).
+fn extension(dir: &TempDir, name: &str) -> PathBuf {
+    let link = dir.path(name);
+    std::os::unix::fs::symlink(runtime("extension.py"), &link).expect("symlink the extension");
+    link
+}
+
+/// The test runtime with the extensions of `modes` (name, EXT_MODE), idle environments kept
+/// for `idle`.
+fn with_extensions(dir: &TempDir, name: &str, modes: &[(&str, &str)]) -> FunctionConfig {
+    let mut f = function(name, "").idle_timeout(Duration::from_secs(60));
+    for (ext, mode) in modes {
+        f = f.extension(extension(dir, ext)).env(
+            format!("EXT_MODE_{}", ext.to_uppercase().replace('-', "_")),
+            *mode,
+        );
+    }
+    f
+}
+
+/// Invokes and expects success; returns (request id, pid).
+async fn ok(emu: &Emulator, function: &str, event: &str) -> (String, i64) {
+    let r = emu.invoke(function, event.to_owned()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let v = r.json().unwrap();
+    (r.request_id.clone().unwrap(), v["pid"].as_i64().unwrap())
+}
+
+/// Invokes and expects a function error; returns the error document.
+async fn failed(emu: &Emulator, function: &str, event: &str) -> serde_json::Value {
+    let r = emu.invoke(function, event.to_owned()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    r.json().unwrap()
+}
+
+/// Index of the first log line containing `needle`.
+fn position(emu: &Emulator, function: &str, needle: &str) -> usize {
+    let lines = texts(emu, function);
+    lines
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?}; log was:\n{}", lines.join("\n")))
+}
+
+#[tokio::test]
+async fn an_external_extension_registers_first_gets_every_invoke_and_a_spindown_shutdown() {
+    let dir = TempDir::new("ext-normal");
+    let f = with_extensions(&dir, "f", &[("watcher", "normal")])
+        .idle_timeout(Duration::from_secs(2))
+        .handler("app.handler");
+    let emu = start(vec![f]).await;
+    let (first, pid) = ok(&emu, "f", "{}").await;
+    let (second, again) = ok(&emu, "f", "{}").await;
+    assert_eq!(pid, again, "the second invoke is warm");
+
+    // Registration answered with the function's metadata, the account id asked for.
+    let registered = wait_for_line(&emu, "f", |l| l.starts_with("[watcher] registered")).await;
+    assert!(registered.contains("200"), "{registered}");
+    for want in [
+        "\"functionName\":\"f\"",
+        "\"functionVersion\":\"$LATEST\"",
+        "\"handler\":\"app.handler\"",
+        "\"accountId\":\"123456789012\"",
+    ] {
+        assert!(registered.contains(want), "{want} in {registered}");
+    }
+    // The extension's environment lacks the runtime's own variables.
+    let env = wait_for_line(&emu, "f", |l| l.starts_with("[watcher] env")).await;
+    assert_eq!(env, "[watcher] env handler=None task_root=None function=f");
+    // Init: the extension registered before the runtime started; the EXTENSION line says so.
+    assert!(
+        position(&emu, "f", "[watcher] registering") < position(&emu, "f", "INIT_START")
+            || position(&emu, "f", "[watcher] registering")
+                < position(&emu, "f", "EXTENSION\tName: watcher")
+    );
+    wait_for_line(&emu, "f", |l| {
+        l == "EXTENSION\tName: watcher\tState: Ready\tEvents: [INVOKE,SHUTDOWN]"
+    })
+    .await;
+    // One INVOKE per invocation, with the ARN, the trace id and an event identifier.
+    for id in [&first, &second] {
+        let line = wait_for_line(&emu, "f", |l| {
+            l.starts_with(&format!("[watcher] INVOKE {id}"))
+        })
+        .await;
+        assert_eq!(
+            line,
+            format!(
+                "[watcher] INVOKE {id} arn:aws:lambda:us-east-1:123456789012:function:f Root= event_id=True"
+            )
+        );
+    }
+    // Idle reclaim: SHUTDOWN with reason spindown and a deadline about 2 s ahead; the
+    // extension exits by itself.
+    let line = wait_for_line(&emu, "f", |l| l.starts_with("[watcher] SHUTDOWN")).await;
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(parts[2], "spindown", "{line}");
+    let left: i64 = parts[4].parse().unwrap();
+    assert!((1..=2000).contains(&left), "{line}");
+    assert!(line.ends_with("after 2 invokes"), "{line}");
+    wait_until("the environment is gone", Duration::from_secs(30), || {
+        emu.live_processes() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_runtime_starts_only_after_every_external_extension_registered() {
+    let dir = TempDir::new("ext-order");
+    let f = FunctionConfig::new("f")
+        .command([PYTHON, "-u", &runtime_script(), "print_init"])
+        .extension(extension(&dir, "one"))
+        .extension(extension(&dir, "two"));
+    let emu = start(vec![f]).await;
+    ok(&emu, "f", "{}").await;
+    let runtime_begins = position(&emu, "f", "init line 1");
+    for name in ["one", "two"] {
+        let registered = position(&emu, "f", &format!("[{name}] registered 200"));
+        assert!(
+            registered < runtime_begins,
+            "{name} registered after the runtime started:\n{}",
+            texts(&emu, "f").join("\n")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_invoke_phase_lasts_until_every_extension_calls_next_again() {
+    let dir = TempDir::new("ext-slow");
+    let f = with_extensions(&dir, "f", &[("slow", "slow")])
+        .env("EXT_WORK_S", "2.5")
+        .reserved_concurrency(1);
+    let emu = start(vec![f]).await;
+    let (first, pid) = ok(&emu, "f", "{}").await;
+    let done = format!("[slow] done {first}");
+    // The caller had its answer while the extension still worked on the invocation.
+    assert!(
+        !texts(&emu, "f").contains(&done),
+        "the answer waited for the extension"
+    );
+    // Meanwhile the environment, and the function's one unit of concurrency, are still taken:
+    // as on Lambda, an invoke now is throttled.
+    let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(
+        r.json().unwrap()["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    // Once the extension called next again, the environment is reused, warm.
+    wait_for_line(&emu, "f", |l| l == done).await;
+    let (second, again) = ok(&emu, "f", "{}").await;
+    assert_eq!(pid, again);
+    assert!(
+        position(&emu, "f", &done) < position(&emu, "f", &format!("START RequestId: {second}"))
+    );
+}
+
+#[tokio::test]
+async fn an_extension_that_outlives_the_timeout_resets_the_environment() {
+    let dir = TempDir::new("ext-hang");
+    let f = with_extensions(&dir, "f", &[("stuck", "hang")]).timeout(Duration::from_secs(1));
+    let emu = start(vec![f]).await;
+    let (first, pid) = ok(&emu, "f", "{}").await;
+    let line = wait_for_line(&emu, "f", |l| l.contains("did not call next")).await;
+    assert_eq!(
+        line,
+        format!("RequestId: {first} Error: Extension stuck did not call next within the function timeout (1.00 seconds)")
+    );
+    let (_, next) = ok(&emu, "f", "{}").await;
+    assert_ne!(pid, next, "a new environment after the reset");
+}
+
+#[tokio::test]
+async fn an_extension_crashing_in_init_fails_the_invoke_with_extension_crash() {
+    let dir = TempDir::new("ext-crash-init");
+    let f = with_extensions(&dir, "f", &[("fragile", "crash_init")]);
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", "{}").await;
+    assert_eq!(doc["errorType"], "Extension.Crash");
+    let message = doc["errorMessage"].as_str().unwrap();
+    assert!(
+        message.ends_with("Error: Extension fragile exited: exit status 2"),
+        "{message}"
+    );
+    wait_for_line(&emu, "f", |l| {
+        l.starts_with("INIT_REPORT Init Duration:")
+            && l.ends_with("Phase: init\tStatus: error\tError Type: Extension.Crash")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_extension_init_error_fails_the_invoke_with_its_own_type() {
+    let dir = TempDir::new("ext-init-error");
+    let f = with_extensions(&dir, "f", &[("picky", "init_error")]);
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", "{}").await;
+    assert_eq!(doc["errorType"], "Extension.ConfigError");
+    assert_eq!(doc["errorMessage"], "no config");
+    wait_for_line(&emu, "f", |l| l == "[picky] init/error 202").await;
+    wait_for_line(&emu, "f", |l| {
+        l.ends_with("Status: error\tError Type: Extension.ConfigError")
+    })
+    .await;
+    // The next invoke tries a fresh Init (and fails the same way).
+    let doc = failed(&emu, "f", "{}").await;
+    assert_eq!(doc["errorType"], "Extension.ConfigError");
+}
+
+#[tokio::test]
+async fn an_extension_crashing_during_an_invocation_fails_it_and_the_next_invoke_is_cold() {
+    let dir = TempDir::new("ext-crash-invoke");
+    let f = with_extensions(&dir, "f", &[("fragile", "crash_invoke")]);
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", r#"{"sleep": 1}"#).await;
+    assert_eq!(doc["errorType"], "Extension.Crash");
+    assert!(
+        doc["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Error: Extension fragile exited: exit status 3"),
+        "{doc}"
+    );
+    // A fresh environment (whose extension crashes again on its first INVOKE).
+    let doc = failed(&emu, "f", r#"{"sleep": 1}"#).await;
+    assert_eq!(doc["errorType"], "Extension.Crash");
+    assert_eq!(
+        texts(&emu, "f")
+            .iter()
+            .filter(|l| l.starts_with("INIT_START"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_extension_that_never_registers_times_init_out_and_the_log_says_why() {
+    let dir = TempDir::new("ext-silent");
+    let f = with_extensions(&dir, "f", &[("silent", "no_register")])
+        .init_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1));
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", "{}").await;
+    assert_eq!(doc["errorType"], "Sandbox.Timedout");
+    wait_for_line(&emu, "f", |l| {
+        l == "Extension silent did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: silent (its file name)"
+    })
+    .await;
+    // The runtime never started: its Init lines are absent.
+    assert!(!texts(&emu, "f").iter().any(|l| l.contains("\"pid\"")));
+}
+
+#[tokio::test]
+async fn bad_extension_calls_get_403_with_lambdas_error_types() {
+    let dir = TempDir::new("ext-probe");
+    let f = with_extensions(&dir, "f", &[("probe", "probe")]);
+    let emu = start(vec![f]).await;
+    ok(&emu, "f", "{}").await;
+    for (case, want) in [
+        ("no_name", "403 Extension.InvalidExtensionName"),
+        ("bad_body", "403 InvalidRequestFormat"),
+        ("bad_event", "403 Extension.InvalidEventType"),
+        ("next_no_id", "403 Extension.MissingHeader"),
+        (
+            "next_unknown_id",
+            "403 Extension.UnknownExtensionIdentifier",
+        ),
+        ("register_twice", "403 Extension.InvalidExtensionState"),
+        ("init_error_no_type", "403 Extension.MissingHeader"),
+        ("register_after_init", "403 Extension.RegistrationClosed"),
+    ] {
+        let line = wait_for_line(&emu, "f", |l| l.starts_with(&format!("PROBE {case} "))).await;
+        assert_eq!(line, format!("PROBE {case} {want}"));
+    }
+    // None of it broke the environment.
+    ok(&emu, "f", "{}").await;
+}
+
+#[tokio::test]
+async fn an_internal_extension_registers_from_the_runtime_and_gets_invoke_events() {
+    let f = function("f", "internal_ext");
+    let emu = start(vec![f]).await;
+    let (id, _) = ok(&emu, "f", "{}").await;
+    wait_for_line(&emu, "f", |l| {
+        l == "POST internal-shutdown 403 Extension.InvalidEventType"
+    })
+    .await;
+    wait_for_line(&emu, "f", |l| l == "POST internal-ext 200").await;
+    wait_for_line(&emu, "f", |l| l == format!("[internal-ext] INVOKE {id}")).await;
+    wait_for_line(&emu, "f", |l| {
+        l == "EXTENSION\tName: internal-ext\tState: Ready\tEvents: [INVOKE]"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn extensions_are_checked_when_the_function_is_defined() {
+    let dir = TempDir::new("ext-config");
+    let plain = dir.path("plain.txt");
+    std::fs::write(&plain, "not a program").unwrap();
+    let base = std::path::Path::new("/");
+    let err = |f: FunctionConfig| f.validate("test.toml", base).unwrap_err().to_string();
+    let f = || FunctionConfig::new("f").command(["/bin/true"]);
+    let missing = err(f().extension(dir.path("nowhere")));
+    assert!(
+        missing.contains("field 'extensions'") || missing.contains("extensions"),
+        "{missing}"
+    );
+    assert!(missing.contains("nowhere"), "{missing}");
+    let not_exec = err(f().extension(&plain));
+    assert!(not_exec.contains("is not an executable file"), "{not_exec}");
+    let sub = TempDir::new("ext-config-sub");
+    let twice = err(f()
+        .extension(extension(&dir, "same"))
+        .extension(extension(&sub, "same")));
+    assert!(twice.contains("two extensions are named `same`"), "{twice}");
+    let mut many = f();
+    for i in 0..11 {
+        many = many.extension(extension(&dir, &format!("e{i}")));
+    }
+    assert!(err(many).contains("more than Lambda's limit of 10"));
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""An external Lambda extension in Python 3 (standard library only) for the emulator's tests.
+
+It registers under its own file name (tests start it through differently named symlinks) and
+prints one line per step, prefixed with `[NAME]`. What it does comes from the variable
+EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
+  normal        register for INVOKE and SHUTDOWN, print each event, exit 0 after SHUTDOWN
+  slow          like normal, but work EXT_WORK_S seconds after each INVOKE before next
+  hang          like normal, but never call next again after the first INVOKE
+  crash_init    register, then exit 2 before calling next
+  init_error    register, post init/error (Extension.ConfigError), exit 1
+  crash_invoke  exit 3 on the first INVOKE
+  no_register   print a line and sleep without registering
+  probe         make bad calls first and print `PROBE <case> <status> <errorType>` for each
+"""
+import http.client
+import json
+import os
+import sys
+import time
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+BASE = "/2020-01-01/extension"
+NAME = os.path.basename(sys.argv[0])
+MODE = os.environ.get("EXT_MODE_" + NAME.upper().replace("-", "_"), os.environ.get("EXT_MODE", "normal"))
+
+
+def say(*parts):
+    print(f"[{NAME}]", *parts, flush=True)
+
+
+def call(method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(API)
+    conn.request(method, BASE + path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), data
+
+
+def error_type(data):
+    try:
+        return json.loads(data).get("errorType")
+    except ValueError:
+        return None
+
+
+def register(name=NAME, events=("INVOKE", "SHUTDOWN"), extra=None):
+    headers = {"Lambda-Extension-Name": name}
+    headers.update(extra or {})
+    return call("POST", "/register", json.dumps({"events": list(events)}), headers)
+
+
+def probe():
+    cases = [
+        ("no_name", lambda: call("POST", "/register", b'{"events":["INVOKE"]}')),
+        ("bad_body", lambda: call("POST", "/register", b"not json", {"Lambda-Extension-Name": NAME})),
+        ("bad_event", lambda: register(events=("INVOKE", "SNAPSHOT"))),
+        ("next_no_id", lambda: call("GET", "/event/next")),
+        ("next_unknown_id", lambda: call("GET", "/event/next", headers={"Lambda-Extension-Identifier": "nope"})),
+    ]
+    for case, run in cases:
+        status, _, data = run()
+        print("PROBE", case, status, error_type(data), flush=True)
+
+
+def main():
+    env = os.environ
+    say("env", "handler=" + str(env.get("_HANDLER")), "task_root=" + str(env.get("LAMBDA_TASK_ROOT")),
+        "function=" + str(env.get("AWS_LAMBDA_FUNCTION_NAME")))
+    if MODE == "no_register":
+        say("not registering")
+        time.sleep(3600)
+    if MODE == "probe":
+        probe()
+    say("registering")
+    status, headers, data = register(extra={"Lambda-Extension-Accept-Feature": "accountId"})
+    say("registered", status, data.decode())
+    ext_id = headers.get("lambda-extension-identifier")
+    if MODE == "probe":
+        status, _, data = register()
+        print("PROBE register_twice", status, error_type(data), flush=True)
+        status, _, data = call("POST", "/init/error", b"{}", {"Lambda-Extension-Identifier": ext_id})
+        print("PROBE init_error_no_type", status, error_type(data), flush=True)
+    if MODE == "crash_init":
+        say("crashing in init")
+        sys.exit(2)
+    if MODE == "init_error":
+        status, _, _ = call("POST", "/init/error",
+                            json.dumps({"errorType": "Extension.ConfigError", "errorMessage": "no config"}),
+                            {"Lambda-Extension-Identifier": ext_id,
+                             "Lambda-Extension-Function-Error-Type": "Extension.ConfigError"})
+        say("init/error", status)
+        sys.exit(1)
+    invokes = 0
+    while True:
+        status, headers, data = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+        if status != 200:
+            say("next failed", status, data.decode())
+            sys.exit(1)
+        event = json.loads(data)
+        if event["eventType"] == "SHUTDOWN":
+            say("SHUTDOWN", event["shutdownReason"], "deadline_in_ms", event["deadlineMs"] - int(time.time() * 1000),
+                "after", invokes, "invokes")
+            sys.exit(0)
+        invokes += 1
+        say("INVOKE", event["requestId"], event["invokedFunctionArn"], event["tracing"]["value"][:5],
+            "event_id=" + str(bool(headers.get("lambda-extension-event-identifier"))))
+        if MODE == "probe":
+            status, _, data = register(name="late-comer", events=("INVOKE",))
+            print("PROBE register_after_init", status, error_type(data), flush=True)
+        if MODE == "crash_invoke":
+            say("crashing in invoke")
+            sys.exit(3)
+        if MODE == "hang":
+            say("hanging")
+            time.sleep(3600)
+        if MODE == "slow":
+            time.sleep(float(os.environ.get("EXT_WORK_S", "1")))
+        say("done", event["requestId"])
+
+
+main()
