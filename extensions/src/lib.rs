@@ -1,0 +1,60 @@
+//! A client for the AWS Lambda Extensions API (version `2020-01-01`): write a Lambda *external
+//! extension* (a separate process Lambda starts from `/opt/extensions`) or an *internal
+//! extension* (a task inside the function's runtime process) in Rust.
+//!
+//! # The protocol
+//!
+//! 1. During the environment's Init phase, the extension registers
+//!    (`POST /2020-01-01/extension/register`) under a name — for an external extension, its
+//!    executable's file name — and subscribes to `INVOKE` and/or `SHUTDOWN` events (internal
+//!    extensions get `INVOKE` only). It gets back an identifier for every later call.
+//! 2. It then asks for the next event (`GET /2020-01-01/extension/event/next`), a long poll.
+//!    Asking again is how it says it is done with the previous event: the function's
+//!    environment is not reused for the next invocation until every extension subscribed to
+//!    `INVOKE` has asked again.
+//! 3. On `SHUTDOWN` it cleans up and exits before the event's deadline.
+//! 4. If it fails, it reports so (`/extension/init/error` during Init,
+//!    `/extension/exit/error` later) and exits. Any `500` from the API means the environment
+//!    is going away: the extension should exit too.
+//!
+//! The API lives at the address in `AWS_LAMBDA_RUNTIME_API` (`host:port`, or
+//! `http://host:port[/prefix]`), or one given explicitly as an [`Endpoint`].
+//!
+//! # Use
+//!
+//! [`Extension`] registers and runs a handler (any [`tower::Service`] of [`Event`], usually
+//! [`service_fn`] over an `async fn`); [`ExtensionClient`] is the low-level client, one method
+//! per API call.
+//!
+//! ```no_run
+//! use firebox_extensions::{service_fn, BoxError, Error, Event, Extension};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Error> {
+//!     Extension::new()
+//!         .run(service_fn(|event: Event| async move {
+//!             match event {
+//!                 Event::Invoke(invoke) => println!("INVOKE {}", invoke.request_id),
+//!                 Event::Shutdown(shutdown) => println!("SHUTDOWN {}", shutdown.shutdown_reason),
+//!             }
+//!             Ok::<(), BoxError>(())
+//!         }))
+//!         .await
+//! }
+//! ```
+
+mod client;
+mod endpoint;
+mod error;
+mod events;
+mod extension;
+mod requests;
+
+pub use client::ExtensionClient;
+pub use endpoint::{executable_name, Endpoint, RUNTIME_API_VAR};
+pub use error::{ApiError, BoxError, Error};
+pub use events::{
+    Event, EventType, InvokeEvent, NextEvent, Registration, ShutdownEvent, ShutdownReason, Tracing,
+};
+pub use extension::{Extension, ExtensionKind, RegisteredExtension, HANDLER_ERROR_TYPE};
+pub use tower::{self, service_fn, Service};

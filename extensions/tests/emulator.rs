@@ -1,0 +1,92 @@
+//! The crate against the real thing: `examples/invoke-counter`, built with this crate, runs as
+//! an external extension of a function under the Firebox emulator (a real process beside the
+//! test runtime, registering through the emulator's Extensions API), through Init, two
+//! invocations and the Shutdown phase of an idle reclaim.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use firebox_emulator::{Emulator, FunctionConfig};
+
+/// The example's binary, built with `cargo build --example` (fresh, never stale).
+fn invoke_counter() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "firebox-extensions",
+            "--example",
+            "invoke-counter",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "cargo build --example invoke-counter failed"
+    );
+    // <target>/debug/deps/emulator-HASH -> <target>/debug/examples/invoke-counter
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target/<profile>");
+    profile.join("examples/invoke-counter")
+}
+
+/// The emulator's own Python test runtime (standard library only).
+fn runtime() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../host-emulator/tests/runtimes/runtime.py")
+        .display()
+        .to_string()
+}
+
+fn texts(emu: &Emulator) -> Vec<String> {
+    emu.logs("f").into_iter().map(|l| l.text).collect()
+}
+
+async fn wait_for(emu: &Emulator, line: &str) {
+    for _ in 0..3000 {
+        if texts(emu).iter().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no line {line:?}; log was:\n{}", texts(emu).join("\n"));
+}
+
+#[tokio::test]
+async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
+    let f = FunctionConfig::new("f")
+        .command(["python3", "-u", &runtime()])
+        .extension(invoke_counter())
+        .idle_timeout(Duration::from_secs(1));
+    let emu = Emulator::builder().function(f).start().await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.function_error, None, "{}", r.text());
+        ids.push(r.request_id.unwrap());
+    }
+    wait_for(
+        &emu,
+        "EXTENSION\tName: invoke-counter\tState: Ready\tEvents: [INVOKE,SHUTDOWN]",
+    )
+    .await;
+    for id in &ids {
+        wait_for(&emu, &format!("[invoke-counter] INVOKE {id}")).await;
+    }
+    // The idle reclaim after 1 s is a Shutdown phase: the extension hears why and exits.
+    wait_for(&emu, "[invoke-counter] SHUTDOWN spindown after 2 invokes").await;
+    for _ in 0..3000 {
+        if emu.live_processes() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the environment's processes are still alive");
+}
