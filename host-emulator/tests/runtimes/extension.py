@@ -5,7 +5,8 @@ It registers under its own file name (tests start it through differently named s
 prints one line per step, prefixed with `[NAME]`. What it does comes from the variable
 EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   normal        register for INVOKE and SHUTDOWN, print each event, exit 0 after SHUTDOWN
-  slow          like normal, but work EXT_WORK_S seconds after each INVOKE before next
+  gated         like normal, but after each INVOKE wait until the file EXT_GATE exists (at
+                most 60 s) before calling next
   hang          like normal, but never call next again after the first INVOKE
   crash_init    register, then exit 2 before calling next
   init_error    register, post init/error (Extension.ConfigError), exit 1
@@ -115,8 +116,10 @@ def main():
         if MODE == "hang":
             say("hanging")
             time.sleep(3600)
-        if MODE == "slow":
-            time.sleep(float(os.environ.get("EXT_WORK_S", "1")))
+        if MODE == "gated":
+            deadline = time.monotonic() + 60
+            while not os.path.exists(os.environ["EXT_GATE"]) and time.monotonic() < deadline:
+                time.sleep(0.01)
         say("done", event["requestId"])
 
 
