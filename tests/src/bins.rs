@@ -50,6 +50,12 @@ pub const OFFICIAL_ECHO: Binary = Binary {
     bin: "official-echo-fn",
 };
 
+/// `fixtures/official-rs`: an external extension built with the official `lambda-extension`.
+pub const OFFICIAL_EXTENSION: Binary = Binary {
+    package: "official-fixture",
+    bin: "official-extension",
+};
+
 /// The cargo profile directory of the running test (`<target>/debug` for `cargo test`), derived
 /// from the test executable's own path, `<target>/<profile>/deps/<test>-<hash>`.
 pub fn profile_dir() -> Result<PathBuf, Error> {

@@ -474,8 +474,8 @@ impl Environment {
     }
 
     /// The Shutdown phase, when extensions are registered: `SHUTDOWN` to those that asked for
-    /// it, SIGTERM to the runtime, then up to the phase's limit for every process to exit
-    /// (the caller kills what is left). Extensions may still call `/next` meanwhile (they get
+    /// it, SIGTERM to the runtime, then up to the phase's limit for the runtime to exit and
+    /// each extension to exit or call `/next` again (the caller kills what is left). Extensions may still call `/next` meanwhile (they get
     /// their queued events); any other call gets 500.
     pub(super) async fn shutdown_phase(&mut self) {
         if self.extensions.registered.is_empty() || self.process.is_none() {
@@ -502,7 +502,9 @@ impl Environment {
         while let Some(process) = self.process.as_mut() {
             let runtime_done = process.has_exited();
             let extensions_alive = process.extensions_alive();
-            if runtime_done && !extensions_alive {
+            // An extension that called `/next` again after its SHUTDOWN event is done, as
+            // with any phase; the phase ends once the runtime has exited too.
+            if runtime_done && (!extensions_alive || self.extensions.all_idle()) {
                 break;
             }
             let (exit, extension_exit, output) = process.watch();
