@@ -3,6 +3,8 @@
 
 use std::{ffi::OsStr, fmt, path::Path};
 
+use firebox_runtime::RuntimeApiEndpoint;
+
 use crate::Error;
 
 /// The environment variable Lambda sets to the Runtime (and Extensions) API address.
@@ -21,43 +23,16 @@ pub const RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
 /// assert_eq!(endpoint.prefix(), "/prefix");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    host: String,
-    port: u16,
-    authority: String,
-    prefix: String,
-}
+pub struct Endpoint(RuntimeApiEndpoint);
 
 impl Endpoint {
     /// Parses `host:port`, `http://host:port` or `http://host:port/prefix` (a trailing `/` is
     /// ignored). `https` is refused: the Extensions API is plain HTTP on the local machine.
+    /// The same parser as the runtime's ([`firebox_runtime::RuntimeApiEndpoint`]).
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let invalid = || Error::InvalidAddress(raw.to_owned());
-        let trimmed = raw.trim();
-        let rest = match trimmed.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some(_) => return Err(invalid()),
-            None => trimmed,
-        };
-        let (authority, prefix) = match rest.find('/') {
-            Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        let (host, port) = authority.rsplit_once(':').ok_or_else(invalid)?;
-        let port: u16 = port.parse().map_err(|_| invalid())?;
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        if bare_host.is_empty()
-            || bare_host.contains(|c: char| c.is_whitespace() || c == '@' || c == '?' || c == '#')
-            || prefix.contains(|c: char| c.is_whitespace() || c == '?' || c == '#')
-        {
-            return Err(invalid());
-        }
-        Ok(Endpoint {
-            host: bare_host.to_owned(),
-            port,
-            authority: authority.to_owned(),
-            prefix: prefix.to_owned(),
-        })
+        RuntimeApiEndpoint::parse(raw)
+            .map(Endpoint)
+            .map_err(|_| Error::InvalidAddress(raw.to_owned()))
     }
 
     /// Reads `AWS_LAMBDA_RUNTIME_API` from the process environment.
@@ -74,28 +49,28 @@ impl Endpoint {
 
     /// The host name or address, without brackets.
     pub fn host(&self) -> &str {
-        &self.host
+        self.0.host()
     }
 
     /// The TCP port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.0.port()
     }
 
     /// `host:port`, as sent in the `Host` header.
     pub fn authority(&self) -> &str {
-        &self.authority
+        self.0.authority()
     }
 
     /// The path prefix (empty, or starting with `/` and without a trailing `/`).
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        self.0.prefix()
     }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority, self.prefix)
+        write!(f, "http://{}{}", self.authority(), self.prefix())
     }
 }
 

@@ -57,6 +57,17 @@ async fn failed(emu: &Emulator, function: &str, event: &str) -> serde_json::Valu
     r.json().unwrap()
 }
 
+/// Waits until the function's invoke phases are over: every extension called `/next` again
+/// and gave back the environment (and its unit of concurrency), so the next invoke finds it.
+async fn invoke_phase_over(emu: &Emulator, function: &str) {
+    wait_metric(
+        emu,
+        &format!("firebox_concurrent_executions{{function=\"{function}\"}}"),
+        0.0,
+    )
+    .await;
+}
+
 /// Index of the first log line containing `needle`.
 fn position(emu: &Emulator, function: &str, needle: &str) -> usize {
     let lines = texts(emu, function);
@@ -74,6 +85,7 @@ async fn an_external_extension_registers_first_gets_every_invoke_and_a_spindown_
         .handler("app.handler");
     let emu = start(vec![f]).await;
     let (first, pid) = ok(&emu, "f", "{}").await;
+    invoke_phase_over(&emu, "f").await;
     let (second, again) = ok(&emu, "f", "{}").await;
     assert_eq!(pid, again, "the second invoke is warm");
 
@@ -169,6 +181,7 @@ async fn the_invoke_phase_lasts_until_every_extension_calls_next_again() {
     // Once the extension called next again, the environment is reused, warm.
     gate.open();
     wait_for_line(&emu, "f", |l| l == done).await;
+    invoke_phase_over(&emu, "f").await;
     let (second, again) = ok(&emu, "f", "{}").await;
     assert_eq!(pid, again);
     assert!(

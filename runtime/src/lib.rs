@@ -58,6 +58,7 @@ pub use context::{
     ClientApplication, ClientContext, CognitoIdentity, Context, ContextError, LambdaEvent,
 };
 pub use diagnostic::{short_type_name, Diagnostic};
+#[cfg(feature = "macros")]
 pub use firebox_macros::handler;
 pub use invocation::{INVALID_INVOCATION, UNMARSHAL_ERROR};
 pub use response::{FunctionResponse, IntoFunctionResponse, ResponseBody, MARSHAL_ERROR};
