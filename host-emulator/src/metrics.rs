@@ -94,6 +94,9 @@ pub struct FunctionMetrics {
     pub duration: Histogram,
     /// Init durations.
     pub init_duration: Histogram,
+    /// How long invoke phases lasted after the runtime answered, until every extension
+    /// called `/next` again (Lambda's `PostRuntimeExtensionsDuration`).
+    pub post_runtime_extensions_duration: Histogram,
 }
 
 impl FunctionMetrics {
@@ -350,6 +353,19 @@ pub(crate) async fn render<'a>(
             .metrics
             .init_duration
             .render(&mut out, "firebox_init_duration_milliseconds", f);
+    }
+    header(
+        &mut out,
+        "firebox_post_runtime_extensions_duration_milliseconds",
+        "histogram",
+        "Time extensions kept invoke phases going after the runtime answered.",
+    );
+    for (f, shared) in &functions {
+        shared.metrics.post_runtime_extensions_duration.render(
+            &mut out,
+            "firebox_post_runtime_extensions_duration_milliseconds",
+            f,
+        );
     }
     out
 }

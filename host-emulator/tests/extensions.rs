@@ -182,6 +182,10 @@ async fn the_invoke_phase_lasts_until_every_extension_calls_next_again() {
     gate.open();
     wait_for_line(&emu, "f", |l| l == done).await;
     invoke_phase_over(&emu, "f").await;
+    // That time after the runtime's answer is measured (Lambda's PostRuntimeExtensionsDuration).
+    let text = metrics(&emu).await;
+    let series = "firebox_post_runtime_extensions_duration_milliseconds_count{function=\"f\"}";
+    assert_eq!(metric(&text, series), Some(1.0), "{text}");
     let (second, again) = ok(&emu, "f", "{}").await;
     assert_eq!(pid, again);
     assert!(

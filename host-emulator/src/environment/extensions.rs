@@ -45,6 +45,8 @@ pub(super) struct Extensions {
     pub owed: Vec<Option<crate::scheduler::capacity::Permit>>,
     /// The last such invocation: its request id and deadline.
     pub owed_deadline: Option<(String, Instant)>,
+    /// When the runtime answered the first of them.
+    pub owed_since: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -361,6 +363,12 @@ impl Environment {
             Phase::Ready => {
                 let owed = std::mem::take(&mut self.extensions.owed);
                 self.extensions.owed_deadline = None;
+                if let Some(since) = self.extensions.owed_since.take() {
+                    self.shared
+                        .metrics
+                        .post_runtime_extensions_duration
+                        .observe(since.elapsed());
+                }
                 for permit in owed {
                     // The concurrency first, so that the slot offered next finds the room.
                     drop(permit);

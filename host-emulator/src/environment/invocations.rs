@@ -211,6 +211,7 @@ impl Environment {
             // the function's concurrency stay taken until then.
             self.extensions.owed_deadline =
                 Some((active.invocation.request_id.clone(), active.deadline));
+            self.extensions.owed_since.get_or_insert_with(Instant::now);
             let permit = active.invocation.finish_holding_permit(answer, tail);
             self.extensions.owed.push(permit);
             self.reset_deadline();
