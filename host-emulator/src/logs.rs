@@ -215,24 +215,49 @@ pub struct Report<'a> {
     pub init: Option<Duration>,
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 impl Report<'_> {
+    /// Billed milliseconds: the duration plus Init, rounded up, at least 1.
+    fn billed_ms(&self) -> u64 {
+        ((ms(self.duration) + self.init.map(ms).unwrap_or(0.0)).ceil() as u64).max(1)
+    }
+
+    /// `Max Memory Used` in MB, rounded up.
+    fn used_mb(&self) -> u64 {
+        self.max_memory_bytes.div_ceil(1024 * 1024)
+    }
+
     /// The `REPORT` line, tab-separated, `Init Duration` last.
     pub fn line(&self) -> String {
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let billed = (ms(self.duration) + self.init.map(ms).unwrap_or(0.0)).ceil() as u64;
-        let used_mb = self.max_memory_bytes.div_ceil(1024 * 1024);
         let mut line = format!(
             "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
             self.request_id,
             ms(self.duration),
-            billed.max(1),
+            self.billed_ms(),
             self.memory_mb,
-            used_mb
+            self.used_mb()
         );
         if let Some(init) = self.init {
             line.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
         }
         line
+    }
+
+    /// The Telemetry API's `platform.report` record, with the invocation's `status`.
+    pub fn record(&self, status: &str) -> serde_json::Value {
+        let mut metrics = serde_json::json!({
+            "durationMs": ms(self.duration),
+            "billedDurationMs": self.billed_ms(),
+            "memorySizeMB": self.memory_mb,
+            "maxMemoryUsedMB": self.used_mb(),
+        });
+        if let Some(init) = self.init {
+            metrics["initDurationMs"] = ms(init).into();
+        }
+        serde_json::json!({"requestId": self.request_id, "status": status, "metrics": metrics})
     }
 }
 

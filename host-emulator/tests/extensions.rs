@@ -358,3 +358,99 @@ async fn extensions_are_checked_when_the_function_is_defined() {
     }
     assert!(err(many).contains("more than Lambda's limit of 10"));
 }
+
+/// The records a telemetry subscriber received so far (one JSON object per line).
+fn received(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_the_functions_output() {
+    let dir = TempDir::new("ext-telemetry");
+    let out = dir.path("records.jsonl");
+    // Not frozen between invocations: a frozen extension cannot take its batches, which then
+    // wait for the next thaw (as on Lambda).
+    let f = with_extensions(&dir, "f", &[("telemetry", "telemetry")])
+        .env("EXT_TELEMETRY_OUT", out.display().to_string())
+        .freeze(false);
+    let emu = start(vec![f]).await;
+    let (id, _) = ok(&emu, "f", r#"{"print": 2}"#).await;
+    for (case, want) in [
+        ("telemetry_bad_buffering", "400 ValidationError"),
+        (
+            "telemetry_unknown_id",
+            "403 Extension.UnknownExtensionIdentifier",
+        ),
+    ] {
+        let line = wait_for_line(&emu, "f", |l| l.starts_with(&format!("PROBE {case} "))).await;
+        assert_eq!(line, format!("PROBE {case} {want}"));
+    }
+    wait_for_line(&emu, "f", |l| l == "[telemetry] subscribed 200").await;
+    // Batches arrive within the 25 ms buffering timeout; wait (bounded) for the report.
+    let mut records = Vec::new();
+    for _ in 0..3000 {
+        records = received(&out);
+        if records.iter().any(|r| r["type"] == "platform.report") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let of = |kind: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|r| r["type"] == kind).collect()
+    };
+    // Init, from before the subscription: the start, the extension, the runtime done, the report.
+    assert_eq!(of("platform.initStart").len(), 1, "{records:#?}");
+    assert_eq!(
+        of("platform.initStart")[0]["record"]["initializationType"],
+        "on-demand"
+    );
+    assert_eq!(
+        of("platform.telemetrySubscription")[0]["record"]["name"],
+        "telemetry"
+    );
+    assert_eq!(
+        of("platform.extension")[0]["record"]["events"],
+        serde_json::json!(["INVOKE", "SHUTDOWN"])
+    );
+    assert_eq!(
+        of("platform.initRuntimeDone")[0]["record"]["status"],
+        "success"
+    );
+    assert!(
+        of("platform.initReport")[0]["record"]["metrics"]["durationMs"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    // The invocation: start, the function's two lines, runtime done, report.
+    assert_eq!(of("platform.start")[0]["record"]["requestId"], id.as_str());
+    let lines: Vec<&str> = of("function")
+        .iter()
+        .filter_map(|r| r["record"].as_str())
+        .collect();
+    assert!(
+        lines.contains(&"line 0") && lines.contains(&"line 1"),
+        "{lines:?}"
+    );
+    let done = &of("platform.runtimeDone")[0]["record"];
+    assert_eq!(
+        (done["requestId"].as_str(), done["status"].as_str()),
+        (Some(id.as_str()), Some("success"))
+    );
+    let report = &of("platform.report")[0]["record"];
+    assert_eq!(report["requestId"], id.as_str());
+    assert_eq!(report["metrics"]["memorySizeMB"], 128);
+    assert!(report["metrics"]["maxMemoryUsedMB"].as_u64().unwrap() > 0);
+    assert!(
+        report["metrics"]["initDurationMs"].as_f64().is_some(),
+        "a cold start: {report}"
+    );
+    // Every record has an RFC 3339 time.
+    assert!(records
+        .iter()
+        .all(|r| r["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+}

@@ -1,9 +1,10 @@
-//! The HTTP surfaces: the public Invoke API and each environment's Runtime and Extensions
-//! APIs, plus the body-reading and connection helpers they share.
+//! The HTTP surfaces: the public Invoke API and each environment's Runtime, Extensions and
+//! Telemetry APIs, plus the body-reading and connection helpers they share.
 
 pub mod extensions;
 pub mod invoke;
 pub mod runtime;
+pub mod telemetry;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;

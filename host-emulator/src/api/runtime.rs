@@ -110,6 +110,15 @@ pub enum RuntimeRequest {
         /// The answer to the extension.
         reply: oneshot::Sender<ExtensionAnswer>,
     },
+    /// `PUT /2022-07-01/telemetry`.
+    TelemetrySubscribe {
+        /// `Lambda-Extension-Identifier`.
+        id: String,
+        /// What to send where.
+        subscription: crate::environment::telemetry::TelemetrySubscription,
+        /// The answer to the extension.
+        reply: oneshot::Sender<ExtensionAnswer>,
+    },
     /// `POST /init/error`.
     InitError {
         /// `Lambda-Runtime-Function-Error-Type`.
@@ -197,6 +206,9 @@ async fn handle(
     let Some(route) = path.strip_prefix(PREFIX) else {
         if let Some(route) = path.strip_prefix(super::extensions::PREFIX) {
             return super::extensions::handle(req, route, requests).await;
+        }
+        if path == super::telemetry::PATH {
+            return super::telemetry::handle(req, requests).await;
         }
         return not_found(&path);
     };

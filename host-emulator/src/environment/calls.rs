@@ -111,6 +111,9 @@ impl Environment {
         for line in self.extensions.ready_lines() {
             self.platform(line);
         }
+        for record in self.extensions.ready_records() {
+            self.telemetry.platform("platform.extension", record);
+        }
         self.init_done(since, retried);
         true
     }
@@ -120,6 +123,21 @@ impl Environment {
     fn init_done(&mut self, since: Instant, retried: bool) {
         let took = since.elapsed();
         self.shared.metrics.init_duration.observe(took);
+        let init_type = self.init_type();
+        self.telemetry.platform(
+            "platform.initRuntimeDone",
+            serde_json::json!({"initializationType": init_type, "phase": "init", "status": "success"}),
+        );
+        self.telemetry.platform(
+            "platform.initReport",
+            serde_json::json!({
+                "initializationType": init_type,
+                "phase": "init",
+                "status": "success",
+                "metrics": {"durationMs": took.as_secs_f64() * 1000.0},
+            }),
+        );
+        self.telemetry.init_done();
         if retried {
             let deadline = self
                 .deadline

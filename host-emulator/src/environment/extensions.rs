@@ -101,6 +101,23 @@ impl Extensions {
             .collect()
     }
 
+    /// The `platform.extension` telemetry record of each registered extension.
+    pub fn ready_records(&self) -> Vec<serde_json::Value> {
+        self.registered
+            .iter()
+            .map(|r| {
+                let mut events = Vec::new();
+                if r.events.invoke {
+                    events.push("INVOKE");
+                }
+                if r.events.shutdown {
+                    events.push("SHUTDOWN");
+                }
+                serde_json::json!({"name": r.name, "state": "Ready", "events": events})
+            })
+            .collect()
+    }
+
     /// The names of the extensions that have not called `/next` since their last event.
     pub fn busy_names(&self) -> String {
         let busy: Vec<&str> = self
@@ -243,6 +260,25 @@ impl Environment {
                 body,
                 reply,
             } => self.on_extension_error(&id, kind, error_type, body, reply),
+            RuntimeRequest::TelemetrySubscribe {
+                id,
+                subscription,
+                reply,
+            } => {
+                match self.extensions.name_of(&id).map(str::to_owned) {
+                    Some(name) => {
+                        self.telemetry.subscribe(&name, subscription);
+                        let _ = reply.send(ExtensionAnswer::Accepted);
+                    }
+                    None => {
+                        let _ = reply.send(ExtensionAnswer::Forbidden(error_document(
+                            "Extension.UnknownExtensionIdentifier",
+                            &format!("Unknown extension {id}: register before subscribing"),
+                        )));
+                    }
+                }
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

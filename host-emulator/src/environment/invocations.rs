@@ -150,6 +150,14 @@ impl Environment {
                 active.invocation.request_id
             );
             self.note(&mut active, start);
+            self.telemetry.platform(
+                "platform.start",
+                serde_json::json!({
+                    "requestId": active.invocation.request_id,
+                    "version": "$LATEST",
+                    "tracing": {"type": "X-Amzn-Trace-Id", "value": active.invocation.trace_id},
+                }),
+            );
             self.held.active.push(active);
             self.reset_deadline();
         }
@@ -203,7 +211,7 @@ impl Environment {
     /// caller's next invoke finds it warm; the scheduler is told only when throttled events
     /// wait for room.
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
-        self.report(&mut active);
+        self.report(&mut active, &answer);
         self.held.answered(active.invocation.request_id.clone());
         let tail = active.tail.take().map(Tail::finish);
         if keep && !self.extensions.all_idle() {

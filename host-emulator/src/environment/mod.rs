@@ -6,6 +6,7 @@
 //! - `invocations`: the invocations it holds, their delivery to `/next`, deadlines, freezing;
 //! - `calls` and `streaming`: the runtime's Runtime API calls;
 //! - `extensions`: the Extensions API, and the extensions' part in Init, Invoke and Shutdown;
+//! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - [`process`], [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
@@ -24,6 +25,7 @@ mod output;
 mod peak;
 pub mod process;
 mod streaming;
+pub mod telemetry;
 mod variables;
 
 use std::sync::Arc;
@@ -239,6 +241,8 @@ struct Environment {
     extensions: Extensions,
     /// The `shutdownReason` its extensions get: `spindown`, `timeout` or `failure`.
     shutdown_reason: &'static str,
+    /// Its Telemetry API subscriptions.
+    telemetry: telemetry::Telemetry,
 }
 
 /// Aborts a task when dropped.
@@ -317,11 +321,22 @@ impl Environment {
             retire_when_idle: false,
             extensions: Extensions::default(),
             shutdown_reason: "spindown",
+            telemetry: telemetry::Telemetry::initializing(),
         };
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
         env.platform("INIT_START Runtime Version: firebox:provided.al2023 Runtime Version ARN: arn:aws:lambda:::runtime:firebox".into());
+        let init_type = env.init_type();
+        env.telemetry.platform(
+            "platform.initStart",
+            serde_json::json!({
+                "initializationType": init_type,
+                "phase": "init",
+                "runtimeVersion": "firebox:provided.al2023",
+                "runtimeVersionArn": "arn:aws:lambda:::runtime:firebox",
+            }),
+        );
         match env.spawn_members() {
             Ok(()) => {
                 let limit = match kind {
@@ -339,13 +354,7 @@ impl Environment {
     /// Starts the next members of the environment: its external extensions first when it has
     /// some (they register before the runtime starts), otherwise the runtime.
     fn spawn(&mut self) -> Result<(), SpawnError> {
-        let init_type = if self.shared.config.max_concurrency.is_some() {
-            "lambda-managed-instances"
-        } else if self.kind == EnvKind::Provisioned {
-            "provisioned-concurrency"
-        } else {
-            "on-demand"
-        };
+        let init_type = self.init_type();
         let launch = Launch {
             config: &self.shared.config,
             runtime_api: self.runtime_api,
@@ -370,6 +379,17 @@ impl Environment {
         self.output_open = true;
         self.splitter = LineSplitter::default();
         Ok(())
+    }
+
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE`.
+    fn init_type(&self) -> &'static str {
+        if self.shared.config.max_concurrency.is_some() {
+            "lambda-managed-instances"
+        } else if self.kind == EnvKind::Provisioned {
+            "provisioned-concurrency"
+        } else {
+            "on-demand"
+        }
     }
 
     fn set_deadline(&mut self, deadline: Option<Instant>) {

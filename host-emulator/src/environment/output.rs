@@ -46,10 +46,12 @@ impl Environment {
                         init_tail,
                         held,
                         shared,
+                        telemetry,
                         ..
                     } = self;
                     splitter.feed(&buf[..n], |line| {
                         each_tail(init_tail, &mut held.active, |tail| tail.push(&line));
+                        telemetry.function(&line);
                         shared.log.output(line);
                     });
                 }
@@ -65,6 +67,7 @@ impl Environment {
         self.splitter.flush(|line| last = Some(line));
         if let Some(line) = last {
             self.each_tail(|tail| tail.push(&line));
+            self.telemetry.function(&line);
             self.shared.log.output(line);
         }
     }
@@ -78,7 +81,7 @@ impl Environment {
     }
 
     /// Logs END and REPORT for an invocation that ends.
-    pub(super) fn report(&mut self, active: &mut Active) {
+    pub(super) fn report(&mut self, active: &mut Active, answer: &crate::invocation::Answer) {
         let duration = active.started.elapsed();
         let max_memory_bytes = self.memory();
         let metrics = &self.shared.metrics;
@@ -88,17 +91,48 @@ impl Environment {
                 .cold_starts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let line = Report {
+        let report = Report {
             request_id: &active.invocation.request_id,
             duration,
             memory_mb: self.shared.config.memory_mb,
             max_memory_bytes,
             init: active.init,
+        };
+        let line = report.line();
+        if self.telemetry.wanted(false) {
+            let status = telemetry_status(answer);
+            let id = &active.invocation.request_id;
+            self.telemetry.platform(
+                "platform.runtimeDone",
+                serde_json::json!({
+                    "requestId": id,
+                    "status": status,
+                    "metrics": {"durationMs": duration.as_secs_f64() * 1000.0},
+                }),
+            );
+            self.telemetry
+                .platform("platform.report", report.record(status));
         }
-        .line();
         let end = format!("END RequestId: {}", active.invocation.request_id);
         self.note(active, end);
         self.note(active, line);
+    }
+}
+
+/// The Telemetry API's status of an invocation that ended with `answer`: `success`, `error`
+/// (the function's own error), `timeout`, or `failure` (the runtime crashed, ran out of
+/// memory, or an extension did).
+fn telemetry_status(answer: &crate::invocation::Answer) -> &'static str {
+    use crate::invocation::{error_type_of, Answer};
+    match answer {
+        Answer::Success(_) => "success",
+        Answer::FunctionError(doc) => match error_type_of(doc).as_deref() {
+            Some("Sandbox.Timedout") => "timeout",
+            Some("Runtime.ExitError" | "Runtime.OutOfMemory") => "failure",
+            Some(t) if t.starts_with("Extension.") => "failure",
+            _ => "error",
+        },
+        _ => "failure",
     }
 }
 

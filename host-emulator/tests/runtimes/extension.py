@@ -13,6 +13,10 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   crash_invoke  exit 3 on the first INVOKE
   no_register   print a line and sleep without registering
   probe         make bad calls first and print `PROBE <case> <status> <errorType>` for each
+  telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
+                API (platform and function records, destination sandbox.localdomain); every
+                record received is appended as a JSON line to the file EXT_TELEMETRY_OUT. Bad
+                subscriptions are probed first (`PROBE <case> <status> <errorType>`)
 """
 import http.client
 import json
@@ -65,6 +69,53 @@ def probe():
         print("PROBE", case, status, error_type(data), flush=True)
 
 
+def subscribe(ext_id):
+    import http.server
+    import threading
+
+    out = os.environ["EXT_TELEMETRY_OUT"]
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with open(out, "a") as f:
+                for record in batch:
+                    f.write(json.dumps(record) + "\n")
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    def put(body, ident):
+        headers = {"Content-Type": "application/json"}
+        if ident:
+            headers["Lambda-Extension-Identifier"] = ident
+        conn = http.client.HTTPConnection(API)
+        conn.request("PUT", "/2022-07-01/telemetry", json.dumps(body), headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, data
+
+    good = {
+        "schemaVersion": "2022-12-13",
+        "types": ["platform", "function"],
+        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+        "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},
+    }
+    status, data = put(dict(good, buffering={"maxItems": 5}), ext_id)
+    print("PROBE telemetry_bad_buffering", status, error_type(data), flush=True)
+    status, data = put(good, "nope")
+    print("PROBE telemetry_unknown_id", status, error_type(data), flush=True)
+    status, data = put(good, ext_id)
+    say("subscribed", status)
+
+
 def main():
     env = os.environ
     say("env", "handler=" + str(env.get("_HANDLER")), "task_root=" + str(env.get("LAMBDA_TASK_ROOT")),
@@ -78,6 +129,8 @@ def main():
     status, headers, data = register(extra={"Lambda-Extension-Accept-Feature": "accountId"})
     say("registered", status, data.decode())
     ext_id = headers.get("lambda-extension-identifier")
+    if MODE == "telemetry":
+        subscribe(ext_id)
     if MODE == "probe":
         status, _, data = register()
         print("PROBE register_twice", status, error_type(data), flush=True)

@@ -1,0 +1,226 @@
+//! The Telemetry API (`2022-07-01`) of one environment: its extensions' subscriptions, and
+//! the records fanned out to them: `platform.*` events of the lifecycle and the function's
+//! output lines (`function`). Each subscription has a delivery task that batches its records
+//! (`buffering`: at most `maxItems` records or `maxBytes` bytes, or whatever came within
+//! `timeoutMs`) and POSTs each batch, a JSON array, to the extension's HTTP destination.
+//! Records from the start of Init are kept until Init ends, so that a subscription made during
+//! Init (where Lambda wants them made) also gets `platform.initStart` and the Init lines.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// At most this many records wait for the first subscription during Init.
+const BACKLOG_LIMIT: usize = 1000;
+
+/// The record types a subscription asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TelemetryTypes {
+    /// `platform`: `platform.*` lifecycle events.
+    pub platform: bool,
+    /// `function`: the function's output lines.
+    pub function: bool,
+    /// `extension`: the extensions' output lines (the emulator cannot tell them apart from
+    /// the function's, which share its log stream, so none are sent).
+    pub extension: bool,
+}
+
+/// A validated subscription request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySubscription {
+    /// The record types.
+    pub types: TelemetryTypes,
+    /// Where batches are POSTed: `host`, `port` and path.
+    pub host: String,
+    /// The destination's port.
+    pub port: u16,
+    /// The destination's path (with query, if any).
+    pub path: String,
+    /// `buffering.maxItems` (1,000 to 10,000; default 10,000).
+    pub max_items: usize,
+    /// `buffering.maxBytes` (262,144 to 1,048,576; default 262,144).
+    pub max_bytes: usize,
+    /// `buffering.timeoutMs` (25 to 30,000; default 1,000).
+    pub timeout: Duration,
+}
+
+/// The telemetry of one environment.
+#[derive(Debug, Default)]
+pub(super) struct Telemetry {
+    subscribers: Vec<Subscriber>,
+    /// Records since Init began, while Init lasts (`None` after).
+    backlog: Option<Vec<Value>>,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    types: TelemetryTypes,
+    records: mpsc::UnboundedSender<Value>,
+}
+
+impl Telemetry {
+    /// The telemetry of an environment whose Init begins.
+    pub fn initializing() -> Self {
+        Self {
+            subscribers: Vec::new(),
+            backlog: Some(Vec::new()),
+        }
+    }
+
+    /// Init is over: records are no longer kept for later subscriptions.
+    pub fn init_done(&mut self) {
+        self.backlog = None;
+    }
+
+    /// Whether anything listens (cheap: checked before a record is built).
+    pub fn wanted(&self, function: bool) -> bool {
+        if self.backlog.is_some() {
+            return true;
+        }
+        self.subscribers.iter().any(|s| {
+            if function {
+                s.types.function
+            } else {
+                s.types.platform
+            }
+        })
+    }
+
+    /// A `platform.*` record.
+    pub fn platform(&mut self, kind: &str, record: Value) {
+        if self.wanted(false) {
+            self.emit(
+                false,
+                json!({"time": now(), "type": kind, "record": record}),
+            );
+        }
+    }
+
+    /// One line of the function's output.
+    pub fn function(&mut self, line: &str) {
+        if self.wanted(true) {
+            self.emit(
+                true,
+                json!({"time": now(), "type": "function", "record": line}),
+            );
+        }
+    }
+
+    fn emit(&mut self, function: bool, record: Value) {
+        self.subscribers.retain(|s| !s.records.is_closed());
+        for s in &self.subscribers {
+            if (function && s.types.function) || (!function && s.types.platform) {
+                let _ = s.records.send(record.clone());
+            }
+        }
+        if let Some(backlog) = &mut self.backlog {
+            if backlog.len() < BACKLOG_LIMIT {
+                backlog.push(record);
+            }
+        }
+    }
+
+    /// Adds a subscription of extension `name`: starts its delivery task, hands it the Init
+    /// records so far, and announces it with `platform.telemetrySubscription`.
+    pub fn subscribe(&mut self, name: &str, subscription: TelemetrySubscription) {
+        let (records, rx) = mpsc::unbounded_channel();
+        let types = subscription.types;
+        for record in self.backlog.iter().flatten() {
+            let function = record["type"] == "function";
+            if (function && types.function) || (!function && types.platform) {
+                let _ = records.send(record.clone());
+            }
+        }
+        tokio::spawn(deliver(subscription, rx));
+        self.subscribers.push(Subscriber { types, records });
+        let mut names = Vec::new();
+        if types.platform {
+            names.push("platform");
+        }
+        if types.function {
+            names.push("function");
+        }
+        if types.extension {
+            names.push("extension");
+        }
+        self.platform(
+            "platform.telemetrySubscription",
+            json!({"name": name, "state": "Subscribed", "types": names}),
+        );
+    }
+}
+
+/// The current time as Lambda writes it in records.
+fn now() -> String {
+    crate::ids::rfc3339_millis(crate::ids::unix_millis())
+}
+
+/// Batches records and POSTs each batch; ends when the environment drops its sender (after
+/// sending what is left).
+async fn deliver(to: TelemetrySubscription, mut records: mpsc::UnboundedReceiver<Value>) {
+    let mut batch: Vec<Value> = Vec::new();
+    let mut bytes = 0usize;
+    let flush_at = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(flush_at);
+    loop {
+        tokio::select! {
+            record = records.recv() => {
+                let Some(record) = record else {
+                    if !batch.is_empty() {
+                        post(&to, std::mem::take(&mut batch)).await;
+                    }
+                    return;
+                };
+                if batch.is_empty() {
+                    flush_at.as_mut().reset(tokio::time::Instant::now() + to.timeout);
+                }
+                bytes += record.to_string().len();
+                batch.push(record);
+                if batch.len() >= to.max_items || bytes >= to.max_bytes {
+                    bytes = 0;
+                    post(&to, std::mem::take(&mut batch)).await;
+                }
+            }
+            () = &mut flush_at, if !batch.is_empty() => {
+                bytes = 0;
+                post(&to, std::mem::take(&mut batch)).await;
+            }
+        }
+    }
+}
+
+/// POSTs one batch (a JSON array); a destination that fails loses it. There is no time
+/// limit: while the environment is frozen its extensions cannot answer, and the batch waits
+/// for the next thaw (as on Lambda, where an invocation's records often arrive while the
+/// next one runs, or in the Shutdown phase). When the environment ends, its processes die
+/// and the connection with them.
+async fn post(to: &TelemetrySubscription, batch: Vec<Value>) {
+    let body = Bytes::from(Value::Array(batch).to_string());
+    let sent: std::io::Result<http::StatusCode> = async {
+        let stream = tokio::net::TcpStream::connect((to.host.as_str(), to.port)).await?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(connection);
+        let request = http::Request::post(&to.path)
+            .header(http::header::HOST, format!("{}:{}", to.host, to.port))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .map_err(std::io::Error::other)?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(response.status())
+    }
+    .await;
+    match sent {
+        Ok(status) if status.is_success() => {}
+        Ok(status) => tracing::debug!(%status, "telemetry destination refused a batch"),
+        Err(e) => tracing::debug!(error = %e, "telemetry batch not delivered"),
+    }
+}
