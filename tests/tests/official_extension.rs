@@ -2,7 +2,9 @@
 //! official crates.io `lambda-extension` (`fixtures/official-rs`), beside a function built with
 //! the official `lambda_runtime`, both real processes. It registers under its file name, gets an
 //! `INVOKE` event per invocation with the invoked ARN, and a `SHUTDOWN` (`spindown`) when the
-//! idle environment is reclaimed; the environment's processes are then gone.
+//! idle environment is reclaimed; the environment's processes are then gone. With its
+//! telemetry processor on, the crate's typed parser accepts the Telemetry API records the
+//! emulator sends (a batch it cannot parse would be refused whole).
 
 use std::time::Duration;
 
@@ -61,4 +63,35 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the environment's processes are still alive");
+}
+
+/// A free TCP port on this machine (bound and released; the extension binds it next).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[tokio::test]
+async fn the_official_crates_telemetry_processor_parses_every_record_the_emulator_sends(
+) -> TestResult {
+    // Not frozen between invocations, so that batches arrive without waiting for a thaw.
+    let f = workspace_function("echo", OFFICIAL_ECHO)?
+        .extension(workspace_bin(OFFICIAL_EXTENSION)?)
+        .env("OFFICIAL_TELEMETRY_PORT", free_port().to_string())
+        .freeze(false);
+    let emu = Emulator::builder().function(f).start().await?;
+    let r = emu.invoke("echo", "{\"n\":1}".to_owned()).await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.request_id.clone().expect("a request id");
+    // Init's record reached the crate's typed processor (sent before the subscription, kept
+    // for it), and so did the invocation's report, with its status and memory size.
+    wait_for(&emu, "[official-extension] TELEMETRY initStart OnDemand").await;
+    wait_for(
+        &emu,
+        &format!("[official-extension] TELEMETRY report {id} Success memory=128MB"),
+    )
+    .await;
+    Ok(())
 }
