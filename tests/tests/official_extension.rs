@@ -4,7 +4,8 @@
 //! `INVOKE` event per invocation with the invoked ARN, and a `SHUTDOWN` (`spindown`) when the
 //! idle environment is reclaimed; the environment's processes are then gone. With its
 //! telemetry processor on, the crate's typed parser accepts the Telemetry API records the
-//! emulator sends (a batch it cannot parse would be refused whole).
+//! emulator sends (a batch it cannot parse would be refused whole), and its logs processor
+//! those of the older Logs API.
 
 use std::time::Duration;
 
@@ -93,5 +94,27 @@ async fn the_official_crates_telemetry_processor_parses_every_record_the_emulato
         &format!("[official-extension] TELEMETRY report {id} Success memory=128MB"),
     )
     .await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_official_crates_logs_processor_gets_the_logs_api_records() -> TestResult {
+    let f = workspace_function("echo", OFFICIAL_ECHO)?
+        .extension(workspace_bin(OFFICIAL_EXTENSION)?)
+        .env("OFFICIAL_LOGS_PORT", free_port().to_string())
+        .freeze(false);
+    let emu = Emulator::builder().function(f).start().await?;
+    let r = emu.invoke("echo", "{\"n\":1}".to_owned()).await?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.request_id.clone().expect("a request id");
+    // Only the Logs API's own record types reach it (a Telemetry-only type such as
+    // platform.initStart would make its parser refuse the whole batch).
+    for line in [
+        format!("[official-extension] LOGS start {id}"),
+        format!("[official-extension] LOGS end {id}"),
+        format!("[official-extension] LOGS report {id} memory=128MB"),
+    ] {
+        wait_for(&emu, &line).await;
+    }
     Ok(())
 }

@@ -207,8 +207,12 @@ async fn handle(
         if let Some(route) = path.strip_prefix(super::extensions::PREFIX) {
             return super::extensions::handle(req, route, requests).await;
         }
+        use crate::environment::telemetry::TelemetryApi;
         if path == super::telemetry::PATH {
-            return super::telemetry::handle(req, requests).await;
+            return super::telemetry::handle(req, TelemetryApi::Telemetry, requests).await;
+        }
+        if path == super::telemetry::LOGS_PATH {
+            return super::telemetry::handle(req, TelemetryApi::Logs, requests).await;
         }
         return not_found(&path);
     };

@@ -1,7 +1,8 @@
-//! The Telemetry API's subscription call (`PUT /2022-07-01/telemetry`), served on each
-//! environment's Runtime API listener: the request is checked here (its extension identifier,
-//! types, buffering and HTTP destination; 400 `ValidationError` otherwise) and handed to the
-//! environment's task, which delivers the records.
+//! The subscription calls of the Telemetry API (`PUT /2022-07-01/telemetry`) and of the older
+//! Logs API (`PUT /2020-08-15/logs`), served on each environment's Runtime API listener: the
+//! request is checked here (its extension identifier, types, buffering and HTTP destination;
+//! 400 `ValidationError` otherwise) and handed to the environment's task, which delivers the
+//! records.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -13,14 +14,22 @@ use tokio::sync::{mpsc, oneshot};
 use super::extensions::ExtensionAnswer;
 use super::runtime::{gone, header, json, RuntimeRequest};
 use super::{read_body, MAX_EVENT_REQUEST_BYTES};
-use crate::environment::telemetry::{TelemetrySubscription, TelemetryTypes};
+use crate::environment::telemetry::{TelemetryApi, TelemetrySubscription, TelemetryTypes};
 use crate::invocation::error_document;
 
 /// The path of the Telemetry API's subscription call.
 pub const PATH: &str = "/2022-07-01/telemetry";
+/// The path of the Logs API's subscription call.
+pub const LOGS_PATH: &str = "/2020-08-15/logs";
 const ID_HEADER: &str = "lambda-extension-identifier";
+
 /// The schema versions whose records the emulator sends (the same records for each).
-const SCHEMA_VERSIONS: &[&str] = &["2022-07-01", "2022-12-13", "2025-01-29"];
+fn schema_versions(api: TelemetryApi) -> &'static [&'static str] {
+    match api {
+        TelemetryApi::Telemetry => &["2022-07-01", "2022-12-13", "2025-01-29"],
+        TelemetryApi::Logs => &["2020-08-15", "2021-03-18"],
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,15 +56,16 @@ struct Buffering {
     timeout_ms: Option<u64>,
 }
 
-/// Handles `PUT /2022-07-01/telemetry`.
+/// Handles `PUT /2022-07-01/telemetry` and `PUT /2020-08-15/logs`.
 pub async fn handle(
     req: Request<Incoming>,
+    api: TelemetryApi,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
 ) -> Response<Full<Bytes>> {
     if req.method() != http::Method::PUT {
         return json(
             StatusCode::METHOD_NOT_ALLOWED,
-            error_document("InvalidRequest", "the Telemetry API takes PUT"),
+            error_document("InvalidRequest", "subscriptions are made with PUT"),
         );
     }
     let Some(id) = header(&req, ID_HEADER) else {
@@ -71,7 +81,7 @@ pub async fn handle(
         Ok(body) => body,
         Err(e) => return invalid(&e.to_string()),
     };
-    let subscription = match parse(&body) {
+    let subscription = match parse(&body, api) {
         Ok(s) => s,
         Err(message) => return invalid(&message),
     };
@@ -98,14 +108,15 @@ fn invalid(message: &str) -> Response<Full<Bytes>> {
     )
 }
 
-/// Checks a subscription request against the Telemetry API's rules.
-pub fn parse(body: &[u8]) -> Result<TelemetrySubscription, String> {
+/// Checks a subscription request against the rules of its API.
+pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, String> {
     let body: Body = serde_json::from_slice(body).map_err(|e| format!("invalid request: {e}"))?;
     if let Some(v) = &body.schema_version {
-        if !SCHEMA_VERSIONS.contains(&v.as_str()) {
+        let known = schema_versions(api);
+        if !known.contains(&v.as_str()) {
             return Err(format!(
                 "schemaVersion {v} is not one of {}",
-                SCHEMA_VERSIONS.join(", ")
+                known.join(", ")
             ));
         }
     }
@@ -151,6 +162,7 @@ pub fn parse(body: &[u8]) -> Result<TelemetrySubscription, String> {
     };
     let b = &body.buffering;
     Ok(TelemetrySubscription {
+        api,
         types,
         host,
         port: uri.port_u16().unwrap_or(80),
@@ -175,14 +187,14 @@ mod tests {
 
     #[test]
     fn a_subscription_is_checked_and_sandbox_localdomain_is_this_machine() {
-        let s = parse(br#"{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/logs"},"types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}}"#).unwrap();
+        let s = parse(br#"{"schemaVersion":"2022-12-13","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/logs"},"types":["platform","function"],"buffering":{"maxItems":1000,"maxBytes":262144,"timeoutMs":25}}"#, TelemetryApi::Telemetry).unwrap();
         assert_eq!(
             (s.host.as_str(), s.port, s.path.as_str()),
             ("127.0.0.1", 4243, "/logs")
         );
         assert!(s.types.platform && s.types.function && !s.types.extension);
         assert_eq!((s.max_items, s.timeout.as_millis()), (1000, 25));
-        let defaults = parse(br#"{"destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["function"]}"#).unwrap();
+        let defaults = parse(br#"{"destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["function"]}"#, TelemetryApi::Telemetry).unwrap();
         assert_eq!(
             (
                 defaults.max_items,
@@ -218,8 +230,17 @@ mod tests {
             ),
             (r#"{"types":[]}"#, "destination"),
         ] {
-            let err = parse(bad.as_bytes()).unwrap_err();
+            let err = parse(bad.as_bytes(), TelemetryApi::Telemetry).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
         }
+        // The Logs API has its own schema versions.
+        let logs = br#"{"schemaVersion":"2021-03-18","destination":{"protocol":"HTTP","URI":"http://sandbox.localdomain:9002"},"types":["platform","function"]}"#;
+        assert_eq!(
+            parse(logs, TelemetryApi::Logs).unwrap().api,
+            TelemetryApi::Logs
+        );
+        assert!(parse(logs, TelemetryApi::Telemetry)
+            .unwrap_err()
+            .contains("schemaVersion"));
     }
 }

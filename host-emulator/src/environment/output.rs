@@ -114,6 +114,10 @@ impl Environment {
                 .platform("platform.report", report.record(status));
         }
         let end = format!("END RequestId: {}", active.invocation.request_id);
+        self.telemetry.platform(
+            "platform.end",
+            serde_json::json!({"requestId": active.invocation.request_id}),
+        );
         self.note(active, end);
         self.note(active, line);
     }

@@ -1,6 +1,8 @@
-//! The Telemetry API (`2022-07-01`) of one environment: its extensions' subscriptions, and
-//! the records fanned out to them: `platform.*` events of the lifecycle and the function's
-//! output lines (`function`). Each subscription has a delivery task that batches its records
+//! The Telemetry API (`2022-07-01`) and the older Logs API (`2020-08-15`) of one
+//! environment: its extensions' subscriptions, and the records fanned out to them:
+//! `platform.*` events of the lifecycle and the function's output lines (`function`). A Logs
+//! API subscriber gets only the record types that API defines (`platform.start`, `.end`,
+//! `.report`, `.runtimeDone`, `.extension`, `.logsSubscription`, `function`). Each subscription has a delivery task that batches its records
 //! (`buffering`: at most `maxItems` records or `maxBytes` bytes, or whatever came within
 //! `timeoutMs`) and POSTs each batch, a JSON array, to the extension's HTTP destination.
 //! Records from the start of Init are kept until Init ends, so that a subscription made during
@@ -29,9 +31,41 @@ pub struct TelemetryTypes {
     pub extension: bool,
 }
 
+/// Which API a subscription came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryApi {
+    /// `PUT /2022-07-01/telemetry`.
+    Telemetry,
+    /// `PUT /2020-08-15/logs`.
+    Logs,
+}
+
+impl TelemetryApi {
+    /// Whether this API has records of type `kind`.
+    fn sends(self, kind: &str) -> bool {
+        match self {
+            TelemetryApi::Telemetry => {
+                !matches!(kind, "platform.end" | "platform.logsSubscription")
+            }
+            TelemetryApi::Logs => matches!(
+                kind,
+                "function"
+                    | "platform.start"
+                    | "platform.end"
+                    | "platform.report"
+                    | "platform.runtimeDone"
+                    | "platform.extension"
+                    | "platform.logsSubscription"
+            ),
+        }
+    }
+}
+
 /// A validated subscription request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetrySubscription {
+    /// The API it came through.
+    pub api: TelemetryApi,
     /// The record types.
     pub types: TelemetryTypes,
     /// Where batches are POSTed: `host`, `port` and path.
@@ -58,8 +92,21 @@ pub(super) struct Telemetry {
 
 #[derive(Debug)]
 struct Subscriber {
+    api: TelemetryApi,
     types: TelemetryTypes,
     records: mpsc::UnboundedSender<Value>,
+}
+
+impl Subscriber {
+    /// Whether this subscriber gets a record of type `kind`.
+    fn wants(&self, kind: &str) -> bool {
+        let of_type = if kind == "function" {
+            self.types.function
+        } else {
+            self.types.platform
+        };
+        of_type && self.api.sends(kind)
+    }
 }
 
 impl Telemetry {
@@ -93,10 +140,7 @@ impl Telemetry {
     /// A `platform.*` record.
     pub fn platform(&mut self, kind: &str, record: Value) {
         if self.wanted(false) {
-            self.emit(
-                false,
-                json!({"time": now(), "type": kind, "record": record}),
-            );
+            self.emit(kind, json!({"time": now(), "type": kind, "record": record}));
         }
     }
 
@@ -104,18 +148,16 @@ impl Telemetry {
     pub fn function(&mut self, line: &str) {
         if self.wanted(true) {
             self.emit(
-                true,
+                "function",
                 json!({"time": now(), "type": "function", "record": line}),
             );
         }
     }
 
-    fn emit(&mut self, function: bool, record: Value) {
+    fn emit(&mut self, kind: &str, record: Value) {
         self.subscribers.retain(|s| !s.records.is_closed());
-        for s in &self.subscribers {
-            if (function && s.types.function) || (!function && s.types.platform) {
-                let _ = s.records.send(record.clone());
-            }
+        for s in self.subscribers.iter().filter(|s| s.wants(kind)) {
+            let _ = s.records.send(record.clone());
         }
         if let Some(backlog) = &mut self.backlog {
             if backlog.len() < BACKLOG_LIMIT {
@@ -125,18 +167,24 @@ impl Telemetry {
     }
 
     /// Adds a subscription of extension `name`: starts its delivery task, hands it the Init
-    /// records so far, and announces it with `platform.telemetrySubscription`.
+    /// records so far, and announces it with `platform.telemetrySubscription` (or
+    /// `platform.logsSubscription`).
     pub fn subscribe(&mut self, name: &str, subscription: TelemetrySubscription) {
         let (records, rx) = mpsc::unbounded_channel();
         let types = subscription.types;
+        let api = subscription.api;
+        let subscriber = Subscriber {
+            api,
+            types,
+            records,
+        };
         for record in self.backlog.iter().flatten() {
-            let function = record["type"] == "function";
-            if (function && types.function) || (!function && types.platform) {
-                let _ = records.send(record.clone());
+            if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
+                let _ = subscriber.records.send(record.clone());
             }
         }
         tokio::spawn(deliver(subscription, rx));
-        self.subscribers.push(Subscriber { types, records });
+        self.subscribers.push(subscriber);
         let mut names = Vec::new();
         if types.platform {
             names.push("platform");
@@ -147,8 +195,12 @@ impl Telemetry {
         if types.extension {
             names.push("extension");
         }
+        let kind = match api {
+            TelemetryApi::Telemetry => "platform.telemetrySubscription",
+            TelemetryApi::Logs => "platform.logsSubscription",
+        };
         self.platform(
-            "platform.telemetrySubscription",
+            kind,
             json!({"name": name, "state": "Subscribed", "types": names}),
         );
     }
