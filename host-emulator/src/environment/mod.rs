@@ -9,7 +9,7 @@
 //! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
-//! - [`process`], [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
+//! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
 //!   into its cgroups happens off the cold path) and its memory;
 //! - `variables`: the process's environment variables, built from scratch.
 
@@ -18,6 +18,7 @@ pub mod cgroup;
 mod ending;
 mod errors;
 mod extensions;
+mod group;
 mod invocations;
 mod joining;
 mod memory;

@@ -1,25 +1,24 @@
 //! The function's processes: its runtime and its external extensions, spawned into one process
-//! group of their own with a clean, explicit environment, their stdout and stderr merged into
-//! one pipe, a private temporary directory, and guards that kill the whole group however the
-//! environment ends. Extensions start first; the runtime joins the group once they have
-//! registered (Lambda's `Extension init`, then `Runtime init`). Also freezing and thawing
+//! group of their own (see `group`) with a clean, explicit environment, their stdout and
+//! stderr merged into one pipe. Extensions start first; the runtime joins the group once they
+//! have registered (Lambda's `Extension init`, then `Runtime init`). Also freezing and thawing
 //! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
 //! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
 //! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
-use super::cgroup::{self, CgroupRoots, EnvCgroup};
+use super::cgroup::{CgroupRoots, EnvCgroup};
+use super::group::{kill_group, GroupGuard};
+pub use super::group::{ProcessRegistry, TempDir};
 use super::joining::Joining;
 use super::peak::{self, ReadAgain};
 use super::variables::variables;
@@ -87,124 +86,6 @@ pub enum SpawnError {
         /// `no such file or directory`, `permission denied`, ...
         reason: String,
     },
-}
-
-/// Every process group the emulator started and has not yet killed, so that dropping the
-/// emulator can kill them all synchronously (no orphans, even when a test panics).
-#[derive(Debug, Clone, Default)]
-pub struct ProcessRegistry {
-    /// Process group id, and the freezer cgroup when there is one (thawed when killed).
-    groups: Arc<Mutex<HashMap<i32, Option<PathBuf>>>>,
-}
-
-impl ProcessRegistry {
-    fn add(&self, pgid: i32, freezer: Option<PathBuf>) {
-        self.groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pgid, freezer);
-    }
-
-    fn remove(&self, pgid: i32) {
-        self.groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&pgid);
-    }
-
-    /// Sends SIGKILL to every registered process group.
-    pub fn kill_all(&self) {
-        let groups: Vec<(i32, Option<PathBuf>)> = self
-            .groups
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
-        for (pgid, freezer) in groups {
-            kill_group(pgid, libc::SIGKILL);
-            if let Some(dir) = freezer {
-                cgroup::kill_dir(&dir);
-            }
-        }
-    }
-
-    /// How many process groups are alive.
-    pub fn len(&self) -> usize {
-        self.groups.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether no process group is alive.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Sends `signal` to a process group; whether it was delivered.
-fn kill_group(pgid: i32, signal: i32) -> bool {
-    if pgid > 1 {
-        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
-        unsafe { libc::kill(-pgid, signal) == 0 }
-    } else {
-        false
-    }
-}
-
-/// Kills the process group when dropped.
-#[derive(Debug)]
-struct GroupGuard {
-    pgid: i32,
-    registry: ProcessRegistry,
-    cgroup: Option<EnvCgroup>,
-}
-
-impl GroupGuard {
-    fn kill(&self) {
-        kill_group(self.pgid, libc::SIGKILL);
-        if let Some(cg) = &self.cgroup {
-            // Also reaches processes that left the group; thawing lets frozen ones die.
-            cgroup::kill_dir(cg.freezer_dir());
-        }
-        // A stopped process dies of SIGKILL, but continue the group anyway (it may have been
-        // stopped with SIGSTOP before its move into the cgroups completed).
-        kill_group(self.pgid, libc::SIGCONT);
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-        self.registry.remove(self.pgid);
-    }
-}
-
-/// A private temporary directory, removed when dropped.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates a fresh directory for one environment.
-    pub fn create(function: &str) -> std::io::Result<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("firebox-{}-{function}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self { path })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Best effort: a function may have left files we cannot remove (permissions).
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// What a process needs to know about its environment.

@@ -1,0 +1,133 @@
+//! The process group of one environment and its guards: the emulator-wide registry of living
+//! groups (so that dropping the emulator kills them all, even when a test panics), the guard
+//! that kills a group however its environment ends, and the environment's private temporary
+//! directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::cgroup::{self, EnvCgroup};
+
+/// Every process group the emulator started and has not yet killed, so that dropping the
+/// emulator can kill them all synchronously (no orphans, even when a test panics).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessRegistry {
+    /// Process group id, and the freezer cgroup when there is one (thawed when killed).
+    groups: Arc<Mutex<HashMap<i32, Option<PathBuf>>>>,
+}
+
+impl ProcessRegistry {
+    pub(super) fn add(&self, pgid: i32, freezer: Option<PathBuf>) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pgid, freezer);
+    }
+
+    fn remove(&self, pgid: i32) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pgid);
+    }
+
+    /// Sends SIGKILL to every registered process group.
+    pub fn kill_all(&self) {
+        let groups: Vec<(i32, Option<PathBuf>)> = self
+            .groups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for (pgid, freezer) in groups {
+            kill_group(pgid, libc::SIGKILL);
+            if let Some(dir) = freezer {
+                cgroup::kill_dir(&dir);
+            }
+        }
+    }
+
+    /// How many process groups are alive.
+    pub fn len(&self) -> usize {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no process group is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sends `signal` to a process group; whether it was delivered.
+pub(super) fn kill_group(pgid: i32, signal: i32) -> bool {
+    if pgid > 1 {
+        // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
+        unsafe { libc::kill(-pgid, signal) == 0 }
+    } else {
+        false
+    }
+}
+
+/// Kills the process group when dropped.
+#[derive(Debug)]
+pub(super) struct GroupGuard {
+    /// The group's id: the pid of its first member (0 until one is spawned).
+    pub pgid: i32,
+    /// Where the group is registered.
+    pub registry: ProcessRegistry,
+    /// The environment's cgroups, when used.
+    pub cgroup: Option<EnvCgroup>,
+}
+
+impl GroupGuard {
+    /// SIGKILL to the group (and the cgroup's processes); the group stays registered.
+    pub fn kill(&self) {
+        kill_group(self.pgid, libc::SIGKILL);
+        if let Some(cg) = &self.cgroup {
+            // Also reaches processes that left the group; thawing lets frozen ones die.
+            cgroup::kill_dir(cg.freezer_dir());
+        }
+        // A stopped process dies of SIGKILL, but continue the group anyway (it may have been
+        // stopped with SIGSTOP before its move into the cgroups completed).
+        kill_group(self.pgid, libc::SIGCONT);
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+        self.registry.remove(self.pgid);
+    }
+}
+
+/// A private temporary directory, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory for one environment.
+    pub fn create(function: &str) -> std::io::Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("firebox-{}-{function}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a function may have left files we cannot remove (permissions).
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
