@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use crate::{
     events::{parse_event, parse_registration},
     requests::{ErrorReport, RequestBody, Requests, EVENT_IDENTIFIER, IDENTIFIER},
-    ApiError, Endpoint, Error, EventType, NextEvent, Registration,
+    ApiError, Buffering, Endpoint, Error, EventType, NextEvent, Registration, TelemetryType,
 };
 
 /// Connection attempts before giving up on an unreachable API.
@@ -162,6 +162,31 @@ impl ExtensionClient {
             .map_err(|message| Error::invalid_body(&path, "event", message, &body))?;
         tracing::debug!(event = %event.event_type(), ?event_id, "extension event received");
         Ok(NextEvent { event_id, event })
+    }
+
+    /// `PUT /2022-07-01/telemetry` (the Telemetry API): subscribes the extension to the records
+    /// of `types`, which Lambda then POSTs in batches (as `buffering` says) to
+    /// `destination_uri` — an `http://` address the extension listens on, such as
+    /// `http://sandbox.localdomain:4243/telemetry` (`sandbox.localdomain` is the execution
+    /// environment's own address).
+    ///
+    /// Subscribe after registering and before the first [`next_event`](Self::next_event) (during
+    /// Init), so as to get Init's records too. The destination is checked before anything is
+    /// sent ([`Error::InvalidDestination`]); Lambda answers `400 ValidationError` for a request
+    /// it refuses and `403` for an unknown identifier. [`TelemetryListener`](crate::TelemetryListener)
+    /// is a ready-made destination.
+    pub async fn subscribe_telemetry(
+        &mut self,
+        types: &[TelemetryType],
+        buffering: Buffering,
+        destination_uri: &str,
+    ) -> Result<(), Error> {
+        let req =
+            self.requests
+                .telemetry(self.registered_id()?, types, &buffering, destination_uri)?;
+        self.exchange(req).await?;
+        tracing::debug!(?types, destination_uri, "subscribed to telemetry");
+        Ok(())
     }
 
     /// `POST /extension/init/error`: reports that the extension failed to initialize, with an
@@ -328,6 +353,7 @@ mod tests {
         send(client.next_event());
         send(client.register("x", &[], false));
         send(client.exit_error("t", "m"));
+        send(client.subscribe_telemetry(&[], Buffering::default(), "http://127.0.0.1:1"));
     }
 
     #[tokio::test]
@@ -339,6 +365,16 @@ mod tests {
         ));
         assert!(matches!(
             client.init_error("Extension.X", "m").await,
+            Err(Error::NotRegistered)
+        ));
+        assert!(matches!(
+            client
+                .subscribe_telemetry(
+                    &[TelemetryType::Platform],
+                    Buffering::default(),
+                    "http://127.0.0.1:1"
+                )
+                .await,
             Err(Error::NotRegistered)
         ));
         assert_eq!(client.extension_id(), None);

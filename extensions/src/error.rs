@@ -1,7 +1,7 @@
-//! The crate's [`Error`]: what failed, with the Extensions API's own `errorType` and
-//! `errorMessage` ([`ApiError`]) when it answered with an error document.
+//! The crate's [`Error`]: what failed, with the Extensions (or Telemetry) API's own
+//! `errorType` and `errorMessage` ([`ApiError`]) when it answered with an error document.
 
-use std::fmt;
+use std::{fmt, net::SocketAddr};
 
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -12,7 +12,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// The longest excerpt of an answer body kept in an error.
 const MAX_EXCERPT: usize = 1024;
 
-/// Something that went wrong while registering, waiting for events or reporting an error.
+/// Something that went wrong while registering, subscribing to telemetry, waiting for events or
+/// reporting an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -92,6 +93,37 @@ pub enum Error {
     /// The extension's handler failed.
     #[error("the extension's handler failed: {0}")]
     Handler(#[source] BoxError),
+    /// A telemetry buffering value is outside Lambda's limits (Lambda would answer
+    /// `400 ValidationError`).
+    #[error("buffering.{field} {value} is outside Lambda's limits, {min} to {max}")]
+    InvalidBuffering {
+        /// The field: `maxItems`, `maxBytes` or `timeoutMs`.
+        field: &'static str,
+        /// The value refused.
+        value: u32,
+        /// The smallest value allowed.
+        min: u32,
+        /// The largest value allowed.
+        max: u32,
+    },
+    /// A telemetry destination is not an `http://host:port/path` address (Lambda would answer
+    /// `400 ValidationError`).
+    #[error("cannot subscribe telemetry to {uri:?}: {reason}")]
+    InvalidDestination {
+        /// The destination given.
+        uri: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The telemetry listener cannot listen on its address.
+    #[error("cannot listen for telemetry on {address}: {source}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// Why binding failed.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -142,7 +174,8 @@ pub struct ApiError {
     /// The document's `errorType` (`Extension.InvalidExtensionName`,
     /// `Extension.RegistrationClosed`, `Extension.InvalidEventType`,
     /// `Extension.TooManyExtensions`, `Extension.InvalidExtensionState`,
-    /// `InvalidRequestFormat`, ...), when the body was an error document that named one.
+    /// `InvalidRequestFormat`, the Telemetry API's `ValidationError`, ...), when the body was
+    /// an error document that named one.
     pub error_type: Option<String>,
     /// The document's `errorMessage`; the body as text when it was not an error document.
     pub error_message: String,

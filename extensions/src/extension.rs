@@ -1,11 +1,14 @@
-//! The high-level [`Extension`] builder: register, then hand every event to a handler until
-//! `SHUTDOWN` or an error, reporting handler failures to the Extensions API.
+//! The high-level [`Extension`] builder: register (and subscribe to telemetry), then hand every
+//! event to a handler until `SHUTDOWN` or an error, reporting handler failures to the
+//! Extensions API.
 
-use tower::{Service, ServiceExt};
+use std::net::SocketAddr;
+
+use tower::{util::BoxCloneSyncService, Service, ServiceExt};
 
 use crate::{
-    executable_name, BoxError, Endpoint, Error, Event, EventType, ExtensionClient, NextEvent,
-    Registration,
+    executable_name, BoxError, Buffering, Endpoint, Error, Event, EventType, ExtensionClient,
+    NextEvent, Registration, TelemetryEvent, TelemetryListener, TelemetryType,
 };
 
 /// The error type posted to `/extension/exit/error` when the handler fails on an `INVOKE`.
@@ -64,6 +67,30 @@ pub enum ExtensionKind {
 /// # Ok(())
 /// # }
 /// ```
+///
+/// With [`telemetry`](Self::telemetry), registering also subscribes to the Telemetry API:
+///
+/// ```no_run
+/// use firebox_extensions::{
+///     service_fn, BoxError, Buffering, Event, Extension, TelemetryEvent, TelemetryRecord,
+///     TelemetryType,
+/// };
+///
+/// # async fn example() -> Result<(), firebox_extensions::Error> {
+/// let reports = service_fn(|batch: Vec<TelemetryEvent>| async move {
+///     for event in batch {
+///         if let TelemetryRecord::PlatformReport(report) = event.record {
+///             println!("{} billed {} ms", report.request_id, report.metrics.billed_duration_ms);
+///         }
+///     }
+///     Ok::<(), BoxError>(())
+/// });
+/// Extension::new()
+///     .telemetry(&[TelemetryType::Platform], Buffering::default(), reports)
+///     .run(service_fn(|_: Event| async { Ok::<(), BoxError>(()) }))
+///     .await
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "an extension does nothing until it is registered or run"]
 pub struct Extension {
@@ -72,6 +99,16 @@ pub struct Extension {
     events: Vec<EventType>,
     accept_account_id: bool,
     endpoint: Option<Endpoint>,
+    telemetry: Option<Telemetry>,
+    telemetry_address: SocketAddr,
+}
+
+/// What [`Extension::telemetry`] subscribes to, and the handler of its batches.
+#[derive(Debug, Clone)]
+struct Telemetry {
+    types: Vec<TelemetryType>,
+    buffering: Buffering,
+    handler: BoxCloneSyncService<Vec<TelemetryEvent>, (), BoxError>,
 }
 
 impl Default for Extension {
@@ -90,6 +127,8 @@ impl Extension {
             events: vec![EventType::Invoke, EventType::Shutdown],
             accept_account_id: false,
             endpoint: None,
+            telemetry: None,
+            telemetry_address: TelemetryListener::DEFAULT_ADDRESS,
         }
     }
 
@@ -131,8 +170,48 @@ impl Extension {
         self
     }
 
-    /// Registers the extension, without waiting for events yet: an internal extension must
-    /// register during Init, then [`run`](RegisteredExtension::run) in a task of its own.
+    /// Subscribes to the Telemetry API's records of `types`, batched as `buffering`, handing
+    /// each batch to `handler` (any [`tower::Service`] of `Vec<`[`TelemetryEvent`]`>`, usually
+    /// [`service_fn`](crate::service_fn) over an `async fn`).
+    ///
+    /// [`register`](Self::register) then starts a [`TelemetryListener`] (on `0.0.0.0` and a port
+    /// the system picks, unless [`telemetry_port`](Self::telemetry_port) says otherwise), and
+    /// subscribes it right after registering, during Init. It answers every batch at once and
+    /// hands them to (a clone of) `handler` one at a time, in order, for as long as the
+    /// [`RegisteredExtension`] (or its [`run`](RegisteredExtension::run)) lasts. A handler
+    /// error is logged, not fatal.
+    ///
+    /// Subscribing to [`TelemetryType::Function`] gets the extension's own output back as
+    /// records (extensions share the function's log stream): a handler that prints every
+    /// `function` record loops.
+    pub fn telemetry<S>(mut self, types: &[TelemetryType], buffering: Buffering, handler: S) -> Self
+    where
+        S: Service<Vec<TelemetryEvent>, Response = ()> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.telemetry = Some(Telemetry {
+            types: types.to_vec(),
+            buffering,
+            handler: BoxCloneSyncService::new(handler.map_err(Into::into)),
+        });
+        self
+    }
+
+    /// The port the telemetry listener listens on (on `0.0.0.0`), instead of one the system
+    /// picks.
+    pub fn telemetry_port(mut self, port: u16) -> Self {
+        self.telemetry_address.set_port(port);
+        self
+    }
+
+    /// Registers the extension (and subscribes to telemetry, if asked to), without waiting
+    /// for events yet: an internal extension must register during Init, then
+    /// [`run`](RegisteredExtension::run) in a task of its own.
+    ///
+    /// With [`telemetry`](Self::telemetry), the listener is started before registering
+    /// ([`Error::Bind`] if it cannot be) and subscribed after; a refused subscription is
+    /// returned as an error.
     pub async fn register(self) -> Result<RegisteredExtension, Error> {
         let name = match (self.name, self.kind) {
             (Some(name), _) => name,
@@ -157,14 +236,30 @@ impl Extension {
             None => Endpoint::from_env()?,
         };
         let mut client = ExtensionClient::new(endpoint)?;
+        let listener = match &self.telemetry {
+            Some(telemetry) => Some(
+                TelemetryListener::bind(self.telemetry_address, telemetry.handler.clone()).await?,
+            ),
+            None => None,
+        };
         let registration = client
             .register(&name, &self.events, self.accept_account_id)
             .await?;
+        if let (Some(telemetry), Some(listener)) = (&self.telemetry, &listener) {
+            client
+                .subscribe_telemetry(
+                    &telemetry.types,
+                    telemetry.buffering,
+                    listener.destination_uri(),
+                )
+                .await?;
+        }
         Ok(RegisteredExtension {
             client,
             registration,
             name,
             kind: self.kind,
+            telemetry: listener,
         })
     }
 
@@ -186,6 +281,7 @@ pub struct RegisteredExtension {
     registration: Registration,
     name: String,
     kind: ExtensionKind,
+    telemetry: Option<TelemetryListener>,
 }
 
 impl RegisteredExtension {
@@ -205,9 +301,21 @@ impl RegisteredExtension {
         self.kind
     }
 
+    /// The telemetry listener subscribed by [`Extension::telemetry`] (its port and
+    /// destination), if any.
+    pub fn telemetry_listener(&self) -> Option<&TelemetryListener> {
+        self.telemetry.as_ref()
+    }
+
     /// The low-level client, registered, for extensions that drive the event loop themselves.
+    /// A telemetry listener stops: use [`into_parts`](Self::into_parts) to keep it.
     pub fn into_client(self) -> ExtensionClient {
         self.client
+    }
+
+    /// The low-level client, registered, and the telemetry listener (which stops when dropped).
+    pub fn into_parts(self) -> (ExtensionClient, Option<TelemetryListener>) {
+        (self.client, self.telemetry)
     }
 
     /// Reports that the extension failed to initialize (`/extension/init/error`), with an
@@ -216,7 +324,8 @@ impl RegisteredExtension {
         self.client.init_error(error_type, message).await
     }
 
-    /// Waits for events and hands each to `handler`, one at a time, until `SHUTDOWN`.
+    /// Waits for events and hands each to `handler`, one at a time, until `SHUTDOWN`. A
+    /// telemetry listener keeps receiving batches until this returns.
     ///
     /// Asking for the next event is how the extension tells Lambda it is done with the
     /// previous one: the function's environment is not reused for the next invocation until
@@ -305,6 +414,44 @@ mod tests {
         let internal = Extension::internal();
         assert_eq!(internal.kind, ExtensionKind::Internal);
         assert_eq!(internal.events, [EventType::Invoke]);
+        assert!(internal.telemetry.is_none());
+        assert_eq!(internal.telemetry_address.to_string(), "0.0.0.0:0");
+        assert_eq!(
+            Extension::new()
+                .telemetry_port(4243)
+                .telemetry_address
+                .to_string(),
+            "0.0.0.0:4243"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_busy_telemetry_port_fails_before_registering() {
+        let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let error = Extension::new()
+            .name("x")
+            .endpoint(unreachable())
+            .telemetry(
+                &[TelemetryType::Platform],
+                Buffering::default(),
+                tower::service_fn(|_: Vec<TelemetryEvent>| async { Ok::<(), BoxError>(()) }),
+            )
+            .telemetry_port(port)
+            .register()
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Bind { .. }), "{error}");
+    }
+
+    /// Compile-time check: an extension with telemetry is still `Clone`, `Send` and `Sync`,
+    /// and registers in a spawned task.
+    #[allow(dead_code)]
+    fn telemetry_keeps_the_builder_shareable(extension: Extension) {
+        fn shareable<T: Clone + Send + Sync>(_: T) {}
+        fn send<T: Send>(_: T) {}
+        send(extension.clone().register());
+        shareable(extension);
     }
 
     /// Compile-time check: a registered extension can run in a spawned task.

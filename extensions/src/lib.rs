@@ -17,6 +17,15 @@
 //!    `/extension/exit/error` later) and exits. Any `500` from the API means the environment
 //!    is going away: the extension should exit too.
 //!
+//! # Telemetry
+//!
+//! An extension may also subscribe to the Telemetry API (version `2022-07-01`,
+//! `PUT /2022-07-01/telemetry`) during Init: Lambda then POSTs batches of records —
+//! `platform.*` lifecycle events, the function's and extensions' output lines — to an HTTP
+//! address the extension listens on. [`Extension::telemetry`] does it all (a
+//! [`TelemetryListener`] handing each batch, a `Vec<`[`TelemetryEvent`]`>`, to a handler);
+//! [`ExtensionClient::subscribe_telemetry`] is the low-level call.
+//!
 //! The API lives at the address in `AWS_LAMBDA_RUNTIME_API` (`host:port`, or
 //! `http://host:port[/prefix]`), or one given explicitly as an [`Endpoint`].
 //!
@@ -48,7 +57,10 @@ mod endpoint;
 mod error;
 mod events;
 mod extension;
+mod listener;
 mod requests;
+mod subscription;
+mod telemetry;
 
 pub use client::ExtensionClient;
 pub use endpoint::{executable_name, Endpoint, RUNTIME_API_VAR};
@@ -57,4 +69,11 @@ pub use events::{
     Event, EventType, InvokeEvent, NextEvent, Registration, ShutdownEvent, ShutdownReason, Tracing,
 };
 pub use extension::{Extension, ExtensionKind, RegisteredExtension, HANDLER_ERROR_TYPE};
+pub use listener::TelemetryListener;
+pub use subscription::{Buffering, TelemetryType};
+pub use telemetry::{
+    ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
+    ReportMetrics, ReportRecord, RuntimeDoneMetrics, RuntimeDoneRecord, StartRecord,
+    TelemetryEvent, TelemetryRecord, TelemetryStatus, TelemetrySubscriptionRecord,
+};
 pub use tower::{self, service_fn, Service};

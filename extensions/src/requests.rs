@@ -1,15 +1,19 @@
-//! The Extensions API's requests — paths, headers and bodies — built apart from sending them,
-//! so they can be checked without a server.
+//! The Extensions and Telemetry APIs' requests — paths, headers and bodies — built apart from
+//! sending them, so they can be checked without a server.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 use serde_json::json;
 
-use crate::{Endpoint, Error, EventType};
+use crate::{Buffering, Endpoint, Error, EventType, TelemetryType};
 
 /// The API version in every path.
 const VERSION: &str = "2020-01-01";
+/// The Telemetry API's version, in its path.
+const TELEMETRY_VERSION: &str = "2022-07-01";
+/// The telemetry record schema subscribed to.
+pub(crate) const SCHEMA_VERSION: &str = "2022-12-13";
 const USER_AGENT: &str = concat!("firebox-extensions/", env!("CARGO_PKG_VERSION"));
 const JSON: &str = "application/json";
 
@@ -118,6 +122,40 @@ impl Requests {
         Ok(req)
     }
 
+    /// `PUT /2022-07-01/telemetry`: subscribes the extension `extension_id` to the records of
+    /// `types`, batched as `buffering` and POSTed to `destination`.
+    pub(crate) fn telemetry(
+        &self,
+        extension_id: &str,
+        types: &[TelemetryType],
+        buffering: &Buffering,
+        destination: &str,
+    ) -> Result<Request<RequestBody>, Error> {
+        check_destination(destination)?;
+        let mut subscribed: Vec<TelemetryType> = Vec::with_capacity(types.len());
+        for kind in types {
+            if !subscribed.contains(kind) {
+                subscribed.push(*kind);
+            }
+        }
+        let body = json!({
+            "schemaVersion": SCHEMA_VERSION,
+            "types": subscribed.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "buffering": {
+                "maxItems": buffering.max_items(),
+                "maxBytes": buffering.max_bytes(),
+                "timeoutMs": buffering.timeout_ms(),
+            },
+            "destination": {"protocol": "HTTP", "URI": destination},
+        })
+        .to_string();
+        let path = format!("/{TELEMETRY_VERSION}/telemetry");
+        let mut req = self.request_to(Method::PUT, &path, Some(body))?;
+        req.headers_mut()
+            .insert(IDENTIFIER, header_value(IDENTIFIER, extension_id)?);
+        Ok(req)
+    }
+
     /// A request to `/2020-01-01/extension/<what>` with the common headers.
     fn request(
         &self,
@@ -125,8 +163,18 @@ impl Requests {
         what: &str,
         json_body: Option<String>,
     ) -> Result<Request<RequestBody>, Error> {
-        let uri = Uri::try_from(format!("{}/{VERSION}/extension/{what}", self.prefix))
-            // `what` is one of this module's fixed paths and the prefix was checked in `new`.
+        self.request_to(method, &format!("/{VERSION}/extension/{what}"), json_body)
+    }
+
+    /// A request to `path` (after the prefix) with the common headers.
+    fn request_to(
+        &self,
+        method: Method,
+        path: &str,
+        json_body: Option<String>,
+    ) -> Result<Request<RequestBody>, Error> {
+        let uri = Uri::try_from(format!("{}{path}", self.prefix))
+            // `path` is one of this module's fixed paths and the prefix was checked in `new`.
             .map_err(|_| Error::InvalidAddress(self.prefix.clone()))?;
         let has_body = json_body.is_some();
         let mut req = Request::new(Full::new(Bytes::from(json_body.unwrap_or_default())));
@@ -160,6 +208,24 @@ fn check_name(name: &str) -> Result<HeaderValue, Error> {
         ));
     }
     HeaderValue::from_str(name).map_err(|_| refuse("it cannot be sent as a header"))
+}
+
+/// Checks that `destination` is an `http://host[:port][/path]` address Lambda can POST to.
+fn check_destination(destination: &str) -> Result<(), Error> {
+    let refuse = |reason| Error::InvalidDestination {
+        uri: destination.to_owned(),
+        reason,
+    };
+    let uri = Uri::try_from(destination).map_err(|_| refuse("it is not a URI"))?;
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+        return Err(refuse(
+            "it must be an http:// address (Lambda POSTs plain HTTP inside the environment)",
+        ));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(refuse("it has no host"));
+    }
+    Ok(())
 }
 
 /// `value` as a header value (printable ASCII, not empty), or [`Error::InvalidHeader`].
@@ -247,6 +313,71 @@ mod tests {
         assert_eq!(header(&req, "content-type"), None);
         assert!(matches!(
             requests("127.0.0.1:1").next("bad\nid"),
+            Err(Error::InvalidHeader {
+                header: IDENTIFIER,
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn telemetry_requests() {
+        let buffering = Buffering::new(1_000, 262_144, 25).unwrap();
+        let req = requests("http://127.0.0.1:9001/p")
+            .telemetry(
+                "id-1",
+                &[
+                    TelemetryType::Platform,
+                    TelemetryType::Function,
+                    TelemetryType::Platform,
+                ],
+                &buffering,
+                "http://sandbox.localdomain:4243/telemetry",
+            )
+            .unwrap();
+        assert_eq!(req.method(), Method::PUT);
+        assert_eq!(req.uri(), "/p/2022-07-01/telemetry");
+        assert_eq!(header(&req, "host"), Some("127.0.0.1:9001"));
+        assert_eq!(header(&req, "Lambda-Extension-Identifier"), Some("id-1"));
+        assert_eq!(header(&req, "content-type"), Some("application/json"));
+        assert_eq!(
+            json_body(req).await,
+            serde_json::json!({
+                "schemaVersion": "2022-12-13",
+                "types": ["platform", "function"],
+                "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/telemetry"}
+            })
+        );
+        let req = requests("127.0.0.1:1")
+            .telemetry("id", &[], &Buffering::default(), "http://127.0.0.1:9")
+            .unwrap();
+        assert_eq!(
+            json_body(req).await["buffering"],
+            serde_json::json!({"maxItems": 10000, "maxBytes": 262144, "timeoutMs": 1000})
+        );
+    }
+
+    #[test]
+    fn bad_telemetry_destinations_are_refused_before_sending() {
+        let requests = requests("127.0.0.1:1");
+        let buffering = Buffering::default();
+        for bad in [
+            "",
+            "sandbox.localdomain:4243",
+            "https://sandbox.localdomain:4243/t",
+            "tcp://sandbox.localdomain:4243",
+            "http://",
+            "http://bad host:1/",
+            "/telemetry",
+        ] {
+            match requests.telemetry("id", &[TelemetryType::Platform], &buffering, bad) {
+                Err(Error::InvalidDestination { uri, .. }) => assert_eq!(uri, bad),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            requests.telemetry("", &[], &buffering, "http://127.0.0.1:9"),
             Err(Error::InvalidHeader {
                 header: IDENTIFIER,
                 ..

@@ -3,11 +3,17 @@
 //! A minimal Extensions API (2020-01-01) server, started on `127.0.0.1:0` inside a test, that
 //! implements exactly the wire protocol the client is written against: `register` (with its
 //! 403/400 error documents), `event/next` (long poll; 403 for a missing or unknown identifier
-//! and for a second concurrent call), `init/error` and `exit/error` (202). It checks that the
-//! client speaks the protocol; it does not model Lambda's lifecycle. End-to-end tests against
-//! the real emulator live elsewhere.
+//! and for a second concurrent call), `init/error` and `exit/error` (202), and the Telemetry
+//! API's subscription, `PUT /2022-07-01/telemetry` (see `telemetry.rs`, which also pushes
+//! batches to the subscriber). It checks that the client speaks the protocol; it does not model
+//! Lambda's lifecycle. End-to-end tests against the real emulator live elsewhere.
 
 #![allow(dead_code)] // each test binary uses part of the harness
+
+mod telemetry;
+
+#[allow(unused_imports)] // each test binary uses part of the harness
+pub use telemetry::{record as telemetry_record, Subscription, TIME as TELEMETRY_TIME};
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -74,6 +80,8 @@ struct Inner {
     /// Answers every `event/next` with this status and body instead of an event.
     next_answer: Option<(StatusCode, String)>,
     events_sent: u64,
+    /// Telemetry subscriptions, in the order they were made.
+    subscriptions: Vec<telemetry::Subscription>,
 }
 
 struct State {
@@ -304,6 +312,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
         (&Method::GET, "/2020-01-01/extension/event/next") => next(state, &recorded).await,
         (&Method::POST, "/2020-01-01/extension/init/error")
         | (&Method::POST, "/2020-01-01/extension/exit/error") => report_error(&state, &recorded),
+        (method, telemetry::PATH) => telemetry::subscribe(&state, method, &recorded),
         _ => refuse(StatusCode::NOT_FOUND, "NotFound", "no such route"),
     }
 }
@@ -410,7 +419,7 @@ impl Drop for Waiting {
 fn identify(inner: &Inner, req: &Recorded) -> Result<String, (&'static str, String)> {
     let Some(id) = req.header("lambda-extension-identifier") else {
         return Err((
-            "Extension.MissingExtensionIdentifier",
+            "Extension.MissingHeader",
             "missing Lambda-Extension-Identifier".to_owned(),
         ));
     };

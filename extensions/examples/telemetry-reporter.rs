@@ -1,0 +1,79 @@
+//! An external extension that reports what the Telemetry API says: registered for `INVOKE` and
+//! `SHUTDOWN` under its executable's file name, subscribed to `platform` records only, it
+//! prints one line per `platform.initStart` and `platform.report`, and one on `SHUTDOWN`, then
+//! exits 0:
+//!
+//! ```text
+//! [telemetry-reporter] INIT_START <initializationType>
+//! [telemetry-reporter] REPORT <requestId> <status> billed=<billedDurationMs>ms
+//! [telemetry-reporter] SHUTDOWN <reason>
+//! ```
+//!
+//! It does not subscribe to `function` records: its own output is part of the function's log
+//! stream, and printing those records would print them again, endlessly.
+//!
+//! Install it as `/opt/extensions/telemetry-reporter` (or list it in the emulator's
+//! `extensions`).
+
+use std::{process::ExitCode, time::Duration};
+
+use firebox_extensions::{
+    service_fn, BoxError, Buffering, Error, Event, EventType, Extension, TelemetryEvent,
+    TelemetryRecord, TelemetryType,
+};
+
+/// Prints the records of interest in a batch.
+async fn report(batch: Vec<TelemetryEvent>) -> Result<(), BoxError> {
+    for event in batch {
+        match event.record {
+            TelemetryRecord::PlatformInitStart(init) => {
+                println!(
+                    "[telemetry-reporter] INIT_START {}",
+                    init.initialization_type
+                )
+            }
+            TelemetryRecord::PlatformReport(report) => println!(
+                "[telemetry-reporter] REPORT {} {} billed={}ms",
+                report.request_id, report.status, report.metrics.billed_duration_ms
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How long a batch waits at most for more records (Lambda's default is 1 s).
+const BATCH_TIMEOUT_MS: u32 = 100;
+
+/// On `SHUTDOWN`, lingers so that the last batch can still arrive, then prints the reason.
+async fn handle(event: Event) -> Result<(), BoxError> {
+    if let Event::Shutdown(shutdown) = event {
+        // The last invocation's records often come during the Shutdown phase (a frozen
+        // environment cannot take them before): wait for one more batch, well before the
+        // deadline.
+        let linger = Duration::from_millis(2 * u64::from(BATCH_TIMEOUT_MS));
+        tokio::time::sleep(linger.min(shutdown.time_remaining() / 2)).await;
+        println!("[telemetry-reporter] SHUTDOWN {}", shutdown.shutdown_reason);
+    }
+    Ok(())
+}
+
+async fn run() -> Result<(), Error> {
+    let buffering = Buffering::default().with_timeout_ms(BATCH_TIMEOUT_MS)?;
+    Extension::new()
+        .events(&[EventType::Invoke, EventType::Shutdown])
+        .telemetry(&[TelemetryType::Platform], buffering, service_fn(report))
+        .run(service_fn(handle))
+        .await
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("[telemetry-reporter] error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The records the Telemetry API sends a subscriber: [`TelemetryEvent`]s, each a timestamp and a
+//! [`TelemetryRecord`] — typed for the `platform.*` records Lambda documents, raw JSON for log
+//! lines and anything else. Read leniently: unknown types and fields, and known types whose
+//! record does not fit, are kept as they came, never an error.
+
+use std::fmt;
+
+use serde::{
+    de::DeserializeOwned, ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer,
+};
+use serde_json::Value;
+
+use crate::Tracing;
+
+/// One record of a telemetry batch: `{"time": ..., "type": ..., "record": ...}`.
+///
+/// A batch (what the handler of [`Extension::telemetry`](crate::Extension::telemetry) gets) is
+/// a `Vec<TelemetryEvent>`; it reads from the JSON array Lambda POSTs:
+///
+/// ```
+/// use firebox_extensions::{TelemetryEvent, TelemetryRecord};
+///
+/// let batch: Vec<TelemetryEvent> = serde_json::from_str(r#"[
+///     {"time": "2026-11-21T15:05:37.995Z", "type": "function", "record": "hello"},
+///     {"time": "2026-11-21T15:05:38.001Z", "type": "platform.runtimeDone",
+///      "record": {"requestId": "r-1", "status": "success", "metrics": {"durationMs": 2.5}}}
+/// ]"#)?;
+/// assert_eq!(batch[0].record.log_line(), Some("hello"));
+/// let TelemetryRecord::PlatformRuntimeDone(done) = &batch[1].record else { panic!() };
+/// assert_eq!((done.request_id.as_str(), done.status.as_str()), ("r-1", "success"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "RawEvent")]
+pub struct TelemetryEvent {
+    /// `time`: when the record was made, as sent (RFC 3339 with milliseconds, such as
+    /// `2026-11-21T15:05:37.995Z`).
+    pub time: String,
+    /// The record, by its `type`.
+    pub record: TelemetryRecord,
+}
+
+impl TelemetryEvent {
+    /// The record's `type` (`platform.report`, `function`, ...).
+    pub fn kind(&self) -> &str {
+        self.record.kind()
+    }
+}
+
+/// An event as it comes, before its record is typed.
+#[derive(Deserialize)]
+struct RawEvent {
+    #[serde(default)]
+    time: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    record: Value,
+}
+
+impl From<RawEvent> for TelemetryEvent {
+    fn from(raw: RawEvent) -> Self {
+        TelemetryEvent {
+            time: raw.time,
+            record: TelemetryRecord::new(raw.kind, raw.record),
+        }
+    }
+}
+
+impl Serialize for TelemetryEvent {
+    /// The wire format: `{"time": ..., "type": ..., "record": ...}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("time", &self.time)?;
+        map.serialize_entry("type", self.kind())?;
+        match &self.record {
+            TelemetryRecord::PlatformInitStart(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformInitRuntimeDone(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformInitReport(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformStart(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformRuntimeDone(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformReport(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformExtension(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformTelemetrySubscription(r) => {
+                map.serialize_entry("record", r)?
+            }
+            TelemetryRecord::Function(r)
+            | TelemetryRecord::Extension(r)
+            | TelemetryRecord::Other { record: r, .. } => map.serialize_entry("record", r)?,
+        }
+        map.end()
+    }
+}
+
+/// A telemetry record, by its `type`.
+///
+/// Lambda sends more types than are typed here (`platform.logsDropped`, `platform.restore*`,
+/// ...) and may add fields and types: those come as [`Other`](Self::Other), as does a record of
+/// a typed kind whose fields do not fit (a wrong type, a missing `requestId` or `status`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TelemetryRecord {
+    /// `platform.initStart`: Init began.
+    PlatformInitStart(InitStartRecord),
+    /// `platform.initRuntimeDone`: the runtime finished Init (or failed it).
+    PlatformInitRuntimeDone(InitRuntimeDoneRecord),
+    /// `platform.initReport`: Init's outcome and duration.
+    PlatformInitReport(InitReportRecord),
+    /// `platform.start`: an invocation started.
+    PlatformStart(StartRecord),
+    /// `platform.runtimeDone`: the runtime answered an invocation (or failed it).
+    PlatformRuntimeDone(RuntimeDoneRecord),
+    /// `platform.report`: an invocation's outcome, duration, billing and memory.
+    PlatformReport(ReportRecord),
+    /// `platform.extension`: an extension's registration, when Init ends.
+    PlatformExtension(ExtensionRecord),
+    /// `platform.telemetrySubscription`: an extension subscribed to telemetry.
+    PlatformTelemetrySubscription(TelemetrySubscriptionRecord),
+    /// `function`: a line of the function's output — a string, or a JSON object with Lambda's
+    /// JSON log format.
+    Function(Value),
+    /// `extension`: a line of an extension's output — a string, or a JSON object.
+    Extension(Value),
+    /// Any other type, or a typed one whose record does not fit, as it came.
+    Other {
+        /// The record's `type`.
+        kind: String,
+        /// The record.
+        record: Value,
+    },
+}
+
+impl TelemetryRecord {
+    /// Reads `record` as a record of type `kind` (leniently: see [`TelemetryRecord`]).
+    pub fn new(kind: impl Into<String>, record: Value) -> Self {
+        let kind = kind.into();
+        match kind.as_str() {
+            "platform.initStart" => typed(kind, record, Self::PlatformInitStart),
+            "platform.initRuntimeDone" => typed(kind, record, Self::PlatformInitRuntimeDone),
+            "platform.initReport" => typed(kind, record, Self::PlatformInitReport),
+            "platform.start" => typed(kind, record, Self::PlatformStart),
+            "platform.runtimeDone" => typed(kind, record, Self::PlatformRuntimeDone),
+            "platform.report" => typed(kind, record, Self::PlatformReport),
+            "platform.extension" => typed(kind, record, Self::PlatformExtension),
+            "platform.telemetrySubscription" => {
+                typed(kind, record, Self::PlatformTelemetrySubscription)
+            }
+            "function" => Self::Function(record),
+            "extension" => Self::Extension(record),
+            _ => Self::Other { kind, record },
+        }
+    }
+
+    /// The record's `type`, as on the wire.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::PlatformInitStart(_) => "platform.initStart",
+            Self::PlatformInitRuntimeDone(_) => "platform.initRuntimeDone",
+            Self::PlatformInitReport(_) => "platform.initReport",
+            Self::PlatformStart(_) => "platform.start",
+            Self::PlatformRuntimeDone(_) => "platform.runtimeDone",
+            Self::PlatformReport(_) => "platform.report",
+            Self::PlatformExtension(_) => "platform.extension",
+            Self::PlatformTelemetrySubscription(_) => "platform.telemetrySubscription",
+            Self::Function(_) => "function",
+            Self::Extension(_) => "extension",
+            Self::Other { kind, .. } => kind,
+        }
+    }
+
+    /// The text of a `function` or `extension` record that is a string (Lambda's text log
+    /// format); `None` for anything else.
+    pub fn log_line(&self) -> Option<&str> {
+        match self {
+            Self::Function(Value::String(line)) | Self::Extension(Value::String(line)) => {
+                Some(line)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `record` as a `T`, wrapped by `variant`; as it came (`Other`) if it does not fit.
+fn typed<T: DeserializeOwned>(
+    kind: String,
+    record: Value,
+    variant: fn(T) -> TelemetryRecord,
+) -> TelemetryRecord {
+    match T::deserialize(&record) {
+        Ok(fields) => variant(fields),
+        Err(error) => {
+            tracing::debug!(%kind, %error, "a telemetry record does not fit its type; kept as it came");
+            TelemetryRecord::Other { kind, record }
+        }
+    }
+}
+
+/// `platform.initStart`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InitStartRecord {
+    /// `initializationType`: `on-demand`, `provisioned-concurrency`, `snap-start`, ...
+    pub initialization_type: String,
+    /// `phase`: `init` (or `invoke`, for an Init suppressed and redone during an invocation).
+    pub phase: String,
+    /// `runtimeVersion`, when Lambda sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version: Option<String>,
+    /// `runtimeVersionArn`, when Lambda sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_version_arn: Option<String>,
+}
+
+/// `platform.initRuntimeDone`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitRuntimeDoneRecord {
+    /// `initializationType`.
+    #[serde(default)]
+    pub initialization_type: String,
+    /// `phase`.
+    #[serde(default)]
+    pub phase: String,
+    /// `status`.
+    pub status: TelemetryStatus,
+    /// `errorType`, when Init failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+}
+
+/// `platform.initReport`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitReportRecord {
+    /// `initializationType`.
+    #[serde(default)]
+    pub initialization_type: String,
+    /// `phase`.
+    #[serde(default)]
+    pub phase: String,
+    /// `status`.
+    pub status: TelemetryStatus,
+    /// `errorType`, when Init failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// `metrics`.
+    #[serde(default)]
+    pub metrics: InitReportMetrics,
+}
+
+/// The `metrics` of `platform.initReport`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct InitReportMetrics {
+    /// `durationMs`: how long Init took.
+    pub duration_ms: f64,
+}
+
+/// `platform.start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRecord {
+    /// `requestId`: the invocation's request id.
+    pub request_id: String,
+    /// `version`: the function version invoked (`$LATEST`, ...), when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `tracing`: the invocation's X-Ray trace header, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
+}
+
+/// `platform.runtimeDone`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeDoneRecord {
+    /// `requestId`.
+    pub request_id: String,
+    /// `status`: `success`, `error`, `timeout` or `failure`.
+    pub status: TelemetryStatus,
+    /// `errorType`, when the invocation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// `metrics`.
+    #[serde(default)]
+    pub metrics: RuntimeDoneMetrics,
+}
+
+/// The `metrics` of `platform.runtimeDone`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RuntimeDoneMetrics {
+    /// `durationMs`: how long the runtime took to answer.
+    pub duration_ms: f64,
+    /// `producedBytes`: the size of the answer, when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub produced_bytes: Option<u64>,
+}
+
+/// `platform.report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRecord {
+    /// `requestId`.
+    pub request_id: String,
+    /// `status`: `success`, `error`, `timeout` or `failure`.
+    pub status: TelemetryStatus,
+    /// `errorType`, when the invocation failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// `metrics`.
+    #[serde(default)]
+    pub metrics: ReportMetrics,
+}
+
+/// The `metrics` of `platform.report`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportMetrics {
+    /// `durationMs`: how long the invocation took.
+    #[serde(rename = "durationMs")]
+    pub duration_ms: f64,
+    /// `billedDurationMs`: the duration billed.
+    #[serde(rename = "billedDurationMs", deserialize_with = "whole_number")]
+    pub billed_duration_ms: u64,
+    /// `memorySizeMB`: the function's memory size.
+    #[serde(rename = "memorySizeMB", deserialize_with = "whole_number")]
+    pub memory_size_mb: u64,
+    /// `maxMemoryUsedMB`: the most memory the environment used.
+    #[serde(rename = "maxMemoryUsedMB", deserialize_with = "whole_number")]
+    pub max_memory_used_mb: u64,
+    /// `initDurationMs`: how long Init took, on the first invocation of an environment.
+    #[serde(rename = "initDurationMs", skip_serializing_if = "Option::is_none")]
+    pub init_duration_ms: Option<f64>,
+}
+
+/// `platform.extension`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExtensionRecord {
+    /// `name`: the extension's name.
+    pub name: String,
+    /// `state`: `Ready`, ...
+    pub state: String,
+    /// `events`: the events it subscribed to (`INVOKE`, `SHUTDOWN`).
+    pub events: Vec<String>,
+    /// `errorType`, when the extension failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+}
+
+/// `platform.telemetrySubscription`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TelemetrySubscriptionRecord {
+    /// `name`: the extension's name.
+    pub name: String,
+    /// `state`: `Subscribed`, ...
+    pub state: String,
+    /// `types`: the record types it subscribed to (`platform`, `function`, `extension`).
+    pub types: Vec<String>,
+}
+
+/// The outcome in `platform.initRuntimeDone`, `initReport`, `runtimeDone` and `report`.
+///
+/// ```
+/// use firebox_extensions::TelemetryStatus;
+///
+/// assert_eq!(TelemetryStatus::from("timeout"), TelemetryStatus::Timeout);
+/// assert_eq!(TelemetryStatus::from("odd").as_str(), "odd");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TelemetryStatus {
+    /// `success`.
+    Success,
+    /// `error`: the function returned an error.
+    Error,
+    /// `timeout`: the invocation (or Init) timed out.
+    Timeout,
+    /// `failure`: the runtime or an extension failed (crashed, ran out of memory, ...).
+    Failure,
+    /// Any other status, as sent.
+    Other(String),
+}
+
+impl TelemetryStatus {
+    /// The status as Lambda spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+            Self::Failure => "failure",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for TelemetryStatus {
+    fn from(status: &str) -> Self {
+        match status {
+            "success" => Self::Success,
+            "error" => Self::Error,
+            "timeout" => Self::Timeout,
+            "failure" => Self::Failure,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for TelemetryStatus {
+    fn from(status: String) -> Self {
+        match Self::from(status.as_str()) {
+            Self::Other(_) => Self::Other(status),
+            known => known,
+        }
+    }
+}
+
+impl From<TelemetryStatus> for String {
+    fn from(status: TelemetryStatus) -> Self {
+        match status {
+            TelemetryStatus::Other(other) => other,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for TelemetryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A non-negative number as a whole one: Lambda sends integers, `12.0` is read as `12` too.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = f64::deserialize(deserializer)?;
+    if number.is_finite() && number >= 0.0 {
+        // Finite and non-negative: `as` saturates at u64::MAX, far above any real metric.
+        Ok(number.round() as u64)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "expected a non-negative number, found {number}"
+        )))
+    }
+}
+
+/// Reads a batch (a JSON array of records), naming the offending element and field when it is
+/// not one.
+pub(crate) fn parse_batch(body: &[u8]) -> Result<Vec<TelemetryEvent>, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let batch = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests;
