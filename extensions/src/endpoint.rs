@@ -110,41 +110,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn address_forms() {
-        let plain = Endpoint::parse("127.0.0.1:9001").unwrap();
-        assert_eq!(
-            (plain.host(), plain.port(), plain.prefix()),
-            ("127.0.0.1", 9001, "")
-        );
-        assert_eq!(plain.to_string(), "http://127.0.0.1:9001");
-        let http = Endpoint::parse("http://localhost:8080").unwrap();
-        assert_eq!(
-            (http.host(), http.port(), http.prefix()),
-            ("localhost", 8080, "")
-        );
-        let upper = Endpoint::parse(" HTTP://localhost:8080/ ").unwrap();
-        assert_eq!((upper.authority(), upper.prefix()), ("localhost:8080", ""));
+    fn address_forms_are_the_runtimes() {
+        // The parsing itself is `firebox_runtime::RuntimeApiEndpoint`'s (tested there); this
+        // checks the accessors and the display form.
         let prefixed = Endpoint::parse("http://localhost:8080/api/v1/").unwrap();
+        assert_eq!(
+            (prefixed.host(), prefixed.port(), prefixed.authority()),
+            ("localhost", 8080, "localhost:8080")
+        );
         assert_eq!(prefixed.prefix(), "/api/v1");
-        assert_eq!(prefixed.authority(), "localhost:8080");
         assert_eq!(prefixed.to_string(), "http://localhost:8080/api/v1");
-        let v6 = Endpoint::parse("[::1]:9001").unwrap();
-        assert_eq!((v6.host(), v6.authority()), ("::1", "[::1]:9001"));
     }
 
     #[test]
     fn bad_addresses_are_refused() {
-        for bad in [
-            "",
-            "localhost",
-            "localhost:",
-            "localhost:http",
-            ":9001",
-            "https://localhost:9001",
-            "localhost:99999",
-            "http://user@host:1",
-            "http://host:1/a b",
-        ] {
+        for bad in ["", "https://localhost:9001", "http://host:1/a b"] {
             match Endpoint::parse(bad) {
                 Err(Error::InvalidAddress(raw)) => assert_eq!(raw, bad),
                 other => panic!("{bad:?} gave {other:?}"),

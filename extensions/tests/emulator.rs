@@ -40,13 +40,22 @@ fn texts(emu: &Emulator) -> Vec<String> {
 }
 
 async fn wait_for(emu: &Emulator, line: &str) {
+    wait_until(emu, &format!("no line {line:?}"), |lines| {
+        lines.iter().any(|l| l == line)
+    })
+    .await;
+}
+
+/// Waits (bounded) until `done` holds for the function's log, and returns that log.
+async fn wait_until(emu: &Emulator, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
     for _ in 0..3000 {
-        if texts(emu).iter().any(|l| l == line) {
-            return;
+        let lines = texts(emu);
+        if done(&lines) {
+            return lines;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("no line {line:?}; log was:\n{}", texts(emu).join("\n"));
+    panic!("{what}; log was:\n{}", texts(emu).join("\n"));
 }
 
 #[tokio::test]
@@ -103,18 +112,6 @@ async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the environment's processes are still alive");
-}
-
-/// Waits (bounded) until `done` holds for the function's log, and returns that log.
-async fn wait_until(emu: &Emulator, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    for _ in 0..3000 {
-        let lines = texts(emu);
-        if done(&lines) {
-            return lines;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}; log was:\n{}", texts(emu).join("\n"));
 }
 
 #[tokio::test]

@@ -12,22 +12,8 @@ use std::time::Duration;
 use firebox_emulator::Emulator;
 use firebox_tests::bins::{workspace_bin, OFFICIAL_ECHO, OFFICIAL_EXTENSION};
 use firebox_tests::functions::workspace_function;
+use firebox_tests::logs::{line_containing, wait_for, LOG_WAIT};
 use firebox_tests::shared::TestResult;
-
-fn texts(emu: &Emulator) -> Vec<String> {
-    emu.logs("echo").into_iter().map(|l| l.text).collect()
-}
-
-/// Waits (bounded, for broken runs only) for a log line equal to `line`.
-async fn wait_for(emu: &Emulator, line: &str) {
-    for _ in 0..3000 {
-        if texts(emu).iter().any(|l| l == line) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("no line {line:?}; log was:\n{}", texts(emu).join("\n"));
-}
 
 #[tokio::test]
 async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdown() -> TestResult {
@@ -42,28 +28,24 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
         assert_eq!(r.function_error, None, "{}", r.text());
         ids.push(r.request_id.clone().expect("a request id"));
     }
-    wait_for(
+    line_containing(
         &emu,
+        "echo",
         "EXTENSION\tName: official-extension\tState: Ready\tEvents: [INVOKE,SHUTDOWN]",
     )
-    .await;
+    .await?;
     for id in &ids {
-        wait_for(
-            &emu,
-            &format!(
-                "[official-extension] INVOKE {id} arn:aws:lambda:us-east-1:123456789012:function:echo"
-            ),
-        )
-        .await;
+        let invoke = format!(
+            "[official-extension] INVOKE {id} arn:aws:lambda:us-east-1:123456789012:function:echo"
+        );
+        line_containing(&emu, "echo", &invoke).await?;
     }
-    wait_for(&emu, "[official-extension] SHUTDOWN spindown").await;
-    for _ in 0..3000 {
-        if emu.live_processes() == 0 {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the environment's processes are still alive");
+    line_containing(&emu, "echo", "[official-extension] SHUTDOWN spindown").await?;
+    wait_for("every process of the environment gone", LOG_WAIT, || {
+        (emu.live_processes() == 0).then_some(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// A free TCP port on this machine (bound and released; the extension binds it next).
@@ -88,12 +70,18 @@ async fn the_official_crates_telemetry_processor_parses_every_record_the_emulato
     let id = r.request_id.clone().expect("a request id");
     // Init's record reached the crate's typed processor (sent before the subscription, kept
     // for it), and so did the invocation's report, with its status and memory size.
-    wait_for(&emu, "[official-extension] TELEMETRY initStart OnDemand").await;
-    wait_for(
+    line_containing(
         &emu,
+        "echo",
+        "[official-extension] TELEMETRY initStart OnDemand",
+    )
+    .await?;
+    line_containing(
+        &emu,
+        "echo",
         &format!("[official-extension] TELEMETRY report {id} Success memory=128MB"),
     )
-    .await;
+    .await?;
     Ok(())
 }
 
@@ -114,7 +102,7 @@ async fn the_official_crates_logs_processor_gets_the_logs_api_records() -> TestR
         format!("[official-extension] LOGS end {id}"),
         format!("[official-extension] LOGS report {id} memory=128MB"),
     ] {
-        wait_for(&emu, &line).await;
+        line_containing(&emu, "echo", &line).await?;
     }
     Ok(())
 }
