@@ -150,14 +150,16 @@ impl Environment {
                 active.invocation.request_id
             );
             self.note(&mut active, start);
-            self.telemetry.platform(
-                "platform.start",
-                serde_json::json!({
-                    "requestId": active.invocation.request_id,
-                    "version": "$LATEST",
-                    "tracing": {"type": "X-Amzn-Trace-Id", "value": active.invocation.trace_id},
-                }),
-            );
+            if self.telemetry.wanted(false) {
+                self.telemetry.platform(
+                    "platform.start",
+                    serde_json::json!({
+                        "requestId": active.invocation.request_id,
+                        "version": "$LATEST",
+                        "tracing": {"type": "X-Amzn-Trace-Id", "value": active.invocation.trace_id},
+                    }),
+                );
+            }
             self.held.active.push(active);
             self.reset_deadline();
         }

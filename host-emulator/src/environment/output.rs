@@ -99,6 +99,8 @@ impl Environment {
             init: active.init,
         };
         let line = report.line();
+        // Records are built only when a subscriber (or Init's backlog) takes them: nothing is
+        // allocated for telemetry on the invoke path otherwise.
         if self.telemetry.wanted(false) {
             let status = telemetry_status(answer);
             let id = &active.invocation.request_id;
@@ -111,13 +113,11 @@ impl Environment {
                 }),
             );
             self.telemetry
+                .platform("platform.end", serde_json::json!({"requestId": id}));
+            self.telemetry
                 .platform("platform.report", report.record(status));
         }
         let end = format!("END RequestId: {}", active.invocation.request_id);
-        self.telemetry.platform(
-            "platform.end",
-            serde_json::json!({"requestId": active.invocation.request_id}),
-        );
         self.note(active, end);
         self.note(active, line);
     }

@@ -137,7 +137,8 @@ impl Telemetry {
         })
     }
 
-    /// A `platform.*` record.
+    /// A `platform.*` record (on the invoke path, check [`Telemetry::wanted`] before building
+    /// one).
     pub fn platform(&mut self, kind: &str, record: Value) {
         if self.wanted(false) {
             self.emit(kind, json!({"time": now(), "type": kind, "record": record}));
