@@ -467,10 +467,13 @@ impl Process {
     /// Kills the whole process group and reaps its members.
     pub async fn kill(mut self) {
         self.guard.kill();
+        // Each member also directly: one that left the group (setsid) must not hang the wait.
         if let Some(runtime) = &mut self.runtime {
+            let _ = runtime.child.start_kill();
             let _ = runtime.child.wait().await;
         }
         for extension in &mut self.extensions {
+            let _ = extension.child.start_kill();
             let _ = extension.child.wait().await;
         }
         self.release();
