@@ -48,12 +48,20 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
     Ok(())
 }
 
-/// A free TCP port on this machine (bound and released; the extension binds it next).
+/// A free TCP port for the extension's listener. Taken below the kernel's ephemeral range
+/// (`ip_local_port_range` starts at 32768), so that no listener bound to port 0 meanwhile
+/// (the emulators of the other tests) can take it before the extension binds it.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    for _ in 0..5_000 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = 20_000 + (start - 20_000 + n) % 10_000;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 30000");
 }
 
 #[tokio::test]

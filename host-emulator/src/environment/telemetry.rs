@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -215,6 +215,7 @@ fn now() -> String {
 /// Batches records and POSTs each batch; ends when the environment drops its sender (after
 /// sending what is left).
 async fn deliver(to: TelemetrySubscription, mut records: mpsc::UnboundedReceiver<Value>) {
+    let mut destination = Destination::new(to.clone());
     let mut batch: Vec<Value> = Vec::new();
     let mut bytes = 0usize;
     let flush_at = tokio::time::sleep(Duration::from_secs(3600));
@@ -224,7 +225,7 @@ async fn deliver(to: TelemetrySubscription, mut records: mpsc::UnboundedReceiver
             record = records.recv() => {
                 let Some(record) = record else {
                     if !batch.is_empty() {
-                        post(&to, std::mem::take(&mut batch)).await;
+                        destination.post(std::mem::take(&mut batch)).await;
                     }
                     return;
                 };
@@ -235,45 +236,103 @@ async fn deliver(to: TelemetrySubscription, mut records: mpsc::UnboundedReceiver
                 batch.push(record);
                 if batch.len() >= to.max_items || bytes >= to.max_bytes {
                     bytes = 0;
-                    post(&to, std::mem::take(&mut batch)).await;
+                    destination.post(std::mem::take(&mut batch)).await;
                 }
             }
             () = &mut flush_at, if !batch.is_empty() => {
                 bytes = 0;
-                post(&to, std::mem::take(&mut batch)).await;
+                destination.post(std::mem::take(&mut batch)).await;
             }
         }
     }
 }
 
-/// POSTs one batch (a JSON array); a destination that fails loses it. There is no time
-/// limit: while the environment is frozen its extensions cannot answer, and the batch waits
-/// for the next thaw (as on Lambda, where an invocation's records often arrive while the
-/// next one runs, or in the Shutdown phase). When the environment ends, its processes die
-/// and the connection with them.
-async fn post(to: &TelemetrySubscription, batch: Vec<Value>) {
-    let body = Bytes::from(Value::Array(batch).to_string());
-    let sent: std::io::Result<http::StatusCode> = async {
-        let stream = tokio::net::TcpStream::connect((to.host.as_str(), to.port)).await?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(std::io::Error::other)?;
-        tokio::spawn(connection);
+/// How often, and after which pauses, a batch is tried again when the destination cannot be
+/// reached (its listener not bound yet, or between two of its connections).
+const CONNECT_RETRIES: [Duration; 5] = [
+    Duration::from_millis(10),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+];
+
+/// A subscription's HTTP destination, with the kept-alive connection its batches share (some
+/// listeners, the official `lambda-extension` crate's among them, serve one connection at a
+/// time and bind their port again between two).
+struct Destination {
+    to: TelemetrySubscription,
+    connection: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+}
+
+impl Destination {
+    fn new(to: TelemetrySubscription) -> Self {
+        Self {
+            to,
+            connection: None,
+        }
+    }
+
+    /// POSTs one batch (a JSON array), trying again on a fresh connection when the kept one
+    /// broke or the destination was not reachable yet; a destination that still fails loses
+    /// the batch. There is no time limit on an answer: while the environment is frozen its
+    /// extensions cannot answer, and the batch waits for the next thaw (as on Lambda, where an
+    /// invocation's records often arrive while the next one runs, or in the Shutdown phase).
+    /// When the environment ends, its processes die and the connection with them.
+    async fn post(&mut self, batch: Vec<Value>) {
+        let body = Bytes::from(Value::Array(batch).to_string());
+        let mut pauses = CONNECT_RETRIES.iter();
+        loop {
+            match self.send(body.clone()).await {
+                Ok(status) if status.is_success() => return,
+                Ok(status) => {
+                    tracing::debug!(%status, "telemetry destination refused a batch");
+                    return;
+                }
+                Err(e) => {
+                    self.connection = None;
+                    let Some(pause) = pauses.next() else {
+                        tracing::debug!(error = %e, "telemetry batch not delivered");
+                        return;
+                    };
+                    tokio::time::sleep(*pause).await;
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, body: Bytes) -> std::io::Result<http::StatusCode> {
+        let to = &self.to;
+        let connection = match &mut self.connection {
+            Some(c) if !c.is_closed() => c,
+            _ => {
+                let stream = tokio::net::TcpStream::connect((to.host.as_str(), to.port)).await?;
+                let _ = stream.set_nodelay(true);
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                        .await
+                        .map_err(std::io::Error::other)?;
+                tokio::spawn(connection);
+                self.connection.insert(sender)
+            }
+        };
+        connection.ready().await.map_err(std::io::Error::other)?;
         let request = http::Request::post(&to.path)
             .header(http::header::HOST, format!("{}:{}", to.host, to.port))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))
             .map_err(std::io::Error::other)?;
-        let response = sender
+        let response = connection
             .send_request(request)
             .await
             .map_err(std::io::Error::other)?;
-        Ok(response.status())
-    }
-    .await;
-    match sent {
-        Ok(status) if status.is_success() => {}
-        Ok(status) => tracing::debug!(%status, "telemetry destination refused a batch"),
-        Err(e) => tracing::debug!(error = %e, "telemetry batch not delivered"),
+        let status = response.status();
+        // Read to its end, so that the connection can carry the next batch.
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok(status)
     }
 }
