@@ -12,7 +12,7 @@ use std::time::Duration;
 use firebox_emulator::Emulator;
 use firebox_tests::bins::{workspace_bin, OFFICIAL_ECHO, OFFICIAL_EXTENSION};
 use firebox_tests::functions::workspace_function;
-use firebox_tests::logs::{line_containing, wait_for, LOG_WAIT};
+use firebox_tests::logs::{line_containing, lines, wait_for, LOG_WAIT};
 use firebox_tests::shared::TestResult;
 
 #[tokio::test]
@@ -38,13 +38,21 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
         let invoke = format!(
             "[official-extension] INVOKE {id} arn:aws:lambda:us-east-1:123456789012:function:echo"
         );
-        line_containing(&emu, "echo", &invoke).await?;
+        expect_line(&emu, &invoke).await?;
     }
-    line_containing(&emu, "echo", "[official-extension] SHUTDOWN spindown").await?;
+    expect_line(&emu, "[official-extension] SHUTDOWN spindown").await?;
     wait_for("every process of the environment gone", LOG_WAIT, || {
         (emu.live_processes() == 0).then_some(())
     })
     .await?;
+    Ok(())
+}
+
+/// Waits for a line containing `needle`; a timeout shows the whole log.
+async fn expect_line(emu: &Emulator, needle: &str) -> TestResult {
+    if let Err(e) = line_containing(emu, "echo", needle).await {
+        panic!("{e}; log was:\n{}", lines(emu, "echo").join("\n"));
+    }
     Ok(())
 }
 
@@ -53,10 +61,11 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
 /// (the emulators of the other tests) can take it before the extension binds it.
 fn free_port() -> u16 {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let start = 20_000 + (std::process::id() % 5_000) as u16;
-    for _ in 0..5_000 {
+    // Spread by process, so that two test processes at once start far apart.
+    let start = (std::process::id().wrapping_mul(7_919) % 10_000) as u16;
+    for _ in 0..10_000 {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let port = 20_000 + (start - 20_000 + n) % 10_000;
+        let port = 20_000 + (start + n) % 10_000;
         if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
             return port;
         }
@@ -110,7 +119,7 @@ async fn the_official_crates_logs_processor_gets_the_logs_api_records() -> TestR
         format!("[official-extension] LOGS end {id}"),
         format!("[official-extension] LOGS report {id} memory=128MB"),
     ] {
-        line_containing(&emu, "echo", &line).await?;
+        expect_line(&emu, &line).await?;
     }
     Ok(())
 }
