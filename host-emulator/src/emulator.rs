@@ -100,6 +100,7 @@ impl EmulatorBuilder {
             }
         }
         if !self.validated {
+            crate::config::check_destinations(&functions, "<code>")?;
             crate::scheduler::limits::check_account(&functions, "<code>", &self.account)?;
         }
         let addr = self

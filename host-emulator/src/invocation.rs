@@ -36,6 +36,8 @@ pub struct Invocation {
     stream: Option<oneshot::Sender<StreamStart>>,
     /// Whether the runtime is streaming its response now.
     pub streaming: bool,
+    /// Whether it is an asynchronous (`Event`) invocation.
+    event: bool,
 }
 
 /// How an invocation ended, as the caller sees it.
@@ -85,7 +87,37 @@ impl Invocation {
             permit: None,
             stream: None,
             streaming: false,
+            event: false,
         }
+    }
+
+    /// An asynchronous (`Event`) invocation, and where its outcome arrives (for retries and
+    /// destinations; nobody else waits for it).
+    pub fn event(
+        request_id: String,
+        payload: Bytes,
+        invoked_arn: String,
+    ) -> (Self, oneshot::Receiver<Outcome>) {
+        let (reply, outcome) = oneshot::channel();
+        let mut invocation = Self::new(request_id, payload, invoked_arn, Some(reply));
+        invocation.event = true;
+        (invocation, outcome)
+    }
+
+    /// The same event again, for a retry: same request id, payload, ARN, trace and context,
+    /// and the same acceptance time (its age counts from the first attempt).
+    pub fn retry(&self) -> (Self, oneshot::Receiver<Outcome>) {
+        let (mut again, outcome) = Self::event(
+            self.request_id.clone(),
+            self.payload.clone(),
+            self.invoked_arn.clone(),
+        );
+        again.trace_id = self.trace_id.clone();
+        again.client_context = self.client_context.clone();
+        again.cognito_identity = self.cognito_identity.clone();
+        again.tenant_id = self.tenant_id.clone();
+        again.accepted = self.accepted;
+        (again, outcome)
     }
 
     /// A synchronous invocation whose caller accepts a buffered or a streamed response, and
@@ -117,9 +149,9 @@ impl Invocation {
         sink
     }
 
-    /// Whether this is an asynchronous (`Event`) invocation (nobody waits for the answer).
+    /// Whether this is an asynchronous (`Event`) invocation (no caller waits for the answer).
     pub fn is_event(&self) -> bool {
-        self.reply.is_none()
+        self.event || self.reply.is_none()
     }
 
     /// Answers the caller. A caller that went away is not an error: the invocation still ran.

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod api;
+mod asynchronous;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -32,6 +33,6 @@ pub mod stream;
 pub mod url;
 
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
-pub use config::{Config, ConfigError, FunctionConfig};
+pub use config::{Config, ConfigError, EventInvokeConfig, FunctionConfig};
 pub use emulator::{Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};

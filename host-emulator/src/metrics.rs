@@ -90,6 +90,10 @@ pub struct FunctionMetrics {
     pub environments_destroyed: AtomicU64,
     /// Changes of the function's code noticed on disk.
     pub code_changes: AtomicU64,
+    /// `Event` invocations run again after a function error.
+    pub event_retries: AtomicU64,
+    /// `Event` invocations that failed for good (retries exhausted, or too old).
+    pub events_failed: AtomicU64,
     /// Invocation durations.
     pub duration: Histogram,
     /// Init durations.
@@ -213,7 +217,7 @@ pub(crate) async fn render<'a>(
             account.unreserved_limit()
         );
     }
-    let counters: [Counter; 6] = [
+    let counters: [Counter; 8] = [
         (
             "firebox_invocations_total",
             "Invocations answered (successes and function errors).",
@@ -243,6 +247,16 @@ pub(crate) async fn render<'a>(
             "firebox_code_changes_total",
             "Changes of the function's code noticed on disk (each retires its environments).",
             |m| m.code_changes.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_event_retries_total",
+            "Event invocations run again after a function error.",
+            |m| m.event_retries.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_events_failed_total",
+            "Event invocations that failed for good: retries exhausted, or older than the maximum event age.",
+            |m| m.events_failed.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, get) in counters {

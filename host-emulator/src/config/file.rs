@@ -81,6 +81,7 @@ impl Config {
                 message: "no functions defined (add a [functions.NAME] section)".into(),
             });
         }
+        super::check_destinations(&functions, file)?;
         crate::scheduler::limits::check_account(&functions, file, &account)?;
         Ok(Self {
             listen,
@@ -147,6 +148,7 @@ struct RawFunction {
     stream_max_bytes: Option<u64>,
     stream_bandwidth_shape: Option<bool>,
     url: Option<crate::url::UrlConfig>,
+    event_invoke: Option<super::event_invoke::RawEventInvoke>,
     reload: Option<bool>,
     extensions: Option<Vec<PathBuf>>,
 }
@@ -180,6 +182,7 @@ impl RawFunction {
             stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
             stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
             url: self.url.or(d.url),
+            event_invoke: self.event_invoke.or(d.event_invoke),
             reload: self.reload.or(d.reload),
             extensions: self.extensions.or(d.extensions),
         }
@@ -280,6 +283,11 @@ impl RawFunction {
             f.stream_bandwidth_shape = on;
         }
         f.url = self.url;
+        if let Some(raw) = self.event_invoke {
+            f.event_invoke = raw
+                .into_config()
+                .map_err(|(name, message)| field(name, message))?;
+        }
         Ok(f)
     }
 }
@@ -290,6 +298,56 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "firebox.toml", Path::new("/tmp"))
+    }
+
+    #[test]
+    fn event_invoke_settings_and_their_errors() {
+        let c = parse(
+            "[functions.a]\ncommand = [\"/bin/true\"]\n[functions.a.event_invoke]\n\
+             maximum_retry_attempts = 1\nmaximum_event_age_s = 120\nretry_delays_s = [0.5, 2]\n\
+             on_failure = \"b\"\n[functions.b]\ncommand = [\"/bin/true\"]\n",
+        )
+        .unwrap();
+        let e = &c
+            .functions
+            .iter()
+            .find(|f| f.name == "a")
+            .unwrap()
+            .event_invoke;
+        assert_eq!(e.maximum_retry_attempts, 1);
+        assert_eq!(e.maximum_event_age, Duration::from_secs(120));
+        assert_eq!(
+            e.retry_delays,
+            [Duration::from_millis(500), Duration::from_secs(2)]
+        );
+        assert_eq!(e.on_failure.as_deref(), Some("b"));
+        let b = &c
+            .functions
+            .iter()
+            .find(|f| f.name == "b")
+            .unwrap()
+            .event_invoke;
+        assert_eq!(*b, crate::config::EventInvokeConfig::default());
+        for (bad, says) in [
+            ("retry_delays_s = [1]", "event_invoke.retry_delays_s"),
+            ("retry_delays_s = [1, 9999]", "event_invoke.retry_delays_s"),
+            (
+                "maximum_retry_attempts = 5",
+                "event_invoke.maximum_retry_attempts",
+            ),
+            (
+                "maximum_event_age_s = 59",
+                "event_invoke.maximum_event_age_s",
+            ),
+            ("on_success = \"ghost\"", "event_invoke.on_success"),
+            ("retries = 1", "retries"),
+        ] {
+            let text = format!(
+                "[functions.a]\ncommand = [\"/bin/true\"]\n[functions.a.event_invoke]\n{bad}\n"
+            );
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct FunctionConfig {
     /// Whether a change of the function's code on disk retires its environments, so that
     /// new invocations run the new code (default true).
     pub reload: bool,
+    /// Retries and destinations of `Event` invocations.
+    pub event_invoke: super::EventInvokeConfig,
     /// External extensions: executables started in each environment before the runtime,
     /// as Lambda starts those of `/opt/extensions` (each registers under its file name).
     pub extensions: Vec<PathBuf>,
@@ -98,6 +100,7 @@ impl FunctionConfig {
             url: None,
             reload: true,
             extensions: Vec::new(),
+            event_invoke: super::EventInvokeConfig::default(),
             code_dir_given: false,
         }
     }
@@ -202,6 +205,12 @@ impl FunctionConfig {
     /// ```
     pub fn extension(mut self, path: impl Into<PathBuf>) -> Self {
         self.extensions.push(path.into());
+        self
+    }
+
+    /// Sets how `Event` invocations are retried and where their outcomes go.
+    pub fn event_invoke(mut self, event_invoke: super::EventInvokeConfig) -> Self {
+        self.event_invoke = event_invoke;
         self
     }
 

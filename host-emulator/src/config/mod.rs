@@ -2,6 +2,7 @@
 //! tests), its loading from TOML (`file`), and validation with messages that name the file,
 //! the function and the field (`validate`).
 
+pub mod event_invoke;
 mod file;
 mod function;
 mod validate;
@@ -10,7 +11,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
+pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
+pub use validate::check_destinations;
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
 /// Default region of every function.

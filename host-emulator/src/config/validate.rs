@@ -109,6 +109,9 @@ impl FunctionConfig {
             ));
         }
         check_extensions(&mut self.extensions, &field_error, base)?;
+        if let Err((field, message)) = self.event_invoke.check() {
+            return Err(field_error(field, message));
+        }
         self.code_dir_given = self.code_dir.is_some();
         if let Some(dir) = &self.code_dir {
             let dir = base.join(dir);
@@ -150,6 +153,29 @@ impl FunctionConfig {
         }
         Ok(self)
     }
+}
+
+/// Checks that every destination of an `event_invoke` names a function of `functions`.
+pub fn check_destinations(functions: &[FunctionConfig], file: &str) -> Result<(), ConfigError> {
+    for f in functions {
+        let config = &f.event_invoke;
+        for (field, name) in [
+            ("event_invoke.on_success", &config.on_success),
+            ("event_invoke.on_failure", &config.on_failure),
+        ] {
+            if let Some(name) = name {
+                if !functions.iter().any(|g| g.name == *name) {
+                    return Err(ConfigError::Field {
+                        file: file.to_owned(),
+                        function: f.name.clone(),
+                        field: field.to_owned(),
+                        message: format!("`{name}` is not a function of this configuration"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Extensions: at most [`MAX_EXTENSIONS`], each an existing executable file with a file name

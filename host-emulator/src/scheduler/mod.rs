@@ -36,8 +36,6 @@ use idle::{IdleSlots, Slot};
 
 pub use capacity::{CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED};
 
-/// How long a throttled `Event` invocation is kept for retries (Lambda's maximum event age).
-pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
 /// How long before a provisioned environment that failed its Init is started again.
 const PROVISIONED_RESTART_DELAY: Duration = Duration::from_secs(1);
 
@@ -393,11 +391,14 @@ impl Pool {
                 }
             }
         }
+        let max_age = self.shared.config.event_invoke.maximum_event_age;
         while self
             .deferred
             .front()
-            .is_some_and(|i| i.accepted + MAX_EVENT_AGE <= now)
+            .is_some_and(|i| i.accepted + max_age <= now)
         {
+            // Dropped unanswered: its supervisor (`asynchronous`) sees the event's age and
+            // sends it to the on-failure destination, if any.
             if let Some(invocation) = self.deferred.pop_front() {
                 tracing::warn!(function = %self.shared.config.name, request_id = %invocation.request_id, "throttled event dropped: older than the maximum event age");
             }

@@ -8,6 +8,7 @@ INIT_MODE decides how Init goes:
   exit_now            exit 3 at once
   never_next          print a line, then sleep forever without calling /next
   print_init          print two lines during Init, then serve
+  print_events        print `EVENT <body>` for every event it gets
   internal_ext        register an internal extension `internal-ext` (INVOKE) served by a
                       thread that prints `[internal-ext] INVOKE <id>`; also try to register
                       one for SHUTDOWN and print `POST internal-shutdown <status> <errorType>`
@@ -24,6 +25,7 @@ Each event (a JSON object) says what to do, in this order:
   exit: CODE          exit with CODE during the invoke
   kill: SIGNAL        send SIGNAL to itself
   unknown_id: true    first post a response for an unknown request id
+  fail_times: N       post /error (type Flaky) while this process has served at most N events
   error: {type, message}    post /error with a JSON document and the type header
   error_header_only: TYPE   post /error with no body, only the header
   error_garbage: TYPE       post /error with a body that is not JSON
@@ -151,6 +153,11 @@ def handle(request_id, headers, event):
     if event.get("unknown_id"):
         status, _, body = post("/invocation/not-a-real-id/response", {"x": 1})
         print("POST unknown", status, body.decode(), flush=True)
+    if count <= event.get("fail_times", 0):
+        post(f"/invocation/{request_id}/error",
+             {"errorType": "Flaky", "errorMessage": f"attempt {count} fails"},
+             {"Lambda-Runtime-Function-Error-Type": "Flaky"})
+        return
     if "error" in event:
         e = event["error"]
         status, _, _ = post(
@@ -198,6 +205,8 @@ def main():
             print("next failed", status, body.decode(), flush=True)
             sys.exit(1)
         request_id = dict((k.lower(), v) for k, v in headers)["lambda-runtime-aws-request-id"]
+        if len(sys.argv) > 1 and sys.argv[1] == "print_events":
+            print("EVENT", body.decode(), flush=True)
         try:
             event = json.loads(body)
         except ValueError:

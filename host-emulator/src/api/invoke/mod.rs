@@ -41,6 +41,22 @@ pub(crate) struct Functions {
     pub default_account: String,
 }
 
+impl Functions {
+    /// The destination functions of `function`'s `Event` invocations (checked to exist when
+    /// the emulator started).
+    pub(crate) fn destinations(
+        &self,
+        function: &FunctionShared,
+    ) -> crate::asynchronous::Destinations {
+        let find = |name: &Option<String>| name.as_ref().and_then(|n| self.by_name.get(n).cloned());
+        let config = &function.config.event_invoke;
+        crate::asynchronous::Destinations {
+            on_success: find(&config.on_success),
+            on_failure: find(&config.on_failure),
+        }
+    }
+}
+
 /// Serves the public listener until `shutdown` fires; dropping the task closes every
 /// connection.
 pub(crate) async fn serve(
@@ -230,10 +246,12 @@ async fn invoke(
     let payload = read_payload(req, invocation_type).await?;
     if invocation_type == InvocationType::Event {
         let function = prepared.function.clone();
-        let mut invocation =
-            Invocation::new(request_id.to_owned(), payload, prepared.arn.clone(), None);
+        let (mut invocation, outcome) =
+            Invocation::event(request_id.to_owned(), payload, prepared.arn.clone());
         prepared.fill(&mut invocation);
-        submit(&function, invocation)?;
+        let destinations = functions.destinations(&function);
+        crate::asynchronous::start(function, destinations, invocation, outcome)
+            .map_err(|()| shutting_down())?;
         return Ok(answer(StatusCode::ACCEPTED, Bytes::new(), request_id));
     }
     let outcome = match run_sync(prepared, payload, request_id).await? {

@@ -1,0 +1,185 @@
+//! Asynchronous (`Event`) invocations against real processes: retries after a function error
+//! (same request id, up to `maximum_retry_attempts`, with the configured pauses), a retry that
+//! succeeds, the maximum event age, and the invocation records sent to the `on_success` and
+//! `on_failure` destination functions; bad settings are refused when the emulator starts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{
+    Emulator, EventInvokeConfig, FunctionConfig, InvocationType, InvokeOptions,
+};
+use serde_json::{json, Value};
+
+/// Retries after 50 ms pauses, failures to `dlq`, successes to `audit`.
+fn quick(retries: u32) -> EventInvokeConfig {
+    EventInvokeConfig {
+        maximum_retry_attempts: retries,
+        retry_delays: [Duration::from_millis(50); 2],
+        on_success: Some("audit".into()),
+        on_failure: Some("dlq".into()),
+        ..EventInvokeConfig::default()
+    }
+}
+
+/// `orders` with `event_invoke`, and the destinations `dlq` and `audit` printing what they get.
+async fn emulator(event_invoke: EventInvokeConfig) -> Emulator {
+    start(vec![
+        function("orders", "").event_invoke(event_invoke),
+        function("dlq", "print_events"),
+        function("audit", "print_events"),
+    ])
+    .await
+}
+
+/// Invokes `orders` as an `Event`; returns the request id of the 202.
+async fn event(emu: &Emulator, payload: Value) -> String {
+    let options = InvokeOptions {
+        invocation_type: InvocationType::Event,
+        ..InvokeOptions::default()
+    };
+    let r = emu
+        .invoke_with("orders", payload.to_string(), &options)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.request_id.unwrap()
+}
+
+/// The invocation record a destination function received.
+async fn record(emu: &Emulator, destination: &str) -> Value {
+    let line = wait_for_line(emu, destination, |l| l.starts_with("EVENT ")).await;
+    serde_json::from_str(&line["EVENT ".len()..]).expect("a JSON record")
+}
+
+fn starts(emu: &Emulator, function: &str, id: &str) -> usize {
+    texts(emu, function)
+        .iter()
+        .filter(|l| **l == format!("START RequestId: {id} Version: $LATEST"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_failing_event_is_tried_three_times_then_its_record_goes_to_on_failure() {
+    let emu = emulator(quick(2)).await;
+    let payload = json!({"error": {"type": "OrderError", "message": "no stock"}, "order": 7});
+    let id = event(&emu, payload.clone()).await;
+    let r = record(&emu, "dlq").await;
+    // Three attempts under the same request id, as Lambda retries.
+    assert_eq!(
+        starts(&emu, "orders", &id),
+        3,
+        "{}",
+        texts(&emu, "orders").join("\n")
+    );
+    assert_eq!(r["version"], "1.0");
+    assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
+    let context = &r["requestContext"];
+    assert_eq!(context["requestId"], id.as_str());
+    assert_eq!(
+        context["functionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:orders:$LATEST"
+    );
+    assert_eq!(context["condition"], "RetriesExhausted");
+    assert_eq!(context["approximateInvokeCount"], 3);
+    assert_eq!(r["requestPayload"], payload);
+    assert_eq!(
+        r["responseContext"],
+        json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
+    );
+    assert_eq!(r["responsePayload"]["errorType"], "OrderError");
+    assert_eq!(r["responsePayload"]["errorMessage"], "no stock");
+    let text = metrics(&emu).await;
+    assert_eq!(
+        metric(&text, "firebox_event_retries_total{function=\"orders\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(&text, "firebox_events_failed_total{function=\"orders\"}"),
+        Some(1.0)
+    );
+    // Nothing went to the success destination.
+    assert!(!texts(&emu, "audit").iter().any(|l| l.starts_with("EVENT ")));
+}
+
+#[tokio::test]
+async fn with_no_retries_a_failure_goes_to_on_failure_at_once() {
+    let emu = emulator(quick(0)).await;
+    let id = event(&emu, json!({"error": {"type": "E", "message": "m"}})).await;
+    let r = record(&emu, "dlq").await;
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(starts(&emu, "orders", &id), 1);
+}
+
+#[tokio::test]
+async fn a_retry_that_succeeds_sends_the_success_record() {
+    let emu = emulator(quick(2)).await;
+    let id = event(&emu, json!({"fail_times": 1, "n": 1})).await;
+    let r = record(&emu, "audit").await;
+    assert_eq!(r["requestContext"]["condition"], "Success");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(r["requestContext"]["requestId"], id.as_str());
+    assert_eq!(
+        r["responseContext"],
+        json!({"statusCode": 200, "executedVersion": "$LATEST"})
+    );
+    // The function's own response (the test runtime describes the event it got).
+    assert_eq!(
+        r["responsePayload"]["event"],
+        json!({"fail_times": 1, "n": 1})
+    );
+    assert_eq!(starts(&emu, "orders", &id), 2);
+    assert!(!texts(&emu, "dlq").iter().any(|l| l.starts_with("EVENT ")));
+}
+
+#[tokio::test]
+async fn an_event_that_would_outlive_its_maximum_age_waiting_for_a_retry_is_dropped() {
+    // A pause longer than the event may live: no retry, an EventAgeExceeded record.
+    let emu = emulator(EventInvokeConfig {
+        maximum_event_age: Duration::from_secs(60),
+        retry_delays: [Duration::from_secs(3600); 2],
+        ..quick(2)
+    })
+    .await;
+    let id = event(&emu, json!({"error": {"type": "E", "message": "m"}})).await;
+    let r = record(&emu, "dlq").await;
+    assert_eq!(r["requestContext"]["condition"], "EventAgeExceeded");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(starts(&emu, "orders", &id), 1);
+}
+
+#[tokio::test]
+async fn bad_event_invoke_settings_are_refused_at_start() {
+    let start = |f: FunctionConfig| async move {
+        Emulator::builder()
+            .function(f)
+            .start()
+            .await
+            .expect_err("refused")
+            .to_string()
+    };
+    let f = || function("orders", "");
+    let unknown = start(f().event_invoke(EventInvokeConfig {
+        on_failure: Some("nowhere".into()),
+        ..EventInvokeConfig::default()
+    }))
+    .await;
+    assert!(
+        unknown.contains("event_invoke.on_failure") && unknown.contains("nowhere"),
+        "{unknown}"
+    );
+    let retries = start(f().event_invoke(EventInvokeConfig {
+        maximum_retry_attempts: 3,
+        ..EventInvokeConfig::default()
+    }))
+    .await;
+    assert!(retries.contains("maximum_retry_attempts"), "{retries}");
+    let age = start(f().event_invoke(EventInvokeConfig {
+        maximum_event_age: Duration::from_secs(30),
+        ..EventInvokeConfig::default()
+    }))
+    .await;
+    assert!(age.contains("maximum_event_age_s"), "{age}");
+}
