@@ -54,6 +54,22 @@ async fn record(emu: &Emulator, destination: &str) -> Value {
     serde_json::from_str(&line["EVENT ".len()..]).expect("a JSON record")
 }
 
+/// The invocation record a destination received, waiting up to `limit` (a bound for broken
+/// runs only).
+async fn record_within(emu: &Emulator, destination: &str, limit: Duration) -> Value {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(line) = texts(emu, destination)
+            .into_iter()
+            .find(|l| l.starts_with("EVENT "))
+        {
+            return serde_json::from_str(&line["EVENT ".len()..]).expect("a JSON record");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no record reached {destination} within {limit:?}");
+}
+
 fn starts(emu: &Emulator, function: &str, id: &str) -> usize {
     texts(emu, function)
         .iter()
@@ -182,4 +198,29 @@ async fn bad_event_invoke_settings_are_refused_at_start() {
     }))
     .await;
     assert!(age.contains("maximum_event_age_s"), "{age}");
+}
+
+#[tokio::test]
+async fn a_throttled_event_older_than_its_maximum_age_goes_to_on_failure_unrun() {
+    // Reserved concurrency 0: every invocation is throttled, so the event waits in the queue
+    // until it is older than the shortest maximum age Lambda allows (60 s), then is dropped.
+    let emu = start(vec![
+        function("orders", "")
+            .reserved_concurrency(0)
+            .event_invoke(EventInvokeConfig {
+                maximum_event_age: Duration::from_secs(60),
+                ..quick(2)
+            }),
+        function("dlq", "print_events"),
+        function("audit", "print_events"),
+    ])
+    .await;
+    let id = event(&emu, json!({"n": 1})).await;
+    let r = record_within(&emu, "dlq", Duration::from_secs(180)).await;
+    assert_eq!(r["requestContext"]["requestId"], id.as_str());
+    assert_eq!(r["requestContext"]["condition"], "EventAgeExceeded");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 0);
+    assert_eq!(r["requestPayload"], json!({"n": 1}));
+    assert!(r.get("responseContext").is_none(), "it never ran: {r}");
+    assert_eq!(starts(&emu, "orders", &id), 0);
 }
