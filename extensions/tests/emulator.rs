@@ -58,13 +58,8 @@ async fn wait_until(emu: &Emulator, what: &str, done: impl Fn(&[String]) -> bool
     panic!("{what}; log was:\n{}", texts(emu).join("\n"));
 }
 
-#[tokio::test]
-async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
-    let f = FunctionConfig::new("f")
-        .command(["python3", "-u", &runtime()])
-        .extension(example("invoke-counter"))
-        .idle_timeout(Duration::from_secs(1));
-    let emu = Emulator::builder().function(f).start().await.unwrap();
+/// Invokes `f` twice, expecting successes; returns the request ids.
+async fn invoke_twice(emu: &Emulator) -> Vec<String> {
     let mut ids = Vec::new();
     for _ in 0..2 {
         let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
@@ -72,6 +67,17 @@ async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
         assert_eq!(r.function_error, None, "{}", r.text());
         ids.push(r.request_id.unwrap());
     }
+    ids
+}
+
+#[tokio::test]
+async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
+    let f = FunctionConfig::new("f")
+        .command(["python3", "-u", &runtime()])
+        .extension(example("invoke-counter"))
+        .idle_timeout(Duration::from_secs(1));
+    let emu = Emulator::builder().function(f).start().await.unwrap();
+    let ids = invoke_twice(&emu).await;
     wait_for(
         &emu,
         "EXTENSION\tName: invoke-counter\tState: Ready\tEvents: [INVOKE,SHUTDOWN]",
@@ -124,13 +130,7 @@ async fn telemetry_reporter_hears_init_every_report_and_the_shutdown() {
         .freeze(false)
         .idle_timeout(Duration::from_secs(1));
     let emu = Emulator::builder().function(f).start().await.unwrap();
-    let mut ids = Vec::new();
-    for _ in 0..2 {
-        let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.text());
-        assert_eq!(r.function_error, None, "{}", r.text());
-        ids.push(r.request_id.unwrap());
-    }
+    let ids = invoke_twice(&emu).await;
     wait_for(&emu, "[telemetry-reporter] INIT_START on-demand").await;
     for id in &ids {
         let prefix = format!("[telemetry-reporter] REPORT {id} success billed=");
