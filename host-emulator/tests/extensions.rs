@@ -454,3 +454,41 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_the_fu
         .iter()
         .all(|r| r["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
 }
+
+#[tokio::test]
+async fn an_extension_reporting_exit_error_fails_the_invocation_with_its_type() {
+    let dir = TempDir::new("ext-exit-error");
+    let f = with_extensions(&dir, "f", &[("doomed", "exit_error")]);
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", r#"{"sleep": 1}"#).await;
+    assert_eq!(doc["errorType"], "Extension.Boom");
+    assert!(
+        doc["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("Error: Extension doomed exited: exit status 4"),
+        "{doc}"
+    );
+    wait_for_line(&emu, "f", |l| l == "[doomed] exit/error 202").await;
+    wait_for_line(&emu, "f", |l| {
+        l == "Extension doomed reported an exit error: Extension.Boom"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_next_from_the_same_extension_at_once_is_refused() {
+    let dir = TempDir::new("ext-double-next");
+    // Not frozen: the second call comes 300 ms after the first, while the environment idles.
+    let f = with_extensions(&dir, "f", &[("greedy", "double_next")]).freeze(false);
+    let emu = start(vec![f]).await;
+    // Registered for SHUTDOWN only, its first next stays parked while the second comes.
+    ok(&emu, "f", "{}").await;
+    let line = wait_for_line(&emu, "f", |l| l.starts_with("PROBE double_next ")).await;
+    assert_eq!(
+        line,
+        "PROBE double_next 403 Extension.InvalidExtensionState"
+    );
+    // The refusal changed nothing: the environment still serves.
+    ok(&emu, "f", "{}").await;
+}

@@ -11,6 +11,10 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   crash_init    register, then exit 2 before calling next
   init_error    register, post init/error (Extension.ConfigError), exit 1
   crash_invoke  exit 3 on the first INVOKE
+  exit_error    on the first INVOKE, post exit/error (Extension.Boom), then exit 4
+  double_next   register for SHUTDOWN only (so that no INVOKE answers the first next), call
+                next from two connections at once and print
+                `PROBE double_next <status> <errorType>` for the second
   no_register   print a line and sleep without registering
   probe         make bad calls first and print `PROBE <case> <status> <errorType>` for each
   telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
@@ -126,7 +130,8 @@ def main():
     if MODE == "probe":
         probe()
     say("registering")
-    status, headers, data = register(extra={"Lambda-Extension-Accept-Feature": "accountId"})
+    events = ("SHUTDOWN",) if MODE == "double_next" else ("INVOKE", "SHUTDOWN")
+    status, headers, data = register(events=events, extra={"Lambda-Extension-Accept-Feature": "accountId"})
     say("registered", status, data.decode())
     ext_id = headers.get("lambda-extension-identifier")
     if MODE == "telemetry":
@@ -136,6 +141,16 @@ def main():
         print("PROBE register_twice", status, error_type(data), flush=True)
         status, _, data = call("POST", "/init/error", b"{}", {"Lambda-Extension-Identifier": ext_id})
         print("PROBE init_error_no_type", status, error_type(data), flush=True)
+    if MODE == "double_next":
+        import threading
+        threading.Thread(
+            target=lambda: call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id}),
+            daemon=True,
+        ).start()
+        time.sleep(0.3)
+        status, _, data = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+        print("PROBE double_next", status, error_type(data), flush=True)
+        time.sleep(3600)
     if MODE == "crash_init":
         say("crashing in init")
         sys.exit(2)
@@ -166,6 +181,13 @@ def main():
         if MODE == "crash_invoke":
             say("crashing in invoke")
             sys.exit(3)
+        if MODE == "exit_error":
+            status, _, _ = call("POST", "/exit/error",
+                                json.dumps({"errorType": "Extension.Boom", "errorMessage": "lost my config"}),
+                                {"Lambda-Extension-Identifier": ext_id,
+                                 "Lambda-Extension-Function-Error-Type": "Extension.Boom"})
+            say("exit/error", status)
+            sys.exit(4)
         if MODE == "hang":
             say("hanging")
             time.sleep(3600)
