@@ -60,6 +60,14 @@ def register(name=NAME, events=("INVOKE", "SHUTDOWN"), extra=None):
     return call("POST", "/register", json.dumps({"events": list(events)}), headers)
 
 
+def report_error(ext_id, path, kind, message):
+    """Posts init/error or exit/error with an error document; returns the status."""
+    status, _, _ = call("POST", path, json.dumps({"errorType": kind, "errorMessage": message}),
+                        {"Lambda-Extension-Identifier": ext_id,
+                         "Lambda-Extension-Function-Error-Type": kind})
+    return status
+
+
 def probe():
     cases = [
         ("no_name", lambda: call("POST", "/register", b'{"events":["INVOKE"]}')),
@@ -155,11 +163,7 @@ def main():
         say("crashing in init")
         sys.exit(2)
     if MODE == "init_error":
-        status, _, _ = call("POST", "/init/error",
-                            json.dumps({"errorType": "Extension.ConfigError", "errorMessage": "no config"}),
-                            {"Lambda-Extension-Identifier": ext_id,
-                             "Lambda-Extension-Function-Error-Type": "Extension.ConfigError"})
-        say("init/error", status)
+        say("init/error", report_error(ext_id, "/init/error", "Extension.ConfigError", "no config"))
         sys.exit(1)
     invokes = 0
     while True:
@@ -182,11 +186,7 @@ def main():
             say("crashing in invoke")
             sys.exit(3)
         if MODE == "exit_error":
-            status, _, _ = call("POST", "/exit/error",
-                                json.dumps({"errorType": "Extension.Boom", "errorMessage": "lost my config"}),
-                                {"Lambda-Extension-Identifier": ext_id,
-                                 "Lambda-Extension-Function-Error-Type": "Extension.Boom"})
-            say("exit/error", status)
+            say("exit/error", report_error(ext_id, "/exit/error", "Extension.Boom", "lost my config"))
             sys.exit(4)
         if MODE == "hang":
             say("hanging")
