@@ -94,7 +94,6 @@ async fn supervise(
                         attempts,
                         Condition::Success,
                         Some(&body),
-                        false,
                     );
                 }
                 return;
@@ -157,7 +156,7 @@ fn give_up(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, condition = condition.as_str(), "event failed for good");
     if let Some(to) = &destinations.on_failure {
-        send_record(to, function, event, attempts, condition, error, true);
+        send_record(to, function, event, attempts, condition, error);
     }
 }
 
@@ -169,9 +168,8 @@ fn send_record(
     attempts: u32,
     condition: Condition,
     response: Option<&Bytes>,
-    function_error: bool,
 ) {
-    let record = invocation_record(from, event, attempts, condition, response, function_error);
+    let record = invocation_record(from, event, attempts, condition, response);
     let (invocation, _outcome) = Invocation::event(
         crate::ids::request_id(),
         Bytes::from(record.to_string()),
@@ -196,7 +194,6 @@ fn invocation_record(
     attempts: u32,
     condition: Condition,
     response: Option<&Bytes>,
-    function_error: bool,
 ) -> Value {
     let mut record = json!({
         "version": "1.0",
@@ -211,7 +208,8 @@ fn invocation_record(
     });
     if let Some(body) = response {
         let mut context = json!({"statusCode": 200, "executedVersion": "$LATEST"});
-        if function_error {
+        // Any answer other than a success was the function's error.
+        if condition != Condition::Success {
             context["functionError"] = "Unhandled".into();
         }
         record["responseContext"] = context;

@@ -60,6 +60,10 @@ def register(name=NAME, events=("INVOKE", "SHUTDOWN"), extra=None):
     return call("POST", "/register", json.dumps({"events": list(events)}), headers)
 
 
+def next_event(ext_id):
+    return call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+
+
 def report_error(ext_id, path, kind, message):
     """Posts init/error or exit/error with an error document; returns the status."""
     status, _, _ = call("POST", path, json.dumps({"errorType": kind, "errorMessage": message}),
@@ -152,11 +156,11 @@ def main():
     if MODE == "double_next":
         import threading
         threading.Thread(
-            target=lambda: call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id}),
+            target=lambda: next_event(ext_id),
             daemon=True,
         ).start()
         time.sleep(0.3)
-        status, _, data = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+        status, _, data = next_event(ext_id)
         print("PROBE double_next", status, error_type(data), flush=True)
         time.sleep(3600)
     if MODE == "crash_init":
@@ -167,7 +171,7 @@ def main():
         sys.exit(1)
     invokes = 0
     while True:
-        status, headers, data = call("GET", "/event/next", headers={"Lambda-Extension-Identifier": ext_id})
+        status, headers, data = next_event(ext_id)
         if status != 200:
             say("next failed", status, data.decode())
             sys.exit(1)
