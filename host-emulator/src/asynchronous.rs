@@ -200,14 +200,14 @@ fn invocation_record(
         "timestamp": crate::ids::rfc3339_millis(crate::ids::unix_millis()),
         "requestContext": {
             "requestId": event.request_id,
-            "functionArn": format!("{}:$LATEST", from.config.arn()),
+            "functionArn": format!("{}:{}", from.config.arn(), from.config.version()),
             "condition": condition.as_str(),
             "approximateInvokeCount": attempts,
         },
         "requestPayload": json_or_text(&event.payload),
     });
     if let Some(body) = response {
-        let mut context = json!({"statusCode": 200, "executedVersion": "$LATEST"});
+        let mut context = json!({"statusCode": 200, "executedVersion": from.config.version()});
         // Any answer other than a success was the function's error.
         if condition != Condition::Success {
             context["functionError"] = "Unhandled".into();

@@ -17,7 +17,9 @@ use crate::config::{
 };
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::logs::{FunctionLog, LogHub, LogLine};
-use crate::scheduler;
+use crate::metrics::FunctionMetrics;
+use crate::scheduler::{self, capacity::Capacity};
+use crate::versions::Function;
 
 /// The emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -125,19 +127,38 @@ impl EmulatorBuilder {
         let account = Arc::new(scheduler::capacity::Account::new(&self.account, &functions));
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());
-        for f in functions {
+        for mut f in functions {
             let log = FunctionLog::new(logs.clone(), &f.name);
+            let metrics = Arc::new(FunctionMetrics::default());
+            let capacity = Arc::new(Capacity::new(&f, account.clone(), metrics));
+            let published = std::mem::take(&mut f.published);
+            let aliases = std::mem::take(&mut f.aliases);
             let name = f.name.clone();
-            let (shared, task) = scheduler::start(
-                f,
-                log,
-                registry.clone(),
-                account.clone(),
-                isolation.clone(),
-                shutdown_rx.clone(),
+            let mut start = |config: FunctionConfig| {
+                let (shared, task) = scheduler::start(
+                    config,
+                    log.clone(),
+                    registry.clone(),
+                    capacity.clone(),
+                    isolation.clone(),
+                    shutdown_rx.clone(),
+                );
+                tasks.push(task);
+                shared
+            };
+            let versions = published
+                .into_iter()
+                .map(|v| (v.version().to_owned(), start(v)))
+                .collect();
+            let latest = start(f);
+            by_name.insert(
+                name,
+                Function {
+                    latest,
+                    versions,
+                    aliases,
+                },
             );
-            by_name.insert(name, shared);
-            tasks.push(task);
         }
         let functions = Arc::new(Functions {
             by_name,

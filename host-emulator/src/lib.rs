@@ -31,8 +31,11 @@ pub mod metrics;
 pub mod scheduler;
 pub mod stream;
 pub mod url;
+mod versions;
 
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
-pub use config::{Config, ConfigError, EventInvokeConfig, FunctionConfig};
+pub use config::{
+    AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, VersionConfig,
+};
 pub use emulator::{Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};

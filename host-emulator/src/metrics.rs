@@ -150,6 +150,17 @@ pub struct PoolSnapshot {
     pub deferred_events: u32,
 }
 
+impl PoolSnapshot {
+    /// Adds another version's environments.
+    fn add(&mut self, other: &PoolSnapshot) {
+        self.initializing += other.initializing;
+        self.idle += other.idle;
+        self.busy += other.busy;
+        self.provisioned_ready += other.provisioned_ready;
+        self.deferred_events += other.deferred_events;
+    }
+}
+
 /// A counter family: name, help text, and how to read it.
 type Counter = (&'static str, &'static str, fn(&FunctionMetrics) -> u64);
 
@@ -161,19 +172,32 @@ pub(crate) async fn snapshot(shared: &FunctionShared) -> Option<PoolSnapshot> {
 }
 
 /// Renders every function's metrics in Prometheus text format (version 0.0.4).
+///
+/// A function's published versions share its counters and concurrency; their environments
+/// are added to `$LATEST`'s in the gauges.
 pub(crate) async fn render<'a>(
-    functions: impl IntoIterator<Item = (&'a String, &'a std::sync::Arc<FunctionShared>)>,
+    functions: impl IntoIterator<Item = (&'a String, &'a crate::versions::Function)>,
 ) -> String {
-    let mut functions: Vec<_> = functions.into_iter().collect();
-    functions.sort_by(|a, b| a.0.cmp(b.0));
+    let mut all: Vec<_> = functions.into_iter().collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
     let mut out = String::new();
     let header = |out: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     };
-    let mut snapshots = Vec::with_capacity(functions.len());
-    for (_, shared) in &functions {
-        snapshots.push(snapshot(shared).await.unwrap_or_default());
+    let mut snapshots = Vec::with_capacity(all.len());
+    let mut provisioned_configured = Vec::with_capacity(all.len());
+    for (_, function) in &all {
+        let mut total = PoolSnapshot::default();
+        let mut configured = 0;
+        for version in function.all() {
+            total.add(&snapshot(version).await.unwrap_or_default());
+            configured += version.config.provisioned_concurrency;
+        }
+        snapshots.push(total);
+        provisioned_configured.push(configured);
     }
+    let functions: Vec<(&String, &std::sync::Arc<FunctionShared>)> =
+        all.iter().map(|(name, f)| (*name, &f.latest)).collect();
     let account = functions.first().map(|(_, s)| s.capacity.account().clone());
     if let Some(account) = &account {
         header(
@@ -319,11 +343,14 @@ pub(crate) async fn render<'a>(
         "gauge",
         "Provisioned environments configured and ready.",
     );
-    for ((f, shared), snap) in functions.iter().zip(&snapshots) {
+    for (((f, _), snap), configured) in functions
+        .iter()
+        .zip(&snapshots)
+        .zip(&provisioned_configured)
+    {
         let _ = writeln!(
             out,
-            "firebox_provisioned_concurrency{{function=\"{f}\",state=\"configured\"}} {}",
-            shared.config.provisioned_concurrency
+            "firebox_provisioned_concurrency{{function=\"{f}\",state=\"configured\"}} {configured}"
         );
         let _ = writeln!(
             out,

@@ -60,6 +60,11 @@ impl Config {
             )?,
             None => RawFunction::default(),
         };
+        if defaults.versions.is_some() || defaults.aliases.is_some() {
+            return Err(syntax(
+                "[defaults]: `versions` and `aliases` belong to one function; declare them under [functions.NAME]".into(),
+            ));
+        }
         let mut functions = Vec::new();
         for (name, value) in doc.functions.unwrap_or_default() {
             let raw: RawFunction = serde_path_to_error::deserialize(value).map_err(
@@ -151,6 +156,34 @@ struct RawFunction {
     event_invoke: Option<super::event_invoke::RawEventInvoke>,
     reload: Option<bool>,
     extensions: Option<Vec<PathBuf>>,
+    versions: Option<BTreeMap<String, RawVersion>>,
+    aliases: Option<BTreeMap<String, RawAlias>>,
+}
+
+/// `[functions.NAME.versions.N]`: what a published version changes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersion {
+    command: Option<Vec<String>>,
+    code_dir: Option<PathBuf>,
+    handler: Option<String>,
+    memory_mb: Option<u32>,
+    timeout_s: Option<f64>,
+    environment: Option<BTreeMap<String, String>>,
+    extensions: Option<Vec<PathBuf>>,
+    provisioned_concurrency: Option<u32>,
+}
+
+/// An alias: `live = "1"` or `live = { version = "1", additional_version_weights = { "2" = 0.1 } }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawAlias {
+    Version(String),
+    Routed {
+        version: String,
+        #[serde(default)]
+        additional_version_weights: BTreeMap<String, f64>,
+    },
 }
 
 impl RawFunction {
@@ -185,6 +218,9 @@ impl RawFunction {
             event_invoke: self.event_invoke.or(d.event_invoke),
             reload: self.reload.or(d.reload),
             extensions: self.extensions.or(d.extensions),
+            // A function's own: `[defaults]` may not hold them (checked when it is read).
+            versions: self.versions,
+            aliases: self.aliases,
         }
     }
 
@@ -287,6 +323,45 @@ impl RawFunction {
             f.event_invoke = raw
                 .into_config()
                 .map_err(|(name, message)| field(name, message))?;
+        }
+        for (key, raw) in self.versions.unwrap_or_default() {
+            let number = key
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1 && n.to_string() == key)
+                .ok_or_else(|| {
+                    field(
+                        &format!("versions.{key}"),
+                        "a version is a number from 1 up (`[functions.NAME.versions.1]`)".into(),
+                    )
+                })?;
+            let mut version = crate::config::VersionConfig {
+                command: raw.command,
+                code_dir: raw.code_dir,
+                handler: raw.handler,
+                memory_mb: raw.memory_mb,
+                timeout: None,
+                environment: raw.environment.unwrap_or_default(),
+                extensions: raw.extensions,
+                provisioned_concurrency: raw.provisioned_concurrency.unwrap_or(0),
+            };
+            if let Some(t) = raw.timeout_s {
+                version.timeout = Some(seconds(&format!("versions.{key}.timeout_s"), t)?);
+            }
+            f.versions.insert(number, version);
+        }
+        for (name, raw) in self.aliases.unwrap_or_default() {
+            let alias = match raw {
+                RawAlias::Version(version) => crate::config::AliasConfig::new(version),
+                RawAlias::Routed {
+                    version,
+                    additional_version_weights,
+                } => crate::config::AliasConfig {
+                    version,
+                    additional_version_weights,
+                },
+            };
+            f.aliases.insert(name, alias);
         }
         Ok(f)
     }

@@ -70,9 +70,17 @@ pub struct FunctionConfig {
     /// External extensions: executables started in each environment before the runtime,
     /// as Lambda starts those of `/opt/extensions` (each registers under its file name).
     pub extensions: Vec<PathBuf>,
+    /// Published versions by number: what each changes from these settings.
+    pub versions: BTreeMap<u32, super::VersionConfig>,
+    /// Aliases by name.
+    pub aliases: BTreeMap<String, super::AliasConfig>,
     /// Whether `code_dir` was given (not derived from the program's path): only then is every
     /// file under it watched for changes.
     pub(crate) code_dir_given: bool,
+    /// The version this configuration runs (`$LATEST` unless it is one of `published`).
+    pub(crate) version: String,
+    /// The published versions, resolved and validated by `validate`.
+    pub(crate) published: Vec<FunctionConfig>,
 }
 
 impl FunctionConfig {
@@ -101,7 +109,11 @@ impl FunctionConfig {
             reload: true,
             extensions: Vec::new(),
             event_invoke: super::EventInvokeConfig::default(),
+            versions: BTreeMap::new(),
+            aliases: BTreeMap::new(),
             code_dir_given: false,
+            version: super::versions::LATEST.to_owned(),
+            published: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@ pub mod event_invoke;
 mod file;
 mod function;
 mod validate;
+mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use validate::check_destinations;
+pub use versions::{AliasConfig, VersionConfig, LATEST};
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
 /// Default region of every function.

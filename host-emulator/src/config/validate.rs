@@ -13,6 +13,9 @@ impl FunctionConfig {
     /// Checks every field and resolves paths against `base` (the directory of the
     /// configuration file, or the current directory). `file` names the source in messages.
     pub fn validate(mut self, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        // Versions are resolved from the settings as given, before paths are resolved below,
+        // and checked once the function's own settings are known to be valid.
+        let given = self.clone();
         let field_error = |field: &str, message: String| ConfigError::Field {
             file: file.to_owned(),
             function: self.name.clone(),
@@ -151,6 +154,7 @@ impl FunctionConfig {
             };
             self.code_dir = Some(dir);
         }
+        self.published = given.resolve_versions(file, base)?;
         Ok(self)
     }
 }

@@ -338,7 +338,7 @@ impl Environment {
         let config = &self.shared.config;
         let mut body = serde_json::json!({
             "functionName": config.name,
-            "functionVersion": "$LATEST",
+            "functionVersion": config.version(),
             "handler": config.handler.clone().unwrap_or_default(),
         });
         if account_id {

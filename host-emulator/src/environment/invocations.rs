@@ -146,8 +146,9 @@ impl Environment {
                 tail,
             };
             let start = format!(
-                "START RequestId: {} Version: $LATEST",
-                active.invocation.request_id
+                "START RequestId: {} Version: {}",
+                active.invocation.request_id,
+                self.shared.config.version()
             );
             self.note(&mut active, start);
             if self.telemetry.wanted(false) {
@@ -155,7 +156,7 @@ impl Environment {
                     "platform.start",
                     serde_json::json!({
                         "requestId": active.invocation.request_id,
-                        "version": "$LATEST",
+                        "version": self.shared.config.version(),
                         "tracing": {"type": "X-Amzn-Trace-Id", "value": active.invocation.trace_id},
                     }),
                 );

@@ -281,6 +281,7 @@ impl Environment {
             Err(e) => return Err((first, setup(e))),
         };
         let slots = shared.config.slots();
+        let log_stream = crate::ids::log_stream_name(shared.config.version());
         let (req_tx, requests) = mpsc::unbounded_channel();
         let server = AbortOnDrop(tokio::spawn(crate::api::runtime::serve(listener, req_tx)));
         let init_tail = first
@@ -296,7 +297,7 @@ impl Environment {
             runtime_api,
             _server: server,
             process: None,
-            log_stream: crate::ids::log_stream_name("$LATEST"),
+            log_stream,
             tmp,
             splitter: LineSplitter::default(),
             phase: Phase::Initializing {

@@ -46,7 +46,7 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         ("AWS_REGION".into(), c.region.clone()),
         ("AWS_DEFAULT_REGION".into(), c.region.clone()),
         ("AWS_LAMBDA_FUNCTION_NAME".into(), c.name.clone()),
-        ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION".into(), c.version().to_owned()),
         (
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
             c.memory_mb.to_string(),

@@ -69,7 +69,8 @@ impl Account {
     }
 }
 
-/// One function's share of the account.
+/// One function's share of the account (shared by all its versions, as reserved concurrency
+/// is).
 #[derive(Debug)]
 pub struct Capacity {
     reserved: Option<u32>,
@@ -88,7 +89,7 @@ impl Capacity {
     ) -> Self {
         Self {
             reserved: config.reserved_concurrency,
-            provisioned: config.provisioned_concurrency,
+            provisioned: config.provisioned_total(),
             in_flight: AtomicU32::new(0),
             account,
             metrics,
@@ -98,6 +99,11 @@ impl Capacity {
     /// Invocations of this function running now (Lambda's `ConcurrentExecutions`).
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The function's counters.
+    pub(crate) fn metrics(&self) -> &Arc<FunctionMetrics> {
+        &self.metrics
     }
 
     /// The account this function belongs to.

@@ -76,22 +76,25 @@ pub(crate) fn check_function(
                 ),
             ));
         }
-        if f.provisioned_concurrency > reserved {
+        if f.provisioned_total() > reserved {
             return Err(field(
                 "provisioned_concurrency",
                 format!(
-                    "{} is more than the function's reserved concurrency of {reserved}",
-                    f.provisioned_concurrency
+                    "{}{} is more than the function's reserved concurrency of {reserved}",
+                    f.provisioned_total(),
+                    across_versions(f)
                 ),
             ));
         }
     }
-    if f.provisioned_concurrency > account.concurrency {
+    if f.provisioned_total() > account.concurrency {
         return Err(field(
             "provisioned_concurrency",
             format!(
-                "{} is more than the account concurrency of {} ([server] account_concurrency)",
-                f.provisioned_concurrency, account.concurrency
+                "{}{} is more than the account concurrency of {} ([server] account_concurrency)",
+                f.provisioned_total(),
+                across_versions(f),
+                account.concurrency
             ),
         ));
     }
@@ -162,9 +165,19 @@ pub(crate) fn check_account(
 }
 
 /// What a function takes out of the unreserved pool for good: its reserved concurrency, or
-/// else its provisioned concurrency.
+/// else the provisioned concurrency of all its versions.
 pub(crate) fn set_aside(f: &FunctionConfig) -> u32 {
-    f.reserved_concurrency.unwrap_or(f.provisioned_concurrency)
+    f.reserved_concurrency
+        .unwrap_or_else(|| f.provisioned_total())
+}
+
+/// Says that a provisioned total counts the published versions, when there are any.
+fn across_versions(f: &FunctionConfig) -> &'static str {
+    if f.published().is_empty() {
+        ""
+    } else {
+        " (`$LATEST` and its published versions together)"
+    }
 }
 
 #[cfg(test)]

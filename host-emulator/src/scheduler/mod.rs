@@ -31,7 +31,7 @@ use crate::environment::{self, AbortOnDrop, EnvCommand, EnvId, EnvKind};
 use crate::invocation::{Answer, Invocation};
 use crate::logs::FunctionLog;
 use crate::metrics::{FunctionMetrics, PoolSnapshot};
-use capacity::{Account, Capacity, RATE_LIMIT_EXCEEDED};
+use capacity::{Capacity, RATE_LIMIT_EXCEEDED};
 use idle::{IdleSlots, Slot};
 
 pub use capacity::{CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED};
@@ -108,18 +108,18 @@ pub(crate) enum PoolMessage {
     CodeChanged,
 }
 
-/// Starts the scheduler task of one function.
+/// Starts the scheduler task of one function version (`$LATEST` or a published one), whose
+/// `capacity` and counters it shares with the function's other versions.
 pub(crate) fn start(
     config: FunctionConfig,
     log: FunctionLog,
     registry: ProcessRegistry,
-    account: Arc<Account>,
+    capacity: Arc<Capacity>,
     isolation: Isolation,
     shutdown: watch::Receiver<bool>,
 ) -> (Arc<FunctionShared>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let metrics = Arc::new(FunctionMetrics::default());
-    let capacity = Arc::new(Capacity::new(&config, account, metrics.clone()));
+    let metrics = capacity.metrics().clone();
     let tick =
         (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
     let shared = Arc::new(FunctionShared {

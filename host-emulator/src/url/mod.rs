@@ -99,6 +99,7 @@ async fn serve(
     let Some((function, url)) = functions
         .by_name
         .get(&target.name)
+        .map(|f| &f.latest)
         .and_then(|f| f.config.url.clone().map(|u| (f.clone(), u)))
     else {
         return message(

@@ -27,6 +27,7 @@ use super::MAX_RESPONSE_BYTES;
 use crate::invocation::{error_document, Answer, Invocation, Outcome, Reply};
 use crate::scheduler::FunctionShared;
 use crate::stream::ResponseBody;
+use crate::versions::Function;
 
 /// Longest base64 `X-Amz-Client-Context`.
 pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
@@ -36,7 +37,7 @@ pub const COGNITO_IDENTITY_HEADER: &str = "x-firebox-cognito-identity";
 /// The functions the public listener serves, by name (fixed after start-up; no lock).
 #[derive(Debug)]
 pub(crate) struct Functions {
-    pub by_name: HashMap<String, Arc<FunctionShared>>,
+    pub by_name: HashMap<String, Function>,
     pub default_region: String,
     pub default_account: String,
 }
@@ -48,7 +49,11 @@ impl Functions {
         &self,
         function: &FunctionShared,
     ) -> crate::asynchronous::Destinations {
-        let find = |name: &Option<String>| name.as_ref().and_then(|n| self.by_name.get(n).cloned());
+        let find = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| self.by_name.get(n))
+                .map(|f| f.latest.clone())
+        };
         let config = &function.config.event_invoke;
         crate::asynchronous::Destinations {
             on_success: find(&config.on_success),
@@ -254,11 +259,12 @@ async fn invoke(
             .map_err(|()| shutting_down())?;
         return Ok(answer(StatusCode::ACCEPTED, Bytes::new(), request_id));
     }
+    let function = prepared.function.clone();
     let outcome = match run_sync(prepared, payload, request_id).await? {
         Reply::Complete(outcome) => outcome,
         Reply::Streaming { start, outcome } => buffer_stream(start.chunks, outcome).await?,
     };
-    let mut response = match outcome.answer {
+    let response = match outcome.answer {
         Answer::Success(body) => answer(StatusCode::OK, body, request_id),
         Answer::FunctionError(doc) => function_error(doc, request_id),
         Answer::Throttled { reason } => return Err(throttled(reason)),
@@ -270,6 +276,7 @@ async fn invoke(
             ))
         }
     };
+    let mut response = executed(response, &function);
     if let Some(tail) = outcome.log_tail {
         let encoded = base64::engine::general_purpose::STANDARD.encode(tail.as_bytes());
         if let Ok(v) = HeaderValue::from_str(&encoded) {
@@ -355,11 +362,16 @@ fn answer(status: StatusCode, body: Bytes, request_id: &str) -> Response<Respons
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-requestid", v);
     }
-    if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
-        h.insert(
-            "x-amz-executed-version",
-            HeaderValue::from_static("$LATEST"),
-        );
+    response
+}
+
+/// Adds `X-Amz-Executed-Version`: the version that ran (through an alias, the one it picked).
+fn executed(
+    mut response: Response<ResponseBody>,
+    function: &FunctionShared,
+) -> Response<ResponseBody> {
+    if let Ok(v) = HeaderValue::from_str(function.config.version()) {
+        response.headers_mut().insert("x-amz-executed-version", v);
     }
     response
 }

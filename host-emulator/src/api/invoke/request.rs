@@ -91,14 +91,17 @@ pub(super) fn prepare(
             format!("Function not found: {arn}"),
         )
     };
-    let function = functions.by_name.get(&target.name).ok_or_else(not_found)?;
+    let function = functions
+        .by_name
+        .get(&target.name)
+        .and_then(|f| f.resolve(qualifier.as_deref()))
+        .ok_or_else(not_found)?;
     let config = &function.config;
     if target.region.as_ref().is_some_and(|r| *r != config.region)
         || target
             .account
             .as_ref()
             .is_some_and(|a| *a != config.account_id)
-        || qualifier.as_deref().is_some_and(|q| q != "$LATEST")
     {
         return Err(not_found());
     }

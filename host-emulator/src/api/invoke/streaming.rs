@@ -8,7 +8,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::request::{prepare, read_payload, InvocationType};
-use super::{answer, bad_parameter, run_sync, throttled, Functions, ServiceError};
+use super::{answer, bad_parameter, executed, run_sync, throttled, Functions, ServiceError};
 use crate::eventstream;
 use crate::invocation::{Answer, Outcome, Reply};
 use crate::stream::{invoke_complete, Framing, ResponseBody};
@@ -35,13 +35,14 @@ pub(super) async fn invoke(
         InvocationType::RequestResponse => {}
     }
     let payload = read_payload(req, InvocationType::RequestResponse).await?;
+    let function = prepared.function.clone();
     let body = match run_sync(prepared, payload, request_id).await? {
         Reply::Streaming { start, outcome } => {
             ResponseBody::stream(None, start.chunks, outcome, Framing::EventStream)
         }
         Reply::Complete(outcome) => ResponseBody::full(buffered(outcome)?),
     };
-    let mut response = answer(StatusCode::OK, Bytes::new(), request_id);
+    let mut response = executed(answer(StatusCode::OK, Bytes::new(), request_id), &function);
     *response.body_mut() = body;
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
