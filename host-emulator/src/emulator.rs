@@ -164,6 +164,7 @@ impl EmulatorBuilder {
             by_name,
             default_region,
             default_account,
+            started: crate::ids::rfc3339_millis(crate::ids::unix_millis()).replace('Z', "+0000"),
         });
         tasks.push(tokio::spawn(invoke::serve(
             listener,

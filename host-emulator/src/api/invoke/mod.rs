@@ -3,6 +3,7 @@
 //! invocations to the function's scheduler and answers exactly as Lambda does, mapping every
 //! failure to AWS's error shape.
 
+mod control;
 mod request;
 mod streaming;
 
@@ -40,6 +41,9 @@ pub(crate) struct Functions {
     pub by_name: HashMap<String, Function>,
     pub default_region: String,
     pub default_account: String,
+    /// When the emulator started, as Lambda writes `LastModified`
+    /// (`2024-01-31T12:34:56.789+0000`).
+    pub started: String,
 }
 
 impl Functions {
@@ -141,11 +145,15 @@ async fn handle(
         ["", "metrics"] if req.method() == Method::GET => {
             return crate::metrics::response(functions).await;
         }
-        _ => Err(ServiceError::new(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!("Unknown operation: {} {path}", req.method()),
-        )),
+        _ => match control::Operation::route(&segments) {
+            Some(operation) => control::answer(&req, operation, functions)
+                .map(|body| answer(StatusCode::OK, Bytes::from(body.to_string()), &request_id)),
+            None => Err(ServiceError::new(
+                StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!("Unknown operation: {} {path}", req.method()),
+            )),
+        },
     };
     result.unwrap_or_else(|e| e.into_response(&request_id))
 }

@@ -14,6 +14,7 @@ use super::{
 use crate::api::{read_body, BodyError, MAX_EVENT_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 use crate::invocation::Invocation;
 use crate::scheduler::FunctionShared;
+use crate::versions::Function;
 
 /// How the caller wants the function run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +45,53 @@ impl Prepared {
     }
 }
 
-/// Resolves the function named in the path and checks the headers.
-pub(super) fn prepare(
+/// A function as a request named it: by name, partial or full ARN, with the qualifier from
+/// the name or `?Qualifier=`.
+pub(super) struct Named<'a> {
+    /// The function.
+    pub function: &'a Function,
+    /// The qualifier, if any (not yet checked to exist).
+    pub qualifier: Option<String>,
+    /// The ARN as the caller named it (with the qualifier, if any).
+    pub arn: String,
+}
+
+impl Named<'_> {
+    /// The version the qualifier names (through an alias, the one it picks now).
+    pub fn resolve(&self) -> Result<&Arc<FunctionShared>, ServiceError> {
+        self.function
+            .resolve(self.qualifier.as_deref())
+            .ok_or_else(|| not_found(&self.arn))
+    }
+}
+
+/// `404 ResourceNotFoundException` for a function ARN.
+pub(super) fn not_found(arn: &str) -> ServiceError {
+    ServiceError::new(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        format!("Function not found: {arn}"),
+    )
+}
+
+/// The value of one query parameter (percent-decoded), if present.
+pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+    req.uri().query().and_then(|q| {
+        q.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode(v).unwrap_or_else(|| v.to_owned()))
+        })
+    })
+}
+
+/// Finds the function named in the path (`raw_name`, still percent-encoded) and its
+/// qualifier. A name, region or account this emulator does not have is 404; a qualifier in
+/// the name that differs from `?Qualifier=` is 400.
+pub(super) fn name_function<'a>(
     req: &Request<Incoming>,
     raw_name: &str,
-    functions: &Functions,
-) -> Result<Prepared, ServiceError> {
+    functions: &'a Functions,
+) -> Result<Named<'a>, ServiceError> {
     let decoded = percent_decode(raw_name)
         .ok_or_else(|| bad_parameter(format!("invalid percent-encoding in `{raw_name}`")))?;
     let target = FunctionRef::parse(&decoded).ok_or_else(|| {
@@ -59,13 +101,7 @@ pub(super) fn prepare(
             format!("1 validation error detected: Value '{decoded}' at 'functionName' failed to satisfy constraint: Member must be a function name or ARN"),
         )
     })?;
-    let query_qualifier = req.uri().query().and_then(|q| {
-        q.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == "Qualifier").then(|| percent_decode(v).unwrap_or_else(|| v.to_owned()))
-        })
-    });
-    let qualifier = match (&target.qualifier, query_qualifier) {
+    let qualifier = match (&target.qualifier, query_param(req, "Qualifier")) {
         (Some(a), Some(b)) if *a != b => return Err(bad_parameter(
             "The derived qualifier from the function name does not match the specified qualifier.",
         )),
@@ -84,27 +120,35 @@ pub(super) fn prepare(
         arn.push(':');
         arn.push_str(q);
     }
-    let not_found = || {
-        ServiceError::new(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            format!("Function not found: {arn}"),
-        )
-    };
     let function = functions
         .by_name
         .get(&target.name)
-        .and_then(|f| f.resolve(qualifier.as_deref()))
-        .ok_or_else(not_found)?;
-    let config = &function.config;
+        .ok_or_else(|| not_found(&arn))?;
+    let config = &function.latest.config;
     if target.region.as_ref().is_some_and(|r| *r != config.region)
         || target
             .account
             .as_ref()
             .is_some_and(|a| *a != config.account_id)
     {
-        return Err(not_found());
+        return Err(not_found(&arn));
     }
+    Ok(Named {
+        function,
+        qualifier,
+        arn,
+    })
+}
+
+/// Resolves the function named in the path and checks the headers.
+pub(super) fn prepare(
+    req: &Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Prepared, ServiceError> {
+    let named = name_function(req, raw_name, functions)?;
+    let function = named.resolve()?.clone();
+    let arn = named.arn;
 
     let headers = req.headers();
     let invocation_type = match header(headers, "x-amz-invocation-type")? {
@@ -138,7 +182,7 @@ pub(super) fn prepare(
         .transpose()?;
     let tenant_id = header(headers, "x-amz-tenant-id")?.map(str::to_owned);
     Ok(Prepared {
-        function: function.clone(),
+        function,
         arn,
         invocation_type,
         tail,
