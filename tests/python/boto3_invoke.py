@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
-Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors` or `invokes`.
+Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes` or `versions`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -36,8 +36,13 @@ def json_string_of_size(size):
 
 def raised(lam, **kwargs):
     """Invokes and describes the exception boto3 raises (or notes that none was raised)."""
+    return raised_by(lam, "invoke", **kwargs)
+
+
+def raised_by(lam, operation, **kwargs):
+    """Calls `operation` and describes the exception boto3 raises (or notes that none was)."""
     try:
-        response = lam.invoke(**kwargs)
+        response = getattr(lam, operation)(**kwargs)
     except botocore.exceptions.ClientError as error:
         modeled = getattr(lam.exceptions, error.response["Error"]["Code"], None)
         return {
@@ -47,7 +52,10 @@ def raised(lam, **kwargs):
             "message": error.response["Error"].get("Message", ""),
             "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
         }
-    return {"exception": None, "status": response["StatusCode"]}
+    return {
+        "exception": None,
+        "status": response.get("StatusCode", response["ResponseMetadata"]["HTTPStatusCode"]),
+    }
 
 
 def service_errors(lam):
@@ -101,7 +109,49 @@ def invokes(lam):
     }
 
 
-GROUPS = {"service-errors": service_errors, "invokes": invokes}
+def versions(lam):
+    """Versions and aliases: invokes through them, and the read side of the control plane."""
+    configuration = lam.get_function_configuration(FunctionName="hello", Qualifier="live")
+    pages = list(
+        lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 1})
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName="hello", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
+    return {
+        "via_alias": described(
+            lam.invoke(FunctionName="hello", Qualifier="live", Payload=b'{"name":"alias"}')
+        ),
+        "via_version": described(lam.invoke(FunctionName="hello:1", Payload=b"{}")),
+        "function": lam.get_function(FunctionName="hello")["Configuration"],
+        "live_configuration": configuration,
+        "versions": [
+            v["Version"] for v in lam.list_versions_by_function(FunctionName="hello")["Versions"]
+        ],
+        "aliases": [
+            [a["Name"], a["FunctionVersion"]]
+            for a in lam.list_aliases(FunctionName="hello")["Aliases"]
+        ],
+        "alias": lam.get_alias(FunctionName="hello", Name="live"),
+        "listed": [f["FunctionName"] for page in pages for f in page["Functions"]],
+        "pages": len(pages),
+        "waiter": "active",
+        "account": lam.get_account_settings()["AccountLimit"],
+        "missing_alias": raised_by(lam, "get_alias", FunctionName="hello", Name="nope"),
+        "missing_version": raised(lam, FunctionName="hello", Qualifier="7", Payload=b"{}"),
+        "create_function": raised_by(
+            lam,
+            "create_function",
+            FunctionName="new",
+            Role="arn:aws:iam::123456789012:role/firebox",
+            Code={"ZipFile": b"PK"},
+            Runtime="provided.al2023",
+            Handler="bootstrap",
+        ),
+    }
+
+
+GROUPS = {"service-errors": service_errors, "invokes": invokes, "versions": versions}
 
 
 def main(argv):

@@ -1,14 +1,16 @@
 //! boto3 as the caller: the AWS SDK for Python decides whether the emulator's Invoke API is
 //! right. `tests/python/boto3_invoke.py` makes the calls and prints what boto3 returned or
 //! raised; these tests assert on it: exception classes for service errors, `FunctionError`,
-//! `LogResult`, `ExecutedVersion`, and the status codes of `Event` and `DryRun`.
+//! `LogResult`, `ExecutedVersion`, and the status codes of `Event` and `DryRun`; invokes
+//! through versions and aliases, and the read side of the control plane (with a paginator and
+//! a waiter).
 //!
 //! Needs the virtualenv from `scripts/setup-test-deps`.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use firebox_emulator::{Emulator, FunctionConfig};
+use firebox_emulator::{AliasConfig, Emulator, FunctionConfig, VersionConfig};
 use firebox_tests::bins::{ERRORS, HELLO};
 use firebox_tests::functions::workspace_function;
 use firebox_tests::logs::wait_for;
@@ -20,7 +22,9 @@ static EMU: SharedEmulator = SharedEmulator::new(functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
-        workspace_function("hello", HELLO)?,
+        workspace_function("hello", HELLO)?
+            .publish(1, VersionConfig::new().memory_mb(256))
+            .alias("live", AliasConfig::new("1")),
         workspace_function("errors", ERRORS)?,
     ])
 }
@@ -169,6 +173,55 @@ fn boto3_sees_results_errors_logs_and_invocation_types() -> TestResult {
         let dry = &report["dry_run"];
         assert_eq!(dry["status"], 204, "{dry}");
         assert_eq!(dry["payload"], "", "{dry}");
+        Ok(())
+    })
+}
+
+#[test]
+fn boto3_invokes_versions_and_aliases_and_reads_the_control_plane() -> TestResult {
+    EMU.run(|emu| async move {
+        let report = boto3(&emu, "versions").await?;
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+
+        let via_alias = &report["via_alias"];
+        assert_eq!(via_alias["status"], 200, "{via_alias}");
+        assert_eq!(via_alias["executed_version"], "1", "{via_alias}");
+        let payload: Value =
+            serde_json::from_str(via_alias["payload"].as_str().unwrap_or_default())?;
+        assert_eq!(payload, json!({"message": "Hello, alias!"}));
+        assert_eq!(report["via_version"]["executed_version"], "1");
+
+        let function = &report["function"];
+        assert_eq!(function["FunctionArn"], arn, "{function}");
+        assert_eq!(function["Version"], "$LATEST", "{function}");
+        assert_eq!(function["MemorySize"], 128, "{function}");
+        assert_eq!(function["State"], "Active", "{function}");
+        let live = &report["live_configuration"];
+        assert_eq!(live["Version"], "1", "{live}");
+        assert_eq!(live["MemorySize"], 256, "{live}");
+        assert_eq!(live["FunctionArn"], format!("{arn}:1"), "{live}");
+
+        assert_eq!(report["versions"], json!(["$LATEST", "1"]));
+        assert_eq!(report["aliases"], json!([["live", "1"]]));
+        assert_eq!(report["alias"]["AliasArn"], format!("{arn}:live"));
+        // Two functions, one per page of the paginator.
+        assert_eq!(report["listed"], json!(["errors", "hello"]));
+        assert_eq!(report["pages"], 2);
+        assert_eq!(report["waiter"], "active");
+        assert_eq!(report["account"]["ConcurrentExecutions"], 1000);
+
+        assert_exception(&report, "missing_alias", "ResourceNotFoundException", 404);
+        assert_exception(&report, "missing_version", "ResourceNotFoundException", 404);
+        assert_exception(
+            &report,
+            "create_function",
+            "InvalidRequestContentException",
+            400,
+        );
+        let message = report["create_function"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(message.contains("CreateFunction"), "{message}");
         Ok(())
     })
 }

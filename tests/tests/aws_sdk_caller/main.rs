@@ -9,7 +9,8 @@
 //! off so that a transport error the first time is a failure, not hidden by a second attempt.
 //!
 //! The tests, by API: `invoke` (results, function errors, Tail, `Event`, `DryRun`),
-//! `service_errors` (the typed errors of `InvokeError`), `streaming` (`InvokeWithResponseStream`).
+//! `service_errors` (the typed errors of `InvokeError`), `streaming` (`InvokeWithResponseStream`),
+//! `control_plane` (versions, aliases and the read side of the control plane).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
 use aws_sdk_lambda::Client;
 use base64::Engine as _;
-use firebox_emulator::{Emulator, FunctionConfig};
+use firebox_emulator::{AliasConfig, Emulator, FunctionConfig, VersionConfig};
 use firebox_tests::bins::{ERRORS, HELLO, STREAMING};
 use firebox_tests::functions::workspace_function;
 use firebox_tests::shared::{SharedEmulator, TestResult};
@@ -31,7 +32,10 @@ static EMU: SharedEmulator = SharedEmulator::new(functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
-        workspace_function("hello", HELLO)?,
+        workspace_function("hello", HELLO)?
+            .publish(1, VersionConfig::new().memory_mb(256))
+            .publish(2, VersionConfig::new())
+            .alias("live", AliasConfig::new("1").route("2", 0.25)),
         workspace_function("errors", ERRORS)?,
         workspace_function("streaming", STREAMING)?,
         // Its own name: the disconnect test counts its environments.
@@ -137,6 +141,7 @@ fn assert_own_platform_lines(log: &str, request_id: &str) {
     }
 }
 
+mod control_plane;
 mod invoke;
 mod service_errors;
 mod streaming;
