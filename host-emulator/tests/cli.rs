@@ -239,6 +239,56 @@ fn serve_and_invoke_end_to_end() {
 }
 
 #[test]
+fn serve_a_file_with_versions_and_aliases() {
+    let dir = temp_dir("versions");
+    let config = format!(
+        "[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\nenvironment = {{ GREETING = \"latest\" }}\n\n\
+         [functions.echo.versions.1]\nenvironment = {{ GREETING = \"one\" }}\n\n\
+         [functions.echo.aliases]\nlive = \"1\"\n",
+        common::runtime_script()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    for args in [
+        &["echo", "--qualifier", "live"][..],
+        &["echo:1"][..],
+        &["arn:aws:lambda:us-east-1:123456789012:function:echo:live"][..],
+    ] {
+        let out = invoke(&endpoint, args, None);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["env"]["GREETING"], "one", "{args:?}");
+        assert_eq!(body["env"]["AWS_LAMBDA_FUNCTION_VERSION"], "1", "{args:?}");
+    }
+    let out = invoke(&endpoint, &["echo"], None);
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["env"]["GREETING"], "latest");
+    let out = invoke(&endpoint, &["echo", "--qualifier", "nope"], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
+
+    // SAFETY: kill(2) on the server we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    assert!(server.wait().unwrap().success());
+    let mut stdout = String::new();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("[echo] START RequestId: ") && l.ends_with("Version: 1"))
+            .count(),
+        3,
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_stdout_nobody_reads_does_not_stall_invocations() {
     let dir = temp_dir("stalled-stdout");
     let config = format!(
