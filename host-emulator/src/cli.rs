@@ -150,6 +150,24 @@ fn init_tracing() {
         .try_init();
 }
 
+/// `hello`, or `orders (versions 1, 2; aliases live)` for the start-up line.
+fn describe_function(f: &crate::FunctionConfig) -> String {
+    let versions: Vec<&str> = f.published().iter().map(|v| v.version()).collect();
+    let aliases: Vec<&str> = f.aliases.keys().map(String::as_str).collect();
+    let mut extra = Vec::new();
+    if !versions.is_empty() {
+        extra.push(format!("versions {}", versions.join(", ")));
+    }
+    if !aliases.is_empty() {
+        extra.push(format!("aliases {}", aliases.join(", ")));
+    }
+    if extra.is_empty() {
+        f.name.clone()
+    } else {
+        format!("{} ({})", f.name, extra.join("; "))
+    }
+}
+
 async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     let config = match Config::load(&config_path) {
         Ok(c) => c,
@@ -163,7 +181,7 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3001)))
     });
-    let names: Vec<String> = config.functions.iter().map(|f| f.name.clone()).collect();
+    let names: Vec<String> = config.functions.iter().map(describe_function).collect();
     let emulator = match Emulator::from_config(config, Some(listen)).await {
         Ok(e) => e,
         Err(e) => {

@@ -33,7 +33,8 @@ impl Function {
         self.version(alias.pick(fastrand::f64()))
     }
 
-    fn version(&self, version: &str) -> Option<&Arc<FunctionShared>> {
+    /// `$LATEST` or a published version, by its name (not an alias).
+    pub fn version(&self, version: &str) -> Option<&Arc<FunctionShared>> {
         if version == LATEST {
             Some(&self.latest)
         } else {

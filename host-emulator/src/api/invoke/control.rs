@@ -144,8 +144,7 @@ fn configured<'a>(
             let q = named.function.aliases.get(q).map_or(q, |a| &a.version);
             &named
                 .function
-                .all()
-                .find(|v| v.config.version() == q)
+                .version(q)
                 .ok_or_else(|| not_found(&named.arn))?
                 .config
         }
