@@ -1,5 +1,5 @@
 //! The `firebox` command line: `serve` runs the emulator from `firebox.toml`, `invoke` calls
-//! any Invoke API endpoint. Function output goes to stdout, the emulator's own diagnostics to
+//! any Invoke API endpoint, `event` prints a sample event. Function output goes to stdout, the emulator's own diagnostics to
 //! stderr through `tracing`.
 
 use std::io::{Read, Write};
@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 use clap::{Parser, Subcommand, ValueEnum};
+use firebox_events::sample::SampleKind;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -65,6 +66,23 @@ pub enum Command {
         #[arg(long)]
         client_context: Option<String>,
     },
+    /// Print a sample event as AWS sends it, to edit or pipe into `invoke`.
+    ///
+    /// Kinds: apigw-v1, apigw-v2, alb, function-url, sqs, sns, s3, dynamodb, kinesis,
+    /// eventbridge, scheduled. Example: `firebox event sqs | firebox invoke worker -`.
+    Event {
+        /// The kind of event.
+        #[arg(value_parser = parse_kind)]
+        kind: SampleKind,
+        /// One line instead of indented JSON.
+        #[arg(long)]
+        compact: bool,
+    },
+}
+
+fn parse_kind(text: &str) -> Result<SampleKind, String> {
+    text.parse()
+        .map_err(|e: firebox_events::sample::SampleError| e.to_string())
 }
 
 /// `--invocation-type`.
@@ -136,6 +154,24 @@ pub fn main() -> ExitCode {
                 tenant_id: None,
             };
             runtime.block_on(invoke(&endpoint, &name, payload, options))
+        }
+        Command::Event { kind, compact } => print_event(kind, compact),
+    }
+}
+
+/// `firebox event`: the default sample of `kind` on stdout.
+fn print_event(kind: SampleKind, compact: bool) -> ExitCode {
+    let json = kind.json();
+    let text = if compact {
+        format!("{json}\n")
+    } else {
+        format!("{json:#}\n")
+    };
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("firebox: cannot write the event: {e}");
+            ExitCode::from(EXIT_SERVICE_ERROR)
         }
     }
 }

@@ -289,6 +289,57 @@ fn serve_a_file_with_versions_and_aliases() {
 }
 
 #[test]
+fn event_prints_samples_that_invoke_takes() {
+    let event = |args: &[&str]| {
+        Command::new(FIREBOX)
+            .arg("event")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = event(&["sqs"]);
+    assert!(out.status.success(), "{out:?}");
+    let sqs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sqs["Records"][0]["eventSource"], "aws:sqs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\n  "),
+        "indented"
+    );
+    let out = event(&["APIGW_V2", "--compact"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        out.stdout.iter().filter(|b| **b == b'\n').count(),
+        1,
+        "one line"
+    );
+    let http: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(http["version"], "2.0");
+
+    let out = event(&["kafka"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kafka") && stderr.contains("apigw-v2, alb"),
+        "{stderr}"
+    );
+
+    // Piped into `invoke -`: the function gets the sample as its event.
+    let dir = temp_dir("event");
+    let config = format!(
+        "[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
+        common::runtime_script()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let sample = String::from_utf8(event(&["s3"]).stdout).unwrap();
+    let out = invoke(&endpoint, &["echo", "-"], Some(&sample));
+    assert!(out.status.success(), "{out:?}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["event"]["Records"][0]["eventSource"], "aws:s3");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
 fn a_stdout_nobody_reads_does_not_stall_invocations() {
     let dir = temp_dir("stalled-stdout");
     let config = format!(
