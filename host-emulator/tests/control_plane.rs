@@ -259,6 +259,16 @@ async fn unknown_names_bad_parameters_and_writes_get_aws_errors() {
             "UpdateAlias",
         ),
         ("DELETE", "/2015-03-31/functions/api", "DeleteFunction"),
+        (
+            "PUT",
+            "/2015-03-31/functions/api/code",
+            "UpdateFunctionCode",
+        ),
+        (
+            "PUT",
+            "/2017-10-31/functions/api/concurrency",
+            "PutFunctionConcurrency",
+        ),
     ] {
         let r = send(emu.endpoint(), method, path, &[], "{}").await;
         assert_eq!(r.status, 400, "{method} {path}");
@@ -268,6 +278,16 @@ async fn unknown_names_bad_parameters_and_writes_get_aws_errors() {
             message.contains(operation) && message.contains("firebox.toml"),
             "{message}"
         );
+    }
+    // Methods no operation uses on a path are unknown operations, as before.
+    for (method, path) in [
+        ("POST", "/2015-03-31/functions/api"),
+        ("GET", "/2015-03-31/functions/api/code"),
+        ("PATCH", "/2015-03-31/functions/api/aliases/live"),
+    ] {
+        let r = send(emu.endpoint(), method, path, &[], "").await;
+        assert_eq!(r.status, 404, "{method} {path}");
+        assert_eq!(r.error_code(), Some("UnknownOperationException"));
     }
     // The configuration is unchanged.
     let c = get(&emu, "/2015-03-31/functions/api/aliases/live")

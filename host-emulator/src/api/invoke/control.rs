@@ -30,6 +30,8 @@ pub(super) enum Operation<'a> {
     Aliases(&'a str),
     Alias(&'a str, &'a str),
     Concurrency(&'a str),
+    /// `…/code`: written only (`UpdateFunctionCode`).
+    Code,
     AccountSettings,
 }
 
@@ -43,6 +45,7 @@ impl<'a> Operation<'a> {
             ["", "2015-03-31", "functions", name] => Self::Function(name),
             ["", "2015-03-31", "functions", name, "configuration"] => Self::Configuration(name),
             ["", "2015-03-31", "functions", name, "versions"] => Self::Versions(name),
+            ["", "2015-03-31", "functions", _, "code"] => Self::Code,
             ["", "2015-03-31", "functions", name, "aliases"] => Self::Aliases(name),
             ["", "2015-03-31", "functions", name, "aliases", alias] => Self::Alias(name, alias),
             ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
@@ -56,14 +59,15 @@ impl<'a> Operation<'a> {
     }
 }
 
-/// Answers a control-plane request: JSON on success, AWS's error shape otherwise.
+/// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a write
+/// operation is refused; a method no operation uses on the path is unknown).
 pub(super) fn answer(
     req: &Request<Incoming>,
     operation: Operation<'_>,
     functions: &Functions,
 ) -> Result<Value, ServiceError> {
     if req.method() != Method::GET {
-        return Err(read_only(req.method(), &operation));
+        return Err(refuse(req, &operation));
     }
     match operation {
         Operation::ListFunctions => list_functions(req, functions),
@@ -126,6 +130,7 @@ pub(super) fn answer(
             })
         }
         Operation::AccountSettings => Ok(account_settings(functions)),
+        Operation::Code => Err(refuse(req, &operation)),
     }
 }
 
@@ -318,11 +323,24 @@ fn account_settings(functions: &Functions) -> Value {
     })
 }
 
-/// The write side of the control plane: functions are configured in `firebox.toml`.
-fn read_only(method: &Method, operation: &Operation<'_>) -> ServiceError {
-    let what = match (operation, method.as_str()) {
+/// A write operation is refused; a method no operation uses on the path is unknown.
+fn refuse(req: &Request<Incoming>, operation: &Operation<'_>) -> ServiceError {
+    match write_operation(req.method(), operation) {
+        Some(name) => read_only(name, req.method()),
+        None => ServiceError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("Unknown operation: {} {}", req.method(), req.uri().path()),
+        ),
+    }
+}
+
+/// The write operation a method names on a control-plane path, if any.
+fn write_operation(method: &Method, operation: &Operation<'_>) -> Option<&'static str> {
+    Some(match (operation, method.as_str()) {
         (Operation::ListFunctions, "POST") => "CreateFunction",
         (Operation::Function(_), "DELETE") => "DeleteFunction",
+        (Operation::Code, "PUT") => "UpdateFunctionCode",
         (Operation::Configuration(_), "PUT") => "UpdateFunctionConfiguration",
         (Operation::Versions(_), "POST") => "PublishVersion",
         (Operation::Aliases(_), "POST") => "CreateAlias",
@@ -330,8 +348,12 @@ fn read_only(method: &Method, operation: &Operation<'_>) -> ServiceError {
         (Operation::Alias(..), "DELETE") => "DeleteAlias",
         (Operation::Concurrency(_), "PUT") => "PutFunctionConcurrency",
         (Operation::Concurrency(_), "DELETE") => "DeleteFunctionConcurrency",
-        _ => "This operation",
-    };
+        _ => return None,
+    })
+}
+
+/// The write side of the control plane: functions are configured in `firebox.toml`.
+fn read_only(what: &str, method: &Method) -> ServiceError {
     ServiceError::new(
         StatusCode::BAD_REQUEST,
         "InvalidRequestContentException",
@@ -359,6 +381,7 @@ mod tests {
                 Operation::Aliases(n) => format!("ListAliases {n}"),
                 Operation::Alias(n, a) => format!("GetAlias {n} {a}"),
                 Operation::Concurrency(n) => format!("GetFunctionConcurrency {n}"),
+                Operation::Code => "UpdateFunctionCode".to_owned(),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
