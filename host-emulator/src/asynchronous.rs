@@ -200,7 +200,7 @@ fn invocation_record(
         "timestamp": crate::ids::rfc3339_millis(crate::ids::unix_millis()),
         "requestContext": {
             "requestId": event.request_id,
-            "functionArn": format!("{}:{}", from.config.arn(), from.config.version()),
+            "functionArn": from.config.qualified_arn(from.config.version()),
             "condition": condition.as_str(),
             "approximateInvokeCount": attempts,
         },

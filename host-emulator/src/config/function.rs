@@ -267,6 +267,11 @@ impl FunctionConfig {
         self
     }
 
+    /// The ARN of this function with a qualifier (a version or an alias).
+    pub fn qualified_arn(&self, qualifier: &str) -> String {
+        format!("{}:{qualifier}", self.arn())
+    }
+
     /// The unqualified ARN of this function.
     pub fn arn(&self) -> String {
         format!(

@@ -58,6 +58,8 @@ pub(crate) struct FunctionShared {
     /// Bumped by the scheduler each time the code changes: an environment started under an
     /// older generation offers no more slots and ends once its invocations are answered.
     pub code_generation: AtomicU64,
+    /// `X-Amz-Executed-Version` of this version's answers, made once.
+    pub executed_version: http::HeaderValue,
 }
 
 /// Hands a new invocation to its function. Admitted and with a free slot, it goes straight to
@@ -120,6 +122,9 @@ pub(crate) fn start(
 ) -> (Arc<FunctionShared>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let metrics = capacity.metrics().clone();
+    // A version is `$LATEST` or digits (checked when the configuration was validated).
+    let executed_version = http::HeaderValue::from_str(config.version())
+        .unwrap_or_else(|_| http::HeaderValue::from_static(crate::config::LATEST));
     let tick =
         (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
     let shared = Arc::new(FunctionShared {
@@ -133,6 +138,7 @@ pub(crate) fn start(
         idle: IdleSlots::default(),
         deferred_waiting: AtomicBool::new(false),
         code_generation: AtomicU64::new(0),
+        executed_version,
     });
     let code_watch = code::CodePaths::of(&shared.config).map(|paths| {
         AbortOnDrop(tokio::spawn(code::watch(

@@ -92,7 +92,7 @@ pub(super) fn answer(
                 .function
                 .all()
                 .map(|v| {
-                    let arn = qualified(&v.config, v.config.version());
+                    let arn = v.config.qualified_arn(v.config.version());
                     configuration(&v.config, &arn, functions)
                 })
                 .collect();
@@ -113,7 +113,7 @@ pub(super) fn answer(
         Operation::Alias(name, alias) => {
             let named = name_function(req, name, functions)?;
             let config = named.function.aliases.get(alias).ok_or_else(|| {
-                let arn = qualified(&named.function.latest.config, alias);
+                let arn = named.function.latest.config.qualified_arn(alias);
                 ServiceError::new(
                     StatusCode::NOT_FOUND,
                     "ResourceNotFoundException",
@@ -156,13 +156,9 @@ fn configured<'a>(
     };
     let arn = match named.qualifier {
         None => version.arn(),
-        Some(_) => qualified(version, version.version()),
+        Some(_) => version.qualified_arn(version.version()),
     };
     Ok((named.function, version, arn))
-}
-
-fn qualified(config: &FunctionConfig, qualifier: &str) -> String {
-    format!("{}:{qualifier}", config.arn())
 }
 
 /// Lambda's `FunctionConfiguration` for one version.
@@ -219,7 +215,7 @@ fn architecture() -> &'static str {
 /// Lambda's `AliasConfiguration`.
 fn alias_configuration(function: &Function, alias: &str, config: &AliasConfig) -> Value {
     let mut a = json!({
-        "AliasArn": qualified(&function.latest.config, alias),
+        "AliasArn": function.latest.config.qualified_arn(alias),
         "Name": alias,
         "FunctionVersion": config.version,
         "Description": "",
@@ -252,7 +248,7 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
         let function = &functions.by_name[name];
         if all_versions {
             for v in function.all() {
-                let arn = qualified(&v.config, v.config.version());
+                let arn = v.config.qualified_arn(v.config.version());
                 all.push(configuration(&v.config, &arn, functions));
             }
         } else {

@@ -378,8 +378,8 @@ fn executed(
     mut response: Response<ResponseBody>,
     function: &FunctionShared,
 ) -> Response<ResponseBody> {
-    if let Ok(v) = HeaderValue::from_str(function.config.version()) {
-        response.headers_mut().insert("x-amz-executed-version", v);
-    }
+    response
+        .headers_mut()
+        .insert("x-amz-executed-version", function.executed_version.clone());
     response
 }
