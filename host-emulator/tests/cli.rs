@@ -142,6 +142,25 @@ fn start_server(
     panic!("server did not start");
 }
 
+/// Stops a server from `start_server` with SIGTERM, checks that it exits cleanly, and returns
+/// what it printed on stdout.
+fn stop_server(server: &mut std::process::Child) -> String {
+    // SAFETY: kill(2) on the server we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stdout = String::new();
+    server
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    stdout
+}
+
 #[test]
 fn serve_and_invoke_end_to_end() {
     let dir = temp_dir("serve");
@@ -193,19 +212,7 @@ fn serve_and_invoke_end_to_end() {
     assert!(out.status.success());
 
     // SIGTERM stops the server cleanly and kills the function.
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    let status = server.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut stdout = String::new();
-    server
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let stdout = stop_server(&mut server);
     // Every invocation's lines, though the printer went idle between the invokes: three ran
     // (the service errors and the DryRun ran none).
     assert_eq!(
@@ -266,18 +273,7 @@ fn serve_a_file_with_versions_and_aliases() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
 
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    assert!(server.wait().unwrap().success());
-    let mut stdout = String::new();
-    server
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let stdout = stop_server(&mut server);
     assert_eq!(
         stdout
             .lines()

@@ -371,9 +371,7 @@ impl RawFunction {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, "firebox.toml", Path::new("/tmp"))
-    }
+    use crate::config::parse_test_config as parse;
 
     #[test]
     fn event_invoke_settings_and_their_errors() {

@@ -107,6 +107,12 @@ pub enum ConfigError {
     },
 }
 
+/// Parses configuration text as a `firebox.toml` in `/tmp` (the unit tests' helper).
+#[cfg(test)]
+pub(crate) fn parse_test_config(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "firebox.toml", std::path::Path::new("/tmp"))
+}
+
 /// The whole configuration: server settings and functions.
 #[derive(Debug, Clone, Default)]
 pub struct Config {

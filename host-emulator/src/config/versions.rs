@@ -333,11 +333,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::Config;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, "firebox.toml", Path::new("/tmp"))
-    }
+    use crate::config::parse_test_config as parse;
 
     #[test]
     fn versions_and_aliases_from_the_file() {

@@ -96,11 +96,8 @@ impl UrlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
-    fn parse(text: &str) -> Result<Config, crate::ConfigError> {
-        Config::parse(text, "firebox.toml", std::path::Path::new("/tmp"))
-    }
+    use crate::config::parse_test_config as parse;
 
     #[test]
     fn url_section_and_stream_fields() {
