@@ -10,15 +10,18 @@ use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use crate::aliases::AliasError;
 use crate::api::invoke::{self, Functions};
 use crate::client::{self, ClientError, InvokeOptions, InvokeResponse};
 use crate::config::{
-    AccountConfig, Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID, DEFAULT_REGION,
+    AccountConfig, AliasConfig, Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
 };
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::logs::{FunctionLog, LogHub, LogLine};
 use crate::metrics::FunctionMetrics;
-use crate::scheduler::{self, capacity::Capacity};
+use crate::scheduler::capacity::{Capacity, ReservationError};
+use crate::scheduler::{self};
 use crate::versions::Function;
 
 /// The emulator could not start.
@@ -35,6 +38,21 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// A change to a running function was refused (see [`Emulator::set_reserved_concurrency`] and
+/// [`Emulator::set_alias`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The emulator has no function by that name.
+    #[error("no function named `{0}`")]
+    FunctionNotFound(String),
+    /// The alias breaks Lambda's rules or names a version the function does not have.
+    #[error(transparent)]
+    Alias(#[from] AliasError),
+    /// The reservation does not fit the account or the function's provisioned concurrency.
+    #[error(transparent)]
+    Reservation(#[from] ReservationError),
 }
 
 /// Builds an [`Emulator`].
@@ -156,7 +174,7 @@ impl EmulatorBuilder {
                 Function {
                     latest,
                     versions,
-                    aliases,
+                    aliases: crate::aliases::Aliases::new(aliases),
                 },
             );
         }
@@ -168,11 +186,12 @@ impl EmulatorBuilder {
         });
         tasks.push(tokio::spawn(invoke::serve(
             listener,
-            functions,
+            functions.clone(),
             shutdown_rx,
         )));
         tracing::info!(endpoint = %format!("http://{local}"), "firebox emulator listening");
         Ok(Emulator {
+            functions,
             addr: local,
             endpoint: format!("http://{local}"),
             logs,
@@ -216,6 +235,7 @@ impl EmulatorBuilder {
 /// ```
 #[derive(Debug)]
 pub struct Emulator {
+    functions: Arc<Functions>,
     addr: SocketAddr,
     endpoint: String,
     logs: Arc<LogHub>,
@@ -288,6 +308,61 @@ impl Emulator {
     /// A live subscription to every function's log lines from now on.
     pub fn subscribe_logs(&self) -> broadcast::Receiver<LogLine> {
         self.logs.subscribe()
+    }
+
+    /// Sets a function's reserved concurrency, as `PutFunctionConcurrency` does (`None`
+    /// removes it, as `DeleteFunctionConcurrency` does). Invocations already running go on;
+    /// the next ones are admitted against the new limit (`Some(0)` throttles them all).
+    ///
+    /// ```no_run
+    /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// emu.set_reserved_concurrency("hello", Some(0))?;
+    /// assert_eq!(emu.invoke("hello", "{}").await?.status, 429);
+    /// emu.set_reserved_concurrency("hello", None)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_reserved_concurrency(
+        &self,
+        function: &str,
+        reserved: Option<u32>,
+    ) -> Result<(), ControlError> {
+        self.function(function)?
+            .latest
+            .capacity
+            .set_reserved(reserved)
+            .map_err(Into::into)
+    }
+
+    /// Points alias `alias` of `function` at `config`'s version and routing, creating the
+    /// alias if needed (`CreateAlias`, or `UpdateAlias` of both fields). The next invoke
+    /// through the alias runs the new version.
+    ///
+    /// ```no_run
+    /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::AliasConfig;
+    /// emu.set_alias("orders", "live", AliasConfig::new("2").route("3", 0.1))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_alias(
+        &self,
+        function: &str,
+        alias: &str,
+        config: AliasConfig,
+    ) -> Result<(), ControlError> {
+        self.function(function)?.put_alias(alias, config)?;
+        Ok(())
+    }
+
+    /// Removes alias `alias` of `function` (`DeleteAlias`); whether it existed.
+    pub fn delete_alias(&self, function: &str, alias: &str) -> Result<bool, ControlError> {
+        Ok(self.function(function)?.delete_alias(alias))
+    }
+
+    fn function(&self, name: &str) -> Result<&Function, ControlError> {
+        self.functions
+            .by_name
+            .get(name)
+            .ok_or_else(|| ControlError::FunctionNotFound(name.to_owned()))
     }
 
     /// How many function process groups are alive.

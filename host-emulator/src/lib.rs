@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aliases;
 pub mod api;
 mod asynchronous;
 pub mod cli;
@@ -33,9 +34,11 @@ pub mod stream;
 pub mod url;
 mod versions;
 
+pub use aliases::{Alias, AliasError, AliasUpdate};
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
 pub use config::{
     AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, VersionConfig,
 };
-pub use emulator::{Emulator, EmulatorBuilder, StartError};
+pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};
+pub use scheduler::capacity::ReservationError;

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::config::{AliasConfig, LATEST};
+use crate::aliases::Aliases;
+use crate::config::LATEST;
 use crate::scheduler::FunctionShared;
 
-/// One function's versions and aliases (fixed after start-up).
+/// One function's versions (fixed after start-up) and aliases (changed through the control
+/// plane: see [`crate::aliases`]).
 #[derive(Debug)]
 pub(crate) struct Function {
     /// `$LATEST`.
@@ -17,7 +19,7 @@ pub(crate) struct Function {
     /// The published versions, by number.
     pub versions: BTreeMap<String, Arc<FunctionShared>>,
     /// The aliases, by name.
-    pub aliases: BTreeMap<String, AliasConfig>,
+    pub aliases: Aliases,
 }
 
 impl Function {
@@ -29,8 +31,9 @@ impl Function {
         if let Some(version) = self.version(qualifier) {
             return Some(version);
         }
-        let alias = self.aliases.get(qualifier)?;
-        self.version(alias.pick(fastrand::f64()))
+        self.aliases
+            .pick(qualifier, fastrand::f64(), |version| self.version(version))
+            .flatten()
     }
 
     /// `$LATEST` or a published version, by its name (not an alias).

@@ -15,6 +15,7 @@ pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use validate::check_destinations;
+pub(crate) use versions::{check_alias, AliasRuleError};
 pub use versions::{AliasConfig, VersionConfig, LATEST};
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";

@@ -264,58 +264,12 @@ impl FunctionConfig {
     }
 
     fn check_alias(&self, file: &str, name: &str, alias: &AliasConfig) -> Result<(), ConfigError> {
-        let field = format!("aliases.{name}");
-        let error = |message: String| self.field_error(file, &field, &message);
-        if name.is_empty()
-            || name.len() > MAX_ALIAS_NAME
-            || name.chars().all(|c| c.is_ascii_digit())
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(error(format!(
-                "`{name}` is not an alias name: 1 to {MAX_ALIAS_NAME} letters, digits, `-` or `_`, not only digits"
-            )));
-        }
         let published = |v: &str| {
             v.parse::<u32>()
                 .is_ok_and(|n| self.versions.contains_key(&n))
         };
-        if alias.version != LATEST && !published(&alias.version) {
-            return Err(error(format!(
-                "version `{}` is neither `$LATEST` nor a published version of `{}`",
-                alias.version, self.name
-            )));
-        }
-        if alias.additional_version_weights.len() > 1 {
-            return Err(error(
-                "routes to more than one additional version; Lambda allows one".into(),
-            ));
-        }
-        if let Some((other, weight)) = alias.additional_version_weights.iter().next() {
-            if alias.version == LATEST {
-                return Err(error(
-                    "an alias of `$LATEST` cannot route to another version (Lambda allows routing between published versions only)".into(),
-                ));
-            }
-            if !published(other) {
-                return Err(error(format!(
-                    "routes to `{other}`, which is not a published version of `{}`",
-                    self.name
-                )));
-            }
-            if *other == alias.version {
-                return Err(error(format!(
-                    "routes to `{other}`, the version the alias already names"
-                )));
-            }
-            if !(0.0..=1.0).contains(weight) {
-                return Err(error(format!(
-                    "the weight of version `{other}` must be between 0.0 and 1.0 (got {weight})"
-                )));
-            }
-        }
-        Ok(())
+        check_alias(&self.name, name, alias, published)
+            .map_err(|e| self.field_error(file, &format!("aliases.{name}"), &e.to_string()))
     }
 
     fn field_error(&self, file: &str, field: &str, message: &str) -> ConfigError {
@@ -326,6 +280,77 @@ impl FunctionConfig {
             message: message.to_owned(),
         }
     }
+}
+
+/// Why an alias breaks Lambda's rules.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum AliasRuleError {
+    /// It names (or routes to) a version the function does not have.
+    #[error("version `{version}` is neither `$LATEST` nor a published version of `{function}`")]
+    UnknownVersion {
+        /// The function.
+        function: String,
+        /// The version named.
+        version: String,
+    },
+    /// Any other rule (the message says which).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks alias `name` of `function` against Lambda's rules: 1–128 letters, digits, `-` or
+/// `_`, not only digits; it names `$LATEST` or a version for which `published` is true; it
+/// routes to at most one other published version, never from `$LATEST`, with a weight
+/// between 0.0 and 1.0. Used for the configuration and for `CreateAlias`/`UpdateAlias`.
+pub(crate) fn check_alias(
+    function: &str,
+    name: &str,
+    alias: &AliasConfig,
+    published: impl Fn(&str) -> bool,
+) -> Result<(), AliasRuleError> {
+    let invalid = |m: String| Err(AliasRuleError::Invalid(m));
+    if name.is_empty()
+        || name.len() > MAX_ALIAS_NAME
+        || name.chars().all(|c| c.is_ascii_digit())
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return invalid(format!(
+            "`{name}` is not an alias name: 1 to {MAX_ALIAS_NAME} letters, digits, `-` or `_`, not only digits"
+        ));
+    }
+    let unknown = |version: &str| AliasRuleError::UnknownVersion {
+        function: function.to_owned(),
+        version: version.to_owned(),
+    };
+    if alias.version != LATEST && !published(&alias.version) {
+        return Err(unknown(&alias.version));
+    }
+    if alias.additional_version_weights.len() > 1 {
+        return invalid("routes to more than one additional version; Lambda allows one".into());
+    }
+    if let Some((other, weight)) = alias.additional_version_weights.iter().next() {
+        if alias.version == LATEST {
+            return invalid(
+                "an alias of `$LATEST` cannot route to another version (Lambda allows routing between published versions only)".into(),
+            );
+        }
+        if !published(other) {
+            return Err(unknown(other));
+        }
+        if *other == alias.version {
+            return invalid(format!(
+                "routes to `{other}`, the version the alias already names"
+            ));
+        }
+        if !(0.0..=1.0).contains(weight) {
+            return invalid(format!(
+                "the weight of version `{other}` must be between 0.0 and 1.0 (got {weight})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

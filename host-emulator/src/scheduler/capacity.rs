@@ -2,9 +2,14 @@
 //! function's in-flight count against its reserved or provisioned share, and the [`Permit`]
 //! an admitted invocation carries until it is answered. Counters are atomics: admission happens on
 //! the invoke path and in the scheduler task at once, releases wherever an invocation ends.
+//!
+//! A function's reserved concurrency can change while it runs (`PutFunctionConcurrency`,
+//! `DeleteFunctionConcurrency`): [`Capacity::set_reserved`] changes it and the account's
+//! unreserved pool together. Invocations already admitted keep running; the new limit applies
+//! to the next admission, as on Lambda.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::FunctionConfig;
 use crate::invocation::Answer;
@@ -19,13 +24,47 @@ pub const RESERVED_LIMIT_EXCEEDED: &str = "ReservedFunctionConcurrentInvocationL
 /// `Reason` when a function adds environments faster than its scaling rate allows.
 pub const RATE_LIMIT_EXCEEDED: &str = "FunctionInvocationRateLimitExceeded";
 
+/// `reserved` when a function has no reserved concurrency.
+const NOT_RESERVED: u32 = u32::MAX;
+
+/// Why a function's reserved concurrency cannot be changed as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReservationError {
+    /// The unreserved pool would fall below the account's minimum (Lambda's message).
+    #[error(
+        "Specified ReservedConcurrentExecutions for function decreases account's \
+         UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+    )]
+    BelowUnreservedMinimum {
+        /// The account's `unreserved_minimum`.
+        minimum: u32,
+    },
+    /// The function's versions have more provisioned concurrency than the reservation.
+    #[error(
+        "ReservedConcurrentExecutions {reserved} is less than the function's provisioned \
+         concurrency of {provisioned} (all its versions together)"
+    )]
+    BelowProvisioned {
+        /// The reservation asked for.
+        reserved: u32,
+        /// The provisioned concurrency of the function's versions.
+        provisioned: u32,
+    },
+}
+
 /// The account: how much unreserved concurrency exists and how much is in use.
 #[derive(Debug)]
 pub struct Account {
     concurrency: u32,
-    unreserved_limit: u32,
+    unreserved_minimum: u32,
+    /// Changes only under `reservations` (a reservation moves concurrency between a function
+    /// and the pool); read without it on the invoke path.
+    unreserved_limit: AtomicU32,
     unreserved_in_use: AtomicU32,
     in_use: AtomicU32,
+    /// Held while a reservation changes, so that two changes cannot both pass the minimum
+    /// check. Never held across an `.await`.
+    reservations: Mutex<()>,
 }
 
 impl Account {
@@ -34,9 +73,11 @@ impl Account {
         let set_aside: u32 = functions.iter().map(set_aside).sum();
         Self {
             concurrency: config.concurrency,
-            unreserved_limit: config.concurrency.saturating_sub(set_aside),
+            unreserved_minimum: config.unreserved_minimum,
+            unreserved_limit: AtomicU32::new(config.concurrency.saturating_sub(set_aside)),
             unreserved_in_use: AtomicU32::new(0),
             in_use: AtomicU32::new(0),
+            reservations: Mutex::new(()),
         }
     }
 
@@ -47,7 +88,7 @@ impl Account {
 
     /// The unreserved pool's size.
     pub fn unreserved_limit(&self) -> u32 {
-        self.unreserved_limit
+        self.unreserved_limit.load(Ordering::Acquire)
     }
 
     /// Invocations running now, across all functions.
@@ -63,7 +104,7 @@ impl Account {
     fn take_unreserved(&self) -> bool {
         self.unreserved_in_use
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.unreserved_limit).then_some(n + 1)
+                (n < self.unreserved_limit()).then_some(n + 1)
             })
             .is_ok()
     }
@@ -73,7 +114,8 @@ impl Account {
 /// is).
 #[derive(Debug)]
 pub struct Capacity {
-    reserved: Option<u32>,
+    /// The reserved concurrency, or [`NOT_RESERVED`].
+    reserved: AtomicU32,
     provisioned: u32,
     in_flight: AtomicU32,
     account: Arc<Account>,
@@ -88,12 +130,57 @@ impl Capacity {
         metrics: Arc<FunctionMetrics>,
     ) -> Self {
         Self {
-            reserved: config.reserved_concurrency,
+            reserved: AtomicU32::new(config.reserved_concurrency.unwrap_or(NOT_RESERVED)),
             provisioned: config.provisioned_total(),
             in_flight: AtomicU32::new(0),
             account,
             metrics,
         }
+    }
+
+    /// The function's reserved concurrency now (`None`: it draws on the unreserved pool).
+    pub fn reserved(&self) -> Option<u32> {
+        match self.reserved.load(Ordering::Acquire) {
+            NOT_RESERVED => None,
+            n => Some(n),
+        }
+    }
+
+    /// Reserves `reserved` concurrency for the function (`None` removes the reservation),
+    /// moving the difference between it and the account's unreserved pool. Refused when the
+    /// pool would fall below the account's minimum, or below the provisioned concurrency of
+    /// the function's versions.
+    pub fn set_reserved(&self, reserved: Option<u32>) -> Result<(), ReservationError> {
+        let account = &self.account;
+        // Nothing inside panics; a poisoned lock still guards a consistent pair of numbers.
+        let _changing = account
+            .reservations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = reserved {
+            if n < self.provisioned {
+                return Err(ReservationError::BelowProvisioned {
+                    reserved: n,
+                    provisioned: self.provisioned,
+                });
+            }
+        }
+        let aside = |r: Option<u32>| i64::from(r.unwrap_or(self.provisioned));
+        let unreserved =
+            i64::from(account.unreserved_limit()) + aside(self.reserved()) - aside(reserved);
+        if unreserved < i64::from(account.unreserved_minimum) {
+            return Err(ReservationError::BelowUnreservedMinimum {
+                minimum: account.unreserved_minimum,
+            });
+        }
+        // In range: at least the minimum (≥ 0) and at most the account's concurrency.
+        let unreserved = u32::try_from(unreserved).unwrap_or(0);
+        account
+            .unreserved_limit
+            .store(unreserved, Ordering::Release);
+        self.reserved
+            .store(reserved.unwrap_or(NOT_RESERVED), Ordering::Release);
+        Ok(())
     }
 
     /// Invocations of this function running now (Lambda's `ConcurrentExecutions`).
@@ -122,7 +209,7 @@ impl Capacity {
                 })
                 .is_ok()
         };
-        let shared_slot = match self.reserved {
+        let shared_slot = match self.reserved() {
             Some(reserved) if below(reserved) => false,
             Some(_) => return Err(RESERVED_LIMIT_EXCEEDED),
             None if below(self.provisioned) => false,
@@ -241,5 +328,82 @@ mod tests {
         let _c = p.admit().unwrap();
         assert_eq!(account.unreserved_in_use(), 1);
         assert_eq!(p.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
+    }
+
+    #[test]
+    fn a_reservation_changes_at_run_time_and_moves_the_pool() {
+        let config = AccountConfig {
+            concurrency: 10,
+            unreserved_minimum: 4,
+            cgroups: false,
+        };
+        let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
+        let account = Arc::new(Account::new(&config, &fs));
+        let a = capacity(fs[0].clone(), &account);
+        let b = capacity(fs[1].clone(), &account);
+        assert_eq!(account.unreserved_limit(), 10);
+
+        a.set_reserved(Some(0)).unwrap();
+        assert_eq!(a.reserved(), Some(0));
+        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+        a.set_reserved(Some(2)).unwrap();
+        assert_eq!(account.unreserved_limit(), 8);
+        let held = [a.admit().unwrap(), a.admit().unwrap()];
+        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+        // The pool is untouched by the reserved function's invocations.
+        assert_eq!(account.unreserved_in_use(), 0);
+
+        // 6 + 2 would leave 2 unreserved, below the minimum of 4: refused, nothing changes.
+        assert_eq!(
+            b.set_reserved(Some(6)).unwrap_err(),
+            ReservationError::BelowUnreservedMinimum { minimum: 4 }
+        );
+        assert_eq!(b.reserved(), None);
+        assert_eq!(account.unreserved_limit(), 8);
+        b.set_reserved(Some(4)).unwrap();
+        assert_eq!(account.unreserved_limit(), 4);
+
+        // Lowering below what is in flight lets those finish and refuses new ones.
+        a.set_reserved(Some(1)).unwrap();
+        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+        drop(held);
+        let _one = a.admit().unwrap();
+        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
+
+        // Removing the reservation returns it to the pool, which the function then uses.
+        a.set_reserved(None).unwrap();
+        assert_eq!(a.reserved(), None);
+        assert_eq!(account.unreserved_limit(), 6);
+        let _two = a.admit().unwrap();
+        assert_eq!(account.unreserved_in_use(), 1);
+    }
+
+    #[test]
+    fn a_reservation_may_not_go_below_the_provisioned_concurrency() {
+        let config = AccountConfig {
+            concurrency: 10,
+            unreserved_minimum: 0,
+            cgroups: false,
+        };
+        let f = FunctionConfig::new("p").provisioned_concurrency(3);
+        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
+        let p = capacity(f, &account);
+        assert_eq!(account.unreserved_limit(), 7);
+        assert_eq!(
+            p.set_reserved(Some(2)).unwrap_err(),
+            ReservationError::BelowProvisioned {
+                reserved: 2,
+                provisioned: 3
+            }
+        );
+        p.set_reserved(Some(5)).unwrap();
+        assert_eq!(account.unreserved_limit(), 5);
+        p.set_reserved(None).unwrap();
+        assert_eq!(account.unreserved_limit(), 7);
+        // More than the account has: the pool would be negative.
+        assert_eq!(
+            p.set_reserved(Some(11)).unwrap_err(),
+            ReservationError::BelowUnreservedMinimum { minimum: 0 }
+        );
     }
 }

@@ -146,8 +146,10 @@ async fn handle(
             return crate::metrics::response(functions).await;
         }
         _ => match control::Operation::route(&segments) {
-            Some(operation) => control::answer(&req, operation, functions)
-                .map(|body| answer(StatusCode::OK, Bytes::from(body.to_string()), &request_id)),
+            Some(operation) => control::answer(req, operation, functions).await.map(|a| {
+                let body = a.body.map(|b| Bytes::from(b.to_string()));
+                answer(a.status, body.unwrap_or_default(), &request_id)
+            }),
             None => Err(ServiceError::new(
                 StatusCode::NOT_FOUND,
                 "UnknownOperationException",

@@ -1,19 +1,17 @@
-//! The read side of Lambda's control plane, on the public listener: `GetFunction`,
-//! `GetFunctionConfiguration`, `ListFunctions`, `ListVersionsByFunction`, `GetAlias`,
-//! `ListAliases`, `GetFunctionConcurrency` and `GetAccountSettings`, answered from the
-//! configuration the emulator started with. Functions come from `firebox.toml`, so the write
-//! side (`CreateFunction`, `UpdateFunctionCode`, `PublishVersion`, ...) is refused with a
-//! message that says so.
+//! The read side of the control plane: functions, versions, aliases, concurrency and account
+//! settings as the emulator runs them now (configured, then changed through `write`).
 
 use std::collections::BTreeMap;
 
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::request::{name_function, not_found, query_param};
-use super::{Functions, ServiceError};
-use crate::config::{AliasConfig, FunctionConfig};
+use super::super::request::{name_function, not_found, query_param};
+use super::super::{bad_parameter, Functions, ServiceError};
+use super::Operation;
+use crate::aliases::Alias;
+use crate::config::FunctionConfig;
 use crate::versions::Function;
 
 /// Lambda's page size for the list operations.
@@ -21,54 +19,12 @@ const PAGE: usize = 50;
 /// Lambda's ephemeral storage default, in MB (`/tmp` here is not limited).
 const EPHEMERAL_STORAGE_MB: u32 = 512;
 
-/// What a control-plane path names.
-pub(super) enum Operation<'a> {
-    ListFunctions,
-    Function(&'a str),
-    Configuration(&'a str),
-    Versions(&'a str),
-    Aliases(&'a str),
-    Alias(&'a str, &'a str),
-    Concurrency(&'a str),
-    /// `…/code`: written only (`UpdateFunctionCode`).
-    Code,
-    AccountSettings,
-}
-
-impl<'a> Operation<'a> {
-    /// The operation a path names, whatever the method (`None`: not a control-plane path).
-    pub fn route(segments: &[&'a str]) -> Option<Self> {
-        Some(match segments {
-            ["", "2015-03-31", "functions"] | ["", "2015-03-31", "functions", ""] => {
-                Self::ListFunctions
-            }
-            ["", "2015-03-31", "functions", name] => Self::Function(name),
-            ["", "2015-03-31", "functions", name, "configuration"] => Self::Configuration(name),
-            ["", "2015-03-31", "functions", name, "versions"] => Self::Versions(name),
-            ["", "2015-03-31", "functions", _, "code"] => Self::Code,
-            ["", "2015-03-31", "functions", name, "aliases"] => Self::Aliases(name),
-            ["", "2015-03-31", "functions", name, "aliases", alias] => Self::Alias(name, alias),
-            ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
-                Self::Concurrency(name)
-            }
-            ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
-                Self::AccountSettings
-            }
-            _ => return None,
-        })
-    }
-}
-
-/// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a write
-/// operation is refused; a method no operation uses on the path is unknown).
-pub(super) fn answer(
+/// Answers a `GET` of a control-plane path.
+pub(super) fn get(
     req: &Request<Incoming>,
     operation: Operation<'_>,
     functions: &Functions,
 ) -> Result<Value, ServiceError> {
-    if req.method() != Method::GET {
-        return Err(refuse(req, &operation));
-    }
     match operation {
         Operation::ListFunctions => list_functions(req, functions),
         Operation::Function(name) => {
@@ -77,7 +33,7 @@ pub(super) fn answer(
                 "Configuration": configuration(version, &arn, functions),
                 "Tags": {},
             });
-            if let Some(n) = function.latest.config.reserved_concurrency {
+            if let Some(n) = function.latest.capacity.reserved() {
                 body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
             }
             Ok(body)
@@ -104,33 +60,34 @@ pub(super) fn answer(
             let all: Vec<Value> = named
                 .function
                 .aliases
+                .all()
                 .iter()
-                .filter(|(_, a)| of_version.as_ref().is_none_or(|v| *v == a.version))
-                .map(|(alias, config)| alias_configuration(named.function, alias, config))
+                .filter(|(_, a)| of_version.as_ref().is_none_or(|v| *v == a.config.version))
+                .map(|(name, alias)| alias_configuration(named.function, name, alias))
                 .collect();
             page(req, "Aliases", all)
         }
         Operation::Alias(name, alias) => {
             let named = name_function(req, name, functions)?;
-            let config = named.function.aliases.get(alias).ok_or_else(|| {
-                let arn = named.function.latest.config.qualified_arn(alias);
+            let found = named.function.aliases.get(alias).ok_or_else(|| {
+                let arn = named.function.arn_of(alias);
                 ServiceError::new(
                     StatusCode::NOT_FOUND,
                     "ResourceNotFoundException",
                     format!("Cannot find alias arn: {arn}"),
                 )
             })?;
-            Ok(alias_configuration(named.function, alias, config))
+            Ok(alias_configuration(named.function, alias, &found))
         }
         Operation::Concurrency(name) => {
             let named = name_function(req, name, functions)?;
-            Ok(match named.function.latest.config.reserved_concurrency {
+            Ok(match named.function.latest.capacity.reserved() {
                 Some(n) => json!({ "ReservedConcurrentExecutions": n }),
                 None => json!({}),
             })
         }
         Operation::AccountSettings => Ok(account_settings(functions)),
-        Operation::Code => Err(refuse(req, &operation)),
+        Operation::Code => Err(super::refuse(req, &operation)),
     }
 }
 
@@ -146,7 +103,8 @@ fn configured<'a>(
         None => &named.function.latest.config,
         // An alias shows the version it names (not a weighted pick).
         Some(q) => {
-            let q = named.function.aliases.get(q).map_or(q, |a| &a.version);
+            let alias = named.function.aliases.get(q);
+            let q = alias.as_ref().map_or(q, |a| &a.config.version);
             &named
                 .function
                 .version(q)
@@ -213,12 +171,14 @@ fn architecture() -> &'static str {
 }
 
 /// Lambda's `AliasConfiguration`.
-fn alias_configuration(function: &Function, alias: &str, config: &AliasConfig) -> Value {
+pub(super) fn alias_configuration(function: &Function, name: &str, alias: &Alias) -> Value {
+    let config = &alias.config;
     let mut a = json!({
-        "AliasArn": function.latest.config.qualified_arn(alias),
-        "Name": alias,
+        "AliasArn": function.arn_of(name),
+        "Name": name,
         "FunctionVersion": config.version,
-        "Description": "",
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
     });
     if !config.additional_version_weights.is_empty() {
         let weights: BTreeMap<&String, f64> = config
@@ -236,7 +196,7 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
         None => false,
         Some("ALL") => true,
         Some(other) => {
-            return Err(super::bad_parameter(format!(
+            return Err(bad_parameter(format!(
                 "FunctionVersion `{other}` is not valid: the only value is ALL"
             )))
         }
@@ -267,7 +227,7 @@ fn page(req: &Request<Incoming>, key: &str, all: Vec<Value>) -> Result<Value, Se
         Some(text) => match text.parse::<usize>() {
             Ok(n @ 1..=10_000) => n.min(PAGE),
             _ => {
-                return Err(super::bad_parameter(format!(
+                return Err(bad_parameter(format!(
                     "MaxItems `{text}` is not valid: use 1 to 10000"
                 )))
             }
@@ -279,7 +239,7 @@ fn page(req: &Request<Incoming>, key: &str, all: Vec<Value>) -> Result<Value, Se
             .parse::<usize>()
             .ok()
             .filter(|n| *n <= all.len())
-            .ok_or_else(|| super::bad_parameter(format!("Marker `{marker}` is not valid")))?,
+            .ok_or_else(|| bad_parameter(format!("Marker `{marker}` is not valid")))?,
     };
     let end = (start + max).min(all.len());
     let mut body = json!({ key: all[start..end] });
@@ -317,95 +277,4 @@ fn account_settings(functions: &Functions) -> Value {
             "FunctionCount": functions.by_name.len(),
         },
     })
-}
-
-/// A write operation is refused; a method no operation uses on the path is unknown.
-fn refuse(req: &Request<Incoming>, operation: &Operation<'_>) -> ServiceError {
-    match write_operation(req.method(), operation) {
-        Some(name) => read_only(name, req.method()),
-        None => ServiceError::new(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!("Unknown operation: {} {}", req.method(), req.uri().path()),
-        ),
-    }
-}
-
-/// The write operation a method names on a control-plane path, if any.
-fn write_operation(method: &Method, operation: &Operation<'_>) -> Option<&'static str> {
-    Some(match (operation, method.as_str()) {
-        (Operation::ListFunctions, "POST") => "CreateFunction",
-        (Operation::Function(_), "DELETE") => "DeleteFunction",
-        (Operation::Code, "PUT") => "UpdateFunctionCode",
-        (Operation::Configuration(_), "PUT") => "UpdateFunctionConfiguration",
-        (Operation::Versions(_), "POST") => "PublishVersion",
-        (Operation::Aliases(_), "POST") => "CreateAlias",
-        (Operation::Alias(..), "PUT") => "UpdateAlias",
-        (Operation::Alias(..), "DELETE") => "DeleteAlias",
-        (Operation::Concurrency(_), "PUT") => "PutFunctionConcurrency",
-        (Operation::Concurrency(_), "DELETE") => "DeleteFunctionConcurrency",
-        _ => return None,
-    })
-}
-
-/// The write side of the control plane: functions are configured in `firebox.toml`.
-fn read_only(what: &str, method: &Method) -> ServiceError {
-    ServiceError::new(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestContentException",
-        format!(
-            "{what} ({method}) is not supported by firebox: functions, versions, aliases and \
-             their concurrency are declared in firebox.toml (or FunctionConfig), and the \
-             emulator reads them at start-up"
-        ),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_name_operations() {
-        let route = |p: &'static str| {
-            let segments: Vec<&str> = p.split('/').collect();
-            Operation::route(&segments).map(|o| match o {
-                Operation::ListFunctions => "ListFunctions".to_owned(),
-                Operation::Function(n) => format!("GetFunction {n}"),
-                Operation::Configuration(n) => format!("GetFunctionConfiguration {n}"),
-                Operation::Versions(n) => format!("ListVersionsByFunction {n}"),
-                Operation::Aliases(n) => format!("ListAliases {n}"),
-                Operation::Alias(n, a) => format!("GetAlias {n} {a}"),
-                Operation::Concurrency(n) => format!("GetFunctionConcurrency {n}"),
-                Operation::Code => "UpdateFunctionCode".to_owned(),
-                Operation::AccountSettings => "GetAccountSettings".to_owned(),
-            })
-        };
-        assert_eq!(
-            route("/2015-03-31/functions/").as_deref(),
-            Some("ListFunctions")
-        );
-        assert_eq!(
-            route("/2015-03-31/functions").as_deref(),
-            Some("ListFunctions")
-        );
-        assert_eq!(
-            route("/2015-03-31/functions/f").as_deref(),
-            Some("GetFunction f")
-        );
-        assert_eq!(
-            route("/2015-03-31/functions/f/aliases/live").as_deref(),
-            Some("GetAlias f live")
-        );
-        assert_eq!(
-            route("/2019-09-30/functions/f/concurrency").as_deref(),
-            Some("GetFunctionConcurrency f")
-        );
-        assert_eq!(
-            route("/2016-08-19/account-settings/").as_deref(),
-            Some("GetAccountSettings")
-        );
-        assert!(route("/2015-03-31/functions/f/invocations").is_none());
-        assert!(route("/2015-03-31/functions/f/policy").is_none());
-    }
 }

@@ -1,0 +1,230 @@
+//! A function's aliases at run time: those declared in the configuration, then changed by
+//! the control plane (`CreateAlias`, `UpdateAlias`, `DeleteAlias`) or the library. Changes
+//! live in memory until the emulator stops, as the versions they name are fixed.
+//!
+//! The aliases sit behind a `std` read-write lock: an invoke through an alias reads it once
+//! to pick a version, a control-plane write replaces an entry. The lock is held only for a
+//! map lookup or change, never across an `.await`, and nothing that can panic runs under it.
+
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::config::AliasConfig;
+use crate::config::{check_alias, AliasRuleError};
+use crate::versions::Function;
+
+/// Lambda's longest alias description.
+pub const MAX_DESCRIPTION: usize = 256;
+
+/// An alias as the control plane shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alias {
+    /// The version it names and its routing.
+    pub config: AliasConfig,
+    /// Its description (empty unless set through the API).
+    pub description: String,
+    /// Changes with every update; `UpdateAlias` may require it to match.
+    pub revision_id: String,
+}
+
+impl Alias {
+    fn new(config: AliasConfig, description: String) -> Self {
+        Self {
+            config,
+            description,
+            revision_id: crate::ids::request_id(),
+        }
+    }
+}
+
+/// The fields an `UpdateAlias` changes; `None` keeps the alias's value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AliasUpdate {
+    /// The version the alias names.
+    pub version: Option<String>,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its routing (`Some` of an empty map removes it).
+    pub additional_version_weights: Option<BTreeMap<String, f64>>,
+    /// When given, the update is refused unless the alias's revision id is this one.
+    pub revision_id: Option<String>,
+}
+
+/// Why an alias cannot be created, changed or read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AliasError {
+    /// `CreateAlias` of a name the function already has.
+    #[error("Alias already exists: {arn}")]
+    Exists {
+        /// The alias's ARN.
+        arn: String,
+    },
+    /// The function has no alias by that name.
+    #[error("Cannot find alias arn: {arn}")]
+    NotFound {
+        /// The alias's ARN.
+        arn: String,
+    },
+    /// The alias would name a version the function does not have.
+    #[error("Function not found: {arn}")]
+    UnknownVersion {
+        /// The version's ARN.
+        arn: String,
+    },
+    /// The alias breaks one of Lambda's rules.
+    #[error("{0}")]
+    Invalid(String),
+    /// `UpdateAlias` with a revision id that is no longer the alias's.
+    #[error(
+        "The Revision Id provided does not match the latest Revision Id. Call the GetAlias \
+         API to retrieve the latest Revision Id"
+    )]
+    RevisionMismatch,
+}
+
+/// A function's aliases, by name.
+#[derive(Debug, Default)]
+pub(crate) struct Aliases {
+    by_name: RwLock<BTreeMap<String, Alias>>,
+}
+
+impl Aliases {
+    /// The aliases declared in the configuration (already checked).
+    pub fn new(declared: BTreeMap<String, AliasConfig>) -> Self {
+        let by_name = declared
+            .into_iter()
+            .map(|(name, config)| (name, Alias::new(config, String::new())))
+            .collect();
+        Self {
+            by_name: RwLock::new(by_name),
+        }
+    }
+
+    /// Calls `f` with the version alias `name` picks for one invocation (by its weights,
+    /// given a uniform draw in [0, 1)), if the alias exists.
+    pub fn pick<R>(&self, name: &str, draw: f64, f: impl FnOnce(&str) -> R) -> Option<R> {
+        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        by_name.get(name).map(|a| f(a.config.pick(draw)))
+    }
+
+    /// The alias called `name`.
+    pub fn get(&self, name: &str) -> Option<Alias> {
+        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        by_name.get(name).cloned()
+    }
+
+    /// Every alias, by name.
+    pub fn all(&self) -> Vec<(String, Alias)> {
+        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        by_name
+            .iter()
+            .map(|(n, a)| (n.clone(), a.clone()))
+            .collect()
+    }
+}
+
+impl Function {
+    /// Adds alias `name` (`CreateAlias`).
+    pub fn create_alias(
+        &self,
+        name: &str,
+        config: AliasConfig,
+        description: String,
+    ) -> Result<Alias, AliasError> {
+        self.check(name, &config, &description)?;
+        let mut by_name = self
+            .aliases
+            .by_name
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if by_name.contains_key(name) {
+            return Err(AliasError::Exists {
+                arn: self.arn_of(name),
+            });
+        }
+        let alias = Alias::new(config, description);
+        by_name.insert(name.to_owned(), alias.clone());
+        Ok(alias)
+    }
+
+    /// Changes alias `name` (`UpdateAlias`): the fields `update` gives, checked as a whole.
+    pub fn update_alias(&self, name: &str, update: AliasUpdate) -> Result<Alias, AliasError> {
+        let mut by_name = self
+            .aliases
+            .by_name
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = by_name.get(name).ok_or_else(|| AliasError::NotFound {
+            arn: self.arn_of(name),
+        })?;
+        if update
+            .revision_id
+            .as_ref()
+            .is_some_and(|r| *r != current.revision_id)
+        {
+            return Err(AliasError::RevisionMismatch);
+        }
+        let mut config = current.config.clone();
+        if let Some(version) = update.version {
+            config.version = version;
+        }
+        if let Some(weights) = update.additional_version_weights {
+            config.additional_version_weights = weights;
+        }
+        let description = update
+            .description
+            .unwrap_or_else(|| current.description.clone());
+        self.check(name, &config, &description)?;
+        let alias = Alias::new(config, description);
+        by_name.insert(name.to_owned(), alias.clone());
+        Ok(alias)
+    }
+
+    /// Creates alias `name`, or points it at `config`'s version and routing (keeping its
+    /// description), in one step.
+    pub fn put_alias(&self, name: &str, config: AliasConfig) -> Result<Alias, AliasError> {
+        let mut by_name = self
+            .aliases
+            .by_name
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let description = by_name
+            .get(name)
+            .map(|a| a.description.clone())
+            .unwrap_or_default();
+        self.check(name, &config, &description)?;
+        let alias = Alias::new(config, description);
+        by_name.insert(name.to_owned(), alias.clone());
+        Ok(alias)
+    }
+
+    /// Removes alias `name` (`DeleteAlias`); whether it existed.
+    pub fn delete_alias(&self, name: &str) -> bool {
+        let mut by_name = self
+            .aliases
+            .by_name
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        by_name.remove(name).is_some()
+    }
+
+    /// The ARN of alias (or version) `qualifier` of this function.
+    pub fn arn_of(&self, qualifier: &str) -> String {
+        self.latest.config.qualified_arn(qualifier)
+    }
+
+    fn check(&self, name: &str, config: &AliasConfig, description: &str) -> Result<(), AliasError> {
+        if description.chars().count() > MAX_DESCRIPTION {
+            return Err(AliasError::Invalid(format!(
+                "the description is longer than {MAX_DESCRIPTION} characters"
+            )));
+        }
+        let published = |v: &str| self.versions.contains_key(v);
+        check_alias(&self.latest.config.name, name, config, published).map_err(|e| match e {
+            AliasRuleError::UnknownVersion { version, .. } => AliasError::UnknownVersion {
+                arn: self.arn_of(&version),
+            },
+            AliasRuleError::Invalid(message) => AliasError::Invalid(message),
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! Lambda's control plane, on the public listener.
+//!
+//! - Read (`read`): `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
+//!   `ListVersionsByFunction`, `GetAlias`, `ListAliases`, `GetFunctionConcurrency` and
+//!   `GetAccountSettings`.
+//! - Write, in memory until the emulator stops (`write`): `CreateAlias`, `UpdateAlias`,
+//!   `DeleteAlias`, `PutFunctionConcurrency` and `DeleteFunctionConcurrency`.
+//! - Refused with a message that says why: the writes that would change code or settings
+//!   (`CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `PublishVersion`,
+//!   `DeleteFunction`), since functions and versions come from `firebox.toml`.
+
+mod read;
+mod write;
+
+use http::{Method, Request, StatusCode};
+use hyper::body::Incoming;
+use serde_json::Value;
+
+use super::{Functions, ServiceError};
+
+/// What a control-plane path names.
+pub(super) enum Operation<'a> {
+    ListFunctions,
+    Function(&'a str),
+    Configuration(&'a str),
+    Versions(&'a str),
+    Aliases(&'a str),
+    Alias(&'a str, &'a str),
+    Concurrency(&'a str),
+    /// `…/code`: written only (`UpdateFunctionCode`).
+    Code,
+    AccountSettings,
+}
+
+impl<'a> Operation<'a> {
+    /// The operation a path names, whatever the method (`None`: not a control-plane path).
+    pub fn route(segments: &[&'a str]) -> Option<Self> {
+        Some(match segments {
+            ["", "2015-03-31", "functions"] | ["", "2015-03-31", "functions", ""] => {
+                Self::ListFunctions
+            }
+            ["", "2015-03-31", "functions", name] => Self::Function(name),
+            ["", "2015-03-31", "functions", name, "configuration"] => Self::Configuration(name),
+            ["", "2015-03-31", "functions", name, "versions"] => Self::Versions(name),
+            ["", "2015-03-31", "functions", _, "code"] => Self::Code,
+            ["", "2015-03-31", "functions", name, "aliases"] => Self::Aliases(name),
+            ["", "2015-03-31", "functions", name, "aliases", alias] => Self::Alias(name, alias),
+            ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
+                Self::Concurrency(name)
+            }
+            ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
+                Self::AccountSettings
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// A control-plane answer: its status and JSON body (none for 204).
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+}
+
+impl Answer {
+    fn ok(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+        }
+    }
+}
+
+/// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a write
+/// operation the emulator does not do is refused; a method no operation uses on the path is
+/// unknown).
+pub(super) async fn answer(
+    req: Request<Incoming>,
+    operation: Operation<'_>,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let method = req.method().clone();
+    match (&operation, method.as_str()) {
+        (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
+        (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
+        (Operation::Alias(name, alias), "PUT") => {
+            write::update_alias(req, name, alias, functions).await
+        }
+        (Operation::Alias(name, alias), "DELETE") => {
+            write::delete_alias(&req, name, alias, functions)
+        }
+        (Operation::Concurrency(name), "PUT") => write::put_concurrency(req, name, functions).await,
+        (Operation::Concurrency(name), "DELETE") => {
+            write::delete_concurrency(&req, name, functions)
+        }
+        _ => Err(refuse(&req, &operation)),
+    }
+}
+
+/// A write operation is refused; a method no operation uses on the path is unknown.
+fn refuse(req: &Request<Incoming>, operation: &Operation<'_>) -> ServiceError {
+    match write_operation(req.method(), operation) {
+        Some(name) => read_only(name, req.method()),
+        None => ServiceError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("Unknown operation: {} {}", req.method(), req.uri().path()),
+        ),
+    }
+}
+
+/// The write operation a method names on a control-plane path, if any.
+fn write_operation(method: &Method, operation: &Operation<'_>) -> Option<&'static str> {
+    Some(match (operation, method.as_str()) {
+        (Operation::ListFunctions, "POST") => "CreateFunction",
+        (Operation::Function(_), "DELETE") => "DeleteFunction",
+        (Operation::Code, "PUT") => "UpdateFunctionCode",
+        (Operation::Configuration(_), "PUT") => "UpdateFunctionConfiguration",
+        (Operation::Versions(_), "POST") => "PublishVersion",
+        _ => return None,
+    })
+}
+
+/// A write the emulator does not do: functions, their code, settings and versions are
+/// configured in `firebox.toml`.
+fn read_only(what: &str, method: &Method) -> ServiceError {
+    ServiceError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestContentException",
+        format!(
+            "{what} ({method}) is not supported by firebox: functions, their code, settings \
+             and versions are declared in firebox.toml (or FunctionConfig), and the emulator \
+             reads them at start-up (aliases and reserved concurrency can be changed through \
+             this API)"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_operations() {
+        let route = |p: &'static str| {
+            let segments: Vec<&str> = p.split('/').collect();
+            Operation::route(&segments).map(|o| match o {
+                Operation::ListFunctions => "ListFunctions".to_owned(),
+                Operation::Function(n) => format!("GetFunction {n}"),
+                Operation::Configuration(n) => format!("GetFunctionConfiguration {n}"),
+                Operation::Versions(n) => format!("ListVersionsByFunction {n}"),
+                Operation::Aliases(n) => format!("ListAliases {n}"),
+                Operation::Alias(n, a) => format!("GetAlias {n} {a}"),
+                Operation::Concurrency(n) => format!("GetFunctionConcurrency {n}"),
+                Operation::Code => "UpdateFunctionCode".to_owned(),
+                Operation::AccountSettings => "GetAccountSettings".to_owned(),
+            })
+        };
+        assert_eq!(
+            route("/2015-03-31/functions/").as_deref(),
+            Some("ListFunctions")
+        );
+        assert_eq!(
+            route("/2015-03-31/functions").as_deref(),
+            Some("ListFunctions")
+        );
+        assert_eq!(
+            route("/2015-03-31/functions/f").as_deref(),
+            Some("GetFunction f")
+        );
+        assert_eq!(
+            route("/2015-03-31/functions/f/aliases/live").as_deref(),
+            Some("GetAlias f live")
+        );
+        assert_eq!(
+            route("/2019-09-30/functions/f/concurrency").as_deref(),
+            Some("GetFunctionConcurrency f")
+        );
+        assert_eq!(
+            route("/2016-08-19/account-settings/").as_deref(),
+            Some("GetAccountSettings")
+        );
+        assert!(route("/2015-03-31/functions/f/invocations").is_none());
+        assert!(route("/2015-03-31/functions/f/policy").is_none());
+    }
+}

@@ -1,0 +1,231 @@
+//! The writes of the control plane that the emulator does, in memory until it stops:
+//! `CreateAlias`, `UpdateAlias`, `DeleteAlias`, `PutFunctionConcurrency` and
+//! `DeleteFunctionConcurrency`. Each takes an unqualified function name; each answers with
+//! Lambda's status (201, 200 or 204) and body, or Lambda's error for the failure.
+
+use std::collections::BTreeMap;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::super::request::name_function;
+use super::super::{bad_parameter, Functions, ServiceError};
+use super::read::alias_configuration;
+use super::Answer;
+use crate::aliases::{AliasError, AliasUpdate};
+use crate::api::{read_body, BodyError};
+use crate::config::AliasConfig;
+use crate::scheduler::capacity::ReservationError;
+use crate::versions::Function;
+
+/// Largest control-plane request body read.
+const MAX_BODY: usize = 64 * 1024;
+
+/// `CreateAlias`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateAlias {
+    name: String,
+    function_version: String,
+    #[serde(default)]
+    description: String,
+    routing_config: Option<RoutingConfig>,
+}
+
+/// `UpdateAlias`'s body: every field optional.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateAlias {
+    function_version: Option<String>,
+    description: Option<String>,
+    routing_config: Option<RoutingConfig>,
+    revision_id: Option<String>,
+}
+
+/// An alias's `RoutingConfig`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RoutingConfig {
+    #[serde(default)]
+    additional_version_weights: BTreeMap<String, f64>,
+}
+
+/// `PutFunctionConcurrency`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutConcurrency {
+    reserved_concurrent_executions: i64,
+}
+
+/// `CreateAlias`: 201 with the new alias.
+pub(super) async fn create_alias(
+    req: Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(&req, raw_name, functions, "CreateAlias")?;
+    let body: CreateAlias = read_json(req).await?;
+    let config = AliasConfig {
+        version: body.function_version,
+        additional_version_weights: body
+            .routing_config
+            .map(|r| r.additional_version_weights)
+            .unwrap_or_default(),
+    };
+    let alias = function
+        .create_alias(&body.name, config, body.description)
+        .map_err(alias_error)?;
+    Ok(Answer {
+        status: StatusCode::CREATED,
+        body: Some(alias_configuration(function, &body.name, &alias)),
+    })
+}
+
+/// `UpdateAlias`: 200 with the changed alias.
+pub(super) async fn update_alias(
+    req: Request<Incoming>,
+    raw_name: &str,
+    name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(&req, raw_name, functions, "UpdateAlias")?;
+    let body: UpdateAlias = read_json(req).await?;
+    let update = AliasUpdate {
+        version: body.function_version,
+        description: body.description,
+        additional_version_weights: body.routing_config.map(|r| r.additional_version_weights),
+        revision_id: body.revision_id,
+    };
+    let alias = function.update_alias(name, update).map_err(alias_error)?;
+    Ok(Answer::ok(alias_configuration(function, name, &alias)))
+}
+
+/// `DeleteAlias`: 204, whether or not the alias existed (Lambda lists no not-found error for
+/// it).
+pub(super) fn delete_alias(
+    req: &Request<Incoming>,
+    raw_name: &str,
+    name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(req, raw_name, functions, "DeleteAlias")?;
+    function.delete_alias(name);
+    Ok(no_content())
+}
+
+/// `PutFunctionConcurrency`: 200 with the reservation.
+pub(super) async fn put_concurrency(
+    req: Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(&req, raw_name, functions, "PutFunctionConcurrency")?;
+    let body: PutConcurrency = read_json(req).await?;
+    let n = body.reserved_concurrent_executions;
+    if n < 0 {
+        return Err(bad_parameter(format!(
+            "ReservedConcurrentExecutions must be at least 0 (got {n})"
+        )));
+    }
+    // Beyond u32 is beyond any account: the pool check refuses it.
+    let reserved = u32::try_from(n).unwrap_or(u32::MAX - 1);
+    function
+        .latest
+        .capacity
+        .set_reserved(Some(reserved))
+        .map_err(reservation_error)?;
+    Ok(Answer::ok(
+        json!({ "ReservedConcurrentExecutions": reserved }),
+    ))
+}
+
+/// `DeleteFunctionConcurrency`: 204; the function draws on the unreserved pool again.
+pub(super) fn delete_concurrency(
+    req: &Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(req, raw_name, functions, "DeleteFunctionConcurrency")?;
+    function
+        .latest
+        .capacity
+        .set_reserved(None)
+        .map_err(reservation_error)?;
+    Ok(no_content())
+}
+
+fn no_content() -> Answer {
+    Answer {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+    }
+}
+
+/// The function named in the path; a qualifier (in the name or `?Qualifier=`) is refused,
+/// as these operations are about the function as a whole.
+fn unqualified<'a>(
+    req: &Request<Incoming>,
+    raw_name: &str,
+    functions: &'a Functions,
+    operation: &str,
+) -> Result<&'a Function, ServiceError> {
+    let named = name_function(req, raw_name, functions)?;
+    if let Some(q) = &named.qualifier {
+        return Err(bad_parameter(format!(
+            "{operation} takes an unqualified function name (got qualifier `{q}`)"
+        )));
+    }
+    Ok(named.function)
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes into `T`.
+async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, ServiceError> {
+    let body = match read_body(req.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge { .. }) => {
+            return Err(ServiceError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                format!("Request must be smaller than {MAX_BODY} bytes"),
+            ))
+        }
+        Err(BodyError::Read(e)) => {
+            return Err(ServiceError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestContentException",
+                format!("Could not read the request body: {e}"),
+            ))
+        }
+    };
+    serde_json::from_slice(&body).map_err(|e| {
+        ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {e}"),
+        )
+    })
+}
+
+/// Lambda's error for a failed alias change.
+fn alias_error(e: AliasError) -> ServiceError {
+    let (status, code) = match &e {
+        AliasError::Exists { .. } => (StatusCode::CONFLICT, "ResourceConflictException"),
+        AliasError::NotFound { .. } | AliasError::UnknownVersion { .. } => {
+            (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+        }
+        AliasError::Invalid(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        AliasError::RevisionMismatch => (
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailedException",
+        ),
+    };
+    ServiceError::new(status, code, e.to_string())
+}
+
+/// Lambda's error for a refused reservation.
+fn reservation_error(e: ReservationError) -> ServiceError {
+    bad_parameter(e.to_string())
+}
