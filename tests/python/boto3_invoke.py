@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
-Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes` or `versions`.
+Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions` or
+`control-writes`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -151,7 +152,77 @@ def versions(lam):
     }
 
 
-GROUPS = {"service-errors": service_errors, "invokes": invokes, "versions": versions}
+def without_metadata(response):
+    """A control-plane response without boto3's `ResponseMetadata`."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def control_writes(lam):
+    """Aliases and reserved concurrency changed through the API, and invokes that follow."""
+    created = lam.create_alias(
+        FunctionName="hello", Name="beta", FunctionVersion="2", Description="next"
+    )
+    via_created = described(lam.invoke(FunctionName="hello", Qualifier="beta", Payload=b"{}"))
+    updated = lam.update_alias(
+        FunctionName="hello",
+        Name="beta",
+        FunctionVersion="1",
+        RevisionId=created["RevisionId"],
+        RoutingConfig={"AdditionalVersionWeights": {"2": 1.0}},
+    )
+    via_routed = described(lam.invoke(FunctionName="hello", Qualifier="beta", Payload=b"{}"))
+    stale_revision = raised_by(
+        lam,
+        "update_alias",
+        FunctionName="hello",
+        Name="beta",
+        FunctionVersion="2",
+        RevisionId=created["RevisionId"],
+    )
+    conflict = raised_by(lam, "create_alias", FunctionName="hello", Name="beta", FunctionVersion="1")
+    unknown_version = raised_by(
+        lam, "create_alias", FunctionName="hello", Name="gamma", FunctionVersion="9"
+    )
+    deleted = lam.delete_alias(FunctionName="hello", Name="beta")
+    after_delete = raised(lam, FunctionName="hello", Qualifier="beta", Payload=b"{}")
+
+    reserved = lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=0)
+    throttled = raised(lam, FunctionName="hello", Payload=b"{}")
+    while_reserved = lam.get_function_concurrency(FunctionName="hello")
+    too_much = raised_by(
+        lam, "put_function_concurrency", FunctionName="hello", ReservedConcurrentExecutions=950
+    )
+    removed = lam.delete_function_concurrency(FunctionName="hello")
+    after_removal = described(lam.invoke(FunctionName="hello", Payload=b"{}"))
+    return {
+        "created": without_metadata(created),
+        "created_status": created["ResponseMetadata"]["HTTPStatusCode"],
+        "via_created": via_created,
+        "updated": without_metadata(updated),
+        "via_routed": via_routed,
+        "stale_revision": stale_revision,
+        "conflict": conflict,
+        "unknown_version": unknown_version,
+        "deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
+        "after_delete": after_delete,
+        "reserved": without_metadata(reserved),
+        "throttled": throttled,
+        "while_reserved": without_metadata(while_reserved),
+        "too_much": too_much,
+        "removed_status": removed["ResponseMetadata"]["HTTPStatusCode"],
+        "after_removal": after_removal,
+        "after_removal_concurrency": without_metadata(
+            lam.get_function_concurrency(FunctionName="hello")
+        ),
+    }
+
+
+GROUPS = {
+    "service-errors": service_errors,
+    "invokes": invokes,
+    "versions": versions,
+    "control-writes": control_writes,
+}
 
 
 def main(argv):

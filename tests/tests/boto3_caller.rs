@@ -2,8 +2,8 @@
 //! right. `tests/python/boto3_invoke.py` makes the calls and prints what boto3 returned or
 //! raised; these tests assert on it: exception classes for service errors, `FunctionError`,
 //! `LogResult`, `ExecutedVersion`, and the status codes of `Event` and `DryRun`; invokes
-//! through versions and aliases, and the read side of the control plane (with a paginator and
-//! a waiter).
+//! through versions and aliases, the read side of the control plane (with a paginator and
+//! a waiter), and the writes it does (aliases, reserved concurrency).
 //!
 //! Needs the virtualenv from `scripts/setup-test-deps`.
 
@@ -19,6 +19,9 @@ use firebox_tests::{deps, repo_root, Error};
 use serde_json::{json, Value};
 
 static EMU: SharedEmulator = SharedEmulator::new(functions);
+/// An emulator of its own for the test that changes aliases and reserved concurrency, so that
+/// the other tests never see those changes.
+static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
@@ -27,6 +30,12 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
             .alias("live", AliasConfig::new("1")),
         workspace_function("errors", ERRORS)?,
     ])
+}
+
+fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
+    Ok(vec![workspace_function("hello", HELLO)?
+        .publish(1, VersionConfig::new())
+        .publish(2, VersionConfig::new())])
 }
 
 /// Runs the boto3 script's `group` against the emulator and returns its JSON report.
@@ -222,6 +231,53 @@ fn boto3_invokes_versions_and_aliases_and_reads_the_control_plane() -> TestResul
             .as_str()
             .unwrap_or_default();
         assert!(message.contains("CreateFunction"), "{message}");
+        Ok(())
+    })
+}
+
+#[test]
+fn boto3_changes_aliases_and_reserved_concurrency() -> TestResult {
+    CHANGED.run(|emu| async move {
+        let report = boto3(&emu, "control-writes").await?;
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+
+        let created = &report["created"];
+        assert_eq!(report["created_status"], 201, "{report}");
+        assert_eq!(created["AliasArn"], format!("{arn}:beta"), "{created}");
+        assert_eq!(created["FunctionVersion"], "2", "{created}");
+        assert_eq!(created["Description"], "next", "{created}");
+        assert_eq!(report["via_created"]["executed_version"], "2");
+
+        let updated = &report["updated"];
+        assert_eq!(updated["FunctionVersion"], "1", "{updated}");
+        assert_eq!(
+            updated["RoutingConfig"]["AdditionalVersionWeights"]["2"], 1.0,
+            "{updated}"
+        );
+        assert_ne!(updated["RevisionId"], created["RevisionId"]);
+        // Every invocation routed to version 2.
+        assert_eq!(report["via_routed"]["executed_version"], "2");
+
+        assert_exception(
+            &report,
+            "stale_revision",
+            "PreconditionFailedException",
+            412,
+        );
+        assert_exception(&report, "conflict", "ResourceConflictException", 409);
+        assert_exception(&report, "unknown_version", "ResourceNotFoundException", 404);
+        assert_eq!(report["deleted_status"], 204);
+        assert_exception(&report, "after_delete", "ResourceNotFoundException", 404);
+
+        assert_eq!(report["reserved"]["ReservedConcurrentExecutions"], 0);
+        assert_exception(&report, "throttled", "TooManyRequestsException", 429);
+        assert_eq!(report["while_reserved"]["ReservedConcurrentExecutions"], 0);
+        assert_exception(&report, "too_much", "InvalidParameterValueException", 400);
+        let message = report["too_much"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("minimum value of [100]"), "{message}");
+        assert_eq!(report["removed_status"], 204);
+        assert_eq!(report["after_removal"]["status"], 200);
+        assert_eq!(report["after_removal_concurrency"], json!({}));
         Ok(())
     })
 }

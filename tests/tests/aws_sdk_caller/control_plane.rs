@@ -1,11 +1,15 @@
 //! Versions, aliases and the read side of the control plane, as `aws-sdk-lambda` parses them:
 //! an invoke through an alias, `GetFunction`, `ListVersionsByFunction`, `GetAlias` with its
-//! routing weights, `ListFunctions` page by page, and the typed errors of the write side.
+//! routing weights, `ListFunctions` page by page, the typed errors of the write side, and the
+//! writes the emulator does (`CreateAlias`, `UpdateAlias`, `DeleteAlias`,
+//! `PutFunctionConcurrency`, `DeleteFunctionConcurrency`) on an emulator of their own.
 
+use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use firebox_tests::shared::TestResult;
 
-use super::{explain, with_sdk};
+use super::{explain, service_error, with_sdk, with_sdk_on, CHANGED};
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:hello";
 
@@ -146,6 +150,136 @@ fn unknown_aliases_and_writes_are_typed_errors() -> TestResult {
             "{message}"
         );
         assert!(message.contains("PublishVersion"), "{message}");
+        Ok(())
+    })
+}
+
+#[test]
+fn aliases_and_reserved_concurrency_change_through_the_sdk() -> TestResult {
+    with_sdk_on(&CHANGED, |_emu, sdk| async move {
+        let invoke_beta = || {
+            sdk.invoke()
+                .function_name("hello")
+                .qualifier("beta")
+                .payload(Blob::new("{}"))
+                .send()
+        };
+        let created = sdk
+            .create_alias()
+            .function_name("hello")
+            .name("beta")
+            .function_version("1")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(created.alias_arn(), Some(format!("{ARN}:beta").as_str()));
+        let revision = created.revision_id().unwrap_or_default().to_owned();
+        assert!(!revision.is_empty());
+        let out = invoke_beta().await.map_err(|e| explain(&e))?;
+        assert_eq!(out.executed_version(), Some("1"));
+
+        let routing = AliasRoutingConfiguration::builder()
+            .additional_version_weights("2", 1.0)
+            .build();
+        let updated = sdk
+            .update_alias()
+            .function_name("hello")
+            .name("beta")
+            .routing_config(routing)
+            .revision_id(&revision)
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let weights = updated
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(weights.get("2"), Some(&1.0));
+        let out = invoke_beta().await.map_err(|e| explain(&e))?;
+        assert_eq!(out.executed_version(), Some("2"));
+
+        let (err, status) = service_error(
+            sdk.update_alias()
+                .function_name("hello")
+                .name("beta")
+                .function_version("2")
+                .revision_id(&revision)
+                .send(),
+        )
+        .await?;
+        assert!(err.is_precondition_failed_exception(), "{err:?}");
+        assert_eq!(status, 412);
+        let (err, status) = service_error(
+            sdk.create_alias()
+                .function_name("hello")
+                .name("beta")
+                .function_version("1")
+                .send(),
+        )
+        .await?;
+        assert!(err.is_resource_conflict_exception(), "{err:?}");
+        assert_eq!(status, 409);
+
+        sdk.delete_alias()
+            .function_name("hello")
+            .name("beta")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let (err, status) = service_error(invoke_beta()).await?;
+        assert!(err.is_resource_not_found_exception(), "{err:?}");
+        assert_eq!(status, 404);
+
+        let put = sdk
+            .put_function_concurrency()
+            .function_name("hello")
+            .reserved_concurrent_executions(0)
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(put.reserved_concurrent_executions(), Some(0));
+        let (err, status) = service_error(
+            sdk.invoke()
+                .function_name("hello")
+                .payload(Blob::new("{}"))
+                .send(),
+        )
+        .await?;
+        assert!(err.is_too_many_requests_exception(), "{err:?}");
+        assert_eq!(status, 429);
+        let (err, _) = service_error(
+            sdk.put_function_concurrency()
+                .function_name("hello")
+                .reserved_concurrent_executions(901)
+                .send(),
+        )
+        .await?;
+        assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+        assert!(
+            err.message().unwrap_or_default().contains("[100]"),
+            "{err:?}"
+        );
+        sdk.delete_function_concurrency()
+            .function_name("hello")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let got = sdk
+            .get_function_concurrency()
+            .function_name("hello")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(got.reserved_concurrent_executions(), None);
+        let out = sdk
+            .invoke()
+            .function_name("hello")
+            .payload(Blob::new("{}"))
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(out.status_code(), 200);
         Ok(())
     })
 }

@@ -10,7 +10,8 @@
 //!
 //! The tests, by API: `invoke` (results, function errors, Tail, `Event`, `DryRun`),
 //! `service_errors` (the typed errors of `InvokeError`), `streaming` (`InvokeWithResponseStream`),
-//! `control_plane` (versions, aliases and the read side of the control plane).
+//! `control_plane` (versions, aliases, the read side of the control plane and the writes it
+//! does).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,15 @@ use firebox_tests::shared::{SharedEmulator, TestResult};
 use firebox_tests::Error;
 
 static EMU: SharedEmulator = SharedEmulator::new(functions);
+/// An emulator of its own for the tests that change aliases and reserved concurrency, so that
+/// the other tests never see those changes.
+static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
+
+fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
+    Ok(vec![workspace_function("hello", HELLO)?
+        .publish(1, VersionConfig::new())
+        .publish(2, VersionConfig::new())])
+}
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
@@ -77,7 +87,16 @@ where
     F: FnOnce(Arc<Emulator>, Client) -> Fut,
     Fut: Future<Output = TestResult>,
 {
-    EMU.run(|emu| async move {
+    with_sdk_on(&EMU, test)
+}
+
+/// [`with_sdk`] on `emulator`.
+fn with_sdk_on<F, Fut>(emulator: &SharedEmulator, test: F) -> TestResult
+where
+    F: FnOnce(Arc<Emulator>, Client) -> Fut,
+    Fut: Future<Output = TestResult>,
+{
+    emulator.run(|emu| async move {
         let sdk = client(&emu);
         tokio::time::timeout(LIMIT, test(emu, sdk))
             .await
