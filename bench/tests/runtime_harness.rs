@@ -180,3 +180,18 @@ exit 1"#,
         other => panic!("unexpected error: {other}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_echo_answers_every_event_sequential_and_pipelined() {
+    let sequential = spec("raw", common::function_bin("raw-echo"));
+    let pipelined = spec("pipelined", common::function_bin("raw-echo-pipelined"));
+    let reports = runtime_bench::run(&[sequential, pipelined], &small_config())
+        .await
+        .expect("harness runs");
+    for r in &reports {
+        // The harness checks that each response is the event: a lost or mixed-up answer
+        // (a pipelined `/next` read as the response, say) is an error here.
+        assert_eq!(r.ok, 200, "{r:?}");
+        assert_eq!(r.error_count(), 0, "{r:?}");
+    }
+}

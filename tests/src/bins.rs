@@ -50,6 +50,12 @@ pub const OFFICIAL_ECHO: Binary = Binary {
     bin: "official-echo-fn",
 };
 
+/// `bench/raw-echo`: an echo on blocking sockets that pipelines `/next` behind `/response`.
+pub const RAW_ECHO_PIPELINED: Binary = Binary {
+    package: "raw-echo",
+    bin: "raw-echo-pipelined",
+};
+
 /// `fixtures/official-rs`: an external extension built with the official `lambda-extension`.
 pub const OFFICIAL_EXTENSION: Binary = Binary {
     package: "official-fixture",

@@ -9,7 +9,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use firebox_emulator::{FunctionConfig, InvokeOptions, InvokeResponse};
-use firebox_tests::bins::OFFICIAL_ECHO;
+use firebox_tests::bins::{OFFICIAL_ECHO, RAW_ECHO_PIPELINED};
 use firebox_tests::functions::{
     binary_function, node_function, python_function, workspace_function, DEFAULT_TIMEOUT,
 };
@@ -30,6 +30,7 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         node_function("node-echo", "index.handler")?,
         node_function("node-context", "index.context")?,
         workspace_function("official-echo", OFFICIAL_ECHO)?,
+        workspace_function("pipelined-echo", RAW_ECHO_PIPELINED)?,
         binary_function(
             "official-context",
             env!("CARGO_BIN_EXE_official-context").as_ref(),
@@ -333,6 +334,27 @@ fn official_runtime_sees_the_invocation_context() -> TestResult {
         assert_eq!(ctx["env_config"]["memory"], 128);
         assert_eq!(ctx["env_config"]["version"], "$LATEST");
         assert_eq!(body["event"], json!({"x": 1}));
+        Ok(())
+    })
+}
+
+/// A runtime may pipeline its requests (HTTP/1.1): `bench/raw-echo-pipelined` writes its next
+/// `GET /next` right behind each `/response`. Every invoke still gets its own answer, in one
+/// warm environment.
+#[test]
+fn a_runtime_that_pipelines_next_behind_its_response_is_served_in_order() -> TestResult {
+    EMU.run(|emu| async move {
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            let event = json!({"n": n});
+            let r = emu.invoke("pipelined-echo", event.to_string()).await?;
+            assert_eq!(success(&r)?, event);
+            ids.push(request_id(&r));
+        }
+        let first = report(&emu, "pipelined-echo", &ids[0]).await?;
+        assert!(first.contains("Init Duration"), "{first}");
+        let last = report(&emu, "pipelined-echo", &ids[29]).await?;
+        assert!(!last.contains("Init Duration"), "still warm: {last}");
         Ok(())
     })
 }

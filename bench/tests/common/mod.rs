@@ -16,7 +16,8 @@ fn target_profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the benchmark functions (`official-echo` with its two bins, and `firebox-echo`) once
+/// Builds the benchmark functions (`official-echo` with its two bins, `firebox-echo` and the
+/// two `raw-echo` bins) once
 /// per test binary, into the same target directory and profile, and returns the path of bin
 /// `name`.
 pub fn function_bin(name: &str) -> PathBuf {
@@ -36,6 +37,8 @@ pub fn function_bin(name: &str) -> PathBuf {
                 "official-echo",
                 "-p",
                 "firebox-echo",
+                "-p",
+                "raw-echo",
                 "--bins",
             ])
             .env("CARGO_TARGET_DIR", &target_dir);
