@@ -11,7 +11,7 @@
 //! modification time and inode into one fingerprint.
 //!
 //! A change counts once the new fingerprint has been seen on two polls in a row
-//! ([`ChangeDetector`]): while a build is still writing the binary, invocations keep going
+//! (`ChangeDetector`): while a build is still writing the binary, invocations keep going
 //! to the warm environments.
 
 use std::collections::hash_map::DefaultHasher;
