@@ -363,8 +363,28 @@ async fn reserved_concurrency_changes_at_run_time() {
 #[tokio::test]
 async fn the_library_changes_aliases_and_reservations() {
     let emu = emulator().await;
+    let r = call(
+        &emu,
+        "PUT",
+        "/2015-03-31/functions/api/aliases/live",
+        &json!({"Description": "production"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
     emu.set_alias("api", "live", AliasConfig::new("2")).unwrap();
     assert_eq!(executed(&emu, "live").await, Ok("2".into()));
+    // Repointing keeps the description; the revision changes.
+    let live = call(
+        &emu,
+        "GET",
+        "/2015-03-31/functions/api/aliases/live",
+        &Value::Null,
+    )
+    .await
+    .json();
+    assert_eq!(live["FunctionVersion"], "2", "{live}");
+    assert_eq!(live["Description"], "production", "{live}");
+    assert_ne!(live["RevisionId"], r.json()["RevisionId"]);
     emu.set_alias("api", "fresh", AliasConfig::new("$LATEST"))
         .unwrap();
     assert_eq!(executed(&emu, "fresh").await, Ok("$LATEST".into()));
