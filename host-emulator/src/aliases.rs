@@ -7,7 +7,7 @@
 //! map lookup or change, never across an `.await`, and nothing that can panic runs under it.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::AliasConfig;
 use crate::config::{check_alias, AliasRuleError};
@@ -100,22 +100,31 @@ impl Aliases {
         }
     }
 
+    // A poisoned lock still guards a whole map: nothing that can panic runs while it is held.
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Alias>> {
+        self.by_name.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, Alias>> {
+        self.by_name.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Calls `f` with the version alias `name` picks for one invocation (by its weights,
     /// given a uniform draw in [0, 1)), if the alias exists.
     pub fn pick<R>(&self, name: &str, draw: f64, f: impl FnOnce(&str) -> R) -> Option<R> {
-        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        let by_name = self.read();
         by_name.get(name).map(|a| f(a.config.pick(draw)))
     }
 
     /// The alias called `name`.
     pub fn get(&self, name: &str) -> Option<Alias> {
-        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        let by_name = self.read();
         by_name.get(name).cloned()
     }
 
     /// Every alias, by name.
     pub fn all(&self) -> Vec<(String, Alias)> {
-        let by_name = self.by_name.read().unwrap_or_else(PoisonError::into_inner);
+        let by_name = self.read();
         by_name
             .iter()
             .map(|(n, a)| (n.clone(), a.clone()))
@@ -132,11 +141,7 @@ impl Function {
         description: String,
     ) -> Result<Alias, AliasError> {
         self.check(name, &config, &description)?;
-        let mut by_name = self
-            .aliases
-            .by_name
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut by_name = self.aliases.write();
         if by_name.contains_key(name) {
             return Err(AliasError::Exists {
                 arn: self.arn_of(name),
@@ -149,11 +154,7 @@ impl Function {
 
     /// Changes alias `name` (`UpdateAlias`): the fields `update` gives, checked as a whole.
     pub fn update_alias(&self, name: &str, update: AliasUpdate) -> Result<Alias, AliasError> {
-        let mut by_name = self
-            .aliases
-            .by_name
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut by_name = self.aliases.write();
         let current = by_name.get(name).ok_or_else(|| AliasError::NotFound {
             arn: self.arn_of(name),
         })?;
@@ -183,11 +184,7 @@ impl Function {
     /// Creates alias `name`, or points it at `config`'s version and routing (keeping its
     /// description), in one step.
     pub fn put_alias(&self, name: &str, config: AliasConfig) -> Result<Alias, AliasError> {
-        let mut by_name = self
-            .aliases
-            .by_name
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut by_name = self.aliases.write();
         let description = by_name
             .get(name)
             .map(|a| a.description.clone())
@@ -200,11 +197,7 @@ impl Function {
 
     /// Removes alias `name` (`DeleteAlias`); whether it existed.
     pub fn delete_alias(&self, name: &str) -> bool {
-        let mut by_name = self
-            .aliases
-            .by_name
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut by_name = self.aliases.write();
         by_name.remove(name).is_some()
     }
 
