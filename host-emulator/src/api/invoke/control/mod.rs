@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::{Functions, ServiceError};
+use crate::aliases::AliasError;
 
 /// What a control-plane path names.
 pub(super) enum Operation<'a> {
@@ -95,6 +96,22 @@ pub(super) async fn answer(
         }
         _ => Err(refuse(&req, &operation)),
     }
+}
+
+/// Lambda's error for an alias that cannot be read or changed.
+fn alias_error(e: AliasError) -> ServiceError {
+    let (status, code) = match &e {
+        AliasError::Exists { .. } => (StatusCode::CONFLICT, "ResourceConflictException"),
+        AliasError::NotFound { .. } | AliasError::UnknownVersion { .. } => {
+            (StatusCode::NOT_FOUND, "ResourceNotFoundException")
+        }
+        AliasError::Invalid(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        AliasError::RevisionMismatch => (
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailedException",
+        ),
+    };
+    ServiceError::new(status, code, e.to_string())
 }
 
 /// A write operation is refused; a method no operation uses on the path is unknown.

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use http::{Request, StatusCode};
+use http::Request;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use super::super::request::{name_function, not_found, query_param};
 use super::super::{bad_parameter, Functions, ServiceError};
 use super::Operation;
-use crate::aliases::Alias;
+use crate::aliases::{Alias, AliasError};
 use crate::config::FunctionConfig;
 use crate::versions::Function;
 
@@ -70,12 +70,9 @@ pub(super) fn get(
         Operation::Alias(name, alias) => {
             let named = name_function(req, name, functions)?;
             let found = named.function.aliases.get(alias).ok_or_else(|| {
-                let arn = named.function.arn_of(alias);
-                ServiceError::new(
-                    StatusCode::NOT_FOUND,
-                    "ResourceNotFoundException",
-                    format!("Cannot find alias arn: {arn}"),
-                )
+                super::alias_error(AliasError::NotFound {
+                    arn: named.function.arn_of(alias),
+                })
             })?;
             Ok(alias_configuration(named.function, alias, &found))
         }

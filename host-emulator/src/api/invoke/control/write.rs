@@ -14,8 +14,8 @@ use serde_json::json;
 use super::super::request::name_function;
 use super::super::{bad_parameter, Functions, ServiceError};
 use super::read::alias_configuration;
-use super::Answer;
-use crate::aliases::{AliasError, AliasUpdate};
+use super::{alias_error, Answer};
+use crate::aliases::AliasUpdate;
 use crate::api::{read_body, BodyError};
 use crate::config::AliasConfig;
 use crate::scheduler::capacity::ReservationError;
@@ -207,22 +207,6 @@ async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Ser
             format!("Could not parse request body into json: {e}"),
         )
     })
-}
-
-/// Lambda's error for a failed alias change.
-fn alias_error(e: AliasError) -> ServiceError {
-    let (status, code) = match &e {
-        AliasError::Exists { .. } => (StatusCode::CONFLICT, "ResourceConflictException"),
-        AliasError::NotFound { .. } | AliasError::UnknownVersion { .. } => {
-            (StatusCode::NOT_FOUND, "ResourceNotFoundException")
-        }
-        AliasError::Invalid(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
-        AliasError::RevisionMismatch => (
-            StatusCode::PRECONDITION_FAILED,
-            "PreconditionFailedException",
-        ),
-    };
-    ServiceError::new(status, code, e.to_string())
 }
 
 /// Lambda's error for a refused reservation.
