@@ -146,7 +146,7 @@ impl EmulatorBuilder {
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());
         for mut f in functions {
-            let log = FunctionLog::new(logs.clone(), &f.name);
+            let log = FunctionLog::new(logs.clone(), &f.name, &f.logging);
             let metrics = Arc::new(FunctionMetrics::default());
             let capacity = Arc::new(Capacity::new(&f, account.clone(), metrics));
             let published = std::mem::take(&mut f.published);

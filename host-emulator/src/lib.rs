@@ -37,7 +37,8 @@ mod versions;
 pub use aliases::{Alias, AliasError, AliasUpdate};
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
 pub use config::{
-    AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, VersionConfig,
+    AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, LogFormat, LogLevel,
+    LoggingConfig, VersionConfig,
 };
 pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};

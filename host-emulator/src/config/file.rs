@@ -154,6 +154,7 @@ struct RawFunction {
     stream_bandwidth_shape: Option<bool>,
     url: Option<crate::url::UrlConfig>,
     event_invoke: Option<super::event_invoke::RawEventInvoke>,
+    logging: Option<super::LoggingConfig>,
     reload: Option<bool>,
     extensions: Option<Vec<PathBuf>>,
     versions: Option<BTreeMap<String, RawVersion>>,
@@ -216,6 +217,7 @@ impl RawFunction {
             stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
             url: self.url.or(d.url),
             event_invoke: self.event_invoke.or(d.event_invoke),
+            logging: self.logging.or(d.logging),
             reload: self.reload.or(d.reload),
             extensions: self.extensions.or(d.extensions),
             // A function's own: `[defaults]` may not hold them (checked when it is read).
@@ -324,6 +326,9 @@ impl RawFunction {
                 .into_config()
                 .map_err(|(name, message)| field(name, message))?;
         }
+        if let Some(logging) = self.logging {
+            f.logging = logging;
+        }
         for (key, raw) in self.versions.unwrap_or_default() {
             let number = key
                 .parse::<u32>()
@@ -420,6 +425,46 @@ mod tests {
             );
             let err = parse(&text).unwrap_err().to_string();
             assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn logging_settings_their_defaults_and_their_errors() {
+        use crate::config::{LogFormat, LogLevel};
+        let c = parse(
+            "[defaults]\nlogging = { format = \"JSON\" }\n\
+             [functions.a]\ncommand = [\"/bin/true\"]\n\
+             [functions.a.logging]\nformat = \"JSON\"\napplication_level = \"DEBUG\"\nsystem_level = \"WARN\"\n\
+             [functions.b]\ncommand = [\"/bin/true\"]\n",
+        )
+        .unwrap();
+        let find = |name: &str| c.functions.iter().find(|f| f.name == name).unwrap();
+        let a = find("a").logging;
+        assert_eq!(a.format, LogFormat::Json);
+        assert_eq!(a.application_level(), LogLevel::Debug);
+        assert_eq!(a.system_level(), LogLevel::Warn);
+        let b = find("b").logging;
+        assert_eq!(b.format, LogFormat::Json, "from [defaults]");
+        assert_eq!(b.application_level(), LogLevel::Info);
+        for (bad, says) in [
+            ("format = \"json\"", "unknown variant `json`"),
+            ("application_level = \"DEBUG\"", "logging.application_level"),
+            (
+                "format = \"JSON\"\nsystem_level = \"ERROR\"",
+                "logging.system_level",
+            ),
+            (
+                "format = \"JSON\"\nlevel = \"INFO\"",
+                "unknown field `level`",
+            ),
+        ] {
+            let text =
+                format!("[functions.a]\ncommand = [\"/bin/true\"]\n[functions.a.logging]\n{bad}\n");
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(says) && err.contains("function `a`"),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -67,6 +67,8 @@ pub struct FunctionConfig {
     pub reload: bool,
     /// Retries and destinations of `Event` invocations.
     pub event_invoke: super::EventInvokeConfig,
+    /// Log format and levels (`[functions.NAME.logging]`; default: `Text`).
+    pub logging: super::LoggingConfig,
     /// External extensions: executables started in each environment before the runtime,
     /// as Lambda starts those of `/opt/extensions` (each registers under its file name).
     pub extensions: Vec<PathBuf>,
@@ -109,6 +111,7 @@ impl FunctionConfig {
             reload: true,
             extensions: Vec::new(),
             event_invoke: super::EventInvokeConfig::default(),
+            logging: super::LoggingConfig::default(),
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
             code_dir_given: false,
@@ -217,6 +220,12 @@ impl FunctionConfig {
     /// ```
     pub fn extension(mut self, path: impl Into<PathBuf>) -> Self {
         self.extensions.push(path.into());
+        self
+    }
+
+    /// Sets the log format and levels (Lambda's `LoggingConfig`).
+    pub fn logging(mut self, logging: super::LoggingConfig) -> Self {
+        self.logging = logging;
         self
     }
 

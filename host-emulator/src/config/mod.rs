@@ -5,6 +5,7 @@
 pub mod event_invoke;
 mod file;
 mod function;
+pub mod logging;
 mod validate;
 mod versions;
 
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
+pub use logging::{LogFormat, LogLevel, LoggingConfig};
 pub use validate::check_destinations;
 pub(crate) use versions::{check_alias, AliasRuleError};
 pub use versions::{AliasConfig, VersionConfig, LATEST};

@@ -115,6 +115,9 @@ impl FunctionConfig {
         if let Err((field, message)) = self.event_invoke.check() {
             return Err(field_error(field, message));
         }
+        if let Err((field, message)) = self.logging.check() {
+            return Err(field_error(field, message));
+        }
         self.code_dir_given = self.code_dir.is_some();
         if let Some(dir) = &self.code_dir {
             let dir = base.join(dir);

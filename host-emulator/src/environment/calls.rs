@@ -11,6 +11,7 @@ use super::invocations::Active;
 use super::{End, EnvKind, Environment, NextAnswer, Phase, INIT_ERROR_EXIT_GRACE};
 use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
 use crate::invocation::{error_document, error_type_of, Answer};
+use crate::logs::system::{InitOutcome, PlatformLine};
 use crate::scheduler::PoolMessage;
 
 impl Environment {
@@ -34,9 +35,9 @@ impl Environment {
                 reply,
             } => self.settle(&request_id, reply, buf, |env, active| {
                 let limit = crate::api::MAX_RESPONSE_BYTES;
-                env.note(active, format!(
+                env.note(active, PlatformLine::fault(format!(
                     "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
-                ));
+                )));
                 let doc = error_document(
                     "Function.ResponseSizeTooLarge",
                     &format!(
@@ -109,10 +110,11 @@ impl Environment {
             return false;
         }
         for line in self.extensions.ready_lines() {
+            if let Some(record) = &line.record {
+                self.telemetry
+                    .platform("platform.extension", record.clone());
+            }
             self.platform(line);
-        }
-        for record in self.extensions.ready_records() {
-            self.telemetry.platform("platform.extension", record);
         }
         self.init_done(since, retried);
         true
@@ -128,15 +130,16 @@ impl Environment {
             "platform.initRuntimeDone",
             serde_json::json!({"initializationType": init_type, "phase": "init", "status": "success"}),
         );
-        self.telemetry.platform(
-            "platform.initReport",
-            serde_json::json!({
-                "initializationType": init_type,
-                "phase": "init",
-                "status": "success",
-                "metrics": {"durationMs": took.as_secs_f64() * 1000.0},
-            }),
-        );
+        let outcome = InitOutcome {
+            init_type,
+            phase: "init",
+            status: "success",
+            error_type: None,
+        };
+        // Lambda writes no INIT_REPORT line for an Init that succeeded: telemetry only.
+        if let Some(record) = PlatformLine::init_report(&outcome, took).record {
+            self.telemetry.platform("platform.initReport", record);
+        }
         self.telemetry.init_done();
         if retried {
             let deadline = self
@@ -194,10 +197,7 @@ impl Environment {
         self.drain_output(buf);
         let doc = error_body(error_type.as_deref(), body);
         let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
-        self.platform(format!(
-            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {kind}",
-            since.elapsed().as_secs_f64() * 1000.0
-        ));
+        self.init_report(since.elapsed(), "init", "error", Some(&kind));
         self.fail_pending(doc);
         self.end_reason = format!("Init failed ({kind})");
         self.shutdown_reason = "failure";

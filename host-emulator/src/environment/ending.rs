@@ -10,6 +10,7 @@ use super::errors::{exit_reason, timeout_document};
 use super::invocations::Active;
 use super::{End, Environment, Phase};
 use crate::invocation::{error_document, Answer};
+use crate::logs::system::PlatformLine;
 
 impl Environment {
     /// The main process exited.
@@ -55,10 +56,7 @@ impl Environment {
             } => {
                 // Init took longer than allowed: start it again inside the invoke, under the
                 // function timeout.
-                self.platform(format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: timeout",
-                    since.elapsed().as_secs_f64() * 1000.0
-                ));
+                self.init_report(since.elapsed(), "init", "timeout", None);
                 self.hint_unregistered();
                 if let Some(process) = self.process.take() {
                     process.kill().await;
@@ -68,7 +66,7 @@ impl Environment {
                 if let Err(e) = self.spawn_members() {
                     let id = self.first_pending_id().unwrap_or_default();
                     let message = format!("RequestId: {id} Error: {e}");
-                    self.platform(message.clone());
+                    self.platform(PlatformLine::fault(message.clone()));
                     self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
                     return Err(End::Failed);
                 }
@@ -84,11 +82,8 @@ impl Environment {
                 self.hint_unregistered();
                 self.shutdown_reason = "timeout";
                 let id = self.first_pending_id().unwrap_or_default();
-                self.platform(format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: timeout",
-                    timeout.as_secs_f64() * 1000.0
-                ));
-                self.platform(timed_out_line(&id, timeout));
+                self.init_report(timeout, "invoke", "timeout", None);
+                self.platform(PlatformLine::fault(timed_out_line(&id, timeout)));
                 self.fail_pending(timeout_document(&id, timeout));
                 self.end_reason = "Init timed out twice".into();
                 Err(End::Failed)
@@ -107,13 +102,16 @@ impl Environment {
                 for mut active in std::mem::take(&mut self.held.active) {
                     let id = active.invocation.request_id.clone();
                     let doc = if active.deadline <= now {
-                        self.note(&mut active, timed_out_line(&id, timeout));
+                        self.note(
+                            &mut active,
+                            PlatformLine::fault(timed_out_line(&id, timeout)),
+                        );
                         timeout_document(&id, timeout)
                     } else {
                         let message = format!(
                             "RequestId: {id} Error: Runtime exited with error: signal: killed (another invocation in the environment timed out)"
                         );
-                        self.note(&mut active, message.clone());
+                        self.note(&mut active, PlatformLine::fault(message.clone()));
                         error_document("Runtime.ExitError", &message)
                     };
                     self.complete(active, Answer::FunctionError(doc), false);
@@ -150,13 +148,10 @@ impl Environment {
         let Some(id) = self.first_pending_id() else {
             return;
         };
-        self.platform(format!(
-            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
-            since.elapsed().as_secs_f64() * 1000.0
-        ));
+        self.init_report(since.elapsed(), "init", "error", Some(error_type));
         let message = describe(&id);
-        self.platform(message.clone());
-        self.platform(error_type.to_owned());
+        self.platform(PlatformLine::fault(message.clone()));
+        self.platform(PlatformLine::fault(error_type.to_owned()));
         self.fail_pending(error_document(error_type, &message));
     }
 
@@ -174,8 +169,8 @@ impl Environment {
         describe: impl Fn(&str) -> String,
     ) {
         let message = describe(&active.invocation.request_id);
-        self.note(&mut active, message.clone());
-        self.note(&mut active, error_type.to_owned());
+        self.note(&mut active, PlatformLine::fault(message.clone()));
+        self.note(&mut active, PlatformLine::fault(error_type.to_owned()));
         let doc = error_document(error_type, &message);
         self.complete(active, Answer::FunctionError(doc), false);
     }

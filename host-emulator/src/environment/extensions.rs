@@ -24,8 +24,10 @@ use super::errors::{error_body, exit_reason};
 use super::{End, Environment, NextEvent, Phase};
 use crate::api::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
 use crate::api::runtime::RuntimeRequest;
+use crate::config::LogLevel;
 use crate::config::MAX_EXTENSIONS;
 use crate::invocation::error_document;
+use crate::logs::system::PlatformLine;
 
 /// The Shutdown phase's limit with at least one external extension.
 const SHUTDOWN_LIMIT_EXTERNAL: Duration = Duration::from_millis(2000);
@@ -88,21 +90,7 @@ impl Extensions {
     }
 
     /// The `EXTENSION` log line of each registered extension.
-    pub fn ready_lines(&self) -> Vec<String> {
-        self.registered
-            .iter()
-            .map(|r| {
-                format!(
-                    "EXTENSION\tName: {}\tState: Ready\tEvents: {}",
-                    r.name,
-                    r.events.describe()
-                )
-            })
-            .collect()
-    }
-
-    /// The `platform.extension` telemetry record of each registered extension.
-    pub fn ready_records(&self) -> Vec<serde_json::Value> {
+    pub fn ready_lines(&self) -> Vec<PlatformLine> {
         self.registered
             .iter()
             .map(|r| {
@@ -113,7 +101,16 @@ impl Extensions {
                 if r.events.shutdown {
                     events.push("SHUTDOWN");
                 }
-                serde_json::json!({"name": r.name, "state": "Ready", "events": events})
+                PlatformLine::new(
+                    LogLevel::Info,
+                    "platform.extension",
+                    format!(
+                        "EXTENSION\tName: {}\tState: Ready\tEvents: {}",
+                        r.name,
+                        r.events.describe()
+                    ),
+                    Some(serde_json::json!({"name": r.name, "state": "Ready", "events": events})),
+                )
             })
             .collect()
     }
@@ -375,8 +372,8 @@ impl Environment {
         if let Err(e) = self.spawn() {
             let id = self.first_pending_id().unwrap_or_default();
             let message = format!("RequestId: {id} Error: {e}");
-            self.platform(message.clone());
-            self.platform("Runtime.InvalidEntrypoint".into());
+            self.platform(PlatformLine::fault(message.clone()));
+            self.platform(PlatformLine::fault("Runtime.InvalidEntrypoint".into()));
             self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
             self.end_reason = format!("cannot start the runtime: {e}");
             self.shutdown_reason = "failure";
@@ -435,9 +432,9 @@ impl Environment {
         match kind {
             ExtensionErrorKind::Exit => {
                 let _ = reply.send(ExtensionAnswer::Accepted);
-                self.platform(format!(
+                self.platform(PlatformLine::fault(format!(
                     "Extension {name} reported an exit error: {error_type}"
-                ));
+                )));
                 if let Some(r) = self.extensions.registered.iter_mut().find(|r| r.id == id) {
                     r.exit_error = Some(error_type);
                 }
@@ -452,10 +449,7 @@ impl Environment {
                     return Ok(());
                 };
                 let _ = reply.send(ExtensionAnswer::Accepted);
-                self.platform(format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {error_type}",
-                    since.elapsed().as_secs_f64() * 1000.0
-                ));
+                self.init_report(since.elapsed(), "init", "error", Some(&error_type));
                 self.fail_pending(error_body(Some(&error_type), body));
                 self.end_reason = format!("extension {name} failed its Init ({error_type})");
                 self.shutdown_reason = "failure";
@@ -495,9 +489,9 @@ impl Environment {
     /// Logs the external extensions that never registered (Init timed out waiting for them).
     pub(super) fn hint_unregistered(&mut self) {
         for name in self.extensions.awaiting.clone() {
-            self.platform(format!(
+            self.platform(PlatformLine::fault(format!(
                 "Extension {name} did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: {name} (its file name)"
-            ));
+            )));
         }
     }
 
@@ -507,11 +501,11 @@ impl Environment {
         if deadline > now || self.extensions.owed.is_empty() {
             return None;
         }
-        self.platform(format!(
+        self.platform(PlatformLine::fault(format!(
             "RequestId: {id} Error: Extension {} did not call next within the function timeout ({:.2} seconds)",
             self.extensions.busy_names(),
             self.shared.config.timeout.as_secs_f64()
-        ));
+        )));
         self.end_reason = "an extension outlived the invocation's timeout".into();
         self.shutdown_reason = "timeout";
         Some(End::Failed)

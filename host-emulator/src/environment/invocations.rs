@@ -15,6 +15,7 @@ use super::errors::unknown_request;
 use super::{Environment, NextAnswer, NextEvent, Phase, FREEZE_GRACE};
 use crate::api::runtime::RuntimeAnswer;
 use crate::invocation::{Answer, Invocation};
+use crate::logs::system::PlatformLine;
 use crate::logs::Tail;
 use crate::scheduler::idle::Slot;
 use crate::scheduler::PoolMessage;
@@ -145,22 +146,16 @@ impl Environment {
                 deadline,
                 tail,
             };
-            let start = format!(
-                "START RequestId: {} Version: {}",
-                active.invocation.request_id,
-                self.shared.config.version()
+            let start = PlatformLine::start(
+                &active.invocation.request_id,
+                self.shared.config.version(),
+                &active.invocation.trace_id,
+                self.records_wanted(),
             );
-            self.note(&mut active, start);
-            if self.telemetry.wanted(false) {
-                self.telemetry.platform(
-                    "platform.start",
-                    serde_json::json!({
-                        "requestId": active.invocation.request_id,
-                        "version": self.shared.config.version(),
-                        "tracing": {"type": "X-Amzn-Trace-Id", "value": active.invocation.trace_id},
-                    }),
-                );
+            if let Some(record) = &start.record {
+                self.telemetry.platform("platform.start", record.clone());
             }
+            self.note(&mut active, start);
             self.held.active.push(active);
             self.reset_deadline();
         }

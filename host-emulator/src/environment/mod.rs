@@ -38,6 +38,7 @@ use tokio::time::Sleep;
 
 use crate::api::runtime::RuntimeRequest;
 use crate::invocation::{error_document, Answer, Invocation};
+use crate::logs::system::PlatformLine;
 use crate::logs::{LineSplitter, Tail};
 use crate::scheduler::{FunctionShared, PoolMessage};
 use extensions::Extensions;
@@ -174,14 +175,18 @@ pub(crate) async fn run(
     let mut env = match started.await {
         Ok(env) => env,
         Err((None, message)) => {
-            shared.log.platform(format!("Error: {message}"));
+            shared
+                .log
+                .platform_line(PlatformLine::fault(format!("Error: {message}")));
             let _ = shared.pool.send(PoolMessage::Gone(id, message));
             return;
         }
         Err((Some(invocation), message)) => {
             let text = format!("RequestId: {} Error: {message}", invocation.request_id);
-            shared.log.platform(text.clone());
-            shared.log.platform("Runtime.InvalidEntrypoint".into());
+            shared.log.platform_line(PlatformLine::fault(text.clone()));
+            shared
+                .log
+                .platform_line(PlatformLine::fault("Runtime.InvalidEntrypoint".into()));
             let doc = error_document("Runtime.InvalidEntrypoint", &text);
             invocation.finish(Answer::FunctionError(doc), None);
             let _ = shared.pool.send(PoolMessage::Gone(id, message));
@@ -328,17 +333,11 @@ impl Environment {
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
-        env.platform("INIT_START Runtime Version: firebox:provided.al2023 Runtime Version ARN: arn:aws:lambda:::runtime:firebox".into());
-        let init_type = env.init_type();
-        env.telemetry.platform(
-            "platform.initStart",
-            serde_json::json!({
-                "initializationType": init_type,
-                "phase": "init",
-                "runtimeVersion": "firebox:provided.al2023",
-                "runtimeVersionArn": "arn:aws:lambda:::runtime:firebox",
-            }),
-        );
+        let init_start = PlatformLine::init_start(env.init_type());
+        if let Some(record) = &init_start.record {
+            env.telemetry.platform("platform.initStart", record.clone());
+        }
+        env.platform(init_start);
         match env.spawn_members() {
             Ok(()) => {
                 let limit = match kind {

@@ -7,21 +7,51 @@
 
 use super::invocations::Active;
 use super::Environment;
+use crate::logs::system::{InitOutcome, Outcome, PlatformLine};
 use crate::logs::{Report, Tail};
 
 impl Environment {
-    /// Writes an environment-wide platform line.
-    pub(super) fn platform(&mut self, text: String) {
+    /// Writes an environment-wide platform line (in the function's log format; a line its
+    /// system log level filters out is not written).
+    pub(super) fn platform(&mut self, line: PlatformLine) {
+        let Some(text) = self.shared.log.policy().render(line) else {
+            return;
+        };
         self.each_tail(|tail| tail.push(&text));
         self.shared.log.platform(text);
     }
 
     /// Writes a platform line about one invocation.
-    pub(super) fn note(&self, active: &mut Active, text: String) {
+    pub(super) fn note(&self, active: &mut Active, line: PlatformLine) {
+        let Some(text) = self.shared.log.policy().render(line) else {
+            return;
+        };
         if let Some(tail) = &mut active.tail {
             tail.push(&text);
         }
         self.shared.log.platform(text);
+    }
+
+    /// Writes `INIT_REPORT` for an Init that failed or timed out.
+    pub(super) fn init_report(
+        &mut self,
+        took: std::time::Duration,
+        phase: &str,
+        status: &str,
+        error_type: Option<&str>,
+    ) {
+        let outcome = InitOutcome {
+            init_type: self.init_type(),
+            phase,
+            status,
+            error_type,
+        };
+        self.platform(PlatformLine::init_report(&outcome, took));
+    }
+
+    /// Whether platform records are wanted as JSON (by the log or a telemetry subscriber).
+    pub(super) fn records_wanted(&self) -> bool {
+        self.shared.log.policy().is_json() || self.telemetry.wanted(false)
     }
 
     fn each_tail(&mut self, push: impl FnMut(&mut Tail)) {
@@ -49,9 +79,13 @@ impl Environment {
                         telemetry,
                         ..
                     } = self;
+                    let policy = *shared.log.policy();
                     splitter.feed(&buf[..n], |line| {
+                        if !policy.keeps(&line) {
+                            return;
+                        }
                         each_tail(init_tail, &mut held.active, |tail| tail.push(&line));
-                        telemetry.function(&line);
+                        telemetry.function(&line, policy.is_json());
                         shared.log.output(line);
                     });
                 }
@@ -65,9 +99,10 @@ impl Environment {
     pub(super) fn flush_output(&mut self) {
         let mut last = None;
         self.splitter.flush(|line| last = Some(line));
-        if let Some(line) = last {
+        let policy = *self.shared.log.policy();
+        if let Some(line) = last.filter(|line| policy.keeps(line)) {
             self.each_tail(|tail| tail.push(&line));
-            self.telemetry.function(&line);
+            self.telemetry.function(&line, policy.is_json());
             self.shared.log.output(line);
         }
     }
@@ -98,39 +133,40 @@ impl Environment {
             max_memory_bytes,
             init: active.init,
         };
-        let line = report.line();
-        // Records are built only when a subscriber (or Init's backlog) takes them: nothing is
-        // allocated for telemetry on the invoke path otherwise.
-        if self.telemetry.wanted(false) {
-            let status = telemetry_status(answer);
-            let id = &active.invocation.request_id;
-            self.telemetry.platform(
-                "platform.runtimeDone",
-                serde_json::json!({
-                    "requestId": id,
-                    "status": status,
-                    "metrics": {"durationMs": duration.as_secs_f64() * 1000.0},
-                }),
-            );
+        let error_type = match answer {
+            crate::invocation::Answer::FunctionError(doc) => crate::invocation::error_type_of(doc),
+            _ => None,
+        };
+        let outcome = Outcome {
+            status: telemetry_status(answer, error_type.as_deref()),
+            error_type: error_type.as_deref(),
+        };
+        // Records are built only when the JSON log or a subscriber (or Init's backlog) takes
+        // them: nothing is allocated for them on the invoke path otherwise.
+        let record = self.records_wanted();
+        let id = &active.invocation.request_id;
+        let end = PlatformLine::runtime_done(id, outcome, duration, record);
+        let report = PlatformLine::report(&report, outcome, record);
+        if let (Some(done), Some(figures)) = (&end.record, &report.record) {
+            self.telemetry
+                .platform("platform.runtimeDone", done.clone());
             self.telemetry
                 .platform("platform.end", serde_json::json!({"requestId": id}));
-            self.telemetry
-                .platform("platform.report", report.record(status));
+            self.telemetry.platform("platform.report", figures.clone());
         }
-        let end = format!("END RequestId: {}", active.invocation.request_id);
         self.note(active, end);
-        self.note(active, line);
+        self.note(active, report);
     }
 }
 
-/// The Telemetry API's status of an invocation that ended with `answer`: `success`, `error`
-/// (the function's own error), `timeout`, or `failure` (the runtime crashed, ran out of
-/// memory, or an extension did).
-fn telemetry_status(answer: &crate::invocation::Answer) -> &'static str {
-    use crate::invocation::{error_type_of, Answer};
+/// The Telemetry API's status of an invocation that ended with `answer` (of `error_type`):
+/// `success`, `error` (the function's own error), `timeout`, or `failure` (the runtime
+/// crashed, ran out of memory, or an extension did).
+fn telemetry_status(answer: &crate::invocation::Answer, error_type: Option<&str>) -> &'static str {
+    use crate::invocation::Answer;
     match answer {
         Answer::Success(_) => "success",
-        Answer::FunctionError(doc) => match error_type_of(doc).as_deref() {
+        Answer::FunctionError(_) => match error_type {
             Some("Sandbox.Timedout") => "timeout",
             Some("Runtime.ExitError" | "Runtime.OutOfMemory") => "failure",
             Some(t) if t.starts_with("Extension.") => "failure",

@@ -10,6 +10,7 @@ use super::errors::error_body;
 use super::Environment;
 use crate::api::runtime::{RuntimeAnswer, StreamAnswer, StreamEnd};
 use crate::invocation::{error_document, Answer};
+use crate::logs::system::PlatformLine;
 use crate::stream::StreamLimits;
 
 impl Environment {
@@ -69,9 +70,9 @@ impl Environment {
                 RuntimeAnswer::Accepted,
             ),
             StreamEnd::TooLarge { limit } => {
-                self.note(&mut active, format!(
+                self.note(&mut active, PlatformLine::fault(format!(
                     "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
-                ));
+                )));
                 let doc = error_document(
                     "Function.ResponseSizeTooLarge",
                     &format!("Response payload size exceeded maximum allowed payload size ({limit} bytes)."),

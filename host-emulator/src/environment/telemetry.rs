@@ -16,6 +16,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use crate::logs::system::now;
+
 /// At most this many records wait for the first subscription during Init.
 const BACKLOG_LIMIT: usize = 1000;
 
@@ -145,12 +147,18 @@ impl Telemetry {
         }
     }
 
-    /// One line of the function's output.
-    pub fn function(&mut self, line: &str) {
+    /// One line of the function's output. Under the JSON log format a line that is a JSON
+    /// object is sent as that object, as Lambda does; any other line as a string.
+    pub fn function(&mut self, line: &str, json_format: bool) {
         if self.wanted(true) {
+            let record = json_format
+                .then(|| serde_json::from_str::<Value>(line).ok())
+                .flatten()
+                .filter(Value::is_object)
+                .unwrap_or_else(|| Value::String(line.to_owned()));
             self.emit(
                 "function",
-                json!({"time": now(), "type": "function", "record": line}),
+                json!({"time": now(), "type": "function", "record": record}),
             );
         }
     }
@@ -205,11 +213,6 @@ impl Telemetry {
             json!({"name": name, "state": "Subscribed", "types": names}),
         );
     }
-}
-
-/// The current time as Lambda writes it in records.
-fn now() -> String {
-    crate::ids::rfc3339_millis(crate::ids::unix_millis())
 }
 
 /// Batches records and POSTs each batch; ends when the environment drops its sender (after

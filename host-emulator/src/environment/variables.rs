@@ -75,6 +75,15 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
         ("LAMBDA_RUNTIME_DIR".into(), task_root),
     ]);
+    // Lambda's advanced logging controls: the runtime learns the format and the application
+    // log level from these (set only for the JSON format, the one that has levels).
+    if c.logging.format == crate::config::LogFormat::Json {
+        vars.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+        vars.push((
+            "AWS_LAMBDA_LOG_LEVEL".into(),
+            c.logging.application_level().as_str().into(),
+        ));
+    }
     if let Some(n) = c.max_concurrency {
         vars.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), n.to_string()));
     }

@@ -15,6 +15,7 @@ INIT_MODE decides how Init goes:
 
 Each event (a JSON object) says what to do, in this order:
   print: N            print N numbered lines to stdout
+  lines: [TEXT, ...]  print each TEXT as a line to stdout, verbatim
   stderr: TEXT        print TEXT to stderr
   barrier: {dir, count}  create a file in dir, then wait until count files exist there
                       (at most 60 s): go on only once `count` invocations have started
@@ -122,6 +123,8 @@ def handle(request_id, headers, event):
         event = {}
     for i in range(event.get("print", 0)):
         print(f"line {i}")
+    for line in event.get("lines", []):
+        print(line)
     sys.stdout.flush()
     if "stderr" in event:
         print(event["stderr"], file=sys.stderr, flush=True)

@@ -134,10 +134,15 @@ fn configuration(config: &FunctionConfig, arn: &str, functions: &Functions) -> V
         "EphemeralStorage": { "Size": EPHEMERAL_STORAGE_MB },
         "TracingConfig": { "Mode": "PassThrough" },
         "LoggingConfig": {
-            "LogFormat": "Text",
+            "LogFormat": config.logging.format.as_str(),
             "LogGroup": format!("/aws/lambda/{}", config.name),
         },
     });
+    if config.logging.format == crate::config::LogFormat::Json {
+        c["LoggingConfig"]["ApplicationLogLevel"] =
+            config.logging.application_level().as_str().into();
+        c["LoggingConfig"]["SystemLogLevel"] = config.logging.system_level().as_str().into();
+    }
     if let Some(handler) = &config.handler {
         c["Handler"] = handler.clone().into();
     }

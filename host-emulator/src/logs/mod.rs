@@ -1,6 +1,9 @@
 //! Log streams: each function's captured output and platform lines (`START`, `END`, `REPORT`),
 //! fanned out to subscribers without ever blocking a function, kept in a bounded history, and
-//! the per-invocation 4 KB tail for `X-Amz-Log-Result`.
+//! the per-invocation 4 KB tail for `X-Amz-Log-Result`. `system` renders the platform's lines
+//! in the function's log format and filters by log level.
+
+pub mod system;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -93,15 +96,22 @@ impl LogHub {
 pub struct FunctionLog {
     hub: Arc<LogHub>,
     function: Arc<str>,
+    policy: system::LogPolicy,
 }
 
 impl FunctionLog {
-    /// The stream of `function` in `hub`.
-    pub fn new(hub: Arc<LogHub>, function: &str) -> Self {
+    /// The stream of `function` in `hub`, written as `logging` says.
+    pub fn new(hub: Arc<LogHub>, function: &str, logging: &crate::config::LoggingConfig) -> Self {
         Self {
             hub,
             function: Arc::from(function),
+            policy: system::LogPolicy::new(logging),
         }
+    }
+
+    /// How this stream's lines are written and filtered.
+    pub fn policy(&self) -> &system::LogPolicy {
+        &self.policy
     }
 
     /// Writes a line of the function's own output.
@@ -109,9 +119,16 @@ impl FunctionLog {
         self.write(LogSource::Function, text);
     }
 
-    /// Writes a platform line.
+    /// Writes a platform line, already rendered by [`FunctionLog::policy`].
     pub fn platform(&self, text: String) {
         self.write(LogSource::Platform, text);
+    }
+
+    /// Renders and writes a platform line (unless the system log level filters it out).
+    pub fn platform_line(&self, line: system::PlatformLine) {
+        if let Some(text) = self.policy.render(line) {
+            self.platform(text);
+        }
     }
 
     fn write(&self, source: LogSource, text: String) {
@@ -215,7 +232,8 @@ pub struct Report<'a> {
     pub init: Option<Duration>,
 }
 
-fn ms(d: Duration) -> f64 {
+/// A duration in milliseconds, as records give it.
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -246,8 +264,8 @@ impl Report<'_> {
         line
     }
 
-    /// The Telemetry API's `platform.report` record, with the invocation's `status`.
-    pub fn record(&self, status: &str) -> serde_json::Value {
+    /// The `platform.report` record (Telemetry API and JSON logs), with how the invocation ended.
+    pub fn record(&self, outcome: system::Outcome<'_>) -> serde_json::Value {
         let mut metrics = serde_json::json!({
             "durationMs": ms(self.duration),
             "billedDurationMs": self.billed_ms(),
@@ -257,7 +275,15 @@ impl Report<'_> {
         if let Some(init) = self.init {
             metrics["initDurationMs"] = ms(init).into();
         }
-        serde_json::json!({"requestId": self.request_id, "status": status, "metrics": metrics})
+        let mut record = serde_json::json!({
+            "requestId": self.request_id,
+            "status": outcome.status,
+            "metrics": metrics,
+        });
+        if let Some(error_type) = outcome.error_type {
+            record["errorType"] = error_type.into();
+        }
+        record
     }
 }
 
@@ -310,7 +336,7 @@ mod tests {
     fn hub_history_and_live() {
         let hub = Arc::new(LogHub::new(["f"]));
         let mut rx = hub.subscribe();
-        let log = FunctionLog::new(hub.clone(), "f");
+        let log = FunctionLog::new(hub.clone(), "f", &Default::default());
         log.output("hello".into());
         assert_eq!(hub.history("f")[0].text, "hello");
         assert_eq!(rx.try_recv().unwrap().source, LogSource::Function);
