@@ -8,7 +8,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use firebox_emulator::{FunctionConfig, InvokeOptions, InvokeResponse};
+use firebox_emulator::{FunctionConfig, InvokeOptions, InvokeResponse, LogLevel, LoggingConfig};
 use firebox_tests::bins::{OFFICIAL_ECHO, RAW_ECHO_PIPELINED};
 use firebox_tests::functions::{
     binary_function, node_function, python_function, workspace_function, DEFAULT_TIMEOUT,
@@ -29,6 +29,8 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         python_function("py-logs", "app.logs")?,
         node_function("node-echo", "index.handler")?,
         node_function("node-context", "index.context")?,
+        python_function("py-json", "app.leveled")?.logging(warn_and_above()),
+        node_function("node-json", "index.leveled")?.logging(warn_and_above()),
         workspace_function("official-echo", OFFICIAL_ECHO)?,
         workspace_function("pipelined-echo", RAW_ECHO_PIPELINED)?,
         binary_function(
@@ -39,6 +41,59 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
 }
 
 /// The client context every context test sends, in the AWS Mobile SDK's shape.
+/// The JSON log format, keeping the function's records of level WARN and above.
+fn warn_and_above() -> LoggingConfig {
+    LoggingConfig {
+        application_level: Some(LogLevel::Warn),
+        ..LoggingConfig::json()
+    }
+}
+
+/// Invokes a function whose runtime client logs one record per level with `tag` in its
+/// message, and checks the tail under the JSON format: the runtime client wrote each record
+/// as JSON with the invocation's `requestId`, only WARN and ERROR are there (the runtime was
+/// told the level), and the platform's lines are JSON records too.
+async fn leveled_records_are_json_and_filtered(
+    emu: &firebox_emulator::Emulator,
+    function: &str,
+    tag: &str,
+) -> TestResult {
+    let options = InvokeOptions {
+        log_tail: true,
+        ..Default::default()
+    };
+    let r = emu
+        .invoke_with(function, json!({ "message": tag }).to_string(), &options)
+        .await?;
+    assert_eq!(success(&r)?, json!({"logged": 4}));
+    let id = request_id(&r);
+    let tail = r.log_tail.clone().unwrap_or_default();
+    let records: Vec<Value> = tail
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}\n{tail}")))
+        .collect();
+    let mut levels = Vec::new();
+    for record in &records {
+        let Some(message) = record["message"].as_str() else {
+            continue;
+        };
+        if message.contains(tag) {
+            assert_eq!(record["requestId"], id.as_str(), "{record}");
+            let level = record["level"].as_str().unwrap_or_default().to_uppercase();
+            levels.push(if level == "WARNING" {
+                "WARN".into()
+            } else {
+                level
+            });
+        }
+    }
+    assert_eq!(levels, ["WARN", "ERROR"], "{tail}");
+    let types: Vec<&str> = records.iter().filter_map(|r| r["type"].as_str()).collect();
+    assert!(types.contains(&"platform.start"), "{tail}");
+    assert_eq!(types.last(), Some(&"platform.report"), "{tail}");
+    Ok(())
+}
+
 fn client_context() -> Value {
     json!({
         "client": {
@@ -217,6 +272,13 @@ fn python_output_lands_in_the_log_tail_of_its_request() -> TestResult {
     })
 }
 
+#[test]
+fn python_logs_as_json_at_the_configured_level() -> TestResult {
+    EMU.run(|emu| async move {
+        leveled_records_are_json_and_filtered(&emu, "py-json", "py leveled").await
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Node: aws-lambda-ric
 
@@ -274,6 +336,13 @@ fn node_sees_the_invocation_context() -> TestResult {
         assert!(cwd.ends_with("fixtures/node"), "cwd {cwd}");
         assert_eq!(body["event"], json!({"x": 1}));
         Ok(())
+    })
+}
+
+#[test]
+fn node_logs_as_json_at_the_configured_level() -> TestResult {
+    EMU.run(|emu| async move {
+        leveled_records_are_json_and_filtered(&emu, "node-json", "node leveled").await
     })
 }
 

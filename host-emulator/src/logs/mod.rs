@@ -232,9 +232,10 @@ pub struct Report<'a> {
     pub init: Option<Duration>,
 }
 
-/// A duration in milliseconds, as records give it.
+/// A duration in milliseconds, as records give it: to the microsecond, so that a record says
+/// `0.751` rather than `0.7507790000000001`.
 pub(crate) fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
 impl Report<'_> {

@@ -206,7 +206,12 @@ impl LogPolicy {
             return None;
         }
         let record = line.record.unwrap_or(Value::String(line.text));
-        Some(json!({"time": now(), "type": line.kind, "record": record}).to_string())
+        // Written by hand to keep Lambda's order of the keys (a `Value` sorts them).
+        Some(format!(
+            r#"{{"time":"{}","type":"{}","record":{record}}}"#,
+            now(),
+            line.kind
+        ))
     }
 
     /// Whether a line of the function's own output is kept.
@@ -273,7 +278,9 @@ mod tests {
             "START RequestId: r Version: $LATEST".into(),
             Some(json!({"requestId": "r", "version": "$LATEST"})),
         );
-        let v: Value = serde_json::from_str(&p.render(start).unwrap()).unwrap();
+        let rendered = p.render(start).unwrap();
+        assert!(rendered.starts_with(r#"{"time":""#), "{rendered}");
+        let v: Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(v["type"], "platform.start");
         assert_eq!(v["record"]["requestId"], "r");
         assert!(v["time"].as_str().unwrap().ends_with('Z'), "{v}");

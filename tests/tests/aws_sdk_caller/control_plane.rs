@@ -6,7 +6,9 @@
 
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::AliasRoutingConfiguration;
+use aws_sdk_lambda::types::{
+    AliasRoutingConfiguration, ApplicationLogLevel, LogFormat, SystemLogLevel,
+};
 use firebox_tests::shared::TestResult;
 
 use super::{explain, service_error, with_sdk, with_sdk_on, CHANGED};
@@ -62,6 +64,30 @@ fn functions_versions_and_aliases_parse() -> TestResult {
             "{c:?}"
         );
 
+        // Lambda's LoggingConfig: Text unless configured, the levels only with JSON.
+        for (function, format, application, system) in [
+            ("hello", LogFormat::Text, None, None),
+            (
+                "hello-json",
+                LogFormat::Json,
+                Some(ApplicationLogLevel::Debug),
+                Some(SystemLogLevel::Info),
+            ),
+        ] {
+            let c = sdk
+                .get_function_configuration()
+                .function_name(function)
+                .send()
+                .await
+                .map_err(|e| explain(&e))?;
+            let logging = c.logging_config().ok_or("no LoggingConfig")?;
+            assert_eq!(logging.log_format(), Some(&format), "{logging:?}");
+            assert_eq!(logging.application_log_level(), application.as_ref());
+            assert_eq!(logging.system_log_level(), system.as_ref());
+            let group = format!("/aws/lambda/{function}");
+            assert_eq!(logging.log_group(), Some(group.as_str()));
+        }
+
         let versions = sdk
             .list_versions_by_function()
             .function_name("hello")
@@ -114,7 +140,13 @@ fn functions_versions_and_aliases_parse() -> TestResult {
         }
         assert_eq!(
             names,
-            ["errors", "hello", "streaming", "streaming-disconnect"]
+            [
+                "errors",
+                "hello",
+                "hello-json",
+                "streaming",
+                "streaming-disconnect"
+            ]
         );
         Ok(())
     })

@@ -23,7 +23,9 @@ use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_lambda::error::{DisplayErrorContext, SdkError};
 use aws_sdk_lambda::Client;
 use base64::Engine as _;
-use firebox_emulator::{AliasConfig, Emulator, FunctionConfig, VersionConfig};
+use firebox_emulator::{
+    AliasConfig, Emulator, FunctionConfig, LogLevel, LoggingConfig, VersionConfig,
+};
 use firebox_tests::bins::{ERRORS, HELLO, STREAMING};
 use firebox_tests::functions::workspace_function;
 use firebox_tests::shared::{SharedEmulator, TestResult};
@@ -47,6 +49,11 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
             .publish(2, VersionConfig::new())
             .alias("live", AliasConfig::new("1").route("2", 0.25)),
         workspace_function("errors", ERRORS)?,
+        // Never invoked: its configuration shows the JSON log format.
+        workspace_function("hello-json", HELLO)?.logging(LoggingConfig {
+            application_level: Some(LogLevel::Debug),
+            ..LoggingConfig::json()
+        }),
         workspace_function("streaming", STREAMING)?,
         // Its own name: the disconnect test counts its environments.
         workspace_function("streaming-disconnect", STREAMING)?,
