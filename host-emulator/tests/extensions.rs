@@ -369,7 +369,7 @@ fn received(path: &std::path::Path) -> Vec<serde_json::Value> {
 }
 
 #[tokio::test]
-async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_the_functions_output() {
+async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_outputs() {
     let dir = TempDir::new("ext-telemetry");
     let out = dir.path("records.jsonl");
     // Not frozen between invocations: a frozen extension cannot take its batches, which then
@@ -435,6 +435,25 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_the_fu
     assert!(
         lines.contains(&"line 0") && lines.contains(&"line 1"),
         "{lines:?}"
+    );
+    // The extension's own lines are `extension` records, not `function` ones.
+    assert!(
+        !lines.iter().any(|l| l.starts_with("[telemetry]")),
+        "{lines:?}"
+    );
+    let extension_lines: Vec<&str> = of("extension")
+        .iter()
+        .filter_map(|r| r["record"].as_str())
+        .collect();
+    assert!(
+        extension_lines.contains(&"[telemetry] subscribed 200"),
+        "{extension_lines:?}"
+    );
+    assert!(
+        extension_lines
+            .iter()
+            .all(|l| l.starts_with("[telemetry]") || l.starts_with("PROBE ")),
+        "{extension_lines:?}"
     );
     let done = &of("platform.runtimeDone")[0]["record"];
     assert_eq!(

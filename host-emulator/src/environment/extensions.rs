@@ -545,11 +545,16 @@ impl Environment {
             if runtime_done && (!extensions_alive || self.extensions.all_idle()) {
                 break;
             }
-            let (exit, extension_exit, output) = process.watch();
+            let (exit, extension_exit, pipes) = process.watch();
             tokio::select! {
                 _ = exit, if !runtime_done => {}
                 _ = extension_exit, if extensions_alive => {}
-                ready = output.readable(), if self.output_open => {
+                ready = pipes.function.readable(), if self.function_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
+                ready = super::output::readable(pipes.extension), if self.extension_output.open => {
                     if ready.is_ok() {
                         self.drain_output(&mut buf);
                     }

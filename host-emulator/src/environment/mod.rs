@@ -39,7 +39,7 @@ use tokio::time::Sleep;
 use crate::api::runtime::RuntimeRequest;
 use crate::invocation::{error_document, Answer, Invocation};
 use crate::logs::system::PlatformLine;
-use crate::logs::{LineSplitter, Tail};
+use crate::logs::Tail;
 use crate::scheduler::{FunctionShared, PoolMessage};
 use extensions::Extensions;
 use invocations::Held;
@@ -210,7 +210,6 @@ struct Environment {
     process: Option<Process>,
     log_stream: String,
     tmp: TempDir,
-    splitter: LineSplitter,
     phase: Phase,
     /// The invocations it holds and the runtime's waiting `/next` calls.
     held: Held,
@@ -223,8 +222,12 @@ struct Environment {
     /// it is delivered (request id, tail).
     init_tail: Option<(String, Tail)>,
     peak_memory: u64,
-    /// Whether the output pipe may still deliver bytes (false after end of file).
-    output_open: bool,
+    /// The runtime's output pipe.
+    function_output: output::OutputReader,
+    /// The external extensions' output pipe (closed when there are none).
+    extension_output: output::OutputReader,
+    /// Lines read and not yet written out (kept to reuse its allocation).
+    lines: Vec<String>,
     /// How long the process may take to exit by itself before it is killed.
     exit_grace: Duration,
     timer: std::pin::Pin<Box<Sleep>>,
@@ -304,7 +307,6 @@ impl Environment {
             process: None,
             log_stream,
             tmp,
-            splitter: LineSplitter::default(),
             phase: Phase::Initializing {
                 since: Instant::now(),
                 retried: false,
@@ -314,7 +316,9 @@ impl Environment {
             retried_init: None,
             init_tail,
             peak_memory: 0,
-            output_open: true,
+            function_output: output::OutputReader::new(true),
+            extension_output: output::OutputReader::new(false),
+            lines: Vec::new(),
             exit_grace: Duration::ZERO,
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             freeze_at: None,
@@ -376,9 +380,9 @@ impl Environment {
             Process::spawn_extensions(&launch)?
         };
         tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "environment started");
+        self.function_output = output::OutputReader::new(true);
+        self.extension_output = output::OutputReader::new(process.extension_output.is_some());
         self.process = Some(process);
-        self.output_open = true;
-        self.splitter = LineSplitter::default();
         Ok(())
     }
 
@@ -413,7 +417,7 @@ impl Environment {
                 break End::Failed;
             };
             let extensions_alive = process.extensions_alive();
-            let (exit, extension_exit, output) = process.watch();
+            let (exit, extension_exit, pipes) = process.watch();
             tokio::select! {
                 biased;
                 status = exit => {
@@ -426,7 +430,12 @@ impl Environment {
                     self.on_extension_exit(&name, status);
                     break End::Failed;
                 }
-                ready = output.readable(), if self.output_open => {
+                ready = pipes.function.readable(), if self.function_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
+                ready = output::readable(pipes.extension), if self.extension_output.open => {
                     if ready.is_ok() {
                         self.drain_output(&mut buf);
                     }

@@ -6,9 +6,38 @@
 //! waiting for Init.
 
 use super::invocations::Active;
+use super::telemetry::OutputKind;
 use super::Environment;
 use crate::logs::system::{InitOutcome, Outcome, PlatformLine};
-use crate::logs::{Report, Tail};
+use crate::logs::{LineSplitter, Report, Tail};
+
+/// The reading of one output pipe: whether it is open, and its unfinished line.
+#[derive(Debug, Default)]
+pub(super) struct OutputReader {
+    /// Until end of file.
+    pub open: bool,
+    splitter: LineSplitter,
+}
+
+/// Waits until `pipe` (if any) has bytes or is closed.
+pub(super) async fn readable(
+    pipe: Option<&tokio::net::unix::pipe::Receiver>,
+) -> std::io::Result<()> {
+    match pipe {
+        Some(pipe) => pipe.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl OutputReader {
+    /// A reader of a pipe just created (`open`) or of none.
+    pub fn new(open: bool) -> Self {
+        Self {
+            open,
+            splitter: LineSplitter::default(),
+        }
+    }
+}
 
 impl Environment {
     /// Writes an environment-wide platform line (in the function's log format; a line its
@@ -51,43 +80,44 @@ impl Environment {
 
     /// Whether platform records are wanted as JSON (by the log or a telemetry subscriber).
     pub(super) fn records_wanted(&self) -> bool {
-        self.shared.log.policy().is_json() || self.telemetry.wanted(false)
+        self.shared.log.policy().is_json() || self.telemetry.wanted()
     }
 
     fn each_tail(&mut self, push: impl FnMut(&mut Tail)) {
         each_tail(&mut self.init_tail, &mut self.held.active, push);
     }
 
-    /// Reads everything the process has written so far, without waiting.
+    /// Reads everything the processes have written so far, without waiting: the runtime's
+    /// pipe, then the external extensions'.
     pub(super) fn drain_output(&mut self, buf: &mut [u8]) {
+        self.drain(OutputKind::Function, buf);
+        self.drain(OutputKind::Extension, buf);
+    }
+
+    fn drain(&mut self, kind: OutputKind, buf: &mut [u8]) {
         loop {
-            let read = match &self.process {
-                Some(process) => process.output.try_read(buf),
-                None => return,
+            let read = match (&self.process, kind) {
+                (Some(process), OutputKind::Function) => process.output.try_read(buf),
+                (Some(process), OutputKind::Extension) => match &process.extension_output {
+                    Some(output) => output.try_read(buf),
+                    None => return,
+                },
+                (None, _) => return,
             };
             match read {
                 Ok(0) => {
-                    self.output_open = false;
+                    self.reader(kind).open = false;
                     break;
                 }
                 Ok(n) => {
-                    let Self {
-                        splitter,
-                        init_tail,
-                        held,
-                        shared,
-                        telemetry,
-                        ..
-                    } = self;
-                    let policy = *shared.log.policy();
-                    splitter.feed(&buf[..n], |line| {
-                        if !policy.keeps(&line) {
-                            return;
-                        }
-                        each_tail(init_tail, &mut held.active, |tail| tail.push(&line));
-                        telemetry.function(&line, policy.is_json());
-                        shared.log.output(line);
-                    });
+                    let mut lines = std::mem::take(&mut self.lines);
+                    self.reader(kind)
+                        .splitter
+                        .feed(&buf[..n], |line| lines.push(line));
+                    for line in lines.drain(..) {
+                        self.emit_output(kind, line);
+                    }
+                    self.lines = lines;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
@@ -95,15 +125,36 @@ impl Environment {
         }
     }
 
-    /// Writes out an unfinished last line (the process has exited).
+    /// Writes out unfinished last lines (the processes have exited).
     pub(super) fn flush_output(&mut self) {
-        let mut last = None;
-        self.splitter.flush(|line| last = Some(line));
+        for kind in [OutputKind::Function, OutputKind::Extension] {
+            let mut last = None;
+            self.reader(kind).splitter.flush(|line| last = Some(line));
+            if let Some(line) = last {
+                self.emit_output(kind, line);
+            }
+        }
+    }
+
+    fn reader(&mut self, kind: OutputKind) -> &mut OutputReader {
+        match kind {
+            OutputKind::Function => &mut self.function_output,
+            OutputKind::Extension => &mut self.extension_output,
+        }
+    }
+
+    /// One line of output: to the tails, the telemetry subscribers and the log stream,
+    /// unless the application log level filters it out.
+    fn emit_output(&mut self, kind: OutputKind, line: String) {
         let policy = *self.shared.log.policy();
-        if let Some(line) = last.filter(|line| policy.keeps(line)) {
-            self.each_tail(|tail| tail.push(&line));
-            self.telemetry.function(&line, policy.is_json());
-            self.shared.log.output(line);
+        if !policy.keeps(&line) {
+            return;
+        }
+        self.each_tail(|tail| tail.push(&line));
+        self.telemetry.output(kind, &line, policy.is_json());
+        match kind {
+            OutputKind::Function => self.shared.log.output(line),
+            OutputKind::Extension => self.shared.log.extension(line),
         }
     }
 

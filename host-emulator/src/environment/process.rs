@@ -114,10 +114,13 @@ pub struct Process {
     runtime: Option<Runtime>,
     /// The external extensions, in the order they were started.
     extensions: Vec<ExtensionChild>,
-    /// stdout and stderr of every member, merged as Lambda merges them.
+    /// stdout and stderr of the runtime, merged as Lambda merges them.
     pub output: pipe::Receiver,
     /// The pipe's write end, kept until the runtime (the last member) is spawned.
     writer: Option<OwnedFd>,
+    /// stdout and stderr of the external extensions (their lines are `extension` records),
+    /// when there are any.
+    pub extension_output: Option<pipe::Receiver>,
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
@@ -127,6 +130,15 @@ pub struct Process {
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
     frozen: Option<FrozenBy>,
+}
+
+/// The read ends of an environment's output pipes.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputPipes<'a> {
+    /// The runtime's.
+    pub function: &'a pipe::Receiver,
+    /// The external extensions', if there are any.
+    pub extension: Option<&'a pipe::Receiver>,
 }
 
 /// The runtime process.
@@ -169,13 +181,18 @@ impl Process {
     /// arguments; the runtime follows with [`Process::spawn_runtime`] once they registered.
     pub fn spawn_extensions(launch: &Launch<'_>) -> Result<Self, SpawnError> {
         let mut process = Self::prepare(launch)?;
+        let (writer, output) = pipe::pipe().map_err(SpawnError::Setup)?;
+        // Dropped at the end of this function: from then on only the extensions hold it, so
+        // that the pipe reports end of file once they are all gone.
+        let writer: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
+        process.extension_output = Some(output);
         for path in &launch.config.extensions {
             let program = path.display().to_string();
             let mut command = Command::new(path);
             command
                 .env_clear()
                 .envs(super::variables::extension_variables(launch));
-            let (child, pid) = process.spawn_member(command, program, launch)?;
+            let (child, pid) = process.spawn_member(command, program, &writer, launch)?;
             let name = super::super::config::extension_name(path);
             process.extensions.push(ExtensionChild {
                 name,
@@ -207,6 +224,7 @@ impl Process {
             extensions: Vec::new(),
             output,
             writer: Some(writer),
+            extension_output: None,
             guard: GroupGuard {
                 pgid: 0,
                 registry: launch.registry.clone(),
@@ -229,10 +247,12 @@ impl Process {
             .args(&config.command[1..])
             .env_clear()
             .envs(variables(launch));
-        let (child, pid) = self.spawn_member(command, program, launch)?;
-        // The runtime is the last member: only the members hold the write end from now on,
-        // so that the pipe reports end of file once they are all gone.
-        self.writer = None;
+        let writer = self.writer.take().ok_or_else(|| {
+            SpawnError::Setup(std::io::Error::other("the runtime was already started"))
+        })?;
+        let (child, pid) = self.spawn_member(command, program, &writer, launch)?;
+        // The runtime is the last member: from here only it holds the write end (dropped
+        // here), so that the pipe reports end of file once it and its children are gone.
         // Kept open for every REPORT; if it cannot be opened, each read opens it anew.
         let status = ReadAgain::open(Path::new(&format!("/proc/{pid}/status")), 2048).ok();
         self.runtime = Some(Runtime { child, pid, status });
@@ -240,16 +260,14 @@ impl Process {
     }
 
     /// Spawns one member into the group (creating the group with the first member), its
-    /// output into the shared pipe, and starts its move into the cgroups.
+    /// output into `writer`, and starts its move into the cgroups.
     fn spawn_member(
         &mut self,
         mut command: Command,
         program: String,
+        writer: &OwnedFd,
         launch: &Launch<'_>,
     ) -> Result<(Child, u32), SpawnError> {
-        let writer = self.writer.as_ref().ok_or_else(|| {
-            SpawnError::Setup(std::io::Error::other("the runtime was already started"))
-        })?;
         let stdout = writer.try_clone().map_err(SpawnError::Setup)?;
         let stderr = writer.try_clone().map_err(SpawnError::Setup)?;
         command
@@ -415,13 +433,14 @@ impl Process {
 
     /// Waits for the runtime to exit and for an extension to exit (both cancel-safe; the
     /// first never resolves before the runtime is started, the second never without living
-    /// extensions); also gives the output pipe, so that a caller can wait for all at once.
+    /// extensions); also gives the output pipes (the runtime's, and the extensions' if
+    /// any), so that a caller can wait for all at once.
     pub fn watch(
         &mut self,
     ) -> (
         impl Future<Output = std::io::Result<ExitStatus>> + '_,
         impl Future<Output = (String, std::io::Result<ExitStatus>)> + '_,
-        &pipe::Receiver,
+        OutputPipes<'_>,
     ) {
         let runtime = self.runtime.as_mut().map(|r| &mut r.child);
         let extensions = &mut self.extensions;
@@ -445,7 +464,10 @@ impl Process {
                 }
                 std::task::Poll::Pending
             }),
-            &self.output,
+            OutputPipes {
+                function: &self.output,
+                extension: self.extension_output.as_ref(),
+            },
         )
     }
 

@@ -28,9 +28,27 @@ pub struct TelemetryTypes {
     pub platform: bool,
     /// `function`: the function's output lines.
     pub function: bool,
-    /// `extension`: the extensions' output lines (the emulator cannot tell them apart from
-    /// the function's, which share its log stream, so none are sent).
+    /// `extension`: the external extensions' output lines.
     pub extension: bool,
+}
+
+/// Whose output a line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// The runtime's (and the function code's).
+    Function,
+    /// An external extension's.
+    Extension,
+}
+
+impl OutputKind {
+    /// The record type: `function` or `extension`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Function => "function",
+            OutputKind::Extension => "extension",
+        }
+    }
 }
 
 /// Which API a subscription came through.
@@ -52,6 +70,7 @@ impl TelemetryApi {
             TelemetryApi::Logs => matches!(
                 kind,
                 "function"
+                    | "extension"
                     | "platform.start"
                     | "platform.end"
                     | "platform.report"
@@ -102,10 +121,10 @@ struct Subscriber {
 impl Subscriber {
     /// Whether this subscriber gets a record of type `kind`.
     fn wants(&self, kind: &str) -> bool {
-        let of_type = if kind == "function" {
-            self.types.function
-        } else {
-            self.types.platform
+        let of_type = match kind {
+            "function" => self.types.function,
+            "extension" => self.types.extension,
+            _ => self.types.platform,
         };
         of_type && self.api.sends(kind)
     }
@@ -125,42 +144,39 @@ impl Telemetry {
         self.backlog = None;
     }
 
-    /// Whether anything listens (cheap: checked before a record is built).
-    pub fn wanted(&self, function: bool) -> bool {
-        if self.backlog.is_some() {
-            return true;
-        }
-        self.subscribers.iter().any(|s| {
-            if function {
-                s.types.function
-            } else {
-                s.types.platform
-            }
-        })
+    /// Whether anything listens for `platform.*` records (cheap: checked before one is
+    /// built).
+    pub fn wanted(&self) -> bool {
+        self.backlog.is_some() || self.subscribers.iter().any(|s| s.types.platform)
     }
 
     /// A `platform.*` record (on the invoke path, check [`Telemetry::wanted`] before building
     /// one).
     pub fn platform(&mut self, kind: &str, record: Value) {
-        if self.wanted(false) {
+        if self.wanted() {
             self.emit(kind, json!({"time": now(), "type": kind, "record": record}));
         }
     }
 
-    /// One line of the function's output. Under the JSON log format a line that is a JSON
-    /// object is sent as that object, as Lambda does; any other line as a string.
-    pub fn function(&mut self, line: &str, json_format: bool) {
-        if self.wanted(true) {
-            let record = json_format
-                .then(|| serde_json::from_str::<Value>(line).ok())
-                .flatten()
-                .filter(Value::is_object)
-                .unwrap_or_else(|| Value::String(line.to_owned()));
-            self.emit(
-                "function",
-                json!({"time": now(), "type": "function", "record": record}),
-            );
+    /// One line of the function's output (`kind` `function`) or of an external extension's
+    /// (`extension`). Under the JSON log format a line that is a JSON object is sent as that
+    /// object, as Lambda does; any other line as a string.
+    pub fn output(&mut self, kind: OutputKind, line: &str, json_format: bool) {
+        let wanted = self.backlog.is_some()
+            || self.subscribers.iter().any(|s| match kind {
+                OutputKind::Function => s.types.function,
+                OutputKind::Extension => s.types.extension,
+            });
+        if !wanted {
+            return;
         }
+        let record = json_format
+            .then(|| serde_json::from_str::<Value>(line).ok())
+            .flatten()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| Value::String(line.to_owned()));
+        let kind = kind.as_str();
+        self.emit(kind, json!({"time": now(), "type": kind, "record": record}));
     }
 
     fn emit(&mut self, kind: &str, record: Value) {

@@ -25,6 +25,8 @@ pub enum LogSource {
     Function,
     /// The emulator, speaking as Lambda (`START`, `END`, `REPORT`, timeouts...).
     Platform,
+    /// An external extension's stdout or stderr.
+    Extension,
 }
 
 /// One line of a function's log stream.
@@ -117,6 +119,11 @@ impl FunctionLog {
     /// Writes a line of the function's own output.
     pub fn output(&self, text: String) {
         self.write(LogSource::Function, text);
+    }
+
+    /// Writes a line of an external extension's output.
+    pub fn extension(&self, text: String) {
+        self.write(LogSource::Extension, text);
     }
 
     /// Writes a platform line, already rendered by [`FunctionLog::policy`].

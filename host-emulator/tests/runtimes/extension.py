@@ -18,9 +18,9 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   no_register   print a line and sleep without registering
   probe         make bad calls first and print `PROBE <case> <status> <errorType>` for each
   telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
-                API (platform and function records, destination sandbox.localdomain); every
-                record received is appended as a JSON line to the file EXT_TELEMETRY_OUT. Bad
-                subscriptions are probed first (`PROBE <case> <status> <errorType>`)
+                API (platform, function and extension records, destination
+                sandbox.localdomain); every record received is appended as a JSON line to the
+                file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`)
 """
 import http.client
 import json
@@ -120,7 +120,7 @@ def subscribe(ext_id):
 
     good = {
         "schemaVersion": "2022-12-13",
-        "types": ["platform", "function"],
+        "types": ["platform", "function", "extension"],
         "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
         "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},
     }
