@@ -1,9 +1,10 @@
-//! An environment's log: the function's output read line by line from its pipe, the platform
-//! lines Lambda writes (`INIT_START`, `START`, `END`, `REPORT`, errors), and the 4 KB tails of
-//! the invocations whose callers asked for one. A line about one invocation goes to its own
-//! tail; the function's output and environment-wide lines go to the tail of every invocation in
-//! flight (under multi-concurrency their output interleaves) and to the tail of the invocation
-//! waiting for Init.
+//! An environment's log: the runtime's and the external extensions' output, each read line by
+//! line from its own pipe and filtered by the application log level; the platform lines Lambda
+//! writes (`INIT_START`, `START`, `END`, `REPORT`, errors) in the function's log format
+//! (`crate::logs::system`); and the 4 KB tails of the invocations whose callers asked for one.
+//! A line about one invocation goes to its own tail; output and environment-wide lines go to
+//! the tail of every invocation in flight (under multi-concurrency their output interleaves)
+//! and to the tail of the invocation waiting for Init.
 
 use super::invocations::Active;
 use super::telemetry::OutputKind;
@@ -19,16 +20,6 @@ pub(super) struct OutputReader {
     splitter: LineSplitter,
 }
 
-/// Waits until `pipe` (if any) has bytes or is closed.
-pub(super) async fn readable(
-    pipe: Option<&tokio::net::unix::pipe::Receiver>,
-) -> std::io::Result<()> {
-    match pipe {
-        Some(pipe) => pipe.readable().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl OutputReader {
     /// A reader of a pipe just created (`open`) or of none.
     pub fn new(open: bool) -> Self {
@@ -36,6 +27,16 @@ impl OutputReader {
             open,
             splitter: LineSplitter::default(),
         }
+    }
+}
+
+/// Waits until `pipe` (if any) has bytes or is closed.
+pub(super) async fn readable(
+    pipe: Option<&tokio::net::unix::pipe::Receiver>,
+) -> std::io::Result<()> {
+    match pipe {
+        Some(pipe) => pipe.readable().await,
+        None => std::future::pending().await,
     }
 }
 
