@@ -110,10 +110,7 @@ impl Environment {
             return false;
         }
         for line in self.extensions.ready_lines() {
-            if let Some(record) = &line.record {
-                self.telemetry
-                    .platform("platform.extension", record.clone());
-            }
+            self.telemetry.platform_line(&line);
             self.platform(line);
         }
         self.init_done(since, retried);

@@ -152,9 +152,7 @@ impl Environment {
                 &active.invocation.trace_id,
                 self.records_wanted(),
             );
-            if let Some(record) = &start.record {
-                self.telemetry.platform("platform.start", record.clone());
-            }
+            self.telemetry.platform_line(&start);
             self.note(&mut active, start);
             self.held.active.push(active);
             self.reset_deadline();

@@ -338,9 +338,7 @@ impl Environment {
             env.held.pending.push_back(first);
         }
         let init_start = PlatformLine::init_start(env.init_type());
-        if let Some(record) = &init_start.record {
-            env.telemetry.platform("platform.initStart", record.clone());
-        }
+        env.telemetry.platform_line(&init_start);
         env.platform(init_start);
         match env.spawn_members() {
             Ok(()) => {

@@ -199,13 +199,13 @@ impl Environment {
         let id = &active.invocation.request_id;
         let end = PlatformLine::runtime_done(id, outcome, duration, record);
         let report = PlatformLine::report(&report, outcome, record);
-        if let (Some(done), Some(figures)) = (&end.record, &report.record) {
-            self.telemetry
-                .platform("platform.runtimeDone", done.clone());
+        self.telemetry.platform_line(&end);
+        if self.telemetry.wanted() {
+            // The Logs API's record between the two (the Telemetry API has none).
             self.telemetry
                 .platform("platform.end", serde_json::json!({"requestId": id}));
-            self.telemetry.platform("platform.report", figures.clone());
         }
+        self.telemetry.platform_line(&report);
         self.note(active, end);
         self.note(active, report);
     }

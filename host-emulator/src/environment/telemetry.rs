@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::logs::system::now;
+use crate::logs::system::{now, PlatformLine};
 
 /// At most this many records wait for the first subscription during Init.
 const BACKLOG_LIMIT: usize = 1000;
@@ -155,6 +155,14 @@ impl Telemetry {
     pub fn platform(&mut self, kind: &str, record: Value) {
         if self.wanted() {
             self.emit(kind, json!({"time": now(), "type": kind, "record": record}));
+        }
+    }
+
+    /// The record of a platform line, when it has one and anything listens (a line built
+    /// without its record, under the Text format with no subscriber, sends nothing).
+    pub fn platform_line(&mut self, line: &PlatformLine) {
+        if let Some(record) = line.record.as_ref().filter(|_| self.wanted()) {
+            self.platform(line.kind, record.clone());
         }
     }
 
