@@ -10,11 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::config::AliasConfig;
-use crate::config::{check_alias, AliasRuleError};
+use crate::config::{check_alias, check_description, AliasRuleError};
 use crate::versions::Function;
 
-/// Lambda's longest alias description.
-pub const MAX_DESCRIPTION: usize = 256;
+pub use crate::config::MAX_DESCRIPTION;
 
 /// An alias as the control plane shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,17 +202,14 @@ impl Function {
 
     /// The ARN of alias (or version) `qualifier` of this function.
     pub fn arn_of(&self, qualifier: &str) -> String {
-        self.latest.config.qualified_arn(qualifier)
+        self.latest().config.qualified_arn(qualifier)
     }
 
     fn check(&self, name: &str, config: &AliasConfig, description: &str) -> Result<(), AliasError> {
-        if description.chars().count() > MAX_DESCRIPTION {
-            return Err(AliasError::Invalid(format!(
-                "the description is longer than {MAX_DESCRIPTION} characters"
-            )));
-        }
-        let published = |v: &str| self.versions.contains_key(v);
-        check_alias(&self.latest.config.name, name, config, published).map_err(|e| match e {
+        check_description(description)
+            .map_err(|(_, message)| AliasError::Invalid(format!("the description {message}")))?;
+        let published = |v: &str| self.is_published(v);
+        check_alias(&self.latest().config.name, name, config, published).map_err(|e| match e {
             AliasRuleError::UnknownVersion { version, .. } => AliasError::UnknownVersion {
                 arn: self.arn_of(&version),
             },

@@ -21,7 +21,8 @@ use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::logs::{FunctionLog, LogHub, LogLine};
 use crate::metrics::FunctionMetrics;
 use crate::scheduler::capacity::{Capacity, ReservationError};
-use crate::scheduler::{self};
+use crate::scheduler::{Launcher, PoolTasks};
+use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
 
 /// The emulator could not start.
@@ -40,8 +41,9 @@ pub enum StartError {
     },
 }
 
-/// A change to a running function was refused (see [`Emulator::set_reserved_concurrency`] and
-/// [`Emulator::set_alias`]).
+/// A change to a running function was refused (see [`Emulator::set_reserved_concurrency`],
+/// [`Emulator::set_alias`], [`Emulator::update_function_configuration`] and
+/// [`Emulator::publish_version`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// The emulator has no function by that name.
@@ -53,6 +55,9 @@ pub enum ControlError {
     /// The reservation does not fit the account or the function's provisioned concurrency.
     #[error(transparent)]
     Reservation(#[from] ReservationError),
+    /// A setting is out of Lambda's range, or the revision id is not `$LATEST`'s.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 /// Builds an [`Emulator`].
@@ -136,13 +141,16 @@ impl EmulatorBuilder {
         let logs = Arc::new(LogHub::new(functions.iter().map(|f| f.name.as_str())));
         let registry = ProcessRegistry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let pools = Arc::new(PoolTasks::default());
         let (default_region, default_account) = functions
             .first()
             .map(|f| (f.region.clone(), f.account_id.clone()))
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let mut by_name = HashMap::new();
-        let account = Arc::new(scheduler::capacity::Account::new(&self.account, &functions));
+        let account = Arc::new(crate::scheduler::capacity::Account::new(
+            &self.account,
+            &functions,
+        ));
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());
         for mut f in functions {
@@ -152,43 +160,37 @@ impl EmulatorBuilder {
             let published = std::mem::take(&mut f.published);
             let aliases = std::mem::take(&mut f.aliases);
             let name = f.name.clone();
-            let mut start = |config: FunctionConfig| {
-                let (shared, task) = scheduler::start(
-                    config,
-                    log.clone(),
-                    registry.clone(),
-                    capacity.clone(),
-                    isolation.clone(),
-                    shutdown_rx.clone(),
-                );
-                tasks.push(task);
-                shared
+            let launcher = Launcher {
+                registry: registry.clone(),
+                capacity,
+                isolation: isolation.clone(),
+                shutdown: shutdown_rx.clone(),
+                tasks: pools.clone(),
             };
             let versions = published
                 .into_iter()
-                .map(|v| (v.version().to_owned(), start(v)))
+                .map(|v| {
+                    let log = log.with_logging(&v.logging);
+                    (v.version().to_owned(), launcher.start(v, log))
+                })
                 .collect();
-            let latest = start(f);
+            let latest = launcher.start(f, log);
             by_name.insert(
                 name,
-                Function {
+                Function::new(
                     latest,
                     versions,
-                    aliases: crate::aliases::Aliases::new(aliases),
-                },
+                    crate::aliases::Aliases::new(aliases),
+                    launcher,
+                ),
             );
         }
         let functions = Arc::new(Functions {
             by_name,
             default_region,
             default_account,
-            started: crate::ids::rfc3339_millis(crate::ids::unix_millis()).replace('Z', "+0000"),
         });
-        tasks.push(tokio::spawn(invoke::serve(
-            listener,
-            functions.clone(),
-            shutdown_rx,
-        )));
+        let server = tokio::spawn(invoke::serve(listener, functions.clone(), shutdown_rx));
         tracing::info!(endpoint = %format!("http://{local}"), "firebox emulator listening");
         Ok(Emulator {
             functions,
@@ -197,7 +199,8 @@ impl EmulatorBuilder {
             logs,
             registry,
             shutdown: shutdown_tx,
-            tasks,
+            server: Some(server),
+            pools,
         })
     }
 }
@@ -241,7 +244,10 @@ pub struct Emulator {
     logs: Arc<LogHub>,
     registry: ProcessRegistry,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The public listener's task.
+    server: Option<JoinHandle<()>>,
+    /// The scheduler of every version of every function.
+    pools: Arc<PoolTasks>,
 }
 
 impl Emulator {
@@ -327,8 +333,7 @@ impl Emulator {
         reserved: Option<u32>,
     ) -> Result<(), ControlError> {
         self.function(function)?
-            .latest
-            .capacity
+            .capacity()
             .set_reserved(reserved)
             .map_err(Into::into)
     }
@@ -353,6 +358,54 @@ impl Emulator {
         Ok(())
     }
 
+    /// Changes `$LATEST`'s settings, as `UpdateFunctionConfiguration` does: every invoke that
+    /// starts after this returns runs in a new environment with the new settings; invocations
+    /// already running finish where they are, and then their environments end. Published
+    /// versions keep their own settings.
+    ///
+    /// ```no_run
+    /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::FunctionUpdate;
+    /// let update = FunctionUpdate {
+    ///     environment: Some([("STAGE".to_owned(), "beta".to_owned())].into()),
+    ///     memory_mb: Some(256),
+    ///     ..FunctionUpdate::default()
+    /// };
+    /// emu.update_function_configuration("hello", update)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update_function_configuration(
+        &self,
+        function: &str,
+        update: FunctionUpdate,
+    ) -> Result<(), ControlError> {
+        self.function(function)?.update_configuration(update)?;
+        Ok(())
+    }
+
+    /// Publishes `$LATEST`'s settings of the moment as the next version, as `PublishVersion`
+    /// does, and returns its number; while `$LATEST` has not changed since the last publish,
+    /// returns that version's number instead. Like every version here, it runs the files its
+    /// `command` names, as they are on disk when an environment starts.
+    ///
+    /// ```no_run
+    /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::AliasConfig;
+    /// let version = emu.publish_version("hello", Some("release 7"))?;
+    /// emu.set_alias("hello", "live", AliasConfig::new(version))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn publish_version(
+        &self,
+        function: &str,
+        description: Option<&str>,
+    ) -> Result<String, ControlError> {
+        let published = self
+            .function(function)?
+            .publish_version(description.map(str::to_owned), None)?;
+        Ok(published.version.config.version().to_owned())
+    }
+
     /// Removes alias `alias` of `function` (`DeleteAlias`); whether it existed.
     pub fn delete_alias(&self, function: &str, alias: &str) -> Result<bool, ControlError> {
         Ok(self.function(function)?.delete_alias(alias))
@@ -373,8 +426,19 @@ impl Emulator {
     /// Stops accepting invokes, shuts every environment down and waits until they are gone.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        for task in std::mem::take(&mut self.tasks) {
-            let _ = task.await;
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        // With the listener gone no scheduler starts; one started just before is in the
+        // next batch.
+        loop {
+            let pools = self.pools.take();
+            if pools.is_empty() {
+                break;
+            }
+            for pool in pools {
+                let _ = pool.await;
+            }
         }
         self.registry.kill_all();
     }

@@ -30,6 +30,7 @@ pub mod invocation;
 pub mod logs;
 pub mod metrics;
 pub mod scheduler;
+pub mod settings;
 pub mod stream;
 pub mod url;
 mod versions;
@@ -43,3 +44,4 @@ pub use config::{
 pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};
 pub use scheduler::capacity::ReservationError;
+pub use settings::{FunctionUpdate, SettingsError};

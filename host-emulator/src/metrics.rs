@@ -190,14 +190,14 @@ pub(crate) async fn render<'a>(
         let mut total = PoolSnapshot::default();
         let mut configured = 0;
         for version in function.all() {
-            total.add(&snapshot(version).await.unwrap_or_default());
+            total.add(&snapshot(&version).await.unwrap_or_default());
             configured += version.config.provisioned_concurrency;
         }
         snapshots.push(total);
         provisioned_configured.push(configured);
     }
-    let functions: Vec<(&String, &std::sync::Arc<FunctionShared>)> =
-        all.iter().map(|(name, f)| (*name, &f.latest)).collect();
+    let functions: Vec<(&String, std::sync::Arc<FunctionShared>)> =
+        all.iter().map(|(name, f)| (*name, f.latest())).collect();
     let account = functions.first().map(|(_, s)| s.capacity.account().clone());
     if let Some(account) = &account {
         header(

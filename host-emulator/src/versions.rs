@@ -2,31 +2,72 @@
 //! aliases an invoke's qualifier is resolved against. Each version has environments of its
 //! own (as on Lambda, where an alias shares the environments of the version it names); all
 //! share the function's concurrency, counters and log.
+//!
+//! `$LATEST` and the set of versions change through the control plane (see [`crate::settings`]):
+//! an `UpdateFunctionConfiguration` puts a new `$LATEST` (a new scheduler) in place of the old
+//! one, a `PublishVersion` adds one. A version's settings never change once its scheduler runs,
+//! so whatever holds an `Arc<FunctionShared>` sees one consistent set of them.
+//!
+//! Both sit behind `std` read-write locks: an invoke reads one to clone an `Arc`, a write
+//! replaces an entry. The locks are held only for that, never across an `.await`, and nothing
+//! that can panic runs under them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::aliases::Aliases;
 use crate::config::LATEST;
-use crate::scheduler::FunctionShared;
+use crate::scheduler::{FunctionShared, Launcher};
 
-/// One function's versions (fixed after start-up) and aliases (changed through the control
-/// plane: see [`crate::aliases`]).
+/// One function's versions and aliases.
 #[derive(Debug)]
 pub(crate) struct Function {
     /// `$LATEST`.
-    pub latest: Arc<FunctionShared>,
+    latest: RwLock<Arc<FunctionShared>>,
     /// The published versions, by number.
-    pub versions: BTreeMap<String, Arc<FunctionShared>>,
+    versions: RwLock<BTreeMap<String, Arc<FunctionShared>>>,
     /// The aliases, by name.
     pub aliases: Aliases,
+    /// Starts the scheduler of a new `$LATEST` or a new version.
+    pub(crate) launcher: Launcher,
+    /// Held through each change of `$LATEST` or of the versions, so that the changes of one
+    /// function happen one after the other; holds what the last `PublishVersion` published.
+    pub(crate) writes: Mutex<Option<LastPublished>>,
+}
+
+/// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
+/// same (Lambda's rule).
+#[derive(Debug, Clone)]
+pub(crate) struct LastPublished {
+    /// The version.
+    pub version: String,
+    /// The revision of `$LATEST`'s settings it was made from.
+    pub revision_id: String,
+    /// `$LATEST`'s code generation then.
+    pub code_generation: u64,
 }
 
 impl Function {
+    /// A function running `latest` and the `versions` declared in its configuration.
+    pub fn new(
+        latest: Arc<FunctionShared>,
+        versions: BTreeMap<String, Arc<FunctionShared>>,
+        aliases: Aliases,
+        launcher: Launcher,
+    ) -> Self {
+        Self {
+            latest: RwLock::new(latest),
+            versions: RwLock::new(versions),
+            aliases,
+            launcher,
+            writes: Mutex::new(None),
+        }
+    }
+
     /// The version an invocation with this qualifier runs (a version number, an alias, or
     /// `$LATEST`; none means `$LATEST`). An alias that routes to two versions picks one at
     /// random by their weights, per invocation, as Lambda does.
-    pub fn resolve(&self, qualifier: Option<&str>) -> Option<&Arc<FunctionShared>> {
+    pub fn resolve(&self, qualifier: Option<&str>) -> Option<Arc<FunctionShared>> {
         let qualifier = qualifier.unwrap_or(LATEST);
         if let Some(version) = self.version(qualifier) {
             return Some(version);
@@ -36,17 +77,74 @@ impl Function {
             .flatten()
     }
 
+    /// The function's concurrency and counters, shared by all its versions.
+    pub fn capacity(&self) -> &Arc<crate::scheduler::capacity::Capacity> {
+        &self.launcher.capacity
+    }
+
+    /// `$LATEST` now.
+    pub fn latest(&self) -> Arc<FunctionShared> {
+        self.latest
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// `$LATEST` or a published version, by its name (not an alias).
-    pub fn version(&self, version: &str) -> Option<&Arc<FunctionShared>> {
+    pub fn version(&self, version: &str) -> Option<Arc<FunctionShared>> {
         if version == LATEST {
-            Some(&self.latest)
+            Some(self.latest())
         } else {
-            self.versions.get(version)
+            self.versions
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(version)
+                .cloned()
         }
     }
 
-    /// `$LATEST`, then every published version.
-    pub fn all(&self) -> impl Iterator<Item = &Arc<FunctionShared>> {
-        std::iter::once(&self.latest).chain(self.versions.values())
+    /// Whether `version` is a published version's number.
+    pub fn is_published(&self, version: &str) -> bool {
+        self.versions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(version)
+    }
+
+    /// `$LATEST`, then every published version in order.
+    pub fn all(&self) -> Vec<Arc<FunctionShared>> {
+        let versions = self.versions.read().unwrap_or_else(PoisonError::into_inner);
+        let mut all = Vec::with_capacity(versions.len() + 1);
+        all.push(self.latest());
+        // Numbers as text: order them as numbers.
+        let mut published: Vec<&Arc<FunctionShared>> = versions.values().collect();
+        published.sort_by_key(|v| v.config.version().parse::<u64>().unwrap_or(u64::MAX));
+        all.extend(published.into_iter().cloned());
+        all
+    }
+
+    /// Puts `latest` in place of `$LATEST`; returns the one it replaces.
+    pub(crate) fn replace_latest(&self, latest: Arc<FunctionShared>) -> Arc<FunctionShared> {
+        let mut current = self.latest.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *current, latest)
+    }
+
+    /// Adds a published version.
+    pub(crate) fn add_version(&self, version: Arc<FunctionShared>) {
+        let mut versions = self
+            .versions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        versions.insert(version.config.version().to_owned(), version);
+    }
+
+    /// The highest published version's number (0 when there is none).
+    pub(crate) fn highest_version(&self) -> u64 {
+        let versions = self.versions.read().unwrap_or_else(PoisonError::into_inner);
+        versions
+            .keys()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
     }
 }

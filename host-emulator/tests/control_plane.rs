@@ -249,16 +249,6 @@ async fn unknown_names_bad_parameters_and_writes_get_aws_errors() {
     }
     for (method, path, operation) in [
         ("POST", "/2015-03-31/functions/", "CreateFunction"),
-        (
-            "POST",
-            "/2015-03-31/functions/api/versions",
-            "PublishVersion",
-        ),
-        (
-            "PUT",
-            "/2015-03-31/functions/api/configuration",
-            "UpdateFunctionConfiguration",
-        ),
         ("DELETE", "/2015-03-31/functions/api", "DeleteFunction"),
         (
             "PUT",

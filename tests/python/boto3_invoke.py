@@ -217,11 +217,71 @@ def control_writes(lam):
     }
 
 
+def settings(lam):
+    """A deployment as tools script it: update the settings, wait with boto3's waiter,
+    publish, wait for the version, point an alias at it; then refusals."""
+    before = lam.get_function_configuration(FunctionName="settings")
+    updated = lam.update_function_configuration(
+        FunctionName="settings",
+        MemorySize=384,
+        Timeout=11,
+        Description="deploy",
+        Environment={"Variables": {"STAGE": "prod"}},
+        RevisionId=before["RevisionId"],
+    )
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName="settings", WaiterConfig={"Delay": 1, "MaxAttempts": 5}
+    )
+    after_update = described(lam.invoke(FunctionName="settings", LogType="Tail", Payload=b"{}"))
+    published = lam.publish_version(FunctionName="settings", Description="v1")
+    lam.get_waiter("published_version_active").wait(
+        FunctionName="settings",
+        Qualifier=published["Version"],
+        WaiterConfig={"Delay": 1, "MaxAttempts": 5},
+    )
+    alias = lam.create_alias(FunctionName="settings", Name="prod", FunctionVersion=published["Version"])
+    lam.update_function_configuration(FunctionName="settings", MemorySize=128)
+    via_alias = described(
+        lam.invoke(FunctionName="settings", Qualifier="prod", LogType="Tail", Payload=b"{}")
+    )
+    latest = described(lam.invoke(FunctionName="settings", LogType="Tail", Payload=b"{}"))
+    return {
+        "before_revision": before["RevisionId"],
+        "updated": without_metadata(updated),
+        "after_update": after_update,
+        "published": without_metadata(published),
+        "published_status": published["ResponseMetadata"]["HTTPStatusCode"],
+        "alias_version": alias["FunctionVersion"],
+        "via_alias": via_alias,
+        "latest": latest,
+        "too_small": raised_by(
+            lam, "update_function_configuration", FunctionName="settings", MemorySize=20000
+        ),
+        "stale": raised_by(
+            lam,
+            "update_function_configuration",
+            FunctionName="settings",
+            Timeout=5,
+            RevisionId=before["RevisionId"],
+        ),
+        "role": raised_by(
+            lam,
+            "update_function_configuration",
+            FunctionName="settings",
+            Role="arn:aws:iam::123456789012:role/other",
+        ),
+        "versions": [
+            v["Version"] for v in lam.list_versions_by_function(FunctionName="settings")["Versions"]
+        ],
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
     "versions": versions,
     "control-writes": control_writes,
+    "settings": settings,
 }
 
 

@@ -19,8 +19,8 @@ use firebox_tests::{deps, repo_root, Error};
 use serde_json::{json, Value};
 
 static EMU: SharedEmulator = SharedEmulator::new(functions);
-/// An emulator of its own for the test that changes aliases and reserved concurrency, so that
-/// the other tests never see those changes.
+/// An emulator of its own for the tests that change aliases, reserved concurrency, settings
+/// and versions, so that the other tests never see those changes.
 static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
@@ -33,9 +33,13 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
 }
 
 fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
-    Ok(vec![workspace_function("hello", HELLO)?
-        .publish(1, VersionConfig::new())
-        .publish(2, VersionConfig::new())])
+    Ok(vec![
+        workspace_function("hello", HELLO)?
+            .publish(1, VersionConfig::new())
+            .publish(2, VersionConfig::new()),
+        // Changed by `UpdateFunctionConfiguration` and `PublishVersion`.
+        workspace_function("settings", HELLO)?,
+    ])
 }
 
 /// Runs the boto3 script's `group` against the emulator and returns its JSON report.
@@ -278,6 +282,55 @@ fn boto3_changes_aliases_and_reserved_concurrency() -> TestResult {
         assert_eq!(report["removed_status"], 204);
         assert_eq!(report["after_removal"]["status"], 200);
         assert_eq!(report["after_removal_concurrency"], json!({}));
+        Ok(())
+    })
+}
+
+/// The `REPORT` line of a described invoke's log tail.
+fn report_line(described: &Value) -> String {
+    described["log"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("REPORT"))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn boto3_updates_settings_and_publishes_versions_with_its_waiters() -> TestResult {
+    CHANGED.run(|emu| async move {
+        let report = boto3(&emu, "settings").await?;
+        let updated = &report["updated"];
+        assert_eq!(updated["MemorySize"], 384, "{updated}");
+        assert_eq!(updated["Timeout"], 11, "{updated}");
+        assert_eq!(updated["Description"], "deploy", "{updated}");
+        assert_eq!(updated["Environment"]["Variables"]["STAGE"], "prod");
+        assert_eq!(updated["LastUpdateStatus"], "Successful");
+        assert_ne!(updated["RevisionId"], report["before_revision"]);
+        let line = report_line(&report["after_update"]);
+        assert!(line.contains("Memory Size: 384 MB"), "{line}");
+
+        let published = &report["published"];
+        assert_eq!(report["published_status"], 201);
+        assert_eq!(published["Version"], "1", "{published}");
+        assert_eq!(published["Description"], "v1", "{published}");
+        assert_eq!(published["State"], "Active", "{published}");
+        assert_eq!(report["alias_version"], "1");
+        // The alias runs version 1 with the settings it was published with; `$LATEST` has
+        // changed since.
+        assert_eq!(report["via_alias"]["executed_version"], "1");
+        let line = report_line(&report["via_alias"]);
+        assert!(line.contains("Memory Size: 384 MB"), "{line}");
+        let line = report_line(&report["latest"]);
+        assert!(line.contains("Memory Size: 128 MB"), "{line}");
+
+        assert_exception(&report, "too_small", "InvalidParameterValueException", 400);
+        assert_exception(&report, "stale", "PreconditionFailedException", 412);
+        assert_exception(&report, "role", "InvalidParameterValueException", 400);
+        let message = report["role"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Role"), "{message}");
+        assert_eq!(report["versions"], json!(["$LATEST", "1"]));
         Ok(())
     })
 }

@@ -137,6 +137,7 @@ struct RawFunction {
     command: Option<Vec<String>>,
     code_dir: Option<PathBuf>,
     handler: Option<String>,
+    description: Option<String>,
     memory_mb: Option<u32>,
     timeout_s: Option<f64>,
     environment: Option<BTreeMap<String, String>>,
@@ -194,6 +195,7 @@ impl RawFunction {
             command: self.command.or(d.command),
             code_dir: self.code_dir.or(d.code_dir),
             handler: self.handler.or(d.handler),
+            description: self.description.or(d.description),
             memory_mb: self.memory_mb.or(d.memory_mb),
             timeout_s: self.timeout_s.or(d.timeout_s),
             environment: match (d.environment, self.environment) {
@@ -245,6 +247,7 @@ impl RawFunction {
         }
         f.code_dir = self.code_dir;
         f.handler = self.handler;
+        f.description = self.description.unwrap_or_default();
         if let Some(mb) = self.memory_mb {
             f.memory_mb = mb;
         }

@@ -29,6 +29,8 @@ pub struct FunctionConfig {
     pub code_dir: Option<PathBuf>,
     /// Becomes `_HANDLER`.
     pub handler: Option<String>,
+    /// What the control plane shows as `Description` (at most 256 characters).
+    pub description: String,
     /// Memory size in MB, 128 to 10240.
     pub memory_mb: u32,
     /// Invocation timeout, 1 s to 900 s.
@@ -93,6 +95,7 @@ impl FunctionConfig {
             command: Vec::new(),
             code_dir: None,
             handler: None,
+            description: String::new(),
             memory_mb: 128,
             timeout: Duration::from_secs(3),
             environment: BTreeMap::new(),
@@ -140,6 +143,12 @@ impl FunctionConfig {
     /// Sets `_HANDLER`.
     pub fn handler(mut self, handler: impl Into<String>) -> Self {
         self.handler = Some(handler.into());
+        self
+    }
+
+    /// Sets the description the control plane shows.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
         self
     }
 

@@ -16,7 +16,8 @@ pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use logging::{LogFormat, LogLevel, LoggingConfig};
-pub use validate::check_destinations;
+pub(crate) use validate::check_description;
+pub use validate::{check_destinations, MAX_DESCRIPTION};
 pub(crate) use versions::{check_alias, AliasRuleError};
 pub use versions::{AliasConfig, VersionConfig, LATEST};
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).

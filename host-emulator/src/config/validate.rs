@@ -9,6 +9,11 @@ use super::{
     RESERVED_VARIABLES,
 };
 
+/// Lambda's longest function (and version, and alias) description.
+pub const MAX_DESCRIPTION: usize = 256;
+/// Lambda's longest handler.
+const MAX_HANDLER: usize = 128;
+
 impl FunctionConfig {
     /// Checks every field and resolves paths against `base` (the directory of the
     /// configuration file, or the current directory). `file` names the source in messages.
@@ -34,20 +39,8 @@ impl FunctionConfig {
                 "must be 1 to 64 letters, digits, `-` or `_`".into(),
             ));
         }
-        if !(128..=10240).contains(&self.memory_mb) {
-            return Err(field_error(
-                "memory_mb",
-                format!("must be between 128 and 10240 (got {})", self.memory_mb),
-            ));
-        }
-        if self.timeout < Duration::from_secs(1) || self.timeout > Duration::from_secs(900) {
-            return Err(field_error(
-                "timeout_s",
-                format!(
-                    "must be between 1 and 900 seconds (got {})",
-                    self.timeout.as_secs_f64()
-                ),
-            ));
+        if let Err((field, message)) = self.check_settings() {
+            return Err(field_error(field, message));
         }
         if self.init_timeout.is_zero() {
             return Err(field_error("init_timeout_s", "must be positive".into()));
@@ -78,44 +71,8 @@ impl FunctionConfig {
                 format!("`{}` is not a 12-digit account id", self.account_id),
             ));
         }
-        let mut total = 0;
-        for (key, value) in &self.environment {
-            if RESERVED_VARIABLES.contains(&key.as_str()) {
-                return Err(field_error(
-                    "environment",
-                    format!("`{key}` is reserved by Lambda and cannot be set"),
-                ));
-            }
-            if key.is_empty()
-                || key.starts_with(|c: char| c.is_ascii_digit())
-                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            {
-                return Err(field_error(
-                    "environment",
-                    format!("`{key}` is not a valid variable name"),
-                ));
-            }
-            if value.contains('\0') {
-                return Err(field_error(
-                    "environment",
-                    format!("the value of `{key}` contains a NUL byte"),
-                ));
-            }
-            total += key.len() + value.len();
-        }
-        if total > MAX_ENVIRONMENT_BYTES {
-            return Err(field_error(
-                "environment",
-                format!(
-                    "variables total {total} bytes, more than the {MAX_ENVIRONMENT_BYTES}-byte limit"
-                ),
-            ));
-        }
         check_extensions(&mut self.extensions, &field_error, base)?;
         if let Err((field, message)) = self.event_invoke.check() {
-            return Err(field_error(field, message));
-        }
-        if let Err((field, message)) = self.logging.check() {
             return Err(field_error(field, message));
         }
         self.code_dir_given = self.code_dir.is_some();
@@ -160,6 +117,86 @@ impl FunctionConfig {
         self.published = given.resolve_versions(file, base)?;
         Ok(self)
     }
+
+    /// Checks the settings `UpdateFunctionConfiguration` can change as well as the
+    /// configuration file: the description, memory, timeout, variables (Lambda's reserved
+    /// names and 4 KB limit) and logging. The error names the configuration file's field.
+    pub(crate) fn check_settings(&self) -> Result<(), (&'static str, String)> {
+        check_description(&self.description)?;
+        if let Some(handler) = &self.handler {
+            if handler.is_empty()
+                || handler.len() > MAX_HANDLER
+                || handler.contains(char::is_whitespace)
+            {
+                return Err((
+                    "handler",
+                    format!(
+                        "must be 1 to {MAX_HANDLER} characters without spaces (got `{handler}`)"
+                    ),
+                ));
+            }
+        }
+        if !(128..=10240).contains(&self.memory_mb) {
+            return Err((
+                "memory_mb",
+                format!("must be between 128 and 10240 (got {})", self.memory_mb),
+            ));
+        }
+        if self.timeout < Duration::from_secs(1) || self.timeout > Duration::from_secs(900) {
+            return Err((
+                "timeout_s",
+                format!(
+                    "must be between 1 and 900 seconds (got {})",
+                    self.timeout.as_secs_f64()
+                ),
+            ));
+        }
+        let mut total = 0;
+        for (key, value) in &self.environment {
+            if RESERVED_VARIABLES.contains(&key.as_str()) {
+                return Err((
+                    "environment",
+                    format!("`{key}` is reserved by Lambda and cannot be set"),
+                ));
+            }
+            if key.is_empty()
+                || key.starts_with(|c: char| c.is_ascii_digit())
+                || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err((
+                    "environment",
+                    format!("`{key}` is not a valid variable name"),
+                ));
+            }
+            if value.contains('\0') {
+                return Err((
+                    "environment",
+                    format!("the value of `{key}` contains a NUL byte"),
+                ));
+            }
+            total += key.len() + value.len();
+        }
+        if total > MAX_ENVIRONMENT_BYTES {
+            return Err((
+                "environment",
+                format!(
+                    "variables total {total} bytes, more than the {MAX_ENVIRONMENT_BYTES}-byte limit"
+                ),
+            ));
+        }
+        self.logging.check()
+    }
+}
+
+/// Checks a function's, version's or alias's description against Lambda's length limit.
+pub(crate) fn check_description(description: &str) -> Result<(), (&'static str, String)> {
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err((
+            "description",
+            format!("is longer than {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that every destination of an `event_invoke` names a function of `functions`.

@@ -111,6 +111,15 @@ impl FunctionLog {
         }
     }
 
+    /// The same stream, written as `logging` says (for a version with other log settings).
+    pub fn with_logging(&self, logging: &crate::config::LoggingConfig) -> Self {
+        Self {
+            hub: self.hub.clone(),
+            function: self.function.clone(),
+            policy: system::LogPolicy::new(logging),
+        }
+    }
+
     /// How this stream's lines are written and filtered.
     pub fn policy(&self) -> &system::LogPolicy {
         &self.policy

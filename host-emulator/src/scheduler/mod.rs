@@ -6,7 +6,10 @@
 //! to a new environment. The task also starts and keeps provisioned environments, applies the
 //! opt-in scaling rate, and reclaims environments idle for too long (never busy or
 //! provisioned ones). When the function's code changes on disk ([`code`]), it retires every
-//! environment: idle ones at once, busy ones once their invocations are answered.
+//! environment: idle ones at once, busy ones once their invocations are answered. When the
+//! settings change (`UpdateFunctionConfiguration`), a new scheduler takes over `$LATEST`
+//! ([`Launcher`]) and the old one retires its environments the same way, then ends once
+//! nothing can reach it any more.
 //!
 //! The warm path skips the task: `submit` admits an invocation on the caller's task and hands
 //! it straight to a free slot taken from `idle::IdleSlots`; only when no slot is free, or the
@@ -19,7 +22,7 @@ pub mod limits;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -60,6 +63,12 @@ pub(crate) struct FunctionShared {
     pub code_generation: AtomicU64,
     /// `X-Amz-Executed-Version` of this version's answers, made once.
     pub executed_version: http::HeaderValue,
+    /// Lambda's `RevisionId` of these settings: a new one for each scheduler, as settings
+    /// never change under one (an update starts a new scheduler).
+    pub revision_id: String,
+    /// When these settings were made, as Lambda writes `LastModified`
+    /// (`2024-01-31T12:34:56.789+0000`).
+    pub last_modified: String,
 }
 
 /// Hands a new invocation to its function. Admitted and with a free slot, it goes straight to
@@ -108,11 +117,64 @@ pub(crate) enum PoolMessage {
     Snapshot(oneshot::Sender<PoolSnapshot>),
     /// The function's code changed on disk.
     CodeChanged,
+    /// Another scheduler runs these settings' successor: retire every environment, start no
+    /// provisioned ones, and end once nothing can reach this scheduler.
+    Replaced,
+}
+
+/// The scheduler tasks of every version of every function, those started while the emulator
+/// runs included, so that a shutdown waits for all of them.
+#[derive(Debug, Default)]
+pub(crate) struct PoolTasks(Mutex<Vec<tokio::task::JoinHandle<()>>>);
+
+impl PoolTasks {
+    fn push(&self, task: tokio::task::JoinHandle<()>) {
+        // A poisoned lock still holds a whole list: nothing that can panic runs under it.
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(task);
+    }
+
+    /// Takes every task started so far.
+    pub fn take(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// What a function's versions share, to start the scheduler of one of them: at start-up for
+/// `$LATEST` and each declared version, and later for each `PublishVersion` and each new
+/// `$LATEST` of an `UpdateFunctionConfiguration`.
+#[derive(Debug, Clone)]
+pub(crate) struct Launcher {
+    pub registry: ProcessRegistry,
+    /// The function's concurrency and counters, shared by all its versions.
+    pub capacity: Arc<Capacity>,
+    pub isolation: Isolation,
+    pub shutdown: watch::Receiver<bool>,
+    pub tasks: Arc<PoolTasks>,
+}
+
+impl Launcher {
+    /// Starts the scheduler task of one function version (`$LATEST` or a published one),
+    /// writing to `log`.
+    pub fn start(&self, config: FunctionConfig, log: FunctionLog) -> Arc<FunctionShared> {
+        let (shared, task) = start(
+            config,
+            log,
+            self.registry.clone(),
+            self.capacity.clone(),
+            self.isolation.clone(),
+            self.shutdown.clone(),
+        );
+        self.tasks.push(task);
+        shared
+    }
 }
 
 /// Starts the scheduler task of one function version (`$LATEST` or a published one), whose
 /// `capacity` and counters it shares with the function's other versions.
-pub(crate) fn start(
+fn start(
     config: FunctionConfig,
     log: FunctionLog,
     registry: ProcessRegistry,
@@ -139,6 +201,8 @@ pub(crate) fn start(
         deferred_waiting: AtomicBool::new(false),
         code_generation: AtomicU64::new(0),
         executed_version,
+        revision_id: crate::ids::request_id(),
+        last_modified: crate::ids::rfc3339_millis(crate::ids::unix_millis()).replace('Z', "+0000"),
     });
     let code_watch = code::CodePaths::of(&shared.config).map(|paths| {
         AbortOnDrop(tokio::spawn(code::watch(
@@ -161,6 +225,8 @@ pub(crate) fn start(
         provisioned_restart: None,
         provisioned_announced: false,
         generation: 0,
+        retired: None,
+        replaced: false,
         _code_watch: code_watch,
     };
     (shared, tokio::spawn(pool.run()))
@@ -184,13 +250,31 @@ struct Entry {
 enum Retire {
     /// Idle for longer than the idle timeout: asked to shut down.
     Reclaimed,
-    /// Its code changed while it was idle: asked to shut down.
+    /// Its code or settings changed while it was idle: asked to shut down.
     CodeChanged,
-    /// Its code changed while it was busy or in Init: it gets no more invocations and ends
-    /// by itself once those it holds are answered.
+    /// Its code or settings changed while it was busy or in Init: it gets no more
+    /// invocations and ends by itself once those it holds are answered.
     CodeChangedBusy,
     /// Its command channel was found closed: it is ending.
     Closed,
+}
+
+/// What makes a scheduler retire its environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// The code changed on disk.
+    Code,
+    /// `UpdateFunctionConfiguration` replaced the settings.
+    Settings,
+}
+
+impl Change {
+    fn what(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::Settings => "settings",
+        }
+    }
 }
 
 struct Pool {
@@ -210,6 +294,10 @@ struct Pool {
     provisioned_announced: bool,
     /// The current code generation (mirrored in [`FunctionShared::code_generation`]).
     generation: u64,
+    /// What retired the environments last: their code, or the settings' replacement.
+    retired: Option<Change>,
+    /// Another scheduler runs the settings' successor ([`PoolMessage::Replaced`]).
+    replaced: bool,
     /// The task watching the code, if reloading is on.
     _code_watch: Option<AbortOnDrop>,
 }
@@ -238,8 +326,21 @@ impl Pool {
             self.shared
                 .deferred_waiting
                 .store(!self.deferred.is_empty(), Ordering::Release);
+            if self.finished() {
+                tracing::debug!(function = %self.name(), version = self.shared.config.version(), revision = %self.shared.revision_id, "replaced settings: scheduler ended");
+                break;
+            }
         }
         self.stop().await;
+    }
+
+    /// A replaced scheduler ends when it has no environment and nothing to place, and nothing
+    /// holds its settings any more (no invoke, event or environment can reach it).
+    fn finished(&self) -> bool {
+        self.replaced
+            && self.envs.is_empty()
+            && self.deferred.is_empty()
+            && Arc::strong_count(&self.shared) == 1
     }
 
     /// Shuts every environment down and fails whatever did not run.
@@ -305,22 +406,30 @@ impl Pool {
             PoolMessage::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
             }
-            PoolMessage::CodeChanged => self.on_code_changed(),
+            PoolMessage::CodeChanged => {
+                self.shared
+                    .metrics
+                    .code_changes
+                    .fetch_add(1, Ordering::Relaxed);
+                self.retire_all(Change::Code);
+            }
+            PoolMessage::Replaced => {
+                self.replaced = true;
+                self.retire_all(Change::Settings);
+            }
         }
     }
 
-    /// Retires every environment of the old code: idle ones now; busy ones and those in Init
-    /// get no more invocations and end once theirs are answered. New invocations start new
-    /// environments, and provisioned ones are replaced as they end.
-    fn on_code_changed(&mut self) {
+    /// Retires every environment of the old code or settings: idle ones now; busy ones and
+    /// those in Init get no more invocations and end once theirs are answered. New
+    /// invocations start new environments (here after a code change; at the successor after
+    /// a settings change), and provisioned ones are replaced as they end.
+    fn retire_all(&mut self, change: Change) {
+        self.retired = Some(change);
         self.generation += 1;
         self.shared
             .code_generation
             .store(self.generation, Ordering::Release);
-        self.shared
-            .metrics
-            .code_changes
-            .fetch_add(1, Ordering::Relaxed);
         let slots = self.shared.config.slots();
         let now = Instant::now();
         let (mut stopped, mut finishing) = (0, 0);
@@ -338,7 +447,7 @@ impl Pool {
                 finishing += 1;
             }
         }
-        tracing::info!(function = %self.shared.config.name, "code changed: new invocations start new environments ({stopped} idle environments stopped, {finishing} ending after their invocations)");
+        tracing::info!(function = %self.shared.config.name, version = self.shared.config.version(), "{} changed: new invocations start new environments ({stopped} idle environments stopped, {finishing} ending after their invocations)", change.what());
     }
 
     fn on_gone(&mut self, id: EnvId, reason: String) {
@@ -355,7 +464,8 @@ impl Pool {
                 tracing::info!(function = %self.shared.config.name, env = id, "environment reclaimed: idle for more than {:?}", self.shared.config.idle_timeout);
             }
             Some(Retire::CodeChanged | Retire::CodeChangedBusy) => {
-                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: its code changed");
+                let what = self.retired.map_or("code", Change::what);
+                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: its {what} changed");
             }
             Some(Retire::Closed) | None => {
                 tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment destroyed: {reason}");
@@ -381,7 +491,14 @@ impl Pool {
         if self.provisioned_restart.is_some_and(|at| at <= now) {
             self.top_up_provisioned();
         }
-        if let Some(cutoff) = now.checked_sub(self.shared.config.idle_timeout) {
+        // A replaced scheduler keeps no idle environment: one started for an invoke that
+        // reached it after the replacement is reclaimed at the next tick.
+        let idle_timeout = if self.replaced {
+            Duration::ZERO
+        } else {
+            self.shared.config.idle_timeout
+        };
+        if let Some(cutoff) = now.checked_sub(idle_timeout) {
             let slots = self.shared.config.slots();
             for (id, entry) in &mut self.envs {
                 // Taking its free slots (all of them, idle long enough) is what makes it
@@ -414,6 +531,9 @@ impl Pool {
 
     fn top_up_provisioned(&mut self) {
         self.provisioned_restart = None;
+        if self.replaced {
+            return;
+        }
         while self.provisioned_live < self.shared.config.provisioned_concurrency {
             self.start_environment(
                 None,

@@ -99,8 +99,8 @@ async fn serve(
     let Some((function, url)) = functions
         .by_name
         .get(&target.name)
-        .map(|f| &f.latest)
-        .and_then(|f| f.config.url.clone().map(|u| (f.clone(), u)))
+        .map(|f| f.latest())
+        .and_then(|f| f.config.url.clone().map(|u| (f, u)))
     else {
         return message(
             StatusCode::NOT_FOUND,

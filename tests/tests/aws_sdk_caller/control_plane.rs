@@ -2,12 +2,14 @@
 //! an invoke through an alias, `GetFunction`, `ListVersionsByFunction`, `GetAlias` with its
 //! routing weights, `ListFunctions` page by page, the typed errors of the write side, and the
 //! writes the emulator does (`CreateAlias`, `UpdateAlias`, `DeleteAlias`,
-//! `PutFunctionConcurrency`, `DeleteFunctionConcurrency`) on an emulator of their own.
+//! `PutFunctionConcurrency`, `DeleteFunctionConcurrency`, `UpdateFunctionConfiguration`,
+//! `PublishVersion`) on an emulator of their own.
 
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    AliasRoutingConfiguration, ApplicationLogLevel, LogFormat, SystemLogLevel,
+    AliasRoutingConfiguration, ApplicationLogLevel, Environment, LastUpdateStatus, LogFormat,
+    LogType, LoggingConfig, SystemLogLevel,
 };
 use firebox_tests::shared::TestResult;
 
@@ -169,19 +171,18 @@ fn unknown_aliases_and_writes_are_typed_errors() -> TestResult {
             explain(&err)
         );
         let err = sdk
-            .publish_version()
+            .delete_function()
             .function_name("hello")
             .send()
             .await
-            .expect_err("publishing is refused");
+            .expect_err("deleting a function is refused");
         let message = explain(&err);
         assert!(
             err.as_service_error()
-                .is_some_and(|e| e.is_invalid_parameter_value_exception()
-                    || e.meta().code() == Some("InvalidRequestContentException")),
+                .is_some_and(|e| e.meta().code() == Some("InvalidRequestContentException")),
             "{message}"
         );
-        assert!(message.contains("PublishVersion"), "{message}");
+        assert!(message.contains("DeleteFunction"), "{message}");
         Ok(())
     })
 }
@@ -312,6 +313,139 @@ fn aliases_and_reserved_concurrency_change_through_the_sdk() -> TestResult {
             .await
             .map_err(|e| explain(&e))?;
         assert_eq!(out.status_code(), 200);
+        Ok(())
+    })
+}
+
+/// The REPORT line of an invoke's log tail.
+fn report(tail: Option<&str>) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(tail.ok_or("no LogResult")?)?;
+    let text = String::from_utf8(bytes)?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with("REPORT"))
+        .ok_or(text.clone())?
+        .to_owned())
+}
+
+#[test]
+fn settings_and_versions_change_through_the_sdk() -> TestResult {
+    with_sdk_on(&CHANGED, |_emu, sdk| async move {
+        let invoke = |qualifier: Option<&str>| {
+            sdk.invoke()
+                .function_name("settings")
+                .set_qualifier(qualifier.map(str::to_owned))
+                .log_type(LogType::Tail)
+                .payload(Blob::new("{}"))
+                .send()
+        };
+        let before = sdk
+            .get_function_configuration()
+            .function_name("settings")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let updated = sdk
+            .update_function_configuration()
+            .function_name("settings")
+            .memory_size(512)
+            .timeout(9)
+            .description("bigger")
+            .environment(Environment::builder().variables("STAGE", "beta").build())
+            .logging_config(LoggingConfig::builder().log_format(LogFormat::Text).build())
+            .set_revision_id(before.revision_id().map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(updated.memory_size(), Some(512));
+        assert_eq!(updated.timeout(), Some(9));
+        assert_eq!(updated.description(), Some("bigger"));
+        assert_eq!(
+            updated.last_update_status(),
+            Some(&LastUpdateStatus::Successful)
+        );
+        let variables = updated
+            .environment()
+            .and_then(|e| e.variables())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(variables.get("STAGE").map(String::as_str), Some("beta"));
+        assert_ne!(updated.revision_id(), before.revision_id());
+        let out = invoke(None).await.map_err(|e| explain(&e))?;
+        let line = report(out.log_result())?;
+        assert!(line.contains("Memory Size: 512 MB"), "{line}");
+        assert!(line.contains("Init Duration"), "a new environment: {line}");
+
+        let published = sdk
+            .publish_version()
+            .function_name("settings")
+            .description("release")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(published.version(), Some("1"));
+        assert_eq!(published.description(), Some("release"));
+        assert_eq!(published.memory_size(), Some(512));
+        let again = sdk
+            .publish_version()
+            .function_name("settings")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(again.version(), Some("1"), "nothing changed since");
+
+        sdk.update_function_configuration()
+            .function_name("settings")
+            .memory_size(1024)
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let out = invoke(Some("1")).await.map_err(|e| explain(&e))?;
+        assert_eq!(out.executed_version(), Some("1"));
+        let line = report(out.log_result())?;
+        assert!(
+            line.contains("Memory Size: 512 MB"),
+            "version 1 keeps its settings: {line}"
+        );
+        let out = invoke(None).await.map_err(|e| explain(&e))?;
+        let line = report(out.log_result())?;
+        assert!(line.contains("Memory Size: 1024 MB"), "{line}");
+
+        let (err, status) = service_error(
+            sdk.update_function_configuration()
+                .function_name("settings")
+                .memory_size(64)
+                .send(),
+        )
+        .await?;
+        assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+        assert_eq!(status, 400);
+        assert!(
+            err.message().unwrap_or_default().contains("MemorySize"),
+            "{err:?}"
+        );
+        let (err, status) = service_error(
+            sdk.publish_version()
+                .function_name("settings")
+                .revision_id("stale")
+                .send(),
+        )
+        .await?;
+        assert!(err.is_precondition_failed_exception(), "{err:?}");
+        assert_eq!(status, 412);
+        let versions = sdk
+            .list_versions_by_function()
+            .function_name("settings")
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let listed: Vec<&str> = versions
+            .versions()
+            .iter()
+            .filter_map(|v| v.version())
+            .collect();
+        assert_eq!(listed, ["$LATEST", "1"]);
         Ok(())
     })
 }

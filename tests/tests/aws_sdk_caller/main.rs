@@ -37,9 +37,13 @@ static EMU: SharedEmulator = SharedEmulator::new(functions);
 static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
 
 fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
-    Ok(vec![workspace_function("hello", HELLO)?
-        .publish(1, VersionConfig::new())
-        .publish(2, VersionConfig::new())])
+    Ok(vec![
+        workspace_function("hello", HELLO)?
+            .publish(1, VersionConfig::new())
+            .publish(2, VersionConfig::new()),
+        // Changed by `UpdateFunctionConfiguration` and `PublishVersion`.
+        workspace_function("settings", HELLO)?,
+    ])
 }
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {

@@ -41,9 +41,6 @@ pub(crate) struct Functions {
     pub by_name: HashMap<String, Function>,
     pub default_region: String,
     pub default_account: String,
-    /// When the emulator started, as Lambda writes `LastModified`
-    /// (`2024-01-31T12:34:56.789+0000`).
-    pub started: String,
 }
 
 impl Functions {
@@ -56,7 +53,7 @@ impl Functions {
         let find = |name: &Option<String>| {
             name.as_ref()
                 .and_then(|n| self.by_name.get(n))
-                .map(|f| f.latest.clone())
+                .map(|f| f.latest())
         };
         let config = &function.config.event_invoke;
         crate::asynchronous::Destinations {

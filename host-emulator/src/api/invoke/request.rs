@@ -58,7 +58,7 @@ pub(super) struct Named<'a> {
 
 impl Named<'_> {
     /// The version the qualifier names (through an alias, the one it picks now).
-    pub fn resolve(&self) -> Result<&Arc<FunctionShared>, ServiceError> {
+    pub fn resolve(&self) -> Result<Arc<FunctionShared>, ServiceError> {
         self.function
             .resolve(self.qualifier.as_deref())
             .ok_or_else(|| not_found(&self.arn))
@@ -124,7 +124,8 @@ pub(super) fn name_function<'a>(
         .by_name
         .get(&target.name)
         .ok_or_else(|| not_found(&arn))?;
-    let config = &function.latest.config;
+    let latest = function.latest();
+    let config = &latest.config;
     if target.region.as_ref().is_some_and(|r| *r != config.region)
         || target
             .account
@@ -147,7 +148,7 @@ pub(super) fn prepare(
     functions: &Functions,
 ) -> Result<Prepared, ServiceError> {
     let named = name_function(req, raw_name, functions)?;
-    let function = named.resolve()?.clone();
+    let function = named.resolve()?;
     let arn = named.arn;
 
     let headers = req.headers();

@@ -3,13 +3,15 @@
 //! - Read (`read`): `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
 //!   `ListVersionsByFunction`, `GetAlias`, `ListAliases`, `GetFunctionConcurrency` and
 //!   `GetAccountSettings`.
-//! - Write, in memory until the emulator stops (`write`): `CreateAlias`, `UpdateAlias`,
-//!   `DeleteAlias`, `PutFunctionConcurrency` and `DeleteFunctionConcurrency`.
-//! - Refused with a message that says why: the writes that would change code or settings
-//!   (`CreateFunction`, `UpdateFunctionCode`, `UpdateFunctionConfiguration`, `PublishVersion`,
-//!   `DeleteFunction`), since functions and versions come from `firebox.toml`.
+//! - Write, in memory until the emulator stops (`write`, `settings`): `CreateAlias`,
+//!   `UpdateAlias`, `DeleteAlias`, `PutFunctionConcurrency`, `DeleteFunctionConcurrency`,
+//!   `UpdateFunctionConfiguration` and `PublishVersion`.
+//! - Refused with a message that says why: the writes of functions and code
+//!   (`CreateFunction`, `UpdateFunctionCode`, `DeleteFunction`), since functions come from
+//!   `firebox.toml` and their code is the files on disk.
 
 mod read;
+mod settings;
 mod write;
 
 use http::{Method, Request, StatusCode};
@@ -91,6 +93,12 @@ pub(super) async fn answer(
             write::delete_alias(&req, name, alias, functions)
         }
         (Operation::Concurrency(name), "PUT") => write::put_concurrency(req, name, functions).await,
+        (Operation::Configuration(name), "PUT") => {
+            settings::update_configuration(req, name, functions).await
+        }
+        (Operation::Versions(name), "POST") => {
+            settings::publish_version(req, name, functions).await
+        }
         (Operation::Concurrency(name), "DELETE") => {
             write::delete_concurrency(&req, name, functions)
         }
@@ -132,8 +140,6 @@ fn write_operation(method: &Method, operation: &Operation<'_>) -> Option<&'stati
         (Operation::ListFunctions, "POST") => "CreateFunction",
         (Operation::Function(_), "DELETE") => "DeleteFunction",
         (Operation::Code, "PUT") => "UpdateFunctionCode",
-        (Operation::Configuration(_), "PUT") => "UpdateFunctionConfiguration",
-        (Operation::Versions(_), "POST") => "PublishVersion",
         _ => return None,
     })
 }
@@ -145,10 +151,9 @@ fn read_only(what: &str, method: &Method) -> ServiceError {
         StatusCode::BAD_REQUEST,
         "InvalidRequestContentException",
         format!(
-            "{what} ({method}) is not supported by firebox: functions, their code, settings \
-             and versions are declared in firebox.toml (or FunctionConfig), and the emulator \
-             reads them at start-up (aliases and reserved concurrency can be changed through \
-             this API)"
+            "{what} ({method}) is not supported by firebox: functions are declared in \
+             firebox.toml (or FunctionConfig) and their code is the files on disk (settings, \
+             versions, aliases and reserved concurrency can be changed through this API)"
         ),
     )
 }

@@ -2,6 +2,7 @@
 //! settings as the emulator runs them now (configured, then changed through `write`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::Request;
 use hyper::body::Incoming;
@@ -12,6 +13,7 @@ use super::super::{bad_parameter, Functions, ServiceError};
 use super::Operation;
 use crate::aliases::{Alias, AliasError};
 use crate::config::FunctionConfig;
+use crate::scheduler::FunctionShared;
 use crate::versions::Function;
 
 /// Lambda's page size for the list operations.
@@ -30,27 +32,25 @@ pub(super) fn get(
         Operation::Function(name) => {
             let (function, version, arn) = configured(req, name, functions)?;
             let mut body = json!({
-                "Configuration": configuration(version, &arn, functions),
+                "Configuration": configuration(&version, &arn),
                 "Tags": {},
             });
-            if let Some(n) = function.latest.capacity.reserved() {
+            if let Some(n) = function.capacity().reserved() {
                 body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
             }
             Ok(body)
         }
         Operation::Configuration(name) => {
             let (_, version, arn) = configured(req, name, functions)?;
-            Ok(configuration(version, &arn, functions))
+            Ok(configuration(&version, &arn))
         }
         Operation::Versions(name) => {
             let named = name_function(req, name, functions)?;
             let all: Vec<Value> = named
                 .function
                 .all()
-                .map(|v| {
-                    let arn = v.config.qualified_arn(v.config.version());
-                    configuration(&v.config, &arn, functions)
-                })
+                .iter()
+                .map(|v| configuration(v, &v.config.qualified_arn(v.config.version())))
                 .collect();
             page(req, "Versions", all)
         }
@@ -78,7 +78,7 @@ pub(super) fn get(
         }
         Operation::Concurrency(name) => {
             let named = name_function(req, name, functions)?;
-            Ok(match named.function.latest.capacity.reserved() {
+            Ok(match named.function.capacity().reserved() {
                 Some(n) => json!({ "ReservedConcurrentExecutions": n }),
                 None => json!({}),
             })
@@ -94,38 +94,40 @@ fn configured<'a>(
     req: &Request<Incoming>,
     name: &str,
     functions: &'a Functions,
-) -> Result<(&'a Function, &'a FunctionConfig, String), ServiceError> {
+) -> Result<(&'a Function, Arc<FunctionShared>, String), ServiceError> {
     let named = name_function(req, name, functions)?;
     let version = match named.qualifier.as_deref() {
-        None => &named.function.latest.config,
+        None => named.function.latest(),
         // An alias shows the version it names (not a weighted pick).
         Some(q) => {
             let alias = named.function.aliases.get(q);
             let q = alias.as_ref().map_or(q, |a| &a.config.version);
-            &named
+            named
                 .function
                 .version(q)
                 .ok_or_else(|| not_found(&named.arn))?
-                .config
         }
     };
+    let config = &version.config;
     let arn = match named.qualifier {
-        None => version.arn(),
-        Some(_) => version.qualified_arn(version.version()),
+        None => config.arn(),
+        Some(_) => config.qualified_arn(config.version()),
     };
     Ok((named.function, version, arn))
 }
 
 /// Lambda's `FunctionConfiguration` for one version.
-fn configuration(config: &FunctionConfig, arn: &str, functions: &Functions) -> Value {
+pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
+    let config = &version.config;
     let mut c = json!({
         "FunctionName": config.name,
         "FunctionArn": arn,
-        "Description": "",
+        "Description": config.description,
         "Timeout": config.timeout.as_secs_f64().ceil() as u64,
         "MemorySize": config.memory_mb,
         "Version": config.version(),
-        "LastModified": functions.started,
+        "LastModified": version.last_modified,
+        "RevisionId": version.revision_id,
         "CodeSize": code_size(config),
         "State": "Active",
         "LastUpdateStatus": "Successful",
@@ -210,12 +212,14 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
         let function = &functions.by_name[name];
         if all_versions {
             for v in function.all() {
-                let arn = v.config.qualified_arn(v.config.version());
-                all.push(configuration(&v.config, &arn, functions));
+                all.push(configuration(
+                    &v,
+                    &v.config.qualified_arn(v.config.version()),
+                ));
             }
         } else {
-            let config = &function.latest.config;
-            all.push(configuration(config, &config.arn(), functions));
+            let latest = function.latest();
+            all.push(configuration(&latest, &latest.config.arn()));
         }
     }
     page(req, "Functions", all)
@@ -257,7 +261,7 @@ fn account_settings(functions: &Functions) -> Value {
         .values()
         .next()
         .map(|f| {
-            let account = f.latest.capacity.account();
+            let account = f.capacity().account();
             (account.limit(), account.unreserved_limit())
         })
         .unwrap_or_default();

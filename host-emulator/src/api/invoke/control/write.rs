@@ -133,8 +133,7 @@ pub(super) async fn put_concurrency(
     // Beyond u32 is beyond any account: the pool check refuses it.
     let reserved = u32::try_from(n).unwrap_or(u32::MAX - 1);
     function
-        .latest
-        .capacity
+        .capacity()
         .set_reserved(Some(reserved))
         .map_err(reservation_error)?;
     Ok(Answer::ok(
@@ -150,8 +149,7 @@ pub(super) fn delete_concurrency(
 ) -> Result<Answer, ServiceError> {
     let function = unqualified(req, raw_name, functions, "DeleteFunctionConcurrency")?;
     function
-        .latest
-        .capacity
+        .capacity()
         .set_reserved(None)
         .map_err(reservation_error)?;
     Ok(no_content())
@@ -166,7 +164,7 @@ fn no_content() -> Answer {
 
 /// The function named in the path; a qualifier (in the name or `?Qualifier=`) is refused,
 /// as these operations are about the function as a whole.
-fn unqualified<'a>(
+pub(super) fn unqualified<'a>(
     req: &Request<Incoming>,
     raw_name: &str,
     functions: &'a Functions,
@@ -181,8 +179,11 @@ fn unqualified<'a>(
     Ok(named.function)
 }
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes into `T`.
-async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, ServiceError> {
+/// Reads a JSON body of at most [`MAX_BODY`] bytes into `T`; an empty body is `{}` (what an
+/// SDK sends when no field is set).
+pub(super) async fn read_json<T: DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, ServiceError> {
     let body = match read_body(req.into_body(), MAX_BODY).await {
         Ok(body) => body,
         Err(BodyError::TooLarge { .. }) => {
@@ -200,7 +201,8 @@ async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T, Ser
             ))
         }
     };
-    serde_json::from_slice(&body).map_err(|e| {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
+    serde_json::from_slice(body).map_err(|e| {
         ServiceError::new(
             StatusCode::BAD_REQUEST,
             "InvalidRequestContentException",

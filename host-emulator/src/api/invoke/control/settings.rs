@@ -1,0 +1,189 @@
+//! The control plane's writes of settings and versions: `UpdateFunctionConfiguration` and
+//! `PublishVersion` (see [`crate::settings`] for what they do to the running function). Each
+//! takes an unqualified function name and answers with Lambda's status and
+//! `FunctionConfiguration`, or Lambda's error with nothing changed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::super::{bad_parameter, Functions, ServiceError};
+use super::read::configuration;
+use super::write::{read_json, unqualified};
+use super::Answer;
+use crate::config::{LogFormat, LogLevel, LoggingConfig};
+use crate::settings::{FunctionUpdate, SettingsError};
+
+/// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a role, a VPC,
+/// layers, ...) land in `other` and are refused by name.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateConfiguration {
+    description: Option<String>,
+    handler: Option<String>,
+    memory_size: Option<u32>,
+    timeout: Option<u64>,
+    environment: Option<Environment>,
+    logging_config: Option<ApiLoggingConfig>,
+    revision_id: Option<String>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
+}
+
+/// `Environment`: the whole set of variables.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Environment {
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+}
+
+/// `LoggingConfig`; a field left out keeps the function's value.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ApiLoggingConfig {
+    log_format: Option<LogFormat>,
+    application_log_level: Option<LogLevel>,
+    system_log_level: Option<LogLevel>,
+    log_group: Option<String>,
+}
+
+/// `PublishVersion`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Publish {
+    description: Option<String>,
+    revision_id: Option<String>,
+    code_sha256: Option<String>,
+}
+
+/// `UpdateFunctionConfiguration`: 200 with `$LATEST`'s new configuration.
+pub(super) async fn update_configuration(
+    req: Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(&req, raw_name, functions, "UpdateFunctionConfiguration")?;
+    let body: UpdateConfiguration = read_json(req).await?;
+    if let Some(field) = body.other.keys().next() {
+        return Err(bad_parameter(format!(
+            "UpdateFunctionConfiguration: firebox does not emulate `{field}`; it changes \
+             Description, Environment, Handler, LoggingConfig, MemorySize and Timeout"
+        )));
+    }
+    let current = function.latest();
+    let logging = match body.logging_config {
+        None => None,
+        Some(given) => Some(logging(
+            &current.config.name,
+            &current.config.logging,
+            given,
+        )?),
+    };
+    let update = FunctionUpdate {
+        description: body.description,
+        handler: body.handler,
+        memory_mb: body.memory_size,
+        timeout: body.timeout.map(Duration::from_secs),
+        environment: body.environment.map(|e| e.variables),
+        logging,
+        revision_id: body.revision_id,
+    };
+    let latest = function
+        .update_configuration(update)
+        .map_err(settings_error)?;
+    Ok(Answer::ok(configuration(&latest, &latest.config.arn())))
+}
+
+/// `PublishVersion`: 201 with the new version's configuration (or the last version's, when
+/// `$LATEST` has not changed since it was published).
+pub(super) async fn publish_version(
+    req: Request<Incoming>,
+    raw_name: &str,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let function = unqualified(&req, raw_name, functions, "PublishVersion")?;
+    let body: Publish = read_json(req).await?;
+    if body.code_sha256.is_some() {
+        return Err(bad_parameter(
+            "PublishVersion: firebox does not compute CodeSha256 (a function's code is its \
+             files on disk); publish without it",
+        ));
+    }
+    let published = function
+        .publish_version(body.description, body.revision_id.as_deref())
+        .map_err(settings_error)?;
+    let version = published.version;
+    tracing::info!(
+        function = %version.config.name,
+        version = version.config.version(),
+        created = published.created,
+        "version published"
+    );
+    Ok(Answer {
+        status: StatusCode::CREATED,
+        body: Some(configuration(
+            &version,
+            &version.config.qualified_arn(version.config.version()),
+        )),
+    })
+}
+
+/// The function's logging with `given` over it. Switching to `Text` drops the levels (they
+/// apply to JSON only); naming a log group other than the function's is refused.
+fn logging(
+    name: &str,
+    current: &LoggingConfig,
+    given: ApiLoggingConfig,
+) -> Result<LoggingConfig, ServiceError> {
+    let group = format!("/aws/lambda/{name}");
+    if let Some(other) = given.log_group.filter(|g| *g != group) {
+        return Err(bad_parameter(format!(
+            "LoggingConfig.LogGroup: firebox writes every function's log to `{group}` \
+             (got `{other}`)"
+        )));
+    }
+    let mut logging = *current;
+    if let Some(format) = given.log_format {
+        logging.format = format;
+        if format == LogFormat::Text {
+            logging.application_level = None;
+            logging.system_level = None;
+        }
+    }
+    if given.application_log_level.is_some() {
+        logging.application_level = given.application_log_level;
+    }
+    if given.system_log_level.is_some() {
+        logging.system_level = given.system_log_level;
+    }
+    Ok(logging)
+}
+
+/// Lambda's error for a refused update or publish, naming the API's field.
+fn settings_error(e: SettingsError) -> ServiceError {
+    match e {
+        SettingsError::Invalid { field, message } => {
+            let field = match field.as_str() {
+                "description" => "Description",
+                "handler" => "Handler",
+                "memory_mb" => "MemorySize",
+                "timeout_s" => "Timeout",
+                "environment" => "Environment.Variables",
+                "logging.application_level" => "LoggingConfig.ApplicationLogLevel",
+                "logging.system_level" => "LoggingConfig.SystemLogLevel",
+                other => other,
+            };
+            bad_parameter(format!("{field}: {message}"))
+        }
+        SettingsError::RevisionMismatch => ServiceError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailedException",
+            e.to_string(),
+        ),
+    }
+}

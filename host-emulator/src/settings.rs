@@ -1,0 +1,181 @@
+//! Changes to a function's settings and versions while the emulator runs, in memory until it
+//! stops: `UpdateFunctionConfiguration` ([`FunctionUpdate`]) and `PublishVersion`.
+//!
+//! Settings never change under a running scheduler. An update starts a new scheduler with the
+//! new settings and puts it in place of `$LATEST`; the old one retires its environments (idle
+//! ones at once, busy ones once their invocations are answered) and ends. So, as on Lambda,
+//! every invocation that starts after the update returns runs in an environment started with
+//! the new settings, and none is lost or cut short by it. A publish starts a scheduler for
+//! the new version with `$LATEST`'s settings of the moment.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::config::{check_description, LoggingConfig};
+use crate::scheduler::{FunctionShared, PoolMessage};
+use crate::versions::{Function, LastPublished};
+
+/// The settings an `UpdateFunctionConfiguration` changes; a field left `None` keeps its value.
+///
+/// ```
+/// use std::time::Duration;
+/// use firebox_emulator::FunctionUpdate;
+/// let update = FunctionUpdate {
+///     timeout: Some(Duration::from_secs(10)),
+///     environment: Some([("STAGE".to_owned(), "beta".to_owned())].into()),
+///     ..FunctionUpdate::default()
+/// };
+/// assert!(update.memory_mb.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionUpdate {
+    /// `Description`.
+    pub description: Option<String>,
+    /// `_HANDLER`.
+    pub handler: Option<String>,
+    /// Memory size in MB (128 to 10240).
+    pub memory_mb: Option<u32>,
+    /// Invocation timeout (1 s to 900 s).
+    pub timeout: Option<Duration>,
+    /// The function's variables: all of them, replacing the current ones (as Lambda's
+    /// `Environment.Variables` does).
+    pub environment: Option<BTreeMap<String, String>>,
+    /// Log format and levels.
+    pub logging: Option<LoggingConfig>,
+    /// When given, the update is refused unless `$LATEST`'s revision id is this one.
+    pub revision_id: Option<String>,
+}
+
+/// Why settings could not be changed or a version published.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// A setting is out of Lambda's range or form.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The setting, as `firebox.toml` names it.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The revision id given is no longer `$LATEST`'s.
+    #[error(
+        "The Revision Id provided does not match the latest Revision Id. Call the \
+         GetFunction/GetFunctionConfiguration API to retrieve the latest Revision Id"
+    )]
+    RevisionMismatch,
+}
+
+/// What a `PublishVersion` did.
+#[derive(Debug)]
+pub(crate) struct Publication {
+    /// The version (new, or the last one when `$LATEST` did not change since).
+    pub version: Arc<FunctionShared>,
+    /// Whether the version is new.
+    pub created: bool,
+}
+
+impl Function {
+    /// `UpdateFunctionConfiguration`: `$LATEST` with `update` applied, checked as a whole,
+    /// replaces the current one; returns the new `$LATEST`. Nothing changes on an error.
+    pub fn update_configuration(
+        &self,
+        update: FunctionUpdate,
+    ) -> Result<Arc<FunctionShared>, SettingsError> {
+        let _writes = self.lock_writes();
+        let current = self.latest();
+        check_revision(&current, update.revision_id.as_deref())?;
+        let mut config = current.config.clone();
+        if let Some(description) = update.description {
+            config.description = description;
+        }
+        if let Some(handler) = update.handler {
+            config.handler = Some(handler);
+        }
+        if let Some(mb) = update.memory_mb {
+            config.memory_mb = mb;
+        }
+        if let Some(timeout) = update.timeout {
+            config.timeout = timeout;
+        }
+        if let Some(environment) = update.environment {
+            config.environment = environment;
+        }
+        if let Some(logging) = update.logging {
+            config.logging = logging;
+        }
+        config.check_settings().map_err(invalid)?;
+        let log = current.log.with_logging(&config.logging);
+        let latest = self.launcher.start(config, log);
+        let old = self.replace_latest(latest.clone());
+        // Gone only when the emulator is shutting down, which stops it anyway.
+        let _ = old.pool.send(PoolMessage::Replaced);
+        Ok(latest)
+    }
+
+    /// `PublishVersion`: `$LATEST`'s settings of the moment as the next version number, with
+    /// its own `description`. While `$LATEST` (its settings and its code) has not changed
+    /// since the last publish, that version is returned instead, as Lambda does.
+    pub(crate) fn publish_version(
+        &self,
+        description: Option<String>,
+        revision_id: Option<&str>,
+    ) -> Result<Publication, SettingsError> {
+        if let Some(description) = &description {
+            check_description(description).map_err(invalid)?;
+        }
+        let mut writes = self.lock_writes();
+        let latest = self.latest();
+        check_revision(&latest, revision_id)?;
+        let code_generation = latest.code_generation.load(Ordering::Acquire);
+        let unchanged = writes.as_ref().filter(|last| {
+            last.revision_id == latest.revision_id && last.code_generation == code_generation
+        });
+        if let Some(version) = unchanged.and_then(|last| self.version(&last.version)) {
+            return Ok(Publication {
+                version,
+                created: false,
+            });
+        }
+        let mut config = latest.config.clone();
+        config.version = (self.highest_version() + 1).to_string();
+        // Provisioned concurrency is configured per version, never copied.
+        config.provisioned_concurrency = 0;
+        config.versions.clear();
+        if let Some(description) = description {
+            config.description = description;
+        }
+        config.check_settings().map_err(invalid)?;
+        let version = self.launcher.start(config, latest.log.clone());
+        self.add_version(version.clone());
+        *writes = Some(LastPublished {
+            version: version.config.version().to_owned(),
+            revision_id: latest.revision_id.clone(),
+            code_generation,
+        });
+        Ok(Publication {
+            version,
+            created: true,
+        })
+    }
+
+    fn lock_writes(&self) -> MutexGuard<'_, Option<LastPublished>> {
+        // A poisoned lock still holds a whole value: nothing that can panic runs under it.
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn check_revision(latest: &FunctionShared, revision_id: Option<&str>) -> Result<(), SettingsError> {
+    match revision_id {
+        Some(r) if r != latest.revision_id => Err(SettingsError::RevisionMismatch),
+        _ => Ok(()),
+    }
+}
+
+fn invalid((field, message): (&'static str, String)) -> SettingsError {
+    SettingsError::Invalid {
+        field: field.to_owned(),
+        message,
+    }
+}
