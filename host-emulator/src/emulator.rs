@@ -418,6 +418,13 @@ impl Emulator {
             .ok_or_else(|| ControlError::FunctionNotFound(name.to_owned()))
     }
 
+    /// How many version schedulers run: one for `$LATEST` and one for each published version
+    /// of every function, plus, for a while after an `UpdateFunctionConfiguration`, the one of
+    /// the replaced settings (until its environments have ended).
+    pub fn running_schedulers(&self) -> usize {
+        self.pools.running()
+    }
+
     /// How many function process groups are alive.
     pub fn live_processes(&self) -> usize {
         self.registry.len()

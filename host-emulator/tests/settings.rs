@@ -122,11 +122,18 @@ async fn an_update_starts_new_environments_with_the_new_settings() {
         .unwrap();
     let now = firebox_emulator::ids::unix_millis();
     assert!(deadline > now + 5_000, "a 7 s timeout: {deadline} vs {now}");
-    // The old environment was idle: it ends.
+    // The old environment was idle: it ends, and so does the scheduler of the old settings
+    // ($LATEST and versions 1 and 2 are left).
     assert!(
         wait_gone(old_pid).await,
         "the old environment's process ends"
     );
+    wait_until(
+        "the replaced scheduler ends",
+        Duration::from_secs(30),
+        || emu.running_schedulers() == 3,
+    )
+    .await;
     // Then it is warm again.
     let (again, tail) = run(&emu, None, json!({})).await;
     assert_eq!(again["pid"], after["pid"]);
@@ -228,6 +235,13 @@ async fn updates_while_invocations_run_lose_none() {
         "the replaced environments end",
         Duration::from_secs(30),
         || emu.live_processes() == 1,
+    )
+    .await;
+    // And their schedulers: those of $LATEST and versions 1 and 2 are left.
+    wait_until(
+        "the replaced schedulers end",
+        Duration::from_secs(30),
+        || emu.running_schedulers() == 3,
     )
     .await;
     emu.shutdown().await;

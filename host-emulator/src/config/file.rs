@@ -483,6 +483,7 @@ mod tests {
             [functions.hello]
             command = ["/bin/true", "x"]
             handler = "app.handler"
+            description = "greets"
             timeout_s = 5
             environment = { B = "2" }
             "#,
@@ -490,6 +491,7 @@ mod tests {
         .unwrap();
         let f = &config.functions[0];
         assert_eq!(f.name, "hello");
+        assert_eq!(f.description, "greets");
         assert_eq!(f.region, "eu-west-1");
         assert_eq!(f.memory_mb, 256);
         assert_eq!(f.timeout, Duration::from_secs(5));
@@ -584,6 +586,17 @@ mod tests {
             ("timeout_s = 901\ncommand = [\"/bin/true\"]", "timeout_s"),
             ("memory_mb = 10241\ncommand = [\"/bin/true\"]", "memory_mb"),
             ("handler = \"x\"", "command"),
+            (
+                "command = [\"/bin/true\"]\nhandler = \"two words\"",
+                "handler",
+            ),
+            (
+                &format!(
+                    "command = [\"/bin/true\"]\ndescription = \"{}\"",
+                    "d".repeat(257)
+                ),
+                "description",
+            ),
             (
                 "command = [\"/bin/true\"]\ncode_dir = \"/nonexistent/dir\"",
                 "code_dir",

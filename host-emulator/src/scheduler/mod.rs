@@ -136,6 +136,12 @@ impl PoolTasks {
             .push(task);
     }
 
+    /// How many of the tasks are still running.
+    pub fn running(&self) -> usize {
+        let tasks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.iter().filter(|t| !t.is_finished()).count()
+    }
+
     /// Takes every task started so far.
     pub fn take(&self) -> Vec<tokio::task::JoinHandle<()>> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
