@@ -23,6 +23,7 @@ fn url_fn(name: &str, mode: InvokeMode) -> FunctionConfig {
             max_age: Some(300),
             allow_credentials: true,
         }),
+        qualifier: None,
     })
 }
 

@@ -148,6 +148,7 @@ async fn url_stream_example_sends_events_as_produced() {
     let emu = start(vec![example("url-stream").url(UrlConfig {
         invoke_mode: InvokeMode::ResponseStream,
         cors: None,
+        qualifier: None,
     })])
     .await;
     let mut r = open(

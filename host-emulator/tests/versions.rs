@@ -303,3 +303,37 @@ async fn bad_versions_and_aliases_are_refused_naming_the_field() {
         assert!(err.contains(says) && err.contains("`b`"), "{says}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_function_url_invokes_its_alias() {
+    use firebox_emulator::url::{UrlConfig, PATH_PREFIX};
+    let emu = start(vec![versioned("web").url(UrlConfig {
+        qualifier: Some("live".into()),
+        ..UrlConfig::default()
+    })])
+    .await;
+    let path = format!("{PATH_PREFIX}web/");
+    let through_url = |emu: &Emulator| {
+        let endpoint = emu.endpoint().to_owned();
+        let path = path.clone();
+        async move { send(&endpoint, "GET", &path, &[], "").await }
+    };
+    // The runtime's answer (no `statusCode`) is the URL's JSON body.
+    let r = through_url(&emu).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let body = r.json();
+    assert_eq!(body["env"]["STAGE"], "one");
+    assert_eq!(body["env"]["AWS_LAMBDA_FUNCTION_VERSION"], "1");
+    let arn = body["headers"]["lambda-runtime-invoked-function-arn"]
+        .as_str()
+        .unwrap();
+    assert!(arn.ends_with(":function:web:live"), "{arn}");
+
+    // Repointed, the URL follows the alias; deleted, the URL goes with it.
+    emu.set_alias("web", "live", AliasConfig::new("2")).unwrap();
+    assert_eq!(through_url(&emu).await.json()["env"]["STAGE"], "two");
+    assert!(emu.delete_alias("web", "live").unwrap());
+    let r = through_url(&emu).await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    emu.shutdown().await;
+}

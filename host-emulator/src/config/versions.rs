@@ -199,6 +199,8 @@ impl FunctionConfig {
         f.versions.clear();
         f.aliases.clear();
         f.published.clear();
+        // The function's, not a version's (it names the function's aliases).
+        f.url = None;
         f.version = number.to_string();
         f.provisioned_concurrency = version.provisioned_concurrency;
         // Called before validation: `code_dir` is the function's own, or `None` (then each
@@ -259,6 +261,16 @@ impl FunctionConfig {
         }
         for (name, alias) in &self.aliases {
             self.check_alias(file, name, alias)?;
+        }
+        // As on Lambda, a URL invokes `$LATEST` or an alias, never a version number.
+        if let Some(q) = self.url.as_ref().and_then(|u| u.qualifier.as_deref()) {
+            if q != LATEST && !self.aliases.contains_key(q) {
+                return Err(self.field_error(
+                    file,
+                    "url.qualifier",
+                    &format!("`{q}` is neither `$LATEST` nor an alias of the function"),
+                ));
+            }
         }
         Ok(published)
     }
@@ -419,6 +431,11 @@ mod tests {
             ),
             ("[functions.f.aliases]\nlive = \"7\"\n", "aliases.live"),
             ("[functions.f.aliases]\nlive = 1\n", "aliases.live"),
+            (
+                "[functions.f.versions.1]\n[functions.f.url]\nqualifier = \"1\"\n",
+                "url.qualifier",
+            ),
+            ("[functions.f.url]\nqualifier = \"nope\"\n", "url.qualifier"),
         ] {
             let text = format!("[functions.f]\ncommand = [\"/bin/true\"]\n{bad}");
             let err = parse(&text).unwrap_err().to_string();
@@ -433,6 +450,19 @@ mod tests {
             err.contains("[defaults]") && err.contains("aliases"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_url_invokes_latest_or_an_alias() {
+        for qualifier in ["$LATEST", "live"] {
+            let c = parse(&format!(
+                "[functions.f]\ncommand = [\"/bin/true\"]\n[functions.f.versions.1]\n\
+                 [functions.f.aliases]\nlive = \"1\"\n[functions.f.url]\nqualifier = \"{qualifier}\"\n"
+            ))
+            .unwrap();
+            let url = c.functions[0].url.as_ref().unwrap();
+            assert_eq!(url.qualifier.as_deref(), Some(qualifier));
+        }
     }
 
     #[test]

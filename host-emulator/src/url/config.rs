@@ -22,6 +22,7 @@ pub enum InvokeMode {
 /// let url = UrlConfig {
 ///     invoke_mode: InvokeMode::ResponseStream,
 ///     cors: Some(Cors { allow_origins: vec!["https://example.com".into()], ..Cors::default() }),
+///     qualifier: Some("live".into()), // the URL invokes alias `live`
 /// };
 /// assert!(url.cors.is_some());
 /// ```
@@ -33,6 +34,9 @@ pub struct UrlConfig {
     pub invoke_mode: InvokeMode,
     /// Cross-origin resource sharing, answered by the URL itself.
     pub cors: Option<Cors>,
+    /// The alias (or `$LATEST`) the URL invokes, as Lambda's `Qualifier` of a function URL;
+    /// none means `$LATEST`.
+    pub qualifier: Option<String>,
 }
 
 /// CORS settings of a function URL (the fields of Lambda's `Cors` object).

@@ -96,12 +96,12 @@ async fn serve(
     peer: Option<SocketAddr>,
     request_id: &str,
 ) -> Response<ResponseBody> {
-    let Some((function, url)) = functions
-        .by_name
-        .get(&target.name)
-        .map(|f| f.latest())
-        .and_then(|f| f.config.url.clone().map(|u| (f, u)))
-    else {
+    // The URL is `$LATEST`'s; it invokes the version its qualifier picks now (an alias
+    // deleted since takes its URL with it, as on Lambda).
+    let Some((function, url)) = functions.by_name.get(&target.name).and_then(|f| {
+        let url = f.latest().config.url.clone()?;
+        Some((f.resolve(url.qualifier.as_deref())?, url))
+    }) else {
         return message(
             StatusCode::NOT_FOUND,
             &format!("No function URL for `{}`", target.name),
@@ -136,8 +136,11 @@ async fn serve(
     if payload.len() > MAX_SYNC_REQUEST_BYTES {
         return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     }
-    let (invocation, waiting) =
-        Invocation::sync(request_id.to_owned(), payload, function.config.arn());
+    let arn = match &url.qualifier {
+        Some(q) => function.config.qualified_arn(q),
+        None => function.config.arn(),
+    };
+    let (invocation, waiting) = Invocation::sync(request_id.to_owned(), payload, arn);
     if crate::scheduler::submit(&function, invocation).is_err() {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }
