@@ -30,15 +30,6 @@ async fn emulator() -> Emulator {
         .expect("emulator starts")
 }
 
-async fn call(emu: &Emulator, method: &str, path: &str, body: &Value) -> Raw {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    send(emu.endpoint(), method, path, &[], body).await
-}
-
 /// The version an invoke through `qualifier` ran (`X-Amz-Executed-Version`).
 async fn executed(emu: &Emulator, qualifier: &str) -> Result<String, String> {
     let options = InvokeOptions {
@@ -50,13 +41,6 @@ async fn executed(emu: &Emulator, qualifier: &str) -> Result<String, String> {
         200 => Ok(r.executed_version.unwrap_or_default()),
         _ => Err(r.error_code.unwrap_or_default()),
     }
-}
-
-fn assert_error(r: &Raw, status: u16, code: &str, says: &str) {
-    assert_eq!(r.status.as_u16(), status, "{:?}", r.body);
-    assert_eq!(r.error_code(), Some(code), "{:?}", r.body);
-    let message = r.json()["message"].as_str().unwrap_or_default().to_owned();
-    assert!(message.contains(says), "{message}");
 }
 
 #[tokio::test]

@@ -27,15 +27,6 @@ async fn emulator() -> Emulator {
     .await
 }
 
-async fn call(emu: &Emulator, method: &str, path: &str, body: &Value) -> Raw {
-    let body = if body.is_null() {
-        String::new()
-    } else {
-        body.to_string()
-    };
-    send(emu.endpoint(), method, path, &[], body).await
-}
-
 /// Invokes `api` (through `qualifier`, if any) with a tail; the runtime's answer and the tail.
 async fn run(emu: &Emulator, qualifier: Option<&str>, event: Value) -> (Value, String) {
     let options = InvokeOptions {
@@ -53,13 +44,6 @@ async fn run(emu: &Emulator, qualifier: Option<&str>, event: Value) -> (Value, S
         r.json().expect("JSON answer"),
         r.log_tail.unwrap_or_default(),
     )
-}
-
-fn assert_error(r: &Raw, status: u16, code: &str, says: &str) {
-    assert_eq!(r.status.as_u16(), status, "{:?}", r.body);
-    assert_eq!(r.error_code(), Some(code), "{:?}", r.body);
-    let message = r.json()["message"].as_str().unwrap_or_default().to_owned();
-    assert!(message.contains(says), "{message}");
 }
 
 #[tokio::test]

@@ -127,6 +127,24 @@ impl Open {
     }
 }
 
+/// Sends a control-plane request with a JSON body (none for `Value::Null`) and reads the answer.
+pub async fn call(emu: &Emulator, method: &str, path: &str, body: &serde_json::Value) -> Raw {
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    send(emu.endpoint(), method, path, &[], body).await
+}
+
+/// Asserts a service error: its status, its AWS error code, and a message saying `says`.
+pub fn assert_error(r: &Raw, status: u16, code: &str, says: &str) {
+    assert_eq!(r.status.as_u16(), status, "{:?}", r.body);
+    assert_eq!(r.error_code(), Some(code), "{:?}", r.body);
+    let message = r.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains(says), "{message}");
+}
+
 /// Sends a request and returns as soon as the response head arrives.
 pub async fn open(
     endpoint: &str,
