@@ -10,7 +10,8 @@
 //!
 //! Both sit behind `std` read-write locks: an invoke reads one to clone an `Arc`, a write
 //! replaces an entry. The locks are held only for that, never across an `.await`, and nothing
-//! that can panic runs under them.
+//! that can panic runs under them. No lock is taken while `latest` is held; `versions` may be
+//! read while the aliases' lock is held (an alias resolved or checked), never the reverse.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -113,9 +114,10 @@ impl Function {
 
     /// `$LATEST`, then every published version in order.
     pub fn all(&self) -> Vec<Arc<FunctionShared>> {
+        let latest = self.latest();
         let versions = self.versions.read().unwrap_or_else(PoisonError::into_inner);
         let mut all = Vec::with_capacity(versions.len() + 1);
-        all.push(self.latest());
+        all.push(latest);
         // Numbers as text: order them as numbers.
         let mut published: Vec<&Arc<FunctionShared>> = versions.values().collect();
         published.sort_by_key(|v| v.config.version().parse::<u64>().unwrap_or(u64::MAX));

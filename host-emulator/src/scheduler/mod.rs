@@ -128,12 +128,12 @@ pub(crate) enum PoolMessage {
 pub(crate) struct PoolTasks(Mutex<Vec<tokio::task::JoinHandle<()>>>);
 
 impl PoolTasks {
+    /// Adds a task, dropping those that have ended (the schedulers of replaced settings).
     fn push(&self, task: tokio::task::JoinHandle<()>) {
         // A poisoned lock still holds a whole list: nothing that can panic runs under it.
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(task);
+        let mut tasks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
     }
 
     /// How many of the tasks are still running.
