@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use firebox_emulator::FunctionConfig;
+use firebox_emulator::{FunctionConfig, VersionConfig};
 
 use crate::bins::{self, Binary};
 use crate::{deps, Error};
@@ -16,6 +16,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// A function `name` that runs a workspace binary (built on first use).
 pub fn workspace_function(name: &str, binary: Binary) -> Result<FunctionConfig, Error> {
     Ok(binary_function(name, &bins::workspace_bin(binary)?))
+}
+
+/// The functions the control-plane write tests change, on an emulator of their own so that
+/// other tests never see the changes: `hello` (versions 1 and 2, for aliases and reserved
+/// concurrency) and `settings` (for `UpdateFunctionConfiguration` and `PublishVersion`).
+pub fn control_plane_functions() -> Result<Vec<FunctionConfig>, Error> {
+    Ok(vec![
+        workspace_function("hello", bins::HELLO)?
+            .publish(1, VersionConfig::new())
+            .publish(2, VersionConfig::new()),
+        workspace_function("settings", bins::HELLO)?,
+    ])
 }
 
 /// A function `name` that runs the executable at `path` (e.g. `env!("CARGO_BIN_EXE_...")`).

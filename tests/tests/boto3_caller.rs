@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use firebox_emulator::{AliasConfig, Emulator, FunctionConfig, VersionConfig};
 use firebox_tests::bins::{ERRORS, HELLO};
-use firebox_tests::functions::workspace_function;
+use firebox_tests::functions::{control_plane_functions, workspace_function};
 use firebox_tests::logs::wait_for;
 use firebox_tests::shared::{SharedEmulator, TestResult};
 use firebox_tests::{deps, repo_root, Error};
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 static EMU: SharedEmulator = SharedEmulator::new(functions);
 /// An emulator of its own for the tests that change aliases, reserved concurrency, settings
 /// and versions, so that the other tests never see those changes.
-static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
+static CHANGED: SharedEmulator = SharedEmulator::new(control_plane_functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
@@ -29,16 +29,6 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
             .publish(1, VersionConfig::new().memory_mb(256))
             .alias("live", AliasConfig::new("1")),
         workspace_function("errors", ERRORS)?,
-    ])
-}
-
-fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
-    Ok(vec![
-        workspace_function("hello", HELLO)?
-            .publish(1, VersionConfig::new())
-            .publish(2, VersionConfig::new()),
-        // Changed by `UpdateFunctionConfiguration` and `PublishVersion`.
-        workspace_function("settings", HELLO)?,
     ])
 }
 

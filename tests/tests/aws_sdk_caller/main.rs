@@ -27,24 +27,14 @@ use firebox_emulator::{
     AliasConfig, Emulator, FunctionConfig, LogLevel, LoggingConfig, VersionConfig,
 };
 use firebox_tests::bins::{ERRORS, HELLO, STREAMING};
-use firebox_tests::functions::workspace_function;
+use firebox_tests::functions::{control_plane_functions, workspace_function};
 use firebox_tests::shared::{SharedEmulator, TestResult};
 use firebox_tests::Error;
 
 static EMU: SharedEmulator = SharedEmulator::new(functions);
 /// An emulator of its own for the tests that change aliases and reserved concurrency, so that
 /// the other tests never see those changes.
-static CHANGED: SharedEmulator = SharedEmulator::new(changed_functions);
-
-fn changed_functions() -> Result<Vec<FunctionConfig>, Error> {
-    Ok(vec![
-        workspace_function("hello", HELLO)?
-            .publish(1, VersionConfig::new())
-            .publish(2, VersionConfig::new()),
-        // Changed by `UpdateFunctionConfiguration` and `PublishVersion`.
-        workspace_function("settings", HELLO)?,
-    ])
-}
+static CHANGED: SharedEmulator = SharedEmulator::new(control_plane_functions);
 
 fn functions() -> Result<Vec<FunctionConfig>, Error> {
     Ok(vec![
