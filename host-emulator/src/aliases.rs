@@ -121,6 +121,30 @@ impl Aliases {
         by_name.get(name).cloned()
     }
 
+    /// Runs `f` while no alias can change, unless an alias routes to `version`: then returns
+    /// those aliases' names. (`f` may read or write the function's versions: the versions' lock
+    /// may be taken while this one is held.)
+    pub fn unless_routed_to<R>(
+        &self,
+        version: &str,
+        f: impl FnOnce() -> R,
+    ) -> Result<R, Vec<String>> {
+        let by_name = self.write();
+        let routed: Vec<String> = by_name
+            .iter()
+            .filter(|(_, a)| {
+                a.config.version == version
+                    || a.config.additional_version_weights.contains_key(version)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if routed.is_empty() {
+            Ok(f())
+        } else {
+            Err(routed)
+        }
+    }
+
     /// Every alias, by name.
     pub fn all(&self) -> Vec<(String, Alias)> {
         let by_name = self.read();

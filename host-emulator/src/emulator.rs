@@ -1,7 +1,6 @@
 //! [`Emulator`]: the running emulator — Invoke API listener, one scheduler per function, the
 //! log hub — with the handle tests use to invoke functions and read their logs.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,17 +10,19 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::aliases::AliasError;
-use crate::api::invoke::{self, Functions};
+use crate::api::invoke;
 use crate::client::{self, ClientError, InvokeOptions, InvokeResponse};
 use crate::config::{
-    AccountConfig, AliasConfig, Config, ConfigError, FunctionConfig, DEFAULT_ACCOUNT_ID,
+    AccountConfig, AliasConfig, Config, ConfigError, FunctionConfig, Runtimes, DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
 };
+use crate::deploy::DeployError;
 use crate::environment::process::{Isolation, ProcessRegistry};
-use crate::logs::{FunctionLog, LogHub, LogLine};
-use crate::metrics::FunctionMetrics;
-use crate::scheduler::capacity::{Capacity, ReservationError};
-use crate::scheduler::{Launcher, PoolTasks};
+use crate::functions::{Deployment, Functions};
+use crate::logs::{LogHub, LogLine};
+use crate::package::PackageStore;
+use crate::scheduler::capacity::ReservationError;
+use crate::scheduler::PoolTasks;
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
 
@@ -58,6 +59,9 @@ pub enum ControlError {
     /// A setting is out of Lambda's range, or the revision id is not `$LATEST`'s.
     #[error(transparent)]
     Settings(#[from] SettingsError),
+    /// A function could not be created, deleted, or given new code.
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
 }
 
 /// Builds an [`Emulator`].
@@ -67,6 +71,24 @@ pub struct EmulatorBuilder {
     listen: Option<SocketAddr>,
     validated: bool,
     account: AccountConfig,
+    runtimes: Runtimes,
+}
+
+/// Validates a function defined in code (paths relative to `base`), with its runtime's command.
+fn validate_in_code(
+    f: FunctionConfig,
+    base: &std::path::Path,
+    runtimes: &Runtimes,
+) -> Result<FunctionConfig, ConfigError> {
+    let mut f = f.validate("<code>", base)?;
+    f.apply_runtimes(runtimes)
+        .map_err(|(field, message)| ConfigError::Field {
+            file: "<code>".into(),
+            function: f.name.clone(),
+            field,
+            message,
+        })?;
+    Ok(f)
 }
 
 impl EmulatorBuilder {
@@ -80,6 +102,33 @@ impl EmulatorBuilder {
     /// Sets the listen address (default `127.0.0.1:0`, an ephemeral port).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// Sets the command of a Lambda runtime (`python3.12`) or runtime family (`python`), for
+    /// the functions that name one instead of a `command` (see [`Runtimes`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::{Emulator, FunctionConfig};
+    /// let emu = Emulator::builder()
+    ///     .runtime_command("python", [".venv/bin/python", "-m", "awslambdaric", "{handler}"])
+    ///     .function(
+    ///         FunctionConfig::new("orders")
+    ///             .runtime("python3.12")
+    ///             .code_dir("functions/orders")
+    ///             .handler("app.handler"),
+    ///     )
+    ///     .start()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn runtime_command<I, S>(mut self, runtime: &str, command: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.runtimes.set(runtime, command);
         self
     }
 
@@ -111,7 +160,7 @@ impl EmulatorBuilder {
         } else {
             let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
             for f in self.functions {
-                functions.push(f.validate("<code>", &base)?);
+                functions.push(validate_in_code(f, &base, &self.runtimes)?);
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -146,50 +195,28 @@ impl EmulatorBuilder {
             .first()
             .map(|f| (f.region.clone(), f.account_id.clone()))
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
-        let mut by_name = HashMap::new();
         let account = Arc::new(crate::scheduler::capacity::Account::new(
             &self.account,
             &functions,
         ));
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());
-        for mut f in functions {
-            let log = FunctionLog::new(logs.clone(), &f.name, &f.logging);
-            let metrics = Arc::new(FunctionMetrics::default());
-            let capacity = Arc::new(Capacity::new(&f, account.clone(), metrics));
-            let published = std::mem::take(&mut f.published);
-            let aliases = std::mem::take(&mut f.aliases);
-            let name = f.name.clone();
-            let launcher = Launcher {
-                registry: registry.clone(),
-                capacity,
-                isolation: isolation.clone(),
-                shutdown: shutdown_rx.clone(),
-                tasks: pools.clone(),
-            };
-            let versions = published
-                .into_iter()
-                .map(|v| {
-                    let log = log.with_logging(&v.logging);
-                    (v.version().to_owned(), launcher.start(v, log))
-                })
-                .collect();
-            let latest = launcher.start(f, log);
-            by_name.insert(
-                name,
-                Function::new(
-                    latest,
-                    versions,
-                    crate::aliases::Aliases::new(aliases),
-                    launcher,
-                ),
-            );
-        }
-        let functions = Arc::new(Functions {
-            by_name,
+        let deployment = Deployment {
+            logs: logs.clone(),
+            registry: registry.clone(),
+            isolation,
+            shutdown: shutdown_rx.clone(),
+            tasks: pools.clone(),
+            account,
+            runtimes: self.runtimes,
+            packages: Arc::new(PackageStore::new()),
+        };
+        let functions = Arc::new(Functions::new(
+            functions,
             default_region,
             default_account,
-        });
+            deployment,
+        ));
         let server = tokio::spawn(invoke::serve(listener, functions.clone(), shutdown_rx));
         tracing::info!(endpoint = %format!("http://{local}"), "firebox emulator listening");
         Ok(Emulator {
@@ -267,6 +294,7 @@ impl Emulator {
             listen: listen.or(config.listen),
             validated: true,
             account: config.account,
+            runtimes: config.runtimes,
         };
         builder.start().await
     }
@@ -411,9 +439,62 @@ impl Emulator {
         Ok(self.function(function)?.delete_alias(alias))
     }
 
-    fn function(&self, name: &str) -> Result<&Function, ControlError> {
+    /// Creates a function, as `CreateFunction` does: validated as a `firebox.toml` function
+    /// (paths relative to the current directory), it takes invokes at once. Refused when a
+    /// function by that name exists.
+    ///
+    /// ```no_run
+    /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::FunctionConfig;
+    /// emu.create_function(FunctionConfig::new("later").command(["target/debug/hello"]))?;
+    /// assert_eq!(emu.invoke("later", "{}").await?.status, 200);
+    /// emu.delete_function("later")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create_function(&self, config: FunctionConfig) -> Result<(), ControlError> {
+        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let config = validate_in_code(config, &base, &self.functions.deployment.runtimes)
+            .map_err(DeployError::Invalid)?;
+        crate::deploy::create(&self.functions, config)?;
+        Ok(())
+    }
+
+    /// Gives `$LATEST` of `function` the code of a `.zip` package, as `UpdateFunctionCode`
+    /// does: the package is unpacked into a directory of its own, and every invoke that starts
+    /// after this returns runs it in a new environment. For functions launched from a code
+    /// directory (a `runtime`, or `code_dir` with its `bootstrap`), not by a `command`.
+    pub async fn update_function_code(
+        &self,
+        function: &str,
+        zip: impl Into<Bytes>,
+    ) -> Result<(), ControlError> {
+        let function = self.function(function)?;
+        let functions = self.functions.clone();
+        let zip = zip.into();
+        // Unpacking is file work: off the runtime's threads.
+        let unpacked = tokio::task::spawn_blocking(move || {
+            crate::deploy::update_code(&functions, &function, &zip, None)
+        })
+        .await;
+        match unpacked {
+            Ok(result) => result.map(|_| ()).map_err(Into::into),
+            // A blocking task is cancelled only with its runtime (then nobody awaits this),
+            // and panics only on a bug, which goes on as the caller's panic.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Deletes a function, as `DeleteFunction` does: invokes get 404 from now on; invocations
+    /// already running are answered, then its environments end.
+    pub fn delete_function(&self, function: &str) -> Result<(), ControlError> {
         self.functions
-            .by_name
+            .delete(function)
+            .map(|_| ())
+            .ok_or_else(|| ControlError::FunctionNotFound(function.to_owned()))
+    }
+
+    fn function(&self, name: &str) -> Result<Arc<Function>, ControlError> {
+        self.functions
             .get(name)
             .ok_or_else(|| ControlError::FunctionNotFound(name.to_owned()))
     }

@@ -22,13 +22,16 @@ mod asynchronous;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod deploy;
 mod emulator;
 pub mod environment;
 pub mod eventstream;
+mod functions;
 pub mod ids;
 pub mod invocation;
 pub mod logs;
 pub mod metrics;
+pub mod package;
 pub mod scheduler;
 pub mod settings;
 pub mod stream;
@@ -41,6 +44,7 @@ pub use config::{
     AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, LogFormat, LogLevel,
     LoggingConfig, VersionConfig,
 };
+pub use deploy::DeployError;
 pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
 pub use logs::{LogLine, LogSource};
 pub use scheduler::capacity::ReservationError;

@@ -415,7 +415,8 @@ pub(crate) async fn render<'a>(
 pub(crate) async fn response(
     functions: &crate::api::invoke::Functions,
 ) -> http::Response<crate::stream::ResponseBody> {
-    let text = render(functions.by_name.iter()).await;
+    let all = functions.all();
+    let text = render(all.iter().map(|(name, f)| (name, &**f))).await;
     let mut response = http::Response::new(crate::stream::ResponseBody::full(text));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

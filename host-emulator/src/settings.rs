@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::config::{check_description, LoggingConfig};
-use crate::scheduler::{FunctionShared, PoolMessage};
+use crate::config::{check_description, FunctionConfig, LoggingConfig};
+use crate::package::CodePackage;
+use crate::scheduler::FunctionShared;
 use crate::versions::{Function, LastPublished};
 
 /// The settings an `UpdateFunctionConfiguration` changes; a field left `None` keeps its value.
@@ -92,6 +93,8 @@ impl Function {
         }
         if let Some(handler) = update.handler {
             config.handler = Some(handler);
+            // A managed runtime's command names the handler.
+            config.derive_command();
         }
         if let Some(mb) = update.memory_mb {
             config.memory_mb = mb;
@@ -106,12 +109,42 @@ impl Function {
             config.logging = logging;
         }
         config.check_settings().map_err(invalid)?;
+        Ok(self.start_latest(&current, config))
+    }
+
+    /// `UpdateFunctionCode`: `$LATEST` runs `package` from now on, with the same settings;
+    /// returns the new `$LATEST`. Only for a function launched from its code directory (see
+    /// `Launch::runs_package`, checked by the caller).
+    pub(crate) fn update_code(
+        &self,
+        package: Arc<CodePackage>,
+        revision_id: Option<&str>,
+    ) -> Result<Arc<FunctionShared>, SettingsError> {
+        let _writes = self.lock_writes();
+        let current = self.latest();
+        check_revision(&current, revision_id)?;
+        let mut config = current.config.clone();
+        config.code_dir = Some(package.dir.clone());
+        config.code_dir_given = true;
+        // An unpacked package never changes: nothing to watch.
+        config.reload = false;
+        config.package = Some(package);
+        config.derive_command();
+        Ok(self.start_latest(&current, config))
+    }
+
+    /// Starts a scheduler for `config` and puts it in place of `$LATEST` (`current`), which
+    /// retires. Called with the writes lock held.
+    fn start_latest(
+        &self,
+        current: &FunctionShared,
+        config: FunctionConfig,
+    ) -> Arc<FunctionShared> {
         let log = current.log.with_logging(&config.logging);
         let latest = self.launcher.start(config, log);
         let old = self.replace_latest(latest.clone());
-        // Gone only when the emulator is shutting down, which stops it anyway.
-        let _ = old.pool.send(PoolMessage::Replaced);
-        Ok(latest)
+        crate::functions::retire(&old);
+        latest
     }
 
     /// `PublishVersion`: `$LATEST`'s settings of the moment as the next version number, with

@@ -14,6 +14,7 @@
 //! read while the aliases' lock is held (an alias resolved or checked), never the reverse.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::aliases::Aliases;
@@ -34,6 +35,8 @@ pub(crate) struct Function {
     /// Held through each change of `$LATEST` or of the versions, so that the changes of one
     /// function happen one after the other; holds what the last `PublishVersion` published.
     pub(crate) writes: Mutex<Option<LastPublished>>,
+    /// The highest version number ever given: a deleted version's number is not reused.
+    highest: AtomicU64,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -56,12 +59,18 @@ impl Function {
         aliases: Aliases,
         launcher: Launcher,
     ) -> Self {
+        let highest = versions
+            .keys()
+            .filter_map(|v| v.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
         Self {
             latest: RwLock::new(latest),
             versions: RwLock::new(versions),
             aliases,
             launcher,
             writes: Mutex::new(None),
+            highest: AtomicU64::new(highest),
         }
     }
 
@@ -133,6 +142,9 @@ impl Function {
 
     /// Adds a published version.
     pub(crate) fn add_version(&self, version: Arc<FunctionShared>) {
+        if let Ok(n) = version.config.version().parse::<u64>() {
+            self.highest.fetch_max(n, Ordering::AcqRel);
+        }
         let mut versions = self
             .versions
             .write()
@@ -140,13 +152,17 @@ impl Function {
         versions.insert(version.config.version().to_owned(), version);
     }
 
-    /// The highest published version's number (0 when there is none).
+    /// Removes a published version; the removed one, if there was one.
+    pub(crate) fn remove_version(&self, version: &str) -> Option<Arc<FunctionShared>> {
+        let mut versions = self
+            .versions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        versions.remove(version)
+    }
+
+    /// The highest version number published so far, deleted ones included (0 when none).
     pub(crate) fn highest_version(&self) -> u64 {
-        let versions = self.versions.read().unwrap_or_else(PoisonError::into_inner);
-        versions
-            .keys()
-            .filter_map(|v| v.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0)
+        self.highest.load(Ordering::Acquire)
     }
 }

@@ -65,6 +65,16 @@ impl Config {
                 "[defaults]: `versions` and `aliases` belong to one function; declare them under [functions.NAME]".into(),
             ));
         }
+        let mut runtimes = super::Runtimes::default();
+        for (runtime, command) in doc.runtimes.unwrap_or_default() {
+            runtimes.set(runtime, command);
+        }
+        let runtimes = runtimes
+            .resolve(base)
+            .map_err(|(field, message)| ConfigError::Invalid {
+                file: file.to_owned(),
+                message: format!("[runtimes] field `{field}`: {message}"),
+            })?;
         let mut functions = Vec::new();
         for (name, value) in doc.functions.unwrap_or_default() {
             let raw: RawFunction = serde_path_to_error::deserialize(value).map_err(
@@ -74,24 +84,28 @@ impl Config {
                     message: field_message(&e),
                 },
             )?;
-            let function = raw
+            let mut function = raw
                 .or(&defaults)
                 .into_config(&name, file)?
                 .validate(file, base)?;
+            function
+                .apply_runtimes(&runtimes)
+                .map_err(|(field, message)| ConfigError::Field {
+                    file: file.to_owned(),
+                    function: name.clone(),
+                    field,
+                    message,
+                })?;
             functions.push(function);
         }
-        if functions.is_empty() {
-            return Err(ConfigError::Invalid {
-                file: file.to_owned(),
-                message: "no functions defined (add a [functions.NAME] section)".into(),
-            });
-        }
+        // No functions is fine: they can be created through the API (`CreateFunction`).
         super::check_destinations(&functions, file)?;
         crate::scheduler::limits::check_account(&functions, file, &account)?;
         Ok(Self {
             listen,
             functions,
             account,
+            runtimes,
         })
     }
 }
@@ -100,6 +114,7 @@ impl Config {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     server: Option<RawServer>,
+    runtimes: Option<BTreeMap<String, Vec<String>>>,
     defaults: Option<toml::Table>,
     functions: Option<toml::Table>,
 }
@@ -135,6 +150,7 @@ enum RawScalingRate {
 #[serde(deny_unknown_fields)]
 struct RawFunction {
     command: Option<Vec<String>>,
+    runtime: Option<String>,
     code_dir: Option<PathBuf>,
     handler: Option<String>,
     description: Option<String>,
@@ -193,6 +209,7 @@ impl RawFunction {
         let d = defaults.clone();
         RawFunction {
             command: self.command.or(d.command),
+            runtime: self.runtime.or(d.runtime),
             code_dir: self.code_dir.or(d.code_dir),
             handler: self.handler.or(d.handler),
             description: self.description.or(d.description),
@@ -245,6 +262,7 @@ impl RawFunction {
         if let Some(command) = self.command {
             f.command = command;
         }
+        f.runtime = self.runtime;
         f.code_dir = self.code_dir;
         f.handler = self.handler;
         f.description = self.description.unwrap_or_default();
@@ -631,7 +649,8 @@ mod tests {
 
     #[test]
     fn no_functions_and_bad_syntax() {
-        assert!(parse("").unwrap_err().to_string().contains("no functions"));
+        // An emulator may start empty and have its functions made with `CreateFunction`.
+        assert!(parse("").unwrap().functions.is_empty());
         assert!(parse("[functions.f\n")
             .unwrap_err()
             .to_string()

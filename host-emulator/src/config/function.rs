@@ -23,8 +23,17 @@ use super::{ScalingRate, DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
 pub struct FunctionConfig {
     /// The function's name (1 to 64 letters, digits, `-` or `_`).
     pub name: String,
-    /// The program and its arguments. Empty means `code_dir/bootstrap`.
+    /// The program and its arguments. Empty means `code_dir/bootstrap`, or the command of
+    /// `runtime`.
     pub command: Vec<String>,
+    /// A Lambda runtime (`python3.12`, `nodejs22.x`, `provided.al2023`) to run the code in
+    /// `code_dir` with, instead of a `command` (see [`super::Runtimes`]).
+    pub runtime: Option<String>,
+    /// The execution role's ARN the control plane shows (`Role`; not assumed: the function
+    /// gets no credentials from it).
+    pub role: Option<String>,
+    /// The function's tags, as `GetFunction` shows them.
+    pub tags: BTreeMap<String, String>,
     /// The working directory (`LAMBDA_TASK_ROOT`).
     pub code_dir: Option<PathBuf>,
     /// Becomes `_HANDLER`.
@@ -85,6 +94,11 @@ pub struct FunctionConfig {
     pub(crate) version: String,
     /// The published versions, resolved and validated by `validate`.
     pub(crate) published: Vec<FunctionConfig>,
+    /// How environments start (from `command`, `code_dir` and `runtime`, by `validate`).
+    pub(crate) launch: super::runtimes::Launch,
+    /// The uploaded package the code directory holds, for code from `CreateFunction` or
+    /// `UpdateFunctionCode`.
+    pub(crate) package: Option<std::sync::Arc<crate::package::CodePackage>>,
 }
 
 impl FunctionConfig {
@@ -93,6 +107,9 @@ impl FunctionConfig {
         Self {
             name: name.into(),
             command: Vec::new(),
+            runtime: None,
+            role: None,
+            tags: BTreeMap::new(),
             code_dir: None,
             handler: None,
             description: String::new(),
@@ -120,6 +137,8 @@ impl FunctionConfig {
             code_dir_given: false,
             version: super::versions::LATEST.to_owned(),
             published: Vec::new(),
+            launch: super::runtimes::Launch::Command,
+            package: None,
         }
     }
 
@@ -130,6 +149,22 @@ impl FunctionConfig {
         S: Into<String>,
     {
         self.command = command.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Runs the code in `code_dir` with a Lambda runtime (`python3.12`, `nodejs22.x`,
+    /// `provided.al2023`) instead of a `command`.
+    ///
+    /// ```
+    /// use firebox_emulator::FunctionConfig;
+    /// let f = FunctionConfig::new("orders")
+    ///     .runtime("python3.12")
+    ///     .code_dir("functions/orders")
+    ///     .handler("app.handler");
+    /// assert_eq!(f.runtime.as_deref(), Some("python3.12"));
+    /// ```
+    pub fn runtime(mut self, runtime: impl Into<String>) -> Self {
+        self.runtime = Some(runtime.into());
         self
     }
 
@@ -283,6 +318,50 @@ impl FunctionConfig {
     pub fn stream_bandwidth_shape(mut self, on: bool) -> Self {
         self.stream_bandwidth_shape = on;
         self
+    }
+
+    /// Makes `command` again from how the function is launched, after its handler or code
+    /// directory changed (a `command` given by hand stays as it is).
+    pub(crate) fn derive_command(&mut self) {
+        if let Some(command) = super::runtimes::command_for(
+            &self.launch,
+            self.code_dir.as_deref(),
+            self.handler.as_deref(),
+        ) {
+            self.command = command;
+        }
+    }
+
+    /// Takes a managed runtime's command from `runtimes`, for this function and its
+    /// published versions (after `validate`); the error names the field.
+    pub(crate) fn apply_runtimes(
+        &mut self,
+        runtimes: &super::Runtimes,
+    ) -> Result<(), (String, String)> {
+        self.apply_runtime(runtimes)?;
+        for version in &mut self.published {
+            version
+                .apply_runtime(runtimes)
+                .map_err(|(field, m)| (format!("versions.{}.{field}", version.version), m))?;
+        }
+        Ok(())
+    }
+
+    fn apply_runtime(&mut self, runtimes: &super::Runtimes) -> Result<(), (String, String)> {
+        let Some(runtime) = &self.runtime else {
+            return Ok(());
+        };
+        self.launch = runtimes
+            .launch(runtime)
+            .map_err(|m| ("runtime".to_owned(), m))?;
+        if matches!(self.launch, super::runtimes::Launch::Runtime(_)) && self.handler.is_none() {
+            return Err((
+                "handler".to_owned(),
+                format!("`{runtime}` needs a `handler` (e.g. `app.handler`)"),
+            ));
+        }
+        self.derive_command();
+        Ok(())
     }
 
     /// The ARN of this function with a qualifier (a version or an alias).

@@ -6,6 +6,7 @@ pub mod event_invoke;
 mod file;
 mod function;
 pub mod logging;
+mod runtimes;
 mod validate;
 mod versions;
 
@@ -16,6 +17,7 @@ pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use logging::{LogFormat, LogLevel, LoggingConfig};
+pub use runtimes::{family as runtime_family, Runtimes, HANDLER_PLACEHOLDER};
 pub(crate) use validate::check_description;
 pub use validate::{check_destinations, MAX_DESCRIPTION};
 pub(crate) use versions::{check_alias, AliasRuleError};
@@ -126,4 +128,6 @@ pub struct Config {
     pub functions: Vec<FunctionConfig>,
     /// Account-level concurrency settings (`[server]`).
     pub account: AccountConfig,
+    /// The commands of Lambda's managed runtimes (`[runtimes]`).
+    pub runtimes: Runtimes,
 }

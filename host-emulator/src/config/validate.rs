@@ -75,6 +75,20 @@ impl FunctionConfig {
         if let Err((field, message)) = self.event_invoke.check() {
             return Err(field_error(field, message));
         }
+        if self.runtime.is_some() {
+            if !self.command.is_empty() {
+                return Err(field_error(
+                    "runtime",
+                    "give `runtime` or `command`, not both".into(),
+                ));
+            }
+            if self.code_dir.is_none() {
+                return Err(field_error(
+                    "code_dir",
+                    "a function with a `runtime` runs the code in `code_dir`: give it".into(),
+                ));
+            }
+        }
         self.code_dir_given = self.code_dir.is_some();
         if let Some(dir) = &self.code_dir {
             let dir = base.join(dir);
@@ -88,7 +102,11 @@ impl FunctionConfig {
         }
         match self.command.first() {
             None => match &self.code_dir {
-                Some(dir) => self.command = vec![dir.join("bootstrap").display().to_string()],
+                Some(dir) => {
+                    // A managed runtime's command comes with `apply_runtimes`.
+                    self.launch = super::runtimes::Launch::Bootstrap;
+                    self.command = vec![dir.join("bootstrap").display().to_string()];
+                }
                 None => {
                     return Err(field_error(
                         "command",
@@ -100,6 +118,7 @@ impl FunctionConfig {
                 return Err(field_error("command", "the program name is empty".into()))
             }
             Some(program) => {
+                self.launch = super::runtimes::Launch::Command;
                 let resolved = resolve_program(program, base);
                 self.command[0] = resolved.display().to_string();
             }
@@ -263,7 +282,7 @@ fn check_extensions(
 
 /// Makes a program path absolute: paths with a `/` are relative to `base`; bare names are
 /// looked up on the emulator's own `PATH` (the function's `PATH` is Lambda's, not ours).
-fn resolve_program(program: &str, base: &Path) -> PathBuf {
+pub(super) fn resolve_program(program: &str, base: &Path) -> PathBuf {
     if program.contains('/') {
         return base.join(program);
     }

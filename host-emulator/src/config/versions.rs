@@ -206,7 +206,9 @@ impl FunctionConfig {
         // Called before validation: `code_dir` is the function's own, or `None` (then each
         // version's directory is derived from its own program).
         if let Some(command) = &version.command {
+            // A version with a command of its own runs it, not the function's runtime.
             f.command = command.clone();
+            f.runtime = None;
         }
         if let Some(dir) = &version.code_dir {
             f.code_dir = Some(dir.clone());

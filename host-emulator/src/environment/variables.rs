@@ -87,6 +87,15 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
     if let Some(n) = c.max_concurrency {
         vars.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), n.to_string()));
     }
+    // A managed runtime names itself, as on Lambda (`AWS_Lambda_python3.12`); the OS-only
+    // runtimes do not.
+    if let Some(runtime) = c
+        .runtime
+        .as_deref()
+        .filter(|r| crate::config::runtime_family(r) != "provided")
+    {
+        vars.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{runtime}")));
+    }
     vars
 }
 

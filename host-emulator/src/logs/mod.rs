@@ -6,7 +6,7 @@
 pub mod system;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -44,8 +44,9 @@ pub struct LogLine {
 #[derive(Debug)]
 pub struct LogHub {
     live: broadcast::Sender<LogLine>,
-    // Touched for one push per line, never held across an await.
-    history: HashMap<Arc<str>, Mutex<VecDeque<LogLine>>>,
+    // One entry per function that has logged: read for one push per line, written when a
+    // function logs its first line. Never held across an await.
+    history: RwLock<HashMap<Arc<str>, Arc<Mutex<VecDeque<LogLine>>>>>,
 }
 
 impl LogHub {
@@ -54,14 +55,37 @@ impl LogHub {
         let (live, _) = broadcast::channel(16 * 1024);
         let history = functions
             .into_iter()
-            .map(|f| (Arc::from(f), Mutex::new(VecDeque::new())))
+            .map(|f| (Arc::from(f), Arc::new(Mutex::new(VecDeque::new()))))
             .collect();
-        Self { live, history }
+        Self {
+            live,
+            history: RwLock::new(history),
+        }
+    }
+
+    /// The history of `function`, made on its first line.
+    fn history_of(&self, function: &Arc<str>) -> Arc<Mutex<VecDeque<LogLine>>> {
+        // Poisoned only if a thread panicked inside a map operation; the map is intact.
+        if let Some(h) = self
+            .history
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(function)
+        {
+            return h.clone();
+        }
+        self.history
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(function.clone())
+            .or_default()
+            .clone()
     }
 
     /// Publishes one line: never blocks; slow live readers lose lines, not the function.
     pub fn publish(&self, line: LogLine) {
-        if let Some(history) = self.history.get(&line.function) {
+        {
+            let history = self.history_of(&line.function);
             // A poisoned lock only means another thread panicked mid-push; the deque is intact.
             let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
             if h.len() == HISTORY_LINES {
@@ -80,8 +104,13 @@ impl LogHub {
 
     /// The recent lines of one function (at most [`HISTORY_LINES`]); empty for unknown names.
     pub fn history(&self, function: &str) -> Vec<LogLine> {
-        self.history
+        let history = self
+            .history
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .get(function)
+            .cloned();
+        history
             .map(|h| {
                 h.lock()
                     .unwrap_or_else(|p| p.into_inner())

@@ -183,6 +183,27 @@ impl Capacity {
         Ok(())
     }
 
+    /// Gives what the function sets aside (its reservation, or its versions' provisioned
+    /// concurrency) back to the account's unreserved pool, for a deleted function. The
+    /// invocations still running keep their permits; nothing is reserved afterwards.
+    pub(crate) fn release(&self) {
+        let account = &self.account;
+        // Nothing inside panics; a poisoned lock still guards a consistent pair of numbers.
+        let _changing = account
+            .reservations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let aside = self.reserved().unwrap_or(self.provisioned);
+        let unreserved = account
+            .unreserved_limit()
+            .saturating_add(aside)
+            .min(account.concurrency);
+        account
+            .unreserved_limit
+            .store(unreserved, Ordering::Release);
+        self.reserved.store(NOT_RESERVED, Ordering::Release);
+    }
+
     /// Invocations of this function running now (Lambda's `ConcurrentExecutions`).
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)

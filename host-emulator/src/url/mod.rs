@@ -98,7 +98,7 @@ async fn serve(
 ) -> Response<ResponseBody> {
     // The URL is `$LATEST`'s; it invokes the version its qualifier picks now (an alias
     // deleted since takes its URL with it, as on Lambda).
-    let Some((function, url)) = functions.by_name.get(&target.name).and_then(|f| {
+    let Some((function, url)) = functions.get(&target.name).and_then(|f| {
         let url = f.latest().config.url.clone()?;
         Some((f.resolve(url.qualifier.as_deref())?, url))
     }) else {

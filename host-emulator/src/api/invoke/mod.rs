@@ -7,7 +7,6 @@ mod control;
 mod request;
 mod streaming;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,43 +24,15 @@ pub(crate) use request::percent_decode_bytes;
 use request::{prepare, read_payload, InvocationType};
 
 use super::MAX_RESPONSE_BYTES;
+pub(crate) use crate::functions::Functions;
 use crate::invocation::{error_document, Answer, Invocation, Outcome, Reply};
 use crate::scheduler::FunctionShared;
 use crate::stream::ResponseBody;
-use crate::versions::Function;
 
 /// Longest base64 `X-Amz-Client-Context`.
 pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 /// Non-standard header carrying a Cognito identity (JSON) to `Lambda-Runtime-Cognito-Identity`.
 pub const COGNITO_IDENTITY_HEADER: &str = "x-firebox-cognito-identity";
-
-/// The functions the public listener serves, by name (fixed after start-up; no lock).
-#[derive(Debug)]
-pub(crate) struct Functions {
-    pub by_name: HashMap<String, Function>,
-    pub default_region: String,
-    pub default_account: String,
-}
-
-impl Functions {
-    /// The destination functions of `function`'s `Event` invocations (checked to exist when
-    /// the emulator started).
-    pub(crate) fn destinations(
-        &self,
-        function: &FunctionShared,
-    ) -> crate::asynchronous::Destinations {
-        let find = |name: &Option<String>| {
-            name.as_ref()
-                .and_then(|n| self.by_name.get(n))
-                .map(|f| f.latest())
-        };
-        let config = &function.config.event_invoke;
-        crate::asynchronous::Destinations {
-            on_success: find(&config.on_success),
-            on_failure: find(&config.on_failure),
-        }
-    }
-}
 
 /// Serves the public listener until `shutdown` fires; dropping the task closes every
 /// connection.

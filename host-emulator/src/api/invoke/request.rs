@@ -47,16 +47,16 @@ impl Prepared {
 
 /// A function as a request named it: by name, partial or full ARN, with the qualifier from
 /// the name or `?Qualifier=`.
-pub(super) struct Named<'a> {
+pub(super) struct Named {
     /// The function.
-    pub function: &'a Function,
+    pub function: Arc<Function>,
     /// The qualifier, if any (not yet checked to exist).
     pub qualifier: Option<String>,
     /// The ARN as the caller named it (with the qualifier, if any).
     pub arn: String,
 }
 
-impl Named<'_> {
+impl Named {
     /// The version the qualifier names (through an alias, the one it picks now).
     pub fn resolve(&self) -> Result<Arc<FunctionShared>, ServiceError> {
         self.function
@@ -87,11 +87,11 @@ pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String>
 /// Finds the function named in the path (`raw_name`, still percent-encoded) and its
 /// qualifier. A name, region or account this emulator does not have is 404; a qualifier in
 /// the name that differs from `?Qualifier=` is 400.
-pub(super) fn name_function<'a>(
+pub(super) fn name_function(
     req: &Request<Incoming>,
     raw_name: &str,
-    functions: &'a Functions,
-) -> Result<Named<'a>, ServiceError> {
+    functions: &Functions,
+) -> Result<Named, ServiceError> {
     let decoded = percent_decode(raw_name)
         .ok_or_else(|| bad_parameter(format!("invalid percent-encoding in `{raw_name}`")))?;
     let target = FunctionRef::parse(&decoded).ok_or_else(|| {
@@ -120,10 +120,7 @@ pub(super) fn name_function<'a>(
         arn.push(':');
         arn.push_str(q);
     }
-    let function = functions
-        .by_name
-        .get(&target.name)
-        .ok_or_else(|| not_found(&arn))?;
+    let function = functions.get(&target.name).ok_or_else(|| not_found(&arn))?;
     let latest = function.latest();
     let config = &latest.config;
     if target.region.as_ref().is_some_and(|r| *r != config.region)
@@ -268,6 +265,14 @@ fn decode_client_context(encoded: &str) -> Result<String, ServiceError> {
 }
 
 /// A function as the caller named it.
+/// The function name in `NAME`, a partial ARN or a full ARN (region and account ignored),
+/// when it has no qualifier.
+pub(super) fn unqualified_name(s: &str) -> Option<String> {
+    FunctionRef::parse(s)
+        .filter(|r| r.qualifier.is_none())
+        .map(|r| r.name)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 struct FunctionRef {
     name: String,

@@ -3,18 +3,19 @@
 //! - Read (`read`): `GetFunction`, `GetFunctionConfiguration`, `ListFunctions`,
 //!   `ListVersionsByFunction`, `GetAlias`, `ListAliases`, `GetFunctionConcurrency` and
 //!   `GetAccountSettings`.
-//! - Write, in memory until the emulator stops (`write`, `settings`): `CreateAlias`,
-//!   `UpdateAlias`, `DeleteAlias`, `PutFunctionConcurrency`, `DeleteFunctionConcurrency`,
-//!   `UpdateFunctionConfiguration` and `PublishVersion`.
-//! - Refused with a message that says why: the writes of functions and code
-//!   (`CreateFunction`, `UpdateFunctionCode`, `DeleteFunction`), since functions come from
-//!   `firebox.toml` and their code is the files on disk.
+//! - Write, in memory until the emulator stops (`write`, `settings`, `functions`):
+//!   `CreateAlias`, `UpdateAlias`, `DeleteAlias`, `PutFunctionConcurrency`,
+//!   `DeleteFunctionConcurrency`, `UpdateFunctionConfiguration`, `PublishVersion`,
+//!   `CreateFunction`, `UpdateFunctionCode` and `DeleteFunction`.
+//!
+//! A method no operation uses on a control-plane path is an unknown operation.
 
+mod functions;
 mod read;
 mod settings;
 mod write;
 
-use http::{Method, Request, StatusCode};
+use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use serde_json::Value;
 
@@ -31,7 +32,7 @@ pub(super) enum Operation<'a> {
     Alias(&'a str, &'a str),
     Concurrency(&'a str),
     /// `…/code`: written only (`UpdateFunctionCode`).
-    Code,
+    Code(&'a str),
     AccountSettings,
 }
 
@@ -45,7 +46,7 @@ impl<'a> Operation<'a> {
             ["", "2015-03-31", "functions", name] => Self::Function(name),
             ["", "2015-03-31", "functions", name, "configuration"] => Self::Configuration(name),
             ["", "2015-03-31", "functions", name, "versions"] => Self::Versions(name),
-            ["", "2015-03-31", "functions", _, "code"] => Self::Code,
+            ["", "2015-03-31", "functions", name, "code"] => Self::Code(name),
             ["", "2015-03-31", "functions", name, "aliases"] => Self::Aliases(name),
             ["", "2015-03-31", "functions", name, "aliases", alias] => Self::Alias(name, alias),
             ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
@@ -74,9 +75,8 @@ impl Answer {
     }
 }
 
-/// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a write
-/// operation the emulator does not do is refused; a method no operation uses on the path is
-/// unknown).
+/// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a method no
+/// operation uses on the path is unknown).
 pub(super) async fn answer(
     req: Request<Incoming>,
     operation: Operation<'_>,
@@ -102,7 +102,10 @@ pub(super) async fn answer(
         (Operation::Concurrency(name), "DELETE") => {
             write::delete_concurrency(&req, name, functions)
         }
-        _ => Err(refuse(&req, &operation)),
+        (Operation::ListFunctions, "POST") => functions::create_function(req, functions).await,
+        (Operation::Code(name), "PUT") => functions::update_code(req, name, functions).await,
+        (Operation::Function(name), "DELETE") => functions::delete_function(&req, name, functions),
+        _ => Err(unknown(&req)),
     }
 }
 
@@ -122,39 +125,12 @@ fn alias_error(e: AliasError) -> ServiceError {
     ServiceError::new(status, code, e.to_string())
 }
 
-/// A write operation is refused; a method no operation uses on the path is unknown.
-fn refuse(req: &Request<Incoming>, operation: &Operation<'_>) -> ServiceError {
-    match write_operation(req.method(), operation) {
-        Some(name) => read_only(name, req.method()),
-        None => ServiceError::new(
-            StatusCode::NOT_FOUND,
-            "UnknownOperationException",
-            format!("Unknown operation: {} {}", req.method(), req.uri().path()),
-        ),
-    }
-}
-
-/// The write operation a method names on a control-plane path, if any.
-fn write_operation(method: &Method, operation: &Operation<'_>) -> Option<&'static str> {
-    Some(match (operation, method.as_str()) {
-        (Operation::ListFunctions, "POST") => "CreateFunction",
-        (Operation::Function(_), "DELETE") => "DeleteFunction",
-        (Operation::Code, "PUT") => "UpdateFunctionCode",
-        _ => return None,
-    })
-}
-
-/// A write the emulator does not do: functions, their code, settings and versions are
-/// configured in `firebox.toml`.
-fn read_only(what: &str, method: &Method) -> ServiceError {
+/// A method no operation uses on a control-plane path.
+fn unknown(req: &Request<Incoming>) -> ServiceError {
     ServiceError::new(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestContentException",
-        format!(
-            "{what} ({method}) is not supported by firebox: functions are declared in \
-             firebox.toml (or FunctionConfig) and their code is the files on disk (settings, \
-             versions, aliases and reserved concurrency can be changed through this API)"
-        ),
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        format!("Unknown operation: {} {}", req.method(), req.uri().path()),
     )
 }
 
@@ -174,7 +150,7 @@ mod tests {
                 Operation::Aliases(n) => format!("ListAliases {n}"),
                 Operation::Alias(n, a) => format!("GetAlias {n} {a}"),
                 Operation::Concurrency(n) => format!("GetFunctionConcurrency {n}"),
-                Operation::Code => "UpdateFunctionCode".to_owned(),
+                Operation::Code(n) => format!("UpdateFunctionCode {n}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };

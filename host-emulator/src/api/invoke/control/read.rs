@@ -33,7 +33,7 @@ pub(super) fn get(
             let (function, version, arn) = configured(req, name, functions)?;
             let mut body = json!({
                 "Configuration": configuration(&version, &arn),
-                "Tags": {},
+                "Tags": version.config.tags,
             });
             if let Some(n) = function.capacity().reserved() {
                 body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
@@ -63,7 +63,7 @@ pub(super) fn get(
                 .all()
                 .iter()
                 .filter(|(_, a)| of_version.as_ref().is_none_or(|v| *v == a.config.version))
-                .map(|(name, alias)| alias_configuration(named.function, name, alias))
+                .map(|(name, alias)| alias_configuration(&named.function, name, alias))
                 .collect();
             page(req, "Aliases", all)
         }
@@ -74,7 +74,7 @@ pub(super) fn get(
                     arn: named.function.arn_of(alias),
                 })
             })?;
-            Ok(alias_configuration(named.function, alias, &found))
+            Ok(alias_configuration(&named.function, alias, &found))
         }
         Operation::Concurrency(name) => {
             let named = name_function(req, name, functions)?;
@@ -84,17 +84,17 @@ pub(super) fn get(
             })
         }
         Operation::AccountSettings => Ok(account_settings(functions)),
-        Operation::Code => Err(super::refuse(req, &operation)),
+        Operation::Code(_) => Err(super::unknown(req)),
     }
 }
 
 /// The function and the version a `?Qualifier=` (or a qualified name) names, with the ARN to
 /// show: unqualified for `$LATEST` named without a qualifier, else qualified by the version.
-fn configured<'a>(
+fn configured(
     req: &Request<Incoming>,
     name: &str,
-    functions: &'a Functions,
-) -> Result<(&'a Function, Arc<FunctionShared>, String), ServiceError> {
+    functions: &Functions,
+) -> Result<(Arc<Function>, Arc<FunctionShared>, String), ServiceError> {
     let named = name_function(req, name, functions)?;
     let version = match named.qualifier.as_deref() {
         None => named.function.latest(),
@@ -148,15 +148,28 @@ pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
     if let Some(handler) = &config.handler {
         c["Handler"] = handler.clone().into();
     }
+    if let Some(runtime) = &config.runtime {
+        c["Runtime"] = runtime.clone().into();
+    }
+    if let Some(role) = &config.role {
+        c["Role"] = role.clone().into();
+    }
+    if let Some(package) = &config.package {
+        c["CodeSha256"] = package.sha256.clone().into();
+    }
     if !config.environment.is_empty() {
         c["Environment"] = json!({ "Variables": config.environment });
     }
     c
 }
 
-/// The size of the program the function runs, when it is a file (an interpreter's size says
-/// nothing about the function, so a `code_dir` with the code in it counts as 0).
+/// The size of the uploaded package; else of the program the function runs, when it is a file
+/// (an interpreter's size says nothing about the function, so a `code_dir` with the code in it
+/// counts as 0).
 fn code_size(config: &FunctionConfig) -> u64 {
+    if let Some(package) = &config.package {
+        return package.size;
+    }
     let program = config.command.first().map(std::path::Path::new);
     match program {
         Some(p) if config.code_dir.as_deref().is_some_and(|d| p.starts_with(d)) => {
@@ -167,7 +180,7 @@ fn code_size(config: &FunctionConfig) -> u64 {
 }
 
 /// Lambda's name for this machine's architecture.
-fn architecture() -> &'static str {
+pub(super) fn architecture() -> &'static str {
     match std::env::consts::ARCH {
         "aarch64" => "arm64",
         _ => "x86_64",
@@ -205,11 +218,8 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
             )))
         }
     };
-    let mut names: Vec<&String> = functions.by_name.keys().collect();
-    names.sort();
     let mut all = Vec::new();
-    for name in names {
-        let function = &functions.by_name[name];
+    for (_, function) in functions.all() {
         if all_versions {
             for v in function.all() {
                 all.push(configuration(
@@ -256,31 +266,23 @@ fn page(req: &Request<Incoming>, key: &str, all: Vec<Value>) -> Result<Value, Se
 }
 
 fn account_settings(functions: &Functions) -> Value {
-    let (limit, unreserved) = functions
-        .by_name
-        .values()
-        .next()
-        .map(|f| {
-            let account = f.capacity().account();
-            (account.limit(), account.unreserved_limit())
-        })
-        .unwrap_or_default();
+    let account = &functions.deployment.account;
+    let all = functions.all();
     json!({
         "AccountLimit": {
             "TotalCodeSize": 80_530_636_800u64,
             "CodeSizeUnzipped": 262_144_000u64,
             "CodeSizeZipped": 52_428_800u64,
-            "ConcurrentExecutions": limit,
-            "UnreservedConcurrentExecutions": unreserved,
+            "ConcurrentExecutions": account.limit(),
+            "UnreservedConcurrentExecutions": account.unreserved_limit(),
         },
         "AccountUsage": {
-            "TotalCodeSize": functions
-                .by_name
-                .values()
-                .flat_map(Function::all)
+            "TotalCodeSize": all
+                .iter()
+                .flat_map(|(_, f)| f.all())
                 .map(|v| code_size(&v.config))
                 .sum::<u64>(),
-            "FunctionCount": functions.by_name.len(),
+            "FunctionCount": all.len(),
         },
     })
 }

@@ -37,15 +37,15 @@ struct UpdateConfiguration {
 /// `Environment`: the whole set of variables.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Environment {
+pub(super) struct Environment {
     #[serde(default)]
-    variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, String>,
 }
 
 /// `LoggingConfig`; a field left out keeps the function's value.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct ApiLoggingConfig {
+pub(super) struct ApiLoggingConfig {
     log_format: Option<LogFormat>,
     application_log_level: Option<LogLevel>,
     system_log_level: Option<LogLevel>,
@@ -135,7 +135,7 @@ pub(super) async fn publish_version(
 
 /// The function's logging with `given` over it. Switching to `Text` drops the levels (they
 /// apply to JSON only); naming a log group other than the function's is refused.
-fn logging(
+pub(super) fn logging(
     name: &str,
     current: &LoggingConfig,
     given: ApiLoggingConfig,
@@ -165,7 +165,7 @@ fn logging(
 }
 
 /// Lambda's error for a refused update or publish, naming the API's field.
-fn settings_error(e: SettingsError) -> ServiceError {
+pub(super) fn settings_error(e: SettingsError) -> ServiceError {
     match e {
         SettingsError::Invalid { field, message } => {
             let field = match field.as_str() {

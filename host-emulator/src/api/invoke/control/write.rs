@@ -4,6 +4,7 @@
 //! Lambda's status (201, 200 or 204) and body, or Lambda's error for the failure.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
@@ -80,7 +81,7 @@ pub(super) async fn create_alias(
         .map_err(alias_error)?;
     Ok(Answer {
         status: StatusCode::CREATED,
-        body: Some(alias_configuration(function, &body.name, &alias)),
+        body: Some(alias_configuration(&function, &body.name, &alias)),
     })
 }
 
@@ -100,7 +101,7 @@ pub(super) async fn update_alias(
         revision_id: body.revision_id,
     };
     let alias = function.update_alias(name, update).map_err(alias_error)?;
-    Ok(Answer::ok(alias_configuration(function, name, &alias)))
+    Ok(Answer::ok(alias_configuration(&function, name, &alias)))
 }
 
 /// `DeleteAlias`: 204, whether or not the alias existed (Lambda lists no not-found error for
@@ -164,12 +165,12 @@ fn no_content() -> Answer {
 
 /// The function named in the path; a qualifier (in the name or `?Qualifier=`) is refused,
 /// as these operations are about the function as a whole.
-pub(super) fn unqualified<'a>(
+pub(super) fn unqualified(
     req: &Request<Incoming>,
     raw_name: &str,
-    functions: &'a Functions,
+    functions: &Functions,
     operation: &str,
-) -> Result<&'a Function, ServiceError> {
+) -> Result<Arc<Function>, ServiceError> {
     let named = name_function(req, raw_name, functions)?;
     if let Some(q) = &named.qualifier {
         return Err(bad_parameter(format!(
@@ -184,15 +185,26 @@ pub(super) fn unqualified<'a>(
 pub(super) async fn read_json<T: DeserializeOwned>(
     req: Request<Incoming>,
 ) -> Result<T, ServiceError> {
-    let body = match read_body(req.into_body(), MAX_BODY).await {
+    read_json_within(req, MAX_BODY, || {
+        ServiceError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {MAX_BODY} bytes"),
+        )
+    })
+    .await
+}
+
+/// Reads a JSON body of at most `max` bytes into `T` (an empty body is `{}`); a larger one
+/// gets `too_large()`.
+pub(super) async fn read_json_within<T: DeserializeOwned>(
+    req: Request<Incoming>,
+    max: usize,
+    too_large: impl FnOnce() -> ServiceError,
+) -> Result<T, ServiceError> {
+    let body = match read_body(req.into_body(), max).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge { .. }) => {
-            return Err(ServiceError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestTooLargeException",
-                format!("Request must be smaller than {MAX_BODY} bytes"),
-            ))
-        }
+        Err(BodyError::TooLarge { .. }) => return Err(too_large()),
         Err(BodyError::Read(e)) => {
             return Err(ServiceError::new(
                 StatusCode::BAD_REQUEST,

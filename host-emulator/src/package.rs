@@ -1,0 +1,278 @@
+//! Function code uploaded as a `.zip` (`CreateFunction`, `UpdateFunctionCode`): each upload is
+//! unpacked into a directory of its own under the emulator's package store, with Lambda's size
+//! limits, and described by its `CodeSha256` and `CodeSize`.
+//!
+//! A package is never changed once unpacked: `$LATEST` runs a new directory after each code
+//! update, and a version published from it keeps running the directory it was published with.
+//! The store, with every package in it, is removed when the emulator stops.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Lambda's largest `.zip` uploaded in the request (50 MB).
+pub const MAX_ZIPPED_BYTES: usize = 50 * 1024 * 1024;
+/// Lambda's largest unzipped package (250 MB).
+pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
+
+/// One unpacked upload.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CodePackage {
+    /// The directory it was unpacked into (the function's `LAMBDA_TASK_ROOT`).
+    pub dir: PathBuf,
+    /// `CodeSha256`: the base64 SHA-256 of the `.zip`.
+    pub sha256: String,
+    /// `CodeSize`: the `.zip`'s size in bytes.
+    pub size: u64,
+}
+
+/// Why an upload could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    /// Not a `.zip` this emulator can read.
+    #[error(
+        "Could not unzip uploaded file. Please check your file, then try to upload again. ({0})"
+    )]
+    NotAZip(String),
+    /// An entry's path leaves the package directory (`../x`, `/etc/x`).
+    #[error("Could not unzip uploaded file: the entry `{0}` would be written outside the package")]
+    Escapes(String),
+    /// Over Lambda's 250 MB unzipped.
+    #[error("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")]
+    TooLarge,
+    /// The package directory could not be written.
+    #[error("could not write the package to {dir}: {source}")]
+    Write {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// The directory the packages of one emulator are unpacked into; removed when dropped.
+#[derive(Debug)]
+pub struct PackageStore {
+    root: PathBuf,
+    next: AtomicU64,
+}
+
+impl PackageStore {
+    /// A store in a new directory under the system's temporary directory (made on first use).
+    pub fn new() -> Self {
+        let root = std::env::temp_dir().join(format!(
+            "firebox-packages-{}-{}",
+            std::process::id(),
+            crate::ids::request_id()
+        ));
+        Self {
+            root,
+            next: AtomicU64::new(1),
+        }
+    }
+
+    /// Unpacks `zip` for `function` into a directory of its own, checking Lambda's limits.
+    /// Nothing is left behind on an error.
+    pub fn unpack(&self, function: &str, zip: &[u8]) -> Result<Arc<CodePackage>, PackageError> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let dir = self.root.join(format!("{function}-{n}"));
+        let unpacked = unpack_into(zip, &dir);
+        if unpacked.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        unpacked?;
+        let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip));
+        Ok(Arc::new(CodePackage {
+            dir,
+            sha256,
+            size: zip.len() as u64,
+        }))
+    }
+}
+
+impl PackageStore {
+    /// Removes a package no function runs (an upload refused after it was unpacked, or a
+    /// dry run's).
+    pub fn discard(&self, package: &CodePackage) {
+        if package.dir.starts_with(&self.root) {
+            let _ = fs::remove_dir_all(&package.dir);
+        }
+    }
+}
+
+impl Default for PackageStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for PackageStore {
+    fn drop(&mut self) {
+        // Best effort: a process still running from a package may hold files open; the
+        // directory is in the system's temporary directory either way.
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
+    let write = |source: io::Error| PackageError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut archive = zip::ZipArchive::new(io::Cursor::new(zip))
+        .map_err(|e| PackageError::NotAZip(e.to_string()))?;
+    // The sizes the entries declare, first: a package over the limit is refused before any
+    // byte is written. The copy below holds each entry to its declared size as well.
+    let mut declared: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| PackageError::NotAZip(e.to_string()))?;
+        declared = declared.saturating_add(entry.size());
+    }
+    if declared > MAX_UNZIPPED_BYTES {
+        return Err(PackageError::TooLarge);
+    }
+    fs::create_dir_all(dir).map_err(write)?;
+    let mut written: u64 = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| PackageError::NotAZip(e.to_string()))?;
+        let name = entry.name().to_owned();
+        let relative = entry
+            .enclosed_name()
+            .ok_or_else(|| PackageError::Escapes(name.clone()))?;
+        let path = dir.join(&relative);
+        if entry.is_dir() {
+            fs::create_dir_all(&path).map_err(write)?;
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(write)?;
+        }
+        if entry.is_symlink() {
+            let mut target = String::new();
+            entry
+                .read_to_string(&mut target)
+                .map_err(|e| PackageError::NotAZip(e.to_string()))?;
+            if !stays_inside(&relative, Path::new(&target)) {
+                return Err(PackageError::Escapes(name));
+            }
+            std::os::unix::fs::symlink(&target, &path).map_err(write)?;
+            continue;
+        }
+        let mut file = fs::File::create(&path).map_err(write)?;
+        let limit = entry
+            .size()
+            .min(MAX_UNZIPPED_BYTES - written.min(MAX_UNZIPPED_BYTES));
+        let copied =
+            io::copy(&mut (&mut entry).take(limit + 1), &mut file).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => PackageError::NotAZip(e.to_string()),
+                _ => write(e),
+            })?;
+        written += copied;
+        if copied > limit || written > MAX_UNZIPPED_BYTES {
+            return Err(PackageError::TooLarge);
+        }
+        // Modes as the archive gives them (an executable `bootstrap` stays executable);
+        // archives made without Unix modes get 0644, as unzip gives them.
+        let mode = entry.unix_mode().map_or(0o644, |m| m & 0o7777);
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o400)).map_err(write)?;
+    }
+    Ok(())
+}
+
+/// Whether a symbolic link at `link` (relative to the package root) pointing at `target`
+/// resolves inside the package.
+fn stays_inside(link: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return false;
+    }
+    let mut depth: i64 = link.components().count() as i64 - 1;
+    for component in target.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return false,
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+        let mut out = zip::ZipWriter::new(io::Cursor::new(Vec::new()));
+        for (name, data, mode) in entries {
+            let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
+            out.start_file(*name, options).unwrap();
+            out.write_all(data).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn unpacks_files_with_their_modes_and_describes_the_zip() {
+        let store = PackageStore::new();
+        let zip = zip_of(&[
+            ("bootstrap", b"#!/bin/sh\n", 0o755),
+            ("lib/app.py", b"x = 1\n", 0o644),
+        ]);
+        let package = store.unpack("f", &zip).unwrap();
+        let mode = fs::metadata(package.dir.join("bootstrap"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(
+            fs::read_to_string(package.dir.join("lib/app.py")).unwrap(),
+            "x = 1\n"
+        );
+        assert_eq!(package.size, zip.len() as u64);
+        let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
+        assert_eq!(package.sha256, expected);
+        // A second upload gets a directory of its own.
+        let second = store.unpack("f", &zip).unwrap();
+        assert_ne!(second.dir, package.dir);
+        let root = store.root.clone();
+        drop(store);
+        assert!(!root.exists(), "the store is removed when dropped");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_zip_and_entries_that_escape() {
+        let store = PackageStore::new();
+        let e = store.unpack("f", b"not a zip").unwrap_err();
+        assert!(matches!(e, PackageError::NotAZip(_)), "{e}");
+        assert!(e.to_string().starts_with("Could not unzip uploaded file"));
+        let e = store
+            .unpack("f", &zip_of(&[("../evil", b"x", 0o644)]))
+            .unwrap_err();
+        assert!(matches!(e, PackageError::Escapes(_)), "{e}");
+        assert!(!store.root.join("evil").exists());
+    }
+
+    #[test]
+    fn links_must_stay_inside_the_package() {
+        assert!(stays_inside(Path::new("a/link"), Path::new("../b")));
+        assert!(stays_inside(Path::new("link"), Path::new("lib/x")));
+        assert!(!stays_inside(Path::new("link"), Path::new("../x")));
+        assert!(!stays_inside(Path::new("a/link"), Path::new("../../x")));
+        assert!(!stays_inside(Path::new("link"), Path::new("/etc/passwd")));
+    }
+}
