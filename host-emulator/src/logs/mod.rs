@@ -40,13 +40,16 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// One function's recent lines.
+type History = Arc<Mutex<VecDeque<LogLine>>>;
+
 /// The log streams of every function: a broadcast for live readers plus a bounded history.
 #[derive(Debug)]
 pub struct LogHub {
     live: broadcast::Sender<LogLine>,
     // One entry per function that has logged: read for one push per line, written when a
     // function logs its first line. Never held across an await.
-    history: RwLock<HashMap<Arc<str>, Arc<Mutex<VecDeque<LogLine>>>>>,
+    history: RwLock<HashMap<Arc<str>, History>>,
 }
 
 impl LogHub {
@@ -64,7 +67,7 @@ impl LogHub {
     }
 
     /// The history of `function`, made on its first line.
-    fn history_of(&self, function: &Arc<str>) -> Arc<Mutex<VecDeque<LogLine>>> {
+    fn history_of(&self, function: &Arc<str>) -> History {
         // Poisoned only if a thread panicked inside a map operation; the map is intact.
         if let Some(h) = self
             .history

@@ -1,0 +1,680 @@
+//! `CreateFunction`, `UpdateFunctionCode` and `DeleteFunction`, over real HTTP and through the
+//! library, each seen by the next invoke of a real process: a function made from a `.zip`
+//! runs in the unpacked package, new code starts new environments while published versions
+//! keep the code they were published with, a deleted function answers what it was running and
+//! then ends, and every refusal is in AWS's shape with nothing changed.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use firebox_emulator::{ControlError, DeployError, Emulator, FunctionConfig, InvokeOptions};
+use serde_json::{json, Value};
+use sha2::Digest;
+
+const FUNCTIONS: &str = "/2015-03-31/functions";
+const ROLE: &str = "arn:aws:iam::123456789012:role/firebox-test";
+
+/// A `.zip` of these entries (name, contents, Unix mode).
+fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data, mode) in entries {
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
+        out.start_file(*name, options).expect("zip entry");
+        out.write_all(data).expect("zip data");
+    }
+    out.finish().expect("zip").into_inner()
+}
+
+/// A package of the Python test runtime (as `runtime.py`, and as `other.py`), an executable
+/// `bootstrap` that runs it, and `mark.txt` holding `mark`.
+fn package(mark: &str) -> Vec<u8> {
+    let runtime = std::fs::read(runtime_script()).expect("the test runtime");
+    zip_of(&[
+        (
+            "bootstrap",
+            format!("#!/bin/sh\nexec {PYTHON} -u runtime.py \"$@\"\n").as_bytes(),
+            0o755,
+        ),
+        ("runtime.py", &runtime, 0o644),
+        ("other.py", &runtime, 0o644),
+        ("mark.txt", mark.as_bytes(), 0o644),
+    ])
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An emulator with `api` (a function run by a command) whose Python runtime is the test
+/// runtime: `Runtime: python3.12` with `Handler: runtime.py` runs `python3 -u runtime.py`.
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .runtime_command("python", [PYTHON, "-u", "{handler}"])
+        .function(function("api", ""))
+        .start()
+        .await
+        .expect("emulator starts")
+}
+
+/// `CreateFunction`'s body for `name` with this code and runtime, plus `extra` fields.
+fn create_body(name: &str, zip: &[u8], runtime: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "FunctionName": name,
+        "Role": ROLE,
+        "Runtime": runtime,
+        "Handler": "runtime.py",
+        "Code": { "ZipFile": b64(zip) },
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    body
+}
+
+/// Invokes `name` (through `qualifier`), expecting an answer from the runtime: the answer and
+/// the `mark.txt` of the directory it ran in.
+async fn run(emu: &Emulator, name: &str, qualifier: Option<&str>) -> (Value, String) {
+    let options = InvokeOptions {
+        qualifier: qualifier.map(str::to_owned),
+        ..InvokeOptions::default()
+    };
+    let r = emu.invoke_with(name, "{}", &options).await.expect("invoke");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.function_error.is_none(), "{}", r.text());
+    let answer: Value = r.json().expect("JSON answer");
+    let cwd = answer["cwd"].as_str().expect("cwd").to_owned();
+    let mark = std::fs::read_to_string(format!("{cwd}/mark.txt")).unwrap_or_default();
+    (answer, mark)
+}
+
+#[tokio::test]
+async fn a_created_function_runs_its_package_and_a_delete_removes_it() {
+    let emu = emulator().await;
+    let zip = package("v1");
+    let body = create_body(
+        "made",
+        &zip,
+        "provided.al2023",
+        json!({
+            "MemorySize": 256,
+            "Description": "made through the API",
+            "Environment": { "Variables": { "STAGE": "test" } },
+            "Tags": { "team": "core" },
+            "VpcConfig": {},
+        }),
+    );
+    let r = call(&emu, "POST", FUNCTIONS, &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let c = r.json();
+    assert_eq!(c["FunctionName"], "made");
+    assert_eq!(
+        c["FunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:made"
+    );
+    assert_eq!(c["Runtime"], "provided.al2023");
+    assert_eq!(c["Role"], ROLE);
+    assert_eq!(c["MemorySize"], 256);
+    assert_eq!(c["Version"], "$LATEST");
+    assert_eq!(c["State"], "Active");
+    assert_eq!(c["CodeSize"], zip.len());
+    assert_eq!(c["CodeSha256"], b64(&sha2::Sha256::digest(&zip)));
+    assert_eq!(c["Environment"]["Variables"]["STAGE"], "test");
+
+    // The first invoke is a cold start in the unpacked package, run by its `bootstrap`.
+    let (answer, mark) = run(&emu, "made", None).await;
+    assert_eq!(mark, "v1");
+    let env = &answer["env"];
+    assert_eq!(env["LAMBDA_TASK_ROOT"], answer["cwd"]);
+    assert_eq!(env["STAGE"], "test");
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    assert!(
+        env.get("AWS_EXECUTION_ENV").is_none(),
+        "an OS-only runtime names none: {env}"
+    );
+    let pid = answer["pid"].as_i64().unwrap();
+    let get = call(&emu, "GET", &format!("{FUNCTIONS}/made"), &Value::Null).await;
+    assert_eq!(get.json()["Tags"], json!({ "team": "core" }));
+    let listed = call(&emu, "GET", FUNCTIONS, &Value::Null).await.json();
+    let names: Vec<&str> = listed["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "made"]);
+
+    let again = call(&emu, "POST", FUNCTIONS, &body).await;
+    assert_error(
+        &again,
+        409,
+        "ResourceConflictException",
+        "Function already exist: made",
+    );
+    let (_, mark) = run(&emu, "made", None).await;
+    assert_eq!(mark, "v1", "the refused create changed nothing");
+
+    let r = call(&emu, "DELETE", &format!("{FUNCTIONS}/made"), &Value::Null).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    assert!(r.body.is_empty());
+    let gone = emu.invoke("made", "{}").await.expect("invoke");
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert_eq!(
+        gone.headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok()),
+        Some("ResourceNotFoundException")
+    );
+    let get = call(&emu, "GET", &format!("{FUNCTIONS}/made"), &Value::Null).await;
+    assert_error(&get, 404, "ResourceNotFoundException", "made");
+    assert!(wait_gone(pid).await, "the deleted function's process ends");
+    wait_until(
+        "the deleted function's scheduler ends",
+        Duration::from_secs(30),
+        || emu.running_schedulers() == 1,
+    )
+    .await;
+    let r = call(&emu, "DELETE", &format!("{FUNCTIONS}/made"), &Value::Null).await;
+    assert_error(&r, 404, "ResourceNotFoundException", "made");
+    // The name is free again.
+    let r = call(&emu, "POST", FUNCTIONS, &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(run(&emu, "made", None).await.1, "v1");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn new_code_starts_new_environments_and_versions_keep_theirs() {
+    let emu = emulator().await;
+    let body = create_body(
+        "py",
+        &package("v1"),
+        "python3.12",
+        json!({ "Publish": true }),
+    );
+    let r = call(&emu, "POST", FUNCTIONS, &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.json()["Version"], "1");
+    assert_eq!(
+        r.json()["FunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:py:1"
+    );
+    let (answer, mark) = run(&emu, "py", None).await;
+    assert_eq!(mark, "v1");
+    assert_eq!(answer["env"]["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.12");
+    assert_eq!(answer["env"]["_HANDLER"], "runtime.py");
+    let old_pid = answer["pid"].as_i64().unwrap();
+    let code = format!("{FUNCTIONS}/py/code");
+    let revision = call(
+        &emu,
+        "GET",
+        &format!("{FUNCTIONS}/py/configuration"),
+        &Value::Null,
+    )
+    .await
+    .json()["RevisionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A stale revision and a dry run change nothing: the same environment answers.
+    let stale = json!({ "ZipFile": b64(&package("v2")), "RevisionId": "stale" });
+    assert_error(
+        &call(&emu, "PUT", &code, &stale).await,
+        412,
+        "PreconditionFailedException",
+        "Revision Id",
+    );
+    let dry = json!({ "ZipFile": b64(&package("v2")), "DryRun": true });
+    let r = call(&emu, "PUT", &code, &dry).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json()["RevisionId"], revision.as_str());
+    let (answer, mark) = run(&emu, "py", None).await;
+    assert_eq!(
+        (mark.as_str(), answer["pid"].as_i64()),
+        ("v1", Some(old_pid))
+    );
+
+    let v2 = package("v2");
+    let r = call(
+        &emu,
+        "PUT",
+        &code,
+        &json!({ "ZipFile": b64(&v2), "RevisionId": revision }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json()["CodeSha256"], b64(&sha2::Sha256::digest(&v2)));
+    assert_ne!(r.json()["RevisionId"], revision.as_str());
+    let (answer, mark) = run(&emu, "py", None).await;
+    assert_eq!(mark, "v2");
+    assert_ne!(answer["pid"].as_i64(), Some(old_pid), "a new environment");
+    assert!(
+        reports(&emu, "py")
+            .last()
+            .unwrap()
+            .contains("Init Duration"),
+        "new code is a cold start"
+    );
+    assert!(wait_gone(old_pid).await, "the old code's environment ends");
+    // Version 1 keeps the code it was published with.
+    assert_eq!(run(&emu, "py", Some("1")).await.1, "v1");
+
+    // New code published at once: version 2; an alias on it keeps it from being deleted.
+    let r = call(
+        &emu,
+        "PUT",
+        &code,
+        &json!({ "ZipFile": b64(&package("v3")), "Publish": true }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json()["Version"], "2");
+    assert_eq!(run(&emu, "py", Some("2")).await.1, "v3");
+    let alias = json!({ "Name": "live", "FunctionVersion": "2" });
+    let r = call(&emu, "POST", &format!("{FUNCTIONS}/py/aliases"), &alias).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = call(
+        &emu,
+        "DELETE",
+        &format!("{FUNCTIONS}/py?Qualifier=2"),
+        &Value::Null,
+    )
+    .await;
+    assert_error(&r, 409, "ResourceConflictException", "[live]");
+    let r = call(
+        &emu,
+        "DELETE",
+        &format!("{FUNCTIONS}/py?Qualifier=$LATEST"),
+        &Value::Null,
+    )
+    .await;
+    assert_error(&r, 400, "InvalidParameterValueException", "$LATEST");
+    let r = call(
+        &emu,
+        "DELETE",
+        &format!("{FUNCTIONS}/py?Qualifier=9"),
+        &Value::Null,
+    )
+    .await;
+    assert_error(&r, 404, "ResourceNotFoundException", "py:9");
+    // Version 1, named in the function's name: gone, while `$LATEST` and version 2 stay.
+    let r = call(&emu, "DELETE", &format!("{FUNCTIONS}/py:1"), &Value::Null).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let options = InvokeOptions {
+        qualifier: Some("1".into()),
+        ..InvokeOptions::default()
+    };
+    let gone = emu.invoke_with("py", "{}", &options).await.expect("invoke");
+    assert_eq!(gone.status, 404, "{}", gone.text());
+    assert_eq!(run(&emu, "py", Some("live")).await.1, "v3");
+    let versions = call(
+        &emu,
+        "GET",
+        &format!("{FUNCTIONS}/py/versions"),
+        &Value::Null,
+    )
+    .await;
+    let versions = versions.json();
+    let listed: Vec<&str> = versions["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["Version"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["$LATEST", "2"]);
+
+    // A handler change starts the runtime with the new handler; a publish then takes the next
+    // number, never a deleted one's.
+    let r = call(
+        &emu,
+        "PUT",
+        &format!("{FUNCTIONS}/py/configuration"),
+        &json!({ "Handler": "other.py" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (answer, _) = run(&emu, "py", None).await;
+    assert_eq!(answer["env"]["_HANDLER"], "other.py");
+    let pid = answer["pid"].as_i64().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert!(args.iter().any(|a| a == "other.py"), "{args:?}");
+    let r = call(
+        &emu,
+        "POST",
+        &format!("{FUNCTIONS}/py/versions"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.json()["Version"], "3");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_deployments_are_refused_in_aws_shape_and_change_nothing() {
+    let emu = emulator().await;
+    let zip = package("v1");
+    let good = |extra: Value| create_body("bad", &zip, "python3.12", extra);
+    let without = |field: &str| {
+        let mut body = good(json!({}));
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+    let escaping = zip_of(&[("../escape.txt", b"x", 0o644)]);
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (
+            without("FunctionName"),
+            400,
+            "ValidationException",
+            "functionName",
+        ),
+        (
+            good(json!({ "FunctionName": "no spaces" })),
+            400,
+            "ValidationException",
+            "functionName",
+        ),
+        (without("Role"), 400, "ValidationException", "role"),
+        (
+            good(json!({ "Role": "admin" })),
+            400,
+            "ValidationException",
+            "role",
+        ),
+        (without("Code"), 400, "ValidationException", "code"),
+        (
+            without("Runtime"),
+            400,
+            "InvalidParameterValueException",
+            "Runtime and Handler",
+        ),
+        (
+            without("Handler"),
+            400,
+            "InvalidParameterValueException",
+            "Runtime and Handler",
+        ),
+        (
+            good(json!({ "Runtime": "ruby3.3" })),
+            400,
+            "InvalidParameterValueException",
+            "[runtimes]",
+        ),
+        (
+            good(json!({ "Runtime": "Py 3" })),
+            400,
+            "InvalidParameterValueException",
+            "not a runtime name",
+        ),
+        (
+            good(json!({ "MemorySize": 64 })),
+            400,
+            "InvalidParameterValueException",
+            "MemorySize",
+        ),
+        (
+            good(json!({ "Timeout": 901 })),
+            400,
+            "InvalidParameterValueException",
+            "Timeout",
+        ),
+        (
+            good(json!({ "Environment": { "Variables": { "AWS_REGION": "x" } } })),
+            400,
+            "InvalidParameterValueException",
+            "AWS_REGION",
+        ),
+        (
+            good(json!({ "Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"] })),
+            400,
+            "InvalidParameterValueException",
+            "`Layers`",
+        ),
+        (
+            good(json!({ "PackageType": "Image" })),
+            400,
+            "InvalidParameterValueException",
+            "container images",
+        ),
+        (
+            good(json!({ "Architectures": ["sparc"] })),
+            400,
+            "InvalidParameterValueException",
+            "Architectures",
+        ),
+        (
+            good(json!({ "Code": { "S3Bucket": "b", "S3Key": "k" } })),
+            400,
+            "InvalidParameterValueException",
+            "`S3Bucket`",
+        ),
+        (
+            good(json!({ "Code": {} })),
+            400,
+            "InvalidParameterValueException",
+            "source for function code",
+        ),
+        (
+            good(json!({ "Code": { "ZipFile": "not base64!" } })),
+            400,
+            "InvalidParameterValueException",
+            "base64",
+        ),
+        (
+            good(json!({ "Code": { "ZipFile": b64(b"PK not a zip") } })),
+            400,
+            "InvalidParameterValueException",
+            "Could not unzip",
+        ),
+        (
+            good(json!({ "Code": { "ZipFile": b64(&escaping) } })),
+            400,
+            "InvalidParameterValueException",
+            "outside the package",
+        ),
+        (
+            good(json!({ "FunctionName": "api" })),
+            409,
+            "ResourceConflictException",
+            "Function already exist: api",
+        ),
+    ];
+    for (body, status, code, says) in cases {
+        let r = call(&emu, "POST", FUNCTIONS, &body).await;
+        assert_error(&r, status, code, says);
+    }
+    let r = send(emu.endpoint(), "POST", FUNCTIONS, &[], "{ not json").await;
+    assert_error(&r, 400, "InvalidRequestContentException", "json");
+    // Over Lambda's request size for a .zip upload (50 MB in base64).
+    let huge = format!(
+        "{{\"FunctionName\":\"bad\",\"Code\":{{\"ZipFile\":\"{}\"}}}}",
+        "A".repeat(70_000_000)
+    );
+    let r = send(emu.endpoint(), "POST", FUNCTIONS, &[], huge).await;
+    assert_error(&r, 413, "RequestEntityTooLargeException", "CreateFunction");
+
+    // UpdateFunctionCode: a function run by a command keeps it; bad packages are refused.
+    let api_code = format!("{FUNCTIONS}/api/code");
+    let r = call(&emu, "PUT", &api_code, &json!({ "ZipFile": b64(&zip) })).await;
+    assert_error(
+        &r,
+        400,
+        "InvalidParameterValueException",
+        "runs a `command`",
+    );
+    let created = call(
+        &emu,
+        "POST",
+        FUNCTIONS,
+        &good(json!({ "FunctionName": "ok" })),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let revision = created.json()["RevisionId"].as_str().unwrap().to_owned();
+    let ok_code = format!("{FUNCTIONS}/ok/code");
+    for (body, status, code, says) in [
+        (
+            json!({}),
+            400,
+            "InvalidParameterValueException",
+            "source for function code",
+        ),
+        (
+            json!({ "ZipFile": b64(b"nope") }),
+            400,
+            "InvalidParameterValueException",
+            "Could not unzip",
+        ),
+        (
+            json!({ "S3Bucket": "b", "S3Key": "k" }),
+            400,
+            "InvalidParameterValueException",
+            "`S3Bucket`",
+        ),
+        (
+            json!({ "ImageUri": "x" }),
+            400,
+            "InvalidParameterValueException",
+            "`ImageUri`",
+        ),
+        (
+            json!({ "ZipFile": b64(&zip), "Architectures": ["arm64", "x86_64"] }),
+            400,
+            "InvalidParameterValueException",
+            "Architectures",
+        ),
+    ] {
+        let r = call(&emu, "PUT", &ok_code, &body).await;
+        assert_error(&r, status, code, says);
+    }
+    let r = call(
+        &emu,
+        "PUT",
+        &format!("{FUNCTIONS}/ok:1/code"),
+        &json!({ "ZipFile": b64(&zip) }),
+    )
+    .await;
+    assert_error(&r, 400, "InvalidParameterValueException", "unqualified");
+    let r = call(
+        &emu,
+        "PUT",
+        &format!("{FUNCTIONS}/nope/code"),
+        &json!({ "ZipFile": b64(&zip) }),
+    )
+    .await;
+    assert_error(&r, 404, "ResourceNotFoundException", "nope");
+
+    // Nothing changed: two functions, `ok` at its first revision.
+    let listed = call(&emu, "GET", FUNCTIONS, &Value::Null).await.json();
+    assert_eq!(listed["Functions"].as_array().unwrap().len(), 2);
+    let config = call(
+        &emu,
+        "GET",
+        &format!("{FUNCTIONS}/ok/configuration"),
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(config.json()["RevisionId"], revision.as_str());
+    assert_eq!(emu.running_schedulers(), 2);
+    assert_eq!(run(&emu, "ok", None).await.1, "v1");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_function_deleted_mid_invocation_answers_it_then_ends() {
+    let emu = emulator().await;
+    emu.create_function(function("late", "").timeout(Duration::from_secs(10)))
+        .expect("created through the library");
+    let e = emu.create_function(function("late", "")).unwrap_err();
+    assert!(
+        matches!(e, ControlError::Deploy(DeployError::Exists(ref n)) if n == "late"),
+        "{e}"
+    );
+    let e = emu
+        .create_function(FunctionConfig::new("bad name").command(["/bin/true"]))
+        .unwrap_err();
+    assert!(e.to_string().contains("name"), "{e}");
+    let e = emu
+        .update_function_code("late", package("v2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ControlError::Deploy(DeployError::NotFromPackage(_))),
+        "{e}"
+    );
+
+    let gate = Gate::new("deleted-mid-invocation");
+    let endpoint = emu.endpoint().to_owned();
+    let event = json!({ "wait_for": gate.path() }).to_string();
+    let running = tokio::spawn(async move {
+        firebox_emulator::client::invoke(&endpoint, "late", event.into(), &InvokeOptions::default())
+            .await
+    });
+    wait_for_line(&emu, "late", |l| l.starts_with("START ")).await;
+    emu.delete_function("late").expect("deleted");
+    let after = emu.invoke("late", "{}").await.expect("invoke");
+    assert_eq!(after.status, 404, "{}", after.text());
+    gate.open();
+    let answered = running.await.expect("task").expect("invoke");
+    assert_eq!(answered.status, 200, "{}", answered.text());
+    let pid = answered.json().expect("JSON")["pid"].as_i64().unwrap();
+    assert!(
+        wait_gone(pid).await,
+        "its environment ends once it has answered"
+    );
+    assert!(matches!(
+        emu.delete_function("late"),
+        Err(ControlError::FunctionNotFound(_))
+    ));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_runtime_function_of_the_configuration_takes_new_code() {
+    let code = TempDir::new("runtime-function");
+    std::fs::copy(runtime_script(), code.path("runtime.py")).expect("copy");
+    std::fs::write(code.path("mark.txt"), "on disk").expect("mark");
+    let emu = Emulator::builder()
+        .runtime_command("python", [PYTHON, "-u", "{handler}"])
+        .function(
+            FunctionConfig::new("svc")
+                .runtime("python3.13")
+                .code_dir(&code.0)
+                .handler("runtime.py")
+                .reserved_concurrency(5),
+        )
+        .start()
+        .await
+        .expect("emulator starts");
+    let (answer, mark) = run(&emu, "svc", None).await;
+    assert_eq!(mark, "on disk");
+    assert_eq!(answer["env"]["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.13");
+    emu.update_function_code("svc", package("uploaded"))
+        .await
+        .expect("new code");
+    let (answer, mark) = run(&emu, "svc", None).await;
+    assert_eq!(mark, "uploaded");
+    assert_ne!(answer["cwd"], code.0.display().to_string());
+    // A delete gives the reservation back to the account's pool.
+    let before = call(&emu, "GET", "/2016-08-19/account-settings", &Value::Null)
+        .await
+        .json()["AccountLimit"]["UnreservedConcurrentExecutions"]
+        .as_u64()
+        .unwrap();
+    emu.delete_function("svc").expect("deleted");
+    let after = call(&emu, "GET", "/2016-08-19/account-settings", &Value::Null)
+        .await
+        .json()["AccountLimit"]["UnreservedConcurrentExecutions"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(after, before + 5);
+    emu.shutdown().await;
+}
