@@ -9,6 +9,7 @@
 //! already running are answered and nothing is cut short.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::watch;
@@ -142,8 +143,14 @@ impl Functions {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(name)?;
-        for version in removed.all() {
-            retire(&version);
+        {
+            // Under the function's writes lock: an update or publish either came first (and
+            // its scheduler is retired here) or finds the function deleted.
+            let _writes = removed.lock_writes();
+            removed.deleted.store(true, Ordering::Release);
+            for version in removed.all() {
+                retire(&version);
+            }
         }
         removed.capacity().release();
         Some(removed)

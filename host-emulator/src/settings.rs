@@ -66,6 +66,12 @@ pub enum SettingsError {
          GetFunction/GetFunctionConfiguration API to retrieve the latest Revision Id"
     )]
     RevisionMismatch,
+    /// The function was deleted before the change could be made.
+    #[error("Function not found: {arn}")]
+    FunctionDeleted {
+        /// The function's ARN.
+        arn: String,
+    },
 }
 
 /// What a `PublishVersion` did.
@@ -84,7 +90,7 @@ impl Function {
         &self,
         update: FunctionUpdate,
     ) -> Result<Arc<FunctionShared>, SettingsError> {
-        let _writes = self.lock_writes();
+        let _writes = self.lock_live()?;
         let current = self.latest();
         check_revision(&current, update.revision_id.as_deref())?;
         let mut config = current.config.clone();
@@ -120,7 +126,7 @@ impl Function {
         package: Arc<CodePackage>,
         revision_id: Option<&str>,
     ) -> Result<Arc<FunctionShared>, SettingsError> {
-        let _writes = self.lock_writes();
+        let _writes = self.lock_live()?;
         let current = self.latest();
         check_revision(&current, revision_id)?;
         let mut config = current.config.clone();
@@ -158,7 +164,7 @@ impl Function {
         if let Some(description) = &description {
             check_description(description).map_err(invalid)?;
         }
-        let mut writes = self.lock_writes();
+        let mut writes = self.lock_live()?;
         let latest = self.latest();
         check_revision(&latest, revision_id)?;
         let code_generation = latest.code_generation.load(Ordering::Acquire);
@@ -193,9 +199,21 @@ impl Function {
         })
     }
 
-    fn lock_writes(&self) -> MutexGuard<'_, Option<LastPublished>> {
+    pub(crate) fn lock_writes(&self) -> MutexGuard<'_, Option<LastPublished>> {
         // A poisoned lock still holds a whole value: nothing that can panic runs under it.
         self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writes lock of a function that has not been deleted (a delete marks it under the
+    /// same lock, so no change starts a scheduler for a deleted function).
+    fn lock_live(&self) -> Result<MutexGuard<'_, Option<LastPublished>>, SettingsError> {
+        let writes = self.lock_writes();
+        if self.deleted.load(Ordering::Acquire) {
+            return Err(SettingsError::FunctionDeleted {
+                arn: self.latest().config.arn(),
+            });
+        }
+        Ok(writes)
     }
 }
 

@@ -14,7 +14,7 @@
 //! read while the aliases' lock is held (an alias resolved or checked), never the reverse.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::aliases::Aliases;
@@ -37,6 +37,8 @@ pub(crate) struct Function {
     pub(crate) writes: Mutex<Option<LastPublished>>,
     /// The highest version number ever given: a deleted version's number is not reused.
     highest: AtomicU64,
+    /// Set (under `writes`) when the function is deleted: no change is made after it.
+    pub(crate) deleted: AtomicBool,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -71,6 +73,7 @@ impl Function {
             launcher,
             writes: Mutex::new(None),
             highest: AtomicU64::new(highest),
+            deleted: AtomicBool::new(false),
         }
     }
 

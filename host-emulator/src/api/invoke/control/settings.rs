@@ -185,5 +185,6 @@ pub(super) fn settings_error(e: SettingsError) -> ServiceError {
             "PreconditionFailedException",
             e.to_string(),
         ),
+        SettingsError::FunctionDeleted { arn } => super::super::request::not_found(&arn),
     }
 }
