@@ -39,6 +39,8 @@ pub(crate) struct Function {
     highest: AtomicU64,
     /// Set (under `writes`) when the function is deleted: no change is made after it.
     pub(crate) deleted: AtomicBool,
+    /// The function's URL, if it has one.
+    pub(crate) url_slot: crate::url::UrlSlot,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -66,7 +68,9 @@ impl Function {
             .filter_map(|v| v.parse::<u64>().ok())
             .max()
             .unwrap_or(0);
+        let url_slot = crate::url::UrlSlot::new(latest.config.url.clone());
         Self {
+            url_slot,
             latest: RwLock::new(latest),
             versions: RwLock::new(versions),
             aliases,

@@ -9,6 +9,7 @@ mod config;
 mod cors;
 mod event;
 mod response;
+mod state;
 
 use std::net::SocketAddr;
 
@@ -19,6 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use config::{Cors, InvokeMode, UrlConfig};
 pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
+pub(crate) use state::UrlSlot;
+pub use state::{AuthType, FunctionUrl, UrlError, UrlUpdate};
 
 use crate::api::invoke::{buffer_stream, Functions};
 use crate::api::{read_body, BodyError, MAX_SYNC_REQUEST_BYTES};
@@ -99,7 +102,7 @@ async fn serve(
     // The URL is `$LATEST`'s; it invokes the version its qualifier picks now (an alias
     // deleted since takes its URL with it, as on Lambda).
     let Some((function, url)) = functions.get(&target.name).and_then(|f| {
-        let url = f.latest().config.url.clone()?;
+        let url = f.url()?.config;
         Some((f.resolve(url.qualifier.as_deref())?, url))
     }) else {
         return message(

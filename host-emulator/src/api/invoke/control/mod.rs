@@ -7,12 +7,15 @@
 //!   `CreateAlias`, `UpdateAlias`, `DeleteAlias`, `PutFunctionConcurrency`,
 //!   `DeleteFunctionConcurrency`, `UpdateFunctionConfiguration`, `PublishVersion`,
 //!   `CreateFunction`, `UpdateFunctionCode` and `DeleteFunction`.
+//! - Function URLs (`urls`): `CreateFunctionUrlConfig`, `GetFunctionUrlConfig`,
+//!   `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig`, `ListFunctionUrlConfigs`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
 mod functions;
 mod read;
 mod settings;
+mod urls;
 mod write;
 
 use http::{Request, StatusCode};
@@ -33,6 +36,10 @@ pub(super) enum Operation<'a> {
     Concurrency(&'a str),
     /// `…/code`: written only (`UpdateFunctionCode`).
     Code(&'a str),
+    /// A function's URL (`2021-10-31/functions/NAME/url`).
+    Url(&'a str),
+    /// The list of a function's URLs (`2021-10-31/functions/NAME/urls`).
+    Urls(&'a str),
     AccountSettings,
 }
 
@@ -52,6 +59,8 @@ impl<'a> Operation<'a> {
             ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
                 Self::Concurrency(name)
             }
+            ["", "2021-10-31", "functions", name, "url"] => Self::Url(name),
+            ["", "2021-10-31", "functions", name, "urls"] => Self::Urls(name),
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
             }
@@ -84,6 +93,8 @@ pub(super) async fn answer(
 ) -> Result<Answer, ServiceError> {
     let method = req.method().clone();
     match (&operation, method.as_str()) {
+        (Operation::Url(name), _) => urls::answer(req, name, false, functions).await,
+        (Operation::Urls(name), _) => urls::answer(req, name, true, functions).await,
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
         (Operation::Alias(name, alias), "PUT") => {
@@ -151,6 +162,8 @@ mod tests {
                 Operation::Alias(n, a) => format!("GetAlias {n} {a}"),
                 Operation::Concurrency(n) => format!("GetFunctionConcurrency {n}"),
                 Operation::Code(n) => format!("UpdateFunctionCode {n}"),
+                Operation::Url(n) => format!("FunctionUrlConfig {n}"),
+                Operation::Urls(n) => format!("ListFunctionUrlConfigs {n}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -177,6 +190,14 @@ mod tests {
         assert_eq!(
             route("/2016-08-19/account-settings/").as_deref(),
             Some("GetAccountSettings")
+        );
+        assert_eq!(
+            route("/2021-10-31/functions/f/url").as_deref(),
+            Some("FunctionUrlConfig f")
+        );
+        assert_eq!(
+            route("/2021-10-31/functions/f/urls").as_deref(),
+            Some("ListFunctionUrlConfigs f")
         );
         assert!(route("/2015-03-31/functions/f/invocations").is_none());
         assert!(route("/2015-03-31/functions/f/policy").is_none());

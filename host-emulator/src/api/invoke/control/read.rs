@@ -84,7 +84,7 @@ pub(super) fn get(
             })
         }
         Operation::AccountSettings => Ok(account_settings(functions)),
-        Operation::Code(_) => Err(super::unknown(req)),
+        Operation::Code(_) | Operation::Url(_) | Operation::Urls(_) => Err(super::unknown(req)),
     }
 }
 

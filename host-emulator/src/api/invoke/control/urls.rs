@@ -1,0 +1,197 @@
+//! The control plane of function URLs (API version 2021-10-31): `CreateFunctionUrlConfig`,
+//! `GetFunctionUrlConfig`, `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig` and
+//! `ListFunctionUrlConfigs` (see [`crate::url`] for what a URL does). The URL a config shows
+//! is the path form on the address the caller used (`http://HOST:PORT/lambda-url/NAME/`),
+//! which every HTTP client reaches without name resolution.
+
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::super::request::name_function;
+use super::super::{bad_parameter, Functions, ServiceError};
+use super::write::read_json;
+use super::Answer;
+use crate::url::{AuthType, Cors, FunctionUrl, InvokeMode, UrlConfig, UrlError, UrlUpdate};
+use crate::versions::Function;
+
+/// The body of a create or an update.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct UrlBody {
+    auth_type: Option<String>,
+    cors: Option<ApiCors>,
+    invoke_mode: Option<InvokeMode>,
+}
+
+/// Lambda's `Cors` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ApiCors {
+    #[serde(default)]
+    allow_credentials: bool,
+    #[serde(default)]
+    allow_headers: Vec<String>,
+    #[serde(default)]
+    allow_methods: Vec<String>,
+    #[serde(default)]
+    allow_origins: Vec<String>,
+    #[serde(default)]
+    expose_headers: Vec<String>,
+    max_age: Option<u32>,
+}
+
+impl From<ApiCors> for Cors {
+    fn from(c: ApiCors) -> Self {
+        Cors {
+            allow_origins: c.allow_origins,
+            allow_methods: c.allow_methods,
+            allow_headers: c.allow_headers,
+            expose_headers: c.expose_headers,
+            max_age: c.max_age,
+            allow_credentials: c.allow_credentials,
+        }
+    }
+}
+
+/// Answers a request on `…/url` (create, read, change, remove) or `…/urls` (list).
+pub(super) async fn answer(
+    req: Request<Incoming>,
+    raw_name: &str,
+    list: bool,
+    functions: &Functions,
+) -> Result<Answer, ServiceError> {
+    let named = name_function(&req, raw_name, functions)?;
+    let function = named.function;
+    let qualifier = named.qualifier;
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned();
+    let shown = |url: &FunctionUrl| shown(&function, url, &host);
+    let method = req.method().as_str().to_owned();
+    match (list, method.as_str()) {
+        (true, "GET") => {
+            let all: Vec<Value> = function.url().iter().map(shown).collect();
+            Ok(Answer::ok(json!({ "FunctionUrlConfigs": all })))
+        }
+        (false, "GET") => {
+            let url = function
+                .url()
+                .filter(|u| u.qualifier() == qualifier.as_deref().unwrap_or(crate::config::LATEST))
+                .ok_or_else(|| url_error(UrlError::NotFound))?;
+            Ok(Answer::ok(shown(&url)))
+        }
+        (false, "POST") => {
+            let body: UrlBody = read_json(req).await?;
+            let auth_type = auth_type(body.auth_type.as_deref())?
+                .ok_or_else(|| validation("Value null at 'authType' failed to satisfy constraint: Member must not be null"))?;
+            let config = UrlConfig {
+                invoke_mode: body.invoke_mode.unwrap_or_default(),
+                cors: body.cors.map(Cors::from),
+                qualifier,
+            };
+            let url = function.create_url(config, auth_type).map_err(url_error)?;
+            let mut created = shown(&url);
+            if let Some(o) = created.as_object_mut() {
+                o.remove("LastModifiedTime");
+            }
+            Ok(Answer {
+                status: StatusCode::CREATED,
+                body: Some(created),
+            })
+        }
+        (false, "PUT") => {
+            let body: UrlBody = read_json(req).await?;
+            let update = UrlUpdate {
+                auth_type: auth_type(body.auth_type.as_deref())?,
+                cors: body.cors.map(Cors::from),
+                invoke_mode: body.invoke_mode,
+            };
+            let url = function
+                .update_url(qualifier.as_deref(), update)
+                .map_err(url_error)?;
+            Ok(Answer::ok(shown(&url)))
+        }
+        (false, "DELETE") => {
+            function
+                .delete_url(qualifier.as_deref())
+                .map_err(url_error)?;
+            Ok(Answer {
+                status: StatusCode::NO_CONTENT,
+                body: None,
+            })
+        }
+        _ => Err(super::unknown(&req)),
+    }
+}
+
+/// Lambda's `FunctionUrlConfig`.
+fn shown(function: &Function, url: &FunctionUrl, host: &str) -> Value {
+    let name = &function.latest().config.name;
+    let mut v = json!({
+        "FunctionUrl": format!("http://{host}{}{name}/", crate::url::PATH_PREFIX),
+        "FunctionArn": function.url_arn(url.config.qualifier.as_deref()),
+        "AuthType": url.auth_type.as_str(),
+        "CreationTime": url.created,
+        "LastModifiedTime": url.modified,
+        "InvokeMode": match url.config.invoke_mode {
+            InvokeMode::Buffered => "BUFFERED",
+            InvokeMode::ResponseStream => "RESPONSE_STREAM",
+        },
+    });
+    if let Some(c) = &url.config.cors {
+        let mut cors = json!({
+            "AllowCredentials": c.allow_credentials,
+            "AllowHeaders": c.allow_headers,
+            "AllowMethods": c.allow_methods,
+            "AllowOrigins": c.allow_origins,
+            "ExposeHeaders": c.expose_headers,
+        });
+        if let Some(age) = c.max_age {
+            cors["MaxAge"] = age.into();
+        }
+        v["Cors"] = cors;
+    }
+    v
+}
+
+fn auth_type(given: Option<&str>) -> Result<Option<AuthType>, ServiceError> {
+    given
+        .map(|a| {
+            AuthType::parse(a).ok_or_else(|| {
+                validation(&format!(
+                    "Value '{a}' at 'authType' failed to satisfy constraint: Member must \
+                     satisfy enum value set: [NONE, AWS_IAM]"
+                ))
+            })
+        })
+        .transpose()
+}
+
+fn validation(detail: &str) -> ServiceError {
+    ServiceError::new(
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        format!("1 validation error detected: {detail}"),
+    )
+}
+
+fn url_error(e: UrlError) -> ServiceError {
+    match e {
+        UrlError::Exists { .. } => ServiceError::new(
+            StatusCode::CONFLICT,
+            "ResourceConflictException",
+            e.to_string(),
+        ),
+        UrlError::NotFound => ServiceError::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            e.to_string(),
+        ),
+        UrlError::Invalid(message) => bad_parameter(message),
+    }
+}
