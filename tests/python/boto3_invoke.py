@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
-Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions` or
-`control-writes`.
+Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions`,
+`control-writes`, `settings` or `deploy`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -10,8 +10,11 @@ Exits 0 when every case ran (whatever it observed), 1 on an unexpected failure o
 """
 
 import base64
+import hashlib
+import io
 import json
 import sys
+import zipfile
 
 import boto3
 import botocore.config
@@ -140,6 +143,7 @@ def versions(lam):
         "account": lam.get_account_settings()["AccountLimit"],
         "missing_alias": raised_by(lam, "get_alias", FunctionName="hello", Name="nope"),
         "missing_version": raised(lam, FunctionName="hello", Qualifier="7", Payload=b"{}"),
+        # "PK" is not a .zip: refused, and no function `new` is created.
         "create_function": raised_by(
             lam,
             "create_function",
@@ -276,12 +280,162 @@ def settings(lam):
     }
 
 
+ROLE = "arn:aws:iam::123456789012:role/firebox-deploy"
+
+HANDLER_SOURCE = """\
+import os
+
+
+def handler(event, context):
+    return {
+        "version": %r,
+        "env": os.environ.get("AWS_EXECUTION_ENV"),
+        "function_version": context.function_version,
+    }
+"""
+
+
+def handler_zip(version):
+    """A deployment package built in memory, as a deploy script would: `app.py`, whose
+    handler answers with `version`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("app.py", HANDLER_SOURCE % version)
+    return buffer.getvalue()
+
+
+def sha256_b64(data):
+    """Lambda's `CodeSha256`: the base64 of the package's SHA-256."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
+def deploy(lam):
+    """A scripted deployment of a Python function from a .zip built in memory: create (and
+    publish version 1), wait, invoke; new code, wait, invoke `$LATEST` and version 1; publish
+    version 2 behind an alias; delete versions; refusals; delete the function."""
+    name = "deployed"
+    v1 = handler_zip("v1")
+    v2 = handler_zip("v2")
+    waiter_config = {"Delay": 1, "MaxAttempts": 10}
+
+    created = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": v1},
+        Description="deployed by boto3",
+        Timeout=20,
+        MemorySize=256,
+        Environment={"Variables": {"STAGE": "test"}},
+        Publish=True,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=waiter_config)
+    first = described(lam.invoke(FunctionName=name, Payload=b"{}"))
+    latest_after_create = lam.get_function_configuration(FunctionName=name)
+
+    updated = lam.update_function_code(
+        FunctionName=name, ZipFile=v2, RevisionId=latest_after_create["RevisionId"]
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=waiter_config)
+    after_update = described(lam.invoke(FunctionName=name, Payload=b"{}"))
+    version_1 = described(lam.invoke(FunctionName=name, Qualifier="1", Payload=b"{}"))
+    version_1_configuration = lam.get_function_configuration(FunctionName=name, Qualifier="1")
+    stale_code = raised_by(
+        lam,
+        "update_function_code",
+        FunctionName=name,
+        ZipFile=v1,
+        RevisionId=latest_after_create["RevisionId"],
+    )
+
+    published = lam.publish_version(FunctionName=name, Description="v2")
+    lam.get_waiter("published_version_active").wait(
+        FunctionName=name, Qualifier=published["Version"], WaiterConfig=waiter_config
+    )
+    alias = lam.create_alias(FunctionName=name, Name="live", FunctionVersion=published["Version"])
+    via_alias = described(lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}"))
+    version_in_use = raised_by(lam, "delete_function", FunctionName=name, Qualifier="2")
+    latest_not_deletable = raised_by(
+        lam, "delete_function", FunctionName=name, Qualifier="$LATEST"
+    )
+    deleted_version = lam.delete_function(FunctionName=name, Qualifier="1")
+    after_version_delete = raised(lam, FunctionName=name, Qualifier="1", Payload=b"{}")
+    versions_after_delete = [
+        v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]
+    ]
+    # The alias still runs version 2.
+    via_alias_after_delete = described(
+        lam.invoke(FunctionName=name, Qualifier="live", Payload=b"{}")
+    )
+
+    already_exists = raised_by(
+        lam,
+        "create_function",
+        FunctionName=name,
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": v1},
+    )
+    not_a_zip = raised_by(
+        lam,
+        "create_function",
+        FunctionName="not-a-zip",
+        Runtime="python3.12",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": b"this is not a zip file"},
+    )
+    # `hello` runs a command from its configuration: no package to replace.
+    command_function = raised_by(lam, "update_function_code", FunctionName="hello", ZipFile=v1)
+
+    listed_before_delete = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
+    deleted = lam.delete_function(FunctionName=name)
+    return {
+        "created": without_metadata(created),
+        "created_status": created["ResponseMetadata"]["HTTPStatusCode"],
+        "v1_sha256": sha256_b64(v1),
+        "v1_size": len(v1),
+        "v2_sha256": sha256_b64(v2),
+        "v2_size": len(v2),
+        "first": first,
+        "latest_after_create": without_metadata(latest_after_create),
+        "updated": without_metadata(updated),
+        "updated_status": updated["ResponseMetadata"]["HTTPStatusCode"],
+        "after_update": after_update,
+        "version_1": version_1,
+        "version_1_configuration": without_metadata(version_1_configuration),
+        "stale_code": stale_code,
+        "published": without_metadata(published),
+        "alias": without_metadata(alias),
+        "via_alias": via_alias,
+        "version_in_use": version_in_use,
+        "latest_not_deletable": latest_not_deletable,
+        "deleted_version_status": deleted_version["ResponseMetadata"]["HTTPStatusCode"],
+        "after_version_delete": after_version_delete,
+        "versions_after_delete": versions_after_delete,
+        "via_alias_after_delete": via_alias_after_delete,
+        "already_exists": already_exists,
+        "not_a_zip": not_a_zip,
+        "not_a_zip_listed": "not-a-zip"
+        in [f["FunctionName"] for f in lam.list_functions()["Functions"]],
+        "command_function": command_function,
+        "listed_before_delete": listed_before_delete,
+        "deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
+        "after_delete": raised_by(lam, "get_function", FunctionName=name),
+        "invoke_after_delete": raised(lam, FunctionName=name, Payload=b"{}"),
+        "listed_after_delete": [f["FunctionName"] for f in lam.list_functions()["Functions"]],
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
     "versions": versions,
     "control-writes": control_writes,
     "settings": settings,
+    "deploy": deploy,
 }
 
 

@@ -170,19 +170,31 @@ fn unknown_aliases_and_writes_are_typed_errors() -> TestResult {
             "{}",
             explain(&err)
         );
-        let err = sdk
-            .delete_function()
+        // `$LATEST` is deleted only with its function.
+        let (err, status) = service_error(
+            sdk.delete_function()
+                .function_name("hello")
+                .qualifier("$LATEST")
+                .send(),
+        )
+        .await?;
+        assert!(err.is_invalid_parameter_value_exception(), "{err:?}");
+        assert_eq!(err.code(), Some("InvalidParameterValueException"));
+        assert_eq!(status, 400);
+        assert_eq!(
+            err.message(),
+            Some("$LATEST version cannot be deleted without deleting the function."),
+            "{err:?}"
+        );
+        // Still there, and still answering.
+        let out = sdk
+            .invoke()
             .function_name("hello")
+            .payload(Blob::new("{}"))
             .send()
             .await
-            .expect_err("deleting a function is refused");
-        let message = explain(&err);
-        assert!(
-            err.as_service_error()
-                .is_some_and(|e| e.meta().code() == Some("InvalidRequestContentException")),
-            "{message}"
-        );
-        assert!(message.contains("DeleteFunction"), "{message}");
+            .map_err(|e| explain(&e))?;
+        assert_eq!(out.status_code(), 200);
         Ok(())
     })
 }

@@ -11,7 +11,7 @@
 //! The tests, by API: `invoke` (results, function errors, Tail, `Event`, `DryRun`),
 //! `service_errors` (the typed errors of `InvokeError`), `streaming` (`InvokeWithResponseStream`),
 //! `control_plane` (versions, aliases, the read side of the control plane and the writes it
-//! does).
+//! does), `deploy` (`CreateFunction`, `UpdateFunctionCode` and `DeleteFunction` with a `.zip`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -162,6 +162,7 @@ fn assert_own_platform_lines(log: &str, request_id: &str) {
 }
 
 mod control_plane;
+mod deploy;
 mod invoke;
 mod service_errors;
 mod streaming;
