@@ -121,7 +121,20 @@ pub(crate) fn update_code(
     check_replaceable(function)?;
     let name = function.latest().config.name.clone();
     let package = functions.deployment.packages.unpack(&name, zip)?;
-    Ok(function.update_code(package, revision_id)?)
+    let latest = function.update_code(package.clone(), revision_id);
+    if !latest.as_ref().is_ok_and(|l| runs(l, &package)) {
+        functions.deployment.packages.discard(&package);
+    }
+    Ok(latest?)
+}
+
+/// Whether `version` runs `package` (not another one with the same contents).
+pub(crate) fn runs(version: &FunctionShared, package: &Arc<crate::package::CodePackage>) -> bool {
+    version
+        .config
+        .package
+        .as_ref()
+        .is_some_and(|p| Arc::ptr_eq(p, package))
 }
 
 /// Deletes published version `version` of `function` (`DeleteFunction` with a qualifier):

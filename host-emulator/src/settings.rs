@@ -120,7 +120,10 @@ impl Function {
 
     /// `UpdateFunctionCode`: `$LATEST` runs `package` from now on, with the same settings;
     /// returns the new `$LATEST`. Only for a function launched from its code directory (see
-    /// `Launch::runs_package`, checked by the caller).
+    /// `Launch::runs_package`, checked by the caller). A package with the `CodeSha256` that
+    /// `$LATEST` runs already changes nothing (no new environments, and a publish after it
+    /// returns the last version): `$LATEST` is returned as it is, and the caller drops the
+    /// new package.
     pub(crate) fn update_code(
         &self,
         package: Arc<CodePackage>,
@@ -129,6 +132,14 @@ impl Function {
         let _writes = self.lock_live()?;
         let current = self.latest();
         check_revision(&current, revision_id)?;
+        if current
+            .config
+            .package
+            .as_ref()
+            .is_some_and(|p| p.sha256 == package.sha256)
+        {
+            return Ok(current);
+        }
         let mut config = current.config.clone();
         config.code_dir = Some(package.dir.clone());
         config.code_dir_given = true;

@@ -22,7 +22,10 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/firebox-test";
 fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data, mode) in entries {
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
+        // A fixed time: the same entries make the same bytes (and `CodeSha256`).
+        let options = zip::write::SimpleFileOptions::default()
+            .unix_permissions(*mode)
+            .last_modified_time(zip::DateTime::default());
         out.start_file(*name, options).expect("zip entry");
         out.write_all(data).expect("zip data");
     }
@@ -262,6 +265,14 @@ async fn new_code_starts_new_environments_and_versions_keep_theirs() {
     assert!(wait_gone(old_pid).await, "the old code's environment ends");
     // Version 1 keeps the code it was published with.
     assert_eq!(run(&emu, "py", Some("1")).await.1, "v1");
+    // The same package again changes nothing: the same revision, the same warm environment.
+    let v2_revision = r.json()["RevisionId"].clone();
+    let v2_pid = answer["pid"].as_i64();
+    let same = call(&emu, "PUT", &code, &json!({ "ZipFile": b64(&v2) })).await;
+    assert_eq!(same.status, 200, "{:?}", same.body);
+    assert_eq!(same.json()["RevisionId"], v2_revision);
+    let (answer, mark) = run(&emu, "py", None).await;
+    assert_eq!((mark.as_str(), answer["pid"].as_i64()), ("v2", v2_pid));
 
     // New code published at once: version 2; an alias on it keeps it from being deleted.
     let r = call(
@@ -274,6 +285,16 @@ async fn new_code_starts_new_environments_and_versions_keep_theirs() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.json()["Version"], "2");
     assert_eq!(run(&emu, "py", Some("2")).await.1, "v3");
+    // Publishing the same code again returns that version, as `PublishVersion` does.
+    let again = call(
+        &emu,
+        "PUT",
+        &code,
+        &json!({ "ZipFile": b64(&package("v3")), "Publish": true }),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_eq!(again.json()["Version"], "2");
     let alias = json!({ "Name": "live", "FunctionVersion": "2" });
     let r = call(&emu, "POST", &format!("{FUNCTIONS}/py/aliases"), &alias).await;
     assert_eq!(r.status, 201, "{:?}", r.body);

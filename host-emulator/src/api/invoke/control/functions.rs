@@ -225,12 +225,12 @@ pub(super) async fn update_code(
         functions.deployment.packages.discard(&package);
         return Ok(Answer::ok(configuration(&latest, &latest.config.arn())));
     }
-    let updated = function
-        .update_code(package.clone(), body.revision_id.as_deref())
-        .map_err(|e| {
-            functions.deployment.packages.discard(&package);
-            settings_error(e)
-        })?;
+    let updated = function.update_code(package.clone(), body.revision_id.as_deref());
+    if !updated.as_ref().is_ok_and(|l| deploy::runs(l, &package)) {
+        // Refused, or the same code as before: the new copy is not needed.
+        functions.deployment.packages.discard(&package);
+    }
+    let updated = updated.map_err(settings_error)?;
     tracing::info!(function = %updated.config.name, code_sha256 = %package.sha256, "function code updated");
     let shown = if body.publish {
         publish(&function)?
