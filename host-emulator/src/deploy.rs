@@ -7,11 +7,14 @@
 //! and the old one retires its environments once their invocations are answered. A deleted
 //! function or version is unreachable at once and its environments end the same way.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::config::{ConfigError, FunctionConfig, LATEST};
 use crate::functions::{retire, Functions};
-use crate::package::PackageError;
+use crate::package::{CodePackage, PackageError, PackageStore};
 use crate::scheduler::capacity::ReservationError;
 use crate::scheduler::FunctionShared;
 use crate::settings::SettingsError;
@@ -110,26 +113,56 @@ pub(crate) fn check_replaceable(function: &Function) -> Result<(), DeployError> 
     }
 }
 
-/// `UpdateFunctionCode` with a `.zip`: unpacks it (blocking file work: call it where blocking
-/// is allowed) and puts it under `$LATEST`; returns the new `$LATEST`.
-pub(crate) fn update_code(
-    functions: &Functions,
+/// `UpdateFunctionCode` with a `.zip`: checks the function and the revision, unpacks the
+/// package off the runtime's threads and puts it under `$LATEST`; returns `$LATEST` then (the
+/// same one for a `dry_run`, or for a package with the code it runs already, whose copy is
+/// dropped).
+pub(crate) async fn update_code(
+    packages: &Arc<PackageStore>,
     function: &Function,
-    zip: &[u8],
+    zip: Bytes,
     revision_id: Option<&str>,
+    dry_run: bool,
 ) -> Result<Arc<FunctionShared>, DeployError> {
     check_replaceable(function)?;
-    let name = function.latest().config.name.clone();
-    let package = functions.deployment.packages.unpack(&name, zip)?;
-    let latest = function.update_code(package.clone(), revision_id);
-    if !latest.as_ref().is_ok_and(|l| runs(l, &package)) {
-        functions.deployment.packages.discard(&package);
+    let latest = function.latest();
+    // Checked before the work of unpacking; checked again when the package is put in place.
+    if revision_id.is_some_and(|r| r != latest.revision_id) {
+        return Err(SettingsError::RevisionMismatch.into());
     }
-    Ok(latest?)
+    let package = unpack(packages, &latest.config.name, zip).await?;
+    if dry_run {
+        packages.discard(&package);
+        return Ok(latest);
+    }
+    let updated = function.update_code(package.clone(), revision_id);
+    if !updated.as_ref().is_ok_and(|l| runs(l, &package)) {
+        // Refused, or the same code as before: the new copy is not needed.
+        packages.discard(&package);
+    }
+    Ok(updated?)
+}
+
+/// Unpacks `zip` for function `name`, off the runtime's threads.
+pub(crate) async fn unpack(
+    packages: &Arc<PackageStore>,
+    name: &str,
+    zip: Bytes,
+) -> Result<Arc<CodePackage>, PackageError> {
+    let store = packages.clone();
+    let name = name.to_owned();
+    match tokio::task::spawn_blocking(move || store.unpack(&name, &zip)).await {
+        Ok(unpacked) => unpacked,
+        // Cancelled only when the runtime stops; a panic is a bug, reported as a failed write.
+        Err(e) => Err(PackageError::Write {
+            dir: PathBuf::from("<package store>"),
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
 }
 
 /// Whether `version` runs `package` (not another one with the same contents).
-pub(crate) fn runs(version: &FunctionShared, package: &Arc<crate::package::CodePackage>) -> bool {
+fn runs(version: &FunctionShared, package: &Arc<CodePackage>) -> bool {
     version
         .config
         .package

@@ -469,19 +469,9 @@ impl Emulator {
         zip: impl Into<Bytes>,
     ) -> Result<(), ControlError> {
         let function = self.function(function)?;
-        let functions = self.functions.clone();
-        let zip = zip.into();
-        // Unpacking is file work: off the runtime's threads.
-        let unpacked = tokio::task::spawn_blocking(move || {
-            crate::deploy::update_code(&functions, &function, &zip, None)
-        })
-        .await;
-        match unpacked {
-            Ok(result) => result.map(|_| ()).map_err(Into::into),
-            // A blocking task is cancelled only with its runtime (then nobody awaits this),
-            // and panics only on a bug, which goes on as the caller's panic.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+        let packages = &self.functions.deployment.packages;
+        crate::deploy::update_code(packages, &function, zip.into(), None, false).await?;
+        Ok(())
     }
 
     /// Deletes a function, as `DeleteFunction` does: invokes get 404 from now on; invocations

@@ -23,7 +23,7 @@ use super::write::{read_json_within, unqualified};
 use super::Answer;
 use crate::config::{ConfigError, FunctionConfig, LoggingConfig};
 use crate::deploy::{self, DeployError};
-use crate::package::{CodePackage, PackageError, MAX_ZIPPED_BYTES};
+use crate::package::{PackageError, MAX_ZIPPED_BYTES};
 use crate::scheduler::FunctionShared;
 use crate::versions::Function;
 
@@ -150,7 +150,9 @@ pub(super) async fn create_function(
         .check_settings()
         .map_err(|(field, message)| settings_error(settings_invalid(field, message)))?;
 
-    let package = unpack(functions, &name, zip).await?;
+    let package = deploy::unpack(&functions.deployment.packages, &name, zip)
+        .await
+        .map_err(|e| deploy_error(DeployError::Package(e)))?;
     config.reload = false;
     config.package = Some(package.clone());
     let created = start(functions, config.code_dir(package.dir.clone()));
@@ -208,30 +210,19 @@ pub(super) async fn update_code(
     others.remove("SourceKMSKeyArn");
     let zip = zip_file("UpdateFunctionCode", body.zip_file, &others)?;
     check_architectures(body.architectures.as_deref())?;
-    deploy::check_replaceable(&function).map_err(deploy_error)?;
-    let latest = function.latest();
-    if body
-        .revision_id
-        .as_ref()
-        .is_some_and(|r| *r != latest.revision_id)
-    {
-        return Err(settings_error(
-            crate::settings::SettingsError::RevisionMismatch,
-        ));
-    }
-    let package = unpack(functions, &latest.config.name, zip).await?;
+    let updated = deploy::update_code(
+        &functions.deployment.packages,
+        &function,
+        zip,
+        body.revision_id.as_deref(),
+        body.dry_run,
+    )
+    .await
+    .map_err(deploy_error)?;
     if body.dry_run {
-        // Checked and unpacked, then let go: nothing changes.
-        functions.deployment.packages.discard(&package);
-        return Ok(Answer::ok(configuration(&latest, &latest.config.arn())));
+        return Ok(Answer::ok(configuration(&updated, &updated.config.arn())));
     }
-    let updated = function.update_code(package.clone(), body.revision_id.as_deref());
-    if !updated.as_ref().is_ok_and(|l| deploy::runs(l, &package)) {
-        // Refused, or the same code as before: the new copy is not needed.
-        functions.deployment.packages.discard(&package);
-    }
-    let updated = updated.map_err(settings_error)?;
-    tracing::info!(function = %updated.config.name, code_sha256 = %package.sha256, "function code updated");
+    tracing::info!(function = %updated.config.name, "function code updated");
     let shown = if body.publish {
         publish(&function)?
     } else {
@@ -308,25 +299,6 @@ fn zip_file(
         return Err(too_large(operation));
     }
     Ok(Bytes::from(zip))
-}
-
-/// Unpacks `zip` for `name` off the runtime's threads.
-async fn unpack(
-    functions: &Functions,
-    name: &str,
-    zip: Bytes,
-) -> Result<Arc<CodePackage>, ServiceError> {
-    let store = functions.deployment.packages.clone();
-    let name = name.to_owned();
-    match tokio::task::spawn_blocking(move || store.unpack(&name, &zip)).await {
-        Ok(unpacked) => unpacked.map_err(|e| deploy_error(DeployError::Package(e))),
-        // Cancelled only when the runtime stops; a panic is a bug and answered as one.
-        Err(e) => Err(ServiceError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            format!("unpacking the package failed: {e}"),
-        )),
-    }
 }
 
 /// The architectures given must be this machine's (its code runs here, natively).
