@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::{
 };
 use firebox_tests::shared::TestResult;
 
-use super::{explain, service_error, with_sdk, with_sdk_on, CHANGED};
+use super::{explain, service_error, version_numbers, with_sdk, with_sdk_on, CHANGED};
 
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:hello";
 
@@ -90,18 +90,7 @@ fn functions_versions_and_aliases_parse() -> TestResult {
             assert_eq!(logging.log_group(), Some(group.as_str()));
         }
 
-        let versions = sdk
-            .list_versions_by_function()
-            .function_name("hello")
-            .send()
-            .await
-            .map_err(|e| explain(&e))?;
-        let numbers: Vec<&str> = versions
-            .versions()
-            .iter()
-            .filter_map(|v| v.version())
-            .collect();
-        assert_eq!(numbers, ["$LATEST", "1", "2"]);
+        assert_eq!(version_numbers(&sdk, "hello").await?, ["$LATEST", "1", "2"]);
 
         let alias = sdk
             .get_alias()
@@ -446,18 +435,7 @@ fn settings_and_versions_change_through_the_sdk() -> TestResult {
         .await?;
         assert!(err.is_precondition_failed_exception(), "{err:?}");
         assert_eq!(status, 412);
-        let versions = sdk
-            .list_versions_by_function()
-            .function_name("settings")
-            .send()
-            .await
-            .map_err(|e| explain(&e))?;
-        let listed: Vec<&str> = versions
-            .versions()
-            .iter()
-            .filter_map(|v| v.version())
-            .collect();
-        assert_eq!(listed, ["$LATEST", "1"]);
+        assert_eq!(version_numbers(&sdk, "settings").await?, ["$LATEST", "1"]);
         Ok(())
     })
 }

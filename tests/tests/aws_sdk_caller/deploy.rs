@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::{explain, service_error, with_sdk_on};
+use super::{explain, service_error, version_numbers, with_sdk_on};
 
 /// An emulator with no functions: the test creates its own.
 static DEPLOY: SharedEmulator = SharedEmulator::new(no_functions);
@@ -268,18 +268,7 @@ fn a_rust_bootstrap_is_deployed_from_a_zip_updated_published_and_deleted() -> Te
         .await?;
         assert!(err.is_resource_not_found_exception(), "{err:?}");
         assert_eq!(status, 404);
-        let versions = sdk
-            .list_versions_by_function()
-            .function_name(NAME)
-            .send()
-            .await
-            .map_err(|e| explain(&e))?;
-        let versions: Vec<_> = versions
-            .versions()
-            .iter()
-            .filter_map(|v| v.version())
-            .collect();
-        assert_eq!(versions, ["$LATEST", "1"]);
+        assert_eq!(version_numbers(&sdk, NAME).await?, ["$LATEST", "1"]);
         let (version, _) = invoke(&sdk, Some("live"), "{}").await?;
         assert_eq!(version, "1");
 

@@ -133,6 +133,24 @@ where
     }
 }
 
+/// The version numbers `ListVersionsByFunction` lists for `function`, in its order.
+async fn version_numbers(
+    sdk: &Client,
+    function: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let listed = sdk
+        .list_versions_by_function()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| explain(&e))?;
+    Ok(listed
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().map(str::to_owned))
+        .collect())
+}
+
 /// A JSON string of exactly `len` bytes (a valid event, only too large).
 fn json_string_of(len: usize) -> Vec<u8> {
     let mut body = vec![b'a'; len];

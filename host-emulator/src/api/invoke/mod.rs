@@ -189,6 +189,15 @@ impl ServiceError {
     }
 }
 
+/// 400 `InvalidRequestContentException` for a request body that could not be read.
+fn unreadable(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::new(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestContentException",
+        format!("Could not read the request body: {e}"),
+    )
+}
+
 fn bad_parameter(message: impl Into<String>) -> ServiceError {
     ServiceError::new(
         StatusCode::BAD_REQUEST,

@@ -9,7 +9,8 @@ use http::{HeaderMap, Request, StatusCode};
 use hyper::body::Incoming;
 
 use super::{
-    bad_parameter, Functions, ServiceError, COGNITO_IDENTITY_HEADER, MAX_CLIENT_CONTEXT_BYTES,
+    bad_parameter, unreadable, Functions, ServiceError, COGNITO_IDENTITY_HEADER,
+    MAX_CLIENT_CONTEXT_BYTES,
 };
 use crate::api::{read_body, BodyError, MAX_EVENT_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
 use crate::invocation::Invocation;
@@ -214,13 +215,7 @@ pub(super) async fn read_payload(
     let payload = match read_body(req.into_body(), limit).await {
         Ok(body) => body,
         Err(BodyError::TooLarge { .. }) => return Err(too_large()),
-        Err(BodyError::Read(e)) => {
-            return Err(ServiceError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                format!("Could not read the request body: {e}"),
-            ))
-        }
+        Err(BodyError::Read(e)) => return Err(unreadable(e)),
     };
     if declared.is_some_and(|d| d > limit) {
         return Err(too_large());

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::super::request::name_function;
-use super::super::{bad_parameter, Functions, ServiceError};
+use super::super::{bad_parameter, unreadable, Functions, ServiceError};
 use super::read::alias_configuration;
 use super::{alias_error, Answer};
 use crate::aliases::AliasUpdate;
@@ -205,13 +205,7 @@ pub(super) async fn read_json_within<T: DeserializeOwned>(
     let body = match read_body(req.into_body(), max).await {
         Ok(body) => body,
         Err(BodyError::TooLarge { .. }) => return Err(too_large()),
-        Err(BodyError::Read(e)) => {
-            return Err(ServiceError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequestContentException",
-                format!("Could not read the request body: {e}"),
-            ))
-        }
+        Err(BodyError::Read(e)) => return Err(unreadable(e)),
     };
     let body: &[u8] = if body.is_empty() { b"{}" } else { &body };
     serde_json::from_slice(body).map_err(|e| {
