@@ -60,6 +60,7 @@ impl Deployment {
     /// Starts a function: its `$LATEST`, its declared versions and its aliases, each version
     /// with a scheduler of its own and all sharing one concurrency and one log stream.
     pub fn start(&self, mut config: FunctionConfig) -> Function {
+        self.logs.add(&config.name);
         let log = FunctionLog::new(self.logs.clone(), &config.name, &config.logging);
         let metrics = Arc::new(FunctionMetrics::default());
         let capacity = Arc::new(Capacity::new(&config, self.account.clone(), metrics));

@@ -41,14 +41,14 @@ pub struct LogLine {
 }
 
 /// One function's recent lines.
-type History = Arc<Mutex<VecDeque<LogLine>>>;
+type History = Mutex<VecDeque<LogLine>>;
 
 /// The log streams of every function: a broadcast for live readers plus a bounded history.
 #[derive(Debug)]
 pub struct LogHub {
     live: broadcast::Sender<LogLine>,
-    // One entry per function that has logged: read for one push per line, written when a
-    // function logs its first line. Never held across an await.
+    // One entry per function: read for one push per line, written when a function is
+    // created. Never held across an await.
     history: RwLock<HashMap<Arc<str>, History>>,
 }
 
@@ -58,7 +58,7 @@ impl LogHub {
         let (live, _) = broadcast::channel(16 * 1024);
         let history = functions
             .into_iter()
-            .map(|f| (Arc::from(f), Arc::new(Mutex::new(VecDeque::new()))))
+            .map(|f| (Arc::from(f), Mutex::new(VecDeque::new())))
             .collect();
         Self {
             live,
@@ -66,29 +66,21 @@ impl LogHub {
         }
     }
 
-    /// The history of `function`, made on its first line.
-    fn history_of(&self, function: &Arc<str>) -> History {
+    /// Keeps a history for `function` from now on (a function created while the emulator
+    /// runs); nothing changes for a function it already has.
+    pub fn add(&self, function: &str) {
         // Poisoned only if a thread panicked inside a map operation; the map is intact.
-        if let Some(h) = self
-            .history
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(function)
-        {
-            return h.clone();
-        }
         self.history
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(function.clone())
-            .or_default()
-            .clone()
+            .entry(Arc::from(function))
+            .or_default();
     }
 
     /// Publishes one line: never blocks; slow live readers lose lines, not the function.
     pub fn publish(&self, line: LogLine) {
-        {
-            let history = self.history_of(&line.function);
+        let histories = self.history.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(history) = histories.get(&line.function) {
             // A poisoned lock only means another thread panicked mid-push; the deque is intact.
             let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
             if h.len() == HISTORY_LINES {
@@ -96,6 +88,7 @@ impl LogHub {
             }
             h.push_back(line.clone());
         }
+        drop(histories);
         // No receivers is fine: nobody is reading live.
         let _ = self.live.send(line);
     }
@@ -107,13 +100,9 @@ impl LogHub {
 
     /// The recent lines of one function (at most [`HISTORY_LINES`]); empty for unknown names.
     pub fn history(&self, function: &str) -> Vec<LogLine> {
-        let history = self
-            .history
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        let histories = self.history.read().unwrap_or_else(PoisonError::into_inner);
+        histories
             .get(function)
-            .cloned();
-        history
             .map(|h| {
                 h.lock()
                     .unwrap_or_else(|p| p.into_inner())
