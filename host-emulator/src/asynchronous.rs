@@ -2,39 +2,55 @@
 //! supervisor task per event waits for each attempt's outcome, runs the event again after a
 //! function error (up to `maximum_retry_attempts` times, pausing `retry_delays` between),
 //! gives up once the event is older than `maximum_event_age`, and sends the invocation record
-//! of a success or of a final failure to the configured destination function (as an `Event`
-//! invocation of that function). Throttled events are kept by the scheduler, not here.
+//! of a success or of a final failure to the configured destination (a function, version or
+//! alias of the emulator, invoked as an `Event` under its own configuration). The
+//! configuration is the one of the qualifier the event was invoked with, read when it was
+//! accepted (see [`crate::event_invoke`]). Throttled events are kept by the scheduler, not
+//! here.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::config::EventInvokeConfig;
+use crate::functions::{EventTarget, Functions};
 use crate::invocation::{Answer, Invocation, Outcome};
 use crate::scheduler::FunctionShared;
 
-/// The functions an event's outcome may go to.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Destinations {
-    /// `on_success`.
-    pub on_success: Option<Arc<FunctionShared>>,
-    /// `on_failure`.
-    pub on_failure: Option<Arc<FunctionShared>>,
-}
-
-/// Submits an accepted `Event` invocation and supervises it until its last attempt.
-/// `Err` when the function's scheduler is gone (the emulator is shutting down).
+/// Submits an accepted `Event` invocation of `target` to `version` (the version its
+/// qualifier picked) and supervises it until its last attempt, under the target's
+/// configuration. `Err` when the version's scheduler is gone (the emulator is shutting
+/// down). Destinations are looked up in `functions` when a record is sent.
 pub(crate) fn start(
-    function: Arc<FunctionShared>,
-    destinations: Destinations,
-    invocation: Invocation,
+    functions: Weak<Functions>,
+    target: &EventTarget,
+    version: Arc<FunctionShared>,
+    mut invocation: Invocation,
     outcome: oneshot::Receiver<Outcome>,
 ) -> Result<(), ()> {
+    let config = target.function.event_invoke.effective(&target.qualifier);
+    invocation.max_event_age = config.maximum_event_age;
     let again = invocation.retry();
-    crate::scheduler::submit(&function, invocation)?;
-    tokio::spawn(supervise(function, destinations, again, outcome));
+    crate::scheduler::submit(&version, invocation)?;
+    let supervisor = Supervisor {
+        functions,
+        function: version,
+        config,
+    };
+    tokio::spawn(supervisor.run(again, outcome));
     Ok(())
+}
+
+/// What one event's supervision needs.
+struct Supervisor {
+    /// Where destinations are looked up (weak: a sleeping retry keeps no function alive).
+    functions: Weak<Functions>,
+    /// The version that runs the event.
+    function: Arc<FunctionShared>,
+    /// The configuration it runs under.
+    config: EventInvokeConfig,
 }
 
 /// Why an event's supervision ended with a record for a destination.
@@ -55,128 +71,124 @@ impl Condition {
     }
 }
 
-async fn supervise(
-    function: Arc<FunctionShared>,
-    destinations: Destinations,
-    // The next attempt, prepared (its request id, payload and acceptance time are the event's).
-    mut next: (Invocation, oneshot::Receiver<Outcome>),
-    mut outcome: oneshot::Receiver<Outcome>,
-) {
-    let config = &function.config.event_invoke;
-    let name = &function.config.name;
-    let mut attempts = 1u32;
-    loop {
-        let event = &next.0;
-        let answer = match (&mut outcome).await {
-            Ok(done) => done.answer,
-            Err(_) => {
-                // Dropped unanswered: too old while throttled, or the emulator is stopping.
-                if event.accepted.elapsed() >= config.maximum_event_age {
-                    give_up(
-                        &function,
-                        &destinations,
-                        event,
-                        attempts - 1,
-                        Condition::EventAgeExceeded,
-                        None,
-                    );
-                }
-                return;
-            }
-        };
-        match answer {
-            Answer::Success(body) => {
-                if let Some(to) = &destinations.on_success {
-                    send_record(
-                        to,
-                        &function,
-                        event,
-                        attempts,
-                        Condition::Success,
-                        Some(&body),
-                    );
-                }
-                return;
-            }
-            Answer::FunctionError(doc) => {
-                if attempts > config.maximum_retry_attempts {
-                    give_up(
-                        &function,
-                        &destinations,
-                        event,
-                        attempts,
-                        Condition::RetriesExhausted,
-                        Some(&doc),
-                    );
+impl Supervisor {
+    async fn run(
+        self,
+        // The next attempt, prepared (its request id, payload and acceptance time are the
+        // event's).
+        mut next: (Invocation, oneshot::Receiver<Outcome>),
+        mut outcome: oneshot::Receiver<Outcome>,
+    ) {
+        let config = &self.config;
+        let function = &self.function;
+        let mut attempts = 1u32;
+        loop {
+            let event = &next.0;
+            let answer = match (&mut outcome).await {
+                Ok(done) => done.answer,
+                Err(_) => {
+                    // Dropped unanswered: too old while throttled, or the emulator is stopping.
+                    if event.accepted.elapsed() >= config.maximum_event_age {
+                        self.give_up(event, attempts - 1, Condition::EventAgeExceeded, None);
+                    }
                     return;
                 }
-                let pause = config.delay_before(attempts);
-                if event.accepted.elapsed() + pause >= config.maximum_event_age {
-                    give_up(
-                        &function,
-                        &destinations,
-                        event,
-                        attempts,
-                        Condition::EventAgeExceeded,
-                        Some(&doc),
-                    );
+            };
+            match answer {
+                Answer::Success(body) => {
+                    if let Some(to) = &config.on_success {
+                        self.send_record(to, event, attempts, Condition::Success, Some(&body));
+                    }
                     return;
                 }
-                tracing::info!(function = %name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
-                tokio::time::sleep(pause).await;
-                let following = next.0.retry();
-                let (invocation, attempt_outcome) = std::mem::replace(&mut next, following);
-                outcome = attempt_outcome;
-                attempts += 1;
-                function
-                    .metrics
-                    .event_retries
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if crate::scheduler::submit(&function, invocation).is_err() {
-                    return;
+                Answer::FunctionError(doc) => {
+                    if attempts > config.maximum_retry_attempts {
+                        let condition = Condition::RetriesExhausted;
+                        self.give_up(event, attempts, condition, Some(&doc));
+                        return;
+                    }
+                    let pause = config.delay_before(attempts);
+                    if event.accepted.elapsed() + pause >= config.maximum_event_age {
+                        let condition = Condition::EventAgeExceeded;
+                        self.give_up(event, attempts, condition, Some(&doc));
+                        return;
+                    }
+                    tracing::info!(function = %function.config.name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    let following = next.0.retry();
+                    let (invocation, attempt_outcome) = std::mem::replace(&mut next, following);
+                    outcome = attempt_outcome;
+                    attempts += 1;
+                    function
+                        .metrics
+                        .event_retries
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if crate::scheduler::submit(function, invocation).is_err() {
+                        return;
+                    }
                 }
+                Answer::Throttled { .. } | Answer::ServiceError(_) => return,
             }
-            Answer::Throttled { .. } | Answer::ServiceError(_) => return,
         }
     }
-}
 
-/// The event failed for good: counted, logged, and sent to the on-failure destination.
-fn give_up(
-    function: &Arc<FunctionShared>,
-    destinations: &Destinations,
-    event: &Invocation,
-    attempts: u32,
-    condition: Condition,
-    error: Option<&Bytes>,
-) {
-    function
-        .metrics
-        .events_failed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, condition = condition.as_str(), "event failed for good");
-    if let Some(to) = &destinations.on_failure {
-        send_record(to, function, event, attempts, condition, error);
+    /// The event failed for good: counted, logged, and sent to the on-failure destination.
+    fn give_up(
+        &self,
+        event: &Invocation,
+        attempts: u32,
+        condition: Condition,
+        error: Option<&Bytes>,
+    ) {
+        let function = &self.function;
+        function
+            .metrics
+            .events_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, condition = condition.as_str(), "event failed for good");
+        if let Some(to) = &self.config.on_failure {
+            self.send_record(to, event, attempts, condition, error);
+        }
     }
-}
 
-/// Invokes destination `to` (as an `Event`) with Lambda's invocation record.
-fn send_record(
-    to: &Arc<FunctionShared>,
-    from: &FunctionShared,
-    event: &Invocation,
-    attempts: u32,
-    condition: Condition,
-    response: Option<&Bytes>,
-) {
-    let record = invocation_record(from, event, attempts, condition, response);
-    let (invocation, _outcome) = Invocation::event(
-        crate::ids::request_id(),
-        Bytes::from(record.to_string()),
-        to.config.arn(),
-    );
-    if crate::scheduler::submit(to, invocation).is_err() {
-        tracing::warn!(destination = %to.config.name, "destination not invoked: the emulator is stopping");
+    /// Invokes destination `to` (as an `Event`, under its own configuration) with Lambda's
+    /// invocation record; a destination that no longer exists gets nothing (logged).
+    fn send_record(
+        &self,
+        to: &str,
+        event: &Invocation,
+        attempts: u32,
+        condition: Condition,
+        response: Option<&Bytes>,
+    ) {
+        let Some(functions) = self.functions.upgrade() else {
+            return; // The emulator is gone.
+        };
+        let resolved = functions.target(to).and_then(|target| {
+            let version = target.function.resolve(Some(&target.qualifier))?;
+            Some((target, version))
+        });
+        let Some((target, version)) = resolved else {
+            tracing::warn!(function = %self.function.config.name, destination = %to, "destination not invoked: no such function, version or alias");
+            return;
+        };
+        let record = invocation_record(&self.function, event, attempts, condition, response);
+        let (invocation, outcome) = Invocation::event(
+            crate::ids::request_id(),
+            Bytes::from(record.to_string()),
+            target.arn.clone(),
+        );
+        if start(
+            self.functions.clone(),
+            &target,
+            version,
+            invocation,
+            outcome,
+        )
+        .is_err()
+        {
+            tracing::warn!(destination = %to, "destination not invoked: the emulator is stopping");
+        }
     }
 }
 

@@ -78,16 +78,22 @@ pub(crate) fn create(
             config.name
         )));
     }
-    for to in [
-        &config.event_invoke.on_success,
-        &config.event_invoke.on_failure,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if *to != config.name && functions.get(to).is_none() {
+    let destinations = config
+        .event_invoke
+        .iter()
+        .flat_map(|e| [&e.on_success, &e.on_failure])
+        .flatten();
+    for to in destinations {
+        let name = crate::arn::FunctionRef::parse(to).map(|r| r.name);
+        if name.as_deref() == Some(config.name.as_str()) {
             return Err(invalid(format!(
-                "function `{}`: the destination `{to}` is not a function",
+                "function `{}`: a function cannot be its own destination",
+                config.name
+            )));
+        }
+        if functions.target(to).is_none() {
+            return Err(invalid(format!(
+                "function `{}`: the destination `{to}` is not a function, version or alias",
                 config.name
             )));
         }
@@ -181,6 +187,7 @@ pub(crate) fn delete_version(function: &Function, version: &str) -> Result<(), D
         .unless_routed_to(version, || function.remove_version(version))
         .map_err(|aliases| DeployError::VersionInUse { aliases })?
         .ok_or_else(|| DeployError::VersionNotFound(function.arn_of(version)))?;
+    function.event_invoke.remove(version);
     retire(&removed);
     Ok(())
 }

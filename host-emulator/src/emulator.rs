@@ -18,6 +18,7 @@ use crate::config::{
 };
 use crate::deploy::DeployError;
 use crate::environment::process::{Isolation, ProcessRegistry};
+use crate::event_invoke::{EventInvokeError, EventInvokeSettings};
 use crate::functions::{Deployment, Functions};
 use crate::logs::{LogHub, LogLine};
 use crate::package::PackageStore;
@@ -62,6 +63,9 @@ pub enum ControlError {
     /// A function could not be created, deleted, or given new code.
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// An asynchronous-invocation configuration could not be read or changed.
+    #[error(transparent)]
+    EventInvoke(#[from] EventInvokeError),
 }
 
 /// Builds an [`Emulator`].
@@ -481,6 +485,60 @@ impl Emulator {
             .delete(function)
             .map(|_| ())
             .ok_or_else(|| ControlError::FunctionNotFound(function.to_owned()))
+    }
+
+    /// Puts the asynchronous-invocation configuration of `qualifier` (`None`: `$LATEST`) of
+    /// `function`, replacing any, as `PutFunctionEventInvokeConfig` does (with
+    /// `replace: false`, the settings given go over the existing ones, as
+    /// `UpdateFunctionEventInvokeConfig` does). Destinations are function ARNs of this
+    /// emulator, other than `function`.
+    ///
+    /// ```no_run
+    /// # fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use firebox_emulator::EventInvokeSettings;
+    /// emu.put_event_invoke_config("orders", Some("live"), EventInvokeSettings {
+    ///     maximum_retry_attempts: Some(0),
+    ///     on_failure: Some("arn:aws:lambda:us-east-1:123456789012:function:dead-letters".into()),
+    ///     ..EventInvokeSettings::default()
+    /// }, true)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn put_event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+        settings: EventInvokeSettings,
+        replace: bool,
+    ) -> Result<EventInvokeSettings, ControlError> {
+        let f = self.function(function)?;
+        let stored =
+            crate::event_invoke::change(&self.functions, &f, qualifier, settings, replace)?;
+        Ok(stored.settings)
+    }
+
+    /// The asynchronous-invocation configuration of `qualifier` (`None`: `$LATEST`) of
+    /// `function`, as `GetFunctionEventInvokeConfig` shows it; `None` when it has none.
+    pub fn event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<EventInvokeSettings>, ControlError> {
+        let f = self.function(function)?;
+        Ok(crate::event_invoke::get(&f, qualifier)
+            .ok()
+            .map(|s| s.settings))
+    }
+
+    /// Removes the asynchronous-invocation configuration of `qualifier` (`None`: `$LATEST`),
+    /// as `DeleteFunctionEventInvokeConfig` does: its `Event`s get Lambda's defaults.
+    pub fn delete_event_invoke_config(
+        &self,
+        function: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), ControlError> {
+        let f = self.function(function)?;
+        crate::event_invoke::delete(&f, qualifier)?;
+        Ok(())
     }
 
     fn function(&self, name: &str) -> Result<Arc<Function>, ControlError> {

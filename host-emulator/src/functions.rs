@@ -15,8 +15,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use tokio::sync::watch;
 
 use crate::aliases::Aliases;
-use crate::config::{FunctionConfig, Runtimes};
+use crate::config::{FunctionConfig, Runtimes, LATEST};
 use crate::environment::process::{Isolation, ProcessRegistry};
+use crate::event_invoke::EventInvokeConfigs;
 use crate::logs::{FunctionLog, LogHub};
 use crate::metrics::FunctionMetrics;
 use crate::package::PackageStore;
@@ -51,6 +52,17 @@ pub(crate) struct Deployment {
     pub packages: Arc<PackageStore>,
 }
 
+/// Where an `Event` goes: a function and the qualifier it is invoked with.
+#[derive(Debug, Clone)]
+pub(crate) struct EventTarget {
+    /// The function.
+    pub function: Arc<Function>,
+    /// `$LATEST`, a version or an alias.
+    pub qualifier: String,
+    /// Its full ARN, qualified as it was named.
+    pub arn: String,
+}
+
 /// A function by that name exists already.
 #[derive(Debug, thiserror::Error)]
 #[error("Function already exist: {0}")]
@@ -66,6 +78,11 @@ impl Deployment {
         let capacity = Arc::new(Capacity::new(&config, self.account.clone(), metrics));
         let published = std::mem::take(&mut config.published);
         let aliases = std::mem::take(&mut config.aliases);
+        let qualifiers = published
+            .iter()
+            .map(|v| v.version().to_owned())
+            .chain(aliases.keys().cloned());
+        let event_invoke = EventInvokeConfigs::declared(&config, qualifiers);
         let launcher = Launcher {
             registry: self.registry.clone(),
             capacity,
@@ -81,7 +98,13 @@ impl Deployment {
             })
             .collect();
         let latest = launcher.start(config, log);
-        Function::new(latest, versions, Aliases::new(aliases), launcher)
+        Function::new(
+            latest,
+            versions,
+            Aliases::new(aliases),
+            launcher,
+            event_invoke,
+        )
     }
 }
 
@@ -157,19 +180,33 @@ impl Functions {
         Some(removed)
     }
 
-    /// The destination functions of `function`'s `Event` invocations, as they are now (a
-    /// destination deleted since gets nothing).
-    pub(crate) fn destinations(
-        &self,
-        function: &FunctionShared,
-    ) -> crate::asynchronous::Destinations {
-        let find =
-            |name: &Option<String>| name.as_ref().and_then(|n| self.get(n)).map(|f| f.latest());
-        let config = &function.config.event_invoke;
-        crate::asynchronous::Destinations {
-            on_success: find(&config.on_success),
-            on_failure: find(&config.on_failure),
+    /// The function, version or alias that `to` (a destination: a name, or a partial or
+    /// full ARN, maybe qualified) names now; `None` when there is none (in this region and
+    /// account).
+    pub(crate) fn target(&self, to: &str) -> Option<EventTarget> {
+        let r = crate::arn::FunctionRef::parse(to)?;
+        let function = self.get(&r.name)?;
+        let latest = function.latest();
+        if r.region
+            .as_ref()
+            .is_some_and(|x| *x != latest.config.region)
+            || r.account
+                .as_ref()
+                .is_some_and(|x| *x != latest.config.account_id)
+        {
+            return None;
         }
+        let qualifier = r.qualifier.unwrap_or_else(|| LATEST.to_owned());
+        if function.version(&qualifier).is_none() && function.aliases.get(&qualifier).is_none() {
+            return None;
+        }
+        let arn =
+            crate::event_invoke::full_arn(to, &latest.config.region, &latest.config.account_id);
+        Some(EventTarget {
+            function,
+            qualifier,
+            arn,
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Function>>> {

@@ -38,6 +38,9 @@ pub struct Invocation {
     pub streaming: bool,
     /// Whether it is an asynchronous (`Event`) invocation.
     event: bool,
+    /// How old an `Event` may grow while throttled before it is dropped: its configuration's
+    /// `MaximumEventAgeInSeconds`.
+    pub(crate) max_event_age: std::time::Duration,
 }
 
 /// How an invocation ended, as the caller sees it.
@@ -88,6 +91,7 @@ impl Invocation {
             stream: None,
             streaming: false,
             event: false,
+            max_event_age: crate::config::event_invoke::MAX_EVENT_AGE,
         }
     }
 
@@ -117,6 +121,7 @@ impl Invocation {
         again.cognito_identity = self.cognito_identity.clone();
         again.tenant_id = self.tenant_id.clone();
         again.accepted = self.accepted;
+        again.max_event_age = self.max_event_age;
         (again, outcome)
     }
 

@@ -18,6 +18,7 @@
 
 pub mod aliases;
 pub mod api;
+mod arn;
 mod asynchronous;
 pub mod cli;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod deploy;
 mod emulator;
 pub mod environment;
+pub mod event_invoke;
 pub mod eventstream;
 mod functions;
 pub mod ids;
@@ -46,6 +48,7 @@ pub use config::{
 };
 pub use deploy::DeployError;
 pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
+pub use event_invoke::{EventInvokeError, EventInvokeSettings};
 pub use logs::{LogLine, LogSource};
 pub use scheduler::capacity::ReservationError;
 pub use settings::{FunctionUpdate, SettingsError};

@@ -41,6 +41,8 @@ pub(crate) struct Function {
     pub(crate) deleted: AtomicBool,
     /// The function's URL, if it has one.
     pub(crate) url_slot: crate::url::UrlSlot,
+    /// The asynchronous-invocation configuration of each qualifier that has one.
+    pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -62,6 +64,7 @@ impl Function {
         versions: BTreeMap<String, Arc<FunctionShared>>,
         aliases: Aliases,
         launcher: Launcher,
+        event_invoke: crate::event_invoke::EventInvokeConfigs,
     ) -> Self {
         let highest = versions
             .keys()
@@ -78,6 +81,7 @@ impl Function {
             writes: Mutex::new(None),
             highest: AtomicU64::new(highest),
             deleted: AtomicBool::new(false),
+            event_invoke,
         }
     }
 

@@ -28,7 +28,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 ///     on_failure: Some("dead-letters".into()),
 ///     ..EventInvokeConfig::default()
 /// });
-/// assert_eq!(f.event_invoke.maximum_retry_attempts, 1);
+/// assert_eq!(f.event_invoke.unwrap().maximum_retry_attempts, 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventInvokeConfig {
@@ -40,10 +40,12 @@ pub struct EventInvokeConfig {
     /// The pauses before the first and the second retry (default 60 s and 120 s, Lambda's
     /// "about 1 and 2 minutes"; shorter ones make local runs quick). At most 1 hour each.
     pub retry_delays: [Duration; 2],
-    /// A function of this emulator invoked (as an `Event`) with the record of each success.
+    /// A function of this emulator (its name or ARN, optionally with a version or alias)
+    /// invoked, as an `Event`, with the record of each success.
     pub on_success: Option<String>,
-    /// A function of this emulator invoked (as an `Event`) with the record of each event that
-    /// failed for good (retries exhausted, or too old).
+    /// A function of this emulator (its name or ARN, optionally with a version or alias)
+    /// invoked, as an `Event`, with the record of each event that failed for good (retries
+    /// exhausted, or too old).
     pub on_failure: Option<String>,
 }
 

@@ -343,9 +343,10 @@ impl RawFunction {
         }
         f.url = self.url;
         if let Some(raw) = self.event_invoke {
-            f.event_invoke = raw
-                .into_config()
-                .map_err(|(name, message)| field(name, message))?;
+            f.event_invoke = Some(
+                raw.into_config()
+                    .map_err(|(name, message)| field(name, message))?,
+            );
         }
         if let Some(logging) = self.logging {
             f.logging = logging;
@@ -412,7 +413,9 @@ mod tests {
             .iter()
             .find(|f| f.name == "a")
             .unwrap()
-            .event_invoke;
+            .event_invoke
+            .as_ref()
+            .unwrap();
         assert_eq!(e.maximum_retry_attempts, 1);
         assert_eq!(e.maximum_event_age, Duration::from_secs(120));
         assert_eq!(
@@ -426,7 +429,7 @@ mod tests {
             .find(|f| f.name == "b")
             .unwrap()
             .event_invoke;
-        assert_eq!(*b, crate::config::EventInvokeConfig::default());
+        assert_eq!(*b, None);
         for (bad, says) in [
             ("retry_delays_s = [1]", "event_invoke.retry_delays_s"),
             ("retry_delays_s = [1, 9999]", "event_invoke.retry_delays_s"),
@@ -439,6 +442,9 @@ mod tests {
                 "event_invoke.maximum_event_age_s",
             ),
             ("on_success = \"ghost\"", "event_invoke.on_success"),
+            ("on_success = \"a\"", "its own destination"),
+            ("on_failure = \"a:b\"", "event_invoke.on_failure"),
+            ("on_failure = \"not a name\"", "not a function name or ARN"),
             ("retries = 1", "retries"),
         ] {
             let text = format!(

@@ -76,8 +76,9 @@ pub struct FunctionConfig {
     /// Whether a change of the function's code on disk retires its environments, so that
     /// new invocations run the new code (default true).
     pub reload: bool,
-    /// Retries and destinations of `Event` invocations.
-    pub event_invoke: super::EventInvokeConfig,
+    /// Retries and destinations of `Event` invocations (Lambda's `EventInvokeConfig`) on
+    /// `$LATEST` and on the declared versions and aliases; `None`: none (Lambda's defaults).
+    pub event_invoke: Option<super::EventInvokeConfig>,
     /// Log format and levels (`[functions.NAME.logging]`; default: `Text`).
     pub logging: super::LoggingConfig,
     /// External extensions: executables started in each environment before the runtime,
@@ -130,7 +131,7 @@ impl FunctionConfig {
             url: None,
             reload: true,
             extensions: Vec::new(),
-            event_invoke: super::EventInvokeConfig::default(),
+            event_invoke: None,
             logging: super::LoggingConfig::default(),
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
@@ -275,7 +276,7 @@ impl FunctionConfig {
 
     /// Sets how `Event` invocations are retried and where their outcomes go.
     pub fn event_invoke(mut self, event_invoke: super::EventInvokeConfig) -> Self {
-        self.event_invoke = event_invoke;
+        self.event_invoke = Some(event_invoke);
         self
     }
 

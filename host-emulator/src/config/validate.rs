@@ -72,7 +72,7 @@ impl FunctionConfig {
             ));
         }
         check_extensions(&mut self.extensions, &field_error, base)?;
-        if let Err((field, message)) = self.event_invoke.check() {
+        if let Some(Err((field, message))) = self.event_invoke.as_ref().map(|e| e.check()) {
             return Err(field_error(field, message));
         }
         if self.runtime.is_some() {
@@ -218,22 +218,44 @@ pub(crate) fn check_description(description: &str) -> Result<(), (&'static str, 
     Ok(())
 }
 
-/// Checks that every destination of an `event_invoke` names a function of `functions`.
+/// Checks that every destination of an `event_invoke` names another function of `functions`
+/// (by name or ARN), and, when qualified, one of its declared versions or aliases.
 pub fn check_destinations(functions: &[FunctionConfig], file: &str) -> Result<(), ConfigError> {
     for f in functions {
-        let config = &f.event_invoke;
-        for (field, name) in [
+        let Some(config) = &f.event_invoke else {
+            continue;
+        };
+        for (field, to) in [
             ("event_invoke.on_success", &config.on_success),
             ("event_invoke.on_failure", &config.on_failure),
         ] {
-            if let Some(name) = name {
-                if !functions.iter().any(|g| g.name == *name) {
-                    return Err(ConfigError::Field {
-                        file: file.to_owned(),
-                        function: f.name.clone(),
-                        field: field.to_owned(),
-                        message: format!("`{name}` is not a function of this configuration"),
-                    });
+            let Some(to) = to else { continue };
+            let error = |message: String| ConfigError::Field {
+                file: file.to_owned(),
+                function: f.name.clone(),
+                field: field.to_owned(),
+                message,
+            };
+            let target = crate::arn::FunctionRef::parse(to)
+                .ok_or_else(|| error(format!("`{to}` is not a function name or ARN")))?;
+            if target.name == f.name {
+                return Err(error(
+                    "a function cannot be its own destination (Lambda refuses it)".into(),
+                ));
+            }
+            let g = functions
+                .iter()
+                .find(|g| g.name == target.name)
+                .ok_or_else(|| error(format!("`{to}` is not a function of this configuration")))?;
+            if let Some(q) = &target.qualifier {
+                let declared = q == super::LATEST
+                    || g.aliases.contains_key(q)
+                    || q.parse::<u32>().is_ok_and(|v| g.versions.contains_key(&v));
+                if !declared {
+                    return Err(error(format!(
+                        "`{q}` is neither `$LATEST` nor a version or alias declared for `{}`",
+                        g.name
+                    )));
                 }
             }
         }

@@ -520,18 +520,18 @@ impl Pool {
                 }
             }
         }
-        let max_age = self.shared.config.event_invoke.maximum_event_age;
-        while self
-            .deferred
-            .front()
-            .is_some_and(|i| i.accepted + max_age <= now)
-        {
-            // Dropped unanswered: its supervisor (`asynchronous`) sees the event's age and
-            // sends it to the on-failure destination, if any.
-            if let Some(invocation) = self.deferred.pop_front() {
-                tracing::warn!(function = %self.shared.config.name, request_id = %invocation.request_id, "throttled event dropped: older than the maximum event age");
+        let name = &self.shared.config.name;
+        // Each event has its own maximum age (its qualifier's configuration), so any of them
+        // may be due, not only the oldest.
+        self.deferred.retain(|i| {
+            let keep = i.accepted + i.max_event_age > now;
+            if !keep {
+                // Dropped unanswered: its supervisor (`asynchronous`) sees the event's age and
+                // sends it to the on-failure destination, if any.
+                tracing::warn!(function = %name, request_id = %i.request_id, "throttled event dropped: older than the maximum event age");
             }
-        }
+            keep
+        });
         self.retry_deferred();
     }
 

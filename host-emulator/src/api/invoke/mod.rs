@@ -84,7 +84,7 @@ pub(crate) async fn serve(
 
 async fn handle(
     req: Request<Incoming>,
-    functions: &Functions,
+    functions: &Arc<Functions>,
     peer: Option<std::net::SocketAddr>,
 ) -> Response<ResponseBody> {
     if let Some(target) = crate::url::route(&req) {
@@ -227,7 +227,7 @@ fn shutting_down() -> ServiceError {
 async fn invoke(
     req: Request<Incoming>,
     raw_name: &str,
-    functions: &Functions,
+    functions: &Arc<Functions>,
     request_id: &str,
 ) -> Result<Response<ResponseBody>, ServiceError> {
     let prepared = prepare(&req, raw_name, functions)?;
@@ -238,11 +238,12 @@ async fn invoke(
     let payload = read_payload(req, invocation_type).await?;
     if invocation_type == InvocationType::Event {
         let function = prepared.function.clone();
+        let target = prepared.target.clone();
         let (mut invocation, outcome) =
             Invocation::event(request_id.to_owned(), payload, prepared.arn.clone());
         prepared.fill(&mut invocation);
-        let destinations = functions.destinations(&function);
-        crate::asynchronous::start(function, destinations, invocation, outcome)
+        let functions = Arc::downgrade(functions);
+        crate::asynchronous::start(functions, &target, function, invocation, outcome)
             .map_err(|()| shutting_down())?;
         return Ok(answer(StatusCode::ACCEPTED, Bytes::new(), request_id));
     }

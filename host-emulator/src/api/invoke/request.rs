@@ -13,6 +13,9 @@ use super::{
     MAX_CLIENT_CONTEXT_BYTES,
 };
 use crate::api::{read_body, BodyError, MAX_EVENT_REQUEST_BYTES, MAX_SYNC_REQUEST_BYTES};
+use crate::arn::FunctionRef;
+use crate::config::LATEST;
+use crate::functions::EventTarget;
 use crate::invocation::Invocation;
 use crate::scheduler::FunctionShared;
 use crate::versions::Function;
@@ -27,7 +30,11 @@ pub(super) enum InvocationType {
 
 /// A checked invoke request, before its body is read.
 pub(super) struct Prepared {
+    /// The version that runs it.
     pub function: Arc<FunctionShared>,
+    /// The function and the qualifier it was invoked with (`$LATEST` when none).
+    pub target: EventTarget,
+    /// The ARN as the caller named it.
     pub arn: String,
     pub invocation_type: InvocationType,
     pub tail: bool,
@@ -148,6 +155,11 @@ pub(super) fn prepare(
     let named = name_function(req, raw_name, functions)?;
     let function = named.resolve()?;
     let arn = named.arn;
+    let target = EventTarget {
+        function: named.function,
+        qualifier: named.qualifier.unwrap_or_else(|| LATEST.to_owned()),
+        arn: arn.clone(),
+    };
 
     let headers = req.headers();
     let invocation_type = match header(headers, "x-amz-invocation-type")? {
@@ -182,6 +194,7 @@ pub(super) fn prepare(
     let tenant_id = header(headers, "x-amz-tenant-id")?.map(str::to_owned);
     Ok(Prepared {
         function,
+        target,
         arn,
         invocation_type,
         tail,
@@ -259,57 +272,12 @@ fn decode_client_context(encoded: &str) -> Result<String, ServiceError> {
     }
 }
 
-/// A function as the caller named it.
 /// The function name in `NAME`, a partial ARN or a full ARN (region and account ignored),
 /// when it has no qualifier.
 pub(super) fn unqualified_name(s: &str) -> Option<String> {
     FunctionRef::parse(s)
         .filter(|r| r.qualifier.is_none())
         .map(|r| r.name)
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct FunctionRef {
-    name: String,
-    qualifier: Option<String>,
-    region: Option<String>,
-    account: Option<String>,
-}
-
-impl FunctionRef {
-    /// `NAME[:Q]`, `ACCOUNT:function:NAME[:Q]` or `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]`.
-    fn parse(s: &str) -> Option<Self> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let (region, account, rest) = match parts.as_slice() {
-            ["arn", partition, "lambda", region, account, "function", rest @ ..]
-                if partition.starts_with("aws") =>
-            {
-                (Some(*region), Some(*account), rest)
-            }
-            [account, "function", rest @ ..] => (None, Some(*account), rest),
-            rest => (None, None, rest),
-        };
-        let (name, qualifier) = match rest {
-            [name] => (*name, None),
-            [name, q] => (*name, Some(*q)),
-            _ => return None,
-        };
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 140
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if !valid(name) || qualifier.is_some_and(|q| q.is_empty()) {
-            return None;
-        }
-        Some(Self {
-            name: name.to_owned(),
-            qualifier: qualifier.map(str::to_owned),
-            region: region.map(str::to_owned),
-            account: account.map(str::to_owned),
-        })
-    }
 }
 
 /// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
@@ -338,22 +306,6 @@ pub(crate) fn percent_decode_bytes(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn function_names() {
-        let f = FunctionRef::parse("hello").unwrap();
-        assert_eq!((f.name.as_str(), f.qualifier), ("hello", None));
-        let f = FunctionRef::parse("hello:$LATEST").unwrap();
-        assert_eq!(f.qualifier.as_deref(), Some("$LATEST"));
-        let f = FunctionRef::parse("123456789012:function:hello:prod").unwrap();
-        assert_eq!(f.account.as_deref(), Some("123456789012"));
-        assert_eq!(f.qualifier.as_deref(), Some("prod"));
-        let f = FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:hello").unwrap();
-        assert_eq!(f.region.as_deref(), Some("eu-west-1"));
-        assert!(FunctionRef::parse("a:b:c").is_none());
-        assert!(FunctionRef::parse("bad name").is_none());
-        assert!(FunctionRef::parse("").is_none());
-    }
 
     #[test]
     fn percent_decoding() {

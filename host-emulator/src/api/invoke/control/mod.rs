@@ -9,9 +9,13 @@
 //!   `CreateFunction`, `UpdateFunctionCode` and `DeleteFunction`.
 //! - Function URLs (`urls`): `CreateFunctionUrlConfig`, `GetFunctionUrlConfig`,
 //!   `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig`, `ListFunctionUrlConfigs`.
+//! - Asynchronous invocation (`event_invoke`): `PutFunctionEventInvokeConfig`,
+//!   `UpdateFunctionEventInvokeConfig`, `GetFunctionEventInvokeConfig`,
+//!   `DeleteFunctionEventInvokeConfig`, `ListFunctionEventInvokeConfigs`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
+mod event_invoke;
 mod functions;
 mod read;
 mod settings;
@@ -40,6 +44,11 @@ pub(super) enum Operation<'a> {
     Url(&'a str),
     /// The list of a function's URLs (`2021-10-31/functions/NAME/urls`).
     Urls(&'a str),
+    /// A qualifier's asynchronous-invocation configuration
+    /// (`2019-09-25/functions/NAME/event-invoke-config`).
+    EventInvokeConfig(&'a str),
+    /// The list of them (`2019-09-25/functions/NAME/event-invoke-config/list`).
+    EventInvokeConfigs(&'a str),
     AccountSettings,
 }
 
@@ -61,6 +70,12 @@ impl<'a> Operation<'a> {
             }
             ["", "2021-10-31", "functions", name, "url"] => Self::Url(name),
             ["", "2021-10-31", "functions", name, "urls"] => Self::Urls(name),
+            ["", "2019-09-25", "functions", name, "event-invoke-config"] => {
+                Self::EventInvokeConfig(name)
+            }
+            ["", "2019-09-25", "functions", name, "event-invoke-config", "list"] => {
+                Self::EventInvokeConfigs(name)
+            }
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
             }
@@ -95,6 +110,12 @@ pub(super) async fn answer(
     match (&operation, method.as_str()) {
         (Operation::Url(name), _) => urls::answer(req, name, false, functions).await,
         (Operation::Urls(name), _) => urls::answer(req, name, true, functions).await,
+        (Operation::EventInvokeConfig(name), _) => {
+            event_invoke::answer(req, name, false, functions).await
+        }
+        (Operation::EventInvokeConfigs(name), _) => {
+            event_invoke::answer(req, name, true, functions).await
+        }
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
         (Operation::Alias(name, alias), "PUT") => {
@@ -164,6 +185,10 @@ mod tests {
                 Operation::Code(n) => format!("UpdateFunctionCode {n}"),
                 Operation::Url(n) => format!("FunctionUrlConfig {n}"),
                 Operation::Urls(n) => format!("ListFunctionUrlConfigs {n}"),
+                Operation::EventInvokeConfig(n) => format!("FunctionEventInvokeConfig {n}"),
+                Operation::EventInvokeConfigs(n) => {
+                    format!("ListFunctionEventInvokeConfigs {n}")
+                }
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -194,6 +219,14 @@ mod tests {
         assert_eq!(
             route("/2021-10-31/functions/f/url").as_deref(),
             Some("FunctionUrlConfig f")
+        );
+        assert_eq!(
+            route("/2019-09-25/functions/f/event-invoke-config").as_deref(),
+            Some("FunctionEventInvokeConfig f")
+        );
+        assert_eq!(
+            route("/2019-09-25/functions/f/event-invoke-config/list").as_deref(),
+            Some("ListFunctionEventInvokeConfigs f")
         );
         assert_eq!(
             route("/2021-10-31/functions/f/urls").as_deref(),

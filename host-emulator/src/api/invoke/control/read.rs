@@ -84,7 +84,11 @@ pub(super) fn get(
             })
         }
         Operation::AccountSettings => Ok(account_settings(functions)),
-        Operation::Code(_) | Operation::Url(_) | Operation::Urls(_) => Err(super::unknown(req)),
+        Operation::Code(_)
+        | Operation::Url(_)
+        | Operation::Urls(_)
+        | Operation::EventInvokeConfig(_)
+        | Operation::EventInvokeConfigs(_) => Err(super::unknown(req)),
     }
 }
 
@@ -237,7 +241,11 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
 
 /// One page of a list: `MaxItems` (1 to 10,000; at most 50 are returned) from `Marker` (the
 /// `NextMarker` of the previous page).
-fn page(req: &Request<Incoming>, key: &str, all: Vec<Value>) -> Result<Value, ServiceError> {
+pub(super) fn page(
+    req: &Request<Incoming>,
+    key: &str,
+    all: Vec<Value>,
+) -> Result<Value, ServiceError> {
     let max = match query_param(req, "MaxItems") {
         None => PAGE,
         Some(text) => match text.parse::<usize>() {
