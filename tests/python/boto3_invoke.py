@@ -2,7 +2,7 @@
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
 Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions`,
-`control-writes`, `settings` or `deploy`.
+`control-writes`, `settings`, `deploy` or `event-invoke`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -429,6 +429,80 @@ def deploy(lam):
     }
 
 
+def event_invoke(lam):
+    """Asynchronous-invocation configurations put, updated, listed and deleted; an Event
+    whose failure record goes to an alias of another function; the refusals."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function"
+    put = lam.put_function_event_invoke_config(
+        FunctionName="errors",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": f"{arn}:hello:live"}},
+    )
+    got = lam.get_function_event_invoke_config(FunctionName="errors")
+    updated = lam.update_function_event_invoke_config(
+        FunctionName="errors", MaximumEventAgeInSeconds=120
+    )
+    failing = lam.invoke(
+        FunctionName="errors",
+        InvocationType="Event",
+        Payload=json.dumps({"kind": "typed", "order_id": "77"}).encode(),
+    )
+    on_alias = lam.put_function_event_invoke_config(
+        FunctionName="hello", Qualifier="live", MaximumRetryAttempts=1
+    )
+    listed = lam.list_function_event_invoke_configs(FunctionName="hello")
+    refusals = {
+        "too_many_retries": raised_by(
+            lam, "put_function_event_invoke_config", FunctionName="errors", MaximumRetryAttempts=5
+        ),
+        "itself": raised_by(
+            lam,
+            "put_function_event_invoke_config",
+            FunctionName="errors",
+            DestinationConfig={"OnSuccess": {"Destination": f"{arn}:errors"}},
+        ),
+        "a_queue": raised_by(
+            lam,
+            "put_function_event_invoke_config",
+            FunctionName="errors",
+            DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:q"}},
+        ),
+        "nothing_given": raised_by(lam, "put_function_event_invoke_config", FunctionName="errors"),
+        "update_without_config": raised_by(
+            lam, "update_function_event_invoke_config", FunctionName="hello", MaximumRetryAttempts=1
+        ),
+        "unknown_alias": raised_by(
+            lam,
+            "put_function_event_invoke_config",
+            FunctionName="hello",
+            Qualifier="nope",
+            MaximumRetryAttempts=1,
+        ),
+    }
+    deleted = lam.delete_function_event_invoke_config(FunctionName="hello", Qualifier="live")
+    after_delete = raised_by(
+        lam, "get_function_event_invoke_config", FunctionName="hello", Qualifier="live"
+    )
+
+    def shown(response):
+        out = without_metadata(response)
+        # A datetime for boto3: that it parsed is what is checked.
+        out["LastModified"] = type(out["LastModified"]).__name__
+        return out
+
+    return {
+        "put": shown(put),
+        "got": shown(got),
+        "updated": shown(updated),
+        "event_status": failing["StatusCode"],
+        "on_alias": shown(on_alias),
+        "listed": [shown(c) for c in listed["FunctionEventInvokeConfigs"]],
+        "deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
+        "after_delete": after_delete,
+        **refusals,
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
@@ -436,6 +510,7 @@ GROUPS = {
     "control-writes": control_writes,
     "settings": settings,
     "deploy": deploy,
+    "event-invoke": event_invoke,
 }
 
 

@@ -485,3 +485,92 @@ fn boto3_deploys_a_python_function_from_a_zip() -> TestResult {
     assert_eq!(report["listed_after_delete"], json!(["hello"]));
     Ok(())
 }
+
+/// `errors` and `hello` (version 1, alias `live`), on an emulator of their own.
+fn event_invoke_emulator() -> Result<Emulator, Box<dyn std::error::Error + Send + Sync>> {
+    let emulator = block_on(
+        Emulator::builder()
+            .function(workspace_function("errors", ERRORS)?)
+            .function(
+                workspace_function("hello", HELLO)?
+                    .publish(1, VersionConfig::new())
+                    .alias("live", AliasConfig::new("1")),
+            )
+            .start(),
+    )??;
+    Ok(emulator)
+}
+
+#[test]
+fn boto3_configures_asynchronous_invocation_per_qualifier() -> TestResult {
+    let emu = event_invoke_emulator()?;
+    let report = block_on(boto3(&emu, "event-invoke"))??;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function";
+
+    let put = &report["put"];
+    assert_eq!(put["FunctionArn"], format!("{arn}:errors:$LATEST"), "{put}");
+    assert_eq!(put["MaximumRetryAttempts"], 0, "{put}");
+    assert!(put.get("MaximumEventAgeInSeconds").is_none(), "{put}");
+    assert_eq!(
+        put["DestinationConfig"],
+        json!({"OnSuccess": {}, "OnFailure": {"Destination": format!("{arn}:hello:live")}}),
+        "{put}"
+    );
+    // boto3 parsed the timestamp.
+    assert_eq!(put["LastModified"], "datetime", "{put}");
+    assert_eq!(report["got"], *put);
+    let updated = &report["updated"];
+    assert_eq!(updated["MaximumEventAgeInSeconds"], 120, "{updated}");
+    assert_eq!(updated["MaximumRetryAttempts"], 0, "{updated}");
+    assert_eq!(updated["DestinationConfig"], put["DestinationConfig"]);
+
+    // The failing Event ran once (no retries) and its record reached version 1 of `hello`
+    // through the alias.
+    assert_eq!(report["event_status"], 202);
+    block_on(wait_for(
+        "the failure record at hello:live",
+        Duration::from_secs(30),
+        || {
+            firebox_tests::logs::lines(&emu, "hello")
+                .iter()
+                .any(|l| l.starts_with("START RequestId: ") && l.ends_with("Version: 1"))
+                .then_some(())
+        },
+    ))??;
+    assert_eq!(
+        firebox_tests::logs::count_starting(&emu, "errors", "START RequestId: "),
+        1
+    );
+
+    let on_alias = &report["on_alias"];
+    assert_eq!(on_alias["FunctionArn"], format!("{arn}:hello:live"));
+    assert_eq!(on_alias["MaximumRetryAttempts"], 1);
+    assert_eq!(report["listed"], json!([on_alias]));
+
+    let code = |case: &str| {
+        let observed = &report[case];
+        (observed["code"].clone(), observed["status"].clone())
+    };
+    assert_eq!(
+        code("too_many_retries"),
+        (json!("ValidationException"), json!(400))
+    );
+    assert_exception(&report, "itself", "InvalidParameterValueException", 400);
+    assert_exception(&report, "a_queue", "InvalidParameterValueException", 400);
+    assert_exception(
+        &report,
+        "nothing_given",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_exception(
+        &report,
+        "update_without_config",
+        "ResourceNotFoundException",
+        404,
+    );
+    assert_exception(&report, "unknown_alias", "ResourceNotFoundException", 404);
+    assert_eq!(report["deleted_status"], 204);
+    assert_exception(&report, "after_delete", "ResourceNotFoundException", 404);
+    Ok(())
+}
