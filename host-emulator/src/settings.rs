@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::config::{check_description, FunctionConfig, LoggingConfig};
+use crate::config::{check_description, FunctionConfig, LoggingConfig, LoggingUpdate};
 use crate::package::CodePackage;
 use crate::scheduler::FunctionShared;
 use crate::versions::{Function, LastPublished};
@@ -90,6 +90,17 @@ impl Function {
         &self,
         update: FunctionUpdate,
     ) -> Result<Arc<FunctionShared>, SettingsError> {
+        self.update_configuration_merging(update, None)
+    }
+
+    /// [`Self::update_configuration`], with `logging` (Lambda's partial `LoggingConfig`) put
+    /// over the logging `$LATEST` has under the writes lock, so that two updates never merge
+    /// against the same base.
+    pub(crate) fn update_configuration_merging(
+        &self,
+        update: FunctionUpdate,
+        logging: Option<LoggingUpdate>,
+    ) -> Result<Arc<FunctionShared>, SettingsError> {
         let _writes = self.lock_live()?;
         let current = self.latest();
         check_revision(&current, update.revision_id.as_deref())?;
@@ -113,6 +124,9 @@ impl Function {
         }
         if let Some(logging) = update.logging {
             config.logging = logging;
+        }
+        if let Some(patch) = logging {
+            config.logging = config.logging.merged(patch);
         }
         config.check_settings().map_err(invalid)?;
         Ok(self.start_latest(&current, config))

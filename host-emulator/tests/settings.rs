@@ -480,3 +480,32 @@ async fn the_log_format_changes_with_an_update() {
     assert!(tail.contains("plain info line"), "{tail}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn simultaneous_logging_updates_each_merge_over_the_other() {
+    // Each update gives one level only; merged one after the other (under the function's
+    // writes lock), every round ends with both, whichever came first.
+    let emu = emulator().await;
+    let json_format = json!({"LoggingConfig": {"LogFormat": "JSON"}});
+    assert_eq!(
+        call(&emu, "PUT", CONFIGURATION, &json_format).await.status,
+        200
+    );
+    for (application, system) in [("DEBUG", "WARN"), ("ERROR", "DEBUG"), ("WARN", "INFO")] {
+        let app = json!({"LoggingConfig": {"ApplicationLogLevel": application}});
+        let sys = json!({"LoggingConfig": {"SystemLogLevel": system}});
+        let (a, s) = tokio::join!(
+            call(&emu, "PUT", CONFIGURATION, &app),
+            call(&emu, "PUT", CONFIGURATION, &sys)
+        );
+        assert_eq!((a.status.as_u16(), s.status.as_u16()), (200, 200));
+        let now = call(&emu, "GET", CONFIGURATION, &Value::Null).await.json();
+        assert_eq!(now["LoggingConfig"]["LogFormat"], "JSON", "{now}");
+        assert_eq!(
+            now["LoggingConfig"]["ApplicationLogLevel"], application,
+            "{now}"
+        );
+        assert_eq!(now["LoggingConfig"]["SystemLogLevel"], system, "{now}");
+    }
+    emu.shutdown().await;
+}

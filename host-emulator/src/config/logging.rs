@@ -118,7 +118,38 @@ pub struct LoggingConfig {
     pub system_level: Option<LogLevel>,
 }
 
+/// Lambda's `LoggingConfig` as an update gives it: a field left out keeps its value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoggingUpdate {
+    /// The new format.
+    pub format: Option<LogFormat>,
+    /// The new application log level.
+    pub application_level: Option<LogLevel>,
+    /// The new system log level.
+    pub system_level: Option<LogLevel>,
+}
+
 impl LoggingConfig {
+    /// `self` with `update` over it. Switching to `Text` drops the levels (they apply to JSON
+    /// only) unless the update gives them.
+    pub fn merged(&self, update: LoggingUpdate) -> Self {
+        let mut logging = *self;
+        if let Some(format) = update.format {
+            logging.format = format;
+            if format == LogFormat::Text {
+                logging.application_level = None;
+                logging.system_level = None;
+            }
+        }
+        if update.application_level.is_some() {
+            logging.application_level = update.application_level;
+        }
+        if update.system_level.is_some() {
+            logging.system_level = update.system_level;
+        }
+        logging
+    }
+
     /// The JSON format with both levels at `INFO`.
     pub fn json() -> Self {
         Self {
@@ -169,6 +200,27 @@ impl LoggingConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_keeps_what_it_leaves_out_and_text_drops_the_levels() {
+        let json = LoggingConfig {
+            application_level: Some(LogLevel::Debug),
+            ..LoggingConfig::json()
+        };
+        let system = json.merged(LoggingUpdate {
+            system_level: Some(LogLevel::Warn),
+            ..LoggingUpdate::default()
+        });
+        assert_eq!(system.format, LogFormat::Json);
+        assert_eq!(system.application_level, Some(LogLevel::Debug));
+        assert_eq!(system.system_level, Some(LogLevel::Warn));
+        let text = system.merged(LoggingUpdate {
+            format: Some(LogFormat::Text),
+            ..LoggingUpdate::default()
+        });
+        assert_eq!(text, LoggingConfig::default());
+        assert_eq!(text.merged(LoggingUpdate::default()), text);
+    }
 
     #[test]
     fn record_levels_are_read_in_any_case_with_the_runtimes_names() {

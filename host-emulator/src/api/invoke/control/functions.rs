@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::super::request::{name_function, not_found, unqualified_name};
 use super::super::{bad_parameter, Functions, ServiceError};
 use super::read::configuration;
-use super::settings::{logging, settings_error, ApiLoggingConfig, Environment};
+use super::settings::{logging_update, settings_error, ApiLoggingConfig, Environment};
 use super::write::{read_json_within, unqualified};
 use super::Answer;
 use crate::config::{ConfigError, FunctionConfig, LoggingConfig};
@@ -143,7 +143,7 @@ pub(super) async fn create_function(
         config.environment = env.variables;
     }
     if let Some(given) = body.logging_config {
-        config.logging = logging(&name, &LoggingConfig::default(), given)?;
+        config.logging = LoggingConfig::default().merged(logging_update(&name, given)?);
     }
     // The settings first, so that a refusal names the API's field.
     config

@@ -15,7 +15,7 @@ use super::super::{bad_parameter, Functions, ServiceError};
 use super::read::configuration;
 use super::write::{read_json, unqualified};
 use super::Answer;
-use crate::config::{LogFormat, LogLevel, LoggingConfig};
+use crate::config::{LogFormat, LogLevel, LoggingUpdate};
 use crate::settings::{FunctionUpdate, SettingsError};
 
 /// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a role, a VPC,
@@ -75,26 +75,24 @@ pub(super) async fn update_configuration(
              Description, Environment, Handler, LoggingConfig, MemorySize and Timeout"
         )));
     }
-    let current = function.latest();
-    let logging = match body.logging_config {
-        None => None,
-        Some(given) => Some(logging(
-            &current.config.name,
-            &current.config.logging,
-            given,
-        )?),
-    };
+    let name = function.latest().config.name.clone();
+    let logging = body
+        .logging_config
+        .map(|given| logging_update(&name, given))
+        .transpose()?;
     let update = FunctionUpdate {
         description: body.description,
         handler: body.handler,
         memory_mb: body.memory_size,
         timeout: body.timeout.map(Duration::from_secs),
         environment: body.environment.map(|e| e.variables),
-        logging,
+        logging: None,
         revision_id: body.revision_id,
     };
+    // The partial logging is merged under the function's writes lock, over the logging
+    // `$LATEST` has then.
     let latest = function
-        .update_configuration(update)
+        .update_configuration_merging(update, logging)
         .map_err(settings_error)?;
     Ok(Answer::ok(configuration(&latest, &latest.config.arn())))
 }
@@ -133,13 +131,12 @@ pub(super) async fn publish_version(
     })
 }
 
-/// The function's logging with `given` over it. Switching to `Text` drops the levels (they
-/// apply to JSON only); naming a log group other than the function's is refused.
-pub(super) fn logging(
+/// The update `given` asks for (see [`crate::config::LoggingConfig::merged`]); naming a log group other than
+/// function `name`'s is refused.
+pub(super) fn logging_update(
     name: &str,
-    current: &LoggingConfig,
     given: ApiLoggingConfig,
-) -> Result<LoggingConfig, ServiceError> {
+) -> Result<LoggingUpdate, ServiceError> {
     let group = format!("/aws/lambda/{name}");
     if let Some(other) = given.log_group.filter(|g| *g != group) {
         return Err(bad_parameter(format!(
@@ -147,21 +144,11 @@ pub(super) fn logging(
              (got `{other}`)"
         )));
     }
-    let mut logging = *current;
-    if let Some(format) = given.log_format {
-        logging.format = format;
-        if format == LogFormat::Text {
-            logging.application_level = None;
-            logging.system_level = None;
-        }
-    }
-    if given.application_log_level.is_some() {
-        logging.application_level = given.application_log_level;
-    }
-    if given.system_log_level.is_some() {
-        logging.system_level = given.system_log_level;
-    }
-    Ok(logging)
+    Ok(LoggingUpdate {
+        format: given.log_format,
+        application_level: given.application_log_level,
+        system_level: given.system_log_level,
+    })
 }
 
 /// Lambda's error for a refused update or publish, naming the API's field.
