@@ -98,6 +98,8 @@ pub(crate) fn create(
             )));
         }
     }
+    crate::tags::check(&config.tags)
+        .map_err(|e| invalid(format!("function `{}`: {e}", config.name)))?;
     let reserved = config.reserved_concurrency.take();
     let function = functions
         .create(config)

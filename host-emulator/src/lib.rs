@@ -37,6 +37,7 @@ pub mod package;
 pub mod scheduler;
 pub mod settings;
 pub mod stream;
+pub mod tags;
 pub mod url;
 mod versions;
 
@@ -52,3 +53,4 @@ pub use event_invoke::{EventInvokeError, EventInvokeSettings};
 pub use logs::{LogLine, LogSource};
 pub use scheduler::capacity::ReservationError;
 pub use settings::{FunctionUpdate, SettingsError};
+pub use tags::TagError;

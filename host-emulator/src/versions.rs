@@ -43,6 +43,8 @@ pub(crate) struct Function {
     pub(crate) url_slot: crate::url::UrlSlot,
     /// The asynchronous-invocation configuration of each qualifier that has one.
     pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
+    /// The function's tags.
+    pub(crate) tags: crate::tags::Tags,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -72,6 +74,7 @@ impl Function {
             .max()
             .unwrap_or(0);
         let url_slot = crate::url::UrlSlot::new(latest.config.url.clone());
+        let tags = crate::tags::Tags::new(latest.config.tags.clone());
         Self {
             url_slot,
             latest: RwLock::new(latest),
@@ -82,6 +85,7 @@ impl Function {
             highest: AtomicU64::new(highest),
             deleted: AtomicBool::new(false),
             event_invoke,
+            tags,
         }
     }
 

@@ -328,10 +328,16 @@ def deploy(lam):
         Timeout=20,
         MemorySize=256,
         Environment={"Variables": {"STAGE": "test"}},
+        Tags={"team": "orders"},
         Publish=True,
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=waiter_config)
     first = described(lam.invoke(FunctionName=name, Payload=b"{}"))
+    function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    lam.tag_resource(Resource=function_arn, Tags={"stage": "dev", "team": "billing"})
+    tagged = lam.list_tags(Resource=function_arn)["Tags"]
+    lam.untag_resource(Resource=function_arn, TagKeys=["stage"])
+    tags_shown = lam.get_function(FunctionName=name).get("Tags")
     latest_after_create = lam.get_function_configuration(FunctionName=name)
 
     updated = lam.update_function_code(
@@ -395,6 +401,8 @@ def deploy(lam):
     return {
         "created": without_metadata(created),
         "created_status": created["ResponseMetadata"]["HTTPStatusCode"],
+        "tagged": tagged,
+        "tags_shown": tags_shown,
         "v1_sha256": sha256_b64(v1),
         "v1_size": len(v1),
         "v2_sha256": sha256_b64(v2),

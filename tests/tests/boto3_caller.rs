@@ -358,6 +358,13 @@ fn boto3_deploys_a_python_function_from_a_zip() -> TestResult {
     let report = block_on(boto3(&emu, "deploy"))??;
     let arn = "arn:aws:lambda:us-east-1:123456789012:function:deployed";
     let role = "arn:aws:iam::123456789012:role/firebox-deploy";
+    // Tags from create_function, tag_resource (a new key and a changed one), untag_resource.
+    assert_eq!(
+        report["tagged"],
+        json!({"team": "billing", "stage": "dev"}),
+        "{report}"
+    );
+    assert_eq!(report["tags_shown"], json!({"team": "billing"}), "{report}");
 
     // CreateFunction with Publish: answered with version 1's configuration.
     let created = &report["created"];

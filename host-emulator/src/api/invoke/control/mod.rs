@@ -12,6 +12,7 @@
 //! - Asynchronous invocation (`event_invoke`): `PutFunctionEventInvokeConfig`,
 //!   `UpdateFunctionEventInvokeConfig`, `GetFunctionEventInvokeConfig`,
 //!   `DeleteFunctionEventInvokeConfig`, `ListFunctionEventInvokeConfigs`.
+//! - Tags (`tags`): `TagResource`, `UntagResource`, `ListTags`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
@@ -19,6 +20,7 @@ mod event_invoke;
 mod functions;
 mod read;
 mod settings;
+mod tags;
 mod urls;
 mod write;
 
@@ -49,6 +51,8 @@ pub(super) enum Operation<'a> {
     EventInvokeConfig(&'a str),
     /// The list of them (`2019-09-25/functions/NAME/event-invoke-config/list`).
     EventInvokeConfigs(&'a str),
+    /// A function's tags (`2017-03-31/tags/ARN`).
+    Tags(&'a str),
     AccountSettings,
 }
 
@@ -76,6 +80,7 @@ impl<'a> Operation<'a> {
             ["", "2019-09-25", "functions", name, "event-invoke-config", "list"] => {
                 Self::EventInvokeConfigs(name)
             }
+            ["", "2017-03-31", "tags", arn] => Self::Tags(arn),
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
             }
@@ -116,6 +121,7 @@ pub(super) async fn answer(
         (Operation::EventInvokeConfigs(name), _) => {
             event_invoke::answer(req, name, true, functions).await
         }
+        (Operation::Tags(arn), _) => tags::answer(req, arn, functions).await,
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
         (Operation::Alias(name, alias), "PUT") => {
@@ -189,6 +195,7 @@ mod tests {
                 Operation::EventInvokeConfigs(n) => {
                     format!("ListFunctionEventInvokeConfigs {n}")
                 }
+                Operation::Tags(arn) => format!("ListTags {arn}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -227,6 +234,10 @@ mod tests {
         assert_eq!(
             route("/2019-09-25/functions/f/event-invoke-config/list").as_deref(),
             Some("ListFunctionEventInvokeConfigs f")
+        );
+        assert_eq!(
+            route("/2017-03-31/tags/arn:aws:lambda:us-east-1:123456789012:function:f").as_deref(),
+            Some("ListTags arn:aws:lambda:us-east-1:123456789012:function:f")
         );
         assert_eq!(
             route("/2021-10-31/functions/f/urls").as_deref(),

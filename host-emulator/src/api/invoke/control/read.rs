@@ -33,7 +33,7 @@ pub(super) fn get(
             let (function, version, arn) = configured(req, name, functions)?;
             let mut body = json!({
                 "Configuration": configuration(&version, &arn),
-                "Tags": version.config.tags,
+                "Tags": function.tags.all(),
             });
             if let Some(n) = function.capacity().reserved() {
                 body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
@@ -88,7 +88,8 @@ pub(super) fn get(
         | Operation::Url(_)
         | Operation::Urls(_)
         | Operation::EventInvokeConfig(_)
-        | Operation::EventInvokeConfigs(_) => Err(super::unknown(req)),
+        | Operation::EventInvokeConfigs(_)
+        | Operation::Tags(_) => Err(super::unknown(req)),
     }
 }
 
