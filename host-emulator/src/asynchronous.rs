@@ -19,6 +19,10 @@ use crate::functions::{EventTarget, Functions};
 use crate::invocation::{Answer, Invocation, Outcome};
 use crate::scheduler::FunctionShared;
 
+/// The longest chain of destination records: the next record is not sent. Lambda stops a
+/// recursive loop after about 16 invocations.
+pub(crate) const MAX_CHAIN: u32 = 16;
+
 /// Submits an accepted `Event` invocation of `target` to `version` (the version its
 /// qualifier picked) and supervises it until its last attempt, under the target's
 /// configuration. `Err` when the version's scheduler is gone (the emulator is shutting
@@ -172,12 +176,21 @@ impl Supervisor {
             tracing::warn!(function = %self.function.config.name, destination = %to, "destination not invoked: no such function, version or alias");
             return;
         };
+        if event.chain >= MAX_CHAIN {
+            self.function
+                .metrics
+                .recursive_loops
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(function = %self.function.config.name, destination = %to, chain = event.chain, "destination not invoked: a recursive loop of destinations was stopped");
+            return;
+        }
         let record = invocation_record(&self.function, event, attempts, condition, response);
-        let (invocation, outcome) = Invocation::event(
+        let (mut invocation, outcome) = Invocation::event(
             crate::ids::request_id(),
             Bytes::from(record.to_string()),
             target.arn.clone(),
         );
+        invocation.chain = event.chain + 1;
         if start(
             self.functions.clone(),
             &target,

@@ -41,6 +41,9 @@ pub struct Invocation {
     /// How old an `Event` may grow while throttled before it is dropped: its configuration's
     /// `MaximumEventAgeInSeconds`.
     pub(crate) max_event_age: std::time::Duration,
+    /// How many destination records led to this event (0: the caller sent it), to stop a
+    /// loop of destinations as Lambda's recursive loop detection does.
+    pub(crate) chain: u32,
 }
 
 /// How an invocation ended, as the caller sees it.
@@ -92,6 +95,7 @@ impl Invocation {
             streaming: false,
             event: false,
             max_event_age: crate::config::event_invoke::MAX_EVENT_AGE,
+            chain: 0,
         }
     }
 
@@ -122,6 +126,7 @@ impl Invocation {
         again.tenant_id = self.tenant_id.clone();
         again.accepted = self.accepted;
         again.max_event_age = self.max_event_age;
+        again.chain = self.chain;
         (again, outcome)
     }
 

@@ -94,6 +94,8 @@ pub struct FunctionMetrics {
     pub event_retries: AtomicU64,
     /// `Event` invocations that failed for good (retries exhausted, or too old).
     pub events_failed: AtomicU64,
+    /// Destination records not sent because they would have continued a recursive loop.
+    pub recursive_loops: AtomicU64,
     /// Invocation durations.
     pub duration: Histogram,
     /// Init durations.
@@ -241,7 +243,7 @@ pub(crate) async fn render<'a>(
             account.unreserved_limit()
         );
     }
-    let counters: [Counter; 8] = [
+    let counters: [Counter; 9] = [
         (
             "firebox_invocations_total",
             "Invocations answered (successes and function errors).",
@@ -281,6 +283,11 @@ pub(crate) async fn render<'a>(
             "firebox_events_failed_total",
             "Event invocations that failed for good: retries exhausted, or older than the maximum event age.",
             |m| m.events_failed.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_recursive_loops_stopped_total",
+            "Destination records not sent: the chain of destinations reached 16 (a recursive loop).",
+            |m| m.recursive_loops.load(Ordering::Relaxed),
         ),
     ];
     for (name, help, get) in counters {

@@ -8,9 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use firebox_emulator::{
-    Emulator, EventInvokeConfig, FunctionConfig, InvocationType, InvokeOptions,
-};
+use firebox_emulator::{Emulator, EventInvokeConfig, FunctionConfig};
 use serde_json::{json, Value};
 
 /// Retries after 50 ms pauses, failures to `dlq`, successes to `audit`.
@@ -36,16 +34,7 @@ async fn emulator(event_invoke: EventInvokeConfig) -> Emulator {
 
 /// Invokes `orders` as an `Event`; returns the request id of the 202.
 async fn event(emu: &Emulator, payload: Value) -> String {
-    let options = InvokeOptions {
-        invocation_type: InvocationType::Event,
-        ..InvokeOptions::default()
-    };
-    let r = emu
-        .invoke_with("orders", payload.to_string(), &options)
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text());
-    r.request_id.unwrap()
+    invoke_event(emu, "orders", None, payload).await
 }
 
 /// The invocation record a destination function received.

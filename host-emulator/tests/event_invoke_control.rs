@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use firebox_emulator::{
-    AliasConfig, Emulator, EventInvokeConfig, EventInvokeSettings, InvocationType, InvokeOptions,
-    VersionConfig,
+    AliasConfig, Emulator, EventInvokeConfig, EventInvokeSettings, VersionConfig,
 };
 use serde_json::{json, Value};
 
@@ -39,17 +38,7 @@ async fn emulator() -> Emulator {
 
 /// Invokes `orders` (through `qualifier`, if any) as an `Event`; the request id.
 async fn event(emu: &Emulator, qualifier: Option<&str>, payload: Value) -> String {
-    let options = InvokeOptions {
-        invocation_type: InvocationType::Event,
-        qualifier: qualifier.map(str::to_owned),
-        ..InvokeOptions::default()
-    };
-    let r = emu
-        .invoke_with("orders", payload.to_string(), &options)
-        .await
-        .unwrap();
-    assert_eq!(r.status, 202, "{}", r.text());
-    r.request_id.unwrap()
+    invoke_event(emu, "orders", qualifier, payload).await
 }
 
 /// The records `destination` has received so far.
@@ -222,28 +211,17 @@ async fn each_qualifier_runs_its_events_under_its_own_configuration() {
     assert_eq!(first["NextMarker"], "1");
 
     // Delete: gone, and a second delete is 404; the alias's events get the defaults again.
-    let r = call(
-        &emu,
-        "DELETE",
-        &format!("{PATH}?Qualifier=live"),
-        &Value::Null,
-    )
-    .await;
+    let live = format!("{PATH}?Qualifier=live");
+    let r = call(&emu, "DELETE", &live, &Value::Null).await;
     assert_eq!(r.status, 204, "{:?}", r.body);
-    let r = call(&emu, "GET", &format!("{PATH}?Qualifier=live"), &Value::Null).await;
+    let r = call(&emu, "GET", &live, &Value::Null).await;
     assert_error(
         &r,
         404,
         "ResourceNotFoundException",
         &format!("The function {ARN}:orders:live doesn't have an EventInvokeConfig"),
     );
-    let r = call(
-        &emu,
-        "DELETE",
-        &format!("{PATH}?Qualifier=live"),
-        &Value::Null,
-    )
-    .await;
+    let r = call(&emu, "DELETE", &live, &Value::Null).await;
     assert_error(&r, 404, "ResourceNotFoundException", "doesn't have");
 
     // A configuration goes with its alias: a new alias by that name starts without one.
@@ -407,5 +385,47 @@ async fn bad_configurations_are_refused_in_aws_shape_and_change_nothing() {
             firebox_emulator::ControlError::EventInvoke(firebox_emulator::EventInvokeError::Empty)
         ),
         "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_loop_of_destinations_is_stopped_after_sixteen_records() {
+    // `a` sends its successes to `b` and `b` to `a`: without a stop this would never end.
+    let emu = start(vec![
+        function("a", "ack_events"),
+        function("b", "ack_events"),
+    ])
+    .await;
+    for (from, to) in [("a", "b"), ("b", "a")] {
+        let body =
+            json!({"DestinationConfig": {"OnSuccess": {"Destination": format!("{ARN}:{to}")}}});
+        let path = format!("/2019-09-25/functions/{from}/event-invoke-config");
+        assert_eq!(call(&emu, "PUT", &path, &body).await.status, 200);
+    }
+    invoke_event(&emu, "a", None, json!({"n": 1})).await;
+    // The event and 16 records (the 16th record's success is not forwarded).
+    wait_metric(
+        &emu,
+        "firebox_recursive_loops_stopped_total{function=\"a\"}",
+        1.0,
+    )
+    .await;
+    let runs = |f: &str| {
+        texts(&emu, f)
+            .iter()
+            .filter(|l| l.starts_with("START RequestId: "))
+            .count()
+    };
+    assert_eq!((runs("a"), runs("b")), (9, 8));
+    // Nothing more arrives later.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!((runs("a"), runs("b")), (9, 8));
+    let text = metrics(&emu).await;
+    assert_eq!(
+        metric(
+            &text,
+            "firebox_recursive_loops_stopped_total{function=\"b\"}"
+        ),
+        Some(0.0)
     );
 }

@@ -42,6 +42,26 @@ pub fn function(name: &str, mode: &str) -> FunctionConfig {
         .timeout(Duration::from_secs(3))
 }
 
+/// Invokes `function` (through `qualifier`, if any) as an `Event`; the request id of the 202.
+pub async fn invoke_event(
+    emu: &Emulator,
+    function: &str,
+    qualifier: Option<&str>,
+    payload: serde_json::Value,
+) -> String {
+    let options = firebox_emulator::InvokeOptions {
+        invocation_type: firebox_emulator::InvocationType::Event,
+        qualifier: qualifier.map(str::to_owned),
+        ..firebox_emulator::InvokeOptions::default()
+    };
+    let r = emu
+        .invoke_with(function, payload.to_string(), &options)
+        .await
+        .expect("invoke");
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.request_id.expect("a request id")
+}
+
 /// Starts an emulator with these functions.
 pub async fn start(functions: Vec<FunctionConfig>) -> Emulator {
     let mut builder = Emulator::builder();

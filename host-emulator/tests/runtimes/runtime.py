@@ -9,6 +9,8 @@ INIT_MODE decides how Init goes:
   never_next          print a line, then sleep forever without calling /next
   print_init          print two lines during Init, then serve
   print_events        print `EVENT <body>` for every event it gets
+  ack_events          print `EVENT <body>` for every event it gets and answer `{"ok": true}`
+                      (nothing else)
   internal_ext        register an internal extension `internal-ext` (INVOKE) served by a
                       thread that prints `[internal-ext] INVOKE <id>`; also try to register
                       one for SHUTDOWN and print `POST internal-shutdown <status> <errorType>`
@@ -210,6 +212,10 @@ def main():
         request_id = dict((k.lower(), v) for k, v in headers)["lambda-runtime-aws-request-id"]
         if len(sys.argv) > 1 and sys.argv[1] == "print_events":
             print("EVENT", body.decode(), flush=True)
+        if len(sys.argv) > 1 and sys.argv[1] == "ack_events":
+            print("EVENT", body.decode(), flush=True)
+            post(f"/invocation/{request_id}/response", {"ok": True})
+            continue
         try:
             event = json.loads(body)
         except ValueError:
