@@ -238,7 +238,7 @@ async fn invoke(
     let payload = read_payload(req, invocation_type).await?;
     if invocation_type == InvocationType::Event {
         let function = prepared.function.clone();
-        let target = prepared.target.clone();
+        let target = prepared.event_target();
         let (mut invocation, outcome) =
             Invocation::event(request_id.to_owned(), payload, prepared.arn.clone());
         prepared.fill(&mut invocation);

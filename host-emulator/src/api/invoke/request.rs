@@ -32,8 +32,10 @@ pub(super) enum InvocationType {
 pub(super) struct Prepared {
     /// The version that runs it.
     pub function: Arc<FunctionShared>,
-    /// The function and the qualifier it was invoked with (`$LATEST` when none).
-    pub target: EventTarget,
+    /// The function it names.
+    owner: Arc<Function>,
+    /// The qualifier it was invoked with, if any.
+    qualifier: Option<String>,
     /// The ARN as the caller named it.
     pub arn: String,
     pub invocation_type: InvocationType,
@@ -44,6 +46,16 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The function and the qualifier it was invoked with (`$LATEST` when none), for an
+    /// `Event`.
+    pub fn event_target(&self) -> EventTarget {
+        EventTarget {
+            function: self.owner.clone(),
+            qualifier: self.qualifier.clone().unwrap_or_else(|| LATEST.to_owned()),
+            arn: self.arn.clone(),
+        }
+    }
+
     /// Copies the request's extras onto an invocation.
     pub fn fill(self, invocation: &mut Invocation) {
         invocation.client_context = self.client_context;
@@ -155,11 +167,6 @@ pub(super) fn prepare(
     let named = name_function(req, raw_name, functions)?;
     let function = named.resolve()?;
     let arn = named.arn;
-    let target = EventTarget {
-        function: named.function,
-        qualifier: named.qualifier.unwrap_or_else(|| LATEST.to_owned()),
-        arn: arn.clone(),
-    };
 
     let headers = req.headers();
     let invocation_type = match header(headers, "x-amz-invocation-type")? {
@@ -194,7 +201,8 @@ pub(super) fn prepare(
     let tenant_id = header(headers, "x-amz-tenant-id")?.map(str::to_owned);
     Ok(Prepared {
         function,
-        target,
+        owner: named.function,
+        qualifier: named.qualifier,
         arn,
         invocation_type,
         tail,
