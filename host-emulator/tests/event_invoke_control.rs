@@ -75,6 +75,11 @@ fn attempts(emu: &Emulator, id: &str) -> usize {
         .count()
 }
 
+/// Puts (`PUT`) or updates (`POST`) `MaximumRetryAttempts: 1` at `path`.
+async fn one_retry(emu: &Emulator, method: &str, path: &str) -> Raw {
+    call(emu, method, path, &json!({"MaximumRetryAttempts": 1})).await
+}
+
 fn failing() -> Value {
     json!({"error": {"type": "OrderError", "message": "no stock"}})
 }
@@ -228,13 +233,7 @@ async fn each_qualifier_runs_its_events_under_its_own_configuration() {
     let beta = json!({"Name": "beta", "FunctionVersion": "1"});
     let aliases = "/2015-03-31/functions/orders/aliases";
     assert_eq!(call(&emu, "POST", aliases, &beta).await.status, 201);
-    let r = call(
-        &emu,
-        "PUT",
-        &format!("{PATH}?Qualifier=beta"),
-        &json!({"MaximumRetryAttempts": 1}),
-    )
-    .await;
+    let r = one_retry(&emu, "PUT", &format!("{PATH}?Qualifier=beta")).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = call(&emu, "DELETE", &format!("{aliases}/beta"), &Value::Null).await;
     assert_eq!(r.status, 204);
@@ -326,32 +325,24 @@ async fn bad_configurations_are_refused_in_aws_shape_and_change_nothing() {
     let r = call(&emu, "PUT", PATH, &json!({"Retries": 1})).await;
     assert_error(&r, 400, "InvalidRequestContentException", "Retries");
     // Unknown function, qualifier, configuration; a method no operation uses.
-    let r = call(
+    let r = one_retry(
         &emu,
         "PUT",
         "/2019-09-25/functions/ghost/event-invoke-config",
-        &json!({"MaximumRetryAttempts": 1}),
     )
     .await;
     assert_error(&r, 404, "ResourceNotFoundException", "ghost");
-    let r = call(
-        &emu,
-        "PUT",
-        &format!("{PATH}?Qualifier=nope"),
-        &json!({"MaximumRetryAttempts": 1}),
-    )
-    .await;
+    let r = one_retry(&emu, "PUT", &format!("{PATH}?Qualifier=nope")).await;
     assert_error(
         &r,
         404,
         "ResourceNotFoundException",
         "The function doesn't exist.",
     );
-    let r = call(
+    let r = one_retry(
         &emu,
         "POST",
         "/2019-09-25/functions/dlq/event-invoke-config",
-        &json!({"MaximumRetryAttempts": 1}),
     )
     .await;
     assert_error(
