@@ -201,6 +201,9 @@ impl Function {
         self.check(name, &config, &description)?;
         let alias = Alias::new(config, description);
         by_name.insert(name.to_owned(), alias.clone());
+        drop(by_name);
+        // Its provisioned concurrency follows it to the version it names now.
+        self.provisioned.refresh(self);
         Ok(alias)
     }
 
@@ -215,15 +218,22 @@ impl Function {
         self.check(name, &config, &description)?;
         let alias = Alias::new(config, description);
         by_name.insert(name.to_owned(), alias.clone());
+        drop(by_name);
+        self.provisioned.refresh(self);
         Ok(alias)
     }
 
-    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation configuration;
-    /// whether it existed.
+    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation and provisioned
+    /// concurrency configurations; whether it existed.
     pub fn delete_alias(&self, name: &str) -> bool {
-        let mut by_name = self.aliases.write();
-        self.event_invoke.remove(name);
-        by_name.remove(name).is_some()
+        let existed = {
+            let mut by_name = self.aliases.write();
+            self.event_invoke.remove(name);
+            by_name.remove(name).is_some()
+        };
+        // After the aliases' lock is released: this store takes it (see `provisioned`).
+        self.provisioned.remove(self, name);
+        existed
     }
 
     /// The ARN of alias (or version) `qualifier` of this function.

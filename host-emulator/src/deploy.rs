@@ -73,8 +73,8 @@ pub(crate) fn create(
     };
     if config.provisioned_total() > 0 {
         return Err(invalid(format!(
-            "function `{}`: provisioned concurrency is declared in firebox.toml, not on a \
-             function created while the emulator runs",
+            "function `{}`: a function created while the emulator runs gets provisioned \
+             concurrency with PutProvisionedConcurrencyConfig on a published version or alias",
             config.name
         )));
     }
@@ -190,6 +190,7 @@ pub(crate) fn delete_version(function: &Function, version: &str) -> Result<(), D
         .map_err(|aliases| DeployError::VersionInUse { aliases })?
         .ok_or_else(|| DeployError::VersionNotFound(function.arn_of(version)))?;
     function.event_invoke.remove(version);
+    function.provisioned.remove(function, version);
     retire(&removed);
     Ok(())
 }

@@ -66,6 +66,9 @@ pub enum ControlError {
     /// An asynchronous-invocation configuration could not be read or changed.
     #[error(transparent)]
     EventInvoke(#[from] EventInvokeError),
+    /// A provisioned concurrency configuration could not be read or changed.
+    #[error(transparent)]
+    Provisioned(#[from] crate::provisioned::ProvisionedError),
 }
 
 /// Builds an [`Emulator`].
@@ -541,7 +544,7 @@ impl Emulator {
         Ok(())
     }
 
-    fn function(&self, name: &str) -> Result<Arc<Function>, ControlError> {
+    pub(crate) fn function(&self, name: &str) -> Result<Arc<Function>, ControlError> {
         self.functions
             .get(name)
             .ok_or_else(|| ControlError::FunctionNotFound(name.to_owned()))

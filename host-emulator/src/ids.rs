@@ -64,6 +64,11 @@ fn civil(ms: u64) -> (i32, u8, u8, u8, u8, u8) {
     )
 }
 
+/// Now, as Lambda writes `LastModified` (`2024-01-31T12:34:56.789+0000`).
+pub fn lambda_timestamp() -> String {
+    rfc3339_millis(unix_millis()).replace('Z', "+0000")
+}
+
 /// `12/Mar/2020:19:03:58 +0000` (the request time of API Gateway and function URL events).
 pub fn clf_time(ms: u64) -> String {
     const MONTHS: [&str; 12] = [

@@ -148,6 +148,8 @@ pub struct PoolSnapshot {
     pub busy: u32,
     /// Provisioned environments that finished Init.
     pub provisioned_ready: u32,
+    /// Provisioned environments, in Init or ready.
+    pub provisioned_allocated: u32,
     /// Throttled `Event` invocations waiting to be retried.
     pub deferred_events: u32,
 }
@@ -159,6 +161,7 @@ impl PoolSnapshot {
         self.idle += other.idle;
         self.busy += other.busy;
         self.provisioned_ready += other.provisioned_ready;
+        self.provisioned_allocated += other.provisioned_allocated;
         self.deferred_events += other.deferred_events;
     }
 }
@@ -190,13 +193,11 @@ pub(crate) async fn render<'a>(
     let mut provisioned_configured = Vec::with_capacity(all.len());
     for (_, function) in &all {
         let mut total = PoolSnapshot::default();
-        let mut configured = 0;
         for version in function.all() {
             total.add(&snapshot(&version).await.unwrap_or_default());
-            configured += version.config.provisioned_concurrency;
         }
         snapshots.push(total);
-        provisioned_configured.push(configured);
+        provisioned_configured.push(function.capacity().provisioned());
     }
     let functions: Vec<(&String, std::sync::Arc<FunctionShared>)> =
         all.iter().map(|(name, f)| (*name, f.latest())).collect();

@@ -45,6 +45,8 @@ pub(crate) struct Function {
     pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
     /// The function's tags.
     pub(crate) tags: crate::tags::Tags,
+    /// The provisioned concurrency configuration of each version or alias that has one.
+    pub(crate) provisioned: crate::provisioned::ProvisionedConfigs,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -75,6 +77,10 @@ impl Function {
             .unwrap_or(0);
         let url_slot = crate::url::UrlSlot::new(latest.config.url.clone());
         let tags = crate::tags::Tags::new(latest.config.tags.clone());
+        let provisioned = crate::provisioned::ProvisionedConfigs::declared(
+            latest.config.provisioned_concurrency,
+            versions.values().map(|v| &**v),
+        );
         Self {
             url_slot,
             latest: RwLock::new(latest),
@@ -86,6 +92,7 @@ impl Function {
             deleted: AtomicBool::new(false),
             event_invoke,
             tags,
+            provisioned,
         }
     }
 

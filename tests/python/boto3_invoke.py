@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import sys
+import time
 import zipfile
 
 import boto3
@@ -511,6 +512,82 @@ def event_invoke(lam):
     }
 
 
+def provisioned(lam):
+    """Provisioned concurrency on an alias: put, polled until READY, an invoke with no Init in
+    its log tail, listed (and paginated), deleted; the refusals."""
+    put = lam.put_provisioned_concurrency_config(
+        FunctionName="hello", Qualifier="live", ProvisionedConcurrentExecutions=2
+    )
+    polls = 0
+    got = lam.get_provisioned_concurrency_config(FunctionName="hello", Qualifier="live")
+    while got["Status"] != "READY" and polls < 1200:  # up to 60 s, for broken runs only
+        time.sleep(0.05)
+        polls += 1
+        got = lam.get_provisioned_concurrency_config(FunctionName="hello", Qualifier="live")
+    invoked = lam.invoke(
+        FunctionName="hello", Qualifier="live", LogType="Tail", Payload=b'{"name": "Ada"}'
+    )
+    tail = base64.b64decode(invoked["LogResult"]).decode()
+    listed = lam.list_provisioned_concurrency_configs(FunctionName="hello")
+    paged = [
+        c["FunctionArn"]
+        for page in lam.get_paginator("list_provisioned_concurrency_configs").paginate(
+            FunctionName="hello", PaginationConfig={"PageSize": 1}
+        )
+        for c in page["ProvisionedConcurrencyConfigs"]
+    ]
+    refusals = {
+        "latest": raised_by(
+            lam,
+            "put_provisioned_concurrency_config",
+            FunctionName="hello",
+            Qualifier="$LATEST",
+            ProvisionedConcurrentExecutions=1,
+        ),
+        "version_under_alias": raised_by(
+            lam,
+            "put_provisioned_concurrency_config",
+            FunctionName="hello",
+            Qualifier="1",
+            ProvisionedConcurrentExecutions=1,
+        ),
+        "beyond_the_pool": raised_by(
+            lam,
+            "put_provisioned_concurrency_config",
+            FunctionName="hello",
+            Qualifier="live",
+            ProvisionedConcurrentExecutions=1000,
+        ),
+        "unknown_version": raised_by(
+            lam, "get_provisioned_concurrency_config", FunctionName="hello", Qualifier="7"
+        ),
+    }
+    deleted = lam.delete_provisioned_concurrency_config(FunctionName="hello", Qualifier="live")
+    after_delete = raised_by(
+        lam, "get_provisioned_concurrency_config", FunctionName="hello", Qualifier="live"
+    )
+
+    def shown(response):
+        out = without_metadata(response)
+        out.pop("LastModified", None)
+        return out
+
+    return {
+        "put_status": put["ResponseMetadata"]["HTTPStatusCode"],
+        "put": shown(put),
+        "got": shown(got),
+        "last_modified": got["LastModified"],
+        "init_in_tail": "Init Duration" in tail,
+        "report_in_tail": "REPORT RequestId" in tail,
+        "answer": json.loads(invoked["Payload"].read()),
+        "listed": [shown(c) for c in listed["ProvisionedConcurrencyConfigs"]],
+        "paged": paged,
+        "deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
+        "after_delete": after_delete,
+        **refusals,
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
@@ -519,6 +596,7 @@ GROUPS = {
     "settings": settings,
     "deploy": deploy,
     "event-invoke": event_invoke,
+    "provisioned": provisioned,
 }
 
 

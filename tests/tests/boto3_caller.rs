@@ -581,3 +581,58 @@ fn boto3_configures_asynchronous_invocation_per_qualifier() -> TestResult {
     assert_exception(&report, "after_delete", "ResourceNotFoundException", 404);
     Ok(())
 }
+
+#[test]
+fn boto3_provisions_concurrency_on_an_alias() -> TestResult {
+    let emu = event_invoke_emulator()?;
+    let report = block_on(boto3(&emu, "provisioned"))??;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function";
+
+    assert_eq!(report["put_status"], 202, "{report}");
+    assert_eq!(report["put"]["RequestedProvisionedConcurrentExecutions"], 2);
+    let got = &report["got"];
+    assert_eq!(
+        *got,
+        json!({
+            "RequestedProvisionedConcurrentExecutions": 2,
+            "AllocatedProvisionedConcurrentExecutions": 2,
+            "AvailableProvisionedConcurrentExecutions": 2,
+            "Status": "READY",
+        }),
+        "{report}"
+    );
+    assert!(report["last_modified"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+0000")));
+    // The invoke ran in a provisioned environment: no Init in its REPORT.
+    assert_eq!(report["report_in_tail"], true, "{report}");
+    assert_eq!(report["init_in_tail"], false, "{report}");
+    assert_eq!(report["answer"]["message"], "Hello, Ada!", "{report}");
+    let mut listed = got.clone();
+    listed["FunctionArn"] = format!("{arn}:hello:live").into();
+    assert_eq!(report["listed"], json!([listed]));
+    assert_eq!(report["paged"], json!([format!("{arn}:hello:live")]));
+
+    assert_exception(&report, "latest", "InvalidParameterValueException", 400);
+    assert_exception(
+        &report,
+        "version_under_alias",
+        "ResourceConflictException",
+        409,
+    );
+    assert_exception(
+        &report,
+        "beyond_the_pool",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_exception(&report, "unknown_version", "ResourceNotFoundException", 404);
+    assert_eq!(report["deleted_status"], 204);
+    assert_exception(
+        &report,
+        "after_delete",
+        "ProvisionedConcurrencyConfigNotFoundException",
+        404,
+    );
+    Ok(())
+}

@@ -6,7 +6,9 @@
 //! A function's reserved concurrency can change while it runs (`PutFunctionConcurrency`,
 //! `DeleteFunctionConcurrency`): [`Capacity::set_reserved`] changes it and the account's
 //! unreserved pool together. Invocations already admitted keep running; the new limit applies
-//! to the next admission, as on Lambda.
+//! to the next admission, as on Lambda. Its provisioned concurrency can change too
+//! (`PutProvisionedConcurrencyConfig`): [`Capacity::set_provisioned`] moves what a function
+//! without a reservation sets aside the same way.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,6 +51,29 @@ pub enum ReservationError {
         reserved: u32,
         /// The provisioned concurrency of the function's versions.
         provisioned: u32,
+    },
+}
+
+/// Why a function's provisioned concurrency cannot be changed as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvisioningError {
+    /// More provisioned concurrency than the function's reservation (Lambda's message).
+    #[error(
+        "Requested Provisioned Concurrency should not be greater than the \
+         reservedConcurrentExecution for function"
+    )]
+    AboveReserved {
+        /// The function's reserved concurrency.
+        reserved: u32,
+    },
+    /// The unreserved pool would fall below the account's minimum (Lambda's message).
+    #[error(
+        "Specified ConcurrentExecutions for function decreases account's \
+         UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+    )]
+    BelowUnreservedMinimum {
+        /// The account's `unreserved_minimum`.
+        minimum: u32,
     },
 }
 
@@ -116,7 +141,9 @@ impl Account {
 pub struct Capacity {
     /// The reserved concurrency, or [`NOT_RESERVED`].
     reserved: AtomicU32,
-    provisioned: u32,
+    /// The provisioned concurrency of all its versions and aliases together. Changes only
+    /// under the account's `reservations` lock.
+    provisioned: AtomicU32,
     in_flight: AtomicU32,
     account: Arc<Account>,
     metrics: Arc<FunctionMetrics>,
@@ -131,7 +158,7 @@ impl Capacity {
     ) -> Self {
         Self {
             reserved: AtomicU32::new(config.reserved_concurrency.unwrap_or(NOT_RESERVED)),
-            provisioned: config.provisioned_total(),
+            provisioned: AtomicU32::new(config.provisioned_total()),
             in_flight: AtomicU32::new(0),
             account,
             metrics,
@@ -157,15 +184,16 @@ impl Capacity {
             .reservations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let provisioned = self.provisioned();
         if let Some(n) = reserved {
-            if n < self.provisioned {
+            if n < provisioned {
                 return Err(ReservationError::BelowProvisioned {
                     reserved: n,
-                    provisioned: self.provisioned,
+                    provisioned,
                 });
             }
         }
-        let aside = |r: Option<u32>| i64::from(r.unwrap_or(self.provisioned));
+        let aside = |r: Option<u32>| i64::from(r.unwrap_or(provisioned));
         let unreserved =
             i64::from(account.unreserved_limit()) + aside(self.reserved()) - aside(reserved);
         if unreserved < i64::from(account.unreserved_minimum) {
@@ -183,6 +211,47 @@ impl Capacity {
         Ok(())
     }
 
+    /// The provisioned concurrency of the function's versions and aliases together.
+    pub fn provisioned(&self) -> u32 {
+        self.provisioned.load(Ordering::Acquire)
+    }
+
+    /// Makes `total` the provisioned concurrency of the function's versions and aliases
+    /// together. Under a reservation it must fit in the reservation (the pool is untouched);
+    /// without one, the difference moves between the function and the account's unreserved
+    /// pool, which may not fall below the account's minimum. A decrease always succeeds.
+    pub fn set_provisioned(&self, total: u32) -> Result<(), ProvisioningError> {
+        let account = &self.account;
+        // Nothing inside panics; a poisoned lock still guards a consistent pair of numbers.
+        let _changing = account
+            .reservations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let old = self.provisioned();
+        match self.reserved() {
+            Some(reserved) if total > old && total > reserved => {
+                return Err(ProvisioningError::AboveReserved { reserved });
+            }
+            Some(_) => {}
+            None => {
+                let unreserved =
+                    i64::from(account.unreserved_limit()) + i64::from(old) - i64::from(total);
+                if total > old && unreserved < i64::from(account.unreserved_minimum) {
+                    return Err(ProvisioningError::BelowUnreservedMinimum {
+                        minimum: account.unreserved_minimum,
+                    });
+                }
+                // At least 0 (clamped) and at most the account's concurrency.
+                let unreserved = u32::try_from(unreserved.max(0)).unwrap_or(0);
+                account
+                    .unreserved_limit
+                    .store(unreserved.min(account.concurrency), Ordering::Release);
+            }
+        }
+        self.provisioned.store(total, Ordering::Release);
+        Ok(())
+    }
+
     /// Gives what the function sets aside (its reservation, or its versions' provisioned
     /// concurrency) back to the account's unreserved pool, for a deleted function. The
     /// invocations still running keep their permits; nothing is reserved afterwards.
@@ -193,7 +262,7 @@ impl Capacity {
             .reservations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let aside = self.reserved().unwrap_or(self.provisioned);
+        let aside = self.reserved().unwrap_or(self.provisioned());
         let unreserved = account
             .unreserved_limit()
             .saturating_add(aside)
@@ -233,7 +302,7 @@ impl Capacity {
         let shared_slot = match self.reserved() {
             Some(reserved) if below(reserved) => false,
             Some(_) => return Err(RESERVED_LIMIT_EXCEEDED),
-            None if below(self.provisioned) => false,
+            None if below(self.provisioned()) => false,
             None if self.account.take_unreserved() => {
                 self.in_flight.fetch_add(1, Ordering::AcqRel);
                 true
@@ -349,6 +418,57 @@ mod tests {
         let _c = p.admit().unwrap();
         assert_eq!(account.unreserved_in_use(), 1);
         assert_eq!(p.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
+    }
+
+    #[test]
+    fn provisioned_concurrency_changes_at_run_time_within_the_limits() {
+        let config = AccountConfig {
+            concurrency: 10,
+            unreserved_minimum: 4,
+            cgroups: false,
+        };
+        let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
+        let account = Arc::new(Account::new(&config, &fs));
+        let p = capacity(fs[0].clone(), &account);
+        let r = capacity(fs[1].clone(), &account);
+
+        // Without a reservation it comes out of the pool, down to the minimum and no further.
+        p.set_provisioned(3).unwrap();
+        assert_eq!((p.provisioned(), account.unreserved_limit()), (3, 7));
+        assert_eq!(
+            p.set_provisioned(7).unwrap_err(),
+            ProvisioningError::BelowUnreservedMinimum { minimum: 4 }
+        );
+        assert_eq!((p.provisioned(), account.unreserved_limit()), (3, 7));
+        let held = [p.admit().unwrap(), p.admit().unwrap(), p.admit().unwrap()];
+        assert_eq!(
+            account.unreserved_in_use(),
+            0,
+            "the provisioned share first"
+        );
+        drop(held);
+        // A reservation below it is refused; one above it holds it (and the pool gives the rest).
+        assert_eq!(
+            p.set_reserved(Some(2)).unwrap_err(),
+            ReservationError::BelowProvisioned {
+                reserved: 2,
+                provisioned: 3
+            }
+        );
+        p.set_provisioned(1).unwrap();
+        assert_eq!(account.unreserved_limit(), 9);
+
+        // Under a reservation it must fit in it, and the pool does not move.
+        r.set_reserved(Some(2)).unwrap();
+        assert_eq!(account.unreserved_limit(), 7);
+        r.set_provisioned(2).unwrap();
+        assert_eq!(
+            r.set_provisioned(3).unwrap_err(),
+            ProvisioningError::AboveReserved { reserved: 2 }
+        );
+        assert_eq!((r.provisioned(), account.unreserved_limit()), (2, 7));
+        r.set_provisioned(0).unwrap();
+        assert_eq!(account.unreserved_limit(), 7);
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub(crate) enum PoolMessage {
     /// Another scheduler runs these settings' successor: retire every environment, start no
     /// provisioned ones, and end once nothing can reach this scheduler.
     Replaced,
+    /// The version's provisioned concurrency is now this many environments
+    /// (`PutProvisionedConcurrencyConfig` and the rest): more are started, or the extra ones
+    /// become on-demand environments (stopped at once when idle).
+    Provision(u32),
 }
 
 /// The scheduler tasks of every version of every function, those started while the emulator
@@ -208,7 +212,7 @@ fn start(
         code_generation: AtomicU64::new(0),
         executed_version,
         revision_id: crate::ids::request_id(),
-        last_modified: crate::ids::rfc3339_millis(crate::ids::unix_millis()).replace('Z', "+0000"),
+        last_modified: crate::ids::lambda_timestamp(),
     });
     let code_watch = code::CodePaths::of(&shared.config).map(|paths| {
         AbortOnDrop(tokio::spawn(code::watch(
@@ -227,6 +231,7 @@ fn start(
         tasks: JoinSet::new(),
         shutdown,
         tick,
+        provisioned_target: shared.config.provisioned_concurrency,
         provisioned_live: 0,
         provisioned_restart: None,
         provisioned_announced: false,
@@ -263,6 +268,9 @@ enum Retire {
     CodeChangedBusy,
     /// Its command channel was found closed: it is ending.
     Closed,
+    /// A provisioned environment no longer needed (provisioned concurrency lowered) while
+    /// idle: asked to shut down.
+    Deprovisioned,
 }
 
 /// What makes a scheduler retire its environments.
@@ -295,6 +303,9 @@ struct Pool {
     tasks: JoinSet<()>,
     shutdown: watch::Receiver<bool>,
     tick: Duration,
+    /// How many provisioned environments this version keeps.
+    provisioned_target: u32,
+    /// How many it has (started, in Init or ready).
     provisioned_live: u32,
     provisioned_restart: Option<Instant>,
     provisioned_announced: bool,
@@ -310,7 +321,7 @@ struct Pool {
 
 impl Pool {
     async fn run(mut self) {
-        for _ in 0..self.shared.config.provisioned_concurrency {
+        for _ in 0..self.provisioned_target {
             self.start_environment(None, EnvKind::Provisioned, "provisioned concurrency");
         }
         let mut tick = tokio::time::interval(self.tick);
@@ -423,7 +434,57 @@ impl Pool {
                 self.replaced = true;
                 self.retire_all(Change::Settings);
             }
+            PoolMessage::Provision(n) => self.provision(n),
         }
+    }
+
+    /// Keeps `n` provisioned environments from now on. Beyond `n`, provisioned environments
+    /// become on-demand ones: idle ones are stopped at once, those in Init or busy are
+    /// reclaimed later like any on-demand environment.
+    fn provision(&mut self, n: u32) {
+        if n == self.provisioned_target {
+            return;
+        }
+        tracing::info!(function = %self.name(), version = self.shared.config.version(), "provisioned concurrency: {} -> {n} environments", self.provisioned_target);
+        self.provisioned_target = n;
+        self.provisioned_announced = false;
+        if self.provisioned_live < n {
+            self.top_up_provisioned();
+            return;
+        }
+        let slots = self.shared.config.slots();
+        let now = Instant::now();
+        // Idle ones go first, then those in Init, then busy ones.
+        let free = self.shared.idle.counts();
+        let mut extra: Vec<(u8, EnvId)> = self
+            .envs
+            .iter()
+            .filter(|(_, e)| e.kind == EnvKind::Provisioned && e.retiring.is_none())
+            .map(|(id, e)| {
+                let rank = match (e.ready, free.get(id)) {
+                    (true, Some(&free)) if free == slots => 0,
+                    (false, _) => 1,
+                    _ => 2,
+                };
+                (rank, *id)
+            })
+            .collect();
+        extra.sort_unstable();
+        for (_, id) in extra {
+            if self.provisioned_live <= n {
+                break;
+            }
+            let Some(entry) = self.envs.get_mut(&id) else {
+                continue;
+            };
+            entry.kind = EnvKind::OnDemand;
+            self.provisioned_live -= 1;
+            if entry.ready && self.shared.idle.take_if_idle_since(id, slots, now) {
+                entry.retiring = Some(Retire::Deprovisioned);
+                let _ = entry.tx.send(EnvCommand::Shutdown);
+            }
+        }
+        self.announce_provisioned();
     }
 
     /// Retires every environment of the old code or settings: idle ones now; busy ones and
@@ -472,6 +533,9 @@ impl Pool {
             Some(Retire::CodeChanged | Retire::CodeChangedBusy) => {
                 let what = self.retired.map_or("code", Change::what);
                 tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: its {what} changed");
+            }
+            Some(Retire::Deprovisioned) => {
+                tracing::info!(function = %self.shared.config.name, env = id, "environment stopped: provisioned concurrency lowered");
             }
             Some(Retire::Closed) | None => {
                 tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment destroyed: {reason}");
@@ -540,7 +604,7 @@ impl Pool {
         if self.replaced {
             return;
         }
-        while self.provisioned_live < self.shared.config.provisioned_concurrency {
+        while self.provisioned_live < self.provisioned_target {
             self.start_environment(
                 None,
                 EnvKind::Provisioned,
@@ -550,7 +614,7 @@ impl Pool {
     }
 
     fn announce_provisioned(&mut self) {
-        let want = self.shared.config.provisioned_concurrency;
+        let want = self.provisioned_target;
         if want == 0 || self.provisioned_announced {
             return;
         }
@@ -722,8 +786,9 @@ impl Pool {
             } else {
                 s.idle += 1;
             }
-            if entry.ready && entry.kind == EnvKind::Provisioned {
-                s.provisioned_ready += 1;
+            if entry.kind == EnvKind::Provisioned {
+                s.provisioned_allocated += 1;
+                s.provisioned_ready += u32::from(entry.ready);
             }
         }
         s

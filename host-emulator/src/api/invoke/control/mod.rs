@@ -13,11 +13,15 @@
 //!   `UpdateFunctionEventInvokeConfig`, `GetFunctionEventInvokeConfig`,
 //!   `DeleteFunctionEventInvokeConfig`, `ListFunctionEventInvokeConfigs`.
 //! - Tags (`tags`): `TagResource`, `UntagResource`, `ListTags`.
+//! - Provisioned concurrency (`provisioned`): `PutProvisionedConcurrencyConfig`,
+//!   `GetProvisionedConcurrencyConfig`, `DeleteProvisionedConcurrencyConfig`,
+//!   `ListProvisionedConcurrencyConfigs`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
 mod event_invoke;
 mod functions;
+mod provisioned;
 mod read;
 mod settings;
 mod tags;
@@ -53,6 +57,9 @@ pub(super) enum Operation<'a> {
     EventInvokeConfigs(&'a str),
     /// A function's tags (`2017-03-31/tags/ARN`).
     Tags(&'a str),
+    /// A qualifier's provisioned concurrency, or the list of them
+    /// (`2019-09-30/functions/NAME/provisioned-concurrency`).
+    ProvisionedConcurrency(&'a str),
     AccountSettings,
 }
 
@@ -81,6 +88,9 @@ impl<'a> Operation<'a> {
                 Self::EventInvokeConfigs(name)
             }
             ["", "2017-03-31", "tags", arn] => Self::Tags(arn),
+            ["", "2019-09-30", "functions", name, "provisioned-concurrency"] => {
+                Self::ProvisionedConcurrency(name)
+            }
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
             }
@@ -122,6 +132,9 @@ pub(super) async fn answer(
             event_invoke::answer(req, name, true, functions).await
         }
         (Operation::Tags(arn), _) => tags::answer(req, arn, functions).await,
+        (Operation::ProvisionedConcurrency(name), _) => {
+            provisioned::answer(req, name, functions).await
+        }
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
         (Operation::Alias(name, alias), "PUT") => {
@@ -196,6 +209,7 @@ mod tests {
                     format!("ListFunctionEventInvokeConfigs {n}")
                 }
                 Operation::Tags(arn) => format!("ListTags {arn}"),
+                Operation::ProvisionedConcurrency(n) => format!("ProvisionedConcurrency {n}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -242,6 +256,10 @@ mod tests {
         assert_eq!(
             route("/2021-10-31/functions/f/urls").as_deref(),
             Some("ListFunctionUrlConfigs f")
+        );
+        assert_eq!(
+            route("/2019-09-30/functions/f/provisioned-concurrency").as_deref(),
+            Some("ProvisionedConcurrency f")
         );
         assert!(route("/2015-03-31/functions/f/invocations").is_none());
         assert!(route("/2015-03-31/functions/f/policy").is_none());

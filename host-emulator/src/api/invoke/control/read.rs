@@ -89,7 +89,8 @@ pub(super) fn get(
         | Operation::Urls(_)
         | Operation::EventInvokeConfig(_)
         | Operation::EventInvokeConfigs(_)
-        | Operation::Tags(_) => Err(super::unknown(req)),
+        | Operation::Tags(_)
+        | Operation::ProvisionedConcurrency(_) => Err(super::unknown(req)),
     }
 }
 
