@@ -445,10 +445,19 @@ mod tests {
             ("on_success = \"a\"", "its own destination"),
             ("on_failure = \"a:b\"", "event_invoke.on_failure"),
             ("on_failure = \"not a name\"", "not a function name or ARN"),
+            (
+                "on_failure = \"arn:aws:lambda:eu-west-1:123456789012:function:b\"",
+                "is in region us-east-1 of account 123456789012",
+            ),
+            (
+                "on_failure = \"arn:aws:lambda:us-east-1:999999999999:function:b\"",
+                "not a function of this emulator",
+            ),
             ("retries = 1", "retries"),
         ] {
             let text = format!(
-                "[functions.a]\ncommand = [\"/bin/true\"]\n[functions.a.event_invoke]\n{bad}\n"
+                "[functions.a]\ncommand = [\"/bin/true\"]\n[functions.a.event_invoke]\n{bad}\n\
+                 [functions.b]\ncommand = [\"/bin/true\"]\n"
             );
             let err = parse(&text).unwrap_err().to_string();
             assert!(err.contains(says), "{bad}: {err}");

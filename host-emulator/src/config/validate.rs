@@ -219,7 +219,8 @@ pub(crate) fn check_description(description: &str) -> Result<(), (&'static str, 
 }
 
 /// Checks that every destination of an `event_invoke` names another function of `functions`
-/// (by name or ARN), and, when qualified, one of its declared versions or aliases.
+/// (by name or ARN, in that function's region and account), and, when qualified, one of its
+/// declared versions or aliases.
 pub fn check_destinations(functions: &[FunctionConfig], file: &str) -> Result<(), ConfigError> {
     for f in functions {
         let Some(config) = &f.event_invoke else {
@@ -247,6 +248,16 @@ pub fn check_destinations(functions: &[FunctionConfig], file: &str) -> Result<()
                 .iter()
                 .find(|g| g.name == target.name)
                 .ok_or_else(|| error(format!("`{to}` is not a function of this configuration")))?;
+            let elsewhere = |named: &Option<String>, actual: &str| {
+                named.as_deref().is_some_and(|n| n != actual)
+            };
+            if elsewhere(&target.region, &g.region) || elsewhere(&target.account, &g.account_id) {
+                return Err(error(format!(
+                    "`{to}` is not a function of this emulator: `{}` is in region {} of account \
+                     {} (nothing else is reachable)",
+                    g.name, g.region, g.account_id
+                )));
+            }
             if let Some(q) = &target.qualifier {
                 let declared = q == super::LATEST
                     || g.aliases.contains_key(q)
