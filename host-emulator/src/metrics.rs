@@ -1,11 +1,15 @@
 //! Metrics in Prometheus text format (`GET /metrics` on the main listener): per function
 //! invocations, errors, throttles by reason, cold starts, duration and init histograms,
-//! concurrent executions and environments by state, plus the account's concurrency in use.
+//! concurrent executions and environments by state, plus the account's concurrency in use;
+//! and per version (`$LATEST` or a number; through an alias, the version that ran)
+//! invocations and errors.
 //! Counters are atomics written where things happen; environment states come from each
 //! function's scheduler, which owns them, as a snapshot.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -72,6 +76,31 @@ impl Histogram {
     }
 }
 
+/// The counters of one version of a function (`$LATEST`'s are kept across settings updates).
+#[derive(Debug, Default)]
+pub struct VersionCounters {
+    /// Invocations of this version answered (successes and function errors).
+    pub invocations: AtomicU64,
+    /// Function errors of this version.
+    pub errors: AtomicU64,
+}
+
+impl VersionCounters {
+    /// Counts an answered invocation.
+    pub fn record_answer(&self, answer: &Answer) {
+        match answer {
+            Answer::Success(_) => {
+                self.invocations.fetch_add(1, Ordering::Relaxed);
+            }
+            Answer::FunctionError(_) => {
+                self.invocations.fetch_add(1, Ordering::Relaxed);
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Answer::Throttled { .. } | Answer::ServiceError(_) => {}
+        }
+    }
+}
+
 /// The counters of one function.
 #[derive(Debug, Default)]
 pub struct FunctionMetrics {
@@ -103,9 +132,32 @@ pub struct FunctionMetrics {
     /// How long invoke phases lasted after the runtime answered, until every extension
     /// called `/next` again (Lambda's `PostRuntimeExtensionsDuration`).
     pub post_runtime_extensions_duration: Histogram,
+    /// Each version's own counters, by version.
+    versions: Mutex<BTreeMap<String, Arc<VersionCounters>>>,
 }
 
 impl FunctionMetrics {
+    /// The counters of `version` (made on first use; a version's scheduler holds them).
+    pub fn version(&self, version: &str) -> Arc<VersionCounters> {
+        // A poisoned lock still holds a whole map: nothing that can panic runs under it.
+        let mut versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        versions.entry(version.to_owned()).or_default().clone()
+    }
+
+    /// Every version's invocations and errors so far: `$LATEST`, then the numbers in order.
+    pub fn by_version(&self) -> Vec<(String, u64, u64)> {
+        let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<(String, u64, u64)> = versions
+            .iter()
+            .map(|(v, c)| {
+                let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+                (v.clone(), read(&c.invocations), read(&c.errors))
+            })
+            .collect();
+        all.sort_by_key(|(v, _, _)| v.parse::<u64>().unwrap_or(0));
+        all
+    }
+
     /// Counts an answered invocation.
     pub fn record_answer(&self, answer: &Answer) {
         match answer {
@@ -295,6 +347,38 @@ pub(crate) async fn render<'a>(
         header(&mut out, name, "counter", help);
         for (f, shared) in &functions {
             let _ = writeln!(out, "{name}{{function=\"{f}\"}} {}", get(&shared.metrics));
+        }
+    }
+    let by_version: Vec<_> = functions
+        .iter()
+        .map(|(f, shared)| (f, shared.metrics.by_version()))
+        .collect();
+    header(
+        &mut out,
+        "firebox_version_invocations_total",
+        "counter",
+        "Invocations answered, by the version that ran them.",
+    );
+    for (f, versions) in &by_version {
+        for (v, invocations, _) in versions {
+            let _ = writeln!(
+                out,
+                "firebox_version_invocations_total{{function=\"{f}\",version=\"{v}\"}} {invocations}"
+            );
+        }
+    }
+    header(
+        &mut out,
+        "firebox_version_errors_total",
+        "counter",
+        "Function errors, by the version that ran them.",
+    );
+    for (f, versions) in &by_version {
+        for (v, _, errors) in versions {
+            let _ = writeln!(
+                out,
+                "firebox_version_errors_total{{function=\"{f}\",version=\"{v}\"}} {errors}"
+            );
         }
     }
     header(

@@ -156,6 +156,54 @@ async fn an_alias_routes_by_weight() {
         *seen.entry(version).or_insert(0) += 1;
     }
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["1", "2"], "{seen:?}");
+    // `/metrics` counts each version's invocations as they were routed, and the function's
+    // as their sum; a function error counts for its version only.
+    let r = emu
+        .invoke_with(
+            "w",
+            r#"{"error": {"type": "Oops", "message": "no"}}"#,
+            &qualified("2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let m = metrics(&emu).await;
+    let of = |series: &str, v: &str| {
+        metric(&m, &format!("{series}{{function=\"w\",version=\"{v}\"}}")).unwrap_or(0.0)
+    };
+    let (one, two) = (
+        of("firebox_version_invocations_total", "1"),
+        of("firebox_version_invocations_total", "2"),
+    );
+    assert_eq!(one, f64::from(seen["1"]), "{m}");
+    assert_eq!(two, f64::from(seen["2"] + 5 + 1), "{m}");
+    assert_eq!(of("firebox_version_invocations_total", "$LATEST"), 0.0);
+    assert_eq!(of("firebox_version_errors_total", "2"), 1.0, "{m}");
+    assert_eq!(of("firebox_version_errors_total", "1"), 0.0, "{m}");
+    assert_eq!(
+        metric(&m, "firebox_invocations_total{function=\"w\"}"),
+        Some(one + two)
+    );
+    // `$LATEST`'s count goes on across a settings update (a new scheduler for `$LATEST`).
+    ran(&emu, "w", None).await;
+    emu.update_function_configuration(
+        "w",
+        firebox_emulator::FunctionUpdate {
+            memory_mb: Some(256),
+            ..firebox_emulator::FunctionUpdate::default()
+        },
+    )
+    .unwrap();
+    ran(&emu, "w", Some("$LATEST")).await;
+    let m = metrics(&emu).await;
+    assert_eq!(
+        metric(
+            &m,
+            "firebox_version_invocations_total{function=\"w\",version=\"$LATEST\"}"
+        ),
+        Some(2.0),
+        "{m}"
+    );
     emu.shutdown().await;
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::config::FunctionConfig;
 use crate::invocation::Answer;
-use crate::metrics::FunctionMetrics;
+use crate::metrics::{FunctionMetrics, VersionCounters};
 
 use super::limits::{set_aside, AccountConfig};
 
@@ -313,6 +313,7 @@ impl Capacity {
         Ok(Permit {
             capacity: self.clone(),
             shared_slot,
+            version: None,
         })
     }
 }
@@ -323,12 +324,23 @@ impl Capacity {
 pub struct Permit {
     capacity: Arc<Capacity>,
     shared_slot: bool,
+    /// The counters of the version the invocation runs, when admitted for one.
+    version: Option<Arc<VersionCounters>>,
 }
 
 impl Permit {
-    /// Counts the answer in the function's metrics.
+    /// The permit of an invocation of the version counted by `counters`.
+    pub(crate) fn for_version(mut self, counters: &Arc<VersionCounters>) -> Self {
+        self.version = Some(counters.clone());
+        self
+    }
+
+    /// Counts the answer in the function's metrics (and its version's).
     pub fn record(&self, answer: &Answer) {
         self.capacity.metrics.record_answer(answer);
+        if let Some(version) = &self.version {
+            version.record_answer(answer);
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub(crate) struct FunctionShared {
     pub code_generation: AtomicU64,
     /// `X-Amz-Executed-Version` of this version's answers, made once.
     pub executed_version: http::HeaderValue,
+    /// This version's own counters (shared with the next `$LATEST` after an update).
+    pub version_counters: Arc<crate::metrics::VersionCounters>,
     /// Lambda's `RevisionId` of these settings: a new one for each scheduler, as settings
     /// never change under one (an update starts a new scheduler).
     pub revision_id: String,
@@ -75,7 +77,7 @@ pub(crate) struct FunctionShared {
 /// that environment; otherwise to the scheduler task, which places or throttles it. Fails only
 /// when the scheduler is gone (the emulator is shutting down).
 pub(crate) fn submit(shared: &FunctionShared, mut invocation: Invocation) -> Result<(), ()> {
-    let message = match shared.capacity.admit() {
+    let message = match admit(shared) {
         Ok(permit) => {
             invocation.permit = Some(permit);
             match shared.idle.pop() {
@@ -94,6 +96,12 @@ pub(crate) fn submit(shared: &FunctionShared, mut invocation: Invocation) -> Res
         Err(_) => PoolMessage::Invoke(invocation),
     };
     shared.pool.send(message).map_err(|_| ())
+}
+
+/// Admits one more invocation of this version, or says why not (the throttle `Reason`).
+fn admit(shared: &FunctionShared) -> Result<capacity::Permit, &'static str> {
+    let permit = shared.capacity.admit()?;
+    Ok(permit.for_version(&shared.version_counters))
 }
 
 /// What the scheduler of one function receives.
@@ -194,6 +202,7 @@ fn start(
 ) -> (Arc<FunctionShared>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let metrics = capacity.metrics().clone();
+    let version_counters = metrics.version(config.version());
     // A version is `$LATEST` or digits (checked when the configuration was validated).
     let executed_version = http::HeaderValue::from_str(config.version())
         .unwrap_or_else(|_| http::HeaderValue::from_static(crate::config::LATEST));
@@ -211,6 +220,7 @@ fn start(
         deferred_waiting: AtomicBool::new(false),
         code_generation: AtomicU64::new(0),
         executed_version,
+        version_counters,
         revision_id: crate::ids::request_id(),
         last_modified: crate::ids::lambda_timestamp(),
     });
@@ -631,7 +641,7 @@ impl Pool {
 
     /// Admits a new invocation or throttles it.
     fn admit(&mut self, mut invocation: Invocation) {
-        match self.shared.capacity.admit() {
+        match admit(&self.shared) {
             Ok(permit) => {
                 invocation.permit = Some(permit);
                 self.place(invocation, false);
@@ -655,7 +665,7 @@ impl Pool {
     /// Retries throttled events while there is room.
     fn retry_deferred(&mut self) {
         while !self.deferred.is_empty() {
-            let Ok(permit) = self.shared.capacity.admit() else {
+            let Ok(permit) = admit(&self.shared) else {
                 return;
             };
             let Some(mut invocation) = self.deferred.pop_front() else {
