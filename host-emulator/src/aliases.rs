@@ -218,11 +218,12 @@ impl Function {
         Ok(alias)
     }
 
-    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation configuration;
-    /// whether it existed.
+    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation configuration
+    /// and its resource-based policy; whether it existed.
     pub fn delete_alias(&self, name: &str) -> bool {
         let mut by_name = self.aliases.write();
         self.event_invoke.remove(name);
+        self.policy.remove(name);
         by_name.remove(name).is_some()
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct Function {
     pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
     /// The function's tags.
     pub(crate) tags: crate::tags::Tags,
+    /// The resource-based policy of each qualifier that has one.
+    pub(crate) policy: crate::policy::Policies,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -86,6 +88,7 @@ impl Function {
             deleted: AtomicBool::new(false),
             event_invoke,
             tags,
+            policy: crate::policy::Policies::default(),
         }
     }
 

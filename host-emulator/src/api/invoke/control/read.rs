@@ -89,7 +89,9 @@ pub(super) fn get(
         | Operation::Urls(_)
         | Operation::EventInvokeConfig(_)
         | Operation::EventInvokeConfigs(_)
-        | Operation::Tags(_) => Err(super::unknown(req)),
+        | Operation::Tags(_)
+        | Operation::Policy(_)
+        | Operation::PolicyStatement(..) => Err(super::unknown(req)),
     }
 }
 
