@@ -224,11 +224,12 @@ impl Function {
     }
 
     /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation and provisioned
-    /// concurrency configurations; whether it existed.
+    /// concurrency configurations and its resource-based policy; whether it existed.
     pub fn delete_alias(&self, name: &str) -> bool {
         let existed = {
             let mut by_name = self.aliases.write();
             self.event_invoke.remove(name);
+            self.policy.remove(name);
             by_name.remove(name).is_some()
         };
         // After the aliases' lock is released: this store takes it (see `provisioned`).

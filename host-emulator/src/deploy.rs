@@ -178,8 +178,9 @@ fn runs(version: &FunctionShared, package: &Arc<CodePackage>) -> bool {
         .is_some_and(|p| Arc::ptr_eq(p, package))
 }
 
-/// Deletes published version `version` of `function` (`DeleteFunction` with a qualifier):
-/// refused for `$LATEST` and for a version an alias routes to.
+/// Deletes published version `version` of `function` (`DeleteFunction` with a qualifier),
+/// with its asynchronous-invocation configuration and its resource-based policy: refused for
+/// `$LATEST` and for a version an alias routes to.
 pub(crate) fn delete_version(function: &Function, version: &str) -> Result<(), DeployError> {
     if version == LATEST {
         return Err(DeployError::LatestNotDeletable);
@@ -191,6 +192,7 @@ pub(crate) fn delete_version(function: &Function, version: &str) -> Result<(), D
         .ok_or_else(|| DeployError::VersionNotFound(function.arn_of(version)))?;
     function.event_invoke.remove(version);
     function.provisioned.remove(function, version);
+    function.policy.remove(version);
     retire(&removed);
     Ok(())
 }

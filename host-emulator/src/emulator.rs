@@ -22,10 +22,13 @@ use crate::event_invoke::{EventInvokeError, EventInvokeSettings};
 use crate::functions::{Deployment, Functions};
 use crate::logs::{LogHub, LogLine};
 use crate::package::PackageStore;
+use crate::policy::PolicyError;
 use crate::scheduler::capacity::ReservationError;
 use crate::scheduler::PoolTasks;
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
+
+mod policy;
 
 /// The emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,9 @@ pub enum ControlError {
     /// A provisioned concurrency configuration could not be read or changed.
     #[error(transparent)]
     Provisioned(#[from] crate::provisioned::ProvisionedError),
+    /// A permission could not be added or removed.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 /// Builds an [`Emulator`].

@@ -47,6 +47,8 @@ pub(crate) struct Function {
     pub(crate) tags: crate::tags::Tags,
     /// The provisioned concurrency configuration of each version or alias that has one.
     pub(crate) provisioned: crate::provisioned::ProvisionedConfigs,
+    /// The resource-based policy of each qualifier that has one.
+    pub(crate) policy: crate::policy::Policies,
 }
 
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
@@ -93,6 +95,7 @@ impl Function {
             event_invoke,
             tags,
             provisioned,
+            policy: crate::policy::Policies::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
 Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions`,
-`control-writes`, `settings`, `deploy` or `event-invoke`.
+`control-writes`, `settings`, `deploy`, `event-invoke` or `policy`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -588,6 +588,89 @@ def provisioned(lam):
     }
 
 
+def policy(lam):
+    """Resource-based policies as deploy tools script them: `add_permission` for S3 (with
+    SourceArn and SourceAccount) and for a public function URL, `get_policy` read with
+    json.loads, a policy of the alias's own, the refusals (none of which changes the policy),
+    `remove_permission` with the policy's RevisionId, and an invoke the policy does not stop."""
+    s3 = lam.add_permission(
+        FunctionName="hello",
+        StatementId="s3-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn="arn:aws:s3:::uploads",
+        SourceAccount="123456789012",
+    )
+    url = lam.add_permission(
+        FunctionName="hello",
+        StatementId="url-public",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    got = lam.get_policy(FunctionName="hello")
+    on_alias = lam.add_permission(
+        FunctionName="hello",
+        Qualifier="live",
+        StatementId="s3-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn="arn:aws:execute-api:us-east-1:123456789012:abc123/*/GET/orders",
+    )
+    alias_policy = lam.get_policy(FunctionName="hello", Qualifier="live")
+    s3_again = {
+        "FunctionName": "hello",
+        "StatementId": "s3-invoke",
+        "Action": "lambda:InvokeFunction",
+        "Principal": "s3.amazonaws.com",
+    }
+    refusals = {
+        "duplicate": raised_by(lam, "add_permission", **s3_again),
+        "stale_add": raised_by(
+            lam, "add_permission", **{**s3_again, "StatementId": "other", "RevisionId": "stale"}
+        ),
+        "stale_remove": raised_by(
+            lam,
+            "remove_permission",
+            FunctionName="hello",
+            StatementId="s3-invoke",
+            RevisionId="stale",
+        ),
+        "unknown_statement": raised_by(
+            lam, "remove_permission", FunctionName="hello", StatementId="nope"
+        ),
+        "bad_action": raised_by(lam, "add_permission", **{**s3_again, "Action": "s3:GetObject"}),
+        "bad_principal": raised_by(
+            lam, "add_permission", **{**s3_again, "StatementId": "x", "Principal": "someone"}
+        ),
+        "latest": raised_by(lam, "add_permission", **{**s3_again, "Qualifier": "$LATEST"}),
+        "unknown_alias": raised_by(lam, "add_permission", **{**s3_again, "Qualifier": "nope"}),
+    }
+    unchanged = lam.get_policy(FunctionName="hello")
+    removed = lam.remove_permission(
+        FunctionName="hello", StatementId="s3-invoke", RevisionId=got["RevisionId"]
+    )
+    after_remove = lam.get_policy(FunctionName="hello")
+    lam.remove_permission(FunctionName="hello", StatementId="url-public")
+    return {
+        "s3": json.loads(s3["Statement"]),
+        "s3_status": s3["ResponseMetadata"]["HTTPStatusCode"],
+        "url": json.loads(url["Statement"]),
+        "policy": json.loads(got["Policy"]),
+        "revision": got["RevisionId"],
+        "on_alias": json.loads(on_alias["Statement"]),
+        "alias_policy": json.loads(alias_policy["Policy"]),
+        "unchanged": [json.loads(unchanged["Policy"]), unchanged["RevisionId"]],
+        "removed_status": removed["ResponseMetadata"]["HTTPStatusCode"],
+        "after_remove": [json.loads(after_remove["Policy"]), after_remove["RevisionId"]],
+        "no_policy": raised_by(lam, "get_policy", FunctionName="hello"),
+        "not_enforced": described(
+            lam.invoke(FunctionName="hello", Qualifier="live", Payload=b'{"name":"policy"}')
+        ),
+        **refusals,
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
@@ -597,6 +680,7 @@ GROUPS = {
     "deploy": deploy,
     "event-invoke": event_invoke,
     "provisioned": provisioned,
+    "policy": policy,
 }
 
 

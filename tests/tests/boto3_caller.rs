@@ -5,7 +5,8 @@
 //! through versions and aliases, the read side of the control plane (with a paginator and
 //! a waiter), the writes it does (aliases, reserved concurrency, settings), and a scripted
 //! deployment of a Python function from a `.zip` (`CreateFunction`, `UpdateFunctionCode`,
-//! `DeleteFunction`).
+//! `DeleteFunction`), asynchronous-invocation configurations, and resource-based policies
+//! (`AddPermission`, `GetPolicy`, `RemovePermission`).
 //!
 //! Needs the virtualenv from `scripts/setup-test-deps`.
 
@@ -494,7 +495,7 @@ fn boto3_deploys_a_python_function_from_a_zip() -> TestResult {
 }
 
 /// `errors` and `hello` (version 1, alias `live`), on an emulator of their own.
-fn event_invoke_emulator() -> Result<Emulator, Box<dyn std::error::Error + Send + Sync>> {
+fn emulator_of_its_own() -> Result<Emulator, Box<dyn std::error::Error + Send + Sync>> {
     let emulator = block_on(
         Emulator::builder()
             .function(workspace_function("errors", ERRORS)?)
@@ -510,7 +511,7 @@ fn event_invoke_emulator() -> Result<Emulator, Box<dyn std::error::Error + Send 
 
 #[test]
 fn boto3_configures_asynchronous_invocation_per_qualifier() -> TestResult {
-    let emu = event_invoke_emulator()?;
+    let emu = emulator_of_its_own()?;
     let report = block_on(boto3(&emu, "event-invoke"))??;
     let arn = "arn:aws:lambda:us-east-1:123456789012:function";
 
@@ -584,7 +585,7 @@ fn boto3_configures_asynchronous_invocation_per_qualifier() -> TestResult {
 
 #[test]
 fn boto3_provisions_concurrency_on_an_alias() -> TestResult {
-    let emu = event_invoke_emulator()?;
+    let emu = emulator_of_its_own()?;
     let report = block_on(boto3(&emu, "provisioned"))??;
     let arn = "arn:aws:lambda:us-east-1:123456789012:function";
 
@@ -634,5 +635,84 @@ fn boto3_provisions_concurrency_on_an_alias() -> TestResult {
         "ProvisionedConcurrencyConfigNotFoundException",
         404,
     );
+    Ok(())
+}
+
+#[test]
+fn boto3_adds_reads_and_removes_permissions_per_qualifier() -> TestResult {
+    let emu = emulator_of_its_own()?;
+    let report = block_on(boto3(&emu, "policy"))??;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+
+    assert_eq!(report["s3_status"], 201);
+    let s3 = &report["s3"];
+    assert_eq!(
+        *s3,
+        json!({
+            "Sid": "s3-invoke",
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": arn,
+            "Condition": {
+                "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"},
+                "StringEquals": {"AWS:SourceAccount": "123456789012"},
+            },
+        })
+    );
+    let url = &report["url"];
+    assert_eq!(url["Principal"], "*", "{url}");
+    assert_eq!(
+        url["Condition"],
+        json!({"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}})
+    );
+    let policy = &report["policy"];
+    assert_eq!(policy["Version"], "2012-10-17", "{policy}");
+    assert_eq!(policy["Id"], "default", "{policy}");
+    assert_eq!(policy["Statement"], json!([s3, url]), "in the order added");
+    assert!(report["revision"].as_str().is_some_and(|r| r.len() == 36));
+
+    // The alias has a policy of its own, on its ARN, with the same statement id.
+    let on_alias = &report["on_alias"];
+    assert_eq!(on_alias["Resource"], format!("{arn}:live"));
+    assert_eq!(
+        on_alias["Principal"],
+        json!({"Service": "apigateway.amazonaws.com"})
+    );
+    assert_eq!(report["alias_policy"]["Statement"], json!([on_alias]));
+
+    // The refusals, each a modeled exception where Lambda models it, changed nothing.
+    assert_exception(&report, "duplicate", "ResourceConflictException", 409);
+    assert_exception(&report, "stale_add", "PreconditionFailedException", 412);
+    assert_exception(&report, "stale_remove", "PreconditionFailedException", 412);
+    assert_exception(
+        &report,
+        "unknown_statement",
+        "ResourceNotFoundException",
+        404,
+    );
+    assert_exception(
+        &report,
+        "bad_principal",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_exception(&report, "latest", "InvalidParameterValueException", 400);
+    assert_exception(&report, "unknown_alias", "ResourceNotFoundException", 404);
+    assert_eq!(report["bad_action"]["code"], "ValidationException");
+    assert_eq!(report["bad_action"]["status"], 400);
+    assert_eq!(report["unchanged"], json!([policy, report["revision"]]));
+
+    // Removed with the policy's revision: one statement left, a new revision; then none.
+    assert_eq!(report["removed_status"], 204);
+    assert_eq!(report["after_remove"][0]["Statement"], json!([url]));
+    assert_ne!(report["after_remove"][1], report["revision"]);
+    assert_exception(&report, "no_policy", "ResourceNotFoundException", 404);
+
+    // Not enforced: boto3's signed invoke runs whatever the policy says.
+    let invoked = &report["not_enforced"];
+    assert_eq!(invoked["status"], 200, "{invoked}");
+    assert_eq!(invoked["function_error"], Value::Null, "{invoked}");
+    assert_eq!(invoked["executed_version"], "1", "{invoked}");
     Ok(())
 }

@@ -16,11 +16,14 @@
 //! - Provisioned concurrency (`provisioned`): `PutProvisionedConcurrencyConfig`,
 //!   `GetProvisionedConcurrencyConfig`, `DeleteProvisionedConcurrencyConfig`,
 //!   `ListProvisionedConcurrencyConfigs`.
+//! - Resource-based policies, stored and shown, not enforced (`policy`): `AddPermission`,
+//!   `GetPolicy`, `RemovePermission`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
 mod event_invoke;
 mod functions;
+mod policy;
 mod provisioned;
 mod read;
 mod settings;
@@ -60,6 +63,10 @@ pub(super) enum Operation<'a> {
     /// A qualifier's provisioned concurrency, or the list of them
     /// (`2019-09-30/functions/NAME/provisioned-concurrency`).
     ProvisionedConcurrency(&'a str),
+    /// A qualifier's resource-based policy (`2015-03-31/functions/NAME/policy`).
+    Policy(&'a str),
+    /// One statement of it (`2015-03-31/functions/NAME/policy/SID`).
+    PolicyStatement(&'a str, &'a str),
     AccountSettings,
 }
 
@@ -76,6 +83,10 @@ impl<'a> Operation<'a> {
             ["", "2015-03-31", "functions", name, "code"] => Self::Code(name),
             ["", "2015-03-31", "functions", name, "aliases"] => Self::Aliases(name),
             ["", "2015-03-31", "functions", name, "aliases", alias] => Self::Alias(name, alias),
+            ["", "2015-03-31", "functions", name, "policy"] => Self::Policy(name),
+            ["", "2015-03-31", "functions", name, "policy", sid] => {
+                Self::PolicyStatement(name, sid)
+            }
             ["", "2017-10-31" | "2019-09-30", "functions", name, "concurrency"] => {
                 Self::Concurrency(name)
             }
@@ -134,6 +145,10 @@ pub(super) async fn answer(
         (Operation::Tags(arn), _) => tags::answer(req, arn, functions).await,
         (Operation::ProvisionedConcurrency(name), _) => {
             provisioned::answer(req, name, functions).await
+        }
+        (Operation::Policy(name), _) => policy::answer(req, name, None, functions).await,
+        (Operation::PolicyStatement(name, sid), _) => {
+            policy::answer(req, name, Some(sid), functions).await
         }
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
@@ -210,6 +225,8 @@ mod tests {
                 }
                 Operation::Tags(arn) => format!("ListTags {arn}"),
                 Operation::ProvisionedConcurrency(n) => format!("ProvisionedConcurrency {n}"),
+                Operation::Policy(n) => format!("GetPolicy {n}"),
+                Operation::PolicyStatement(n, sid) => format!("RemovePermission {n} {sid}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -262,6 +279,14 @@ mod tests {
             Some("ProvisionedConcurrency f")
         );
         assert!(route("/2015-03-31/functions/f/invocations").is_none());
-        assert!(route("/2015-03-31/functions/f/policy").is_none());
+        assert_eq!(
+            route("/2015-03-31/functions/f/policy").as_deref(),
+            Some("GetPolicy f")
+        );
+        assert_eq!(
+            route("/2015-03-31/functions/f/policy/s3-invoke").as_deref(),
+            Some("RemovePermission f s3-invoke")
+        );
+        assert!(route("/2015-03-31/functions/f/policy/a/b").is_none());
     }
 }

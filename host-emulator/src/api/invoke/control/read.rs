@@ -91,6 +91,7 @@ pub(super) fn get(
         | Operation::EventInvokeConfigs(_)
         | Operation::Tags(_)
         | Operation::ProvisionedConcurrency(_) => Err(super::unknown(req)),
+        Operation::Policy(_) | Operation::PolicyStatement(..) => Err(super::unknown(req)),
     }
 }
 
