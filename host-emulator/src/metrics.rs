@@ -101,6 +101,17 @@ impl VersionCounters {
     }
 }
 
+/// One version's counters, read at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionTotals {
+    /// `$LATEST` or a number.
+    pub version: String,
+    /// Invocations answered.
+    pub invocations: u64,
+    /// Function errors.
+    pub errors: u64,
+}
+
 /// The counters of one function.
 #[derive(Debug, Default)]
 pub struct FunctionMetrics {
@@ -145,16 +156,17 @@ impl FunctionMetrics {
     }
 
     /// Every version's invocations and errors so far: `$LATEST`, then the numbers in order.
-    pub fn by_version(&self) -> Vec<(String, u64, u64)> {
+    pub fn by_version(&self) -> Vec<VersionTotals> {
         let versions = self.versions.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut all: Vec<(String, u64, u64)> = versions
+        let mut all: Vec<VersionTotals> = versions
             .iter()
-            .map(|(v, c)| {
-                let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
-                (v.clone(), read(&c.invocations), read(&c.errors))
+            .map(|(v, c)| VersionTotals {
+                version: v.clone(),
+                invocations: c.invocations.load(Ordering::Relaxed),
+                errors: c.errors.load(Ordering::Relaxed),
             })
             .collect();
-        all.sort_by_key(|(v, _, _)| v.parse::<u64>().unwrap_or(0));
+        all.sort_by_key(|t| t.version.parse::<u64>().unwrap_or(0));
         all
     }
 
@@ -220,6 +232,9 @@ impl PoolSnapshot {
 
 /// A counter family: name, help text, and how to read it.
 type Counter = (&'static str, &'static str, fn(&FunctionMetrics) -> u64);
+
+/// A per-version counter: its name, its help and how to read it.
+type VersionCounter = (&'static str, &'static str, fn(&VersionTotals) -> u64);
 
 /// Asks a function's scheduler for its snapshot (`None` if it has stopped).
 pub(crate) async fn snapshot(shared: &FunctionShared) -> Option<PoolSnapshot> {
@@ -353,32 +368,25 @@ pub(crate) async fn render<'a>(
         .iter()
         .map(|(f, shared)| (f, shared.metrics.by_version()))
         .collect();
-    header(
-        &mut out,
-        "firebox_version_invocations_total",
-        "counter",
-        "Invocations answered, by the version that ran them.",
-    );
-    for (f, versions) in &by_version {
-        for (v, invocations, _) in versions {
-            let _ = writeln!(
-                out,
-                "firebox_version_invocations_total{{function=\"{f}\",version=\"{v}\"}} {invocations}"
-            );
-        }
-    }
-    header(
-        &mut out,
-        "firebox_version_errors_total",
-        "counter",
-        "Function errors, by the version that ran them.",
-    );
-    for (f, versions) in &by_version {
-        for (v, _, errors) in versions {
-            let _ = writeln!(
-                out,
-                "firebox_version_errors_total{{function=\"{f}\",version=\"{v}\"}} {errors}"
-            );
+    let per_version: [VersionCounter; 2] = [
+        (
+            "firebox_version_invocations_total",
+            "Invocations answered, by the version that ran them.",
+            |t| t.invocations,
+        ),
+        (
+            "firebox_version_errors_total",
+            "Function errors, by the version that ran them.",
+            |t| t.errors,
+        ),
+    ];
+    for (name, help, get) in per_version {
+        header(&mut out, name, "counter", help);
+        for (f, versions) in &by_version {
+            for t in versions {
+                let v = &t.version;
+                let _ = writeln!(out, "{name}{{function=\"{f}\",version=\"{v}\"}} {}", get(t));
+            }
         }
     }
     header(
