@@ -225,12 +225,12 @@ impl Function {
         Ok(alias)
     }
 
-    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation configuration
-    /// and its URL; whether it existed.
+    /// Removes alias `name` (`DeleteAlias`), with its asynchronous-invocation configuration;
+    /// whether it existed.
     pub fn delete_alias(&self, name: &str) -> bool {
         let mut by_name = self.aliases.write();
         self.event_invoke.remove(name);
-        self.urls.remove(name);
+        self.urls.remove(name); // and its function URL, if it has one
         by_name.remove(name).is_some()
     }
 
