@@ -83,7 +83,7 @@ pub(crate) fn route<B>(req: &Request<B>) -> Option<UrlTarget> {
             Some((alias, name)) => (Some(alias), name),
         };
         let valid = |label: &str| !label.is_empty() && !label.contains('.');
-        if valid(name) && qualifier.map_or(true, valid) {
+        if valid(name) && qualifier.is_none_or(valid) {
             return Some(UrlTarget {
                 name: name.to_owned(),
                 qualifier: qualifier.map(str::to_owned),
