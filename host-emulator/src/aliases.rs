@@ -121,6 +121,13 @@ impl Aliases {
         by_name.get(name).cloned()
     }
 
+    /// Runs `f` while alias `name` exists and cannot be changed or deleted; `None` (without
+    /// running `f`) when there is no such alias.
+    pub fn while_present<R>(&self, name: &str, f: impl FnOnce() -> R) -> Option<R> {
+        let by_name = self.read();
+        by_name.contains_key(name).then(f)
+    }
+
     /// Runs `f` while no alias can change, unless an alias routes to `version`: then returns
     /// those aliases' names. (`f` may read or write the function's versions: the versions' lock
     /// may be taken while this one is held.)
@@ -230,6 +237,7 @@ impl Function {
             let mut by_name = self.aliases.write();
             self.event_invoke.remove(name);
             self.policy.remove(name);
+            self.urls.remove(name); // and its function URL, if it has one
             by_name.remove(name).is_some()
         };
         // After the aliases' lock is released: this store takes it (see `provisioned`).

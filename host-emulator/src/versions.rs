@@ -11,7 +11,8 @@
 //! Both sit behind `std` read-write locks: an invoke reads one to clone an `Arc`, a write
 //! replaces an entry. The locks are held only for that, never across an `.await`, and nothing
 //! that can panic runs under them. No lock is taken while `latest` is held; `versions` may be
-//! read while the aliases' lock is held (an alias resolved or checked), never the reverse.
+//! read while the aliases' lock is held (an alias resolved or checked), never the reverse; the
+//! same holds for the URLs' lock (a URL made on an alias, or removed with it).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,8 +40,8 @@ pub(crate) struct Function {
     highest: AtomicU64,
     /// Set (under `writes`) when the function is deleted: no change is made after it.
     pub(crate) deleted: AtomicBool,
-    /// The function's URL, if it has one.
-    pub(crate) url_slot: crate::url::UrlSlot,
+    /// The function's URLs, one per qualifier that has one.
+    pub(crate) urls: crate::url::Urls,
     /// The asynchronous-invocation configuration of each qualifier that has one.
     pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
     /// The function's tags.
@@ -77,14 +78,14 @@ impl Function {
             .filter_map(|v| v.parse::<u64>().ok())
             .max()
             .unwrap_or(0);
-        let url_slot = crate::url::UrlSlot::new(latest.config.url.clone());
+        let urls = crate::url::Urls::new(latest.config.declared_urls());
         let tags = crate::tags::Tags::new(latest.config.tags.clone());
         let provisioned = crate::provisioned::ProvisionedConfigs::declared(
             latest.config.provisioned_concurrency,
             versions.values().map(|v| &**v),
         );
         Self {
-            url_slot,
+            urls,
             latest: RwLock::new(latest),
             versions: RwLock::new(versions),
             aliases,

@@ -2,7 +2,8 @@
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller.rs.
 
 Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions`,
-`control-writes`, `settings`, `deploy`, `event-invoke` or `policy`.
+`control-writes`, `settings`, `deploy`, `event-invoke`, `provisioned`, `policy` or
+`function-urls`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -15,6 +16,8 @@ import io
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 import zipfile
 
 import boto3
@@ -671,6 +674,77 @@ def policy(lam):
     }
 
 
+def fetched(url):
+    """GETs a function URL as any HTTP client would: its status and body."""
+    try:
+        with urllib.request.urlopen(url + "greet?x=1", timeout=30) as response:
+            return {"status": response.status, "body": json.loads(response.read())}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "body": None}
+
+
+def function_urls(lam):
+    """Function URLs, one per qualifier: `$LATEST`'s and alias `live`'s made, listed (with a
+    paginator), fetched, read, changed and removed apart; the alias's goes with the alias."""
+    latest = lam.create_function_url_config(FunctionName="hello", AuthType="NONE")
+    live = lam.create_function_url_config(
+        FunctionName="hello",
+        Qualifier="live",
+        AuthType="NONE",
+        Cors={"AllowOrigins": ["https://live.example"]},
+    )
+    second_live = raised_by(
+        lam, "create_function_url_config", FunctionName="hello", Qualifier="live", AuthType="NONE"
+    )
+    listed = lam.list_function_url_configs(FunctionName="hello")["FunctionUrlConfigs"]
+    paged = [
+        config["FunctionArn"]
+        for page in lam.get_paginator("list_function_url_configs").paginate(
+            FunctionName="hello", PaginationConfig={"PageSize": 1}
+        )
+        for config in page["FunctionUrlConfigs"]
+    ]
+    fetched_latest = fetched(latest["FunctionUrl"])
+    fetched_live = fetched(live["FunctionUrl"])
+    updated_live = lam.update_function_url_config(
+        FunctionName="hello", Qualifier="live", AuthType="AWS_IAM"
+    )
+    got_latest = lam.get_function_url_config(FunctionName="hello")
+    got_live = lam.get_function_url_config(FunctionName="hello", Qualifier="live")
+    lam.delete_function_url_config(FunctionName="hello", Qualifier="live")
+    after_delete = raised_by(lam, "get_function_url_config", FunctionName="hello", Qualifier="live")
+    fetched_after_delete = fetched(live["FunctionUrl"])
+    lam.create_function_url_config(FunctionName="hello", Qualifier="live", AuthType="NONE")
+    lam.delete_alias(FunctionName="hello", Name="live")
+    after_alias_delete = [
+        c["FunctionArn"]
+        for c in lam.list_function_url_configs(FunctionName="hello")["FunctionUrlConfigs"]
+    ]
+
+    def shown(config):
+        out = without_metadata(config)
+        out.pop("CreationTime", None)
+        out.pop("LastModifiedTime", None)
+        return out
+
+    return {
+        "latest": shown(latest),
+        "live": shown(live),
+        "second_live": second_live,
+        "listed": [shown(c) for c in listed],
+        "paged": paged,
+        "fetched_latest": fetched_latest,
+        "fetched_live": fetched_live,
+        "updated_live": shown(updated_live),
+        "got_latest": shown(got_latest),
+        "got_live": shown(got_live),
+        "after_delete": after_delete,
+        "fetched_after_delete": fetched_after_delete,
+        "after_alias_delete": after_alias_delete,
+        "latest_fetched_at_the_end": fetched(latest["FunctionUrl"]),
+    }
+
+
 GROUPS = {
     "service-errors": service_errors,
     "invokes": invokes,
@@ -681,6 +755,7 @@ GROUPS = {
     "event-invoke": event_invoke,
     "provisioned": provisioned,
     "policy": policy,
+    "function-urls": function_urls,
 }
 
 

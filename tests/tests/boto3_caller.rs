@@ -5,8 +5,9 @@
 //! through versions and aliases, the read side of the control plane (with a paginator and
 //! a waiter), the writes it does (aliases, reserved concurrency, settings), and a scripted
 //! deployment of a Python function from a `.zip` (`CreateFunction`, `UpdateFunctionCode`,
-//! `DeleteFunction`), asynchronous-invocation configurations, and resource-based policies
-//! (`AddPermission`, `GetPolicy`, `RemovePermission`).
+//! `DeleteFunction`), asynchronous-invocation configurations, provisioned concurrency,
+//! resource-based policies (`AddPermission`, `GetPolicy`, `RemovePermission`), and function
+//! URLs on `$LATEST` and on an alias.
 //!
 //! Needs the virtualenv from `scripts/setup-test-deps`.
 
@@ -494,7 +495,8 @@ fn boto3_deploys_a_python_function_from_a_zip() -> TestResult {
     Ok(())
 }
 
-/// `errors` and `hello` (version 1, alias `live`), on an emulator of their own.
+/// `errors` and `hello` (version 1, alias `live`), on an emulator of their own (each call
+/// starts one).
 fn emulator_of_its_own() -> Result<Emulator, Box<dyn std::error::Error + Send + Sync>> {
     let emulator = block_on(
         Emulator::builder()
@@ -714,5 +716,37 @@ fn boto3_adds_reads_and_removes_permissions_per_qualifier() -> TestResult {
     assert_eq!(invoked["status"], 200, "{invoked}");
     assert_eq!(invoked["function_error"], Value::Null, "{invoked}");
     assert_eq!(invoked["executed_version"], "1", "{invoked}");
+    Ok(())
+}
+
+#[test]
+fn boto3_makes_one_function_url_per_qualifier() -> TestResult {
+    let emu = emulator_of_its_own()?;
+    let report = block_on(boto3(&emu, "function-urls"))??;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+    let base = format!("{}/lambda-url/hello", emu.endpoint());
+    let latest = json!({"FunctionUrl": format!("{base}/"), "FunctionArn": arn,
+        "AuthType": "NONE", "InvokeMode": "BUFFERED"});
+    let mut live = json!({"FunctionUrl": format!("{base}:live/"), "FunctionArn": format!("{arn}:live"),
+        "AuthType": "NONE", "InvokeMode": "BUFFERED"});
+    live["Cors"] = json!({"AllowCredentials": false, "AllowHeaders": [], "AllowMethods": [],
+        "AllowOrigins": ["https://live.example"], "ExposeHeaders": []});
+    assert_eq!(report["latest"], latest);
+    assert_eq!(report["live"], live);
+    assert_exception(&report, "second_live", "ResourceConflictException", 409);
+    assert_eq!(report["listed"], json!([latest, live]));
+    assert_eq!(report["paged"], json!([arn, format!("{arn}:live")]));
+    // Each shown URL answers (the function's answer to the URL event).
+    let greeting = json!({"status": 200, "body": {"message": "Hello, world!"}});
+    assert_eq!(report["fetched_latest"], greeting);
+    assert_eq!(report["fetched_live"], greeting);
+    live["AuthType"] = "AWS_IAM".into();
+    assert_eq!(report["updated_live"], live);
+    assert_eq!(report["got_live"], live);
+    assert_eq!(report["got_latest"], latest, "changing one left the other");
+    assert_exception(&report, "after_delete", "ResourceNotFoundException", 404);
+    assert_eq!(report["fetched_after_delete"]["status"], 404);
+    assert_eq!(report["after_alias_delete"], json!([arn]));
+    assert_eq!(report["latest_fetched_at_the_end"], greeting);
     Ok(())
 }

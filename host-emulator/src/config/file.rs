@@ -65,6 +65,11 @@ impl Config {
                 "[defaults]: `versions` and `aliases` belong to one function; declare them under [functions.NAME]".into(),
             ));
         }
+        if defaults.urls.is_some() {
+            return Err(syntax(
+                "[defaults]: `urls` name a function's aliases; declare them under [functions.NAME] (a `url` table in [defaults] gives every function a URL)".into(),
+            ));
+        }
         let mut runtimes = super::Runtimes::default();
         for (runtime, command) in doc.runtimes.unwrap_or_default() {
             runtimes.set(runtime, command);
@@ -170,6 +175,7 @@ struct RawFunction {
     stream_max_bytes: Option<u64>,
     stream_bandwidth_shape: Option<bool>,
     url: Option<crate::url::UrlConfig>,
+    urls: Option<BTreeMap<String, crate::url::UrlConfig>>,
     event_invoke: Option<super::event_invoke::RawEventInvoke>,
     logging: Option<super::LoggingConfig>,
     reload: Option<bool>,
@@ -242,6 +248,7 @@ impl RawFunction {
             // A function's own: `[defaults]` may not hold them (checked when it is read).
             versions: self.versions,
             aliases: self.aliases,
+            urls: self.urls,
         }
     }
 
@@ -342,6 +349,7 @@ impl RawFunction {
             f.stream_bandwidth_shape = on;
         }
         f.url = self.url;
+        f.urls = self.urls.unwrap_or_default();
         if let Some(raw) = self.event_invoke {
             f.event_invoke = Some(
                 raw.into_config()

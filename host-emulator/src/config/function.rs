@@ -71,8 +71,12 @@ pub struct FunctionConfig {
     /// Lambda's bandwidth shape for streamed responses: 6 MiB at full speed, then about
     /// 2 MiB/s (default off).
     pub stream_bandwidth_shape: bool,
-    /// The function URL, when the function has one.
+    /// The function URL of `[functions.NAME.url]`, when there is one: for `$LATEST`, or for
+    /// the alias its `qualifier` names.
     pub url: Option<crate::url::UrlConfig>,
+    /// More function URLs, by qualifier (`$LATEST` or an alias name), as
+    /// `[functions.NAME.urls.QUALIFIER]`: one URL per qualifier, `url`'s included.
+    pub urls: BTreeMap<String, crate::url::UrlConfig>,
     /// Whether a change of the function's code on disk retires its environments, so that
     /// new invocations run the new code (default true).
     pub reload: bool,
@@ -129,6 +133,7 @@ impl FunctionConfig {
             stream_max_bytes: crate::stream::DEFAULT_MAX_STREAM_BYTES,
             stream_bandwidth_shape: false,
             url: None,
+            urls: BTreeMap::new(),
             reload: true,
             extensions: Vec::new(),
             event_invoke: None,
@@ -303,9 +308,29 @@ impl FunctionConfig {
         self
     }
 
-    /// Gives the function a URL.
+    /// Gives the function a URL: for `$LATEST`, or for the alias `url.qualifier` names
+    /// (`[functions.NAME.url]`; a second call replaces it).
     pub fn url(mut self, url: crate::url::UrlConfig) -> Self {
         self.url = Some(url);
+        self
+    }
+
+    /// Gives the function a URL for `qualifier`, `$LATEST` or one of its aliases
+    /// (`[functions.NAME.urls.QUALIFIER]`), beside the others: a function has one URL per
+    /// qualifier, as on Lambda.
+    ///
+    /// ```
+    /// use firebox_emulator::url::UrlConfig;
+    /// use firebox_emulator::{AliasConfig, FunctionConfig, VersionConfig};
+    /// let f = FunctionConfig::new("web")
+    ///     .publish(1, VersionConfig::new())
+    ///     .alias("live", AliasConfig::new("1"))
+    ///     .url(UrlConfig::default()) // $LATEST's
+    ///     .url_for("live", UrlConfig::default()); // the alias's
+    /// assert_eq!(f.declared_urls().len(), 2);
+    /// ```
+    pub fn url_for(mut self, qualifier: impl Into<String>, url: crate::url::UrlConfig) -> Self {
+        self.urls.insert(qualifier.into(), url);
         self
     }
 

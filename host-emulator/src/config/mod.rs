@@ -7,6 +7,7 @@ mod file;
 mod function;
 pub mod logging;
 mod runtimes;
+mod urls;
 mod validate;
 mod versions;
 

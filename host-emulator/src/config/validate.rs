@@ -48,11 +48,6 @@ impl FunctionConfig {
         if self.stream_max_bytes == 0 {
             return Err(field_error("stream_max_bytes", "must be positive".into()));
         }
-        if let Some(url) = &self.url {
-            if let Err((field, message)) = url.check() {
-                return Err(field_error(field, message));
-            }
-        }
         crate::scheduler::limits::check_function(&self, file, &AccountConfig::default())?;
         if self.region.is_empty()
             || !self

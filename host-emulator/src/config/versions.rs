@@ -199,8 +199,9 @@ impl FunctionConfig {
         f.versions.clear();
         f.aliases.clear();
         f.published.clear();
-        // The function's, not a version's (it names the function's aliases).
+        // The function's, not a version's (they name the function's aliases).
         f.url = None;
+        f.urls.clear();
         f.version = number.to_string();
         f.provisioned_concurrency = version.provisioned_concurrency;
         // Called before validation: `code_dir` is the function's own, or `None` (then each
@@ -264,16 +265,7 @@ impl FunctionConfig {
         for (name, alias) in &self.aliases {
             self.check_alias(file, name, alias)?;
         }
-        // As on Lambda, a URL invokes `$LATEST` or an alias, never a version number.
-        if let Some(q) = self.url.as_ref().and_then(|u| u.qualifier.as_deref()) {
-            if q != LATEST && !self.aliases.contains_key(q) {
-                return Err(self.field_error(
-                    file,
-                    "url.qualifier",
-                    &format!("`{q}` is neither `$LATEST` nor an alias of the function"),
-                ));
-            }
-        }
+        self.check_urls(file)?;
         Ok(published)
     }
 
@@ -286,7 +278,7 @@ impl FunctionConfig {
             .map_err(|e| self.field_error(file, &format!("aliases.{name}"), &e.to_string()))
     }
 
-    fn field_error(&self, file: &str, field: &str, message: &str) -> ConfigError {
+    pub(super) fn field_error(&self, file: &str, field: &str, message: &str) -> ConfigError {
         ConfigError::Field {
             file: file.to_owned(),
             function: self.name.clone(),

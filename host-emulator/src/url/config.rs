@@ -1,5 +1,6 @@
-//! The configuration of a function URL: its invoke mode and CORS settings, as in
-//! `[functions.NAME.url]` and on [`crate::FunctionConfig::url`].
+//! The configuration of a function URL: its invoke mode, CORS settings and qualifier, as in
+//! `[functions.NAME.url]` and `[functions.NAME.urls.QUALIFIER]`, and on
+//! [`crate::FunctionConfig::url`] and [`crate::FunctionConfig::url_for`].
 
 use serde::Deserialize;
 
@@ -35,7 +36,9 @@ pub struct UrlConfig {
     /// Cross-origin resource sharing, answered by the URL itself.
     pub cors: Option<Cors>,
     /// The alias (or `$LATEST`) the URL invokes, as Lambda's `Qualifier` of a function URL;
-    /// none means `$LATEST`.
+    /// none means `$LATEST`. A function has one URL per qualifier. For a URL given by
+    /// qualifier (`[functions.NAME.urls.QUALIFIER]`, [`crate::FunctionConfig::url_for`]) it is
+    /// that qualifier: leave it out.
     pub qualifier: Option<String>,
 }
 

@@ -1,9 +1,16 @@
-//! Function URLs on the emulator's public listener, routed by host name
-//! (`http://NAME.lambda-url.localhost:PORT/any/path`) or by path prefix
-//! (`http://127.0.0.1:PORT/lambda-url/NAME/any/path`, the prefix removed from `rawPath`).
-//! Each request becomes a payload format 2.0 event (`event`); the answer becomes an HTTP
-//! response (`response`), streamed as it arrives in `RESPONSE_STREAM` mode; CORS is
-//! answered from the configuration (`cors`).
+//! Function URLs on the emulator's public listener, one per qualifier (`$LATEST` and each
+//! alias). A request is routed to one by host name or by path prefix:
+//!
+//! - `http://NAME.lambda-url.localhost:PORT/any/path` and `http://127.0.0.1:PORT/lambda-url/NAME/any/path`
+//!   reach the function's unqualified URL (`$LATEST`'s); a function whose only URL is on an
+//!   alias answers with that one there too;
+//! - `http://ALIAS.NAME.lambda-url.localhost:PORT/any/path` and
+//!   `http://127.0.0.1:PORT/lambda-url/NAME:ALIAS/any/path` (`:` also as `%3A`) reach the URL
+//!   of alias `ALIAS`; `/lambda-url/NAME:$LATEST/` is `$LATEST`'s.
+//!
+//! The path prefix is removed from `rawPath`. Each request becomes a payload format 2.0 event
+//! (`event`); the answer becomes an HTTP response (`response`), streamed as it arrives in
+//! `RESPONSE_STREAM` mode; CORS is answered from the configuration (`cors`).
 
 mod config;
 mod cors;
@@ -20,24 +27,38 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use config::{Cors, InvokeMode, UrlConfig};
 pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
-pub(crate) use state::UrlSlot;
+pub(crate) use state::Urls;
 pub use state::{AuthType, FunctionUrl, UrlError, UrlUpdate};
 
 use crate::api::invoke::{buffer_stream, Functions};
 use crate::api::{read_body, BodyError, MAX_SYNC_REQUEST_BYTES};
+use crate::config::LATEST;
 use crate::invocation::{Answer, Invocation, Outcome, Reply};
 use crate::stream::{Framing, ResponseBody, StreamStart};
 use response::{message, split_prelude, with_head, Head};
 
-/// Host names ending in this are function URLs: `NAME.lambda-url.localhost`.
+/// Host names ending in this are function URLs: `NAME.lambda-url.localhost` (the unqualified
+/// URL) and `ALIAS.NAME.lambda-url.localhost` (an alias's).
 pub const HOST_SUFFIX: &str = ".lambda-url.localhost";
-/// Paths starting with this are function URLs: `/lambda-url/NAME/...`.
+/// Paths starting with this are function URLs: `/lambda-url/NAME/...` (the unqualified URL)
+/// and `/lambda-url/NAME:ALIAS/...` (an alias's).
 pub const PATH_PREFIX: &str = "/lambda-url/";
+
+/// The path of a function's URL for `qualifier` (none, or `$LATEST`: the unqualified URL),
+/// after `http://HOST:PORT`: `/lambda-url/NAME/` or `/lambda-url/NAME:ALIAS/`.
+pub fn url_path(function: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        None | Some(LATEST) => format!("{PATH_PREFIX}{function}/"),
+        Some(alias) => format!("{PATH_PREFIX}{function}:{alias}/"),
+    }
+}
 
 /// A request addressed to a function URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UrlTarget {
     name: String,
+    /// The qualifier the address names; `None`: the function's own address.
+    qualifier: Option<String>,
     raw_path: String,
     domain: String,
 }
@@ -55,26 +76,52 @@ pub(crate) fn route<B>(req: &Request<B>) -> Option<UrlTarget> {
         .map_or(host, |(h, _)| h)
         .to_ascii_lowercase();
     let path = req.uri().path();
-    if let Some(name) = host
-        .strip_suffix(HOST_SUFFIX)
-        .filter(|n| !n.is_empty() && !n.contains('.'))
-    {
-        return Some(UrlTarget {
-            name: name.to_owned(),
-            raw_path: path.to_owned(),
-            domain: host.clone(),
-        });
+    if let Some(labels) = host.strip_suffix(HOST_SUFFIX) {
+        // `NAME` or `ALIAS.NAME`: an alias label first, as a host name cannot hold `:`.
+        let (qualifier, name) = match labels.split_once('.') {
+            None => (None, labels),
+            Some((alias, name)) => (Some(alias), name),
+        };
+        let valid = |label: &str| !label.is_empty() && !label.contains('.');
+        if valid(name) && qualifier.is_none_or(valid) {
+            return Some(UrlTarget {
+                name: name.to_owned(),
+                qualifier: qualifier.map(str::to_owned),
+                raw_path: path.to_owned(),
+                domain: host.clone(),
+            });
+        }
+        return None;
     }
     let rest = path.strip_prefix(PATH_PREFIX)?;
-    let (name, tail) = rest.split_once('/').map_or((rest, ""), |(n, t)| (n, t));
+    let (segment, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let (name, qualifier) = split_qualifier(segment);
     if name.is_empty() {
         return None;
     }
+    let domain = match qualifier {
+        None | Some(LATEST) => format!("{name}{HOST_SUFFIX}"),
+        Some(alias) => format!("{alias}.{name}{HOST_SUFFIX}"),
+    };
     Some(UrlTarget {
         name: name.to_owned(),
+        qualifier: qualifier.map(str::to_owned),
         raw_path: format!("/{tail}"),
-        domain: format!("{name}{HOST_SUFFIX}"),
+        domain,
     })
+}
+
+/// `NAME` or `NAME:QUALIFIER` (the `:` also percent-encoded, `$` of `$LATEST` too).
+fn split_qualifier(segment: &str) -> (&str, Option<&str>) {
+    let split = segment
+        .split_once(':')
+        .or_else(|| segment.split_once("%3A"))
+        .or_else(|| segment.split_once("%3a"));
+    match split {
+        None => (segment, None),
+        Some((name, q)) if q.eq_ignore_ascii_case("%24LATEST") => (name, Some(LATEST)),
+        Some((name, q)) => (name, Some(q)),
+    }
 }
 
 /// Serves one function URL request.
@@ -99,15 +146,23 @@ async fn serve(
     peer: Option<SocketAddr>,
     request_id: &str,
 ) -> Response<ResponseBody> {
-    // The URL is `$LATEST`'s; it invokes the version its qualifier picks now (an alias
-    // deleted since takes its URL with it, as on Lambda).
+    // The URL invokes the version its qualifier picks now (`DeleteAlias` takes the alias's
+    // URL with it, as on Lambda).
     let Some((function, url)) = functions.get(&target.name).and_then(|f| {
-        let url = f.url()?.config;
+        let url = match target.qualifier.as_deref() {
+            None => f.urls.unqualified(),
+            Some(q) => f.url(Some(q)),
+        }?
+        .config;
         Some((f.resolve(url.qualifier.as_deref())?, url))
     }) else {
+        let named = match &target.qualifier {
+            Some(q) => format!("{}:{q}", target.name),
+            None => target.name.clone(),
+        };
         return message(
             StatusCode::NOT_FOUND,
-            &format!("No function URL for `{}`", target.name),
+            &format!("No function URL for `{named}`"),
         );
     };
     if let Some(cors) = &url.cors {
@@ -290,9 +345,12 @@ mod tests {
     fn routes() {
         let t = route(&req("hello.lambda-url.localhost:3001", "/a/b")).unwrap();
         assert_eq!((t.name.as_str(), t.raw_path.as_str()), ("hello", "/a/b"));
+        assert_eq!(t.qualifier, None);
         assert_eq!(t.domain, "hello.lambda-url.localhost");
         let t = route(&req("127.0.0.1:3001", "/lambda-url/hello/a/b")).unwrap();
         assert_eq!((t.name.as_str(), t.raw_path.as_str()), ("hello", "/a/b"));
+        assert_eq!(t.qualifier, None);
+        assert_eq!(t.domain, "hello.lambda-url.localhost");
         let t = route(&req("127.0.0.1:3001", "/lambda-url/hello")).unwrap();
         assert_eq!(t.raw_path, "/");
         assert!(route(&req(
@@ -301,6 +359,44 @@ mod tests {
         ))
         .is_none());
         assert!(route(&req("127.0.0.1", "/lambda-url/")).is_none());
-        assert!(route(&req("a.b.lambda-url.localhost", "/")).is_none());
+        assert!(route(&req("127.0.0.1", "/lambda-url/:live/")).is_none());
+        for host in [
+            "a.b.c.lambda-url.localhost",
+            ".b.lambda-url.localhost",
+            "a..lambda-url.localhost",
+            "lambda-url.localhost",
+        ] {
+            assert!(route(&req(host, "/")).is_none(), "{host}");
+        }
+    }
+
+    #[test]
+    fn routes_to_an_alias_by_host_and_by_path() {
+        let t = route(&req("Live.Hello.lambda-url.localhost:3001", "/a")).unwrap();
+        assert_eq!(t.name, "hello");
+        assert_eq!(t.qualifier.as_deref(), Some("live"));
+        assert_eq!(
+            (t.raw_path.as_str(), t.domain.as_str()),
+            ("/a", "live.hello.lambda-url.localhost")
+        );
+        for path in [
+            "/lambda-url/hello:live/a",
+            "/lambda-url/hello%3Alive/a",
+            "/lambda-url/hello%3alive/a",
+        ] {
+            let t = route(&req("127.0.0.1:3001", path)).unwrap();
+            assert_eq!(t.name, "hello", "{path}");
+            assert_eq!(t.qualifier.as_deref(), Some("live"), "{path}");
+            assert_eq!(t.raw_path, "/a", "{path}");
+            assert_eq!(t.domain, "live.hello.lambda-url.localhost", "{path}");
+        }
+        for path in ["/lambda-url/hello:$LATEST/", "/lambda-url/hello:%24LATEST/"] {
+            let t = route(&req("127.0.0.1:3001", path)).unwrap();
+            assert_eq!(t.qualifier.as_deref(), Some(LATEST), "{path}");
+            assert_eq!(t.domain, "hello.lambda-url.localhost", "{path}");
+        }
+        assert_eq!(url_path("hello", None), "/lambda-url/hello/");
+        assert_eq!(url_path("hello", Some(LATEST)), "/lambda-url/hello/");
+        assert_eq!(url_path("hello", Some("live")), "/lambda-url/hello:live/");
     }
 }

@@ -1,13 +1,16 @@
-//! A function's URL while the emulator runs: declared in the configuration, or made, changed
-//! and removed through the control plane (`CreateFunctionUrlConfig`,
-//! `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig`). A function has at most one URL, for
-//! `$LATEST` or one alias.
+//! A function's URLs while the emulator runs, one per qualifier (`$LATEST` and each alias, as
+//! on Lambda): declared in the configuration, or made, changed and removed through the control
+//! plane (`CreateFunctionUrlConfig`, `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig`).
+//! `DeleteAlias` removes the alias's URL with it.
 //!
-//! The URL is read on every request to it and written by those operations, behind a `std`
-//! read-write lock never held across an `.await`. Changing a URL does not touch the
+//! The URLs are read on every request to one and written by those operations, behind a `std`
+//! read-write lock never held across an `.await`; nothing that can panic runs under it. It may
+//! be taken while the aliases' lock is held (a URL on an alias is made, or removed with its
+//! alias, while the alias cannot change), never the reverse. Changing a URL does not touch the
 //! function's environments: the next request is answered with the new settings.
 
-use std::sync::{PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::config::{Cors, InvokeMode, UrlConfig};
 use crate::config::LATEST;
@@ -86,7 +89,7 @@ pub struct UrlUpdate {
 /// Why a URL could not be made, read, changed or removed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UrlError {
-    /// The function has a URL already (one per function here).
+    /// The qualifier (`$LATEST` or the alias) has a URL already.
     #[error("Failed to create function url config for [functionArn = {arn}]. Error message:  FunctionUrlConfig exists for this Lambda function")]
     Exists {
         /// The ARN the URL is for.
@@ -100,54 +103,97 @@ pub enum UrlError {
     Invalid(String),
 }
 
-/// The URL slot of a function.
+/// A function's URLs, by qualifier (`$LATEST` or an alias name). `$LATEST` sorts before every
+/// alias name (`$` comes before letters, digits, `-` and `_`), so it is listed first.
 #[derive(Debug, Default)]
-pub(crate) struct UrlSlot(RwLock<Option<FunctionUrl>>);
+pub(crate) struct Urls(RwLock<BTreeMap<String, FunctionUrl>>);
 
-impl UrlSlot {
-    /// A slot holding the URL of the configuration, if any.
-    pub fn new(declared: Option<UrlConfig>) -> Self {
-        Self(RwLock::new(
-            declared.map(|config| FunctionUrl::new(config, AuthType::None)),
-        ))
+impl Urls {
+    /// The URLs of the configuration, by qualifier (already checked), with no authentication.
+    pub fn new(declared: BTreeMap<String, UrlConfig>) -> Self {
+        let by_qualifier = declared
+            .into_iter()
+            .map(|(q, config)| (q, FunctionUrl::new(config, AuthType::None)))
+            .collect();
+        Self(RwLock::new(by_qualifier))
     }
 
-    /// The URL now.
-    pub fn get(&self) -> Option<FunctionUrl> {
-        // A poisoned lock still holds a whole value: nothing that can panic runs under it.
-        self.0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    // A poisoned lock still guards a whole map: nothing that can panic runs while it is held.
+    fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, FunctionUrl>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<FunctionUrl>> {
+    fn write(&self) -> RwLockWriteGuard<'_, BTreeMap<String, FunctionUrl>> {
         self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The URL of `qualifier` (none means `$LATEST`).
+    pub fn get(&self, qualifier: Option<&str>) -> Option<FunctionUrl> {
+        self.read().get(qualifier.unwrap_or(LATEST)).cloned()
+    }
+
+    /// Every URL, `$LATEST`'s first, then the aliases' by name.
+    pub fn all(&self) -> Vec<FunctionUrl> {
+        self.read().values().cloned().collect()
+    }
+
+    /// The URL an unqualified address reaches: `$LATEST`'s, or, when the function has just
+    /// one URL and it is on an alias, that one (a single URL answers at the function's own
+    /// address, whatever it invokes).
+    pub fn unqualified(&self) -> Option<FunctionUrl> {
+        let by_qualifier = self.read();
+        match by_qualifier.get(LATEST) {
+            Some(url) => Some(url.clone()),
+            None if by_qualifier.len() == 1 => by_qualifier.values().next().cloned(),
+            None => None,
+        }
+    }
+
+    /// Removes the URL of `qualifier`; whether there was one.
+    pub fn remove(&self, qualifier: &str) -> bool {
+        self.write().remove(qualifier).is_some()
     }
 }
 
 impl Function {
-    /// The function's URL now.
-    pub fn url(&self) -> Option<FunctionUrl> {
-        self.url_slot.get()
+    /// The function's URL for `qualifier` (none means `$LATEST`).
+    pub fn url(&self, qualifier: Option<&str>) -> Option<FunctionUrl> {
+        self.urls.get(qualifier)
     }
 
-    /// `CreateFunctionUrlConfig`: a URL for `$LATEST` or an alias of the function.
+    /// `CreateFunctionUrlConfig`: a URL for `$LATEST` or an alias of the function, unless that
+    /// qualifier has one.
     pub fn create_url(
         &self,
         config: UrlConfig,
         auth_type: AuthType,
     ) -> Result<FunctionUrl, UrlError> {
-        self.check_url(&config)?;
-        let mut slot = self.url_slot.write();
-        if slot.is_some() {
-            return Err(UrlError::Exists {
-                arn: self.url_arn(config.qualifier.as_deref()),
-            });
+        config
+            .check()
+            .map_err(|(field, m)| UrlError::Invalid(format!("{field}: {m}")))?;
+        let insert = || {
+            let key = config.qualifier.as_deref().unwrap_or(LATEST).to_owned();
+            let mut by_qualifier = self.urls.write();
+            if by_qualifier.contains_key(&key) {
+                return Err(UrlError::Exists {
+                    arn: self.url_arn(config.qualifier.as_deref()),
+                });
+            }
+            let url = FunctionUrl::new(config.clone(), auth_type);
+            by_qualifier.insert(key, url.clone());
+            Ok(url)
+        };
+        match config.qualifier.as_deref() {
+            None | Some(LATEST) => insert(),
+            Some(q) if q.chars().all(|c| c.is_ascii_digit()) => Err(UrlError::Invalid(format!(
+                "A function URL invokes $LATEST or an alias, not a version (got `{q}`)"
+            ))),
+            // Made while the alias cannot be deleted, so that no URL outlives its alias.
+            Some(q) => self
+                .aliases
+                .while_present(q, insert)
+                .unwrap_or(Err(UrlError::NotFound)),
         }
-        let url = FunctionUrl::new(config, auth_type);
-        *slot = Some(url.clone());
-        Ok(url)
     }
 
     /// `UpdateFunctionUrlConfig` of the URL for `qualifier`.
@@ -156,10 +202,9 @@ impl Function {
         qualifier: Option<&str>,
         update: UrlUpdate,
     ) -> Result<FunctionUrl, UrlError> {
-        let mut slot = self.url_slot.write();
-        let current = slot
-            .as_ref()
-            .filter(|u| u.qualifier() == qualifier.unwrap_or(LATEST))
+        let mut by_qualifier = self.urls.write();
+        let current = by_qualifier
+            .get_mut(qualifier.unwrap_or(LATEST))
             .ok_or(UrlError::NotFound)?;
         let mut url = current.clone();
         if let Some(auth_type) = update.auth_type {
@@ -175,19 +220,16 @@ impl Function {
             .check()
             .map_err(|(field, m)| UrlError::Invalid(format!("{field}: {m}")))?;
         url.modified = crate::ids::rfc3339_millis(crate::ids::unix_millis());
-        *slot = Some(url.clone());
+        *current = url.clone();
         Ok(url)
     }
 
     /// `DeleteFunctionUrlConfig` of the URL for `qualifier`.
     pub fn delete_url(&self, qualifier: Option<&str>) -> Result<(), UrlError> {
-        let mut slot = self.url_slot.write();
-        match slot.as_ref() {
-            Some(u) if u.qualifier() == qualifier.unwrap_or(LATEST) => {
-                *slot = None;
-                Ok(())
-            }
-            _ => Err(UrlError::NotFound),
+        if self.urls.remove(qualifier.unwrap_or(LATEST)) {
+            Ok(())
+        } else {
+            Err(UrlError::NotFound)
         }
     }
 
@@ -196,22 +238,6 @@ impl Function {
         match qualifier {
             None | Some(LATEST) => self.latest().config.arn(),
             Some(q) => self.arn_of(q),
-        }
-    }
-
-    /// A URL's qualifier must be `$LATEST` or an alias (never a version number), and its
-    /// CORS settings in range.
-    fn check_url(&self, config: &UrlConfig) -> Result<(), UrlError> {
-        config
-            .check()
-            .map_err(|(field, m)| UrlError::Invalid(format!("{field}: {m}")))?;
-        match config.qualifier.as_deref() {
-            None | Some(LATEST) => Ok(()),
-            Some(q) if q.chars().all(|c| c.is_ascii_digit()) => Err(UrlError::Invalid(format!(
-                "A function URL invokes $LATEST or an alias, not a version (got `{q}`)"
-            ))),
-            Some(q) if self.aliases.get(q).is_none() => Err(UrlError::NotFound),
-            Some(_) => Ok(()),
         }
     }
 }

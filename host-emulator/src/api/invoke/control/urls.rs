@@ -1,8 +1,10 @@
 //! The control plane of function URLs (API version 2021-10-31): `CreateFunctionUrlConfig`,
 //! `GetFunctionUrlConfig`, `UpdateFunctionUrlConfig`, `DeleteFunctionUrlConfig` and
-//! `ListFunctionUrlConfigs` (see [`crate::url`] for what a URL does). The URL a config shows
-//! is the path form on the address the caller used (`http://HOST:PORT/lambda-url/NAME/`),
-//! which every HTTP client reaches without name resolution.
+//! `ListFunctionUrlConfigs` (see [`crate::url`] for what a URL does). A function has one URL
+//! per qualifier (`$LATEST`, the default, or an alias: `?Qualifier=` or `NAME:ALIAS`). The URL
+//! a config shows is the path form on the address the caller used
+//! (`http://HOST:PORT/lambda-url/NAME/`, or `…/lambda-url/NAME:ALIAS/` for an alias's), which
+//! every HTTP client reaches without name resolution.
 
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
@@ -11,9 +13,12 @@ use serde_json::{json, Value};
 
 use super::super::request::name_function;
 use super::super::{bad_parameter, Functions, ServiceError};
+use super::read::page;
 use super::write::read_json;
 use super::Answer;
-use crate::url::{AuthType, Cors, FunctionUrl, InvokeMode, UrlConfig, UrlError, UrlUpdate};
+use crate::url::{
+    url_path, AuthType, Cors, FunctionUrl, InvokeMode, UrlConfig, UrlError, UrlUpdate,
+};
 use crate::versions::Function;
 
 /// The body of a create or an update.
@@ -75,13 +80,12 @@ pub(super) async fn answer(
     let method = req.method().as_str().to_owned();
     match (list, method.as_str()) {
         (true, "GET") => {
-            let all: Vec<Value> = function.url().iter().map(shown).collect();
-            Ok(Answer::ok(json!({ "FunctionUrlConfigs": all })))
+            let all: Vec<Value> = function.urls.all().iter().map(shown).collect();
+            page(&req, "FunctionUrlConfigs", all).map(Answer::ok)
         }
         (false, "GET") => {
             let url = function
-                .url()
-                .filter(|u| u.qualifier() == qualifier.as_deref().unwrap_or(crate::config::LATEST))
+                .url(qualifier.as_deref())
                 .ok_or_else(|| url_error(UrlError::NotFound))?;
             Ok(Answer::ok(shown(&url)))
         }
@@ -133,7 +137,7 @@ pub(super) async fn answer(
 fn shown(function: &Function, url: &FunctionUrl, host: &str) -> Value {
     let name = &function.latest().config.name;
     let mut v = json!({
-        "FunctionUrl": format!("http://{host}{}{name}/", crate::url::PATH_PREFIX),
+        "FunctionUrl": format!("http://{host}{}", url_path(name, url.config.qualifier.as_deref())),
         "FunctionArn": function.url_arn(url.config.qualifier.as_deref()),
         "AuthType": url.auth_type.as_str(),
         "CreationTime": url.created,
