@@ -7,7 +7,7 @@
 //! environments are those of the version it names (split by weight between the two versions
 //! of a routed alias). Each change works out, for every published version, how many
 //! provisioned environments it keeps, and tells the version's scheduler
-//! ([`PoolMessage::Provision`]); the scheduler starts them (`Status: IN_PROGRESS`) until all
+//! (`PoolMessage::Provision`); the scheduler starts them (`Status: IN_PROGRESS`) until all
 //! are ready (`READY`). The function's total is checked against its reservation or the
 //! account's unreserved pool first ([`Capacity::set_provisioned`]); nothing changes when it
 //! is refused. Versions declared in `firebox.toml` with `provisioned_concurrency` start with
