@@ -88,16 +88,21 @@ pub struct VersionCounters {
 impl VersionCounters {
     /// Counts an answered invocation.
     pub fn record_answer(&self, answer: &Answer) {
-        match answer {
-            Answer::Success(_) => {
-                self.invocations.fetch_add(1, Ordering::Relaxed);
-            }
-            Answer::FunctionError(_) => {
-                self.invocations.fetch_add(1, Ordering::Relaxed);
-                self.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Answer::Throttled { .. } | Answer::ServiceError(_) => {}
+        count_answer(&self.invocations, &self.errors, answer);
+    }
+}
+
+/// Counts a success or a function error (throttles and service errors are not invocations).
+fn count_answer(invocations: &AtomicU64, errors: &AtomicU64, answer: &Answer) {
+    match answer {
+        Answer::Success(_) => {
+            invocations.fetch_add(1, Ordering::Relaxed);
         }
+        Answer::FunctionError(_) => {
+            invocations.fetch_add(1, Ordering::Relaxed);
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+        Answer::Throttled { .. } | Answer::ServiceError(_) => {}
     }
 }
 
@@ -172,17 +177,10 @@ impl FunctionMetrics {
 
     /// Counts an answered invocation.
     pub fn record_answer(&self, answer: &Answer) {
-        match answer {
-            Answer::Success(_) => {
-                self.invocations.fetch_add(1, Ordering::Relaxed);
-            }
-            Answer::FunctionError(_) => {
-                self.invocations.fetch_add(1, Ordering::Relaxed);
-                self.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Answer::Throttled { reason } => self.record_throttle(reason),
-            Answer::ServiceError(_) => {}
+        if let Answer::Throttled { reason } = answer {
+            self.record_throttle(reason);
         }
+        count_answer(&self.invocations, &self.errors, answer);
     }
 
     /// Counts a throttle.
