@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use serde::Serialize;
 
 use crate::config::LATEST;
-use crate::versions::Function;
+use crate::versions::{Function, UnknownQualifier};
 
 /// Lambda's largest policy: the bytes of its JSON document.
 pub const MAX_POLICY_BYTES: usize = 20_480;
@@ -313,20 +313,12 @@ pub(crate) fn remove_permission(
 
 /// Whether `qualifier` names `$LATEST`, a published version or an alias of `function`.
 fn exists(function: &Function, qualifier: Option<&str>) -> Result<(), PolicyError> {
-    match qualifier {
-        None | Some(LATEST) => Ok(()),
-        Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
-            if function.is_published(q) {
-                Ok(())
-            } else {
-                Err(PolicyError::NoSuchVersion(function.arn_of(q)))
-            }
-        }
-        Some(q) => match function.aliases.get(q) {
-            Some(_) => Ok(()),
-            None => Err(PolicyError::NoSuchAlias(function.arn_of(q))),
-        },
-    }
+    function
+        .check_qualifier(qualifier.unwrap_or(LATEST))
+        .map_err(|e| match e {
+            UnknownQualifier::Version(arn) => PolicyError::NoSuchVersion(arn),
+            UnknownQualifier::Alias(arn) => PolicyError::NoSuchAlias(arn),
+        })
 }
 
 /// The statement `permission` makes on `resource`.

@@ -23,11 +23,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::config::LATEST;
+use crate::config::{is_version_number, LATEST};
 use crate::emulator::{ControlError, Emulator};
 use crate::scheduler::capacity::ProvisioningError;
 use crate::scheduler::{FunctionShared, PoolMessage};
-use crate::versions::Function;
+use crate::versions::{Function, UnknownQualifier};
 
 /// Lambda's `Status` of a provisioned concurrency configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +199,7 @@ fn targets(function: &Function, configs: &BTreeMap<String, Stored>) -> BTreeMap<
         }
     };
     for (qualifier, stored) in configs {
-        if is_version(qualifier) {
+        if is_version_number(qualifier) {
             add(qualifier, stored.requested);
         } else if let Some(alias) = function.aliases.get(qualifier) {
             let n = stored.requested;
@@ -220,25 +220,13 @@ fn targets(function: &Function, configs: &BTreeMap<String, Stored>) -> BTreeMap<
     targets
 }
 
-/// Whether a qualifier names a version (digits) rather than an alias.
-fn is_version(qualifier: &str) -> bool {
-    !qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Checks that `qualifier` is a published version or an alias of `function`.
+/// Checks that `qualifier` is a published version or an alias of `function` (`$LATEST` is
+/// refused before this).
 fn check_qualifier(function: &Function, qualifier: &str) -> Result<(), ProvisionedError> {
-    if is_version(qualifier) {
-        if !function.is_published(qualifier) {
-            return Err(ProvisionedError::VersionNotFound {
-                arn: function.arn_of(qualifier),
-            });
-        }
-    } else if function.aliases.get(qualifier).is_none() {
-        return Err(ProvisionedError::AliasNotFound {
-            arn: function.arn_of(qualifier),
-        });
-    }
-    Ok(())
+    function.check_qualifier(qualifier).map_err(|e| match e {
+        UnknownQualifier::Version(arn) => ProvisionedError::VersionNotFound { arn },
+        UnknownQualifier::Alias(arn) => ProvisionedError::AliasNotFound { arn },
+    })
 }
 
 /// Puts `requested` provisioned environments on `qualifier` (a published version or an
@@ -257,7 +245,7 @@ pub(crate) fn put(
     }
     let mut configs = function.provisioned.lock();
     check_qualifier(function, qualifier)?;
-    if is_version(qualifier) {
+    if is_version_number(qualifier) {
         let by_alias =
             function.aliases.all().into_iter().any(|(name, alias)| {
                 alias.config.version == qualifier && configs.contains_key(&name)
@@ -335,7 +323,7 @@ pub(crate) async fn all(function: &Function) -> Vec<(String, ProvisionedConcurre
 /// How far `qualifier`'s configuration has come: the provisioned environments of the
 /// version(s) it reaches, as their schedulers count them, up to what it asked for.
 async fn progress(function: &Function, qualifier: &str, stored: Stored) -> ProvisionedConcurrency {
-    let versions: Vec<String> = if is_version(qualifier) {
+    let versions: Vec<String> = if is_version_number(qualifier) {
         vec![qualifier.to_owned()]
     } else {
         function.aliases.get(qualifier).map_or_else(Vec::new, |a| {
@@ -428,15 +416,6 @@ impl Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_are_digits() {
-        assert!(is_version("1"));
-        assert!(is_version("42"));
-        assert!(!is_version("live"));
-        assert!(!is_version(""));
-        assert!(!is_version("$LATEST"));
-    }
 
     #[test]
     fn errors_read_as_lambda_writes_them() {

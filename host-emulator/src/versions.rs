@@ -52,6 +52,15 @@ pub(crate) struct Function {
     pub(crate) policy: crate::policy::Policies,
 }
 
+/// A qualifier the function does not have, with its ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UnknownQualifier {
+    /// A version number that is not published.
+    Version(String),
+    /// A name that is not one of its aliases.
+    Alias(String),
+}
+
 /// What `PublishVersion` last published, to publish no new version while `$LATEST` is the
 /// same (Lambda's rule).
 #[derive(Debug, Clone)]
@@ -136,6 +145,22 @@ impl Function {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(version)
                 .cloned()
+        }
+    }
+
+    /// Checks that `qualifier` is `$LATEST`, a published version or an alias of the function.
+    pub fn check_qualifier(&self, qualifier: &str) -> Result<(), UnknownQualifier> {
+        if qualifier == LATEST {
+            Ok(())
+        } else if crate::config::is_version_number(qualifier) {
+            match self.is_published(qualifier) {
+                true => Ok(()),
+                false => Err(UnknownQualifier::Version(self.arn_of(qualifier))),
+            }
+        } else if self.aliases.get(qualifier).is_some() {
+            Ok(())
+        } else {
+            Err(UnknownQualifier::Alias(self.arn_of(qualifier)))
         }
     }
 

@@ -21,7 +21,7 @@ pub use logging::{LogFormat, LogLevel, LoggingConfig, LoggingUpdate};
 pub use runtimes::{family as runtime_family, Runtimes, HANDLER_PLACEHOLDER};
 pub(crate) use validate::check_description;
 pub use validate::{check_destinations, MAX_DESCRIPTION};
-pub(crate) use versions::{check_alias, AliasRuleError};
+pub(crate) use versions::{check_alias, is_version_number, AliasRuleError};
 pub use versions::{AliasConfig, VersionConfig, LATEST};
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";

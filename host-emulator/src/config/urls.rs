@@ -35,7 +35,7 @@ impl FunctionConfig {
             if q == LATEST || self.aliases.contains_key(q) {
                 return Ok(());
             }
-            let why = if !q.is_empty() && q.chars().all(|c| c.is_ascii_digit()) {
+            let why = if super::is_version_number(q) {
                 format!(
                     "`{q}` is a version: a function URL invokes `$LATEST` or an alias, never a \
                      version (as on Lambda)"

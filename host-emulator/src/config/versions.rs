@@ -17,6 +17,12 @@ use super::{ConfigError, FunctionConfig};
 /// The qualifier of the unpublished version.
 pub const LATEST: &str = "$LATEST";
 
+/// Whether `qualifier` names a version by its number (digits only), not an alias or
+/// `$LATEST`.
+pub(crate) fn is_version_number(qualifier: &str) -> bool {
+    !qualifier.is_empty() && qualifier.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Lambda's longest alias name.
 const MAX_ALIAS_NAME: usize = 128;
 
@@ -317,7 +323,7 @@ pub(crate) fn check_alias(
     let invalid = |m: String| Err(AliasRuleError::Invalid(m));
     if name.is_empty()
         || name.len() > MAX_ALIAS_NAME
-        || name.chars().all(|c| c.is_ascii_digit())
+        || is_version_number(name)
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -364,6 +370,16 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    #[test]
+    fn version_numbers_are_digits() {
+        assert!(is_version_number("1"));
+        assert!(is_version_number("42"));
+        assert!(!is_version_number("live"));
+        assert!(!is_version_number("v1"));
+        assert!(!is_version_number(""));
+        assert!(!is_version_number(LATEST));
+    }
     use crate::config::parse_test_config as parse;
 
     #[test]

@@ -185,7 +185,7 @@ impl Function {
         };
         match config.qualifier.as_deref() {
             None | Some(LATEST) => insert(),
-            Some(q) if q.chars().all(|c| c.is_ascii_digit()) => Err(UrlError::Invalid(format!(
+            Some(q) if crate::config::is_version_number(q) => Err(UrlError::Invalid(format!(
                 "A function URL invokes $LATEST or an alias, not a version (got `{q}`)"
             ))),
             // Made while the alias cannot be deleted, so that no URL outlives its alias.
