@@ -6,6 +6,7 @@ pub mod event_invoke;
 mod file;
 mod function;
 pub mod logging;
+mod raw_function;
 mod runtimes;
 mod urls;
 mod validate;

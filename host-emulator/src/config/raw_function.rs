@@ -1,0 +1,285 @@
+//! One function's table in `firebox.toml` as written (`[functions.NAME]` or `[defaults]`):
+//! its fields, `[defaults]` merged under it ([`RawFunction::or`]), and the result turned into a
+//! [`FunctionConfig`] with each field's value checked ([`RawFunction::into_config`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, FunctionConfig, ScalingRate};
+
+/// `scaling_rate = "aws"` or `{ environments = N, window_s = S }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawScalingRate {
+    Named(String),
+    Custom { environments: u32, window_s: f64 },
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFunction {
+    command: Option<Vec<String>>,
+    runtime: Option<String>,
+    code_dir: Option<PathBuf>,
+    handler: Option<String>,
+    description: Option<String>,
+    memory_mb: Option<u32>,
+    timeout_s: Option<f64>,
+    environment: Option<BTreeMap<String, String>>,
+    region: Option<String>,
+    account_id: Option<String>,
+    max_environments: Option<u32>,
+    reserved_concurrency: Option<u32>,
+    provisioned_concurrency: Option<u32>,
+    max_concurrency: Option<u32>,
+    freeze: Option<bool>,
+    scaling_rate: Option<RawScalingRate>,
+    idle_timeout_s: Option<f64>,
+    init_timeout_s: Option<f64>,
+    stream_max_bytes: Option<u64>,
+    stream_bandwidth_shape: Option<bool>,
+    url: Option<crate::url::UrlConfig>,
+    urls: Option<BTreeMap<String, crate::url::UrlConfig>>,
+    event_invoke: Option<super::event_invoke::RawEventInvoke>,
+    logging: Option<super::LoggingConfig>,
+    reload: Option<bool>,
+    extensions: Option<Vec<PathBuf>>,
+    versions: Option<BTreeMap<String, RawVersion>>,
+    aliases: Option<BTreeMap<String, RawAlias>>,
+}
+
+/// `[functions.NAME.versions.N]`: what a published version changes.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVersion {
+    command: Option<Vec<String>>,
+    code_dir: Option<PathBuf>,
+    handler: Option<String>,
+    memory_mb: Option<u32>,
+    timeout_s: Option<f64>,
+    environment: Option<BTreeMap<String, String>>,
+    extensions: Option<Vec<PathBuf>>,
+    provisioned_concurrency: Option<u32>,
+}
+
+/// An alias: `live = "1"` or `live = { version = "1", additional_version_weights = { "2" = 0.1 } }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawAlias {
+    Version(String),
+    Routed {
+        version: String,
+        #[serde(default)]
+        additional_version_weights: BTreeMap<String, f64>,
+    },
+}
+
+impl RawFunction {
+    /// Refuses, as `[defaults]`, the fields that belong to one function: its versions, aliases
+    /// and per-alias URLs.
+    pub(super) fn check_as_defaults(&self) -> Result<(), &'static str> {
+        if self.versions.is_some() || self.aliases.is_some() {
+            return Err("[defaults]: `versions` and `aliases` belong to one function; declare them under [functions.NAME]");
+        }
+        if self.urls.is_some() {
+            return Err("[defaults]: `urls` name a function's aliases; declare them under [functions.NAME] (a `url` table in [defaults] gives every function a URL)");
+        }
+        Ok(())
+    }
+
+    /// This function's fields, each taken from `defaults` when absent (`environment` tables are
+    /// merged, the function's own variables winning).
+    pub(super) fn or(self, defaults: &RawFunction) -> RawFunction {
+        let d = defaults.clone();
+        RawFunction {
+            command: self.command.or(d.command),
+            runtime: self.runtime.or(d.runtime),
+            code_dir: self.code_dir.or(d.code_dir),
+            handler: self.handler.or(d.handler),
+            description: self.description.or(d.description),
+            memory_mb: self.memory_mb.or(d.memory_mb),
+            timeout_s: self.timeout_s.or(d.timeout_s),
+            environment: match (d.environment, self.environment) {
+                (Some(mut base), Some(own)) => {
+                    base.extend(own);
+                    Some(base)
+                }
+                (base, own) => own.or(base),
+            },
+            region: self.region.or(d.region),
+            account_id: self.account_id.or(d.account_id),
+            max_environments: self.max_environments.or(d.max_environments),
+            reserved_concurrency: self.reserved_concurrency.or(d.reserved_concurrency),
+            provisioned_concurrency: self.provisioned_concurrency.or(d.provisioned_concurrency),
+            max_concurrency: self.max_concurrency.or(d.max_concurrency),
+            freeze: self.freeze.or(d.freeze),
+            scaling_rate: self.scaling_rate.or(d.scaling_rate),
+            idle_timeout_s: self.idle_timeout_s.or(d.idle_timeout_s),
+            init_timeout_s: self.init_timeout_s.or(d.init_timeout_s),
+            stream_max_bytes: self.stream_max_bytes.or(d.stream_max_bytes),
+            stream_bandwidth_shape: self.stream_bandwidth_shape.or(d.stream_bandwidth_shape),
+            url: self.url.or(d.url),
+            event_invoke: self.event_invoke.or(d.event_invoke),
+            logging: self.logging.or(d.logging),
+            reload: self.reload.or(d.reload),
+            extensions: self.extensions.or(d.extensions),
+            // A function's own: `[defaults]` may not hold them (checked when it is read).
+            versions: self.versions,
+            aliases: self.aliases,
+            urls: self.urls,
+        }
+    }
+
+    /// The function `name` these fields describe; `file` names the configuration in errors.
+    pub(super) fn into_config(self, name: &str, file: &str) -> Result<FunctionConfig, ConfigError> {
+        let seconds = |field: &str, value: f64| {
+            if (0.0..=86_400.0).contains(&value) {
+                Ok(Duration::from_secs_f64(value))
+            } else {
+                Err(ConfigError::Field {
+                    file: file.to_owned(),
+                    function: name.to_owned(),
+                    field: field.to_owned(),
+                    message: format!("`{value}` is not a number of seconds"),
+                })
+            }
+        };
+        let mut f = FunctionConfig::new(name);
+        if let Some(command) = self.command {
+            f.command = command;
+        }
+        f.runtime = self.runtime;
+        f.code_dir = self.code_dir;
+        f.handler = self.handler;
+        f.description = self.description.unwrap_or_default();
+        if let Some(mb) = self.memory_mb {
+            f.memory_mb = mb;
+        }
+        if let Some(t) = self.timeout_s {
+            f.timeout = seconds("timeout_s", t)?;
+        }
+        if let Some(env) = self.environment {
+            f.environment = env;
+        }
+        if let Some(r) = self.region {
+            f.region = r;
+        }
+        if let Some(a) = self.account_id {
+            f.account_id = a;
+        }
+        let field = |field: &str, message: String| ConfigError::Field {
+            file: file.to_owned(),
+            function: name.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        match (self.max_environments, self.reserved_concurrency) {
+            (Some(_), Some(_)) => {
+                return Err(field(
+                    "max_environments",
+                    "is the old name of `reserved_concurrency`; give only one of them".into(),
+                ))
+            }
+            (Some(n), None) | (None, Some(n)) => f.reserved_concurrency = Some(n),
+            (None, None) => {}
+        }
+        if let Some(n) = self.provisioned_concurrency {
+            f.provisioned_concurrency = n;
+        }
+        f.max_concurrency = self.max_concurrency;
+        if let Some(freeze) = self.freeze {
+            f.freeze = freeze;
+        }
+        if let Some(reload) = self.reload {
+            f.reload = reload;
+        }
+        if let Some(extensions) = self.extensions {
+            f.extensions = extensions;
+        }
+        f.scaling_rate = match self.scaling_rate {
+            None => None,
+            Some(RawScalingRate::Named(n)) if n == "aws" => Some(ScalingRate::AWS),
+            Some(RawScalingRate::Named(n)) => {
+                return Err(field(
+                    "scaling_rate",
+                    format!(
+                        "`{n}` is not a rate: use \"aws\" or {{ environments = N, window_s = S }}"
+                    ),
+                ))
+            }
+            Some(RawScalingRate::Custom {
+                environments,
+                window_s,
+            }) => Some(ScalingRate {
+                environments,
+                window: seconds("scaling_rate", window_s)?,
+            }),
+        };
+        if let Some(t) = self.idle_timeout_s {
+            f.idle_timeout = seconds("idle_timeout_s", t)?;
+        }
+        if let Some(t) = self.init_timeout_s {
+            f.init_timeout = seconds("init_timeout_s", t)?;
+        }
+        if let Some(n) = self.stream_max_bytes {
+            f.stream_max_bytes = n;
+        }
+        if let Some(on) = self.stream_bandwidth_shape {
+            f.stream_bandwidth_shape = on;
+        }
+        f.url = self.url;
+        f.urls = self.urls.unwrap_or_default();
+        if let Some(raw) = self.event_invoke {
+            f.event_invoke = Some(
+                raw.into_config()
+                    .map_err(|(name, message)| field(name, message))?,
+            );
+        }
+        if let Some(logging) = self.logging {
+            f.logging = logging;
+        }
+        for (key, raw) in self.versions.unwrap_or_default() {
+            let number = key
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1 && n.to_string() == key)
+                .ok_or_else(|| {
+                    field(
+                        &format!("versions.{key}"),
+                        "a version is a number from 1 up (`[functions.NAME.versions.1]`)".into(),
+                    )
+                })?;
+            let mut version = crate::config::VersionConfig {
+                command: raw.command,
+                code_dir: raw.code_dir,
+                handler: raw.handler,
+                memory_mb: raw.memory_mb,
+                timeout: None,
+                environment: raw.environment.unwrap_or_default(),
+                extensions: raw.extensions,
+                provisioned_concurrency: raw.provisioned_concurrency.unwrap_or(0),
+            };
+            if let Some(t) = raw.timeout_s {
+                version.timeout = Some(seconds(&format!("versions.{key}.timeout_s"), t)?);
+            }
+            f.versions.insert(number, version);
+        }
+        for (name, raw) in self.aliases.unwrap_or_default() {
+            let alias = match raw {
+                RawAlias::Version(version) => crate::config::AliasConfig::new(version),
+                RawAlias::Routed {
+                    version,
+                    additional_version_weights,
+                } => crate::config::AliasConfig {
+                    version,
+                    additional_version_weights,
+                },
+            };
+            f.aliases.insert(name, alias);
+        }
+        Ok(f)
+    }
+}
