@@ -1,0 +1,133 @@
+//! Measuring a function's processes: the peak memory that `REPORT` shows (`Max Memory Used`),
+//! and whether the environment is over its memory limit (the memory cgroup's verdict, or the
+//! resident memory of the process tree sampled from `/proc`).
+
+use super::super::peak;
+use super::{Process, Runtime};
+
+impl Process {
+    /// Whether the environment went past its memory limit: the kernel killed a process of
+    /// its memory cgroup, or the memory its processes held when they were moved in is already
+    /// over the limit; before the move has completed (and without cgroups), whether the
+    /// resident memory of its living processes is over `limit_bytes` (sampled, so
+    /// approximate).
+    pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
+        let moved = self.moved_bytes();
+        match (&self.guard.cgroup, moved) {
+            (Some(cg), Some(outside)) => cg.hit_limit() || outside >= limit_bytes,
+            (Some(cg), None) => cg.hit_limit() || self.members_rss_bytes() > limit_bytes,
+            (None, _) => self.members_rss_bytes() > limit_bytes,
+        }
+    }
+
+    /// The pids of the living members: the runtime, then the extensions.
+    fn member_pids(&self) -> impl Iterator<Item = u32> + '_ {
+        let extensions = self.extensions.iter().filter(|e| !e.exited).map(|e| e.pid);
+        self.runtime.iter().map(|r| r.pid).chain(extensions)
+    }
+
+    /// Resident memory of every member and its descendants now, in bytes.
+    fn members_rss_bytes(&self) -> u64 {
+        self.member_pids().map(tree_rss_bytes).sum()
+    }
+
+    /// Peak resident memory of the process and its living descendants, in bytes.
+    ///
+    /// The main process's own high-water mark (`VmHWM`) is read every time (a `pread` of its
+    /// status file, kept open); descendants are looked up at most every
+    /// `CHILD_SCAN_INTERVAL`, so that the invoke hot path stays cheap while a process tree
+    /// is still measured.
+    pub fn peak_memory(&mut self) -> u64 {
+        let own = match &mut self.runtime {
+            Some(Runtime {
+                status: Some(status),
+                ..
+            }) => status
+                .read()
+                .map_or(0, |s| peak::status_field_bytes(s, b"VmHWM:")),
+            Some(runtime) => read_hwm_kb(runtime.pid) * 1024,
+            None => 0,
+        };
+        if let Some(cg) = &self.guard.cgroup {
+            // A cgroup's peak counts only the pages charged to it: shared-library pages that
+            // were already in the page cache stay charged to whoever read them first, so a small
+            // process can peak below its own resident set. Report the larger of the two.
+            let charged = match &mut self.cgroup_peak {
+                Some(file) => file.read().map_or(0, peak::number),
+                None => cg.peak_bytes(),
+            };
+            return charged.max(own);
+        }
+        let due = match self.children_scanned {
+            None => true,
+            Some(t) => t.elapsed() >= CHILD_SCAN_INTERVAL,
+        };
+        if due {
+            self.children_scanned = Some(std::time::Instant::now());
+            let mut total = 0;
+            // The runtime's descendants, and the extensions with theirs.
+            let mut stack: Vec<u32> = self
+                .runtime
+                .iter()
+                .flat_map(|r| children_of(r.pid))
+                .collect();
+            stack.extend(self.extensions.iter().filter(|e| !e.exited).map(|e| e.pid));
+            let mut seen = 0;
+            while let Some(pid) = stack.pop() {
+                seen += 1;
+                if seen > 256 {
+                    break;
+                }
+                total += read_hwm_kb(pid) * 1024;
+                stack.extend(children_of(pid));
+            }
+            self.children_peak = self.children_peak.max(total);
+        }
+        own + self.children_peak
+    }
+}
+
+/// How often the descendants of a function process are measured.
+const CHILD_SCAN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|c| {
+            c.split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn read_hwm_kb(pid: u32) -> u64 {
+    read_status_kb(pid, "VmHWM:")
+}
+
+/// Resident memory of a process and its living descendants now, in bytes.
+fn tree_rss_bytes(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![pid];
+    let mut seen = 0;
+    while let Some(pid) = stack.pop() {
+        seen += 1;
+        if seen > 256 {
+            break;
+        }
+        total += read_status_kb(pid, "VmRSS:") * 1024;
+        stack.extend(children_of(pid));
+    }
+    total
+}
+
+fn read_status_kb(pid: u32, field: &str) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
