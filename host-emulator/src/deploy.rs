@@ -193,6 +193,7 @@ pub(crate) fn delete_version(function: &Function, version: &str) -> Result<(), D
     function.event_invoke.remove(version);
     function.provisioned.remove(function, version);
     function.policy.remove(version);
+    function.stored.remove_version(version);
     retire(&removed);
     Ok(())
 }

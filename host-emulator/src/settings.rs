@@ -45,6 +45,8 @@ pub struct FunctionUpdate {
     pub environment: Option<BTreeMap<String, String>>,
     /// Log format and levels.
     pub logging: Option<LoggingConfig>,
+    /// The execution role's ARN (`Role`): stored and shown; no identity is assumed here.
+    pub role: Option<String>,
     /// When given, the update is refused unless `$LATEST`'s revision id is this one.
     pub revision_id: Option<String>,
 }
@@ -124,6 +126,9 @@ impl Function {
         }
         if let Some(logging) = update.logging {
             config.logging = logging;
+        }
+        if let Some(role) = update.role {
+            config.role = Some(role);
         }
         if let Some(patch) = logging {
             config.logging = config.logging.merged(patch);

@@ -50,6 +50,8 @@ pub(crate) struct Function {
     pub(crate) provisioned: crate::provisioned::ProvisionedConfigs,
     /// The resource-based policy of each qualifier that has one.
     pub(crate) policy: crate::policy::Policies,
+    /// The settings that are stored and shown only (runtime management, recursive loops).
+    pub(crate) stored: crate::stored_settings::StoredSettings,
 }
 
 /// A qualifier the function does not have, with its ARN.
@@ -106,6 +108,7 @@ impl Function {
             tags,
             provisioned,
             policy: crate::policy::Policies::default(),
+            stored: crate::stored_settings::StoredSettings::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 """boto3 configures functions: asynchronous invocation per qualifier, provisioned concurrency,
-resource-based policies and function URLs (the groups `event-invoke`, `provisioned`, `policy`
-and `function-urls` of boto3_invoke.py)."""
+resource-based policies, function URLs and the settings stored with no effect here (the groups
+`event-invoke`, `provisioned`, `policy`, `function-urls` and `stored-settings` of
+boto3_invoke.py)."""
 
 import base64
 import json
@@ -312,4 +313,59 @@ def function_urls(lam):
         "fetched_after_delete": fetched_after_delete,
         "after_alias_delete": after_alias_delete,
         "latest_fetched_at_the_end": fetched(latest["FunctionUrl"]),
+    }
+
+
+def stored_settings(lam):
+    """The settings deploy tools read and write around a function that change nothing here:
+    code signing (none, and none to attach), runtime management per version, and the
+    recursive loop setting, with the refusals."""
+    runtime = "arn:aws:lambda:us-east-1::runtime:8eeff65f6809a3ce81507fe733fe09b835899b99481ba22fd75b5a7338290ec1"
+    code_signing = lam.get_function_code_signing_config(FunctionName="hello")
+    deleted = lam.delete_function_code_signing_config(FunctionName="hello")
+    put_manual = lam.put_runtime_management_config(
+        FunctionName="hello", Qualifier="1", UpdateRuntimeOn="Manual", RuntimeVersionArn=runtime
+    )
+    return {
+        "code_signing": without_metadata(code_signing),
+        "code_signing_deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
+        "attach_code_signing": raised_by(
+            lam,
+            "put_function_code_signing_config",
+            FunctionName="hello",
+            CodeSigningConfigArn="arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-0123456789abcdef0",
+        ),
+        "put_manual": without_metadata(put_manual),
+        "version_1": without_metadata(
+            lam.get_runtime_management_config(FunctionName="hello", Qualifier="1")
+        ),
+        "latest": without_metadata(lam.get_runtime_management_config(FunctionName="hello")),
+        "manual_without_runtime": raised_by(
+            lam, "put_runtime_management_config", FunctionName="hello", UpdateRuntimeOn="Manual"
+        ),
+        "on_an_alias": raised_by(
+            lam,
+            "put_runtime_management_config",
+            FunctionName="hello",
+            Qualifier="live",
+            UpdateRuntimeOn="Auto",
+        ),
+        "unknown_version": raised_by(
+            lam, "get_runtime_management_config", FunctionName="hello", Qualifier="9"
+        ),
+        "recursion_before": without_metadata(
+            lam.get_function_recursion_config(FunctionName="hello")
+        ),
+        "recursion_put": without_metadata(
+            lam.put_function_recursion_config(FunctionName="hello", RecursiveLoop="Allow")
+        ),
+        "recursion_after": without_metadata(
+            lam.get_function_recursion_config(FunctionName="hello")
+        ),
+        "recursion_other_function": without_metadata(
+            lam.get_function_recursion_config(FunctionName="errors")
+        ),
+        "recursion_unknown_setting": raised_by(
+            lam, "put_function_recursion_config", FunctionName="hello", RecursiveLoop="Stop"
+        ),
     }

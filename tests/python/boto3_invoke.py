@@ -2,8 +2,8 @@
 """boto3 as the caller of the Firebox emulator's Invoke API, for tests/tests/boto3_caller/.
 
 Usage: boto3_invoke.py ENDPOINT GROUP, where GROUP is `service-errors`, `invokes`, `versions`,
-`control-writes`, `settings`, `deploy`, `event-invoke`, `provisioned`, `policy` or
-`function-urls`.
+`control-writes`, `settings`, `deploy`, `event-invoke`, `provisioned`, `policy`,
+`function-urls` or `stored-settings`.
 Runs the group's invokes with boto3's Lambda client against ENDPOINT and prints one JSON object
 on stdout: for each case, what boto3 returned or raised (the Rust test asserts on it). It needs
 only boto3; credentials and region come from the environment the test sets (dummy values).
@@ -25,7 +25,13 @@ from boto3_common import (
     raised_by,
     without_metadata,
 )
-from boto3_configuration import event_invoke, function_urls, policy, provisioned
+from boto3_configuration import (
+    event_invoke,
+    function_urls,
+    policy,
+    provisioned,
+    stored_settings,
+)
 
 SYNC_LIMIT = 6_291_456
 EVENT_LIMIT = 1_048_576
@@ -218,11 +224,18 @@ def settings(lam):
             Timeout=5,
             RevisionId=before["RevisionId"],
         ),
-        "role": raised_by(
+        "role": lam.update_function_configuration(
+            FunctionName="settings", Role="arn:aws:iam::123456789012:role/other"
+        )["Role"],
+        "role_read_back": lam.get_function_configuration(FunctionName="settings")["Role"],
+        "bad_role": raised_by(
+            lam, "update_function_configuration", FunctionName="settings", Role="not-a-role"
+        ),
+        "layers": raised_by(
             lam,
             "update_function_configuration",
             FunctionName="settings",
-            Role="arn:aws:iam::123456789012:role/other",
+            Layers=["arn:aws:lambda:us-east-1:123456789012:layer:shared:1"],
         ),
         "versions": [
             v["Version"] for v in lam.list_versions_by_function(FunctionName="settings")["Versions"]
@@ -398,6 +411,7 @@ GROUPS = {
     "provisioned": provisioned,
     "policy": policy,
     "function-urls": function_urls,
+    "stored-settings": stored_settings,
 }
 
 

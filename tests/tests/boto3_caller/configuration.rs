@@ -1,6 +1,6 @@
 //! boto3 configures a function, each group on an emulator of its own: asynchronous
-//! invocation per qualifier, provisioned concurrency, resource-based policies and function
-//! URLs.
+//! invocation per qualifier, provisioned concurrency, resource-based policies, function URLs,
+//! and the settings stored with no effect here (code signing, runtime management, recursion).
 
 use super::*;
 
@@ -257,5 +257,71 @@ fn boto3_makes_one_function_url_per_qualifier() -> TestResult {
     assert_eq!(report["fetched_after_delete"]["status"], 404);
     assert_eq!(report["after_alias_delete"], json!([arn]));
     assert_eq!(report["latest_fetched_at_the_end"], greeting);
+    Ok(())
+}
+
+#[test]
+fn boto3_reads_and_writes_the_settings_stored_with_no_effect() -> TestResult {
+    let emu = emulator_of_its_own()?;
+    let report = block_on(boto3(&emu, "stored-settings"))??;
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+    let runtime = "arn:aws:lambda:us-east-1::runtime:8eeff65f6809a3ce81507fe733fe09b835899b99481ba22fd75b5a7338290ec1";
+
+    assert_eq!(
+        report["code_signing"],
+        json!({"CodeSigningConfigArn": "", "FunctionName": "hello"}),
+        "{report}"
+    );
+    assert_eq!(report["code_signing_deleted_status"], 204);
+    assert_exception(
+        &report,
+        "attach_code_signing",
+        "CodeSigningConfigNotFoundException",
+        404,
+    );
+
+    let manual = json!({"FunctionArn": format!("{arn}:1"), "UpdateRuntimeOn": "Manual",
+        "RuntimeVersionArn": runtime});
+    assert_eq!(report["put_manual"], manual, "{report}");
+    assert_eq!(report["version_1"], manual);
+    // `$LATEST` keeps the default; boto3 leaves out the null runtime version.
+    assert_eq!(
+        report["latest"],
+        json!({"FunctionArn": arn, "UpdateRuntimeOn": "Auto"})
+    );
+    assert_exception(
+        &report,
+        "manual_without_runtime",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_exception(
+        &report,
+        "on_an_alias",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_exception(&report, "unknown_version", "ResourceNotFoundException", 404);
+
+    assert_eq!(
+        report["recursion_before"],
+        json!({"RecursiveLoop": "Terminate"})
+    );
+    assert_eq!(report["recursion_put"], json!({"RecursiveLoop": "Allow"}));
+    assert_eq!(report["recursion_after"], json!({"RecursiveLoop": "Allow"}));
+    assert_eq!(
+        report["recursion_other_function"],
+        json!({"RecursiveLoop": "Terminate"})
+    );
+    // Lambda's model has no ValidationException class: boto3 raises its generic ClientError.
+    let unknown = &report["recursion_unknown_setting"];
+    assert_eq!(unknown["code"], "ValidationException", "{unknown}");
+    assert_eq!(unknown["status"], 400, "{unknown}");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("[Allow, Terminate]")),
+        "{unknown}"
+    );
     Ok(())
 }

@@ -44,9 +44,19 @@ fn boto3_updates_settings_and_publishes_versions_with_its_waiters() -> TestResul
 
         assert_exception(&report, "too_small", "InvalidParameterValueException", 400);
         assert_exception(&report, "stale", "PreconditionFailedException", 412);
-        assert_exception(&report, "role", "InvalidParameterValueException", 400);
-        let message = report["role"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("Role"), "{message}");
+        // A role is stored and shown (no identity is assumed here); a malformed one is
+        // refused, and layers are not emulated.
+        let role = "arn:aws:iam::123456789012:role/other";
+        assert_eq!(report["role"], role, "{report}");
+        assert_eq!(report["role_read_back"], role, "{report}");
+        assert_eq!(
+            report["bad_role"]["code"], "ValidationException",
+            "{report}"
+        );
+        assert_eq!(report["bad_role"]["status"], 400, "{report}");
+        assert_exception(&report, "layers", "InvalidParameterValueException", 400);
+        let message = report["layers"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("Layers"), "{message}");
         assert_eq!(report["versions"], json!(["$LATEST", "1"]));
         Ok(())
     })

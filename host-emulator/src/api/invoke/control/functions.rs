@@ -98,10 +98,7 @@ pub(super) async fn create_function(
         })?;
     let role = body.role.ok_or_else(|| missing("role"))?;
     if !valid_role(&role) {
-        return Err(validation(format!(
-            "Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular \
-             expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
-        )));
+        return Err(invalid_role(&role));
     }
     if body.package_type.as_deref().is_some_and(|t| t != "Zip") {
         return Err(bad_parameter(
@@ -349,8 +346,17 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// `arn:aws:iam::123456789012:role/NAME` (any partition), as Lambda's pattern has it.
-fn valid_role(role: &str) -> bool {
+/// Lambda's refusal of a `Role` that is not an IAM role ARN.
+pub(super) fn invalid_role(role: &str) -> ServiceError {
+    validation(format!(
+        "Value '{role}' at 'role' failed to satisfy constraint: Member must satisfy regular \
+         expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"
+    ))
+}
+
+/// Whether `role` is an IAM role ARN: `arn:aws:iam::123456789012:role/NAME` (any partition),
+/// as Lambda's pattern has it.
+pub(super) fn valid_role(role: &str) -> bool {
     let mut parts = role.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(rest)) = (
         parts.next(),

@@ -18,6 +18,11 @@
 //!   `ListProvisionedConcurrencyConfigs`.
 //! - Resource-based policies, stored and shown, not enforced (`policy`): `AddPermission`,
 //!   `GetPolicy`, `RemovePermission`.
+//! - Settings stored and shown, with no effect here (`stored_settings`):
+//!   `GetFunctionCodeSigningConfig`, `PutFunctionCodeSigningConfig` (refused: there are no
+//!   code signing configurations), `DeleteFunctionCodeSigningConfig`,
+//!   `GetRuntimeManagementConfig`, `PutRuntimeManagementConfig`,
+//!   `GetFunctionRecursionConfig`, `PutFunctionRecursionConfig`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
@@ -27,6 +32,7 @@ mod policy;
 mod provisioned;
 mod read;
 mod settings;
+mod stored_settings;
 mod tags;
 mod urls;
 mod write;
@@ -67,6 +73,13 @@ pub(super) enum Operation<'a> {
     Policy(&'a str),
     /// One statement of it (`2015-03-31/functions/NAME/policy/SID`).
     PolicyStatement(&'a str, &'a str),
+    /// A function's code signing configuration (`2020-06-30/functions/NAME/code-signing-config`).
+    CodeSigningConfig(&'a str),
+    /// A version's runtime management configuration
+    /// (`2021-07-20/functions/NAME/runtime-management-config`).
+    RuntimeManagementConfig(&'a str),
+    /// A function's recursive loop setting (`2024-08-31/functions/NAME/recursion-config`).
+    RecursionConfig(&'a str),
     AccountSettings,
 }
 
@@ -101,6 +114,15 @@ impl<'a> Operation<'a> {
             ["", "2017-03-31", "tags", arn] => Self::Tags(arn),
             ["", "2019-09-30", "functions", name, "provisioned-concurrency"] => {
                 Self::ProvisionedConcurrency(name)
+            }
+            ["", "2020-06-30", "functions", name, "code-signing-config"] => {
+                Self::CodeSigningConfig(name)
+            }
+            ["", "2021-07-20", "functions", name, "runtime-management-config"] => {
+                Self::RuntimeManagementConfig(name)
+            }
+            ["", "2024-08-31", "functions", name, "recursion-config"] => {
+                Self::RecursionConfig(name)
             }
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
@@ -149,6 +171,15 @@ pub(super) async fn answer(
         (Operation::Policy(name), _) => policy::answer(req, name, None, functions).await,
         (Operation::PolicyStatement(name, sid), _) => {
             policy::answer(req, name, Some(sid), functions).await
+        }
+        (Operation::CodeSigningConfig(name), _) => {
+            stored_settings::code_signing(req, name, functions).await
+        }
+        (Operation::RuntimeManagementConfig(name), _) => {
+            stored_settings::runtime_management(req, name, functions).await
+        }
+        (Operation::RecursionConfig(name), _) => {
+            stored_settings::recursion(req, name, functions).await
         }
         (_, "GET") => read::get(&req, operation, functions).map(Answer::ok),
         (Operation::Aliases(name), "POST") => write::create_alias(req, name, functions).await,
@@ -227,6 +258,9 @@ mod tests {
                 Operation::ProvisionedConcurrency(n) => format!("ProvisionedConcurrency {n}"),
                 Operation::Policy(n) => format!("GetPolicy {n}"),
                 Operation::PolicyStatement(n, sid) => format!("RemovePermission {n} {sid}"),
+                Operation::CodeSigningConfig(n) => format!("CodeSigningConfig {n}"),
+                Operation::RuntimeManagementConfig(n) => format!("RuntimeManagementConfig {n}"),
+                Operation::RecursionConfig(n) => format!("RecursionConfig {n}"),
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -288,5 +322,18 @@ mod tests {
             Some("RemovePermission f s3-invoke")
         );
         assert!(route("/2015-03-31/functions/f/policy/a/b").is_none());
+        assert_eq!(
+            route("/2020-06-30/functions/f/code-signing-config").as_deref(),
+            Some("CodeSigningConfig f")
+        );
+        assert_eq!(
+            route("/2021-07-20/functions/f/runtime-management-config").as_deref(),
+            Some("RuntimeManagementConfig f")
+        );
+        assert_eq!(
+            route("/2024-08-31/functions/f/recursion-config").as_deref(),
+            Some("RecursionConfig f")
+        );
+        assert!(route("/2015-03-31/functions/f/recursion-config").is_none());
     }
 }

@@ -91,7 +91,11 @@ pub(super) fn get(
         | Operation::EventInvokeConfigs(_)
         | Operation::Tags(_)
         | Operation::ProvisionedConcurrency(_) => Err(super::unknown(req)),
-        Operation::Policy(_) | Operation::PolicyStatement(..) => Err(super::unknown(req)),
+        Operation::Policy(_)
+        | Operation::PolicyStatement(..)
+        | Operation::CodeSigningConfig(_)
+        | Operation::RuntimeManagementConfig(_)
+        | Operation::RecursionConfig(_) => Err(super::unknown(req)),
     }
 }
 

@@ -18,8 +18,8 @@ use super::Answer;
 use crate::config::{LogFormat, LogLevel, LoggingUpdate};
 use crate::settings::{FunctionUpdate, SettingsError};
 
-/// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a role, a VPC,
-/// layers, ...) land in `other` and are refused by name.
+/// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a VPC, layers, a
+/// runtime, ...) land in `other` and are refused by name.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UpdateConfiguration {
@@ -29,6 +29,7 @@ struct UpdateConfiguration {
     timeout: Option<u64>,
     environment: Option<Environment>,
     logging_config: Option<ApiLoggingConfig>,
+    role: Option<String>,
     revision_id: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -72,8 +73,15 @@ pub(super) async fn update_configuration(
     if let Some(field) = body.other.keys().next() {
         return Err(bad_parameter(format!(
             "UpdateFunctionConfiguration: firebox does not emulate `{field}`; it changes \
-             Description, Environment, Handler, LoggingConfig, MemorySize and Timeout"
+             Description, Environment, Handler, LoggingConfig, MemorySize, Role and Timeout"
         )));
+    }
+    if let Some(role) = body
+        .role
+        .as_deref()
+        .filter(|r| !super::functions::valid_role(r))
+    {
+        return Err(super::functions::invalid_role(role));
     }
     let name = function.latest().config.name.clone();
     let logging = body
@@ -87,6 +95,7 @@ pub(super) async fn update_configuration(
         timeout: body.timeout.map(Duration::from_secs),
         environment: body.environment.map(|e| e.variables),
         logging: None,
+        role: body.role,
         revision_id: body.revision_id,
     };
     // The partial logging is merged under the function's writes lock, over the logging
