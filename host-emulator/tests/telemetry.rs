@@ -220,14 +220,16 @@ async fn a_tcp_destination_that_closes_its_connection_gets_later_records_on_a_ne
 }
 
 /// A function whose Init fails in `mode`, with an extension subscribed (HTTP) to every record
-/// type; the runtime waits for the subscription before failing. Returns the function and the
-/// file of the records.
+/// type; the runtime waits for the subscription before failing. The buffering timeout is
+/// Lambda's longest (30 s), so that only the flush of the ending environment delivers the
+/// failed Init's records in time. Returns the function and the file of the records.
 fn failing_init(dir: &TempDir, mode: &str) -> (FunctionConfig, PathBuf) {
     let out = dir.path("records.jsonl");
     let flag = dir.path("subscribed").display().to_string();
     let f = subscribed(dir, mode, "telemetry", "telemetry", &out)
         .env("EXT_SUBSCRIBED", flag.clone())
-        .env("INIT_WAIT_FOR", flag);
+        .env("INIT_WAIT_FOR", flag)
+        .env("EXT_TELEMETRY_TIMEOUT_MS", "30000");
     (f, out)
 }
 

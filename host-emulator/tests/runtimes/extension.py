@@ -20,7 +20,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
                 API (platform, function and extension records, destination
                 sandbox.localdomain); every record received is appended as a JSON line to the
-                file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`)
+                file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`).
+                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25)
   telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
                 TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
                 the lines read from the Nth connection are appended, as received, to the file
@@ -130,7 +131,8 @@ def subscribe(ext_id):
     good = {
         "schemaVersion": "2022-12-13",
         "types": ["platform", "function", "extension"],
-        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+        "buffering": {"maxItems": 1000, "maxBytes": 262144,
+                      "timeoutMs": int(os.environ.get("EXT_TELEMETRY_TIMEOUT_MS", "25"))},
         "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},
     }
     status, data = put(dict(good, buffering={"maxItems": 5}), ext_id)

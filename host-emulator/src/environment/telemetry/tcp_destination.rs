@@ -96,8 +96,9 @@ mod tests {
             .await
             .unwrap();
         let mut destination = TcpDestination::new(&to(listener.local_addr().unwrap().port()));
+        let accept = || tokio::time::timeout(Duration::from_secs(10), listener.accept());
         destination.send(b"one\n").await.unwrap();
-        let (first, _) = listener.accept().await.unwrap();
+        let (first, _) = accept().await.expect("a first connection").unwrap();
         let mut first = tokio::io::BufReader::new(first);
         assert_eq!(line(&mut first).await, "one\n");
         destination.send(b"two\n").await.unwrap();
@@ -115,7 +116,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         destination.send(b"three\n").await.unwrap();
-        let (second, _) = listener.accept().await.unwrap();
+        let (second, _) = accept().await.expect("a second connection").unwrap();
         let mut second = tokio::io::BufReader::new(second);
         assert_eq!(line(&mut second).await, "three\n");
     }
