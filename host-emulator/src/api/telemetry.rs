@@ -1,8 +1,8 @@
 //! The subscription calls of the Telemetry API (`PUT /2022-07-01/telemetry`) and of the older
 //! Logs API (`PUT /2020-08-15/logs`), served on each environment's Runtime API listener: the
-//! request is checked here (its extension identifier, types, buffering and HTTP destination;
-//! 400 `ValidationError` otherwise) and handed to the environment's task, which delivers the
-//! records.
+//! request is checked here (its extension identifier, types, buffering and destination, HTTP
+//! or TCP; 400 `ValidationError` otherwise) and handed to the environment's task, which
+//! delivers the records.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -14,7 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::extensions::ExtensionAnswer;
 use super::runtime::{gone, header, json, RuntimeRequest};
 use super::{read_body, MAX_EVENT_REQUEST_BYTES};
-use crate::environment::telemetry::{TelemetryApi, TelemetrySubscription, TelemetryTypes};
+use crate::environment::telemetry::{
+    Protocol, TelemetryApi, TelemetrySubscription, TelemetryTypes,
+};
 use crate::invocation::error_document;
 
 /// The path of the Telemetry API's subscription call.
@@ -83,7 +85,7 @@ pub async fn handle(
     };
     let subscription = match parse(&body, api) {
         Ok(s) => s,
-        Err(message) => return invalid(&message),
+        Err(e) => return invalid(&e.to_string()),
     };
     let (reply, answer) = oneshot::channel();
     let request = RuntimeRequest::TelemetrySubscribe {
@@ -108,16 +110,77 @@ fn invalid(message: &str) -> Response<Full<Bytes>> {
     )
 }
 
+/// Why a subscription request is refused (`400 ValidationError`, with this as the message).
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidSubscription {
+    /// The body is not a subscription document.
+    #[error("invalid request: {0}")]
+    Body(#[from] serde_json::Error),
+    /// `schemaVersion` is not one this API has.
+    #[error("schemaVersion {given} is not one of {known}")]
+    SchemaVersion {
+        /// The version asked for.
+        given: String,
+        /// The API's versions, comma-separated.
+        known: String,
+    },
+    /// A record type that is not `platform`, `function` or `extension`.
+    #[error("types: {0} is not platform, function or extension")]
+    Type(String),
+    /// A `buffering` value outside Lambda's range.
+    #[error("buffering.{name} {value} is outside {min} to {max}")]
+    Buffering {
+        /// `maxItems`, `maxBytes` or `timeoutMs`.
+        name: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// `destination.protocol` is neither `HTTP` nor `TCP`.
+    #[error("destination.protocol {0} is not supported: use HTTP or TCP")]
+    Protocol(String),
+    /// `destination.URI` is not a URI.
+    #[error("destination.URI {uri}: {source}")]
+    Uri {
+        /// The URI given.
+        uri: String,
+        /// Why it does not parse.
+        source: http::uri::InvalidUri,
+    },
+    /// `destination.URI` has the wrong scheme for the protocol.
+    #[error("destination.URI {uri} must start with {scheme}:// for protocol {protocol}")]
+    Scheme {
+        /// The URI given.
+        uri: String,
+        /// The scheme the protocol needs.
+        scheme: &'static str,
+        /// The protocol, as given.
+        protocol: String,
+    },
+    /// A TCP destination without a port.
+    #[error("destination.URI {0} has no port: a TCP destination is tcp://HOST:PORT")]
+    NoPort(String),
+    /// Port 0, which nothing listens on.
+    #[error("destination.URI {0}: port 0 cannot be connected to")]
+    PortZero(String),
+    /// A TCP destination with a path or a query.
+    #[error("destination.URI {0} has a path: a TCP destination is tcp://HOST:PORT only")]
+    TcpPath(String),
+}
+
 /// Checks a subscription request against the rules of its API.
-pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, String> {
-    let body: Body = serde_json::from_slice(body).map_err(|e| format!("invalid request: {e}"))?;
+pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, InvalidSubscription> {
+    let body: Body = serde_json::from_slice(body)?;
     if let Some(v) = &body.schema_version {
         let known = schema_versions(api);
         if !known.contains(&v.as_str()) {
-            return Err(format!(
-                "schemaVersion {v} is not one of {}",
-                known.join(", ")
-            ));
+            return Err(InvalidSubscription::SchemaVersion {
+                given: v.clone(),
+                known: known.join(", "),
+            });
         }
     }
     let mut types = TelemetryTypes::default();
@@ -126,49 +189,28 @@ pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, St
             "platform" => types.platform = true,
             "function" => types.function = true,
             "extension" => types.extension = true,
-            other => {
-                return Err(format!(
-                    "types: {other} is not platform, function or extension"
-                ))
-            }
+            other => return Err(InvalidSubscription::Type(other.to_owned())),
         }
     }
-    if !body.destination.protocol.eq_ignore_ascii_case("HTTP") {
-        return Err(format!(
-            "destination.protocol {} is not supported: use HTTP",
-            body.destination.protocol
-        ));
-    }
-    let uri: http::Uri = body
-        .destination
-        .uri
-        .parse()
-        .map_err(|e| format!("destination.URI {}: {e}", body.destination.uri))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "destination.URI {} must be an http:// address",
-            body.destination.uri
-        ));
-    }
-    let host = match uri.host() {
-        // Lambda's name for the execution environment's own address.
-        Some("sandbox.localdomain") | Some("sandbox") | None => "127.0.0.1".to_owned(),
-        Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
-    };
-    let range = |name: &str, value: Option<u64>, default: u64, min: u64, max: u64| match value {
+    let (protocol, host, port, path) = destination(&body.destination)?;
+    let range = |name, value: Option<u64>, default: u64, min: u64, max: u64| match value {
         None => Ok(default),
         Some(v) if (min..=max).contains(&v) => Ok(v),
-        Some(v) => Err(format!("buffering.{name} {v} is outside {min} to {max}")),
+        Some(value) => Err(InvalidSubscription::Buffering {
+            name,
+            value,
+            min,
+            max,
+        }),
     };
     let b = &body.buffering;
     Ok(TelemetrySubscription {
         api,
         types,
+        protocol,
         host,
-        port: uri.port_u16().unwrap_or(80),
-        path: uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        port,
+        path,
         max_items: range("maxItems", b.max_items, 10_000, 1_000, 10_000)? as usize,
         max_bytes: range("maxBytes", b.max_bytes, 262_144, 262_144, 1_048_576)? as usize,
         timeout: std::time::Duration::from_millis(range(
@@ -179,6 +221,51 @@ pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, St
             30_000,
         )?),
     })
+}
+
+/// The protocol, host, port and path of a destination: `http://HOST[:PORT][/PATH]` for HTTP
+/// (port 80 by default), `tcp://HOST:PORT` for TCP. `sandbox.localdomain` (Lambda's name for
+/// the execution environment's own address) is this machine.
+fn destination(
+    given: &Destination,
+) -> Result<(Protocol, String, u16, String), InvalidSubscription> {
+    let protocol = if given.protocol.eq_ignore_ascii_case("HTTP") {
+        Protocol::Http
+    } else if given.protocol.eq_ignore_ascii_case("TCP") {
+        Protocol::Tcp
+    } else {
+        return Err(InvalidSubscription::Protocol(given.protocol.clone()));
+    };
+    let text = &given.uri;
+    let uri: http::Uri = text.parse().map_err(|source| InvalidSubscription::Uri {
+        uri: text.clone(),
+        source,
+    })?;
+    if !uri
+        .scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case(protocol.scheme()))
+    {
+        return Err(InvalidSubscription::Scheme {
+            uri: text.clone(),
+            scheme: protocol.scheme(),
+            protocol: given.protocol.clone(),
+        });
+    }
+    let host = match uri.host() {
+        Some("sandbox.localdomain") | Some("sandbox") | None => "127.0.0.1".to_owned(),
+        Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let port = match (protocol, uri.port_u16()) {
+        (_, Some(0)) => return Err(InvalidSubscription::PortZero(text.clone())),
+        (_, Some(port)) => port,
+        (Protocol::Http, None) => 80,
+        (Protocol::Tcp, None) => return Err(InvalidSubscription::NoPort(text.clone())),
+    };
+    if protocol == Protocol::Tcp && !matches!(path, "" | "/") {
+        return Err(InvalidSubscription::TcpPath(text.clone()));
+    }
+    Ok((protocol, host, port, path.to_owned()))
 }
 
 #[cfg(test)]
@@ -230,7 +317,9 @@ mod tests {
             ),
             (r#"{"types":[]}"#, "destination"),
         ] {
-            let err = parse(bad.as_bytes(), TelemetryApi::Telemetry).unwrap_err();
+            let err = parse(bad.as_bytes(), TelemetryApi::Telemetry)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(says), "{bad}: {err}");
         }
         // The Logs API has its own schema versions.
@@ -241,6 +330,53 @@ mod tests {
         );
         assert!(parse(logs, TelemetryApi::Telemetry)
             .unwrap_err()
+            .to_string()
             .contains("schemaVersion"));
+    }
+
+    #[test]
+    fn a_tcp_destination_is_a_host_and_a_port() {
+        for api in [TelemetryApi::Telemetry, TelemetryApi::Logs] {
+            let s = parse(br#"{"destination":{"protocol":"TCP","URI":"tcp://sandbox.localdomain:4244"},"types":["platform"]}"#, api).unwrap();
+            assert_eq!(
+                (s.protocol, s.host.as_str(), s.port),
+                (Protocol::Tcp, "127.0.0.1", 4244)
+            );
+        }
+        let local = parse(
+            br#"{"destination":{"protocol":"tcp","URI":"tcp://127.0.0.1:9/"},"types":[]}"#,
+            TelemetryApi::Telemetry,
+        )
+        .unwrap();
+        assert_eq!((local.protocol, local.port), (Protocol::Tcp, 9));
+        for (protocol, uri, says) in [
+            ("TCP", "tcp://sandbox.localdomain", "has no port"),
+            (
+                "TCP",
+                "http://sandbox.localdomain:9",
+                "must start with tcp:// for protocol TCP",
+            ),
+            (
+                "TCP",
+                "sandbox.localdomain:9",
+                "must start with tcp:// for protocol TCP",
+            ),
+            (
+                "HTTP",
+                "tcp://sandbox.localdomain:9",
+                "must start with http:// for protocol HTTP",
+            ),
+            ("TCP", "tcp://sandbox.localdomain:9/logs", "has a path"),
+            ("TCP", "tcp://sandbox.localdomain:0", "port 0"),
+            ("HTTP", "http://sandbox.localdomain:0/t", "port 0"),
+            ("UDP", "udp://sandbox.localdomain:9", "use HTTP or TCP"),
+        ] {
+            let body =
+                serde_json::json!({"destination": {"protocol": protocol, "URI": uri}, "types": []});
+            let err = parse(body.to_string().as_bytes(), TelemetryApi::Telemetry)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{protocol} {uri}: {err}");
+        }
     }
 }

@@ -122,21 +122,15 @@ impl Environment {
     fn init_done(&mut self, since: Instant, retried: bool) {
         let took = since.elapsed();
         self.shared.metrics.init_duration.observe(took);
-        let init_type = self.init_type();
-        self.telemetry.platform(
-            "platform.initRuntimeDone",
-            serde_json::json!({"initializationType": init_type, "phase": "init", "status": "success"}),
-        );
         let outcome = InitOutcome {
-            init_type,
-            phase: "init",
+            init_type: self.init_type(),
+            phase: if retried { "invoke" } else { "init" },
             status: "success",
             error_type: None,
         };
         // Lambda writes no INIT_REPORT line for an Init that succeeded: telemetry only.
-        if let Some(record) = PlatformLine::init_report(&outcome, took).record {
-            self.telemetry.platform("platform.initReport", record);
-        }
+        self.telemetry
+            .init_ended(&outcome, &PlatformLine::init_report(&outcome, took));
         self.telemetry.init_done();
         if retried {
             let deadline = self

@@ -58,11 +58,17 @@ impl Environment {
                 // function timeout.
                 self.init_report(since.elapsed(), "init", "timeout", None);
                 self.hint_unregistered();
+                // The subscribers get the records of this Init before they are killed.
+                self.telemetry.flush(super::telemetry::FLUSH_LIMIT).await;
                 if let Some(process) = self.process.take() {
                     process.kill().await;
                 }
-                // The killed runtime's `/next` calls are gone with it.
+                // The killed runtime's `/next` calls are gone with it, and the extensions'
+                // subscriptions with them; the new Init is announced to the new ones.
                 self.held.parked.clear();
+                self.telemetry.restart_init();
+                let start = PlatformLine::init_start(self.init_type(), "invoke");
+                self.telemetry.platform_line(&start);
                 if let Err(e) = self.spawn_members() {
                     let id = self.first_pending_id().unwrap_or_default();
                     let message = format!("RequestId: {id} Error: {e}");
@@ -138,17 +144,18 @@ impl Environment {
         }
     }
 
-    /// Fails the invocation waiting for Init with `error_type`, logging `INIT_REPORT`.
+    /// Logs `INIT_REPORT` (and sends its records) for an Init that failed with `error_type`, and
+    /// fails the invocation waiting for it, if any.
     pub(super) fn fail_init(
         &mut self,
         since: Instant,
         error_type: &str,
         describe: impl Fn(&str) -> String,
     ) {
+        self.init_report(since.elapsed(), "init", "error", Some(error_type));
         let Some(id) = self.first_pending_id() else {
             return;
         };
-        self.init_report(since.elapsed(), "init", "error", Some(error_type));
         let message = describe(&id);
         self.platform(PlatformLine::fault(message.clone()));
         self.platform(PlatformLine::fault(error_type.to_owned()));

@@ -528,6 +528,9 @@ impl Environment {
         };
         let deadline = Instant::now() + limit;
         let deadline_ms = crate::ids::millis_of(SystemTime::now() + limit);
+        // What the subscriptions hold (a failed Init's records among it) reaches them before
+        // any extension learns that the environment ends, within the phase's limit.
+        self.telemetry.flush(limit).await;
         let reason = self.shutdown_reason;
         let sent = self.extensions.shutdown(reason, deadline_ms);
         tracing::debug!(function = %self.shared.config.name, env = self.id, reason, sent, "shutdown phase");

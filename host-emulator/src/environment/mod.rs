@@ -337,7 +337,7 @@ impl Environment {
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
-        let init_start = PlatformLine::init_start(env.init_type());
+        let init_start = PlatformLine::init_start(env.init_type(), "init");
         env.telemetry.platform_line(&init_start);
         env.platform(init_start);
         match env.spawn_members() {

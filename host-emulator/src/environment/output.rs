@@ -62,7 +62,9 @@ impl Environment {
         self.shared.log.platform(text);
     }
 
-    /// Writes `INIT_REPORT` for an Init that failed or timed out.
+    /// Writes `INIT_REPORT` for an Init that failed or timed out, and sends its Telemetry API
+    /// records (`platform.initRuntimeDone` and `platform.initReport`, with the status and the
+    /// error type) to the subscriptions.
     pub(super) fn init_report(
         &mut self,
         took: std::time::Duration,
@@ -76,7 +78,9 @@ impl Environment {
             status,
             error_type,
         };
-        self.platform(PlatformLine::init_report(&outcome, took));
+        let line = PlatformLine::init_report(&outcome, took);
+        self.telemetry.init_ended(&outcome, &line);
+        self.platform(line);
     }
 
     /// Whether platform records are wanted as JSON (by the log or a telemetry subscriber).

@@ -58,15 +58,16 @@ impl PlatformLine {
         Self::new(LogLevel::Warn, "platform.fault", text, None)
     }
 
-    /// `INIT_START`: Init begins.
-    pub fn init_start(init_type: &str) -> Self {
+    /// `INIT_START`: Init begins, in `phase` (`init`, or `invoke` for an Init retried inside
+    /// the first invocation).
+    pub fn init_start(init_type: &str, phase: &str) -> Self {
         Self::new(
             LogLevel::Info,
             "platform.initStart",
             format!("INIT_START Runtime Version: {RUNTIME_VERSION} Runtime Version ARN: {RUNTIME_VERSION_ARN}"),
             Some(json!({
                 "initializationType": init_type,
-                "phase": "init",
+                "phase": phase,
                 "runtimeVersion": RUNTIME_VERSION,
                 "runtimeVersionArn": RUNTIME_VERSION_ARN,
             })),

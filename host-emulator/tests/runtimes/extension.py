@@ -20,7 +20,17 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
                 API (platform, function and extension records, destination
                 sandbox.localdomain); every record received is appended as a JSON line to the
-                file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`)
+                file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`).
+                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25)
+  telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
+                TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
+                the lines read from the Nth connection are appended, as received, to the file
+                EXT_TELEMETRY_OUT.N. With EXT_TCP_CLOSE_AFTER=TYPE, the first connection is
+                closed after a record of that type (printing `closed connection 1`). Bad TCP
+                destinations are probed first (`PROBE <case> <status> <errorType> <errorMessage>`)
+
+In the two telemetry modes, each subscription appends a line to the file EXT_SUBSCRIBED (when
+set), and SHUTDOWN appends `{"type": "SHUTDOWN received"}` to EXT_TELEMETRY_OUT.
 """
 import http.client
 import json
@@ -121,7 +131,8 @@ def subscribe(ext_id):
     good = {
         "schemaVersion": "2022-12-13",
         "types": ["platform", "function", "extension"],
-        "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+        "buffering": {"maxItems": 1000, "maxBytes": 262144,
+                      "timeoutMs": int(os.environ.get("EXT_TELEMETRY_TIMEOUT_MS", "25"))},
         "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},
     }
     status, data = put(dict(good, buffering={"maxItems": 5}), ext_id)
@@ -130,6 +141,85 @@ def subscribe(ext_id):
     print("PROBE telemetry_unknown_id", status, error_type(data), flush=True)
     status, data = put(good, ext_id)
     say("subscribed", status)
+    subscribed()
+
+
+def subscribed():
+    """Tells the test runtime (waiting with INIT_WAIT_FOR) that a subscription was made."""
+    flag = os.environ.get("EXT_SUBSCRIBED")
+    if flag:
+        with open(flag, "a") as f:
+            f.write("subscribed\n")
+
+
+def tcp_listener():
+    """Listens on TCP; returns the port. Each connection is read in its own thread."""
+    import socket
+    import threading
+
+    out = os.environ["EXT_TELEMETRY_OUT"]
+    close_after = os.environ.get("EXT_TCP_CLOSE_AFTER")
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def read(conn, n):
+        stream = conn.makefile("rb")
+        with open(f"{out}.{n}", "ab") as sink:
+            for line in stream:
+                sink.write(line)
+                sink.flush()
+                if close_after and n == 1 and json.loads(line).get("type") == close_after:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    stream.close()
+                    conn.close()
+                    say("closed connection", n)
+                    return
+
+    def accept():
+        n = 0
+        while True:
+            conn, _ = server.accept()
+            n += 1
+            threading.Thread(target=read, args=(conn, n), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def subscribe_tcp(ext_id):
+    port = tcp_listener()
+    api = os.environ.get("EXT_TELEMETRY_API", "telemetry")
+    path, version = {"telemetry": ("/2022-07-01/telemetry", "2022-12-13"),
+                     "logs": ("/2020-08-15/logs", "2021-03-18")}[api]
+
+    def put(destination):
+        body = {
+            "schemaVersion": version,
+            "types": ["platform", "function", "extension"],
+            "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
+            "destination": destination,
+        }
+        conn = http.client.HTTPConnection(API)
+        conn.request("PUT", path, json.dumps(body), {"Lambda-Extension-Identifier": ext_id})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, data
+
+    for case, destination in [
+        ("tcp_no_port", {"protocol": "TCP", "URI": "tcp://sandbox.localdomain"}),
+        ("tcp_http_uri", {"protocol": "TCP", "URI": f"http://sandbox.localdomain:{port}"}),
+        ("tcp_path", {"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}/logs"}),
+        ("http_tcp_uri", {"protocol": "HTTP", "URI": f"tcp://sandbox.localdomain:{port}"}),
+        ("udp", {"protocol": "UDP", "URI": f"udp://sandbox.localdomain:{port}"}),
+    ]:
+        status, data = put(destination)
+        doc = json.loads(data) if status != 200 else {}
+        print("PROBE", case, status, doc.get("errorType"), doc.get("errorMessage"), flush=True)
+    status, _ = put({"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}"})
+    say("subscribed", api, status)
+    subscribed()
 
 
 def main():
@@ -148,6 +238,8 @@ def main():
     ext_id = headers.get("lambda-extension-identifier")
     if MODE == "telemetry":
         subscribe(ext_id)
+    if MODE == "telemetry_tcp":
+        subscribe_tcp(ext_id)
     if MODE == "probe":
         status, _, data = register()
         print("PROBE register_twice", status, error_type(data), flush=True)
@@ -177,6 +269,9 @@ def main():
             sys.exit(1)
         event = json.loads(data)
         if event["eventType"] == "SHUTDOWN":
+            if MODE.startswith("telemetry"):
+                with open(os.environ["EXT_TELEMETRY_OUT"], "a") as f:
+                    f.write(json.dumps({"type": "SHUTDOWN received"}) + "\n")
             say("SHUTDOWN", event["shutdownReason"], "deadline_in_ms", event["deadlineMs"] - int(time.time() * 1000),
                 "after", invokes, "invokes")
             sys.exit(0)

@@ -2,6 +2,11 @@
 
 Usage: runtime.py [INIT_MODE]
 
+With INIT_WAIT_FOR=PATH, Init first waits (at most 60 s) until the file PATH has as many
+lines as this runtime has been started with that setting (each start adds a line to
+PATH.starts): a test extension adds a line to PATH once it has subscribed to telemetry, so
+that the Init it watches cannot end before.
+
 INIT_MODE decides how Init goes:
   (none)              initialise and serve events
   init_error          post /init/error, then exit 1
@@ -65,7 +70,27 @@ def post(path, body, headers=None):
     return request("POST", path, body=body, headers=headers)
 
 
+def wait_for_subscriber():
+    path = os.environ.get("INIT_WAIT_FOR")
+    if not path:
+        return
+    with open(path + ".starts", "a") as f:
+        f.write("start\n")
+    with open(path + ".starts") as f:
+        starts = len(f.read().splitlines())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                if len(f.read().splitlines()) >= starts:
+                    return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.01)
+
+
 def init():
+    wait_for_subscriber()
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "init_error":
         status, _, body = post(

@@ -2,24 +2,34 @@
 //! environment: its extensions' subscriptions, and the records fanned out to them:
 //! `platform.*` events of the lifecycle and the function's output lines (`function`). A Logs
 //! API subscriber gets only the record types that API defines (`platform.start`, `.end`,
-//! `.report`, `.runtimeDone`, `.extension`, `.logsSubscription`, `function`). Each subscription has a delivery task that batches its records
-//! (`buffering`: at most `maxItems` records or `maxBytes` bytes, or whatever came within
-//! `timeoutMs`) and POSTs each batch, a JSON array, to the extension's HTTP destination.
-//! Records from the start of Init are kept until Init ends, so that a subscription made during
-//! Init (where Lambda wants them made) also gets `platform.initStart` and the Init lines.
+//! `.report`, `.runtimeDone`, `.extension`, `.logsSubscription`, `.logsDropped`, `function`).
+//!
+//! Each subscription has a delivery task (`delivery`) that batches its records and sends each
+//! batch to the extension's destination: a JSON array POSTed over HTTP (`http_destination`),
+//! or one JSON record per line over a TCP connection (`tcp_destination`). Records from the
+//! start of Init are kept until Init ends, so that a subscription made during Init (where
+//! Lambda wants them made) also gets `platform.initStart` and the Init lines. Before the
+//! environment's extensions are told to stop (or killed, when an Init is retried), `flush`
+//! has every subscription send what it holds and waits until it is delivered.
+
+mod delivery;
+mod http_destination;
+mod tcp_destination;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-use crate::logs::system::{now, PlatformLine};
+use crate::logs::system::{now, InitOutcome, PlatformLine};
+use delivery::Message;
 
 /// At most this many records wait for the first subscription during Init.
 const BACKLOG_LIMIT: usize = 1000;
+
+/// How long an environment whose Init is retried waits for its subscriptions to deliver what
+/// they hold before its extensions are killed.
+pub(super) const FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// The record types a subscription asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,7 +87,28 @@ impl TelemetryApi {
                     | "platform.runtimeDone"
                     | "platform.extension"
                     | "platform.logsSubscription"
+                    | "platform.logsDropped"
             ),
+        }
+    }
+}
+
+/// How a subscription's batches reach its destination (`destination.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Each batch is POSTed as a JSON array (`http://host:port/path`).
+    Http,
+    /// Each batch is written to a TCP connection, one JSON record per line
+    /// (`tcp://host:port`).
+    Tcp,
+}
+
+impl Protocol {
+    /// The URI scheme of its destinations: `http` or `tcp`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Tcp => "tcp",
         }
     }
 }
@@ -89,11 +120,13 @@ pub struct TelemetrySubscription {
     pub api: TelemetryApi,
     /// The record types.
     pub types: TelemetryTypes,
-    /// Where batches are POSTed: `host`, `port` and path.
+    /// How batches are sent.
+    pub protocol: Protocol,
+    /// The destination's host (`sandbox.localdomain` already made `127.0.0.1`).
     pub host: String,
     /// The destination's port.
     pub port: u16,
-    /// The destination's path (with query, if any).
+    /// The destination's path (with query, if any) for HTTP; `/` for TCP.
     pub path: String,
     /// `buffering.maxItems` (1,000 to 10,000; default 10,000).
     pub max_items: usize,
@@ -115,7 +148,7 @@ pub(super) struct Telemetry {
 struct Subscriber {
     api: TelemetryApi,
     types: TelemetryTypes,
-    records: mpsc::UnboundedSender<Value>,
+    messages: mpsc::UnboundedSender<Message>,
 }
 
 impl Subscriber {
@@ -127,6 +160,12 @@ impl Subscriber {
             _ => self.types.platform,
         };
         of_type && self.api.sends(kind)
+    }
+
+    fn send(&self, record: Value) {
+        // A delivery task ends only when this sender is dropped: the send cannot fail
+        // otherwise, and a record for a task already gone has nowhere to go anyway.
+        let _ = self.messages.send(Message::Record(record));
     }
 }
 
@@ -142,6 +181,14 @@ impl Telemetry {
     /// Init is over: records are no longer kept for later subscriptions.
     pub fn init_done(&mut self) {
         self.backlog = None;
+    }
+
+    /// Init starts again in fresh processes (after the Init timeout): the subscriptions ended
+    /// with the extensions that made them, and the new Init's records are kept for the new
+    /// subscriptions.
+    pub fn restart_init(&mut self) {
+        self.subscribers.clear();
+        self.backlog = Some(Vec::new());
     }
 
     /// Whether anything listens for `platform.*` records (cheap: checked before one is
@@ -166,6 +213,25 @@ impl Telemetry {
         }
     }
 
+    /// The two records of an Init that ended, in Lambda's order: `platform.initRuntimeDone`
+    /// (with `status`, and `errorType` when it failed), then `platform.initReport` (the record
+    /// of `report`, the `INIT_REPORT` line of the same outcome).
+    pub fn init_ended(&mut self, outcome: &InitOutcome<'_>, report: &PlatformLine) {
+        if !self.wanted() {
+            return;
+        }
+        let mut done = json!({
+            "initializationType": outcome.init_type,
+            "phase": outcome.phase,
+            "status": outcome.status,
+        });
+        if let Some(error_type) = outcome.error_type {
+            done["errorType"] = error_type.into();
+        }
+        self.platform("platform.initRuntimeDone", done);
+        self.platform_line(report);
+    }
+
     /// One line of the function's output (`kind` `function`) or of an external extension's
     /// (`extension`). Under the JSON log format a line that is a JSON object is sent as that
     /// object, as Lambda does; any other line as a string.
@@ -188,9 +254,9 @@ impl Telemetry {
     }
 
     fn emit(&mut self, kind: &str, record: Value) {
-        self.subscribers.retain(|s| !s.records.is_closed());
+        self.subscribers.retain(|s| !s.messages.is_closed());
         for s in self.subscribers.iter().filter(|s| s.wants(kind)) {
-            let _ = s.records.send(record.clone());
+            s.send(record.clone());
         }
         if let Some(backlog) = &mut self.backlog {
             if backlog.len() < BACKLOG_LIMIT {
@@ -203,20 +269,20 @@ impl Telemetry {
     /// records so far, and announces it with `platform.telemetrySubscription` (or
     /// `platform.logsSubscription`).
     pub fn subscribe(&mut self, name: &str, subscription: TelemetrySubscription) {
-        let (records, rx) = mpsc::unbounded_channel();
+        let (messages, rx) = mpsc::unbounded_channel();
         let types = subscription.types;
         let api = subscription.api;
         let subscriber = Subscriber {
             api,
             types,
-            records,
+            messages,
         };
         for record in self.backlog.iter().flatten() {
             if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
-                let _ = subscriber.records.send(record.clone());
+                subscriber.send(record.clone());
             }
         }
-        tokio::spawn(deliver(subscription, rx));
+        tokio::spawn(delivery::run(subscription, rx));
         self.subscribers.push(subscriber);
         let mut names = Vec::new();
         if types.platform {
@@ -237,129 +303,30 @@ impl Telemetry {
             json!({"name": name, "state": "Subscribed", "types": names}),
         );
     }
-}
 
-/// Batches records and POSTs each batch; ends when the environment drops its sender (after
-/// sending what is left).
-async fn deliver(to: TelemetrySubscription, mut records: mpsc::UnboundedReceiver<Value>) {
-    let mut destination = Destination::new(to.clone());
-    let mut batch: Vec<Value> = Vec::new();
-    let mut bytes = 0usize;
-    let flush_at = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(flush_at);
-    loop {
-        tokio::select! {
-            record = records.recv() => {
-                let Some(record) = record else {
-                    if !batch.is_empty() {
-                        destination.post(std::mem::take(&mut batch)).await;
-                    }
-                    return;
-                };
-                if batch.is_empty() {
-                    flush_at.as_mut().reset(tokio::time::Instant::now() + to.timeout);
-                }
-                bytes += record.to_string().len();
-                batch.push(record);
-                if batch.len() >= to.max_items || bytes >= to.max_bytes {
-                    bytes = 0;
-                    destination.post(std::mem::take(&mut batch)).await;
-                }
-            }
-            () = &mut flush_at, if !batch.is_empty() => {
-                bytes = 0;
-                destination.post(std::mem::take(&mut batch)).await;
+    /// Has every subscription send the records it holds now, without waiting for its
+    /// buffering limits, and waits until each has delivered them or given up (at most
+    /// `limit`). The environment's processes must be thawed: a frozen extension takes nothing.
+    pub async fn flush(&mut self, limit: Duration) {
+        self.subscribers.retain(|s| !s.messages.is_closed());
+        let mut delivered = Vec::with_capacity(self.subscribers.len());
+        for s in &self.subscribers {
+            let (done, waiting) = oneshot::channel();
+            if s.messages.send(Message::Flush(done)).is_ok() {
+                delivered.push(waiting);
             }
         }
-    }
-}
-
-/// How often, and after which pauses, a batch is tried again when the destination cannot be
-/// reached (its listener not bound yet, or between two of its connections).
-const CONNECT_RETRIES: [Duration; 5] = [
-    Duration::from_millis(10),
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-];
-
-/// A subscription's HTTP destination, with the kept-alive connection its batches share (some
-/// listeners, the official `lambda-extension` crate's among them, serve one connection at a
-/// time and bind their port again between two).
-struct Destination {
-    to: TelemetrySubscription,
-    connection: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
-}
-
-impl Destination {
-    fn new(to: TelemetrySubscription) -> Self {
-        Self {
-            to,
-            connection: None,
+        if delivered.is_empty() {
+            return;
         }
-    }
-
-    /// POSTs one batch (a JSON array), trying again on a fresh connection when the kept one
-    /// broke or the destination was not reachable yet; a destination that still fails loses
-    /// the batch. There is no time limit on an answer: while the environment is frozen its
-    /// extensions cannot answer, and the batch waits for the next thaw (as on Lambda, where an
-    /// invocation's records often arrive while the next one runs, or in the Shutdown phase).
-    /// When the environment ends, its processes die and the connection with them.
-    async fn post(&mut self, batch: Vec<Value>) {
-        let body = Bytes::from(Value::Array(batch).to_string());
-        let mut pauses = CONNECT_RETRIES.iter();
-        loop {
-            match self.send(body.clone()).await {
-                Ok(status) if status.is_success() => return,
-                Ok(status) => {
-                    tracing::debug!(%status, "telemetry destination refused a batch");
-                    return;
-                }
-                Err(e) => {
-                    self.connection = None;
-                    let Some(pause) = pauses.next() else {
-                        tracing::debug!(error = %e, "telemetry batch not delivered");
-                        return;
-                    };
-                    tokio::time::sleep(*pause).await;
-                }
-            }
-        }
-    }
-
-    async fn send(&mut self, body: Bytes) -> std::io::Result<http::StatusCode> {
-        let to = &self.to;
-        let connection = match &mut self.connection {
-            Some(c) if !c.is_closed() => c,
-            _ => {
-                let stream = tokio::net::TcpStream::connect((to.host.as_str(), to.port)).await?;
-                let _ = stream.set_nodelay(true);
-                let (sender, connection) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .map_err(std::io::Error::other)?;
-                tokio::spawn(connection);
-                self.connection.insert(sender)
+        let all = async {
+            for waiting in delivered {
+                // An error means the task ended, which it does only after its last batch.
+                let _ = waiting.await;
             }
         };
-        connection.ready().await.map_err(std::io::Error::other)?;
-        let request = http::Request::post(&to.path)
-            .header(http::header::HOST, format!("{}:{}", to.host, to.port))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body))
-            .map_err(std::io::Error::other)?;
-        let response = connection
-            .send_request(request)
-            .await
-            .map_err(std::io::Error::other)?;
-        let status = response.status();
-        // Read to its end, so that the connection can carry the next batch.
-        response
-            .into_body()
-            .collect()
-            .await
-            .map_err(std::io::Error::other)?;
-        Ok(status)
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::debug!(?limit, "telemetry not delivered within the flush limit");
+        }
     }
 }

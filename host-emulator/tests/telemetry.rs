@@ -1,0 +1,356 @@
+//! The Telemetry and Logs APIs against real processes: a stdlib-only Python extension
+//! (`tests/runtimes/extension.py`) subscribes from inside the environment and writes down what
+//! it receives. Covers TCP destinations (newline-delimited JSON over a kept connection, for
+//! both APIs; bad destinations refused with the reason; a connection the extension closes
+//! replaced by a new one) and the records of an Init that fails (`/init/error`, the runtime
+//! exiting, the Init timeout): `platform.initRuntimeDone` and `platform.initReport` with the
+//! status and error type, delivered before the extension hears of the Shutdown.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::{Emulator, FunctionConfig};
+use serde_json::Value;
+
+/// The test extension, under `name` in `dir` (a symlink: the file name is what it registers
+/// as).
+fn extension(dir: &TempDir, name: &str) -> PathBuf {
+    let link = dir.path(name);
+    std::os::unix::fs::symlink(runtime("extension.py"), &link).expect("symlink the extension");
+    link
+}
+
+/// The test runtime (Init mode `init`) with the extension `name` in mode `mode`, writing what
+/// it receives to `out` (TCP: `out.N` per connection). Never frozen, so that the extension
+/// takes its records as they come.
+fn subscribed(dir: &TempDir, init: &str, name: &str, mode: &str, out: &Path) -> FunctionConfig {
+    function("f", init)
+        .extension(extension(dir, name))
+        .env(format!("EXT_MODE_{}", name.to_uppercase()), mode)
+        .env("EXT_TELEMETRY_OUT", out.display().to_string())
+        .freeze(false)
+        .idle_timeout(Duration::from_secs(60))
+}
+
+/// The records in `path`, one JSON object per line (a last line still being written is left
+/// out). Panics on a line that is not one JSON object: the framing is part of what is tested.
+fn records(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON record per line ({e}): {line:?}"));
+            assert!(record.is_object(), "not a record: {line}");
+            record
+        })
+        .collect()
+}
+
+/// Waits (up to 60 s, a bound for broken runs only) until the records in `path` satisfy
+/// `done`; returns them.
+async fn wait_records(path: &Path, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let mut got = Vec::new();
+    for _ in 0..6000 {
+        got = records(path);
+        if done(&got) {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}; records were: {got:#?}");
+}
+
+/// Whether `records` have one of type `kind` about request `id`.
+fn has(records: &[Value], kind: &str, id: &str) -> bool {
+    records
+        .iter()
+        .any(|r| r["type"] == kind && r["record"]["requestId"] == id)
+}
+
+/// Index of the first record satisfying `pred`.
+fn index(records: &[Value], what: &str, pred: impl Fn(&Value) -> bool) -> usize {
+    records
+        .iter()
+        .position(pred)
+        .unwrap_or_else(|| panic!("no {what} in {records:#?}"))
+}
+
+/// Invokes and expects success; returns (request id, pid).
+async fn ok(emu: &Emulator, event: &str) -> (String, i64) {
+    let r = emu.invoke("f", event.to_owned()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let pid = r.json().unwrap()["pid"].as_i64().unwrap();
+    (r.request_id.clone().unwrap(), pid)
+}
+
+/// Subscribes over TCP through `api` (`telemetry` or `logs`), invokes once with two output
+/// lines, and returns the invocation's request id and the records of the first connection
+/// once its `platform.report` is there.
+async fn one_invocation_over_tcp(api: &str) -> (String, Vec<Value>) {
+    let dir = TempDir::new(&format!("tcp-{api}"));
+    let out = dir.path("records");
+    let f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out).env("EXT_TELEMETRY_API", api);
+    let emu = start(vec![f]).await;
+    let (id, _) = ok(&emu, r#"{"print": 2}"#).await;
+    wait_for_line(&emu, "f", |l| l == format!("[tcp] subscribed {api} 200")).await;
+    let first = PathBuf::from(format!("{}.1", out.display()));
+    let got = wait_records(&first, "the invocation's report over TCP", |r| {
+        has(r, "platform.report", &id)
+    })
+    .await;
+    // The stream is whole lines: the last record ends with its newline.
+    let raw = std::fs::read(&first).unwrap();
+    assert_eq!(raw.last(), Some(&b'\n'));
+    // The invocation's records, in order: start, the function's two lines, report.
+    let start = index(&got, "platform.start", |r| {
+        r["type"] == "platform.start" && r["record"]["requestId"] == id.as_str()
+    });
+    let line = |text: &'static str| move |r: &Value| r["type"] == "function" && r["record"] == text;
+    let line0 = index(&got, "line 0", line("line 0"));
+    let line1 = index(&got, "line 1", line("line 1"));
+    let report = index(&got, "platform.report", |r| {
+        r["type"] == "platform.report" && r["record"]["requestId"] == id.as_str()
+    });
+    assert!(start < line0 && line0 < line1 && line1 < report, "{got:#?}");
+    assert_eq!(got[report]["record"]["metrics"]["memorySizeMB"], 128);
+    assert!(got
+        .iter()
+        .all(|r| r["time"].as_str().is_some_and(|t| t.ends_with('Z'))));
+    (id, got)
+}
+
+#[tokio::test]
+async fn a_tcp_subscriber_of_the_telemetry_api_gets_ndjson_records() {
+    let (_, got) = one_invocation_over_tcp("telemetry").await;
+    let kinds: Vec<&str> = got.iter().filter_map(|r| r["type"].as_str()).collect();
+    for kind in [
+        "platform.initStart",
+        "platform.telemetrySubscription",
+        "platform.initRuntimeDone",
+        "platform.initReport",
+        "platform.runtimeDone",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.contains(&"platform.logsSubscription"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_tcp_subscriber_of_the_logs_api_gets_ndjson_records_of_its_types() {
+    let (id, got) = one_invocation_over_tcp("logs").await;
+    let kinds: Vec<&str> = got.iter().filter_map(|r| r["type"].as_str()).collect();
+    assert!(kinds.contains(&"platform.logsSubscription"), "{kinds:?}");
+    assert!(has(&got, "platform.end", &id), "{kinds:?}");
+    // Records the Logs API does not have are not sent to it.
+    for kind in ["platform.initStart", "platform.telemetrySubscription"] {
+        assert!(!kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_tcp_destinations_are_refused_with_the_reason() {
+    let dir = TempDir::new("tcp-bad");
+    let out = dir.path("records");
+    let f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out);
+    let emu = start(vec![f]).await;
+    ok(&emu, "{}").await;
+    for (case, says) in [
+        (
+            "tcp_no_port",
+            "tcp://sandbox.localdomain has no port: a TCP destination is tcp://HOST:PORT",
+        ),
+        ("tcp_http_uri", " must start with tcp:// for protocol TCP"),
+        (
+            "tcp_path",
+            "/logs has a path: a TCP destination is tcp://HOST:PORT only",
+        ),
+        ("http_tcp_uri", " must start with http:// for protocol HTTP"),
+        ("udp", "is not supported: use HTTP or TCP"),
+    ] {
+        let line = wait_for_line(&emu, "f", |l| l.starts_with(&format!("PROBE {case} "))).await;
+        let prefix = format!("PROBE {case} 400 ValidationError destination.");
+        assert!(
+            line.starts_with(&prefix) && line.contains(says),
+            "{line} (wanted {prefix}...{says})"
+        );
+    }
+    // The refusals subscribed nothing: one subscription, the good one.
+    let got = wait_records(&dir.path("records.1"), "a subscription record", |r| {
+        r.iter()
+            .any(|r| r["type"] == "platform.telemetrySubscription")
+    })
+    .await;
+    let subscriptions = got
+        .iter()
+        .filter(|r| r["type"] == "platform.telemetrySubscription")
+        .count();
+    assert_eq!(subscriptions, 1, "{got:#?}");
+}
+
+#[tokio::test]
+async fn a_tcp_destination_that_closes_its_connection_gets_later_records_on_a_new_one() {
+    let dir = TempDir::new("tcp-reconnect");
+    let out = dir.path("records");
+    let f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out)
+        .env("EXT_TCP_CLOSE_AFTER", "platform.report");
+    let emu = start(vec![f]).await;
+    let (first_id, pid) = ok(&emu, "{}").await;
+    // The extension read the first report and closed the connection.
+    wait_for_line(&emu, "f", |l| l == "[tcp] closed connection 1").await;
+    wait_metric(&emu, "firebox_concurrent_executions{function=\"f\"}", 0.0).await;
+    let (second_id, again) = ok(&emu, "{}").await;
+    assert_eq!(pid, again, "the same environment and subscription");
+    let second = wait_records(
+        &dir.path("records.2"),
+        "the second invocation on a second connection",
+        |r| has(r, "platform.report", &second_id),
+    )
+    .await;
+    assert!(has(&second, "platform.start", &second_id), "{second:#?}");
+    let first = records(&dir.path("records.1"));
+    assert!(has(&first, "platform.report", &first_id), "{first:#?}");
+    assert!(!has(&first, "platform.start", &second_id), "{first:#?}");
+    assert!(!dir.path("records.3").exists(), "one reconnection only");
+}
+
+/// A function whose Init fails in `mode`, with an extension subscribed (HTTP) to every record
+/// type; the runtime waits for the subscription before failing. The buffering timeout is
+/// Lambda's longest (30 s), so that only the flush of the ending environment delivers the
+/// failed Init's records in time. Returns the function and the file of the records.
+fn failing_init(dir: &TempDir, mode: &str) -> (FunctionConfig, PathBuf) {
+    let out = dir.path("records.jsonl");
+    let flag = dir.path("subscribed").display().to_string();
+    let f = subscribed(dir, mode, "telemetry", "telemetry", &out)
+        .env("EXT_SUBSCRIBED", flag.clone())
+        .env("INIT_WAIT_FOR", flag)
+        .env("EXT_TELEMETRY_TIMEOUT_MS", "30000");
+    (f, out)
+}
+
+/// Invokes, expects the Init failure `error_type`, and returns the records once the extension
+/// got its SHUTDOWN (`SHUTDOWN received` is the extension's own mark in the file).
+async fn failed_init_records(emu: &Emulator, out: &Path, error_type: &str) -> Vec<Value> {
+    let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.json().unwrap()["errorType"], error_type);
+    wait_records(out, "the extension's SHUTDOWN", |r| {
+        r.iter().any(|r| r["type"] == "SHUTDOWN received")
+    })
+    .await
+}
+
+/// The Init records, the extension's SHUTDOWN mark among them, as (type, phase, status,
+/// errorType).
+fn init_records(got: &[Value]) -> Vec<(String, String, String, Option<String>)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    got.iter()
+        .filter(|r| {
+            r["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("platform.init") || t == "SHUTDOWN received")
+        })
+        .map(|r| {
+            let record = &r["record"];
+            (
+                text(&r["type"]),
+                text(&record["phase"]),
+                text(&record["status"]),
+                record["errorType"].as_str().map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+/// `(type, phase, status, errorType)` of one expected record.
+fn init(
+    kind: &str,
+    phase: &str,
+    status: &str,
+    error_type: Option<&str>,
+) -> (String, String, String, Option<String>) {
+    (
+        kind.to_owned(),
+        phase.to_owned(),
+        status.to_owned(),
+        error_type.map(str::to_owned),
+    )
+}
+
+/// The records of an Init that failed once with `error_type`, then the Shutdown.
+fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)> {
+    vec![
+        init("platform.initStart", "init", "", None),
+        init(
+            "platform.initRuntimeDone",
+            "init",
+            "error",
+            Some(error_type),
+        ),
+        init("platform.initReport", "init", "error", Some(error_type)),
+        init("SHUTDOWN received", "", "", None),
+    ]
+}
+
+#[tokio::test]
+async fn an_init_error_sends_init_runtime_done_and_init_report_before_the_shutdown() {
+    let dir = TempDir::new("tele-init-error");
+    let (f, out) = failing_init(&dir, "init_error");
+    let emu = start(vec![f]).await;
+    let got = failed_init_records(&emu, &out, "MyInitError").await;
+    assert_eq!(init_records(&got), failed_once("MyInitError"), "{got:#?}");
+    let report = &got[index(&got, "platform.initReport", |r| {
+        r["type"] == "platform.initReport"
+    })]["record"];
+    assert_eq!(report["initializationType"], "on-demand");
+    assert!(report["metrics"]["durationMs"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn a_runtime_exiting_in_init_sends_its_records_with_runtime_exit_error() {
+    let dir = TempDir::new("tele-init-exit");
+    let (f, out) = failing_init(&dir, "exit_now");
+    let emu = start(vec![f]).await;
+    let got = failed_init_records(&emu, &out, "Runtime.ExitError").await;
+    assert_eq!(
+        init_records(&got),
+        failed_once("Runtime.ExitError"),
+        "{got:#?}"
+    );
+}
+
+#[tokio::test]
+async fn an_init_timeout_sends_timeout_records_for_both_inits() {
+    let dir = TempDir::new("tele-init-timeout");
+    let (f, out) = failing_init(&dir, "never_next");
+    let f = f
+        .init_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(3));
+    let emu = start(vec![f]).await;
+    let got = failed_init_records(&emu, &out, "Sandbox.Timedout").await;
+    // The first Init's records reached the first extension before it was killed; the Init
+    // retried inside the invocation (phase `invoke`) went to the extension started with it.
+    assert_eq!(
+        init_records(&got),
+        vec![
+            init("platform.initStart", "init", "", None),
+            init("platform.initRuntimeDone", "init", "timeout", None),
+            init("platform.initReport", "init", "timeout", None),
+            init("platform.initStart", "invoke", "", None),
+            init("platform.initRuntimeDone", "invoke", "timeout", None),
+            init("platform.initReport", "invoke", "timeout", None),
+            init("SHUTDOWN received", "", "", None),
+        ],
+        "{got:#?}"
+    );
+}
