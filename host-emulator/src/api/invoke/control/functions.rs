@@ -388,13 +388,15 @@ fn settings_invalid(field: &str, message: String) -> crate::settings::SettingsEr
     }
 }
 
-fn missing(field: &str) -> ServiceError {
+/// 400 `ValidationException`: a required field is absent.
+pub(super) fn missing(field: &str) -> ServiceError {
     validation(format!(
         "Value null at '{field}' failed to satisfy constraint: Member must not be null"
     ))
 }
 
-fn validation(detail: String) -> ServiceError {
+/// 400 `ValidationException` with Lambda's "1 validation error detected" prefix.
+pub(super) fn validation(detail: String) -> ServiceError {
     ServiceError::new(
         StatusCode::BAD_REQUEST,
         "ValidationException",

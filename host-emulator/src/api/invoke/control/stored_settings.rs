@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::super::request::name_function;
 use super::super::{bad_parameter, Functions, ServiceError};
+use super::functions::{missing, validation};
 use super::write::{read_json, unqualified};
 use super::Answer;
 use crate::config::LATEST;
@@ -73,7 +74,7 @@ pub(super) async fn code_signing(
             let body: PutCodeSigning = read_json(req).await?;
             let arn = body
                 .code_signing_config_arn
-                .ok_or_else(|| must_not_be_null("codeSigningConfigArn"))?;
+                .ok_or_else(|| missing("codeSigningConfigArn"))?;
             Err(ServiceError::new(
                 StatusCode::NOT_FOUND,
                 "CodeSigningConfigNotFoundException",
@@ -112,7 +113,7 @@ pub(super) async fn runtime_management(
         let body: PutRuntimeManagement = read_json(req).await?;
         let mode = body
             .update_runtime_on
-            .ok_or_else(|| must_not_be_null("updateRuntimeOn"))?;
+            .ok_or_else(|| missing("updateRuntimeOn"))?;
         let mode = UpdateRuntimeOn::parse(&mode).ok_or_else(|| {
             validation(format!(
                 "Value '{mode}' at 'updateRuntimeOn' failed to satisfy constraint: Member must \
@@ -159,7 +160,7 @@ pub(super) async fn recursion(
         let body: PutRecursion = read_json(req).await?;
         let setting = body
             .recursive_loop
-            .ok_or_else(|| must_not_be_null("recursiveLoop"))?;
+            .ok_or_else(|| missing("recursiveLoop"))?;
         let setting = RecursiveLoop::parse(&setting).ok_or_else(|| {
             validation(format!(
                 "Value '{setting}' at 'recursiveLoop' failed to satisfy constraint: Member must \
@@ -170,19 +171,5 @@ pub(super) async fn recursion(
     }
     Ok(Answer::ok(
         json!({ "RecursiveLoop": function.stored.recursive_loop().as_str() }),
-    ))
-}
-
-fn validation(message: String) -> ServiceError {
-    ServiceError::new(
-        StatusCode::BAD_REQUEST,
-        "ValidationException",
-        format!("1 validation error detected: {message}"),
-    )
-}
-
-fn must_not_be_null(field: &str) -> ServiceError {
-    validation(format!(
-        "Value null at '{field}' failed to satisfy constraint: Member must not be null"
     ))
 }
