@@ -14,7 +14,7 @@
 //! pool first ([`Capacity::set_provisioned`]); nothing changes when it is refused. Versions
 //! declared in `firebox.toml` with `provisioned_concurrency` start with a configuration.
 //!
-//! An alias that has a configuration cannot be pointed at `$LATEST` ([`AliasChange`]).
+//! An alias that has a configuration cannot be pointed at `$LATEST` (`AliasChange`).
 //!
 //! The store sits behind a `std` mutex that is held for a whole change (checks, the
 //! function's total, the schedulers told), so that changes of one function happen one after
@@ -441,7 +441,8 @@ impl Emulator {
     /// `PutProvisionedConcurrencyConfig` does: they start at once, with
     /// `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. Refused for `$LATEST`, when
     /// the function's reservation or the account's unreserved pool has no room, and when the
-    /// alias's version (or an alias naming the version) has a configuration already.
+    /// alias's version (or an alias naming the version) has a configuration already. A put
+    /// starts a failed configuration (`ProvisionedStatus::Failed`) over.
     ///
     /// ```no_run
     /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
@@ -466,7 +467,8 @@ impl Emulator {
     }
 
     /// The provisioned concurrency configuration of `qualifier` of `function` and how far it
-    /// has come, as `GetProvisionedConcurrencyConfig` shows it.
+    /// has come, as `GetProvisionedConcurrencyConfig` shows it: `Failed`, with
+    /// [`INIT_FAILURE_REASON`], once the Init of its environments failed three times in a row.
     pub async fn provisioned_concurrency_config(
         &self,
         function: &str,

@@ -11,6 +11,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::provisioned::*;
 use common::*;
 use firebox_emulator::{AliasConfig, Emulator, FunctionConfig, ProvisionedStatus, VersionConfig};
 use serde_json::{json, Value};
@@ -41,29 +42,9 @@ async fn put(emu: &Emulator, qualifier: &str, n: i64) -> Raw {
     put_on(emu, "orders", qualifier, n).await
 }
 
-/// `PutProvisionedConcurrencyConfig` of `n` on `function:qualifier`.
-async fn put_on(emu: &Emulator, function: &str, qualifier: &str, n: i64) -> Raw {
-    let path =
-        format!("/2019-09-30/functions/{function}/provisioned-concurrency?Qualifier={qualifier}");
-    call(
-        emu,
-        "PUT",
-        &path,
-        &json!({"ProvisionedConcurrentExecutions": n}),
-    )
-    .await
-}
-
 /// `GetProvisionedConcurrencyConfig` of `orders:qualifier`.
 async fn get(emu: &Emulator, qualifier: &str) -> Raw {
     get_on(emu, "orders", qualifier).await
-}
-
-/// `GetProvisionedConcurrencyConfig` of `function:qualifier`.
-async fn get_on(emu: &Emulator, function: &str, qualifier: &str) -> Raw {
-    let path =
-        format!("/2019-09-30/functions/{function}/provisioned-concurrency?Qualifier={qualifier}");
-    call(emu, "GET", &path, &Value::Null).await
 }
 
 /// Waits until `orders:qualifier`'s configuration is `READY`; its last answer.
@@ -71,37 +52,9 @@ async fn ready(emu: &Emulator, qualifier: &str) -> Value {
     ready_on(emu, "orders", qualifier).await
 }
 
-/// Waits until `function:qualifier`'s configuration is `READY`; its last answer.
-async fn ready_on(emu: &Emulator, function: &str, qualifier: &str) -> Value {
-    // Up to 60 s: a bound for broken runs only (a Python Init takes ~100 ms).
-    for _ in 0..1200 {
-        let r = get_on(emu, function, qualifier).await;
-        assert_eq!(r.status, 200, "{:?}", r.body);
-        let body = r.json();
-        if body["Status"] == "READY" {
-            return body;
-        }
-        assert_eq!(body["Status"], "IN_PROGRESS", "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{qualifier}'s provisioned concurrency never became READY");
-}
-
-/// The unreserved pool as `GetAccountSettings` shows it.
-async fn unreserved(emu: &Emulator) -> u64 {
-    let r = call(emu, "GET", "/2016-08-19/account-settings/", &Value::Null).await;
-    r.json()["AccountLimit"]["UnreservedConcurrentExecutions"]
-        .as_u64()
-        .expect("a number")
-}
-
 /// Invokes `orders:qualifier`; the runtime's answer.
 async fn invoke(emu: &Emulator, qualifier: &str) -> Value {
-    let options = firebox_emulator::InvokeOptions {
-        qualifier: Some(qualifier.to_owned()),
-        ..firebox_emulator::InvokeOptions::default()
-    };
-    let r = emu.invoke_with("orders", "{}", &options).await.unwrap();
+    let r = invoke_on(emu, "orders", qualifier).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json().expect("JSON")
 }
@@ -536,15 +489,7 @@ fn broken() -> FunctionConfig {
 
 /// Waits until `broken:qualifier`'s configuration is no longer `IN_PROGRESS`; its last answer.
 async fn settled(emu: &Emulator, qualifier: &str) -> Value {
-    // Up to 30 s: three attempts a second apart take about 2 s.
-    for _ in 0..600 {
-        let body = get_on(emu, "broken", qualifier).await.json();
-        if body["Status"] != "IN_PROGRESS" {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("broken:{qualifier}'s provisioned concurrency stayed IN_PROGRESS");
+    settled_on(emu, "broken", qualifier).await
 }
 
 /// Environments `broken` has started, of any kind.
@@ -591,11 +536,7 @@ async fn init_failures_make_a_configuration_failed_until_a_new_put() {
     assert_eq!(unreserved(&emu).await, 109);
 
     // An invoke of the version runs cold, as before, and gets its own Init error.
-    let options = firebox_emulator::InvokeOptions {
-        qualifier: Some("1".to_owned()),
-        ..firebox_emulator::InvokeOptions::default()
-    };
-    let r = emu.invoke_with("broken", "{}", &options).await.unwrap();
+    let r = invoke_on(&emu, "broken", "1").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
     assert_eq!(r.json().unwrap()["errorType"], "MyInitError");
@@ -605,11 +546,7 @@ async fn init_failures_make_a_configuration_failed_until_a_new_put() {
     assert_eq!(put_on(&emu, "broken", "2", 1).await.status, 202);
     let shown = ready_on(&emu, "broken", "2").await;
     assert!(shown.get("StatusReason").is_none(), "{shown}");
-    let options = firebox_emulator::InvokeOptions {
-        qualifier: Some("2".to_owned()),
-        ..firebox_emulator::InvokeOptions::default()
-    };
-    let r = emu.invoke_with("broken", "{}", &options).await.unwrap();
+    let r = invoke_on(&emu, "broken", "2").await;
     assert_eq!(
         r.json().unwrap()["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"],
         "provisioned-concurrency"
