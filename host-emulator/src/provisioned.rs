@@ -512,4 +512,16 @@ mod tests {
              UnreservedConcurrentExecution below its minimum value of [100]."
         );
     }
+
+    #[test]
+    fn a_failed_configuration_reads_as_lambda_writes_it() {
+        assert_eq!(ProvisionedStatus::Failed.as_str(), "FAILED");
+        assert_eq!(INIT_FAILURE_REASON, "FUNCTION_ERROR_INIT_FAILURE");
+        let refused = AliasError::ProvisionedOnUnpublished {
+            alias: "live".into(),
+        };
+        assert!(refused.to_string().starts_with(
+            "Alias live has a Provisioned Concurrency Config and cannot point to $LATEST"
+        ));
+    }
 }
