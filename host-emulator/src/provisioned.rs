@@ -10,7 +10,7 @@
 //! (`PoolMessage::Provision`); the scheduler starts them (`Status: IN_PROGRESS`) until all
 //! are ready (`READY`). When their Init keeps failing, the scheduler gives up and the
 //! configuration is `FAILED` (`StatusReason: FUNCTION_ERROR_INIT_FAILURE`) until it is put
-//! again. The function's total is checked against its reservation or the account's unreserved
+//! again (or the code changes on disk). The function's total is checked against its reservation or the account's unreserved
 //! pool first ([`Capacity::set_provisioned`]); nothing changes when it is refused. Versions
 //! declared in `firebox.toml` with `provisioned_concurrency` start with a configuration.
 //!
@@ -448,8 +448,9 @@ impl Emulator {
     /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
     /// use firebox_emulator::ProvisionedStatus;
     /// emu.put_provisioned_concurrency_config("orders", "live", 2)?;
+    /// // READY, or FAILED (with `status_reason`) when the version's Init keeps failing.
     /// while emu.provisioned_concurrency_config("orders", "live").await?.status
-    ///     != ProvisionedStatus::Ready
+    ///     == ProvisionedStatus::InProgress
     /// {
     ///     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     /// }
