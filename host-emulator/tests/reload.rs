@@ -62,8 +62,7 @@ async fn a_code_change_stops_idle_environments_and_the_next_invoke_runs_the_new_
     );
 
     edit(&dir);
-    // Noticed by `$LATEST`'s scheduler and version 1's, each counting it.
-    wait_code_changes(&emu, "f", 2.0).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     assert!(
         wait_gone(old).await,
         "the idle environment of the old code was stopped"
@@ -110,8 +109,7 @@ async fn an_invocation_in_flight_finishes_on_the_old_code_and_is_its_last() {
     wait_for_line(&emu, "f", |t| t.starts_with("START RequestId:")).await;
 
     edit(&dir);
-    // Noticed by `$LATEST`'s scheduler and version 1's, each counting it.
-    wait_code_changes(&emu, "f", 2.0).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     gate.open();
     let (old, count) = held.await.unwrap();
     assert_eq!(count, 1, "answered by the environment it started in");
@@ -154,8 +152,7 @@ async fn a_program_replaced_by_a_build_is_picked_up() {
     let (old, _) = pid_and_count(&emu, "f", "{}").await;
 
     std::fs::rename(write_program("bootstrap.new"), &program).unwrap();
-    // Noticed by `$LATEST`'s scheduler and version 1's, each counting it.
-    wait_code_changes(&emu, "f", 2.0).await;
+    wait_code_changes(&emu, "f", 1.0).await;
     let (new, count) = pid_and_count(&emu, "f", "{}").await;
     assert_ne!(new, old);
     assert_eq!(count, 1);
