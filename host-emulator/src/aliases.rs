@@ -5,6 +5,9 @@
 //! The aliases sit behind a `std` read-write lock: an invoke through an alias reads it once
 //! to pick a version, a control-plane write replaces an entry. The lock is held only for a
 //! map lookup or change, never across an `.await`, and nothing that can panic runs under it.
+//! A change of an existing alias holds the provisioned concurrency configurations still
+//! around it (taken first, as `provisioned` does): an alias that has one may not name
+//! `$LATEST`, and its environments follow it.
 
 use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -79,6 +82,16 @@ pub enum AliasError {
          API to retrieve the latest Revision Id"
     )]
     RevisionMismatch,
+    /// Pointing an alias that has a provisioned concurrency configuration at `$LATEST`
+    /// (Firebox's text: Lambda's is not documented).
+    #[error(
+        "Alias {alias} has a Provisioned Concurrency Config and cannot point to $LATEST, an \
+         unpublished function version. Delete the Provisioned Concurrency Config first."
+    )]
+    ProvisionedOnUnpublished {
+        /// The alias's name.
+        alias: String,
+    },
 }
 
 /// A function's aliases, by name.
@@ -184,6 +197,7 @@ impl Function {
 
     /// Changes alias `name` (`UpdateAlias`): the fields `update` gives, checked as a whole.
     pub fn update_alias(&self, name: &str, update: AliasUpdate) -> Result<Alias, AliasError> {
+        let provisioned = self.provisioned.alias_change();
         let mut by_name = self.aliases.write();
         let current = by_name.get(name).ok_or_else(|| AliasError::NotFound {
             arn: self.arn_of(name),
@@ -206,27 +220,30 @@ impl Function {
             .description
             .unwrap_or_else(|| current.description.clone());
         self.check(name, &config, &description)?;
+        provisioned.check(name, &config)?;
         let alias = Alias::new(config, description);
-        by_name.insert(name.to_owned(), alias.clone());
+        let before = by_name.insert(name.to_owned(), alias.clone());
         drop(by_name);
         // Its provisioned concurrency follows it to the version it names now.
-        self.provisioned.refresh(self);
+        provisioned.apply(self, name, before.as_ref().map(|a| &a.config));
         Ok(alias)
     }
 
     /// Creates alias `name`, or points it at `config`'s version and routing (keeping its
     /// description), in one step.
     pub fn put_alias(&self, name: &str, config: AliasConfig) -> Result<Alias, AliasError> {
+        let provisioned = self.provisioned.alias_change();
         let mut by_name = self.aliases.write();
         let description = by_name
             .get(name)
             .map(|a| a.description.clone())
             .unwrap_or_default();
         self.check(name, &config, &description)?;
+        provisioned.check(name, &config)?;
         let alias = Alias::new(config, description);
-        by_name.insert(name.to_owned(), alias.clone());
+        let before = by_name.insert(name.to_owned(), alias.clone());
         drop(by_name);
-        self.provisioned.refresh(self);
+        provisioned.apply(self, name, before.as_ref().map(|a| &a.config));
         Ok(alias)
     }
 

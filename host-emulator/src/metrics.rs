@@ -212,6 +212,9 @@ pub struct PoolSnapshot {
     pub provisioned_ready: u32,
     /// Provisioned environments, in Init or ready.
     pub provisioned_allocated: u32,
+    /// Whether the allocation of provisioned environments failed (their Init kept failing), so
+    /// that none are started until a new configuration.
+    pub provisioned_failed: bool,
     /// Throttled `Event` invocations waiting to be retried.
     pub deferred_events: u32,
 }
@@ -224,6 +227,7 @@ impl PoolSnapshot {
         self.busy += other.busy;
         self.provisioned_ready += other.provisioned_ready;
         self.provisioned_allocated += other.provisioned_allocated;
+        self.provisioned_failed |= other.provisioned_failed;
         self.deferred_events += other.deferred_events;
     }
 }

@@ -8,10 +8,13 @@
 //! of a routed alias). Each change works out, for every published version, how many
 //! provisioned environments it keeps, and tells the version's scheduler
 //! (`PoolMessage::Provision`); the scheduler starts them (`Status: IN_PROGRESS`) until all
-//! are ready (`READY`). The function's total is checked against its reservation or the
-//! account's unreserved pool first ([`Capacity::set_provisioned`]); nothing changes when it
-//! is refused. Versions declared in `firebox.toml` with `provisioned_concurrency` start with
-//! a configuration.
+//! are ready (`READY`). When their Init keeps failing, the scheduler gives up and the
+//! configuration is `FAILED` (`StatusReason: FUNCTION_ERROR_INIT_FAILURE`) until it is put
+//! again (or the code changes on disk). The function's total is checked against its reservation or the account's unreserved
+//! pool first ([`Capacity::set_provisioned`]); nothing changes when it is refused. Versions
+//! declared in `firebox.toml` with `provisioned_concurrency` start with a configuration.
+//!
+//! An alias that has a configuration cannot be pointed at `$LATEST` (`AliasChange`).
 //!
 //! The store sits behind a `std` mutex that is held for a whole change (checks, the
 //! function's total, the schedulers told), so that changes of one function happen one after
@@ -23,11 +26,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::config::{is_version_number, LATEST};
+use crate::aliases::AliasError;
+use crate::config::{is_version_number, AliasConfig, LATEST};
 use crate::emulator::{ControlError, Emulator};
 use crate::scheduler::capacity::ProvisioningError;
-use crate::scheduler::{FunctionShared, PoolMessage};
+use crate::scheduler::{FunctionShared, PoolMessage, Provision};
 use crate::versions::{Function, UnknownQualifier};
+
+/// Lambda's `StatusReason` of a configuration whose environments could not be initialised.
+pub const INIT_FAILURE_REASON: &str = "FUNCTION_ERROR_INIT_FAILURE";
 
 /// Lambda's `Status` of a provisioned concurrency configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +43,9 @@ pub enum ProvisionedStatus {
     InProgress,
     /// Every requested environment has finished its Init.
     Ready,
+    /// The environments could not be initialised: their Init kept failing
+    /// ([`INIT_FAILURE_REASON`]). None are started until the configuration is put again.
+    Failed,
 }
 
 impl ProvisionedStatus {
@@ -44,6 +54,7 @@ impl ProvisionedStatus {
         match self {
             Self::InProgress => "IN_PROGRESS",
             Self::Ready => "READY",
+            Self::Failed => "FAILED",
         }
     }
 }
@@ -59,6 +70,8 @@ pub struct ProvisionedConcurrency {
     pub available: u32,
     /// `Status`.
     pub status: ProvisionedStatus,
+    /// `StatusReason`: why it is `FAILED` ([`INIT_FAILURE_REASON`]); `None` otherwise.
+    pub status_reason: Option<String>,
     /// `LastModified` (`2024-01-31T12:34:56.789+0000`).
     pub last_modified: String,
 }
@@ -162,14 +175,15 @@ impl ProvisionedConfigs {
             // A decrease always fits.
             let _ = function.capacity().set_provisioned(self.total(&configs));
         }
-        self.apply(function, &configs);
+        self.apply(function, &configs, &[]);
     }
 
-    /// Tells each published version's scheduler how many environments it keeps now (after
-    /// an alias changed, for instance).
-    pub fn refresh(&self, function: &Function) {
-        let configs = self.lock();
-        self.apply(function, &configs);
+    /// Holds the configurations still while an alias changes.
+    pub fn alias_change(&self) -> AliasChange<'_> {
+        AliasChange {
+            store: self,
+            configs: self.lock(),
+        }
     }
 
     fn total(&self, configs: &BTreeMap<String, Stored>) -> u32 {
@@ -179,13 +193,78 @@ impl ProvisionedConfigs {
             .fold(self.latest, u32::saturating_add)
     }
 
-    fn apply(&self, function: &Function, configs: &BTreeMap<String, Stored>) {
+    /// Tells each published version's scheduler how many environments it keeps now; those in
+    /// `start_over` have a new configuration, which makes a failed allocation start over.
+    fn apply(
+        &self,
+        function: &Function,
+        configs: &BTreeMap<String, Stored>,
+        start_over: &[String],
+    ) {
         let targets = targets(function, configs);
         for version in function.all().iter().skip(1) {
-            let n = targets.get(version.config.version()).copied().unwrap_or(0);
+            let name = version.config.version();
+            let provision = Provision {
+                environments: targets.get(name).copied().unwrap_or(0),
+                start_over: start_over.iter().any(|v| v == name),
+            };
             // Gone only when the emulator is shutting down.
-            let _ = version.pool.send(PoolMessage::Provision(n));
+            let _ = version.pool.send(PoolMessage::Provision(provision));
         }
+    }
+}
+
+/// The configurations held still while an alias changes (`UpdateAlias`, or the library's
+/// `put_alias`), so that no put slips in between the alias's check and its change. Taken
+/// before the aliases' lock, as everywhere.
+pub(crate) struct AliasChange<'a> {
+    store: &'a ProvisionedConfigs,
+    configs: MutexGuard<'a, BTreeMap<String, Stored>>,
+}
+
+impl AliasChange<'_> {
+    /// Refuses to point alias `name` at `$LATEST` while it has a configuration.
+    pub fn check(&self, name: &str, config: &AliasConfig) -> Result<(), AliasError> {
+        if config.version == LATEST && self.configs.contains_key(name) {
+            return Err(AliasError::ProvisionedOnUnpublished {
+                alias: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Tells the schedulers after alias `name` changed from `before`: its configuration, if
+    /// it has one, follows it, and starts over on the versions it reaches now but did not
+    /// before.
+    pub fn apply(self, function: &Function, name: &str, before: Option<&AliasConfig>) {
+        let mut start_over = Vec::new();
+        if self.configs.contains_key(name) {
+            if let Some(alias) = function.aliases.get(name) {
+                let earlier = before.map(versions_of).unwrap_or_default();
+                start_over = versions_of(&alias.config);
+                start_over.retain(|v| !earlier.contains(v));
+            }
+        }
+        self.store.apply(function, &self.configs, &start_over);
+    }
+}
+
+/// The versions an alias reaches: the one it names and the one it routes to, if any.
+fn versions_of(alias: &AliasConfig) -> Vec<String> {
+    std::iter::once(alias.version.clone())
+        .chain(alias.additional_version_weights.keys().cloned())
+        .collect()
+}
+
+/// The versions `qualifier` (a version or an alias of `function`) reaches.
+fn versions_reached(function: &Function, qualifier: &str) -> Vec<String> {
+    if is_version_number(qualifier) {
+        vec![qualifier.to_owned()]
+    } else {
+        function
+            .aliases
+            .get(qualifier)
+            .map_or_else(Vec::new, |a| versions_of(&a.config))
     }
 }
 
@@ -271,7 +350,8 @@ pub(crate) fn put(
             last_modified: crate::ids::lambda_timestamp(),
         },
     );
-    function.provisioned.apply(function, &configs);
+    let start_over = versions_reached(function, qualifier);
+    function.provisioned.apply(function, &configs, &start_over);
     Ok(())
 }
 
@@ -322,39 +402,36 @@ pub(crate) async fn all(function: &Function) -> Vec<(String, ProvisionedConcurre
 
 /// How far `qualifier`'s configuration has come: the provisioned environments of the
 /// version(s) it reaches, as their schedulers count them, up to what it asked for.
+/// It is `FAILED` when the scheduler of a version it reaches gave up.
 async fn progress(function: &Function, qualifier: &str, stored: Stored) -> ProvisionedConcurrency {
-    let versions: Vec<String> = if is_version_number(qualifier) {
-        vec![qualifier.to_owned()]
-    } else {
-        function.aliases.get(qualifier).map_or_else(Vec::new, |a| {
-            std::iter::once(a.config.version.clone())
-                .chain(a.config.additional_version_weights.keys().cloned())
-                .collect()
-        })
-    };
-    let (mut allocated, mut available) = (0, 0);
-    for version in versions {
+    let (mut allocated, mut available, mut failed) = (0, 0, false);
+    for version in versions_reached(function, qualifier) {
         let Some(shared) = function.version(&version) else {
             continue;
         };
         if let Some(snapshot) = crate::metrics::snapshot(&shared).await {
             allocated += snapshot.provisioned_allocated;
             available += snapshot.provisioned_ready;
+            failed |= snapshot.provisioned_failed;
         }
     }
     let (allocated, available) = (
         allocated.min(stored.requested),
         available.min(stored.requested),
     );
+    let status = if failed {
+        ProvisionedStatus::Failed
+    } else if available >= stored.requested {
+        ProvisionedStatus::Ready
+    } else {
+        ProvisionedStatus::InProgress
+    };
     ProvisionedConcurrency {
         requested: stored.requested,
         allocated,
         available,
-        status: if available >= stored.requested {
-            ProvisionedStatus::Ready
-        } else {
-            ProvisionedStatus::InProgress
-        },
+        status,
+        status_reason: failed.then(|| INIT_FAILURE_REASON.to_owned()),
         last_modified: stored.last_modified,
     }
 }
@@ -364,14 +441,16 @@ impl Emulator {
     /// `PutProvisionedConcurrencyConfig` does: they start at once, with
     /// `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`. Refused for `$LATEST`, when
     /// the function's reservation or the account's unreserved pool has no room, and when the
-    /// alias's version (or an alias naming the version) has a configuration already.
+    /// alias's version (or an alias naming the version) has a configuration already. A put
+    /// starts a failed configuration (`ProvisionedStatus::Failed`) over.
     ///
     /// ```no_run
     /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
     /// use firebox_emulator::ProvisionedStatus;
     /// emu.put_provisioned_concurrency_config("orders", "live", 2)?;
+    /// // READY, or FAILED (with `status_reason`) when the version's Init keeps failing.
     /// while emu.provisioned_concurrency_config("orders", "live").await?.status
-    ///     != ProvisionedStatus::Ready
+    ///     == ProvisionedStatus::InProgress
     /// {
     ///     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     /// }
@@ -389,7 +468,8 @@ impl Emulator {
     }
 
     /// The provisioned concurrency configuration of `qualifier` of `function` and how far it
-    /// has come, as `GetProvisionedConcurrencyConfig` shows it.
+    /// has come, as `GetProvisionedConcurrencyConfig` shows it: `Failed`, with
+    /// [`INIT_FAILURE_REASON`], once the Init of its environments failed three times in a row.
     pub async fn provisioned_concurrency_config(
         &self,
         function: &str,
@@ -432,5 +512,17 @@ mod tests {
             "Specified ConcurrentExecutions for function decreases account's \
              UnreservedConcurrentExecution below its minimum value of [100]."
         );
+    }
+
+    #[test]
+    fn a_failed_configuration_reads_as_lambda_writes_it() {
+        assert_eq!(ProvisionedStatus::Failed.as_str(), "FAILED");
+        assert_eq!(INIT_FAILURE_REASON, "FUNCTION_ERROR_INIT_FAILURE");
+        let refused = AliasError::ProvisionedOnUnpublished {
+            alias: "live".into(),
+        };
+        assert!(refused.to_string().starts_with(
+            "Alias live has a Provisioned Concurrency Config and cannot point to $LATEST"
+        ));
     }
 }

@@ -1,14 +1,15 @@
 //! Reloading on a code change, against real processes: when a function's code changes on disk,
 //! its idle environments are stopped and new invocations start new ones with the new code; an
 //! invocation in flight finishes on the old code first; `reload(false)` keeps the warm
-//! environments.
+//! environments; a provisioned concurrency configuration that failed on the old code starts
+//! over.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use firebox_emulator::{Emulator, FunctionConfig};
+use firebox_emulator::{Emulator, FunctionConfig, ProvisionedStatus, VersionConfig};
 
 /// A function running its own copy of the test runtime from its code directory.
 fn copied(dir: &TempDir, name: &str) -> FunctionConfig {
@@ -167,4 +168,60 @@ async fn with_reload_off_a_code_change_keeps_the_warm_environment() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(pid_and_count(&emu, "f", "{}").await, (old, 2));
     assert_eq!(counter(&emu, "firebox_code_changes_total", "f").await, 0.0);
+}
+
+#[tokio::test]
+async fn a_failed_provisioned_configuration_starts_over_when_the_code_changes() {
+    let dir = TempDir::new("reload-provisioned");
+    let script = dir.path("runtime.py");
+    let working = std::fs::read_to_string(runtime_script()).unwrap();
+    let choice = r#"mode = sys.argv[1] if len(sys.argv) > 1 else """#;
+    assert!(
+        working.contains(choice),
+        "the runtime picks its Init mode so"
+    );
+    std::fs::write(&script, working.replace(choice, r#"mode = "init_error""#)).unwrap();
+    let f = FunctionConfig::new("f")
+        .code_dir(&dir.0)
+        .command([PYTHON, "-u", "runtime.py"])
+        .publish(1, VersionConfig::new().provisioned_concurrency(1));
+    let emu = start(vec![f]).await;
+    let status = || async { emu.provisioned_concurrency_config("f", "1").await.unwrap() };
+
+    wait_until_status(&status, ProvisionedStatus::Failed).await;
+    let failed = status().await;
+    assert_eq!(
+        failed.status_reason.as_deref(),
+        Some("FUNCTION_ERROR_INIT_FAILURE")
+    );
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", "f").await,
+        3.0
+    );
+
+    std::fs::write(&script, working).unwrap();
+    // Noticed by `$LATEST`'s scheduler and version 1's, each counting it.
+    wait_code_changes(&emu, "f", 2.0).await;
+    wait_until_status(&status, ProvisionedStatus::Ready).await;
+    let ready = status().await;
+    assert_eq!((ready.available, ready.status_reason), (1, None));
+}
+
+/// Waits (bounded) until the configuration `status` reads is `want`.
+async fn wait_until_status<F, Fut>(status: &F, want: ProvisionedStatus)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = firebox_emulator::ProvisionedConcurrency>,
+{
+    // Up to 30 s: a bound for broken runs only.
+    for _ in 0..600 {
+        if status().await.status == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the configuration never became {want:?}: {:?}",
+        status().await
+    );
 }

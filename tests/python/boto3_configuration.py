@@ -88,7 +88,8 @@ def event_invoke(lam):
 
 def provisioned(lam):
     """Provisioned concurrency on an alias: put, polled until READY, an invoke with no Init in
-    its log tail, listed (and paginated), deleted; the refusals."""
+    its log tail, listed (and paginated), deleted; the refusals, among them `update_alias` to
+    $LATEST while the alias has a configuration (the alias then unchanged)."""
     put = lam.put_provisioned_concurrency_config(
         FunctionName="hello", Qualifier="live", ProvisionedConcurrentExecutions=2
     )
@@ -135,7 +136,11 @@ def provisioned(lam):
         "unknown_version": raised_by(
             lam, "get_provisioned_concurrency_config", FunctionName="hello", Qualifier="7"
         ),
+        "alias_to_latest": raised_by(
+            lam, "update_alias", FunctionName="hello", Name="live", FunctionVersion="$LATEST"
+        ),
     }
+    alias_after = lam.get_alias(FunctionName="hello", Name="live")["FunctionVersion"]
     deleted = lam.delete_provisioned_concurrency_config(FunctionName="hello", Qualifier="live")
     after_delete = raised_by(
         lam, "get_provisioned_concurrency_config", FunctionName="hello", Qualifier="live"
@@ -158,6 +163,7 @@ def provisioned(lam):
         "paged": paged,
         "deleted_status": deleted["ResponseMetadata"]["HTTPStatusCode"],
         "after_delete": after_delete,
+        "alias_after": alias_after,
         **refusals,
     }
 

@@ -24,6 +24,8 @@ pub(crate) mod idle;
 pub mod limits;
 mod provisioning;
 
+pub(crate) use provisioning::Provision;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,9 +44,6 @@ use capacity::{Capacity, RATE_LIMIT_EXCEEDED};
 use idle::{IdleSlots, Slot};
 
 pub use capacity::{CONCURRENT_LIMIT_EXCEEDED, RESERVED_LIMIT_EXCEEDED};
-
-/// How long before a provisioned environment that failed its Init is started again.
-const PROVISIONED_RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// What one function's environments share: its configuration, its log stream, its counters,
 /// its share of the concurrency, the process registry and the way back to its scheduler.
@@ -135,7 +134,7 @@ pub(crate) enum PoolMessage {
     /// The version's provisioned concurrency is now this many environments
     /// (`PutProvisionedConcurrencyConfig` and the rest): more are started, or the extra ones
     /// become on-demand environments (stopped at once when idle).
-    Provision(u32),
+    Provision(Provision),
 }
 
 /// The scheduler tasks of every version of every function, those started while the emulator
@@ -245,10 +244,7 @@ fn start(
         tasks: JoinSet::new(),
         shutdown,
         tick,
-        provisioned_target: shared.config.provisioned_concurrency,
-        provisioned_live: 0,
-        provisioned_restart: None,
-        provisioned_announced: false,
+        provisioned: provisioning::Provisioned::new(shared.config.provisioned_concurrency),
         generation: 0,
         retired: None,
         replaced: false,
@@ -317,12 +313,8 @@ struct Pool {
     tasks: JoinSet<()>,
     shutdown: watch::Receiver<bool>,
     tick: Duration,
-    /// How many provisioned environments this version keeps.
-    provisioned_target: u32,
-    /// How many it has (started, in Init or ready).
-    provisioned_live: u32,
-    provisioned_restart: Option<Instant>,
-    provisioned_announced: bool,
+    /// Its provisioned environments.
+    provisioned: provisioning::Provisioned,
     /// The current code generation (mirrored in [`FunctionShared::code_generation`]).
     generation: u64,
     /// What retired the environments last: their code, or the settings' replacement.
@@ -335,9 +327,7 @@ struct Pool {
 
 impl Pool {
     async fn run(mut self) {
-        for _ in 0..self.provisioned_target {
-            self.start_environment(None, EnvKind::Provisioned, "provisioned concurrency");
-        }
+        self.top_up_provisioned();
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -421,15 +411,14 @@ impl Pool {
                     }
                     return;
                 }
-                if kind == EnvKind::Provisioned {
-                    tracing::debug!(function = %self.shared.config.name, env = id, "provisioned environment ready");
-                }
                 let now = Instant::now();
                 for _ in 0..free {
                     let tx = entry.tx.clone();
                     self.shared.idle.push(kind, Slot { id, tx, since: now });
                 }
-                self.announce_provisioned();
+                if kind == EnvKind::Provisioned {
+                    self.provisioned_ready(id);
+                }
                 self.retry_deferred();
             }
             PoolMessage::Idle => self.retry_deferred(),
@@ -443,6 +432,7 @@ impl Pool {
                     .code_changes
                     .fetch_add(1, Ordering::Relaxed);
                 self.retire_all(Change::Code);
+                self.provisioned_code_changed();
             }
             PoolMessage::Replaced => {
                 self.replaced = true;
@@ -507,25 +497,13 @@ impl Pool {
             }
         }
         if entry.kind == EnvKind::Provisioned {
-            self.provisioned_live -= 1;
-            self.provisioned_announced = false;
-            let delay = if entry.ready {
-                Duration::ZERO
-            } else {
-                PROVISIONED_RESTART_DELAY
-            };
-            self.provisioned_restart = Some(Instant::now() + delay);
-            if delay.is_zero() {
-                self.top_up_provisioned();
-            }
+            self.provisioned_gone(id, entry.ready, entry.retiring);
         }
     }
 
     fn on_tick(&mut self) {
         let now = Instant::now();
-        if self.provisioned_restart.is_some_and(|at| at <= now) {
-            self.top_up_provisioned();
-        }
+        self.restart_provisioned_if_due(now);
         // A replaced scheduler keeps no idle environment: one started for an invoke that
         // reached it after the replacement is reclaimed at the next tick.
         let idle_timeout = if self.replaced {
@@ -674,7 +652,7 @@ impl Pool {
         let (tx, rx) = mpsc::unbounded_channel();
         let weak = tx.downgrade();
         if kind == EnvKind::Provisioned {
-            self.provisioned_live += 1;
+            self.provisioned.started();
         } else {
             self.created.push_back(Instant::now());
         }

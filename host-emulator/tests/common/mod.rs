@@ -3,6 +3,8 @@
 //! inspection.
 #![allow(dead_code)]
 
+pub mod provisioned;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

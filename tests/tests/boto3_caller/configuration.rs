@@ -139,6 +139,14 @@ fn boto3_provisions_concurrency_on_an_alias() -> TestResult {
         400,
     );
     assert_exception(&report, "unknown_version", "ResourceNotFoundException", 404);
+    // An alias that has a configuration stays off `$LATEST`.
+    assert_exception(
+        &report,
+        "alias_to_latest",
+        "InvalidParameterValueException",
+        400,
+    );
+    assert_eq!(report["alias_after"], "1", "{report}");
     assert_eq!(report["deleted_status"], 204);
     assert_exception(
         &report,

@@ -213,7 +213,9 @@ fn alias_error(e: AliasError) -> ServiceError {
         AliasError::NotFound { .. } | AliasError::UnknownVersion { .. } => {
             (StatusCode::NOT_FOUND, "ResourceNotFoundException")
         }
-        AliasError::Invalid(_) => (StatusCode::BAD_REQUEST, "InvalidParameterValueException"),
+        AliasError::Invalid(_) | AliasError::ProvisionedOnUnpublished { .. } => {
+            (StatusCode::BAD_REQUEST, "InvalidParameterValueException")
+        }
         AliasError::RevisionMismatch => (
             StatusCode::PRECONDITION_FAILED,
             "PreconditionFailedException",

@@ -86,14 +86,19 @@ pub(super) async fn answer(
 }
 
 /// Lambda's `GetProvisionedConcurrencyConfigResponse` (the list's items add `FunctionArn`).
+/// `StatusReason` only when there is one, as Lambda leaves it out.
 fn shown(p: &ProvisionedConcurrency) -> Value {
-    json!({
+    let mut v = json!({
         "RequestedProvisionedConcurrentExecutions": p.requested,
         "AllocatedProvisionedConcurrentExecutions": p.allocated,
         "AvailableProvisionedConcurrentExecutions": p.available,
         "Status": p.status.as_str(),
         "LastModified": p.last_modified,
-    })
+    });
+    if let Some(reason) = &p.status_reason {
+        v["StatusReason"] = reason.as_str().into();
+    }
+    v
 }
 
 /// Lambda's error for a configuration that cannot be read or changed.
