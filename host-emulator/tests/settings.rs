@@ -353,7 +353,10 @@ async fn bad_updates_get_aws_errors_and_change_nothing() {
         (json!({"Handler": "has space"}), "Handler"),
         (json!({"Description": "d".repeat(257)}), "Description"),
         (json!({"Runtime": "python3.13"}), "Runtime"),
-        (json!({"Layers": []}), "Layers"),
+        (
+            json!({"Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]}),
+            "cannot change them",
+        ),
         (
             json!({"LoggingConfig": {"ApplicationLogLevel": "DEBUG"}}),
             "ApplicationLogLevel",

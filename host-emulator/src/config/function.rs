@@ -87,7 +87,11 @@ pub struct FunctionConfig {
     pub logging: super::LoggingConfig,
     /// External extensions: executables started in each environment before the runtime,
     /// as Lambda starts those of `/opt/extensions` (each registers under its file name).
+    /// Validation adds the executables of the layers' `extensions` directories.
     pub extensions: Vec<PathBuf>,
+    /// Layers: at most 5 directories laid out as Lambda extracts a layer under `/opt`, in
+    /// order (a later one wins); see "Layers" in the README.
+    pub layers: Vec<PathBuf>,
     /// Published versions by number: what each changes from these settings.
     pub versions: BTreeMap<u32, super::VersionConfig>,
     /// Aliases by name.
@@ -104,6 +108,8 @@ pub struct FunctionConfig {
     /// The uploaded package the code directory holds, for code from `CreateFunction` or
     /// `UpdateFunctionCode`.
     pub(crate) package: Option<std::sync::Arc<crate::package::CodePackage>>,
+    /// `layers`, resolved by `validate`.
+    pub(crate) resolved_layers: Vec<super::layers::Layer>,
 }
 
 impl FunctionConfig {
@@ -136,6 +142,7 @@ impl FunctionConfig {
             urls: BTreeMap::new(),
             reload: true,
             extensions: Vec::new(),
+            layers: Vec::new(),
             event_invoke: None,
             logging: super::LoggingConfig::default(),
             versions: BTreeMap::new(),
@@ -145,6 +152,7 @@ impl FunctionConfig {
             published: Vec::new(),
             launch: super::runtimes::Launch::Command,
             package: None,
+            resolved_layers: Vec::new(),
         }
     }
 
@@ -270,6 +278,23 @@ impl FunctionConfig {
     /// ```
     pub fn extension(mut self, path: impl Into<PathBuf>) -> Self {
         self.extensions.push(path.into());
+        self
+    }
+
+    /// Adds a layer: a directory laid out as Lambda extracts a layer under `/opt` (`bin`,
+    /// `lib`, `python`, `nodejs/node_modules`, `extensions`). Layers apply in the order they
+    /// are added, a later one winning.
+    ///
+    /// ```
+    /// use firebox_emulator::FunctionConfig;
+    /// let f = FunctionConfig::new("app")
+    ///     .runtime("python3.12")
+    ///     .code_dir("app")
+    ///     .layer("layers/dependencies");
+    /// assert_eq!(f.layers.len(), 1);
+    /// ```
+    pub fn layer(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.layers.push(dir.into());
         self
     }
 

@@ -47,6 +47,7 @@ pub(super) struct RawFunction {
     logging: Option<super::LoggingConfig>,
     reload: Option<bool>,
     extensions: Option<Vec<PathBuf>>,
+    layers: Option<Vec<PathBuf>>,
     versions: Option<BTreeMap<String, RawVersion>>,
     aliases: Option<BTreeMap<String, RawAlias>>,
 }
@@ -126,6 +127,7 @@ impl RawFunction {
             logging: self.logging.or(d.logging),
             reload: self.reload.or(d.reload),
             extensions: self.extensions.or(d.extensions),
+            layers: self.layers.or(d.layers),
             // A function's own: `[defaults]` may not hold them (checked when it is read).
             versions: self.versions,
             aliases: self.aliases,
@@ -198,6 +200,9 @@ impl RawFunction {
         }
         if let Some(extensions) = self.extensions {
             f.extensions = extensions;
+        }
+        if let Some(layers) = self.layers {
+            f.layers = layers;
         }
         f.scaling_rate = match self.scaling_rate {
             None => None,

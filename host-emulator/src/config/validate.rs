@@ -66,6 +66,16 @@ impl FunctionConfig {
                 format!("`{}` is not a 12-digit account id", self.account_id),
             ));
         }
+        let (layers, layer_extensions) = super::layers::resolve(&mut self.layers, base)
+            .map_err(|message| field_error("layers", message))?;
+        self.resolved_layers = layers;
+        // A layer's extensions run as if listed after the function's own (a second validation
+        // finds them listed already).
+        for extension in layer_extensions {
+            if !self.extensions.contains(&extension) {
+                self.extensions.push(extension);
+            }
+        }
         check_extensions(&mut self.extensions, &field_error, base)?;
         if let Some(Err((field, message))) = self.event_invoke.as_ref().map(|e| e.check()) {
             return Err(field_error(field, message));

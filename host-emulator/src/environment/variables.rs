@@ -1,9 +1,11 @@
 //! The function process's environment variables (contract section 2): built from scratch,
 //! never inherited from the emulator, so that a function sees what it would see on Lambda plus
-//! its own variables. The function's variables may override `PATH`, `LANG`, `TZ` and
-//! `LD_LIBRARY_PATH`, never the ones Lambda reserves.
+//! its own variables. The function's variables may override `PATH`, `LANG`, `TZ`,
+//! `LD_LIBRARY_PATH`, `PYTHONPATH` and `NODE_PATH`, never the ones Lambda reserves. The
+//! function's layers are put where Lambda's search paths name `/opt`.
 
 use super::process::Launch;
+use crate::config::layers;
 
 /// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
 /// interpreters installed outside these directories (pyenv, nvm) are still found.
@@ -18,22 +20,38 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         .map(|d| d.display().to_string())
         .unwrap_or_default();
     let tmp = launch.tmp.display().to_string();
+    let layers = layers::search_paths(&c.resolved_layers, c.runtime.as_deref());
     let host_path = std::env::var("PATH").unwrap_or_default();
-    let path = if host_path.is_empty() {
-        LAMBDA_PATH.to_owned()
-    } else {
-        format!("{LAMBDA_PATH}:{host_path}")
-    };
+    let mut path = with_layers(LAMBDA_PATH, "/opt/bin", &layers.bin);
+    if !host_path.is_empty() {
+        path = format!("{path}:{host_path}");
+    }
     let mut vars: Vec<(String, String)> = vec![
         ("PATH".into(), path),
         ("LANG".into(), "en_US.UTF-8".into()),
         ("TZ".into(), ":UTC".into()),
         (
             "LD_LIBRARY_PATH".into(),
-            format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+            with_layers(
+                &format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib"),
+                "/opt/lib",
+                &layers.lib,
+            ),
         ),
     ];
-    // The function's own variables may override the four above, never the ones below.
+    // Lambda's runtimes search `/opt/python` and `/opt/nodejs/node_modules` themselves; here
+    // the layers' directories are named (only when a layer has them).
+    if !layers.python.is_empty() {
+        vars.push(("PYTHONPATH".into(), join(&layers.python)));
+    }
+    if !layers.node.is_empty() {
+        let mut node_path = join(&layers.node);
+        if !task_root.is_empty() {
+            node_path = format!("{node_path}:{task_root}");
+        }
+        vars.push(("NODE_PATH".into(), node_path));
+    }
+    // The function's own variables may override the ones above, never the ones below.
     vars.extend(c.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend([
         ("HOME".into(), tmp.clone()),
@@ -97,6 +115,21 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         vars.push(("AWS_EXECUTION_ENV".into(), format!("AWS_Lambda_{runtime}")));
     }
     vars
+}
+
+/// `list`, which ends with `/opt`'s directory `opt_dir`, with the layers' `dirs` inserted
+/// before it (where Lambda would find their files).
+fn with_layers(list: &str, opt_dir: &str, dirs: &[std::path::PathBuf]) -> String {
+    match list.strip_suffix(opt_dir) {
+        Some(head) if !dirs.is_empty() => format!("{head}{}:{opt_dir}", join(dirs)),
+        _ => list.to_owned(),
+    }
+}
+
+/// Directories joined with `:`.
+fn join(dirs: &[std::path::PathBuf]) -> String {
+    let parts: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    parts.join(":")
 }
 
 /// Variables that belong to the runtime process alone: an extension sees every other one.

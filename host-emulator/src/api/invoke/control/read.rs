@@ -171,6 +171,16 @@ pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
     if !config.environment.is_empty() {
         c["Environment"] = json!({ "Variables": config.environment });
     }
+    if !config.resolved_layers.is_empty() {
+        let layers: Vec<Value> = config
+            .resolved_layers
+            .iter()
+            .map(
+                |l| json!({ "Arn": l.arn(&config.region, &config.account_id), "CodeSize": l.size }),
+            )
+            .collect();
+        c["Layers"] = layers.into();
+    }
     c
 }
 

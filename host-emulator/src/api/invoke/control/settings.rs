@@ -30,6 +30,7 @@ struct UpdateConfiguration {
     environment: Option<Environment>,
     logging_config: Option<ApiLoggingConfig>,
     role: Option<String>,
+    layers: Option<Vec<String>>,
     revision_id: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -73,7 +74,8 @@ pub(super) async fn update_configuration(
     if let Some(field) = body.other.keys().next() {
         return Err(bad_parameter(format!(
             "UpdateFunctionConfiguration: firebox does not emulate `{field}`; it changes \
-             Description, Environment, Handler, LoggingConfig, MemorySize, Role and Timeout"
+             Description, Environment, Handler, LoggingConfig, MemorySize, Role and Timeout \
+             (and takes Layers unchanged)"
         )));
     }
     if let Some(role) = body
@@ -83,7 +85,11 @@ pub(super) async fn update_configuration(
     {
         return Err(super::functions::invalid_role(role));
     }
-    let name = function.latest().config.name.clone();
+    let latest = function.latest();
+    if let Some(given) = &body.layers {
+        check_layers_unchanged(&latest.config, given)?;
+    }
+    let name = latest.config.name.clone();
     let logging = body
         .logging_config
         .map(|given| logging_update(&name, given))
@@ -104,6 +110,26 @@ pub(super) async fn update_configuration(
         .update_configuration_merging(update, logging)
         .map_err(settings_error)?;
     Ok(Answer::ok(configuration(&latest, &latest.config.arn())))
+}
+
+/// Accepts `Layers` only as the layers the function runs: they are directories of the
+/// configuration, which the API cannot change (deploy tools send the list unchanged).
+fn check_layers_unchanged(
+    config: &crate::config::FunctionConfig,
+    given: &[String],
+) -> Result<(), ServiceError> {
+    let current: Vec<String> = config
+        .resolved_layers
+        .iter()
+        .map(|l| l.arn(&config.region, &config.account_id))
+        .collect();
+    if given == current.as_slice() {
+        return Ok(());
+    }
+    Err(bad_parameter(format!(
+        "Layers: firebox runs the layers the configuration declares ({current:?}); the API \
+         cannot change them (got {given:?})"
+    )))
 }
 
 /// `PublishVersion`: 201 with the new version's configuration (or the last version's, when
