@@ -104,6 +104,12 @@ pub struct FunctionConfig {
     /// The uploaded package the code directory holds, for code from `CreateFunction` or
     /// `UpdateFunctionCode`.
     pub(crate) package: Option<std::sync::Arc<crate::package::CodePackage>>,
+    /// Whether `command`'s program was a bare name found on `PATH` (an interpreter or a tool,
+    /// not the function's own file): a published version does not copy it.
+    pub(crate) program_from_path: bool,
+    /// The copy of the code on disk a version published at run time runs (see
+    /// [`crate::snapshot`]); removed once no configuration holds it.
+    pub(crate) snapshot: Option<std::sync::Arc<crate::snapshot::Snapshot>>,
 }
 
 impl FunctionConfig {
@@ -145,6 +151,8 @@ impl FunctionConfig {
             published: Vec::new(),
             launch: super::runtimes::Launch::Command,
             package: None,
+            program_from_path: false,
+            snapshot: None,
         }
     }
 
