@@ -2,7 +2,7 @@
 //! published at run time (`PublishVersion`) keeps running the code it was published with after
 //! the files change.
 //!
-//! What is copied ([`SnapshotPlan::of`]), into a directory of its own in the emulator's store
+//! What is copied (`SnapshotPlan::of`), into a directory of its own in the emulator's store
 //! (see [`crate::package`]):
 //! - with a `code_dir`, the whole tree under it, as `task/`: files with their modes, links as
 //!   links (with the same target), directories with their modes. The program runs from the
@@ -15,7 +15,7 @@
 //! - the external extensions outside `code_dir`, into `extensions/` (Lambda's layers).
 //!
 //! An uploaded package is never copied: it never changes. A copy larger than Lambda's
-//! unzipped limit is refused before anything is written ([`copy`] says what counts), and a
+//! unzipped limit is refused before anything is written (the `copy` module says what counts), and a
 //! copy that fails leaves nothing behind. The copy is removed once no configuration holds it
 //! (its version deleted and its environments ended), and with the store when the emulator
 //! stops. Its digest tells whether the code changed since the last publish.
