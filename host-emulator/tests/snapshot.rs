@@ -375,7 +375,7 @@ async fn code_over_the_unzipped_limit_publishes_nothing() {
     assert_eq!(versions(&emu, "big").await, ["$LATEST", "1"]);
     assert_eq!(copies_of("big"), kept, "nothing left behind");
 
-    // At the limit exactly, it would be copied; smaller, it is.
+    // Within the limit again: copied and published.
     big.set_len(1024).unwrap();
     write_code(&dir.0, "v2");
     published(&emu, "big", "2").await;

@@ -23,7 +23,8 @@ use sha2::{Digest, Sha256};
 use super::SnapshotError;
 use crate::package::{stays_inside, MAX_UNZIPPED_BYTES};
 
-/// Lambda's unzipped size of the tree under directory `dir` (followed if it is a link).
+/// Lambda's unzipped size of the tree under directory `dir` (followed if it is a link). Stops
+/// looking, with [`SnapshotError::TooLarge`], as soon as it is over the limit.
 pub(super) fn measure_tree(dir: &Path) -> Result<u64, SnapshotError> {
     let meta = fs::metadata(dir).map_err(|e| SnapshotError::read(dir, &e))?;
     if !meta.is_dir() {
@@ -33,19 +34,29 @@ pub(super) fn measure_tree(dir: &Path) -> Result<u64, SnapshotError> {
         ));
     }
     let mut total: u64 = 0;
+    add_tree(dir, &mut total)?;
+    Ok(total)
+}
+
+fn add_tree(dir: &Path, total: &mut u64) -> Result<(), SnapshotError> {
     for (path, meta) in entries(dir)? {
-        let size = if meta.is_dir() {
-            measure_tree(&path)?
-        } else if meta.is_symlink() {
+        if meta.is_dir() {
+            add_tree(&path, total)?;
+            continue;
+        }
+        let size = if meta.is_symlink() {
             link_target(&path)?.as_os_str().len() as u64
         } else if meta.is_file() {
             meta.len()
         } else {
             return Err(unsupported(&path, &meta));
         };
-        total = total.saturating_add(size);
+        *total = total.saturating_add(size);
+        if *total > MAX_UNZIPPED_BYTES {
+            return Err(SnapshotError::TooLarge);
+        }
     }
-    Ok(total)
+    Ok(())
 }
 
 /// Lambda's unzipped size of one file (followed if it is a link).
@@ -388,8 +399,14 @@ mod tests {
     fn a_sparse_file_counts_its_apparent_size() {
         let src = tempdir("sparse");
         let f = File::create(src.join("big")).unwrap();
+        f.set_len(MAX_UNZIPPED_BYTES).unwrap();
+        assert_eq!(
+            measure_tree(&src).unwrap(),
+            MAX_UNZIPPED_BYTES,
+            "at the limit"
+        );
         f.set_len(MAX_UNZIPPED_BYTES + 1).unwrap();
-        assert_eq!(measure_tree(&src).unwrap(), MAX_UNZIPPED_BYTES + 1);
+        assert_eq!(measure_tree(&src).unwrap_err(), SnapshotError::TooLarge);
         assert_eq!(
             measure_file(&src.join("big")).unwrap(),
             MAX_UNZIPPED_BYTES + 1
