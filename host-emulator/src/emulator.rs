@@ -425,25 +425,27 @@ impl Emulator {
     }
 
     /// Publishes `$LATEST`'s settings of the moment as the next version, as `PublishVersion`
-    /// does, and returns its number; while `$LATEST` has not changed since the last publish,
-    /// returns that version's number instead. Like every version here, it runs the files its
-    /// `command` names, as they are on disk when an environment starts.
+    /// does, and returns its number; while `$LATEST` (its settings and its code) has not
+    /// changed since the last publish, returns that version's number instead. The version runs
+    /// a copy of `$LATEST`'s code on disk (its `code_dir`, or its program, and its extensions),
+    /// made now, off the runtime's threads: it keeps running that code when the files change.
     ///
     /// ```no_run
     /// # async fn demo(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
     /// use firebox_emulator::AliasConfig;
-    /// let version = emu.publish_version("hello", Some("release 7"))?;
+    /// let version = emu.publish_version("hello", Some("release 7")).await?;
     /// emu.set_alias("hello", "live", AliasConfig::new(version))?;
     /// # Ok(()) }
     /// ```
-    pub fn publish_version(
+    pub async fn publish_version(
         &self,
         function: &str,
         description: Option<&str>,
     ) -> Result<String, ControlError> {
         let published = self
             .function(function)?
-            .publish_version(description.map(str::to_owned), None)?;
+            .publish_version(description.map(str::to_owned), None)
+            .await?;
         Ok(published.version.config.version().to_owned())
     }
 

@@ -89,6 +89,7 @@ impl Deployment {
             isolation: self.isolation.clone(),
             shutdown: self.shutdown.clone(),
             tasks: self.tasks.clone(),
+            store: self.packages.clone(),
         };
         let versions = published
             .into_iter()

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod provisioned;
 pub mod scheduler;
 pub mod settings;
+pub mod snapshot;
 pub mod stored_settings;
 pub mod stream;
 pub mod tags;

@@ -4,7 +4,9 @@
 //!
 //! A package is never changed once unpacked: `$LATEST` runs a new directory after each code
 //! update, and a version published from it keeps running the directory it was published with.
-//! The store, with every package in it, is removed when the emulator stops.
+//! The same store holds the copies of code on disk that versions published at run time run
+//! ([`crate::snapshot`]). The store, with every package and copy in it, is removed when the
+//! emulator stops.
 
 use std::fs;
 use std::io::{self, Read};
@@ -55,7 +57,8 @@ pub enum PackageError {
     },
 }
 
-/// The directory the packages of one emulator are unpacked into; removed when dropped.
+/// The directory the packages of one emulator are unpacked into, and its versions' copies of
+/// code on disk are made in; removed when dropped.
 #[derive(Debug)]
 pub struct PackageStore {
     root: PathBuf,
@@ -79,8 +82,7 @@ impl PackageStore {
     /// Unpacks `zip` for `function` into a directory of its own, checking Lambda's limits.
     /// Nothing is left behind on an error.
     pub fn unpack(&self, function: &str, zip: &[u8]) -> Result<Arc<CodePackage>, PackageError> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let dir = self.root.join(format!("{function}-{n}"));
+        let dir = self.new_dir(function, "");
         let unpacked = unpack_into(zip, &dir);
         if unpacked.is_err() {
             let _ = fs::remove_dir_all(&dir);
@@ -96,6 +98,18 @@ impl PackageStore {
 }
 
 impl PackageStore {
+    /// The store's directory (which may not exist yet).
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path for a new directory of `function`'s in the store, never given before
+    /// (`{function}-{kind}{n}`); nothing is made.
+    pub(crate) fn new_dir(&self, function: &str, kind: &str) -> PathBuf {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.root.join(format!("{function}-{kind}{n}"))
+    }
+
     /// Removes a package no function runs (an upload refused after it was unpacked, or a
     /// dry run's).
     pub fn discard(&self, package: &CodePackage) {
@@ -191,7 +205,7 @@ fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
 
 /// Whether a symbolic link at `link` (relative to the package root) pointing at `target`
 /// resolves inside the package.
-fn stays_inside(link: &Path, target: &Path) -> bool {
+pub(crate) fn stays_inside(link: &Path, target: &Path) -> bool {
     if target.is_absolute() {
         return false;
     }

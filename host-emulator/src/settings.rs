@@ -6,7 +6,8 @@
 //! ones at once, busy ones once their invocations are answered) and ends. So, as on Lambda,
 //! every invocation that starts after the update returns runs in an environment started with
 //! the new settings, and none is lost or cut short by it. A publish starts a scheduler for
-//! the new version with `$LATEST`'s settings of the moment.
+//! the new version with `$LATEST`'s settings of the moment, running a copy of its code on
+//! disk ([`crate::snapshot`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -16,7 +17,8 @@ use std::time::Duration;
 use crate::config::{check_description, FunctionConfig, LoggingConfig, LoggingUpdate};
 use crate::package::CodePackage;
 use crate::scheduler::FunctionShared;
-use crate::versions::{Function, LastPublished};
+use crate::snapshot::{Snapshot, SnapshotError, SnapshotPlan};
+use crate::versions::{Function, LastPublished, PublishedCode};
 
 /// The settings an `UpdateFunctionConfiguration` changes; a field left `None` keeps its value.
 ///
@@ -74,6 +76,9 @@ pub enum SettingsError {
         /// The function's ARN.
         arn: String,
     },
+    /// The code on disk could not be copied for the new version.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
 }
 
 /// What a `PublishVersion` did.
@@ -184,9 +189,15 @@ impl Function {
     }
 
     /// `PublishVersion`: `$LATEST`'s settings of the moment as the next version number, with
-    /// its own `description`. While `$LATEST` (its settings and its code) has not changed
-    /// since the last publish, that version is returned instead, as Lambda does.
-    pub(crate) fn publish_version(
+    /// its own `description`, running a copy of `$LATEST`'s code on disk (see
+    /// [`crate::snapshot`]). While `$LATEST` (its settings and its code) has not changed since
+    /// the last publish, that version is returned instead, as Lambda does.
+    ///
+    /// The code is copied first, off the runtime's threads and without the writes lock: the
+    /// copy's digest is what tells whether the files changed (an unneeded copy is removed). A
+    /// publish that overlaps a change of `$LATEST` publishes `$LATEST` as it was when the
+    /// publish began; with a `revision_id`, it is refused unless `$LATEST` is still that one.
+    pub(crate) async fn publish_version(
         &self,
         description: Option<String>,
         revision_id: Option<&str>,
@@ -194,14 +205,39 @@ impl Function {
         if let Some(description) = &description {
             check_description(description).map_err(invalid)?;
         }
+        let latest = {
+            let _writes = self.lock_live()?;
+            let latest = self.latest();
+            check_revision(&latest, revision_id)?;
+            latest
+        };
+        let snapshot = match SnapshotPlan::of(&latest.config) {
+            Some(plan) => Some(plan.take(&self.launcher.store, &latest.config.name).await?),
+            None => None,
+        };
+        self.publish_from(&latest, snapshot, description, revision_id)
+    }
+
+    /// Publishes `latest` running `snapshot` (its code copied), unless nothing changed since
+    /// the last publish; under the writes lock.
+    fn publish_from(
+        &self,
+        latest: &FunctionShared,
+        snapshot: Option<Snapshot>,
+        description: Option<String>,
+        revision_id: Option<&str>,
+    ) -> Result<Publication, SettingsError> {
         let mut writes = self.lock_live()?;
-        let latest = self.latest();
-        check_revision(&latest, revision_id)?;
-        let code_generation = latest.code_generation.load(Ordering::Acquire);
-        let unchanged = writes.as_ref().filter(|last| {
-            last.revision_id == latest.revision_id && last.code_generation == code_generation
-        });
+        check_revision(&self.latest(), revision_id)?;
+        let code = match &snapshot {
+            Some(copied) => PublishedCode::Copied(copied.digest),
+            None => PublishedCode::Generation(latest.code_generation.load(Ordering::Acquire)),
+        };
+        let unchanged = writes
+            .as_ref()
+            .filter(|last| last.revision_id == latest.revision_id && last.code == code);
         if let Some(version) = unchanged.and_then(|last| self.version(&last.version)) {
+            // The copy, if one was made, is dropped, and with it its directory.
             return Ok(Publication {
                 version,
                 created: false,
@@ -215,13 +251,16 @@ impl Function {
         if let Some(description) = description {
             config.description = description;
         }
+        if let Some(copied) = snapshot {
+            Arc::new(copied).apply(&mut config);
+        }
         config.check_settings().map_err(invalid)?;
         let version = self.launcher.start(config, latest.log.clone());
         self.add_version(version.clone());
         *writes = Some(LastPublished {
             version: version.config.version().to_owned(),
             revision_id: latest.revision_id.clone(),
-            code_generation,
+            code,
         });
         Ok(Publication {
             version,

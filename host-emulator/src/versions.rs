@@ -71,8 +71,20 @@ pub(crate) struct LastPublished {
     pub version: String,
     /// The revision of `$LATEST`'s settings it was made from.
     pub revision_id: String,
-    /// `$LATEST`'s code generation then.
-    pub code_generation: u64,
+    /// `$LATEST`'s code then.
+    pub code: PublishedCode,
+}
+
+/// What tells whether `$LATEST`'s code changed since a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PublishedCode {
+    /// The digest of the copy of its code on disk the version runs (see [`crate::snapshot`]):
+    /// the same files, with the same modes, have the same digest, whenever they were written.
+    Copied([u8; 32]),
+    /// Nothing was copied (an uploaded package, which a code update replaces with a new
+    /// `$LATEST`, or a program found on `PATH`): `$LATEST`'s code generation, which the
+    /// scheduler bumps when the files it watches change.
+    Generation(u64),
 }
 
 impl Function {

@@ -298,6 +298,22 @@ async fn a_layer_extension_runs_beside_the_function() {
     assert_eq!(r.status, 200, "{}", r.text());
     let id = r.request_id.clone().expect("a request id");
     wait_for_line(&emu, "f", |l| l.contains("[layer-ext]") && l.contains(&id)).await;
+
+    // A published version runs the layer's extension too (copied with the version's code).
+    let r = call(&emu, "POST", "/2015-03-31/functions/f/versions", &json!({})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let options = firebox_emulator::InvokeOptions {
+        qualifier: Some("1".into()),
+        ..Default::default()
+    };
+    let r = emu
+        .invoke_with("f", "{}", &options)
+        .await
+        .expect("invoke version 1");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.executed_version.as_deref(), Some("1"));
+    let id = r.request_id.clone().expect("a request id");
+    wait_for_line(&emu, "f", |l| l.contains("[layer-ext]") && l.contains(&id)).await;
 }
 
 #[tokio::test]

@@ -259,7 +259,7 @@ async fn publish_version_snapshots_latest_and_publishes_nothing_new_while_it_is_
         },
     )
     .expect("update");
-    assert_eq!(emu.publish_version("api", None).unwrap(), "4");
+    assert_eq!(emu.publish_version("api", None).await.unwrap(), "4");
     let (four, tail) = run(&emu, Some("4"), json!({})).await;
     assert_eq!(four["env"]["STAGE"], "four");
     assert_eq!(four["env"]["AWS_LAMBDA_FUNCTION_VERSION"], "4");
@@ -436,7 +436,7 @@ async fn bad_updates_get_aws_errors_and_change_nothing() {
         Err(ControlError::Settings(SettingsError::RevisionMismatch))
     ));
     assert!(matches!(
-        emu.publish_version("nope", None),
+        emu.publish_version("nope", None).await,
         Err(ControlError::FunctionNotFound(_))
     ));
     emu.shutdown().await;

@@ -110,6 +110,12 @@ pub struct FunctionConfig {
     pub(crate) package: Option<std::sync::Arc<crate::package::CodePackage>>,
     /// `layers`, resolved by `validate`.
     pub(crate) resolved_layers: Vec<super::layers::Layer>,
+    /// Whether `command`'s program was a bare name found on `PATH` (an interpreter or a tool,
+    /// not the function's own file): a published version does not copy it.
+    pub(crate) program_from_path: bool,
+    /// The copy of the code on disk a version published at run time runs (see
+    /// [`crate::snapshot`]); removed once no configuration holds it.
+    pub(crate) snapshot: Option<std::sync::Arc<crate::snapshot::Snapshot>>,
 }
 
 impl FunctionConfig {
@@ -153,6 +159,8 @@ impl FunctionConfig {
             launch: super::runtimes::Launch::Command,
             package: None,
             resolved_layers: Vec::new(),
+            program_from_path: false,
+            snapshot: None,
         }
     }
 

@@ -124,6 +124,7 @@ impl FunctionConfig {
             }
             Some(program) => {
                 self.launch = super::runtimes::Launch::Command;
+                self.program_from_path = !program.contains('/');
                 let resolved = resolve_program(program, base);
                 self.command[0] = resolved.display().to_string();
             }

@@ -6,7 +6,9 @@
 //! an alias names a version and may send a share of its invocations to a second one. Here a
 //! version is declared: the function's settings with the version's own code and settings
 //! over them, so that several builds can run side by side. Each version is resolved into a
-//! whole [`FunctionConfig`] when the function is validated.
+//! whole [`FunctionConfig`] when the function is validated. A declared version runs its files
+//! as they are on disk; a version published while the emulator runs copies them instead
+//! (see [`crate::snapshot`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -174,6 +174,8 @@ pub(crate) struct Launcher {
     pub isolation: Isolation,
     pub shutdown: watch::Receiver<bool>,
     pub tasks: Arc<PoolTasks>,
+    /// Where a published version's copy of its code on disk is made.
+    pub store: Arc<crate::package::PackageStore>,
 }
 
 impl Launcher {

@@ -162,7 +162,7 @@ pub(super) async fn create_function(
     };
     tracing::info!(function = %name, "function created");
     let shown = if body.publish {
-        publish(&function)?
+        publish(&function).await?
     } else {
         function.latest()
     };
@@ -221,7 +221,7 @@ pub(super) async fn update_code(
     }
     tracing::info!(function = %updated.config.name, "function code updated");
     let shown = if body.publish {
-        publish(&function)?
+        publish(&function).await?
     } else {
         updated
     };
@@ -268,9 +268,10 @@ fn shown_configuration(version: &FunctionShared, published: bool) -> Value {
 }
 
 /// Publishes `$LATEST` after a create or a code update with `Publish`.
-fn publish(function: &Function) -> Result<Arc<FunctionShared>, ServiceError> {
+async fn publish(function: &Function) -> Result<Arc<FunctionShared>, ServiceError> {
     function
         .publish_version(None, None)
+        .await
         .map(|p| p.version)
         .map_err(settings_error)
 }

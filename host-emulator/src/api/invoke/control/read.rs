@@ -184,12 +184,16 @@ pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
     c
 }
 
-/// The size of the uploaded package; else of the program the function runs, when it is a file
-/// (an interpreter's size says nothing about the function, so a `code_dir` with the code in it
-/// counts as 0).
+/// The size of the uploaded package; for a version running a copy of code on disk, the bytes
+/// of code copied (unzipped: there is no `.zip`; extensions, Lambda's layers, not counted);
+/// else of the program the function runs, when it is a file (an interpreter's size says
+/// nothing about the function, so a `code_dir` with the code in it counts as 0).
 fn code_size(config: &FunctionConfig) -> u64 {
     if let Some(package) = &config.package {
         return package.size;
+    }
+    if let Some(snapshot) = &config.snapshot {
+        return snapshot.code_bytes;
     }
     let program = config.command.first().map(std::path::Path::new);
     match program {

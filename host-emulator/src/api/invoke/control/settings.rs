@@ -17,6 +17,7 @@ use super::write::{read_json, unqualified};
 use super::Answer;
 use crate::config::{LogFormat, LogLevel, LoggingUpdate};
 use crate::settings::{FunctionUpdate, SettingsError};
+use crate::snapshot::SnapshotError;
 
 /// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a VPC, layers, a
 /// runtime, ...) land in `other` and are refused by name.
@@ -149,6 +150,7 @@ pub(super) async fn publish_version(
     }
     let published = function
         .publish_version(body.description, body.revision_id.as_deref())
+        .await
         .map_err(settings_error)?;
     let version = published.version;
     tracing::info!(
@@ -208,5 +210,15 @@ pub(super) fn settings_error(e: SettingsError) -> ServiceError {
             e.to_string(),
         ),
         SettingsError::FunctionDeleted { arn } => super::super::request::not_found(&arn),
+        // The copy failed on this machine (a file it cannot read, a full disk).
+        SettingsError::Snapshot(SnapshotError::Read { .. } | SnapshotError::Write { .. }) => {
+            ServiceError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                e.to_string(),
+            )
+        }
+        // Lambda's refusal of code over the unzipped limit, and code no package could hold.
+        SettingsError::Snapshot(_) => bad_parameter(e.to_string()),
     }
 }
