@@ -100,7 +100,7 @@ async fn telemetry_and_logs_together_are_refused_before_anything_is_sent() {
     let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     api.set_nonblocking(true).unwrap();
     let endpoint = Endpoint::parse(&api.local_addr().unwrap().to_string()).unwrap();
-    let error = Extension::new()
+    let registering = Extension::new()
         .name("both")
         .endpoint(endpoint)
         .telemetry(
@@ -113,8 +113,11 @@ async fn telemetry_and_logs_together_are_refused_before_anything_is_sent() {
             Buffering::default(),
             tower::service_fn(|_: Vec<LogsEvent>| async { Ok::<(), BoxError>(()) }),
         )
-        .register()
+        .register();
+    // Nothing answers at `endpoint`: without the check, registering would wait for ever.
+    let error = tokio::time::timeout(std::time::Duration::from_secs(5), registering)
         .await
+        .expect("refused at once, before anything is sent")
         .unwrap_err();
     assert!(matches!(error, Error::TelemetryAndLogs), "{error}");
     assert!(
