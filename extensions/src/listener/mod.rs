@@ -33,7 +33,8 @@ mod sealed {
 }
 
 /// A record a [`TelemetryListener`] can read: [`TelemetryEvent`] (the Telemetry API's) or
-/// [`LogsEvent`] (the Logs API's). The handler's batch type picks it.
+/// [`LogsEvent`] (the Logs API's). The handler's batch type picks it. The trait is sealed: no
+/// other type implements it.
 pub trait Record: DeserializeOwned + Send + 'static + sealed::Sealed {
     /// The path of an HTTP destination for these records (any path is accepted).
     const PATH: &'static str;
