@@ -1,9 +1,11 @@
 //! An external extension that reports what the Telemetry API says: registered for `INVOKE` and
-//! `SHUTDOWN` under its executable's file name, subscribed to `platform` records only, it
-//! prints one line per `platform.initStart` and `platform.report`, and one on `SHUTDOWN`, then
-//! exits 0:
+//! `SHUTDOWN` under its executable's file name, subscribed to `platform` records only, over
+//! HTTP (or TCP when `TELEMETRY_REPORTER_PROTOCOL` is `tcp`), it prints the destination it
+//! subscribed, one line per `platform.initStart` and `platform.report`, and one on `SHUTDOWN`,
+//! then exits 0:
 //!
 //! ```text
+//! [telemetry-reporter] SUBSCRIBED <destination URI>
 //! [telemetry-reporter] INIT_START <initializationType>
 //! [telemetry-reporter] REPORT <requestId> <status> billed=<billedDurationMs>ms
 //! [telemetry-reporter] SHUTDOWN <reason>
@@ -18,9 +20,12 @@
 use std::{process::ExitCode, time::Duration};
 
 use firebox_extensions::{
-    service_fn, BoxError, Buffering, Error, Event, EventType, Extension, TelemetryEvent,
+    service_fn, BoxError, Buffering, Error, Event, EventType, Extension, Protocol, TelemetryEvent,
     TelemetryRecord, TelemetryType,
 };
+
+/// The variable that picks the protocol: `http` (the default) or `tcp`.
+const PROTOCOL_VAR: &str = "TELEMETRY_REPORTER_PROTOCOL";
 
 /// Prints the records of interest in a batch.
 async fn report(batch: Vec<TelemetryEvent>) -> Result<(), BoxError> {
@@ -58,18 +63,34 @@ async fn handle(event: Event) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn run() -> Result<(), Error> {
+async fn run(protocol: Protocol) -> Result<(), Error> {
     let buffering = Buffering::default().with_timeout_ms(BATCH_TIMEOUT_MS)?;
-    Extension::new()
+    let extension = Extension::new()
         .events(&[EventType::Invoke, EventType::Shutdown])
         .telemetry(&[TelemetryType::Platform], buffering, service_fn(report))
-        .run(service_fn(handle))
-        .await
+        .telemetry_protocol(protocol)
+        .register()
+        .await?;
+    if let Some(listener) = extension.telemetry_listener() {
+        println!(
+            "[telemetry-reporter] SUBSCRIBED {}",
+            listener.destination_uri()
+        );
+    }
+    extension.run(service_fn(handle)).await
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run().await {
+    let protocol = match std::env::var(PROTOCOL_VAR).as_deref() {
+        Err(_) | Ok("" | "http") => Protocol::Http,
+        Ok("tcp") => Protocol::Tcp,
+        Ok(other) => {
+            eprintln!("[telemetry-reporter] error: {PROTOCOL_VAR}={other:?} is not http or tcp");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(protocol).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("[telemetry-reporter] error: {error}");

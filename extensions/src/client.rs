@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::{
     events::{parse_event, parse_registration},
-    requests::{ErrorReport, RequestBody, Requests, EVENT_IDENTIFIER, IDENTIFIER},
+    requests::{ErrorReport, RequestBody, Requests, SubscriptionApi, EVENT_IDENTIFIER, IDENTIFIER},
     ApiError, Buffering, Endpoint, Error, EventType, NextEvent, Registration, TelemetryType,
 };
 
@@ -164,28 +164,64 @@ impl ExtensionClient {
         Ok(NextEvent { event_id, event })
     }
 
-    /// `PUT /2022-07-01/telemetry` (the Telemetry API): subscribes the extension to the records
-    /// of `types`, which Lambda then POSTs in batches (as `buffering` says) to
-    /// `destination_uri` — an `http://` address the extension listens on, such as
-    /// `http://sandbox.localdomain:4243/telemetry` (`sandbox.localdomain` is the execution
-    /// environment's own address).
+    /// `PUT /2022-07-01/telemetry` (the Telemetry API, schema `2022-12-13`): subscribes the
+    /// extension to the records of `types`, which Lambda then sends in batches (as `buffering`
+    /// says) to `destination_uri`, an address the extension listens on. Its scheme is the
+    /// protocol: `http://sandbox.localdomain:4243/telemetry` has each batch POSTed as a JSON
+    /// array, `tcp://sandbox.localdomain:4244` (a host and a port, no path) has the records
+    /// written to a TCP connection, one per line. `sandbox.localdomain` is the execution
+    /// environment's own address.
     ///
     /// Subscribe after registering and before the first [`next_event`](Self::next_event) (during
     /// Init), so as to get Init's records too. The destination is checked before anything is
     /// sent ([`Error::InvalidDestination`]); Lambda answers `400 ValidationError` for a request
     /// it refuses and `403` for an unknown identifier. [`TelemetryListener`](crate::TelemetryListener)
-    /// is a ready-made destination.
+    /// is a ready-made destination, of either protocol.
     pub async fn subscribe_telemetry(
         &mut self,
         types: &[TelemetryType],
         buffering: Buffering,
         destination_uri: &str,
     ) -> Result<(), Error> {
-        let req =
-            self.requests
-                .telemetry(self.registered_id()?, types, &buffering, destination_uri)?;
+        self.subscribe(
+            SubscriptionApi::Telemetry,
+            types,
+            buffering,
+            destination_uri,
+        )
+        .await
+    }
+
+    /// `PUT /2020-08-15/logs` (the older Logs API, schema `2021-03-18`): like
+    /// [`subscribe_telemetry`](Self::subscribe_telemetry), for the Logs API's records
+    /// ([`LogsEvent`](crate::LogsEvent)s). Lambda refuses an extension that subscribes to both
+    /// APIs: subscribe to one.
+    pub async fn subscribe_logs(
+        &mut self,
+        types: &[TelemetryType],
+        buffering: Buffering,
+        destination_uri: &str,
+    ) -> Result<(), Error> {
+        self.subscribe(SubscriptionApi::Logs, types, buffering, destination_uri)
+            .await
+    }
+
+    async fn subscribe(
+        &mut self,
+        api: SubscriptionApi,
+        types: &[TelemetryType],
+        buffering: Buffering,
+        destination_uri: &str,
+    ) -> Result<(), Error> {
+        let req = self.requests.subscribe(
+            api,
+            self.registered_id()?,
+            types,
+            &buffering,
+            destination_uri,
+        )?;
         self.exchange(req).await?;
-        tracing::debug!(?types, destination_uri, "subscribed to telemetry");
+        tracing::debug!(?api, ?types, destination_uri, "subscribed");
         Ok(())
     }
 
@@ -354,6 +390,7 @@ mod tests {
         send(client.register("x", &[], false));
         send(client.exit_error("t", "m"));
         send(client.subscribe_telemetry(&[], Buffering::default(), "http://127.0.0.1:1"));
+        send(client.subscribe_logs(&[], Buffering::default(), "tcp://127.0.0.1:1"));
     }
 
     #[tokio::test]
@@ -373,6 +410,16 @@ mod tests {
                     &[TelemetryType::Platform],
                     Buffering::default(),
                     "http://127.0.0.1:1"
+                )
+                .await,
+            Err(Error::NotRegistered)
+        ));
+        assert!(matches!(
+            client
+                .subscribe_logs(
+                    &[TelemetryType::Platform],
+                    Buffering::default(),
+                    "tcp://127.0.0.1:1"
                 )
                 .await,
             Err(Error::NotRegistered)

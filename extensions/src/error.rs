@@ -1,4 +1,4 @@
-//! The crate's [`Error`]: what failed, with the Extensions (or Telemetry) API's own
+//! The crate's [`Error`]: what failed, with the Extensions (or Telemetry, or Logs) API's own
 //! `errorType` and `errorMessage` ([`ApiError`]) when it answered with an error document.
 
 use std::{fmt, net::SocketAddr};
@@ -106,8 +106,8 @@ pub enum Error {
         /// The largest value allowed.
         max: u32,
     },
-    /// A telemetry destination is not an `http://host:port/path` address (Lambda would answer
-    /// `400 ValidationError`).
+    /// A telemetry destination is neither an `http://host[:port][/path]` address nor a
+    /// `tcp://host:port` one (Lambda would answer `400 ValidationError`).
     #[error("cannot subscribe telemetry to {uri:?}: {reason}")]
     InvalidDestination {
         /// The destination given.
@@ -115,6 +115,10 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The extension asked for both a Telemetry API and a Logs API subscription: Lambda refuses
+    /// the second one (an extension subscribes through one of the two APIs).
+    #[error("an extension subscribes to the Telemetry API or to the Logs API, not both (Lambda refuses the second subscription); drop .telemetry(..) or .logs(..)")]
+    TelemetryAndLogs,
     /// The telemetry listener cannot listen on its address.
     #[error("cannot listen for telemetry on {address}: {source}")]
     Bind {

@@ -1,6 +1,6 @@
-//! The high-level [`Extension`] builder: register (and subscribe to telemetry), then hand every
-//! event to a handler until `SHUTDOWN` or an error, reporting handler failures to the
-//! Extensions API.
+//! The high-level [`Extension`] builder: register (and subscribe to the Telemetry API or the
+//! Logs API), then hand every event to a handler until `SHUTDOWN` or an error, reporting handler
+//! failures to the Extensions API.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,7 @@ use tower::{util::BoxCloneSyncService, Service, ServiceExt};
 
 use crate::{
     executable_name, BoxError, Buffering, Endpoint, Error, Event, EventType, ExtensionClient,
-    NextEvent, Registration, TelemetryEvent, TelemetryListener, TelemetryType,
+    LogsEvent, NextEvent, Protocol, Registration, TelemetryEvent, TelemetryListener, TelemetryType,
 };
 
 /// The error type posted to `/extension/exit/error` when the handler fails on an `INVOKE`.
@@ -91,6 +91,32 @@ pub enum ExtensionKind {
 ///     .await
 /// # }
 /// ```
+///
+/// With [`logs`](Self::logs), to the Logs API instead, here over TCP
+/// ([`telemetry_protocol`](Self::telemetry_protocol)):
+///
+/// ```no_run
+/// use firebox_extensions::{
+///     service_fn, BoxError, Buffering, Event, Extension, LogsEvent, LogsRecord, Protocol,
+///     TelemetryType,
+/// };
+///
+/// # async fn example() -> Result<(), firebox_extensions::Error> {
+/// let ends = service_fn(|batch: Vec<LogsEvent>| async move {
+///     for event in batch {
+///         if let LogsRecord::PlatformEnd(end) = event.record {
+///             println!("{} ended", end.request_id);
+///         }
+///     }
+///     Ok::<(), BoxError>(())
+/// });
+/// Extension::new()
+///     .logs(&[TelemetryType::Platform], Buffering::default(), ends)
+///     .telemetry_protocol(Protocol::Tcp)
+///     .run(service_fn(|_: Event| async { Ok::<(), BoxError>(()) }))
+///     .await
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "an extension does nothing until it is registered or run"]
 pub struct Extension {
@@ -99,16 +125,34 @@ pub struct Extension {
     events: Vec<EventType>,
     accept_account_id: bool,
     endpoint: Option<Endpoint>,
-    telemetry: Option<Telemetry>,
+    telemetry: Option<Subscription<TelemetryEvent>>,
+    logs: Option<Subscription<LogsEvent>>,
     telemetry_address: SocketAddr,
+    telemetry_protocol: Protocol,
 }
 
-/// What [`Extension::telemetry`] subscribes to, and the handler of its batches.
+/// What [`Extension::telemetry`] or [`Extension::logs`] subscribes to, and the handler of its
+/// batches.
 #[derive(Debug, Clone)]
-struct Telemetry {
+struct Subscription<E> {
     types: Vec<TelemetryType>,
     buffering: Buffering,
-    handler: BoxCloneSyncService<Vec<TelemetryEvent>, (), BoxError>,
+    handler: BoxCloneSyncService<Vec<E>, (), BoxError>,
+}
+
+impl<E: 'static> Subscription<E> {
+    fn new<S>(types: &[TelemetryType], buffering: Buffering, handler: S) -> Self
+    where
+        S: Service<Vec<E>, Response = ()> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        Subscription {
+            types: types.to_vec(),
+            buffering,
+            handler: BoxCloneSyncService::new(handler.map_err(Into::into)),
+        }
+    }
 }
 
 impl Default for Extension {
@@ -128,7 +172,9 @@ impl Extension {
             accept_account_id: false,
             endpoint: None,
             telemetry: None,
+            logs: None,
             telemetry_address: TelemetryListener::DEFAULT_ADDRESS,
+            telemetry_protocol: Protocol::Http,
         }
     }
 
@@ -174,44 +220,73 @@ impl Extension {
     /// each batch to `handler` (any [`tower::Service`] of `Vec<`[`TelemetryEvent`]`>`, usually
     /// [`service_fn`](crate::service_fn) over an `async fn`).
     ///
-    /// [`register`](Self::register) then starts a [`TelemetryListener`] (on `0.0.0.0` and a port
-    /// the system picks, unless [`telemetry_port`](Self::telemetry_port) says otherwise), and
-    /// subscribes it right after registering, during Init. It answers every batch at once and
-    /// hands them to (a clone of) `handler` one at a time, in order, for as long as the
-    /// [`RegisteredExtension`] (or its [`run`](RegisteredExtension::run)) lasts. A handler
-    /// error is logged, not fatal.
+    /// [`register`](Self::register) then starts a [`TelemetryListener`] (HTTP unless
+    /// [`telemetry_protocol`](Self::telemetry_protocol) says TCP, on `0.0.0.0` and a port the
+    /// system picks unless [`telemetry_port`](Self::telemetry_port) says otherwise), and
+    /// subscribes it right after registering, during Init. It hands the batches to (a clone
+    /// of) `handler` one at a time, in order, for as long as the [`RegisteredExtension`] (or
+    /// its [`run`](RegisteredExtension::run)) lasts. A handler error is logged, not fatal.
     ///
     /// Subscribing to [`TelemetryType::Function`] gets the extension's own output back as
     /// records (extensions share the function's log stream): a handler that prints every
     /// `function` record loops.
+    ///
+    /// An extension subscribes to the Telemetry API or to the Logs API
+    /// ([`logs`](Self::logs)), not both: registering with both fails with
+    /// [`Error::TelemetryAndLogs`] before anything is sent.
     pub fn telemetry<S>(mut self, types: &[TelemetryType], buffering: Buffering, handler: S) -> Self
     where
         S: Service<Vec<TelemetryEvent>, Response = ()> + Clone + Send + Sync + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
-        self.telemetry = Some(Telemetry {
-            types: types.to_vec(),
-            buffering,
-            handler: BoxCloneSyncService::new(handler.map_err(Into::into)),
-        });
+        self.telemetry = Some(Subscription::new(types, buffering, handler));
         self
     }
 
-    /// The port the telemetry listener listens on (on `0.0.0.0`), instead of one the system
-    /// picks.
+    /// Subscribes to the older Logs API's records (`PUT /2020-08-15/logs`, schema
+    /// `2021-03-18`) of `types`, batched as `buffering`, handing each batch to `handler` (any
+    /// [`tower::Service`] of `Vec<`[`LogsEvent`]`>`): the Logs API's counterpart of
+    /// [`telemetry`](Self::telemetry), with the same listener, protocol and port settings. The
+    /// Telemetry API supersedes it; Lambda still serves it (though not on Lambda Managed
+    /// Instances).
+    ///
+    /// Registering with both this and [`telemetry`](Self::telemetry) fails with
+    /// [`Error::TelemetryAndLogs`] before anything is sent: Lambda refuses an extension's
+    /// subscription to one API after it subscribed to the other.
+    pub fn logs<S>(mut self, types: &[TelemetryType], buffering: Buffering, handler: S) -> Self
+    where
+        S: Service<Vec<LogsEvent>, Response = ()> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.logs = Some(Subscription::new(types, buffering, handler));
+        self
+    }
+
+    /// The port the listener of [`telemetry`](Self::telemetry) or [`logs`](Self::logs) listens
+    /// on (on `0.0.0.0`), instead of one the system picks.
     pub fn telemetry_port(mut self, port: u16) -> Self {
         self.telemetry_address.set_port(port);
         self
     }
 
-    /// Registers the extension (and subscribes to telemetry, if asked to), without waiting
-    /// for events yet: an internal extension must register during Init, then
+    /// How Lambda delivers the batches of [`telemetry`](Self::telemetry) or
+    /// [`logs`](Self::logs): [`Protocol::Http`] (the default, and Lambda's advice: each batch
+    /// is POSTed and answered) or [`Protocol::Tcp`] (newline-delimited JSON on a kept
+    /// connection, unacknowledged). See [`TelemetryListener`] for how each is read.
+    pub fn telemetry_protocol(mut self, protocol: Protocol) -> Self {
+        self.telemetry_protocol = protocol;
+        self
+    }
+
+    /// Registers the extension (and subscribes to the Telemetry or Logs API, if asked to),
+    /// without waiting for events yet: an internal extension must register during Init, then
     /// [`run`](RegisteredExtension::run) in a task of its own.
     ///
-    /// With [`telemetry`](Self::telemetry), the listener is started before registering
-    /// ([`Error::Bind`] if it cannot be) and subscribed after; a refused subscription is
-    /// returned as an error.
+    /// With [`telemetry`](Self::telemetry) or [`logs`](Self::logs), the listener is started
+    /// before registering ([`Error::Bind`] if it cannot be) and subscribed after; a refused
+    /// subscription is returned as an error.
     pub async fn register(self) -> Result<RegisteredExtension, Error> {
         let name = match (self.name, self.kind) {
             (Some(name), _) => name,
@@ -231,28 +306,38 @@ impl Extension {
         if self.kind == ExtensionKind::Internal && self.events.contains(&EventType::Shutdown) {
             return Err(Error::ShutdownForInternal);
         }
+        if self.telemetry.is_some() && self.logs.is_some() {
+            return Err(Error::TelemetryAndLogs);
+        }
         let endpoint = match self.endpoint {
             Some(endpoint) => endpoint,
             None => Endpoint::from_env()?,
         };
         let mut client = ExtensionClient::new(endpoint)?;
-        let listener = match &self.telemetry {
-            Some(telemetry) => Some(
-                TelemetryListener::bind(self.telemetry_address, telemetry.handler.clone()).await?,
-            ),
-            None => None,
+        let (protocol, address) = (self.telemetry_protocol, self.telemetry_address);
+        let listener = match (&self.telemetry, &self.logs) {
+            (Some(telemetry), _) => {
+                Some(TelemetryListener::start(protocol, address, telemetry.handler.clone()).await?)
+            }
+            (None, Some(logs)) => {
+                Some(TelemetryListener::start(protocol, address, logs.handler.clone()).await?)
+            }
+            (None, None) => None,
         };
         let registration = client
             .register(&name, &self.events, self.accept_account_id)
             .await?;
-        if let (Some(telemetry), Some(listener)) = (&self.telemetry, &listener) {
-            client
-                .subscribe_telemetry(
-                    &telemetry.types,
-                    telemetry.buffering,
-                    listener.destination_uri(),
-                )
-                .await?;
+        if let Some(listener) = &listener {
+            let uri = listener.destination_uri();
+            match (&self.telemetry, &self.logs) {
+                (Some(t), _) => {
+                    client
+                        .subscribe_telemetry(&t.types, t.buffering, uri)
+                        .await?
+                }
+                (None, Some(l)) => client.subscribe_logs(&l.types, l.buffering, uri).await?,
+                (None, None) => {}
+            }
         }
         Ok(RegisteredExtension {
             client,
@@ -301,8 +386,8 @@ impl RegisteredExtension {
         self.kind
     }
 
-    /// The telemetry listener subscribed by [`Extension::telemetry`] (its port and
-    /// destination), if any.
+    /// The listener subscribed by [`Extension::telemetry`] or [`Extension::logs`] (its
+    /// protocol, port and destination), if any.
     pub fn telemetry_listener(&self) -> Option<&TelemetryListener> {
         self.telemetry.as_ref()
     }
@@ -375,91 +460,4 @@ impl RegisteredExtension {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unreachable() -> Endpoint {
-        // Port 1 on loopback: nothing is sent in these tests, the checks come first.
-        Endpoint::parse("127.0.0.1:1").unwrap()
-    }
-
-    #[tokio::test]
-    async fn internal_extensions_cannot_subscribe_to_shutdown() {
-        let error = Extension::internal()
-            .name("inner")
-            .events(&[EventType::Invoke, EventType::Shutdown])
-            .endpoint(unreachable())
-            .register()
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::ShutdownForInternal), "{error}");
-        assert!(error.to_string().contains("Extension.InvalidEventType"));
-    }
-
-    #[tokio::test]
-    async fn internal_extensions_need_a_name() {
-        let error = Extension::internal()
-            .endpoint(unreachable())
-            .register()
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::InvalidName { .. }), "{error}");
-    }
-
-    #[test]
-    fn defaults() {
-        let external = Extension::new();
-        assert_eq!(external.kind, ExtensionKind::External);
-        assert_eq!(external.events, [EventType::Invoke, EventType::Shutdown]);
-        let internal = Extension::internal();
-        assert_eq!(internal.kind, ExtensionKind::Internal);
-        assert_eq!(internal.events, [EventType::Invoke]);
-        assert!(internal.telemetry.is_none());
-        assert_eq!(internal.telemetry_address.to_string(), "0.0.0.0:0");
-        assert_eq!(
-            Extension::new()
-                .telemetry_port(4243)
-                .telemetry_address
-                .to_string(),
-            "0.0.0.0:4243"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_busy_telemetry_port_fails_before_registering() {
-        let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-        let port = taken.local_addr().unwrap().port();
-        let error = Extension::new()
-            .name("x")
-            .endpoint(unreachable())
-            .telemetry(
-                &[TelemetryType::Platform],
-                Buffering::default(),
-                tower::service_fn(|_: Vec<TelemetryEvent>| async { Ok::<(), BoxError>(()) }),
-            )
-            .telemetry_port(port)
-            .register()
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::Bind { .. }), "{error}");
-    }
-
-    /// Compile-time check: an extension with telemetry is still `Clone`, `Send` and `Sync`,
-    /// and registers in a spawned task.
-    #[allow(dead_code)]
-    fn telemetry_keeps_the_builder_shareable(extension: Extension) {
-        fn shareable<T: Clone + Send + Sync>(_: T) {}
-        fn send<T: Send>(_: T) {}
-        send(extension.clone().register());
-        shareable(extension);
-    }
-
-    /// Compile-time check: a registered extension can run in a spawned task.
-    #[allow(dead_code)]
-    fn run_is_send(extension: RegisteredExtension) {
-        fn send<T: Send>(_: T) {}
-        send(extension.run(tower::service_fn(|_: Event| async {
-            Ok::<(), BoxError>(())
-        })));
-    }
-}
+mod tests;

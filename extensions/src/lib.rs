@@ -20,11 +20,17 @@
 //! # Telemetry
 //!
 //! An extension may also subscribe to the Telemetry API (version `2022-07-01`,
-//! `PUT /2022-07-01/telemetry`) during Init: Lambda then POSTs batches of records —
-//! `platform.*` lifecycle events, the function's and extensions' output lines — to an HTTP
-//! address the extension listens on. [`Extension::telemetry`] does it all (a
-//! [`TelemetryListener`] handing each batch, a `Vec<`[`TelemetryEvent`]`>`, to a handler);
+//! `PUT /2022-07-01/telemetry`) during Init: Lambda then sends batches of records —
+//! `platform.*` lifecycle events, the function's and extensions' output lines — to an address
+//! the extension listens on, over HTTP (each batch POSTed as a JSON array) or TCP (one record
+//! per line, on a kept connection). [`Extension::telemetry`] does it all (a
+//! [`TelemetryListener`] handing each batch, a `Vec<`[`TelemetryEvent`]`>`, to a handler;
+//! [`Extension::telemetry_protocol`] picks the [`Protocol`]);
 //! [`ExtensionClient::subscribe_telemetry`] is the low-level call.
+//!
+//! The older Logs API (`PUT /2020-08-15/logs`) works the same way, with its own records
+//! ([`LogsEvent`]): [`Extension::logs`], [`ExtensionClient::subscribe_logs`]. An extension
+//! subscribes to one of the two APIs, not both.
 //!
 //! The API lives at the address in `AWS_LAMBDA_RUNTIME_API` (`host:port`, or
 //! `http://host:port[/prefix]`), or one given explicitly as an [`Endpoint`].
@@ -58,6 +64,7 @@ mod error;
 mod events;
 mod extension;
 mod listener;
+mod logs;
 mod requests;
 mod subscription;
 mod telemetry;
@@ -69,8 +76,9 @@ pub use events::{
     Event, EventType, InvokeEvent, NextEvent, Registration, ShutdownEvent, ShutdownReason, Tracing,
 };
 pub use extension::{Extension, ExtensionKind, RegisteredExtension, HANDLER_ERROR_TYPE};
-pub use listener::TelemetryListener;
-pub use subscription::{Buffering, TelemetryType};
+pub use listener::{Record, TelemetryListener};
+pub use logs::{EndRecord, LogsDroppedRecord, LogsEvent, LogsRecord, LogsReportRecord};
+pub use subscription::{Buffering, Protocol, TelemetryType};
 pub use telemetry::{
     ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
     ReportMetrics, ReportRecord, RuntimeDoneMetrics, RuntimeDoneRecord, StartRecord,

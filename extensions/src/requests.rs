@@ -1,19 +1,23 @@
-//! The Extensions and Telemetry APIs' requests — paths, headers and bodies — built apart from
-//! sending them, so they can be checked without a server.
+//! The Extensions, Telemetry and Logs APIs' requests — paths, headers and bodies — built apart
+//! from sending them, so they can be checked without a server.
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
 use serde_json::json;
 
-use crate::{Buffering, Endpoint, Error, EventType, TelemetryType};
+use crate::{Buffering, Endpoint, Error, EventType, Protocol, TelemetryType};
 
 /// The API version in every path.
 const VERSION: &str = "2020-01-01";
-/// The Telemetry API's version, in its path.
-const TELEMETRY_VERSION: &str = "2022-07-01";
-/// The telemetry record schema subscribed to.
+/// The Telemetry API's subscription path.
+const TELEMETRY_PATH: &str = "/2022-07-01/telemetry";
+/// The Telemetry API's record schema subscribed to.
 pub(crate) const SCHEMA_VERSION: &str = "2022-12-13";
+/// The Logs API's subscription path.
+const LOGS_PATH: &str = "/2020-08-15/logs";
+/// The Logs API's record schema subscribed to.
+pub(crate) const LOGS_SCHEMA_VERSION: &str = "2021-03-18";
 const USER_AGENT: &str = concat!("firebox-extensions/", env!("CARGO_PKG_VERSION"));
 const JSON: &str = "application/json";
 
@@ -38,6 +42,31 @@ pub(crate) enum ErrorReport {
     Init,
     /// `/extension/exit/error`: the extension is exiting because of an error.
     Exit,
+}
+
+/// The API a subscription is made through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscriptionApi {
+    /// `PUT /2022-07-01/telemetry`, schema `2022-12-13`.
+    Telemetry,
+    /// `PUT /2020-08-15/logs`, schema `2021-03-18`.
+    Logs,
+}
+
+impl SubscriptionApi {
+    fn path(self) -> &'static str {
+        match self {
+            SubscriptionApi::Telemetry => TELEMETRY_PATH,
+            SubscriptionApi::Logs => LOGS_PATH,
+        }
+    }
+
+    fn schema_version(self) -> &'static str {
+        match self {
+            SubscriptionApi::Telemetry => SCHEMA_VERSION,
+            SubscriptionApi::Logs => LOGS_SCHEMA_VERSION,
+        }
+    }
 }
 
 /// Builds requests for one endpoint.
@@ -122,16 +151,18 @@ impl Requests {
         Ok(req)
     }
 
-    /// `PUT /2022-07-01/telemetry`: subscribes the extension `extension_id` to the records of
-    /// `types`, batched as `buffering` and POSTed to `destination`.
-    pub(crate) fn telemetry(
+    /// `PUT /2022-07-01/telemetry` or `PUT /2020-08-15/logs`: subscribes the extension
+    /// `extension_id` to the records of `types`, batched as `buffering` and sent to
+    /// `destination` with the protocol of its scheme (`http://` or `tcp://`).
+    pub(crate) fn subscribe(
         &self,
+        api: SubscriptionApi,
         extension_id: &str,
         types: &[TelemetryType],
         buffering: &Buffering,
         destination: &str,
     ) -> Result<Request<RequestBody>, Error> {
-        check_destination(destination)?;
+        let protocol = check_destination(destination)?;
         let mut subscribed: Vec<TelemetryType> = Vec::with_capacity(types.len());
         for kind in types {
             if !subscribed.contains(kind) {
@@ -139,18 +170,17 @@ impl Requests {
             }
         }
         let body = json!({
-            "schemaVersion": SCHEMA_VERSION,
+            "schemaVersion": api.schema_version(),
             "types": subscribed.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
             "buffering": {
                 "maxItems": buffering.max_items(),
                 "maxBytes": buffering.max_bytes(),
                 "timeoutMs": buffering.timeout_ms(),
             },
-            "destination": {"protocol": "HTTP", "URI": destination},
+            "destination": {"protocol": protocol.as_str(), "URI": destination},
         })
         .to_string();
-        let path = format!("/{TELEMETRY_VERSION}/telemetry");
-        let mut req = self.request_to(Method::PUT, &path, Some(body))?;
+        let mut req = self.request_to(Method::PUT, api.path(), Some(body))?;
         req.headers_mut()
             .insert(IDENTIFIER, header_value(IDENTIFIER, extension_id)?);
         Ok(req)
@@ -210,22 +240,35 @@ fn check_name(name: &str) -> Result<HeaderValue, Error> {
     HeaderValue::from_str(name).map_err(|_| refuse("it cannot be sent as a header"))
 }
 
-/// Checks that `destination` is an `http://host[:port][/path]` address Lambda can POST to.
-fn check_destination(destination: &str) -> Result<(), Error> {
+/// The protocol of `destination`: an `http://host[:port][/path]` address Lambda can POST to,
+/// or a `tcp://host:port` address it can connect to.
+fn check_destination(destination: &str) -> Result<Protocol, Error> {
     let refuse = |reason| Error::InvalidDestination {
         uri: destination.to_owned(),
         reason,
     };
     let uri = Uri::try_from(destination).map_err(|_| refuse("it is not a URI"))?;
-    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
-        return Err(refuse(
-            "it must be an http:// address (Lambda POSTs plain HTTP inside the environment)",
-        ));
-    }
+    let protocol = match uri.scheme_str() {
+        Some("http") => Protocol::Http,
+        Some("tcp") => Protocol::Tcp,
+        _ => {
+            return Err(refuse(
+                "it must be an http:// or a tcp:// address (Lambda sends plain HTTP or TCP inside the environment)",
+            ))
+        }
+    };
     if uri.host().is_none_or(str::is_empty) {
         return Err(refuse("it has no host"));
     }
-    Ok(())
+    if protocol == Protocol::Tcp {
+        if uri.port_u16().is_none_or(|port| port == 0) {
+            return Err(refuse("a tcp:// address needs a port (tcp://host:port)"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(refuse("a tcp:// address has no path (tcp://host:port)"));
+        }
+    }
+    Ok(protocol)
 }
 
 /// `value` as a header value (printable ASCII, not empty), or [`Error::InvalidHeader`].
@@ -324,7 +367,8 @@ mod tests {
     async fn telemetry_requests() {
         let buffering = Buffering::new(1_000, 262_144, 25).unwrap();
         let req = requests("http://127.0.0.1:9001/p")
-            .telemetry(
+            .subscribe(
+                SubscriptionApi::Telemetry,
                 "id-1",
                 &[
                     TelemetryType::Platform,
@@ -350,34 +394,83 @@ mod tests {
             })
         );
         let req = requests("127.0.0.1:1")
-            .telemetry("id", &[], &Buffering::default(), "http://127.0.0.1:9")
+            .subscribe(
+                SubscriptionApi::Telemetry,
+                "id",
+                &[],
+                &Buffering::default(),
+                "tcp://sandbox.localdomain:4244",
+            )
             .unwrap();
+        let body = json_body(req).await;
         assert_eq!(
-            json_body(req).await["buffering"],
+            body["buffering"],
             serde_json::json!({"maxItems": 10000, "maxBytes": 262144, "timeoutMs": 1000})
+        );
+        assert_eq!(
+            body["destination"],
+            serde_json::json!({"protocol": "TCP", "URI": "tcp://sandbox.localdomain:4244"})
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_requests() {
+        let req = requests("http://127.0.0.1:9001/p")
+            .subscribe(
+                SubscriptionApi::Logs,
+                "id-2",
+                &[TelemetryType::Platform, TelemetryType::Extension],
+                &Buffering::default(),
+                "tcp://sandbox.localdomain:4245/",
+            )
+            .unwrap();
+        assert_eq!(req.method(), Method::PUT);
+        assert_eq!(req.uri(), "/p/2020-08-15/logs");
+        assert_eq!(header(&req, "Lambda-Extension-Identifier"), Some("id-2"));
+        assert_eq!(header(&req, "content-type"), Some("application/json"));
+        assert_eq!(
+            json_body(req).await,
+            serde_json::json!({
+                "schemaVersion": "2021-03-18",
+                "types": ["platform", "extension"],
+                "buffering": {"maxItems": 10000, "maxBytes": 262144, "timeoutMs": 1000},
+                "destination": {"protocol": "TCP", "URI": "tcp://sandbox.localdomain:4245/"}
+            })
         );
     }
 
     #[test]
-    fn bad_telemetry_destinations_are_refused_before_sending() {
+    fn bad_destinations_are_refused_before_sending() {
         let requests = requests("127.0.0.1:1");
         let buffering = Buffering::default();
-        for bad in [
-            "",
-            "sandbox.localdomain:4243",
-            "https://sandbox.localdomain:4243/t",
-            "tcp://sandbox.localdomain:4243",
-            "http://",
-            "http://bad host:1/",
-            "/telemetry",
-        ] {
-            match requests.telemetry("id", &[TelemetryType::Platform], &buffering, bad) {
-                Err(Error::InvalidDestination { uri, .. }) => assert_eq!(uri, bad),
-                other => panic!("{bad:?}: {other:?}"),
+        for api in [SubscriptionApi::Telemetry, SubscriptionApi::Logs] {
+            for bad in [
+                "",
+                "sandbox.localdomain:4243",
+                "https://sandbox.localdomain:4243/t",
+                "udp://sandbox.localdomain:4243",
+                "http://",
+                "http://bad host:1/",
+                "/telemetry",
+                "tcp://sandbox.localdomain",
+                "tcp://sandbox.localdomain:0",
+                "tcp://sandbox.localdomain:4243/logs",
+                "tcp://sandbox.localdomain:4243/?q",
+            ] {
+                match requests.subscribe(api, "id", &[TelemetryType::Platform], &buffering, bad) {
+                    Err(Error::InvalidDestination { uri, .. }) => assert_eq!(uri, bad),
+                    other => panic!("{bad:?}: {other:?}"),
+                }
             }
         }
         assert!(matches!(
-            requests.telemetry("", &[], &buffering, "http://127.0.0.1:9"),
+            requests.subscribe(
+                SubscriptionApi::Telemetry,
+                "",
+                &[],
+                &buffering,
+                "http://127.0.0.1:9"
+            ),
             Err(Error::InvalidHeader {
                 header: IDENTIFIER,
                 ..

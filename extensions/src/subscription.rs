@@ -1,5 +1,6 @@
-//! What a Telemetry API subscription asks for: the [`TelemetryType`]s of records, and how Lambda
-//! batches them ([`Buffering`], checked against Lambda's limits before anything is sent).
+//! What a Telemetry API (or Logs API) subscription asks for: the [`TelemetryType`]s of records,
+//! how Lambda batches them ([`Buffering`], checked against Lambda's limits before anything is
+//! sent), and how it delivers the batches ([`Protocol`]).
 
 use std::{fmt, ops::RangeInclusive, time::Duration};
 
@@ -32,6 +33,51 @@ impl TelemetryType {
 }
 
 impl fmt::Display for TelemetryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How Lambda delivers a subscription's batches (`destination.protocol`).
+///
+/// ```
+/// use firebox_extensions::Protocol;
+///
+/// assert_eq!(Protocol::default(), Protocol::Http);
+/// assert_eq!((Protocol::Tcp.as_str(), Protocol::Tcp.scheme()), ("TCP", "tcp"));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// `HTTP`: each batch is POSTed, as a JSON array of records, to
+    /// `http://sandbox.localdomain:PORT/PATH`. Lambda recommends it: the answer tells it the
+    /// batch arrived.
+    #[default]
+    Http,
+    /// `TCP`: the records are written to a TCP connection to `tcp://sandbox.localdomain:PORT`
+    /// as newline-delimited JSON, one record per line. Nothing is answered, so records sent
+    /// just before the extension stops or crashes are lost.
+    Tcp,
+}
+
+impl Protocol {
+    /// The name on the wire: `HTTP` or `TCP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Tcp => "TCP",
+        }
+    }
+
+    /// The scheme of its destinations: `http` or `tcp`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Tcp => "tcp",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -47,15 +47,15 @@ impl TelemetryEvent {
     }
 }
 
-/// An event as it comes, before its record is typed.
+/// An event as it comes (from the Telemetry API or the Logs API), before its record is typed.
 #[derive(Deserialize)]
-struct RawEvent {
+pub(crate) struct RawEvent {
     #[serde(default)]
-    time: String,
+    pub(crate) time: String,
     #[serde(rename = "type")]
-    kind: String,
+    pub(crate) kind: String,
     #[serde(default)]
-    record: Value,
+    pub(crate) record: Value,
 }
 
 impl From<RawEvent> for TelemetryEvent {
@@ -134,16 +134,17 @@ impl TelemetryRecord {
     /// Reads `record` as a record of type `kind` (leniently: see [`TelemetryRecord`]).
     pub fn new(kind: impl Into<String>, record: Value) -> Self {
         let kind = kind.into();
+        let other = |kind, record| Self::Other { kind, record };
         match kind.as_str() {
-            "platform.initStart" => typed(kind, record, Self::PlatformInitStart),
-            "platform.initRuntimeDone" => typed(kind, record, Self::PlatformInitRuntimeDone),
-            "platform.initReport" => typed(kind, record, Self::PlatformInitReport),
-            "platform.start" => typed(kind, record, Self::PlatformStart),
-            "platform.runtimeDone" => typed(kind, record, Self::PlatformRuntimeDone),
-            "platform.report" => typed(kind, record, Self::PlatformReport),
-            "platform.extension" => typed(kind, record, Self::PlatformExtension),
+            "platform.initStart" => typed(kind, record, Self::PlatformInitStart, other),
+            "platform.initRuntimeDone" => typed(kind, record, Self::PlatformInitRuntimeDone, other),
+            "platform.initReport" => typed(kind, record, Self::PlatformInitReport, other),
+            "platform.start" => typed(kind, record, Self::PlatformStart, other),
+            "platform.runtimeDone" => typed(kind, record, Self::PlatformRuntimeDone, other),
+            "platform.report" => typed(kind, record, Self::PlatformReport, other),
+            "platform.extension" => typed(kind, record, Self::PlatformExtension, other),
             "platform.telemetrySubscription" => {
-                typed(kind, record, Self::PlatformTelemetrySubscription)
+                typed(kind, record, Self::PlatformTelemetrySubscription, other)
             }
             "function" => Self::Function(record),
             "extension" => Self::Extension(record),
@@ -180,17 +181,18 @@ impl TelemetryRecord {
     }
 }
 
-/// `record` as a `T`, wrapped by `variant`; as it came (`Other`) if it does not fit.
-fn typed<T: DeserializeOwned>(
+/// `record` as a `T`, wrapped by `variant`; as it came (wrapped by `other`) if it does not fit.
+pub(crate) fn typed<T: DeserializeOwned, R>(
     kind: String,
     record: Value,
-    variant: fn(T) -> TelemetryRecord,
-) -> TelemetryRecord {
+    variant: fn(T) -> R,
+    other: fn(String, Value) -> R,
+) -> R {
     match T::deserialize(&record) {
         Ok(fields) => variant(fields),
         Err(error) => {
             tracing::debug!(%kind, %error, "a telemetry record does not fit its type; kept as it came");
-            TelemetryRecord::Other { kind, record }
+            other(kind, record)
         }
     }
 }
@@ -448,7 +450,7 @@ fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Er
 
 /// Reads a batch (a JSON array of records), naming the offending element and field when it is
 /// not one.
-pub(crate) fn parse_batch(body: &[u8]) -> Result<Vec<TelemetryEvent>, String> {
+pub(crate) fn parse_batch<E: DeserializeOwned>(body: &[u8]) -> Result<Vec<E>, String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let batch = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| e.to_string())?;
     deserializer.end().map_err(|e| e.to_string())?;

@@ -1,8 +1,9 @@
-//! The crate against the real thing: `examples/invoke-counter` and
-//! `examples/telemetry-reporter`, built with this crate, run as external extensions of a
+//! The crate against the real thing: `examples/invoke-counter`, `examples/telemetry-reporter`
+//! and `examples/log-reporter`, built with this crate, run as external extensions of a
 //! function under the Firebox emulator (real processes beside the test runtime, registering
-//! through the emulator's Extensions API and subscribing through its Telemetry API), through
-//! Init, two invocations and the Shutdown phase of an idle reclaim.
+//! through the emulator's Extensions API and subscribing through its Telemetry or Logs API,
+//! over HTTP and over TCP), through Init, two invocations and the Shutdown phase of an idle
+//! reclaim.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -120,29 +121,74 @@ async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
     panic!("the environment's processes are still alive");
 }
 
-#[tokio::test]
-async fn telemetry_reporter_hears_init_every_report_and_the_shutdown() {
-    // Not frozen between invocations: a frozen environment's extension cannot take a batch
-    // until the next thaw.
+/// Waits until every process of the environments is gone.
+async fn wait_for_the_end(emu: &Emulator) {
+    for _ in 0..3000 {
+        if emu.live_processes() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the environment's processes are still alive");
+}
+
+/// How many environments started (one `INIT_START` line each).
+fn environments(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("INIT_START Runtime Version"))
+        .count()
+}
+
+/// The line of `lines` that starts with `prefix`, and the rest of it.
+fn find<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| l.strip_prefix(prefix))
+}
+
+/// `examples/<name>` as the extension of a function `f`, with `var=value` in its environment;
+/// not frozen between invocations (a frozen environment's extension cannot take a batch until
+/// the next thaw), and reclaimed after 1 s idle.
+async fn emulator_with(name: &str, var: &str, value: &str) -> Emulator {
     let f = FunctionConfig::new("f")
         .command(["python3", "-u", &runtime()])
-        .extension(example("telemetry-reporter"))
+        .extension(example(name))
+        .env(var, value)
         .freeze(false)
         .idle_timeout(Duration::from_secs(1));
-    let emu = Emulator::builder().function(f).start().await.unwrap();
+    Emulator::builder().function(f).start().await.unwrap()
+}
+
+/// `telemetry-reporter` subscribed over `protocol` (`http` or `tcp`): every environment's
+/// extension subscribes a destination of that scheme, hears its Init and its invocations'
+/// reports, and its spindown.
+async fn telemetry_reporter_over(protocol: &str) {
+    let emu = emulator_with(
+        "telemetry-reporter",
+        "TELEMETRY_REPORTER_PROTOCOL",
+        protocol,
+    )
+    .await;
     let ids = invoke_twice(&emu).await;
+    let lines = wait_until(&emu, "no SUBSCRIBED line", |lines| {
+        find(lines, "[telemetry-reporter] SUBSCRIBED ").is_some()
+    })
+    .await;
+    let destination = find(&lines, "[telemetry-reporter] SUBSCRIBED ").unwrap();
+    assert!(
+        destination.starts_with(&format!("{protocol}://sandbox.localdomain:")),
+        "{destination}"
+    );
     wait_for(&emu, "[telemetry-reporter] INIT_START on-demand").await;
     for id in &ids {
         let prefix = format!("[telemetry-reporter] REPORT {id} success billed=");
         let lines = wait_until(&emu, &format!("no REPORT line for {id}"), |lines| {
-            lines.iter().any(|l| l.starts_with(&prefix))
+            find(lines, &prefix).is_some()
         })
         .await;
-        let line = lines.iter().find(|l| l.starts_with(&prefix)).unwrap();
-        let billed = line[prefix.len()..].strip_suffix("ms");
+        let billed = find(&lines, &prefix).unwrap().strip_suffix("ms");
         assert!(
             billed.is_some_and(|ms| ms.parse::<u64>().is_ok()),
-            "{line:?}"
+            "{billed:?}"
         );
     }
     // The second invoke may have found the first environment still in its invoke phase and
@@ -151,42 +197,114 @@ async fn telemetry_reporter_hears_init_every_report_and_the_shutdown() {
         &emu,
         "not every environment's extension shut down",
         |lines| {
-            let environments = lines
-                .iter()
-                .filter(|l| l.starts_with("INIT_START Runtime Version"))
-                .count();
             let shutdowns = lines
                 .iter()
                 .filter(|l| *l == "[telemetry-reporter] SHUTDOWN spindown")
                 .count();
-            environments > 0 && shutdowns == environments
+            environments(lines) > 0 && shutdowns == environments(lines)
         },
     )
     .await;
-    let environments = lines
-        .iter()
-        .filter(|l| l.starts_with("INIT_START Runtime Version"))
-        .count();
-    let init_starts = lines
-        .iter()
-        .filter(|l| *l == "[telemetry-reporter] INIT_START on-demand")
-        .count();
-    assert_eq!(init_starts, environments, "{}", lines.join("\n"));
-    let reports = lines
-        .iter()
-        .filter(|l| l.starts_with("[telemetry-reporter] REPORT "))
-        .count();
+    let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
     assert_eq!(
-        reports,
+        count("[telemetry-reporter] INIT_START on-demand"),
+        environments(&lines),
+        "{}",
+        lines.join("\n")
+    );
+    assert_eq!(
+        count(&format!("[telemetry-reporter] SUBSCRIBED {protocol}://")),
+        environments(&lines),
+        "{}",
+        lines.join("\n")
+    );
+    assert_eq!(
+        count("[telemetry-reporter] REPORT "),
         2,
         "one REPORT per invocation:\n{}",
         lines.join("\n")
     );
-    for _ in 0..3000 {
-        if emu.live_processes() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    wait_for_the_end(&emu).await;
+}
+
+#[tokio::test]
+async fn telemetry_reporter_hears_init_every_report_and_the_shutdown() {
+    telemetry_reporter_over("http").await;
+}
+
+#[tokio::test]
+async fn telemetry_reporter_over_tcp_hears_init_every_report_and_the_shutdown() {
+    telemetry_reporter_over("tcp").await;
+}
+
+/// `log-reporter` subscribed to the Logs API over `protocol` (`tcp` or `http`): every
+/// environment's extension subscribes a destination of that scheme, hears its subscription
+/// announced, each of its invocations' start, end and report in that order, and its spindown.
+async fn log_reporter_over(protocol: &str) {
+    let emu = emulator_with("log-reporter", "LOG_REPORTER_PROTOCOL", protocol).await;
+    let ids = invoke_twice(&emu).await;
+    for id in &ids {
+        let report = format!("[log-reporter] REPORT {id} billed=");
+        wait_until(&emu, &format!("no REPORT line for {id}"), |lines| {
+            find(lines, &report).is_some()
+        })
+        .await;
     }
-    panic!("the environment's processes are still alive");
+    let lines = wait_until(
+        &emu,
+        "not every environment's extension shut down",
+        |lines| {
+            let shutdowns = lines
+                .iter()
+                .filter(|l| *l == "[log-reporter] SHUTDOWN spindown")
+                .count();
+            environments(lines) > 0 && shutdowns == environments(lines)
+        },
+    )
+    .await;
+    let log = lines.join("\n");
+    let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        count(&format!(
+            "[log-reporter] SUBSCRIBED {protocol}://sandbox.localdomain:"
+        )),
+        environments(&lines),
+        "{log}"
+    );
+    assert_eq!(
+        count("[log-reporter] SUBSCRIPTION log-reporter platform"),
+        environments(&lines),
+        "every subscription is announced by a platform.logsSubscription record:\n{log}"
+    );
+    for id in &ids {
+        let at = |line: String| {
+            lines
+                .iter()
+                .position(|l| *l == line || l.starts_with(&line))
+                .unwrap_or_else(|| panic!("no line {line:?}:\n{log}"))
+        };
+        let start = at(format!("[log-reporter] START {id}"));
+        let end = at(format!("[log-reporter] END {id}"));
+        let report = at(format!("[log-reporter] REPORT {id} billed="));
+        assert!(start < end && end < report, "{log}");
+        let billed = find(&lines, &format!("[log-reporter] REPORT {id} billed="))
+            .and_then(|rest| rest.strip_suffix("ms"));
+        assert!(
+            billed.is_some_and(|ms| ms.parse::<u64>().is_ok()),
+            "{billed:?}"
+        );
+    }
+    assert_eq!(count("[log-reporter] START "), 2, "{log}");
+    assert_eq!(count("[log-reporter] REPORT "), 2, "{log}");
+    wait_for_the_end(&emu).await;
+}
+
+#[tokio::test]
+async fn log_reporter_over_tcp_hears_every_invocation_and_the_shutdown() {
+    log_reporter_over("tcp").await;
+}
+
+#[tokio::test]
+async fn log_reporter_over_http_hears_every_invocation_and_the_shutdown() {
+    log_reporter_over("http").await;
 }

@@ -4,6 +4,11 @@ use serde_json::json;
 
 use super::*;
 
+/// A telemetry batch (the crate's reader, for the Telemetry API's events).
+fn parse_batch(body: &[u8]) -> Result<Vec<TelemetryEvent>, String> {
+    super::parse_batch(body)
+}
+
 fn one(kind: &str, record: Value) -> TelemetryRecord {
     let body = json!([{"time": "2026-11-21T15:05:37.995Z", "type": kind, "record": record}]);
     let mut batch = parse_batch(body.to_string().as_bytes()).unwrap();

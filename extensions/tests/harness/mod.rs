@@ -4,8 +4,8 @@
 //! implements exactly the wire protocol the client is written against: `register` (with its
 //! 403/400 error documents), `event/next` (long poll; 403 for a missing or unknown identifier
 //! and for a second concurrent call), `init/error` and `exit/error` (202), and the Telemetry
-//! API's subscription, `PUT /2022-07-01/telemetry` (see `telemetry.rs`, which also pushes
-//! batches to the subscriber). It checks that the client speaks the protocol; it does not model
+//! and Logs APIs' subscriptions, `PUT /2022-07-01/telemetry` and `PUT /2020-08-15/logs` (see
+//! `telemetry.rs`, which also delivers records to the subscriber, over HTTP or TCP). It checks that the client speaks the protocol; it does not model
 //! Lambda's lifecycle. End-to-end tests against the real emulator live elsewhere.
 
 #![allow(dead_code)] // each test binary uses part of the harness
@@ -13,7 +13,7 @@
 mod telemetry;
 
 #[allow(unused_imports)] // each test binary uses part of the harness
-pub use telemetry::{record as telemetry_record, Subscription, TIME as TELEMETRY_TIME};
+pub use telemetry::{record as telemetry_record, Api, Subscription, TIME as TELEMETRY_TIME};
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -312,7 +312,12 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Byte
         (&Method::GET, "/2020-01-01/extension/event/next") => next(state, &recorded).await,
         (&Method::POST, "/2020-01-01/extension/init/error")
         | (&Method::POST, "/2020-01-01/extension/exit/error") => report_error(&state, &recorded),
-        (method, telemetry::PATH) => telemetry::subscribe(&state, method, &recorded),
+        (method, telemetry::PATH) => {
+            telemetry::subscribe(&state, telemetry::Api::Telemetry, method, &recorded)
+        }
+        (method, telemetry::LOGS_PATH) => {
+            telemetry::subscribe(&state, telemetry::Api::Logs, method, &recorded)
+        }
         _ => refuse(StatusCode::NOT_FOUND, "NotFound", "no such route"),
     }
 }

@@ -1,12 +1,14 @@
-//! PROTOCOL-CONFORMANCE HARNESS — NOT THE EMULATOR: its Telemetry API.
+//! PROTOCOL-CONFORMANCE HARNESS — NOT THE EMULATOR: its Telemetry and Logs APIs.
 //!
-//! `PUT /2022-07-01/telemetry`, checked as the emulator (and Lambda) checks it: `403` without
-//! a `Lambda-Extension-Identifier` or with an unknown one, `400 ValidationError` for a body that
-//! is not a subscription (an unknown `schemaVersion`, a type other than `platform`, `function`
-//! or `extension`, `buffering` outside Lambda's limits, a protocol other than `HTTP`, a
-//! destination that is not `http://`), `200 "OK"` otherwise. The harness keeps the
-//! subscriptions, and pushes batches to a subscriber on the test's say-so (Lambda's delivery,
-//! without its buffering): `sandbox.localdomain` is this machine.
+//! `PUT /2022-07-01/telemetry` and `PUT /2020-08-15/logs`, checked as the emulator (and Lambda)
+//! checks them: `403` without a `Lambda-Extension-Identifier` or with an unknown one, `400
+//! ValidationError` for a body that is not a subscription (a `schemaVersion` the API does not
+//! have, a type other than `platform`, `function` or `extension`, `buffering` outside Lambda's
+//! limits, a protocol other than `HTTP` or `TCP`, a URI whose scheme is not the protocol's, a
+//! TCP URI without a port or with a path), `200 "OK"` otherwise. The harness keeps the
+//! subscriptions, and delivers to a subscriber on the test's say-so (Lambda's delivery, without
+//! its buffering): it POSTs HTTP batches, and hands the test a TCP connection to write lines
+//! to. `sandbox.localdomain` is this machine.
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -17,22 +19,35 @@ use tokio::net::TcpStream;
 
 use super::{answer, forbidden, refuse, Harness, Recorded, State};
 
-/// The subscription call's path.
+/// The Telemetry API's subscription path.
 pub const PATH: &str = "/2022-07-01/telemetry";
-/// The schema versions Lambda (and the emulator) accept.
+/// The Logs API's subscription path.
+pub const LOGS_PATH: &str = "/2020-08-15/logs";
+/// The schema versions Lambda (and the emulator) accept, by API.
 const SCHEMA_VERSIONS: &[&str] = &["2022-07-01", "2022-12-13", "2025-01-29"];
+const LOGS_SCHEMA_VERSIONS: &[&str] = &["2020-08-15", "2021-03-18"];
+
+/// Which API a subscription came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Telemetry,
+    Logs,
+}
 /// The time written in the records [`record`] makes.
 pub const TIME: &str = "2026-11-21T15:05:37.995Z";
 
 /// A telemetry subscription the harness accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
+    pub api: Api,
     pub extension_id: String,
     pub schema_version: Option<String>,
     pub types: Vec<String>,
     pub max_items: u64,
     pub max_bytes: u64,
     pub timeout_ms: u64,
+    /// `destination.protocol`, as sent.
+    pub protocol: String,
     /// `destination.URI`, as sent.
     pub uri: String,
     /// Where batches go: `sandbox.localdomain` is `127.0.0.1`.
@@ -46,8 +61,13 @@ pub fn record(kind: &str, record: Value) -> Value {
     json!({"time": TIME, "type": kind, "record": record})
 }
 
-/// Handles the subscription call.
-pub(super) fn subscribe(state: &State, method: &Method, req: &Recorded) -> Response<Full<Bytes>> {
+/// Handles the subscription call of `api`.
+pub(super) fn subscribe(
+    state: &State,
+    api: Api,
+    method: &Method,
+    req: &Recorded,
+) -> Response<Full<Bytes>> {
     if method != Method::PUT {
         return refuse(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -64,7 +84,7 @@ pub(super) fn subscribe(state: &State, method: &Method, req: &Recorded) -> Respo
             "the lambda-extension-identifier header is missing",
         );
     };
-    let mut subscription = match parse(&req.body) {
+    let mut subscription = match parse(&req.body, api) {
         Ok(subscription) => subscription,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, "ValidationError", &message),
     };
@@ -83,11 +103,15 @@ pub(super) fn subscribe(state: &State, method: &Method, req: &Recorded) -> Respo
 }
 
 /// A subscription request's body, checked; the message of a `400 ValidationError` otherwise.
-fn parse(body: &[u8]) -> Result<Subscription, String> {
+fn parse(body: &[u8], api: Api) -> Result<Subscription, String> {
     let body: Value = serde_json::from_slice(body).map_err(|e| format!("invalid request: {e}"))?;
+    let versions = match api {
+        Api::Telemetry => SCHEMA_VERSIONS,
+        Api::Logs => LOGS_SCHEMA_VERSIONS,
+    };
     let schema_version = match body.get("schemaVersion") {
         None | Some(Value::Null) => None,
-        Some(Value::String(v)) if SCHEMA_VERSIONS.contains(&v.as_str()) => Some(v.clone()),
+        Some(Value::String(v)) if versions.contains(&v.as_str()) => Some(v.clone()),
         Some(other) => return Err(format!("schemaVersion {other} is not supported")),
     };
     let types = body
@@ -103,20 +127,29 @@ fn parse(body: &[u8]) -> Result<Subscription, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let destination = body.get("destination").ok_or("destination is missing")?;
     let protocol = destination["protocol"].as_str().unwrap_or_default();
-    if !protocol.eq_ignore_ascii_case("HTTP") {
-        return Err(format!(
-            "destination.protocol {protocol:?} is not supported: use HTTP"
-        ));
-    }
+    let scheme = match protocol.to_ascii_uppercase().as_str() {
+        "HTTP" => "http",
+        "TCP" => "tcp",
+        _ => {
+            return Err(format!(
+                "destination.protocol {protocol:?} is not supported: use HTTP or TCP"
+            ))
+        }
+    };
     let uri_text = destination["URI"]
         .as_str()
         .ok_or("destination.URI is missing")?;
     let uri: http::Uri = uri_text
         .parse()
         .map_err(|e| format!("destination.URI {uri_text}: {e}"))?;
-    if uri.scheme_str() != Some("http") {
+    if uri.scheme_str() != Some(scheme) {
         return Err(format!(
-            "destination.URI {uri_text} must be an http:// address"
+            "destination.URI {uri_text} must be a {scheme}:// address for protocol {protocol}"
+        ));
+    }
+    if scheme == "tcp" && (uri.port_u16().is_none() || !matches!(uri.path(), "" | "/")) {
+        return Err(format!(
+            "destination.URI {uri_text}: a TCP destination is tcp://HOST:PORT"
         ));
     }
     let host = match uri.host() {
@@ -134,12 +167,14 @@ fn parse(body: &[u8]) -> Result<Subscription, String> {
         },
     };
     Ok(Subscription {
+        api,
         extension_id: String::new(),
         schema_version,
         types,
         max_items: range("maxItems", 10_000, 1_000, 10_000)?,
         max_bytes: range("maxBytes", 262_144, 262_144, 1_048_576)?,
         timeout_ms: range("timeoutMs", 1_000, 25, 30_000)?,
+        protocol: protocol.to_owned(),
         uri: uri_text.to_owned(),
         host,
         port: uri.port_u16().unwrap_or(80),
@@ -192,9 +227,37 @@ impl Harness {
         Ok(response.status().as_u16())
     }
 
+    /// Opens a TCP connection to the latest subscriber's destination, as Lambda does to deliver
+    /// to a TCP subscriber; the test writes lines to it (and closes it by dropping it).
+    pub async fn connect_tcp(&self) -> std::io::Result<TcpStream> {
+        let to = self
+            .subscriptions()
+            .pop()
+            .expect("a telemetry subscription to deliver to");
+        assert_eq!(
+            to.protocol, "TCP",
+            "the latest subscription is not a TCP one"
+        );
+        TcpStream::connect((to.host.as_str(), to.port)).await
+    }
+
     /// Sends a raw subscription request (`PUT /2022-07-01/telemetry` with `body`, and the
     /// identifier if given) to the harness itself; answers the status and the JSON body.
     pub async fn put_telemetry(&self, extension_id: Option<&str>, body: Value) -> (u16, Value) {
+        self.put_subscription(PATH, extension_id, body).await
+    }
+
+    /// Like [`put_telemetry`](Self::put_telemetry), to `PUT /2020-08-15/logs`.
+    pub async fn put_logs(&self, extension_id: Option<&str>, body: Value) -> (u16, Value) {
+        self.put_subscription(LOGS_PATH, extension_id, body).await
+    }
+
+    async fn put_subscription(
+        &self,
+        path: &str,
+        extension_id: Option<&str>,
+        body: Value,
+    ) -> (u16, Value) {
         let stream = TcpStream::connect(self.address.as_str()).await.unwrap();
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -202,7 +265,7 @@ impl Harness {
         tokio::spawn(connection);
         let mut request = Request::builder()
             .method(Method::PUT)
-            .uri(format!("{}{PATH}", self.state.lock().prefix))
+            .uri(format!("{}{path}", self.state.lock().prefix))
             .header(http::header::HOST, self.address.as_str());
         if let Some(id) = extension_id {
             request = request.header("lambda-extension-identifier", id);
