@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use common::{
-    frozen_gauge, invoke_raw, max_overlap, reports, wait_frozen_gauge, wait_until, Barrier, Gate,
-    PYTHON,
+    frozen_gauge, invoke_raw, max_overlap, reports, venv_python, wait_frozen_gauge, wait_until,
+    Barrier, Gate, PYTHON,
 };
 use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
 use streaming_support::{concat, invoke_stream, Events};
@@ -166,22 +166,9 @@ async fn a_crash_fails_every_invocation_in_the_environment_and_the_next_is_cold(
     let _ = std::fs::remove_file(record);
 }
 
-/// The venv's Python, with `awslambdaric` (made by `scripts/setup-test-deps`).
-fn venv_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("FIREBOX_PYTHON") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
-}
-
 #[tokio::test]
 async fn awslambdaric_multi_concurrent_mode_overlaps_in_one_environment() {
     let python = venv_python();
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup-test-deps (it installs awslambdaric)",
-        python.display()
-    );
     let record = temp_file("ric");
     let code = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/runtimes");
     let emu = Emulator::builder()

@@ -16,35 +16,9 @@ use common::*;
 use firebox_emulator::{Emulator, FunctionConfig};
 use serde_json::{json, Value};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The venv's Python, with `awslambdaric` (made by `scripts/setup-test-deps`).
-fn venv_python() -> PathBuf {
-    let python = std::env::var_os("FIREBOX_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup-test-deps (it installs awslambdaric)",
-        python.display()
-    );
-    python
-}
-
-/// `aws-lambda-ric`'s entry point (installed by `scripts/setup-test-deps`).
+/// `aws-lambda-ric`'s entry point.
 fn node_ric() -> PathBuf {
-    let dir = std::env::var_os("FIREBOX_NODE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("fixtures/node"));
-    let ric = dir.join("node_modules/aws-lambda-ric/index.mjs");
-    assert!(
-        ric.exists(),
-        "{} has no aws-lambda-ric: run scripts/setup-test-deps first",
-        dir.display()
-    );
-    ric
+    node_fixtures().join("node_modules/aws-lambda-ric/index.mjs")
 }
 
 /// Writes `text` to `dir/relative`, making the directories on the way.

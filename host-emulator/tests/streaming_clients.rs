@@ -6,7 +6,7 @@
 mod common;
 mod streaming_support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,38 +14,6 @@ use common::*;
 use firebox_emulator::FunctionConfig;
 use serde_json::{json, Value};
 use streaming_support::*;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn venv_python() -> PathBuf {
-    let python = std::env::var_os("FIREBOX_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"));
-    let ok = Command::new(&python)
-        .args(["-c", "import boto3"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import boto3: run scripts/setup-test-deps first",
-        python.display()
-    );
-    python
-}
-
-fn node_fixtures() -> PathBuf {
-    let dir = std::env::var_os("FIREBOX_NODE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("fixtures/node"));
-    assert!(
-        dir.join("node_modules/aws-lambda-ric/index.mjs").exists(),
-        "{} has no aws-lambda-ric: run scripts/setup-test-deps first",
-        dir.display()
-    );
-    dir
-}
 
 /// The official streaming function, built on demand into the current target directory.
 fn official_stream_fn() -> PathBuf {

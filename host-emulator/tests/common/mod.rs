@@ -28,6 +28,39 @@ pub fn runtime(file: &str) -> String {
         .to_string()
 }
 
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The venv's Python (`FIREBOX_PYTHON`, else `.venv/bin/python`), with `awslambdaric` and
+/// `boto3` (made by `scripts/setup-test-deps`).
+pub fn venv_python() -> PathBuf {
+    let python = std::env::var_os("FIREBOX_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup-test-deps (it installs awslambdaric and boto3)",
+        python.display()
+    );
+    python
+}
+
+/// The Node fixtures' directory (`FIREBOX_NODE_FIXTURES`, else `fixtures/node`), with
+/// `aws-lambda-ric` installed (by `scripts/setup-test-deps`).
+pub fn node_fixtures() -> PathBuf {
+    let dir = std::env::var_os("FIREBOX_NODE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("fixtures/node"));
+    assert!(
+        dir.join("node_modules/aws-lambda-ric/index.mjs").exists(),
+        "{} has no aws-lambda-ric: run scripts/setup-test-deps first",
+        dir.display()
+    );
+    dir
+}
+
 /// Path of the test runtime script.
 pub fn runtime_script() -> String {
     runtime("runtime.py")
