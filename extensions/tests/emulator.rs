@@ -193,18 +193,7 @@ async fn telemetry_reporter_over(protocol: &str) {
     }
     // The second invoke may have found the first environment still in its invoke phase and
     // started another: every environment's extension hears its Init, and its spindown.
-    let lines = wait_until(
-        &emu,
-        "not every environment's extension shut down",
-        |lines| {
-            let shutdowns = lines
-                .iter()
-                .filter(|l| *l == "[telemetry-reporter] SHUTDOWN spindown")
-                .count();
-            environments(lines) > 0 && shutdowns == environments(lines)
-        },
-    )
-    .await;
+    let lines = all_shut_down(&emu, "telemetry-reporter").await;
     let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
     assert_eq!(
         count("[telemetry-reporter] INIT_START on-demand"),
@@ -225,6 +214,20 @@ async fn telemetry_reporter_over(protocol: &str) {
         lines.join("\n")
     );
     wait_for_the_end(&emu).await;
+}
+
+/// Waits until every environment's extension `name` has heard its spindown; the log lines.
+async fn all_shut_down(emu: &Emulator, name: &str) -> Vec<String> {
+    let shutdown = format!("[{name}] SHUTDOWN spindown");
+    wait_until(
+        emu,
+        "not every environment's extension shut down",
+        |lines| {
+            let shutdowns = lines.iter().filter(|l| **l == shutdown).count();
+            environments(lines) > 0 && shutdowns == environments(lines)
+        },
+    )
+    .await
 }
 
 #[tokio::test]
@@ -250,18 +253,7 @@ async fn log_reporter_over(protocol: &str) {
         })
         .await;
     }
-    let lines = wait_until(
-        &emu,
-        "not every environment's extension shut down",
-        |lines| {
-            let shutdowns = lines
-                .iter()
-                .filter(|l| *l == "[log-reporter] SHUTDOWN spindown")
-                .count();
-            environments(lines) > 0 && shutdowns == environments(lines)
-        },
-    )
-    .await;
+    let lines = all_shut_down(&emu, "log-reporter").await;
     let log = lines.join("\n");
     let count = |prefix: &str| lines.iter().filter(|l| l.starts_with(prefix)).count();
     assert_eq!(
