@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::{convert::Infallible, time::Duration};
+use std::convert::Infallible;
 
 use axum::{
     body::Body as AxumBody,
@@ -21,10 +21,10 @@ use bytes::Bytes;
 use firebox_events::sample;
 use firebox_runtime::{
     http::{Adapter, RequestContext, StreamingAdapter},
-    Context, Diagnostic, LambdaEvent, Runtime,
+    Context,
 };
 use serde_json::{json, Value};
-use support::{config, Invocation, RuntimeApiServer};
+use support::{run_until_exhausted as serve, Invocation, RuntimeApiServer};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -58,25 +58,6 @@ fn app() -> Router {
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response() }),
         )
-}
-
-/// Runs `service` against `server` until the server ends it (500 once the script is done).
-async fn serve<S, A, R>(server: &RuntimeApiServer, service: S)
-where
-    S: tower::Service<LambdaEvent<A>, Response = R>,
-    S::Error: Into<Diagnostic>,
-    A: serde::de::DeserializeOwned,
-    R: firebox_runtime::IntoFunctionResponse,
-{
-    let result = tokio::time::timeout(
-        Duration::from_secs(60),
-        Runtime::new(service)
-            .with_config(config(&server.api(), &[]))
-            .run(),
-    )
-    .await
-    .expect("the runtime stops when the script is exhausted");
-    assert!(result.is_err(), "the runtime only stops with an error");
 }
 
 #[tokio::test]

@@ -16,33 +16,12 @@ use bytes::Bytes;
 use firebox_runtime::{
     service_fn,
     streaming::{channel, Body},
-    Diagnostic, Error, FunctionResponse, LambdaEvent, MetadataPrelude, Runtime, StreamResponse,
+    Error, FunctionResponse, LambdaEvent, MetadataPrelude, StreamResponse,
 };
 use futures_util::stream;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Value};
-use support::{config, Answers, Invocation, RuntimeApiServer};
-
-/// Runs `service` against `server` until the server ends it; returns the runtime's error text.
-async fn serve<S, A, R>(server: &RuntimeApiServer, service: S) -> String
-where
-    S: tower::Service<LambdaEvent<A>, Response = R>,
-    S::Error: Into<Diagnostic>,
-    A: serde::de::DeserializeOwned,
-    R: firebox_runtime::IntoFunctionResponse,
-{
-    let result = tokio::time::timeout(
-        Duration::from_secs(60),
-        Runtime::new(service)
-            .with_config(config(&server.api(), &[]))
-            .run(),
-    )
-    .await
-    .expect("the runtime stops when the script is exhausted");
-    result
-        .expect_err("the runtime only stops with an error")
-        .to_string()
-}
+use support::{run_until_exhausted as serve, Answers, Invocation, RuntimeApiServer};
 
 #[derive(Debug, thiserror::Error)]
 #[error("order {0} vanished")]

@@ -480,6 +480,29 @@ pub fn config(api: &str, extra: &[(&str, &str)]) -> firebox_runtime::RuntimeConf
     config
 }
 
+/// Runs `service` on a [`firebox_runtime::Runtime`] against `server` until the server ends
+/// it (500 once its script is exhausted); returns the runtime's error text. Fails the test if
+/// the runtime takes over a minute or stops without an error.
+pub async fn run_until_exhausted<S, A, R>(server: &RuntimeApiServer, service: S) -> String
+where
+    S: tower::Service<firebox_runtime::LambdaEvent<A>, Response = R>,
+    S::Error: Into<firebox_runtime::Diagnostic>,
+    A: serde::de::DeserializeOwned,
+    R: firebox_runtime::IntoFunctionResponse,
+{
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        firebox_runtime::Runtime::new(service)
+            .with_config(config(&server.api(), &[]))
+            .run(),
+    )
+    .await
+    .expect("the runtime stops when the script is exhausted");
+    result
+        .expect_err("the runtime only stops with an error")
+        .to_string()
+}
+
 /// The path of an example binary, built on first use (same target directory and profile as
 /// the tests).
 pub fn example_bin(name: &str) -> PathBuf {
