@@ -164,6 +164,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Mounts each environment's layers at `/opt`, in mount namespaces of their own, when
+    /// the machine allows it (default true); `false` leaves `/opt` the machine's, the layers
+    /// found through search paths only.
+    pub fn layers_at_opt(mut self, on: bool) -> Self {
+        self.account.layers_at_opt = on;
+        self
+    }
+
     /// Starts the emulator: validates the functions, binds the listener, starts the schedulers.
     /// Environments start on demand, at the first invoke of each function.
     pub async fn start(self) -> Result<Emulator, StartError> {
@@ -212,7 +220,7 @@ impl EmulatorBuilder {
             &self.account,
             &functions,
         ));
-        let isolation = Isolation::detect(self.account.cgroups);
+        let isolation = Isolation::detect(self.account.cgroups, self.account.layers_at_opt);
         tracing::info!("environments: {}", isolation.describe());
         let deployment = Deployment {
             logs: logs.clone(),
@@ -320,6 +328,12 @@ impl Emulator {
     /// `http://127.0.0.1:PORT`, for `--endpoint-url` and AWS SDK clients.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Whether environments see their layers at `/opt` (see [`EmulatorBuilder::layers_at_opt`]):
+    /// asked for, and the machine allows mount namespaces.
+    pub fn layers_at_opt(&self) -> bool {
+        self.functions.deployment.isolation.opt_mode().is_some()
     }
 
     /// Invokes a function synchronously over HTTP.

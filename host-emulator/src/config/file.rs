@@ -45,6 +45,9 @@ impl Config {
         if let Some(c) = server.cgroups {
             account.cgroups = c;
         }
+        if let Some(on) = server.layers_at_opt {
+            account.layers_at_opt = on;
+        }
         let listen = match server.listen {
             Some(text) => Some(text.parse().map_err(|e| ConfigError::Invalid {
                 file: file.to_owned(),
@@ -134,6 +137,7 @@ struct RawServer {
     account_concurrency: Option<u32>,
     unreserved_minimum: Option<u32>,
     cgroups: Option<bool>,
+    layers_at_opt: Option<bool>,
 }
 
 #[cfg(test)]

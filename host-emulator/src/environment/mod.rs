@@ -9,6 +9,7 @@
 //! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
 //! - `output`: the function's output, platform lines, tails and REPORT;
+//! - `opt`: the layers mounted at `/opt` in a mount namespace of the environment's own;
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
 //!   into its cgroups happens off the cold path) and its memory;
 //! - `variables`: the process's environment variables, built from scratch.
@@ -22,6 +23,7 @@ mod group;
 mod invocations;
 mod joining;
 mod memory;
+mod opt;
 mod output;
 mod peak;
 pub mod process;

@@ -369,6 +369,7 @@ mod tests {
             concurrency: 3,
             unreserved_minimum: 0,
             cgroups: false,
+            layers_at_opt: false,
         };
         let r = FunctionConfig::new("r").reserved_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
@@ -389,6 +390,7 @@ mod tests {
             concurrency: 2,
             unreserved_minimum: 0,
             cgroups: false,
+            layers_at_opt: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -419,6 +421,7 @@ mod tests {
             concurrency: 3,
             unreserved_minimum: 0,
             cgroups: false,
+            layers_at_opt: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
@@ -438,6 +441,7 @@ mod tests {
             concurrency: 10,
             unreserved_minimum: 4,
             cgroups: false,
+            layers_at_opt: false,
         };
         let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -489,6 +493,7 @@ mod tests {
             concurrency: 10,
             unreserved_minimum: 4,
             cgroups: false,
+            layers_at_opt: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -537,6 +542,7 @@ mod tests {
             concurrency: 10,
             unreserved_minimum: 0,
             cgroups: false,
+            layers_at_opt: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(3);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));

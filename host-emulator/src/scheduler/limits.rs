@@ -25,6 +25,9 @@ pub struct AccountConfig {
     /// Whether to use cgroups (freezer, memory) when the machine allows it (`cgroups`,
     /// default true); `false` forces the process-group and `/proc` fallbacks.
     pub cgroups: bool,
+    /// Whether each environment with layers gets them mounted at `/opt` in a mount namespace
+    /// of its own, when the machine allows it (`layers_at_opt`, default true).
+    pub layers_at_opt: bool,
 }
 
 impl Default for AccountConfig {
@@ -33,6 +36,7 @@ impl Default for AccountConfig {
             concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
             unreserved_minimum: DEFAULT_UNRESERVED_MINIMUM,
             cgroups: true,
+            layers_at_opt: true,
         }
     }
 }
@@ -209,11 +213,13 @@ mod tests {
     fn the_minimum_and_the_account_are_configurable() {
         let config = parse(
             "[server]\naccount_concurrency = 10\nunreserved_minimum = 0\ncgroups = false\n\
-             [functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
+             layers_at_opt = false\n[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
         )
         .unwrap();
         assert_eq!(config.account.concurrency, 10);
         assert!(!config.account.cgroups);
+        assert!(!config.account.layers_at_opt);
+        assert!(super::AccountConfig::default().layers_at_opt);
         assert_eq!(config.functions[0].reserved_concurrency, Some(10));
         let err =
             parse("[server]\naccount_concurrency = 10\n[functions.a]\ncommand = [\"/bin/true\"]\n")

@@ -22,6 +22,7 @@ use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
 pub use super::group::{ProcessRegistry, TempDir};
 use super::joining::Joining;
+use super::opt::{Mode as OptMode, OptMount, OptSupport};
 use super::peak::ReadAgain;
 use super::variables::variables;
 use crate::config::FunctionConfig;
@@ -31,28 +32,40 @@ use crate::config::FunctionConfig;
 pub struct Isolation {
     cgroups: Option<Arc<CgroupRoots>>,
     why_not: String,
+    /// Whether layers are mounted at `/opt` (none: not probed, as with `Default`).
+    opt: Option<OptSupport>,
 }
 
 impl Isolation {
     /// Uses cgroup v1 freezer and memory controllers when `want_cgroups` and the machine
-    /// allows it; otherwise the process group and `/proc`.
-    pub fn detect(want_cgroups: bool) -> Self {
+    /// allows it; otherwise the process group and `/proc`. Mounts layers at `/opt` when
+    /// `want_opt` and the machine allows it (see [`OptSupport::detect`]).
+    pub fn detect(want_cgroups: bool, want_opt: bool) -> Self {
+        let opt = Some(OptSupport::detect(want_opt));
         if !want_cgroups {
             return Self {
                 cgroups: None,
                 why_not: "cgroups turned off ([server] cgroups = false)".into(),
+                opt,
             };
         }
         match CgroupRoots::create() {
             Ok(roots) => Self {
                 cgroups: Some(Arc::new(roots)),
                 why_not: String::new(),
+                opt,
             },
             Err(why_not) => Self {
                 cgroups: None,
                 why_not,
+                opt,
             },
         }
+    }
+
+    /// How layers are mounted at `/opt`, when they are.
+    pub(crate) fn opt_mode(&self) -> Option<OptMode> {
+        self.opt.as_ref().and_then(OptSupport::mode)
     }
 
     /// Whether cgroups are used.
@@ -60,17 +73,22 @@ impl Isolation {
         self.cgroups.is_some()
     }
 
-    /// One line for the `serve` log: which mechanism is used, and why.
+    /// One line for the `serve` log: which mechanisms are used, and why.
     pub fn describe(&self) -> String {
-        if self.cgroups.is_some() {
+        let mut line = if self.cgroups.is_some() {
             "freeze: cgroup v1 freezer; memory: cgroup v1 memory limit (enforced by the kernel)"
-                .into()
+                .to_owned()
         } else {
             format!(
                 "freeze: SIGSTOP/SIGCONT to the process group; memory: /proc RSS watcher of the process tree, approximate ({})",
                 self.why_not
             )
+        };
+        if let Some(opt) = &self.opt {
+            line.push_str("; ");
+            line.push_str(&opt.describe());
         }
+        line
     }
 }
 
@@ -132,6 +150,8 @@ pub struct Process {
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
     frozen: Option<FrozenBy>,
+    /// The layers' mount at `/opt`, entered by each member before `exec`.
+    opt: Option<Arc<OptMount>>,
 }
 
 /// The read ends of an environment's output pipes.
@@ -221,6 +241,20 @@ impl Process {
         let cgroup_peak = cgroup
             .as_ref()
             .and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok());
+        let opt = launch.isolation.opt_mode().and_then(|mode| {
+            let layers: Vec<&Path> = config
+                .resolved_layers
+                .iter()
+                .map(|l| l.dir.as_path())
+                .collect();
+            match OptMount::new(mode, &layers) {
+                Ok(mount) => mount.map(Arc::new),
+                Err(e) => {
+                    tracing::warn!(function = %config.name, "layers not mounted at /opt: {e}");
+                    None
+                }
+            }
+        });
         Ok(Self {
             runtime: None,
             extensions: Vec::new(),
@@ -237,6 +271,7 @@ impl Process {
             cgroup_peak,
             joining: Vec::new(),
             frozen: None,
+            opt,
         })
     }
 
@@ -280,6 +315,14 @@ impl Process {
             .kill_on_drop(true);
         if let Some(dir) = &launch.config.code_dir {
             command.current_dir(dir);
+        }
+        if let Some(opt) = &self.opt {
+            let opt = opt.clone();
+            // SAFETY: `enter` only makes system calls on data prepared before the fork, as a
+            // `pre_exec` hook must (see `OptMount::enter`).
+            unsafe {
+                command.pre_exec(move || opt.enter());
+            }
         }
         let child = command.spawn().map_err(|e| SpawnError::Exec {
             program: program.clone(),

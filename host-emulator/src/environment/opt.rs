@@ -1,0 +1,368 @@
+//! Layers at `/opt`: Lambda extracts a function's layers into `/opt`, a later layer's files
+//! over an earlier one's, and code may name those files by absolute path (`/opt/bin/ffmpeg`,
+//! `/opt/lib/libfoo.so`, a config file under `/opt`). Firebox runs functions as processes of
+//! this machine, whose `/opt` is the machine's own; where the emulator may create mount
+//! namespaces, each process of an environment with layers gets one of its own, in which the
+//! layers are mounted read-only at `/opt`: one layer bound there, several merged by overlayfs
+//! (the last layer on top). Nothing changes outside: the mounts do not propagate back to the
+//! machine's namespace, and they vanish with the environment's last process.
+//!
+//! Two ways in, decided once at start-up by a probe ([`OptSupport::detect`]):
+//! - [`Mode::MountNamespace`]: a new mount namespace, when the emulator may mount (root, or
+//!   `CAP_SYS_ADMIN`);
+//! - [`Mode::UserNamespace`]: a new user namespace with a mount namespace, for an emulator that
+//!   is not privileged, where the kernel allows unprivileged user namespaces. The process keeps
+//!   its user and group ids (mapped to themselves); files of other users appear as the
+//!   overflow user (`nobody`).
+//!
+//! Without either, `/opt` stays the machine's and the layers are found through search paths
+//! only (see `config::layers`).
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How a process enters a namespace of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `unshare(CLONE_NEWNS)`: needs the right to mount.
+    MountNamespace,
+    /// `unshare(CLONE_NEWUSER | CLONE_NEWNS)`, the user's ids mapped to themselves.
+    UserNamespace,
+}
+
+/// Whether, and how, environments get their layers at `/opt`; decided once at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptSupport {
+    /// Layers are mounted at `/opt` this way.
+    Mounted(Mode),
+    /// They are not, for this reason.
+    Unavailable(String),
+}
+
+impl OptSupport {
+    /// Probes the machine: mounts two directories at `/opt` in a throw-away process, first
+    /// with a mount namespace, then with a user namespace. `want` false turns it off.
+    pub fn detect(want: bool) -> Self {
+        if !want {
+            return Self::Unavailable("turned off ([server] layers_at_opt = false)".into());
+        }
+        if !Path::new("/opt").is_dir() {
+            return Self::Unavailable("this machine has no /opt directory to mount over".into());
+        }
+        let mut reasons = Vec::new();
+        for mode in [Mode::MountNamespace, Mode::UserNamespace] {
+            match probe(mode) {
+                Ok(()) => return Self::Mounted(mode),
+                Err(e) => reasons.push(format!("{mode:?}: {e}")),
+            }
+        }
+        Self::Unavailable(format!(
+            "no mount namespace could be created ({})",
+            reasons.join("; ")
+        ))
+    }
+
+    /// The mode, when layers are mounted.
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            Self::Mounted(mode) => Some(*mode),
+            Self::Unavailable(_) => None,
+        }
+    }
+
+    /// One phrase for the `serve` log.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Mounted(Mode::MountNamespace) => {
+                "layers: at /opt (a mount namespace per process)".into()
+            }
+            Self::Mounted(Mode::UserNamespace) => {
+                "layers: at /opt (a user and mount namespace per process)".into()
+            }
+            Self::Unavailable(why) => format!("layers: search paths only, not at /opt ({why})"),
+        }
+    }
+}
+
+/// Everything a child needs to mount its layers at `/opt`, prepared before `fork` so that
+/// the child only makes system calls (no allocation between `fork` and `exec`).
+#[derive(Debug)]
+pub struct OptMount {
+    mode: Mode,
+    /// `uid_map` and `gid_map` lines for [`Mode::UserNamespace`].
+    uid_map: CString,
+    gid_map: CString,
+    mount: Mount,
+}
+
+#[derive(Debug)]
+enum Mount {
+    /// One layer: bound at `/opt`, then made read-only keeping its other flags.
+    Bind {
+        source: CString,
+        flags: libc::c_ulong,
+    },
+    /// Several: overlayfs with these `lowerdir=` options (the top layer first).
+    Overlay { options: CString },
+}
+
+/// Why the layers cannot be mounted for this function (it then runs without them at `/opt`).
+#[derive(Debug, thiserror::Error)]
+pub enum OptMountError {
+    /// A path overlayfs cannot take in its options.
+    #[error("the layer path {0} holds a `,`, `:` or `\\`, which overlayfs options cannot carry")]
+    Unmountable(PathBuf),
+    /// A path with a NUL byte.
+    #[error("the layer path {0} holds a NUL byte")]
+    Nul(PathBuf),
+}
+
+impl OptMount {
+    /// The mount of `layers` (in the function's order: the last one wins), entered `mode`'s
+    /// way. `None` without layers.
+    pub fn new(mode: Mode, layers: &[&Path]) -> Result<Option<Self>, OptMountError> {
+        let mount = match layers {
+            [] => return Ok(None),
+            [one] => Mount::Bind {
+                source: c_path(one)?,
+                flags: locked_flags(one),
+            },
+            several => {
+                let mut options = String::from("ro,lowerdir=");
+                for (i, dir) in several.iter().rev().enumerate() {
+                    let text = dir.to_str().unwrap_or("\\");
+                    if text.contains([',', ':', '\\']) {
+                        return Err(OptMountError::Unmountable(dir.to_path_buf()));
+                    }
+                    if i > 0 {
+                        options.push(':');
+                    }
+                    options.push_str(text);
+                }
+                Mount::Overlay {
+                    options: CString::new(options)
+                        .map_err(|_| OptMountError::Nul(several[0].to_path_buf()))?,
+                }
+            }
+        };
+        // SAFETY: getuid and getgid cannot fail and have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        Ok(Some(Self {
+            mode,
+            // No interior NUL: digits and spaces only.
+            uid_map: CString::new(format!("{uid} {uid} 1")).unwrap_or_default(),
+            gid_map: CString::new(format!("{gid} {gid} 1")).unwrap_or_default(),
+            mount,
+        }))
+    }
+
+    /// Enters a namespace of its own and mounts the layers at `/opt`. Runs in the child
+    /// between `fork` and `exec` (a `pre_exec` hook): it only makes system calls on data
+    /// prepared by [`OptMount::new`], and allocates nothing.
+    pub fn enter(&self) -> io::Result<()> {
+        match self.mode {
+            Mode::MountNamespace => check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?,
+            Mode::UserNamespace => {
+                check(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) })?;
+                write_proc(c"/proc/self/setgroups", c"deny")?;
+                write_proc(c"/proc/self/uid_map", &self.uid_map)?;
+                write_proc(c"/proc/self/gid_map", &self.gid_map)?;
+            }
+        }
+        let opt = c"/opt";
+        // Nothing mounted here reaches the machine's namespace.
+        check(unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_SLAVE,
+                std::ptr::null(),
+            )
+        })?;
+        match &self.mount {
+            Mount::Bind { source, flags } => {
+                check(unsafe {
+                    libc::mount(
+                        source.as_ptr(),
+                        opt.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REC,
+                        std::ptr::null(),
+                    )
+                })?;
+                check(unsafe {
+                    libc::mount(
+                        std::ptr::null(),
+                        opt.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
+                        std::ptr::null(),
+                    )
+                })
+            }
+            Mount::Overlay { options } => check(unsafe {
+                libc::mount(
+                    c"overlay".as_ptr(),
+                    opt.as_ptr(),
+                    c"overlay".as_ptr(),
+                    libc::MS_RDONLY,
+                    options.as_ptr().cast(),
+                )
+            }),
+        }
+    }
+}
+
+/// The path as a C string.
+fn c_path(path: &Path) -> Result<CString, OptMountError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| OptMountError::Nul(path.to_path_buf()))
+}
+
+/// The flags of the mount holding `dir` that a read-only remount must keep (in a user
+/// namespace, dropping them is refused).
+fn locked_flags(dir: &Path) -> libc::c_ulong {
+    let Ok(path) = c_path(dir) else {
+        return 0;
+    };
+    // SAFETY: `stat` is a plain output buffer that statvfs fills; `path` is a valid C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return 0;
+    }
+    let mut flags = 0;
+    for (st, ms) in [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ] {
+        if stat.f_flag & st != 0 {
+            flags |= ms;
+        }
+    }
+    flags
+}
+
+/// Writes `text` to a `/proc/self` file, as one `write`.
+fn write_proc(path: &std::ffi::CStr, text: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both are valid C strings; the descriptor is closed before returning.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    check(fd)?;
+    let bytes = text.to_bytes();
+    let written = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    unsafe { libc::close(fd) };
+    if written < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `Err` with `errno` when a system call returned -1.
+fn check(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Mounts two fresh directories at `/opt` in a child that runs `test -f /opt/probe-b`.
+fn probe(mode: Mode) -> io::Result<()> {
+    let dir = tempfile_dir()?;
+    let result = (|| {
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::create_dir(&a)?;
+        std::fs::create_dir(&b)?;
+        std::fs::write(b.join("probe-b"), b"")?;
+        let mount = OptMount::new(mode, &[&a, &b])
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("no layers"))?;
+        let mut command = std::process::Command::new("test");
+        command
+            .args(["-f", "/opt/probe-b"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: `enter` only makes system calls on prepared data (see its docs).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || mount.enter());
+        }
+        let status = command.status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(
+                "the probe's layer was not found at /opt in its namespace",
+            ))
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// A new private directory under the temporary directory.
+fn tempfile_dir() -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "firebox-opt-probe-{}-{}",
+        std::process::id(),
+        crate::ids::request_id()
+    ));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_options_put_the_last_layer_on_top_and_refuse_what_they_cannot_carry() {
+        let Some(OptMount {
+            mount: Mount::Overlay { options },
+            ..
+        }) = OptMount::new(
+            Mode::MountNamespace,
+            &[Path::new("/l/one"), Path::new("/l/two"), Path::new("/l/3")],
+        )
+        .expect("plain paths")
+        else {
+            panic!("three layers are an overlay");
+        };
+        assert_eq!(options.to_str().unwrap(), "ro,lowerdir=/l/3:/l/two:/l/one");
+        for bad in ["/l/a,b", "/l/a:b", "/l/a\\b"] {
+            let err = OptMount::new(Mode::MountNamespace, &[Path::new("/ok"), Path::new(bad)])
+                .expect_err(bad);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        assert!(OptMount::new(Mode::MountNamespace, &[])
+            .expect("none")
+            .is_none());
+    }
+
+    /// Both ways in mount the probe's layers, where the machine allows them (required where
+    /// `FIREBOX_REQUIRE_OPT` is set: `.ci/run` runs as root, where both work).
+    #[test]
+    fn both_modes_mount_layers_where_the_machine_allows() {
+        for mode in [Mode::MountNamespace, Mode::UserNamespace] {
+            match probe(mode) {
+                Ok(()) => {}
+                Err(e) if std::env::var_os("FIREBOX_REQUIRE_OPT").is_none() => {
+                    eprintln!("{mode:?} is not available here: {e}");
+                }
+                Err(e) => panic!("FIREBOX_REQUIRE_OPT is set, but {mode:?} failed: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn turned_off_says_so() {
+        let support = OptSupport::detect(false);
+        assert_eq!(support.mode(), None);
+        assert!(support.describe().contains("layers_at_opt = false"));
+    }
+}
