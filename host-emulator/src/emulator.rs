@@ -20,6 +20,7 @@ use crate::deploy::DeployError;
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::event_invoke::{EventInvokeError, EventInvokeSettings};
 use crate::functions::{Deployment, Functions};
+use crate::layer_versions::LayerVersions;
 use crate::logs::{LogHub, LogLine};
 use crate::package::PackageStore;
 use crate::policy::PolicyError;
@@ -28,6 +29,7 @@ use crate::scheduler::PoolTasks;
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
 
+mod layers;
 mod policy;
 
 /// The emulator could not start.
@@ -75,6 +77,9 @@ pub enum ControlError {
     /// A permission could not be added or removed.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A layer version could not be published.
+    #[error(transparent)]
+    Layer(#[from] crate::layer_versions::LayerError),
 }
 
 /// Builds an [`Emulator`].
@@ -102,6 +107,20 @@ fn validate_in_code(
             message,
         })?;
     Ok(f)
+}
+
+/// The names of the configuration's layers (each version 1 of its name) in `region` of
+/// `account`, where layers are published.
+fn declared_layer_names<'a>(
+    functions: &'a [FunctionConfig],
+    region: &'a str,
+    account: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    functions
+        .iter()
+        .flat_map(|f| std::iter::once(f).chain(f.published.iter()))
+        .filter(move |f| f.region == region && f.account_id == account)
+        .flat_map(|f| f.resolved_layers.iter().map(|l| l.name.as_str()))
 }
 
 impl EmulatorBuilder {
@@ -190,6 +209,8 @@ impl EmulatorBuilder {
             crate::config::check_destinations(&functions, "<code>")?;
             crate::scheduler::limits::check_account(&functions, "<code>", &self.account)?;
         }
+        let packages = Arc::new(PackageStore::new());
+        crate::layer_versions::unpack_declared(&mut functions, &packages).await?;
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -212,6 +233,11 @@ impl EmulatorBuilder {
             &self.account,
             &functions,
         ));
+        let layers = Arc::new(LayerVersions::new(
+            &default_region,
+            &default_account,
+            declared_layer_names(&functions, &default_region, &default_account),
+        ));
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());
         let deployment = Deployment {
@@ -222,7 +248,8 @@ impl EmulatorBuilder {
             tasks: pools.clone(),
             account,
             runtimes: self.runtimes,
-            packages: Arc::new(PackageStore::new()),
+            packages,
+            layers,
         };
         let functions = Arc::new(Functions::new(
             functions,
@@ -470,6 +497,20 @@ impl Emulator {
         let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let config = validate_in_code(config, &base, &self.functions.deployment.runtimes)
             .map_err(DeployError::Invalid)?;
+        if let Some(zip) = config.resolved_layers.iter().find(|l| l.is_pending()) {
+            return Err(DeployError::Invalid(ConfigError::Field {
+                file: "<code>".into(),
+                function: config.name.clone(),
+                field: "layers".into(),
+                message: format!(
+                    "`{}`: a .zip layer is unpacked when the emulator starts; for a function \
+                     created later, publish it (`publish_layer_version`) and name its ARN, or \
+                     give its unzipped directory",
+                    zip.dir.display()
+                ),
+            })
+            .into());
+        }
         crate::deploy::create(&self.functions, config)?;
         Ok(())
     }

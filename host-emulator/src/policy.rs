@@ -172,7 +172,7 @@ impl Policies {
     /// Adds `statement` to `qualifier`'s policy (making one if needed), unless `revision_id`
     /// is given and not the policy's, the statement id is taken, or the policy would grow too
     /// large. The policy has a new revision after it.
-    fn add(
+    pub(crate) fn add(
         &self,
         qualifier: &str,
         statement: Statement,
@@ -205,7 +205,7 @@ impl Policies {
     /// Removes statement `sid` from `qualifier`'s policy, unless `revision_id` is given and
     /// not the policy's; the policy goes when its last statement does, else it has a new
     /// revision.
-    fn remove_statement(
+    pub(crate) fn remove_statement(
         &self,
         qualifier: &str,
         sid: &str,
@@ -309,6 +309,29 @@ pub(crate) fn remove_permission(
     function
         .policy
         .remove_statement(qualifier.unwrap_or(LATEST), sid, revision_id)
+}
+
+/// The statement `AddLayerVersionPermission` makes of `permission` (its statement id,
+/// `lambda:GetLayerVersion`, an account or `*`, and maybe an organization) on the layer
+/// version `resource`, checked against Lambda's patterns.
+pub(crate) fn layer_statement(
+    permission: &Permission,
+    resource: String,
+) -> Result<Statement, PolicyError> {
+    let violations = check::layer_permission(permission);
+    if !violations.is_empty() {
+        return Err(PolicyError::Invalid(violations));
+    }
+    statement(permission, resource)
+}
+
+/// What a `RemoveLayerVersionPermission`'s statement id breaks (as `RemovePermission`'s).
+pub(crate) fn check_removal(sid: &str) -> Result<(), PolicyError> {
+    let violations = check::removal(None, sid);
+    match violations.is_empty() {
+        true => Ok(()),
+        false => Err(PolicyError::Invalid(violations)),
+    }
 }
 
 /// Whether `qualifier` names `$LATEST`, a published version or an alias of `function`.

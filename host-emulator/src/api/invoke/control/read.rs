@@ -95,7 +95,8 @@ pub(super) fn get(
         | Operation::PolicyStatement(..)
         | Operation::CodeSigningConfig(_)
         | Operation::RuntimeManagementConfig(_)
-        | Operation::RecursionConfig(_) => Err(super::unknown(req)),
+        | Operation::RecursionConfig(_)
+        | Operation::Layers(_) => Err(super::unknown(req)),
     }
 }
 
