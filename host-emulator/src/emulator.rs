@@ -109,20 +109,6 @@ fn validate_in_code(
     Ok(f)
 }
 
-/// The names of the configuration's layers (each version 1 of its name) in `region` of
-/// `account`, where layers are published.
-fn declared_layer_names<'a>(
-    functions: &'a [FunctionConfig],
-    region: &'a str,
-    account: &'a str,
-) -> impl Iterator<Item = &'a str> {
-    functions
-        .iter()
-        .flat_map(|f| std::iter::once(f).chain(f.published.iter()))
-        .filter(move |f| f.region == region && f.account_id == account)
-        .flat_map(|f| f.resolved_layers.iter().map(|l| l.name.as_str()))
-}
-
 impl EmulatorBuilder {
     /// Adds a function (validated at [`EmulatorBuilder::start`], paths relative to the
     /// current directory).
@@ -236,7 +222,7 @@ impl EmulatorBuilder {
         let layers = Arc::new(LayerVersions::new(
             &default_region,
             &default_account,
-            declared_layer_names(&functions, &default_region, &default_account),
+            &functions,
         ));
         let isolation = Isolation::detect(self.account.cgroups);
         tracing::info!("environments: {}", isolation.describe());

@@ -9,6 +9,10 @@
 //! A function that uses a version holds its unpacked files: deleting the version takes it
 //! out of the lists, and the function keeps running it, as Lambda's functions keep their copy.
 //!
+//! The layers of the configuration are there too, each as version 1 of its name (see
+//! [`declared`]), so that every layer ARN a function shows can be read back and named by
+//! other functions; versions published under such a name count from 2.
+//!
 //! The map sits behind a `std` mutex, held only to read or change it; the policies' lock is
 //! taken under it (never the reverse), and no other lock is.
 
@@ -28,6 +32,8 @@ pub(crate) use info::{check_architecture, check_runtime};
 pub(crate) use names::{layer_ref, version_arn, version_number, LayerRef, VERSION_ARN_PATTERN};
 pub use refs::LayerRefError;
 
+use crate::config::layers::{Layer, LayerSource};
+use crate::config::FunctionConfig;
 use crate::package::{off_the_workers, LayerPackage, PackageError, PackageStore};
 use crate::policy::{Permission, Policies, Policy, PolicyError, Statement};
 
@@ -44,8 +50,9 @@ pub struct LayerVersion {
     pub created_date: String,
     /// What the publisher said about it.
     pub info: LayerVersionInfo,
-    /// Its unpacked `.zip`.
-    pub(crate) package: Arc<LayerPackage>,
+    /// The layer as functions that name it get it: its unpacked `.zip`, or a directory of
+    /// the configuration.
+    pub(crate) layer: Layer,
 }
 
 impl LayerVersion {
@@ -54,14 +61,20 @@ impl LayerVersion {
         format!("{}:{}", self.layer_arn, self.version)
     }
 
-    /// `Content.CodeSha256`: the base64 SHA-256 of the `.zip`.
-    pub fn code_sha256(&self) -> &str {
-        &self.package.sha256
+    /// `Content.CodeSha256`: the base64 SHA-256 of the `.zip` (a directory of the
+    /// configuration has none).
+    pub fn code_sha256(&self) -> Option<&str> {
+        match &self.layer.source {
+            LayerSource::Unpacked(package) | LayerSource::Published { package, .. } => {
+                Some(&package.sha256)
+            }
+            LayerSource::Directory | LayerSource::Zip { .. } => None,
+        }
     }
 
-    /// `Content.CodeSize`: the `.zip`'s size in bytes.
+    /// `Content.CodeSize`: the `.zip`'s size in bytes (a directory's: its files').
     pub fn code_size(&self) -> u64 {
-        self.package.size
+        self.layer.size
     }
 
     /// Whether the version matches the lists' filters (each, when given, must be among the
@@ -107,7 +120,7 @@ pub enum LayerError {
 
 /// The versions of one layer name.
 #[derive(Debug, Default)]
-struct Layer {
+struct Entry {
     /// The highest number given so far (0: none).
     last: u64,
     /// The versions not deleted, by number.
@@ -121,33 +134,20 @@ struct Layer {
 pub struct LayerVersions {
     region: String,
     account: String,
-    layers: Mutex<BTreeMap<String, Layer>>,
+    layers: Mutex<BTreeMap<String, Entry>>,
 }
 
 impl LayerVersions {
-    /// No layer yet, in `region` of `account`. The names in `taken` (those of the
-    /// configuration's layers, each version 1 of its name) give their published versions
-    /// from 2 on, so that no two layers share an ARN.
-    pub(crate) fn new<'a>(
-        region: &str,
-        account: &str,
-        taken: impl IntoIterator<Item = &'a str>,
-    ) -> Self {
-        let layers = taken
-            .into_iter()
-            .map(|name| {
-                let layer = Layer {
-                    last: 1,
-                    ..Layer::default()
-                };
-                (name.to_owned(), layer)
-            })
-            .collect();
-        Self {
+    /// The layers of `functions` (validated, their `.zip` layers unpacked) in `region` of
+    /// `account`, each as version 1 of its name; none published yet.
+    pub(crate) fn new(region: &str, account: &str, functions: &[FunctionConfig]) -> Self {
+        let versions = Self {
             region: region.to_owned(),
             account: account.to_owned(),
-            layers: Mutex::new(layers),
-        }
+            layers: Mutex::new(BTreeMap::new()),
+        };
+        versions.declare(functions);
+        versions
     }
 
     /// The region layers are published in.
@@ -204,21 +204,36 @@ impl LayerVersions {
         package: Arc<LayerPackage>,
     ) -> Arc<LayerVersion> {
         let mut layers = self.lock();
-        let layer = layers.entry(name.to_owned()).or_default();
-        layer.last += 1;
+        let entry = layers.entry(name.to_owned()).or_default();
+        entry.last += 1;
+        let layer_arn = self.layer_arn(name);
+        let version_arn = format!("{layer_arn}:{}", entry.last);
         let version = Arc::new(LayerVersion {
             name: name.to_owned(),
-            version: layer.last,
-            layer_arn: format!(
-                "arn:aws:lambda:{}:{}:layer:{name}",
-                self.region, self.account
-            ),
+            version: entry.last,
+            layer_arn,
             created_date: crate::ids::lambda_timestamp(),
             info,
-            package,
+            layer: Layer {
+                dir: package.dir.clone(),
+                name: name.to_owned(),
+                size: package.size,
+                source: LayerSource::Published {
+                    arn: version_arn,
+                    package,
+                },
+            },
         });
-        layer.versions.insert(version.version, version.clone());
+        entry.versions.insert(version.version, version.clone());
         version
+    }
+
+    /// `LayerArn` of layer `name`.
+    fn layer_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:layer:{name}",
+            self.region, self.account
+        )
     }
 
     /// Version `version` of layer `name`.
@@ -327,16 +342,16 @@ impl LayerVersions {
 
     /// Version `version` of layer `name` and its layer, from the locked map.
     fn found<'a>(
-        layers: &'a BTreeMap<String, Layer>,
+        layers: &'a BTreeMap<String, Entry>,
         name: &str,
         version: u64,
-    ) -> Result<(&'a Arc<LayerVersion>, &'a Layer), LayerError> {
+    ) -> Result<(&'a Arc<LayerVersion>, &'a Entry), LayerError> {
         let layer = layers.get(name).ok_or(LayerError::NotFound)?;
         let found = layer.versions.get(&version).ok_or(LayerError::NotFound)?;
         Ok((found, layer))
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Layer>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
         // Poisoned only by a panic inside a map operation; the map is whole.
         self.layers.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -1,11 +1,12 @@
 //! The layers a function names by ARN (`Layers` of `CreateFunction` and
 //! `UpdateFunctionConfiguration`), resolved into the layers it runs: an ARN the function has
 //! already (a layer of the configuration, or a version it was given before, deleted since or
-//! not) stays as it is; any other must be a version published in this emulator.
+//! not) stays as it is; any other must be a version this emulator has (published, or a layer
+//! of the configuration).
 
 use super::names::{is_aws_layer, version_arn, VERSION_ARN_PATTERN};
 use super::LayerVersions;
-use crate::config::layers::{Layer, LayerSource, MAX_LAYERS};
+use crate::config::layers::{Layer, MAX_LAYERS};
 
 /// Why a function cannot have the layers it names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,14 +128,6 @@ impl LayerVersions {
         let version = self
             .get(&named.name, named.version)
             .ok_or_else(|| LayerRefError::NotFound(arn.to_owned()))?;
-        Ok(Layer {
-            dir: version.package.dir.clone(),
-            name: version.name.clone(),
-            size: version.code_size(),
-            source: LayerSource::Published {
-                arn: version.arn(),
-                package: version.package.clone(),
-            },
-        })
+        Ok(version.layer.clone())
     }
 }

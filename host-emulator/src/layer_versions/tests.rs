@@ -33,7 +33,20 @@ fn publish(
 #[test]
 fn versions_count_up_and_are_never_reused() {
     let store = PackageStore::new();
-    let layers = LayerVersions::new("us-east-1", "123456789012", ["common"]);
+    let common = std::env::temp_dir().join(format!("firebox-lv-{}", crate::ids::request_id()));
+    std::fs::create_dir_all(common.join("common/python")).unwrap();
+    let declared = crate::config::FunctionConfig::new("f")
+        .command(["/bin/true"])
+        .layer(common.join("common"))
+        .validate("<test>", &common)
+        .unwrap();
+    let elsewhere = declared.clone().region("eu-west-1");
+    let layers = LayerVersions::new("us-east-1", "123456789012", &[declared, elsewhere]);
+    // The configuration's layer is version 1 of its name, as its ARN says.
+    let one = layers.get("common", 1).unwrap();
+    assert_eq!(one.arn(), format!("{ARN}:common:1"));
+    assert_eq!(one.code_sha256(), None, "a directory has no .zip");
+    assert_eq!(one.layer.dir, common.join("common"));
     let one = publish(&layers, &store, "deps", &["python3.12"]);
     let two = publish(&layers, &store, "deps", &["nodejs22.x"]);
     assert_eq!((one.version, two.version), (1, 2));
@@ -61,6 +74,7 @@ fn versions_count_up_and_are_never_reused() {
     // The newest matching version of each layer, by name.
     let latest: Vec<String> = layers.latest(None, None).iter().map(|v| v.arn()).collect();
     assert_eq!(latest, [format!("{ARN}:common:2"), format!("{ARN}:deps:3")]);
+    let _ = std::fs::remove_dir_all(common);
     let latest: Vec<String> = layers
         .latest(Some("python3.12"), None)
         .iter()
@@ -70,12 +84,36 @@ fn versions_count_up_and_are_never_reused() {
 }
 
 #[test]
+fn two_layers_of_one_name_in_the_configuration_are_neither_listed() {
+    let root = std::env::temp_dir().join(format!("firebox-lv-{}", crate::ids::request_id()));
+    let function = |name: &str, dir: &str| {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        crate::config::FunctionConfig::new(name)
+            .command(["/bin/true"])
+            .layer(root.join(dir))
+            .validate("<test>", &root)
+            .unwrap()
+    };
+    let functions = [
+        function("a", "a/common"),
+        function("b", "b/common"),
+        function("c", "a/common"),
+    ];
+    let layers = LayerVersions::new("us-east-1", "123456789012", &functions);
+    assert!(layers.get("common", 1).is_none());
+    assert!(layers.latest(None, None).is_empty());
+    let store = PackageStore::new();
+    assert_eq!(publish(&layers, &store, "common", &[]).version, 2);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
 fn a_deleted_version_stays_with_the_functions_that_use_it() {
     let store = PackageStore::new();
-    let layers = LayerVersions::new("us-east-1", "123456789012", []);
+    let layers = LayerVersions::new("us-east-1", "123456789012", &[]);
     let v = publish(&layers, &store, "deps", &[]);
     let arn = v.arn();
-    let dir = v.package.dir.clone();
+    let dir = v.layer.dir.clone();
     drop(v);
     let held = layers
         .for_function(std::slice::from_ref(&arn), &[], "us-east-1", "123456789012")
@@ -105,7 +143,7 @@ fn a_deleted_version_stays_with_the_functions_that_use_it() {
 #[test]
 fn functions_are_refused_layers_as_lambda_refuses_them() {
     let store = PackageStore::new();
-    let layers = LayerVersions::new("us-east-1", "123456789012", []);
+    let layers = LayerVersions::new("us-east-1", "123456789012", &[]);
     let one = publish(&layers, &store, "deps", &[]).arn();
     let two = publish(&layers, &store, "deps", &[]).arn();
     let refs = |arns: &[&str], region: &str| {
@@ -155,7 +193,7 @@ fn functions_are_refused_layers_as_lambda_refuses_them() {
 #[test]
 fn layer_versions_keep_a_policy_each() {
     let store = PackageStore::new();
-    let layers = LayerVersions::new("us-east-1", "123456789012", []);
+    let layers = LayerVersions::new("us-east-1", "123456789012", &[]);
     publish(&layers, &store, "deps", &[]);
     let share = Permission {
         statement_id: "everyone".into(),

@@ -256,7 +256,7 @@ fn by_arn(req: &Request<Incoming>, layers: &LayerVersions) -> Result<Value, Serv
 
 /// A version as Lambda shows it: with `LayerArn` and `Content` (`GetLayerVersion`,
 /// `PublishLayerVersion`), or as a list item. There is no `Content.Location`: the `.zip` is
-/// not served back.
+/// not served back; a directory of the configuration has no `CodeSha256`.
 fn version_json(v: &LayerVersion, whole: bool) -> Value {
     let mut shown = json!({
         "LayerVersionArn": v.arn(),
@@ -266,7 +266,10 @@ fn version_json(v: &LayerVersion, whole: bool) -> Value {
     });
     if whole {
         shown["LayerArn"] = v.layer_arn.clone().into();
-        shown["Content"] = json!({ "CodeSha256": v.code_sha256(), "CodeSize": v.code_size() });
+        shown["Content"] = json!({ "CodeSize": v.code_size() });
+        if let Some(sha256) = v.code_sha256() {
+            shown["Content"]["CodeSha256"] = sha256.into();
+        }
     }
     if !v.info.compatible_runtimes.is_empty() {
         shown["CompatibleRuntimes"] = v.info.compatible_runtimes.clone().into();
