@@ -10,29 +10,28 @@ import base64
 import hashlib
 import io
 import json
+import os
 import sys
 import zipfile
 
-import boto3
-import botocore.config
-import botocore.exceptions
+# Dummy credentials and region only: nothing from the developer's AWS configuration.
+for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA"):
+    os.environ.pop(name, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="AKIDFIREBOXLAYERS",
+    AWS_SECRET_ACCESS_KEY="firebox-layers",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    AWS_EC2_METADATA_DISABLED="true",
+)
+
+# The Lambda client and `raised_by`, shared with the end-to-end boto3 scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "tests", "python"))
+from boto3_common import client, raised_by as raised  # noqa: E402
 
 ROLE = "arn:aws:iam::123456789012:role/firebox-layers"
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer"
-
-
-def client(endpoint):
-    config = botocore.config.Config(
-        retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60
-    )
-    return boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDFIREBOXLAYERS",
-        aws_secret_access_key="firebox-layers",
-        config=config,
-    )
 
 
 def zip_of(files):
@@ -56,22 +55,6 @@ def module_layer(module, value):
 
 def digest(data):
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
-def raised(lam, operation, **kwargs):
-    """Calls `operation`; what boto3 raised (or `{"exception": None, "status": ...}`)."""
-    try:
-        response = getattr(lam, operation)(**kwargs)
-    except botocore.exceptions.ClientError as error:
-        modeled = getattr(lam.exceptions, error.response["Error"]["Code"], None)
-        return {
-            "exception": type(error).__name__,
-            "is_modeled_class": modeled is not None and isinstance(error, modeled),
-            "code": error.response["Error"]["Code"],
-            "message": error.response["Error"].get("Message", ""),
-            "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
-        }
-    return {"exception": None, "status": response["ResponseMetadata"]["HTTPStatusCode"]}
 
 
 def without_metadata(response):
@@ -247,6 +230,12 @@ def refusals(lam, function_name):
     ok = lam.publish_layer_version(
         LayerName="fine", Content={"ZipFile": module_layer("fine", 1)}
     )["LayerVersionArn"]
+
+    def publish(**given):
+        """What a PublishLayerVersion of `fine` with `given` raises."""
+        request = {"LayerName": "fine", "Content": {"ZipFile": module_layer("fine", 3)}}
+        return raised(lam, "publish_layer_version", **{**request, **given})
+
     report = {
         "get_unknown_layer": raised(lam, "get_layer_version", LayerName="nope", VersionNumber=1),
         "get_unknown_version": raised(lam, "get_layer_version", LayerName="fine", VersionNumber=9),
@@ -257,54 +246,17 @@ def refusals(lam, function_name):
             Arn="arn:aws:lambda:us-east-1:210987654321:layer:fine:1",
         ),
         "by_arn_malformed": raised(lam, "get_layer_version_by_arn", Arn=f"{ARN}:fine"),
-        "bad_name": raised(
-            lam, "publish_layer_version", LayerName="bad name", Content={"ZipFile": b"x"}
+        "bad_name": publish(LayerName="bad name"),
+        "long_name": publish(LayerName="a" * 141),
+        "other_account_name": publish(
+            LayerName="arn:aws:lambda:us-east-1:210987654321:layer:fine"
         ),
-        "long_name": raised(
-            lam, "publish_layer_version", LayerName="a" * 141, Content={"ZipFile": b"x"}
-        ),
-        "other_account_name": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="arn:aws:lambda:us-east-1:210987654321:layer:fine",
-            Content={"ZipFile": module_layer("fine", 2)},
-        ),
-        "bad_zip": raised(
-            lam, "publish_layer_version", LayerName="fine", Content={"ZipFile": b"not a zip"}
-        ),
-        "escaping_zip": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="fine",
-            Content={"ZipFile": zip_of({"../outside.py": "x = 1\n"})},
-        ),
-        "s3": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="fine",
-            Content={"S3Bucket": "bucket", "S3Key": "layer.zip"},
-        ),
-        "bad_runtime": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="fine",
-            Content={"ZipFile": module_layer("fine", 3)},
-            CompatibleRuntimes=["Python 3"],
-        ),
-        "bad_architecture": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="fine",
-            Content={"ZipFile": module_layer("fine", 3)},
-            CompatibleArchitectures=["sparc"],
-        ),
-        "long_description": raised(
-            lam,
-            "publish_layer_version",
-            LayerName="fine",
-            Content={"ZipFile": module_layer("fine", 3)},
-            Description="d" * 257,
-        ),
+        "bad_zip": publish(Content={"ZipFile": b"not a zip"}),
+        "escaping_zip": publish(Content={"ZipFile": zip_of({"../outside.py": "x = 1\n"})}),
+        "s3": publish(Content={"S3Bucket": "bucket", "S3Key": "layer.zip"}),
+        "bad_runtime": publish(CompatibleRuntimes=["Python 3"]),
+        "bad_architecture": publish(CompatibleArchitectures=["sparc"]),
+        "long_description": publish(Description="d" * 257),
         "list_bad_runtime": raised(lam, "list_layers", CompatibleRuntime="Python 3"),
         "list_bad_marker": raised(lam, "list_layers", Marker="not-a-marker"),
     }
@@ -343,89 +295,56 @@ def refusals(lam, function_name):
 
 def permissions(lam):
     lam.publish_layer_version(LayerName="shared", Content={"ZipFile": module_layer("s", 1)})
+
+    def add(sid, version=1, action="lambda:GetLayerVersion", principal="*", **given):
+        return lam.add_layer_version_permission(
+            LayerName="shared",
+            VersionNumber=version,
+            StatementId=sid,
+            Action=action,
+            Principal=principal,
+            **given,
+        )
+
+    def refused(operation, **given):
+        return raised(lam, operation, LayerName="shared", **{"VersionNumber": 1, **given})
+
     report = {}
-    added = lam.add_layer_version_permission(
-        LayerName="shared",
-        VersionNumber=1,
-        StatementId="xaccount",
-        Action="lambda:GetLayerVersion",
-        Principal="210987654321",
-    )
+    added = add("xaccount", principal="210987654321")
     report["added_statement"] = json.loads(added["Statement"])
     report["added_revision"] = added["RevisionId"]
-    org = lam.add_layer_version_permission(
-        LayerName="shared",
-        VersionNumber=1,
-        StatementId="org",
-        Action="lambda:GetLayerVersion",
-        Principal="*",
-        OrganizationId="o-a1b2c3d4e5",
-        RevisionId=added["RevisionId"],
-    )
+    org = add("org", OrganizationId="o-a1b2c3d4e5", RevisionId=added["RevisionId"])
     policy = lam.get_layer_version_policy(LayerName="shared", VersionNumber=1)
     report["policy"] = json.loads(policy["Policy"])
     report["policy_revision"] = policy["RevisionId"]
     report["org_revision"] = org["RevisionId"]
-    report["duplicate"] = raised(
-        lam,
+    adding = dict(Action="lambda:GetLayerVersion", Principal="*")
+    report["duplicate"] = refused("add_layer_version_permission", StatementId="org", **adding)
+    report["bad_action"] = refused(
         "add_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=1,
-        StatementId="org",
-        Action="lambda:GetLayerVersion",
-        Principal="*",
-    )
-    report["bad_action"] = raised(
-        lam,
-        "add_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=1,
         StatementId="invoke",
         Action="lambda:InvokeFunction",
         Principal="s3.amazonaws.com",
     )
-    report["stale_add"] = raised(
-        lam,
+    report["stale_add"] = refused(
         "add_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=1,
         StatementId="late",
-        Action="lambda:GetLayerVersion",
-        Principal="*",
         RevisionId=added["RevisionId"],
+        **adding,
     )
-    report["missing_version"] = raised(
-        lam,
-        "add_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=5,
-        StatementId="x",
-        Action="lambda:GetLayerVersion",
-        Principal="*",
+    report["missing_version"] = refused(
+        "add_layer_version_permission", VersionNumber=5, StatementId="x", **adding
     )
-    report["stale_remove"] = raised(
-        lam,
-        "remove_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=1,
-        StatementId="org",
-        RevisionId="stale",
+    report["stale_remove"] = refused(
+        "remove_layer_version_permission", StatementId="org", RevisionId="stale"
     )
-    report["remove_unknown"] = raised(
-        lam,
-        "remove_layer_version_permission",
-        LayerName="shared",
-        VersionNumber=1,
-        StatementId="nope",
-    )
+    report["remove_unknown"] = refused("remove_layer_version_permission", StatementId="nope")
     lam.remove_layer_version_permission(
         LayerName="shared", VersionNumber=1, StatementId="org", RevisionId=policy["RevisionId"]
     )
     lam.remove_layer_version_permission(LayerName="shared", VersionNumber=1, StatementId="xaccount")
-    report["no_policy"] = raised(lam, "get_layer_version_policy", LayerName="shared", VersionNumber=1)
-    report["policy_of_missing"] = raised(
-        lam, "get_layer_version_policy", LayerName="shared", VersionNumber=5
-    )
+    report["no_policy"] = refused("get_layer_version_policy")
+    report["policy_of_missing"] = refused("get_layer_version_policy", VersionNumber=5)
     return report
 
 
