@@ -20,9 +20,7 @@ use crate::deploy::DeployError;
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::event_invoke::{EventInvokeError, EventInvokeSettings};
 use crate::functions::{Deployment, Functions};
-use crate::layer_versions::LayerVersions;
 use crate::logs::{LogHub, LogLine};
-use crate::package::PackageStore;
 use crate::policy::PolicyError;
 use crate::scheduler::capacity::ReservationError;
 use crate::scheduler::PoolTasks;
@@ -195,8 +193,12 @@ impl EmulatorBuilder {
             crate::config::check_destinations(&functions, "<code>")?;
             crate::scheduler::limits::check_account(&functions, "<code>", &self.account)?;
         }
-        let packages = Arc::new(PackageStore::new());
-        crate::layer_versions::unpack_declared(&mut functions, &packages).await?;
+        let (default_region, default_account) = functions
+            .first()
+            .map(|f| (f.region.clone(), f.account_id.clone()))
+            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
+        let (packages, layers) =
+            layers::declared(&mut functions, &default_region, &default_account).await?;
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -211,17 +213,8 @@ impl EmulatorBuilder {
         let registry = ProcessRegistry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let pools = Arc::new(PoolTasks::default());
-        let (default_region, default_account) = functions
-            .first()
-            .map(|f| (f.region.clone(), f.account_id.clone()))
-            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let account = Arc::new(crate::scheduler::capacity::Account::new(
             &self.account,
-            &functions,
-        ));
-        let layers = Arc::new(LayerVersions::new(
-            &default_region,
-            &default_account,
             &functions,
         ));
         let isolation = Isolation::detect(self.account.cgroups);
@@ -483,20 +476,7 @@ impl Emulator {
         let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let config = validate_in_code(config, &base, &self.functions.deployment.runtimes)
             .map_err(DeployError::Invalid)?;
-        if let Some(zip) = config.resolved_layers.iter().find(|l| l.is_pending()) {
-            return Err(DeployError::Invalid(ConfigError::Field {
-                file: "<code>".into(),
-                function: config.name.clone(),
-                field: "layers".into(),
-                message: format!(
-                    "`{}`: a .zip layer is unpacked when the emulator starts; for a function \
-                     created later, publish it (`publish_layer_version`) and name its ARN, or \
-                     give its unzipped directory",
-                    zip.dir.display()
-                ),
-            })
-            .into());
-        }
+        layers::refuse_pending_zips(&config)?;
         crate::deploy::create(&self.functions, config)?;
         Ok(())
     }

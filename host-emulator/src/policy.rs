@@ -9,11 +9,14 @@
 //! is taken while it is held.
 
 mod check;
+mod layer;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
+
+pub(crate) use layer::{check_removal, layer_statement};
 
 use crate::config::LATEST;
 use crate::versions::{Function, UnknownQualifier};
@@ -309,29 +312,6 @@ pub(crate) fn remove_permission(
     function
         .policy
         .remove_statement(qualifier.unwrap_or(LATEST), sid, revision_id)
-}
-
-/// The statement `AddLayerVersionPermission` makes of `permission` (its statement id,
-/// `lambda:GetLayerVersion`, an account or `*`, and maybe an organization) on the layer
-/// version `resource`, checked against Lambda's patterns.
-pub(crate) fn layer_statement(
-    permission: &Permission,
-    resource: String,
-) -> Result<Statement, PolicyError> {
-    let violations = check::layer_permission(permission);
-    if !violations.is_empty() {
-        return Err(PolicyError::Invalid(violations));
-    }
-    statement(permission, resource)
-}
-
-/// What a `RemoveLayerVersionPermission`'s statement id breaks (as `RemovePermission`'s).
-pub(crate) fn check_removal(sid: &str) -> Result<(), PolicyError> {
-    let violations = check::removal(None, sid);
-    match violations.is_empty() {
-        true => Ok(()),
-        false => Err(PolicyError::Invalid(violations)),
-    }
 }
 
 /// Whether `qualifier` names `$LATEST`, a published version or an alias of `function`.
