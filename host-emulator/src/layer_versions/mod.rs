@@ -280,6 +280,16 @@ impl LayerVersions {
             .collect()
     }
 
+    /// The bytes of every version's `.zip` (a directory's files), for the account's
+    /// `TotalCodeSize`.
+    pub fn total_code_size(&self) -> u64 {
+        self.lock()
+            .values()
+            .flat_map(|l| l.versions.values())
+            .map(|v| v.code_size())
+            .sum()
+    }
+
     /// Deletes version `version` of layer `name` with its policy; whether it existed. Its
     /// number is not given again, and functions that use it keep their copy.
     pub fn delete(&self, name: &str, version: u64) -> bool {

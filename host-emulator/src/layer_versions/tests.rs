@@ -55,6 +55,11 @@ fn versions_count_up_and_are_never_reused() {
     // A name the configuration's layers use starts at 2: its version 1 is the configuration's.
     assert_eq!(publish(&layers, &store, "common", &[]).version, 2);
 
+    let sizes = one.code_size() + two.code_size() + layers.get("common", 2).unwrap().code_size();
+    assert_eq!(
+        layers.total_code_size(),
+        sizes + layers.get("common", 1).unwrap().code_size()
+    );
     assert!(layers.delete("deps", 2));
     assert!(!layers.delete("deps", 2), "gone already");
     assert!(!layers.delete("nope", 1));

@@ -135,6 +135,9 @@ async fn raw_layer_requests_get_aws_shapes() {
 #[tokio::test]
 async fn the_library_publishes_layers_and_functions_name_them() {
     let emu = emulator().await;
+    let account = "/2016-08-19/account-settings/";
+    let used = |r: Raw| r.json()["AccountUsage"]["TotalCodeSize"].as_u64();
+    let before = used(call(&emu, "GET", account, &Value::Null).await).expect("a size");
     let version = emu
         .publish_layer_version(
             "deps",
@@ -148,6 +151,8 @@ async fn the_library_publishes_layers_and_functions_name_them() {
         .expect("publish");
     assert_eq!(version.arn(), format!("{ARN}:deps:1"));
     assert!(version.code_sha256().is_some());
+    let after = used(call(&emu, "GET", account, &Value::Null).await);
+    assert_eq!(after, Some(before + version.code_size()), "layers count");
     emu.update_function_configuration(
         "api",
         FunctionUpdate {

@@ -311,7 +311,8 @@ fn account_settings(functions: &Functions) -> Value {
                 .iter()
                 .flat_map(|(_, f)| f.all())
                 .map(|v| code_size(&v.config))
-                .sum::<u64>(),
+                .sum::<u64>()
+                + functions.deployment.layers.total_code_size(),
             "FunctionCount": all.len(),
         },
     })
