@@ -138,8 +138,8 @@ impl std::ops::Deref for LayerPackage {
 
 impl Drop for LayerPackage {
     fn drop(&mut self) {
-        // Best effort, as for the store: nothing runs from it any more.
-        let _ = fs::remove_dir_all(&self.0.dir);
+        // As a version's copy of its code goes: nothing runs from it any more.
+        crate::snapshot::remove_tree(&self.0.dir);
     }
 }
 
