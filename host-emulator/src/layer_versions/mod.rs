@@ -10,7 +10,7 @@
 //! out of the lists, and the function keeps running it, as Lambda's functions keep their copy.
 //!
 //! The layers of the configuration are there too, each as version 1 of its name (see
-//! [`declared`]), so that every layer ARN a function shows can be read back and named by
+//! `declared`), so that every layer ARN a function shows can be read back and named by
 //! other functions; versions published under such a name count from 2.
 //!
 //! The map sits behind a `std` mutex, held only to read or change it; the policies' lock is
