@@ -7,7 +7,6 @@
 //! and the old one retires its environments once their invocations are answered. A deleted
 //! function or version is unreachable at once and its environments end the same way.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -159,14 +158,7 @@ pub(crate) async fn unpack(
 ) -> Result<Arc<CodePackage>, PackageError> {
     let store = packages.clone();
     let name = name.to_owned();
-    match tokio::task::spawn_blocking(move || store.unpack(&name, &zip)).await {
-        Ok(unpacked) => unpacked,
-        // Cancelled only when the runtime stops; a panic is a bug, reported as a failed write.
-        Err(e) => Err(PackageError::Write {
-            dir: PathBuf::from("<package store>"),
-            source: std::io::Error::other(e.to_string()),
-        }),
-    }
+    crate::package::off_the_workers(move || store.unpack(&name, &zip)).await
 }
 
 /// Whether `version` runs `package` (not another one with the same contents).

@@ -21,13 +21,13 @@ use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::event_invoke::{EventInvokeError, EventInvokeSettings};
 use crate::functions::{Deployment, Functions};
 use crate::logs::{LogHub, LogLine};
-use crate::package::PackageStore;
 use crate::policy::PolicyError;
 use crate::scheduler::capacity::ReservationError;
 use crate::scheduler::PoolTasks;
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
 
+mod layers;
 mod policy;
 
 /// The emulator could not start.
@@ -75,6 +75,9 @@ pub enum ControlError {
     /// A permission could not be added or removed.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A layer version could not be published.
+    #[error(transparent)]
+    Layer(#[from] crate::layer_versions::LayerError),
 }
 
 /// Builds an [`Emulator`].
@@ -198,6 +201,12 @@ impl EmulatorBuilder {
             crate::config::check_destinations(&functions, "<code>")?;
             crate::scheduler::limits::check_account(&functions, "<code>", &self.account)?;
         }
+        let (default_region, default_account) = functions
+            .first()
+            .map(|f| (f.region.clone(), f.account_id.clone()))
+            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
+        let (packages, layers) =
+            layers::declared(&mut functions, &default_region, &default_account).await?;
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -212,10 +221,6 @@ impl EmulatorBuilder {
         let registry = ProcessRegistry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let pools = Arc::new(PoolTasks::default());
-        let (default_region, default_account) = functions
-            .first()
-            .map(|f| (f.region.clone(), f.account_id.clone()))
-            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let account = Arc::new(crate::scheduler::capacity::Account::new(
             &self.account,
             &functions,
@@ -230,7 +235,8 @@ impl EmulatorBuilder {
             tasks: pools.clone(),
             account,
             runtimes: self.runtimes,
-            packages: Arc::new(PackageStore::new()),
+            packages,
+            layers,
         };
         let functions = Arc::new(Functions::new(
             functions,
@@ -484,6 +490,7 @@ impl Emulator {
         let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let config = validate_in_code(config, &base, &self.functions.deployment.runtimes)
             .map_err(DeployError::Invalid)?;
+        layers::refuse_pending_zips(&config)?;
         crate::deploy::create(&self.functions, config)?;
         Ok(())
     }

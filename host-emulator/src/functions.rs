@@ -18,6 +18,7 @@ use crate::aliases::Aliases;
 use crate::config::{FunctionConfig, Runtimes, LATEST};
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::event_invoke::EventInvokeConfigs;
+use crate::layer_versions::LayerVersions;
 use crate::logs::{FunctionLog, LogHub};
 use crate::metrics::FunctionMetrics;
 use crate::package::PackageStore;
@@ -39,7 +40,7 @@ pub(crate) struct Functions {
 
 /// What every function's schedulers share: the process registry, the isolation, the log
 /// hub, the account's concurrency, the shutdown signal and the list of scheduler tasks; plus
-/// the runtimes' commands and the store of uploaded packages.
+/// the runtimes' commands, the store of uploaded packages and the published layer versions.
 #[derive(Debug)]
 pub(crate) struct Deployment {
     pub logs: Arc<LogHub>,
@@ -50,6 +51,7 @@ pub(crate) struct Deployment {
     pub account: Arc<Account>,
     pub runtimes: Runtimes,
     pub packages: Arc<PackageStore>,
+    pub layers: Arc<LayerVersions>,
 }
 
 /// Where an `Event` goes: a function and the qualifier it is invoked with.
@@ -90,6 +92,7 @@ impl Deployment {
             shutdown: self.shutdown.clone(),
             tasks: self.tasks.clone(),
             store: self.packages.clone(),
+            layers: self.layers.clone(),
         };
         let versions = published
             .into_iter()

@@ -31,6 +31,7 @@ pub mod eventstream;
 mod functions;
 pub mod ids;
 pub mod invocation;
+pub mod layer_versions;
 pub mod logs;
 pub mod metrics;
 pub mod package;
@@ -54,6 +55,7 @@ pub use config::{
 pub use deploy::DeployError;
 pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
 pub use event_invoke::{EventInvokeError, EventInvokeSettings};
+pub use layer_versions::{LayerError, LayerRefError, LayerVersion, LayerVersionInfo};
 pub use logs::{LogLine, LogSource};
 pub use policy::{Permission, PolicyError};
 pub use provisioned::{ProvisionedConcurrency, ProvisionedError, ProvisionedStatus};

@@ -47,6 +47,14 @@ pub enum PackageError {
     /// Over Lambda's 250 MB unzipped.
     #[error("Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes")]
     TooLarge,
+    /// The `.zip` could not be read (a layer's `.zip` named in the configuration).
+    #[error("could not read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// The package directory could not be written.
     #[error("could not write the package to {dir}: {source}")]
     Write {
@@ -82,18 +90,70 @@ impl PackageStore {
     /// Unpacks `zip` for `function` into a directory of its own, checking Lambda's limits.
     /// Nothing is left behind on an error.
     pub fn unpack(&self, function: &str, zip: &[u8]) -> Result<Arc<CodePackage>, PackageError> {
-        let dir = self.new_dir(function, "");
+        self.unpack_as(function, "", zip).map(Arc::new)
+    }
+
+    /// Unpacks `zip` into a new directory `{owner}-{kind}{n}` of the store.
+    fn unpack_as(&self, owner: &str, kind: &str, zip: &[u8]) -> Result<CodePackage, PackageError> {
+        let dir = self.new_dir(owner, kind);
         let unpacked = unpack_into(zip, &dir);
         if unpacked.is_err() {
             let _ = fs::remove_dir_all(&dir);
         }
         unpacked?;
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip));
-        Ok(Arc::new(CodePackage {
+        Ok(CodePackage {
             dir,
             sha256,
             size: zip.len() as u64,
-        }))
+        })
+    }
+
+    /// Unpacks the `.zip` of layer `name` (published, or named in the configuration) into a
+    /// directory of its own, with the limits of a function's package; the directory goes when
+    /// the last holder of the answer drops it.
+    pub(crate) fn unpack_layer(
+        &self,
+        name: &str,
+        zip: &[u8],
+    ) -> Result<Arc<LayerPackage>, PackageError> {
+        self.unpack_as(name, "layer", zip)
+            .map(|p| Arc::new(LayerPackage(p)))
+    }
+}
+
+/// A layer's unpacked `.zip`. The functions that use the layer hold it (a layer version
+/// deleted meanwhile keeps working for them, as on Lambda, where a function keeps its copy);
+/// its directory is removed when the last of them lets go.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerPackage(CodePackage);
+
+impl std::ops::Deref for LayerPackage {
+    type Target = CodePackage;
+
+    fn deref(&self) -> &CodePackage {
+        &self.0
+    }
+}
+
+impl Drop for LayerPackage {
+    fn drop(&mut self) {
+        // As a version's copy of its code goes: nothing runs from it any more.
+        crate::snapshot::remove_tree(&self.0.dir);
+    }
+}
+
+/// Runs `unpack` (which reads and writes files) off the async workers.
+pub(crate) async fn off_the_workers<T: Send + 'static>(
+    unpack: impl FnOnce() -> Result<T, PackageError> + Send + 'static,
+) -> Result<T, PackageError> {
+    match tokio::task::spawn_blocking(unpack).await {
+        Ok(unpacked) => unpacked,
+        // Cancelled only when the runtime stops; a panic is a bug, reported as a failed write.
+        Err(e) => Err(PackageError::Write {
+            dir: PathBuf::from("<package store>"),
+            source: io::Error::other(e.to_string()),
+        }),
     }
 }
 

@@ -9,11 +9,14 @@
 //! is taken while it is held.
 
 mod check;
+mod layer;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
+
+pub(crate) use layer::{check_removal, layer_statement};
 
 use crate::config::LATEST;
 use crate::versions::{Function, UnknownQualifier};
@@ -172,7 +175,7 @@ impl Policies {
     /// Adds `statement` to `qualifier`'s policy (making one if needed), unless `revision_id`
     /// is given and not the policy's, the statement id is taken, or the policy would grow too
     /// large. The policy has a new revision after it.
-    fn add(
+    pub(crate) fn add(
         &self,
         qualifier: &str,
         statement: Statement,
@@ -205,7 +208,7 @@ impl Policies {
     /// Removes statement `sid` from `qualifier`'s policy, unless `revision_id` is given and
     /// not the policy's; the policy goes when its last statement does, else it has a new
     /// revision.
-    fn remove_statement(
+    pub(crate) fn remove_statement(
         &self,
         qualifier: &str,
         sid: &str,

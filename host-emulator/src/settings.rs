@@ -7,7 +7,8 @@
 //! every invocation that starts after the update returns runs in an environment started with
 //! the new settings, and none is lost or cut short by it. A publish starts a scheduler for
 //! the new version with `$LATEST`'s settings of the moment, running a copy of its code on
-//! disk ([`crate::snapshot`]).
+//! disk ([`crate::snapshot`]). New layers are resolved into `$LATEST`'s settings like any
+//! other setting (see [`crate::layer_versions`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -15,6 +16,7 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::config::{check_description, FunctionConfig, LoggingConfig, LoggingUpdate};
+use crate::layer_versions::LayerRefError;
 use crate::package::CodePackage;
 use crate::scheduler::FunctionShared;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotPlan};
@@ -49,6 +51,10 @@ pub struct FunctionUpdate {
     pub logging: Option<LoggingConfig>,
     /// The execution role's ARN (`Role`): stored and shown; no identity is assumed here.
     pub role: Option<String>,
+    /// `Layers`: layer version ARNs, in order, replacing the function's layers. An ARN the
+    /// function has already keeps its layer (a layer of the configuration, or a version
+    /// deleted since); any other must be a version published in this emulator.
+    pub layers: Option<Vec<String>>,
     /// When given, the update is refused unless `$LATEST`'s revision id is this one.
     pub revision_id: Option<String>,
 }
@@ -79,6 +85,9 @@ pub enum SettingsError {
     /// The code on disk could not be copied for the new version.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The layers named cannot be the function's.
+    #[error(transparent)]
+    Layers(#[from] LayerRefError),
 }
 
 /// What a `PublishVersion` did.
@@ -134,6 +143,15 @@ impl Function {
         }
         if let Some(role) = update.role {
             config.role = Some(role);
+        }
+        if let Some(arns) = &update.layers {
+            let layers = self.launcher.layers.for_function(
+                arns,
+                &config.resolved_layers,
+                &config.region,
+                &config.account_id,
+            )?;
+            config.set_layers(layers).map_err(invalid)?;
         }
         if let Some(patch) = logging {
             config.logging = config.logging.merged(patch);

@@ -3,7 +3,9 @@
 //! runs a layer's program from `PATH`, Node's `aws-lambda-ric` requires a module from a
 //! layer's `nodejs/node_modules`, a later layer wins over an earlier one, a layer's
 //! `extensions` directory starts external extensions, `GetFunctionConfiguration` lists the
-//! layers, and bad layers are refused naming the field.
+//! layers, `UpdateFunctionConfiguration` reorders or removes them, and bad layers are refused
+//! naming the field. (Layers published through the control plane, and `.zip` layers of the
+//! configuration: `layer_api.rs`.)
 
 mod common;
 
@@ -188,37 +190,46 @@ async fn awslambdaric_imports_from_layers_and_the_later_layer_wins() {
         ])
     );
 
-    // `UpdateFunctionConfiguration` takes `Layers` unchanged (as deploy tools send it), and
-    // refuses any other list with nothing changed.
+    // `UpdateFunctionConfiguration` takes `Layers` unchanged (as deploy tools send it).
     let path = "/2015-03-31/functions/py/configuration";
-    let same = json!({"Layers": [format!("{arn}:base:1"), format!("{arn}:deps-v2:1")], "Description": "same layers"});
+    let (base_arn, deps_arn) = (format!("{arn}:base:1"), format!("{arn}:deps-v2:1"));
+    let same = json!({"Layers": [base_arn, deps_arn], "Description": "same layers"});
     let r = call(&emu, "PUT", path, &same).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let shown: Value = serde_json::from_slice(&r.body).expect("JSON");
     assert_eq!(shown["Description"], "same layers");
     assert_eq!(shown["Layers"].as_array().map(Vec::len), Some(2));
-    for layers in [
-        json!([]),
-        json!([format!("{arn}:deps-v2:1"), format!("{arn}:base:1")]),
-    ] {
-        let r = call(
-            &emu,
-            "PUT",
-            path,
-            &json!({"Layers": layers, "Description": "changed"}),
-        )
-        .await;
-        assert_error(
-            &r,
-            400,
-            "InvalidParameterValueException",
-            "cannot change them",
-        );
-    }
+    assert_eq!(answer(&emu, "py").await["greeting"], "deps");
+
+    // An unknown layer version is refused, with nothing changed.
+    let unknown = json!({"Layers": [base_arn, format!("{arn}:nope:1")], "Description": "x"});
+    let r = call(&emu, "PUT", path, &unknown).await;
+    assert_error(
+        &r,
+        400,
+        "InvalidParameterValueException",
+        "nope:1 does not exist",
+    );
     let r = call(&emu, "GET", path, &json!(null)).await;
     let shown: Value = serde_json::from_slice(&r.body).expect("JSON");
     assert_eq!(shown["Description"], "same layers", "nothing changed");
-    assert_eq!(answer(&emu, "py").await["greeting"], "deps");
+
+    // The configuration's layers in another order: the new environment has `base` last, and
+    // its module wins.
+    let swapped = json!({"Layers": [deps_arn, base_arn]});
+    let r = call(&emu, "PUT", path, &swapped).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let shown: Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(shown["Layers"][0]["Arn"], deps_arn);
+    assert_eq!(answer(&emu, "py").await["greeting"], "base");
+
+    // No layers: the modules they held are gone.
+    let r = call(&emu, "PUT", path, &json!({"Layers": []})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json().get("Layers"), None, "{:?}", r.body);
+    let r = emu.invoke("py", "{}".to_owned()).await.expect("invoke");
+    let doc = r.json().expect("JSON");
+    assert_eq!(doc["errorType"], "Runtime.ImportModuleError", "{doc}");
 }
 
 #[tokio::test]

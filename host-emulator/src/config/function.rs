@@ -108,8 +108,10 @@ pub struct FunctionConfig {
     /// The uploaded package the code directory holds, for code from `CreateFunction` or
     /// `UpdateFunctionCode`.
     pub(crate) package: Option<std::sync::Arc<crate::package::CodePackage>>,
-    /// `layers`, resolved by `validate`.
+    /// `layers`, resolved by `validate` (or set through the control plane).
     pub(crate) resolved_layers: Vec<super::layers::Layer>,
+    /// The executables of `extensions` that come from the layers (not the function's own).
+    pub(crate) layer_extensions: Vec<PathBuf>,
     /// Whether `command`'s program was a bare name found on `PATH` (an interpreter or a tool,
     /// not the function's own file): a published version does not copy it.
     pub(crate) program_from_path: bool,
@@ -159,6 +161,7 @@ impl FunctionConfig {
             launch: super::runtimes::Launch::Command,
             package: None,
             resolved_layers: Vec::new(),
+            layer_extensions: Vec::new(),
             program_from_path: false,
             snapshot: None,
         }

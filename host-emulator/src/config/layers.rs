@@ -1,10 +1,15 @@
 //! Layers: directories laid out like a Lambda layer's `.zip`, which Lambda extracts under
 //! `/opt` in the function's order. Firebox has no `/opt` of its own: each layer stays where it
 //! is, and the paths Lambda's runtimes search under `/opt` point into the layers instead
-//! ([`Layer::search_paths`]): `bin` on `PATH`, `lib` on `LD_LIBRARY_PATH`, `python` and
+//! ([`search_paths`]): `bin` on `PATH`, `lib` on `LD_LIBRARY_PATH`, `python` and
 //! `python/lib/pythonX.Y/site-packages` on `PYTHONPATH`, `nodejs/node_modules` and
 //! `nodejs/nodeNN/node_modules` on `NODE_PATH`. The executables of a layer's `extensions`
 //! directory are started as external extensions, as Lambda starts `/opt/extensions/*`.
+//!
+//! A layer is a directory of the configuration, used where it is; a `.zip` of the
+//! configuration, unpacked into the emulator's store when it starts
+//! ([`crate::layer_versions::unpack_declared`]); or a version published through the control
+//! plane ([`crate::layer_versions`]), unpacked when it was published.
 //!
 //! A later layer wins over an earlier one, as when its files overwrite theirs under `/opt`:
 //! its directories come first in each search path, and its extension replaces an earlier
@@ -12,6 +17,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::package::LayerPackage;
 
 /// Lambda's most layers per function.
 pub const MAX_LAYERS: usize = 5;
@@ -20,22 +28,71 @@ pub const MAX_LAYERS: usize = 5;
 /// this is a lower bound).
 const MAX_SIZE_ENTRIES: usize = 100_000;
 
-/// One layer, resolved when its function is validated.
+/// One layer of a function, resolved when the function is validated (or its layers are
+/// changed through the control plane).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Layer {
-    /// Its directory (absolute).
+    /// Its directory (absolute): the configuration's directory, where its `.zip` was
+    /// unpacked, or the `.zip` itself until then.
     pub dir: PathBuf,
-    /// The name in its ARN: the directory's name, with each character Lambda does not allow
-    /// in a layer name (letters, digits, `-`, `_`) made a `-`.
+    /// The name in its ARN: for a layer of the configuration, the directory's name (or the
+    /// `.zip`'s, without `.zip`), with each character Lambda does not allow in a layer name
+    /// (letters, digits, `-`, `_`) made a `-`.
     pub name: String,
-    /// The bytes of its files (`CodeSize`).
+    /// `CodeSize`: the bytes of a directory's files, or of the `.zip`.
     pub size: u64,
+    /// Where it comes from.
+    pub source: LayerSource,
+}
+
+/// Where a layer's files come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LayerSource {
+    /// A directory of the configuration, used where it is (version 1 of its name).
+    Directory,
+    /// A `.zip` of the configuration, not yet unpacked (between validation and the start of
+    /// the emulator); `declared_in` names the configuration file.
+    Zip { declared_in: String },
+    /// A `.zip` of the configuration, unpacked (version 1 of its name).
+    Unpacked(Arc<LayerPackage>),
+    /// A version published through the control plane, with its ARN.
+    Published {
+        /// `LayerVersionArn`.
+        arn: String,
+        /// Its unpacked `.zip`.
+        package: Arc<LayerPackage>,
+    },
 }
 
 impl Layer {
-    /// The layer's ARN, as version 1 of a layer of the function's account and region.
+    /// The layer's version ARN: a published version's own; for a layer of the configuration,
+    /// version 1 of a layer of the function's account and region.
     pub fn arn(&self, region: &str, account_id: &str) -> String {
-        format!("arn:aws:lambda:{region}:{account_id}:layer:{}:1", self.name)
+        match &self.source {
+            LayerSource::Published { arn, .. } => arn.clone(),
+            _ => format!("arn:aws:lambda:{region}:{account_id}:layer:{}:1", self.name),
+        }
+    }
+
+    /// The directory of a layer of the configuration used where it is (what `reload`
+    /// watches); unpacked layers never change.
+    pub fn watched_dir(&self) -> Option<&Path> {
+        matches!(self.source, LayerSource::Directory).then_some(self.dir.as_path())
+    }
+
+    /// Whether this is a `.zip` of the configuration not yet unpacked.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.source, LayerSource::Zip { .. })
+    }
+
+    /// The layer after its `.zip` was unpacked into `package`.
+    pub fn unpacked(&self, package: Arc<LayerPackage>) -> Self {
+        Self {
+            dir: package.dir.clone(),
+            name: self.name.clone(),
+            size: package.size,
+            source: LayerSource::Unpacked(package),
+        }
     }
 }
 
@@ -95,60 +152,88 @@ pub(crate) fn search_paths(layers: &[Layer], runtime: Option<&str>) -> SearchPat
     paths
 }
 
-/// Checks `layers` (at most [`MAX_LAYERS`] directories, their names distinct once made ARN
-/// names), makes their paths absolute against `base`, and resolves them. Also returns the
-/// executables of their `extensions` directories, a later layer's replacing an earlier one's
-/// of the same name. Errors are `(message)` for the field `layers`.
+/// Checks the configuration's `layers` (at most [`MAX_LAYERS`] directories or `.zip` files,
+/// their names distinct once made ARN names), makes their paths absolute against `base`, and
+/// resolves them; a `.zip` stays pending, declared in `file`, until the emulator starts.
+/// Errors are the message for the field `layers`.
 pub(crate) fn resolve(
     layers: &mut [PathBuf],
     base: &Path,
-) -> Result<(Vec<Layer>, Vec<PathBuf>), String> {
-    if layers.len() > MAX_LAYERS {
-        return Err(format!(
-            "{} layers, more than Lambda's limit of {MAX_LAYERS}",
-            layers.len()
-        ));
-    }
+    file: &str,
+) -> Result<Vec<Layer>, String> {
+    check_count(layers.len())?;
     let mut resolved: Vec<Layer> = Vec::with_capacity(layers.len());
-    let mut extensions: BTreeMap<String, PathBuf> = BTreeMap::new();
     for path in layers.iter_mut() {
         *path = base.join(&*path);
-        if !path.is_dir() {
+        let is_zip = path.extension().is_some_and(|e| e == "zip");
+        let layer = if is_zip && path.is_file() {
+            Layer {
+                name: arn_name(path.file_stem()),
+                size: std::fs::metadata(&*path).map_or(0, |m| m.len()),
+                dir: path.clone(),
+                source: LayerSource::Zip {
+                    declared_in: file.to_owned(),
+                },
+            }
+        } else if path.is_dir() {
+            Layer {
+                name: arn_name(path.file_name()),
+                size: size_of(path),
+                dir: path.clone(),
+                source: LayerSource::Directory,
+            }
+        } else {
             return Err(format!(
-                "`{}` is not a directory (a layer is a directory laid out as under /opt; unzip a layer's .zip into one)",
+                "`{}` is not a directory or a .zip file (a layer is a directory laid out as \
+                 under /opt, or a layer's .zip)",
                 path.display()
             ));
-        }
-        let name = arn_name(path);
-        if let Some(other) = resolved.iter().find(|l| l.name == name) {
+        };
+        if let Some(other) = resolved.iter().find(|l| l.name == layer.name) {
             return Err(format!(
-                "`{}` and `{}` are both layer `{name}`: a function has each layer once",
+                "`{}` and `{}` are both layer `{}`: a function has each layer once",
                 other.dir.display(),
-                path.display()
+                path.display(),
+                layer.name
             ));
         }
-        for (file, exe) in subfiles(&path.join("extensions")) {
+        resolved.push(layer);
+    }
+    Ok(resolved)
+}
+
+/// Refuses more than Lambda's [`MAX_LAYERS`].
+pub(crate) fn check_count(n: usize) -> Result<(), String> {
+    if n > MAX_LAYERS {
+        return Err(format!(
+            "{n} layers, more than Lambda's limit of {MAX_LAYERS}"
+        ));
+    }
+    Ok(())
+}
+
+/// The executables of the layers' `extensions` directories, a later layer's replacing an
+/// earlier one's of the same name (a `.zip` not yet unpacked has none yet). A file there that
+/// is not executable is refused: Lambda starts every one.
+pub(crate) fn extensions(layers: &[Layer]) -> Result<Vec<PathBuf>, String> {
+    let mut found: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for layer in layers.iter().filter(|l| !l.is_pending()) {
+        for (file, exe) in subfiles(&layer.dir.join("extensions")) {
             if !is_executable(&exe) {
                 return Err(format!(
                     "`{}` is not executable: Lambda starts every file of a layer's `extensions` directory",
                     exe.display()
                 ));
             }
-            extensions.insert(file, exe);
+            found.insert(file, exe);
         }
-        resolved.push(Layer {
-            size: size_of(path),
-            dir: path.clone(),
-            name,
-        });
     }
-    Ok((resolved, extensions.into_values().collect()))
+    Ok(found.into_values().collect())
 }
 
-/// The layer name of `dir` for its ARN (1 to 140 characters).
-fn arn_name(dir: &Path) -> String {
-    let raw = dir
-        .file_name()
+/// The layer name of a directory or `.zip` file's name for its ARN (1 to 140 characters).
+fn arn_name(file_name: Option<&std::ffi::OsStr>) -> String {
+    let raw = file_name
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut name: String = raw
@@ -249,9 +334,10 @@ mod tests {
 
     fn layer(dir: PathBuf) -> Layer {
         Layer {
-            name: arn_name(&dir),
+            name: arn_name(dir.file_name()),
             size: size_of(&dir),
             dir,
+            source: LayerSource::Directory,
         }
     }
 
@@ -310,13 +396,22 @@ mod tests {
     #[test]
     fn resolve_checks_the_layers_and_finds_their_extensions() {
         use std::os::unix::fs::PermissionsExt;
-        let root = tree(&["one/extensions/ext", "two.v2/extensions/ext", "two.v2/f"]);
+        let root = tree(&[
+            "one/extensions/ext",
+            "two.v2/extensions/ext",
+            "two.v2/f",
+            "deps.zip",
+        ]);
         for d in ["one", "two.v2"] {
             let ext = root.join(d).join("extensions/ext");
             std::fs::set_permissions(&ext, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let mut paths = vec![PathBuf::from("one"), PathBuf::from("two.v2")];
-        let (layers, extensions) = resolve(&mut paths, &root).unwrap();
+        let mut paths = vec![
+            PathBuf::from("one"),
+            PathBuf::from("two.v2"),
+            PathBuf::from("deps.zip"),
+        ];
+        let layers = resolve(&mut paths, &root, "firebox.toml").unwrap();
         assert_eq!(paths[0], root.join("one"));
         assert_eq!(layers[1].name, "two-v2");
         assert_eq!(layers[1].size, 2);
@@ -324,17 +419,26 @@ mod tests {
             layers[1].arn("eu-west-1", "123456789012"),
             "arn:aws:lambda:eu-west-1:123456789012:layer:two-v2:1"
         );
-        // The later layer's `ext` replaces the earlier one's.
-        assert_eq!(extensions, vec![root.join("two.v2/extensions/ext")]);
+        assert_eq!(layers[1].watched_dir(), Some(root.join("two.v2").as_path()));
+        // A `.zip` is named without `.zip`, and waits to be unpacked.
+        assert_eq!(layers[2].name, "deps");
+        assert!(layers[2].is_pending() && layers[2].watched_dir().is_none());
+        // The later layer's `ext` replaces the earlier one's; the pending `.zip` has none yet.
+        assert_eq!(
+            extensions(&layers).unwrap(),
+            vec![root.join("two.v2/extensions/ext")]
+        );
 
         let mut six = vec![PathBuf::from("one"); 6];
-        assert!(resolve(&mut six, &root).unwrap_err().contains("limit of 5"));
-        let mut missing = vec![PathBuf::from("nope")];
-        assert!(resolve(&mut missing, &root)
+        assert!(resolve(&mut six, &root, "f")
             .unwrap_err()
-            .contains("is not a directory"));
+            .contains("limit of 5"));
+        let mut missing = vec![PathBuf::from("nope")];
+        assert!(resolve(&mut missing, &root, "f")
+            .unwrap_err()
+            .contains("is not a directory or a .zip file"));
         let mut twice = vec![PathBuf::from("one"), root.join("one")];
-        assert!(resolve(&mut twice, &root)
+        assert!(resolve(&mut twice, &root, "f")
             .unwrap_err()
             .contains("are both layer `one`"));
         std::fs::set_permissions(
@@ -343,7 +447,8 @@ mod tests {
         )
         .unwrap();
         let mut plain = vec![PathBuf::from("one")];
-        assert!(resolve(&mut plain, &root)
+        let plain = resolve(&mut plain, &root, "f").unwrap();
+        assert!(extensions(&plain)
             .unwrap_err()
             .contains("is not executable"));
         let _ = std::fs::remove_dir_all(root);

@@ -20,7 +20,7 @@ pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use logging::{LogFormat, LogLevel, LoggingConfig, LoggingUpdate};
-pub(crate) use runtimes::Launch;
+pub(crate) use runtimes::{check_name as check_runtime_name, Launch};
 pub use runtimes::{family as runtime_family, Runtimes, HANDLER_PLACEHOLDER};
 pub(crate) use validate::check_description;
 pub use validate::{check_destinations, MAX_DESCRIPTION};

@@ -124,7 +124,7 @@ pub fn family(runtime: &str) -> &str {
 }
 
 /// A runtime's name: lowercase letters first, then letters, digits and dots (as Lambda's).
-fn check_name(runtime: &str) -> Result<(), String> {
+pub(crate) fn check_name(runtime: &str) -> Result<(), String> {
     let ok = !runtime.is_empty()
         && runtime.len() <= 32
         && runtime.starts_with(|c: char| c.is_ascii_lowercase())

@@ -21,9 +21,10 @@ impl FunctionConfig {
         // Versions are resolved from the settings as given, before paths are resolved below,
         // and checked once the function's own settings are known to be valid.
         let given = self.clone();
+        let function = self.name.clone();
         let field_error = |field: &str, message: String| ConfigError::Field {
             file: file.to_owned(),
-            function: self.name.clone(),
+            function: function.clone(),
             field: field.to_owned(),
             message,
         };
@@ -66,17 +67,12 @@ impl FunctionConfig {
                 format!("`{}` is not a 12-digit account id", self.account_id),
             ));
         }
-        let (layers, layer_extensions) = super::layers::resolve(&mut self.layers, base)
+        let layers = super::layers::resolve(&mut self.layers, base, file)
             .map_err(|message| field_error("layers", message))?;
-        self.resolved_layers = layers;
-        // A layer's extensions run as if listed after the function's own (a second validation
-        // finds them listed already).
-        for extension in layer_extensions {
-            if !self.extensions.contains(&extension) {
-                self.extensions.push(extension);
-            }
-        }
-        check_extensions(&mut self.extensions, &field_error, base)?;
+        self.apply_layers(layers)
+            .map_err(|message| field_error("layers", message))?;
+        check_extensions(&mut self.extensions, base)
+            .map_err(|message| field_error("extensions", message))?;
         if let Some(Err((field, message))) = self.event_invoke.as_ref().map(|e| e.check()) {
             return Err(field_error(field, message));
         }
@@ -281,20 +277,13 @@ pub fn check_destinations(functions: &[FunctionConfig], file: &str) -> Result<()
 }
 
 /// Extensions: at most [`MAX_EXTENSIONS`], each an existing executable file with a file name
-/// of its own; paths become absolute.
-fn check_extensions(
-    extensions: &mut [PathBuf],
-    field_error: &impl Fn(&str, String) -> ConfigError,
-    base: &Path,
-) -> Result<(), ConfigError> {
+/// of its own; paths become absolute. The error is the message for the field `extensions`.
+fn check_extensions(extensions: &mut [PathBuf], base: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     if extensions.len() > MAX_EXTENSIONS {
-        return Err(field_error(
-            "extensions",
-            format!(
-                "{} extensions, more than Lambda's limit of {MAX_EXTENSIONS}",
-                extensions.len()
-            ),
+        return Err(format!(
+            "{} extensions, more than Lambda's limit of {MAX_EXTENSIONS}",
+            extensions.len()
         ));
     }
     let mut names = std::collections::BTreeSet::new();
@@ -302,21 +291,52 @@ fn check_extensions(
         *path = base.join(&*path);
         let executable = std::fs::metadata(&*path)
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .map_err(|e| field_error("extensions", format!("`{}`: {e}", path.display())))?;
+            .map_err(|e| format!("`{}`: {e}", path.display()))?;
         if !executable {
-            return Err(field_error(
-                "extensions",
-                format!("`{}` is not an executable file", path.display()),
-            ));
+            return Err(format!("`{}` is not an executable file", path.display()));
         }
         if !names.insert(super::extension_name(path)) {
-            return Err(field_error(
-                "extensions",
-                format!("two extensions are named `{}`: extensions register under their file name, which must be unique", super::extension_name(path)),
-            ));
+            return Err(format!("two extensions are named `{}`: extensions register under their file name, which must be unique", super::extension_name(path)));
         }
     }
     Ok(())
+}
+
+impl FunctionConfig {
+    /// Makes `layers` the function's, in place of the ones it has, with their extensions in
+    /// place of the old layers' (after the function's own, as Lambda starts
+    /// `/opt/extensions/*`), all checked; the error names the field. Nothing changes on an
+    /// error. For a validated function (its paths absolute), as the control plane changes it.
+    pub(crate) fn set_layers(
+        &mut self,
+        layers: Vec<super::layers::Layer>,
+    ) -> Result<(), (&'static str, String)> {
+        super::layers::check_count(layers.len()).map_err(|m| ("layers", m))?;
+        let mut changed = self.clone();
+        changed.apply_layers(layers).map_err(|m| ("layers", m))?;
+        check_extensions(&mut changed.extensions, Path::new("/")).map_err(|m| ("extensions", m))?;
+        *self = changed;
+        Ok(())
+    }
+
+    /// Puts `layers` in place of the function's and their extensions in place of the old
+    /// layers' (unchecked but for the layers' own files); the error is the message for the
+    /// field `layers`.
+    fn apply_layers(&mut self, layers: Vec<super::layers::Layer>) -> Result<(), String> {
+        let found = super::layers::extensions(&layers)?;
+        let old = std::mem::take(&mut self.layer_extensions);
+        self.extensions.retain(|e| !old.contains(e));
+        // A layer's extension listed as one of the function's own already runs once.
+        for extension in found {
+            if !self.extensions.contains(&extension) {
+                self.extensions.push(extension.clone());
+                self.layer_extensions.push(extension);
+            }
+        }
+        self.layers = layers.iter().map(|l| l.dir.clone()).collect();
+        self.resolved_layers = layers;
+        Ok(())
+    }
 }
 
 /// Makes a program path absolute: paths with a `/` are relative to `base`; bare names are

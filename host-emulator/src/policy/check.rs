@@ -126,6 +126,42 @@ const FUNCTION_URL_AUTH_TYPE: Rule = Rule {
     matches: |t| matches!(t, "NONE" | "AWS_IAM"),
 };
 
+/// `AddLayerVersionPermission`'s action: the one a layer's policy grants.
+const LAYER_ACTION: Rule = Rule {
+    field: "action",
+    min: 0,
+    max: 22,
+    constraint: "Member must satisfy regular expression pattern: lambda:GetLayerVersion",
+    matches: |a| a == "lambda:GetLayerVersion",
+};
+
+/// `AddLayerVersionPermission`'s principal: an account, its root, or anyone.
+const LAYER_PRINCIPAL: Rule = Rule {
+    field: "principal",
+    min: 0,
+    max: 10_000,
+    constraint: "Member must satisfy regular expression pattern: \\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root",
+    matches: |p| {
+        p == "*"
+            || is_account(p)
+            || p.strip_prefix("arn:aws").is_some_and(|rest| {
+                rest.split_once(":iam::").is_some_and(|(partition, root)| {
+                    partition.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+                        && root.strip_suffix(":root").is_some_and(is_account)
+                })
+            })
+    },
+};
+
+/// `AddLayerVersionPermission`'s organization (the same form as `principalOrgID`).
+const ORGANIZATION_ID: Rule = Rule {
+    field: "organizationId",
+    min: 0,
+    max: 34,
+    constraint: "Member must satisfy regular expression pattern: o-[a-z0-9]{10,32}",
+    matches: PRINCIPAL_ORG_ID.matches,
+};
+
 impl Rule {
     /// Adds what `value` breaks to `out`.
     fn check(&self, value: &str, out: &mut Vec<String>) {
@@ -180,6 +216,16 @@ pub(super) fn permission(q: Option<&str>, p: &Permission) -> Vec<String> {
     QUALIFIER.check_given(q, &mut out);
     PRINCIPAL_ORG_ID.check_given(p.principal_org_id.as_deref(), &mut out);
     FUNCTION_URL_AUTH_TYPE.check_given(p.function_url_auth_type.as_deref(), &mut out);
+    out
+}
+
+/// What an `AddLayerVersionPermission` breaks, field by field in the model's order.
+pub(super) fn layer_permission(p: &Permission) -> Vec<String> {
+    let mut out = Vec::new();
+    STATEMENT_ID.check(&p.statement_id, &mut out);
+    LAYER_ACTION.check(&p.action, &mut out);
+    LAYER_PRINCIPAL.check(&p.principal, &mut out);
+    ORGANIZATION_ID.check_given(p.principal_org_id.as_deref(), &mut out);
     out
 }
 
@@ -302,6 +348,25 @@ mod tests {
         assert_eq!(broken(&FUNCTION_URL_AUTH_TYPE, "none").len(), 1);
         assert_eq!(broken(&QUALIFIER, "live!").len(), 1);
         assert!(broken(&QUALIFIER, "$LATEST").is_empty());
+    }
+
+    #[test]
+    fn layer_permissions() {
+        let p = |action: &str, principal: &str, org: Option<&str>| Permission {
+            statement_id: "share".into(),
+            action: action.into(),
+            principal: principal.into(),
+            principal_org_id: org.map(str::to_owned),
+            ..Permission::default()
+        };
+        for principal in ["*", "210987654321", "arn:aws:iam::210987654321:root"] {
+            let ok = p("lambda:GetLayerVersion", principal, Some("o-a1b2c3d4e5"));
+            assert!(layer_permission(&ok).is_empty(), "{principal}");
+        }
+        let all = layer_permission(&p("lambda:InvokeFunction", "s3.amazonaws.com", Some("o-x")));
+        let fields: Vec<&str> = all.iter().filter_map(|m| m.split('\'').nth(3)).collect();
+        assert_eq!(fields, ["action", "principal", "organizationId"]);
+        assert!(all[1].contains(r"\d{12}|\*|arn:"), "{}", all[1]);
     }
 
     #[test]

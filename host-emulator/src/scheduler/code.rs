@@ -7,7 +7,9 @@
 //! interpreter's file) and, when `code_dir` was given (not derived from the program's path),
 //! every file under it, down to [`MAX_DEPTH`] directories,
 //! skipping `node_modules`, `__pycache__` and directories whose name starts with a dot, and
-//! stopping after [`MAX_ENTRIES`] entries. Each poll folds every entry's path, size,
+//! stopping after [`MAX_ENTRIES`] entries; and the same way, the directories of its layers
+//! that are used where they are (not the unpacked `.zip` layers, which never change), up to
+//! [`MAX_ENTRIES`] entries for all of them. Each poll folds every entry's path, size,
 //! modification time and inode into one fingerprint.
 //!
 //! A change counts once the new fingerprint has been seen on two polls in a row
@@ -39,6 +41,7 @@ const SKIPPED_DIRS: &[&str] = &["node_modules", "__pycache__"];
 pub(crate) struct CodePaths {
     program: Option<PathBuf>,
     code_dir: Option<PathBuf>,
+    layers: Vec<PathBuf>,
 }
 
 impl CodePaths {
@@ -64,8 +67,18 @@ impl CodePaths {
         // `/usr/bin` for an interpreter) holds far more than the function: only a given one is
         // walked.
         let code_dir = config.code_dir.clone().filter(|_| config.code_dir_given);
-        let paths = CodePaths { program, code_dir };
-        (paths.program.is_some() || paths.code_dir.is_some()).then_some(paths)
+        let layers = config
+            .resolved_layers
+            .iter()
+            .filter_map(|l| l.watched_dir().map(Path::to_path_buf))
+            .collect();
+        let paths = CodePaths {
+            program,
+            code_dir,
+            layers,
+        };
+        let watched = paths.program.is_some() || paths.code_dir.is_some();
+        (watched || !paths.layers.is_empty()).then_some(paths)
     }
 
     /// One fingerprint of everything watched (blocking: it reads file metadata).
@@ -77,6 +90,11 @@ impl CodePaths {
         if let Some(dir) = &self.code_dir {
             let mut budget = MAX_ENTRIES;
             hash_dir(&mut hasher, dir, MAX_DEPTH, &mut budget);
+        }
+        let mut budget = MAX_ENTRIES;
+        for layer in &self.layers {
+            layer.hash(&mut hasher);
+            hash_dir(&mut hasher, layer, MAX_DEPTH, &mut budget);
         }
         hasher.finish()
     }
@@ -292,6 +310,22 @@ mod tests {
         let before = paths.fingerprint();
         write(&dir.join("other-build-output"), "x");
         assert_eq!(paths.fingerprint(), before, "only the program counts");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_directories_of_layers_are_watched() {
+        let dir = tempdir("layer");
+        write(&dir.join("python/mod.py"), "v1");
+        let mut config = FunctionConfig::new("f").command(["/bin/true"]).layer(&dir);
+        config = config.validate("<test>", Path::new("/")).unwrap();
+        let paths = CodePaths::of(&config).unwrap();
+        assert_eq!(paths.layers, std::slice::from_ref(&dir));
+        let before = paths.fingerprint();
+        write(&dir.join("python/mod.py"), "v2 longer");
+        assert_ne!(paths.fingerprint(), before);
+        let off = config.clone().reload(false);
+        assert_eq!(CodePaths::of(&off), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

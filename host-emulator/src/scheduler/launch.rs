@@ -55,6 +55,8 @@ pub(crate) struct Launcher {
     pub tasks: Arc<PoolTasks>,
     /// Where a published version's copy of its code on disk is made.
     pub store: Arc<crate::package::PackageStore>,
+    /// The layer versions a settings update may name.
+    pub layers: Arc<crate::layer_versions::LayerVersions>,
 }
 
 impl Launcher {

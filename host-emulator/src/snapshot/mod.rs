@@ -296,7 +296,7 @@ impl Snapshot {
 /// Removes a snapshot's directory, modes that forbid it (a read-only directory copied as it
 /// was) notwithstanding. Best effort: a directory already gone (the store removed first) is
 /// fine.
-fn remove_tree(dir: &Path) {
+pub(crate) fn remove_tree(dir: &Path) {
     if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() {
         return;
     }

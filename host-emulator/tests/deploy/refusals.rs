@@ -81,7 +81,7 @@ async fn bad_deployments_are_refused_in_aws_shape_and_change_nothing() {
             good(json!({ "Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"] })),
             400,
             "InvalidParameterValueException",
-            "`Layers`",
+            "does not exist",
         ),
         (
             good(json!({ "PackageType": "Image" })),

@@ -29,7 +29,7 @@ async fn bad_updates_get_aws_errors_and_change_nothing() {
         (json!({"Runtime": "python3.13"}), "Runtime"),
         (
             json!({"Layers": ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]}),
-            "cannot change them",
+            "does not exist",
         ),
         (
             json!({"LoggingConfig": {"ApplicationLogLevel": "DEBUG"}}),

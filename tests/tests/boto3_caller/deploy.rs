@@ -45,7 +45,7 @@ fn boto3_updates_settings_and_publishes_versions_with_its_waiters() -> TestResul
         assert_exception(&report, "too_small", "InvalidParameterValueException", 400);
         assert_exception(&report, "stale", "PreconditionFailedException", 412);
         // A role is stored and shown (no identity is assumed here); a malformed one is
-        // refused, and layers are not emulated.
+        // refused, and so is a layer version the emulator does not have.
         let role = "arn:aws:iam::123456789012:role/other";
         assert_eq!(report["role"], role, "{report}");
         assert_eq!(report["role_read_back"], role, "{report}");
@@ -56,7 +56,10 @@ fn boto3_updates_settings_and_publishes_versions_with_its_waiters() -> TestResul
         assert_eq!(report["bad_role"]["status"], 400, "{report}");
         assert_exception(&report, "layers", "InvalidParameterValueException", 400);
         let message = report["layers"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("Layers"), "{message}");
+        assert!(
+            message.contains("layer:shared:1 does not exist"),
+            "{message}"
+        );
         assert_eq!(report["versions"], json!(["$LATEST", "1"]));
         Ok(())
     })

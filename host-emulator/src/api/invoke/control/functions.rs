@@ -21,6 +21,7 @@ use super::read::configuration;
 use super::settings::{logging_update, settings_error, ApiLoggingConfig, Environment};
 use super::write::{read_json_within, unqualified};
 use super::Answer;
+use crate::config::layers::Layer;
 use crate::config::{ConfigError, FunctionConfig, LoggingConfig};
 use crate::deploy::{self, DeployError};
 use crate::package::{PackageError, MAX_ZIPPED_BYTES};
@@ -29,7 +30,7 @@ use crate::versions::Function;
 
 /// Lambda's largest `CreateFunction` / `UpdateFunctionCode` request: a 50 MB `.zip` in base64,
 /// with the rest of the document.
-const MAX_REQUEST_BYTES: usize = 69_905_067;
+pub(super) const MAX_REQUEST_BYTES: usize = 69_905_067;
 
 /// `CreateFunction`'s body. Fields Firebox cannot apply land in `other`: refused by name,
 /// unless empty (as some deployment tools send them).
@@ -51,6 +52,7 @@ struct CreateFunction {
     logging_config: Option<ApiLoggingConfig>,
     architectures: Option<Vec<String>>,
     tags: Option<BTreeMap<String, String>>,
+    layers: Option<Vec<String>>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -107,7 +109,7 @@ pub(super) async fn create_function(
     }
     check_architectures(body.architectures.as_deref())?;
     let code = body.code.ok_or_else(|| missing("code"))?;
-    let zip = zip_file("CreateFunction", code.zip_file, &code.other)?;
+    let zip = zip_file("CreateFunction", "function", code.zip_file, &code.other)?;
     let (Some(runtime), handler) = (body.runtime, body.handler) else {
         return Err(bad_parameter(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
@@ -121,6 +123,16 @@ pub(super) async fn create_function(
     if functions.get(&name).is_some() {
         return Err(exists(&name));
     }
+    let layers = functions
+        .deployment
+        .layers
+        .for_function(
+            &body.layers.unwrap_or_default(),
+            &[],
+            &functions.default_region,
+            &functions.default_account,
+        )
+        .map_err(super::layers::ref_error)?;
 
     let mut config = FunctionConfig::new(&name)
         .region(&functions.default_region)
@@ -152,7 +164,7 @@ pub(super) async fn create_function(
         .map_err(|e| deploy_error(DeployError::Package(e)))?;
     config.reload = false;
     config.package = Some(package.clone());
-    let created = start(functions, config.code_dir(package.dir.clone()));
+    let created = start(functions, config.code_dir(package.dir.clone()), layers);
     let function = match created {
         Ok(function) => function,
         Err(e) => {
@@ -172,12 +184,21 @@ pub(super) async fn create_function(
     })
 }
 
-/// Validates `config` as a created function and starts it.
-fn start(functions: &Functions, config: FunctionConfig) -> Result<Arc<Function>, ServiceError> {
+/// Validates `config` as a created function with `layers` and starts it.
+fn start(
+    functions: &Functions,
+    config: FunctionConfig,
+    layers: Vec<Layer>,
+) -> Result<Arc<Function>, ServiceError> {
     let base = config.code_dir.clone().unwrap_or_default();
     let mut config = config
         .validate("<CreateFunction>", &base)
         .map_err(|e| deploy_error(DeployError::Invalid(e)))?;
+    if !layers.is_empty() {
+        config
+            .set_layers(layers)
+            .map_err(|(field, message)| settings_error(settings_invalid(field, message)))?;
+    }
     // `validate` makes the code directory the function's own, watched unless told otherwise.
     config.reload = false;
     config
@@ -205,7 +226,7 @@ pub(super) async fn update_code(
     let mut others = body.other;
     // Accepted and not needed: the package is unpacked as it comes.
     others.remove("SourceKMSKeyArn");
-    let zip = zip_file("UpdateFunctionCode", body.zip_file, &others)?;
+    let zip = zip_file("UpdateFunctionCode", "function", body.zip_file, &others)?;
     check_architectures(body.architectures.as_deref())?;
     let updated = deploy::update_code(
         &functions.deployment.packages,
@@ -276,9 +297,11 @@ async fn publish(function: &Function) -> Result<Arc<FunctionShared>, ServiceErro
         .map_err(settings_error)
 }
 
-/// The `.zip` of a request, decoded; any other source of code is refused.
-fn zip_file(
+/// The `.zip` of a request, decoded; any other source of code is refused. `what` is the
+/// code's (`function`, `layer`).
+pub(super) fn zip_file(
     operation: &str,
+    what: &str,
     zip_file: Option<String>,
     other: &BTreeMap<String, Value>,
 ) -> Result<Bytes, ServiceError> {
@@ -288,8 +311,8 @@ fn zip_file(
              container image) is not reachable here"
         )));
     }
-    let text =
-        zip_file.ok_or_else(|| bad_parameter("Please provide a source for function code."))?;
+    let text = zip_file
+        .ok_or_else(|| bad_parameter(format!("Please provide a source for {what} code.")))?;
     let zip = base64::engine::general_purpose::STANDARD
         .decode(text.as_bytes())
         .map_err(|e| bad_parameter(format!("{operation}: ZipFile is not valid base64: {e}")))?;
@@ -322,7 +345,7 @@ fn refuse_others(operation: &str, other: &BTreeMap<String, Value>) -> Result<(),
             return Err(bad_parameter(format!(
                 "{operation}: firebox does not emulate `{field}`; it takes FunctionName, Role, \
                  Runtime, Handler, Code.ZipFile, Description, Timeout, MemorySize, Environment, \
-                 LoggingConfig, Architectures, Tags and Publish"
+                 LoggingConfig, Architectures, Layers, Tags and Publish"
             )));
         }
     }
@@ -405,7 +428,7 @@ pub(super) fn validation(detail: String) -> ServiceError {
     )
 }
 
-fn too_large(operation: &str) -> ServiceError {
+pub(super) fn too_large(operation: &str) -> ServiceError {
     ServiceError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLargeException",

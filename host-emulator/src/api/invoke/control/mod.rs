@@ -23,11 +23,16 @@
 //!   code signing configurations), `DeleteFunctionCodeSigningConfig`,
 //!   `GetRuntimeManagementConfig`, `PutRuntimeManagementConfig`,
 //!   `GetFunctionRecursionConfig`, `PutFunctionRecursionConfig`.
+//! - Layers (`layers`): `PublishLayerVersion`, `GetLayerVersion`, `GetLayerVersionByArn`,
+//!   `ListLayers`, `ListLayerVersions`, `DeleteLayerVersion`, and the permissions of a
+//!   version, stored and shown, not enforced: `AddLayerVersionPermission`,
+//!   `GetLayerVersionPolicy`, `RemoveLayerVersionPermission`.
 //!
 //! A method no operation uses on a control-plane path is an unknown operation.
 
 mod event_invoke;
 mod functions;
+mod layers;
 mod policy;
 mod provisioned;
 mod read;
@@ -80,6 +85,8 @@ pub(super) enum Operation<'a> {
     RuntimeManagementConfig(&'a str),
     /// A function's recursive loop setting (`2024-08-31/functions/NAME/recursion-config`).
     RecursionConfig(&'a str),
+    /// Layers and their versions (`2018-10-31/layers...`).
+    Layers(layers::Path<'a>),
     AccountSettings,
 }
 
@@ -124,6 +131,7 @@ impl<'a> Operation<'a> {
             ["", "2024-08-31", "functions", name, "recursion-config"] => {
                 Self::RecursionConfig(name)
             }
+            ["", "2018-10-31", "layers", rest @ ..] => Self::Layers(layers::Path::route(rest)?),
             ["", "2016-08-19", "account-settings"] | ["", "2016-08-19", "account-settings", ""] => {
                 Self::AccountSettings
             }
@@ -154,6 +162,9 @@ pub(super) async fn answer(
     operation: Operation<'_>,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
+    if let Operation::Layers(path) = operation {
+        return layers::answer(req, path, functions).await;
+    }
     let method = req.method().clone();
     match (&operation, method.as_str()) {
         (Operation::Url(name), _) => urls::answer(req, name, false, functions).await,
@@ -263,6 +274,13 @@ mod tests {
                 Operation::CodeSigningConfig(n) => format!("CodeSigningConfig {n}"),
                 Operation::RuntimeManagementConfig(n) => format!("RuntimeManagementConfig {n}"),
                 Operation::RecursionConfig(n) => format!("RecursionConfig {n}"),
+                Operation::Layers(layers::Path::Layers) => "Layers".to_owned(),
+                Operation::Layers(layers::Path::Versions(n)) => format!("LayerVersions {n}"),
+                Operation::Layers(layers::Path::Version(n, v)) => format!("LayerVersion {n} {v}"),
+                Operation::Layers(layers::Path::Policy(n, v)) => format!("LayerPolicy {n} {v}"),
+                Operation::Layers(layers::Path::Statement(n, v, s)) => {
+                    format!("LayerStatement {n} {v} {s}")
+                }
                 Operation::AccountSettings => "GetAccountSettings".to_owned(),
             })
         };
@@ -337,5 +355,25 @@ mod tests {
             Some("RecursionConfig f")
         );
         assert!(route("/2015-03-31/functions/f/recursion-config").is_none());
+        assert_eq!(route("/2018-10-31/layers").as_deref(), Some("Layers"));
+        assert_eq!(route("/2018-10-31/layers/").as_deref(), Some("Layers"));
+        assert_eq!(
+            route("/2018-10-31/layers/deps/versions").as_deref(),
+            Some("LayerVersions deps")
+        );
+        assert_eq!(
+            route("/2018-10-31/layers/deps/versions/2").as_deref(),
+            Some("LayerVersion deps 2")
+        );
+        assert_eq!(
+            route("/2018-10-31/layers/deps/versions/2/policy").as_deref(),
+            Some("LayerPolicy deps 2")
+        );
+        assert_eq!(
+            route("/2018-10-31/layers/deps/versions/2/policy/share").as_deref(),
+            Some("LayerStatement deps 2 share")
+        );
+        assert!(route("/2018-10-31/layers/deps").is_none());
+        assert!(route("/2018-10-31/layers/deps/versions/2/policy/a/b").is_none());
     }
 }

@@ -36,20 +36,11 @@ impl AddPermission {
     /// The permission asked for; the fields Lambda requires and that are missing are a
     /// validation error.
     fn permission(self) -> Result<Permission, ServiceError> {
-        let missing: Vec<String> = [
-            ("statementId", self.statement_id.is_none()),
-            ("action", self.action.is_none()),
-            ("principal", self.principal.is_none()),
-        ]
-        .into_iter()
-        .filter(|(_, missing)| *missing)
-        .map(|(field, _)| {
-            format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")
-        })
-        .collect();
-        if !missing.is_empty() {
-            return Err(error(PolicyError::Invalid(missing)));
-        }
+        require(&[
+            ("statementId", self.statement_id.is_some()),
+            ("action", self.action.is_some()),
+            ("principal", self.principal.is_some()),
+        ])?;
         Ok(Permission {
             statement_id: self.statement_id.unwrap_or_default(),
             action: self.action.unwrap_or_default(),
@@ -62,6 +53,21 @@ impl AddPermission {
             invoked_via_function_url: self.invoked_via_function_url,
             revision_id: self.revision_id,
         })
+    }
+}
+
+/// Lambda's validation error naming each required field (`(field, given)`) that is missing.
+pub(super) fn require(fields: &[(&str, bool)]) -> Result<(), ServiceError> {
+    let missing: Vec<String> = fields
+        .iter()
+        .filter(|(_, given)| !*given)
+        .map(|(field, _)| {
+            format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")
+        })
+        .collect();
+    match missing.is_empty() {
+        true => Ok(()),
+        false => Err(error(PolicyError::Invalid(missing))),
     }
 }
 
@@ -128,7 +134,7 @@ pub(super) async fn answer(
 }
 
 /// Lambda's error for a policy that cannot be read or changed.
-fn error(e: PolicyError) -> ServiceError {
+pub(super) fn error(e: PolicyError) -> ServiceError {
     let (status, code) = match &e {
         PolicyError::Invalid(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
         PolicyError::InvalidPrincipal | PolicyError::LatestQualifier => {

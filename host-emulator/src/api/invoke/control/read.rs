@@ -95,7 +95,8 @@ pub(super) fn get(
         | Operation::PolicyStatement(..)
         | Operation::CodeSigningConfig(_)
         | Operation::RuntimeManagementConfig(_)
-        | Operation::RecursionConfig(_) => Err(super::unknown(req)),
+        | Operation::RecursionConfig(_)
+        | Operation::Layers(_) => Err(super::unknown(req)),
     }
 }
 
@@ -310,7 +311,8 @@ fn account_settings(functions: &Functions) -> Value {
                 .iter()
                 .flat_map(|(_, f)| f.all())
                 .map(|v| code_size(&v.config))
-                .sum::<u64>(),
+                .sum::<u64>()
+                + functions.deployment.layers.total_code_size(),
             "FunctionCount": all.len(),
         },
     })

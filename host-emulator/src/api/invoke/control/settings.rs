@@ -19,8 +19,8 @@ use crate::config::{LogFormat, LogLevel, LoggingUpdate};
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::snapshot::SnapshotError;
 
-/// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a VPC, layers, a
-/// runtime, ...) land in `other` and are refused by name.
+/// `UpdateFunctionConfiguration`'s body. The fields Firebox cannot apply (a VPC, a runtime,
+/// ...) land in `other` and are refused by name.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct UpdateConfiguration {
@@ -75,8 +75,8 @@ pub(super) async fn update_configuration(
     if let Some(field) = body.other.keys().next() {
         return Err(bad_parameter(format!(
             "UpdateFunctionConfiguration: firebox does not emulate `{field}`; it changes \
-             Description, Environment, Handler, LoggingConfig, MemorySize, Role and Timeout \
-             (and takes Layers unchanged)"
+             Description, Environment, Handler, Layers, LoggingConfig, MemorySize, Role and \
+             Timeout"
         )));
     }
     if let Some(role) = body
@@ -86,11 +86,7 @@ pub(super) async fn update_configuration(
     {
         return Err(super::functions::invalid_role(role));
     }
-    let latest = function.latest();
-    if let Some(given) = &body.layers {
-        check_layers_unchanged(&latest.config, given)?;
-    }
-    let name = latest.config.name.clone();
+    let name = function.latest().config.name.clone();
     let logging = body
         .logging_config
         .map(|given| logging_update(&name, given))
@@ -103,6 +99,7 @@ pub(super) async fn update_configuration(
         environment: body.environment.map(|e| e.variables),
         logging: None,
         role: body.role,
+        layers: body.layers,
         revision_id: body.revision_id,
     };
     // The partial logging is merged under the function's writes lock, over the logging
@@ -111,26 +108,6 @@ pub(super) async fn update_configuration(
         .update_configuration_merging(update, logging)
         .map_err(settings_error)?;
     Ok(Answer::ok(configuration(&latest, &latest.config.arn())))
-}
-
-/// Accepts `Layers` only as the layers the function runs: they are directories of the
-/// configuration, which the API cannot change (deploy tools send the list unchanged).
-fn check_layers_unchanged(
-    config: &crate::config::FunctionConfig,
-    given: &[String],
-) -> Result<(), ServiceError> {
-    let current: Vec<String> = config
-        .resolved_layers
-        .iter()
-        .map(|l| l.arn(&config.region, &config.account_id))
-        .collect();
-    if given == current.as_slice() {
-        return Ok(());
-    }
-    Err(bad_parameter(format!(
-        "Layers: firebox runs the layers the configuration declares ({current:?}); the API \
-         cannot change them (got {given:?})"
-    )))
 }
 
 /// `PublishVersion`: 201 with the new version's configuration (or the last version's, when
@@ -196,6 +173,8 @@ pub(super) fn settings_error(e: SettingsError) -> ServiceError {
                 "description" => "Description",
                 "handler" => "Handler",
                 "memory_mb" => "MemorySize",
+                "layers" => "Layers",
+                "extensions" => "Layers (their extensions)",
                 "timeout_s" => "Timeout",
                 "environment" => "Environment.Variables",
                 "logging.application_level" => "LoggingConfig.ApplicationLogLevel",
@@ -220,5 +199,6 @@ pub(super) fn settings_error(e: SettingsError) -> ServiceError {
         }
         // Lambda's refusal of code over the unzipped limit, and code no package could hold.
         SettingsError::Snapshot(_) => bad_parameter(e.to_string()),
+        SettingsError::Layers(e) => super::layers::ref_error(e),
     }
 }
