@@ -4,7 +4,8 @@
 //! both APIs; bad destinations refused with the reason; a connection the extension closes
 //! replaced by a new one) and the records of an Init that fails (`/init/error`, the runtime
 //! exiting, the Init timeout): `platform.initRuntimeDone` and `platform.initReport` with the
-//! status and error type, delivered before the extension hears of the Shutdown.
+//! status and error type, delivered before the extension hears of the Shutdown (or of the
+//! reset before a timed-out Init is retried), and the SHUTDOWN's reason.
 
 mod common;
 
@@ -233,9 +234,15 @@ fn failing_init(dir: &TempDir, mode: &str) -> (FunctionConfig, PathBuf) {
     (f, out)
 }
 
-/// Invokes, expects the Init failure `error_type`, and returns the records once the extension
-/// got its SHUTDOWN (`SHUTDOWN received` is the extension's own mark in the file).
-async fn failed_init_records(emu: &Emulator, out: &Path, error_type: &str) -> Vec<Value> {
+/// Invokes, expects the Init failure `error_type`, and returns the records once the
+/// extensions got `shutdowns` SHUTDOWN events (`SHUTDOWN received` is the extension's own mark
+/// in the file).
+async fn failed_init_records(
+    emu: &Emulator,
+    out: &Path,
+    error_type: &str,
+    shutdowns: usize,
+) -> Vec<Value> {
     let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
     assert_eq!(
         r.function_error.as_deref(),
@@ -244,14 +251,17 @@ async fn failed_init_records(emu: &Emulator, out: &Path, error_type: &str) -> Ve
         r.text()
     );
     assert_eq!(r.json().unwrap()["errorType"], error_type);
-    wait_records(out, "the extension's SHUTDOWN", |r| {
-        r.iter().any(|r| r["type"] == "SHUTDOWN received")
+    wait_records(out, "the extensions' SHUTDOWN", |r| {
+        r.iter()
+            .filter(|r| r["type"] == "SHUTDOWN received")
+            .count()
+            >= shutdowns
     })
     .await
 }
 
-/// The Init records, the extension's SHUTDOWN mark among them, as (type, phase, status,
-/// errorType).
+/// The Init records, the extension's SHUTDOWN marks among them, as (type, phase, status,
+/// errorType); the status of a SHUTDOWN mark is the event's `shutdownReason`.
 fn init_records(got: &[Value]) -> Vec<(String, String, String, Option<String>)> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     got.iter()
@@ -265,7 +275,7 @@ fn init_records(got: &[Value]) -> Vec<(String, String, String, Option<String>)> 
             (
                 text(&r["type"]),
                 text(&record["phase"]),
-                text(&record["status"]),
+                text(&record["status"]).max(text(&record["shutdownReason"])),
                 record["errorType"].as_str().map(str::to_owned),
             )
         })
@@ -287,7 +297,8 @@ fn init(
     )
 }
 
-/// The records of an Init that failed once with `error_type`, then the Shutdown.
+/// The records of an Init that failed once with `error_type`, then the Shutdown (reason
+/// `failure`).
 fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)> {
     vec![
         init("platform.initStart", "init", "", None),
@@ -298,7 +309,7 @@ fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)
             Some(error_type),
         ),
         init("platform.initReport", "init", "error", Some(error_type)),
-        init("SHUTDOWN received", "", "", None),
+        init("SHUTDOWN received", "", "failure", None),
     ]
 }
 
@@ -307,7 +318,7 @@ async fn an_init_error_sends_init_runtime_done_and_init_report_before_the_shutdo
     let dir = TempDir::new("tele-init-error");
     let (f, out) = failing_init(&dir, "init_error");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "MyInitError").await;
+    let got = failed_init_records(&emu, &out, "MyInitError", 1).await;
     assert_eq!(init_records(&got), failed_once("MyInitError"), "{got:#?}");
     let report = &got[index(&got, "platform.initReport", |r| {
         r["type"] == "platform.initReport"
@@ -321,7 +332,7 @@ async fn a_runtime_exiting_in_init_sends_its_records_with_runtime_exit_error() {
     let dir = TempDir::new("tele-init-exit");
     let (f, out) = failing_init(&dir, "exit_now");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "Runtime.ExitError").await;
+    let got = failed_init_records(&emu, &out, "Runtime.ExitError", 1).await;
     assert_eq!(
         init_records(&got),
         failed_once("Runtime.ExitError"),
@@ -337,19 +348,21 @@ async fn an_init_timeout_sends_timeout_records_for_both_inits() {
         .init_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(3));
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "Sandbox.Timedout").await;
-    // The first Init's records reached the first extension before it was killed; the Init
-    // retried inside the invocation (phase `invoke`) went to the extension started with it.
+    let got = failed_init_records(&emu, &out, "Sandbox.Timedout", 2).await;
+    // The first Init's records reached the first extension before the reset told it to stop
+    // (SHUTDOWN `timeout`); the Init retried inside the invocation (phase `invoke`) went to the
+    // extension started with it, which the second timeout stopped the same way.
     assert_eq!(
         init_records(&got),
         vec![
             init("platform.initStart", "init", "", None),
             init("platform.initRuntimeDone", "init", "timeout", None),
             init("platform.initReport", "init", "timeout", None),
+            init("SHUTDOWN received", "", "timeout", None),
             init("platform.initStart", "invoke", "", None),
             init("platform.initRuntimeDone", "invoke", "timeout", None),
             init("platform.initReport", "invoke", "timeout", None),
-            init("SHUTDOWN received", "", "", None),
+            init("SHUTDOWN received", "", "timeout", None),
         ],
         "{got:#?}"
     );

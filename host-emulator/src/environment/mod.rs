@@ -8,6 +8,7 @@
 //! - `extensions`: the Extensions API, and the extensions' part in Init, Invoke and Shutdown;
 //! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
+//! - `reset`: the Shutdown phase, and Lambda's reset after a failure, which behaves like it;
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
 //!   into its cgroups happens off the cold path) and its memory;
@@ -25,6 +26,7 @@ mod memory;
 mod output;
 mod peak;
 pub mod process;
+mod reset;
 mod streaming;
 pub mod telemetry;
 mod variables;
@@ -494,16 +496,7 @@ impl Environment {
             self.drain_output(&mut buf);
             self.flush_output();
         }
-        self.shutdown_phase().await;
-        if let Some(process) = self.process.take() {
-            if process.is_frozen() {
-                self.shared
-                    .metrics
-                    .frozen
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            process.kill().await;
-        }
+        self.reset(self.shutdown_reason).await;
         let reason = std::mem::take(&mut self.end_reason);
         let _ = self.shared.pool.send(PoolMessage::Gone(self.id, reason));
         self.commands.close();

@@ -8,6 +8,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   gated         like normal, but after each INVOKE wait until the file EXT_GATE exists (at
                 most 60 s) before calling next
   hang          like normal, but never call next again after the first INVOKE
+  ignore_shutdown  like normal, but on SHUTDOWN print `[NAME] SHUTDOWN <reason> ignored by
+                pid <pid>` and sleep, neither calling next nor exiting
   crash_init    register, then exit 2 before calling next
   init_error    register, post init/error (Extension.ConfigError), exit 1
   crash_invoke  exit 3 on the first INVOKE
@@ -30,7 +32,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 destinations are probed first (`PROBE <case> <status> <errorType> <errorMessage>`)
 
 In the two telemetry modes, each subscription appends a line to the file EXT_SUBSCRIBED (when
-set), and SHUTDOWN appends `{"type": "SHUTDOWN received"}` to EXT_TELEMETRY_OUT.
+set), and SHUTDOWN appends `{"type": "SHUTDOWN received", "record": {"shutdownReason": REASON}}`
+to EXT_TELEMETRY_OUT.
 """
 import http.client
 import json
@@ -270,8 +273,13 @@ def main():
         event = json.loads(data)
         if event["eventType"] == "SHUTDOWN":
             if MODE.startswith("telemetry"):
+                mark = {"type": "SHUTDOWN received", "record": {"shutdownReason": event["shutdownReason"]}}
                 with open(os.environ["EXT_TELEMETRY_OUT"], "a") as f:
-                    f.write(json.dumps({"type": "SHUTDOWN received"}) + "\n")
+                    f.write(json.dumps(mark) + "\n")
+            if MODE == "ignore_shutdown":
+                say("SHUTDOWN", event["shutdownReason"], "ignored by pid", os.getpid())
+                while True:
+                    time.sleep(3600)
             say("SHUTDOWN", event["shutdownReason"], "deadline_in_ms", event["deadlineMs"] - int(time.time() * 1000),
                 "after", invokes, "invokes")
             sys.exit(0)

@@ -9,8 +9,9 @@
 //! or one JSON record per line over a TCP connection (`tcp_destination`). Records from the
 //! start of Init are kept until Init ends, so that a subscription made during Init (where
 //! Lambda wants them made) also gets `platform.initStart` and the Init lines. Before the
-//! environment's extensions are told to stop (or killed, when an Init is retried), `flush`
-//! has every subscription send what it holds and waits until it is delivered.
+//! environment's extensions are told to stop (the Shutdown phase, or the reset before an Init
+//! is retried), `flush` has every subscription send what it holds and waits until it is
+//! delivered.
 
 mod delivery;
 mod http_destination;
@@ -26,10 +27,6 @@ use delivery::Message;
 
 /// At most this many records wait for the first subscription during Init.
 const BACKLOG_LIMIT: usize = 1000;
-
-/// How long an environment whose Init is retried waits for its subscriptions to deliver what
-/// they hold before its extensions are killed.
-pub(super) const FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// The record types a subscription asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
