@@ -367,3 +367,74 @@ async fn an_init_timeout_sends_timeout_records_for_both_inits() {
         "{got:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
+    let dir = TempDir::new("tele-overflow");
+    let out = dir.path("records.jsonl");
+    let hold = dir.path("hold");
+    let f = subscribed(&dir, "", "telemetry", "telemetry", &out)
+        .env("EXT_TELEMETRY_HOLD", hold.display().to_string())
+        .env("EXT_TELEMETRY_TYPES", "platform,function");
+    let emu = start(vec![f]).await;
+    let (first, _) = ok(&emu, "{}").await;
+    wait_records(&out, "the first report", |r| {
+        has(r, "platform.report", &first)
+    })
+    .await;
+    // From now on the extension takes no batch: the one sent next is held, the buffer behind
+    // it fills (maxItems 1,000), and the rest of 5,000 lines cannot be kept.
+    std::fs::write(&hold, "").unwrap();
+    let (second, _) = ok(&emu, r#"{"print": 5000}"#).await;
+    wait_for_line(&emu, "f", |l| l == "line 4999").await;
+    wait_metric(&emu, "firebox_concurrent_executions{function=\"f\"}", 0.0).await;
+    std::fs::remove_file(&hold).unwrap();
+
+    // Every record of the invocation (its start, 5,000 lines, its end and its report) was
+    // delivered or counted as dropped, exactly once.
+    let dropped = |r: &[Value]| -> u64 {
+        r.iter()
+            .filter(|r| r["type"] == "platform.logsDropped")
+            .map(|r| r["record"]["droppedRecords"].as_u64().unwrap())
+            .sum()
+    };
+    let delivered = |r: &[Value]| -> u64 {
+        let lines = r.iter().filter(|r| r["type"] == "function").count();
+        let platform = ["platform.start", "platform.runtimeDone", "platform.report"]
+            .iter()
+            .filter(|kind| has(r, kind, &second))
+            .count();
+        (lines + platform) as u64
+    };
+    let got = wait_records(&out, "every record delivered or counted", |r| {
+        dropped(r) > 0 && delivered(r) + dropped(r) == 5003
+    })
+    .await;
+    assert!(
+        dropped(&got) >= 3000,
+        "at most a batch and a buffer (1,000 records each) were kept: {} dropped",
+        dropped(&got)
+    );
+    let announcement = &got[index(&got, "platform.logsDropped", |r| {
+        r["type"] == "platform.logsDropped"
+    })];
+    assert!(
+        announcement["record"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("buffering.maxItems")),
+        "{announcement}"
+    );
+    assert!(announcement["record"]["droppedBytes"].as_u64().unwrap() > 0);
+
+    // Once the extension keeps up again, nothing more is lost or announced.
+    let (third, _) = ok(&emu, r#"{"print": 2}"#).await;
+    let got = wait_records(&out, "the third report", |r| {
+        has(r, "platform.report", &third)
+    })
+    .await;
+    let announcements = got
+        .iter()
+        .filter(|r| r["type"] == "platform.logsDropped")
+        .count();
+    assert_eq!(announcements, 1, "one announcement");
+}

@@ -23,7 +23,10 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 API (platform, function and extension records, destination
                 sandbox.localdomain); every record received is appended as a JSON line to the
                 file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`).
-                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25)
+                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25); the types are
+                EXT_TELEMETRY_TYPES (comma-separated; default platform,function,extension).
+                While the file EXT_TELEMETRY_HOLD exists (when set), a batch is held: it is
+                neither read nor answered (at most 60 s)
   telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
                 TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
                 the lines read from the Nth connection are appended, as received, to the file
@@ -104,8 +107,13 @@ def subscribe(ext_id):
 
     out = os.environ["EXT_TELEMETRY_OUT"]
 
+    hold = os.environ.get("EXT_TELEMETRY_HOLD")
+
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
+            deadline = time.monotonic() + 60
+            while hold and os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.01)
             batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with open(out, "a") as f:
                 for record in batch:
@@ -131,9 +139,10 @@ def subscribe(ext_id):
         conn.close()
         return resp.status, data
 
+    types = os.environ.get("EXT_TELEMETRY_TYPES", "platform,function,extension").split(",")
     good = {
         "schemaVersion": "2022-12-13",
-        "types": ["platform", "function", "extension"],
+        "types": types,
         "buffering": {"maxItems": 1000, "maxBytes": 262144,
                       "timeoutMs": int(os.environ.get("EXT_TELEMETRY_TIMEOUT_MS", "25"))},
         "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},

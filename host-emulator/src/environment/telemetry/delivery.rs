@@ -1,266 +1,170 @@
-//! The delivery task of one subscription: it owns the subscription's buffer and its
-//! destination, and nothing else touches them. Records are gathered into a batch until
-//! `maxItems` records or `maxBytes` bytes are there, or `timeoutMs` after the batch's first
-//! record, or until the environment asks for a flush; the batch then goes to the destination
-//! (HTTP or TCP). A batch the destination cannot take is tried again on a fresh connection a few
-//! times over about a second, then dropped; the records dropped are counted and announced with a
-//! `platform.logsDropped` record at the head of the next batch that gets through (to
-//! subscribers of `platform` records).
+//! The delivery task of one subscription: it owns the subscription's buffer and its sender
+//! (`sending`), and nothing else touches them. Records gather in the buffer until `maxItems`
+//! records or `maxBytes` bytes are there, or `timeoutMs` after the buffer's first record, or
+//! until the environment asks for a flush; the buffer then goes to the destination as a batch.
+//! One batch is sent at a time; the buffer keeps filling meanwhile, and its memory is bounded
+//! as on Lambda: a record that comes while a batch is still being sent and the buffer is full
+//! is dropped, counted, and announced by a `platform.logsDropped` record at the head of the
+//! next batch that gets through.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-use super::http_destination::HttpDestination;
-use super::tcp_destination::TcpDestination;
-use super::{Protocol, TelemetrySubscription};
-use crate::logs::system::now;
-
-/// How often, and after which pauses, a batch is tried again when the destination cannot be
-/// reached (its listener not bound yet, or between two of its connections).
-const RETRY_PAUSES: [Duration; 5] = [
-    Duration::from_millis(10),
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-];
+use super::sending::{Dropped, Sender};
+use super::TelemetrySubscription;
 
 /// What the environment sends a delivery task.
 #[derive(Debug)]
 pub(super) enum Message {
     /// A record (`{"time", "type", "record"}`) for the next batch.
     Record(Value),
-    /// Send the batch now; answer once it is delivered or given up.
+    /// Send what the buffer holds now; answer once it is delivered or given up.
     Flush(oneshot::Sender<()>),
 }
 
-/// Why a batch did not get through.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum DeliveryError {
-    /// No connection to the destination (nothing listens, or the connection broke while the
-    /// batch was sent): worth another try.
-    #[error("cannot reach the destination: {0}")]
-    Unreachable(#[from] std::io::Error),
-    /// The HTTP destination answered with an error status: it got the batch and refused it.
-    #[error("the destination answered {0}")]
-    Refused(http::StatusCode),
-    /// The HTTP request could not be built (the path was checked when the subscription was
-    /// made, so this is not expected).
-    #[error("cannot build the request: {0}")]
-    Request(#[from] http::Error),
-}
-
-impl DeliveryError {
-    fn worth_retrying(&self) -> bool {
-        matches!(self, DeliveryError::Unreachable(_))
-    }
-}
-
-/// Where a subscription's batches go.
-enum Destination {
-    Http(HttpDestination),
-    Tcp(TcpDestination),
-}
-
-impl Destination {
-    fn new(to: &TelemetrySubscription) -> Self {
-        match to.protocol {
-            Protocol::Http => Destination::Http(HttpDestination::new(to)),
-            Protocol::Tcp => Destination::Tcp(TcpDestination::new(to)),
-        }
-    }
-
-    /// The bytes of a batch of serialized records, in this destination's framing.
-    fn encode(&self, records: &[String]) -> bytes::Bytes {
-        let size: usize = records.iter().map(|r| r.len() + 1).sum();
-        let mut body = String::with_capacity(size + 2);
-        match self {
-            // A JSON array.
-            Destination::Http(_) => {
-                body.push('[');
-                for (i, record) in records.iter().enumerate() {
-                    if i > 0 {
-                        body.push(',');
-                    }
-                    body.push_str(record);
-                }
-                body.push(']');
-            }
-            // Newline-delimited JSON: one record per line.
-            Destination::Tcp(_) => {
-                for record in records {
-                    body.push_str(record);
-                    body.push('\n');
-                }
-            }
-        }
-        bytes::Bytes::from(body)
-    }
-
-    async fn send(&mut self, body: bytes::Bytes) -> Result<(), DeliveryError> {
-        match self {
-            Destination::Http(http) => http.send(body).await,
-            Destination::Tcp(tcp) => tcp.send(&body).await,
-        }
-    }
-}
-
-/// The records gathered for the next batch, serialized.
-#[derive(Default)]
-struct Batch {
+/// The records gathered for the next batch, serialized, and what waits on them.
+struct Buffer {
+    max_items: usize,
+    max_bytes: usize,
+    timeout: Duration,
     records: Vec<String>,
     bytes: usize,
+    /// When the buffer is due (`timeoutMs` after its first record).
+    due_at: Option<Instant>,
+    /// Flushes asked for while these records were here.
+    flushes: Vec<oneshot::Sender<()>>,
+    /// Records that came while the buffer was full and a batch was being sent.
+    overflowed: Dropped,
 }
 
-impl Batch {
-    fn push(&mut self, record: &Value) {
+impl Buffer {
+    fn new(to: &TelemetrySubscription) -> Self {
+        Self {
+            max_items: to.max_items,
+            max_bytes: to.max_bytes,
+            timeout: to.timeout,
+            records: Vec::new(),
+            bytes: 0,
+            due_at: None,
+            flushes: Vec::new(),
+            overflowed: Dropped::default(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.records.len() >= self.max_items || self.bytes >= self.max_bytes
+    }
+
+    /// Adds a record; `sending` says whether a batch is being sent. A full buffer takes no
+    /// more while one is: the record is dropped and counted.
+    fn push(&mut self, record: &Value, sending: bool) {
         let text = record.to_string();
+        if sending && self.is_full() {
+            self.overflowed.add(text.len());
+            return;
+        }
+        if self.records.is_empty() {
+            self.due_at = Some(Instant::now() + self.timeout);
+        }
         self.bytes += text.len();
         self.records.push(text);
     }
 
-    fn take(&mut self) -> Vec<String> {
+    /// Whether the buffer is to be sent now (when no batch is being sent): it is full, its
+    /// time is up, a flush asked for it, or the task ends (`closing`).
+    fn is_due(&self, now: Instant, closing: bool) -> bool {
+        !self.records.is_empty()
+            && (self.is_full()
+                || closing
+                || !self.flushes.is_empty()
+                || self.due_at.is_some_and(|at| at <= now))
+    }
+
+    /// The batch, the drops to announce with it and the flushes waiting on it; the buffer is
+    /// empty again.
+    fn take(&mut self) -> (Vec<String>, Dropped, Vec<oneshot::Sender<()>>) {
         self.bytes = 0;
-        std::mem::take(&mut self.records)
+        self.due_at = None;
+        (
+            std::mem::take(&mut self.records),
+            std::mem::take(&mut self.overflowed),
+            std::mem::take(&mut self.flushes),
+        )
     }
 }
 
-/// Records given up since the last batch that got through.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Dropped {
-    records: usize,
-    bytes: usize,
-}
-
-/// A destination and the count of what it missed.
-struct Sender {
-    destination: Destination,
-    dropped: Dropped,
-    /// Whether the subscriber takes `platform` records (and so `platform.logsDropped`).
-    announce_drops: bool,
-}
-
-impl Sender {
-    /// Sends one batch, trying again on a fresh connection while the destination cannot be
-    /// reached; a batch still not through is dropped and counted. There is no time limit on a
-    /// send: while the environment is frozen its extensions cannot take a batch, and it waits
-    /// for the next thaw (as on Lambda, where an invocation's records often arrive while the
-    /// next one runs, or in the Shutdown phase). When the environment ends, its processes die
-    /// and the connection with them.
-    async fn deliver(&mut self, mut records: Vec<String>) {
-        let own = Dropped {
-            records: records.len(),
-            bytes: records.iter().map(String::len).sum(),
-        };
-        if self.announce_drops && self.dropped.records > 0 {
-            records.insert(0, logs_dropped(self.dropped).to_string());
-        }
-        let body = self.destination.encode(&records);
-        let mut pauses = RETRY_PAUSES.iter();
-        loop {
-            match self.destination.send(body.clone()).await {
-                Ok(()) => {
-                    self.dropped = Dropped::default();
-                    return;
-                }
-                Err(e) => match pauses.next().filter(|_| e.worth_retrying()) {
-                    Some(pause) => tokio::time::sleep(*pause).await,
-                    None => {
-                        self.dropped.records += own.records;
-                        self.dropped.bytes += own.bytes;
-                        tracing::debug!(error = %e, dropped = own.records, "telemetry batch not delivered");
-                        return;
-                    }
-                },
-            }
-        }
-    }
-}
-
-/// The `platform.logsDropped` record announcing `dropped`.
-fn logs_dropped(dropped: Dropped) -> Value {
-    json!({
-        "time": now(),
-        "type": "platform.logsDropped",
-        "record": {
-            "reason": "The destination could not be reached: these records were not delivered.",
-            "droppedRecords": dropped.records,
-            "droppedBytes": dropped.bytes,
-        },
-    })
-}
+/// A batch being sent; it gives the sender back once it is delivered or given up.
+type Sending = Pin<Box<dyn Future<Output = Sender> + Send>>;
 
 /// Batches the records of subscription `to` and sends each batch; ends when the environment
 /// drops its sender (after sending what is left).
 pub(super) async fn run(to: TelemetrySubscription, mut messages: mpsc::UnboundedReceiver<Message>) {
-    let mut sender = Sender {
-        destination: Destination::new(&to),
-        dropped: Dropped::default(),
-        announce_drops: to.types.platform && to.api.sends("platform.logsDropped"),
-    };
-    let mut batch = Batch::default();
-    let flush_at = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(flush_at);
+    let mut idle = Some(Sender::new(&to));
+    let mut sending: Option<Sending> = None;
+    // Flushes answered once the batch being sent is through.
+    let mut flushed_by_sending: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut buffer = Buffer::new(&to);
+    let mut open = true;
+    let timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(timer);
     loop {
+        if let Some(mut sender) = idle.take() {
+            if buffer.is_due(Instant::now(), !open) {
+                let (records, overflowed, flushes) = buffer.take();
+                flushed_by_sending = flushes;
+                sending = Some(Box::pin(async move {
+                    sender.deliver(records, overflowed).await;
+                    sender
+                }));
+            } else {
+                idle = Some(sender);
+            }
+        }
+        if !open && sending.is_none() && buffer.records.is_empty() {
+            return;
+        }
+        if let Some(at) = buffer.due_at {
+            timer.as_mut().reset(at);
+        }
+        // Messages first: a record the environment sent before the batch being sent got
+        // through came while it was being sent, and counts as such.
         tokio::select! {
-            message = messages.recv() => match message {
-                Some(Message::Record(record)) => {
-                    if batch.records.is_empty() {
-                        flush_at.as_mut().reset(tokio::time::Instant::now() + to.timeout);
-                    }
-                    batch.push(&record);
-                    if batch.records.len() >= to.max_items || batch.bytes >= to.max_bytes {
-                        sender.deliver(batch.take()).await;
+            biased;
+            message = messages.recv(), if open => match message {
+                Some(Message::Record(record)) => buffer.push(&record, sending.is_some()),
+                Some(Message::Flush(done)) => {
+                    if !buffer.records.is_empty() {
+                        buffer.flushes.push(done);
+                    } else if sending.is_some() {
+                        flushed_by_sending.push(done);
+                    } else {
+                        // The environment may have stopped waiting (its limit passed).
+                        let _ = done.send(());
                     }
                 }
-                Some(Message::Flush(done)) => {
-                    if !batch.records.is_empty() {
-                        sender.deliver(batch.take()).await;
-                    }
-                    // The environment may have stopped waiting (its limit passed).
+                None => open = false,
+            },
+            sender = async {
+                match sending.as_mut() {
+                    Some(batch) => batch.await,
+                    None => std::future::pending().await,
+                }
+            }, if sending.is_some() => {
+                sending = None;
+                idle = Some(sender);
+                for done in flushed_by_sending.drain(..) {
                     let _ = done.send(());
                 }
-                None => {
-                    if !batch.records.is_empty() {
-                        sender.deliver(batch.take()).await;
-                    }
-                    return;
-                }
-            },
-            () = &mut flush_at, if !batch.records.is_empty() => {
-                sender.deliver(batch.take()).await;
             }
+            () = &mut timer, if sending.is_none() && buffer.due_at.is_some() => {}
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::environment::telemetry::{TelemetryApi, TelemetryTypes};
-
-    fn subscription(protocol: Protocol) -> TelemetrySubscription {
-        TelemetrySubscription {
-            api: TelemetryApi::Telemetry,
-            types: TelemetryTypes::default(),
-            protocol,
-            host: "127.0.0.1".into(),
-            port: 9,
-            path: "/".into(),
-            max_items: 1000,
-            max_bytes: 262_144,
-            timeout: Duration::from_millis(25),
-        }
-    }
-
-    #[test]
-    fn http_batches_are_json_arrays_and_tcp_batches_one_record_per_line() {
-        let records = vec![r#"{"a":1}"#.to_owned(), r#"{"b":2}"#.to_owned()];
-        let http = Destination::new(&subscription(Protocol::Http));
-        assert_eq!(&http.encode(&records)[..], br#"[{"a":1},{"b":2}]"#);
-        let tcp = Destination::new(&subscription(Protocol::Tcp));
-        assert_eq!(&tcp.encode(&records)[..], b"{\"a\":1}\n{\"b\":2}\n");
-    }
-}
+mod tests;

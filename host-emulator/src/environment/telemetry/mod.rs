@@ -4,9 +4,10 @@
 //! API subscriber gets only the record types that API defines (`platform.start`, `.end`,
 //! `.report`, `.runtimeDone`, `.extension`, `.logsSubscription`, `.logsDropped`, `function`).
 //!
-//! Each subscription has a delivery task (`delivery`) that batches its records and sends each
-//! batch to the extension's destination: a JSON array POSTed over HTTP (`http_destination`),
-//! or one JSON record per line over a TCP connection (`tcp_destination`). Records from the
+//! Each subscription has a delivery task (`delivery`) that batches its records, within a
+//! bounded buffer, and sends each batch (`sending`) to the extension's destination: a JSON
+//! array POSTed over HTTP (`http_destination`), or one JSON record per line over a TCP
+//! connection (`tcp_destination`). Records from the
 //! start of Init are kept until Init ends, so that a subscription made during Init (where
 //! Lambda wants them made) also gets `platform.initStart` and the Init lines. Before the
 //! environment's extensions are told to stop (the Shutdown phase, or the reset before an Init
@@ -15,6 +16,7 @@
 
 mod delivery;
 mod http_destination;
+mod sending;
 mod tcp_destination;
 
 use std::time::Duration;
