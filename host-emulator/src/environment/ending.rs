@@ -67,7 +67,7 @@ impl Environment {
                 // subscriptions with them; the new Init is announced to the new ones.
                 self.held.parked.clear();
                 self.telemetry.restart_init();
-                let start = PlatformLine::init_start(self.init_type(), "invoke");
+                let start = self.init_start("invoke");
                 self.telemetry.platform_line(&start);
                 if let Err(e) = self.spawn_members() {
                     let id = self.first_pending_id().unwrap_or_default();

@@ -339,7 +339,7 @@ impl Environment {
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
-        let init_start = PlatformLine::init_start(env.init_type(), "init");
+        let init_start = env.init_start("init");
         env.telemetry.platform_line(&init_start);
         env.platform(init_start);
         match env.spawn_members() {
@@ -384,6 +384,12 @@ impl Environment {
         self.extension_output = output::OutputReader::new(process.extension_output.is_some());
         self.process = Some(process);
         Ok(())
+    }
+
+    /// The `INIT_START` line (and `platform.initStart` record) of an Init in `phase`.
+    fn init_start(&self, phase: &str) -> PlatformLine {
+        let config = &self.shared.config;
+        PlatformLine::init_start(self.init_type(), phase, (&config.name, config.version()))
     }
 
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`.
