@@ -573,7 +573,9 @@ async fn an_init_timeout_resets_the_extensions_with_a_timeout_shutdown_before_th
         "the SHUTDOWN came between the Init timeout and the retry:\n{}",
         log()
     );
-    let invoke = position(&emu, "f", &format!("[watcher] INVOKE {id}"));
+    let invoke_line = format!("[watcher] INVOKE {id}");
+    wait_for_line(&emu, "f", |l| l.starts_with(&invoke_line)).await;
+    let invoke = position(&emu, "f", &invoke_line);
     assert!(registered[1] < invoke, "{}", log());
     // Only one SHUTDOWN so far: the new extension lives on, and the environment is warm.
     assert_eq!(

@@ -1,167 +1,233 @@
-//! The delivery task of one subscription: it owns the subscription's buffer and its sender
-//! (`sending`), and nothing else touches them. Records gather in the buffer until `maxItems`
-//! records or `maxBytes` bytes are there, or `timeoutMs` after the buffer's first record, or
-//! until the environment asks for a flush; the buffer then goes to the destination as a batch.
-//! One batch is sent at a time; the buffer keeps filling meanwhile, and its memory is bounded
-//! as on Lambda: a record that comes while a batch is still being sent and the buffer is full
-//! is dropped, counted, and announced by a `platform.logsDropped` record at the head of the
-//! next batch that gets through.
+//! The delivery of one subscription: a buffer that the environment fills as records are made
+//! ([`Delivery`]), and a task that owns the subscription's sender (`sending`) and sends the
+//! buffer's batches, one at a time. The buffer is handed over as a batch when `maxItems`
+//! records or `maxBytes` bytes are there, or `timeoutMs` after its first record, or when the
+//! environment asks for a flush. While a batch is handed over or being sent, the buffer keeps
+//! filling, and its memory is bounded as on Lambda: a record made while the buffer is full is
+//! dropped, counted, and announced by a `platform.logsDropped` record at the head of the next
+//! batch that gets through. Whether a record is dropped is decided when it is made, against
+//! the state of the delivery at that moment.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::sending::{Dropped, Sender};
 use super::TelemetrySubscription;
 
-/// What the environment sends a delivery task.
+/// The environment's end of a subscription's delivery. Dropping it lets the task send what is
+/// left, then end.
 #[derive(Debug)]
-pub(super) enum Message {
-    /// A record (`{"time", "type", "record"}`) for the next batch.
-    Record(Value),
-    /// Send what the buffer holds now; answer once it is delivered or given up.
-    Flush(oneshot::Sender<()>),
+pub(super) struct Delivery {
+    shared: Arc<Shared>,
 }
 
-/// The records gathered for the next batch, serialized, and what waits on them.
-struct Buffer {
+/// What the environment and the task share.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the task: a batch is handed over, the buffer got its first record, a flush was
+    /// asked for, or the environment let go.
+    wake: Notify,
+}
+
+#[derive(Debug)]
+struct State {
     max_items: usize,
     max_bytes: usize,
     timeout: Duration,
+    /// The records gathered for the next batch, serialized.
     records: Vec<String>,
     bytes: usize,
     /// When the buffer is due (`timeoutMs` after its first record).
     due_at: Option<Instant>,
-    /// Flushes asked for while these records were here.
+    /// Flushes answered once the buffer's records are delivered (or given up).
     flushes: Vec<oneshot::Sender<()>>,
-    /// Records that came while the buffer was full and a batch was being sent.
+    /// Records made while the buffer was full and a batch was handed over.
     overflowed: Dropped,
+    /// A batch handed over that the task has not taken yet.
+    handed: Option<Batch>,
+    /// Whether a batch is handed over or being sent.
+    sending: bool,
+    /// Flushes answered once the batch handed over or being sent is through.
+    after_sending: Vec<oneshot::Sender<()>>,
+    /// The environment let go.
+    closed: bool,
 }
 
-impl Buffer {
-    fn new(to: &TelemetrySubscription) -> Self {
-        Self {
-            max_items: to.max_items,
-            max_bytes: to.max_bytes,
-            timeout: to.timeout,
-            records: Vec::new(),
-            bytes: 0,
-            due_at: None,
-            flushes: Vec::new(),
-            overflowed: Dropped::default(),
-        }
-    }
+/// A batch, the drops it announces and the flushes waiting on it.
+#[derive(Debug)]
+struct Batch {
+    records: Vec<String>,
+    overflowed: Dropped,
+    flushes: Vec<oneshot::Sender<()>>,
+}
 
+impl State {
     fn is_full(&self) -> bool {
         self.records.len() >= self.max_items || self.bytes >= self.max_bytes
     }
 
-    /// Adds a record; `sending` says whether a batch is being sent. A full buffer takes no
-    /// more while one is: the record is dropped and counted.
-    fn push(&mut self, record: &Value, sending: bool) {
-        let text = record.to_string();
-        if sending && self.is_full() {
-            self.overflowed.add(text.len());
-            return;
+    /// Hands the buffer over as a batch.
+    fn hand_over(&mut self) -> Batch {
+        self.sending = true;
+        self.bytes = 0;
+        self.due_at = None;
+        Batch {
+            records: std::mem::take(&mut self.records),
+            overflowed: std::mem::take(&mut self.overflowed),
+            flushes: std::mem::take(&mut self.flushes),
         }
-        if self.records.is_empty() {
-            self.due_at = Some(Instant::now() + self.timeout);
-        }
-        self.bytes += text.len();
-        self.records.push(text);
     }
 
-    /// Whether the buffer is to be sent now (when no batch is being sent): it is full, its
-    /// time is up, a flush asked for it, or the task ends (`closing`).
-    fn is_due(&self, now: Instant, closing: bool) -> bool {
+    /// Whether the buffer is to go now, when no batch is out: it is full, its time is up, a
+    /// flush asked for it, or the environment let go.
+    fn is_due(&self, now: Instant) -> bool {
         !self.records.is_empty()
             && (self.is_full()
-                || closing
+                || self.closed
                 || !self.flushes.is_empty()
                 || self.due_at.is_some_and(|at| at <= now))
     }
+}
 
-    /// The batch, the drops to announce with it and the flushes waiting on it; the buffer is
-    /// empty again.
-    fn take(&mut self) -> (Vec<String>, Dropped, Vec<oneshot::Sender<()>>) {
-        self.bytes = 0;
-        self.due_at = None;
-        (
-            std::mem::take(&mut self.records),
-            std::mem::take(&mut self.overflowed),
-            std::mem::take(&mut self.flushes),
-        )
+impl Delivery {
+    /// Starts the delivery of subscription `to`: its task, and the buffer the environment
+    /// fills. The task ends after the `Delivery` is dropped and what it left is sent.
+    pub fn start(to: TelemetrySubscription) -> (Self, JoinHandle<()>) {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                max_items: to.max_items,
+                max_bytes: to.max_bytes,
+                timeout: to.timeout,
+                records: Vec::new(),
+                bytes: 0,
+                due_at: None,
+                flushes: Vec::new(),
+                overflowed: Dropped::default(),
+                handed: None,
+                sending: false,
+                after_sending: Vec::new(),
+                closed: false,
+            }),
+            wake: Notify::new(),
+        });
+        let task = tokio::spawn(run(Sender::new(&to), shared.clone()));
+        (Self { shared }, task)
+    }
+
+    /// A record (`{"time", "type", "record"}`, serialized) for the next batch; dropped and
+    /// counted when the buffer is full while a batch is out.
+    pub fn record(&self, record: &str) {
+        let mut state = self.shared.lock();
+        if state.is_full() {
+            if state.sending {
+                state.overflowed.add(record.len());
+                return;
+            }
+            // Full and nothing out: the task has not taken the buffer yet. Hand it over here,
+            // so that the bound does not depend on when the task runs.
+            let batch = state.hand_over();
+            state.handed = Some(batch);
+            self.shared.wake.notify_one();
+        }
+        if state.records.is_empty() {
+            state.due_at = Some(Instant::now() + state.timeout);
+            self.shared.wake.notify_one();
+        }
+        state.bytes += record.len();
+        state.records.push(record.to_owned());
+        if state.is_full() && !state.sending {
+            let batch = state.hand_over();
+            state.handed = Some(batch);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Has the buffer sent now; `done` is answered once everything made before is delivered
+    /// or given up.
+    pub fn flush(&self, done: oneshot::Sender<()>) {
+        let mut state = self.shared.lock();
+        if !state.records.is_empty() {
+            state.flushes.push(done);
+            self.shared.wake.notify_one();
+        } else if state.sending {
+            state.after_sending.push(done);
+        } else {
+            // The environment may have stopped waiting (its limit passed).
+            let _ = done.send(());
+        }
     }
 }
 
-/// A batch being sent; it gives the sender back once it is delivered or given up.
-type Sending = Pin<Box<dyn Future<Output = Sender> + Send>>;
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.wake.notify_one();
+    }
+}
 
-/// Batches the records of subscription `to` and sends each batch; ends when the environment
-/// drops its sender (after sending what is left).
-pub(super) async fn run(to: TelemetrySubscription, mut messages: mpsc::UnboundedReceiver<Message>) {
-    let mut idle = Some(Sender::new(&to));
-    let mut sending: Option<Sending> = None;
-    // Flushes answered once the batch being sent is through.
-    let mut flushed_by_sending: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut buffer = Buffer::new(&to);
-    let mut open = true;
-    let timer = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(timer);
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock is held leaves nothing half-done that matters here (counts
+        // and queued records): carry on with the state as it is.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What the task does next.
+enum Next {
+    Send(Batch),
+    Wait(Option<Instant>),
+    End,
+}
+
+/// Sends the batches of `shared` with `sender`, one at a time, until the environment let go
+/// and everything is sent.
+async fn run(mut sender: Sender, shared: Arc<Shared>) {
     loop {
-        if let Some(mut sender) = idle.take() {
-            if buffer.is_due(Instant::now(), !open) {
-                let (records, overflowed, flushes) = buffer.take();
-                flushed_by_sending = flushes;
-                sending = Some(Box::pin(async move {
-                    sender.deliver(records, overflowed).await;
-                    sender
-                }));
+        let next = {
+            let mut state = shared.lock();
+            if let Some(batch) = state.handed.take() {
+                Next::Send(batch)
+            } else if !state.sending && state.is_due(Instant::now()) {
+                Next::Send(state.hand_over())
+            } else if state.closed && !state.sending && state.records.is_empty() {
+                Next::End
             } else {
-                idle = Some(sender);
+                Next::Wait(state.due_at)
             }
-        }
-        if !open && sending.is_none() && buffer.records.is_empty() {
-            return;
-        }
-        if let Some(at) = buffer.due_at {
-            timer.as_mut().reset(at);
-        }
-        // Messages first: a record the environment sent before the batch being sent got
-        // through came while it was being sent, and counts as such.
-        tokio::select! {
-            biased;
-            message = messages.recv(), if open => match message {
-                Some(Message::Record(record)) => buffer.push(&record, sending.is_some()),
-                Some(Message::Flush(done)) => {
-                    if !buffer.records.is_empty() {
-                        buffer.flushes.push(done);
-                    } else if sending.is_some() {
-                        flushed_by_sending.push(done);
-                    } else {
-                        // The environment may have stopped waiting (its limit passed).
-                        let _ = done.send(());
-                    }
-                }
-                None => open = false,
-            },
-            sender = async {
-                match sending.as_mut() {
-                    Some(batch) => batch.await,
-                    None => std::future::pending().await,
-                }
-            }, if sending.is_some() => {
-                sending = None;
-                idle = Some(sender);
-                for done in flushed_by_sending.drain(..) {
+        };
+        match next {
+            Next::Send(batch) => {
+                sender.deliver(batch.records, batch.overflowed).await;
+                let after = {
+                    let mut state = shared.lock();
+                    state.sending = false;
+                    std::mem::take(&mut state.after_sending)
+                };
+                for done in batch.flushes.into_iter().chain(after) {
                     let _ = done.send(());
                 }
             }
-            () = &mut timer, if sending.is_none() && buffer.due_at.is_some() => {}
+            Next::Wait(due_at) => {
+                let due = async {
+                    match due_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = due => {}
+                }
+            }
+            Next::End => return,
         }
     }
 }

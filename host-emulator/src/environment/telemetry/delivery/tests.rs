@@ -1,14 +1,14 @@
-//! The delivery task against a real HTTP destination that holds its answers: batching, the
-//! bounded buffer, the records dropped while a batch is held, their announcement, and flushes.
+//! The delivery against a real HTTP destination that holds its answers: batching, the bounded
+//! buffer, the records dropped while a batch is held, their announcement, and flushes.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::{run, Message};
+use super::Delivery;
 use crate::environment::telemetry::sending::OVERFLOW_REASON;
 use crate::environment::telemetry::{
     Protocol, TelemetryApi, TelemetrySubscription, TelemetryTypes,
@@ -71,15 +71,14 @@ async fn answer_ok(conn: &mut BufReader<TcpStream>) {
 async fn records_that_find_the_buffer_full_while_a_batch_is_held_are_dropped_and_announced() {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (messages, rx) = mpsc::unbounded_channel();
+    let (delivery, task) = Delivery::start(subscription(port, 1000));
     // 3,000 records at once, maxItems 1,000: the first 1,000 go out as a batch that the
     // destination holds; the next 1,000 fill the buffer; the last 1,000 find it full.
     for i in 0..3000 {
-        messages.send(Message::Record(line(i))).unwrap();
+        delivery.record(&line(i).to_string());
     }
     let (flushed, mut flush_done) = oneshot::channel();
-    messages.send(Message::Flush(flushed)).unwrap();
-    let task = tokio::spawn(run(subscription(port, 1000), rx));
+    delivery.flush(flushed);
 
     let (conn, _) = listener.accept().await.unwrap();
     let mut conn = BufReader::new(conn);
@@ -88,7 +87,7 @@ async fn records_that_find_the_buffer_full_while_a_batch_is_held_are_dropped_and
     assert_eq!(first.len(), 1000);
     assert_eq!((&first[0], &first[999]), (&line(0), &line(999)));
     // The batch is held a while; the flush is not answered before everything is through.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(flush_done.try_recv().is_err(), "flushed before delivery");
     answer_ok(&mut conn).await;
 
@@ -109,14 +108,14 @@ async fn records_that_find_the_buffer_full_while_a_batch_is_held_are_dropped_and
         .unwrap();
 
     // Nothing is dropped once the destination keeps up, and the announcement is not repeated.
-    messages.send(Message::Record(line(3000))).unwrap();
+    delivery.record(&line(3000).to_string());
     let third = request(&mut conn).await;
     assert_eq!(third, json!([line(3000)]), "sent after timeoutMs");
     answer_ok(&mut conn).await;
-    drop(messages);
+    drop(delivery);
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
-        .expect("the task ends with its sender")
+        .expect("the task ends once the environment lets go")
         .unwrap();
 }
 
@@ -124,12 +123,11 @@ async fn records_that_find_the_buffer_full_while_a_batch_is_held_are_dropped_and
 async fn what_is_left_is_sent_when_the_environment_lets_go() {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (messages, rx) = mpsc::unbounded_channel();
     let mut to = subscription(port, 1000);
     to.timeout = Duration::from_secs(30);
-    let task = tokio::spawn(run(to, rx));
-    messages.send(Message::Record(line(0))).unwrap();
-    drop(messages);
+    let (delivery, task) = Delivery::start(to);
+    delivery.record(&line(0).to_string());
+    drop(delivery);
     let (conn, _) = listener.accept().await.unwrap();
     let mut conn = BufReader::new(conn);
     assert_eq!(request(&mut conn).await, json!([line(0)]));
