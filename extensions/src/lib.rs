@@ -82,7 +82,7 @@ pub use subscription::{Buffering, Protocol, TelemetryType};
 pub use telemetry::{
     ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
     LogsDroppedRecord, ReportMetrics, ReportRecord, RestoreReportMetrics, RestoreReportRecord,
-    RestoreRuntimeDoneRecord, RestoreStartRecord, RuntimeDoneMetrics, RuntimeDoneRecord, Span,
+    RestoreRuntimeDoneRecord, RuntimeDoneMetrics, RuntimeDoneRecord, RuntimeInstance, Span,
     StartRecord, TelemetryEvent, TelemetryRecord, TelemetryStatus, TelemetrySubscriptionRecord,
 };
 pub use tower::{self, service_fn, Service};

@@ -13,7 +13,7 @@ mod records;
 pub use records::{
     ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
     LogsDroppedRecord, ReportMetrics, ReportRecord, RestoreReportMetrics, RestoreReportRecord,
-    RestoreRuntimeDoneRecord, RestoreStartRecord, RuntimeDoneMetrics, RuntimeDoneRecord, Span,
+    RestoreRuntimeDoneRecord, RuntimeDoneMetrics, RuntimeDoneRecord, RuntimeInstance, Span,
     StartRecord, TelemetrySubscriptionRecord,
 };
 
@@ -122,7 +122,7 @@ pub enum TelemetryRecord {
     /// `platform.report`: an invocation's outcome, duration, billing and memory.
     PlatformReport(ReportRecord),
     /// `platform.restoreStart`: a SnapStart environment's restore began.
-    PlatformRestoreStart(RestoreStartRecord),
+    PlatformRestoreStart(RuntimeInstance),
     /// `platform.restoreRuntimeDone`: the runtime finished its restore (or failed it).
     PlatformRestoreRuntimeDone(RestoreRuntimeDoneRecord),
     /// `platform.restoreReport`: a restore's outcome and duration.

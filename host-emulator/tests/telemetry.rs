@@ -73,6 +73,11 @@ fn has(records: &[Value], kind: &str, id: &str) -> bool {
         .any(|r| r["type"] == kind && r["record"]["requestId"] == id)
 }
 
+/// How many of `records` are of type `kind`.
+fn count(records: &[Value], kind: &str) -> usize {
+    records.iter().filter(|r| r["type"] == kind).count()
+}
+
 /// Index of the first record satisfying `pred`.
 fn index(records: &[Value], what: &str, pred: impl Fn(&Value) -> bool) -> usize {
     records
@@ -187,11 +192,7 @@ async fn bad_tcp_destinations_are_refused_with_the_reason() {
             .any(|r| r["type"] == "platform.telemetrySubscription")
     })
     .await;
-    let subscriptions = got
-        .iter()
-        .filter(|r| r["type"] == "platform.telemetrySubscription")
-        .count();
-    assert_eq!(subscriptions, 1, "{got:#?}");
+    assert_eq!(count(&got, "platform.telemetrySubscription"), 1, "{got:#?}");
 }
 
 #[tokio::test]
@@ -432,9 +433,5 @@ async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
         has(r, "platform.report", &third)
     })
     .await;
-    let announcements = got
-        .iter()
-        .filter(|r| r["type"] == "platform.logsDropped")
-        .count();
-    assert_eq!(announcements, 1, "one announcement");
+    assert_eq!(count(&got, "platform.logsDropped"), 1, "one announcement");
 }

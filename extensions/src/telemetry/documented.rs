@@ -42,6 +42,19 @@ fn trace_context() -> Tracing {
     }
 }
 
+/// The function, instance and runtime of AWS's `platform.initStart` and
+/// `platform.restoreStart` examples.
+fn documented_instance() -> RuntimeInstance {
+    RuntimeInstance {
+        function_name: "myFunction".into(),
+        function_version: "$LATEST".into(),
+        instance_id: Some("82561ce0-53dd-47d1-90e0-c8f5e063e62e".into()),
+        instance_max_memory: Some(256),
+        runtime_version: Some("nodejs-14.v3".into()),
+        runtime_version_arn: Some("arn".into()),
+    }
+}
+
 #[test]
 fn init_records() {
     let record = read(json!({
@@ -63,12 +76,7 @@ fn init_records() {
         TelemetryRecord::PlatformInitStart(InitStartRecord {
             initialization_type: "on-demand".into(),
             phase: "init".into(),
-            function_name: "myFunction".into(),
-            function_version: "$LATEST".into(),
-            instance_id: Some("82561ce0-53dd-47d1-90e0-c8f5e063e62e".into()),
-            instance_max_memory: Some(256),
-            runtime_version: Some("nodejs-14.v3".into()),
-            runtime_version_arn: Some("arn".into()),
+            runtime: documented_instance(),
         })
     );
 
@@ -229,14 +237,7 @@ fn restore_records() {
     }));
     assert_eq!(
         record,
-        TelemetryRecord::PlatformRestoreStart(RestoreStartRecord {
-            function_name: "myFunction".into(),
-            function_version: "$LATEST".into(),
-            instance_id: Some("82561ce0-53dd-47d1-90e0-c8f5e063e62e".into()),
-            instance_max_memory: Some(256),
-            runtime_version: Some("nodejs-14.v3".into()),
-            runtime_version_arn: Some("arn".into()),
-        })
+        TelemetryRecord::PlatformRestoreStart(documented_instance())
     );
     // The schema calls `instanceMaxMemory` a string here: a string of a number is read too.
     let TelemetryRecord::PlatformRestoreStart(start) = read(json!({

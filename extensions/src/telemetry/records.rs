@@ -3,7 +3,8 @@
 //! `.initReport`), invocation (`platform.start`, `.runtimeDone`, `.report`) and SnapStart
 //! restore (`platform.restoreStart`, `.restoreRuntimeDone`, `.restoreReport`) records,
 //! `platform.extension`, `platform.telemetrySubscription` and `platform.logsDropped`, and the
-//! objects they share (metrics, [`Span`]s, the trace context). A field AWS marks as optional
+//! objects they share (metrics, [`Span`]s, the trace context, the [`RuntimeInstance`] an Init or
+//! a restore starts). A field AWS marks as optional
 //! is an `Option` (or an empty `Vec`); a required one that AWS's own examples leave out is
 //! read as empty rather than refused. Unknown fields are ignored.
 
@@ -20,6 +21,17 @@ pub struct InitStartRecord {
     pub initialization_type: String,
     /// `phase`: `init` (or `invoke`, for an Init suppressed and redone during an invocation).
     pub phase: String,
+    /// `functionName`, `functionVersion`, `instanceId`, `instanceMaxMemory`,
+    /// `runtimeVersion`, `runtimeVersionArn`.
+    #[serde(flatten)]
+    pub runtime: RuntimeInstance,
+}
+
+/// What an Init or a restore starts: the fields `platform.initStart` and
+/// `platform.restoreStart` share (the whole of `platform.restoreStart`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RuntimeInstance {
     /// `functionName` (empty when not sent).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub function_name: String,
@@ -29,7 +41,8 @@ pub struct InitStartRecord {
     /// `instanceId`, when Lambda sends it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
-    /// `instanceMaxMemory`, when Lambda sends it (a number, or a string of one).
+    /// `instanceMaxMemory`, when Lambda sends it (a number, or a string of one: AWS's schema
+    /// has both).
     #[serde(
         deserialize_with = "optional_whole_number",
         skip_serializing_if = "Option::is_none"
@@ -190,33 +203,6 @@ pub struct ReportMetrics {
     /// restored environment.
     #[serde(rename = "restoreDurationMs", skip_serializing_if = "Option::is_none")]
     pub restore_duration_ms: Option<f64>,
-}
-
-/// `platform.restoreStart`: a SnapStart environment's restore from its snapshot began.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RestoreStartRecord {
-    /// `functionName` (empty when not sent).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub function_name: String,
-    /// `functionVersion` (empty when not sent).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub function_version: String,
-    /// `instanceId`, when Lambda sends it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_id: Option<String>,
-    /// `instanceMaxMemory`, when Lambda sends it (a number, or a string of one).
-    #[serde(
-        deserialize_with = "optional_whole_number",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub instance_max_memory: Option<u64>,
-    /// `runtimeVersion`, when Lambda sends it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_version: Option<String>,
-    /// `runtimeVersionArn`, when Lambda sends it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_version_arn: Option<String>,
 }
 
 /// `platform.restoreRuntimeDone`: the runtime finished its restore hooks (or failed them).

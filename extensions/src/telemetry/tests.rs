@@ -33,11 +33,13 @@ fn init_records() {
         TelemetryRecord::PlatformInitStart(InitStartRecord {
             initialization_type: "on-demand".into(),
             phase: "init".into(),
-            function_name: "f".into(),
-            instance_max_memory: Some(3_000_000),
-            runtime_version: Some("firebox:provided.al2023".into()),
-            runtime_version_arn: Some("arn:aws:lambda:::runtime:firebox".into()),
-            ..InitStartRecord::default()
+            runtime: RuntimeInstance {
+                function_name: "f".into(),
+                instance_max_memory: Some(3_000_000),
+                runtime_version: Some("firebox:provided.al2023".into()),
+                runtime_version_arn: Some("arn:aws:lambda:::runtime:firebox".into()),
+                ..RuntimeInstance::default()
+            },
         })
     );
     let record = one(
