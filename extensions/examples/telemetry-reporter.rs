@@ -1,23 +1,30 @@
 //! An external extension that reports what the Telemetry API says: registered for `INVOKE` and
-//! `SHUTDOWN` under its executable's file name, subscribed to `platform` records only, over
-//! HTTP (or TCP when `TELEMETRY_REPORTER_PROTOCOL` is `tcp`), it prints the destination it
-//! subscribed, one line per `platform.initStart` and `platform.report`, and one on `SHUTDOWN`,
-//! then exits 0:
+//! `SHUTDOWN` under its executable's file name, subscribed to `platform` and `function`
+//! records over HTTP (or TCP when `TELEMETRY_REPORTER_PROTOCOL` is `tcp`), it prints the
+//! destination it subscribed, one line per `platform.initStart`, one per `platform.report`
+//! (after the number of the function's lines it received since the previous report), one per
+//! `platform.logsDropped`, and one on `SHUTDOWN`, then exits 0:
 //!
 //! ```text
 //! [telemetry-reporter] SUBSCRIBED <destination URI>
 //! [telemetry-reporter] INIT_START <initializationType>
+//! [telemetry-reporter] LINES <requestId> <count>
 //! [telemetry-reporter] REPORT <requestId> <status> billed=<billedDurationMs>ms
+//! [telemetry-reporter] DROPPED <droppedRecords> records <droppedBytes> bytes: <reason>
 //! [telemetry-reporter] SHUTDOWN <reason>
 //! ```
 //!
-//! It does not subscribe to `function` records: its own output is part of the function's log
-//! stream, and printing those records would print them again, endlessly.
+//! It does not subscribe to `extension` records: its own output is one, and printing those
+//! records would print them again, endlessly.
 //!
 //! Install it as `/opt/extensions/telemetry-reporter` (or list it in the emulator's
 //! `extensions`).
 
-use std::{process::ExitCode, time::Duration};
+use std::{
+    process::ExitCode,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use firebox_extensions::{
     service_fn, BoxError, Buffering, Error, Event, EventType, Extension, Protocol, TelemetryEvent,
@@ -26,6 +33,10 @@ use firebox_extensions::{
 
 /// The variable that picks the protocol: `http` (the default) or `tcp`.
 const PROTOCOL_VAR: &str = "TELEMETRY_REPORTER_PROTOCOL";
+
+/// The function's lines received since the last `platform.report` (batches come one at a
+/// time).
+static LINES: AtomicU64 = AtomicU64::new(0);
 
 /// Prints the records of interest in a batch.
 async fn report(batch: Vec<TelemetryEvent>) -> Result<(), BoxError> {
@@ -37,9 +48,22 @@ async fn report(batch: Vec<TelemetryEvent>) -> Result<(), BoxError> {
                     init.initialization_type
                 )
             }
-            TelemetryRecord::PlatformReport(report) => println!(
-                "[telemetry-reporter] REPORT {} {} billed={}ms",
-                report.request_id, report.status, report.metrics.billed_duration_ms
+            TelemetryRecord::Function(_) => {
+                LINES.fetch_add(1, Ordering::Relaxed);
+            }
+            TelemetryRecord::PlatformReport(report) => {
+                let lines = LINES.swap(0, Ordering::Relaxed);
+                println!("[telemetry-reporter] LINES {} {lines}", report.request_id);
+                println!(
+                    "[telemetry-reporter] REPORT {} {} billed={}ms",
+                    report.request_id,
+                    report.status.as_ref().map_or("-", |s| s.as_str()),
+                    report.metrics.billed_duration_ms
+                )
+            }
+            TelemetryRecord::PlatformLogsDropped(dropped) => println!(
+                "[telemetry-reporter] DROPPED {} records {} bytes: {}",
+                dropped.dropped_records, dropped.dropped_bytes, dropped.reason
             ),
             _ => {}
         }
@@ -67,7 +91,11 @@ async fn run(protocol: Protocol) -> Result<(), Error> {
     let buffering = Buffering::default().with_timeout_ms(BATCH_TIMEOUT_MS)?;
     let extension = Extension::new()
         .events(&[EventType::Invoke, EventType::Shutdown])
-        .telemetry(&[TelemetryType::Platform], buffering, service_fn(report))
+        .telemetry(
+            &[TelemetryType::Platform, TelemetryType::Function],
+            buffering,
+            service_fn(report),
+        )
         .telemetry_protocol(protocol)
         .register()
         .await?;

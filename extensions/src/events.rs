@@ -226,7 +226,8 @@ impl fmt::Display for ShutdownReason {
     }
 }
 
-/// The X-Ray tracing header of an invocation.
+/// The X-Ray tracing header of an invocation (in an `INVOKE` event), or the trace context of
+/// a telemetry record (AWS's `TraceContext`, which may also name its span).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tracing {
     /// `type`: the header's name, `X-Amzn-Trace-Id`.
@@ -235,6 +236,10 @@ pub struct Tracing {
     /// `value`: the header's value (`Root=...;Parent=...;Sampled=...`).
     #[serde(default)]
     pub value: String,
+    /// `spanId`: the span of a telemetry record's trace context, when sent (never in an
+    /// `INVOKE` event).
+    #[serde(rename = "spanId", default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
 }
 
 /// `ms` milliseconds after the Unix epoch.

@@ -77,11 +77,12 @@ pub use events::{
 };
 pub use extension::{Extension, ExtensionKind, RegisteredExtension, HANDLER_ERROR_TYPE};
 pub use listener::{Record, TelemetryListener};
-pub use logs::{EndRecord, LogsDroppedRecord, LogsEvent, LogsRecord, LogsReportRecord};
+pub use logs::{EndRecord, LogsEvent, LogsRecord, LogsReportRecord};
 pub use subscription::{Buffering, Protocol, TelemetryType};
 pub use telemetry::{
     ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
-    ReportMetrics, ReportRecord, RuntimeDoneMetrics, RuntimeDoneRecord, StartRecord,
-    TelemetryEvent, TelemetryRecord, TelemetryStatus, TelemetrySubscriptionRecord,
+    LogsDroppedRecord, ReportMetrics, ReportRecord, RestoreReportMetrics, RestoreReportRecord,
+    RestoreRuntimeDoneRecord, RuntimeDoneMetrics, RuntimeDoneRecord, RuntimeInstance, Span,
+    StartRecord, TelemetryEvent, TelemetryRecord, TelemetryStatus, TelemetrySubscriptionRecord,
 };
 pub use tower::{self, service_fn, Service};

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::{
     telemetry::{typed, RawEvent},
-    ExtensionRecord, ReportMetrics, RuntimeDoneRecord, StartRecord, TelemetryStatus,
-    TelemetrySubscriptionRecord, Tracing,
+    ExtensionRecord, LogsDroppedRecord, ReportMetrics, RuntimeDoneRecord, StartRecord,
+    TelemetryStatus, TelemetrySubscriptionRecord, Tracing,
 };
 
 /// One record of a Logs API batch: `{"time": ..., "type": ..., "record": ...}`.
@@ -214,18 +214,6 @@ pub struct LogsReportRecord {
     /// `tracing`: the invocation's X-Ray trace header, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Tracing>,
-}
-
-/// `platform.logsDropped`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct LogsDroppedRecord {
-    /// `reason`: why the records were dropped.
-    pub reason: String,
-    /// `droppedRecords`: how many.
-    pub dropped_records: u64,
-    /// `droppedBytes`: how many bytes.
-    pub dropped_bytes: u64,
 }
 
 #[cfg(test)]

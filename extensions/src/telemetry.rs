@@ -1,16 +1,21 @@
 //! The records the Telemetry API sends a subscriber: [`TelemetryEvent`]s, each a timestamp and a
-//! [`TelemetryRecord`] — typed for the `platform.*` records Lambda documents, raw JSON for log
-//! lines and anything else. Read leniently: unknown types and fields, and known types whose
+//! [`TelemetryRecord`] — typed for every `platform.*` record Lambda documents (`records`), raw
+//! JSON for log lines and anything else. Read leniently: unknown types and fields, and known types whose
 //! record does not fit, are kept as they came, never an error.
 
 use std::fmt;
 
-use serde::{
-    de::DeserializeOwned, ser::SerializeMap, Deserialize, Deserializer, Serialize, Serializer,
-};
+use serde::{de::DeserializeOwned, ser::SerializeMap, Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::Tracing;
+mod records;
+
+pub use records::{
+    ExtensionRecord, InitReportMetrics, InitReportRecord, InitRuntimeDoneRecord, InitStartRecord,
+    LogsDroppedRecord, ReportMetrics, ReportRecord, RestoreReportMetrics, RestoreReportRecord,
+    RestoreRuntimeDoneRecord, RuntimeDoneMetrics, RuntimeDoneRecord, RuntimeInstance, Span,
+    StartRecord, TelemetrySubscriptionRecord,
+};
 
 /// One record of a telemetry batch: `{"time": ..., "type": ..., "record": ...}`.
 ///
@@ -80,10 +85,14 @@ impl Serialize for TelemetryEvent {
             TelemetryRecord::PlatformStart(r) => map.serialize_entry("record", r)?,
             TelemetryRecord::PlatformRuntimeDone(r) => map.serialize_entry("record", r)?,
             TelemetryRecord::PlatformReport(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformRestoreStart(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformRestoreRuntimeDone(r) => map.serialize_entry("record", r)?,
+            TelemetryRecord::PlatformRestoreReport(r) => map.serialize_entry("record", r)?,
             TelemetryRecord::PlatformExtension(r) => map.serialize_entry("record", r)?,
             TelemetryRecord::PlatformTelemetrySubscription(r) => {
                 map.serialize_entry("record", r)?
             }
+            TelemetryRecord::PlatformLogsDropped(r) => map.serialize_entry("record", r)?,
             TelemetryRecord::Function(r)
             | TelemetryRecord::Extension(r)
             | TelemetryRecord::Other { record: r, .. } => map.serialize_entry("record", r)?,
@@ -94,9 +103,9 @@ impl Serialize for TelemetryEvent {
 
 /// A telemetry record, by its `type`.
 ///
-/// Lambda sends more types than are typed here (`platform.logsDropped`, `platform.restore*`,
-/// ...) and may add fields and types: those come as [`Other`](Self::Other), as does a record of
-/// a typed kind whose fields do not fit (a wrong type, a missing `requestId` or `status`).
+/// Every type of AWS's schema reference (`2022-12-13`) is typed. Lambda may add types: those
+/// come as [`Other`](Self::Other), as does a record of a typed kind whose fields do not fit (a
+/// wrong type, a missing `requestId` or `status`). Fields Lambda adds are ignored.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum TelemetryRecord {
@@ -112,10 +121,19 @@ pub enum TelemetryRecord {
     PlatformRuntimeDone(RuntimeDoneRecord),
     /// `platform.report`: an invocation's outcome, duration, billing and memory.
     PlatformReport(ReportRecord),
+    /// `platform.restoreStart`: a SnapStart environment's restore began.
+    PlatformRestoreStart(RuntimeInstance),
+    /// `platform.restoreRuntimeDone`: the runtime finished its restore (or failed it).
+    PlatformRestoreRuntimeDone(RestoreRuntimeDoneRecord),
+    /// `platform.restoreReport`: a restore's outcome and duration.
+    PlatformRestoreReport(RestoreReportRecord),
     /// `platform.extension`: an extension's registration, when Init ends.
     PlatformExtension(ExtensionRecord),
     /// `platform.telemetrySubscription`: an extension subscribed to telemetry.
     PlatformTelemetrySubscription(TelemetrySubscriptionRecord),
+    /// `platform.logsDropped`: records Lambda dropped instead of delivering them to this
+    /// subscriber (it fell behind, or could not be reached), with how many and why.
+    PlatformLogsDropped(LogsDroppedRecord),
     /// `function`: a line of the function's output — a string, or a JSON object with Lambda's
     /// JSON log format.
     Function(Value),
@@ -142,10 +160,16 @@ impl TelemetryRecord {
             "platform.start" => typed(kind, record, Self::PlatformStart, other),
             "platform.runtimeDone" => typed(kind, record, Self::PlatformRuntimeDone, other),
             "platform.report" => typed(kind, record, Self::PlatformReport, other),
+            "platform.restoreStart" => typed(kind, record, Self::PlatformRestoreStart, other),
+            "platform.restoreRuntimeDone" => {
+                typed(kind, record, Self::PlatformRestoreRuntimeDone, other)
+            }
+            "platform.restoreReport" => typed(kind, record, Self::PlatformRestoreReport, other),
             "platform.extension" => typed(kind, record, Self::PlatformExtension, other),
             "platform.telemetrySubscription" => {
                 typed(kind, record, Self::PlatformTelemetrySubscription, other)
             }
+            "platform.logsDropped" => typed(kind, record, Self::PlatformLogsDropped, other),
             "function" => Self::Function(record),
             "extension" => Self::Extension(record),
             _ => Self::Other { kind, record },
@@ -161,8 +185,12 @@ impl TelemetryRecord {
             Self::PlatformStart(_) => "platform.start",
             Self::PlatformRuntimeDone(_) => "platform.runtimeDone",
             Self::PlatformReport(_) => "platform.report",
+            Self::PlatformRestoreStart(_) => "platform.restoreStart",
+            Self::PlatformRestoreRuntimeDone(_) => "platform.restoreRuntimeDone",
+            Self::PlatformRestoreReport(_) => "platform.restoreReport",
             Self::PlatformExtension(_) => "platform.extension",
             Self::PlatformTelemetrySubscription(_) => "platform.telemetrySubscription",
+            Self::PlatformLogsDropped(_) => "platform.logsDropped",
             Self::Function(_) => "function",
             Self::Extension(_) => "extension",
             Self::Other { kind, .. } => kind,
@@ -195,172 +223,6 @@ pub(crate) fn typed<T: DeserializeOwned, R>(
             other(kind, record)
         }
     }
-}
-
-/// `platform.initStart`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct InitStartRecord {
-    /// `initializationType`: `on-demand`, `provisioned-concurrency`, `snap-start`, ...
-    pub initialization_type: String,
-    /// `phase`: `init` (or `invoke`, for an Init suppressed and redone during an invocation).
-    pub phase: String,
-    /// `runtimeVersion`, when Lambda sends it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_version: Option<String>,
-    /// `runtimeVersionArn`, when Lambda sends it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runtime_version_arn: Option<String>,
-}
-
-/// `platform.initRuntimeDone`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitRuntimeDoneRecord {
-    /// `initializationType`.
-    #[serde(default)]
-    pub initialization_type: String,
-    /// `phase`.
-    #[serde(default)]
-    pub phase: String,
-    /// `status`.
-    pub status: TelemetryStatus,
-    /// `errorType`, when Init failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-}
-
-/// `platform.initReport`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InitReportRecord {
-    /// `initializationType`.
-    #[serde(default)]
-    pub initialization_type: String,
-    /// `phase`.
-    #[serde(default)]
-    pub phase: String,
-    /// `status`.
-    pub status: TelemetryStatus,
-    /// `errorType`, when Init failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-    /// `metrics`.
-    #[serde(default)]
-    pub metrics: InitReportMetrics,
-}
-
-/// The `metrics` of `platform.initReport`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct InitReportMetrics {
-    /// `durationMs`: how long Init took.
-    pub duration_ms: f64,
-}
-
-/// `platform.start`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StartRecord {
-    /// `requestId`: the invocation's request id.
-    pub request_id: String,
-    /// `version`: the function version invoked (`$LATEST`, ...), when sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// `tracing`: the invocation's X-Ray trace header, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracing: Option<Tracing>,
-}
-
-/// `platform.runtimeDone`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RuntimeDoneRecord {
-    /// `requestId`.
-    pub request_id: String,
-    /// `status`: `success`, `error`, `timeout` or `failure`.
-    pub status: TelemetryStatus,
-    /// `errorType`, when the invocation failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-    /// `metrics`.
-    #[serde(default)]
-    pub metrics: RuntimeDoneMetrics,
-}
-
-/// The `metrics` of `platform.runtimeDone`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RuntimeDoneMetrics {
-    /// `durationMs`: how long the runtime took to answer.
-    pub duration_ms: f64,
-    /// `producedBytes`: the size of the answer, when sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub produced_bytes: Option<u64>,
-}
-
-/// `platform.report`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReportRecord {
-    /// `requestId`.
-    pub request_id: String,
-    /// `status`: `success`, `error`, `timeout` or `failure`.
-    pub status: TelemetryStatus,
-    /// `errorType`, when the invocation failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-    /// `metrics`.
-    #[serde(default)]
-    pub metrics: ReportMetrics,
-}
-
-/// The `metrics` of `platform.report`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ReportMetrics {
-    /// `durationMs`: how long the invocation took.
-    #[serde(rename = "durationMs")]
-    pub duration_ms: f64,
-    /// `billedDurationMs`: the duration billed.
-    #[serde(rename = "billedDurationMs", deserialize_with = "whole_number")]
-    pub billed_duration_ms: u64,
-    /// `memorySizeMB`: the function's memory size.
-    #[serde(rename = "memorySizeMB", deserialize_with = "whole_number")]
-    pub memory_size_mb: u64,
-    /// `maxMemoryUsedMB`: the most memory the environment used.
-    #[serde(rename = "maxMemoryUsedMB", deserialize_with = "whole_number")]
-    pub max_memory_used_mb: u64,
-    /// `initDurationMs`: how long Init took, on the first invocation of an environment.
-    #[serde(rename = "initDurationMs", skip_serializing_if = "Option::is_none")]
-    pub init_duration_ms: Option<f64>,
-}
-
-/// `platform.extension`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ExtensionRecord {
-    /// `name`: the extension's name.
-    pub name: String,
-    /// `state`: `Ready`, ...
-    pub state: String,
-    /// `events`: the events it subscribed to (`INVOKE`, `SHUTDOWN`).
-    pub events: Vec<String>,
-    /// `errorType`, when the extension failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_type: Option<String>,
-}
-
-/// `platform.telemetrySubscription`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TelemetrySubscriptionRecord {
-    /// `name`: the extension's name.
-    pub name: String,
-    /// `state`: `Subscribed`, ...
-    pub state: String,
-    /// `types`: the record types it subscribed to (`platform`, `function`, `extension`).
-    pub types: Vec<String>,
 }
 
 /// The outcome in `platform.initRuntimeDone`, `initReport`, `runtimeDone` and `report`.
@@ -435,19 +297,6 @@ impl fmt::Display for TelemetryStatus {
     }
 }
 
-/// A non-negative number as a whole one: Lambda sends integers, `12.0` is read as `12` too.
-fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let number = f64::deserialize(deserializer)?;
-    if number.is_finite() && number >= 0.0 {
-        // Finite and non-negative: `as` saturates at u64::MAX, far above any real metric.
-        Ok(number.round() as u64)
-    } else {
-        Err(serde::de::Error::custom(format!(
-            "expected a non-negative number, found {number}"
-        )))
-    }
-}
-
 /// Reads a batch (a JSON array of records), naming the offending element and field when it is
 /// not one.
 pub(crate) fn parse_batch<E: DeserializeOwned>(body: &[u8]) -> Result<Vec<E>, String> {
@@ -457,5 +306,7 @@ pub(crate) fn parse_batch<E: DeserializeOwned>(body: &[u8]) -> Result<Vec<E>, St
     Ok(batch)
 }
 
+#[cfg(test)]
+mod documented;
 #[cfg(test)]
 mod tests;

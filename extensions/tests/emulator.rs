@@ -3,7 +3,8 @@
 //! function under the Firebox emulator (real processes beside the test runtime, registering
 //! through the emulator's Extensions API and subscribing through its Telemetry or Logs API,
 //! over HTTP and over TCP), through Init, two invocations and the Shutdown phase of an idle
-//! reclaim.
+//! reclaim; and the telemetry reporter stopped for a while, which hears, typed, how many
+//! records the emulator dropped meanwhile.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -299,4 +300,118 @@ async fn log_reporter_over_tcp_hears_every_invocation_and_the_shutdown() {
 #[tokio::test]
 async fn log_reporter_over_http_hears_every_invocation_and_the_shutdown() {
     log_reporter_over("http").await;
+}
+
+/// The process id of the running extension whose environment has `var=value`.
+fn extension_pid(var: &str, value: &str) -> Option<u32> {
+    let mark = format!("{var}={value}");
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let marked = environ.split(|b| *b == 0).any(|v| v == mark.as_bytes());
+        let reporter = String::from_utf8_lossy(&cmdline).contains("telemetry-reporter");
+        (marked && reporter).then_some(pid)
+    })
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test]
+async fn telemetry_reporter_hears_how_many_records_it_lost_while_it_fell_behind() {
+    let f = FunctionConfig::new("f")
+        .command(["python3", "-u", &runtime()])
+        .extension(example("telemetry-reporter"))
+        .env("FIREBOX_TEST_CASE", "fell-behind")
+        .freeze(false)
+        .idle_timeout(Duration::from_secs(60));
+    let emu = Emulator::builder().function(f).start().await.unwrap();
+    let first = invoke(&emu, "{}").await;
+    let report = format!("[telemetry-reporter] REPORT {first} success billed=");
+    wait_until(&emu, "no first REPORT", |lines| {
+        find(lines, &report).is_some()
+    })
+    .await;
+    let pid = extension_pid("FIREBOX_TEST_CASE", "fell-behind").expect("the reporter runs");
+
+    // Stopped, the extension takes no batch: the next one sent is held, the buffer behind it
+    // fills (the reporter's maxBytes, 256 KiB: under 4,000 of these records), and the rest of
+    // the invocation's 20,000 lines is dropped.
+    signal(pid, "STOP");
+    let second = invoke(&emu, r#"{"print": 20000}"#).await;
+    wait_for(&emu, "line 19999").await;
+    signal(pid, "CONT");
+
+    // The SDK hands the extension a typed platform.logsDropped. The invocation's end and
+    // report were dropped too: the next invocation's report, in the same environment once
+    // the extension is back in next, says how many of its lines came.
+    invoke_phase_over(&emu).await;
+    let third = invoke(&emu, "{}").await;
+    let lines = wait_until(&emu, "no DROPPED and third REPORT lines", |lines| {
+        find(lines, "[telemetry-reporter] DROPPED ").is_some()
+            && find(lines, &format!("[telemetry-reporter] REPORT {third} ")).is_some()
+    })
+    .await;
+    let log = lines.join("\n");
+    let dropped = find(&lines, "[telemetry-reporter] DROPPED ").unwrap();
+    let (counts, reason) = dropped
+        .split_once(": ")
+        .expect("DROPPED n records m bytes: why");
+    let counts: Vec<&str> = counts.split(' ').collect();
+    let (records, bytes): (u64, u64) = (counts[0].parse().unwrap(), counts[2].parse().unwrap());
+    assert_eq!((counts[1], counts[3]), ("records", "bytes"), "{dropped}");
+    assert!(reason.contains("maxBytes"), "{reason}");
+    // Kept: the start and the first lines, in a held batch and a buffer of at most 256 KiB
+    // each; dropped, and counted exactly: every record after them (the other lines, the
+    // end and the report), each about 75 bytes.
+    let kept_lines: u64 = find(&lines, &format!("[telemetry-reporter] LINES {third} "))
+        .expect("a LINES line")
+        .parse()
+        .unwrap();
+    assert!(records >= 10_000, "{log}");
+    assert_eq!(kept_lines + records, 20_002, "{log}");
+    assert!((50..100).contains(&(bytes / records)), "{dropped}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("] DROPPED ")).count(),
+        1,
+        "{log}"
+    );
+    assert!(find(&lines, &format!("[telemetry-reporter] REPORT {second} ")).is_none());
+}
+
+/// Waits until no invocation of `f` runs, its invoke phase included (the emulator's
+/// `firebox_concurrent_executions` gauge, from `/metrics`, reads 0).
+async fn invoke_phase_over(emu: &Emulator) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = emu.endpoint().trim_start_matches("http://").to_owned();
+    let series = "firebox_concurrent_executions{function=\"f\"} ";
+    let mut text = String::new();
+    for _ in 0..600 {
+        let mut conn = tokio::net::TcpStream::connect(&address).await.unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        text.clear();
+        conn.read_to_string(&mut text).await.unwrap();
+        if text.lines().any(|l| l.strip_prefix(series) == Some("0")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the invoke phase never ended; metrics:\n{text}");
+}
+
+/// Invokes `f` with `event`, expecting a success; the request id.
+async fn invoke(emu: &Emulator, event: &str) -> String {
+    let r = emu.invoke("f", event.to_owned()).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.function_error, None, "{}", r.text());
+    r.request_id.unwrap()
 }

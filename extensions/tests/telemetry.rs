@@ -236,9 +236,12 @@ async fn register_listens_then_subscribes_before_the_first_next() {
     let TelemetryRecord::PlatformReport(report) = &batch[1].record else {
         panic!("{batch:?}")
     };
-    assert_eq!(report.status, TelemetryStatus::Success);
+    assert_eq!(report.status, Some(TelemetryStatus::Success));
     assert_eq!(report.metrics.billed_duration_ms, 2);
-    assert!(matches!(batch[3].record, TelemetryRecord::Other { .. }));
+    let TelemetryRecord::PlatformLogsDropped(dropped) = &batch[3].record else {
+        panic!("{batch:?}")
+    };
+    assert_eq!((dropped.dropped_records, dropped.dropped_bytes), (1, 0));
 
     harness.shutdown("spindown");
     running.await.unwrap().unwrap();

@@ -4,7 +4,9 @@
 //! for the extensions and the runtime starts after they register; INVOKE events and the invoke
 //! phase lasting until every extension calls next; SHUTDOWN with its reason), the failures
 //! (a crash in Init or during an invocation, init/error, an extension that never registers or
-//! outlives the timeout) and the bad calls with their 403 error types.
+//! outlives the timeout), the resets after a failure (SHUTDOWN `timeout` or `failure`; after
+//! the Init timeout, before the retry starts new extensions, and killing one that ignores it)
+//! and the bad calls with their 403 error types.
 
 mod common;
 
@@ -510,4 +512,144 @@ async fn a_second_next_from_the_same_extension_at_once_is_refused() {
     );
     // The refusal changed nothing: the environment still serves.
     ok(&emu, "f", "{}").await;
+}
+
+/// A function whose first Init never ends (a shell that leaves a marker, then sleeps) and
+/// whose retried Init starts the test runtime: the Init timeout (2 s) resets the environment
+/// and the retry, under the function timeout, succeeds. With the external extension `name` in
+/// `mode`.
+fn slow_first_init(dir: &TempDir, name: &str, mode: &str) -> FunctionConfig {
+    let marker = dir.path("marker");
+    let script = format!(
+        "if [ -e '{m}' ]; then exec {PYTHON} -u '{r}'; else : > '{m}'; echo slow init; exec sleep 1000; fi",
+        m = marker.display(),
+        r = runtime_script()
+    );
+    FunctionConfig::new("f")
+        .command(["/bin/sh", "-c", &script])
+        .init_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(20))
+        .idle_timeout(Duration::from_secs(60))
+        .extension(extension(dir, name))
+        .env(format!("EXT_MODE_{}", name.to_uppercase()), mode)
+}
+
+/// Indexes of the log lines satisfying `pred`.
+fn positions(emu: &Emulator, function: &str, pred: impl Fn(&str) -> bool) -> Vec<usize> {
+    texts(emu, function)
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| pred(l))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_init_timeout_resets_the_extensions_with_a_timeout_shutdown_before_the_retry() {
+    let dir = TempDir::new("ext-init-reset");
+    let emu = start(vec![slow_first_init(&dir, "watcher", "normal")]).await;
+    let (id, pid) = ok(&emu, "f", "{}").await;
+    let log = || texts(&emu, "f").join("\n");
+
+    // The first Init's extension heard of the reset, with reason `timeout` and the phase's
+    // deadline, and exited by itself.
+    let shutdown = position(&emu, "f", "[watcher] SHUTDOWN");
+    let line = &texts(&emu, "f")[shutdown];
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(parts[2], "timeout", "{line}");
+    let left: i64 = parts[4].parse().unwrap();
+    assert!(
+        (0..=2000).contains(&left),
+        "the deadline is the phase's: {line}"
+    );
+    assert!(line.ends_with("after 0 invokes"), "{line}");
+    // In order: the Init timed out, its extension got SHUTDOWN, then the retry started a new
+    // extension, which registered and got the invocation's INVOKE.
+    let timed_out = position(&emu, "f", "Phase: init\tStatus: timeout");
+    let registered = positions(&emu, "f", |l| l.starts_with("[watcher] registered 200"));
+    assert_eq!(registered.len(), 2, "two Inits, two extensions:\n{}", log());
+    assert!(
+        timed_out < shutdown && shutdown < registered[1],
+        "the SHUTDOWN came between the Init timeout and the retry:\n{}",
+        log()
+    );
+    let invoke_line = format!("[watcher] INVOKE {id}");
+    wait_for_line(&emu, "f", |l| l.starts_with(&invoke_line)).await;
+    let invoke = position(&emu, "f", &invoke_line);
+    assert!(registered[1] < invoke, "{}", log());
+    // Only one SHUTDOWN so far: the new extension lives on, and the environment is warm.
+    assert_eq!(
+        positions(&emu, "f", |l| l.starts_with("[watcher] SHUTDOWN")).len(),
+        1,
+        "{}",
+        log()
+    );
+    invoke_phase_over(&emu, "f").await;
+    let (_, again) = ok(&emu, "f", "{}").await;
+    assert_eq!(
+        pid, again,
+        "the retried Init's environment serves the next invoke"
+    );
+}
+
+#[tokio::test]
+async fn an_extension_that_ignores_the_shutdown_of_a_reset_is_killed_and_the_retry_goes_on() {
+    let dir = TempDir::new("ext-init-reset-stuck");
+    let emu = start(vec![slow_first_init(&dir, "stubborn", "ignore_shutdown")]).await;
+    let began = std::time::Instant::now();
+    let (id, _) = ok(&emu, "f", "{}").await;
+    let took = began.elapsed();
+    // The Init timeout (2 s), then the whole Shutdown limit (2 s) that the extension let
+    // pass, then the retry.
+    assert!(
+        took >= Duration::from_millis(3900),
+        "the reset waited for the extension: {took:?}"
+    );
+    let line = wait_for_line(&emu, "f", |l| l.starts_with("[stubborn] SHUTDOWN")).await;
+    let (reason, pid) = line
+        .strip_prefix("[stubborn] SHUTDOWN ")
+        .and_then(|rest| rest.split_once(" ignored by pid "))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(reason, "timeout");
+    // It was killed when the limit passed, while the environment (and the retry's
+    // extension) lives on.
+    assert!(!alive(pid.parse().unwrap()), "the old extension still runs");
+    wait_for_line(&emu, "f", |l| {
+        l.starts_with(&format!("[stubborn] INVOKE {id}"))
+    })
+    .await;
+    assert!(emu.live_processes() > 0, "the environment is gone");
+}
+
+#[tokio::test]
+async fn extensions_learn_why_a_failed_environment_resets() {
+    let dir = TempDir::new("ext-reset-reasons");
+    let other = TempDir::new("ext-reset-reasons-init");
+    let f = with_extensions(&dir, "f", &[("watcher", "normal")]).timeout(Duration::from_secs(1));
+    let init_fails = with_extensions(&other, "g", &[("watcher", "normal")]).command([
+        PYTHON,
+        "-u",
+        &runtime_script(),
+        "init_error",
+    ]);
+    let emu = start(vec![f, init_fails]).await;
+    let shutdown = |reason: &'static str, invokes: usize| {
+        let (start, end) = (
+            format!("[watcher] SHUTDOWN {reason} "),
+            format!("after {invokes} invokes"),
+        );
+        move |l: &str| l.starts_with(&start) && l.ends_with(&end)
+    };
+    // The invocation times out: the reset is a `timeout`.
+    let doc = failed(&emu, "f", r#"{"sleep": 3}"#).await;
+    assert_eq!(doc["errorType"], "Sandbox.Timedout");
+    wait_for_line(&emu, "f", shutdown("timeout", 1)).await;
+    // The runtime crashes during an invocation: a `failure`.
+    let doc = failed(&emu, "f", r#"{"exit": 3}"#).await;
+    assert_eq!(doc["errorType"], "Runtime.ExitError");
+    wait_for_line(&emu, "f", shutdown("failure", 1)).await;
+    // The runtime's Init fails: a `failure` too, before any invocation.
+    let doc = failed(&emu, "g", "{}").await;
+    assert_eq!(doc["errorType"], "MyInitError");
+    wait_for_line(&emu, "g", shutdown("failure", 0)).await;
 }

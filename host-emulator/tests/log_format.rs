@@ -89,6 +89,8 @@ async fn json_format_writes_platform_records_and_tells_the_runtime() {
     let init = &of_type(&log, "platform.initStart")[0]["record"];
     assert_eq!(init["initializationType"], "on-demand");
     assert_eq!(init["phase"], "init");
+    assert_eq!(init["functionVersion"], "$LATEST");
+    assert_eq!(init["functionName"], "j");
     let start = &of_type(&log, "platform.start")[0]["record"];
     assert_eq!(start["requestId"], id.as_str());
     assert_eq!(start["version"], "$LATEST");

@@ -4,7 +4,8 @@
 //! both APIs; bad destinations refused with the reason; a connection the extension closes
 //! replaced by a new one) and the records of an Init that fails (`/init/error`, the runtime
 //! exiting, the Init timeout): `platform.initRuntimeDone` and `platform.initReport` with the
-//! status and error type, delivered before the extension hears of the Shutdown.
+//! status and error type, delivered before the extension hears of the Shutdown (or of the
+//! reset before a timed-out Init is retried), and the SHUTDOWN's reason.
 
 mod common;
 
@@ -70,6 +71,11 @@ fn has(records: &[Value], kind: &str, id: &str) -> bool {
     records
         .iter()
         .any(|r| r["type"] == kind && r["record"]["requestId"] == id)
+}
+
+/// How many of `records` are of type `kind`.
+fn count(records: &[Value], kind: &str) -> usize {
+    records.iter().filter(|r| r["type"] == kind).count()
 }
 
 /// Index of the first record satisfying `pred`.
@@ -186,11 +192,7 @@ async fn bad_tcp_destinations_are_refused_with_the_reason() {
             .any(|r| r["type"] == "platform.telemetrySubscription")
     })
     .await;
-    let subscriptions = got
-        .iter()
-        .filter(|r| r["type"] == "platform.telemetrySubscription")
-        .count();
-    assert_eq!(subscriptions, 1, "{got:#?}");
+    assert_eq!(count(&got, "platform.telemetrySubscription"), 1, "{got:#?}");
 }
 
 #[tokio::test]
@@ -233,9 +235,15 @@ fn failing_init(dir: &TempDir, mode: &str) -> (FunctionConfig, PathBuf) {
     (f, out)
 }
 
-/// Invokes, expects the Init failure `error_type`, and returns the records once the extension
-/// got its SHUTDOWN (`SHUTDOWN received` is the extension's own mark in the file).
-async fn failed_init_records(emu: &Emulator, out: &Path, error_type: &str) -> Vec<Value> {
+/// Invokes, expects the Init failure `error_type`, and returns the records once the
+/// extensions got `shutdowns` SHUTDOWN events (`SHUTDOWN received` is the extension's own mark
+/// in the file).
+async fn failed_init_records(
+    emu: &Emulator,
+    out: &Path,
+    error_type: &str,
+    shutdowns: usize,
+) -> Vec<Value> {
     let r = emu.invoke("f", "{}".to_owned()).await.unwrap();
     assert_eq!(
         r.function_error.as_deref(),
@@ -244,14 +252,17 @@ async fn failed_init_records(emu: &Emulator, out: &Path, error_type: &str) -> Ve
         r.text()
     );
     assert_eq!(r.json().unwrap()["errorType"], error_type);
-    wait_records(out, "the extension's SHUTDOWN", |r| {
-        r.iter().any(|r| r["type"] == "SHUTDOWN received")
+    wait_records(out, "the extensions' SHUTDOWN", |r| {
+        r.iter()
+            .filter(|r| r["type"] == "SHUTDOWN received")
+            .count()
+            >= shutdowns
     })
     .await
 }
 
-/// The Init records, the extension's SHUTDOWN mark among them, as (type, phase, status,
-/// errorType).
+/// The Init records, the extension's SHUTDOWN marks among them, as (type, phase, status,
+/// errorType); the status of a SHUTDOWN mark is the event's `shutdownReason`.
 fn init_records(got: &[Value]) -> Vec<(String, String, String, Option<String>)> {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     got.iter()
@@ -265,7 +276,7 @@ fn init_records(got: &[Value]) -> Vec<(String, String, String, Option<String>)> 
             (
                 text(&r["type"]),
                 text(&record["phase"]),
-                text(&record["status"]),
+                text(&record["status"]).max(text(&record["shutdownReason"])),
                 record["errorType"].as_str().map(str::to_owned),
             )
         })
@@ -287,7 +298,8 @@ fn init(
     )
 }
 
-/// The records of an Init that failed once with `error_type`, then the Shutdown.
+/// The records of an Init that failed once with `error_type`, then the Shutdown (reason
+/// `failure`).
 fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)> {
     vec![
         init("platform.initStart", "init", "", None),
@@ -298,7 +310,7 @@ fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)
             Some(error_type),
         ),
         init("platform.initReport", "init", "error", Some(error_type)),
-        init("SHUTDOWN received", "", "", None),
+        init("SHUTDOWN received", "", "failure", None),
     ]
 }
 
@@ -307,7 +319,7 @@ async fn an_init_error_sends_init_runtime_done_and_init_report_before_the_shutdo
     let dir = TempDir::new("tele-init-error");
     let (f, out) = failing_init(&dir, "init_error");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "MyInitError").await;
+    let got = failed_init_records(&emu, &out, "MyInitError", 1).await;
     assert_eq!(init_records(&got), failed_once("MyInitError"), "{got:#?}");
     let report = &got[index(&got, "platform.initReport", |r| {
         r["type"] == "platform.initReport"
@@ -321,7 +333,7 @@ async fn a_runtime_exiting_in_init_sends_its_records_with_runtime_exit_error() {
     let dir = TempDir::new("tele-init-exit");
     let (f, out) = failing_init(&dir, "exit_now");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "Runtime.ExitError").await;
+    let got = failed_init_records(&emu, &out, "Runtime.ExitError", 1).await;
     assert_eq!(
         init_records(&got),
         failed_once("Runtime.ExitError"),
@@ -337,20 +349,89 @@ async fn an_init_timeout_sends_timeout_records_for_both_inits() {
         .init_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(3));
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "Sandbox.Timedout").await;
-    // The first Init's records reached the first extension before it was killed; the Init
-    // retried inside the invocation (phase `invoke`) went to the extension started with it.
+    let got = failed_init_records(&emu, &out, "Sandbox.Timedout", 2).await;
+    // The first Init's records reached the first extension before the reset told it to stop
+    // (SHUTDOWN `timeout`); the Init retried inside the invocation (phase `invoke`) went to the
+    // extension started with it, which the second timeout stopped the same way.
     assert_eq!(
         init_records(&got),
         vec![
             init("platform.initStart", "init", "", None),
             init("platform.initRuntimeDone", "init", "timeout", None),
             init("platform.initReport", "init", "timeout", None),
+            init("SHUTDOWN received", "", "timeout", None),
             init("platform.initStart", "invoke", "", None),
             init("platform.initRuntimeDone", "invoke", "timeout", None),
             init("platform.initReport", "invoke", "timeout", None),
-            init("SHUTDOWN received", "", "", None),
+            init("SHUTDOWN received", "", "timeout", None),
         ],
         "{got:#?}"
     );
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
+    let dir = TempDir::new("tele-overflow");
+    let out = dir.path("records.jsonl");
+    let hold = dir.path("hold");
+    let f = subscribed(&dir, "", "telemetry", "telemetry", &out)
+        .env("EXT_TELEMETRY_HOLD", hold.display().to_string())
+        .env("EXT_TELEMETRY_TYPES", "platform,function");
+    let emu = start(vec![f]).await;
+    let (first, _) = ok(&emu, "{}").await;
+    wait_records(&out, "the first report", |r| {
+        has(r, "platform.report", &first)
+    })
+    .await;
+    // From now on the extension takes no batch: the one sent next is held, the buffer behind
+    // it fills (maxItems 1,000), and the rest of 5,000 lines cannot be kept.
+    std::fs::write(&hold, "").unwrap();
+    let (second, _) = ok(&emu, r#"{"print": 5000}"#).await;
+    wait_for_line(&emu, "f", |l| l == "line 4999").await;
+    wait_metric(&emu, "firebox_concurrent_executions{function=\"f\"}", 0.0).await;
+    std::fs::remove_file(&hold).unwrap();
+
+    // Every record of the invocation (its start, 5,000 lines, its end and its report) was
+    // delivered or counted as dropped, exactly once.
+    let dropped = |r: &[Value]| -> u64 {
+        r.iter()
+            .filter(|r| r["type"] == "platform.logsDropped")
+            .map(|r| r["record"]["droppedRecords"].as_u64().unwrap())
+            .sum()
+    };
+    let delivered = |r: &[Value]| -> u64 {
+        let lines = r.iter().filter(|r| r["type"] == "function").count();
+        let platform = ["platform.start", "platform.runtimeDone", "platform.report"]
+            .iter()
+            .filter(|kind| has(r, kind, &second))
+            .count();
+        (lines + platform) as u64
+    };
+    let got = wait_records(&out, "every record delivered or counted", |r| {
+        dropped(r) > 0 && delivered(r) + dropped(r) == 5003
+    })
+    .await;
+    assert!(
+        dropped(&got) >= 3000,
+        "at most a batch and a buffer (1,000 records each) were kept: {} dropped",
+        dropped(&got)
+    );
+    let announcement = &got[index(&got, "platform.logsDropped", |r| {
+        r["type"] == "platform.logsDropped"
+    })];
+    assert!(
+        announcement["record"]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("buffering.maxItems")),
+        "{announcement}"
+    );
+    assert!(announcement["record"]["droppedBytes"].as_u64().unwrap() > 0);
+
+    // Once the extension keeps up again, nothing more is lost or announced.
+    let (third, _) = ok(&emu, r#"{"print": 2}"#).await;
+    let got = wait_records(&out, "the third report", |r| {
+        has(r, "platform.report", &third)
+    })
+    .await;
+    assert_eq!(count(&got, "platform.logsDropped"), 1, "one announcement");
 }

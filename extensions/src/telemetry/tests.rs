@@ -33,8 +33,13 @@ fn init_records() {
         TelemetryRecord::PlatformInitStart(InitStartRecord {
             initialization_type: "on-demand".into(),
             phase: "init".into(),
-            runtime_version: Some("firebox:provided.al2023".into()),
-            runtime_version_arn: Some("arn:aws:lambda:::runtime:firebox".into()),
+            runtime: RuntimeInstance {
+                function_name: "f".into(),
+                instance_max_memory: Some(3_000_000),
+                runtime_version: Some("firebox:provided.al2023".into()),
+                runtime_version_arn: Some("arn:aws:lambda:::runtime:firebox".into()),
+                ..RuntimeInstance::default()
+            },
         })
     );
     let record = one(
@@ -48,6 +53,7 @@ fn init_records() {
             phase: "init".into(),
             status: TelemetryStatus::Success,
             error_type: None,
+            spans: Vec::new(),
         })
     );
     let record = one(
@@ -93,8 +99,9 @@ fn invocation_records() {
             panic!("{record:?}")
         };
         assert_eq!(done.status.as_str(), status);
-        assert_eq!(done.metrics.duration_ms, 3.5);
-        assert_eq!(done.metrics.produced_bytes, Some(12));
+        let metrics = done.metrics.unwrap();
+        assert_eq!(metrics.duration_ms, 3.5);
+        assert_eq!(metrics.produced_bytes, Some(12));
     }
 
     let record = one(
@@ -107,7 +114,7 @@ fn invocation_records() {
         record,
         TelemetryRecord::PlatformReport(ReportRecord {
             request_id: "r-1".into(),
-            status: TelemetryStatus::Success,
+            status: Some(TelemetryStatus::Success),
             error_type: None,
             metrics: ReportMetrics {
                 duration_ms: 1.23,
@@ -115,7 +122,10 @@ fn invocation_records() {
                 memory_size_mb: 128,
                 max_memory_used_mb: 15,
                 init_duration_ms: Some(12.34),
+                restore_duration_ms: None,
             },
+            spans: Vec::new(),
+            tracing: None,
         })
     );
     // A warm start has no initDurationMs; whole numbers may come as floats.
@@ -128,7 +138,7 @@ fn invocation_records() {
     let TelemetryRecord::PlatformReport(report) = record else {
         panic!("{record:?}")
     };
-    assert_eq!(report.status, TelemetryStatus::Timeout);
+    assert_eq!(report.status, Some(TelemetryStatus::Timeout));
     assert_eq!(report.metrics.billed_duration_ms, 3000);
     assert_eq!(report.metrics.init_duration_ms, None);
 }
@@ -177,13 +187,24 @@ fn log_lines_are_any_json() {
 }
 
 #[test]
+fn logs_dropped_is_typed() {
+    assert_eq!(
+        one(
+            "platform.logsDropped",
+            json!({"reason": "buffer full", "droppedRecords": 3, "droppedBytes": 100.0}),
+        ),
+        TelemetryRecord::PlatformLogsDropped(LogsDroppedRecord {
+            reason: "buffer full".into(),
+            dropped_records: 3,
+            dropped_bytes: 100,
+        })
+    );
+}
+
+#[test]
 fn unknown_types_are_kept_as_they_came() {
     for (kind, record) in [
-        (
-            "platform.logsDropped",
-            json!({"reason": "buffer full", "droppedRecords": 3, "droppedBytes": 100}),
-        ),
-        ("platform.restoreStart", json!({"runtimeVersion": "x"})),
+        ("platform.somethingNew", json!({"runtimeVersion": "x"})),
         ("something.new", json!([1, 2, 3])),
     ] {
         assert_eq!(
@@ -207,6 +228,15 @@ fn typed_records_that_do_not_fit_are_kept_as_they_came() {
         ),
         ("platform.start", json!("not an object")),
         ("platform.initReport", json!({"phase": "init"})),
+        ("platform.logsDropped", json!({"droppedRecords": -1})),
+        (
+            "platform.restoreStart",
+            json!({"instanceMaxMemory": "lots"}),
+        ),
+        (
+            "platform.restoreReport",
+            json!({"metrics": {"durationMs": 1.0}}),
+        ),
     ] {
         assert_eq!(
             one(kind, record.clone()),
@@ -225,7 +255,7 @@ fn typed_records_that_do_not_fit_are_kept_as_they_came() {
         panic!("{record:?}")
     };
     assert_eq!(done.status, TelemetryStatus::Other("snapshotted".into()));
-    assert_eq!(done.metrics, RuntimeDoneMetrics::default());
+    assert_eq!(done.metrics, None);
 }
 
 #[test]
@@ -272,7 +302,11 @@ fn events_serialize_as_the_wire_format() {
          "record": {"requestId": "r", "status": "error", "errorType": "E",
                     "metrics": {"durationMs": 1.0}}},
         {"time": "t5", "type": "function", "record": "line"},
-        {"time": "t6", "type": "platform.logsDropped", "record": {"droppedRecords": 1}},
+        {"time": "t6", "type": "platform.logsDropped",
+         "record": {"reason": "r", "droppedRecords": 1, "droppedBytes": 10}},
+        {"time": "t7", "type": "platform.restoreReport",
+         "record": {"status": "success", "metrics": {"durationMs": 15.19}}},
+        {"time": "t8", "type": "platform.somethingNew", "record": {"droppedRecords": 1}},
     ]);
     let batch = parse_batch(wire.to_string().as_bytes()).unwrap();
     assert_eq!(serde_json::to_value(&batch).unwrap(), wire);

@@ -2,7 +2,9 @@
 //! (`Runtime.ExitError`), an invocation timed out (`Sandbox.Timedout`), the environment ran out
 //! of memory (`Runtime.OutOfMemory`), or Init failed or timed out (Init is then retried once
 //! inside the invoke). A crash, a timeout or running out of memory ends every invocation in
-//! flight, as on Lambda Managed Instances; undelivered ones go back to the scheduler.
+//! flight, as on Lambda Managed Instances; undelivered ones go back to the scheduler. The
+//! processes end through `reset` (Lambda's reset: a Shutdown phase with reason `timeout` or
+//! `failure`), when the environment ends or before an Init that timed out is retried.
 
 use std::time::{Duration, Instant};
 
@@ -54,20 +56,18 @@ impl Environment {
                 since,
                 retried: false,
             } => {
-                // Init took longer than allowed: start it again inside the invoke, under the
-                // function timeout.
+                // Init took longer than allowed: Lambda resets the environment (as a Shutdown
+                // phase: the subscribers get this Init's records, its extensions get SHUTDOWN
+                // `timeout` and time to exit) and starts Init again inside the invoke, in
+                // fresh processes, under the function timeout.
                 self.init_report(since.elapsed(), "init", "timeout", None);
                 self.hint_unregistered();
-                // The subscribers get the records of this Init before they are killed.
-                self.telemetry.flush(super::telemetry::FLUSH_LIMIT).await;
-                if let Some(process) = self.process.take() {
-                    process.kill().await;
-                }
+                self.reset("timeout").await;
                 // The killed runtime's `/next` calls are gone with it, and the extensions'
                 // subscriptions with them; the new Init is announced to the new ones.
                 self.held.parked.clear();
                 self.telemetry.restart_init();
-                let start = PlatformLine::init_start(self.init_type(), "invoke");
+                let start = self.init_start("invoke");
                 self.telemetry.platform_line(&start);
                 if let Err(e) = self.spawn_members() {
                     let id = self.first_pending_id().unwrap_or_default();

@@ -7,15 +7,16 @@
 //! - **Invoke**: each extension registered for `INVOKE` gets the invocation's event. The caller
 //!   gets the runtime's answer at once, but the environment takes no other invocation until
 //!   every extension has called `/next` again, within the invocation's timeout.
-//! - **Shutdown**: before the environment ends, extensions registered for `SHUTDOWN` get the
-//!   event (reason `spindown`, `timeout` or `failure`), the runtime gets SIGTERM, and the
-//!   processes have 2,000 ms (500 ms with internal extensions only) before SIGKILL.
+//! - **Shutdown**: before the environment ends, and before an Init that timed out is
+//!   retried, extensions registered for `SHUTDOWN` get the event (reason `spindown`, `timeout`
+//!   or `failure`), the runtime gets SIGTERM, and the processes have 2,000 ms (500 ms with
+//!   internal extensions only) before SIGKILL (the phase itself is `reset`'s).
 //! - **Failures**: an extension that exits, or reports `init/error`, ends the environment; the
 //!   invocation waiting for Init, or in flight, fails with `Extension.Crash` (or the reported
 //!   error type).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
@@ -71,6 +72,19 @@ impl Extensions {
         Self {
             awaiting,
             ..Self::default()
+        }
+    }
+
+    /// How long the Shutdown phase may last: 2,000 ms when an external extension is
+    /// registered, 500 ms with internal ones only; `None` without extensions (there is no
+    /// Shutdown phase: the environment is killed at once).
+    pub fn shutdown_limit(&self) -> Option<Duration> {
+        if self.registered.is_empty() {
+            None
+        } else if self.registered.iter().any(|r| r.external) {
+            Some(SHUTDOWN_LIMIT_EXTERNAL)
+        } else {
+            Some(SHUTDOWN_LIMIT_INTERNAL)
         }
     }
 
@@ -142,7 +156,7 @@ impl Extensions {
     }
 
     /// The `SHUTDOWN` event, to every extension registered for it; returns how many.
-    fn shutdown(&mut self, reason: &str, deadline_ms: u64) -> usize {
+    pub fn shutdown(&mut self, reason: &str, deadline_ms: u64) -> usize {
         let body = serde_json::json!({
             "eventType": "SHUTDOWN",
             "shutdownReason": reason,
@@ -176,7 +190,7 @@ impl Extensions {
 
     /// `/next` of extension `id`: answers a queued event at once, or parks the call. Returns
     /// whether the call was accepted (a refusal gets its 403 here).
-    fn next(&mut self, id: &str, reply: oneshot::Sender<ExtensionAnswer>) -> bool {
+    pub fn next(&mut self, id: &str, reply: oneshot::Sender<ExtensionAnswer>) -> bool {
         let refuse = |reply: oneshot::Sender<ExtensionAnswer>, kind: &str, message: &str| {
             let _ = reply.send(ExtensionAnswer::Forbidden(error_document(kind, message)));
             false
@@ -509,69 +523,5 @@ impl Environment {
         self.end_reason = "an extension outlived the invocation's timeout".into();
         self.shutdown_reason = "timeout";
         Some(End::Failed)
-    }
-
-    /// The Shutdown phase, when extensions are registered: `SHUTDOWN` to those that asked for
-    /// it, SIGTERM to the runtime, then up to the phase's limit for the runtime to exit and
-    /// each extension to exit or call `/next` again (the caller kills what is left). Extensions may still call `/next` meanwhile (they get
-    /// their queued events); any other call gets 500.
-    pub(super) async fn shutdown_phase(&mut self) {
-        if self.extensions.registered.is_empty() || self.process.is_none() {
-            return;
-        }
-        self.thaw();
-        let external = self.extensions.registered.iter().any(|r| r.external);
-        let limit = if external {
-            SHUTDOWN_LIMIT_EXTERNAL
-        } else {
-            SHUTDOWN_LIMIT_INTERNAL
-        };
-        let deadline = Instant::now() + limit;
-        let deadline_ms = crate::ids::millis_of(SystemTime::now() + limit);
-        // What the subscriptions hold (a failed Init's records among it) reaches them before
-        // any extension learns that the environment ends, within the phase's limit.
-        self.telemetry.flush(limit).await;
-        let reason = self.shutdown_reason;
-        let sent = self.extensions.shutdown(reason, deadline_ms);
-        tracing::debug!(function = %self.shared.config.name, env = self.id, reason, sent, "shutdown phase");
-        if let Some(process) = &self.process {
-            process.signal_runtime(libc::SIGTERM);
-        }
-        let sleep = tokio::time::sleep_until(deadline.into());
-        tokio::pin!(sleep);
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Some(process) = self.process.as_mut() {
-            let runtime_done = process.has_exited();
-            let extensions_alive = process.extensions_alive();
-            // An extension that called `/next` again after its SHUTDOWN event is done, as
-            // with any phase; the phase ends once the runtime has exited too.
-            if runtime_done && (!extensions_alive || self.extensions.all_idle()) {
-                break;
-            }
-            let (exit, extension_exit, pipes) = process.watch();
-            tokio::select! {
-                _ = exit, if !runtime_done => {}
-                _ = extension_exit, if extensions_alive => {}
-                ready = pipes.function.readable(), if self.function_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                ready = super::output::readable(pipes.extension), if self.extension_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                Some(request) = self.requests.recv() => {
-                    if let RuntimeRequest::ExtensionNext { id, reply } = request {
-                        self.extensions.next(&id, reply);
-                    }
-                    // Any other call is dropped: its caller gets 500, "exit now".
-                }
-                () = &mut sleep => break,
-            }
-        }
-        self.drain_output(&mut buf);
-        self.flush_output();
     }
 }

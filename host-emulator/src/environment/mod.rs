@@ -8,6 +8,7 @@
 //! - `extensions`: the Extensions API, and the extensions' part in Init, Invoke and Shutdown;
 //! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
+//! - `reset`: the Shutdown phase, and Lambda's reset after a failure, which behaves like it;
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - `opt`: the layers mounted at `/opt` in a mount namespace of the environment's own;
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
@@ -27,6 +28,7 @@ mod opt;
 mod output;
 mod peak;
 pub mod process;
+mod reset;
 mod streaming;
 pub mod telemetry;
 mod variables;
@@ -339,7 +341,7 @@ impl Environment {
         if let Some(first) = first {
             env.held.pending.push_back(first);
         }
-        let init_start = PlatformLine::init_start(env.init_type(), "init");
+        let init_start = env.init_start("init");
         env.telemetry.platform_line(&init_start);
         env.platform(init_start);
         match env.spawn_members() {
@@ -384,6 +386,12 @@ impl Environment {
         self.extension_output = output::OutputReader::new(process.extension_output.is_some());
         self.process = Some(process);
         Ok(())
+    }
+
+    /// The `INIT_START` line (and `platform.initStart` record) of an Init in `phase`.
+    fn init_start(&self, phase: &str) -> PlatformLine {
+        let config = &self.shared.config;
+        PlatformLine::init_start(self.init_type(), phase, (&config.name, config.version()))
     }
 
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`.
@@ -496,16 +504,7 @@ impl Environment {
             self.drain_output(&mut buf);
             self.flush_output();
         }
-        self.shutdown_phase().await;
-        if let Some(process) = self.process.take() {
-            if process.is_frozen() {
-                self.shared
-                    .metrics
-                    .frozen
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            process.kill().await;
-        }
+        self.reset(self.shutdown_reason).await;
         let reason = std::mem::take(&mut self.end_reason);
         let _ = self.shared.pool.send(PoolMessage::Gone(self.id, reason));
         self.commands.close();

@@ -59,8 +59,8 @@ impl PlatformLine {
     }
 
     /// `INIT_START`: Init begins, in `phase` (`init`, or `invoke` for an Init retried inside
-    /// the first invocation).
-    pub fn init_start(init_type: &str, phase: &str) -> Self {
+    /// the first invocation), for the function `(name, version)`.
+    pub fn init_start(init_type: &str, phase: &str, (name, version): (&str, &str)) -> Self {
         Self::new(
             LogLevel::Info,
             "platform.initStart",
@@ -68,6 +68,8 @@ impl PlatformLine {
             Some(json!({
                 "initializationType": init_type,
                 "phase": phase,
+                "functionName": name,
+                "functionVersion": version,
                 "runtimeVersion": RUNTIME_VERSION,
                 "runtimeVersionArn": RUNTIME_VERSION_ARN,
             })),

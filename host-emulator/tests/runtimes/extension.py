@@ -8,6 +8,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   gated         like normal, but after each INVOKE wait until the file EXT_GATE exists (at
                 most 60 s) before calling next
   hang          like normal, but never call next again after the first INVOKE
+  ignore_shutdown  like normal, but on SHUTDOWN print `[NAME] SHUTDOWN <reason> ignored by
+                pid <pid>` and sleep, neither calling next nor exiting
   crash_init    register, then exit 2 before calling next
   init_error    register, post init/error (Extension.ConfigError), exit 1
   crash_invoke  exit 3 on the first INVOKE
@@ -21,7 +23,10 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 API (platform, function and extension records, destination
                 sandbox.localdomain); every record received is appended as a JSON line to the
                 file EXT_TELEMETRY_OUT. Bad subscriptions are probed first (`PROBE <case> <status> <errorType>`).
-                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25)
+                The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25); the types are
+                EXT_TELEMETRY_TYPES (comma-separated; default platform,function,extension).
+                While the file EXT_TELEMETRY_HOLD exists (when set), a batch is held: it is
+                neither read nor answered (at most 60 s)
   telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
                 TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
                 the lines read from the Nth connection are appended, as received, to the file
@@ -30,7 +35,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 destinations are probed first (`PROBE <case> <status> <errorType> <errorMessage>`)
 
 In the two telemetry modes, each subscription appends a line to the file EXT_SUBSCRIBED (when
-set), and SHUTDOWN appends `{"type": "SHUTDOWN received"}` to EXT_TELEMETRY_OUT.
+set), and SHUTDOWN appends `{"type": "SHUTDOWN received", "record": {"shutdownReason": REASON}}`
+to EXT_TELEMETRY_OUT.
 """
 import http.client
 import json
@@ -101,8 +107,13 @@ def subscribe(ext_id):
 
     out = os.environ["EXT_TELEMETRY_OUT"]
 
+    hold = os.environ.get("EXT_TELEMETRY_HOLD")
+
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
+            deadline = time.monotonic() + 60
+            while hold and os.path.exists(hold) and time.monotonic() < deadline:
+                time.sleep(0.01)
             batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with open(out, "a") as f:
                 for record in batch:
@@ -128,9 +139,10 @@ def subscribe(ext_id):
         conn.close()
         return resp.status, data
 
+    types = os.environ.get("EXT_TELEMETRY_TYPES", "platform,function,extension").split(",")
     good = {
         "schemaVersion": "2022-12-13",
-        "types": ["platform", "function", "extension"],
+        "types": types,
         "buffering": {"maxItems": 1000, "maxBytes": 262144,
                       "timeoutMs": int(os.environ.get("EXT_TELEMETRY_TIMEOUT_MS", "25"))},
         "destination": {"protocol": "HTTP", "URI": f"http://sandbox.localdomain:{port}/telemetry"},
@@ -270,8 +282,13 @@ def main():
         event = json.loads(data)
         if event["eventType"] == "SHUTDOWN":
             if MODE.startswith("telemetry"):
+                mark = {"type": "SHUTDOWN received", "record": {"shutdownReason": event["shutdownReason"]}}
                 with open(os.environ["EXT_TELEMETRY_OUT"], "a") as f:
-                    f.write(json.dumps({"type": "SHUTDOWN received"}) + "\n")
+                    f.write(json.dumps(mark) + "\n")
+            if MODE == "ignore_shutdown":
+                say("SHUTDOWN", event["shutdownReason"], "ignored by pid", os.getpid())
+                while True:
+                    time.sleep(3600)
             say("SHUTDOWN", event["shutdownReason"], "deadline_in_ms", event["deadlineMs"] - int(time.time() * 1000),
                 "after", invokes, "invokes")
             sys.exit(0)

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use super::delivery::DeliveryError;
+use super::sending::DeliveryError;
 use super::TelemetrySubscription;
 
 /// An HTTP destination and its connection, if one is open.

@@ -4,32 +4,31 @@
 //! API subscriber gets only the record types that API defines (`platform.start`, `.end`,
 //! `.report`, `.runtimeDone`, `.extension`, `.logsSubscription`, `.logsDropped`, `function`).
 //!
-//! Each subscription has a delivery task (`delivery`) that batches its records and sends each
-//! batch to the extension's destination: a JSON array POSTed over HTTP (`http_destination`),
-//! or one JSON record per line over a TCP connection (`tcp_destination`). Records from the
+//! Each subscription has a delivery task (`delivery`) that batches its records, within a
+//! bounded buffer, and sends each batch (`sending`) to the extension's destination: a JSON
+//! array POSTed over HTTP (`http_destination`), or one JSON record per line over a TCP
+//! connection (`tcp_destination`). Records from the
 //! start of Init are kept until Init ends, so that a subscription made during Init (where
 //! Lambda wants them made) also gets `platform.initStart` and the Init lines. Before the
-//! environment's extensions are told to stop (or killed, when an Init is retried), `flush`
-//! has every subscription send what it holds and waits until it is delivered.
+//! environment's extensions are told to stop (the Shutdown phase, or the reset before an Init
+//! is retried), `flush` has every subscription send what it holds and waits until it is
+//! delivered.
 
 mod delivery;
 mod http_destination;
+mod sending;
 mod tcp_destination;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::logs::system::{now, InitOutcome, PlatformLine};
-use delivery::Message;
+use delivery::Delivery;
 
 /// At most this many records wait for the first subscription during Init.
 const BACKLOG_LIMIT: usize = 1000;
-
-/// How long an environment whose Init is retried waits for its subscriptions to deliver what
-/// they hold before its extensions are killed.
-pub(super) const FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// The record types a subscription asks for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -148,7 +147,7 @@ pub(super) struct Telemetry {
 struct Subscriber {
     api: TelemetryApi,
     types: TelemetryTypes,
-    messages: mpsc::UnboundedSender<Message>,
+    delivery: Delivery,
 }
 
 impl Subscriber {
@@ -160,12 +159,6 @@ impl Subscriber {
             _ => self.types.platform,
         };
         of_type && self.api.sends(kind)
-    }
-
-    fn send(&self, record: Value) {
-        // A delivery task ends only when this sender is dropped: the send cannot fail
-        // otherwise, and a record for a task already gone has nowhere to go anyway.
-        let _ = self.messages.send(Message::Record(record));
     }
 }
 
@@ -254,9 +247,10 @@ impl Telemetry {
     }
 
     fn emit(&mut self, kind: &str, record: Value) {
-        self.subscribers.retain(|s| !s.messages.is_closed());
+        let mut text = None;
         for s in self.subscribers.iter().filter(|s| s.wants(kind)) {
-            s.send(record.clone());
+            s.delivery
+                .record(text.get_or_insert_with(|| record.to_string()));
         }
         if let Some(backlog) = &mut self.backlog {
             if backlog.len() < BACKLOG_LIMIT {
@@ -269,20 +263,20 @@ impl Telemetry {
     /// records so far, and announces it with `platform.telemetrySubscription` (or
     /// `platform.logsSubscription`).
     pub fn subscribe(&mut self, name: &str, subscription: TelemetrySubscription) {
-        let (messages, rx) = mpsc::unbounded_channel();
         let types = subscription.types;
         let api = subscription.api;
+        // The task ends by itself once the subscriber is dropped and what it left is sent.
+        let (delivery, _task) = Delivery::start(subscription);
         let subscriber = Subscriber {
             api,
             types,
-            messages,
+            delivery,
         };
         for record in self.backlog.iter().flatten() {
             if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
-                subscriber.send(record.clone());
+                subscriber.delivery.record(&record.to_string());
             }
         }
-        tokio::spawn(delivery::run(subscription, rx));
         self.subscribers.push(subscriber);
         let mut names = Vec::new();
         if types.platform {
@@ -308,20 +302,18 @@ impl Telemetry {
     /// buffering limits, and waits until each has delivered them or given up (at most
     /// `limit`). The environment's processes must be thawed: a frozen extension takes nothing.
     pub async fn flush(&mut self, limit: Duration) {
-        self.subscribers.retain(|s| !s.messages.is_closed());
         let mut delivered = Vec::with_capacity(self.subscribers.len());
         for s in &self.subscribers {
             let (done, waiting) = oneshot::channel();
-            if s.messages.send(Message::Flush(done)).is_ok() {
-                delivered.push(waiting);
-            }
+            s.delivery.flush(done);
+            delivered.push(waiting);
         }
         if delivered.is_empty() {
             return;
         }
         let all = async {
             for waiting in delivered {
-                // An error means the task ended, which it does only after its last batch.
+                // An error means the task is gone: it answers every flush otherwise.
                 let _ = waiting.await;
             }
         };

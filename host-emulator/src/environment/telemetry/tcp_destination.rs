@@ -8,7 +8,7 @@
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::delivery::DeliveryError;
+use super::sending::DeliveryError;
 use super::TelemetrySubscription;
 
 /// A TCP destination and its connection, if one is open.
