@@ -3,6 +3,7 @@
 //! inspection.
 #![allow(dead_code)]
 
+pub mod archive;
 pub mod provisioned;
 
 use std::path::{Path, PathBuf};

@@ -8,10 +8,9 @@
 mod common;
 mod refusals;
 
-use std::io::Write;
 use std::time::Duration;
 
-use base64::Engine;
+use common::archive::{b64, zip_of};
 use common::*;
 use firebox_emulator::{ControlError, DeployError, Emulator, FunctionConfig, InvokeOptions};
 use serde_json::{json, Value};
@@ -20,25 +19,11 @@ use sha2::Digest;
 const FUNCTIONS: &str = "/2015-03-31/functions";
 const ROLE: &str = "arn:aws:iam::123456789012:role/firebox-test";
 
-/// A `.zip` of these entries (name, contents, Unix mode).
-fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data, mode) in entries {
-        // A fixed time: the same entries make the same bytes (and `CodeSha256`).
-        let options = zip::write::SimpleFileOptions::default()
-            .unix_permissions(*mode)
-            .last_modified_time(zip::DateTime::default());
-        out.start_file(*name, options).expect("zip entry");
-        out.write_all(data).expect("zip data");
-    }
-    out.finish().expect("zip").into_inner()
-}
-
 /// A package of the Python test runtime (as `runtime.py`, and as `other.py`), an executable
 /// `bootstrap` that runs it, and `mark.txt` holding `mark`.
 fn package(mark: &str) -> Vec<u8> {
     let runtime = std::fs::read(runtime_script()).expect("the test runtime");
-    zip_of(&[
+    zip_of::<&[u8]>(&[
         (
             "bootstrap",
             format!("#!/bin/sh\nexec {PYTHON} -u runtime.py \"$@\"\n").as_bytes(),
@@ -48,10 +33,6 @@ fn package(mark: &str) -> Vec<u8> {
         ("other.py", &runtime, 0o644),
         ("mark.txt", mark.as_bytes(), 0o644),
     ])
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// An emulator with `api` (a function run by a command) whose Python runtime is the test

@@ -3,28 +3,11 @@
 //! `CodeSha256`, and named by ARN from a function created later; a broken `.zip` stops the
 //! start; a directory layer is watched by `reload`.
 
-use std::io::Write;
-
-use base64::Engine;
 use firebox_emulator::{Config, FunctionConfig};
 use sha2::Digest;
 
+use super::common::archive::{b64, zip_of};
 use super::*;
-
-/// A `.zip` of these entries (name, contents, Unix mode).
-fn zip_of(entries: &[(&str, &str, u32)]) -> Vec<u8> {
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data, mode) in entries {
-        let options = zip::write::SimpleFileOptions::default().unix_permissions(*mode);
-        out.start_file(*name, options).expect("zip entry");
-        out.write_all(data.as_bytes()).expect("zip data");
-    }
-    out.finish().expect("zip").into_inner()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 /// Writes `text` to `path`, making its directory.
 fn write(path: &std::path::Path, text: &[u8]) {

@@ -2,31 +2,22 @@
 //! a layer named by its percent-encoded ARN), checked over raw HTTP in AWS's shape; and the
 //! library's calls.
 
-use base64::Engine;
 use firebox_emulator::{
     ControlError, FunctionUpdate, LayerRefError, LayerVersionInfo, SettingsError,
 };
 
+use super::common::archive::{b64, zip_of};
 use super::*;
 
 const LAYERS: &str = "/2018-10-31/layers";
 
-/// A `.zip` of `python/NAME.py` holding `VALUE = value`, in base64.
+/// A `.zip` of `python/NAME.py` holding `VALUE = value`.
 fn layer_zip(name: &str, value: &str) -> Vec<u8> {
-    use std::io::Write;
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    out.start_file(
-        format!("python/{name}.py"),
-        zip::write::SimpleFileOptions::default(),
-    )
-    .expect("zip entry");
-    out.write_all(format!("VALUE = {value:?}\n").as_bytes())
-        .expect("zip data");
-    out.finish().expect("zip").into_inner()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    zip_of(&[(
+        format!("python/{name}.py").as_str(),
+        format!("VALUE = {value:?}\n"),
+        0o644,
+    )])
 }
 
 #[tokio::test]
