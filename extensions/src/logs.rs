@@ -4,7 +4,7 @@
 //! Telemetry API's records: unknown types and fields, and known types whose record does not
 //! fit, are kept as they came, never an error.
 
-use serde::{ser::SerializeMap, Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::{
@@ -59,23 +59,7 @@ impl From<RawEvent> for LogsEvent {
 impl Serialize for LogsEvent {
     /// The wire format: `{"time": ..., "type": ..., "record": ...}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("time", &self.time)?;
-        map.serialize_entry("type", self.kind())?;
-        match &self.record {
-            LogsRecord::PlatformStart(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformEnd(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformReport(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformRuntimeDone(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformExtension(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformLogsSubscription(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformLogsDropped(r) => map.serialize_entry("record", r)?,
-            LogsRecord::PlatformFault(r) => map.serialize_entry("record", r)?,
-            LogsRecord::Function(r)
-            | LogsRecord::Extension(r)
-            | LogsRecord::Other { record: r, .. } => map.serialize_entry("record", r)?,
-        }
-        map.end()
+        crate::telemetry::serialize_event(serializer, &self.time, self.kind(), &self.record)
     }
 }
 
@@ -85,7 +69,10 @@ impl Serialize for LogsEvent {
 /// Records of the types typed here whose fields do not fit (a missing `requestId`, a
 /// `platform.fault` that is not a string), and types not listed, come as
 /// [`Other`](Self::Other).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized, it is the record alone, as in an event's `record` (the type is the event's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum LogsRecord {
     /// `platform.start`: an invocation started.
@@ -112,6 +99,7 @@ pub enum LogsRecord {
     /// `extension`: a line of an extension's output — a string, or a JSON object.
     Extension(Value),
     /// Any other type, or a typed one whose record does not fit, as it came.
+    #[serde(serialize_with = "crate::telemetry::serialize_other")]
     Other {
         /// The record's `type`.
         kind: String,

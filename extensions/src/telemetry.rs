@@ -75,30 +75,33 @@ impl From<RawEvent> for TelemetryEvent {
 impl Serialize for TelemetryEvent {
     /// The wire format: `{"time": ..., "type": ..., "record": ...}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("time", &self.time)?;
-        map.serialize_entry("type", self.kind())?;
-        match &self.record {
-            TelemetryRecord::PlatformInitStart(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformInitRuntimeDone(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformInitReport(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformStart(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformRuntimeDone(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformReport(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformRestoreStart(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformRestoreRuntimeDone(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformRestoreReport(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformExtension(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::PlatformTelemetrySubscription(r) => {
-                map.serialize_entry("record", r)?
-            }
-            TelemetryRecord::PlatformLogsDropped(r) => map.serialize_entry("record", r)?,
-            TelemetryRecord::Function(r)
-            | TelemetryRecord::Extension(r)
-            | TelemetryRecord::Other { record: r, .. } => map.serialize_entry("record", r)?,
-        }
-        map.end()
+        serialize_event(serializer, &self.time, self.kind(), &self.record)
     }
+}
+
+/// An event as the APIs send it: `{"time": ..., "type": ..., "record": ...}` (shared by the
+/// Telemetry API's events and the Logs API's).
+pub(crate) fn serialize_event<S: Serializer, R: Serialize>(
+    serializer: S,
+    time: &str,
+    kind: &str,
+    record: &R,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(3))?;
+    map.serialize_entry("time", time)?;
+    map.serialize_entry("type", kind)?;
+    map.serialize_entry("record", record)?;
+    map.end()
+}
+
+/// Serializes an [`Other`](TelemetryRecord::Other) record as the record alone (its `type` is
+/// the event's).
+pub(crate) fn serialize_other<S: Serializer>(
+    _kind: &str,
+    record: &Value,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    record.serialize(serializer)
 }
 
 /// A telemetry record, by its `type`.
@@ -106,7 +109,10 @@ impl Serialize for TelemetryEvent {
 /// Every type of AWS's schema reference (`2022-12-13`) is typed. Lambda may add types: those
 /// come as [`Other`](Self::Other), as does a record of a typed kind whose fields do not fit (a
 /// wrong type, a missing `requestId` or `status`). Fields Lambda adds are ignored.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialized, it is the record alone, as in an event's `record` (the type is the event's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum TelemetryRecord {
     /// `platform.initStart`: Init began.
@@ -140,6 +146,7 @@ pub enum TelemetryRecord {
     /// `extension`: a line of an extension's output — a string, or a JSON object.
     Extension(Value),
     /// Any other type, or a typed one whose record does not fit, as it came.
+    #[serde(serialize_with = "crate::telemetry::serialize_other")]
     Other {
         /// The record's `type`.
         kind: String,
