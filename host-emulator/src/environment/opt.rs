@@ -22,6 +22,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// How a process enters a namespace of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +43,21 @@ pub enum OptSupport {
 }
 
 impl OptSupport {
-    /// Probes the machine: mounts two directories at `/opt` in a throw-away process, first
-    /// with a mount namespace, then with a user namespace. `want` false turns it off.
+    /// Probes the machine (once per process): mounts two directories at `/opt` in a
+    /// throw-away process, first with a mount namespace, then with a user namespace. `want`
+    /// false turns it off.
     pub fn detect(want: bool) -> Self {
         if !want {
             return Self::Unavailable("turned off ([server] layers_at_opt = false)".into());
         }
+        // What the machine allows does not change while the process runs: probed once, for
+        // every emulator of the process (a test binary starts many).
+        static PROBED: OnceLock<OptSupport> = OnceLock::new();
+        PROBED.get_or_init(Self::probe_machine).clone()
+    }
+
+    /// Tries each way in, in order of preference.
+    fn probe_machine() -> Self {
         if !Path::new("/opt").is_dir() {
             return Self::Unavailable("this machine has no /opt directory to mount over".into());
         }
