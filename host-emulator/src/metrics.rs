@@ -133,6 +133,9 @@ pub struct FunctionMetrics {
     pub environments_created: AtomicU64,
     /// Environments ended (any reason).
     pub environments_destroyed: AtomicU64,
+    /// Init phases run inside an invocation (suppressed Inits): in an environment reset after a
+    /// failure, or when the first Init timed out.
+    pub suppressed_inits: AtomicU64,
     /// Changes of the function's code noticed on disk.
     pub code_changes: AtomicU64,
     /// `Event` invocations run again after a function error.
@@ -313,7 +316,7 @@ pub(crate) async fn render<'a>(
             account.unreserved_limit()
         );
     }
-    let counters: [Counter; 9] = [
+    let counters: [Counter; 10] = [
         (
             "firebox_invocations_total",
             "Invocations answered (successes and function errors).",
@@ -338,6 +341,11 @@ pub(crate) async fn render<'a>(
             "firebox_environments_destroyed_total",
             "Execution environments ended.",
             |m| m.environments_destroyed.load(Ordering::Relaxed),
+        ),
+        (
+            "firebox_suppressed_inits_total",
+            "Init phases run inside an invocation: after a reset (a timeout, a crash, running out of memory) or when the first Init timed out.",
+            |m| m.suppressed_inits.load(Ordering::Relaxed),
         ),
         (
             "firebox_code_changes_total",

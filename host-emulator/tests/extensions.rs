@@ -248,7 +248,7 @@ async fn an_extension_init_error_fails_the_invoke_with_its_own_type() {
 }
 
 #[tokio::test]
-async fn an_extension_crashing_during_an_invocation_fails_it_and_the_next_invoke_is_cold() {
+async fn an_extension_crashing_during_an_invocation_fails_it_and_the_next_invoke_runs_init_again() {
     let dir = TempDir::new("ext-crash-invoke");
     let f = with_extensions(&dir, "f", &[("fragile", "crash_invoke")]);
     let emu = start(vec![f]).await;
@@ -261,15 +261,17 @@ async fn an_extension_crashing_during_an_invocation_fails_it_and_the_next_invoke
             .ends_with("Error: Extension fragile exited: exit status 3"),
         "{doc}"
     );
-    // A fresh environment (whose extension crashes again on its first INVOKE).
+    // The environment is reset: Init runs again inside the next invoke, with the extension
+    // started anew (it crashes again on its first INVOKE), and no new environment.
     let doc = failed(&emu, "f", r#"{"sleep": 1}"#).await;
     assert_eq!(doc["errorType"], "Extension.Crash");
+    let texts = texts(&emu, "f");
+    let init_starts = texts.iter().filter(|l| l.starts_with("INIT_START")).count();
+    assert_eq!(init_starts, 1, "{texts:#?}");
+    let m = metrics(&emu).await;
     assert_eq!(
-        texts(&emu, "f")
-            .iter()
-            .filter(|l| l.starts_with("INIT_START"))
-            .count(),
-        2
+        metric(&m, "firebox_suppressed_inits_total{function=\"f\"}"),
+        Some(1.0)
     );
 }
 

@@ -1,6 +1,7 @@
 //! Memory limits: a function that allocates past `memory_mb` ends with `Runtime.OutOfMemory`
-//! (200 with `X-Amz-Function-Error: Unhandled`), and the next call is cold and succeeds. Both
-//! the memory cgroup and the `/proc` watcher fallback are exercised.
+//! (200 with `X-Amz-Function-Error: Unhandled`), and the next call runs Init again in the
+//! reset environment and succeeds. Both the memory cgroup and the `/proc` watcher fallback
+//! are exercised.
 
 mod common;
 
@@ -18,7 +19,7 @@ fn function(name: &str) -> FunctionConfig {
         .timeout(Duration::from_secs(10))
 }
 
-async fn out_of_memory_then_cold(cgroups: bool) {
+async fn out_of_memory_then_init_again(cgroups: bool) {
     let emu = Emulator::builder()
         .cgroups(cgroups)
         .function(function("hog"))
@@ -46,15 +47,25 @@ async fn out_of_memory_then_cold(cgroups: bool) {
     assert!(texts(&emu, "hog")
         .iter()
         .any(|t| t == "Runtime.OutOfMemory"));
-    assert!(common::wait_gone(pid).await, "the environment is destroyed");
-    // The next call is a cold start, and succeeds.
+    assert!(common::wait_gone(pid).await, "the reset kills the process");
+    // The next call runs Init again in the reset environment (no Init Duration: a
+    // suppressed Init), and succeeds, its memory measured afresh.
     let next = emu.invoke("hog", "{}").await.unwrap();
     assert_eq!(next.function_error, None, "{}", next.text());
     assert_ne!(next.json().unwrap()["pid"].as_i64(), Some(pid));
     let reports = reports(&emu, "hog");
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert!(!reports[2].contains("Init Duration"), "{reports:?}");
+    let after: u64 = reports[2]
+        .split('\t')
+        .find_map(|f| f.strip_prefix("Max Memory Used: "))
+        .unwrap()
+        .trim_end_matches(" MB")
+        .parse()
+        .unwrap();
     assert!(
-        reports.last().unwrap().contains("Init Duration"),
-        "{reports:?}"
+        after < 100,
+        "the killed process's peak is not carried over: {reports:?}"
     );
     // The failed invocation's REPORT shows memory near or past the limit, never the size
     // configured... as measured.
@@ -74,13 +85,13 @@ async fn out_of_memory_then_cold(cgroups: bool) {
 }
 
 #[tokio::test]
-async fn past_the_memory_cgroup_limit_is_out_of_memory_and_next_is_cold() {
-    out_of_memory_then_cold(true).await;
+async fn past_the_memory_cgroup_limit_is_out_of_memory_and_next_runs_init_again() {
+    out_of_memory_then_init_again(true).await;
 }
 
 #[tokio::test]
 async fn past_the_limit_without_cgroups_the_watcher_ends_it() {
-    out_of_memory_then_cold(false).await;
+    out_of_memory_then_init_again(false).await;
 }
 
 #[tokio::test]

@@ -188,7 +188,7 @@ impl Environment {
         self.drain_output(buf);
         let doc = error_body(error_type.as_deref(), body);
         let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
-        self.init_report(since.elapsed(), "init", "error", Some(&kind));
+        self.init_report(since.elapsed(), "error", Some(&kind));
         self.fail_pending(doc);
         self.end_reason = format!("Init failed ({kind})");
         self.shutdown_reason = "failure";

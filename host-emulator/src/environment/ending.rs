@@ -1,10 +1,11 @@
 //! How an environment ends badly, and what its invocations get: the process exited
 //! (`Runtime.ExitError`), an invocation timed out (`Sandbox.Timedout`), the environment ran out
-//! of memory (`Runtime.OutOfMemory`), or Init failed or timed out (Init is then retried once
-//! inside the invoke). A crash, a timeout or running out of memory ends every invocation in
-//! flight, as on Lambda Managed Instances; undelivered ones go back to the scheduler. The
-//! processes end through `reset` (Lambda's reset: a Shutdown phase with reason `timeout` or
-//! `failure`), when the environment ends or before an Init that timed out is retried.
+//! of memory (`Runtime.OutOfMemory`), or Init failed or timed out (a first Init that timed out
+//! is retried inside the invoke). A crash, a timeout or running out of memory ends every
+//! invocation in flight, as on Lambda Managed Instances; undelivered ones go back to the
+//! scheduler. The processes end through `reset` (Lambda's reset: a Shutdown phase with reason
+//! `timeout` or `failure`), after which the environment either waits for the invocation that
+//! runs Init again or ends (see `reset`).
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +45,7 @@ impl Environment {
                 tracing::info!(function = %self.shared.config.name, env = self.id, ?reason, "runtime exited between invocations");
             }
             Phase::Ready => self.fail_all("Runtime.ExitError", describe),
+            Phase::Reset => {}
         }
         // The process is reaped; its group is killed in `finish`.
     }
@@ -60,40 +62,22 @@ impl Environment {
                 // phase: the subscribers get this Init's records, its extensions get SHUTDOWN
                 // `timeout` and time to exit) and starts Init again inside the invoke, in
                 // fresh processes, under the function timeout.
-                self.init_report(since.elapsed(), "init", "timeout", None);
+                self.init_report(since.elapsed(), "timeout", None);
                 self.hint_unregistered();
                 self.reset("timeout").await;
-                // The killed runtime's `/next` calls are gone with it, and the extensions'
-                // subscriptions with them; the new Init is announced to the new ones.
-                self.held.parked.clear();
-                self.telemetry.restart_init();
-                let start = self.init_start("invoke");
-                self.telemetry.platform_line(&start);
-                if let Err(e) = self.spawn_members() {
-                    let id = self.first_pending_id().unwrap_or_default();
-                    let message = format!("RequestId: {id} Error: {e}");
-                    self.platform(PlatformLine::fault(message.clone()));
-                    self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
-                    return Err(End::Failed);
-                }
-                let now = Instant::now();
-                self.phase = Phase::Initializing {
-                    since: now,
-                    retried: true,
-                };
-                self.set_deadline(Some(now + timeout));
-                Ok(())
+                self.init_inside_invoke()
             }
             Phase::Initializing { retried: true, .. } => {
                 self.hint_unregistered();
                 self.shutdown_reason = "timeout";
                 let id = self.first_pending_id().unwrap_or_default();
-                self.init_report(timeout, "invoke", "timeout", None);
+                self.init_report(timeout, "timeout", None);
                 self.platform(PlatformLine::fault(timed_out_line(&id, timeout)));
                 self.fail_pending(timeout_document(&id, timeout));
-                self.end_reason = "Init timed out twice".into();
+                self.end_reason = "Init inside the invoke timed out".into();
                 Err(End::Failed)
             }
+            Phase::Reset => Ok(()),
             Phase::Ready => {
                 let now = Instant::now();
                 if let Some(end) = self.extensions_timed_out(now) {
@@ -141,6 +125,7 @@ impl Environment {
                 self.fail_init(since, "Runtime.OutOfMemory", describe);
             }
             Phase::Ready => self.fail_all("Runtime.OutOfMemory", describe),
+            Phase::Reset => {}
         }
     }
 
@@ -152,7 +137,7 @@ impl Environment {
         error_type: &str,
         describe: impl Fn(&str) -> String,
     ) {
-        self.init_report(since.elapsed(), "init", "error", Some(error_type));
+        self.init_report(since.elapsed(), "error", Some(error_type));
         let Some(id) = self.first_pending_id() else {
             return;
         };

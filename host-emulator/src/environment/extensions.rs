@@ -407,6 +407,7 @@ impl Environment {
                     self.deliver();
                 }
             }
+            Phase::Reset => {}
             Phase::Ready => {
                 let owed = std::mem::take(&mut self.extensions.owed);
                 self.extensions.owed_deadline = None;
@@ -463,7 +464,7 @@ impl Environment {
                     return Ok(());
                 };
                 let _ = reply.send(ExtensionAnswer::Accepted);
-                self.init_report(since.elapsed(), "init", "error", Some(&error_type));
+                self.init_report(since.elapsed(), "error", Some(&error_type));
                 self.fail_pending(error_body(Some(&error_type), body));
                 self.end_reason = format!("extension {name} failed its Init ({error_type})");
                 self.shutdown_reason = "failure";
@@ -497,6 +498,7 @@ impl Environment {
         match self.phase {
             Phase::Initializing { since, .. } => self.fail_init(since, &error_type, describe),
             Phase::Ready => self.fail_all(&error_type, describe),
+            Phase::Reset => {}
         }
     }
 

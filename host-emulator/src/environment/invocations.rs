@@ -205,7 +205,9 @@ impl Environment {
     /// Ends an invocation with `answer`, logging END and REPORT. When the environment survives
     /// (`keep`), its slot is offered as free *before* the caller gets the answer, so that the
     /// caller's next invoke finds it warm; the scheduler is told only when throttled events
-    /// wait for room.
+    /// wait for room. So is the slot of a failed invocation (`!keep`) whose environment is to
+    /// be reset and kept: the caller's next invoke then runs Init again here rather than in a
+    /// new environment (it waits in the command channel until the reset is over).
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
         self.report(&mut active, &answer);
         self.held.answered(active.invocation.request_id.clone());
@@ -221,7 +223,7 @@ impl Environment {
             self.reset_deadline();
             return;
         }
-        if keep {
+        if keep || self.survives_failure() {
             self.release_slot();
         }
         active.invocation.finish(answer, tail);
@@ -254,9 +256,13 @@ impl Environment {
         }
     }
 
-    /// Fails the invocation that waited for Init (Init failed), with its tail.
+    /// Fails the invocation that waited for Init (Init failed), with its tail; its slot is
+    /// offered first when the environment is to be reset and kept (see [`Self::complete`]).
     pub(super) fn fail_pending(&mut self, doc: bytes::Bytes) {
         if let Some(invocation) = self.held.pending.pop_front() {
+            if self.survives_failure() {
+                self.release_slot();
+            }
             self.held.answered(invocation.request_id.clone());
             let tail = match self.init_tail.take() {
                 Some((id, tail)) if id == invocation.request_id => Some(tail.finish()),

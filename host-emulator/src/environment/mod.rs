@@ -8,7 +8,9 @@
 //! - `extensions`: the Extensions API, and the extensions' part in Init, Invoke and Shutdown;
 //! - [`telemetry`]: the Telemetry API's subscriptions and the records sent to them;
 //! - `ending`: crashes, timeouts, running out of memory and failed Inits;
-//! - `reset`: the Shutdown phase, and Lambda's reset after a failure, which behaves like it;
+//! - `reset`: the Shutdown phase, Lambda's reset after a failure, which behaves like it, and
+//!   the environment's wait after a reset for the invocation whose Init it runs (a suppressed
+//!   Init);
 //! - `output`: the function's output, platform lines, tails and REPORT;
 //! - `opt`: the layers mounted at `/opt` in a mount namespace of the environment's own;
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
@@ -147,17 +149,25 @@ enum Phase {
     /// The process runs but has not called `/next` yet.
     Initializing {
         since: Instant,
-        /// Init was retried inside the invoke: the invoke's clock already runs.
+        /// Init runs inside an invoke (a first Init that timed out, retried; or the Init
+        /// after a reset): the invoke's clock already runs.
         retried: bool,
     },
     /// Init is over: invocations are delivered to `/next` calls.
     Ready,
+    /// Its processes were ended by a reset after a failure: it waits, with no process but its
+    /// Runtime API listener and `TMPDIR` kept, for the invocation inside which Init runs again
+    /// (see `reset`).
+    Reset,
 }
 
-/// Why the environment ends.
+/// Why the environment's processes end.
 enum End {
-    /// The process exited or failed; the cause was already answered and logged.
+    /// The process exited or failed; the cause was already answered and logged. An on-demand
+    /// environment past its first Init is reset and kept (see `reset`); any other one ends.
     Failed,
+    /// Its processes could not be started (the cause was already answered): it ends.
+    Broken,
     /// Asked to shut down.
     Shutdown,
 }
@@ -219,8 +229,8 @@ struct Environment {
     held: Held,
     /// The Init duration, until the first invocation reports it.
     cold_init: Option<Duration>,
-    /// When Init was retried inside the invoke: when that Init began and the invoke's
-    /// deadline, for the first invocation delivered.
+    /// When Init ran inside an invoke: when that Init began and the invoke's deadline, for the
+    /// first invocation delivered.
     retried_init: Option<(Instant, Instant)>,
     /// The tail of the invocation that started this environment, with the Init lines, until
     /// it is delivered (request id, tail).
@@ -412,71 +422,18 @@ impl Environment {
         }
     }
 
+    /// Serves invocations until the environment ends, resetting it after each failure it
+    /// survives.
     async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         let mut buf = vec![0u8; 64 * 1024];
         let end = loop {
-            if self.retire_when_idle && self.held.active.is_empty() && self.held.pending.is_empty()
-            {
-                self.end_reason = "its code changed".into();
-                break End::Shutdown;
-            }
-            let watch_memory = self.watching_memory();
-            let Some(process) = self.process.as_mut() else {
-                break End::Failed;
-            };
-            let extensions_alive = process.extensions_alive();
-            let (exit, extension_exit, pipes) = process.watch();
-            tokio::select! {
-                biased;
-                status = exit => {
-                    self.drain_output(&mut buf);
-                    self.on_exit(status);
-                    break End::Failed;
-                }
-                (name, status) = extension_exit, if extensions_alive => {
-                    self.drain_output(&mut buf);
-                    self.on_extension_exit(&name, status);
-                    break End::Failed;
-                }
-                ready = pipes.function.readable(), if self.function_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                ready = output::readable(pipes.extension), if self.extension_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                Some(request) = self.requests.recv() => {
-                    if let Err(end) = self.on_request(request, &mut buf).await {
+            match self.serve(&mut shutdown, &mut buf).await {
+                End::Failed if self.survives_failure() => {
+                    if let Err(end) = self.reset_after_failure(&mut shutdown).await {
                         break end;
                     }
                 }
-                command = self.commands.recv() => match command {
-                    Some(EnvCommand::Invoke(invocation)) => self.on_invoke(invocation),
-                    Some(EnvCommand::Shutdown) | None => break End::Shutdown,
-                },
-                () = self.freeze_timer.as_mut(), if self.freeze_at.is_some() => {
-                    self.freeze_at = None;
-                    self.freeze_now_if_idle();
-                }
-                () = self.timer.as_mut(), if self.deadline.is_some() => {
-                    self.drain_output(&mut buf);
-                    if let Err(end) = self.on_deadline().await {
-                        break end;
-                    }
-                }
-                _ = self.memory_check.tick(), if watch_memory => {
-                    if let Err(end) = self.check_memory(&mut buf).await {
-                        break end;
-                    }
-                }
-                changed = shutdown.changed() => {
-                    if changed.is_err() || *shutdown.borrow() {
-                        break End::Shutdown;
-                    }
-                }
+                end => break end,
             }
         };
         if let End::Shutdown = end {
@@ -493,17 +450,78 @@ impl Environment {
         }
     }
 
+    /// Runs the processes: Init, then invocations, until they fail or the environment is
+    /// asked to shut down.
+    async fn serve(&mut self, shutdown: &mut watch::Receiver<bool>, buf: &mut [u8]) -> End {
+        loop {
+            if self.retire_when_idle && self.held.active.is_empty() && self.held.pending.is_empty()
+            {
+                self.end_reason = "its code changed".into();
+                break End::Shutdown;
+            }
+            let watch_memory = self.watching_memory();
+            let Some(process) = self.process.as_mut() else {
+                break End::Failed;
+            };
+            let extensions_alive = process.extensions_alive();
+            let (exit, extension_exit, pipes) = process.watch();
+            tokio::select! {
+                biased;
+                status = exit => {
+                    self.drain_output(buf);
+                    self.on_exit(status);
+                    break End::Failed;
+                }
+                (name, status) = extension_exit, if extensions_alive => {
+                    self.drain_output(buf);
+                    self.on_extension_exit(&name, status);
+                    break End::Failed;
+                }
+                ready = pipes.function.readable(), if self.function_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(buf);
+                    }
+                }
+                ready = output::readable(pipes.extension), if self.extension_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(buf);
+                    }
+                }
+                Some(request) = self.requests.recv() => {
+                    if let Err(end) = self.on_request(request, buf).await {
+                        break end;
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(EnvCommand::Invoke(invocation)) => self.on_invoke(invocation),
+                    Some(EnvCommand::Shutdown) | None => break End::Shutdown,
+                },
+                () = self.freeze_timer.as_mut(), if self.freeze_at.is_some() => {
+                    self.freeze_at = None;
+                    self.freeze_now_if_idle();
+                }
+                () = self.timer.as_mut(), if self.deadline.is_some() => {
+                    self.drain_output(buf);
+                    if let Err(end) = self.on_deadline().await {
+                        break end;
+                    }
+                }
+                _ = self.memory_check.tick(), if watch_memory => {
+                    if let Err(end) = self.check_memory(buf).await {
+                        break end;
+                    }
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break End::Shutdown;
+                    }
+                }
+            }
+        }
+    }
+
     /// Kills what is left, tells the scheduler, and hands back undelivered invocations.
     async fn finish(mut self) {
-        if !self.exit_grace.is_zero() {
-            if let Some(process) = self.process.as_mut() {
-                let (exit, _, _) = process.watch();
-                let _ = tokio::time::timeout(self.exit_grace, exit).await;
-            }
-            let mut buf = vec![0u8; 64 * 1024];
-            self.drain_output(&mut buf);
-            self.flush_output();
-        }
         self.reset(self.shutdown_reason).await;
         let reason = std::mem::take(&mut self.end_reason);
         let _ = self.shared.pool.send(PoolMessage::Gone(self.id, reason));

@@ -64,14 +64,17 @@ impl Environment {
 
     /// Writes `INIT_REPORT` for an Init that failed or timed out, and sends its Telemetry API
     /// records (`platform.initRuntimeDone` and `platform.initReport`, with the status and the
-    /// error type) to the subscriptions.
+    /// error type) to the subscriptions. Its `Phase` is `invoke` for an Init inside an invoke.
     pub(super) fn init_report(
         &mut self,
         took: std::time::Duration,
-        phase: &str,
         status: &str,
         error_type: Option<&str>,
     ) {
+        let phase = match self.phase {
+            super::Phase::Initializing { retried: true, .. } => "invoke",
+            _ => "init",
+        };
         let outcome = InitOutcome {
             init_type: self.init_type(),
             phase,

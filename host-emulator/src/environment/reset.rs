@@ -7,18 +7,35 @@
 //! group is killed. Without extensions there is no Shutdown phase: the processes are killed at
 //! once.
 //!
-//! A reset ends the environment, but for an Init that timed out: that one is retried inside
-//! the invocation, in fresh processes of the same environment (see `ending`).
+//! After a reset the environment itself stays, as on Lambda: its `TMPDIR`, its log stream and
+//! its Runtime API listener are kept, its slot is offered again, and the next invocation it
+//! gets runs Init in fresh processes inside its invoke (a *suppressed* Init): no `INIT_START`
+//! line, no `Init Duration` in its `REPORT`, its `Duration` counts the Init, and the Init runs
+//! under the function's timeout, not the 10-second Init limit. A function whose Init takes
+//! longer than its timeout therefore fails every invocation after its first failure, as it
+//! does on Lambda. An Init that timed out at the first cold start is retried the same way,
+//! inside the invocation that waits for it (see `ending`).
+//!
+//! Kept to on-demand environments with one invocation at a time. Provisioned environments
+//! end and are replaced ahead of traffic; multi-concurrency environments end, and their next
+//! invocations start new ones.
 
+use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
-use super::Environment;
+use tokio::sync::watch;
+
+use super::{End, EnvCommand, EnvKind, Environment, Phase};
 use crate::api::runtime::RuntimeRequest;
+use crate::invocation::error_document;
+use crate::logs::system::PlatformLine;
+use crate::logs::Tail;
 
 impl Environment {
     /// Ends the environment's processes: the Shutdown phase with `reason` (when extensions
     /// are registered), then SIGKILL to whatever is left of the process group.
     pub(super) async fn reset(&mut self, reason: &'static str) {
+        self.await_exit_grace().await;
         self.shutdown_phase(reason).await;
         if let Some(process) = self.process.take() {
             if process.is_frozen() {
@@ -32,6 +49,119 @@ impl Environment {
         // Calls of the killed processes not handled yet: there is nobody left to answer
         // (dropping them answers 500). Processes started after this make their own calls.
         while self.requests.try_recv().is_ok() {}
+    }
+
+    /// Gives a runtime that reported its own failure (`/init/error`) the moment it was granted
+    /// to exit by itself, reading what it writes meanwhile.
+    async fn await_exit_grace(&mut self) {
+        let grace = std::mem::take(&mut self.exit_grace);
+        if grace.is_zero() {
+            return;
+        }
+        if let Some(process) = self.process.as_mut() {
+            let (exit, _, _) = process.watch();
+            let _ = tokio::time::timeout(grace, exit).await;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        self.drain_output(&mut buf);
+        self.flush_output();
+    }
+
+    /// Whether the environment is kept after its processes failed: an on-demand environment
+    /// with one slot, past its first Init, whose code has not changed since it started.
+    pub(super) fn survives_failure(&self) -> bool {
+        let first_init = matches!(self.phase, Phase::Initializing { retried: false, .. });
+        self.kind == EnvKind::OnDemand
+            && self.slots == 1
+            && !first_init
+            && !self.retire_when_idle
+            && self.generation == self.shared.code_generation.load(Ordering::Acquire)
+    }
+
+    /// Lambda's reset after a failure, for an environment that stays: ends its processes (a
+    /// Shutdown phase with the failure's reason), offers its slot again and waits for the
+    /// invocation inside which Init runs again. Returns once that Init has started, or how the
+    /// environment ends.
+    pub(super) async fn reset_after_failure(
+        &mut self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), End> {
+        self.reset(self.shutdown_reason).await;
+        tracing::info!(function = %self.shared.config.name, env = self.id, "environment reset: {}; the next invocation runs Init again inside its invoke", self.end_reason);
+        self.phase = Phase::Reset;
+        self.held.parked.clear();
+        // An invocation whose invoke phase the extensions had not ended yet still holds the
+        // slot and its concurrency: both are free now (the concurrency first).
+        let owed = std::mem::take(&mut self.extensions).owed;
+        if !owed.is_empty() {
+            drop(owed);
+            self.release_slot();
+        }
+        self.freeze_at = None;
+        self.set_deadline(None);
+        self.retried_init = None;
+        self.cold_init = None;
+        self.init_tail = None;
+        self.peak_memory = 0;
+        self.end_reason.clear();
+        self.shutdown_reason = "spindown";
+        // Its one slot was offered again when the failed invocation was answered (or is still
+        // listed, when the runtime died between invocations), unless an invocation already
+        // waits here; the next one to arrive runs the Init.
+        if self.retire_when_idle && self.held.pending.is_empty() {
+            self.end_reason = "its code changed".into();
+            return Err(End::Shutdown);
+        }
+        while self.held.pending.is_empty() {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(EnvCommand::Invoke(invocation)) => self.held.pending.push_back(invocation),
+                    Some(EnvCommand::Shutdown) | None => return Err(End::Shutdown),
+                },
+                // No process is left to call; a stray call gets 500 (its reply is dropped).
+                Some(_) = self.requests.recv() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        return Err(End::Shutdown);
+                    }
+                }
+            }
+        }
+        let first = &self.held.pending[0];
+        self.init_tail = first
+            .tail
+            .then(|| (first.request_id.clone(), Tail::default()));
+        self.init_inside_invoke()
+    }
+
+    /// Starts Init again in fresh processes, inside the invoke of the invocation waiting for
+    /// it, under the function's timeout: after a reset, or when the first Init timed out. The
+    /// new Init is announced to the telemetry subscribers (there are none yet: the killed
+    /// extensions' subscriptions went with them), not written to the log, as on Lambda.
+    pub(super) fn init_inside_invoke(&mut self) -> Result<(), End> {
+        self.shared
+            .metrics
+            .suppressed_inits
+            .fetch_add(1, Ordering::Relaxed);
+        self.held.parked.clear();
+        self.telemetry.restart_init();
+        let start = self.init_start("invoke");
+        self.telemetry.platform_line(&start);
+        if let Err(e) = self.spawn_members() {
+            let id = self.first_pending_id().unwrap_or_default();
+            let message = format!("RequestId: {id} Error: {e}");
+            self.platform(PlatformLine::fault(message.clone()));
+            self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
+            self.end_reason = format!("cannot start its processes: {e}");
+            return Err(End::Broken);
+        }
+        let now = Instant::now();
+        self.phase = Phase::Initializing {
+            since: now,
+            retried: true,
+        };
+        self.set_deadline(Some(now + self.shared.config.timeout));
+        Ok(())
     }
 
     /// The Shutdown phase, when extensions are registered: `SHUTDOWN` (with `reason`) to those

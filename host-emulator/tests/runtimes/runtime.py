@@ -7,6 +7,9 @@ lines as this runtime has been started with that setting (each start adds a line
 PATH.starts): a test extension adds a line to PATH once it has subscribed to telemetry, so
 that the Init it watches cannot end before.
 
+With INIT_SLEEP=S, Init sleeps S seconds. With INIT_FAIL_IF_TMP=NAME, Init posts /init/error
+(type TmpInitError) and exits 1 when the file NAME exists in TMPDIR.
+
 INIT_MODE decides how Init goes:
   (none)              initialise and serve events
   init_error          post /init/error, then exit 1
@@ -29,6 +32,7 @@ Each event (a JSON object) says what to do, in this order:
   wait_for: PATH      wait until PATH exists (at most 60 s)
   sleep: S            sleep S seconds
   alloc_mb: N         allocate and touch N MB (kept until exit)
+  touch_tmp: NAME     create the file NAME in TMPDIR
   spawn_child: true   start `sleep 1000` in the background (same process group)
   exit: CODE          exit with CODE during the invoke
   kill: SIGNAL        send SIGNAL to itself
@@ -39,7 +43,8 @@ Each event (a JSON object) says what to do, in this order:
   error_garbage: TYPE       post /error with a body that is not JSON
   big: N              respond with a JSON string of N characters
   twice: true         after responding, respond again for the same id
-Otherwise it responds with a description of the event, headers and process.
+Otherwise it responds with a description of the event, headers and process (with the names
+of the files in TMPDIR).
 The result of every extra post is printed as `POST <what> <status> <body>`.
 """
 import http.client
@@ -91,6 +96,17 @@ def wait_for_subscriber():
 
 def init():
     wait_for_subscriber()
+    if "INIT_SLEEP" in os.environ:
+        time.sleep(float(os.environ["INIT_SLEEP"]))
+    fail_if = os.environ.get("INIT_FAIL_IF_TMP")
+    if fail_if and os.path.exists(os.path.join(os.environ["TMPDIR"], fail_if)):
+        status, _, body = post(
+            "/init/error",
+            {"errorType": "TmpInitError", "errorMessage": f"{fail_if} is in TMPDIR"},
+            {"Lambda-Runtime-Function-Error-Type": "TmpInitError"},
+        )
+        print("POST init/error", status, body.decode(), flush=True)
+        sys.exit(1)
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode == "init_error":
         status, _, body = post(
@@ -172,6 +188,8 @@ def handle(request_id, headers, event):
         for i in range(0, len(block), 4096):
             block[i] = 1
         kept.append(block)
+    if "touch_tmp" in event:
+        open(os.path.join(os.environ["TMPDIR"], event["touch_tmp"]), "w").close()
     child = None
     if event.get("spawn_child"):
         child = subprocess.Popen(["sleep", "1000"]).pid
@@ -218,6 +236,7 @@ def handle(request_id, headers, event):
         "cwd": os.getcwd(),
         "env": dict(os.environ),
         "child": child,
+        "tmp_files": sorted(os.listdir(os.environ["TMPDIR"])),
     }
     status, _, body = post(f"/invocation/{request_id}/response", result)
     if status != 202:

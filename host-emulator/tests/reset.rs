@@ -1,0 +1,202 @@
+//! Lambda's reset after an invoke-phase failure, against real processes: the environment's
+//! processes end, the environment itself stays (its `TMPDIR` with them), and the next
+//! invocation runs Init again inside its invoke under the function's timeout (a suppressed
+//! Init): no `INIT_START` line and no `Init Duration`, the Init counted in its `Duration`.
+//! A function whose Init is longer than its timeout fails every invocation after its first
+//! failure, as on Lambda.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use firebox_emulator::Emulator;
+
+/// The `Duration` of a REPORT line, in milliseconds.
+fn duration_ms(report: &str) -> f64 {
+    report
+        .split('\t')
+        .find_map(|f| f.trim().strip_prefix("Duration: "))
+        .and_then(|d| d.trim_end_matches(" ms").parse().ok())
+        .unwrap_or_else(|| panic!("no Duration in {report}"))
+}
+
+async fn counter(emu: &Emulator, name: &str, function: &str) -> Option<f64> {
+    let text = metrics(emu).await;
+    metric(&text, &format!("{name}{{function=\"{function}\"}}"))
+}
+
+/// Fails an invocation with `failing` (which must end in `error_type`) after a first one that
+/// left a file in `TMPDIR`, then checks that the next invocation ran Init again in the same
+/// environment.
+async fn failure_resets_and_keeps_the_environment(failing: &'static str, error_type: &str) {
+    let f = "reset";
+    let emu = start(vec![function(f, "")
+        .env("INIT_SLEEP", "0.3")
+        .timeout(Duration::from_secs(2))])
+    .await;
+    let first = emu.invoke(f, r#"{"touch_tmp": "kept"}"#).await.unwrap();
+    let first = first.json().unwrap();
+    let pid = first["pid"].as_i64().unwrap();
+    let tmp = first["env"]["TMPDIR"].as_str().unwrap().to_owned();
+
+    let failed = emu.invoke(f, failing).await.unwrap();
+    assert_eq!(failed.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(failed.json().unwrap()["errorType"], error_type);
+    assert!(wait_gone(pid).await, "the reset ends the failed process");
+
+    let after = emu.invoke(f, "{}").await.unwrap();
+    assert_eq!(after.function_error, None, "{}", after.text());
+    let a = after.json().unwrap();
+    assert_ne!(a["pid"].as_i64().unwrap(), pid, "a new process");
+    assert_eq!(a["count"], 1, "its Init ran again");
+    assert_eq!(a["env"]["TMPDIR"], tmp.as_str(), "the same environment");
+    assert_eq!(
+        a["tmp_files"],
+        serde_json::json!(["kept"]),
+        "TMPDIR survives a reset"
+    );
+    let reports = reports(&emu, f);
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert!(reports[0].contains("Init Duration"), "{}", reports[0]);
+    assert!(
+        !reports[2].contains("Init Duration"),
+        "a suppressed Init is no Init Duration: {}",
+        reports[2]
+    );
+    assert!(
+        duration_ms(&reports[2]) >= 300.0,
+        "the Init (0.3 s) is part of the Duration: {}",
+        reports[2]
+    );
+    let texts = texts(&emu, f);
+    let init_starts = texts.iter().filter(|t| t.starts_with("INIT_START")).count();
+    assert_eq!(
+        init_starts, 1,
+        "a suppressed Init writes no INIT_START: {texts:#?}"
+    );
+
+    // Warm from then on, in the process the suppressed Init started.
+    let warm = emu.invoke(f, "{}").await.unwrap().json().unwrap();
+    assert_eq!(warm["pid"], a["pid"]);
+    assert_eq!(warm["count"], 2);
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        counter(&emu, "firebox_suppressed_inits_total", f).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        counter(&emu, "firebox_environments_destroyed_total", f).await,
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_resets_the_environment_and_the_next_invoke_runs_init_inside_it() {
+    failure_resets_and_keeps_the_environment(r#"{"sleep": 30}"#, "Sandbox.Timedout").await;
+}
+
+#[tokio::test]
+async fn a_crash_resets_the_environment_and_the_next_invoke_runs_init_inside_it() {
+    failure_resets_and_keeps_the_environment(r#"{"exit": 7}"#, "Runtime.ExitError").await;
+}
+
+#[tokio::test]
+async fn an_init_longer_than_the_timeout_fails_every_invoke_after_a_reset() {
+    // Lambda's "doom loop": the first Init has 10 s, an Init after a reset only the timeout.
+    let f = "doom";
+    let emu = start(vec![function(f, "")
+        .env("INIT_SLEEP", "1.5")
+        .timeout(Duration::from_secs(1))])
+    .await;
+    let cold = emu.invoke(f, "{}").await.unwrap();
+    assert_eq!(cold.function_error, None, "{}", cold.text());
+    let timed_out = emu.invoke(f, r#"{"sleep": 5}"#).await.unwrap();
+    assert_eq!(timed_out.json().unwrap()["errorType"], "Sandbox.Timedout");
+    for _ in 0..2 {
+        let r = emu.invoke(f, "{}").await.unwrap();
+        let id = r.request_id.clone().unwrap();
+        assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+        let doc = r.json().unwrap();
+        assert_eq!(doc["errorType"], "Sandbox.Timedout", "{doc}");
+        assert_eq!(
+            doc["errorMessage"],
+            format!("RequestId: {id} Error: Task timed out after 1.00 seconds")
+        );
+    }
+    let texts = texts(&emu, f);
+    let in_invoke = texts
+        .iter()
+        .filter(|t| {
+            t.starts_with("INIT_REPORT Init Duration: 1000")
+                && t.ends_with("Phase: invoke\tStatus: timeout")
+        })
+        .count();
+    assert_eq!(in_invoke, 2, "{texts:#?}");
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0),
+        "every retry runs in the one environment"
+    );
+}
+
+#[tokio::test]
+async fn an_init_error_inside_the_invoke_is_served_and_the_environment_resets_again() {
+    // The failed invocation leaves a file in TMPDIR that makes every later Init fail.
+    let f = "poisoned";
+    let emu = start(vec![function(f, "").env("INIT_FAIL_IF_TMP", "poison")]).await;
+    assert_eq!(emu.invoke(f, "{}").await.unwrap().function_error, None);
+    let crash = emu
+        .invoke(f, r#"{"touch_tmp": "poison", "exit": 1}"#)
+        .await
+        .unwrap();
+    assert_eq!(crash.json().unwrap()["errorType"], "Runtime.ExitError");
+    for _ in 0..2 {
+        let r = emu.invoke(f, "{}").await.unwrap();
+        assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+        let doc = r.json().unwrap();
+        assert_eq!(doc["errorType"], "TmpInitError");
+        assert_eq!(doc["errorMessage"], "poison is in TMPDIR");
+    }
+    let texts = texts(&emu, f);
+    let reports = texts
+        .iter()
+        .filter(|t| {
+            t.starts_with("INIT_REPORT")
+                && t.ends_with("Phase: invoke\tStatus: error\tError Type: TmpInitError")
+        })
+        .count();
+    assert_eq!(reports, 2, "{texts:#?}");
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn a_reset_environment_nobody_invokes_is_reclaimed_with_its_tmpdir() {
+    let f = "idle";
+    let emu = start(vec![
+        function(f, "").idle_timeout(Duration::from_millis(500))
+    ])
+    .await;
+    let first = emu.invoke(f, "{}").await.unwrap().json().unwrap();
+    let tmp = std::path::PathBuf::from(first["env"]["TMPDIR"].as_str().unwrap());
+    let crash = emu.invoke(f, r#"{"exit": 2}"#).await.unwrap();
+    assert_eq!(crash.json().unwrap()["errorType"], "Runtime.ExitError");
+    assert!(tmp.is_dir(), "kept by the reset");
+    wait_metric(
+        &emu,
+        &format!("firebox_environments_destroyed_total{{function=\"{f}\"}}"),
+        1.0,
+    )
+    .await;
+    assert!(!tmp.exists(), "removed with the reclaimed environment");
+    // The next invoke is a cold start in a new environment.
+    let r = emu.invoke(f, "{}").await.unwrap();
+    assert_eq!(r.function_error, None);
+    assert!(reports(&emu, f)[2].contains("Init Duration"));
+}
