@@ -33,6 +33,7 @@ Each event (a JSON object) says what to do, in this order:
   sleep: S            sleep S seconds
   alloc_mb: N         allocate and touch N MB (kept until exit)
   touch_tmp: NAME     create the file NAME in TMPDIR
+  read_file: PATH     read PATH (its text, or `error: <exception name>`) into the answer
   spawn_child: true   start `sleep 1000` in the background (same process group)
   exit: CODE          exit with CODE during the invoke
   kill: SIGNAL        send SIGNAL to itself
@@ -237,7 +238,14 @@ def handle(request_id, headers, event):
         "env": dict(os.environ),
         "child": child,
         "tmp_files": sorted(os.listdir(os.environ["TMPDIR"])),
+        "uid": os.getuid(),
     }
+    if "read_file" in event:
+        try:
+            with open(event["read_file"]) as f:
+                result["read"] = f.read().strip()
+        except OSError as e:
+            result["read"] = f"error: {type(e).__name__}"
     status, _, body = post(f"/invocation/{request_id}/response", result)
     if status != 202:
         print("POST response", status, body.decode(), flush=True)
