@@ -46,6 +46,15 @@ fn open_up(dir: &Path) {
     }
 }
 
+/// Removes its directory when dropped, also when the test fails.
+struct Removed<'a>(&'a Path);
+
+impl Drop for Removed<'_> {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(self.0);
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -74,8 +83,18 @@ fn state(pid: i64) -> Option<char> {
 #[test]
 fn serve_runs_functions_as_a_user_without_privileges() {
     let (uid, gid) = server_user();
-    let dir = std::env::temp_dir().join(format!("firebox-unprivileged-{}", std::process::id()));
+    // Under /tmp, not `temp_dir()`, and with its own copy of the server: the checkout and a
+    // TMPDIR of the test's user may be closed to others (a clone under /root is).
+    let dir = Path::new("/tmp").join(format!("firebox-unprivileged-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("mkdir");
+    let _removed = Removed(&dir);
+    let firebox = dir.join("firebox");
+    if fs::hard_link(FIREBOX, &firebox).is_err() {
+        fs::copy(FIREBOX, &firebox).expect("a copy of firebox");
+    }
+    let tmp = dir.join("tmp");
+    fs::create_dir_all(&tmp).expect("mkdir");
     let runtime = dir.join("runtime.py");
     write(
         &runtime,
@@ -93,11 +112,13 @@ fn serve_runs_functions_as_a_user_without_privileges() {
         ),
     );
     open_up(&dir);
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).expect("chmod");
     let stderr_path = dir.join("serve.stderr");
     let stderr = File::create(&stderr_path).expect("stderr file");
-    let mut command = Command::new(FIREBOX);
+    let mut command = Command::new(&firebox);
     command
         .current_dir(&dir)
+        .env("TMPDIR", &tmp)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(stderr);
@@ -182,5 +203,4 @@ fn serve_runs_functions_as_a_user_without_privileges() {
         }),
         "function process {pid} outlived the server"
     );
-    let _ = fs::remove_dir_all(&dir);
 }
