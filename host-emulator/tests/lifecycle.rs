@@ -91,14 +91,7 @@ async fn max_memory_used_is_measured() {
     emu.invoke("mem", "{}").await.unwrap();
     emu.invoke("mem", r#"{"alloc_mb": 120}"#).await.unwrap();
     let reports = reports(&emu, "mem");
-    let used = |r: &str| -> u64 {
-        r.split('\t')
-            .find_map(|f| f.strip_prefix("Max Memory Used: "))
-            .unwrap()
-            .trim_end_matches(" MB")
-            .parse()
-            .unwrap()
-    };
+    let used = |r: &str| -> u64 { report_number(r, "Max Memory Used") as u64 };
     let small = used(&reports[0]);
     let big = used(&reports[1]);
     assert!(

@@ -56,28 +56,16 @@ async fn out_of_memory_then_init_again(cgroups: bool) {
     let reports = reports(&emu, "hog");
     assert_eq!(reports.len(), 3, "{reports:?}");
     assert!(!reports[2].contains("Init Duration"), "{reports:?}");
-    let after: u64 = reports[2]
-        .split('\t')
-        .find_map(|f| f.strip_prefix("Max Memory Used: "))
-        .unwrap()
-        .trim_end_matches(" MB")
-        .parse()
-        .unwrap();
+    let after = common::report_number(&reports[2], "Max Memory Used");
     assert!(
-        after < 100,
+        after < 100.0,
         "the killed process's peak is not carried over: {reports:?}"
     );
     // The failed invocation's REPORT shows memory near or past the limit, never the size
     // configured... as measured.
-    let used: u64 = reports[1]
-        .split('\t')
-        .find_map(|f| f.strip_prefix("Max Memory Used: "))
-        .unwrap()
-        .trim_end_matches(" MB")
-        .parse()
-        .unwrap();
+    let used = common::report_number(&reports[1], "Max Memory Used");
     assert!(
-        used >= 100,
+        used >= 100.0,
         "{}\n{}",
         reports[1],
         texts(&emu, "hog").join("\n")

@@ -12,13 +12,13 @@ use std::time::Duration;
 use common::*;
 use firebox_emulator::Emulator;
 
-/// The `Duration` of a REPORT line, in milliseconds.
-fn duration_ms(report: &str) -> f64 {
-    report
-        .split('\t')
-        .find_map(|f| f.trim().strip_prefix("Duration: "))
-        .and_then(|d| d.trim_end_matches(" ms").parse().ok())
-        .unwrap_or_else(|| panic!("no Duration in {report}"))
+/// The `INIT_REPORT` lines of Inits inside an invoke that ended with `outcome`.
+fn init_reports_inside_invokes(emu: &Emulator, function: &str, outcome: &str) -> Vec<String> {
+    let suffix = format!("Phase: invoke\t{outcome}");
+    texts(emu, function)
+        .into_iter()
+        .filter(|t| t.starts_with("INIT_REPORT") && t.ends_with(&suffix))
+        .collect()
 }
 
 async fn counter(emu: &Emulator, name: &str, function: &str) -> Option<f64> {
@@ -65,7 +65,7 @@ async fn failure_resets_and_keeps_the_environment(failing: &'static str, error_t
         reports[2]
     );
     assert!(
-        duration_ms(&reports[2]) >= 300.0,
+        report_number(&reports[2], "Duration") >= 300.0,
         "the Init (0.3 s) is part of the Duration: {}",
         reports[2]
     );
@@ -127,15 +127,14 @@ async fn an_init_longer_than_the_timeout_fails_every_invoke_after_a_reset() {
             format!("RequestId: {id} Error: Task timed out after 1.00 seconds")
         );
     }
-    let texts = texts(&emu, f);
-    let in_invoke = texts
-        .iter()
-        .filter(|t| {
-            t.starts_with("INIT_REPORT Init Duration: 1000")
-                && t.ends_with("Phase: invoke\tStatus: timeout")
-        })
-        .count();
-    assert_eq!(in_invoke, 2, "{texts:#?}");
+    let timed_out = init_reports_inside_invokes(&emu, f, "Status: timeout");
+    assert_eq!(timed_out.len(), 2, "{:#?}", texts(&emu, f));
+    assert!(
+        timed_out
+            .iter()
+            .all(|t| t.starts_with("INIT_REPORT Init Duration: 1000")),
+        "{timed_out:#?}"
+    );
     assert_eq!(
         counter(&emu, "firebox_environments_created_total", f).await,
         Some(1.0),
@@ -161,15 +160,8 @@ async fn an_init_error_inside_the_invoke_is_served_and_the_environment_resets_ag
         assert_eq!(doc["errorType"], "TmpInitError");
         assert_eq!(doc["errorMessage"], "poison is in TMPDIR");
     }
-    let texts = texts(&emu, f);
-    let reports = texts
-        .iter()
-        .filter(|t| {
-            t.starts_with("INIT_REPORT")
-                && t.ends_with("Phase: invoke\tStatus: error\tError Type: TmpInitError")
-        })
-        .count();
-    assert_eq!(reports, 2, "{texts:#?}");
+    let failed = init_reports_inside_invokes(&emu, f, "Status: error\tError Type: TmpInitError");
+    assert_eq!(failed.len(), 2, "{:#?}", texts(&emu, f));
     assert_eq!(
         counter(&emu, "firebox_environments_created_total", f).await,
         Some(1.0)

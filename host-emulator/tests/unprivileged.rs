@@ -147,12 +147,8 @@ fn serve_runs_functions_as_a_user_without_privileges() {
     );
     let pid = body["pid"].as_i64().expect("a pid");
     // Memory measured from /proc: a real figure, not the configured size.
-    let used: u64 = tail
-        .split('\t')
-        .find_map(|f| f.strip_prefix("Max Memory Used: "))
-        .and_then(|f| f.trim_end_matches(" MB").parse().ok())
-        .unwrap_or_else(|| panic!("no Max Memory Used in the tail:\n{tail}"));
-    assert!((1..128).contains(&used), "{tail}");
+    let used = common::report_number(&tail, "Max Memory Used");
+    assert!((1.0..128.0).contains(&used), "{tail}");
 
     let described = log();
     let user_namespace = described.contains("layers: at /opt (a user and mount namespace");

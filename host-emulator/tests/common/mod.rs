@@ -274,6 +274,17 @@ pub fn reports(emu: &Emulator, function: &str) -> Vec<String> {
         .collect()
 }
 
+/// The number of a `REPORT` line's field (`Duration`, `Max Memory Used`, ...), without its
+/// unit; `report` may hold other lines too (a log tail).
+pub fn report_number(report: &str, field: &str) -> f64 {
+    let prefix = format!("{field}: ");
+    report
+        .split(['\t', '\n'])
+        .find_map(|f| f.trim().strip_prefix(prefix.as_str()))
+        .and_then(|v| v.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {report}"))
+}
+
 /// Waits (up to 60 s, a bound for broken runs only) until a log line satisfies `pred`,
 /// returning it.
 pub async fn wait_for_line(emu: &Emulator, function: &str, pred: impl Fn(&str) -> bool) -> String {
