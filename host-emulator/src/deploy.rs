@@ -140,6 +140,8 @@ pub(crate) async fn update_code(
     let package = unpack(packages, &latest.config.name, zip).await?;
     if dry_run {
         packages.discard(&package);
+        // A dry run is refused as the update would be.
+        crate::settings::check_code(&latest.config, &package).map_err(SettingsError::from)?;
         return Ok(latest);
     }
     let updated = function.update_code(package.clone(), revision_id);

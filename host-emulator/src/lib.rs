@@ -22,6 +22,7 @@ mod arn;
 mod asynchronous;
 pub mod cli;
 pub mod client;
+pub mod code_size;
 pub mod config;
 pub mod deploy;
 mod emulator;
@@ -48,6 +49,7 @@ mod versions;
 
 pub use aliases::{Alias, AliasError, AliasUpdate};
 pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
+pub use code_size::CombinedSizeError;
 pub use config::{
     AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, LogFormat, LogLevel,
     LoggingConfig, VersionConfig,

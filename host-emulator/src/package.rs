@@ -31,6 +31,9 @@ pub struct CodePackage {
     pub sha256: String,
     /// `CodeSize`: the `.zip`'s size in bytes.
     pub size: u64,
+    /// The unzipped size in bytes, as Lambda counts it against its limits: each file's
+    /// length and each symbolic link's target text, as unpacked.
+    pub unzipped: u64,
 }
 
 /// Why an upload could not be unpacked.
@@ -100,12 +103,13 @@ impl PackageStore {
         if unpacked.is_err() {
             let _ = fs::remove_dir_all(&dir);
         }
-        unpacked?;
+        let unzipped = unpacked?;
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip));
         Ok(CodePackage {
             dir,
             sha256,
             size: zip.len() as u64,
+            unzipped,
         })
     }
 
@@ -193,7 +197,30 @@ impl Drop for PackageStore {
     }
 }
 
-fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
+/// The unzipped size the entries of the `.zip` file at `path` declare (read from its central
+/// directory, without unzipping anything): what a `.zip` layer of the configuration counts
+/// toward the limit of a function's code and layers before it is unpacked. `None` when it
+/// cannot be read as a `.zip` (unpacking it at the start says why).
+pub(crate) fn declared_size(path: &Path) -> Option<u64> {
+    let file = fs::File::open(path).ok()?;
+    let mut archive = zip::ZipArchive::new(io::BufReader::new(file)).ok()?;
+    declared(&mut archive).ok()
+}
+
+/// The sum of the sizes the entries of `archive` declare.
+fn declared<R: Read + io::Seek>(archive: &mut zip::ZipArchive<R>) -> Result<u64, PackageError> {
+    let mut declared: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| PackageError::NotAZip(e.to_string()))?;
+        declared = declared.saturating_add(entry.size());
+    }
+    Ok(declared)
+}
+
+/// Unpacks `zip` into `dir`; the unzipped size (files' bytes written, links' target text).
+fn unpack_into(zip: &[u8], dir: &Path) -> Result<u64, PackageError> {
     let write = |source: io::Error| PackageError::Write {
         dir: dir.to_path_buf(),
         source,
@@ -202,18 +229,12 @@ fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
         .map_err(|e| PackageError::NotAZip(e.to_string()))?;
     // The sizes the entries declare, first: a package over the limit is refused before any
     // byte is written. The copy below holds each entry to its declared size as well.
-    let mut declared: u64 = 0;
-    for i in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(i)
-            .map_err(|e| PackageError::NotAZip(e.to_string()))?;
-        declared = declared.saturating_add(entry.size());
-    }
-    if declared > MAX_UNZIPPED_BYTES {
+    if declared(&mut archive)? > MAX_UNZIPPED_BYTES {
         return Err(PackageError::TooLarge);
     }
     fs::create_dir_all(dir).map_err(write)?;
     let mut written: u64 = 0;
+    let mut links: u64 = 0;
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -239,6 +260,7 @@ fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
                 return Err(PackageError::Escapes(name));
             }
             std::os::unix::fs::symlink(&target, &path).map_err(write)?;
+            links = links.saturating_add(target.len() as u64);
             continue;
         }
         let mut file = fs::File::create(&path).map_err(write)?;
@@ -260,7 +282,7 @@ fn unpack_into(zip: &[u8], dir: &Path) -> Result<(), PackageError> {
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&path, fs::Permissions::from_mode(mode | 0o400)).map_err(write)?;
     }
-    Ok(())
+    Ok(written.saturating_add(links))
 }
 
 /// Whether a symbolic link at `link` (relative to the package root) pointing at `target`
@@ -318,6 +340,12 @@ mod tests {
             "x = 1\n"
         );
         assert_eq!(package.size, zip.len() as u64);
+        assert_eq!(package.unzipped, 10 + 6, "the files' bytes, unzipped");
+        let on_disk = store.root.join("declared.zip");
+        fs::write(&on_disk, &zip).unwrap();
+        assert_eq!(declared_size(&on_disk), Some(16));
+        fs::write(&on_disk, b"not a zip").unwrap();
+        assert_eq!(declared_size(&on_disk), None);
         let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&zip));
         assert_eq!(package.sha256, expected);
         // A second upload gets a directory of its own.

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::code_size::{CombinedSizeError, Measured};
 use crate::config::{check_description, FunctionConfig, LoggingConfig, LoggingUpdate};
 use crate::layer_versions::LayerRefError;
 use crate::package::CodePackage;
@@ -88,6 +89,9 @@ pub enum SettingsError {
     /// The layers named cannot be the function's.
     #[error(transparent)]
     Layers(#[from] LayerRefError),
+    /// The code and the layers together would be over Lambda's unzipped limit.
+    #[error(transparent)]
+    CodeAndLayers(#[from] CombinedSizeError),
 }
 
 /// What a `PublishVersion` did.
@@ -152,6 +156,8 @@ impl Function {
                 &config.account_id,
             )?;
             config.set_layers(layers).map_err(invalid)?;
+            // With the code `$LATEST` runs (code on disk measured now).
+            crate::code_size::check_function(&config)?;
         }
         if let Some(patch) = logging {
             config.logging = config.logging.merged(patch);
@@ -165,7 +171,8 @@ impl Function {
     /// `Launch::runs_package`, checked by the caller). A package with the `CodeSha256` that
     /// `$LATEST` runs already changes nothing (no new environments, and a publish after it
     /// returns the last version): `$LATEST` is returned as it is, and the caller drops the
-    /// new package.
+    /// new package. A package that with `$LATEST`'s layers is over Lambda's limit of code and
+    /// layers together is refused.
     pub(crate) fn update_code(
         &self,
         package: Arc<CodePackage>,
@@ -174,6 +181,7 @@ impl Function {
         let _writes = self.lock_live()?;
         let current = self.latest();
         check_revision(&current, revision_id)?;
+        check_code(&current.config, &package)?;
         if current
             .config
             .package
@@ -309,6 +317,16 @@ fn check_revision(latest: &FunctionShared, revision_id: Option<&str>) -> Result<
         Some(r) if r != latest.revision_id => Err(SettingsError::RevisionMismatch),
         _ => Ok(()),
     }
+}
+
+/// Checks that `package`, in place of `config`'s code, fits with its layers under Lambda's
+/// limit of code and layers together.
+pub(crate) fn check_code(
+    config: &FunctionConfig,
+    package: &CodePackage,
+) -> Result<(), CombinedSizeError> {
+    let code = Measured::exact(package.unzipped);
+    crate::code_size::check(code, &config.resolved_layers).map(|_| ())
 }
 
 fn invalid((field, message): (&'static str, String)) -> SettingsError {

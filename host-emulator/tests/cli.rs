@@ -74,6 +74,35 @@ fn unknown_field_and_bad_syntax_are_refused() {
 }
 
 #[test]
+fn code_and_layers_over_the_limit_stop_serve() {
+    // Sparse files: 140 MB each as Lambda counts them, written in no time.
+    let dir = temp_dir("size");
+    for file in ["code/big.bin", "layer/big.bin"] {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(140_000_000)
+            .unwrap();
+    }
+    let (out, path) = serve_with(
+        "[functions.big]\ncommand = [\"/bin/true\"]\ncode_dir = \"code\"\nlayers = [\"layer\"]\n",
+        "size",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("`big`") && err.contains("`layers`"), "{err}");
+    assert!(err.contains("The actual size is 280000000 bytes."), "{err}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn bad_flags_exit_non_zero() {
     let out = Command::new(FIREBOX)
         .args(["serve", "--listen", "nope"])

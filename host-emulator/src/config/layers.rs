@@ -41,6 +41,11 @@ pub(crate) struct Layer {
     pub name: String,
     /// `CodeSize`: the bytes of a directory's files, or of the `.zip`.
     pub size: u64,
+    /// What the layer counts toward Lambda's limit of a function's code and layers together
+    /// (see [`crate::code_size`]), in bytes unzipped: a directory's files (its `size`); an
+    /// unpacked `.zip`'s files and links; a `.zip` not yet unpacked, the sizes its entries
+    /// declare.
+    pub unzipped: u64,
     /// Where it comes from.
     pub source: LayerSource,
 }
@@ -91,6 +96,7 @@ impl Layer {
             dir: package.dir.clone(),
             name: self.name.clone(),
             size: package.size,
+            unzipped: package.unzipped,
             source: LayerSource::Unpacked(package),
         }
     }
@@ -170,15 +176,18 @@ pub(crate) fn resolve(
             Layer {
                 name: arn_name(path.file_stem()),
                 size: std::fs::metadata(&*path).map_or(0, |m| m.len()),
+                unzipped: crate::package::declared_size(path).unwrap_or(0),
                 dir: path.clone(),
                 source: LayerSource::Zip {
                     declared_in: file.to_owned(),
                 },
             }
         } else if path.is_dir() {
+            let size = size_of(path);
             Layer {
                 name: arn_name(path.file_name()),
-                size: size_of(path),
+                size,
+                unzipped: size,
                 dir: path.clone(),
                 source: LayerSource::Directory,
             }
@@ -336,6 +345,7 @@ mod tests {
         Layer {
             name: arn_name(dir.file_name()),
             size: size_of(&dir),
+            unzipped: size_of(&dir),
             dir,
             source: LayerSource::Directory,
         }

@@ -135,6 +135,12 @@ impl FunctionConfig {
             };
             self.code_dir = Some(dir);
         }
+        // Lambda's limit of the code and the layers together (only with layers; the code
+        // directory is measured now).
+        crate::code_size::check_function(&self).map_err(|e| {
+            let code_dir = self.code_dir.as_deref().filter(|_| self.code_dir_given);
+            field_error("layers", e.in_configuration(code_dir))
+        })?;
         self.published = given.resolve_versions(file, base)?;
         Ok(self)
     }

@@ -218,6 +218,7 @@ impl LayerVersions {
                 dir: package.dir.clone(),
                 name: name.to_owned(),
                 size: package.size,
+                unzipped: package.unzipped,
                 source: LayerSource::Published {
                     arn: version_arn,
                     package,

@@ -4,7 +4,8 @@ prints one JSON report of what boto3 returned or raised, which `layer_api` asser
 Groups: `lifecycle` (publish, get, list with filters and paging, delete), `function` (a
 Python function that imports modules from published layers, given new layers, published,
 and run after its layer version was deleted), `refusals` (every bad request), `permissions`
-(the layer permission calls). The `.zip` files are built here, with `zipfile`."""
+(the layer permission calls), `size` (code and layers together over Lambda's 250 MB limit,
+refused with nothing changed). The `.zip` files are built here, with `zipfile`."""
 
 import base64
 import hashlib
@@ -45,6 +46,22 @@ def zip_of(files):
             info = zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0))
             info.external_attr = (0o100000 | mode) << 16
             z.writestr(info, text)
+    return out.getvalue()
+
+
+def zeros_zip(path, size):
+    """A .zip of one file of `size` zero bytes, deflated (a few hundred KB for 140 MB)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        info = zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0))
+        info.external_attr = (0o100000 | 0o644) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        chunk = bytes(1 << 20)
+        with z.open(info, "w") as f:
+            left = size
+            while left > 0:
+                f.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
     return out.getvalue()
 
 
@@ -293,6 +310,46 @@ def refusals(lam, function_name):
     return report
 
 
+def size(lam):
+    """Two layers of 140 MB of zeros: together over the limit with any code."""
+    big = zeros_zip("data/big.bin", 140_000_000)
+    a = lam.publish_layer_version(LayerName="big-a", Content={"ZipFile": big})["LayerVersionArn"]
+    b = lam.publish_layer_version(LayerName="big-b", Content={"ZipFile": big})["LayerVersionArn"]
+    code = zip_of({"app.py": HANDLER})
+
+    def create(name, layers):
+        return dict(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": code},
+            Layers=layers,
+        )
+
+    report = {"layer_a": a, "small_package_bytes": len(HANDLER.encode())}
+    report["create_both"] = raised(lam, "create_function", **create("both", [a, b]))
+    report["both_created"] = raised(lam, "get_function", FunctionName="both")
+    lam.create_function(**create("one", [a]))
+    before = lam.get_function_configuration(FunctionName="one")
+    report["sha_before"] = before["CodeSha256"]
+    report["revision_before"] = before["RevisionId"]
+    report["update_both"] = raised(
+        lam, "update_function_configuration", FunctionName="one", Layers=[a, b]
+    )
+    report["update_code"] = raised(
+        lam,
+        "update_function_code",
+        FunctionName="one",
+        ZipFile=zeros_zip("bootstrap", 130_000_000),
+    )
+    after = lam.get_function_configuration(FunctionName="one")
+    report["layers_after"] = [layer["Arn"] for layer in after.get("Layers", [])]
+    report["sha_after"] = after["CodeSha256"]
+    report["revision_after"] = after["RevisionId"]
+    return report
+
+
 def permissions(lam):
     lam.publish_layer_version(LayerName="shared", Content={"ZipFile": module_layer("s", 1)})
 
@@ -359,6 +416,8 @@ def main():
         report = refusals(lam, sys.argv[3])
     elif group == "permissions":
         report = permissions(lam)
+    elif group == "size":
+        report = size(lam)
     else:
         raise SystemExit(f"unknown group {group}")
     print(json.dumps(report))

@@ -6,12 +6,13 @@
 //! deleted meanwhile; every refusal in AWS's shape. Then the configuration's layers: a `.zip`
 //! unpacked at start and run like a directory (or refused at start, naming the file, the
 //! function and the field), shown by the layer APIs; and a directory layer watched by
-//! `reload`.
+//! `reload`. Lambda's limit of a function's code and layers together is in `size`.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod configuration;
 mod http;
+mod size;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -162,6 +162,12 @@ pub(super) async fn create_function(
     let package = deploy::unpack(&functions.deployment.packages, &name, zip)
         .await
         .map_err(|e| deploy_error(DeployError::Package(e)))?;
+    // The package with its layers under Lambda's limit, before anything is created.
+    let code = crate::code_size::Measured::exact(package.unzipped);
+    if let Err(e) = crate::code_size::check(code, &layers) {
+        functions.deployment.packages.discard(&package);
+        return Err(bad_parameter(e.to_string()));
+    }
     config.reload = false;
     config.package = Some(package.clone());
     let created = start(functions, config.code_dir(package.dir.clone()), layers);

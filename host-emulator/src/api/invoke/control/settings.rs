@@ -200,5 +200,7 @@ pub(super) fn settings_error(e: SettingsError) -> ServiceError {
         // Lambda's refusal of code over the unzipped limit, and code no package could hold.
         SettingsError::Snapshot(_) => bad_parameter(e.to_string()),
         SettingsError::Layers(e) => super::layers::ref_error(e),
+        // Lambda's refusal of code and layers over the unzipped limit together.
+        SettingsError::CodeAndLayers(_) => bad_parameter(e.to_string()),
     }
 }
