@@ -133,17 +133,8 @@ async fn subscribe_logs_speaks_the_wire_format() {
         )
         .await
         .unwrap();
-    let sent = harness.requests_to(LOGS);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].method, Method::PUT);
-    assert_eq!(sent[0].path, format!("/api{LOGS}"));
     assert_eq!(
-        sent[0].header("lambda-extension-identifier"),
-        Some(id.as_str())
-    );
-    assert_eq!(sent[0].header("content-type"), Some("application/json"));
-    assert_eq!(
-        sent[0].json(),
+        harness.the_subscription(LOGS, &id),
         json!({
             "schemaVersion": "2021-03-18",
             "types": ["function", "platform"],

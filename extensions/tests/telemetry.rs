@@ -84,17 +84,8 @@ async fn subscribe_telemetry_speaks_the_wire_format() {
         )
         .await
         .unwrap();
-    let sent = harness.requests_to(TELEMETRY);
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].method, Method::PUT);
-    assert_eq!(sent[0].path, format!("/api{TELEMETRY}"));
     assert_eq!(
-        sent[0].header("lambda-extension-identifier"),
-        Some(id.as_str())
-    );
-    assert_eq!(sent[0].header("content-type"), Some("application/json"));
-    assert_eq!(
-        sent[0].json(),
+        harness.the_subscription(TELEMETRY, &id),
         json!({
             "schemaVersion": "2022-12-13",
             "types": ["platform", "extension"],

@@ -241,6 +241,19 @@ impl Harness {
             .collect()
     }
 
+    /// The one subscription request received for `path` (the Telemetry or Logs API), checked
+    /// to be a JSON `PUT` from extension `id` under the endpoint's prefix; its body.
+    pub fn the_subscription(&self, path: &str, id: &str) -> Value {
+        let sent = self.requests_to(path);
+        assert_eq!(sent.len(), 1, "one subscription to {path}");
+        let prefix = self.state.lock().prefix.clone();
+        assert_eq!(sent[0].method, http::Method::PUT);
+        assert_eq!(sent[0].path, format!("{prefix}{path}"));
+        assert_eq!(sent[0].header("lambda-extension-identifier"), Some(id));
+        assert_eq!(sent[0].header("content-type"), Some("application/json"));
+        sent[0].json()
+    }
+
     /// How many extensions are inside `event/next` right now (done with their last event).
     pub fn waiting(&self) -> usize {
         self.state.lock().waiting.len()
