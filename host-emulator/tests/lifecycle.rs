@@ -198,30 +198,11 @@ async fn function_error_keeps_the_environment_warm() {
     let after = emu.invoke("err", "{}").await.unwrap().json().unwrap();
     assert_eq!(after["pid"], first["pid"]);
     assert_eq!(after["count"], 3);
-}
-
-#[tokio::test]
-async fn init_error_is_served_then_next_invoke_inits_afresh() {
-    let emu = start(vec![function("initerr", "init_error")]).await;
-    for _ in 0..2 {
-        let r = emu.invoke("initerr", "{}").await.unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
-        let doc = r.json().unwrap();
-        assert_eq!(doc["errorType"], "MyInitError");
-        assert_eq!(doc["errorMessage"], "cannot initialise");
-    }
-    let texts = texts(&emu, "initerr");
-    assert_eq!(
-        texts.iter().filter(|t| t.starts_with("INIT_START")).count(),
-        2,
-        "{texts:?}"
+    let reports = reports(&emu, "err");
+    assert!(
+        reports.iter().all(|r| !r.contains("Status")),
+        "a function's own error is no failure of its environment: {reports:#?}"
     );
-    assert!(texts
-        .iter()
-        .any(|t| t.contains("Status: error") && t.contains("MyInitError")));
-    let posted = wait_for_line(&emu, "initerr", |t| t.starts_with("POST init/error")).await;
-    assert!(posted.starts_with("POST init/error 202"), "{posted}");
 }
 
 #[tokio::test]
@@ -259,6 +240,24 @@ async fn missing_or_non_executable_command_is_invalid_entrypoint() {
         message.contains("fork/exec /nonexistent/bootstrap: no such file or directory"),
         "{message}"
     );
+    // As on Lambda: the first Init fails, the one retried inside the invoke too, then the
+    // invocation is logged with the failure's status.
+    let invalid = "Status: error\tError Type: Runtime.InvalidEntrypoint";
+    let texts = texts(&emu, "missing");
+    let init_reports: Vec<_> = texts
+        .iter()
+        .filter(|t| t.starts_with("INIT_REPORT") && t.ends_with(invalid))
+        .collect();
+    assert_eq!(init_reports.len(), 2, "{texts:#?}");
+    assert!(init_reports[0].contains("Phase: init\t"), "{texts:#?}");
+    assert!(init_reports[1].contains("Phase: invoke\t"), "{texts:#?}");
+    let start = texts.iter().position(|t| t.starts_with("START ")).unwrap();
+    let error = texts.iter().position(|t| t == message).unwrap();
+    assert!(
+        start < error,
+        "the error is part of the invocation: {texts:#?}"
+    );
+    assert!(reports(&emu, "missing")[0].ends_with(invalid), "{texts:#?}");
     let r = emu.invoke("noexec", "{}").await.unwrap();
     let doc = r.json().unwrap();
     assert_eq!(doc["errorType"], "Runtime.InvalidEntrypoint");

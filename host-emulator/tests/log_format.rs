@@ -214,16 +214,21 @@ async fn a_failed_init_is_reported_as_records() {
     let r = emu.invoke("broken", "{}").await.unwrap();
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
     let log = records(&emu, "broken");
+    // The first Init, then its retry inside the invoke.
     let report = of_type(&log, "platform.initReport");
+    assert_eq!(report.len(), 2, "{log:#?}");
+    for (record, phase) in report.iter().map(|r| &r["record"]).zip(["init", "invoke"]) {
+        assert_eq!(record["phase"], phase);
+        assert_eq!(record["status"], "error");
+        assert_eq!(record["errorType"], "MyInitError", "{record}");
+        assert!(
+            record["metrics"]["durationMs"].as_f64().is_some(),
+            "{record}"
+        );
+    }
+    let report = of_type(&log, "platform.report");
     assert_eq!(report.len(), 1, "{log:#?}");
-    let record = &report[0]["record"];
-    assert_eq!(record["phase"], "init");
-    assert_eq!(record["status"], "error");
-    assert!(record["errorType"].is_string(), "{record}");
-    assert!(
-        record["metrics"]["durationMs"].as_f64().is_some(),
-        "{record}"
-    );
+    assert_eq!(report[0]["record"]["errorType"], "MyInitError");
 }
 
 #[tokio::test]

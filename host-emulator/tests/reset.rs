@@ -3,14 +3,46 @@
 //! invocation runs Init again inside its invoke under the function's timeout (a suppressed
 //! Init): no `INIT_START` line and no `Init Duration`, the Init counted in its `Duration`.
 //! A function whose Init is longer than its timeout fails every invocation after its first
-//! failure, as on Lambda.
+//! failure, as on Lambda. A first Init that fails runs again at once, inside the invoke of the
+//! invocation waiting for it.
 
 mod common;
 
 use std::time::Duration;
 
 use common::*;
-use firebox_emulator::Emulator;
+use firebox_emulator::{Emulator, InvokeOptions};
+
+/// The lines Lambda writes about Inits and invocations, each cut to what a test compares:
+/// `INIT_START`, `INIT_REPORT <phase, status, error type>`, `START <id>`, `END <id>`,
+/// `REPORT <id>` with what follows the figures and `Init Duration` (the failure's status).
+fn lifecycle_lines(emu: &Emulator, function: &str) -> Vec<String> {
+    texts(emu, function)
+        .into_iter()
+        .filter_map(|t| {
+            if t.starts_with("INIT_START") {
+                return Some("INIT_START".to_owned());
+            }
+            if let Some(rest) = t.strip_prefix("INIT_REPORT Init Duration: ") {
+                let (_, outcome) = rest.split_once(" ms\t")?;
+                return Some(format!("INIT_REPORT {outcome}"));
+            }
+            if let Some(rest) = t.strip_prefix("START RequestId: ") {
+                return Some(format!("START {}", rest.split(' ').next()?));
+            }
+            if let Some(id) = t.strip_prefix("END RequestId: ") {
+                return Some(format!("END {id}"));
+            }
+            let rest = t.strip_prefix("REPORT RequestId: ")?;
+            let (id, _) = rest.split_once('\t')?;
+            let status = rest.find("Status: ").map(|at| &rest[at..]);
+            Some(match status {
+                Some(status) => format!("REPORT {id} {status}"),
+                None => format!("REPORT {id}"),
+            })
+        })
+        .collect()
+}
 
 /// The `INIT_REPORT` lines of Inits inside an invoke that ended with `outcome`.
 fn init_reports_inside_invokes(emu: &Emulator, function: &str, outcome: &str) -> Vec<String> {
@@ -26,10 +58,14 @@ async fn counter(emu: &Emulator, name: &str, function: &str) -> Option<f64> {
     metric(&text, &format!("{name}{{function=\"{function}\"}}"))
 }
 
-/// Fails an invocation with `failing` (which must end in `error_type`) after a first one that
-/// left a file in `TMPDIR`, then checks that the next invocation ran Init again in the same
-/// environment.
-async fn failure_resets_and_keeps_the_environment(failing: &'static str, error_type: &str) {
+/// Fails an invocation with `failing` (which must end in `error_type`, its `REPORT` in
+/// `status`) after a first one that left a file in `TMPDIR`, then checks that the next
+/// invocation ran Init again in the same environment.
+async fn failure_resets_and_keeps_the_environment(
+    failing: &'static str,
+    error_type: &str,
+    status: &str,
+) {
     let f = "reset";
     let emu = start(vec![function(f, "")
         .env("INIT_SLEEP", "0.3")
@@ -59,6 +95,13 @@ async fn failure_resets_and_keeps_the_environment(failing: &'static str, error_t
     let reports = reports(&emu, f);
     assert_eq!(reports.len(), 3, "{reports:?}");
     assert!(reports[0].contains("Init Duration"), "{}", reports[0]);
+    assert!(!reports[0].contains("Status"), "{}", reports[0]);
+    assert!(
+        reports[1].ends_with(&format!("MB\t{status}")),
+        "the failure's status ends its REPORT: {}",
+        reports[1]
+    );
+    assert!(!reports[2].contains("Status"), "{}", reports[2]);
     assert!(
         !reports[2].contains("Init Duration"),
         "a suppressed Init is no Init Duration: {}",
@@ -96,12 +139,22 @@ async fn failure_resets_and_keeps_the_environment(failing: &'static str, error_t
 
 #[tokio::test]
 async fn a_timeout_resets_the_environment_and_the_next_invoke_runs_init_inside_it() {
-    failure_resets_and_keeps_the_environment(r#"{"sleep": 30}"#, "Sandbox.Timedout").await;
+    failure_resets_and_keeps_the_environment(
+        r#"{"sleep": 30}"#,
+        "Sandbox.Timedout",
+        "Status: timeout",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_crash_resets_the_environment_and_the_next_invoke_runs_init_inside_it() {
-    failure_resets_and_keeps_the_environment(r#"{"exit": 7}"#, "Runtime.ExitError").await;
+    failure_resets_and_keeps_the_environment(
+        r#"{"exit": 7}"#,
+        "Runtime.ExitError",
+        "Status: error\tError Type: Runtime.ExitError",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -164,6 +217,108 @@ async fn an_init_error_inside_the_invoke_is_served_and_the_environment_resets_ag
     assert_eq!(failed.len(), 2, "{:#?}", texts(&emu, f));
     assert_eq!(
         counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn a_failed_first_init_runs_again_inside_the_invoke_and_fails_it_as_lambda_logs_it() {
+    let f = "initerr";
+    let emu = start(vec![function(f, "init_error")]).await;
+    let tail = InvokeOptions {
+        log_tail: true,
+        ..Default::default()
+    };
+    let mut ids = Vec::new();
+    let mut tails = Vec::new();
+    for _ in 0..2 {
+        let r = emu.invoke_with(f, "{}", &tail).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+        let doc = r.json().unwrap();
+        assert_eq!(doc["errorType"], "MyInitError");
+        assert_eq!(doc["errorMessage"], "cannot initialise");
+        ids.push(r.request_id.clone().unwrap());
+        tails.push(r.log_tail.clone().expect("a tail"));
+    }
+    let failed = "Phase: invoke\tStatus: error\tError Type: MyInitError";
+    let report = "Status: error\tError Type: MyInitError";
+    let expected = [
+        "INIT_START".to_owned(),
+        "INIT_REPORT Phase: init\tStatus: error\tError Type: MyInitError".to_owned(),
+        format!("INIT_REPORT {failed}"),
+        format!("START {}", ids[0]),
+        format!("END {}", ids[0]),
+        format!("REPORT {} {report}", ids[0]),
+        // The environment was reset and kept: the next Init runs inside the next invoke.
+        format!("INIT_REPORT {failed}"),
+        format!("START {}", ids[1]),
+        format!("END {}", ids[1]),
+        format!("REPORT {} {report}", ids[1]),
+    ];
+    assert_eq!(lifecycle_lines(&emu, f), expected);
+    assert!(
+        !reports(&emu, f)[0].contains("Init Duration"),
+        "the Init inside the invoke is part of its Duration"
+    );
+    // The first caller's tail holds both Inits, from INIT_START to its REPORT.
+    assert!(tails[0].starts_with("INIT_START"), "{}", tails[0]);
+    assert!(
+        tails[0].contains("Phase: init\tStatus: error"),
+        "{}",
+        tails[0]
+    );
+    assert!(tails[0].contains(failed), "{}", tails[0]);
+    assert!(tails[0].contains(&format!("REPORT RequestId: {}", ids[0])));
+    assert!(tails[1].contains(failed), "{}", tails[1]);
+    assert!(!tails[1].contains("INIT_START"), "{}", tails[1]);
+    let posted = wait_for_line(&emu, f, |t| t.starts_with("POST init/error")).await;
+    assert!(posted.starts_with("POST init/error 202"), "{posted}");
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        counter(&emu, "firebox_suppressed_inits_total", f).await,
+        Some(2.0)
+    );
+}
+
+#[tokio::test]
+async fn a_first_init_that_crashes_once_is_retried_and_its_invocation_succeeds() {
+    let f = "flaky";
+    let emu = start(vec![function(f, "").env("INIT_EXIT_ONCE", "crashed")]).await;
+    let r = emu.invoke(f, "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let first = r.json().unwrap();
+    assert_eq!(first["count"], 1);
+    let id = r.request_id.clone().unwrap();
+    assert_eq!(
+        lifecycle_lines(&emu, f),
+        [
+            "INIT_START".to_owned(),
+            "INIT_REPORT Phase: init\tStatus: error\tError Type: Runtime.ExitError".to_owned(),
+            format!("START {id}"),
+            format!("END {id}"),
+            format!("REPORT {id}"),
+        ],
+        "an Init that succeeds writes no INIT_REPORT; {:#?}",
+        texts(&emu, f)
+    );
+    assert!(texts(&emu, f).contains(&"the first Init crashes".to_owned()));
+    assert!(!reports(&emu, f)[0].contains("Init Duration"));
+    let warm = emu.invoke(f, "{}").await.unwrap().json().unwrap();
+    assert_eq!(
+        warm["pid"], first["pid"],
+        "warm in the retried Init's process"
+    );
+    assert_eq!(warm["count"], 2);
+    assert_eq!(
+        counter(&emu, "firebox_environments_created_total", f).await,
+        Some(1.0)
+    );
+    assert_eq!(
+        counter(&emu, "firebox_suppressed_inits_total", f).await,
         Some(1.0)
     );
 }

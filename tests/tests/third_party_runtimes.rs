@@ -1,19 +1,23 @@
 //! Runtimes nobody at Firebox wrote, as real processes under the emulator: Python under
 //! AWS's `awslambdaric`, Node under AWS's `aws-lambda-ric`, and Rust built with the official
 //! `lambda_runtime` 1.5. Each must succeed, fail with the error document its own client
-//! produces, and see the invocation context the caller sent.
+//! produces, and see the invocation context the caller sent. A Python or Node function whose
+//! handler module cannot be loaded fails its Init as on Lambda: twice, the second time inside
+//! the invoke.
 //!
 //! Needs `scripts/setup-test-deps` (the virtualenv and `fixtures/node/node_modules`); a missing
 //! piece fails the tests with a message naming that script.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use firebox_emulator::{FunctionConfig, InvokeOptions, InvokeResponse, LogLevel, LoggingConfig};
+use firebox_emulator::{
+    Emulator, FunctionConfig, InvokeOptions, InvokeResponse, LogLevel, LoggingConfig,
+};
 use firebox_tests::bins::{OFFICIAL_ECHO, RAW_ECHO_PIPELINED};
 use firebox_tests::functions::{
     binary_function, node_function, python_function, workspace_function, DEFAULT_TIMEOUT,
 };
-use firebox_tests::logs::{line_containing, report};
+use firebox_tests::logs::{count_starting, line_containing, lines, report};
 use firebox_tests::shared::{SharedEmulator, TestResult};
 use firebox_tests::Error;
 use serde_json::{json, Value};
@@ -29,6 +33,8 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         python_function("py-logs", "app.logs")?,
         node_function("node-echo", "index.handler")?,
         node_function("node-context", "index.context")?,
+        python_function("py-no-module", "missing_module.handler")?,
+        node_function("node-no-module", "missing_module.handler")?,
         python_function("py-json", "app.leveled")?.logging(warn_and_above()),
         node_function("node-json", "index.leveled")?.logging(warn_and_above()),
         workspace_function("official-echo", OFFICIAL_ECHO)?,
@@ -157,8 +163,53 @@ fn assert_remaining(remaining: Option<u64>) {
     );
 }
 
+/// Invokes `f`, whose handler's module does not exist, and checks what Lambda shows for it: the
+/// runtime's `Runtime.ImportModuleError`, after Init ran once and then again inside the invoke
+/// (`INIT_REPORT ... Phase: init`, then `Phase: invoke`, one `INIT_START`), and a `REPORT`
+/// with the error's status.
+async fn missing_module_fails_init_twice(emu: &Emulator, f: &str) -> TestResult {
+    let r = emu.invoke(f, "{}").await?;
+    let doc = function_error(&r);
+    assert_eq!(doc["errorType"], "Runtime.ImportModuleError", "{doc}");
+    assert!(
+        doc["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing_module")),
+        "{doc}"
+    );
+    let report = report(emu, f, &request_id(&r)).await?;
+    assert!(
+        report.ends_with("\tStatus: error\tError Type: Runtime.ImportModuleError"),
+        "{report}"
+    );
+    let phases: Vec<String> = lines(emu, f)
+        .iter()
+        .filter(|t| t.starts_with("INIT_REPORT"))
+        .map(|t| {
+            assert!(
+                t.ends_with("\tStatus: error\tError Type: Runtime.ImportModuleError"),
+                "{t}"
+            );
+            t.split('\t').nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        ["Phase: init", "Phase: invoke"],
+        "{:#?}",
+        lines(emu, f)
+    );
+    assert_eq!(count_starting(emu, f, "INIT_START"), 1);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Python: awslambdaric
+
+#[test]
+fn python_import_error_fails_init_twice_as_on_lambda() -> TestResult {
+    EMU.run(|emu| async move { missing_module_fails_init_twice(&emu, "py-no-module").await })
+}
 
 #[test]
 fn python_echo_succeeds_and_stays_warm_after_an_error() -> TestResult {
@@ -281,6 +332,11 @@ fn python_logs_as_json_at_the_configured_level() -> TestResult {
 
 // ---------------------------------------------------------------------------------------------
 // Node: aws-lambda-ric
+
+#[test]
+fn node_import_error_fails_init_twice_as_on_lambda() -> TestResult {
+    EMU.run(|emu| async move { missing_module_fails_init_twice(&emu, "node-no-module").await })
+}
 
 #[test]
 fn node_echo_succeeds_and_fails_with_its_error_name() -> TestResult {

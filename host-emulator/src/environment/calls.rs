@@ -169,7 +169,7 @@ impl Environment {
         self.complete(active, answer, true);
     }
 
-    /// `/init/error`: fails the invocation waiting for Init and ends the environment.
+    /// `/init/error`: Init failed (see `ending`).
     fn on_init_error(
         &mut self,
         error_type: Option<String>,
@@ -188,12 +188,12 @@ impl Environment {
         self.drain_output(buf);
         let doc = error_body(error_type.as_deref(), body);
         let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
-        self.init_report(since.elapsed(), "error", Some(&kind));
-        self.fail_pending(doc);
         self.end_reason = format!("Init failed ({kind})");
         self.shutdown_reason = "failure";
         // The runtime exits by itself after reporting; give it a moment to do so.
         self.exit_grace = INIT_ERROR_EXIT_GRACE;
+        // The runtime wrote its error itself: the platform adds no line about it.
+        self.init_failed(since.elapsed(), "error", Some(&kind), |_| (Vec::new(), doc));
         Err(End::Failed)
     }
 }

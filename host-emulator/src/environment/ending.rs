@@ -1,16 +1,23 @@
 //! How an environment ends badly, and what its invocations get: the process exited
 //! (`Runtime.ExitError`), an invocation timed out (`Sandbox.Timedout`), the environment ran out
-//! of memory (`Runtime.OutOfMemory`), or Init failed or timed out (a first Init that timed out
-//! is retried inside the invoke). A crash, a timeout or running out of memory ends every
-//! invocation in flight, as on Lambda Managed Instances; undelivered ones go back to the
-//! scheduler. The processes end through `reset` (Lambda's reset: a Shutdown phase with reason
-//! `timeout` or `failure`), after which the environment either waits for the invocation that
-//! runs Init again or ends (see `reset`).
+//! of memory (`Runtime.OutOfMemory`), or Init failed or timed out. A crash, a timeout or
+//! running out of memory ends every invocation in flight, as on Lambda Managed Instances;
+//! undelivered ones go back to the scheduler. The processes end through `reset` (Lambda's
+//! reset: a Shutdown phase with reason `timeout` or `failure`), after which the environment
+//! either runs Init again inside the invoke of the invocation waiting for it, or waits for the
+//! next invocation to do so, or ends (see `reset`).
+//!
+//! A failed Init is reported once per attempt (`INIT_REPORT`). As on Lambda, the first Init of
+//! an on-demand environment that fails (an error, a crash, a timeout) is not the end of the
+//! invocation waiting for it: Init runs again inside its invoke, under the function's timeout,
+//! and only when that one fails too does the invocation fail, logged `START`, the error,
+//! `END` and `REPORT ... Status: error`.
 
 use std::time::{Duration, Instant};
 
 use super::errors::{exit_reason, timeout_document};
 use super::invocations::Active;
+use super::process::SpawnError;
 use super::{End, Environment, Phase};
 use crate::invocation::{error_document, Answer};
 use crate::logs::system::PlatformLine;
@@ -54,27 +61,23 @@ impl Environment {
     pub(super) async fn on_deadline(&mut self) -> Result<(), End> {
         let timeout = self.shared.config.timeout;
         match self.phase {
-            Phase::Initializing {
-                since,
-                retried: false,
-            } => {
+            Phase::Initializing { since, retried } => {
                 // Init took longer than allowed: Lambda resets the environment (as a Shutdown
                 // phase: the subscribers get this Init's records, its extensions get SHUTDOWN
-                // `timeout` and time to exit) and starts Init again inside the invoke, in
+                // `timeout` and time to exit); a first Init starts again inside the invoke, in
                 // fresh processes, under the function timeout.
-                self.init_report(since.elapsed(), "timeout", None);
-                self.hint_unregistered();
-                self.reset("timeout").await;
-                self.init_inside_invoke()
-            }
-            Phase::Initializing { retried: true, .. } => {
                 self.hint_unregistered();
                 self.shutdown_reason = "timeout";
-                let id = self.first_pending_id().unwrap_or_default();
-                self.init_report(timeout, "timeout", None);
-                self.platform(PlatformLine::fault(timed_out_line(&id, timeout)));
-                self.fail_pending(timeout_document(&id, timeout));
-                self.end_reason = "Init inside the invoke timed out".into();
+                let took = if retried { timeout } else { since.elapsed() };
+                self.end_reason = if retried {
+                    "Init inside the invoke timed out".into()
+                } else {
+                    "Init timed out".into()
+                };
+                self.init_failed(took, "timeout", None, |id| {
+                    let line = timed_out_line(id, took);
+                    (vec![line], timeout_document(id, took))
+                });
                 Err(End::Failed)
             }
             Phase::Reset => Ok(()),
@@ -129,22 +132,55 @@ impl Environment {
         }
     }
 
-    /// Logs `INIT_REPORT` (and sends its records) for an Init that failed with `error_type`, and
-    /// fails the invocation waiting for it, if any.
+    /// An Init that began at `since` failed with `error_type`, described by `describe` (the
+    /// platform's error line for a request id): see [`Self::init_failed`].
     pub(super) fn fail_init(
         &mut self,
         since: Instant,
         error_type: &str,
         describe: impl Fn(&str) -> String,
     ) {
-        self.init_report(since.elapsed(), "error", Some(error_type));
-        let Some(id) = self.first_pending_id() else {
+        self.init_failed(since.elapsed(), "error", Some(error_type), |id| {
+            let message = describe(id);
+            let doc = error_document(error_type, &message);
+            (vec![message, error_type.to_owned()], doc)
+        });
+    }
+
+    /// An Init failed (`status` `error`, with `error_type`) or timed out (`timeout`) after
+    /// `took`: logs `INIT_REPORT` and sends its records. When it was the first Init of an
+    /// environment that is kept after failures and an invocation waits for it, that is all:
+    /// the environment is reset and runs Init again inside that invocation's invoke (see
+    /// `reset`). Otherwise the invocation waiting, if any, fails with what `outcome` gives for
+    /// its request id: the platform's lines about the failure and the error document.
+    pub(super) fn init_failed(
+        &mut self,
+        took: Duration,
+        status: &str,
+        error_type: Option<&str>,
+        outcome: impl FnOnce(&str) -> (Vec<String>, bytes::Bytes),
+    ) {
+        self.init_report(took, status, error_type);
+        if self.retries_init() {
             return;
-        };
-        let message = describe(&id);
-        self.platform(PlatformLine::fault(message.clone()));
-        self.platform(PlatformLine::fault(error_type.to_owned()));
-        self.fail_pending(error_document(error_type, &message));
+        }
+        if let Some(id) = self.first_pending_id() {
+            let (lines, doc) = outcome(&id);
+            self.fail_pending(lines, doc);
+        }
+    }
+
+    /// The processes of an Init could not be started (`e`): Init fails with
+    /// `Runtime.InvalidEntrypoint`.
+    pub(super) fn cannot_spawn(&mut self, e: &SpawnError) {
+        self.end_reason = format!("cannot start its processes: {e}");
+        self.shutdown_reason = "failure";
+        let error_type = "Runtime.InvalidEntrypoint";
+        self.init_failed(Duration::ZERO, "error", Some(error_type), |id| {
+            let message = format!("RequestId: {id} Error: {e}");
+            let doc = error_document(error_type, &message);
+            (vec![message, error_type.to_owned()], doc)
+        });
     }
 
     /// Fails every invocation in flight with `error_type`; the environment does not survive.

@@ -384,13 +384,7 @@ impl Environment {
     /// Every external extension registered: Runtime init begins.
     fn start_runtime(&mut self) -> Result<(), End> {
         if let Err(e) = self.spawn() {
-            let id = self.first_pending_id().unwrap_or_default();
-            let message = format!("RequestId: {id} Error: {e}");
-            self.platform(PlatformLine::fault(message.clone()));
-            self.platform(PlatformLine::fault("Runtime.InvalidEntrypoint".into()));
-            self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
-            self.end_reason = format!("cannot start the runtime: {e}");
-            self.shutdown_reason = "failure";
+            self.cannot_spawn(&e);
             return Err(End::Failed);
         }
         Ok(())
@@ -464,10 +458,12 @@ impl Environment {
                     return Ok(());
                 };
                 let _ = reply.send(ExtensionAnswer::Accepted);
-                self.init_report(since.elapsed(), "error", Some(&error_type));
-                self.fail_pending(error_body(Some(&error_type), body));
                 self.end_reason = format!("extension {name} failed its Init ({error_type})");
                 self.shutdown_reason = "failure";
+                let doc = error_body(Some(&error_type), body);
+                self.init_failed(since.elapsed(), "error", Some(&error_type), |_| {
+                    (Vec::new(), doc)
+                });
                 Err(End::Failed)
             }
         }

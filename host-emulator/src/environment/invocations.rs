@@ -132,31 +132,43 @@ impl Environment {
                 Some(_) => None,
                 None => self.cold_init.take(),
             };
-            let tail = match self.init_tail.take() {
-                Some((id, tail)) if id == invocation.request_id => Some(tail),
-                other => {
-                    self.init_tail = other;
-                    invocation.tail.then(Tail::default)
-                }
-            };
-            let mut active = Active {
-                invocation,
-                started,
-                init,
-                deadline,
-                tail,
-            };
-            let start = PlatformLine::start(
-                &active.invocation.request_id,
-                self.shared.config.version(),
-                &active.invocation.trace_id,
-                self.records_wanted(),
-            );
-            self.telemetry.platform_line(&start);
-            self.note(&mut active, start);
+            let active = self.begin(invocation, (started, deadline), init);
             self.held.active.push(active);
             self.reset_deadline();
         }
+    }
+
+    /// Starts an invocation's invoke phase, its clock running since `started`: its tail (the
+    /// one that holds the Init lines, when it waited for Init), and `START`.
+    fn begin(
+        &mut self,
+        invocation: Invocation,
+        (started, deadline): (Instant, Instant),
+        init: Option<Duration>,
+    ) -> Active {
+        let tail = match self.init_tail.take() {
+            Some((id, tail)) if id == invocation.request_id => Some(tail),
+            other => {
+                self.init_tail = other;
+                invocation.tail.then(Tail::default)
+            }
+        };
+        let mut active = Active {
+            invocation,
+            started,
+            init,
+            deadline,
+            tail,
+        };
+        let start = PlatformLine::start(
+            &active.invocation.request_id,
+            self.shared.config.version(),
+            &active.invocation.trace_id,
+            self.records_wanted(),
+        );
+        self.telemetry.platform_line(&start);
+        self.note(&mut active, start);
+        active
     }
 
     /// Arms the timer for the earliest deadline of the invocations in flight.
@@ -209,7 +221,7 @@ impl Environment {
     /// be reset and kept: the caller's next invoke then runs Init again here rather than in a
     /// new environment (it waits in the command channel until the reset is over).
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
-        self.report(&mut active, &answer);
+        self.report(&mut active, &answer, !keep);
         self.held.answered(active.invocation.request_id.clone());
         let tail = active.tail.take().map(Tail::finish);
         if keep && !self.extensions.all_idle() {
@@ -256,20 +268,28 @@ impl Environment {
         }
     }
 
-    /// Fails the invocation that waited for Init (Init failed), with its tail; its slot is
-    /// offered first when the environment is to be reset and kept (see [`Self::complete`]).
-    pub(super) fn fail_pending(&mut self, doc: bytes::Bytes) {
-        if let Some(invocation) = self.held.pending.pop_front() {
-            if self.survives_failure() {
-                self.release_slot();
-            }
-            self.held.answered(invocation.request_id.clone());
-            let tail = match self.init_tail.take() {
-                Some((id, tail)) if id == invocation.request_id => Some(tail.finish()),
-                _ => None,
-            };
-            invocation.finish(Answer::FunctionError(doc), tail);
+    /// Fails the invocation that waited for Init (Init failed) as Lambda logs it: `START`,
+    /// the platform's `lines` about the failure, `END` and `REPORT` (with the failure's
+    /// status), then the answer `doc`, with its tail. Its clock ran from the start of an Init
+    /// inside its invoke. Its slot is offered first when the environment is to be reset and
+    /// kept (see [`Self::complete`]).
+    pub(super) fn fail_pending(&mut self, lines: Vec<String>, doc: bytes::Bytes) {
+        let Some(invocation) = self.held.pending.pop_front() else {
+            return;
+        };
+        let started = match self.phase {
+            Phase::Initializing {
+                since,
+                retried: true,
+            } => since,
+            _ => Instant::now(),
+        };
+        let deadline = started + self.shared.config.timeout;
+        let mut active = self.begin(invocation, (started, deadline), None);
+        for line in lines {
+            self.note(&mut active, PlatformLine::fault(line));
         }
+        self.complete(active, Answer::FunctionError(doc), false);
     }
 
     /// The request id of the invocation waiting for Init, if any.

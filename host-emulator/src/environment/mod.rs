@@ -149,8 +149,8 @@ enum Phase {
     /// The process runs but has not called `/next` yet.
     Initializing {
         since: Instant,
-        /// Init runs inside an invoke (a first Init that timed out, retried; or the Init
-        /// after a reset): the invoke's clock already runs.
+        /// Init runs inside an invoke (a first Init that failed or timed out, retried; or the
+        /// Init after a reset): the invoke's clock already runs.
         retried: bool,
     },
     /// Init is over: invocations are delivered to `/next` calls.
@@ -163,8 +163,9 @@ enum Phase {
 
 /// Why the environment's processes end.
 enum End {
-    /// The process exited or failed; the cause was already answered and logged. An on-demand
-    /// environment past its first Init is reset and kept (see `reset`); any other one ends.
+    /// The process exited or failed; the cause was already answered and logged (or, for a
+    /// first Init, is to be retried). An on-demand environment with one slot is reset and
+    /// kept (see `reset`); any other one ends.
     Failed,
     /// Its processes could not be started (the cause was already answered): it ends.
     Broken,
@@ -364,7 +365,13 @@ impl Environment {
                 env.set_deadline(Some(Instant::now() + limit));
                 Ok(env)
             }
-            Err(e) => Err((env.held.pending.pop_front(), e.to_string())),
+            Err(e) if env.held.pending.is_empty() => Err((None, e.to_string())),
+            Err(e) => {
+                // Init failed at once; with no process, `serve` ends straight away and the
+                // failure takes its course (see `ending`).
+                env.cannot_spawn(&e);
+                Ok(env)
+            }
         }
     }
 

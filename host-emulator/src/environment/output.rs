@@ -10,7 +10,7 @@ use super::invocations::Active;
 use super::telemetry::OutputKind;
 use super::Environment;
 use crate::logs::system::{InitOutcome, Outcome, PlatformLine};
-use crate::logs::{LineSplitter, Report, Tail};
+use crate::logs::{Failure, LineSplitter, Report, Tail};
 
 /// The reading of one output pipe: whether it is open, and its unfinished line.
 #[derive(Debug, Default)]
@@ -174,8 +174,14 @@ impl Environment {
         self.peak_memory
     }
 
-    /// Logs END and REPORT for an invocation that ends.
-    pub(super) fn report(&mut self, active: &mut Active, answer: &crate::invocation::Answer) {
+    /// Logs END and REPORT for an invocation that ends; `failed`: its environment failed (the
+    /// REPORT line then says how).
+    pub(super) fn report(
+        &mut self,
+        active: &mut Active,
+        answer: &crate::invocation::Answer,
+        failed: bool,
+    ) {
         let duration = active.started.elapsed();
         let max_memory_bytes = self.memory();
         let metrics = &self.shared.metrics;
@@ -185,13 +191,6 @@ impl Environment {
                 .cold_starts
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let report = Report {
-            request_id: &active.invocation.request_id,
-            duration,
-            memory_mb: self.shared.config.memory_mb,
-            max_memory_bytes,
-            init: active.init,
-        };
         let error_type = match answer {
             crate::invocation::Answer::FunctionError(doc) => crate::invocation::error_type_of(doc),
             _ => None,
@@ -199,6 +198,18 @@ impl Environment {
         let outcome = Outcome {
             status: telemetry_status(answer, error_type.as_deref()),
             error_type: error_type.as_deref(),
+        };
+        let failure = failed.then(|| match outcome.status {
+            "timeout" => Failure::Timeout,
+            _ => Failure::Error(outcome.error_type.unwrap_or("Runtime.Unknown")),
+        });
+        let report = Report {
+            request_id: &active.invocation.request_id,
+            duration,
+            memory_mb: self.shared.config.memory_mb,
+            max_memory_bytes,
+            init: active.init,
+            failure,
         };
         // Records are built only when the JSON log or a subscriber (or Init's backlog) takes
         // them: nothing is allocated for them on the invoke path otherwise.

@@ -13,8 +13,8 @@
 //! line, no `Init Duration` in its `REPORT`, its `Duration` counts the Init, and the Init runs
 //! under the function's timeout, not the 10-second Init limit. A function whose Init takes
 //! longer than its timeout therefore fails every invocation after its first failure, as it
-//! does on Lambda. An Init that timed out at the first cold start is retried the same way,
-//! inside the invocation that waits for it (see `ending`).
+//! does on Lambda. A first Init that fails or times out is retried the same way, at once,
+//! inside the invoke of the invocation that waits for it (see `ending`).
 //!
 //! Kept to on-demand environments with one invocation at a time. Provisioned environments
 //! end and are replaced ahead of traffic; multi-concurrency environments end, and their next
@@ -27,8 +27,6 @@ use tokio::sync::watch;
 
 use super::{End, EnvCommand, EnvKind, Environment, Phase};
 use crate::api::runtime::RuntimeRequest;
-use crate::invocation::error_document;
-use crate::logs::system::PlatformLine;
 use crate::logs::Tail;
 
 impl Environment {
@@ -68,20 +66,28 @@ impl Environment {
     }
 
     /// Whether the environment is kept after its processes failed: an on-demand environment
-    /// with one slot, past its first Init, whose code has not changed since it started.
+    /// with one slot whose code has not changed since it started, past its first Init or with
+    /// an invocation waiting for that Init (which then runs again inside its invoke).
     pub(super) fn survives_failure(&self) -> bool {
         let first_init = matches!(self.phase, Phase::Initializing { retried: false, .. });
         self.kind == EnvKind::OnDemand
             && self.slots == 1
-            && !first_init
+            && (!first_init || !self.held.pending.is_empty())
             && !self.retire_when_idle
             && self.generation == self.shared.code_generation.load(Ordering::Acquire)
     }
 
+    /// Whether a failed Init runs again inside the invoke of the invocation waiting for it:
+    /// the first Init of an environment kept after failures.
+    pub(super) fn retries_init(&self) -> bool {
+        matches!(self.phase, Phase::Initializing { retried: false, .. }) && self.survives_failure()
+    }
+
     /// Lambda's reset after a failure, for an environment that stays: ends its processes (a
-    /// Shutdown phase with the failure's reason), offers its slot again and waits for the
-    /// invocation inside which Init runs again. Returns once that Init has started, or how the
-    /// environment ends.
+    /// Shutdown phase with the failure's reason) and waits for the invocation inside which Init
+    /// runs again: the one already waiting when the first Init failed, or the next one (the
+    /// failed invocation offered the slot again). Returns once that Init has started, or how
+    /// the environment ends.
     pub(super) async fn reset_after_failure(
         &mut self,
         shutdown: &mut watch::Receiver<bool>,
@@ -101,7 +107,8 @@ impl Environment {
         self.set_deadline(None);
         self.retried_init = None;
         self.cold_init = None;
-        self.init_tail = None;
+        // The tail of an invocation that waited for a failed first Init keeps its lines.
+        let init_tail = self.init_tail.take();
         self.peak_memory = 0;
         self.end_reason.clear();
         self.shutdown_reason = "spindown";
@@ -128,16 +135,20 @@ impl Environment {
             }
         }
         let first = &self.held.pending[0];
-        self.init_tail = first
-            .tail
-            .then(|| (first.request_id.clone(), Tail::default()));
+        self.init_tail = match init_tail {
+            Some((id, tail)) if id == first.request_id => Some((id, tail)),
+            _ => first
+                .tail
+                .then(|| (first.request_id.clone(), Tail::default())),
+        };
         self.init_inside_invoke()
     }
 
     /// Starts Init again in fresh processes, inside the invoke of the invocation waiting for
-    /// it, under the function's timeout: after a reset, or when the first Init timed out. The
+    /// it, under the function's timeout: after a reset, or when the first Init failed. The
     /// new Init is announced to the telemetry subscribers (there are none yet: the killed
     /// extensions' subscriptions went with them), not written to the log, as on Lambda.
+    /// Processes that cannot be started fail that invocation and end the environment.
     pub(super) fn init_inside_invoke(&mut self) -> Result<(), End> {
         self.shared
             .metrics
@@ -147,19 +158,15 @@ impl Environment {
         self.telemetry.restart_init();
         let start = self.init_start("invoke");
         self.telemetry.platform_line(&start);
-        if let Err(e) = self.spawn_members() {
-            let id = self.first_pending_id().unwrap_or_default();
-            let message = format!("RequestId: {id} Error: {e}");
-            self.platform(PlatformLine::fault(message.clone()));
-            self.fail_pending(error_document("Runtime.InvalidEntrypoint", &message));
-            self.end_reason = format!("cannot start its processes: {e}");
-            return Err(End::Broken);
-        }
         let now = Instant::now();
         self.phase = Phase::Initializing {
             since: now,
             retried: true,
         };
+        if let Err(e) = self.spawn_members() {
+            self.cannot_spawn(&e);
+            return Err(End::Broken);
+        }
         self.set_deadline(Some(now + self.shared.config.timeout));
         Ok(())
     }

@@ -267,6 +267,20 @@ pub struct Report<'a> {
     pub max_memory_bytes: u64,
     /// The Init phase, on cold starts.
     pub init: Option<Duration>,
+    /// How an invocation whose environment failed ended, as the line's last fields say it.
+    pub failure: Option<Failure<'a>>,
+}
+
+/// How an invocation ended when its environment failed (a timeout, a crash, running out of
+/// memory, a failed Init inside its invoke): `REPORT` ends with `Status: timeout`, or with
+/// `Status: error` and `Error Type: ...`, as Lambda writes it. A function's own error (posted
+/// to `/error`) is not one: its `REPORT` has no status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure<'a> {
+    /// It timed out.
+    Timeout,
+    /// The environment failed with this error type.
+    Error(&'a str),
 }
 
 /// A duration in milliseconds, as records give it: to the microsecond, so that a record says
@@ -286,7 +300,8 @@ impl Report<'_> {
         self.max_memory_bytes.div_ceil(1024 * 1024)
     }
 
-    /// The `REPORT` line, tab-separated, `Init Duration` last.
+    /// The `REPORT` line, tab-separated: `Init Duration` after the figures, then the status
+    /// of a failure.
     pub fn line(&self) -> String {
         let mut line = format!(
             "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
@@ -298,6 +313,14 @@ impl Report<'_> {
         );
         if let Some(init) = self.init {
             line.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
+        }
+        match self.failure {
+            Some(Failure::Timeout) => line.push_str("\tStatus: timeout"),
+            Some(Failure::Error(error_type)) => {
+                line.push_str("\tStatus: error\tError Type: ");
+                line.push_str(error_type);
+            }
+            None => {}
         }
         line
     }
@@ -337,6 +360,7 @@ mod tests {
             memory_mb: 128,
             max_memory_bytes: 15 * 1024 * 1024 - 10,
             init: Some(Duration::from_micros(12_340)),
+            failure: None,
         };
         assert_eq!(
             r.line(),
@@ -345,6 +369,21 @@ mod tests {
         let warm = Report { init: None, ..r };
         assert!(warm.line().ends_with("Max Memory Used: 15 MB"));
         assert!(warm.line().contains("Billed Duration: 2 ms"));
+        let timed_out = Report {
+            failure: Some(Failure::Timeout),
+            ..r.clone()
+        };
+        assert!(timed_out
+            .line()
+            .ends_with("\tInit Duration: 12.34 ms\tStatus: timeout"));
+        let crashed = Report {
+            failure: Some(Failure::Error("Runtime.ExitError")),
+            init: None,
+            ..r
+        };
+        assert!(crashed
+            .line()
+            .ends_with("Max Memory Used: 15 MB\tStatus: error\tError Type: Runtime.ExitError"));
     }
 
     #[test]

@@ -8,7 +8,9 @@ PATH.starts): a test extension adds a line to PATH once it has subscribed to tel
 that the Init it watches cannot end before.
 
 With INIT_SLEEP=S, Init sleeps S seconds. With INIT_FAIL_IF_TMP=NAME, Init posts /init/error
-(type TmpInitError) and exits 1 when the file NAME exists in TMPDIR.
+(type TmpInitError) and exits 1 when the file NAME exists in TMPDIR. With
+INIT_EXIT_ONCE=NAME, Init creates the file NAME in TMPDIR and exits 4 when it is not there
+yet (the first Init of an environment crashes, the next one runs).
 
 INIT_MODE decides how Init goes:
   (none)              initialise and serve events
@@ -99,6 +101,11 @@ def init():
     wait_for_subscriber()
     if "INIT_SLEEP" in os.environ:
         time.sleep(float(os.environ["INIT_SLEEP"]))
+    exit_once = os.environ.get("INIT_EXIT_ONCE")
+    if exit_once and not os.path.exists(os.path.join(os.environ["TMPDIR"], exit_once)):
+        open(os.path.join(os.environ["TMPDIR"], exit_once), "w").close()
+        print("the first Init crashes", flush=True)
+        sys.exit(4)
     fail_if = os.environ.get("INIT_FAIL_IF_TMP")
     if fail_if and os.path.exists(os.path.join(os.environ["TMPDIR"], fail_if)):
         status, _, body = post(
