@@ -58,6 +58,19 @@ async fn counter(emu: &Emulator, name: &str, function: &str) -> Option<f64> {
     metric(&text, &format!("{name}{{function=\"{function}\"}}"))
 }
 
+/// Checks that `function` ran in one environment, which ran `suppressed` Inits inside invokes.
+async fn assert_one_environment(emu: &Emulator, function: &str, suppressed: f64) {
+    assert_eq!(
+        counter(emu, "firebox_environments_created_total", function).await,
+        Some(1.0),
+        "one environment"
+    );
+    assert_eq!(
+        counter(emu, "firebox_suppressed_inits_total", function).await,
+        Some(suppressed)
+    );
+}
+
 /// Fails an invocation with `failing` (which must end in `error_type`, its `REPORT` in
 /// `status`) after a first one that left a file in `TMPDIR`, then checks that the next
 /// invocation ran Init again in the same environment.
@@ -123,14 +136,7 @@ async fn failure_resets_and_keeps_the_environment(
     let warm = emu.invoke(f, "{}").await.unwrap().json().unwrap();
     assert_eq!(warm["pid"], a["pid"]);
     assert_eq!(warm["count"], 2);
-    assert_eq!(
-        counter(&emu, "firebox_environments_created_total", f).await,
-        Some(1.0)
-    );
-    assert_eq!(
-        counter(&emu, "firebox_suppressed_inits_total", f).await,
-        Some(1.0)
-    );
+    assert_one_environment(&emu, f, 1.0).await;
     assert_eq!(
         counter(&emu, "firebox_environments_destroyed_total", f).await,
         Some(0.0)
@@ -274,14 +280,7 @@ async fn a_failed_first_init_runs_again_inside_the_invoke_and_fails_it_as_lambda
     assert!(!tails[1].contains("INIT_START"), "{}", tails[1]);
     let posted = wait_for_line(&emu, f, |t| t.starts_with("POST init/error")).await;
     assert!(posted.starts_with("POST init/error 202"), "{posted}");
-    assert_eq!(
-        counter(&emu, "firebox_environments_created_total", f).await,
-        Some(1.0)
-    );
-    assert_eq!(
-        counter(&emu, "firebox_suppressed_inits_total", f).await,
-        Some(2.0)
-    );
+    assert_one_environment(&emu, f, 2.0).await;
 }
 
 #[tokio::test]
@@ -313,14 +312,7 @@ async fn a_first_init_that_crashes_once_is_retried_and_its_invocation_succeeds()
         "warm in the retried Init's process"
     );
     assert_eq!(warm["count"], 2);
-    assert_eq!(
-        counter(&emu, "firebox_environments_created_total", f).await,
-        Some(1.0)
-    );
-    assert_eq!(
-        counter(&emu, "firebox_suppressed_inits_total", f).await,
-        Some(1.0)
-    );
+    assert_one_environment(&emu, f, 1.0).await;
 }
 
 #[tokio::test]

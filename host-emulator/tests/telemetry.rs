@@ -298,20 +298,26 @@ fn init(
     )
 }
 
-/// The records of an Init that failed once with `error_type`, then the Shutdown (reason
-/// `failure`).
-fn failed_once(error_type: &str) -> Vec<(String, String, String, Option<String>)> {
-    vec![
-        init("platform.initStart", "init", "", None),
-        init(
-            "platform.initRuntimeDone",
-            "init",
-            "error",
-            Some(error_type),
-        ),
-        init("platform.initReport", "init", "error", Some(error_type)),
-        init("SHUTDOWN received", "", "failure", None),
-    ]
+/// The records of an Init that ended with `status` (and `error_type`) and of its retry inside
+/// the invoke (phase `invoke`), which ended the same way: each Init's records reached the
+/// extension started with it before the reset told that extension to stop (SHUTDOWN with
+/// `reason`).
+fn failed_twice(
+    status: &str,
+    error_type: Option<&str>,
+    reason: &str,
+) -> Vec<(String, String, String, Option<String>)> {
+    ["init", "invoke"]
+        .into_iter()
+        .flat_map(|phase| {
+            [
+                init("platform.initStart", phase, "", None),
+                init("platform.initRuntimeDone", phase, status, error_type),
+                init("platform.initReport", phase, status, error_type),
+                init("SHUTDOWN received", "", reason, None),
+            ]
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -319,8 +325,12 @@ async fn an_init_error_sends_init_runtime_done_and_init_report_before_the_shutdo
     let dir = TempDir::new("tele-init-error");
     let (f, out) = failing_init(&dir, "init_error");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "MyInitError", 1).await;
-    assert_eq!(init_records(&got), failed_once("MyInitError"), "{got:#?}");
+    let got = failed_init_records(&emu, &out, "MyInitError", 2).await;
+    assert_eq!(
+        init_records(&got),
+        failed_twice("error", Some("MyInitError"), "failure"),
+        "{got:#?}"
+    );
     let report = &got[index(&got, "platform.initReport", |r| {
         r["type"] == "platform.initReport"
     })]["record"];
@@ -333,10 +343,10 @@ async fn a_runtime_exiting_in_init_sends_its_records_with_runtime_exit_error() {
     let dir = TempDir::new("tele-init-exit");
     let (f, out) = failing_init(&dir, "exit_now");
     let emu = start(vec![f]).await;
-    let got = failed_init_records(&emu, &out, "Runtime.ExitError", 1).await;
+    let got = failed_init_records(&emu, &out, "Runtime.ExitError", 2).await;
     assert_eq!(
         init_records(&got),
-        failed_once("Runtime.ExitError"),
+        failed_twice("error", Some("Runtime.ExitError"), "failure"),
         "{got:#?}"
     );
 }
@@ -350,21 +360,9 @@ async fn an_init_timeout_sends_timeout_records_for_both_inits() {
         .timeout(Duration::from_secs(3));
     let emu = start(vec![f]).await;
     let got = failed_init_records(&emu, &out, "Sandbox.Timedout", 2).await;
-    // The first Init's records reached the first extension before the reset told it to stop
-    // (SHUTDOWN `timeout`); the Init retried inside the invocation (phase `invoke`) went to the
-    // extension started with it, which the second timeout stopped the same way.
     assert_eq!(
         init_records(&got),
-        vec![
-            init("platform.initStart", "init", "", None),
-            init("platform.initRuntimeDone", "init", "timeout", None),
-            init("platform.initReport", "init", "timeout", None),
-            init("SHUTDOWN received", "", "timeout", None),
-            init("platform.initStart", "invoke", "", None),
-            init("platform.initRuntimeDone", "invoke", "timeout", None),
-            init("platform.initReport", "invoke", "timeout", None),
-            init("SHUTDOWN received", "", "timeout", None),
-        ],
+        failed_twice("timeout", None, "timeout"),
         "{got:#?}"
     );
 }

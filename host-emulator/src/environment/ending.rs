@@ -46,7 +46,7 @@ impl Environment {
         };
         match self.phase {
             Phase::Initializing { since, .. } => {
-                self.fail_init(since, "Runtime.ExitError", describe);
+                self.fail_init(since.elapsed(), "Runtime.ExitError", describe);
             }
             Phase::Ready if self.held.active.is_empty() => {
                 tracing::info!(function = %self.shared.config.name, env = self.id, ?reason, "runtime exited between invocations");
@@ -125,22 +125,22 @@ impl Environment {
             |id: &str| format!("RequestId: {id} Error: Runtime exited with error: signal: killed");
         match self.phase {
             Phase::Initializing { since, .. } => {
-                self.fail_init(since, "Runtime.OutOfMemory", describe);
+                self.fail_init(since.elapsed(), "Runtime.OutOfMemory", describe);
             }
             Phase::Ready => self.fail_all("Runtime.OutOfMemory", describe),
             Phase::Reset => {}
         }
     }
 
-    /// An Init that began at `since` failed with `error_type`, described by `describe` (the
-    /// platform's error line for a request id): see [`Self::init_failed`].
+    /// An Init failed with `error_type` after `took`, described by `describe` (the platform's
+    /// error line for a request id): see [`Self::init_failed`].
     pub(super) fn fail_init(
         &mut self,
-        since: Instant,
+        took: Duration,
         error_type: &str,
         describe: impl Fn(&str) -> String,
     ) {
-        self.init_failed(since.elapsed(), "error", Some(error_type), |id| {
+        self.init_failed(took, "error", Some(error_type), |id| {
             let message = describe(id);
             let doc = error_document(error_type, &message);
             (vec![message, error_type.to_owned()], doc)
@@ -175,11 +175,8 @@ impl Environment {
     pub(super) fn cannot_spawn(&mut self, e: &SpawnError) {
         self.end_reason = format!("cannot start its processes: {e}");
         self.shutdown_reason = "failure";
-        let error_type = "Runtime.InvalidEntrypoint";
-        self.init_failed(Duration::ZERO, "error", Some(error_type), |id| {
-            let message = format!("RequestId: {id} Error: {e}");
-            let doc = error_document(error_type, &message);
-            (vec![message, error_type.to_owned()], doc)
+        self.fail_init(Duration::ZERO, "Runtime.InvalidEntrypoint", |id| {
+            format!("RequestId: {id} Error: {e}")
         });
     }
 

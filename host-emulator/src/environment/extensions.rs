@@ -492,7 +492,9 @@ impl Environment {
         let describe =
             |id: &str| format!("RequestId: {id} Error: Extension {name} exited: {reason}");
         match self.phase {
-            Phase::Initializing { since, .. } => self.fail_init(since, &error_type, describe),
+            Phase::Initializing { since, .. } => {
+                self.fail_init(since.elapsed(), &error_type, describe)
+            }
             Phase::Ready => self.fail_all(&error_type, describe),
             Phase::Reset => {}
         }
