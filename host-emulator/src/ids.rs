@@ -1,23 +1,11 @@
-//! Identifiers and timestamps in Lambda's formats: request ids, X-Ray trace ids, log stream
-//! names and UTC timestamps.
+//! Identifiers and timestamps in Lambda's formats: request ids, log stream names and UTC
+//! timestamps (X-Ray trace headers are in [`crate::trace`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A new request id (a random UUID, lower-case, hyphenated).
 pub fn request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
-}
-
-/// A new X-Ray trace header: `Root=1-<8 hex epoch s>-<24 hex>;Parent=<16 hex>;Sampled=0`.
-pub fn trace_id() -> String {
-    let secs = unix_millis() / 1000;
-    let a = uuid::Uuid::new_v4().simple().to_string();
-    let b = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
-        &a[..24],
-        &b[..16]
-    )
 }
 
 /// The log stream name of a new environment: `YYYY/MM/DD/[$LATEST]<32 hex>`.
@@ -93,19 +81,6 @@ mod tests {
             rfc3339_millis(1_704_067_199_999),
             "2023-12-31T23:59:59.999Z"
         );
-    }
-
-    #[test]
-    fn trace_id_shape() {
-        let t = trace_id();
-        let parts: Vec<&str> = t.split(';').collect();
-        assert_eq!(parts.len(), 3, "{t}");
-        let root: Vec<&str> = parts[0].trim_start_matches("Root=").split('-').collect();
-        assert_eq!(root[0], "1");
-        assert_eq!(root[1].len(), 8);
-        assert_eq!(root[2].len(), 24);
-        assert!(parts[1].starts_with("Parent=") && parts[1].len() == 7 + 16);
-        assert_eq!(parts[2], "Sampled=0");
     }
 
     #[test]

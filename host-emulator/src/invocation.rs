@@ -83,7 +83,7 @@ impl Invocation {
             request_id,
             payload,
             invoked_arn,
-            trace_id: crate::ids::trace_id(),
+            trace_id: crate::trace::new_header(),
             client_context: None,
             cognito_identity: None,
             tenant_id: None,

@@ -44,6 +44,7 @@ pub mod snapshot;
 pub mod stored_settings;
 pub mod stream;
 pub mod tags;
+pub mod trace;
 pub mod url;
 mod versions;
 

@@ -389,7 +389,12 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
         .env("EXT_TELEMETRY_OUT", out.display().to_string())
         .freeze(false);
     let emu = start(vec![f]).await;
-    let (id, _) = ok(&emu, "f", r#"{"print": 2}"#).await;
+    let r = emu.invoke("f", r#"{"print": 2}"#).await.unwrap();
+    assert_eq!(
+        (r.status.as_u16(), r.function_error.as_deref()),
+        (200, None)
+    );
+    let (id, produced) = (r.request_id.clone().unwrap(), r.body.len());
     for (case, want) in [
         ("telemetry_bad_buffering", "400 ValidationError"),
         (
@@ -401,11 +406,21 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
         assert_eq!(line, format!("PROBE {case} {want}"));
     }
     wait_for_line(&emu, "f", |l| l == "[telemetry] subscribed 200").await;
-    // Batches arrive within the 25 ms buffering timeout; wait (bounded) for the report.
+    // A function error, in a trace its caller sampled.
+    let sampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let error = r#"{"error": {"type": "Flaky", "message": "no"}}"#;
+    let failed = invoke_raw(emu.endpoint(), "f", &[("x-amzn-trace-id", sampled)], error).await;
+    assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
+    // Batches arrive within the 25 ms buffering timeout; wait (bounded) for both reports.
     let mut records = Vec::new();
     for _ in 0..3000 {
         records = received(&out);
-        if records.iter().any(|r| r["type"] == "platform.report") {
+        if records
+            .iter()
+            .filter(|r| r["type"] == "platform.report")
+            .count()
+            == 2
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -471,6 +486,37 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
         (done["requestId"].as_str(), done["status"].as_str()),
         (Some(id.as_str()), Some("success"))
     );
+    // The response's size and spans: the time until the runtime began to send it, then the
+    // sending, together within the invocation's duration. Not sampled: no trace context.
+    assert_eq!(done["metrics"]["producedBytes"], produced, "{done}");
+    let spans = done["spans"].as_array().unwrap();
+    let span = |i: usize, name: &str| {
+        assert_eq!(spans[i]["name"], name, "{done}");
+        spans[i]["durationMs"].as_f64().unwrap()
+    };
+    let (latency, sending) = (span(0, "responseLatency"), span(1, "responseDuration"));
+    let duration = done["metrics"]["durationMs"].as_f64().unwrap();
+    assert!(
+        latency > 0.0 && sending >= 0.0 && latency + sending <= duration,
+        "{done}"
+    );
+    assert_eq!(done.get("tracing"), None, "{done}");
+    assert_eq!(of("platform.start")[0]["record"].get("tracing"), None);
+    // The error: no response, so no bytes and no spans; its type; the caller's sampled trace.
+    let done = &of("platform.runtimeDone")[1]["record"];
+    assert_eq!(
+        (done["status"].as_str(), done["errorType"].as_str()),
+        (Some("error"), Some("Flaky")),
+        "{done}"
+    );
+    assert_eq!(done["metrics"]["producedBytes"], 0, "{done}");
+    assert_eq!(done["spans"], serde_json::json!([]), "{done}");
+    let context = serde_json::json!({
+        "spanId": "53995c3f42cd8ad8", "type": "X-Amzn-Trace-Id", "value": sampled
+    });
+    for kind in ["platform.start", "platform.runtimeDone", "platform.report"] {
+        assert_eq!(of(kind)[1]["record"]["tracing"], context, "{kind}");
+    }
     let report = &of("platform.report")[0]["record"];
     assert_eq!(report["requestId"], id.as_str());
     assert_eq!(report["metrics"]["memorySizeMB"], 128);

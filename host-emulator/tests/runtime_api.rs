@@ -9,6 +9,67 @@ use common::*;
 use firebox_emulator::{InvocationType, InvokeOptions};
 
 #[tokio::test]
+async fn the_callers_trace_header_reaches_the_runtime_and_a_malformed_one_is_replaced() {
+    let emu = start(vec![function("h", "")]).await;
+    let trace_of = |r: &Raw| {
+        r.json()["headers"]["lambda-runtime-trace-id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let sampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let r = invoke_raw(emu.endpoint(), "h", &[("x-amzn-trace-id", sampled)], "{}").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(trace_of(&r), sampled);
+    // Other fields are dropped; a missing parent is made up; `Sampled=?` is not sampled.
+    let r = invoke_raw(
+        emu.endpoint(),
+        "h",
+        &[(
+            "x-amzn-trace-id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=?;Lineage=a:0",
+        )],
+        "{}",
+    )
+    .await;
+    let trace = trace_of(&r);
+    assert!(
+        trace.starts_with("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=")
+            && trace.ends_with(";Sampled=0")
+            && trace.len() == sampled.len(),
+        "{trace}"
+    );
+    // A header without a well-formed root is not refused: the invocation gets its own trace.
+    let r = invoke_raw(
+        emu.endpoint(),
+        "h",
+        &[("x-amzn-trace-id", "Root=1-nothex")],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let trace = trace_of(&r);
+    assert!(
+        trace.starts_with("Root=1-") && !trace.contains("nothex") && trace.ends_with(";Sampled=0"),
+        "{trace}"
+    );
+    // An `Event` invocation keeps the caller's trace too.
+    let r = invoke_raw(
+        emu.endpoint(),
+        "h",
+        &[
+            ("x-amzn-trace-id", sampled),
+            ("x-amz-invocation-type", "Event"),
+        ],
+        r#"{"print_trace": true}"#,
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let line = wait_for_line(&emu, "h", |l| l.starts_with("TRACE ")).await;
+    assert_eq!(line, format!("TRACE {sampled}"));
+}
+
+#[tokio::test]
 async fn next_carries_every_header() {
     let emu = start(vec![function("h", "").timeout(Duration::from_secs(2))]).await;
     let options = InvokeOptions {

@@ -106,6 +106,47 @@ async fn trailers_become_the_error_of_invoke_complete_and_tail_comes_with_it() {
 }
 
 #[tokio::test]
+async fn runtime_done_spans_cover_the_whole_stream_and_count_its_bytes() {
+    // Under the JSON log format at DEBUG, `platform.runtimeDone` records are in the log.
+    let logging = firebox_emulator::LoggingConfig {
+        system_level: Some(firebox_emulator::LogLevel::Debug),
+        ..firebox_emulator::LoggingConfig::json()
+    };
+    let emu = start(vec![stream_fn("s", "events").logging(logging)]).await;
+    let streamed = json!({"chunks": ["one", "two"], "delay_ms": 200});
+    let failing = json!({"chunks": ["partial"], "fail": {"type": "StreamBroke", "message": "no"}});
+    for event in [streamed, failing] {
+        let open = invoke_stream(emu.endpoint(), "s", &[], &event.to_string()).await;
+        Events::new(open).rest().await;
+    }
+    let done: Vec<serde_json::Value> = texts(&emu, "s")
+        .iter()
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .filter(|r| r["type"] == "platform.runtimeDone")
+        .map(|r| r["record"].clone())
+        .collect();
+    assert_eq!(done.len(), 2, "{done:#?}");
+    // Both streams count their bytes and have both spans; the sending of the first lasted
+    // over its 200 ms pause between chunks.
+    for (record, bytes) in [(&done[0], 6), (&done[1], 7)] {
+        assert_eq!(record["metrics"]["producedBytes"], bytes, "{record}");
+        let names: Vec<&str> = record["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["responseLatency", "responseDuration"], "{record}");
+    }
+    let sending = done[0]["spans"][1]["durationMs"].as_f64().unwrap();
+    assert!(sending >= 200.0, "{}", done[0]);
+    assert_eq!(
+        (done[1]["status"].as_str(), done[1]["errorType"].as_str()),
+        (Some("error"), Some("StreamBroke"))
+    );
+}
+
+#[tokio::test]
 async fn trailers_are_read_even_when_not_announced() {
     let emu = start(vec![stream_fn("s", "events")]).await;
     let event = json!({"chunks": ["x"], "no_trailer_decl": true, "fail": {"type": "Quiet", "message": "m"}});

@@ -32,6 +32,29 @@ fn echoed(body: &[u8]) -> Value {
 }
 
 #[tokio::test]
+async fn the_event_carries_the_callers_trace_header_or_a_new_one() {
+    let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
+    let host = format!("web.lambda-url.localhost:{}", emu.addr().port());
+    let sampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let headers = [("host", host.as_str()), ("x-amzn-trace-id", sampled)];
+    let r = open(emu.endpoint(), "GET", "/", &headers, "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        echoed(&r.bytes().await)["headers"]["x-amzn-trace-id"],
+        sampled
+    );
+    let r = open(emu.endpoint(), "GET", "/", &[("host", host.as_str())], "").await;
+    let event = echoed(&r.bytes().await);
+    let trace = event["headers"]["x-amzn-trace-id"].as_str().unwrap();
+    assert!(
+        trace.starts_with("Root=1-")
+            && trace.ends_with(";Sampled=0")
+            && trace.len() == sampled.len(),
+        "{trace}"
+    );
+}
+
+#[tokio::test]
 async fn host_and_path_routes_build_the_2_0_event() {
     let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;
     let e = emu.endpoint();

@@ -99,6 +99,16 @@ async fn the_official_crates_telemetry_processor_parses_every_record_the_emulato
         &format!("[official-extension] TELEMETRY report {id} Success memory=128MB"),
     )
     .await?;
+    // The runtime's response: its size and the two spans of its sending, parsed by the crate.
+    line_containing(
+        &emu,
+        "echo",
+        &format!(
+            "[official-extension] TELEMETRY runtimeDone {id} Success bytes=Some({}) spans=responseLatency,responseDuration",
+            r.body.len()
+        ),
+    )
+    .await?;
     Ok(())
 }
 

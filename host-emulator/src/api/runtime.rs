@@ -2,6 +2,7 @@
 //! becomes a message to the environment's task, which decides the answer.
 
 use std::convert::Infallible;
+use std::time::Instant;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -38,6 +39,8 @@ pub enum RuntimeRequest {
         request_id: String,
         /// The response.
         body: Bytes,
+        /// When the request's head arrived (the runtime began to send the response).
+        received: Instant,
         /// The answer to the runtime.
         reply: oneshot::Sender<RuntimeAnswer>,
     },
@@ -47,6 +50,8 @@ pub enum RuntimeRequest {
         request_id: String,
         /// Bytes seen.
         size: usize,
+        /// When the request's head arrived.
+        received: Instant,
         /// The answer to the runtime.
         reply: oneshot::Sender<RuntimeAnswer>,
     },
@@ -160,6 +165,8 @@ pub enum StreamEnd {
     },
     /// The runtime reported an error in the trailers.
     Failed {
+        /// Bytes streamed before the error.
+        size: u64,
         /// `Lambda-Runtime-Function-Error-Type`.
         error_type: Option<String>,
         /// `Lambda-Runtime-Function-Error-Body`, decoded from base64 (raw when not base64).
@@ -225,16 +232,19 @@ async fn handle(
         }
         (&Method::POST, ["invocation", id, "response"]) if !id.is_empty() => {
             let request_id = (*id).to_owned();
+            let received = Instant::now();
             let (reply, answer) = oneshot::channel();
             let request = match read_body(req.into_body(), MAX_RESPONSE_BYTES).await {
                 Ok(body) => RuntimeRequest::Response {
                     request_id,
                     body,
+                    received,
                     reply,
                 },
                 Err(BodyError::TooLarge { size }) => RuntimeRequest::ResponseTooLarge {
                     request_id,
                     size,
+                    received,
                     reply,
                 },
                 Err(BodyError::Read(e)) => {
@@ -366,7 +376,11 @@ fn stream_end(trailers: Option<&http::HeaderMap>, size: u64) -> StreamEnd {
     if error_type.is_none() && body.is_none() {
         StreamEnd::Complete { size }
     } else {
-        StreamEnd::Failed { error_type, body }
+        StreamEnd::Failed {
+            size,
+            error_type,
+            body,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use super::invocations::Active;
 use super::{End, EnvKind, Environment, NextAnswer, Phase, INIT_ERROR_EXIT_GRACE};
 use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
 use crate::invocation::{error_document, error_type_of, Answer};
-use crate::logs::system::{InitOutcome, PlatformLine};
+use crate::logs::system::{InitOutcome, PlatformLine, ResponseSent};
 use crate::scheduler::PoolMessage;
 
 impl Environment {
@@ -25,15 +25,20 @@ impl Environment {
             RuntimeRequest::Response {
                 request_id,
                 body,
+                received,
                 reply,
-            } => self.settle(&request_id, reply, buf, |_, _| {
-                (RuntimeAnswer::Accepted, Answer::Success(body))
-            }),
+            } => {
+                let sent = sent_since(received, body.len());
+                self.settle(&request_id, reply, buf, Some(sent), |_, _| {
+                    (RuntimeAnswer::Accepted, Answer::Success(body))
+                })
+            }
             RuntimeRequest::ResponseTooLarge {
                 request_id,
                 size,
+                received,
                 reply,
-            } => self.settle(&request_id, reply, buf, |env, active| {
+            } => self.settle(&request_id, reply, buf, Some(sent_since(received, size)), |env, active| {
                 let limit = crate::api::MAX_RESPONSE_BYTES;
                 env.note(active, PlatformLine::fault(format!(
                     "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
@@ -51,7 +56,7 @@ impl Environment {
                 error_type,
                 body,
                 reply,
-            } => self.settle(&request_id, reply, buf, |_, _| {
+            } => self.settle(&request_id, reply, buf, None, |_, _| {
                 let doc = error_body(error_type.as_deref(), body);
                 (RuntimeAnswer::Accepted, Answer::FunctionError(doc))
             }),
@@ -151,18 +156,21 @@ impl Environment {
             .send(PoolMessage::Ready(self.id, self.slots.saturating_sub(held)));
     }
 
-    /// A buffered answer (`/response`, `/error`) for `request_id`: `decide` gives the runtime's
-    /// answer and the caller's; the environment stays.
+    /// A buffered answer (`/response`, sent as `response` says, or `/error`) for
+    /// `request_id`: `decide` gives the runtime's answer and the caller's; the environment
+    /// stays.
     fn settle(
         &mut self,
         request_id: &str,
         reply: oneshot::Sender<RuntimeAnswer>,
         buf: &mut [u8],
+        response: Option<ResponseSent>,
         decide: impl FnOnce(&mut Self, &mut Active) -> (RuntimeAnswer, Answer),
     ) {
         let Some((mut active, reply)) = self.take_active(request_id, reply) else {
             return;
         };
+        active.response = response;
         let (runtime_answer, answer) = decide(self, &mut active);
         let _ = reply.send(runtime_answer);
         self.drain_output(buf);
@@ -195,5 +203,14 @@ impl Environment {
         // The runtime wrote its error itself: the platform adds no line about it.
         self.init_failed(since.elapsed(), "error", Some(&kind), |_| (Vec::new(), doc));
         Err(End::Failed)
+    }
+}
+
+/// A buffered response of `bytes` whose request's head arrived at `received`, all read now.
+fn sent_since(received: Instant, bytes: usize) -> ResponseSent {
+    ResponseSent {
+        started: received,
+        finished: Instant::now(),
+        bytes: u64::try_from(bytes).unwrap_or(u64::MAX),
     }
 }

@@ -15,7 +15,7 @@ use super::errors::unknown_request;
 use super::{Environment, NextAnswer, NextEvent, Phase, FREEZE_GRACE};
 use crate::api::runtime::RuntimeAnswer;
 use crate::invocation::{Answer, Invocation};
-use crate::logs::system::PlatformLine;
+use crate::logs::system::{PlatformLine, ResponseSent};
 use crate::logs::Tail;
 use crate::scheduler::idle::Slot;
 use crate::scheduler::PoolMessage;
@@ -34,6 +34,10 @@ pub(super) struct Active {
     pub deadline: Instant,
     /// Its log tail, when its caller asked for one.
     pub tail: Option<Tail>,
+    /// When the runtime began to stream its response, while it streams.
+    pub streaming_since: Option<Instant>,
+    /// How the runtime sent its response, once it has (for `platform.runtimeDone`).
+    pub response: Option<ResponseSent>,
 }
 
 /// The invocations of one environment and the runtime's waiting `/next` calls.
@@ -159,6 +163,8 @@ impl Environment {
             init,
             deadline,
             tail,
+            streaming_since: None,
+            response: None,
         };
         let start = PlatformLine::start(
             &active.invocation.request_id,

@@ -9,7 +9,7 @@
 use super::invocations::Active;
 use super::telemetry::OutputKind;
 use super::Environment;
-use crate::logs::system::{InitOutcome, Outcome, PlatformLine};
+use crate::logs::system::{InitOutcome, Outcome, PlatformLine, RuntimeDone};
 use crate::logs::{Failure, LineSplitter, Report, Tail};
 
 /// The reading of one output pipe: whether it is open, and its unfinished line.
@@ -215,8 +215,17 @@ impl Environment {
         // them: nothing is allocated for them on the invoke path otherwise.
         let record = self.records_wanted();
         let id = &active.invocation.request_id;
-        let end = PlatformLine::runtime_done(id, outcome, duration, record);
-        let report = PlatformLine::report(&report, outcome, record);
+        let trace = &active.invocation.trace_id;
+        let done = RuntimeDone {
+            request_id: id,
+            outcome,
+            started: active.started,
+            took: duration,
+            response: active.response,
+            trace,
+        };
+        let end = PlatformLine::runtime_done(&done, record);
+        let report = PlatformLine::report(&report, outcome, trace, record);
         self.telemetry.platform_line(&end);
         if self.telemetry.wanted() {
             // The Logs API's record between the two (the Telemetry API has none).

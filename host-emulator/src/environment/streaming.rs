@@ -3,6 +3,8 @@
 //! logged, the outcome — an error from the trailers, or a size overrun — goes to the caller).
 //! Under multi-concurrency each invocation in flight may stream its own response.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
@@ -10,7 +12,7 @@ use super::errors::error_body;
 use super::Environment;
 use crate::api::runtime::{RuntimeAnswer, StreamAnswer, StreamEnd};
 use crate::invocation::{error_document, Answer};
-use crate::logs::system::PlatformLine;
+use crate::logs::system::{PlatformLine, ResponseSent};
 use crate::stream::StreamLimits;
 
 impl Environment {
@@ -31,6 +33,7 @@ impl Environment {
                 &format!("the response of invocation {request_id} is already streaming"),
             )),
             Some(active) => {
+                active.streaming_since = Some(Instant::now());
                 StreamAnswer::Accepted(active.invocation.start_stream(content_type, limits))
             }
             None => StreamAnswer::Refused(self.held.not_in_flight(request_id)),
@@ -63,9 +66,20 @@ impl Environment {
             return;
         };
         self.reset_deadline();
+        let bytes = match &end {
+            StreamEnd::Complete { size } | StreamEnd::Failed { size, .. } => *size,
+            StreamEnd::TooLarge { limit } => *limit,
+        };
+        active.response = active.streaming_since.map(|started| ResponseSent {
+            started,
+            finished: Instant::now(),
+            bytes,
+        });
         let (answer, runtime_answer) = match end {
             StreamEnd::Complete { .. } => (Answer::Success(Bytes::new()), RuntimeAnswer::Accepted),
-            StreamEnd::Failed { error_type, body } => (
+            StreamEnd::Failed {
+                error_type, body, ..
+            } => (
                 Answer::FunctionError(error_body(error_type.as_deref(), body)),
                 RuntimeAnswer::Accepted,
             ),

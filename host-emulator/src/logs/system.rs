@@ -20,7 +20,7 @@
 //! that level, any other line counts as `INFO`. Lines are never rewritten.
 
 use std::borrow::Cow;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -98,55 +98,145 @@ impl PlatformLine {
         Self::new(LogLevel::Info, "platform.initReport", text, Some(record))
     }
 
-    /// `START`: an invocation begins; the record is built only when `record` is asked for.
-    pub fn start(request_id: &str, version: &str, trace_id: &str, record: bool) -> Self {
+    /// `START`: an invocation begins, run with the X-Ray header `trace`; the record is built
+    /// only when `record` is asked for (its `tracing` only when the trace is sampled).
+    pub fn start(request_id: &str, version: &str, trace: &str, record: bool) -> Self {
         Self::new(
             LogLevel::Info,
             "platform.start",
             format!("START RequestId: {request_id} Version: {version}"),
             record.then(|| {
-                json!({
-                    "requestId": request_id,
-                    "version": version,
-                    "tracing": {"type": "X-Amzn-Trace-Id", "value": trace_id},
-                })
-            }),
-        )
-    }
-
-    /// `END`: the runtime is done with an invocation (`platform.runtimeDone`).
-    pub fn runtime_done(
-        request_id: &str,
-        outcome: Outcome<'_>,
-        took: Duration,
-        record: bool,
-    ) -> Self {
-        Self::new(
-            LogLevel::Debug,
-            "platform.runtimeDone",
-            format!("END RequestId: {request_id}"),
-            record.then(|| {
-                let mut r = json!({
-                    "requestId": request_id,
-                    "status": outcome.status,
-                    "metrics": {"durationMs": ms(took)},
-                });
-                if let Some(error_type) = outcome.error_type {
-                    r["errorType"] = error_type.into();
+                let mut r = json!({"requestId": request_id, "version": version});
+                if let Some(tracing) = crate::trace::context(trace) {
+                    r["tracing"] = tracing;
                 }
                 r
             }),
         )
     }
 
-    /// `REPORT`: an invocation's figures.
-    pub fn report(report: &Report<'_>, outcome: Outcome<'_>, record: bool) -> Self {
+    /// `END`: the runtime is done with an invocation (`platform.runtimeDone`).
+    pub fn runtime_done(done: &RuntimeDone<'_>, record: bool) -> Self {
+        Self::new(
+            LogLevel::Debug,
+            "platform.runtimeDone",
+            format!("END RequestId: {}", done.request_id),
+            record.then(|| done.record()),
+        )
+    }
+
+    /// `REPORT`: an invocation's figures, run with the X-Ray header `trace`.
+    pub fn report(report: &Report<'_>, outcome: Outcome<'_>, trace: &str, record: bool) -> Self {
         Self::new(
             LogLevel::Info,
             "platform.report",
             report.line(),
-            record.then(|| report.record(outcome)),
+            record.then(|| {
+                let mut r = report.record(outcome);
+                if let Some(tracing) = crate::trace::context(trace) {
+                    r["tracing"] = tracing;
+                }
+                r
+            }),
         )
+    }
+}
+
+/// What `platform.runtimeDone` says of an invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeDone<'a> {
+    /// The invocation.
+    pub request_id: &'a str,
+    /// How it ended.
+    pub outcome: Outcome<'a>,
+    /// When its invoke phase began (the event's delivery, or the start of an Init retried
+    /// inside it), and how long it ran.
+    pub started: Instant,
+    /// How long it ran.
+    pub took: Duration,
+    /// How the runtime sent its response, when it called `/response`.
+    pub response: Option<ResponseSent>,
+    /// The X-Ray header it ran with.
+    pub trace: &'a str,
+}
+
+/// How a runtime sent an invocation's response through `/response` (buffered or streamed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSent {
+    /// When the runtime began to send it (its request's head arrived).
+    pub started: Instant,
+    /// When the emulator had all of it.
+    pub finished: Instant,
+    /// Its size in bytes (as much as arrived, for a response over the limit).
+    pub bytes: u64,
+}
+
+impl RuntimeDone<'_> {
+    /// The record: `metrics` (`durationMs`, and `producedBytes`: 0 unless the runtime called
+    /// `/response`), the `spans` of a response (`responseLatency`: from the invoke's start
+    /// until the runtime began to send it; `responseDuration`: the sending), `errorType`, and
+    /// `tracing` for a sampled trace, as Lambda fills them.
+    fn record(&self) -> Value {
+        let produced = self.response.map_or(0, |r| r.bytes);
+        let mut r = json!({
+            "requestId": self.request_id,
+            "status": self.outcome.status,
+            "metrics": {"durationMs": ms(self.took), "producedBytes": produced},
+            "spans": [],
+        });
+        if let Some(response) = self.response {
+            let at = Clock::now();
+            r["spans"] = json!([
+                span(
+                    "responseLatency",
+                    at.wall(self.started),
+                    response.started.saturating_duration_since(self.started),
+                ),
+                span(
+                    "responseDuration",
+                    at.wall(response.started),
+                    response
+                        .finished
+                        .saturating_duration_since(response.started),
+                ),
+            ]);
+        }
+        if let Some(error_type) = self.outcome.error_type {
+            r["errorType"] = error_type.into();
+        }
+        if let Some(tracing) = crate::trace::context(self.trace) {
+            r["tracing"] = tracing;
+        }
+        r
+    }
+}
+
+/// A span of a Telemetry API record: `{"name", "start", "durationMs"}`.
+fn span(name: &str, start: String, duration: Duration) -> Value {
+    json!({"name": name, "start": start, "durationMs": ms(duration)})
+}
+
+/// One reading of both clocks, to place monotonic instants in wall-clock time.
+struct Clock {
+    instant: Instant,
+    wall: SystemTime,
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// `at` as Lambda writes a record's times (`2024-01-31T12:34:56.789Z`).
+    fn wall(&self, at: Instant) -> String {
+        let wall = match at.checked_duration_since(self.instant) {
+            Some(later) => self.wall + later,
+            None => self.wall - self.instant.saturating_duration_since(at),
+        };
+        crate::ids::rfc3339_millis(crate::ids::millis_of(wall))
     }
 }
 
@@ -318,5 +408,110 @@ mod tests {
         assert!(debug.keeps("plain text"));
         assert!(debug.keeps(r#"{"level":"DEBUG"}"#));
         assert!(!debug.keeps(r#"{"level":"TRACE"}"#));
+    }
+
+    const SAMPLED: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    const NOT_SAMPLED: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+
+    /// Milliseconds into the day of a record's `2024-01-31T12:34:56.789Z`.
+    fn millis(at: &Value) -> i64 {
+        let at = at.as_str().unwrap();
+        assert_eq!((at.len(), &at[10..11], &at[23..]), (24, "T", "Z"), "{at}");
+        let field = |range: std::ops::Range<usize>| at[range].parse::<i64>().unwrap();
+        ((field(11..13) * 60 + field(14..16)) * 60 + field(17..19)) * 1000 + field(20..23)
+    }
+
+    #[test]
+    fn runtime_done_has_the_responses_spans_and_size() {
+        let started = Instant::now();
+        let response = ResponseSent {
+            started: started + Duration::from_millis(40),
+            finished: started + Duration::from_millis(45),
+            bytes: 16,
+        };
+        let done = RuntimeDone {
+            request_id: "r",
+            outcome: Outcome {
+                status: "success",
+                error_type: None,
+            },
+            started,
+            took: Duration::from_micros(45_500),
+            response: Some(response),
+            trace: NOT_SAMPLED,
+        };
+        let record = PlatformLine::runtime_done(&done, true).record.unwrap();
+        assert_eq!(
+            record["metrics"],
+            json!({"durationMs": 45.5, "producedBytes": 16})
+        );
+        let spans = record["spans"].as_array().unwrap();
+        let names: Vec<&str> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["responseLatency", "responseDuration"]);
+        assert_eq!(spans[0]["durationMs"], 40.0);
+        assert_eq!(spans[1]["durationMs"], 5.0);
+        // The second span starts where the first ends (within a millisecond of rounding).
+        // (Modulo a day: the test may run across midnight.)
+        let gap = (millis(&spans[1]["start"]) - millis(&spans[0]["start"])).rem_euclid(86_400_000);
+        assert!((39..=41).contains(&gap), "{record}");
+        assert_eq!(record.get("tracing"), None, "not sampled: {record}");
+        assert_eq!(record.get("errorType"), None);
+        assert_eq!(
+            PlatformLine::runtime_done(&done, false).text,
+            "END RequestId: r"
+        );
+    }
+
+    #[test]
+    fn runtime_done_of_an_error_has_no_spans_and_no_bytes() {
+        let done = RuntimeDone {
+            request_id: "r",
+            outcome: Outcome {
+                status: "error",
+                error_type: Some("Flaky"),
+            },
+            started: Instant::now(),
+            took: Duration::from_millis(3),
+            response: None,
+            trace: SAMPLED,
+        };
+        let record = PlatformLine::runtime_done(&done, true).record.unwrap();
+        assert_eq!(record["metrics"]["producedBytes"], 0);
+        assert_eq!(record["spans"], json!([]));
+        assert_eq!(record["errorType"], "Flaky");
+        assert_eq!(record["tracing"]["spanId"], "53995c3f42cd8ad8");
+        assert_eq!(record["tracing"]["value"], SAMPLED);
+    }
+
+    #[test]
+    fn start_and_report_carry_the_trace_only_when_sampled() {
+        for (trace, traced) in [(SAMPLED, true), (NOT_SAMPLED, false)] {
+            let start = PlatformLine::start("r", "$LATEST", trace, true)
+                .record
+                .unwrap();
+            assert_eq!(start.get("tracing").is_some(), traced, "{start}");
+            let report = Report {
+                request_id: "r",
+                duration: Duration::from_millis(2),
+                memory_mb: 128,
+                max_memory_bytes: 1 << 20,
+                init: None,
+                failure: None,
+            };
+            let outcome = Outcome {
+                status: "success",
+                error_type: None,
+            };
+            let record = PlatformLine::report(&report, outcome, trace, true)
+                .record
+                .unwrap();
+            assert_eq!(record.get("tracing").is_some(), traced, "{record}");
+        }
+        assert_eq!(
+            PlatformLine::start("r", "$LATEST", SAMPLED, false).record,
+            None
+        );
     }
 }

@@ -170,7 +170,12 @@ async fn serve(
             return cors::preflight(cors, req.headers());
         }
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The caller's trace, or a new one; the event's headers carry it, as on Lambda.
+    let trace = crate::trace::of_request(&parts.headers).unwrap_or_else(crate::trace::new_header);
+    if let Ok(value) = http::HeaderValue::from_str(&trace) {
+        parts.headers.insert("x-amzn-trace-id", value);
+    }
     let body = match read_body(body, MAX_SYNC_REQUEST_BYTES).await {
         Ok(body) => body,
         Err(BodyError::TooLarge { .. }) => {
@@ -198,7 +203,8 @@ async fn serve(
         Some(q) => function.config.qualified_arn(q),
         None => function.config.arn(),
     };
-    let (invocation, waiting) = Invocation::sync(request_id.to_owned(), payload, arn);
+    let (mut invocation, waiting) = Invocation::sync(request_id.to_owned(), payload, arn);
+    invocation.trace_id = trace;
     if crate::scheduler::submit(&function, invocation).is_err() {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     }

@@ -29,6 +29,7 @@ Each event (a JSON object) says what to do, in this order:
   print: N            print N numbered lines to stdout
   lines: [TEXT, ...]  print each TEXT as a line to stdout, verbatim
   stderr: TEXT        print TEXT to stderr
+  print_trace: true   print `TRACE <Lambda-Runtime-Trace-Id>`
   barrier: {dir, count}  create a file in dir, then wait until count files exist there
                       (at most 60 s): go on only once `count` invocations have started
   wait_for: PATH      wait until PATH exists (at most 60 s)
@@ -179,6 +180,9 @@ def handle(request_id, headers, event):
     sys.stdout.flush()
     if "stderr" in event:
         print(event["stderr"], file=sys.stderr, flush=True)
+    if event.get("print_trace"):
+        trace = [v for k, v in headers if k.lower() == "lambda-runtime-trace-id"]
+        print("TRACE", *trace, flush=True)
     if "barrier" in event:
         spec = event["barrier"]
         open(os.path.join(spec["dir"], request_id), "w").close()

@@ -43,6 +43,8 @@ pub(super) struct Prepared {
     client_context: Option<String>,
     cognito_identity: Option<String>,
     tenant_id: Option<String>,
+    /// The caller's X-Ray trace header, when well formed (see [`crate::trace::from_caller`]).
+    trace: Option<String>,
 }
 
 impl Prepared {
@@ -62,6 +64,9 @@ impl Prepared {
         invocation.cognito_identity = self.cognito_identity;
         invocation.tenant_id = self.tenant_id;
         invocation.tail = self.tail;
+        if let Some(trace) = self.trace {
+            invocation.trace_id = trace;
+        }
     }
 }
 
@@ -200,6 +205,7 @@ pub(super) fn prepare(
         .transpose()?;
     let tenant_id = header(headers, "x-amz-tenant-id")?.map(str::to_owned);
     Ok(Prepared {
+        trace: crate::trace::of_request(headers),
         function,
         owner: named.function,
         qualifier: named.qualifier,
