@@ -152,6 +152,7 @@ pub fn main() -> ExitCode {
                 qualifier,
                 client_context,
                 tenant_id: None,
+                trace_header: None,
             };
             runtime.block_on(invoke(&endpoint, &name, payload, options))
         }

@@ -44,6 +44,9 @@ pub struct InvokeOptions {
     pub client_context: Option<String>,
     /// `X-Amz-Tenant-Id`.
     pub tenant_id: Option<String>,
+    /// `X-Amzn-Trace-Id`: an X-Ray trace header to run the invocation in
+    /// (`Root=1-...;Parent=...;Sampled=1`; see "Tracing" in the README).
+    pub trace_header: Option<String>,
 }
 
 /// The answer to an invoke.
@@ -152,6 +155,9 @@ pub async fn invoke(
     }
     if let Some(t) = &options.tenant_id {
         builder = builder.header("x-amz-tenant-id", t);
+    }
+    if let Some(t) = &options.trace_header {
+        builder = builder.header("x-amzn-trace-id", t);
     }
     let request = builder
         .body(Full::new(payload))

@@ -18,9 +18,14 @@ async fn the_callers_trace_header_reaches_the_runtime_and_a_malformed_one_is_rep
             .to_owned()
     };
     let sampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-    let r = invoke_raw(emu.endpoint(), "h", &[("x-amzn-trace-id", sampled)], "{}").await;
-    assert_eq!(r.status, 200);
-    assert_eq!(trace_of(&r), sampled);
+    // Through the library's client, as a test would send it.
+    let options = InvokeOptions {
+        trace_header: Some(sampled.into()),
+        ..Default::default()
+    };
+    let r = emu.invoke_with("h", "{}", &options).await.unwrap();
+    let got = &r.json().unwrap()["headers"]["lambda-runtime-trace-id"];
+    assert_eq!(got, sampled);
     // Other fields are dropped; a missing parent is made up; `Sampled=?` is not sampled.
     let r = invoke_raw(
         emu.endpoint(),
