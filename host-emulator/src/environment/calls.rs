@@ -38,19 +38,12 @@ impl Environment {
                 size,
                 received,
                 reply,
-            } => self.settle(&request_id, reply, buf, Some(sent_since(received, size)), |env, active| {
-                let limit = crate::api::MAX_RESPONSE_BYTES;
-                env.note(active, PlatformLine::fault(format!(
-                    "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
-                )));
-                let doc = error_document(
-                    "Function.ResponseSizeTooLarge",
-                    &format!(
-                        "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
-                    ),
-                );
-                (RuntimeAnswer::TooLarge, Answer::FunctionError(doc))
-            }),
+            } => {
+                let sent = sent_since(received, size);
+                self.settle(&request_id, reply, buf, Some(sent), |env, active| {
+                    env.response_too_large(active, &request_id, size)
+                })
+            }
             RuntimeRequest::Error {
                 request_id,
                 error_type,
@@ -175,6 +168,26 @@ impl Environment {
         let _ = reply.send(runtime_answer);
         self.drain_output(buf);
         self.complete(active, answer, true);
+    }
+
+    /// A `/response` over the limit: the platform's error line, and
+    /// `Function.ResponseSizeTooLarge` for the caller.
+    fn response_too_large(
+        &mut self,
+        active: &mut Active,
+        request_id: &str,
+        size: usize,
+    ) -> (RuntimeAnswer, Answer) {
+        let limit = crate::api::MAX_RESPONSE_BYTES;
+        let line = format!(
+            "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+        );
+        self.note(active, PlatformLine::fault(line));
+        let message = format!(
+            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
+        );
+        let doc = error_document("Function.ResponseSizeTooLarge", &message);
+        (RuntimeAnswer::TooLarge, Answer::FunctionError(doc))
     }
 
     /// `/init/error`: Init failed (see `ending`).

@@ -150,7 +150,7 @@ pub struct RuntimeDone<'a> {
     /// How it ended.
     pub outcome: Outcome<'a>,
     /// When its invoke phase began (the event's delivery, or the start of an Init retried
-    /// inside it), and how long it ran.
+    /// inside it).
     pub started: Instant,
     /// How long it ran.
     pub took: Duration,
