@@ -37,10 +37,7 @@ pub fn from_caller(header: &str) -> Option<String> {
     let mut root = None;
     let mut parent = None;
     let mut sampled = false;
-    for field in header.split(';') {
-        let Some((key, value)) = field.trim().split_once('=') else {
-            continue;
-        };
+    for (key, value) in fields(header) {
         match key {
             "Root" if is_root(value) => root = Some(value),
             "Parent" if is_hex(value, 16) => parent = Some(value.to_owned()),
@@ -71,10 +68,10 @@ pub fn of_request(headers: &http::HeaderMap) -> Option<String> {
 pub fn context(header: &str) -> Option<Value> {
     let mut parent = None;
     let mut sampled = false;
-    for field in header.split(';') {
-        match field.split_once('=') {
-            Some(("Parent", value)) => parent = Some(value),
-            Some(("Sampled", value)) => sampled = value == "1",
+    for (key, value) in fields(header) {
+        match key {
+            "Parent" => parent = Some(value),
+            "Sampled" => sampled = value == "1",
             _ => {}
         }
     }
@@ -85,6 +82,13 @@ pub fn context(header: &str) -> Option<Value> {
         }
         context
     })
+}
+
+/// The `KEY=VALUE` fields of a trace header, in order (spaces around a field ignored).
+fn fields(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header
+        .split(';')
+        .filter_map(|field| field.trim().split_once('='))
 }
 
 /// Whether `value` is an X-Ray trace id: `1-<8 hex>-<24 hex>`.
