@@ -194,14 +194,8 @@ mod tests {
         }
     }
 
-    fn tempdir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "firebox-code-size-{tag}-{}-{}",
-            std::process::id(),
-            crate::ids::request_id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn tempdir(name: &str) -> PathBuf {
+        crate::testing::temp_dir(&format!("code-size-{name}"))
     }
 
     #[test]

@@ -45,6 +45,24 @@ pub mod stored_settings;
 pub mod stream;
 pub mod tags;
 pub mod trace;
+
+/// Helpers shared by the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    /// A new empty directory `firebox-<tag>-<pid>-<random id>` under the system's temporary
+    /// directory.
+    pub fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "firebox-{tag}-{}-{}",
+            std::process::id(),
+            crate::ids::request_id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
 pub mod url;
 mod versions;
 

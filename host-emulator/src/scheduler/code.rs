@@ -208,13 +208,7 @@ mod tests {
     use super::*;
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "firebox-code-{name}-{}-{}",
-            std::process::id(),
-            crate::ids::request_id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::testing::temp_dir(&format!("code-{name}"))
     }
 
     fn write(path: &Path, text: &str) {

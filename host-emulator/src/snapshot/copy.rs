@@ -298,13 +298,7 @@ mod tests {
     use super::*;
 
     fn tempdir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "firebox-snapcopy-{name}-{}-{}",
-            std::process::id(),
-            crate::ids::request_id()
-        ));
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        crate::testing::temp_dir(&format!("snapshot-copy-{name}"))
     }
 
     fn copy(source: &Path, target: &Path) -> [u8; 32] {

@@ -7,13 +7,7 @@ fn validated(f: FunctionConfig) -> FunctionConfig {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "firebox-snapshot-{name}-{}-{}",
-        std::process::id(),
-        crate::ids::request_id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::testing::temp_dir(&format!("snapshot-{name}"))
 }
 
 /// A snapshot as `take` would make it, without copying anything.
