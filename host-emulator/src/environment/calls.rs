@@ -206,7 +206,7 @@ impl Environment {
             return Ok(());
         };
         let _ = reply.send(RuntimeAnswer::Accepted);
-        self.drain_output(buf);
+        self.drain_final_output(buf);
         let doc = error_body(error_type.as_deref(), body);
         let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
         self.end_reason = format!("Init failed ({kind})");

@@ -24,7 +24,7 @@ impl Environment {
         if !over {
             return Ok(());
         }
-        self.drain_output(buf);
+        self.drain_final_output(buf);
         // Measured before the kill, for the REPORT line.
         self.memory();
         if let Some(process) = self.process.take() {

@@ -444,7 +444,7 @@ impl Environment {
             }
         };
         if let End::Shutdown = end {
-            self.drain_output(&mut buf);
+            self.drain_final_output(&mut buf);
             if self.end_reason.is_empty() {
                 self.end_reason = "shut down".into();
             }
@@ -475,12 +475,12 @@ impl Environment {
             tokio::select! {
                 biased;
                 status = exit => {
-                    self.drain_output(buf);
+                    self.drain_final_output(buf);
                     self.on_exit(status);
                     break End::Failed;
                 }
                 (name, status) = extension_exit, if extensions_alive => {
-                    self.drain_output(buf);
+                    self.drain_final_output(buf);
                     self.on_extension_exit(&name, status);
                     break End::Failed;
                 }
@@ -508,7 +508,7 @@ impl Environment {
                     self.freeze_now_if_idle();
                 }
                 () = self.timer.as_mut(), if self.deadline.is_some() => {
-                    self.drain_output(buf);
+                    self.drain_final_output(buf);
                     if let Err(end) = self.on_deadline().await {
                         break end;
                     }

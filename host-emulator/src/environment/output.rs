@@ -30,6 +30,25 @@ impl OutputReader {
     }
 }
 
+/// How a drain reads a pipe.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// Only if the reactor has reported it readable (tokio's `try_read`).
+    WhenReady,
+    /// At once: one `read(2)` per chunk until the pipe is empty.
+    Now,
+}
+
+/// One `read(2)` of `pipe`, whatever the reactor knows of it. The pipe is non-blocking (tokio
+/// made it so), so an empty pipe is `WouldBlock`, never a wait.
+fn read_now(pipe: &tokio::net::unix::pipe::Receiver, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the descriptor belongs to `pipe`, which is borrowed for the whole call, and
+    // `buf` is a writable buffer of `buf.len()` bytes.
+    let n = unsafe { libc::read(pipe.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+}
+
 /// Waits until `pipe` (if any) has bytes or is closed.
 pub(super) async fn readable(
     pipe: Option<&tokio::net::unix::pipe::Receiver>,
@@ -97,20 +116,37 @@ impl Environment {
 
     /// Reads everything the processes have written so far, without waiting: the runtime's
     /// pipe, then the external extensions'.
+    ///
+    /// A pipe is read only once the reactor has reported it readable, which costs nothing
+    /// when it has not: this is the drain of the invocation path.
     pub(super) fn drain_output(&mut self, buf: &mut [u8]) {
-        self.drain(OutputKind::Function, buf);
-        self.drain(OutputKind::Extension, buf);
+        self.drain(OutputKind::Function, buf, Read::WhenReady);
+        self.drain(OutputKind::Extension, buf, Read::WhenReady);
     }
 
-    fn drain(&mut self, kind: OutputKind, buf: &mut [u8]) {
+    /// Reads everything the processes have written so far, once a process has exited or is
+    /// ending: the pipes are read at once, without waiting for the reactor to report them
+    /// readable. A process that writes its last lines and exits can be seen to have exited
+    /// (`waitpid`) before the reactor has seen those writes; a drain that waited for it would
+    /// lose them.
+    pub(super) fn drain_final_output(&mut self, buf: &mut [u8]) {
+        self.drain(OutputKind::Function, buf, Read::Now);
+        self.drain(OutputKind::Extension, buf, Read::Now);
+    }
+
+    fn drain(&mut self, kind: OutputKind, buf: &mut [u8], how: Read) {
         loop {
-            let read = match (&self.process, kind) {
-                (Some(process), OutputKind::Function) => process.output.try_read(buf),
+            let pipe = match (&self.process, kind) {
+                (Some(process), OutputKind::Function) => &process.output,
                 (Some(process), OutputKind::Extension) => match &process.extension_output {
-                    Some(output) => output.try_read(buf),
+                    Some(output) => output,
                     None => return,
                 },
                 (None, _) => return,
+            };
+            let read = match how {
+                Read::WhenReady => pipe.try_read(buf),
+                Read::Now => read_now(pipe, buf),
             };
             match read {
                 Ok(0) => {

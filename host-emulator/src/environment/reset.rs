@@ -61,7 +61,7 @@ impl Environment {
             let _ = tokio::time::timeout(grace, exit).await;
         }
         let mut buf = vec![0u8; 64 * 1024];
-        self.drain_output(&mut buf);
+        self.drain_final_output(&mut buf);
         self.flush_output();
     }
 
@@ -228,7 +228,7 @@ impl Environment {
                 () = &mut sleep => break,
             }
         }
-        self.drain_output(&mut buf);
+        self.drain_final_output(&mut buf);
         self.flush_output();
     }
 }
