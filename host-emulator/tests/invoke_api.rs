@@ -249,6 +249,76 @@ async fn malformed_http_and_slow_clients_do_not_hurt_the_listener() {
 }
 
 #[tokio::test]
+async fn an_answer_given_before_the_body_arrived_keeps_the_connection_alive() {
+    // A keep-alive client (boto3) sends the head, then the body; the emulator answers an
+    // unknown function at once. The connection must still serve the client's next request.
+    let emu = start(vec![function("f", "")]).await;
+    let mut s = TcpStream::connect(emu.addr()).await.unwrap();
+    let body = r#"{"padding":"..............................."}"#;
+    for (method, path, headers, status) in [
+        ("POST", "/2015-03-31/functions/nope/invocations", "", 404),
+        (
+            "POST",
+            "/2015-03-31/functions/f/invocations?Qualifier=7",
+            "",
+            404,
+        ),
+        (
+            "POST",
+            "/2015-03-31/functions/f/invocations",
+            "x-amz-invocation-type: Sometimes\r\n",
+            400,
+        ),
+        ("PUT", "/2015-03-31/functions/nope/configuration", "", 404),
+    ] {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nhost: x\r\n{headers}content-length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let (answered, _) = read_response(&mut s).await;
+        assert_eq!(answered, status, "{method} {path}");
+        s.write_all(body.as_bytes()).await.unwrap();
+        let ok = "POST /2015-03-31/functions/f/invocations HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+        s.write_all(ok.as_bytes()).await.unwrap();
+        let (status, text) = read_response(&mut s).await;
+        assert_eq!(status, 200, "after {method} {path}: {text}");
+    }
+}
+
+/// Reads one HTTP/1.1 answer with a `content-length` body: its status and body.
+async fn read_response(s: &mut TcpStream) -> (u16, String) {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
+            .await
+            .expect("an answer within 10 s")
+            .expect("the connection stays open");
+        assert_eq!(
+            n,
+            1,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.push(byte[0]);
+    }
+    let head = String::from_utf8(got).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    s.read_exact(&mut body).await.unwrap();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
 async fn a_client_disconnecting_mid_invoke_does_not_lose_the_invocation() {
     let emu = start(vec![function("f", "").timeout(Duration::from_secs(20))]).await;
     emu.invoke("f", "{}").await.unwrap(); // warm up

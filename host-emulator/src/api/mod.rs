@@ -1,6 +1,7 @@
 //! The HTTP surfaces: the public Invoke API and each environment's Runtime, Extensions and
 //! Telemetry APIs, plus the body-reading and connection helpers they share.
 
+mod body;
 pub mod extensions;
 pub mod invoke;
 pub mod runtime;
@@ -8,7 +9,8 @@ pub mod telemetry;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+
+pub use body::RequestBody;
 
 /// Largest synchronous invoke request body (6 MB).
 pub const MAX_SYNC_REQUEST_BYTES: usize = 6_291_456;
@@ -16,8 +18,6 @@ pub const MAX_SYNC_REQUEST_BYTES: usize = 6_291_456;
 pub const MAX_EVENT_REQUEST_BYTES: usize = 1_048_576;
 /// Largest function response accepted from a runtime.
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
-/// Past this many bytes an oversized body is no longer drained; the connection is closed.
-const MAX_DRAIN_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why a body could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,10 @@ pub enum BodyError {
 
 /// Reads a whole body of at most `limit` bytes. An oversized body is drained (up to a bound) so
 /// that the client can read the error answer instead of seeing a reset connection.
-pub async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+pub async fn read_body<B>(mut body: B, limit: usize) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes, Error = hyper::Error> + Unpin,
+{
     let mut buf = BytesMut::new();
     let mut size = 0usize;
     let mut first: Option<Bytes> = None;
@@ -45,7 +48,7 @@ pub async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyEr
         };
         size += data.len();
         if size > limit {
-            while size <= MAX_DRAIN_BYTES {
+            while size <= body::DRAIN_LIMIT {
                 match body.frame().await {
                     Some(Ok(f)) => size += f.data_ref().map_or(0, Bytes::len),
                     _ => break,

@@ -20,9 +20,9 @@ mod state;
 
 use std::net::SocketAddr;
 
+use crate::api::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
 
 pub use config::{Cors, InvokeMode, UrlConfig};
@@ -126,7 +126,7 @@ fn split_qualifier(segment: &str) -> (&str, Option<&str>) {
 
 /// Serves one function URL request.
 pub(crate) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     target: UrlTarget,
     functions: &Functions,
     peer: Option<SocketAddr>,
@@ -140,7 +140,7 @@ pub(crate) async fn handle(
 }
 
 async fn serve(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     target: &UrlTarget,
     functions: &Functions,
     peer: Option<SocketAddr>,

@@ -15,6 +15,8 @@ use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
+
+use crate::api::RequestBody;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -58,8 +60,9 @@ pub(crate) async fn serve(
                 let _ = stream.set_nodelay(true);
                 let functions = functions.clone();
                 connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let functions = functions.clone();
+                        let req = req.map(RequestBody::new);
                         async move { Ok::<_, Infallible>(handle(req, &functions, peer).await) }
                     });
                     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -83,7 +86,7 @@ pub(crate) async fn serve(
 }
 
 async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     functions: &Arc<Functions>,
     peer: Option<std::net::SocketAddr>,
 ) -> Response<ResponseBody> {
@@ -128,7 +131,7 @@ async fn handle(
     result.unwrap_or_else(|e| e.into_response(&request_id))
 }
 
-fn check_post(req: &Request<Incoming>, path: &str) -> Result<(), ServiceError> {
+fn check_post(req: &Request<RequestBody>, path: &str) -> Result<(), ServiceError> {
     if req.method() == Method::POST {
         return Ok(());
     }
@@ -225,7 +228,7 @@ fn shutting_down() -> ServiceError {
 
 /// `Invoke`: a buffered answer (a streamed response is buffered up to the 6 MB limit).
 async fn invoke(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Arc<Functions>,
     request_id: &str,

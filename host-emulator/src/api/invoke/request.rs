@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::api::RequestBody;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use hyper::body::Incoming;
 
 use super::{
     bad_parameter, unreadable, Functions, ServiceError, COGNITO_IDENTITY_HEADER,
@@ -100,7 +100,7 @@ pub(super) fn not_found(arn: &str) -> ServiceError {
 }
 
 /// The value of one query parameter (percent-decoded), if present.
-pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+pub(super) fn query_param(req: &Request<RequestBody>, name: &str) -> Option<String> {
     req.uri().query().and_then(|q| {
         q.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -113,7 +113,7 @@ pub(super) fn query_param(req: &Request<Incoming>, name: &str) -> Option<String>
 /// qualifier. A name, region or account this emulator does not have is 404; a qualifier in
 /// the name that differs from `?Qualifier=` is 400.
 pub(super) fn name_function(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Named, ServiceError> {
@@ -165,7 +165,7 @@ pub(super) fn name_function(
 
 /// Resolves the function named in the path and checks the headers.
 pub(super) fn prepare(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Prepared, ServiceError> {
@@ -220,7 +220,7 @@ pub(super) fn prepare(
 
 /// Reads the JSON payload (empty means `{}`) within the limit of the invocation type.
 pub(super) async fn read_payload(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     invocation_type: InvocationType,
 ) -> Result<Bytes, ServiceError> {
     let limit = match invocation_type {

@@ -3,9 +3,9 @@
 //! function answers in one chunk; service errors (not found, throttled...) are answered as by
 //! the plain Invoke API, before any event.
 
+use crate::api::RequestBody;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::request::{prepare, read_payload, InvocationType};
 use super::{answer, bad_parameter, executed, run_sync, throttled, Functions, ServiceError};
@@ -17,7 +17,7 @@ use crate::stream::{invoke_complete, Framing, ResponseBody};
 pub const EVENT_STREAM_CONTENT_TYPE: &str = "application/vnd.amazon.eventstream";
 
 pub(super) async fn invoke(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
     request_id: &str,

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ impl Body {
 /// Answers a request on `…/event-invoke-config` (put, update, read, delete) or
 /// `…/event-invoke-config/list`.
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     list: bool,
     functions: &Functions,

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::RequestBody;
 use base64::Engine;
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -83,7 +83,7 @@ struct UpdateCode {
 
 /// `CreateFunction`: 201 with the new function's configuration (version 1's with `Publish`).
 pub(super) async fn create_function(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
     let body: CreateFunction =
@@ -222,7 +222,7 @@ fn start(
 /// `UpdateFunctionCode`: 200 with `$LATEST`'s configuration (the new version's with
 /// `Publish`; unchanged with `DryRun`).
 pub(super) async fn update_code(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -258,7 +258,7 @@ pub(super) async fn update_code(
 /// `DeleteFunction`: 204. Unqualified, the function with its versions and aliases; with a
 /// qualifier (in the name or `?Qualifier=`), that published version.
 pub(super) fn delete_function(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {

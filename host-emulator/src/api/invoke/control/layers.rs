@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -92,7 +92,7 @@ struct AddPermission {
 
 /// Answers a request on a layer path.
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     path: Path<'_>,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -177,7 +177,7 @@ pub(super) async fn answer(
 
 /// `PublishLayerVersion`: 201 with the new version.
 async fn publish(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -218,7 +218,7 @@ async fn publish(
 }
 
 /// `ListLayers`: the newest version of each layer that matches the filters.
-fn list_layers(req: &Request<Incoming>, layers: &LayerVersions) -> Result<Value, ServiceError> {
+fn list_layers(req: &Request<RequestBody>, layers: &LayerVersions) -> Result<Value, ServiceError> {
     let (runtime, architecture) = filters(req)?;
     let all = layers
         .latest(runtime.as_deref(), architecture.as_deref())
@@ -235,7 +235,7 @@ fn list_layers(req: &Request<Incoming>, layers: &LayerVersions) -> Result<Value,
 }
 
 /// `GetLayerVersionByArn`.
-fn by_arn(req: &Request<Incoming>, layers: &LayerVersions) -> Result<Value, ServiceError> {
+fn by_arn(req: &Request<RequestBody>, layers: &LayerVersions) -> Result<Value, ServiceError> {
     let arn = query_param(req, "Arn");
     require(&[("arn", arn.is_some())])?;
     let arn = arn.unwrap_or_default();
@@ -284,7 +284,7 @@ fn version_json(v: &LayerVersion, whole: bool) -> Value {
 }
 
 /// The lists' `CompatibleRuntime` and `CompatibleArchitecture` filters, checked.
-fn filters(req: &Request<Incoming>) -> Result<(Option<String>, Option<String>), ServiceError> {
+fn filters(req: &Request<RequestBody>) -> Result<(Option<String>, Option<String>), ServiceError> {
     let runtime = query_param(req, "CompatibleRuntime");
     let architecture = query_param(req, "CompatibleArchitecture");
     let mut broken = Vec::new();

@@ -42,8 +42,8 @@ mod tags;
 mod urls;
 mod write;
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::{Functions, ServiceError};
@@ -158,7 +158,7 @@ impl Answer {
 /// Answers a control-plane request: JSON on success, AWS's error shape otherwise (a method no
 /// operation uses on the path is unknown).
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     operation: Operation<'_>,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -236,7 +236,7 @@ fn alias_error(e: AliasError) -> ServiceError {
 }
 
 /// A method no operation uses on a control-plane path.
-fn unknown(req: &Request<Incoming>) -> ServiceError {
+fn unknown(req: &Request<RequestBody>) -> ServiceError {
     ServiceError::new(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",

@@ -4,8 +4,8 @@
 //! name or `?Qualifier=`; none means the function's own policy. What a policy holds is in
 //! [`crate::policy`]; it is shown, not enforced.
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -73,7 +73,7 @@ pub(super) fn require(fields: &[(&str, bool)]) -> Result<(), ServiceError> {
 
 /// Answers a request on `…/policy` (`statement: None`) or `…/policy/SID`.
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     statement: Option<&str>,
     functions: &Functions,

@@ -6,8 +6,8 @@
 //! The qualifier may also come with the name (`NAME:Q`). What a configuration does is in
 //! [`crate::provisioned`].
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -28,7 +28,7 @@ struct Body {
 
 /// Answers a request on `…/provisioned-concurrency`.
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::api::RequestBody;
 use http::Request;
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use super::super::request::{name_function, not_found, query_param};
@@ -23,7 +23,7 @@ const EPHEMERAL_STORAGE_MB: u32 = 512;
 
 /// Answers a `GET` of a control-plane path.
 pub(super) fn get(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     operation: Operation<'_>,
     functions: &Functions,
 ) -> Result<Value, ServiceError> {
@@ -103,7 +103,7 @@ pub(super) fn get(
 /// The function and the version a `?Qualifier=` (or a qualified name) names, with the ARN to
 /// show: unqualified for `$LATEST` named without a qualifier, else qualified by the version.
 fn configured(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     name: &str,
     functions: &Functions,
 ) -> Result<(Arc<Function>, Arc<FunctionShared>, String), ServiceError> {
@@ -234,7 +234,10 @@ pub(super) fn alias_configuration(function: &Function, name: &str, alias: &Alias
     a
 }
 
-fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Value, ServiceError> {
+fn list_functions(
+    req: &Request<RequestBody>,
+    functions: &Functions,
+) -> Result<Value, ServiceError> {
     let all_versions = match query_param(req, "FunctionVersion").as_deref() {
         None => false,
         Some("ALL") => true,
@@ -264,7 +267,7 @@ fn list_functions(req: &Request<Incoming>, functions: &Functions) -> Result<Valu
 /// One page of a list: `MaxItems` (1 to 10,000; at most 50 are returned) from `Marker` (the
 /// `NextMarker` of the previous page).
 pub(super) fn page(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     key: &str,
     all: Vec<Value>,
 ) -> Result<Value, ServiceError> {

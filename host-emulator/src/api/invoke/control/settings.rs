@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -66,7 +66,7 @@ struct Publish {
 
 /// `UpdateFunctionConfiguration`: 200 with `$LATEST`'s new configuration.
 pub(super) async fn update_configuration(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -113,7 +113,7 @@ pub(super) async fn update_configuration(
 /// `PublishVersion`: 201 with the new version's configuration (or the last version's, when
 /// `$LATEST` has not changed since it was published).
 pub(super) async fn publish_version(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {

@@ -10,8 +10,8 @@
 //! - recursive loop detection (2024-08-31, `…/recursion-config`):
 //!   `GetFunctionRecursionConfig` and `PutFunctionRecursionConfig`.
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -49,7 +49,7 @@ struct PutRecursion {
 
 /// Answers a request on `…/code-signing-config`.
 pub(super) async fn code_signing(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -89,7 +89,7 @@ pub(super) async fn code_signing(
 
 /// Answers a request on `…/runtime-management-config`.
 pub(super) async fn runtime_management(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -146,7 +146,7 @@ pub(super) async fn runtime_management(
 
 /// Answers a request on `…/recursion-config`.
 pub(super) async fn recursion(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {

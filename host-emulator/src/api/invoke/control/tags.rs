@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,7 +24,7 @@ struct TagResource {
 
 /// Answers a request on `/2017-03-31/tags/ARN`.
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_arn: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -68,7 +68,7 @@ pub(super) async fn answer(
 }
 
 /// Every value of query parameter `name`, percent-decoded.
-fn query_values(req: &Request<Incoming>, name: &str) -> Result<Vec<String>, ServiceError> {
+fn query_values(req: &Request<RequestBody>, name: &str) -> Result<Vec<String>, ServiceError> {
     let Some(query) = req.uri().query() else {
         return Ok(Vec::new());
     };

@@ -6,8 +6,8 @@
 //! (`http://HOST:PORT/lambda-url/NAME/`, or `…/lambda-url/NAME:ALIAS/` for an alias's), which
 //! every HTTP client reaches without name resolution.
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -62,7 +62,7 @@ impl From<ApiCors> for Cors {
 
 /// Answers a request on `…/url` (create, read, change, remove) or `…/urls` (list).
 pub(super) async fn answer(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     list: bool,
     functions: &Functions,

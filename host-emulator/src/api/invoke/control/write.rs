@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::api::RequestBody;
 use http::{Request, StatusCode};
-use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
@@ -63,7 +63,7 @@ struct PutConcurrency {
 
 /// `CreateAlias`: 201 with the new alias.
 pub(super) async fn create_alias(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -87,7 +87,7 @@ pub(super) async fn create_alias(
 
 /// `UpdateAlias`: 200 with the changed alias.
 pub(super) async fn update_alias(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     name: &str,
     functions: &Functions,
@@ -107,7 +107,7 @@ pub(super) async fn update_alias(
 /// `DeleteAlias`: 204, whether or not the alias existed (Lambda lists no not-found error for
 /// it).
 pub(super) fn delete_alias(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     name: &str,
     functions: &Functions,
@@ -119,7 +119,7 @@ pub(super) fn delete_alias(
 
 /// `PutFunctionConcurrency`: 200 with the reservation.
 pub(super) async fn put_concurrency(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -144,7 +144,7 @@ pub(super) async fn put_concurrency(
 
 /// `DeleteFunctionConcurrency`: 204; the function draws on the unreserved pool again.
 pub(super) fn delete_concurrency(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
@@ -166,7 +166,7 @@ fn no_content() -> Answer {
 /// The function named in the path; a qualifier (in the name or `?Qualifier=`) is refused,
 /// as these operations are about the function as a whole.
 pub(super) fn unqualified(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     raw_name: &str,
     functions: &Functions,
     operation: &str,
@@ -183,7 +183,7 @@ pub(super) fn unqualified(
 /// Reads a JSON body of at most [`MAX_BODY`] bytes into `T`; an empty body is `{}` (what an
 /// SDK sends when no field is set).
 pub(super) async fn read_json<T: DeserializeOwned>(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
 ) -> Result<T, ServiceError> {
     read_json_within(req, MAX_BODY, || {
         ServiceError::new(
@@ -198,7 +198,7 @@ pub(super) async fn read_json<T: DeserializeOwned>(
 /// Reads a JSON body of at most `max` bytes into `T` (an empty body is `{}`); a larger one
 /// gets `too_large()`.
 pub(super) async fn read_json_within<T: DeserializeOwned>(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     max: usize,
     too_large: impl FnOnce() -> ServiceError,
 ) -> Result<T, ServiceError> {
