@@ -39,6 +39,8 @@ mod invocation;
 mod logging;
 mod response;
 mod runtime;
+#[cfg(all(unix, feature = "graceful-shutdown"))]
+mod shutdown;
 pub mod streaming;
 
 #[doc(hidden)]
@@ -65,6 +67,10 @@ pub use response::{FunctionResponse, IntoFunctionResponse, ResponseBody, MARSHAL
 pub use runtime::{
     run_with_init, run_with_init_concurrent, Runtime, RuntimeError, INVALID_ENVIRONMENT,
 };
+#[cfg(all(unix, feature = "graceful-shutdown"))]
+pub use shutdown::{
+    spawn_graceful_shutdown_handler, GracefulShutdownError, GRACEFUL_SHUTDOWN_EXTENSION,
+};
 pub use streaming::{MetadataPrelude, StreamResponse};
 pub use tower::{self, service_fn, Service};
 
@@ -73,7 +79,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// `tracing`, re-exported, plus the runtime's subscriber set-up (as `lambda_runtime::tracing`).
 pub mod tracing {
-    pub use crate::logging::{init_default_subscriber, init_subscriber};
+    pub use crate::logging::{
+        init_default_subscriber, init_default_subscriber_with_writer, init_subscriber, MakeWriter,
+    };
     pub use ::tracing::*;
 }
 

@@ -39,6 +39,8 @@ pub const SQS_BATCH: Binary = Binary::named("sqs-batch");
 pub const ERRORS: Binary = Binary::named("errors");
 /// `examples/streaming`: streamed and buffered answers from one function.
 pub const STREAMING: Binary = Binary::named("streaming");
+/// `examples/graceful-shutdown`: a hook that runs when the environment shuts down.
+pub const GRACEFUL_SHUTDOWN: Binary = Binary::named("graceful-shutdown");
 /// `examples/tower`.
 pub const TOWER: Binary = Binary {
     package: "tower-example",
@@ -48,6 +50,13 @@ pub const TOWER: Binary = Binary {
 pub const OFFICIAL_ECHO: Binary = Binary {
     package: "official-fixture",
     bin: "official-echo-fn",
+};
+
+/// `fixtures/official-rs`: an echo built with the official `lambda_runtime` whose
+/// `spawn_graceful_shutdown_handler` hook prints a line at shutdown.
+pub const OFFICIAL_GRACEFUL: Binary = Binary {
+    package: "official-fixture",
+    bin: "official-graceful-fn",
 };
 
 /// `bench/raw-echo`: an echo on blocking sockets that pipelines `/next` behind `/response`.

@@ -247,6 +247,45 @@ impl RuntimeApiClient {
         .await
     }
 
+    /// Any other call on this client's connection (the Extensions API shares the address):
+    /// `method` on `path` (after the endpoint's prefix) with `headers` and an optional JSON
+    /// `body`. Returns the answer's head and body, whatever its status.
+    #[cfg_attr(not(feature = "graceful-shutdown"), allow(dead_code))]
+    pub(crate) async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&'static str, HeaderValue)],
+        body: Option<Bytes>,
+    ) -> Result<(http::response::Parts, Bytes), ApiError> {
+        let uri = Uri::try_from(format!("{}{path}", self.endpoint.prefix())).map_err(|_| {
+            ApiError::Unreachable {
+                endpoint: self.endpoint.to_string(),
+                attempts: 0,
+                last_error: format!("{path} cannot be used in an HTTP request"),
+            }
+        })?;
+        let json = body.is_some();
+        let mut req = Request::new(match body {
+            Some(body) => RequestBody::Buffered(Some(body)),
+            None => RequestBody::Empty,
+        });
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        self.common_headers(&mut req);
+        let all = req.headers_mut();
+        if json {
+            all.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        }
+        for (name, value) in headers {
+            all.insert(*name, value.clone());
+        }
+        let response = self.send(req).await?;
+        let (parts, body) = response.into_parts();
+        let body = read_body(body, path).await?;
+        Ok((parts, body))
+    }
+
     fn invocation_uri(&self, request_id: &str, what: &str) -> Result<Uri, ApiError> {
         let safe = !request_id.is_empty()
             && request_id

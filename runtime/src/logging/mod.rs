@@ -34,7 +34,65 @@ use spans::{current_id, SpanData, Spans, ENTERED};
 /// Installs the default subscriber, configured from the process environment, unless a global
 /// subscriber is already set. Same name as `lambda_runtime::tracing::init_default_subscriber`.
 pub fn init_default_subscriber() {
-    let (format, filter) = match RuntimeConfig::from_lookup(|name| {
+    let (format, filter) = from_env();
+    install(format, &filter, Sink::Stdout);
+}
+
+/// [`init_default_subscriber`], writing each record to a writer that `writer` makes instead of
+/// stdout. Same name as `lambda_runtime::tracing::init_default_subscriber_with_writer`.
+///
+/// `writer` is any function that returns an [`std::io::Write`] (see [`MakeWriter`]):
+/// `std::io::stderr`, or for a non-blocking writer from `tracing-appender`, a closure that
+/// clones it:
+///
+/// ```no_run
+/// # struct NonBlocking;
+/// # impl Clone for NonBlocking { fn clone(&self) -> Self { NonBlocking } }
+/// # impl std::io::Write for NonBlocking {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { Ok(b.len()) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// # let writer = NonBlocking; // let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
+/// firebox_runtime::tracing::init_default_subscriber_with_writer(move || writer.clone());
+/// ```
+pub fn init_default_subscriber_with_writer(writer: impl MakeWriter) {
+    let (format, filter) = from_env();
+    install(format, &filter, Sink::writer(writer));
+}
+
+/// Installs a subscriber with this format and filter (`RUST_LOG` syntax, e.g. `info` or
+/// `my_fn=debug,warn`), unless a global subscriber is already set. Returns whether it was
+/// installed. A filter that cannot be parsed is reported on stderr and replaced by `info`.
+pub fn init_subscriber(format: LogFormat, filter: &str) -> bool {
+    install(format, filter, Sink::Stdout)
+}
+
+/// Makes the writer that one log record is written to: the role of `tracing-subscriber`'s
+/// `MakeWriter` in `lambda_runtime`. Every `Fn() -> impl Write` is one, such as
+/// `std::io::stdout`, `std::io::stderr` or `move || writer.clone()`.
+pub trait MakeWriter: Send + Sync + 'static {
+    /// The writer of one record.
+    type Writer: std::io::Write;
+
+    /// A writer for the next record.
+    fn make_writer(&self) -> Self::Writer;
+}
+
+impl<F, W> MakeWriter for F
+where
+    F: Fn() -> W + Send + Sync + 'static,
+    W: std::io::Write,
+{
+    type Writer = W;
+
+    fn make_writer(&self) -> W {
+        self()
+    }
+}
+
+/// The format and filter that the process environment asks for.
+fn from_env() -> (LogFormat, String) {
+    match RuntimeConfig::from_lookup(|name| {
         // The Runtime API address does not matter for logging.
         if name == "AWS_LAMBDA_RUNTIME_API" {
             Some("127.0.0.1:9001".to_owned())
@@ -44,14 +102,10 @@ pub fn init_default_subscriber() {
     }) {
         Ok(config) => (config.log_format, config.log_filter),
         Err(_) => (LogFormat::Text, "info".to_owned()),
-    };
-    init_subscriber(format, &filter);
+    }
 }
 
-/// Installs a subscriber with this format and filter (`RUST_LOG` syntax, e.g. `info` or
-/// `my_fn=debug,warn`), unless a global subscriber is already set. Returns whether it was
-/// installed. A filter that cannot be parsed is reported on stderr and replaced by `info`.
-pub fn init_subscriber(format: LogFormat, filter: &str) -> bool {
+fn install(format: LogFormat, filter: &str, sink: Sink) -> bool {
     if tracing::dispatcher::has_been_set() {
         return false;
     }
@@ -59,8 +113,7 @@ pub fn init_subscriber(format: LogFormat, filter: &str) -> bool {
         eprintln!("firebox-runtime: ignoring the log filter ({e}); logging at INFO");
         Filter::level(LevelFilter::INFO)
     });
-    tracing::subscriber::set_global_default(LambdaSubscriber::new(format, filter, Sink::Stdout))
-        .is_ok()
+    tracing::subscriber::set_global_default(LambdaSubscriber::new(format, filter, sink)).is_ok()
 }
 
 /// The target of the runtime's own spans, which are recorded at every log level so that
@@ -71,9 +124,20 @@ const RUNTIME_TARGET: &str = "firebox_runtime";
 enum Sink {
     /// The process's stdout, one write per record (what Lambda captures).
     Stdout,
-    /// A buffer, for tests.
-    #[cfg(test)]
-    Buffer(std::sync::Arc<Mutex<String>>),
+    /// A writer made for each record by a [`MakeWriter`].
+    Writer(WriteRecord),
+}
+
+/// Writes one record through a [`MakeWriter`].
+type WriteRecord = Box<dyn Fn(&[u8]) + Send + Sync>;
+
+impl Sink {
+    fn writer(make: impl MakeWriter) -> Self {
+        Sink::Writer(Box::new(move |record| {
+            // Logging must not fail the function: a writer that fails loses the record.
+            let _ = make.make_writer().write_all(record);
+        }))
+    }
 }
 
 /// The runtime's subscriber: filters by target and level, keeps live spans in one table, and
@@ -198,11 +262,7 @@ impl LambdaSubscriber {
                 // Logging must not fail the function: a closed stdout loses the record.
                 let _ = std::io::stdout().lock().write_all(line.as_bytes());
             }
-            #[cfg(test)]
-            Sink::Buffer(buffer) => buffer
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_str(line),
+            Sink::Writer(write) => write(line.as_bytes()),
         }
     }
 }
@@ -331,16 +391,32 @@ mod tests {
 
     use super::*;
 
+    /// A writer that appends to a shared buffer; one is made per record, through the
+    /// [`MakeWriter`] path of `init_default_subscriber_with_writer`.
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// Runs `f` with a subscriber of this format and filter; returns what it logged.
     fn capture(format: LogFormat, filter: &str, f: impl FnOnce()) -> String {
-        let buffer = Arc::new(Mutex::new(String::new()));
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let shared = buffer.clone();
         let subscriber = LambdaSubscriber::new(
             format,
             Filter::parse(filter).unwrap(),
-            Sink::Buffer(buffer.clone()),
+            Sink::writer(move || Shared(shared.clone())),
         );
         tracing::subscriber::with_default(subscriber, f);
-        let out = buffer.lock().unwrap().clone();
+        let out = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         out
     }
 
@@ -432,7 +508,7 @@ mod tests {
         let subscriber = LambdaSubscriber::new(
             LogFormat::Text,
             Filter::level(LevelFilter::TRACE),
-            Sink::Buffer(Default::default()),
+            Sink::writer(std::io::sink),
         );
         let dispatch = tracing::Dispatch::new(subscriber);
         tracing::dispatcher::with_default(&dispatch, || {
