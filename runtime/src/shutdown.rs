@@ -108,10 +108,6 @@ async fn spawn_for<Fut>(
 where
     Fut: Future<Output = ()> + Send + 'static,
 {
-    // Listen before registering: from the registration on, Lambda may send SIGTERM, whose
-    // default action would kill the process without the hook.
-    let sigterm = listen(SignalKind::terminate(), "SIGTERM")?;
-    let sigint = listen(SignalKind::interrupt(), "SIGINT")?;
     let mut client = RuntimeApiClient::new(endpoint, RetryPolicy::default())?;
     let name = HeaderValue::from_static(GRACEFUL_SHUTDOWN_EXTENSION);
     let (parts, body) = client
@@ -133,6 +129,18 @@ where
         .get(ID_HEADER)
         .cloned()
         .ok_or(GracefulShutdownError::MissingIdentifier)?;
+    // Signals are watched only once registered, so that a refused registration leaves their
+    // default actions alone (a SIGTERM in between kills the process, as without the hook).
+    let signals = listen(SignalKind::terminate(), "SIGTERM")
+        .and_then(|sigterm| Ok((sigterm, listen(SignalKind::interrupt(), "SIGINT")?)));
+    let (sigterm, sigint) = match signals {
+        Ok(signals) => signals,
+        Err(error) => {
+            // Registered, the extension must still wait in `/next`, or Init never ends.
+            tokio::spawn(stay_registered(client, id));
+            return Err(error);
+        }
+    };
     tokio::spawn(async move {
         tokio::select! {
             biased;
