@@ -406,11 +406,21 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
         assert_eq!(line, format!("PROBE {case} {want}"));
     }
     wait_for_line(&emu, "f", |l| l == "[telemetry] subscribed 200").await;
+    // The first invocation counts until the extension called `/next` again; after that the
+    // next invoke goes to the same environment (on a slow machine it would otherwise start a
+    // second one, with a second Init).
+    wait_metric(&emu, "firebox_concurrent_executions{function=\"f\"}", 0.0).await;
     // A function error, in a trace its caller sampled.
     let sampled = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
     let error = r#"{"error": {"type": "Flaky", "message": "no"}}"#;
     let failed = invoke_raw(emu.endpoint(), "f", &[("x-amzn-trace-id", sampled)], error).await;
-    assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(
+        failed.header("x-amz-function-error"),
+        Some("Unhandled"),
+        "{} {}",
+        failed.status,
+        String::from_utf8_lossy(&failed.body)
+    );
     // Batches arrive within the 25 ms buffering timeout; wait (bounded) for both reports.
     let mut records = Vec::new();
     for _ in 0..3000 {
