@@ -1,5 +1,6 @@
-//! The body of a request to the Invoke API listener: hyper's `Incoming`, read to its end even
-//! when the answer did not need it.
+//! The body of a request to one of the emulator's listeners (the Invoke API's, and each
+//! environment's Runtime API): hyper's `Incoming`, read to its end even when the answer did
+//! not need it.
 //!
 //! Many answers are decided before the request body has arrived: an unknown function or
 //! qualifier, a malformed header, a throttle. hyper cannot reuse a connection whose request
@@ -25,6 +26,9 @@ pub const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 pub const DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// A request body that is drained when dropped unread (see the module's documentation).
+///
+/// The runtimes' answers are decided the same way (a `register` without a name, a call for an
+/// unknown path): a runtime or extension client reuses its connection just like boto3.
 #[derive(Debug)]
 pub struct RequestBody {
     /// Always `Some` until dropped.

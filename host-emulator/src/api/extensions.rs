@@ -3,10 +3,10 @@
 //! headers, a malformed body, unknown event types) is refused here with 403 and the error
 //! types Lambda uses; everything else becomes a [`RuntimeRequest`] for the environment's task.
 
+use super::RequestBody;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -74,7 +74,7 @@ pub enum ExtensionAnswer {
 
 /// Routes one Extensions API call (`route` is the path after [`PREFIX`]).
 pub async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     route: &str,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
 ) -> Response<Full<Bytes>> {
@@ -162,7 +162,7 @@ struct RegisterBody {
 
 /// Checks a `register` call: its name, its body and its events.
 async fn register(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     reply: oneshot::Sender<ExtensionAnswer>,
 ) -> Result<RuntimeRequest, Response<Full<Bytes>>> {
     let Some(name) = header(&req, NAME_HEADER) else {

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
-use super::{read_body, BodyError, MAX_RESPONSE_BYTES};
+use super::{read_body, BodyError, RequestBody, MAX_RESPONSE_BYTES};
 use crate::environment::{NextAnswer, NextEvent};
 use crate::invocation::error_document;
 use crate::stream::StreamSink;
@@ -190,8 +190,9 @@ pub async fn serve(listener: TcpListener, requests: mpsc::UnboundedSender<Runtim
                 let _ = stream.set_nodelay(true);
                 let requests = requests.clone();
                 connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let requests = requests.clone();
+                        let req = req.map(RequestBody::new);
                         async move { Ok::<_, Infallible>(handle(req, &requests).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -206,7 +207,7 @@ pub async fn serve(listener: TcpListener, requests: mpsc::UnboundedSender<Runtim
 }
 
 async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
@@ -292,14 +293,14 @@ async fn handle(
 }
 
 /// Whether `/response` is in response mode `streaming`.
-fn is_streaming(req: &Request<Incoming>) -> bool {
+fn is_streaming(req: &Request<RequestBody>) -> bool {
     header(req, RESPONSE_MODE_HEADER).is_some_and(|m| m.eq_ignore_ascii_case("streaming"))
 }
 
 /// Forwards a streamed `/response` body to the caller as it arrives, then reports how it
 /// ended (trailers included) to the environment.
 async fn stream_response(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     request_id: String,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
 ) -> Response<Full<Bytes>> {
@@ -385,7 +386,7 @@ fn stream_end(trailers: Option<&http::HeaderMap>, size: u64) -> StreamEnd {
 }
 
 /// A header's value, trimmed; `None` when missing, empty or not text.
-pub(super) fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
+pub(super) fn header(req: &Request<RequestBody>, name: &str) -> Option<String> {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())

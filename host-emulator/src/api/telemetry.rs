@@ -4,10 +4,10 @@
 //! or TCP; 400 `ValidationError` otherwise) and handed to the environment's task, which
 //! delivers the records.
 
+use super::RequestBody;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,7 +60,7 @@ struct Buffering {
 
 /// Handles `PUT /2022-07-01/telemetry` and `PUT /2020-08-15/logs`.
 pub async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     api: TelemetryApi,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
 ) -> Response<Full<Bytes>> {
