@@ -14,8 +14,10 @@
 //! instance after Init, when Lambda closes registration) is a [`GracefulShutdownError`].
 
 use std::future::Future;
+use std::pin::pin;
 
 use bytes::Bytes;
+use futures_util::future::{select, Either};
 use http::{HeaderValue, Method, StatusCode};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -142,16 +144,15 @@ where
         }
     };
     tokio::spawn(async move {
-        tokio::select! {
-            biased;
-            name = received(sigterm, sigint) => {
-                eprintln!("[runtime] {name} received");
-                eprintln!("[runtime] Graceful shutdown in progress ...");
-                shutdown_hook().await;
-                eprintln!("[runtime] Graceful shutdown completed");
-                std::process::exit(0);
-            }
-            () = stay_registered(client, id) => {}
+        let signal = pin!(received(sigterm, sigint));
+        let registered = pin!(stay_registered(client, id));
+        // `stay_registered` never returns: this is the signal.
+        if let Either::Left((name, _)) = select(signal, registered).await {
+            eprintln!("[runtime] {name} received");
+            eprintln!("[runtime] Graceful shutdown in progress ...");
+            shutdown_hook().await;
+            eprintln!("[runtime] Graceful shutdown completed");
+            std::process::exit(0);
         }
     });
     Ok(())
@@ -166,9 +167,9 @@ fn listen(kind: SignalKind, name: &'static str) -> Result<Signal, GracefulShutdo
 
 /// The first of the two signals to arrive, by name.
 async fn received(mut sigterm: Signal, mut sigint: Signal) -> &'static str {
-    tokio::select! {
-        _ = sigterm.recv() => "SIGTERM",
-        _ = sigint.recv() => "SIGINT",
+    match select(pin!(sigterm.recv()), pin!(sigint.recv())).await {
+        Either::Left(_) => "SIGTERM",
+        Either::Right(_) => "SIGINT",
     }
 }
 
