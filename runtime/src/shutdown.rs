@@ -91,6 +91,26 @@ pub enum GracefulShutdownError {
 ///     .await
 /// }
 /// ```
+///
+/// With `#[handler]`, which writes `main`, call it from the init function, which runs during
+/// Init:
+///
+/// ```no_run
+/// use firebox_runtime::{handler, spawn_graceful_shutdown_handler, Context, Error};
+/// use serde_json::Value;
+///
+/// struct State;
+///
+/// async fn init() -> Result<State, Error> {
+///     spawn_graceful_shutdown_handler(|| async { eprintln!("closing connections") }).await?;
+///     Ok(State)
+/// }
+///
+/// #[handler(init = init)]
+/// async fn echo(event: Value, _ctx: Context, _state: &State) -> Result<Value, Error> {
+///     Ok(event)
+/// }
+/// ```
 pub async fn spawn_graceful_shutdown_handler<Fut>(
     shutdown_hook: impl FnOnce() -> Fut + Send + 'static,
 ) -> Result<(), GracefulShutdownError>
