@@ -250,7 +250,7 @@ impl RuntimeApiClient {
     /// Any other call on this client's connection (the Extensions API shares the address):
     /// `method` on `path` (after the endpoint's prefix) with `headers` and an optional JSON
     /// `body`. Returns the answer's head and body, whatever its status.
-    #[cfg_attr(not(feature = "graceful-shutdown"), allow(dead_code))]
+    #[cfg_attr(not(all(unix, feature = "graceful-shutdown")), allow(dead_code))]
     pub(crate) async fn call(
         &mut self,
         method: Method,
