@@ -68,3 +68,19 @@ pub async fn line_containing(
     })
     .await
 }
+
+/// Waits for a line of `function` that contains `needle`; on a timeout it panics with the
+/// whole log, so that the failure shows what was logged instead.
+pub async fn expect_line(emu: &Emulator, function: &str, needle: &str) {
+    if let Err(e) = line_containing(emu, function, needle).await {
+        panic!("{e}; log was:\n{}", lines(emu, function).join("\n"));
+    }
+}
+
+/// Waits until every process the emulator started has exited.
+pub async fn all_processes_gone(emu: &Emulator) -> Result<(), Error> {
+    wait_for("every process of the environment gone", LOG_WAIT, || {
+        (emu.live_processes() == 0).then_some(())
+    })
+    .await
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use firebox_emulator::Emulator;
 use firebox_tests::bins::{GRACEFUL_SHUTDOWN, OFFICIAL_GRACEFUL};
 use firebox_tests::functions::workspace_function;
-use firebox_tests::logs::{line_containing, lines, wait_for, LOG_WAIT};
+use firebox_tests::logs::{all_processes_gone, expect_line, lines};
 use firebox_tests::shared::TestResult;
 use serde_json::{json, Value};
 
@@ -34,19 +34,16 @@ async fn the_sdks_hook_runs_on_sigterm_when_the_idle_environment_is_reclaimed() 
         "flush",
         "EXTENSION\tName: firebox-graceful-shutdown\tState: Ready\tEvents: []",
     )
-    .await?;
-    expect_line(&emu, "flush", "[runtime] SIGTERM received").await?;
+    .await;
+    expect_line(&emu, "flush", "[runtime] SIGTERM received").await;
     expect_line(
         &emu,
         "flush",
         "graceful-shutdown: flushed 2 buffered invocation(s)",
     )
-    .await?;
-    expect_line(&emu, "flush", "[runtime] Graceful shutdown completed").await?;
-    wait_for("every process of the environment gone", LOG_WAIT, || {
-        (emu.live_processes() == 0).then_some(())
-    })
-    .await?;
+    .await;
+    expect_line(&emu, "flush", "[runtime] Graceful shutdown completed").await;
+    all_processes_gone(&emu).await?;
     Ok(())
 }
 
@@ -91,25 +88,14 @@ async fn the_official_crates_hook_runs_on_sigterm_at_shutdown() -> TestResult {
         "official",
         "EXTENSION\tName: _lambda-rust-runtime-no-op-graceful-shutdown-helper\tState: Ready\tEvents: []",
     )
-    .await?;
-    expect_line(&emu, "official", "[runtime] SIGTERM received").await?;
+    .await;
+    expect_line(&emu, "official", "[runtime] SIGTERM received").await;
     expect_line(
         &emu,
         "official",
         "official-graceful-fn: hook ran after 1 invocation(s)",
     )
-    .await?;
-    wait_for("every process of the environment gone", LOG_WAIT, || {
-        (emu.live_processes() == 0).then_some(())
-    })
-    .await?;
-    Ok(())
-}
-
-/// Waits for a line containing `needle`; a timeout shows the whole log.
-async fn expect_line(emu: &Emulator, function: &str, needle: &str) -> TestResult {
-    if let Err(e) = line_containing(emu, function, needle).await {
-        panic!("{e}; log was:\n{}", lines(emu, function).join("\n"));
-    }
+    .await;
+    all_processes_gone(&emu).await?;
     Ok(())
 }

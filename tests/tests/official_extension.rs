@@ -12,7 +12,7 @@ use std::time::Duration;
 use firebox_emulator::Emulator;
 use firebox_tests::bins::{workspace_bin, OFFICIAL_ECHO, OFFICIAL_EXTENSION};
 use firebox_tests::functions::workspace_function;
-use firebox_tests::logs::{line_containing, lines, wait_for, LOG_WAIT};
+use firebox_tests::logs::{all_processes_gone, expect_line, line_containing};
 use firebox_tests::shared::TestResult;
 
 #[tokio::test]
@@ -38,21 +38,10 @@ async fn the_official_lambda_extension_crate_runs_through_init_invoke_and_shutdo
         let invoke = format!(
             "[official-extension] INVOKE {id} arn:aws:lambda:us-east-1:123456789012:function:echo"
         );
-        expect_line(&emu, &invoke).await?;
+        expect_line(&emu, "echo", &invoke).await;
     }
-    expect_line(&emu, "[official-extension] SHUTDOWN spindown").await?;
-    wait_for("every process of the environment gone", LOG_WAIT, || {
-        (emu.live_processes() == 0).then_some(())
-    })
-    .await?;
-    Ok(())
-}
-
-/// Waits for a line containing `needle`; a timeout shows the whole log.
-async fn expect_line(emu: &Emulator, needle: &str) -> TestResult {
-    if let Err(e) = line_containing(emu, "echo", needle).await {
-        panic!("{e}; log was:\n{}", lines(emu, "echo").join("\n"));
-    }
+    expect_line(&emu, "echo", "[official-extension] SHUTDOWN spindown").await;
+    all_processes_gone(&emu).await?;
     Ok(())
 }
 
@@ -129,7 +118,7 @@ async fn the_official_crates_logs_processor_gets_the_logs_api_records() -> TestR
         format!("[official-extension] LOGS end {id}"),
         format!("[official-extension] LOGS report {id} memory=128MB"),
     ] {
-        expect_line(&emu, &line).await?;
+        expect_line(&emu, "echo", &line).await;
     }
     Ok(())
 }
