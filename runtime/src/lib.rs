@@ -34,7 +34,7 @@
 mod client;
 mod config;
 mod context;
-mod diagnostic;
+pub mod diagnostic;
 mod invocation;
 mod logging;
 mod response;
@@ -59,7 +59,7 @@ pub use config::{
 pub use context::{
     ClientApplication, ClientContext, CognitoIdentity, Context, ContextError, LambdaEvent,
 };
-pub use diagnostic::{short_type_name, Diagnostic};
+pub use diagnostic::{short_type_name, Diagnostic, IntoDiagnostic};
 #[cfg(feature = "macros")]
 pub use firebox_macros::handler;
 pub use invocation::{INVALID_INVOCATION, UNMARSHAL_ERROR};

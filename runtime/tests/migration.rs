@@ -75,6 +75,25 @@ mod ported {
     pub fn assert_service<S: Service<LambdaEvent<Request>>>(_: &S) {}
 }
 
+/// `lambda_runtime`'s way to return an `anyhow::Error` without its `anyhow` feature: box it.
+mod ported_anyhow {
+    use lambda_runtime::{service_fn, Error, LambdaEvent};
+    use serde_json::Value;
+
+    fn read_config() -> anyhow::Result<()> {
+        anyhow::bail!("This is an error message from Anyhow")
+    }
+
+    pub async fn func(_event: LambdaEvent<Value>) -> Result<(), Box<dyn std::error::Error>> {
+        read_config().map_err(Into::<Box<dyn std::error::Error>>::into)
+    }
+
+    #[allow(dead_code)]
+    pub async fn main() -> Result<(), Error> {
+        lambda_runtime::run(service_fn(func)).await
+    }
+}
+
 /// A `lambda_runtime` 1.5 streaming function, in the shape of its `basic-streaming-response`
 /// and mixed-response examples.
 mod ported_streaming {
@@ -183,5 +202,19 @@ async fn ported_function_runs() {
     assert_eq!(
         server.records()[1].json(),
         json!({"errorType": "MyError", "errorMessage": "this is an error response"})
+    );
+}
+
+#[tokio::test]
+async fn a_boxed_anyhow_error_is_not_named_after_its_first_word() {
+    let server = RuntimeApiServer::start(vec![Invocation::json("id-1", json!({}))]).await;
+    let _ = firebox_runtime::Runtime::new(lambda_runtime::service_fn(ported_anyhow::func))
+        .with_config(config(&server.api(), &[]))
+        .run()
+        .await;
+    // It was `This`: the first word of anyhow's `Debug`, which is the message.
+    assert_eq!(
+        server.records()[1].json(),
+        json!({"errorType": "Error", "errorMessage": "This is an error message from Anyhow"})
     );
 }

@@ -1,7 +1,11 @@
-//! [`Diagnostic`]: the `errorType` / `errorMessage` pair a function error is reported with, and
-//! the rules that give it a meaningful `errorType` by default.
+//! [`Diagnostic`]: the `errorType` / `errorMessage` pair a function error is reported with, the
+//! rules that give it a meaningful `errorType` by default, and [`IntoDiagnostic`] (as in
+//! `lambda_runtime`) for error types this crate does not own.
 
 use std::{any::Any, fmt};
+
+#[cfg(any(feature = "anyhow", feature = "eyre", feature = "miette"))]
+mod reports;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +16,11 @@ use serde::{Deserialize, Serialize};
 /// yourself. Without such an impl:
 /// - a boxed error ([`crate::Error`]) gets its concrete type's name, without module path, read
 ///   from its `Debug` output (`OrderNotFound { .. }` gives `OrderNotFound`; an enum variant gives
-///   the variant's name; errors built from strings give `Error`);
+///   the variant's name; errors built from strings give `Error`). An error whose `Debug` is not
+///   a type's (an `anyhow::Error` or `eyre::Report` boxed, whose `Debug` is its message) is
+///   named after its root cause, or `Error` when that one is not a type either;
+/// - with the features `anyhow`, `eyre` and `miette`, those crates' errors convert too (named
+///   after their root cause; a `miette` diagnostic's `code()` when it has one);
 /// - with `#[handler]`, an error type that implements `std::error::Error` gets its type name
 ///   without module path;
 /// - `errorMessage` is the error's `Display`.
@@ -92,24 +100,52 @@ pub fn short_type_name(full: &str) -> String {
     out
 }
 
-/// The concrete type name of a type-erased error, read from its `Debug` output.
+/// The concrete type name of a type-erased error, read from its `Debug` output; for an error
+/// whose `Debug` is not a type's (a boxed `anyhow::Error`: its message), its root cause's.
 fn guess_error_type(error: &(dyn std::error::Error + 'static)) -> String {
-    if error.is::<std::io::Error>() {
-        return "Error".to_owned();
+    if let Some(name) = type_name_from_debug(error) {
+        return name;
     }
-    let debug = format!("{error:?}");
+    match root_cause(error) {
+        Some(root) => type_name_from_debug(root).unwrap_or_else(|| "Error".to_owned()),
+        None => "Error".to_owned(),
+    }
+}
+
+/// The last error of `error`'s `source()` chain, when there is one beyond `error` itself.
+pub(crate) fn root_cause<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    // A chain is short; the bound only guards against a `source()` that loops.
+    let mut root = error.source()?;
+    for _ in 0..64 {
+        match root.source() {
+            Some(next) => root = next,
+            None => break,
+        }
+    }
+    Some(root)
+}
+
+/// The type name a derived `Debug` starts with: an identifier starting with an upper-case
+/// letter, alone (a unit struct or variant), before `(` (a tuple) or before ` {` (a struct).
+/// `std::io::Error` is `Error` (its `Debug` is `Os { .. }` or `Custom { .. }`, not its name).
+pub(crate) fn type_name_from_debug(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    if error.is::<std::io::Error>() {
+        return Some("Error".to_owned());
+    }
+    type_name_of_debug(&format!("{error:?}")).map(str::to_owned)
+}
+
+/// [`type_name_from_debug`] of a `Debug` output already written.
+pub(crate) fn type_name_of_debug(debug: &str) -> Option<&str> {
     let ident_len = debug
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(debug.len());
-    let ident = &debug[..ident_len];
-    let follows = debug[ident_len..].chars().next();
-    let looks_like_type = ident.starts_with(|c: char| c.is_ascii_uppercase())
-        && matches!(follows, None | Some(' ' | '(' | '{'));
-    if looks_like_type {
-        ident.to_owned()
-    } else {
-        "Error".to_owned()
-    }
+    let (ident, rest) = debug.split_at(ident_len);
+    let type_shaped = ident.starts_with(|c: char| c.is_ascii_uppercase())
+        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {"));
+    type_shaped.then_some(ident)
 }
 
 impl From<Box<dyn std::error::Error + Send + Sync>> for Diagnostic {
@@ -151,6 +187,82 @@ impl From<std::io::Error> for Diagnostic {
 impl From<std::convert::Infallible> for Diagnostic {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
+    }
+}
+
+/// Converts an error into a [`Diagnostic`] by method call, as `lambda_runtime::IntoDiagnostic`
+/// does: implement it for an error type of another crate (where `From<TheirError> for
+/// Diagnostic` is not allowed), then `.map_err(IntoDiagnostic::into_diagnostic)` in the handler.
+///
+/// Implemented for every type that converts with `From` here (boxed errors, strings,
+/// `std::io::Error`, and with the features `anyhow`, `eyre` and `miette`, their error types),
+/// with the same `errorType` rules.
+///
+/// ```
+/// use firebox_runtime::{Diagnostic, IntoDiagnostic, LambdaEvent};
+///
+/// struct Rejected(&'static str); // imagine it comes from another crate
+///
+/// impl IntoDiagnostic for Rejected {
+///     fn into_diagnostic(self) -> Diagnostic {
+///         Diagnostic::new("Rejected", self.0)
+///     }
+/// }
+///
+/// async fn handler(_event: LambdaEvent<()>) -> Result<(), Diagnostic> {
+///     Err(Rejected("over the limit").into_diagnostic())
+/// }
+/// ```
+pub trait IntoDiagnostic {
+    /// The diagnostic this error is reported with.
+    fn into_diagnostic(self) -> Diagnostic;
+}
+
+impl IntoDiagnostic for Diagnostic {
+    fn into_diagnostic(self) -> Diagnostic {
+        self
+    }
+}
+
+impl IntoDiagnostic for Box<dyn std::error::Error + Send + Sync> {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl IntoDiagnostic for Box<dyn std::error::Error> {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl<T: std::error::Error> IntoDiagnostic for Box<T> {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl IntoDiagnostic for String {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl IntoDiagnostic for &'static str {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl IntoDiagnostic for std::io::Error {
+    fn into_diagnostic(self) -> Diagnostic {
+        self.into()
+    }
+}
+
+impl IntoDiagnostic for std::convert::Infallible {
+    fn into_diagnostic(self) -> Diagnostic {
+        match self {}
     }
 }
 
@@ -197,6 +309,90 @@ mod tests {
         let e: crate::Error = serde_json::from_str::<u8>("x").unwrap_err().into();
         assert_eq!(Diagnostic::from(e).error_type, "Error");
     }
+
+    /// An error whose `Debug` is its message, as `anyhow::Error`'s and `eyre::Report`'s are.
+    struct Opaque {
+        message: &'static str,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    }
+    impl fmt::Debug for Opaque {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+    impl fmt::Display for Opaque {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.message)
+        }
+    }
+    impl std::error::Error for Opaque {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.source.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_message_is_not_a_type_name() {
+        // The first word of a sentence used to pass for a type name ("This").
+        let e: crate::Error = Box::new(Opaque {
+            message: "This is an error message",
+            source: None,
+        });
+        assert_eq!(
+            Diagnostic::from(e),
+            Diagnostic::new("Error", "This is an error message")
+        );
+        // Named after the root cause when that one is a type.
+        let e: crate::Error = Box::new(Opaque {
+            message: "Reading the order failed",
+            source: Some(Box::new(Opaque {
+                message: "Looking it up failed",
+                source: Some(Box::new(OrderNotFound { id: 3 })),
+            })),
+        });
+        assert_eq!(
+            Diagnostic::from(e),
+            Diagnostic::new("OrderNotFound", "Reading the order failed")
+        );
+        // ... and `Error` when the root cause is not a type either, or is an I/O error.
+        for root in [
+            Box::new(Opaque {
+                message: "no such file",
+                source: None,
+            }) as crate::Error,
+            Box::new(std::io::Error::other("disk")),
+        ] {
+            let e: crate::Error = Box::new(Opaque {
+                message: "Reading the config failed",
+                source: Some(root),
+            });
+            assert_eq!(Diagnostic::from(e).error_type, "Error");
+        }
+        // Derived `Debug` shapes: unit, tuple and struct.
+        assert_eq!(type_name_from_debug(&Unit).as_deref(), Some("Unit"));
+        assert_eq!(type_name_from_debug(&Tuple(1)).as_deref(), Some("Tuple"));
+        assert_eq!(
+            type_name_from_debug(&OrderNotFound { id: 1 }).as_deref(),
+            Some("OrderNotFound")
+        );
+    }
+
+    #[derive(Debug)]
+    struct Unit;
+    #[derive(Debug)]
+    struct Tuple(#[allow(dead_code)] u8);
+    impl fmt::Display for Unit {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("unit")
+        }
+    }
+    impl fmt::Display for Tuple {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("tuple")
+        }
+    }
+    impl std::error::Error for Unit {}
+    impl std::error::Error for Tuple {}
 
     #[test]
     fn typed_errors_use_the_type_name() {
