@@ -31,6 +31,8 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         python_function("py-echo", "app.handler")?,
         python_function("py-context", "app.context")?,
         python_function("py-logs", "app.logs")?,
+        python_function("py-multiline", "app.multiline")?,
+        node_function("node-logs", "index.logs")?,
         node_function("node-echo", "index.handler")?,
         node_function("node-context", "index.context")?,
         python_function("py-no-module", "missing_module.handler")?,
@@ -319,6 +321,88 @@ fn python_output_lands_in_the_log_tail_of_its_request() -> TestResult {
             );
         }
         line_containing(&emu, "py-logs", "second e2e line").await?;
+        Ok(())
+    })
+}
+
+/// The entries of `function`'s log from `START` to `END` of `request_id`, both excluded.
+fn entries_of(emu: &Emulator, function: &str, request_id: &str) -> Vec<String> {
+    let all = lines(emu, function);
+    let start = all
+        .iter()
+        .position(|l| l.starts_with(&format!("START RequestId: {request_id}")));
+    let end = all
+        .iter()
+        .position(|l| l.starts_with(&format!("END RequestId: {request_id}")));
+    match (start, end) {
+        (Some(start), Some(end)) if start < end => all[start + 1..end].to_vec(),
+        _ => panic!("no START ... END of {request_id} in the log of {function}:\n{all:#?}"),
+    }
+}
+
+/// A `logging` record of several lines is one log entry, as on Lambda, where awslambdaric
+/// writes its records to the telemetry log descriptor (`_LAMBDA_TELEMETRY_LOG_FD`), one frame
+/// each; through stdout it would be two lines.
+#[test]
+fn python_logging_records_of_several_lines_stay_whole() -> TestResult {
+    EMU.run(|emu| async move {
+        let r = emu.invoke("py-multiline", "{}").await?;
+        assert_eq!(success(&r)?, json!({"logged": 1}));
+        let entries = entries_of(&emu, "py-multiline", &request_id(&r));
+        let record: Vec<&String> = entries
+            .iter()
+            .filter(|e| e.contains("first line"))
+            .collect();
+        assert_eq!(record.len(), 1, "{entries:#?}");
+        assert!(
+            record[0].contains("[WARNING]") && record[0].ends_with("first line\nsecond line"),
+            "{record:?}"
+        );
+        Ok(())
+    })
+}
+
+/// Everything a Node handler writes with `console.log` is in the log before the invocation's
+/// `END`, even more than a pipe holds: aws-lambda-ric writes each record synchronously to the
+/// telemetry log descriptor, as on Lambda. Through stdout, Node queues what the pipe does not
+/// take at once and writes it later, after `END` (or never, once the process is frozen and
+/// stopped). A record of several lines stays one entry.
+#[test]
+fn node_console_output_is_all_in_before_end_and_records_stay_whole() -> TestResult {
+    EMU.run(|emu| async move {
+        let mut printed: Vec<String> = (0..3000)
+            .map(|i| format!("node line {i:04} {}", "x".repeat(40)))
+            .collect();
+        printed.push("a record\nof two lines".to_owned());
+        let payload = json!({ "lines": printed }).to_string();
+        let options = InvokeOptions {
+            log_tail: true,
+            ..Default::default()
+        };
+        let r = emu.invoke_with("node-logs", payload, &options).await?;
+        assert_eq!(success(&r)?, json!({"printed": 3001}));
+        let id = request_id(&r);
+        let entries = entries_of(&emu, "node-logs", &id);
+        let numbered = entries.iter().filter(|e| e.contains("node line ")).count();
+        assert_eq!(numbered, 3000, "lines before END");
+        let last = format!("node line 2999 {}", "x".repeat(40));
+        assert!(entries.iter().any(|e| e.ends_with(&last)), "{last}");
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e.ends_with("\tINFO\ta record\nof two lines"))
+                .count(),
+            1,
+            "one entry of two lines"
+        );
+        // The tail ends with this invocation's own lines: the last of them before END.
+        let tail = r.log_tail.clone().unwrap_or_default();
+        assert!(
+            tail.contains(&format!(
+                "fixture stderr line for {id}\nEND RequestId: {id}"
+            )),
+            "{tail}"
+        );
         Ok(())
     })
 }

@@ -241,6 +241,8 @@ struct Environment {
     function_output: output::OutputReader,
     /// The external extensions' output pipe (closed when there are none).
     extension_output: output::OutputReader,
+    /// The runtime's telemetry log descriptor (closed before the runtime starts).
+    frame_output: output::FrameReader,
     /// Lines read and not yet written out (kept to reuse its allocation).
     lines: Vec<String>,
     /// How long the process may take to exit by itself before it is killed.
@@ -333,6 +335,7 @@ impl Environment {
             peak_memory: 0,
             function_output: output::OutputReader::new(true),
             extension_output: output::OutputReader::new(false),
+            frame_output: output::FrameReader::new(false),
             lines: Vec::new(),
             exit_grace: Duration::ZERO,
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
@@ -391,6 +394,7 @@ impl Environment {
         if let Some(process) = self.process.as_mut().filter(|p| !p.runtime_started()) {
             process.spawn_runtime(&launch)?;
             tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "runtime started");
+            self.frame_output = output::FrameReader::new(true);
             return Ok(());
         }
         let process = if self.extensions.none_awaited() {
@@ -401,6 +405,7 @@ impl Environment {
         tracing::debug!(function = %self.shared.config.name, env = self.id, pid = process.pid(), "environment started");
         self.function_output = output::OutputReader::new(true);
         self.extension_output = output::OutputReader::new(process.extension_output.is_some());
+        self.frame_output = output::FrameReader::new(process.log_frames.is_some());
         self.process = Some(process);
         Ok(())
     }
@@ -490,6 +495,11 @@ impl Environment {
                     }
                 }
                 ready = output::readable(pipes.extension), if self.extension_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(buf);
+                    }
+                }
+                ready = output::readable(pipes.frames), if self.frame_output.open => {
                     if ready.is_ok() {
                         self.drain_output(buf);
                     }

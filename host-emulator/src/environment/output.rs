@@ -1,5 +1,7 @@
 //! An environment's log: the runtime's and the external extensions' output, each read line by
-//! line from its own pipe and filtered by the application log level; the platform lines Lambda
+//! line from its own pipe, and the records the runtime writes to its telemetry log descriptor
+//! (one record per frame, see `crate::logs::frames`), filtered by the application log level;
+//! the platform lines Lambda
 //! writes (`INIT_START`, `START`, `END`, `REPORT`, errors) in the function's log format
 //! (`crate::logs::system`); and the 4 KB tails of the invocations whose callers asked for one.
 //! A line about one invocation goes to its own tail; output and environment-wide lines go to
@@ -9,6 +11,7 @@
 use super::invocations::Active;
 use super::telemetry::OutputKind;
 use super::Environment;
+use crate::logs::frames::FrameSplitter;
 use crate::logs::system::{InitOutcome, Outcome, PlatformLine, RuntimeDone};
 use crate::logs::{Failure, LineSplitter, Report, Tail};
 
@@ -26,6 +29,47 @@ impl OutputReader {
         Self {
             open,
             splitter: LineSplitter::default(),
+        }
+    }
+}
+
+/// The reading of the runtime's telemetry log descriptor: whether it is open, and the record
+/// being read.
+#[derive(Debug, Default)]
+pub(super) struct FrameReader {
+    /// Until end of file.
+    pub open: bool,
+    splitter: FrameSplitter,
+}
+
+impl FrameReader {
+    /// A reader of a pipe just created (`open`) or of none.
+    pub fn new(open: bool) -> Self {
+        Self {
+            open,
+            splitter: FrameSplitter::default(),
+        }
+    }
+}
+
+/// Where output is read from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The runtime's stdout and stderr.
+    Function,
+    /// The external extensions' stdout and stderr.
+    Extension,
+    /// The runtime's telemetry log descriptor (its records are the function's).
+    Frames,
+}
+
+impl Source {
+    const ALL: [Source; 3] = [Source::Function, Source::Frames, Source::Extension];
+
+    fn kind(self) -> OutputKind {
+        match self {
+            Source::Function | Source::Frames => OutputKind::Function,
+            Source::Extension => OutputKind::Extension,
         }
     }
 }
@@ -115,13 +159,14 @@ impl Environment {
     }
 
     /// Reads everything the processes have written so far, without waiting: the runtime's
-    /// pipe, then the external extensions'.
+    /// pipe, its telemetry log descriptor, then the external extensions' pipe.
     ///
     /// A pipe is read only once the reactor has reported it readable, which costs nothing
     /// when it has not: this is the drain of the invocation path.
     pub(super) fn drain_output(&mut self, buf: &mut [u8]) {
-        self.drain(OutputKind::Function, buf, Read::WhenReady);
-        self.drain(OutputKind::Extension, buf, Read::WhenReady);
+        for source in Source::ALL {
+            self.drain(source, buf, Read::WhenReady);
+        }
     }
 
     /// Reads everything the processes have written so far, once a process has exited or is
@@ -130,19 +175,26 @@ impl Environment {
     /// (`waitpid`) before the reactor has seen those writes; a drain that waited for it would
     /// lose them.
     pub(super) fn drain_final_output(&mut self, buf: &mut [u8]) {
-        self.drain(OutputKind::Function, buf, Read::Now);
-        self.drain(OutputKind::Extension, buf, Read::Now);
+        for source in Source::ALL {
+            self.drain(source, buf, Read::Now);
+        }
     }
 
-    fn drain(&mut self, kind: OutputKind, buf: &mut [u8], how: Read) {
+    fn drain(&mut self, source: Source, buf: &mut [u8], how: Read) {
         loop {
-            let pipe = match (&self.process, kind) {
-                (Some(process), OutputKind::Function) => &process.output,
-                (Some(process), OutputKind::Extension) => match &process.extension_output {
+            let Some(process) = &self.process else {
+                return;
+            };
+            let pipe = match source {
+                Source::Function => &process.output,
+                Source::Extension => match &process.extension_output {
                     Some(output) => output,
                     None => return,
                 },
-                (None, _) => return,
+                Source::Frames => match &process.log_frames {
+                    Some(frames) => frames,
+                    None => return,
+                },
             };
             let read = match how {
                 Read::WhenReady => pipe.try_read(buf),
@@ -150,16 +202,32 @@ impl Environment {
             };
             match read {
                 Ok(0) => {
-                    self.reader(kind).open = false;
+                    match source {
+                        Source::Function => self.function_output.open = false,
+                        Source::Extension => self.extension_output.open = false,
+                        Source::Frames => self.frame_output.open = false,
+                    }
                     break;
                 }
                 Ok(n) => {
                     let mut lines = std::mem::take(&mut self.lines);
-                    self.reader(kind)
-                        .splitter
-                        .feed(&buf[..n], |line| lines.push(line));
+                    let push = |line| lines.push(line);
+                    match source {
+                        Source::Function => self.function_output.splitter.feed(&buf[..n], push),
+                        Source::Extension => self.extension_output.splitter.feed(&buf[..n], push),
+                        Source::Frames => {
+                            if self.frame_output.splitter.feed(&buf[..n], push) {
+                                tracing::warn!(
+                                    function = %self.shared.config.name,
+                                    env = self.id,
+                                    "the runtime wrote to its telemetry log descriptor \
+                                     (_LAMBDA_TELEMETRY_LOG_FD) without frames: read as lines"
+                                );
+                            }
+                        }
+                    }
                     for line in lines.drain(..) {
-                        self.emit_output(kind, line);
+                        self.emit_output(source.kind(), line);
                     }
                     self.lines = lines;
                 }
@@ -169,21 +237,20 @@ impl Environment {
         }
     }
 
-    /// Writes out unfinished last lines (the processes have exited).
+    /// Writes out unfinished last lines and records (the processes have exited or are
+    /// ending).
     pub(super) fn flush_output(&mut self) {
-        for kind in [OutputKind::Function, OutputKind::Extension] {
-            let mut last = None;
-            self.reader(kind).splitter.flush(|line| last = Some(line));
-            if let Some(line) = last {
-                self.emit_output(kind, line);
+        for source in Source::ALL {
+            let mut last = Vec::new();
+            let push = |line| last.push(line);
+            match source {
+                Source::Function => self.function_output.splitter.flush(push),
+                Source::Extension => self.extension_output.splitter.flush(push),
+                Source::Frames => self.frame_output.splitter.flush(push),
             }
-        }
-    }
-
-    fn reader(&mut self, kind: OutputKind) -> &mut OutputReader {
-        match kind {
-            OutputKind::Function => &mut self.function_output,
-            OutputKind::Extension => &mut self.extension_output,
+            for line in last {
+                self.emit_output(source.kind(), line);
+            }
         }
     }
 

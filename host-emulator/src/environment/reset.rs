@@ -219,6 +219,11 @@ impl Environment {
                         self.drain_output(&mut buf);
                     }
                 }
+                ready = super::output::readable(pipes.frames), if self.frame_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
                 Some(request) = self.requests.recv() => {
                     if let RuntimeRequest::ExtensionNext { id, reply } = request {
                         self.extensions.next(&id, reply);

@@ -3,6 +3,7 @@
 //! the per-invocation 4 KB tail for `X-Amz-Log-Result`. `system` renders the platform's lines
 //! in the function's log format and filters by log level.
 
+pub mod frames;
 pub mod system;
 
 use std::collections::{HashMap, VecDeque};

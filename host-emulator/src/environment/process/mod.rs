@@ -1,7 +1,9 @@
 //! The function's processes: its runtime and its external extensions, spawned into one process
 //! group of their own (see `group`) with a clean, explicit environment, their stdout and
 //! stderr merged into one pipe. Extensions start first; the runtime joins the group once they
-//! have registered (Lambda's `Extension init`, then `Runtime init`). Also freezing and thawing
+//! have registered (Lambda's `Extension init`, then `Runtime init`). The runtime also gets
+//! the telemetry log descriptor (`_LAMBDA_TELEMETRY_LOG_FD`), a pipe of its own where AWS's
+//! runtime clients write framed log records (see `crate::logs::frames`). Also freezing and thawing
 //! (a cgroup freezer, or SIGSTOP/SIGCONT to the group) and memory measurement and enforcement
 //! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
 //! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
@@ -138,6 +140,8 @@ pub struct Process {
     pub output: pipe::Receiver,
     /// The pipe's write end, kept until the runtime (the last member) is spawned.
     writer: Option<OwnedFd>,
+    /// The read end of the runtime's telemetry log descriptor, once the runtime is started.
+    pub log_frames: Option<pipe::Receiver>,
     /// stdout and stderr of the external extensions (their lines are `extension` records),
     /// when there are any.
     pub extension_output: Option<pipe::Receiver>,
@@ -161,7 +165,15 @@ pub struct OutputPipes<'a> {
     pub function: &'a pipe::Receiver,
     /// The external extensions', if there are any.
     pub extension: Option<&'a pipe::Receiver>,
+    /// The runtime's telemetry log descriptor, once the runtime is started.
+    pub frames: Option<&'a pipe::Receiver>,
 }
+
+/// The variable naming the runtime's telemetry log descriptor, as on Lambda.
+pub const TELEMETRY_LOG_FD_VARIABLE: &str = "_LAMBDA_TELEMETRY_LOG_FD";
+
+/// The descriptor number the runtime finds its telemetry log pipe at.
+const TELEMETRY_LOG_FD: i32 = 3;
 
 /// The runtime process.
 #[derive(Debug)]
@@ -260,6 +272,7 @@ impl Process {
             extensions: Vec::new(),
             output,
             writer: Some(writer),
+            log_frames: None,
             extension_output: None,
             guard: GroupGuard {
                 pgid: 0,
@@ -283,11 +296,26 @@ impl Process {
         command
             .args(&config.command[1..])
             .env_clear()
-            .envs(variables(launch));
+            .envs(variables(launch))
+            .env(TELEMETRY_LOG_FD_VARIABLE, TELEMETRY_LOG_FD.to_string());
         let writer = self.writer.take().ok_or_else(|| {
             SpawnError::Setup(std::io::Error::other("the runtime was already started"))
         })?;
+        let (frames_writer, frames) = pipe::pipe().map_err(SpawnError::Setup)?;
+        let frames_writer: OwnedFd = frames_writer
+            .into_blocking_fd()
+            .map_err(SpawnError::Setup)?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&frames_writer);
+        // SAFETY: `place_fd` only makes async-signal-safe system calls (`dup2`, `fcntl`) on a
+        // descriptor the child inherited from this process, as a `pre_exec` hook must.
+        unsafe {
+            command.pre_exec(move || place_fd(raw, TELEMETRY_LOG_FD));
+        }
         let (child, pid) = self.spawn_member(command, program, &writer, launch)?;
+        // The child has its copy: the pipe reports end of file once it and its children are
+        // gone.
+        drop(frames_writer);
+        self.log_frames = Some(frames);
         // The runtime is the last member: from here only it holds the write end (dropped
         // here), so that the pipe reports end of file once it and its children are gone.
         // Kept open for every REPORT; if it cannot be opened, each read opens it anew.
@@ -487,6 +515,7 @@ impl Process {
             OutputPipes {
                 function: &self.output,
                 extension: self.extension_output.as_ref(),
+                frames: self.log_frames.as_ref(),
             },
         )
     }
@@ -523,6 +552,28 @@ impl Process {
         // stragglers that were still in the group).
         drop(self.guard);
     }
+}
+
+/// In a child between `fork` and `exec`: makes `target` a copy of `fd` that survives `exec`.
+fn place_fd(fd: i32, target: i32) -> std::io::Result<()> {
+    // SAFETY: `dup2` and `fcntl` have no memory-safety preconditions.
+    let placed = unsafe {
+        if fd == target {
+            // Already there: only the close-on-exec flag is to be cleared.
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 {
+                -1
+            } else {
+                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC)
+            }
+        } else {
+            libc::dup2(fd, target)
+        }
+    };
+    if placed < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn exec_reason(e: &std::io::Error) -> String {
