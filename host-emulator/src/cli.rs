@@ -277,6 +277,13 @@ const PRINT_BATCH: std::time::Duration = std::time::Duration::from_millis(1);
 /// coming it polls every [`PRINT_BATCH`] instead. A blocked receiver has to be woken by the
 /// sender (a futex wake, paid by the environment writing the line, on its invocation's path);
 /// a polling one is not, so under steady traffic the event loop never wakes the printer.
+/// One log entry, each of its lines (a record can hold several) after the function's name.
+fn print_entry(batch: &mut Vec<u8>, line: &LogLine) {
+    for text in line.text.split('\n') {
+        let _ = writeln!(batch, "[{}] {}", line.function, text);
+    }
+}
+
 fn spawn_printer(
     mut lines: broadcast::Receiver<LogLine>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -293,7 +300,7 @@ fn spawn_printer(
                 if !polling {
                     match lines.blocking_recv() {
                         Ok(line) => {
-                            let _ = writeln!(batch, "[{}] {}", line.function, line.text);
+                            print_entry(&mut batch, &line);
                         }
                         Err(RecvError::Lagged(n)) => lagged += n,
                         Err(RecvError::Closed) => break,
@@ -303,7 +310,7 @@ fn spawn_printer(
                 let closed = loop {
                     match lines.try_recv() {
                         Ok(line) => {
-                            let _ = writeln!(batch, "[{}] {}", line.function, line.text);
+                            print_entry(&mut batch, &line);
                         }
                         Err(TryRecvError::Lagged(n)) => lagged += n,
                         Err(TryRecvError::Empty) => break false,
