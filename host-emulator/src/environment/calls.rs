@@ -166,7 +166,7 @@ impl Environment {
         active.response = response;
         let (runtime_answer, answer) = decide(self, &mut active);
         let _ = reply.send(runtime_answer);
-        self.drain_output(buf);
+        self.drain_answered_output(buf);
         self.complete(active, answer, true);
     }
 

@@ -169,6 +169,25 @@ impl Environment {
         }
     }
 
+    /// Reads what the runtime wrote before it answered an invocation, so that it is logged
+    /// before `END`: its pipe and its telemetry log descriptor are read at once (two `read(2)`
+    /// calls when there is nothing, the price of never missing a line the reactor has not
+    /// reported yet), then the external extensions' pipe as on the invocation path. An
+    /// unfinished last line is written out as it is: it belongs to this invocation, not to
+    /// whatever the runtime writes next.
+    pub(super) fn drain_answered_output(&mut self, buf: &mut [u8]) {
+        self.drain(Source::Function, buf, Read::Now);
+        self.drain(Source::Frames, buf, Read::Now);
+        self.drain(Source::Extension, buf, Read::WhenReady);
+        let mut last = None;
+        self.function_output
+            .splitter
+            .flush(|line| last = Some(line));
+        if let Some(line) = last {
+            self.emit_output(OutputKind::Function, line);
+        }
+    }
+
     /// Reads everything the processes have written so far, once a process has exited or is
     /// ending: the pipes are read at once, without waiting for the reactor to report them
     /// readable. A process that writes its last lines and exits can be seen to have exited

@@ -35,6 +35,11 @@ impl Environment {
     pub(super) async fn reset(&mut self, reason: &'static str) {
         self.await_exit_grace().await;
         self.shutdown_phase(reason).await;
+        // What the processes wrote and nothing read yet, unfinished last line included: an
+        // environment reclaimed, retired or shut down is killed without exiting by itself.
+        let mut buf = vec![0u8; 64 * 1024];
+        self.drain_final_output(&mut buf);
+        self.flush_output();
         if let Some(process) = self.process.take() {
             if process.is_frozen() {
                 self.shared

@@ -95,7 +95,7 @@ impl Environment {
             }
         };
         let _ = reply.send(runtime_answer);
-        self.drain_output(buf);
+        self.drain_answered_output(buf);
         self.complete(active, answer, true);
     }
 }

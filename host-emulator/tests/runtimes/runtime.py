@@ -29,6 +29,8 @@ Each event (a JSON object) says what to do, in this order:
   print: N            print N numbered lines to stdout
   lines: [TEXT, ...]  print each TEXT as a line to stdout, verbatim
   stderr: TEXT        print TEXT to stderr
+  partial: TEXT       write TEXT to stdout with no newline after it
+  partial_after: TEXT after answering, write TEXT to stdout with no newline after it
   print_trace: true   print `TRACE <Lambda-Runtime-Trace-Id>`
   barrier: {dir, count}  create a file in dir, then wait until count files exist there
                       (at most 60 s): go on only once `count` invocations have started
@@ -180,6 +182,9 @@ def handle(request_id, headers, event):
     sys.stdout.flush()
     if "stderr" in event:
         print(event["stderr"], file=sys.stderr, flush=True)
+    if "partial" in event:
+        sys.stdout.write(event["partial"])
+        sys.stdout.flush()
     if event.get("print_trace"):
         trace = [v for k, v in headers if k.lower() == "lambda-runtime-trace-id"]
         print("TRACE", *trace, flush=True)
@@ -260,6 +265,9 @@ def handle(request_id, headers, event):
     status, _, body = post(f"/invocation/{request_id}/response", result)
     if status != 202:
         print("POST response", status, body.decode(), flush=True)
+    if "partial_after" in event:
+        sys.stdout.write(event["partial_after"])
+        sys.stdout.flush()
     if event.get("twice"):
         status, _, body = post(f"/invocation/{request_id}/response", {"again": True})
         print("POST twice", status, body.decode(), flush=True)
