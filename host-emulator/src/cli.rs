@@ -226,7 +226,7 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
             return ExitCode::from(EXIT_SERVICE_ERROR);
         }
     };
-    let printer = match spawn_printer(emulator.subscribe_logs()) {
+    let printer = match spawn_printer(emulator.logs_from_start()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("firebox: cannot start the log printer thread: {e}");

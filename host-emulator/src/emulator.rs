@@ -218,6 +218,8 @@ impl EmulatorBuilder {
             .map_err(|source| StartError::Bind { addr, source })?;
 
         let logs = Arc::new(LogHub::new(functions.iter().map(|f| f.name.as_str())));
+        // Before any environment starts (provisioned ones start below).
+        let startup_logs = std::sync::Mutex::new(Some(logs.subscribe()));
         let registry = ProcessRegistry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let pools = Arc::new(PoolTasks::default());
@@ -251,6 +253,7 @@ impl EmulatorBuilder {
             addr: local,
             endpoint: format!("http://{local}"),
             logs,
+            startup_logs,
             registry,
             shutdown: shutdown_tx,
             server: Some(server),
@@ -296,6 +299,8 @@ pub struct Emulator {
     addr: SocketAddr,
     endpoint: String,
     logs: Arc<LogHub>,
+    /// A subscription made before any environment started, for [`Emulator::logs_from_start`].
+    startup_logs: std::sync::Mutex<Option<broadcast::Receiver<LogLine>>>,
     registry: ProcessRegistry,
     shutdown: watch::Sender<bool>,
     /// The public listener's task.
@@ -375,6 +380,19 @@ impl Emulator {
     /// A live subscription to every function's log lines from now on.
     pub fn subscribe_logs(&self) -> broadcast::Receiver<LogLine> {
         self.logs.subscribe()
+    }
+
+    /// A live subscription to every function's log lines since the emulator started,
+    /// provisioned environments' first lines included (they start before
+    /// [`EmulatorBuilder::start`] returns): what `firebox serve` prints. The first call gets
+    /// the subscription made at start-up; later calls get one from now on, as
+    /// [`Emulator::subscribe_logs`].
+    pub fn logs_from_start(&self) -> broadcast::Receiver<LogLine> {
+        self.startup_logs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| self.logs.subscribe())
     }
 
     /// Sets a function's reserved concurrency, as `PutFunctionConcurrency` does (`None`

@@ -406,3 +406,34 @@ fn invoke_against_nothing_is_a_service_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));
 }
+
+/// Provisioned environments start before `serve` is up; their first lines (`INIT_START`, what
+/// Init prints) were printed only when the printer subscribed in time.
+#[test]
+fn serve_prints_the_first_lines_of_provisioned_environments() {
+    let dir = temp_dir("provisioned-lines");
+    let config = format!(
+        "[functions.warm]\ncommand = [\"python3\", \"-u\", \"{}\", \"print_init\"]\nprovisioned_concurrency = 2\n",
+        common::runtime_script()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let addr = endpoint.trim_start_matches("http://");
+    let ready = "firebox_environments{function=\"warm\",state=\"idle\"} 2";
+    // Up to 60 s: a bound for broken runs only.
+    let mut metrics = String::new();
+    for _ in 0..600 {
+        metrics.clear();
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        conn.read_to_string(&mut metrics).unwrap();
+        if metrics.contains(ready) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(metrics.contains(ready), "{metrics}");
+    let stdout = stop_server(&mut server);
+    let count = |prefix: &str| stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("[warm] INIT_START"), 2, "{stdout}");
+    assert_eq!(count("[warm] init line 1"), 2, "{stdout}");
+}

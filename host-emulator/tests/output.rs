@@ -62,3 +62,33 @@ async fn an_unfinished_line_written_after_the_answer_outlives_an_idle_reclaim() 
     let line = wait_for_line(&emu, "late", |t| t.contains("written after the answer")).await;
     assert_eq!(line, "written after the answer");
 }
+
+/// Provisioned environments start before the emulator is handed back: a subscription made then
+/// has missed their first lines; `logs_from_start` (what `firebox serve` prints) has them.
+#[tokio::test]
+async fn logs_from_start_hold_the_first_lines_of_provisioned_environments() {
+    let emu = start(vec![
+        function("warm", "print_init").provisioned_concurrency(2)
+    ])
+    .await;
+    wait_metric(
+        &emu,
+        r#"firebox_environments{function="warm",state="idle"}"#,
+        2.0,
+    )
+    .await;
+    let drain = |mut rx: tokio::sync::broadcast::Receiver<firebox_emulator::LogLine>| {
+        let mut texts = Vec::new();
+        while let Ok(line) = rx.try_recv() {
+            texts.push(line.text);
+        }
+        texts
+    };
+    let count =
+        |texts: &[String], prefix: &str| texts.iter().filter(|t| t.starts_with(prefix)).count();
+    let from_start = drain(emu.logs_from_start());
+    assert_eq!(count(&from_start, "INIT_START"), 2, "{from_start:#?}");
+    assert_eq!(count(&from_start, "init line 1"), 2, "{from_start:#?}");
+    // Taken once: a second call subscribes from now on.
+    assert!(drain(emu.logs_from_start()).is_empty());
+}
