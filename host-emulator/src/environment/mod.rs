@@ -413,7 +413,14 @@ impl Environment {
     /// The `INIT_START` line (and `platform.initStart` record) of an Init in `phase`.
     fn init_start(&self, phase: &str) -> PlatformLine {
         let config = &self.shared.config;
-        PlatformLine::init_start(self.init_type(), phase, (&config.name, config.version()))
+        let runtime =
+            crate::logs::system::RuntimeVersion::new(config.runtime.as_deref(), &config.region);
+        PlatformLine::init_start(
+            self.init_type(),
+            phase,
+            (&config.name, config.version()),
+            &runtime,
+        )
     }
 
     /// `AWS_LAMBDA_INITIALIZATION_TYPE`.

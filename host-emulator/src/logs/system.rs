@@ -59,19 +59,27 @@ impl PlatformLine {
     }
 
     /// `INIT_START`: Init begins, in `phase` (`init`, or `invoke` for an Init retried inside
-    /// the first invocation), for the function `(name, version)`.
-    pub fn init_start(init_type: &str, phase: &str, (name, version): (&str, &str)) -> Self {
+    /// the first invocation), for the function `(name, version)` of `runtime`.
+    pub fn init_start(
+        init_type: &str,
+        phase: &str,
+        (name, version): (&str, &str),
+        runtime: &RuntimeVersion,
+    ) -> Self {
         Self::new(
             LogLevel::Info,
             "platform.initStart",
-            format!("INIT_START Runtime Version: {RUNTIME_VERSION} Runtime Version ARN: {RUNTIME_VERSION_ARN}"),
+            format!(
+                "INIT_START Runtime Version: {}\tRuntime Version ARN: {}",
+                runtime.version, runtime.arn
+            ),
             Some(json!({
                 "initializationType": init_type,
                 "phase": phase,
                 "functionName": name,
                 "functionVersion": version,
-                "runtimeVersion": RUNTIME_VERSION,
-                "runtimeVersionArn": RUNTIME_VERSION_ARN,
+                "runtimeVersion": runtime.version,
+                "runtimeVersionArn": runtime.arn,
             })),
         )
     }
@@ -262,10 +270,39 @@ pub struct InitOutcome<'a> {
     pub error_type: Option<&'a str>,
 }
 
-/// The runtime version the platform lines name.
-pub const RUNTIME_VERSION: &str = "firebox:provided.al2023";
-/// Its ARN.
-pub const RUNTIME_VERSION_ARN: &str = "arn:aws:lambda:::runtime:firebox";
+/// The runtime version `INIT_START` names, in Lambda's shape: `python:3.12.firebox` for a
+/// function of runtime `python3.12` (Lambda: `python:3.12.v38`), `provided:al2023.firebox`
+/// for a custom runtime (a `command`), and an ARN of the function's region
+/// (`arn:aws:lambda:us-east-1::runtime:firebox-python3.12`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeVersion {
+    /// `python:3.12.firebox`.
+    pub version: String,
+    /// `arn:aws:lambda:REGION::runtime:firebox-python3.12`.
+    pub arn: String,
+}
+
+impl RuntimeVersion {
+    /// The version of the Lambda runtime `runtime` (`python3.12`, `nodejs20.x`; `None` for a
+    /// custom runtime, `provided.al2023`), in `region`.
+    pub fn new(runtime: Option<&str>, region: &str) -> Self {
+        let id = runtime.unwrap_or("provided.al2023");
+        let (family, number) = match id.find(|c: char| c.is_ascii_digit() || c == '.') {
+            Some(at) => id.split_at(at),
+            None => (id, ""),
+        };
+        let number = number.trim_start_matches('.').trim_end_matches(".x");
+        let version = if number.is_empty() {
+            format!("{family}.firebox")
+        } else {
+            format!("{family}:{number}.firebox")
+        };
+        Self {
+            version,
+            arn: format!("arn:aws:lambda:{region}::runtime:firebox-{id}"),
+        }
+    }
+}
 
 /// How one function's lines are written and filtered.
 #[derive(Debug, Clone, Copy)]
@@ -345,6 +382,30 @@ pub(crate) fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn init_start_is_lambda_s_line_with_the_function_s_runtime() {
+        let custom = RuntimeVersion::new(None, "eu-west-1");
+        assert_eq!(custom.version, "provided:al2023.firebox");
+        assert_eq!(
+            custom.arn,
+            "arn:aws:lambda:eu-west-1::runtime:firebox-provided.al2023"
+        );
+        assert_eq!(
+            RuntimeVersion::new(Some("python3.12"), "us-east-1").version,
+            "python:3.12.firebox"
+        );
+        assert_eq!(
+            RuntimeVersion::new(Some("nodejs20.x"), "us-east-1").version,
+            "nodejs:20.firebox"
+        );
+        let line = PlatformLine::init_start("on-demand", "init", ("f", "$LATEST"), &custom);
+        let text = LogPolicy::default().render(line).unwrap_or_default();
+        assert_eq!(
+            text,
+            "INIT_START Runtime Version: provided:al2023.firebox\tRuntime Version ARN: arn:aws:lambda:eu-west-1::runtime:firebox-provided.al2023"
+        );
+    }
 
     fn policy(application: LogLevel, system: LogLevel) -> LogPolicy {
         LogPolicy::new(&LoggingConfig {
