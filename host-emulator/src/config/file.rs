@@ -358,6 +358,20 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("environment") && err.contains("4096"), "{err}");
+        // Lambda measures the JSON text: `{"BIGV":"..."}` is 4,103 bytes for 4,096 of name
+        // and value.
+        let value = "x".repeat(4092);
+        let err = parse(&format!(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = {{ BIGV = \"{value}\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("4103 bytes as JSON"), "{err}");
+        let value = "x".repeat(4085);
+        assert!(parse(&format!(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nenvironment = {{ BIGV = \"{value}\" }}\n"
+        ))
+        .is_ok());
     }
 
     #[test]

@@ -178,7 +178,6 @@ impl FunctionConfig {
                 ),
             ));
         }
-        let mut total = 0;
         for (key, value) in &self.environment {
             if RESERVED_VARIABLES.contains(&key.as_str()) {
                 return Err((
@@ -201,18 +200,26 @@ impl FunctionConfig {
                     format!("the value of `{key}` contains a NUL byte"),
                 ));
             }
-            total += key.len() + value.len();
         }
-        if total > MAX_ENVIRONMENT_BYTES {
+        let size = environment_size(&self.environment);
+        if size > MAX_ENVIRONMENT_BYTES {
             return Err((
                 "environment",
                 format!(
-                    "variables total {total} bytes, more than the {MAX_ENVIRONMENT_BYTES}-byte limit"
+                    "variables take {size} bytes as JSON (`{{\"NAME\":\"value\",...}}`, as Lambda measures them), more than the {MAX_ENVIRONMENT_BYTES}-byte limit"
                 ),
             ));
         }
         self.logging.check()
     }
+}
+
+/// The size Lambda holds against the 4 KB limit: the variables' JSON text,
+/// `{"NAME":"value",...}`, escapes included.
+fn environment_size(environment: &std::collections::BTreeMap<String, String>) -> usize {
+    // Serialising a map of strings cannot fail; a failure would only make the size 0 here,
+    // and the names and values were checked above.
+    serde_json::to_vec(environment).map_or(0, |json| json.len())
 }
 
 /// Checks a function's, version's or alias's description against Lambda's length limit.
