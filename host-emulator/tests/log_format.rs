@@ -40,12 +40,14 @@ fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
 }
 
-/// Three lines of the function's own: plain text, a DEBUG record and an ERROR record.
+/// Four lines of the function's own: plain text, a DEBUG record, an ERROR record, and a DEBUG
+/// record without a timestamp (which Lambda takes for INFO).
 fn mixed_lines() -> Value {
     json!({"lines": [
         "plain text line",
-        r#"{"level":"debug","message":"a debug record"}"#,
+        r#"{"timestamp":"2026-01-01T00:00:00.5Z","level":"debug","message":"a debug record"}"#,
         r#"{"timestamp":"2026-01-01T00:00:00Z","level":"ERROR","message":"an error record"}"#,
+        r#"{"level":"DEBUG","message":"an untimed record"}"#,
     ]})
 }
 
@@ -122,6 +124,8 @@ async fn json_format_writes_platform_records_and_tells_the_runtime() {
     assert!(texts.iter().any(|t| t == "plain text line"), "{texts:#?}");
     assert!(texts.iter().any(|t| t.contains("an error record")));
     assert!(!texts.iter().any(|t| t.contains("a debug record")));
+    // "If you don't supply a valid timestamp, Lambda will assign the log the level INFO".
+    assert!(texts.iter().any(|t| t.contains("an untimed record")));
 
     // The tail holds the same records as the log.
     let tail = first.log_tail.unwrap();

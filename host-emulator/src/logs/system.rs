@@ -359,19 +359,76 @@ impl Default for LogPolicy {
     }
 }
 
-/// The `"level"` of a line that is a JSON object, if it names one.
+/// The `"level"` of a line that is a JSON object, if it names one and has a valid RFC 3339
+/// `"timestamp"`: Lambda gives a record without one the level INFO ("If you don't supply a
+/// valid timestamp, Lambda will assign the log the level INFO").
 fn record_level(line: &str) -> Option<LogLevel> {
     #[derive(Deserialize)]
     struct Record<'a> {
         #[serde(borrow)]
         level: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        timestamp: Option<Cow<'a, str>>,
     }
     let line = line.trim();
     if !line.starts_with('{') {
         return None;
     }
     let record: Record<'_> = serde_json::from_str(line).ok()?;
+    if !is_rfc3339(&record.timestamp?) {
+        return None;
+    }
     LogLevel::from_record(&record.level?)
+}
+
+/// Whether `text` is an RFC 3339 date-time: `2026-11-22T10:00:00Z`, with optional fractional
+/// seconds and a `Z` or `±HH:MM` offset (`T` and `Z` in either case).
+fn is_rfc3339(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(range)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let date_time = (|| {
+        let (_year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+        let separators = b.get(4) == Some(&b'-')
+            && b.get(7) == Some(&b'-')
+            && matches!(b.get(10), Some(b'T' | b't'))
+            && b.get(13) == Some(&b':')
+            && b.get(16) == Some(&b':');
+        Some(
+            separators
+                && (1..=12).contains(&month)
+                && (1..=31).contains(&day)
+                && hour <= 23
+                && minute <= 59
+                && second <= 60,
+        )
+    })();
+    if date_time != Some(true) {
+        return false;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &fraction[digits..];
+    }
+    match rest.as_bytes() {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+                && (u32::from(*h1 - b'0') * 10 + u32::from(*h2 - b'0')) <= 23
+                && (u32::from(*m1 - b'0') * 10 + u32::from(*m2 - b'0')) <= 59
+        }
+        _ => false,
+    }
 }
 
 /// The current time as Lambda writes it in records.
@@ -382,6 +439,36 @@ pub(crate) fn now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_without_a_valid_timestamp_is_info() {
+        let policy = LogPolicy::new(&LoggingConfig {
+            application_level: Some(LogLevel::Warn),
+            ..LoggingConfig::json()
+        });
+        let at = |ts: &str| format!(r#"{{"timestamp":"{ts}","level":"DEBUG","message":"m"}}"#);
+        assert!(!policy.keeps(&at("2026-11-22T10:00:00.123Z")), "a DEBUG record");
+        assert!(!policy.keeps(&at("2026-11-22t10:00:00+01:00")));
+        // Without a valid timestamp it is INFO, which WARN filters out too...
+        assert!(!policy.keeps(r#"{"level":"DEBUG","message":"m"}"#));
+        // ... and which INFO keeps, where the DEBUG record would be dropped.
+        let info = LogPolicy::new(&LoggingConfig {
+            application_level: Some(LogLevel::Info),
+            ..LoggingConfig::json()
+        });
+        assert!(!info.keeps(&at("2026-11-22T10:00:00Z")));
+        for bad in [
+            "yesterday",
+            "2026-11-22 10:00:00Z",
+            "2026-13-22T10:00:00Z",
+            "2026-11-22T10:00:00",
+            "2026-11-22T10:00:00.Z",
+            "2026-11-22T10:00:00+1:00",
+        ] {
+            assert!(info.keeps(&at(bad)), "{bad}: no valid timestamp, so INFO");
+        }
+        assert!(info.keeps(r#"{"level":"DEBUG","message":"no timestamp"}"#));
+    }
 
     #[test]
     fn init_start_is_lambda_s_line_with_the_function_s_runtime() {
@@ -453,22 +540,23 @@ mod tests {
     fn function_lines_are_filtered_by_their_level_and_plain_lines_count_as_info() {
         let warn = policy(LogLevel::Warn, LogLevel::Info);
         assert!(!warn.keeps("plain text"));
-        assert!(!warn.keeps(r#"{"level":"INFO","message":"m"}"#));
-        assert!(warn.keeps(r#"{"level":"warning","message":"m"}"#));
-        assert!(warn.keeps(r#"  {"timestamp":"t","level":"ERROR"}"#));
+        const TS: &str = r#""timestamp":"2026-11-22T10:00:00Z""#;
+        assert!(!warn.keeps(&format!(r#"{{{TS},"level":"INFO","message":"m"}}"#)));
+        assert!(warn.keeps(&format!(r#"{{{TS},"level":"warning","message":"m"}}"#)));
+        assert!(warn.keeps(&format!(r#"  {{{TS},"level":"ERROR"}}"#)));
         assert!(
-            !warn.keeps(r#"{"level":"loud"}"#),
+            !warn.keeps(&format!(r#"{{{TS},"level":"loud"}}"#)),
             "an unknown level is INFO"
         );
         assert!(
-            !warn.keeps(r#"{"level": 5}"#),
+            !warn.keeps(&format!(r#"{{{TS},"level": 5}}"#)),
             "a level that is not a string is INFO"
         );
         assert!(!warn.keeps("{not json"));
         let debug = policy(LogLevel::Debug, LogLevel::Info);
         assert!(debug.keeps("plain text"));
-        assert!(debug.keeps(r#"{"level":"DEBUG"}"#));
-        assert!(!debug.keeps(r#"{"level":"TRACE"}"#));
+        assert!(debug.keeps(&format!(r#"{{{TS},"level":"DEBUG"}}"#)));
+        assert!(!debug.keeps(&format!(r#"{{{TS},"level":"TRACE"}}"#)));
     }
 
     const SAMPLED: &str =
