@@ -437,3 +437,37 @@ fn serve_prints_the_first_lines_of_provisioned_environments() {
     assert_eq!(count("[warm] INIT_START"), 2, "{stdout}");
     assert_eq!(count("[warm] init line 1"), 2, "{stdout}");
 }
+
+/// A program that is not there is deployed as on Lambda (its invokes fail with
+/// `Runtime.InvalidEntrypoint`), but `serve` says so at start-up.
+#[test]
+fn serve_warns_about_programs_that_cannot_start() {
+    let dir = temp_dir("missing-program");
+    let script = dir.join("not-executable.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let config = format!(
+        "[functions.gone]\ncommand = [\"/nonexistent/prog\"]\n\n\
+         [functions.typo]\ncommand = [\"no-such-program-on-path\"]\n\n\
+         [functions.plain]\ncommand = [\"{}\"]\n",
+        script.display()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
+    let out = invoke(&endpoint, &["gone"], None);
+    assert_eq!(out.status.code(), Some(1), "a function error: {out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Runtime.InvalidEntrypoint"));
+    let _ = stop_server(&mut server);
+    let mut stderr = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    for expected in [
+        "function `gone`: the program /nonexistent/prog does not exist",
+        "function `typo`: the program no-such-program-on-path is not on the emulator's PATH",
+        "not-executable.sh is not executable",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+    }
+}

@@ -352,6 +352,28 @@ impl FunctionConfig {
     }
 }
 
+impl FunctionConfig {
+    /// Why the function's program cannot be started as it is on disk now (missing, not a
+    /// file, not executable), for a warning at load: Lambda deploys such code too, and its
+    /// first invoke fails with `Runtime.InvalidEntrypoint`, but a typo is better seen at once.
+    pub fn entrypoint_problem(&self) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let program = Path::new(self.command.first()?);
+        let problem = match std::fs::metadata(program) {
+            Err(_) if !program.is_absolute() => "is not on the emulator's PATH",
+            Err(_) => "does not exist",
+            Ok(meta) if !meta.is_file() => "is not a file",
+            Ok(meta) if meta.permissions().mode() & 0o111 == 0 => "is not executable",
+            Ok(_) => return None,
+        };
+        Some(format!(
+            "function `{}`: the program {} {problem}; its invokes will fail with Runtime.InvalidEntrypoint until it does",
+            self.name,
+            program.display()
+        ))
+    }
+}
+
 /// Makes a program path absolute: paths with a `/` are relative to `base`; bare names are
 /// looked up on the emulator's own `PATH` (the function's `PATH` is Lambda's, not ours).
 pub(super) fn resolve_program(program: &str, base: &Path) -> PathBuf {
