@@ -8,13 +8,14 @@ use std::{
     task::{ready, Context as TaskContext, Poll},
 };
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderMap, StatusCode};
 use pin_project_lite::pin_project;
 use tower::Service;
 
 use super::{
-    convert::Options, EventFormat, IntoResponse, LambdaRequest, LambdaResponse, Request,
+    collect::poll_collect, convert::Options, EventFormat, IntoResponse, LambdaRequest,
+    LambdaResponse, Request,
 };
 use crate::{Diagnostic, LambdaEvent};
 
@@ -77,10 +78,7 @@ impl<S> Adapter<S> {
     }
 
     /// Builds the service's request for `event`, or the `Runtime.UnmarshalError` it is.
-    pub(crate) fn request(
-        &self,
-        event: LambdaEvent<LambdaRequest>,
-    ) -> Result<Request, Diagnostic> {
+    pub(crate) fn request(&self, event: LambdaEvent<LambdaRequest>) -> Result<Request, Diagnostic> {
         let LambdaEvent { payload, context } = event;
         payload.into_http(self.options, Some(context))
     }
@@ -199,7 +197,7 @@ where
                     body,
                     bytes,
                 } => {
-                    let output = match ready!(collect(body, bytes, cx)) {
+                    let output = match ready!(poll_collect(body, bytes, cx)) {
                         Ok(()) => LambdaResponse::new(
                             *this.format,
                             *this.multi_value,
@@ -207,7 +205,7 @@ where
                             headers,
                             bytes,
                         ),
-                        Err(diagnostic) => Err(diagnostic),
+                        Err(error) => Err(Diagnostic::from(error.into())),
                     };
                     this.state.set(State::Done);
                     return Poll::Ready(output);
@@ -218,24 +216,6 @@ where
             }
         }
     }
-}
-
-/// Reads `body`'s data frames into `bytes` until the end (trailers are ignored).
-fn collect<B>(
-    mut body: Pin<&mut B>,
-    bytes: &mut BytesMut,
-    cx: &mut TaskContext<'_>,
-) -> Poll<Result<(), Diagnostic>>
-where
-    B: http_body::Body<Error: Into<crate::Error>>,
-{
-    while let Some(frame) = ready!(body.as_mut().poll_frame(cx)) {
-        let frame = frame.map_err(|error| Diagnostic::from(error.into()))?;
-        if let Ok(data) = frame.into_data() {
-            bytes.put(data);
-        }
-    }
-    Poll::Ready(Ok(()))
 }
 
 /// The error for a future polled again after it returned its output (a bug in the caller; the

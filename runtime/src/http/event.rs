@@ -20,8 +20,7 @@ use ::http::{header::HeaderName, HeaderMap, HeaderValue, Method};
 use aws_lambda_events::{
     alb::AlbTargetGroupRequestContext,
     apigw::{
-        ApiGatewayProxyRequestContext, ApiGatewayRequestAuthorizer,
-        ApiGatewayV2httpRequestContext,
+        ApiGatewayProxyRequestContext, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
     },
     lambda_function_urls::LambdaFunctionUrlRequestContext,
 };

@@ -45,6 +45,7 @@
 
 mod adapter;
 mod body;
+mod collect;
 mod convert;
 mod event;
 pub mod ext;

@@ -163,10 +163,7 @@ mod tests {
             ("application/json", Some(PayloadKind::Json)),
             ("Application/JSON; charset=utf-8", Some(PayloadKind::Json)),
             ("application/vnd.api+json", Some(PayloadKind::Json)),
-            (
-                "application/x-www-form-urlencoded",
-                Some(PayloadKind::Form),
-            ),
+            ("application/x-www-form-urlencoded", Some(PayloadKind::Form)),
             (
                 "application/x-www-form-urlencoded;charset=UTF-8",
                 Some(PayloadKind::Form),
