@@ -44,6 +44,12 @@ where
     assert!(stopped.is_err(), "the runtime only stops with an error");
 }
 
+/// Type-checks that an entry point takes the service it was given: the future is built and
+/// dropped, never started.
+fn accepted<F: std::future::Future>(future: F) {
+    drop(future);
+}
+
 /// The results the runtime posted, in order.
 fn posts(server: &RuntimeApiServer) -> Vec<Recorded> {
     server
@@ -149,11 +155,11 @@ async fn answers(req: Request) -> Result<Response<Body>, Error> {
 #[tokio::test]
 async fn awaited_into_response_and_impl_into_response_handlers_run() {
     // `run` takes both handlers as they are (the future is built, not started).
-    let _ = lambda_http::run(service_fn(greet));
-    let _ = lambda_http::run(service_fn(answers));
-    let _ = lambda_http::run(service_fn(|_request| async {
+    accepted(lambda_http::run(service_fn(greet)));
+    accepted(lambda_http::run(service_fn(answers)));
+    accepted(lambda_http::run(service_fn(|_request| async {
         Result::<&str, Infallible>::Ok("hello")
-    }));
+    })));
 
     let server = RuntimeApiServer::start(vec![
         Invocation::json("q", sample::apigw_v2().query("first_name", "Ada").to_json()),
@@ -246,8 +252,10 @@ async fn a_client_borrowed_from_the_enclosing_function() {
             },
         )
     };
-    let _ = lambda_http::run(service_fn(handler_func_closure));
-    let _ = lambda_http::run_with_streaming_response(service_fn(handler_func_closure));
+    accepted(lambda_http::run(service_fn(handler_func_closure)));
+    accepted(lambda_http::run_with_streaming_response(service_fn(
+        handler_func_closure,
+    )));
 
     let server = RuntimeApiServer::start(vec![Invocation::json(
         "id-1",
@@ -481,8 +489,10 @@ async fn streamed_requests_carry_the_trace_header_too() {
 
 #[tokio::test]
 async fn concurrent_entry_points_take_impl_into_response_handlers() {
-    let _ = lambda_http::run_concurrent(service_fn(greet));
-    let _ = lambda_http::run_with_streaming_response_concurrent(service_fn(answers));
+    accepted(lambda_http::run_concurrent(service_fn(greet)));
+    accepted(lambda_http::run_with_streaming_response_concurrent(
+        service_fn(answers),
+    ));
 
     let server = RuntimeApiServer::start(vec![
         Invocation::json("c-1", sample::apigw_v2().query("first_name", "A").to_json()),
