@@ -53,8 +53,10 @@ use crate::{Diagnostic, LambdaEvent};
 /// (`/prod/hello`) unless the stage is `$default`. By default, as in `lambda_http`, the URI
 /// path includes the stage in both cases (`/prod/hello`): it is the path the client requested on
 /// the `execute-api` endpoint. With `strip_stage_prefix(true)` the stage is left out in both
-/// cases (`/hello`), which suits routes written without it and custom domains. ALB and function
-/// URL events have no stage. [`RequestExt::raw_http_path`](super::RequestExt::raw_http_path)
+/// cases (`/hello`), which suits routes written without it and custom domains. The default is
+/// `true` when the environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to
+/// anything) as the adapter is made, as `lambda_http` honours it for every request it builds.
+/// ALB and function URL events have no stage. [`RequestExt::raw_http_path`](super::RequestExt::raw_http_path)
 /// always gives the event's own path.
 #[derive(Debug, Clone)]
 pub struct Adapter<S> {
@@ -63,15 +65,17 @@ pub struct Adapter<S> {
 }
 
 impl<S> Adapter<S> {
-    /// An adapter for `service`, keeping the stage prefix in paths.
+    /// An adapter for `service`. It keeps the stage prefix in paths unless
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set.
     pub fn new(service: S) -> Self {
         Adapter {
             service,
-            options: Options::default(),
+            options: Options::from_env(),
         }
     }
 
-    /// Whether to remove the API Gateway stage from request paths (default `false`).
+    /// Whether to remove the API Gateway stage from request paths (default: whether
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set).
     pub fn strip_stage_prefix(mut self, strip: bool) -> Self {
         self.options.strip_stage_prefix = strip;
         self

@@ -9,8 +9,8 @@
 //! client asked for `/prod/hello`; HTTP API events give `rawPath` with it (`/prod/hello`) unless
 //! the stage is `$default`. By default, as in `lambda_http`, the URI path includes the stage
 //! for both (`/prod/hello`), i.e. the path the client requested on the `execute-api` endpoint.
-//! With [`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix) (or the environment
-//! variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` when using [`run`](super::run)), the stage is
+//! With [`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix) (whose default is
+//! whether the environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set), the stage is
 //! left out for both (`/hello`), which suits custom domains and routes written without it.
 //! ALB and function URL events have no stage.
 
@@ -40,7 +40,7 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// The options `run` and the `request` module use: the stage is stripped when
+    /// The default options (adapters, the `request` module): the stage is stripped when
     /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to anything).
     pub(crate) fn from_env() -> Self {
         Options {

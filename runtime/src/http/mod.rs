@@ -74,13 +74,13 @@ pub use crate::{service_fn, tower, tracing, Context, Diagnostic, Error, LambdaEv
 pub use ::http::{self, Response, StatusCode};
 pub use aws_lambda_events;
 
-use self::convert::Options;
 use crate::Runtime;
 
 /// The request type services receive: an `http::Request` with a [`Body`].
 pub type Request = ::http::Request<Body>;
 
-/// The environment variable (from `lambda_http`) that makes [`run`] strip the stage prefix.
+/// The environment variable (from `lambda_http`) that makes the adapters strip the stage prefix
+/// (read when an adapter is made; see [`Adapter::strip_stage_prefix`]).
 pub const IGNORE_STAGE_IN_PATH: &str = "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH";
 
 /// Runs `service` as a Lambda function that answers HTTP events, until the Runtime API fails.
@@ -123,9 +123,7 @@ where
 /// The [`Runtime`] [`run`] runs, not yet started: add layers or a configuration, then call
 /// [`Runtime::run`] (or [`Runtime::run_concurrent`]). As `lambda_http::runtime`.
 pub fn runtime<S>(service: S) -> Runtime<Adapter<S>> {
-    let mut adapter = Adapter::new(service);
-    adapter.options = Options::from_env();
-    Runtime::new(adapter)
+    Runtime::new(Adapter::new(service))
 }
 
 /// [`runtime`] for a shareable service, to start with [`Runtime::run_concurrent`]

@@ -14,7 +14,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 use pin_project_lite::pin_project;
 use tower::Service;
 
-use super::{convert::Options, Adapter, IntoResponse, LambdaRequest, Request};
+use super::{Adapter, IntoResponse, LambdaRequest, Request};
 use crate::{Diagnostic, Error, LambdaEvent, MetadataPrelude, Runtime, StreamResponse};
 
 /// Runs `service` as a Lambda function whose HTTP responses are streamed, as
@@ -58,7 +58,7 @@ where
 /// The [`Runtime`] [`run_with_streaming_response`] runs, not yet started: add layers or a
 /// configuration, then call [`Runtime::run`]. As `lambda_http::streaming_runtime`.
 pub fn streaming_runtime<S>(service: S) -> Runtime<StreamingAdapter<S>> {
-    Runtime::new(StreamingAdapter::new(service).with_options(Options::from_env()))
+    Runtime::new(StreamingAdapter::new(service))
 }
 
 /// [`streaming_runtime`] for a shareable service, to start with [`Runtime::run_concurrent`]
@@ -92,7 +92,8 @@ pub struct StreamingAdapter<S> {
 pub type StreamAdapter<S> = StreamingAdapter<S>;
 
 impl<S> StreamingAdapter<S> {
-    /// A streaming adapter for `service`, keeping the stage prefix in paths.
+    /// A streaming adapter for `service`. It keeps the stage prefix in paths unless
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set; see [`Adapter`].
     pub fn new(service: S) -> Self {
         StreamingAdapter {
             inner: Adapter::new(service),
@@ -102,11 +103,6 @@ impl<S> StreamingAdapter<S> {
     /// Whether to remove the API Gateway stage from request paths; see [`Adapter`].
     pub fn strip_stage_prefix(mut self, strip: bool) -> Self {
         self.inner = self.inner.strip_stage_prefix(strip);
-        self
-    }
-
-    fn with_options(mut self, options: Options) -> Self {
-        self.inner.options = options;
         self
     }
 }
@@ -146,10 +142,15 @@ where
 }
 
 pin_project! {
+    /// Where a [`StreamingFuture`] is.
     #[project = StateProjection]
     enum State<F> {
+        /// The event was not a usable request; the error is taken when polled.
         Failed { diagnostic: Option<Diagnostic> },
+        /// The service is answering.
         Calling { #[pin] future: F },
+        /// The output was returned.
+        Done,
     }
 }
 
@@ -171,23 +172,29 @@ where
     type Output = Result<StreamResponse<BodyDataStream<R::Body>>, Diagnostic>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProjection::Failed { diagnostic } => Poll::Ready(Err(diagnostic
+        let mut state = self.project().state;
+        let output = match state.as_mut().project() {
+            StateProjection::Failed { diagnostic } => Err(diagnostic
                 .take()
-                .unwrap_or_else(super::adapter::polled_after_completion))),
-            StateProjection::Calling { future } => {
-                let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                let (parts, body) = response.into_http_response().into_parts();
-                let prelude = MetadataPrelude {
-                    status_code: parts.status,
-                    headers: parts.headers,
-                    cookies: Vec::new(),
-                };
-                Poll::Ready(Ok(StreamResponse::with_prelude(
-                    prelude,
-                    body.into_data_stream(),
-                )))
-            }
-        }
+                .unwrap_or_else(super::adapter::polled_after_completion)),
+            StateProjection::Calling { future } => match ready!(future.poll(cx)) {
+                Ok(response) => {
+                    let (parts, body) = response.into_http_response().into_parts();
+                    let prelude = MetadataPrelude {
+                        status_code: parts.status,
+                        headers: parts.headers,
+                        cookies: Vec::new(),
+                    };
+                    Ok(StreamResponse::with_prelude(
+                        prelude,
+                        body.into_data_stream(),
+                    ))
+                }
+                Err(error) => Err(error.into()),
+            },
+            StateProjection::Done => Err(super::adapter::polled_after_completion()),
+        };
+        state.set(State::Done);
+        Poll::Ready(output)
     }
 }
