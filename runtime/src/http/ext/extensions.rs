@@ -28,7 +28,7 @@ fn non_empty(map: &QueryMap) -> Option<&QueryMap> {
 /// Access to the parts of an HTTP event that do not fit in an `http::Request`, with the same
 /// method names as `lambda_http::RequestExt`.
 ///
-/// Implemented for [`http::Request`](::http::Request), `http::request::Parts` and
+/// Implemented for [`http::Request`], `http::request::Parts` and
 /// `http::Extensions`, so it works in axum extractors too (`Extension<Context>` also works,
 /// since the values are stored as request extensions).
 pub trait RequestExt {
