@@ -2,20 +2,41 @@
 //! like `lambda_http::Body`.
 
 use std::{
+    borrow::Cow,
     convert::Infallible,
+    fmt,
     ops::Deref,
     pin::Pin,
     task::{Context, Poll},
 };
 
+use base64::{display::Base64Display, engine::general_purpose::STANDARD};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
+use serde::{
+    de::{self, Deserializer, Visitor},
+    Deserialize, Serialize, Serializer,
+};
 
 /// A request or response body: nothing, text, or bytes.
 ///
 /// Requests get [`Body::Binary`] when the event's body was base64-encoded, [`Body::Text`] when
 /// it was plain text, and [`Body::Empty`] when there was none (or it was empty). It implements
 /// [`http_body::Body`], so frameworks such as axum accept it, and derefs to `[u8]`.
+///
+/// As with `lambda_http::Body`, text types (`String`, `&str`, `Cow<'static, str>`) convert to
+/// [`Body::Text`], byte types (`Vec<u8>`, `&[u8]`, `Cow<'static, [u8]>`) to [`Body::Binary`] and
+/// `()` to [`Body::Empty`]. It serializes as the event field would carry it: text as a string,
+/// binary as a base64 string, empty as `null`; a string deserializes to [`Body::Text`] and
+/// `null` to [`Body::Empty`].
+///
+/// ```
+/// use firebox_runtime::http::Body;
+///
+/// assert_eq!(Body::from("hi"), Body::Text("hi".into()));
+/// assert_eq!(Body::from(&b"hi"[..]), Body::Binary(b"hi".to_vec()));
+/// assert_eq!(serde_json::to_string(&Body::from(vec![0u8, 255])).unwrap(), r#""AP8=""#);
+/// ```
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub enum Body {
     /// No body.
@@ -95,6 +116,65 @@ impl From<&[u8]> for Body {
     }
 }
 
+impl From<Cow<'static, str>> for Body {
+    fn from(text: Cow<'static, str>) -> Self {
+        Body::Text(text.into_owned())
+    }
+}
+
+impl From<Cow<'static, [u8]>> for Body {
+    fn from(bytes: Cow<'static, [u8]>) -> Self {
+        Body::Binary(bytes.into_owned())
+    }
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Empty => serializer.serialize_none(),
+            Body::Text(text) => serializer.serialize_str(text),
+            Body::Binary(bytes) => serializer.collect_str(&Base64Display::new(bytes, &STANDARD)),
+        }
+    }
+}
+
+/// Reads a [`Body`] from a string or `null`.
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = Body;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a string or null")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Body, E> {
+        Ok(Body::from(text))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Body, E> {
+        Ok(Body::Text(text))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Body, E> {
+        Ok(Body::Empty)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Body, E> {
+        Ok(Body::Empty)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Body, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Body {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(BodyVisitor)
+    }
+}
+
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = Infallible;
@@ -138,5 +218,36 @@ mod tests {
             let collected = body.collect().await.unwrap().to_bytes();
             assert_eq!(&collected[..], bytes);
         }
+    }
+
+    #[test]
+    fn converts_like_lambda_http() {
+        assert_eq!(Body::from(Cow::Borrowed("a")), Body::Text("a".into()));
+        assert_eq!(
+            Body::from(Cow::<'static, str>::Owned("b".into())),
+            Body::Text("b".into())
+        );
+        assert_eq!(
+            Body::from(Cow::Borrowed(&b"c"[..])),
+            Body::Binary(b"c".to_vec())
+        );
+        assert_eq!(Body::from(()), Body::Empty);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        for (body, json) in [
+            (Body::Empty, "null"),
+            (Body::from("héllo"), r#""héllo""#),
+            (Body::from(vec![0u8, 255]), r#""AP8=""#),
+        ] {
+            assert_eq!(serde_json::to_string(&body).unwrap(), json);
+        }
+        assert_eq!(
+            serde_json::from_str::<Body>(r#""x""#).unwrap(),
+            Body::Text("x".into())
+        );
+        assert_eq!(serde_json::from_str::<Body>("null").unwrap(), Body::Empty);
+        assert!(serde_json::from_str::<Body>("1").is_err());
     }
 }

@@ -18,13 +18,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use ::http::{header::HeaderName, HeaderMap, HeaderValue, Method};
 use aws_lambda_events::{
-    alb::AlbTargetGroupRequestContext, apigw::ApiGatewayProxyRequestContext,
-    apigw::ApiGatewayV2httpRequestContext, lambda_function_urls::LambdaFunctionUrlRequestContext,
+    alb::AlbTargetGroupRequestContext,
+    apigw::{
+        ApiGatewayProxyRequestContext, ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
+    },
+    lambda_function_urls::LambdaFunctionUrlRequestContext,
 };
 use base64::Engine;
 use serde::{
     de::{DeserializeOwned, Error as _},
-    Deserialize, Deserializer,
+    Deserialize, Deserializer, Serialize,
 };
 use serde_json::Value;
 
@@ -43,11 +46,15 @@ pub enum EventFormat {
     FunctionUrl,
 }
 
-/// The request context of the event a request came from, as `aws_lambda_events` types it.
+/// The request context of the event a request came from, as `aws_lambda_events` types it
+/// (read it with [`RequestExt::request_context`](super::RequestExt::request_context)). It
+/// serializes as the event's `requestContext`.
 ///
 /// Unlike `lambda_http`, function URL events get their own variant (`lambda_http` reports them
-/// as `ApiGatewayV2`).
-#[derive(Debug, Clone, PartialEq)]
+/// as `ApiGatewayV2`), and there are no WebSocket or VPC Lattice variants (the adapter does not
+/// accept those events).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum RequestContext {
     /// API Gateway REST API.
@@ -58,6 +65,19 @@ pub enum RequestContext {
     Alb(AlbTargetGroupRequestContext),
     /// Lambda function URL.
     FunctionUrl(LambdaFunctionUrlRequestContext),
+}
+
+impl RequestContext {
+    /// The API Gateway authorizer's output (REST and HTTP API), as `lambda_http`'s
+    /// `RequestContext::authorizer`. `None` for ALB, and for function URLs, whose IAM caller is
+    /// in the [`RequestContext::FunctionUrl`] context's own `authorizer` field.
+    pub fn authorizer(&self) -> Option<&ApiGatewayRequestAuthorizer> {
+        match self {
+            RequestContext::ApiGatewayV1(context) => Some(&context.authorizer),
+            RequestContext::ApiGatewayV2(context) => context.authorizer.as_ref(),
+            RequestContext::Alb(_) | RequestContext::FunctionUrl(_) => None,
+        }
+    }
 }
 
 /// How the event carried its query string.

@@ -1,208 +1,52 @@
-//! Turning a [`LambdaRequest`] into an [`http::Request<Body>`](::http::Request): the URI (stage
-//! prefix, path and query encoding), headers, body and extensions.
+//! Requests built from HTTP events outside the runtime, as `lambda_http::request` offers them:
+//! [`from_str`] and [`from_reader`] turn an API Gateway, ALB or function URL event (a JSON
+//! fixture, say) into the [`Request`] a service would get, which is the usual way to unit-test
+//! a handler. [`RequestContext`] and [`LambdaRequest`] are here too.
 //!
-//! The URI is absolute when the event names a host (`https://host/path?query`, the scheme from
-//! `X-Forwarded-Proto`), so frameworks see the URL the client used.
+//! ```
+//! use firebox_runtime::http::{request::from_str, RequestExt};
 //!
-//! **Stage prefix.** API Gateway REST events give `path` without the stage (`/hello`) while the
-//! client asked for `/prod/hello`; HTTP API events give `rawPath` with it (`/prod/hello`) unless
-//! the stage is `$default`. By default, as in `lambda_http`, the URI path includes the stage
-//! for both (`/prod/hello`), i.e. the path the client requested on the `execute-api` endpoint.
-//! With [`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix) (or the environment
-//! variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` when using [`run`](super::run)), the stage is
-//! left out for both (`/hello`), which suits custom domains and routes written without it.
-//! ALB and function URL events have no stage.
+//! let request = from_str(
+//!     r#"{"version": "2.0", "rawPath": "/hello", "rawQueryString": "name=Ada",
+//!         "headers": {"host": "api.example.com"},
+//!         "requestContext": {"http": {"method": "GET"}, "stage": "$default"}}"#,
+//! )
+//! .unwrap();
+//! assert_eq!(request.uri(), "https://api.example.com/hello?name=Ada");
+//! assert_eq!(request.query_string_parameters().first("name"), Some("Ada"));
+//! assert!(request.lambda_context_ref().is_none());
+//! ```
 
-use std::collections::HashMap;
+use std::io::Read;
 
-use ::http::{header::HOST, HeaderMap, Request, Uri};
-use aws_lambda_events::query_map::QueryMap;
+pub use super::event::{LambdaRequest, RequestContext};
+use super::{convert::Options, Request};
 
-use super::{
-    body::Body,
-    event::{LambdaRequest, Query},
-    ext::{PathParameters, QueryStringParameters, RawHttpPath, StageVariables},
-    uri::{self, Part},
-};
-use crate::{Context, Diagnostic, UNMARSHAL_ERROR};
-
-/// What the adapter does with the API Gateway stage in the path.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Options {
-    pub(crate) strip_stage_prefix: bool,
+/// Builds a request from an event read as JSON from `reader`.
+///
+/// The request is what the adapter would pass to the service, without a Lambda context (set
+/// one with [`RequestExt::with_lambda_context`](super::RequestExt::with_lambda_context) if the
+/// handler reads it) and so without the invocation's `X-Amzn-Trace-Id`. The API Gateway stage
+/// is stripped from the path when `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set, as with
+/// [`run`](super::run).
+///
+/// # Errors
+/// When the JSON is not an HTTP event the adapter accepts, or its path and query do not form a
+/// URI.
+pub fn from_reader<R: Read>(reader: R) -> Result<Request, serde_json::Error> {
+    into_request(serde_json::from_reader(reader)?)
 }
 
-/// The path the request URI gets, before encoding.
-fn staged_path(path: &str, stage: Option<&str>, strip: bool) -> String {
-    let stage = match stage {
-        Some(stage) if !stage.is_empty() && stage != "$default" => stage,
-        _ => return path.to_owned(),
-    };
-    let prefix = format!("/{stage}");
-    let rest = path
-        .strip_prefix(&prefix)
-        .filter(|rest| rest.is_empty() || rest.starts_with('/'));
-    match (rest, strip) {
-        (Some(""), true) => "/".to_owned(),
-        (Some(rest), true) => rest.to_owned(),
-        (None, true) | (Some(_), false) => path.to_owned(),
-        (None, false) => format!("{prefix}{path}"),
-    }
+/// Builds a request from an event given as a JSON string; see [`from_reader`].
+///
+/// # Errors
+/// As [`from_reader`].
+pub fn from_str(json: &str) -> Result<Request, serde_json::Error> {
+    into_request(serde_json::from_str(json)?)
 }
 
-/// The encoded query string and the decoded parameters.
-fn query_parts(query: Query) -> (String, Vec<(String, String)>) {
-    match query {
-        Query::Raw(raw) => {
-            let pairs = uri::parse_query(&raw);
-            (uri::encode(&raw, Part::Query), pairs)
-        }
-        Query::Decoded(pairs) => {
-            let encoded = pairs
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        uri::encode(k, Part::QueryComponent),
-                        uri::encode(v, Part::QueryComponent)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            (encoded, pairs)
-        }
-        Query::Encoded(pairs) => {
-            let encoded = pairs
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        uri::encode(k, Part::Query).replace('&', "%26"),
-                        uri::encode(v, Part::Query).replace('&', "%26")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            let decoded = pairs
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        uri::decode_query_component(&k),
-                        uri::decode_query_component(&v),
-                    )
-                })
-                .collect();
-            (encoded, decoded)
-        }
-    }
-}
-
-fn query_map(pairs: Vec<(String, String)>) -> QueryMap {
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for (key, value) in pairs {
-        map.entry(key).or_default().push(value);
-    }
-    QueryMap::from(map)
-}
-
-/// `scheme://host` when the headers name a usable host.
-fn origin(headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(HOST)?.to_str().ok()?;
-    host.parse::<::http::uri::Authority>().ok()?;
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| matches!(*s, "http" | "https"))
-        .unwrap_or("https");
-    Some(format!("{scheme}://{host}"))
-}
-
-impl LambdaRequest {
-    /// Builds the `http::Request` a service sees, with the extensions [`RequestExt`] reads.
-    ///
-    /// [`RequestExt`]: super::RequestExt
-    pub(crate) fn into_http(
-        self,
-        options: Options,
-        lambda_context: Context,
-    ) -> Result<Request<Body>, Diagnostic> {
-        let path = staged_path(
-            &self.path,
-            self.stage.as_deref(),
-            options.strip_stage_prefix,
-        );
-        let mut target = uri::encode(&path, Part::Path);
-        if !target.starts_with('/') {
-            target.insert(0, '/');
-        }
-        let (query, pairs) = query_parts(self.query);
-        if !query.is_empty() {
-            target.push('?');
-            target.push_str(&query);
-        }
-        let uri = match origin(&self.headers) {
-            Some(origin) => format!("{origin}{target}").parse::<Uri>(),
-            None => target.parse::<Uri>(),
-        }
-        .map_err(|e| {
-            Diagnostic::new(
-                UNMARSHAL_ERROR,
-                format!("the event's path and query do not form a valid URI ({target}): {e}"),
-            )
-        })?;
-
-        let mut request = Request::new(self.body);
-        *request.method_mut() = self.method;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = self.headers;
-        let extensions = request.extensions_mut();
-        extensions.insert(RawHttpPath(self.path));
-        extensions.insert(QueryStringParameters(query_map(pairs)));
-        extensions.insert(PathParameters(QueryMap::from(self.path_parameters)));
-        extensions.insert(StageVariables(QueryMap::from(self.stage_variables)));
-        extensions.insert(self.context);
-        extensions.insert(lambda_context);
-        Ok(request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stage_prefix_is_added_or_stripped() {
-        let cases = [
-            // path, stage, strip, expected
-            ("/hello", Some("prod"), false, "/prod/hello"),
-            ("/prod/hello", Some("prod"), false, "/prod/hello"),
-            ("/hello", Some("prod"), true, "/hello"),
-            ("/prod/hello", Some("prod"), true, "/hello"),
-            ("/prod", Some("prod"), true, "/"),
-            ("/production/x", Some("prod"), true, "/production/x"),
-            ("/production/x", Some("prod"), false, "/prod/production/x"),
-            ("/hello", Some("$default"), false, "/hello"),
-            ("/hello", None, false, "/hello"),
-        ];
-        for (path, stage, strip, expected) in cases {
-            assert_eq!(
-                staged_path(path, stage, strip),
-                expected,
-                "{path} {stage:?} {strip}"
-            );
-        }
-    }
-
-    #[test]
-    fn alb_query_values_stay_encoded_in_the_uri_and_decoded_in_the_map() {
-        let (query, pairs) = query_parts(Query::Encoded(vec![
-            ("q".into(), "a%20b".into()),
-            ("q".into(), "c d".into()),
-        ]));
-        assert_eq!(query, "q=a%20b&q=c%20d");
-        assert_eq!(
-            pairs,
-            vec![("q".into(), "a b".into()), ("q".into(), "c d".into())]
-        );
-    }
+fn into_request(event: LambdaRequest) -> Result<Request, serde_json::Error> {
+    event
+        .into_http(Options::from_env(), None)
+        .map_err(|diagnostic| serde::de::Error::custom(diagnostic.error_message))
 }

@@ -1,11 +1,11 @@
-//! Request extensions: what the event carried beyond method, URI, headers and body (request
+//! [`RequestExt`]: what the event carried beyond method, URI, headers and body (request
 //! context, path parameters, stage variables, query parameters, the raw path) and the Lambda
-//! [`Context`], read through [`RequestExt`] with the names `lambda_http` uses.
+//! [`Context`], stored as request extensions and read with the names `lambda_http` uses
+//! (`lambda_http::ext::extensions`).
 
 use aws_lambda_events::query_map::QueryMap;
-use serde::de::DeserializeOwned;
 
-use super::event::RequestContext;
+use crate::http::event::RequestContext;
 use crate::Context;
 
 /// The query string parameters, decoded (extension type).
@@ -28,7 +28,7 @@ fn non_empty(map: &QueryMap) -> Option<&QueryMap> {
 /// Access to the parts of an HTTP event that do not fit in an `http::Request`, with the same
 /// method names as `lambda_http::RequestExt`.
 ///
-/// Implemented for [`http::Request`](::http::Request), `http::request::Parts` and
+/// Implemented for [`http::Request`], `http::request::Parts` and
 /// `http::Extensions`, so it works in axum extractors too (`Extension<Context>` also works,
 /// since the values are stored as request extensions).
 pub trait RequestExt {
@@ -261,52 +261,4 @@ impl PartsExtensions for ::http::request::Parts {
 
 impl RequestExt for ::http::request::Parts {
     delegate_request_ext!(::http::request::Parts, exts, exts_mut);
-}
-
-/// Why a request body could not be read as the payload asked for.
-#[derive(Debug, thiserror::Error)]
-pub enum PayloadError {
-    /// The body is not valid JSON for the requested type.
-    #[error("the request body is not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
-}
-
-/// Deserializes a request's body, as `lambda_http::RequestPayloadExt` does (JSON only).
-pub trait RequestPayloadExt {
-    /// The body as `T` when the `Content-Type` is JSON (`application/json` or `*+json`);
-    /// `Ok(None)` when there is no body or another content type.
-    fn payload<T: DeserializeOwned>(&self) -> Result<Option<T>, PayloadError>;
-
-    /// The body as JSON `T`, whatever the `Content-Type`; `Ok(None)` when there is no body.
-    fn json<T: DeserializeOwned>(&self) -> Result<Option<T>, PayloadError>;
-}
-
-impl<B: AsRef<[u8]>> RequestPayloadExt for ::http::Request<B> {
-    fn payload<T: DeserializeOwned>(&self) -> Result<Option<T>, PayloadError> {
-        let is_json = self
-            .headers()
-            .get(::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|m| m == "application/json" || m.ends_with("+json"));
-        if is_json {
-            self.json()
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn json<T: DeserializeOwned>(&self) -> Result<Option<T>, PayloadError> {
-        let body = self.body().as_ref();
-        if body.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(serde_json::from_slice(body)?))
-    }
 }
