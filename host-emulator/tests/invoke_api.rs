@@ -114,6 +114,33 @@ async fn bad_bodies_are_refused() {
         .as_str()
         .unwrap()
         .starts_with("Could not parse request body into json"));
+    // Invalid UTF-8 inside a JSON string (lone, overlong, surrogate, truncated, in a key) is
+    // refused as Lambda does, for every invocation type and for the streaming API.
+    for body in [
+        &b"{\"name\":\"\xff\"}"[..],
+        b"{\"name\":\"\xc0\xaf\"}",
+        b"{\"name\":\"\xed\xa0\x80\"}",
+        b"{\"name\":\"\xe2\x82\"}",
+        b"{\"\x97\":1}",
+    ] {
+        for kind in ["RequestResponse", "Event"] {
+            let headers = [("x-amz-invocation-type", kind)];
+            let r = invoke_raw(e, "f", &headers, body.to_vec()).await;
+            assert_service_error(&r, 400, "InvalidRequestContentException");
+            let message = r.json()["message"].as_str().unwrap().to_owned();
+            assert!(message.contains("Invalid UTF-8"), "{message}");
+        }
+        let r = send(
+            e,
+            "POST",
+            "/2021-11-15/functions/f/response-streaming-invocations",
+            &[],
+            body.to_vec(),
+        )
+        .await;
+        assert_service_error(&r, 400, "InvalidRequestContentException");
+    }
+    assert!(texts(&emu, "f").is_empty(), "nothing ran");
     let too_big = vec![b' '; 6_291_457];
     let r = invoke_raw(e, "f", &[], too_big).await;
     assert_service_error(&r, 413, "RequestTooLargeException");

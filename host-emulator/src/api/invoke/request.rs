@@ -250,14 +250,37 @@ pub(super) async fn read_payload(
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ServiceError::new(
+    let not_json = |e: String| {
+        ServiceError::new(
             StatusCode::BAD_REQUEST,
             "InvalidRequestContentException",
             format!("Could not parse request body into json: {e}"),
-        ));
+        )
+    };
+    // Checked as text first: serde_json skips the contents of strings without looking at
+    // their bytes, and Lambda refuses invalid UTF-8 anywhere in the body. (`from_str` does
+    // not check again, so this costs no second pass.)
+    let text = std::str::from_utf8(&payload).map_err(|e| not_json(invalid_utf8(&payload, &e)))?;
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        return Err(not_json(e.to_string()));
     }
     Ok(payload)
+}
+
+/// Lambda's words for the first invalid UTF-8 byte (`Could not parse payload into json:
+/// Invalid UTF-8 start byte 0x97`, or `middle byte` when a sequence starts well but goes on
+/// badly).
+fn invalid_utf8(payload: &[u8], e: &std::str::Utf8Error) -> String {
+    let at = e.valid_up_to();
+    let first = payload.get(at).copied().unwrap_or_default();
+    let (which, byte) = match (e.error_len(), payload.get(at + 1)) {
+        // A valid lead byte followed by a byte that does not continue it.
+        (Some(1), Some(&next)) if (0xc2..=0xf4).contains(&first) => ("middle", next),
+        // A truncated sequence at the end of the body.
+        (None, _) => ("end of input after start", first),
+        _ => ("start", first),
+    };
+    format!("Could not parse payload into json: Invalid UTF-8 {which} byte 0x{byte:02x} at byte {at}")
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ServiceError> {
