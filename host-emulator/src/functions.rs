@@ -203,6 +203,9 @@ impl Functions {
             || r.account
                 .as_ref()
                 .is_some_and(|x| *x != latest.config.account_id)
+            || r.partition
+                .as_deref()
+                .is_some_and(|p| p != crate::arn::partition_of(&latest.config.region))
         {
             return None;
         }

@@ -528,3 +528,56 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
         .map(|o| o.expect("every future completed"))
         .collect()
 }
+
+#[tokio::test]
+async fn names_and_qualifiers_follow_lambdas_patterns() {
+    let emu = start(vec![function("known", "")]).await;
+    let e = emu.endpoint();
+    // A `.` is legal in a name: an unknown one is 404, not a malformed one.
+    let r = invoke_raw(e, "hel.lo", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    // Malformed qualifiers and accounts are 400 ValidationException.
+    let long = format!("known:{}", "q".repeat(129));
+    for name in [
+        "known:a!b",
+        long.as_str(),
+        "12:function:known",
+        "arn:aws:lambda:us-east-1:12:function:known",
+        "arn:aws:lambda:useast1:123456789012:function:known",
+    ] {
+        let r = invoke_raw(e, name, &[], "{}").await;
+        assert_service_error(&r, 400, "ValidationException");
+    }
+    let r = send(
+        e,
+        "POST",
+        "/2015-03-31/functions/known/invocations?Qualifier=a%21b",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_service_error(&r, 400, "ValidationException");
+    // An ARN of another partition than the region's names no function here.
+    let r = invoke_raw(
+        e,
+        "arn:aws-cn:lambda:us-east-1:123456789012:function:known",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    // Reads through a qualifier that does not exist are 404; through one that does, 200.
+    for path in [
+        "/2019-09-30/functions/known:zzz/concurrency",
+        "/2015-03-31/functions/known:zzz/aliases",
+        "/2015-03-31/functions/known:1/versions",
+        "/2015-03-31/functions/known:zzz/aliases/live",
+        "/2021-10-31/functions/known:zzz/urls",
+    ] {
+        let r = send(e, "GET", path, &[], "").await;
+        assert_service_error(&r, 404, "ResourceNotFoundException");
+    }
+    let r = send(e, "GET", "/2019-09-30/functions/known:$LATEST/concurrency", &[], "").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(texts(&emu, "known").is_empty(), "nothing ran");
+}

@@ -82,6 +82,17 @@ pub(super) struct Named {
 }
 
 impl Named {
+    /// Itself, when its qualifier (if any) names a version or alias that exists: reads that
+    /// take a qualified name answer 404 for one that does not.
+    pub fn existing(self) -> Result<Self, ServiceError> {
+        match self.qualifier.as_deref() {
+            Some(q) if self.function.version(q).is_none() && self.function.aliases.get(q).is_none() => {
+                Err(not_found(&self.arn))
+            }
+            _ => Ok(self),
+        }
+    }
+
     /// The version the qualifier names (through an alias, the one it picks now).
     pub fn resolve(&self) -> Result<Arc<FunctionShared>, ServiceError> {
         self.function
@@ -126,7 +137,15 @@ pub(super) fn name_function(
             format!("1 validation error detected: Value '{decoded}' at 'functionName' failed to satisfy constraint: Member must be a function name or ARN"),
         )
     })?;
-    let qualifier = match (&target.qualifier, query_param(req, "Qualifier")) {
+    let parameter = query_param(req, "Qualifier");
+    if let Some(q) = parameter.as_deref().filter(|q| !crate::arn::valid_qualifier_parameter(q)) {
+        return Err(ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!("1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+) and have length less than or equal to 128"),
+        ));
+    }
+    let qualifier = match (&target.qualifier, parameter) {
         (Some(a), Some(b)) if *a != b => return Err(bad_parameter(
             "The derived qualifier from the function name does not match the specified qualifier.",
         )),
@@ -153,6 +172,10 @@ pub(super) fn name_function(
             .account
             .as_ref()
             .is_some_and(|a| *a != config.account_id)
+        || target
+            .partition
+            .as_deref()
+            .is_some_and(|p| p != crate::arn::partition_of(&config.region))
     {
         return Err(not_found(&arn));
     }

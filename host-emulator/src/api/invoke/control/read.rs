@@ -44,7 +44,7 @@ pub(super) fn get(
             Ok(configuration(&version, &arn))
         }
         Operation::Versions(name) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             let all: Vec<(String, Value)> = named
                 .function
                 .all()
@@ -58,7 +58,7 @@ pub(super) fn get(
             page(req, "Versions", all)
         }
         Operation::Aliases(name) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             let of_version = query_param(req, "FunctionVersion");
             let all: Vec<(String, Value)> = named
                 .function
@@ -74,7 +74,7 @@ pub(super) fn get(
             page(req, "Aliases", all)
         }
         Operation::Alias(name, alias) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             let found = named.function.aliases.get(alias).ok_or_else(|| {
                 super::alias_error(AliasError::NotFound {
                     arn: named.function.arn_of(alias),
@@ -83,7 +83,7 @@ pub(super) fn get(
             Ok(alias_configuration(&named.function, alias, &found))
         }
         Operation::Concurrency(name) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             Ok(match named.function.capacity().reserved() {
                 Some(n) => json!({ "ReservedConcurrentExecutions": n }),
                 None => json!({}),

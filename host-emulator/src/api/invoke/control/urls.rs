@@ -69,6 +69,8 @@ pub(super) async fn answer(
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
     let named = name_function(&req, raw_name, functions)?;
+    // A list through a qualifier that does not exist is 404, as Lambda's reads are.
+    let named = if list { named.existing()? } else { named };
     let function = named.function;
     let qualifier = named.qualifier;
     let host = req
