@@ -48,7 +48,8 @@ impl FunctionRef {
             || qualifier.is_some_and(|q| !valid_qualifier(q))
             || account.is_some_and(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
             || region.is_some_and(|r| !valid_region(r))
-            || partition.is_some_and(|p| !p[3..].chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
+            || partition
+                .is_some_and(|p| !p[3..].chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
         {
             return None;
         }
@@ -67,15 +68,15 @@ fn valid_qualifier(q: &str) -> bool {
     q == crate::config::LATEST
         || (!q.is_empty()
             && q.len() <= 128
-            && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            && q.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
 }
 
 /// A `?Qualifier=` as Lambda's model allows it: empty, or at most 128 letters, digits, `$`,
 /// `-` and `_`.
 pub(crate) fn valid_qualifier_parameter(q: &str) -> bool {
     q.len() <= 128
-        && q
-            .bytes()
+        && q.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'$' | b'-' | b'_'))
 }
 
@@ -86,9 +87,7 @@ fn valid_region(r: &str) -> bool {
         return false;
     };
     let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
-    let country_ok = labels
-        .first()
-        .is_some_and(|c| c.len() == 2 && lower(c));
+    let country_ok = labels.first().is_some_and(|c| c.len() == 2 && lower(c));
     let middle_ok = match &labels[..] {
         [_, area] => lower(area),
         [_, special, area] => {
@@ -147,8 +146,12 @@ mod tests {
         assert_eq!(f.partition.as_deref(), Some("aws-cn"));
         assert_eq!(partition_of("cn-north-1"), "aws-cn");
         assert_eq!(partition_of("us-east-1"), "aws");
-        assert!(FunctionRef::parse("arn:aws:lambda:us-gov-west-1:123456789012:function:f").is_some());
-        assert!(FunctionRef::parse("arn:aws:lambda:us-iso-east-1:123456789012:function:f").is_some());
+        assert!(
+            FunctionRef::parse("arn:aws:lambda:us-gov-west-1:123456789012:function:f").is_some()
+        );
+        assert!(
+            FunctionRef::parse("arn:aws:lambda:us-iso-east-1:123456789012:function:f").is_some()
+        );
         for bad in [
             "hello:a!b",
             &format!("hello:{}", "q".repeat(129)),

@@ -458,7 +458,10 @@ fn invoke_fails_on_an_http_error_without_an_aws_error_type() {
     server.join().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("503") && err.contains("upstream down"), "{err}");
+    assert!(
+        err.contains("503") && err.contains("upstream down"),
+        "{err}"
+    );
 }
 
 #[test]

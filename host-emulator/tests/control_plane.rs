@@ -312,7 +312,12 @@ async fn names_page(emu: &Emulator, query: &str) -> (Vec<String>, Option<String>
 
 #[tokio::test]
 async fn a_paginator_skips_nothing_and_never_fails_when_the_list_changes_between_pages() {
-    let emu = start(["a", "b", "c", "d", "e", "f"].map(|n| function(n, "")).into()).await;
+    let emu = start(
+        ["a", "b", "c", "d", "e", "f"]
+            .map(|n| function(n, ""))
+            .into(),
+    )
+    .await;
     let delete = |name: &'static str| {
         let emu = &emu;
         async move {

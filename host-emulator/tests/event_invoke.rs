@@ -236,7 +236,10 @@ async fn a_deleted_functions_throttled_events_and_pending_retries_never_run() {
         queued.push(invoke_event(&emu, "held", None, json!({ "n": n })).await);
     }
     let failing = event(&emu, json!({"fail_times": 5})).await;
-    wait_for_line(&emu, "orders", |l| l.starts_with(&format!("END RequestId: {failing}"))).await;
+    wait_for_line(&emu, "orders", |l| {
+        l.starts_with(&format!("END RequestId: {failing}"))
+    })
+    .await;
 
     for name in ["held", "orders"] {
         let r = call(
@@ -254,7 +257,12 @@ async fn a_deleted_functions_throttled_events_and_pending_retries_never_run() {
     for id in &queued {
         assert_eq!(starts(&emu, "held", id), 0, "{:?}", texts(&emu, "held"));
     }
-    assert_eq!(starts(&emu, "orders", &failing), 1, "{:?}", texts(&emu, "orders"));
+    assert_eq!(
+        starts(&emu, "orders", &failing),
+        1,
+        "{:?}",
+        texts(&emu, "orders")
+    );
     // Dropped with the function: no record goes to its (deleted) destinations.
     assert!(
         !texts(&emu, "dlq").iter().any(|l| l.starts_with("EVENT ")),

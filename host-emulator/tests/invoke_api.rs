@@ -577,7 +577,14 @@ async fn names_and_qualifiers_follow_lambdas_patterns() {
         let r = send(e, "GET", path, &[], "").await;
         assert_service_error(&r, 404, "ResourceNotFoundException");
     }
-    let r = send(e, "GET", "/2019-09-30/functions/known:$LATEST/concurrency", &[], "").await;
+    let r = send(
+        e,
+        "GET",
+        "/2019-09-30/functions/known:$LATEST/concurrency",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(texts(&emu, "known").is_empty(), "nothing ran");
 }
@@ -597,13 +604,37 @@ async fn invoke_async_is_an_event_answered_status_202() {
     assert_eq!(r.status, 202, "{:?}", r.body);
     assert_eq!(r.json(), serde_json::json!({"Status": 202}));
     let id = r.header("x-amzn-requestid").unwrap().to_owned();
-    wait_for_line(&emu, "known", |l| l.starts_with(&format!("REPORT RequestId: {id}"))).await;
+    wait_for_line(&emu, "known", |l| {
+        l.starts_with(&format!("REPORT RequestId: {id}"))
+    })
+    .await;
     // The errors are Invoke's.
-    let r = send(e, "POST", "/2014-11-13/functions/nope/invoke-async/", &[], "{}").await;
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/nope/invoke-async/",
+        &[],
+        "{}",
+    )
+    .await;
     assert_service_error(&r, 404, "ResourceNotFoundException");
-    let r = send(e, "POST", "/2014-11-13/functions/known/invoke-async/", &[], "{x").await;
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/known/invoke-async/",
+        &[],
+        "{x",
+    )
+    .await;
     assert_service_error(&r, 400, "InvalidRequestContentException");
     let too_big = format!("\"{}\"", "x".repeat(1_048_575));
-    let r = send(e, "POST", "/2014-11-13/functions/known/invoke-async/", &[], too_big).await;
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/known/invoke-async/",
+        &[],
+        too_big,
+    )
+    .await;
     assert_service_error(&r, 413, "RequestTooLargeException");
 }

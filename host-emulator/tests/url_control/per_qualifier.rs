@@ -156,9 +156,14 @@ async fn one_url_per_qualifier_each_at_its_own_address() {
     let first = call(&emu, "GET", page, &Value::Null).await.json();
     assert_eq!(first["FunctionUrlConfigs"][0]["FunctionArn"], arn);
     let marker = first["NextMarker"].as_str().expect("a NextMarker");
-    let second = call(&emu, "GET", &format!("{page}&Marker={marker}"), &Value::Null)
-        .await
-        .json();
+    let second = call(
+        &emu,
+        "GET",
+        &format!("{page}&Marker={marker}"),
+        &Value::Null,
+    )
+    .await
+    .json();
     assert_eq!(
         second["FunctionUrlConfigs"][0]["FunctionArn"],
         format!("{arn}:live")

@@ -86,7 +86,9 @@ impl Named {
     /// take a qualified name answer 404 for one that does not.
     pub fn existing(self) -> Result<Self, ServiceError> {
         match self.qualifier.as_deref() {
-            Some(q) if self.function.version(q).is_none() && self.function.aliases.get(q).is_none() => {
+            Some(q)
+                if self.function.version(q).is_none() && self.function.aliases.get(q).is_none() =>
+            {
                 Err(not_found(&self.arn))
             }
             _ => Ok(self),
@@ -138,7 +140,10 @@ pub(super) fn name_function(
         )
     })?;
     let parameter = query_param(req, "Qualifier");
-    if let Some(q) = parameter.as_deref().filter(|q| !crate::arn::valid_qualifier_parameter(q)) {
+    if let Some(q) = parameter
+        .as_deref()
+        .filter(|q| !crate::arn::valid_qualifier_parameter(q))
+    {
         return Err(ServiceError::new(
             StatusCode::BAD_REQUEST,
             "ValidationException",
@@ -303,7 +308,9 @@ fn invalid_utf8(payload: &[u8], e: &std::str::Utf8Error) -> String {
         (None, _) => ("end of input after start", first),
         _ => ("start", first),
     };
-    format!("Could not parse payload into json: Invalid UTF-8 {which} byte 0x{byte:02x} at byte {at}")
+    format!(
+        "Could not parse payload into json: Invalid UTF-8 {which} byte 0x{byte:02x} at byte {at}"
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ServiceError> {
