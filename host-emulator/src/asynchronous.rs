@@ -6,7 +6,8 @@
 //! alias of the emulator, invoked as an `Event` under its own configuration). The
 //! configuration is the one of the qualifier the event was invoked with, read when it was
 //! accepted (see [`crate::event_invoke`]). Throttled events are kept by the scheduler, not
-//! here.
+//! here. Once the function is deleted, its events are dropped: no retry runs and no record
+//! is sent (the function's asynchronous configuration went with it).
 
 use std::sync::{Arc, Weak};
 
@@ -18,6 +19,7 @@ use crate::config::EventInvokeConfig;
 use crate::functions::{EventTarget, Functions};
 use crate::invocation::{Answer, Invocation, Outcome};
 use crate::scheduler::FunctionShared;
+use crate::versions::Function;
 
 /// The longest chain of destination records: the next record is not sent. Lambda stops a
 /// recursive loop after about 16 invocations.
@@ -40,6 +42,7 @@ pub(crate) fn start(
     crate::scheduler::submit(&version, invocation)?;
     let supervisor = Supervisor {
         functions,
+        owner: Arc::downgrade(&target.function),
         function: version,
         config,
     };
@@ -51,6 +54,9 @@ pub(crate) fn start(
 struct Supervisor {
     /// Where destinations are looked up (weak: a sleeping retry keeps no function alive).
     functions: Weak<Functions>,
+    /// The function the event was sent to (weak: a deleted one is dropped with its last
+    /// holder), to drop its retries once it is deleted.
+    owner: Weak<Function>,
     /// The version that runs the event.
     function: Arc<FunctionShared>,
     /// The configuration it runs under.
@@ -91,8 +97,9 @@ impl Supervisor {
             let answer = match (&mut outcome).await {
                 Ok(done) => done.answer,
                 Err(_) => {
-                    // Dropped unanswered: too old while throttled, or the emulator is stopping.
-                    if event.accepted.elapsed() >= config.maximum_event_age {
+                    // Dropped unanswered: too old while throttled, its function deleted (no
+                    // record then: the destinations went with it), or the emulator is stopping.
+                    if !self.deleted() && event.accepted.elapsed() >= config.maximum_event_age {
                         self.give_up(event, attempts - 1, Condition::EventAgeExceeded, None);
                     }
                     return;
@@ -117,8 +124,16 @@ impl Supervisor {
                         self.give_up(event, attempts, condition, Some(&doc));
                         return;
                     }
+                    if self.deleted() {
+                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event failed; not retried: its function was deleted");
+                        return;
+                    }
                     tracing::info!(function = %function.config.name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
                     tokio::time::sleep(pause).await;
+                    if self.deleted() {
+                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event retry dropped: its function was deleted");
+                        return;
+                    }
                     let following = next.0.retry();
                     let (invocation, attempt_outcome) = std::mem::replace(&mut next, following);
                     outcome = attempt_outcome;
@@ -134,6 +149,13 @@ impl Supervisor {
                 Answer::Throttled { .. } | Answer::ServiceError(_) => return,
             }
         }
+    }
+
+    /// Whether the event's function was deleted (`DeleteFunction`): its events run no more.
+    fn deleted(&self) -> bool {
+        self.owner
+            .upgrade()
+            .is_none_or(|f| f.deleted.load(std::sync::atomic::Ordering::Acquire))
     }
 
     /// The event failed for good: counted, logged, and sent to the on-failure destination.

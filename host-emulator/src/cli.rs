@@ -360,7 +360,9 @@ async fn invoke(
             Bytes::from(buf)
         }
         Some(p) => Bytes::from(p.to_owned()),
-        None => Bytes::new(),
+        // As documented: any endpoint gets `{}`, not only Firebox's (which reads an empty
+        // body as `{}` anyway).
+        None => Bytes::from_static(b"{}"),
     };
     let response = match crate::client::invoke(endpoint, name, payload, &options).await {
         Ok(r) => r,
@@ -379,6 +381,15 @@ async fn invoke(
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| response.text());
         eprintln!("firebox: {code} ({}): {message}", response.status.as_u16());
+        return ExitCode::from(EXIT_SERVICE_ERROR);
+    }
+    if !response.status.is_success() {
+        // An HTTP error without an AWS error type (a proxy, another server): still a failure.
+        eprintln!(
+            "firebox: HTTP {}: {}",
+            response.status,
+            response.text().trim_end()
+        );
         return ExitCode::from(EXIT_SERVICE_ERROR);
     }
     let mut out = std::io::stdout().lock();

@@ -6,7 +6,8 @@
 //! `Arc`; a create or a delete writes it. It is never held across an `.await`, and no other
 //! lock is taken while it is held. A deleted function leaves the map at once (the next invoke
 //! gets 404); its schedulers retire their environments as an update's do, so invocations
-//! already running are answered and nothing is cut short.
+//! already running are answered and nothing is cut short, but its throttled events and
+//! pending retries are dropped: a deleted function's code never starts again.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -163,8 +164,10 @@ impl Functions {
     }
 
     /// Removes a function (`DeleteFunction`): invokes find it no more, its versions' schedulers
-    /// retire their environments once their invocations are answered, and its share of the
-    /// account's concurrency goes back to the pool. `None` when there is none by that name.
+    /// retire their environments once their invocations are answered, its throttled events and
+    /// pending retries never run (dropped, with no destination record: its asynchronous
+    /// configuration goes with it), and its share of the account's concurrency goes back to
+    /// the pool. `None` when there is none by that name.
     pub fn delete(&self, name: &str) -> Option<Arc<Function>> {
         let removed = self
             .by_name
@@ -177,9 +180,12 @@ impl Functions {
             let _writes = removed.lock_writes();
             removed.deleted.store(true, Ordering::Release);
             for version in removed.all() {
-                retire(&version);
+                // Gone only when the emulator is shutting down, which stops it anyway.
+                let _ = version.pool.send(PoolMessage::Deleted);
             }
         }
+        // From here nothing more of it is admitted: its throttled events and pending retries
+        // are dropped unrun (logged by its schedulers and `asynchronous`).
         removed.capacity().release();
         Some(removed)
     }
@@ -197,6 +203,9 @@ impl Functions {
             || r.account
                 .as_ref()
                 .is_some_and(|x| *x != latest.config.account_id)
+            || r.partition
+                .as_deref()
+                .is_some_and(|p| p != crate::arn::partition_of(&latest.config.region))
         {
             return None;
         }

@@ -470,4 +470,69 @@ fn serve_warns_about_programs_that_cannot_start() {
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
     }
+/// A one-request HTTP server: answers `status` with `body`, and hands back the request it got
+/// (head and body).
+fn answer_once(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let status = status.to_owned();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // The head, then as many body bytes as Content-Length says.
+        loop {
+            let n = stream.read(&mut buf).unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if got.len() >= end + 4 + length || n == 0 {
+                    break;
+                }
+            } else if n == 0 {
+                break;
+            }
+        }
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        got
+    });
+    (endpoint, server)
+}
+
+#[test]
+fn invoke_fails_on_an_http_error_without_an_aws_error_type() {
+    let (endpoint, server) = answer_once("503 Service Unavailable", "upstream down");
+    let out = invoke(&endpoint, &["hello", "{}"], None);
+    server.join().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("503") && err.contains("upstream down"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invoke_without_a_payload_sends_an_empty_object() {
+    let (endpoint, server) = answer_once("200 OK", "{}");
+    let out = invoke(&endpoint, &["hello"], None);
+    let request = String::from_utf8(server.join().unwrap()).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let body = request.split_once("\r\n\r\n").unwrap().1;
+    assert_eq!(body, "{}", "{request}");
 }

@@ -295,3 +295,60 @@ async fn unknown_names_bad_parameters_and_writes_get_aws_errors() {
     assert_eq!(c["FunctionVersion"], "1");
     emu.shutdown().await;
 }
+
+/// The names of a `ListFunctions` page, and its `NextMarker`.
+async fn names_page(emu: &Emulator, query: &str) -> (Vec<String>, Option<String>) {
+    let r = get(emu, &format!("/2015-03-31/functions/?{query}")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let page = r.json();
+    let names = page["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap().to_owned())
+        .collect();
+    (names, page["NextMarker"].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_paginator_skips_nothing_and_never_fails_when_the_list_changes_between_pages() {
+    let emu = start(
+        ["a", "b", "c", "d", "e", "f"]
+            .map(|n| function(n, ""))
+            .into(),
+    )
+    .await;
+    let delete = |name: &'static str| {
+        let emu = &emu;
+        async move {
+            let path = format!("/2015-03-31/functions/{name}");
+            let r = send(emu.endpoint(), "DELETE", &path, &[], "").await;
+            assert_eq!(r.status, 204, "{:?}", r.body);
+        }
+    };
+    let (names, marker) = names_page(&emu, "MaxItems=2").await;
+    assert_eq!(names, ["a", "b"]);
+    let marker = marker.expect("more follow");
+
+    // The items already listed are deleted: the next page still starts with `c`.
+    delete("a").await;
+    delete("b").await;
+    let (names, marker) = names_page(&emu, &format!("MaxItems=2&Marker={marker}")).await;
+    assert_eq!(names, ["c", "d"]);
+    let marker = marker.expect("more follow");
+
+    // Everything is deleted but the last page's items: they are listed, and the list ends.
+    for name in ["c", "d", "e"] {
+        delete(name).await;
+    }
+    let (names, next) = names_page(&emu, &format!("MaxItems=2&Marker={marker}")).await;
+    assert_eq!(names, ["f"]);
+    assert_eq!(next, None);
+
+    // Nothing left after the marker: an empty last page, not an error.
+    delete("f").await;
+    let (names, next) = names_page(&emu, &format!("MaxItems=2&Marker={marker}")).await;
+    assert!(names.is_empty(), "{names:?}");
+    assert_eq!(next, None);
+    emu.shutdown().await;
+}

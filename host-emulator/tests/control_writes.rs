@@ -138,7 +138,7 @@ async fn aliases_are_created_updated_and_deleted_and_invokes_follow() {
 async fn bad_alias_writes_get_aws_errors_and_change_nothing() {
     let emu = emulator().await;
     let aliases = "/2015-03-31/functions/api/aliases";
-    let cases: [(&str, String, Value, u16, &str, &str); 10] = [
+    let cases: [(&str, String, Value, u16, &str, &str); 12] = [
         (
             "POST",
             aliases.into(),
@@ -212,6 +212,24 @@ async fn bad_alias_writes_get_aws_errors_and_change_nothing() {
             400,
             "InvalidParameterValueException",
             "already names",
+        ),
+        // Routing keys are version numbers (Lambda's model: `[0-9]+`).
+        (
+            "POST",
+            aliases.into(),
+            json!({"Name": "x", "FunctionVersion": "1",
+                   "RoutingConfig": {"AdditionalVersionWeights": {"$LATEST": 0.5}}}),
+            400,
+            "ValidationException",
+            "[0-9]+",
+        ),
+        (
+            "PUT",
+            format!("{aliases}/live"),
+            json!({"RoutingConfig": {"AdditionalVersionWeights": {"$LATEST": 0.5}}}),
+            400,
+            "ValidationException",
+            "[0-9]+",
         ),
         (
             "POST",

@@ -213,3 +213,61 @@ async fn a_throttled_event_older_than_its_maximum_age_goes_to_on_failure_unrun()
     assert!(r.get("responseContext").is_none(), "it never ran: {r}");
     assert_eq!(starts(&emu, "orders", &id), 0);
 }
+
+#[tokio::test]
+async fn a_deleted_functions_throttled_events_and_pending_retries_never_run() {
+    // `held` throttles everything (reserved 0): its events wait in the queue. `orders` fails
+    // its first attempt and would retry after 400 ms. Both are deleted meanwhile.
+    let slow_retries = EventInvokeConfig {
+        retry_delays: [Duration::from_millis(400); 2],
+        ..quick(2)
+    };
+    let emu = start(vec![
+        function("orders", "").event_invoke(slow_retries.clone()),
+        function("held", "")
+            .reserved_concurrency(0)
+            .event_invoke(slow_retries),
+        function("dlq", "print_events"),
+        function("audit", "print_events"),
+    ])
+    .await;
+    let mut queued = Vec::new();
+    for n in 0..3 {
+        queued.push(invoke_event(&emu, "held", None, json!({ "n": n })).await);
+    }
+    let failing = event(&emu, json!({"fail_times": 5})).await;
+    wait_for_line(&emu, "orders", |l| {
+        l.starts_with(&format!("END RequestId: {failing}"))
+    })
+    .await;
+
+    for name in ["held", "orders"] {
+        let r = call(
+            &emu,
+            "DELETE",
+            &format!("/2015-03-31/functions/{name}"),
+            &Value::Null,
+        )
+        .await;
+        assert_eq!(r.status, 204, "{:?}", r.body);
+    }
+    // Without the fix the queued events start at once (the reservation is given back) and the
+    // retry 400 ms later; both well within this wait (nothing can be awaited for "never").
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for id in &queued {
+        assert_eq!(starts(&emu, "held", id), 0, "{:?}", texts(&emu, "held"));
+    }
+    assert_eq!(
+        starts(&emu, "orders", &failing),
+        1,
+        "{:?}",
+        texts(&emu, "orders")
+    );
+    // Dropped with the function: no record goes to its (deleted) destinations.
+    assert!(
+        !texts(&emu, "dlq").iter().any(|l| l.starts_with("EVENT ")),
+        "{:?}",
+        texts(&emu, "dlq")
+    );
+    emu.shutdown().await;
+}

@@ -213,7 +213,7 @@ async fn each_qualifier_runs_its_events_under_its_own_configuration() {
             .len(),
         1
     );
-    assert_eq!(first["NextMarker"], "1");
+    assert!(first["NextMarker"].is_string(), "{first}");
 
     // Delete: gone, and a second delete is 404; the alias's events get the defaults again.
     let live = format!("{PATH}?Qualifier=live");

@@ -114,6 +114,33 @@ async fn bad_bodies_are_refused() {
         .as_str()
         .unwrap()
         .starts_with("Could not parse request body into json"));
+    // Invalid UTF-8 inside a JSON string (lone, overlong, surrogate, truncated, in a key) is
+    // refused as Lambda does, for every invocation type and for the streaming API.
+    for body in [
+        &b"{\"name\":\"\xff\"}"[..],
+        b"{\"name\":\"\xc0\xaf\"}",
+        b"{\"name\":\"\xed\xa0\x80\"}",
+        b"{\"name\":\"\xe2\x82\"}",
+        b"{\"\x97\":1}",
+    ] {
+        for kind in ["RequestResponse", "Event"] {
+            let headers = [("x-amz-invocation-type", kind)];
+            let r = invoke_raw(e, "f", &headers, body.to_vec()).await;
+            assert_service_error(&r, 400, "InvalidRequestContentException");
+            let message = r.json()["message"].as_str().unwrap().to_owned();
+            assert!(message.contains("Invalid UTF-8"), "{message}");
+        }
+        let r = send(
+            e,
+            "POST",
+            "/2021-11-15/functions/f/response-streaming-invocations",
+            &[],
+            body.to_vec(),
+        )
+        .await;
+        assert_service_error(&r, 400, "InvalidRequestContentException");
+    }
+    assert!(texts(&emu, "f").is_empty(), "nothing ran");
     let too_big = vec![b' '; 6_291_457];
     let r = invoke_raw(e, "f", &[], too_big).await;
     assert_service_error(&r, 413, "RequestTooLargeException");
@@ -500,4 +527,114 @@ async fn join_all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F:
         .into_iter()
         .map(|o| o.expect("every future completed"))
         .collect()
+}
+
+#[tokio::test]
+async fn names_and_qualifiers_follow_lambdas_patterns() {
+    let emu = start(vec![function("known", "")]).await;
+    let e = emu.endpoint();
+    // A `.` is legal in a name: an unknown one is 404, not a malformed one.
+    let r = invoke_raw(e, "hel.lo", &[], "{}").await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    // Malformed qualifiers and accounts are 400 ValidationException.
+    let long = format!("known:{}", "q".repeat(129));
+    for name in [
+        "known:a!b",
+        long.as_str(),
+        "12:function:known",
+        "arn:aws:lambda:us-east-1:12:function:known",
+        "arn:aws:lambda:useast1:123456789012:function:known",
+    ] {
+        let r = invoke_raw(e, name, &[], "{}").await;
+        assert_service_error(&r, 400, "ValidationException");
+    }
+    let r = send(
+        e,
+        "POST",
+        "/2015-03-31/functions/known/invocations?Qualifier=a%21b",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_service_error(&r, 400, "ValidationException");
+    // An ARN of another partition than the region's names no function here.
+    let r = invoke_raw(
+        e,
+        "arn:aws-cn:lambda:us-east-1:123456789012:function:known",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    // Reads through a qualifier that does not exist are 404; through one that does, 200.
+    for path in [
+        "/2019-09-30/functions/known:zzz/concurrency",
+        "/2015-03-31/functions/known:zzz/aliases",
+        "/2015-03-31/functions/known:1/versions",
+        "/2015-03-31/functions/known:zzz/aliases/live",
+        "/2021-10-31/functions/known:zzz/urls",
+    ] {
+        let r = send(e, "GET", path, &[], "").await;
+        assert_service_error(&r, 404, "ResourceNotFoundException");
+    }
+    let r = send(
+        e,
+        "GET",
+        "/2019-09-30/functions/known:$LATEST/concurrency",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(texts(&emu, "known").is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn invoke_async_is_an_event_answered_status_202() {
+    let emu = start(vec![function("known", "")]).await;
+    let e = emu.endpoint();
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/known/invoke-async/",
+        &[],
+        r#"{"print": 1}"#,
+    )
+    .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    assert_eq!(r.json(), serde_json::json!({"Status": 202}));
+    let id = r.header("x-amzn-requestid").unwrap().to_owned();
+    wait_for_line(&emu, "known", |l| {
+        l.starts_with(&format!("REPORT RequestId: {id}"))
+    })
+    .await;
+    // The errors are Invoke's.
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/nope/invoke-async/",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_service_error(&r, 404, "ResourceNotFoundException");
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/known/invoke-async/",
+        &[],
+        "{x",
+    )
+    .await;
+    assert_service_error(&r, 400, "InvalidRequestContentException");
+    let too_big = format!("\"{}\"", "x".repeat(1_048_575));
+    let r = send(
+        e,
+        "POST",
+        "/2014-11-13/functions/known/invoke-async/",
+        &[],
+        too_big,
+    )
+    .await;
+    assert_service_error(&r, 413, "RequestTooLargeException");
 }

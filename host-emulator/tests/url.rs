@@ -105,7 +105,13 @@ async fn host_and_path_routes_build_the_2_0_event() {
     assert_eq!(ctx["http"]["userAgent"], "firebox-test");
     assert_eq!(ctx["domainName"], "web.lambda-url.localhost");
     assert_eq!(ctx["domainPrefix"], "web");
-    assert_eq!(ctx["accountId"], "123456789012");
+    // AuthType NONE: Lambda names the caller `anonymous`.
+    assert_eq!(ctx["accountId"], "anonymous");
+    assert!(ctx.get("authorizer").is_none(), "{ctx}");
+    // The headers Lambda's front end adds (plain HTTP on the emulator's port here).
+    assert_eq!(event["headers"]["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(event["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(event["headers"]["x-forwarded-port"], port.to_string());
     assert!(ctx["timeEpoch"].as_u64().unwrap() > 1_600_000_000_000);
     assert!(ctx["time"].as_str().unwrap().ends_with(" +0000"));
     let first_id = ctx["requestId"].as_str().unwrap().to_owned();

@@ -254,7 +254,9 @@ impl Capacity {
 
     /// Gives what the function sets aside (its reservation, or its versions' provisioned
     /// concurrency) back to the account's unreserved pool, for a deleted function. The
-    /// invocations still running keep their permits; nothing is reserved afterwards.
+    /// invocations still running keep their permits; nothing is admitted afterwards (a
+    /// reservation of 0 that the account does not count), so that no throttled event or
+    /// retry of a deleted function ever runs.
     pub(crate) fn release(&self) {
         let account = &self.account;
         // Nothing inside panics; a poisoned lock still guards a consistent pair of numbers.
@@ -270,7 +272,7 @@ impl Capacity {
         account
             .unreserved_limit
             .store(unreserved, Ordering::Release);
-        self.reserved.store(NOT_RESERVED, Ordering::Release);
+        self.reserved.store(0, Ordering::Release);
     }
 
     /// Invocations of this function running now (Lambda's `ConcurrentExecutions`).

@@ -131,6 +131,7 @@ fn start(
         generation: 0,
         retired: None,
         replaced: false,
+        deleted: false,
         _code_watch: code_watch,
     };
     (shared, tokio::spawn(pool.run()))

@@ -135,6 +135,9 @@ pub(crate) enum PoolMessage {
     /// Another scheduler runs these settings' successor: retire every environment, start no
     /// provisioned ones, and end once nothing can reach this scheduler.
     Replaced,
+    /// The function was deleted (`DeleteFunction`): as [`PoolMessage::Replaced`], and its
+    /// throttled events are dropped, never run (as are events throttled from now on).
+    Deleted,
     /// The version's provisioned concurrency is now this many environments
     /// (`PutProvisionedConcurrencyConfig` and the rest): more are started, or the extra ones
     /// become on-demand environments (stopped at once when idle).
@@ -178,13 +181,17 @@ enum Change {
     Code,
     /// `UpdateFunctionConfiguration` replaced the settings.
     Settings,
+    /// `DeleteFunction` removed the function.
+    Deleted,
 }
 
 impl Change {
-    fn what(self) -> &'static str {
+    /// Why environments are retired, as the log says it.
+    fn why(self) -> &'static str {
         match self {
-            Self::Code => "code",
-            Self::Settings => "settings",
+            Self::Code => "its code changed",
+            Self::Settings => "its settings changed",
+            Self::Deleted => "its function was deleted",
         }
     }
 }
@@ -209,6 +216,8 @@ struct Pool {
     retired: Option<Change>,
     /// Another scheduler runs the settings' successor ([`PoolMessage::Replaced`]).
     replaced: bool,
+    /// The function was deleted ([`PoolMessage::Deleted`]): events are dropped, not kept.
+    deleted: bool,
     /// The task watching the code, if reloading is on.
     _code_watch: Option<AbortOnDrop>,
 }
@@ -326,6 +335,14 @@ impl Pool {
                 self.replaced = true;
                 self.retire_all(Change::Settings);
             }
+            PoolMessage::Deleted => {
+                self.replaced = true;
+                self.deleted = true;
+                for event in std::mem::take(&mut self.deferred) {
+                    self.drop_deleted(event);
+                }
+                self.retire_all(Change::Deleted);
+            }
             PoolMessage::Provision(n) => self.provision(n),
         }
     }
@@ -357,7 +374,11 @@ impl Pool {
                 finishing += 1;
             }
         }
-        tracing::info!(function = %self.shared.config.name, version = self.shared.config.version(), "{} changed: new invocations start new environments ({stopped} idle environments stopped, {finishing} ending after their invocations)", change.what());
+        if change == Change::Deleted {
+            tracing::info!(function = %self.shared.config.name, version = self.shared.config.version(), "function deleted: its environments end ({stopped} idle environments stopped, {finishing} ending after their invocations)");
+        } else {
+            tracing::info!(function = %self.shared.config.name, version = self.shared.config.version(), "{}: new invocations start new environments ({stopped} idle environments stopped, {finishing} ending after their invocations)", change.why());
+        }
     }
 
     fn on_gone(&mut self, id: EnvId, reason: String) {
@@ -374,8 +395,8 @@ impl Pool {
                 tracing::info!(function = %self.shared.config.name, env = id, "environment reclaimed: idle for more than {:?}", self.shared.config.idle_timeout);
             }
             Some(Retire::CodeChanged | Retire::CodeChangedBusy) => {
-                let what = self.retired.map_or("code", Change::what);
-                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: its {what} changed");
+                let why = self.retired.map_or("its code changed", Change::why);
+                tracing::info!(function = %self.shared.config.name, env = id, kind = entry.kind.as_str(), "environment retired: {why}");
             }
             Some(Retire::Deprovisioned) => {
                 tracing::info!(function = %self.shared.config.name, env = id, "environment stopped: provisioned concurrency lowered");
@@ -409,7 +430,13 @@ impl Pool {
                     && entry.retiring.is_none()
                     && self.shared.idle.take_if_idle_since(*id, slots, cutoff)
                 {
-                    entry.retiring = Some(Retire::Reclaimed);
+                    // In a replaced scheduler it is retired (by the update or the
+                    // deletion), not reclaimed for being idle.
+                    entry.retiring = Some(if self.replaced {
+                        Retire::CodeChanged
+                    } else {
+                        Retire::Reclaimed
+                    });
                     tracing::debug!(function = %self.shared.config.name, env = id, "reclaiming idle environment");
                     let _ = entry.tx.send(EnvCommand::Shutdown);
                 }
@@ -445,12 +472,21 @@ impl Pool {
     fn throttle(&mut self, mut invocation: Invocation, reason: &'static str) {
         self.shared.metrics.record_throttle(reason);
         invocation.permit = None;
-        if invocation.is_event() {
+        if invocation.is_event() && self.deleted {
+            self.drop_deleted(invocation);
+        } else if invocation.is_event() {
             tracing::debug!(function = %self.shared.config.name, request_id = %invocation.request_id, reason, "event throttled; kept for a retry");
             self.deferred.push_back(invocation);
         } else {
             invocation.finish(Answer::Throttled { reason }, None);
         }
+    }
+
+    /// Drops an event of a deleted function unrun. Its supervisor (`asynchronous`) sends no
+    /// record: the function's asynchronous configuration went with it.
+    fn drop_deleted(&self, event: Invocation) {
+        tracing::warn!(function = %self.shared.config.name, request_id = %event.request_id, "event dropped: its function was deleted");
+        drop(event);
     }
 
     /// Retries throttled events while there is room.

@@ -1,7 +1,9 @@
 //! An HTTP request as a function URL delivers it: payload format 2.0 (`rawPath`,
 //! `rawQueryString`, cookies split out, lower-case headers with repeated values joined by
 //! commas, decoded query parameters, `requestContext` with a fresh request id and time, the
-//! body as text or base64).
+//! body as text or base64), with the `x-forwarded-*` headers Lambda adds and its
+//! `accountId`: `anonymous` for `AuthType` `NONE`, the caller's for `AWS_IAM` (with
+//! `authorizer.iam`).
 
 use base64::Engine;
 use http::HeaderMap;
@@ -18,9 +20,55 @@ pub(crate) struct RequestParts<'a> {
     pub body: &'a [u8],
     pub source_ip: String,
     pub domain_name: String,
-    pub account_id: &'a str,
+    pub caller: Caller<'a>,
     pub request_id: &'a str,
     pub now_ms: u64,
+}
+
+/// Who calls the URL, as its `AuthType` makes it known.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller<'a> {
+    /// `NONE`: an anonymous caller (`accountId` `anonymous`).
+    Anonymous,
+    /// `AWS_IAM`: a signed caller of this account (`authorizer.iam`).
+    Iam { account_id: &'a str },
+}
+
+/// Adds the headers Lambda's front end adds to a function URL request: `x-forwarded-for`
+/// (the client's address after any the client sent), `x-forwarded-proto` and
+/// `x-forwarded-port` (the scheme and port the client reached: plain HTTP here, where Lambda
+/// has HTTPS on 443). Lambda's `x-amzn-tls-*` headers are not added: there is no TLS.
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, source_ip: &str) {
+    let forwarded_for = match headers.get("x-forwarded-for").map(|v| v.to_str()) {
+        Some(Ok(before)) if !before.trim().is_empty() => format!("{before}, {source_ip}"),
+        _ => source_ip.to_owned(),
+    };
+    let port = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map(|(_, port)| port)
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("80")
+        .to_owned();
+    for (name, value) in [
+        ("x-forwarded-for", forwarded_for),
+        ("x-forwarded-proto", "http".to_owned()),
+        ("x-forwarded-port", port),
+    ] {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// The access key id of a SigV4 `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/lambda/aws4_request, ...`).
+fn access_key(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.split_once("Credential=")?.1;
+    let key = credential.split('/').next()?.trim();
+    (!key.is_empty()).then(|| key.to_owned())
 }
 
 /// Builds the payload format 2.0 event.
@@ -65,7 +113,10 @@ pub(crate) fn build(p: &RequestParts<'_>) -> Value {
         "rawQueryString": p.raw_query,
         "headers": headers,
         "requestContext": {
-            "accountId": p.account_id,
+            "accountId": match p.caller {
+                Caller::Anonymous => "anonymous",
+                Caller::Iam { account_id } => account_id,
+            },
             "apiId": domain_prefix,
             "domainName": p.domain_name,
             "domainPrefix": domain_prefix,
@@ -84,6 +135,13 @@ pub(crate) fn build(p: &RequestParts<'_>) -> Value {
         },
         "isBase64Encoded": false,
     });
+    if let Caller::Iam { account_id } = p.caller {
+        let mut iam = json!({ "accountId": account_id });
+        if let Some(key) = access_key(p.headers) {
+            iam["accessKey"] = key.into();
+        }
+        event["requestContext"]["authorizer"] = json!({ "iam": iam });
+    }
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
     }
@@ -184,7 +242,7 @@ mod tests {
             body: &[0, 159, 146, 150],
             source_ip: "127.0.0.1".into(),
             domain_name: "fn.lambda-url.localhost".into(),
-            account_id: "123456789012",
+            caller: Caller::Anonymous,
             request_id: "rid",
             now_ms: 1_583_348_638_390,
         });
@@ -202,6 +260,45 @@ mod tests {
             "04/Mar/2020:19:03:58 +0000"
         );
         assert_eq!(event["requestContext"]["domainPrefix"], "fn");
+        assert_eq!(event["requestContext"]["accountId"], "anonymous");
+        assert!(event["requestContext"].get("authorizer").is_none());
+    }
+
+    #[test]
+    fn forwarded_headers_and_an_iam_caller() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:9001".parse().unwrap());
+        headers.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        headers.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/lambda/aws4_request, \
+             SignedHeaders=host, Signature=abc"
+                .parse()
+                .unwrap(),
+        );
+        add_forwarded(&mut headers, "127.0.0.1");
+        assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-forwarded-port"], "9001");
+        let event = build(&RequestParts {
+            method: "GET",
+            raw_path: "/",
+            raw_query: "",
+            headers: &headers,
+            body: &[],
+            source_ip: "127.0.0.1".into(),
+            domain_name: "fn.lambda-url.localhost".into(),
+            caller: Caller::Iam {
+                account_id: "123456789012",
+            },
+            request_id: "rid",
+            now_ms: 0,
+        });
+        let context = &event["requestContext"];
+        assert_eq!(context["accountId"], "123456789012");
+        assert_eq!(context["authorizer"]["iam"]["accountId"], "123456789012");
+        assert_eq!(context["authorizer"]["iam"]["accessKey"], "AKIDEXAMPLE");
     }
 
     #[test]

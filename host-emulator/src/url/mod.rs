@@ -148,13 +148,14 @@ async fn serve(
 ) -> Response<ResponseBody> {
     // The URL invokes the version its qualifier picks now (`DeleteAlias` takes the alias's
     // URL with it, as on Lambda).
-    let Some((function, url)) = functions.get(&target.name).and_then(|f| {
-        let url = match target.qualifier.as_deref() {
+    let Some((function, url, auth_type)) = functions.get(&target.name).and_then(|f| {
+        let FunctionUrl {
+            config, auth_type, ..
+        } = match target.qualifier.as_deref() {
             None => f.urls.unqualified(),
             Some(q) => f.url(Some(q)),
-        }?
-        .config;
-        Some((f.resolve(url.qualifier.as_deref())?, url))
+        }?;
+        Some((f.resolve(config.qualifier.as_deref())?, config, auth_type))
     }) else {
         let named = match &target.qualifier {
             Some(q) => format!("{}:{q}", target.name),
@@ -183,15 +184,25 @@ async fn serve(
         }
         Err(BodyError::Read(_)) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
     };
+    let source_ip = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    event::add_forwarded(&mut parts.headers, &source_ip);
+    let caller = match auth_type {
+        // Anyone may call it: Lambda names no account.
+        AuthType::None => event::Caller::Anonymous,
+        // The signature is not checked; the caller is taken to be of the emulator's account.
+        AuthType::AwsIam => event::Caller::Iam {
+            account_id: &function.config.account_id,
+        },
+    };
     let event = event::build(&event::RequestParts {
         method: parts.method.as_str(),
         raw_path: &target.raw_path,
         raw_query: parts.uri.query().unwrap_or_default(),
         headers: &parts.headers,
         body: &body,
-        source_ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+        source_ip,
         domain_name: target.domain.clone(),
-        account_id: &function.config.account_id,
+        caller,
         request_id,
         now_ms: crate::ids::unix_millis(),
     });

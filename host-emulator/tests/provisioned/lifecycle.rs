@@ -90,7 +90,7 @@ async fn a_version_gets_environments_ready_before_its_invokes_and_gives_them_bac
         paged["ProvisionedConcurrencyConfigs"][0]["FunctionArn"],
         arns[0]
     );
-    assert_eq!(paged["NextMarker"], "1");
+    assert!(paged["NextMarker"].is_string(), "{paged}");
     assert_eq!(unreserved(&emu).await, 107);
 
     // Lowering stops an idle provisioned environment.

@@ -288,3 +288,55 @@ fn boto3_changes_aliases_and_reserved_concurrency() -> TestResult {
         Ok(())
     })
 }
+
+/// boto3's `invoke_async` (the deprecated `InvokeAsync`): 202 with `Status: 202`, and the
+/// event runs in the background as an `Event` invocation.
+#[test]
+fn boto3_invoke_async_runs_an_event() -> TestResult {
+    EMU.run(|emu| async move {
+        let script = r#"
+import json, sys, boto3
+c = boto3.client("lambda", endpoint_url=sys.argv[1])
+r = c.invoke_async(FunctionName="hello", InvokeArgs=b'{"name": "async"}')
+print(json.dumps({"status": r["Status"], "http": r["ResponseMetadata"]["HTTPStatusCode"],
+                  "request_id": r["ResponseMetadata"]["RequestId"]}))
+"#;
+        let output = tokio::process::Command::new(deps::python()?)
+            .args(["-c", script, emu.endpoint()])
+            .env("AWS_ACCESS_KEY_ID", "AKIDFIREBOXE2E")
+            .env("AWS_SECRET_ACCESS_KEY", "firebox-e2e-secret")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_LAMBDA")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_str(stdout.trim())?;
+        assert_eq!(report["status"], 202, "{report}");
+        assert_eq!(report["http"], 202, "{report}");
+        let id = report["request_id"].as_str().unwrap_or_default().to_owned();
+        assert!(!id.is_empty(), "{report}");
+        let prefix = format!("REPORT RequestId: {id}");
+        wait_for(
+            format!("{prefix} in hello's log"),
+            Duration::from_secs(10),
+            || {
+                emu.logs("hello")
+                    .into_iter()
+                    .find(|l| l.text.starts_with(&prefix))
+            },
+        )
+        .await?;
+        Ok(())
+    })
+}

@@ -113,6 +113,17 @@ async fn handle(
                 Err(e) => Err(e),
             }
         }
+        // The deprecated `InvokeAsync`: an `Event` invocation answered `{"Status":202}`.
+        ["", "2014-11-13", "functions", name, "invoke-async"]
+        | ["", "2014-11-13", "functions", name, "invoke-async", ""]
+            if !name.is_empty() =>
+        {
+            let name = (*name).to_owned();
+            match check_post(&req, &path) {
+                Ok(()) => invoke_async(req, &name, functions, &request_id).await,
+                Err(e) => Err(e),
+            }
+        }
         ["", "metrics"] if req.method() == Method::GET => {
             return crate::metrics::response(functions).await;
         }
@@ -226,6 +237,44 @@ fn shutting_down() -> ServiceError {
     )
 }
 
+/// Hands an accepted `Event` invocation to its function's queue (`asynchronous`).
+fn start_event(
+    prepared: request::Prepared,
+    payload: Bytes,
+    functions: &Arc<Functions>,
+    request_id: &str,
+) -> Result<(), ServiceError> {
+    let function = prepared.function.clone();
+    let target = prepared.event_target();
+    let (mut invocation, outcome) =
+        Invocation::event(request_id.to_owned(), payload, prepared.arn.clone());
+    prepared.fill(&mut invocation);
+    let functions = Arc::downgrade(functions);
+    crate::asynchronous::start(functions, &target, function, invocation, outcome)
+        .map_err(|()| shutting_down())
+}
+
+/// `InvokeAsync` (deprecated, still served by Lambda): the body is the event, run as an
+/// `Event` invocation under the same limits and errors; answered 202 `{"Status":202}`.
+async fn invoke_async(
+    req: Request<RequestBody>,
+    raw_name: &str,
+    functions: &Arc<Functions>,
+    request_id: &str,
+) -> Result<Response<ResponseBody>, ServiceError> {
+    let mut prepared = prepare(&req, raw_name, functions)?;
+    // Whatever the headers say: `InvokeAsync` has no invocation type and no log tail.
+    prepared.invocation_type = InvocationType::Event;
+    prepared.tail = false;
+    let payload = read_payload(req, InvocationType::Event).await?;
+    start_event(prepared, payload, functions, request_id)?;
+    Ok(answer(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"Status":202}"#),
+        request_id,
+    ))
+}
+
 /// `Invoke`: a buffered answer (a streamed response is buffered up to the 6 MB limit).
 async fn invoke(
     req: Request<RequestBody>,
@@ -240,14 +289,7 @@ async fn invoke(
     }
     let payload = read_payload(req, invocation_type).await?;
     if invocation_type == InvocationType::Event {
-        let function = prepared.function.clone();
-        let target = prepared.event_target();
-        let (mut invocation, outcome) =
-            Invocation::event(request_id.to_owned(), payload, prepared.arn.clone());
-        prepared.fill(&mut invocation);
-        let functions = Arc::downgrade(functions);
-        crate::asynchronous::start(functions, &target, function, invocation, outcome)
-            .map_err(|()| shutting_down())?;
+        start_event(prepared, payload, functions, request_id)?;
         return Ok(answer(StatusCode::ACCEPTED, Bytes::new(), request_id));
     }
     let function = prepared.function.clone();

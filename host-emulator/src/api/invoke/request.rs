@@ -82,6 +82,19 @@ pub(super) struct Named {
 }
 
 impl Named {
+    /// Itself, when its qualifier (if any) names a version or alias that exists: reads that
+    /// take a qualified name answer 404 for one that does not.
+    pub fn existing(self) -> Result<Self, ServiceError> {
+        match self.qualifier.as_deref() {
+            Some(q)
+                if self.function.version(q).is_none() && self.function.aliases.get(q).is_none() =>
+            {
+                Err(not_found(&self.arn))
+            }
+            _ => Ok(self),
+        }
+    }
+
     /// The version the qualifier names (through an alias, the one it picks now).
     pub fn resolve(&self) -> Result<Arc<FunctionShared>, ServiceError> {
         self.function
@@ -126,7 +139,18 @@ pub(super) fn name_function(
             format!("1 validation error detected: Value '{decoded}' at 'functionName' failed to satisfy constraint: Member must be a function name or ARN"),
         )
     })?;
-    let qualifier = match (&target.qualifier, query_param(req, "Qualifier")) {
+    let parameter = query_param(req, "Qualifier");
+    if let Some(q) = parameter
+        .as_deref()
+        .filter(|q| !crate::arn::valid_qualifier_parameter(q))
+    {
+        return Err(ServiceError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            format!("1 validation error detected: Value '{q}' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+) and have length less than or equal to 128"),
+        ));
+    }
+    let qualifier = match (&target.qualifier, parameter) {
         (Some(a), Some(b)) if *a != b => return Err(bad_parameter(
             "The derived qualifier from the function name does not match the specified qualifier.",
         )),
@@ -153,6 +177,10 @@ pub(super) fn name_function(
             .account
             .as_ref()
             .is_some_and(|a| *a != config.account_id)
+        || target
+            .partition
+            .as_deref()
+            .is_some_and(|p| p != crate::arn::partition_of(&config.region))
     {
         return Err(not_found(&arn));
     }
@@ -250,14 +278,39 @@ pub(super) async fn read_payload(
     if payload.iter().all(u8::is_ascii_whitespace) {
         return Ok(Bytes::from_static(b"{}"));
     }
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
-        return Err(ServiceError::new(
+    let not_json = |e: String| {
+        ServiceError::new(
             StatusCode::BAD_REQUEST,
             "InvalidRequestContentException",
             format!("Could not parse request body into json: {e}"),
-        ));
+        )
+    };
+    // Checked as text first: serde_json skips the contents of strings without looking at
+    // their bytes, and Lambda refuses invalid UTF-8 anywhere in the body. (`from_str` does
+    // not check again, so this costs no second pass.)
+    let text = std::str::from_utf8(&payload).map_err(|e| not_json(invalid_utf8(&payload, &e)))?;
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        return Err(not_json(e.to_string()));
     }
     Ok(payload)
+}
+
+/// Lambda's words for the first invalid UTF-8 byte (`Could not parse payload into json:
+/// Invalid UTF-8 start byte 0x97`, or `middle byte` when a sequence starts well but goes on
+/// badly).
+fn invalid_utf8(payload: &[u8], e: &std::str::Utf8Error) -> String {
+    let at = e.valid_up_to();
+    let first = payload.get(at).copied().unwrap_or_default();
+    let (which, byte) = match (e.error_len(), payload.get(at + 1)) {
+        // A valid lead byte followed by a byte that does not continue it.
+        (Some(1), Some(&next)) if (0xc2..=0xf4).contains(&first) => ("middle", next),
+        // A truncated sequence at the end of the body.
+        (None, _) => ("end of input after start", first),
+        _ => ("start", first),
+    };
+    format!(
+        "Could not parse payload into json: Invalid UTF-8 {which} byte 0x{byte:02x} at byte {at}"
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ServiceError> {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::super::request::name_function;
 use super::super::{Functions, ServiceError};
-use super::read::page;
+use super::paging::page;
 use super::write::read_json;
 use super::Answer;
 use crate::config::LATEST;
@@ -99,11 +99,11 @@ pub(super) async fn answer(
     let q = qualifier.as_deref().unwrap_or(LATEST).to_owned();
     match (list, method.as_str()) {
         (true, "GET") => {
-            let all: Vec<Value> = function
+            let all: Vec<(String, Value)> = function
                 .event_invoke
                 .all()
                 .iter()
-                .map(|(q, stored)| shown(q, stored))
+                .map(|(q, stored)| (super::paging::qualifier_key(q), shown(q, stored)))
                 .collect();
             page(&req, "FunctionEventInvokeConfigs", all).map(Answer::ok)
         }

@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use super::super::request::{percent_decode_bytes, query_param};
 use super::super::{bad_parameter, Functions, ServiceError};
 use super::functions::{too_large, zip_file, MAX_REQUEST_BYTES};
+use super::paging::page;
 use super::policy::require;
-use super::read::page;
 use super::write::{read_json, read_json_within};
 use super::Answer;
 use crate::layer_versions::{
@@ -112,7 +112,12 @@ pub(super) async fn answer(
             let all = layers
                 .versions(&name, runtime.as_deref(), architecture.as_deref())
                 .iter()
-                .map(|v| version_json(v, false))
+                .map(|v| {
+                    (
+                        super::paging::descending_key(v.version),
+                        version_json(v, false),
+                    )
+                })
                 .collect();
             page(&req, "LayerVersions", all).map(Answer::ok)
         }
@@ -224,11 +229,12 @@ fn list_layers(req: &Request<RequestBody>, layers: &LayerVersions) -> Result<Val
         .latest(runtime.as_deref(), architecture.as_deref())
         .iter()
         .map(|v| {
-            json!({
+            let shown = json!({
                 "LayerName": v.name,
                 "LayerArn": v.layer_arn,
                 "LatestMatchingVersion": version_json(v, false),
-            })
+            });
+            (v.name.clone(), shown)
         })
         .collect();
     page(req, "Layers", all)

@@ -33,6 +33,7 @@
 mod event_invoke;
 mod functions;
 mod layers;
+mod paging;
 mod policy;
 mod provisioned;
 mod read;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::super::request::{name_function, query_param};
 use super::super::{Functions, ServiceError};
-use super::read::page;
+use super::paging::page;
 use super::write::read_json;
 use super::Answer;
 use crate::provisioned::{ProvisionedConcurrency, ProvisionedError};
@@ -35,13 +35,13 @@ pub(super) async fn answer(
     let named = name_function(&req, raw_name, functions)?;
     let function = named.function;
     if req.method() == "GET" && query_param(&req, "List").is_some() {
-        let all: Vec<Value> = crate::provisioned::all(&function)
+        let all: Vec<(String, Value)> = crate::provisioned::all(&function)
             .await
             .iter()
             .map(|(q, p)| {
                 let mut v = shown(p);
                 v["FunctionArn"] = function.arn_of(q).into();
-                v
+                (super::paging::qualifier_key(q), v)
             })
             .collect();
         return page(&req, "ProvisionedConcurrencyConfigs", all).map(Answer::ok);

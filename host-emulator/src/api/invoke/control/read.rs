@@ -10,14 +10,13 @@ use serde_json::{json, Value};
 
 use super::super::request::{name_function, not_found, query_param};
 use super::super::{bad_parameter, Functions, ServiceError};
+use super::paging::{page, qualifier_key};
 use super::Operation;
 use crate::aliases::{Alias, AliasError};
 use crate::config::FunctionConfig;
 use crate::scheduler::FunctionShared;
 use crate::versions::Function;
 
-/// Lambda's page size for the list operations.
-const PAGE: usize = 50;
 /// Lambda's ephemeral storage default, in MB (`/tmp` here is not limited).
 const EPHEMERAL_STORAGE_MB: u32 = 512;
 
@@ -45,30 +44,37 @@ pub(super) fn get(
             Ok(configuration(&version, &arn))
         }
         Operation::Versions(name) => {
-            let named = name_function(req, name, functions)?;
-            let all: Vec<Value> = named
+            let named = name_function(req, name, functions)?.existing()?;
+            let all: Vec<(String, Value)> = named
                 .function
                 .all()
                 .iter()
-                .map(|v| configuration(v, &v.config.qualified_arn(v.config.version())))
+                .map(|v| {
+                    let version = v.config.version();
+                    let shown = configuration(v, &v.config.qualified_arn(version));
+                    (qualifier_key(version), shown)
+                })
                 .collect();
             page(req, "Versions", all)
         }
         Operation::Aliases(name) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             let of_version = query_param(req, "FunctionVersion");
-            let all: Vec<Value> = named
+            let all: Vec<(String, Value)> = named
                 .function
                 .aliases
                 .all()
                 .iter()
                 .filter(|(_, a)| of_version.as_ref().is_none_or(|v| *v == a.config.version))
-                .map(|(name, alias)| alias_configuration(&named.function, name, alias))
+                .map(|(name, alias)| {
+                    let shown = alias_configuration(&named.function, name, alias);
+                    (name.clone(), shown)
+                })
                 .collect();
             page(req, "Aliases", all)
         }
         Operation::Alias(name, alias) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             let found = named.function.aliases.get(alias).ok_or_else(|| {
                 super::alias_error(AliasError::NotFound {
                     arn: named.function.arn_of(alias),
@@ -77,7 +83,7 @@ pub(super) fn get(
             Ok(alias_configuration(&named.function, alias, &found))
         }
         Operation::Concurrency(name) => {
-            let named = name_function(req, name, functions)?;
+            let named = name_function(req, name, functions)?.existing()?;
             Ok(match named.function.capacity().reserved() {
                 Some(n) => json!({ "ReservedConcurrentExecutions": n }),
                 None => json!({}),
@@ -248,54 +254,20 @@ fn list_functions(
         }
     };
     let mut all = Vec::new();
-    for (_, function) in functions.all() {
+    for (name, function) in functions.all() {
         if all_versions {
             for v in function.all() {
-                all.push(configuration(
-                    &v,
-                    &v.config.qualified_arn(v.config.version()),
-                ));
+                let version = v.config.version();
+                // NUL sorts before any character of a name: a function's versions together.
+                let key = format!("{name}\u{0}{}", qualifier_key(version));
+                all.push((key, configuration(&v, &v.config.qualified_arn(version))));
             }
         } else {
             let latest = function.latest();
-            all.push(configuration(&latest, &latest.config.arn()));
+            all.push((name, configuration(&latest, &latest.config.arn())));
         }
     }
     page(req, "Functions", all)
-}
-
-/// One page of a list: `MaxItems` (1 to 10,000; at most 50 are returned) from `Marker` (the
-/// `NextMarker` of the previous page).
-pub(super) fn page(
-    req: &Request<RequestBody>,
-    key: &str,
-    all: Vec<Value>,
-) -> Result<Value, ServiceError> {
-    let max = match query_param(req, "MaxItems") {
-        None => PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n @ 1..=10_000) => n.min(PAGE),
-            _ => {
-                return Err(bad_parameter(format!(
-                    "MaxItems `{text}` is not valid: use 1 to 10000"
-                )))
-            }
-        },
-    };
-    let start = match query_param(req, "Marker") {
-        None => 0,
-        Some(marker) => marker
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= all.len())
-            .ok_or_else(|| bad_parameter(format!("Marker `{marker}` is not valid")))?,
-    };
-    let end = (start + max).min(all.len());
-    let mut body = json!({ key: all[start..end] });
-    if end < all.len() {
-        body["NextMarker"] = end.to_string().into();
-    }
-    Ok(body)
 }
 
 fn account_settings(functions: &Functions) -> Value {

@@ -7,13 +7,14 @@
 //! every HTTP client reaches without name resolution.
 
 use crate::api::RequestBody;
+use crate::config::LATEST;
 use http::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::super::request::name_function;
 use super::super::{bad_parameter, Functions, ServiceError};
-use super::read::page;
+use super::paging::page;
 use super::write::read_json;
 use super::Answer;
 use crate::url::{
@@ -68,6 +69,8 @@ pub(super) async fn answer(
     functions: &Functions,
 ) -> Result<Answer, ServiceError> {
     let named = name_function(&req, raw_name, functions)?;
+    // A list through a qualifier that does not exist is 404, as Lambda's reads are.
+    let named = if list { named.existing()? } else { named };
     let function = named.function;
     let qualifier = named.qualifier;
     let host = req
@@ -80,7 +83,15 @@ pub(super) async fn answer(
     let method = req.method().as_str().to_owned();
     match (list, method.as_str()) {
         (true, "GET") => {
-            let all: Vec<Value> = function.urls.all().iter().map(shown).collect();
+            let all: Vec<(String, Value)> = function
+                .urls
+                .all()
+                .iter()
+                .map(|url| {
+                    let q = url.config.qualifier.as_deref().unwrap_or(LATEST);
+                    (super::paging::qualifier_key(q), shown(url))
+                })
+                .collect();
             page(&req, "FunctionUrlConfigs", all).map(Answer::ok)
         }
         (false, "GET") => {

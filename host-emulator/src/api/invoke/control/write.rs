@@ -54,6 +54,26 @@ struct RoutingConfig {
     additional_version_weights: BTreeMap<String, f64>,
 }
 
+impl RoutingConfig {
+    /// The weights, once every key is a version number, as Lambda's model wants
+    /// (`AdditionalVersionWeights` keys match `[0-9]+`; `$LATEST` is refused).
+    fn checked(self) -> Result<BTreeMap<String, f64>, ServiceError> {
+        for version in self.additional_version_weights.keys() {
+            if version.is_empty()
+                || version.len() > 1024
+                || !version.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(ServiceError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    format!("1 validation error detected: Value '{version}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+]"),
+                ));
+            }
+        }
+        Ok(self.additional_version_weights)
+    }
+}
+
 /// `PutFunctionConcurrency`'s body.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -73,7 +93,8 @@ pub(super) async fn create_alias(
         version: body.function_version,
         additional_version_weights: body
             .routing_config
-            .map(|r| r.additional_version_weights)
+            .map(RoutingConfig::checked)
+            .transpose()?
             .unwrap_or_default(),
     };
     let alias = function
@@ -97,7 +118,10 @@ pub(super) async fn update_alias(
     let update = AliasUpdate {
         version: body.function_version,
         description: body.description,
-        additional_version_weights: body.routing_config.map(|r| r.additional_version_weights),
+        additional_version_weights: body
+            .routing_config
+            .map(RoutingConfig::checked)
+            .transpose()?,
         revision_id: body.revision_id,
     };
     let alias = function.update_alias(name, update).map_err(alias_error)?;
