@@ -470,6 +470,8 @@ fn serve_warns_about_programs_that_cannot_start() {
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
     }
+}
+
 /// A one-request HTTP server: answers `status` with `body`, and hands back the request it got
 /// (head and body).
 fn answer_once(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<Vec<u8>>) {
