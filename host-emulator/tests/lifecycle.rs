@@ -500,3 +500,72 @@ async fn emulator_struct_is_usable_from_builder_directly() {
         .to_string();
     assert!(err.contains("twin") && err.contains("twice"), "{err}");
 }
+
+/// A function whose bootstrap daemonises a helper (`setsid`, then orphaned) before it starts
+/// the runtime, as a bootstrap that starts a sidecar does; the helper writes its pid to `pids`.
+fn daemonising(name: &str, pids: &std::path::Path) -> FunctionConfig {
+    let script = format!(
+        "setsid sh -c 'sleep 1001 & echo $! > {p}' & exec {PYTHON} -u '{r}'",
+        p = pids.display(),
+        r = runtime_script()
+    );
+    FunctionConfig::new(name)
+        .command(["/bin/sh", "-c", script.as_str()])
+        .timeout(Duration::from_secs(3))
+}
+
+/// The pid the daemonised helper wrote, once it has (bounded wait).
+async fn daemon_pid(pids: &std::path::Path) -> i64 {
+    let mut pid = None;
+    wait_until("the helper's pid", Duration::from_secs(30), || {
+        pid = std::fs::read_to_string(pids)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        pid.is_some()
+    })
+    .await;
+    let pid = pid.unwrap_or_default();
+    assert!(alive(pid), "the helper runs");
+    pid
+}
+
+#[tokio::test]
+async fn a_daemon_started_in_init_dies_with_the_environment_without_cgroups() {
+    // Without cgroups only the process group would find it, and it left the group.
+    let dir = TempDir::new("daemon-nocg");
+    let pids = dir.path("pid");
+    let emu = Emulator::builder()
+        .cgroups(false)
+        .function(daemonising("d", &pids))
+        .start()
+        .await
+        .unwrap();
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let first = daemon_pid(&pids).await;
+    // A crash resets the environment: the helper of the killed Init goes with it.
+    std::fs::remove_file(&pids).unwrap();
+    let crashed = emu.invoke("d", r#"{"exit": 2}"#).await.unwrap();
+    assert_eq!(crashed.function_error.as_deref(), Some("Unhandled"));
+    assert!(wait_gone(first).await, "the helper outlived the reset");
+    // The next invoke runs Init again, with a new helper; shutting down kills it.
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let second = daemon_pid(&pids).await;
+    emu.shutdown().await;
+    assert!(wait_gone(second).await, "the helper outlived the emulator");
+}
+
+#[tokio::test]
+async fn a_daemon_started_in_init_dies_with_the_environment() {
+    // With cgroups (where the machine has them), a helper orphaned before the move into the
+    // cgroups is outside them; dropping the emulator must still kill it.
+    let dir = TempDir::new("daemon-cg");
+    let pids = dir.path("pid");
+    let emu = start(vec![daemonising("d", &pids)]).await;
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let pid = daemon_pid(&pids).await;
+    drop(emu);
+    assert!(wait_gone(pid).await, "the helper outlived the emulator");
+}
