@@ -26,6 +26,10 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::watch;
 
 use super::{End, EnvCommand, EnvKind, Environment, Phase};
+
+/// The share of the Shutdown phase's limit that the wait for the subscriptions' records may
+/// take before `SHUTDOWN` goes out (a quarter: 500 ms of 2,000 ms).
+const SHUTDOWN_FLUSH_SHARE: u32 = 4;
 use crate::api::runtime::RuntimeRequest;
 use crate::logs::Tail;
 
@@ -186,9 +190,11 @@ impl Environment {
         self.thaw();
         let deadline = Instant::now() + limit;
         let deadline_ms = crate::ids::millis_of(SystemTime::now() + limit);
-        // What the subscriptions hold (a failed Init's records among it) reaches them before
-        // any extension learns that the environment ends, within the phase's limit.
-        self.telemetry.flush(limit).await;
+        // What the subscriptions hold (a failed Init's records among it) is sent before any
+        // extension learns that the environment ends. The wait for it is bounded to a share of
+        // the phase, so that a slow subscriber cannot keep SHUTDOWN from going out with most
+        // of the phase left to act on it; the deliveries go on meanwhile.
+        self.telemetry.flush(limit / SHUTDOWN_FLUSH_SHARE).await;
         let sent = self.extensions.shutdown(reason, deadline_ms);
         tracing::debug!(function = %self.shared.config.name, env = self.id, reason, sent, "shutdown phase");
         if let Some(process) = &self.process {
