@@ -348,3 +348,52 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
         2
     );
 }
+
+/// A runtime that posts `/init/error`, then writes more than a pipe holds, then posts
+/// `/init/error` again and prints the status it got, then exits 1.
+const INIT_ERROR_FLOOD: &str = r#"
+import http.client, os, sys
+def post(body):
+    c = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"], timeout=30)
+    c.request("POST", "/2018-06-01/runtime/init/error", body=body,
+              headers={"Lambda-Runtime-Function-Error-Type": "Flood"})
+    r = c.getresponse()
+    r.read()
+    return r.status
+post('{"errorType": "Flood", "errorMessage": "init failed"}')
+for i in range(4000):
+    sys.stdout.write("flood line %05d %s\n" % (i, "x" * 50))
+sys.stdout.flush()
+print("second init/error:", post("{}"), flush=True)
+sys.exit(1)
+"#;
+
+#[tokio::test]
+async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", INIT_ERROR_FLOOD])
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{}", r.text());
+    assert_eq!(r.json().unwrap()["errorType"], "Flood");
+    // Init ran twice (the first Init, then its retry inside the invoke); each runtime's
+    // 4,000 lines are read while it writes them (the second runtime's after the caller got
+    // its answer), and its second call is answered.
+    let answered = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("second init/error:"))
+            .count()
+    };
+    wait_until("both runtimes' last lines", Duration::from_secs(30), || {
+        answered(&texts(&emu, "f")) == 2
+    })
+    .await;
+    let lines = texts(&emu, "f");
+    let flood = lines.iter().filter(|l| l.starts_with("flood line ")).count();
+    assert_eq!(flood, 8000, "lines lost");
+    for line in lines.iter().filter(|l| l.starts_with("second init/error:")) {
+        assert_eq!(line, "second init/error: 400");
+    }
+}
