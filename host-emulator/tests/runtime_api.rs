@@ -397,3 +397,56 @@ async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() 
         assert_eq!(line, "second init/error: 400");
     }
 }
+
+/// A runtime that, after its first event, abandons a `/next` (a 0.5 s client timeout, then
+/// it closes the connection, as a client with a timeout or a proxy does), then calls `/next`
+/// again; it answers every event with its pid, and exits 1 on a refused `/next`.
+const ABANDONS_NEXT: &str = r#"
+import http.client, json, os, socket, sys
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = "/2018-06-01/runtime/invocation/"
+served = 0
+while True:
+    if served == 1:
+        c = http.client.HTTPConnection(api, timeout=0.5)
+        try:
+            c.request("GET", base + "next")
+            c.getresponse()
+            print("abandoned next answered", flush=True)
+        except socket.timeout:
+            print("abandoned next", flush=True)
+        c.close()
+        served += 1
+    c = http.client.HTTPConnection(api)
+    c.request("GET", base + "next")
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200:
+        print("next refused:", r.status, body.decode(), flush=True)
+        sys.exit(1)
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    c.request("POST", base + rid + "/response", body=json.dumps({"pid": os.getpid()}))
+    c.getresponse().read()
+    served += 1
+"#;
+
+#[tokio::test]
+async fn an_abandoned_next_no_longer_counts_as_waiting() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", ABANDONS_NEXT])
+        .freeze(false)
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let first = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(first.function_error, None, "{}", first.text());
+    wait_for_line(&emu, "f", |l| l == "abandoned next").await;
+    let second = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(second.function_error, None, "{}", second.text());
+    assert_eq!(
+        second.json().unwrap()["pid"],
+        first.json().unwrap()["pid"],
+        "the runtime's second /next was refused: {:?}",
+        texts(&emu, "f")
+    );
+    assert!(!texts(&emu, "f").iter().any(|l| l.starts_with("next refused")));
+}

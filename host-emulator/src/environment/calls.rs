@@ -76,6 +76,9 @@ impl Environment {
     /// `/next`: parks the call until an event is there (ending Init on the first call);
     /// refused when every slot is already in flight or waiting.
     fn on_next(&mut self, reply: oneshot::Sender<NextAnswer>) {
+        // A parked call whose connection the runtime closed (a client timeout, a dropped
+        // keep-alive) no longer waits: it must not count, nor get an event.
+        self.held.parked.retain(|p| !p.is_closed());
         let open = self.held.active.len() + self.held.parked.len();
         if open >= self.slots as usize {
             let message = match self.held.active.first() {
