@@ -569,3 +569,80 @@ async fn a_daemon_started_in_init_dies_with_the_environment() {
     drop(emu);
     assert!(wait_gone(pid).await, "the helper outlived the emulator");
 }
+
+#[tokio::test]
+async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
+    let dir = TempDir::new("sighup");
+    let tmp = dir.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A directory an emulator killed with SIGKILL left (its pid is gone), and one of a live
+    // process (this test's) that must stay.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let stale = tmp.join(format!("firebox-{dead_pid}-f-0"));
+    let live = tmp.join(format!("firebox-{}-f-0", std::process::id()));
+    std::fs::create_dir_all(stale.join("sub")).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let config = dir.path("firebox.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[functions.f]\ncommand = [\"{PYTHON}\", \"-u\", \"{}\"]\n",
+            runtime_script()
+        ),
+    )
+    .unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_firebox"))
+        .env("TMPDIR", &tmp)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until("serve listens", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    assert!(!stale.exists(), "the dead emulator's directory is removed");
+    assert!(live.exists(), "a live process's directory is kept");
+    let r = send(&endpoint, "POST", "/2015-03-31/functions/f/invocations", &[], "{}").await;
+    assert_eq!(r.status, 200);
+    let pid = r.json()["pid"].as_i64().unwrap();
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(server.id() as i32, libc::SIGHUP) };
+    let mut status = None;
+    for _ in 0..3000 {
+        status = server.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if !status.is_some_and(|s| s.success()) {
+        // The test's own leftovers, before it fails.
+        let _ = server.kill();
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "serve did not stop cleanly on SIGHUP within 30 s: {status:?}"
+    );
+    assert!(wait_gone(pid).await, "the environment outlived serve");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy() != live.file_name().unwrap().to_string_lossy())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}

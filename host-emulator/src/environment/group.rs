@@ -132,6 +132,42 @@ impl Drop for GroupGuard {
     }
 }
 
+/// Removes the private temporary directories of emulators that died without cleaning up
+/// (killed with SIGKILL): `firebox-<pid>-...` directories in the system's temporary directory
+/// that belong to this user and whose emulator's process no longer exists. Blocking; for
+/// start-up.
+pub fn sweep_stale_temp_dirs() {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("firebox-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Not a symbolic link, and ours.
+        let ours = entry
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours {
+            tracing::debug!(dir = %entry.path().display(), "removing the temporary directory of an emulator that is gone");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// A private temporary directory, removed when dropped.
 #[derive(Debug)]
 pub struct TempDir {

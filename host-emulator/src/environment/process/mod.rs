@@ -20,7 +20,7 @@ use tokio::process::{Child, Command};
 
 use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
-pub use super::group::{ProcessRegistry, TempDir};
+pub use super::group::{sweep_stale_temp_dirs, ProcessRegistry, TempDir};
 use super::joining::Joining;
 use super::opt::{Mode as OptMode, OptMount, OptSupport};
 use super::peak::ReadAgain;
