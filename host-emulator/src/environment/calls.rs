@@ -123,6 +123,10 @@ impl Environment {
     fn init_done(&mut self, since: Instant, retried: bool) {
         let took = since.elapsed();
         self.shared.metrics.init_duration.observe(took);
+        // The processes' peak so far (the runtime's `VmHWM` among it), while they are alive:
+        // an invocation that crashes reports at least this (once the runtime is gone only the
+        // cgroup's peak can be read, and it misses what was charged before the move).
+        self.memory();
         let outcome = InitOutcome {
             init_type: self.init_type(),
             phase: if retried { "invoke" } else { "init" },
