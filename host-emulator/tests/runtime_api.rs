@@ -450,3 +450,37 @@ async fn an_abandoned_next_no_longer_counts_as_waiting() {
     );
     assert!(!texts(&emu, "f").iter().any(|l| l.starts_with("next refused")));
 }
+
+/// A runtime that calls `/next` from two connections at once and prints the second's answer
+/// (`second next: STATUS BODY`), then serves events on the first.
+const DOUBLE_NEXT: &str = r#"
+import http.client, json, os
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = "/2018-06-01/runtime/invocation/"
+while True:
+    first = http.client.HTTPConnection(api)
+    first.request("GET", base + "next")
+    second = http.client.HTTPConnection(api)
+    second.request("GET", base + "next")
+    r = second.getresponse()
+    print("second next:", r.status, r.read().decode(), flush=True)
+    r = first.getresponse()
+    r.read()
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    first.request("POST", base + rid + "/response", body="{}")
+    first.getresponse().read()
+"#;
+
+#[tokio::test]
+async fn a_second_next_is_refused_without_naming_a_variable_the_function_does_not_have() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", DOUBLE_NEXT])
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let line = wait_for_line(&emu, "f", |l| l.starts_with("second next:")).await;
+    assert!(line.starts_with("second next: 400 "), "{line}");
+    assert!(line.contains("InvalidStateTransition"), "{line}");
+    assert!(!line.contains("AWS_LAMBDA_MAX_CONCURRENCY="), "{line}");
+}

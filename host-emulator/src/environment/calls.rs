@@ -86,10 +86,11 @@ impl Environment {
                     "invocation {} is in progress: post its response or error before calling next",
                     active.invocation.request_id
                 ),
-                _ => format!(
+                _ if self.shared.config.max_concurrency.is_some() => format!(
                     "{open} invocations are in progress or waiting, the most AWS_LAMBDA_MAX_CONCURRENCY={} allows",
                     self.slots
                 ),
+                _ => "a call to next is already waiting: a runtime without AWS_LAMBDA_MAX_CONCURRENCY handles one invocation at a time".to_owned(),
             };
             let doc = error_document("InvalidStateTransition", &message);
             let _ = reply.send(NextAnswer::Refused(doc));
