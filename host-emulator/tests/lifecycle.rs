@@ -614,7 +614,14 @@ async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
     .await;
     assert!(!stale.exists(), "the dead emulator's directory is removed");
     assert!(live.exists(), "a live process's directory is kept");
-    let r = send(&endpoint, "POST", "/2015-03-31/functions/f/invocations", &[], "{}").await;
+    let r = send(
+        &endpoint,
+        "POST",
+        "/2015-03-31/functions/f/invocations",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(r.status, 200);
     let pid = r.json()["pid"].as_i64().unwrap();
     // SAFETY: kill(2) has no memory-safety preconditions.

@@ -375,7 +375,12 @@ async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() 
         .timeout(Duration::from_secs(10));
     let emu = start(vec![f]).await;
     let r = emu.invoke("f", "{}").await.unwrap();
-    assert_eq!(r.function_error.as_deref(), Some("Unhandled"), "{}", r.text());
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
     assert_eq!(r.json().unwrap()["errorType"], "Flood");
     // Init ran twice (the first Init, then its retry inside the invoke); each runtime's
     // 4,000 lines are read while it writes them (the second runtime's after the caller got
@@ -391,7 +396,10 @@ async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() 
     })
     .await;
     let lines = texts(&emu, "f");
-    let flood = lines.iter().filter(|l| l.starts_with("flood line ")).count();
+    let flood = lines
+        .iter()
+        .filter(|l| l.starts_with("flood line "))
+        .count();
     assert_eq!(flood, 8000, "lines lost");
     for line in lines.iter().filter(|l| l.starts_with("second init/error:")) {
         assert_eq!(line, "second init/error: 400");
@@ -448,7 +456,9 @@ async fn an_abandoned_next_no_longer_counts_as_waiting() {
         "the runtime's second /next was refused: {:?}",
         texts(&emu, "f")
     );
-    assert!(!texts(&emu, "f").iter().any(|l| l.starts_with("next refused")));
+    assert!(!texts(&emu, "f")
+        .iter()
+        .any(|l| l.starts_with("next refused")));
 }
 
 /// A runtime that calls `/next` from two connections at once and prints the second's answer

@@ -17,8 +17,11 @@ use super::sweep;
 pub struct ProcessRegistry {
     /// Process group id, the freezer cgroup when there is one (thawed when killed), and the
     /// environment's marker (see `sweep`).
-    groups: Arc<Mutex<HashMap<i32, (Option<PathBuf>, Vec<u8>)>>>,
+    groups: Arc<Mutex<HashMap<i32, Registered>>>,
 }
+
+/// A registered group: its freezer cgroup, if any, and its environment's marker.
+type Registered = (Option<PathBuf>, Vec<u8>);
 
 impl ProcessRegistry {
     pub(super) fn add(&self, guard: &GroupGuard) {
@@ -39,7 +42,7 @@ impl ProcessRegistry {
     /// Sends SIGKILL to every registered process group, and to the processes that left
     /// them (one scan of `/proc` for all; see `sweep`).
     pub fn kill_all(&self) {
-        let groups: Vec<(i32, (Option<PathBuf>, Vec<u8>))> = self
+        let groups: Vec<(i32, Registered)> = self
             .groups
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -42,7 +42,10 @@ pub(super) fn kill_marked(markers: &[Vec<u8>]) -> usize {
         };
         let mut found = false;
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok())
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
             else {
                 continue;
             };
@@ -55,7 +58,10 @@ pub(super) fn kill_marked(markers: &[Vec<u8>]) -> usize {
             environ.clear();
             let read = std::fs::File::open(entry.path().join("environ"))
                 .and_then(|mut f| f.read_to_end(&mut environ));
-            if read.is_err() || !environ.split(|&b| b == 0).any(|e| markers.iter().any(|m| m == e))
+            if read.is_err()
+                || !environ
+                    .split(|&b| b == 0)
+                    .any(|e| markers.iter().any(|m| m == e))
             {
                 continue;
             }
@@ -69,7 +75,10 @@ pub(super) fn kill_marked(markers: &[Vec<u8>]) -> usize {
         }
     }
     if !killed.is_empty() {
-        tracing::debug!(count = killed.len(), "killed the processes left of an environment");
+        tracing::debug!(
+            count = killed.len(),
+            "killed the processes left of an environment"
+        );
     }
     killed.len()
 }
