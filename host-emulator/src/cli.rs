@@ -226,6 +226,8 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     {
         tracing::warn!("{problem}");
     }
+    // What emulators killed without cleaning up (SIGKILL) left behind.
+    crate::environment::process::sweep_stale_temp_dirs();
     let emulator = match Emulator::from_config(config, Some(listen)).await {
         Ok(e) => e,
         Err(e) => {
@@ -256,19 +258,49 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed, the SSH session
+/// dropped; not watched when it is ignored, as under `nohup`): each stops the server cleanly.
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
+    let watch = |kind: SignalKind, name: &str| match signal(kind) {
+        Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+            tracing::warn!(error = %e, "cannot watch {name}; it will not stop the server cleanly");
+            None
         }
+    };
+    let mut term = watch(SignalKind::terminate(), "SIGTERM");
+    // Started under `nohup` (SIGHUP ignored), the server is meant to outlive the terminal.
+    let mut hangup = if ignored(libc::SIGHUP) {
+        None
+    } else {
+        watch(SignalKind::hangup(), "SIGHUP")
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        () = received(&mut term) => {}
+        () = received(&mut hangup) => {}
+    }
+}
+
+/// Whether `signal` is ignored (inherited as such, e.g. from `nohup`).
+fn ignored(signal: libc::c_int) -> bool {
+    // SAFETY: sigaction(2) with a null new action only reads the current one into `old`, a
+    // zeroed plain-data struct that outlives the call.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// The next delivery of a watched signal (never, for one that could not be watched).
+async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -500,3 +500,156 @@ async fn emulator_struct_is_usable_from_builder_directly() {
         .to_string();
     assert!(err.contains("twin") && err.contains("twice"), "{err}");
 }
+
+/// A function whose bootstrap daemonises a helper (`setsid`, then orphaned) before it starts
+/// the runtime, as a bootstrap that starts a sidecar does; the helper writes its pid to `pids`.
+fn daemonising(name: &str, pids: &std::path::Path) -> FunctionConfig {
+    let script = format!(
+        "setsid sh -c 'sleep 1001 & echo $! > {p}' & exec {PYTHON} -u '{r}'",
+        p = pids.display(),
+        r = runtime_script()
+    );
+    FunctionConfig::new(name)
+        .command(["/bin/sh", "-c", script.as_str()])
+        .timeout(Duration::from_secs(3))
+}
+
+/// The pid the daemonised helper wrote, once it has (bounded wait).
+async fn daemon_pid(pids: &std::path::Path) -> i64 {
+    let mut pid = None;
+    wait_until("the helper's pid", Duration::from_secs(30), || {
+        pid = std::fs::read_to_string(pids)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        pid.is_some()
+    })
+    .await;
+    let pid = pid.unwrap_or_default();
+    assert!(alive(pid), "the helper runs");
+    pid
+}
+
+#[tokio::test]
+async fn a_daemon_started_in_init_dies_with_the_environment_without_cgroups() {
+    // Without cgroups only the process group would find it, and it left the group.
+    let dir = TempDir::new("daemon-nocg");
+    let pids = dir.path("pid");
+    let emu = Emulator::builder()
+        .cgroups(false)
+        .function(daemonising("d", &pids))
+        .start()
+        .await
+        .unwrap();
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let first = daemon_pid(&pids).await;
+    // A crash resets the environment: the helper of the killed Init goes with it.
+    std::fs::remove_file(&pids).unwrap();
+    let crashed = emu.invoke("d", r#"{"exit": 2}"#).await.unwrap();
+    assert_eq!(crashed.function_error.as_deref(), Some("Unhandled"));
+    assert!(wait_gone(first).await, "the helper outlived the reset");
+    // The next invoke runs Init again, with a new helper; shutting down kills it.
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let second = daemon_pid(&pids).await;
+    emu.shutdown().await;
+    assert!(wait_gone(second).await, "the helper outlived the emulator");
+}
+
+#[tokio::test]
+async fn a_daemon_started_in_init_dies_with_the_environment() {
+    // With cgroups (where the machine has them), a helper orphaned before the move into the
+    // cgroups is outside them; dropping the emulator must still kill it.
+    let dir = TempDir::new("daemon-cg");
+    let pids = dir.path("pid");
+    let emu = start(vec![daemonising("d", &pids)]).await;
+    let r = emu.invoke("d", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let pid = daemon_pid(&pids).await;
+    drop(emu);
+    assert!(wait_gone(pid).await, "the helper outlived the emulator");
+}
+
+#[tokio::test]
+async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
+    let dir = TempDir::new("sighup");
+    let tmp = dir.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A directory an emulator killed with SIGKILL left (its pid is gone), and one of a live
+    // process (this test's) that must stay.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let stale = tmp.join(format!("firebox-{dead_pid}-f-0"));
+    let live = tmp.join(format!("firebox-{}-f-0", std::process::id()));
+    std::fs::create_dir_all(stale.join("sub")).unwrap();
+    std::fs::create_dir_all(&live).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let config = dir.path("firebox.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[functions.f]\ncommand = [\"{PYTHON}\", \"-u\", \"{}\"]\n",
+            runtime_script()
+        ),
+    )
+    .unwrap();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_firebox"))
+        .env("TMPDIR", &tmp)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until("serve listens", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .await;
+    assert!(!stale.exists(), "the dead emulator's directory is removed");
+    assert!(live.exists(), "a live process's directory is kept");
+    let r = send(
+        &endpoint,
+        "POST",
+        "/2015-03-31/functions/f/invocations",
+        &[],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let pid = r.json()["pid"].as_i64().unwrap();
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(server.id() as i32, libc::SIGHUP) };
+    let mut status = None;
+    for _ in 0..3000 {
+        status = server.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if !status.is_some_and(|s| s.success()) {
+        // The test's own leftovers, before it fails.
+        let _ = server.kill();
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "serve did not stop cleanly on SIGHUP within 30 s: {status:?}"
+    );
+    assert!(wait_gone(pid).await, "the environment outlived serve");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy() != live.file_name().unwrap().to_string_lossy())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}

@@ -95,3 +95,41 @@ async fn within_the_limit_nothing_happens() {
         .unwrap();
     assert_eq!(r.function_error, None, "{}", r.text());
 }
+
+/// `Max Memory Used` of a crash on a cold start, against that of a cold start that does not
+/// crash (the same runtime: its start-up footprint), with or without cgroups.
+async fn crash_reports_the_runtimes_footprint(cgroups: bool) {
+    let f = |name: &str| common::function(name, "").memory_mb(256);
+    let emu = Emulator::builder()
+        .cgroups(cgroups)
+        .function(f("ok"))
+        .function(f("crash"))
+        .start()
+        .await
+        .unwrap();
+    let ok = emu.invoke("ok", "{}").await.unwrap();
+    assert_eq!(ok.function_error, None, "{}", ok.text());
+    let crashed = emu.invoke("crash", r#"{"exit": 2}"#).await.unwrap();
+    assert_eq!(crashed.function_error.as_deref(), Some("Unhandled"));
+    let used = |name: &str| {
+        let report = reports(&emu, name).pop().expect("a REPORT");
+        common::report_number(&report, "Max Memory Used")
+    };
+    let (footprint, after_crash) = (used("ok"), used("crash"));
+    // The crashed runtime was measured while alive (at the end of its Init), not only
+    // through what survives it.
+    assert!(
+        after_crash >= footprint * 0.8,
+        "Max Memory Used {after_crash} MB after a crash, {footprint} MB without one"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_reports_the_memory_its_runtime_used_with_cgroups() {
+    crash_reports_the_runtimes_footprint(true).await;
+}
+
+#[tokio::test]
+async fn a_crash_reports_the_memory_its_runtime_used_without_cgroups() {
+    crash_reports_the_runtimes_footprint(false).await;
+}

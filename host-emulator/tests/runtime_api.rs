@@ -348,3 +348,149 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
         2
     );
 }
+
+/// A runtime that posts `/init/error`, then writes more than a pipe holds, then posts
+/// `/init/error` again and prints the status it got, then exits 1.
+const INIT_ERROR_FLOOD: &str = r#"
+import http.client, os, sys
+def post(body):
+    c = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"], timeout=30)
+    c.request("POST", "/2018-06-01/runtime/init/error", body=body,
+              headers={"Lambda-Runtime-Function-Error-Type": "Flood"})
+    r = c.getresponse()
+    r.read()
+    return r.status
+post('{"errorType": "Flood", "errorMessage": "init failed"}')
+for i in range(4000):
+    sys.stdout.write("flood line %05d %s\n" % (i, "x" * 50))
+sys.stdout.flush()
+print("second init/error:", post("{}"), flush=True)
+sys.exit(1)
+"#;
+
+#[tokio::test]
+async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", INIT_ERROR_FLOOD])
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.json().unwrap()["errorType"], "Flood");
+    // Init ran twice (the first Init, then its retry inside the invoke); each runtime's
+    // 4,000 lines are read while it writes them (the second runtime's after the caller got
+    // its answer), and its second call is answered.
+    let answered = |lines: &[String]| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("second init/error:"))
+            .count()
+    };
+    wait_until("both runtimes' last lines", Duration::from_secs(30), || {
+        answered(&texts(&emu, "f")) == 2
+    })
+    .await;
+    let lines = texts(&emu, "f");
+    let flood = lines
+        .iter()
+        .filter(|l| l.starts_with("flood line "))
+        .count();
+    assert_eq!(flood, 8000, "lines lost");
+    for line in lines.iter().filter(|l| l.starts_with("second init/error:")) {
+        assert_eq!(line, "second init/error: 400");
+    }
+}
+
+/// A runtime that, after its first event, abandons a `/next` (a 0.5 s client timeout, then
+/// it closes the connection, as a client with a timeout or a proxy does), then calls `/next`
+/// again; it answers every event with its pid, and exits 1 on a refused `/next`.
+const ABANDONS_NEXT: &str = r#"
+import http.client, json, os, socket, sys
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = "/2018-06-01/runtime/invocation/"
+served = 0
+while True:
+    if served == 1:
+        c = http.client.HTTPConnection(api, timeout=0.5)
+        try:
+            c.request("GET", base + "next")
+            c.getresponse()
+            print("abandoned next answered", flush=True)
+        except socket.timeout:
+            print("abandoned next", flush=True)
+        c.close()
+        served += 1
+    c = http.client.HTTPConnection(api)
+    c.request("GET", base + "next")
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200:
+        print("next refused:", r.status, body.decode(), flush=True)
+        sys.exit(1)
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    c.request("POST", base + rid + "/response", body=json.dumps({"pid": os.getpid()}))
+    c.getresponse().read()
+    served += 1
+"#;
+
+#[tokio::test]
+async fn an_abandoned_next_no_longer_counts_as_waiting() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", ABANDONS_NEXT])
+        .freeze(false)
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let first = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(first.function_error, None, "{}", first.text());
+    wait_for_line(&emu, "f", |l| l == "abandoned next").await;
+    let second = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(second.function_error, None, "{}", second.text());
+    assert_eq!(
+        second.json().unwrap()["pid"],
+        first.json().unwrap()["pid"],
+        "the runtime's second /next was refused: {:?}",
+        texts(&emu, "f")
+    );
+    assert!(!texts(&emu, "f")
+        .iter()
+        .any(|l| l.starts_with("next refused")));
+}
+
+/// A runtime that calls `/next` from two connections at once and prints the second's answer
+/// (`second next: STATUS BODY`), then serves events on the first.
+const DOUBLE_NEXT: &str = r#"
+import http.client, json, os
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = "/2018-06-01/runtime/invocation/"
+while True:
+    first = http.client.HTTPConnection(api)
+    first.request("GET", base + "next")
+    second = http.client.HTTPConnection(api)
+    second.request("GET", base + "next")
+    r = second.getresponse()
+    print("second next:", r.status, r.read().decode(), flush=True)
+    r = first.getresponse()
+    r.read()
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    first.request("POST", base + rid + "/response", body="{}")
+    first.getresponse().read()
+"#;
+
+#[tokio::test]
+async fn a_second_next_is_refused_without_naming_a_variable_the_function_does_not_have() {
+    let f = firebox_emulator::FunctionConfig::new("f")
+        .command([PYTHON, "-u", "-c", DOUBLE_NEXT])
+        .timeout(Duration::from_secs(10));
+    let emu = start(vec![f]).await;
+    let r = emu.invoke("f", "{}").await.unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let line = wait_for_line(&emu, "f", |l| l.starts_with("second next:")).await;
+    assert!(line.starts_with("second next: 400 "), "{line}");
+    assert!(line.contains("InvalidStateTransition"), "{line}");
+    assert!(!line.contains("AWS_LAMBDA_MAX_CONCURRENCY="), "{line}");
+}

@@ -433,3 +433,30 @@ async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
     .await;
     assert_eq!(count(&got, "platform.logsDropped"), 1, "one announcement");
 }
+
+#[tokio::test]
+async fn a_slow_subscriber_still_gets_its_shutdown_event_in_time_to_act_on_it() {
+    let dir = TempDir::new("tele-slow-shutdown");
+    let out = dir.path("records.jsonl");
+    let hold = dir.path("hold");
+    let f = subscribed(&dir, "", "telemetry", "telemetry", &out)
+        .env("EXT_TELEMETRY_HOLD", hold.display().to_string());
+    let emu = start(vec![f]).await;
+    let (first, _) = ok(&emu, "{}").await;
+    wait_records(&out, "the first report", |r| {
+        has(r, "platform.report", &first)
+    })
+    .await;
+    // The subscriber takes no batch from now on: the next one is held when the emulator
+    // stops, and the Shutdown phase's flush waits for it.
+    std::fs::write(&hold, "").unwrap();
+    ok(&emu, r#"{"print": 2}"#).await;
+    emu.shutdown().await;
+    let got = records(&out);
+    std::fs::remove_file(&hold).unwrap();
+    let shutdown = got
+        .iter()
+        .find(|r| r["type"] == "SHUTDOWN received")
+        .unwrap_or_else(|| panic!("the extension never got SHUTDOWN: {got:#?}"));
+    assert_eq!(shutdown["record"]["shutdownReason"], "spindown");
+}

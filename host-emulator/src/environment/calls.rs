@@ -76,6 +76,9 @@ impl Environment {
     /// `/next`: parks the call until an event is there (ending Init on the first call);
     /// refused when every slot is already in flight or waiting.
     fn on_next(&mut self, reply: oneshot::Sender<NextAnswer>) {
+        // A parked call whose connection the runtime closed (a client timeout, a dropped
+        // keep-alive) no longer waits: it must not count, nor get an event.
+        self.held.parked.retain(|p| !p.is_closed());
         let open = self.held.active.len() + self.held.parked.len();
         if open >= self.slots as usize {
             let message = match self.held.active.first() {
@@ -83,10 +86,11 @@ impl Environment {
                     "invocation {} is in progress: post its response or error before calling next",
                     active.invocation.request_id
                 ),
-                _ => format!(
+                _ if self.shared.config.max_concurrency.is_some() => format!(
                     "{open} invocations are in progress or waiting, the most AWS_LAMBDA_MAX_CONCURRENCY={} allows",
                     self.slots
                 ),
+                _ => "a call to next is already waiting: a runtime without AWS_LAMBDA_MAX_CONCURRENCY handles one invocation at a time".to_owned(),
             };
             let doc = error_document("InvalidStateTransition", &message);
             let _ = reply.send(NextAnswer::Refused(doc));
@@ -120,6 +124,10 @@ impl Environment {
     fn init_done(&mut self, since: Instant, retried: bool) {
         let took = since.elapsed();
         self.shared.metrics.init_duration.observe(took);
+        // The processes' peak so far (the runtime's `VmHWM` among it), while they are alive:
+        // an invocation that crashes reports at least this (once the runtime is gone only the
+        // cgroup's peak can be read, and it misses what was charged before the move).
+        self.memory();
         let outcome = InitOutcome {
             init_type: self.init_type(),
             phase: if retried { "invoke" } else { "init" },

@@ -1,7 +1,7 @@
 //! The process group of one environment and its guards: the emulator-wide registry of living
 //! groups (so that dropping the emulator kills them all, even when a test panics), the guard
 //! that kills a group however its environment ends, and the environment's private temporary
-//! directory.
+//! directory. Processes that left the group and the cgroups are found by `sweep`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,21 +9,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::cgroup::{self, EnvCgroup};
+use super::sweep;
 
 /// Every process group the emulator started and has not yet killed, so that dropping the
 /// emulator can kill them all synchronously (no orphans, even when a test panics).
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRegistry {
-    /// Process group id, and the freezer cgroup when there is one (thawed when killed).
-    groups: Arc<Mutex<HashMap<i32, Option<PathBuf>>>>,
+    /// Process group id, the freezer cgroup when there is one (thawed when killed), and the
+    /// environment's marker (see `sweep`).
+    groups: Arc<Mutex<HashMap<i32, Registered>>>,
 }
 
+/// A registered group: its freezer cgroup, if any, and its environment's marker.
+type Registered = (Option<PathBuf>, Vec<u8>);
+
 impl ProcessRegistry {
-    pub(super) fn add(&self, pgid: i32, freezer: Option<PathBuf>) {
+    pub(super) fn add(&self, guard: &GroupGuard) {
+        let freezer = guard.cgroup.as_ref().map(|c| c.freezer_dir().to_path_buf());
         self.groups
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(pgid, freezer);
+            .insert(guard.pgid, (freezer, guard.marker.clone()));
     }
 
     fn remove(&self, pgid: i32) {
@@ -33,20 +39,24 @@ impl ProcessRegistry {
             .remove(&pgid);
     }
 
-    /// Sends SIGKILL to every registered process group.
+    /// Sends SIGKILL to every registered process group, and to the processes that left
+    /// them (one scan of `/proc` for all; see `sweep`).
     pub fn kill_all(&self) {
-        let groups: Vec<(i32, Option<PathBuf>)> = self
+        let groups: Vec<(i32, Registered)> = self
             .groups
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()
             .collect();
-        for (pgid, freezer) in groups {
+        let mut markers = Vec::with_capacity(groups.len());
+        for (pgid, (freezer, marker)) in groups {
             kill_group(pgid, libc::SIGKILL);
             if let Some(dir) = freezer {
                 cgroup::kill_dir(&dir);
             }
+            markers.push(marker);
         }
+        sweep::kill_marked(&markers);
     }
 
     /// How many process groups are alive.
@@ -79,6 +89,11 @@ pub(super) struct GroupGuard {
     pub registry: ProcessRegistry,
     /// The environment's cgroups, when used.
     pub cgroup: Option<EnvCgroup>,
+    /// The environment variable entry every process of the environment inherits (see
+    /// `sweep`).
+    pub marker: Vec<u8>,
+    /// Whether the processes that left the group were already looked for and killed.
+    pub swept: bool,
 }
 
 impl GroupGuard {
@@ -93,12 +108,66 @@ impl GroupGuard {
         // stopped with SIGSTOP before its move into the cgroups completed).
         kill_group(self.pgid, libc::SIGCONT);
     }
+
+    /// Kills the environment's processes that left the group and its cgroups (daemons), on
+    /// a blocking thread: once the group is dead, nothing of the environment is left.
+    pub async fn sweep(&mut self) {
+        if self.swept || self.pgid == 0 {
+            return;
+        }
+        self.swept = true;
+        let marker = self.marker.clone();
+        let scan = tokio::task::spawn_blocking(move || sweep::kill_marked(&[marker]));
+        if scan.await.is_err() {
+            // The blocking pool is gone (the runtime shuts down): scan here.
+            sweep::kill_marked(std::slice::from_ref(&self.marker));
+        }
+    }
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         self.kill();
+        if !self.swept && self.pgid != 0 {
+            sweep::kill_marked(std::slice::from_ref(&self.marker));
+        }
         self.registry.remove(self.pgid);
+    }
+}
+
+/// Removes the private temporary directories of emulators that died without cleaning up
+/// (killed with SIGKILL): `firebox-<pid>-...` directories in the system's temporary directory
+/// that belong to this user and whose emulator's process no longer exists. Blocking; for
+/// start-up.
+pub fn sweep_stale_temp_dirs() {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("firebox-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Not a symbolic link, and ours.
+        let ours = entry
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours {
+            tracing::debug!(dir = %entry.path().display(), "removing the temporary directory of an emulator that is gone");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -106,6 +106,10 @@ impl Environment {
             let Some(parked) = self.held.parked.pop_front() else {
                 return;
             };
+            if parked.is_closed() {
+                // That `/next` connection went away while it waited.
+                continue;
+            }
             let Some(invocation) = self.held.pending.pop_front() else {
                 return; // checked non-empty just above
             };

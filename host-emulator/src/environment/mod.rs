@@ -15,6 +15,7 @@
 //! - `opt`: the layers mounted at `/opt` in a mount namespace of the environment's own;
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
 //!   into its cgroups happens off the cold path) and its memory;
+//! - `sweep`: the processes that left the process group and the cgroups, killed at the end;
 //! - `variables`: the process's environment variables, built from scratch.
 
 mod calls;
@@ -32,6 +33,7 @@ mod peak;
 pub mod process;
 mod reset;
 mod streaming;
+mod sweep;
 pub mod telemetry;
 mod variables;
 

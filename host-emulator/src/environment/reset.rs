@@ -25,9 +25,13 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::{End, EnvCommand, EnvKind, Environment, Phase};
-use crate::api::runtime::RuntimeRequest;
+use super::{End, EnvCommand, EnvKind, Environment, NextAnswer, Phase};
+use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
 use crate::logs::Tail;
+
+/// The share of the Shutdown phase's limit that the wait for the subscriptions' records may
+/// take before `SHUTDOWN` goes out (a quarter: 500 ms of 2,000 ms).
+const SHUTDOWN_FLUSH_SHARE: u32 = 4;
 
 impl Environment {
     /// Ends the environment's processes: the Shutdown phase with `reason` (when extensions
@@ -55,19 +59,71 @@ impl Environment {
     }
 
     /// Gives a runtime that reported its own failure (`/init/error`) the moment it was granted
-    /// to exit by itself, reading what it writes meanwhile.
+    /// to exit by itself, reading what it writes meanwhile (so that it never blocks on a full
+    /// pipe) and answering its calls (see [`Self::during_exit_grace`]).
     async fn await_exit_grace(&mut self) {
         let grace = std::mem::take(&mut self.exit_grace);
         if grace.is_zero() {
             return;
         }
-        if let Some(process) = self.process.as_mut() {
-            let (exit, _, _) = process.watch();
-            let _ = tokio::time::timeout(grace, exit).await;
-        }
+        let sleep = tokio::time::sleep(grace);
+        tokio::pin!(sleep);
         let mut buf = vec![0u8; 64 * 1024];
+        while let Some(process) = self.process.as_mut() {
+            let (exit, _, pipes) = process.watch();
+            tokio::select! {
+                _ = exit => break,
+                ready = pipes.function.readable(), if self.function_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
+                ready = super::output::readable(pipes.extension), if self.extension_output.open => {
+                    if ready.is_ok() {
+                        self.drain_output(&mut buf);
+                    }
+                }
+                Some(request) = self.requests.recv() => {
+                    self.during_exit_grace(request, &mut buf).await;
+                }
+                () = &mut sleep => break,
+            }
+        }
         self.drain_final_output(&mut buf);
         self.flush_output();
+    }
+
+    /// A call made while a runtime that posted `/init/error` is given time to exit: Init has
+    /// failed, so `/next` and a second `/init/error` are refused (400); an answer for an
+    /// invocation gets what it gets in Init (none is in flight: 400); an extension's `/next`
+    /// waits for its `SHUTDOWN`; any other call is dropped (500), as in the Shutdown phase.
+    async fn during_exit_grace(&mut self, request: RuntimeRequest, buf: &mut [u8]) {
+        let failed = |what: &str| {
+            crate::invocation::error_document(
+                "InvalidStateTransition",
+                &format!("{what} is not allowed after init/error: Init failed and the runtime is expected to exit"),
+            )
+        };
+        match request {
+            RuntimeRequest::Next { reply } => {
+                let _ = reply.send(NextAnswer::Refused(failed("next")));
+            }
+            RuntimeRequest::InitError { reply, .. } => {
+                let _ = reply.send(RuntimeAnswer::BadRequest(failed("init/error")));
+            }
+            RuntimeRequest::ExtensionNext { id, reply } => {
+                self.extensions.next(&id, reply);
+            }
+            request @ (RuntimeRequest::Response { .. }
+            | RuntimeRequest::ResponseTooLarge { .. }
+            | RuntimeRequest::Error { .. }
+            | RuntimeRequest::StreamStart { .. }
+            | RuntimeRequest::StreamEnd { .. }) => {
+                // Nothing is in flight during Init: these are refused and change nothing.
+                let _ = self.on_request(request, buf).await;
+            }
+            _ => {}
+        }
     }
 
     /// Whether the environment is kept after its processes failed: an on-demand environment
@@ -191,9 +247,11 @@ impl Environment {
         self.thaw();
         let deadline = Instant::now() + limit;
         let deadline_ms = crate::ids::millis_of(SystemTime::now() + limit);
-        // What the subscriptions hold (a failed Init's records among it) reaches them before
-        // any extension learns that the environment ends, within the phase's limit.
-        self.telemetry.flush(limit).await;
+        // What the subscriptions hold (a failed Init's records among it) is sent before any
+        // extension learns that the environment ends. The wait for it is bounded to a share of
+        // the phase, so that a slow subscriber cannot keep SHUTDOWN from going out with most
+        // of the phase left to act on it; the deliveries go on meanwhile.
+        self.telemetry.flush(limit / SHUTDOWN_FLUSH_SHARE).await;
         let sent = self.extensions.shutdown(reason, deadline_ms);
         tracing::debug!(function = %self.shared.config.name, env = self.id, reason, sent, "shutdown phase");
         if let Some(process) = &self.process {

@@ -22,7 +22,7 @@ use tokio::process::{Child, Command};
 
 use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
-pub use super::group::{ProcessRegistry, TempDir};
+pub use super::group::{sweep_stale_temp_dirs, ProcessRegistry, TempDir};
 use super::joining::Joining;
 use super::opt::{Mode as OptMode, OptMount, OptSupport};
 use super::peak::ReadAgain;
@@ -278,6 +278,8 @@ impl Process {
                 pgid: 0,
                 registry: launch.registry.clone(),
                 cgroup,
+                marker: super::sweep::marker(launch.runtime_api),
+                swept: false,
             },
             children_scanned: None,
             children_peak: 0,
@@ -362,13 +364,7 @@ impl Process {
         })?;
         if self.guard.pgid == 0 {
             self.guard.pgid = pid as i32;
-            launch.registry.add(
-                self.guard.pgid,
-                self.guard
-                    .cgroup
-                    .as_ref()
-                    .map(|c| c.freezer_dir().to_path_buf()),
-            );
+            launch.registry.add(&self.guard);
         }
         // Not waited for: the member initialises while a blocking thread moves it.
         if let Some(cg) = &self.guard.cgroup {
@@ -547,6 +543,8 @@ impl Process {
             let _ = extension.child.start_kill();
             let _ = extension.child.wait().await;
         }
+        // Then the processes that left the group and the cgroups (daemons): see `sweep`.
+        self.guard.sweep().await;
         self.release();
         // Dropping the guard unregisters the group (its second SIGKILL finds nothing or
         // stragglers that were still in the group).
