@@ -447,7 +447,10 @@ mod tests {
             ..LoggingConfig::json()
         });
         let at = |ts: &str| format!(r#"{{"timestamp":"{ts}","level":"DEBUG","message":"m"}}"#);
-        assert!(!policy.keeps(&at("2026-11-22T10:00:00.123Z")), "a DEBUG record");
+        assert!(
+            !policy.keeps(&at("2026-11-22T10:00:00.123Z")),
+            "a DEBUG record"
+        );
         assert!(!policy.keeps(&at("2026-11-22t10:00:00+01:00")));
         // Without a valid timestamp it is INFO, which WARN filters out too...
         assert!(!policy.keeps(r#"{"level":"DEBUG","message":"m"}"#));
