@@ -2,6 +2,7 @@
 //! shape, hostile HTTP, disconnecting clients and concurrency across environments.
 
 mod common;
+mod streaming_support;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -637,4 +638,26 @@ async fn invoke_async_is_an_event_answered_status_202() {
     )
     .await;
     assert_service_error(&r, 413, "RequestTooLargeException");
+}
+
+/// A streamed response too large for a buffered `Invoke` fails with
+/// `Function.ResponseSizeTooLarge` naming its real size, as Lambda's message does (the bytes
+/// past the limit are counted, not kept).
+#[tokio::test]
+async fn a_buffered_invoke_of_a_too_large_stream_reports_its_real_size() {
+    let emu = start(vec![streaming_support::stream_fn("s", "events")]).await;
+    let r = emu
+        .invoke("s", serde_json::json!({"repeat": [110, 65537]}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["errorType"], "Function.ResponseSizeTooLarge");
+    assert_eq!(
+        doc["errorMessage"],
+        format!(
+            "Response payload size ({} bytes) exceeded maximum allowed payload size (6291556 bytes).",
+            110 * 65537
+        )
+    );
 }
