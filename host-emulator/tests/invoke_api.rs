@@ -240,8 +240,22 @@ async fn unknown_routes_and_methods_get_aws_errors() {
     assert_service_error(&r, 404, "UnknownOperationException");
     let r = send(e, "POST", "/2015-03-31/functions/f", &[], "").await;
     assert_service_error(&r, 404, "UnknownOperationException");
-    let r = send(e, "GET", "/2015-03-31/functions/f/invocations", &[], "").await;
-    assert_service_error(&r, 405, "UnknownOperationException");
+    // A wrong method on an invoke path names no operation either: 404, as Lambda routes on
+    // method and path together (and as the control plane answers).
+    for (method, path) in [
+        ("GET", "/2015-03-31/functions/f/invocations"),
+        (
+            "PUT",
+            "/2021-11-15/functions/f/response-streaming-invocations",
+        ),
+        ("DELETE", "/2014-11-13/functions/f/invoke-async/"),
+    ] {
+        let r = send(e, method, path, &[], "").await;
+        assert_service_error(&r, 404, "UnknownOperationException");
+        let message = r.json()["message"].as_str().unwrap().to_owned();
+        assert_eq!(message, format!("Unknown operation: {method} {path}"));
+    }
+    assert!(texts(&emu, "f").is_empty(), "nothing ran");
 }
 
 #[tokio::test]

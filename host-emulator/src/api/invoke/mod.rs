@@ -142,14 +142,17 @@ async fn handle(
     result.unwrap_or_else(|e| e.into_response(&request_id))
 }
 
+/// The invoke paths take only `POST`; another method names no operation, which Lambda (a
+/// REST-JSON service routing on method and path together) answers 404
+/// `UnknownOperationException`, as every other unrouted request here.
 fn check_post(req: &Request<RequestBody>, path: &str) -> Result<(), ServiceError> {
     if req.method() == Method::POST {
         return Ok(());
     }
     Err(ServiceError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        format!("{} is not allowed on {path}; use POST", req.method()),
+        format!("Unknown operation: {} {path}", req.method()),
     ))
 }
 
