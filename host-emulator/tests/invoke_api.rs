@@ -2,6 +2,7 @@
 //! shape, hostile HTTP, disconnecting clients and concurrency across environments.
 
 mod common;
+mod streaming_support;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -239,8 +240,22 @@ async fn unknown_routes_and_methods_get_aws_errors() {
     assert_service_error(&r, 404, "UnknownOperationException");
     let r = send(e, "POST", "/2015-03-31/functions/f", &[], "").await;
     assert_service_error(&r, 404, "UnknownOperationException");
-    let r = send(e, "GET", "/2015-03-31/functions/f/invocations", &[], "").await;
-    assert_service_error(&r, 405, "UnknownOperationException");
+    // A wrong method on an invoke path names no operation either: 404, as Lambda routes on
+    // method and path together (and as the control plane answers).
+    for (method, path) in [
+        ("GET", "/2015-03-31/functions/f/invocations"),
+        (
+            "PUT",
+            "/2021-11-15/functions/f/response-streaming-invocations",
+        ),
+        ("DELETE", "/2014-11-13/functions/f/invoke-async/"),
+    ] {
+        let r = send(e, method, path, &[], "").await;
+        assert_service_error(&r, 404, "UnknownOperationException");
+        let message = r.json()["message"].as_str().unwrap().to_owned();
+        assert_eq!(message, format!("Unknown operation: {method} {path}"));
+    }
+    assert!(texts(&emu, "f").is_empty(), "nothing ran");
 }
 
 #[tokio::test]
@@ -637,4 +652,26 @@ async fn invoke_async_is_an_event_answered_status_202() {
     )
     .await;
     assert_service_error(&r, 413, "RequestTooLargeException");
+}
+
+/// A streamed response too large for a buffered `Invoke` fails with
+/// `Function.ResponseSizeTooLarge` naming its real size, as Lambda's message does (the bytes
+/// past the limit are counted, not kept).
+#[tokio::test]
+async fn a_buffered_invoke_of_a_too_large_stream_reports_its_real_size() {
+    let emu = start(vec![streaming_support::stream_fn("s", "events")]).await;
+    let r = emu
+        .invoke("s", serde_json::json!({"repeat": [110, 65537]}).to_string())
+        .await
+        .unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    let doc: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(doc["errorType"], "Function.ResponseSizeTooLarge");
+    assert_eq!(
+        doc["errorMessage"],
+        format!(
+            "Response payload size ({} bytes) exceeded maximum allowed payload size (6291556 bytes).",
+            110 * 65537
+        )
+    );
 }

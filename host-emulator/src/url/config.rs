@@ -65,14 +65,109 @@ pub struct Cors {
     pub allow_credentials: bool,
 }
 
+/// The longest `MaxAge` Lambda takes, in seconds.
+const MAX_AGE_LIMIT: u32 = 86_400;
+
+impl Cors {
+    /// The values outside the limits of Lambda's `Cors` model (API reference, `Cors`):
+    /// `AllowOrigins` at most 100 items of 1 to 253 characters, `AllowMethods` at most 6 of
+    /// at most 6, `AllowHeaders` and `ExposeHeaders` at most 100 of at most 1,024, `MaxAge`
+    /// at most 86,400. Each is the field's name in `firebox.toml` and Lambda's words for it
+    /// (`Value '…' at 'cors.allowMethods' failed to satisfy constraint: …`), which the
+    /// control plane answers as 400 `ValidationException`.
+    pub fn model_violations(&self) -> Vec<(&'static str, String)> {
+        let mut found = Vec::new();
+        for (field, api, values, max_items, min_len, max_len) in [
+            (
+                "url.cors.allow_origins",
+                "allowOrigins",
+                &self.allow_origins,
+                100,
+                1,
+                253,
+            ),
+            (
+                "url.cors.allow_methods",
+                "allowMethods",
+                &self.allow_methods,
+                6,
+                0,
+                6,
+            ),
+            (
+                "url.cors.allow_headers",
+                "allowHeaders",
+                &self.allow_headers,
+                100,
+                0,
+                1024,
+            ),
+            (
+                "url.cors.expose_headers",
+                "exposeHeaders",
+                &self.expose_headers,
+                100,
+                0,
+                1024,
+            ),
+        ] {
+            let shown = || format!("[{}]", values.join(", "));
+            if values.len() > max_items {
+                found.push((
+                    field,
+                    format!(
+                        "Value '{}' at 'cors.{api}' failed to satisfy constraint: Member must \
+                         have length less than or equal to {max_items}",
+                        shown()
+                    ),
+                ));
+            }
+            // Lengths in characters, as Lambda counts them.
+            let lengths = values.iter().map(|v| v.chars().count());
+            if let Some(bound) = lengths
+                .filter_map(|n| {
+                    if n > max_len {
+                        Some(format!("less than or equal to {max_len}"))
+                    } else if n < min_len {
+                        Some(format!("greater than or equal to {min_len}"))
+                    } else {
+                        None
+                    }
+                })
+                .next()
+            {
+                found.push((
+                    field,
+                    format!(
+                        "Value '{}' at 'cors.{api}' failed to satisfy constraint: Member must \
+                         satisfy constraint: [Member must have length {bound}]",
+                        shown()
+                    ),
+                ));
+            }
+        }
+        if let Some(age) = self.max_age.filter(|a| *a > MAX_AGE_LIMIT) {
+            found.push((
+                "url.cors.max_age",
+                format!(
+                    "Value '{age}' at 'cors.maxAge' failed to satisfy constraint: Member must \
+                     have value less than or equal to {MAX_AGE_LIMIT}"
+                ),
+            ));
+        }
+        found
+    }
+}
+
 impl UrlConfig {
-    /// Checks the CORS settings; the message names the field.
+    /// Checks the CORS settings (Lambda's limits, then values a header cannot carry); the
+    /// message names the field.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let Some(cors) = &self.cors else {
             return Ok(());
         };
-        if cors.max_age.is_some_and(|a| a > 86_400) {
-            return Err(("url.cors.max_age", "must be between 0 and 86400".into()));
+        if let Some(first) = cors.model_violations().into_iter().next() {
+            return Err(first);
         }
         for (field, values) in [
             ("url.cors.allow_origins", &cors.allow_origins),
@@ -141,6 +236,10 @@ mod tests {
                 "allow_methods",
             ),
             ("[functions.f.url]\ncorz = {}", "corz"),
+            (
+                "[functions.f.url]\ncors = { allow_methods = [\"GET\", \"PUT\", \"POST\", \"HEAD\", \"PATCH\", \"DELETE\", \"OPTIONS\"] }",
+                "less than or equal to 6",
+            ),
         ] {
             let err = parse(&format!(
                 "[functions.f]\ncommand = [\"/bin/true\"]\n{text}\n"

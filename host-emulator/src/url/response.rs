@@ -44,6 +44,9 @@ pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, Mapp
         Some(v) => v
             .as_u64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            // A final HTTP status: 200 to 599 (1xx are interim and cannot end an exchange;
+            // 600 and up are not HTTP statuses, though `StatusCode` takes them to 999).
+            .filter(|n| (200..=599).contains(n))
             .and_then(|n| u16::try_from(n).ok())
             .and_then(|n| StatusCode::from_u16(n).ok())
             .ok_or(MappingError::Field("statusCode"))?,
@@ -196,6 +199,11 @@ mod tests {
         assert_eq!(&body[..], br#""text""#);
         assert!(buffered(b"not json").is_err());
         assert!(buffered(br#"{"statusCode":"abc"}"#).is_err());
+        for bad in ["99", "100", "199", "600", "999", "\"600\""] {
+            let object = format!(r#"{{"statusCode":{bad}}}"#);
+            assert!(buffered(object.as_bytes()).is_err(), "{bad}");
+        }
+        assert_eq!(buffered(br#"{"statusCode":599}"#).unwrap().0.status, 599);
         assert!(buffered(br#"{"statusCode":200,"body":5}"#).is_err());
     }
 

@@ -145,8 +145,8 @@ async fn a_url_on_an_alias_and_the_refusals() {
             URL,
             json!({ "AuthType": "NONE", "Cors": { "MaxAge": 90000 } }),
             400,
-            "InvalidParameterValueException",
-            "max_age",
+            "ValidationException",
+            "at 'cors.maxAge' failed to satisfy constraint",
         ),
         (
             URL,
@@ -227,7 +227,7 @@ async fn a_url_on_an_alias_and_the_refusals() {
         &json!({ "Cors": { "MaxAge": 90000 } }),
     )
     .await;
-    assert_error(&r, 400, "InvalidParameterValueException", "max_age");
+    assert_error(&r, 400, "ValidationException", "cors.maxAge");
     let r = call(&emu, "GET", &format!("{URL}?Qualifier=live"), &Value::Null).await;
     assert!(
         r.json().get("Cors").is_none(),
@@ -242,5 +242,124 @@ async fn a_url_on_an_alias_and_the_refusals() {
     .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(through_url(&emu, &[]).await.0, 404);
+    emu.shutdown().await;
+}
+
+/// Lambda's limits of `Cors` (API reference): `AllowOrigins` at most 100 items of 1 to 253
+/// characters, `AllowMethods` at most 6 of at most 6, `AllowHeaders`/`ExposeHeaders` at most
+/// 100 of at most 1,024; past them, and for an unknown `InvokeMode`, a create or an update is
+/// 400 `ValidationException` and changes nothing. Values at the limits are taken.
+#[tokio::test]
+async fn cors_limits_and_invoke_mode_are_lambdas() {
+    let emu = emulator().await;
+    let long = |n: usize| "a".repeat(n);
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| format!("https://o{i}.example"))
+            .collect::<Vec<_>>()
+    };
+    let methods7 = ["GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "*"];
+    for (body, says) in [
+        (
+            json!({ "AllowOrigins": [format!("https://{}", long(247))] }),
+            "'cors.allowOrigins'",
+        ),
+        (
+            json!({ "AllowOrigins": [""] }),
+            "greater than or equal to 1",
+        ),
+        (
+            json!({ "AllowOrigins": many(101) }),
+            "less than or equal to 100",
+        ),
+        (
+            json!({ "AllowMethods": ["GETTING"] }),
+            "less than or equal to 6]",
+        ),
+        (json!({ "AllowMethods": methods7 }), "'cors.allowMethods'"),
+        (
+            json!({ "AllowHeaders": [long(1025)] }),
+            "'cors.allowHeaders'",
+        ),
+        (
+            json!({ "ExposeHeaders": vec!["x-a"; 101] }),
+            "'cors.exposeHeaders'",
+        ),
+        (json!({ "MaxAge": -1 }), "greater than or equal to 0"),
+    ] {
+        let r = call(
+            &emu,
+            "POST",
+            URL,
+            &json!({ "AuthType": "NONE", "Cors": body }),
+        )
+        .await;
+        assert_error(&r, 400, "ValidationException", says);
+    }
+    // Every broken field in one message, as Lambda's.
+    let r = call(
+        &emu,
+        "POST",
+        URL,
+        &json!({ "AuthType": "OPEN", "InvokeMode": "STREAM", "Cors": { "AllowMethods": methods7 } }),
+    )
+    .await;
+    assert_error(
+        &r,
+        400,
+        "ValidationException",
+        "3 validation errors detected",
+    );
+    assert!(r.json()["message"].as_str().unwrap().contains(
+        "Value 'STREAM' at 'invokeMode' failed to satisfy constraint: Member must satisfy enum \
+         value set: [BUFFERED, RESPONSE_STREAM]"
+    ));
+    assert_eq!(
+        through_url(&emu, &[]).await.0,
+        404,
+        "no refused create made a URL"
+    );
+
+    // At the limits: taken.
+    let origins: Vec<String> = [format!("https://{}", long(245)), "*".to_owned()]
+        .into_iter()
+        .chain(many(98))
+        .collect();
+    let at_limits = json!({
+        "AllowOrigins": origins,
+        "AllowMethods": ["GET", "PUT", "POST", "HEAD", "PATCH", "DELETE"],
+        "AllowHeaders": [long(1024)],
+        "ExposeHeaders": vec!["x-a"; 100],
+        "MaxAge": 86400,
+    });
+    let r = call(
+        &emu,
+        "POST",
+        URL,
+        &json!({ "AuthType": "NONE", "Cors": at_limits }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(
+        r.json()["Cors"]["AllowOrigins"].as_array().unwrap().len(),
+        100
+    );
+
+    // An update past them, or with an unknown mode, changes nothing.
+    for body in [
+        json!({ "Cors": { "AllowMethods": ["OPTIONS!"] } }),
+        json!({ "InvokeMode": "RESPONSE_STREAMING" }),
+    ] {
+        let r = call(&emu, "PUT", URL, &body).await;
+        assert_error(
+            &r,
+            400,
+            "ValidationException",
+            "1 validation error detected",
+        );
+    }
+    let got = call(&emu, "GET", URL, &Value::Null).await.json();
+    assert_eq!(got["InvokeMode"], "BUFFERED");
+    assert_eq!(got["Cors"]["AllowMethods"].as_array().unwrap().len(), 6);
     emu.shutdown().await;
 }

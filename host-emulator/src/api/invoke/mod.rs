@@ -29,7 +29,7 @@ use super::MAX_RESPONSE_BYTES;
 pub(crate) use crate::functions::Functions;
 use crate::invocation::{error_document, Answer, Invocation, Outcome, Reply};
 use crate::scheduler::FunctionShared;
-use crate::stream::ResponseBody;
+use crate::stream::{ResponseBody, DEFAULT_MAX_STREAM_BYTES};
 
 /// Longest base64 `X-Amz-Client-Context`.
 pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
@@ -142,14 +142,17 @@ async fn handle(
     result.unwrap_or_else(|e| e.into_response(&request_id))
 }
 
+/// The invoke paths take only `POST`; another method names no operation, which Lambda (a
+/// REST-JSON service routing on method and path together) answers 404
+/// `UnknownOperationException`, as every other unrouted request here.
 fn check_post(req: &Request<RequestBody>, path: &str) -> Result<(), ServiceError> {
     if req.method() == Method::POST {
         return Ok(());
     }
     Err(ServiceError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
+        StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        format!("{} is not allowed on {path}; use POST", req.method()),
+        format!("Unknown operation: {} {path}", req.method()),
     ))
 }
 
@@ -339,33 +342,41 @@ async fn run_sync(
     waiting.wait().await.map_err(|_| shutting_down())
 }
 
-/// Collects a streamed response for a buffered caller. Past [`MAX_RESPONSE_BYTES`] the chunks
-/// are let go (the runtime's stream is drained and dropped) and the invoke fails with
-/// `Function.ResponseSizeTooLarge`, as Lambda does. Waits for the stream's outcome either way
-/// (an error from the trailers wins over the bytes; the log tail comes with it).
+/// Collects a streamed response for a buffered caller. Past [`MAX_RESPONSE_BYTES`] the
+/// chunks are no longer kept, only counted, and the invoke fails with
+/// `Function.ResponseSizeTooLarge` naming the response's real size, as Lambda's does. The
+/// counting reads to the end of the stream (which the function's own stream limit and timeout
+/// end) but at most [`DEFAULT_MAX_STREAM_BYTES`]; past that the stream is let go (drained and
+/// dropped by the runtime side) and the size reported is what was counted. Waits for the
+/// stream's outcome either way (an error from the trailers wins over the bytes; the log tail
+/// comes with it).
 pub(crate) async fn buffer_stream(
     mut chunks: mpsc::Receiver<Bytes>,
     outcome: tokio::sync::oneshot::Receiver<Outcome>,
 ) -> Result<Outcome, ServiceError> {
     let mut body = BytesMut::new();
-    let mut too_large = false;
+    // Bytes past the limit, counted and dropped.
+    let mut size = 0u64;
     while let Some(chunk) = chunks.recv().await {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            too_large = true;
-            break;
+        size += chunk.len() as u64;
+        if size <= MAX_RESPONSE_BYTES as u64 {
+            body.extend_from_slice(&chunk);
+        } else {
+            // Kept bytes are let go at once; only the count goes on.
+            body = BytesMut::new();
+            if size >= DEFAULT_MAX_STREAM_BYTES {
+                break;
+            }
         }
-        body.extend_from_slice(&chunk);
     }
-    let size = body.len();
     drop(chunks);
     let mut outcome = outcome.await.map_err(|_| shutting_down())?;
     match &outcome.answer {
-        Answer::Success(_) if too_large => {
+        Answer::Success(_) if size > MAX_RESPONSE_BYTES as u64 => {
             outcome.answer = Answer::FunctionError(error_document(
                 "Function.ResponseSizeTooLarge",
                 &format!(
-                    "Response payload size ({} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
-                    size.max(MAX_RESPONSE_BYTES + 1)
+                    "Response payload size ({size} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
                 ),
             ));
         }

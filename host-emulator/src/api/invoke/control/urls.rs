@@ -28,6 +28,68 @@ use crate::versions::Function;
 struct UrlBody {
     auth_type: Option<String>,
     cors: Option<ApiCors>,
+    invoke_mode: Option<String>,
+}
+
+impl UrlBody {
+    /// The body checked against Lambda's model as Lambda checks it, every broken field in one
+    /// 400 `ValidationException`: `AuthType` (required on a create) and `InvokeMode` from
+    /// their enums, `Cors` within its limits.
+    fn checked(self, create: bool) -> Result<CheckedBody, ServiceError> {
+        let mut errors = Vec::new();
+        let auth_type = match self.auth_type.as_deref() {
+            None if create => {
+                errors.push("Value null at 'authType' failed to satisfy constraint: Member must not be null".to_owned());
+                None
+            }
+            None => None,
+            Some(a) => AuthType::parse(a).or_else(|| {
+                errors.push(format!(
+                    "Value '{a}' at 'authType' failed to satisfy constraint: Member must \
+                     satisfy enum value set: [NONE, AWS_IAM]"
+                ));
+                None
+            }),
+        };
+        let invoke_mode = match self.invoke_mode.as_deref() {
+            None => None,
+            Some("BUFFERED") => Some(InvokeMode::Buffered),
+            Some("RESPONSE_STREAM") => Some(InvokeMode::ResponseStream),
+            Some(m) => {
+                errors.push(format!(
+                    "Value '{m}' at 'invokeMode' failed to satisfy constraint: Member must \
+                     satisfy enum value set: [BUFFERED, RESPONSE_STREAM]"
+                ));
+                None
+            }
+        };
+        let cors = self.cors.map(|c| {
+            if let Some(age) = c.max_age.filter(|a| *a < 0) {
+                errors.push(format!(
+                    "Value '{age}' at 'cors.maxAge' failed to satisfy constraint: Member must \
+                     have value greater than or equal to 0"
+                ));
+            }
+            let cors = Cors::from(c);
+            errors.extend(cors.model_violations().into_iter().map(|(_, m)| m));
+            cors
+        });
+        if !errors.is_empty() {
+            return Err(validation(&errors));
+        }
+        Ok(CheckedBody {
+            auth_type,
+            cors,
+            invoke_mode,
+        })
+    }
+}
+
+/// A create's or an update's body within Lambda's model.
+struct CheckedBody {
+    /// Always there for a create.
+    auth_type: Option<AuthType>,
+    cors: Option<Cors>,
     invoke_mode: Option<InvokeMode>,
 }
 
@@ -45,7 +107,8 @@ struct ApiCors {
     allow_origins: Vec<String>,
     #[serde(default)]
     expose_headers: Vec<String>,
-    max_age: Option<u32>,
+    /// Signed, so that a negative one is Lambda's `ValidationException` (not a parse error).
+    max_age: Option<i64>,
 }
 
 impl From<ApiCors> for Cors {
@@ -55,7 +118,10 @@ impl From<ApiCors> for Cors {
             allow_methods: c.allow_methods,
             allow_headers: c.allow_headers,
             expose_headers: c.expose_headers,
-            max_age: c.max_age,
+            // Past `u32` is past the limit too: kept as the largest, which the check refuses.
+            max_age: c
+                .max_age
+                .map(|a| u32::try_from(a.max(0)).unwrap_or(u32::MAX)),
             allow_credentials: c.allow_credentials,
         }
     }
@@ -101,14 +167,14 @@ pub(super) async fn answer(
             Ok(Answer::ok(shown(&url)))
         }
         (false, "POST") => {
-            let body: UrlBody = read_json(req).await?;
-            let auth_type = auth_type(body.auth_type.as_deref())?
-                .ok_or_else(|| validation("Value null at 'authType' failed to satisfy constraint: Member must not be null"))?;
+            let body = read_json::<UrlBody>(req).await?.checked(true)?;
             let config = UrlConfig {
                 invoke_mode: body.invoke_mode.unwrap_or_default(),
-                cors: body.cors.map(Cors::from),
+                cors: body.cors,
                 qualifier,
             };
+            // `checked(true)` refuses a create without one.
+            let auth_type = body.auth_type.unwrap_or(AuthType::None);
             let url = function.create_url(config, auth_type).map_err(url_error)?;
             let mut created = shown(&url);
             if let Some(o) = created.as_object_mut() {
@@ -120,10 +186,10 @@ pub(super) async fn answer(
             })
         }
         (false, "PUT") => {
-            let body: UrlBody = read_json(req).await?;
+            let body = read_json::<UrlBody>(req).await?.checked(false)?;
             let update = UrlUpdate {
-                auth_type: auth_type(body.auth_type.as_deref())?,
-                cors: body.cors.map(Cors::from),
+                auth_type: body.auth_type,
+                cors: body.cors,
                 invoke_mode: body.invoke_mode,
             };
             let url = function
@@ -174,24 +240,14 @@ fn shown(function: &Function, url: &FunctionUrl, host: &str) -> Value {
     v
 }
 
-fn auth_type(given: Option<&str>) -> Result<Option<AuthType>, ServiceError> {
-    given
-        .map(|a| {
-            AuthType::parse(a).ok_or_else(|| {
-                validation(&format!(
-                    "Value '{a}' at 'authType' failed to satisfy constraint: Member must \
-                     satisfy enum value set: [NONE, AWS_IAM]"
-                ))
-            })
-        })
-        .transpose()
-}
-
-fn validation(detail: &str) -> ServiceError {
+/// 400 `ValidationException` in Lambda's words: "N validation error(s) detected: A; B".
+fn validation(errors: &[String]) -> ServiceError {
+    let n = errors.len();
+    let plural = if n == 1 { "error" } else { "errors" };
     ServiceError::new(
         StatusCode::BAD_REQUEST,
         "ValidationException",
-        format!("1 validation error detected: {detail}"),
+        format!("{n} validation {plural} detected: {}", errors.join("; ")),
     )
 }
 
