@@ -249,6 +249,52 @@ async fn oversized_response_is_413_and_response_size_too_large() {
 }
 
 #[tokio::test]
+async fn an_oversized_error_is_413_and_response_size_too_large() {
+    let emu = start(vec![function("bigerr", "").timeout(Duration::from_secs(10))]).await;
+    let r = emu
+        .invoke("bigerr", r#"{"big_error": 7000000}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(
+        r.error_type().as_deref(),
+        Some("Function.ResponseSizeTooLarge"),
+        "{}",
+        r.text()
+    );
+    let line = wait_for_line(&emu, "bigerr", |t| t.starts_with("POST big_error")).await;
+    assert!(
+        line.starts_with("POST big_error 413") && line.contains("RequestEntityTooLarge"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn an_error_with_its_cause_reaches_the_caller_without_the_cause() {
+    let emu = start(vec![function("cause", "")]).await;
+    let ct = "application/vnd.aws.lambda.error.cause+json";
+    let event = serde_json::json!({"error_raw": {"type": "CauseErr", "content_type": ct,
+        "body": r#"{"errorMessage":"msg","errorType":"CauseErr","stackTrace":["a"],"errorCause":{"working_directory":"/var/task","exceptions":[],"paths":[]}}"#}});
+    let r = emu.invoke("cause", event.to_string()).await.unwrap();
+    assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(
+        r.json().unwrap(),
+        serde_json::json!({"errorMessage": "msg", "errorType": "CauseErr", "stackTrace": ["a"]})
+    );
+    // A body of that type that does not parse: Lambda's "Invalid error body".
+    let event = serde_json::json!({"error_raw": {"type": "Broken", "content_type": ct,
+        "body": "{not json"}});
+    let r = emu.invoke("cause", event.to_string()).await.unwrap();
+    assert_eq!(r.error_type().as_deref(), Some("Broken"));
+    assert_eq!(r.json().unwrap()["errorMessage"], "Invalid error body");
+    // Any other content type passes the document as it is.
+    let event = serde_json::json!({"error_raw": {"type": "Plain", "content_type": "application/json",
+        "body": r#"{"errorMessage":"m","errorType":"Plain","errorCause":1}"#}});
+    let r = emu.invoke("cause", event.to_string()).await.unwrap();
+    assert_eq!(r.json().unwrap()["errorCause"], 1);
+}
+
+#[tokio::test]
 async fn output_is_captured_and_tail_holds_this_invocation_only() {
     let emu = start(vec![function("logs", "")]).await;
     let tail = InvokeOptions {

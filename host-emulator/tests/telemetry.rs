@@ -178,6 +178,14 @@ async fn bad_tcp_destinations_are_refused_with_the_reason() {
         ),
         ("http_tcp_uri", " must start with http:// for protocol HTTP"),
         ("udp", "is not supported: use HTTP or TCP"),
+        (
+            "tcp_big_port",
+            "tcp://sandbox.localdomain:99999: port 99999 is not a port number (1 to 65535)",
+        ),
+        (
+            "http_big_port",
+            "http://sandbox.localdomain:99999/: port 99999 is not a port number (1 to 65535)",
+        ),
     ] {
         let line = wait_for_line(&emu, "f", |l| l.starts_with(&format!("PROBE {case} "))).await;
         let prefix = format!("PROBE {case} 400 ValidationError destination.");
@@ -193,6 +201,62 @@ async fn bad_tcp_destinations_are_refused_with_the_reason() {
     })
     .await;
     assert_eq!(count(&got, "platform.telemetrySubscription"), 1, "{got:#?}");
+}
+
+/// All the records received on connections `records.1`, `records.2`, ... of `out`.
+fn all_connections(out: &Path) -> Vec<Value> {
+    (1..)
+        .map(|n| PathBuf::from(format!("{}.{n}", out.display())))
+        .take_while(|p| p.exists())
+        .flat_map(|p| records(&p))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_repeated_subscription_replaces_the_first_and_the_other_api_is_refused() {
+    for api in ["telemetry", "logs"] {
+        let dir = TempDir::new(&format!("resubscribe-{api}"));
+        let out = dir.path("records");
+        let f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out)
+            .env("EXT_TELEMETRY_API", api)
+            .env("EXT_TCP_RESUBSCRIBE", "1");
+        let emu = start(vec![f]).await;
+        let (id, _) = ok(&emu, r#"{"print": 1}"#).await;
+        wait_for_line(&emu, "f", |l| {
+            l == format!("[tcp] subscribed again {api} 200")
+        })
+        .await;
+        let first = if api == "telemetry" {
+            "Telemetry"
+        } else {
+            "Logs"
+        };
+        let line = wait_for_line(&emu, "f", |l| l.starts_with("PROBE other_api ")).await;
+        assert!(
+            line.starts_with("PROBE other_api 400 ValidationError ")
+                && line.contains(&format!("already subscribed through the {first} API")),
+            "{line}"
+        );
+        // Every record once, over whichever connection: none twice.
+        let mut got = Vec::new();
+        for _ in 0..6000 {
+            got = all_connections(&out);
+            if has(&got, "platform.report", &id) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(has(&got, "platform.report", &id), "{got:#?}");
+        let line0 = got
+            .iter()
+            .filter(|r| r["type"] == "function" && r["record"] == "line 0")
+            .count();
+        assert_eq!(line0, 1, "{got:#?}");
+        assert_eq!(count(&got, "platform.report"), 1, "{got:#?}");
+        if api == "telemetry" {
+            assert_eq!(count(&got, "platform.initStart"), 1, "{got:#?}");
+        }
+    }
 }
 
 #[tokio::test]

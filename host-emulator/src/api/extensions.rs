@@ -70,6 +70,8 @@ pub enum ExtensionAnswer {
     Accepted,
     /// 403 with this error document.
     Forbidden(Bytes),
+    /// 400 with this error document (a Telemetry or Logs API subscription refused).
+    BadRequest(Bytes),
 }
 
 /// Routes one Extensions API call (`route` is the path after [`PREFIX`]).
@@ -148,6 +150,7 @@ pub async fn handle(
             Bytes::from_static(b"{\"status\":\"OK\"}"),
         ),
         Ok(ExtensionAnswer::Forbidden(doc)) => json(StatusCode::FORBIDDEN, doc),
+        Ok(ExtensionAnswer::BadRequest(doc)) => json(StatusCode::BAD_REQUEST, doc),
         Err(_) => gone(),
     }
 }

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use super::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
 use super::{read_body, BodyError, RequestBody, MAX_RESPONSE_BYTES};
-use crate::environment::{NextAnswer, NextEvent};
+use crate::environment::{errors, NextAnswer, NextEvent};
 use crate::invocation::error_document;
 use crate::stream::StreamSink;
 
@@ -260,17 +260,31 @@ async fn handle(
         }
         (&Method::POST, ["invocation", id, "error"]) if !id.is_empty() => {
             let request_id = (*id).to_owned();
+            let received = Instant::now();
             let error_type = header(&req, ERROR_TYPE_HEADER);
-            let body = read_body(req.into_body(), MAX_RESPONSE_BYTES)
-                .await
-                .ok()
-                .filter(|b| !b.is_empty());
+            let with_cause = header(&req, "content-type")
+                .is_some_and(|t| t.eq_ignore_ascii_case(errors::ERROR_WITH_CAUSE));
             let (reply, answer) = oneshot::channel();
-            let request = RuntimeRequest::Error {
-                request_id,
-                error_type,
-                body,
-                reply,
+            let request = match read_body(req.into_body(), MAX_RESPONSE_BYTES).await {
+                // An error document over the response limit is refused as a response is.
+                Err(BodyError::TooLarge { size }) => RuntimeRequest::ResponseTooLarge {
+                    request_id,
+                    size,
+                    received,
+                    reply,
+                },
+                Ok(body) if with_cause => RuntimeRequest::Error {
+                    request_id,
+                    body: Some(errors::without_cause(error_type.as_deref(), &body)),
+                    error_type,
+                    reply,
+                },
+                body => RuntimeRequest::Error {
+                    request_id,
+                    error_type,
+                    body: body.ok().filter(|b| !b.is_empty()),
+                    reply,
+                },
             };
             post(requests, request, answer).await
         }

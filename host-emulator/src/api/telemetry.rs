@@ -98,6 +98,7 @@ pub async fn handle(
     }
     match answer.await {
         Ok(ExtensionAnswer::Forbidden(doc)) => json(StatusCode::FORBIDDEN, doc),
+        Ok(ExtensionAnswer::BadRequest(doc)) => json(StatusCode::BAD_REQUEST, doc),
         Ok(_) => json(StatusCode::OK, Bytes::from_static(b"\"OK\"")),
         Err(_) => gone(),
     }
@@ -124,6 +125,9 @@ pub enum InvalidSubscription {
         /// The API's versions, comma-separated.
         known: String,
     },
+    /// A Telemetry API subscription without `schemaVersion`.
+    #[error("schemaVersion is required: one of {0}")]
+    NoSchemaVersion(String),
     /// A record type that is not `platform`, `function` or `extension`.
     #[error("types: {0} is not platform, function or extension")]
     Type(String),
@@ -163,6 +167,14 @@ pub enum InvalidSubscription {
     /// A TCP destination without a port.
     #[error("destination.URI {0} has no port: a TCP destination is tcp://HOST:PORT")]
     NoPort(String),
+    /// A port that is not a number from 1 to 65535.
+    #[error("destination.URI {uri}: port {port} is not a port number (1 to 65535)")]
+    BadPort {
+        /// The URI given.
+        uri: String,
+        /// The port as written.
+        port: String,
+    },
     /// Port 0, which nothing listens on.
     #[error("destination.URI {0}: port 0 cannot be connected to")]
     PortZero(String),
@@ -174,14 +186,20 @@ pub enum InvalidSubscription {
 /// Checks a subscription request against the rules of its API.
 pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, InvalidSubscription> {
     let body: Body = serde_json::from_slice(body)?;
-    if let Some(v) = &body.schema_version {
-        let known = schema_versions(api);
-        if !known.contains(&v.as_str()) {
+    let known = schema_versions(api);
+    match &body.schema_version {
+        Some(v) if !known.contains(&v.as_str()) => {
             return Err(InvalidSubscription::SchemaVersion {
                 given: v.clone(),
                 known: known.join(", "),
-            });
+            })
         }
+        // The Telemetry API's reference marks schemaVersion required; the Logs API's
+        // examples send it but do not require it.
+        None if api == TelemetryApi::Telemetry => {
+            return Err(InvalidSubscription::NoSchemaVersion(known.join(", ")))
+        }
+        _ => {}
     }
     let mut types = TelemetryTypes::default();
     for t in &body.types {
@@ -256,7 +274,20 @@ fn destination(
         Some(h) => h.trim_start_matches('[').trim_end_matches(']').to_owned(),
     };
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let port = match (protocol, uri.port_u16()) {
+    // `Uri::port` answers None for a port that does not fit in 16 bits: read the text of the
+    // authority (after any user info; an IPv6 host is in brackets) to tell the two apart.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let port = match host_port.rsplit_once(':') {
+        Some((_, p)) if !p.contains(']') => {
+            Some(p.parse::<u16>().map_err(|_| InvalidSubscription::BadPort {
+                uri: text.clone(),
+                port: p.to_owned(),
+            })?)
+        }
+        _ => None,
+    };
+    let port = match (protocol, port) {
         (_, Some(0)) => return Err(InvalidSubscription::PortZero(text.clone())),
         (_, Some(port)) => port,
         (Protocol::Http, None) => 80,
@@ -281,7 +312,14 @@ mod tests {
         );
         assert!(s.types.platform && s.types.function && !s.types.extension);
         assert_eq!((s.max_items, s.timeout.as_millis()), (1000, 25));
-        let defaults = parse(br#"{"destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["function"]}"#, TelemetryApi::Telemetry).unwrap();
+        let defaults = parse(br#"{"schemaVersion":"2025-01-29","destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["function"]}"#, TelemetryApi::Telemetry).unwrap();
+        // schemaVersion is required by the Telemetry API (not by the Logs API).
+        let bare = br#"{"destination":{"protocol":"HTTP","URI":"http://127.0.0.1:9"},"types":["function"]}"#;
+        let err = parse(bare, TelemetryApi::Telemetry)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("schemaVersion is required"), "{err}");
+        assert!(parse(bare, TelemetryApi::Logs).is_ok());
         assert_eq!(
             (
                 defaults.max_items,
@@ -292,23 +330,23 @@ mod tests {
         );
         for (bad, says) in [
             (
-                r#"{"destination":{"protocol":"TCP","URI":"http://x:1"},"types":[]}"#,
+                r#"{"schemaVersion":"2022-07-01","destination":{"protocol":"TCP","URI":"http://x:1"},"types":[]}"#,
                 "protocol",
             ),
             (
-                r#"{"destination":{"protocol":"HTTP","URI":"https://x:1"},"types":[]}"#,
+                r#"{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"https://x:1"},"types":[]}"#,
                 "http://",
             ),
             (
-                r#"{"destination":{"protocol":"HTTP","URI":"http://x:1"},"types":["metrics"]}"#,
+                r#"{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://x:1"},"types":["metrics"]}"#,
                 "metrics",
             ),
             (
-                r#"{"destination":{"protocol":"HTTP","URI":"http://x:1"},"types":[],"buffering":{"maxItems":5}}"#,
+                r#"{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://x:1"},"types":[],"buffering":{"maxItems":5}}"#,
                 "maxItems 5",
             ),
             (
-                r#"{"destination":{"protocol":"HTTP","URI":"http://x:1"},"types":[],"buffering":{"timeoutMs":10}}"#,
+                r#"{"schemaVersion":"2022-07-01","destination":{"protocol":"HTTP","URI":"http://x:1"},"types":[],"buffering":{"timeoutMs":10}}"#,
                 "timeoutMs 10",
             ),
             (
@@ -337,14 +375,20 @@ mod tests {
     #[test]
     fn a_tcp_destination_is_a_host_and_a_port() {
         for api in [TelemetryApi::Telemetry, TelemetryApi::Logs] {
-            let s = parse(br#"{"destination":{"protocol":"TCP","URI":"tcp://sandbox.localdomain:4244"},"types":["platform"]}"#, api).unwrap();
+            let s = parse(br#"{"schemaVersion":"2022-12-13","destination":{"protocol":"TCP","URI":"tcp://sandbox.localdomain:4244"},"types":["platform"]}"#, api);
+            // The Logs API has its own versions: it is asked without one.
+            let s = match api {
+                TelemetryApi::Telemetry => s,
+                TelemetryApi::Logs => parse(br#"{"destination":{"protocol":"TCP","URI":"tcp://sandbox.localdomain:4244"},"types":["platform"]}"#, api),
+            }
+            .unwrap();
             assert_eq!(
                 (s.protocol, s.host.as_str(), s.port),
                 (Protocol::Tcp, "127.0.0.1", 4244)
             );
         }
         let local = parse(
-            br#"{"destination":{"protocol":"tcp","URI":"tcp://127.0.0.1:9/"},"types":[]}"#,
+            br#"{"schemaVersion":"2022-07-01","destination":{"protocol":"tcp","URI":"tcp://127.0.0.1:9/"},"types":[]}"#,
             TelemetryApi::Telemetry,
         )
         .unwrap();
@@ -370,9 +414,18 @@ mod tests {
             ("TCP", "tcp://sandbox.localdomain:0", "port 0"),
             ("HTTP", "http://sandbox.localdomain:0/t", "port 0"),
             ("UDP", "udp://sandbox.localdomain:9", "use HTTP or TCP"),
+            (
+                "TCP",
+                "tcp://sandbox.localdomain:99999",
+                "port 99999 is not a port number (1 to 65535)",
+            ),
+            (
+                "HTTP",
+                "http://sandbox.localdomain:99999/t",
+                "port 99999 is not a port number (1 to 65535)",
+            ),
         ] {
-            let body =
-                serde_json::json!({"destination": {"protocol": protocol, "URI": uri}, "types": []});
+            let body = serde_json::json!({"schemaVersion": "2022-12-13", "destination": {"protocol": protocol, "URI": uri}, "types": []});
             let err = parse(body.to_string().as_bytes(), TelemetryApi::Telemetry)
                 .unwrap_err()
                 .to_string();

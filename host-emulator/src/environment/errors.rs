@@ -34,6 +34,36 @@ pub(crate) fn timeout_document(id: &str, timeout: Duration) -> Bytes {
     )
 }
 
+/// The content type of an `/error` body that carries the error's X-Ray cause
+/// (`errorCause`) next to the error document.
+pub(crate) const ERROR_WITH_CAUSE: &str = "application/vnd.aws.lambda.error.cause+json";
+
+/// The fields of an `application/vnd.aws.lambda.error.cause+json` body the caller gets.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WithoutCause {
+    #[serde(default)]
+    error_message: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    error_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stack_trace: Option<Vec<String>>,
+}
+
+/// The error document of an `/error` posted as [`ERROR_WITH_CAUSE`], as Lambda's Runtime API
+/// server makes it: `errorMessage`, `errorType` and `stackTrace` only (the cause is for
+/// X-Ray, which the emulator has not), the type from the header when the body has none; a
+/// body that is not such a document becomes the message `Invalid error body`.
+pub(crate) fn without_cause(header_type: Option<&str>, body: &[u8]) -> Bytes {
+    match serde_json::from_slice::<WithoutCause>(body) {
+        Ok(doc) => error_body(header_type, serde_json::to_vec(&doc).ok().map(Bytes::from)),
+        Err(_) => error_document(
+            header_type.unwrap_or("Runtime.Unknown"),
+            "Invalid error body",
+        ),
+    }
+}
+
 /// The error document of `/error` or `/init/error`: the body when it is a JSON object (with
 /// `errorType` from the header when the body lacks it), otherwise built from the header.
 pub(crate) fn error_body(header_type: Option<&str>, body: Option<Bytes>) -> Bytes {

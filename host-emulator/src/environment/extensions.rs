@@ -278,8 +278,16 @@ impl Environment {
             } => {
                 match self.extensions.name_of(&id).map(str::to_owned) {
                     Some(name) => {
-                        self.telemetry.subscribe(&name, subscription);
-                        let _ = reply.send(ExtensionAnswer::Accepted);
+                        let answer = match self.telemetry.subscribe(&name, subscription) {
+                            Ok(()) => ExtensionAnswer::Accepted,
+                            // Lambda documents an error without naming it: 400 is the status
+                            // its subscription reference lists for a refused request.
+                            Err(e) => ExtensionAnswer::BadRequest(error_document(
+                                "ValidationError",
+                                &e.to_string(),
+                            )),
+                        };
+                        let _ = reply.send(answer);
                     }
                     None => {
                         let _ = reply.send(ExtensionAnswer::Forbidden(error_document(

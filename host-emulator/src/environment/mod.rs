@@ -21,7 +21,7 @@
 mod calls;
 pub mod cgroup;
 mod ending;
-mod errors;
+pub(crate) mod errors;
 mod extensions;
 mod group;
 mod invocations;

@@ -32,7 +32,9 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 the lines read from the Nth connection are appended, as received, to the file
                 EXT_TELEMETRY_OUT.N. With EXT_TCP_CLOSE_AFTER=TYPE, the first connection is
                 closed after a record of that type (printing `closed connection 1`). Bad TCP
-                destinations are probed first (`PROBE <case> <status> <errorType> <errorMessage>`)
+                destinations are probed first (`PROBE <case> <status> <errorType> <errorMessage>`).
+                With EXT_TCP_RESUBSCRIBE set, the good subscription is made twice (`subscribed
+                again API STATUS`), then once through the other API (`PROBE other_api ...`)
 
 In the two telemetry modes, each subscription appends a line to the file EXT_SUBSCRIBED (when
 set), and SHUTDOWN appends `{"type": "SHUTDOWN received", "record": {"shutdownReason": REASON}}`
@@ -225,12 +227,23 @@ def subscribe_tcp(ext_id):
         ("tcp_path", {"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}/logs"}),
         ("http_tcp_uri", {"protocol": "HTTP", "URI": f"tcp://sandbox.localdomain:{port}"}),
         ("udp", {"protocol": "UDP", "URI": f"udp://sandbox.localdomain:{port}"}),
+        ("tcp_big_port", {"protocol": "TCP", "URI": "tcp://sandbox.localdomain:99999"}),
+        ("http_big_port", {"protocol": "HTTP", "URI": "http://sandbox.localdomain:99999/"}),
     ]:
         status, data = put(destination)
         doc = json.loads(data) if status != 200 else {}
         print("PROBE", case, status, doc.get("errorType"), doc.get("errorMessage"), flush=True)
     status, _ = put({"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}"})
     say("subscribed", api, status)
+    if os.environ.get("EXT_TCP_RESUBSCRIBE"):
+        # The same subscription again (it replaces the first), then one through the other API.
+        status, _ = put({"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}"})
+        say("subscribed again", api, status)
+        path, version = {"telemetry": ("/2020-08-15/logs", "2021-03-18"),
+                         "logs": ("/2022-07-01/telemetry", "2022-12-13")}[api]
+        status, data = put({"protocol": "TCP", "URI": f"tcp://sandbox.localdomain:{port}"})
+        doc = json.loads(data) if status != 200 else {}
+        print("PROBE other_api", status, doc.get("errorType"), doc.get("errorMessage"), flush=True)
     subscribed()
 
 

@@ -47,6 +47,10 @@ Each event (a JSON object) says what to do, in this order:
   error: {type, message}    post /error with a JSON document and the type header
   error_header_only: TYPE   post /error with no body, only the header
   error_garbage: TYPE       post /error with a body that is not JSON
+  error_raw: {type, content_type, body}  post /error with this body (text), Content-Type and
+                      type header; print `POST error_raw <status>`
+  big_error: N        post /error with a JSON document whose errorMessage has N characters;
+                      print `POST big_error <status> <body>`
   big: N              respond with a JSON string of N characters
   twice: true         after responding, respond again for the same id
 Otherwise it responds with a description of the event, headers and process (with the names
@@ -239,6 +243,19 @@ def handle(request_id, headers, event):
     if "error_garbage" in event:
         post(f"/invocation/{request_id}/error", b"this is not json",
              {"Lambda-Runtime-Function-Error-Type": event["error_garbage"]})
+        return
+    if "error_raw" in event:
+        e = event["error_raw"]
+        status, _, _ = post(f"/invocation/{request_id}/error", e["body"].encode(),
+                            {"Lambda-Runtime-Function-Error-Type": e["type"],
+                             "Content-Type": e["content_type"]})
+        print("POST error_raw", status, flush=True)
+        return
+    if "big_error" in event:
+        status, _, body = post(f"/invocation/{request_id}/error",
+                               {"errorType": "Huge", "errorMessage": "x" * event["big_error"]},
+                               {"Lambda-Runtime-Function-Error-Type": "Huge"})
+        print("POST big_error", status, body.decode(), flush=True)
         return
     if "big" in event:
         status, _, body = post(f"/invocation/{request_id}/response", "x" * event["big"])

@@ -70,6 +70,14 @@ pub enum TelemetryApi {
 }
 
 impl TelemetryApi {
+    /// `Telemetry` or `Logs`, as the API is named.
+    pub fn name(self) -> &'static str {
+        match self {
+            TelemetryApi::Telemetry => "Telemetry",
+            TelemetryApi::Logs => "Logs",
+        }
+    }
+
     /// Whether this API has records of type `kind`.
     fn sends(self, kind: &str) -> bool {
         match self {
@@ -135,6 +143,14 @@ pub struct TelemetrySubscription {
     pub timeout: Duration,
 }
 
+/// A subscription refused because the extension already subscribed through the other API.
+#[derive(Debug, thiserror::Error)]
+#[error("this extension already subscribed through the {} API: an extension subscribes through the Telemetry API or the Logs API, not both", subscribed.name())]
+pub struct OtherApi {
+    /// The API of the existing subscription.
+    pub subscribed: TelemetryApi,
+}
+
 /// The telemetry of one environment.
 #[derive(Debug, Default)]
 pub(super) struct Telemetry {
@@ -145,6 +161,8 @@ pub(super) struct Telemetry {
 
 #[derive(Debug)]
 struct Subscriber {
+    /// The extension that subscribed (one subscription each).
+    name: String,
     api: TelemetryApi,
     types: TelemetryTypes,
     delivery: Delivery,
@@ -261,20 +279,41 @@ impl Telemetry {
 
     /// Adds a subscription of extension `name`: starts its delivery task, hands it the Init
     /// records so far, and announces it with `platform.telemetrySubscription` (or
-    /// `platform.logsSubscription`).
-    pub fn subscribe(&mut self, name: &str, subscription: TelemetrySubscription) {
+    /// `platform.logsSubscription`). An extension has one subscription: a repeat through the
+    /// same API replaces the previous one (its records go to the new destination from now on,
+    /// and none twice: the backlog was already handed over, and the record says
+    /// `Already subscribed`, as Lambda's does); one through the other API is refused, as AWS
+    /// documents.
+    pub fn subscribe(
+        &mut self,
+        name: &str,
+        subscription: TelemetrySubscription,
+    ) -> Result<(), OtherApi> {
         let types = subscription.types;
         let api = subscription.api;
+        let previous = self.subscribers.iter().position(|s| s.name == name);
+        if let Some(i) = previous {
+            if self.subscribers[i].api != api {
+                return Err(OtherApi {
+                    subscribed: self.subscribers[i].api,
+                });
+            }
+            // Dropping its delivery lets the old task send what it holds, then end.
+            self.subscribers.remove(i);
+        }
         // The task ends by itself once the subscriber is dropped and what it left is sent.
         let (delivery, _task) = Delivery::start(subscription);
         let subscriber = Subscriber {
+            name: name.to_owned(),
             api,
             types,
             delivery,
         };
-        for record in self.backlog.iter().flatten() {
-            if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
-                subscriber.delivery.record(&record.to_string());
+        if previous.is_none() {
+            for record in self.backlog.iter().flatten() {
+                if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
+                    subscriber.delivery.record(&record.to_string());
+                }
             }
         }
         self.subscribers.push(subscriber);
@@ -292,10 +331,13 @@ impl Telemetry {
             TelemetryApi::Telemetry => "platform.telemetrySubscription",
             TelemetryApi::Logs => "platform.logsSubscription",
         };
-        self.platform(
-            kind,
-            json!({"name": name, "state": "Subscribed", "types": names}),
-        );
+        let state = if previous.is_some() {
+            "Already subscribed"
+        } else {
+            "Subscribed"
+        };
+        self.platform(kind, json!({"name": name, "state": state, "types": names}));
+        Ok(())
     }
 
     /// Has every subscription send the records it holds now, without waiting for its
