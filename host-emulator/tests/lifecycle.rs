@@ -420,6 +420,56 @@ async fn environment_variables_follow_the_contract() {
     panic!("private TMPDIR {tmp} was not removed");
 }
 
+/// `HOME` and `TMPDIR` are not Lambda's reserved names: a function's own values win (they
+/// were silently replaced by the private directory). A `code_dir` written with a trailing
+/// slash gives `LAMBDA_TASK_ROOT` without one.
+#[tokio::test]
+async fn a_function_may_set_home_and_tmpdir() {
+    let code = std::env::temp_dir().join(format!("firebox-task-root-{}", std::process::id()));
+    std::fs::create_dir_all(&code).unwrap();
+    let emu = start(vec![function("own", "")
+        .code_dir(format!("{}/", code.display()))
+        .env("HOME", "/home/custom")
+        .env("TMPDIR", code.display().to_string())])
+    .await;
+    let r = emu.invoke("own", "{}").await.unwrap().json().unwrap();
+    assert_eq!(r["env"]["HOME"], "/home/custom");
+    assert_eq!(r["env"]["TMPDIR"], code.display().to_string());
+    assert_eq!(r["env"]["LAMBDA_TASK_ROOT"], code.display().to_string());
+    assert!(
+        !r["env"]["LD_LIBRARY_PATH"].as_str().unwrap().contains("//"),
+        "{}",
+        r["env"]["LD_LIBRARY_PATH"]
+    );
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&code);
+}
+
+/// A signal the emulator's process ignores (as a shell makes SIGQUIT for a job started with
+/// `&`) is not ignored by the functions it starts: Lambda starts runtimes with default actions.
+#[tokio::test]
+async fn functions_start_with_default_signal_actions() {
+    // SAFETY: `signal(2)` has no memory-safety preconditions; ignoring SIGQUIT in this test
+    // process changes nothing for the other tests.
+    unsafe { libc::signal(libc::SIGQUIT, libc::SIG_IGN) };
+    let script = format!(
+        "grep SigIgn /proc/self/status; exec {PYTHON} -u {}",
+        runtime_script()
+    );
+    let emu = start(vec![FunctionConfig::new("signals")
+        .command(["sh", "-c", &script])
+        .timeout(Duration::from_secs(3))])
+    .await;
+    assert_eq!(emu.invoke("signals", "{}").await.unwrap().status, 200);
+    let line = wait_for_line(&emu, "signals", |t| t.starts_with("SigIgn:")).await;
+    let mask = u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(
+        mask & (1 << (libc::SIGQUIT - 1)),
+        0,
+        "SIGQUIT still ignored: {line}"
+    );
+}
+
 #[tokio::test]
 async fn dropping_the_emulator_kills_every_process_including_children() {
     let emu = start(vec![function("tree", "")]).await;
@@ -597,16 +647,25 @@ async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
         ),
     )
     .unwrap();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_firebox"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_firebox"));
+    command
         .env("TMPDIR", &tmp)
         .arg("serve")
         .arg("--config")
         .arg(&config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::null());
+    // SIGHUP as a terminal leaves it: the tests themselves may run under `nohup`, whose
+    // ignored SIGHUP `serve` would inherit and (rightly) leave alone.
+    // SAFETY: `signal(2)` is async-signal-safe, as a `pre_exec` hook must be.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut server = command.spawn().unwrap();
     let endpoint = format!("http://127.0.0.1:{port}");
     wait_until("serve listens", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()

@@ -1,7 +1,8 @@
 //! The function process's environment variables (contract section 2): built from scratch,
 //! never inherited from the emulator, so that a function sees what it would see on Lambda plus
 //! its own variables. The function's variables may override `PATH`, `LANG`, `TZ`,
-//! `LD_LIBRARY_PATH`, `PYTHONPATH` and `NODE_PATH`, never the ones Lambda reserves. The
+//! `LD_LIBRARY_PATH`, `PYTHONPATH`, `NODE_PATH`, `HOME` and `TMPDIR`, never the ones Lambda
+//! reserves. The
 //! function's layers are put where Lambda's search paths name `/opt`.
 
 use super::process::Launch;
@@ -17,7 +18,14 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
     let task_root = c
         .code_dir
         .as_deref()
-        .map(|d| d.display().to_string())
+        .map(|d| {
+            let dir = d.display().to_string();
+            // `fn/` as configured: `LAMBDA_TASK_ROOT=.../fn`, as Lambda's `/var/task`.
+            match dir.trim_end_matches('/') {
+                "" => dir,
+                trimmed => trimmed.to_owned(),
+            }
+        })
         .unwrap_or_default();
     let tmp = launch.tmp.display().to_string();
     let layers = layers::search_paths(&c.resolved_layers, c.runtime.as_deref());
@@ -27,6 +35,10 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         path = format!("{path}:{host_path}");
     }
     let mut vars: Vec<(String, String)> = vec![
+        // Lambda sets neither; the emulator points both at the environment's private
+        // directory, and a function may set its own.
+        ("HOME".into(), tmp.clone()),
+        ("TMPDIR".into(), tmp),
         ("PATH".into(), path),
         ("LANG".into(), "en_US.UTF-8".into()),
         ("TZ".into(), ":UTC".into()),
@@ -54,8 +66,6 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
     // The function's own variables may override the ones above, never the ones below.
     vars.extend(c.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.extend([
-        ("HOME".into(), tmp.clone()),
-        ("TMPDIR".into(), tmp),
         (
             "AWS_LAMBDA_RUNTIME_API".into(),
             launch.runtime_api.to_string(),

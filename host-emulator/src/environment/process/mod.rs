@@ -346,6 +346,11 @@ impl Process {
         if let Some(dir) = &launch.config.code_dir {
             command.current_dir(dir);
         }
+        // SAFETY: `default_signals` only calls `signal(2)`, which is async-signal-safe, as a
+        // `pre_exec` hook must.
+        unsafe {
+            command.pre_exec(default_signals);
+        }
         if let Some(opt) = &self.opt {
             let opt = opt.clone();
             // SAFETY: `enter` only makes system calls on data prepared before the fork, as a
@@ -550,6 +555,22 @@ impl Process {
         // stragglers that were still in the group).
         drop(self.guard);
     }
+}
+
+/// In a child between `fork` and `exec`: every signal back to its default action, as Lambda
+/// starts a runtime. An ignored disposition survives `exec`, so a `serve` started from a
+/// script with `&` (its shell ignores SIGINT and SIGQUIT) or under `nohup` (SIGHUP) would
+/// hand that on to every function.
+fn default_signals() -> std::io::Result<()> {
+    for signal in 1..32 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `signal(2)` with `SIG_DFL` has no memory-safety preconditions; a number the
+        // system does not have only fails.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+    }
+    Ok(())
 }
 
 /// In a child between `fork` and `exec`: makes `target` a copy of `fd` that survives `exec`.
