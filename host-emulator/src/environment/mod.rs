@@ -481,6 +481,7 @@ impl Environment {
                 break End::Shutdown;
             }
             let watch_memory = self.watching_memory();
+            let open = self.open_pipes();
             let Some(process) = self.process.as_mut() else {
                 break End::Failed;
             };
@@ -498,17 +499,7 @@ impl Environment {
                     self.on_extension_exit(&name, status);
                     break End::Failed;
                 }
-                ready = pipes.function.readable(), if self.function_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(buf);
-                    }
-                }
-                ready = output::readable(pipes.extension), if self.extension_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(buf);
-                    }
-                }
-                ready = output::readable(pipes.frames), if self.frame_output.open => {
+                ready = output::any_readable(pipes, open) => {
                     if ready.is_ok() {
                         self.drain_output(buf);
                     }

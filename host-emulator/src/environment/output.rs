@@ -94,16 +94,47 @@ fn read_now(pipe: &tokio::net::unix::pipe::Receiver, buf: &mut [u8]) -> std::io:
 }
 
 /// Waits until `pipe` (if any) has bytes or is closed.
-pub(super) async fn readable(
-    pipe: Option<&tokio::net::unix::pipe::Receiver>,
-) -> std::io::Result<()> {
+async fn readable(pipe: Option<&tokio::net::unix::pipe::Receiver>) -> std::io::Result<()> {
     match pipe {
         Some(pipe) => pipe.readable().await,
         None => std::future::pending().await,
     }
 }
 
+/// Which of an environment's output pipes are still open (read before the process is
+/// borrowed for [`any_readable`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct OpenPipes {
+    function: bool,
+    extension: bool,
+    frames: bool,
+}
+
+/// Waits until any open pipe of `pipes` has bytes or is closed; never, when none is open.
+/// Every loop that waits on an environment's processes waits on this too, so that no pipe
+/// fills up and blocks a writer while nobody reads.
+pub(super) async fn any_readable(
+    pipes: super::process::OutputPipes<'_>,
+    open: OpenPipes,
+) -> std::io::Result<()> {
+    tokio::select! {
+        ready = readable(Some(pipes.function)), if open.function => ready,
+        ready = readable(pipes.extension), if open.extension => ready,
+        ready = readable(pipes.frames), if open.frames => ready,
+        else => std::future::pending().await,
+    }
+}
+
 impl Environment {
+    /// Which output pipes are still open, for [`any_readable`].
+    pub(super) fn open_pipes(&self) -> OpenPipes {
+        OpenPipes {
+            function: self.function_output.open,
+            extension: self.extension_output.open,
+            frames: self.frame_output.open,
+        }
+    }
+
     /// Writes an environment-wide platform line (in the function's log format; a line its
     /// system log level filters out is not written).
     pub(super) fn platform(&mut self, line: PlatformLine) {

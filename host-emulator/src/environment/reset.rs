@@ -69,16 +69,15 @@ impl Environment {
         let sleep = tokio::time::sleep(grace);
         tokio::pin!(sleep);
         let mut buf = vec![0u8; 64 * 1024];
-        while let Some(process) = self.process.as_mut() {
+        loop {
+            let open = self.open_pipes();
+            let Some(process) = self.process.as_mut() else {
+                break;
+            };
             let (exit, _, pipes) = process.watch();
             tokio::select! {
                 _ = exit => break,
-                ready = pipes.function.readable(), if self.function_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                ready = super::output::readable(pipes.extension), if self.extension_output.open => {
+                ready = super::output::any_readable(pipes, open) => {
                     if ready.is_ok() {
                         self.drain_output(&mut buf);
                     }
@@ -260,7 +259,11 @@ impl Environment {
         let sleep = tokio::time::sleep_until(deadline.into());
         tokio::pin!(sleep);
         let mut buf = vec![0u8; 64 * 1024];
-        while let Some(process) = self.process.as_mut() {
+        loop {
+            let open = self.open_pipes();
+            let Some(process) = self.process.as_mut() else {
+                break;
+            };
             let runtime_done = process.has_exited();
             let extensions_alive = process.extensions_alive();
             // An extension that called `/next` again after its SHUTDOWN event is done, as
@@ -272,17 +275,7 @@ impl Environment {
             tokio::select! {
                 _ = exit, if !runtime_done => {}
                 _ = extension_exit, if extensions_alive => {}
-                ready = pipes.function.readable(), if self.function_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                ready = super::output::readable(pipes.extension), if self.extension_output.open => {
-                    if ready.is_ok() {
-                        self.drain_output(&mut buf);
-                    }
-                }
-                ready = super::output::readable(pipes.frames), if self.frame_output.open => {
+                ready = super::output::any_readable(pipes, open) => {
                     if ready.is_ok() {
                         self.drain_output(&mut buf);
                     }
