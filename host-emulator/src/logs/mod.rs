@@ -5,6 +5,7 @@
 
 pub mod frames;
 pub mod system;
+mod timestamp;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};

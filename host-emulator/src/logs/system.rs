@@ -375,60 +375,10 @@ fn record_level(line: &str) -> Option<LogLevel> {
         return None;
     }
     let record: Record<'_> = serde_json::from_str(line).ok()?;
-    if !is_rfc3339(&record.timestamp?) {
+    if !super::timestamp::is_rfc3339(&record.timestamp?) {
         return None;
     }
     LogLevel::from_record(&record.level?)
-}
-
-/// Whether `text` is an RFC 3339 date-time: `2026-11-22T10:00:00Z`, with optional fractional
-/// seconds and a `Z` or `±HH:MM` offset (`T` and `Z` in either case).
-fn is_rfc3339(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = b.get(range)?;
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
-    };
-    let date_time = (|| {
-        let (_year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-        let separators = b.get(4) == Some(&b'-')
-            && b.get(7) == Some(&b'-')
-            && matches!(b.get(10), Some(b'T' | b't'))
-            && b.get(13) == Some(&b':')
-            && b.get(16) == Some(&b':');
-        Some(
-            separators
-                && (1..=12).contains(&month)
-                && (1..=31).contains(&day)
-                && hour <= 23
-                && minute <= 59
-                && second <= 60,
-        )
-    })();
-    if date_time != Some(true) {
-        return false;
-    }
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = &fraction[digits..];
-    }
-    match rest.as_bytes() {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
-                && (u32::from(*h1 - b'0') * 10 + u32::from(*h2 - b'0')) <= 23
-                && (u32::from(*m1 - b'0') * 10 + u32::from(*m2 - b'0')) <= 59
-        }
-        _ => false,
-    }
 }
 
 /// The current time as Lambda writes it in records.
