@@ -218,7 +218,12 @@ async fn service_errors_are_answered_before_any_event() {
         "",
     )
     .await;
-    assert_eq!(r.status, 405);
+    // Lambda matches an operation by method and path: GET there is no operation.
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.header("x-amzn-errortype"),
+        Some("UnknownOperationException")
+    );
     let big = format!("\"{}\"", "x".repeat(6 * 1024 * 1024 + 10));
     let r = invoke_stream(e, "s", &[], &big).await;
     assert_eq!(r.status, 413);
