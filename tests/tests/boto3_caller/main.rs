@@ -173,17 +173,7 @@ fn boto3_sees_results_errors_logs_and_invocation_types() -> TestResult {
         assert_eq!(event["payload"], "", "{event}");
         // The Event invocation runs in the background: its REPORT line shows up.
         let event_id = event["request_id"].as_str().unwrap_or_default().to_owned();
-        let prefix = format!("REPORT RequestId: {event_id}");
-        wait_for(
-            format!("{prefix} in hello's log"),
-            Duration::from_secs(10),
-            || {
-                emu.logs("hello")
-                    .into_iter()
-                    .find(|l| l.text.starts_with(&prefix))
-            },
-        )
-        .await?;
+        firebox_tests::logs::report(&emu, "hello", &event_id).await?;
 
         let dry = &report["dry_run"];
         assert_eq!(dry["status"], 204, "{dry}");
@@ -326,17 +316,7 @@ print(json.dumps({"status": r["Status"], "http": r["ResponseMetadata"]["HTTPStat
         assert_eq!(report["http"], 202, "{report}");
         let id = report["request_id"].as_str().unwrap_or_default().to_owned();
         assert!(!id.is_empty(), "{report}");
-        let prefix = format!("REPORT RequestId: {id}");
-        wait_for(
-            format!("{prefix} in hello's log"),
-            Duration::from_secs(10),
-            || {
-                emu.logs("hello")
-                    .into_iter()
-                    .find(|l| l.text.starts_with(&prefix))
-            },
-        )
-        .await?;
+        firebox_tests::logs::report(&emu, "hello", &id).await?;
         Ok(())
     })
 }
