@@ -149,7 +149,7 @@ async fn refused_subscriptions() {
     let (status, doc) = harness.put_telemetry(None, good.clone()).await;
     assert_eq!(
         (status, doc["errorType"].as_str()),
-        (403, Some("Extension.MissingHeader"))
+        (403, Some("Extension.MissingExtensionIdentifier"))
     );
     for (field, value) in [
         ("schemaVersion", json!("1999-01-01")),

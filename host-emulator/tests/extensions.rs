@@ -309,7 +309,11 @@ async fn bad_extension_calls_get_403_with_lambdas_error_types() {
         ("no_name", "403 Extension.InvalidExtensionName"),
         ("bad_body", "403 InvalidRequestFormat"),
         ("bad_event", "403 Extension.InvalidEventType"),
-        ("next_no_id", "403 Extension.MissingHeader"),
+        ("next_no_id", "403 Extension.MissingExtensionIdentifier"),
+        (
+            "next_invalid_id",
+            "403 Extension.InvalidExtensionIdentifier",
+        ),
         (
             "next_unknown_id",
             "403 Extension.UnknownExtensionIdentifier",
@@ -397,6 +401,14 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
     let (id, produced) = (r.request_id.clone().unwrap(), r.body.len());
     for (case, want) in [
         ("telemetry_bad_buffering", "400 ValidationError"),
+        (
+            "telemetry_no_id",
+            "403 Extension.MissingExtensionIdentifier",
+        ),
+        (
+            "telemetry_invalid_id",
+            "403 Extension.InvalidExtensionIdentifier",
+        ),
         (
             "telemetry_unknown_id",
             "403 Extension.UnknownExtensionIdentifier",

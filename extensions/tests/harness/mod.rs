@@ -437,8 +437,8 @@ impl Drop for Waiting {
 fn identify(inner: &Inner, req: &Recorded) -> Result<String, (&'static str, String)> {
     let Some(id) = req.header("lambda-extension-identifier") else {
         return Err((
-            "Extension.MissingHeader",
-            "missing Lambda-Extension-Identifier".to_owned(),
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header".to_owned(),
         ));
     };
     if !inner.extensions.iter().any(|e| e.id == id) {

@@ -80,8 +80,8 @@ pub(super) fn subscribe(
         .filter(|id| !id.is_empty())
     else {
         return forbidden(
-            "Extension.MissingHeader",
-            "the lambda-extension-identifier header is missing",
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header",
         );
     };
     let mut subscription = match parse(&req.body, api) {

@@ -87,8 +87,9 @@ pub async fn handle(
             Err(refusal) => return refusal,
         },
         (&Method::GET, "event/next") => {
-            let Some(id) = header(&req, ID_HEADER) else {
-                return missing_header(ID_HEADER);
+            let id = match extension_id(&req) {
+                Ok(id) => id,
+                Err(refusal) => return refusal,
             };
             RuntimeRequest::ExtensionNext { id, reply }
         }
@@ -98,8 +99,9 @@ pub async fn handle(
             } else {
                 ExtensionErrorKind::Exit
             };
-            let Some(id) = header(&req, ID_HEADER) else {
-                return missing_header(ID_HEADER);
+            let id = match extension_id(&req) {
+                Ok(id) => id,
+                Err(refusal) => return refusal,
             };
             let Some(error_type) = header(&req, ERROR_TYPE_HEADER) else {
                 return missing_header(ERROR_TYPE_HEADER);
@@ -204,6 +206,26 @@ async fn register(
         account_id,
         reply,
     })
+}
+
+/// The `Lambda-Extension-Identifier` of a call, checked as Lambda checks it before looking the
+/// extension up: absent is `Extension.MissingExtensionIdentifier`, not a UUID is
+/// `Extension.InvalidExtensionIdentifier` (both 403). A well-formed identifier that names no
+/// extension is the environment's to refuse (`Extension.UnknownExtensionIdentifier`).
+pub(super) fn extension_id(req: &Request<RequestBody>) -> Result<String, Response<Full<Bytes>>> {
+    let Some(id) = header(req, ID_HEADER) else {
+        return Err(forbidden(
+            "Extension.MissingExtensionIdentifier",
+            "Missing Lambda-Extension-Identifier header",
+        ));
+    };
+    if uuid::Uuid::try_parse(&id).is_err() {
+        return Err(forbidden(
+            "Extension.InvalidExtensionIdentifier",
+            &format!("Invalid Lambda-Extension-Identifier {id:?}: not a UUID"),
+        ));
+    }
+    Ok(id)
 }
 
 fn missing_header(name: &str) -> Response<Full<Bytes>> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::extensions::ExtensionAnswer;
-use super::runtime::{gone, header, json, RuntimeRequest};
+use super::runtime::{gone, json, RuntimeRequest};
 use super::{read_body, MAX_EVENT_REQUEST_BYTES};
 use crate::environment::telemetry::{
     Protocol, TelemetryApi, TelemetrySubscription, TelemetryTypes,
@@ -23,7 +23,6 @@ use crate::invocation::error_document;
 pub const PATH: &str = "/2022-07-01/telemetry";
 /// The path of the Logs API's subscription call.
 pub const LOGS_PATH: &str = "/2020-08-15/logs";
-const ID_HEADER: &str = "lambda-extension-identifier";
 
 /// The schema versions whose records the emulator sends (the same records for each).
 fn schema_versions(api: TelemetryApi) -> &'static [&'static str] {
@@ -70,14 +69,9 @@ pub async fn handle(
             error_document("InvalidRequest", "subscriptions are made with PUT"),
         );
     }
-    let Some(id) = header(&req, ID_HEADER) else {
-        return json(
-            StatusCode::FORBIDDEN,
-            error_document(
-                "Extension.MissingHeader",
-                "the lambda-extension-identifier header is missing",
-            ),
-        );
+    let id = match super::extensions::extension_id(&req) {
+        Ok(id) => id,
+        Err(refusal) => return refusal,
     };
     let body = match read_body(req.into_body(), MAX_EVENT_REQUEST_BYTES).await {
         Ok(body) => body,

@@ -42,6 +42,7 @@ to EXT_TELEMETRY_OUT.
 """
 import http.client
 import json
+import uuid
 import os
 import sys
 import time
@@ -96,7 +97,9 @@ def probe():
         ("bad_body", lambda: call("POST", "/register", b"not json", {"Lambda-Extension-Name": NAME})),
         ("bad_event", lambda: register(events=("INVOKE", "SNAPSHOT"))),
         ("next_no_id", lambda: call("GET", "/event/next")),
-        ("next_unknown_id", lambda: call("GET", "/event/next", headers={"Lambda-Extension-Identifier": "nope"})),
+        ("next_invalid_id", lambda: call("GET", "/event/next", headers={"Lambda-Extension-Identifier": "nope"})),
+        ("next_unknown_id", lambda: call("GET", "/event/next",
+                                         headers={"Lambda-Extension-Identifier": str(uuid.uuid4())})),
     ]
     for case, run in cases:
         status, _, data = run()
@@ -151,7 +154,11 @@ def subscribe(ext_id):
     }
     status, data = put(dict(good, buffering={"maxItems": 5}), ext_id)
     print("PROBE telemetry_bad_buffering", status, error_type(data), flush=True)
+    status, data = put(good, None)
+    print("PROBE telemetry_no_id", status, error_type(data), flush=True)
     status, data = put(good, "nope")
+    print("PROBE telemetry_invalid_id", status, error_type(data), flush=True)
+    status, data = put(good, str(uuid.uuid4()))
     print("PROBE telemetry_unknown_id", status, error_type(data), flush=True)
     status, data = put(good, ext_id)
     say("subscribed", status)
