@@ -730,3 +730,22 @@ async fn extensions_learn_why_a_failed_environment_resets() {
     assert_eq!(doc["errorType"], "MyInitError");
     wait_for_line(&emu, "g", shutdown("failure", 0)).await;
 }
+
+#[tokio::test]
+async fn an_extension_crashing_after_the_answer_is_logged_and_the_next_invoke_is_cold() {
+    let dir = TempDir::new("ext-crash-after");
+    let f = with_extensions(&dir, "f", &[("fragile", "crash_after")]);
+    let emu = start(vec![f]).await;
+    // The runtime answers at once; the extension is still in its invoke phase and crashes
+    // 0.5 s later. The caller has its answer, so only the log can say why the environment went.
+    let (id, first_pid) = ok(&emu, "f", "{}").await;
+    let want = format!("RequestId: {id} Error: Extension fragile exited: exit status 3");
+    wait_for_line(&emu, "f", |l| l == want).await;
+    wait_for_line(&emu, "f", |l| l == "Extension.Crash").await;
+    let (_, second_pid) = ok(&emu, "f", "{}").await;
+    assert_ne!(first_pid, second_pid, "the runtime was started again");
+    let texts = texts(&emu, "f");
+    let reports: Vec<_> = texts.iter().filter(|l| l.starts_with("REPORT")).collect();
+    assert_eq!(reports.len(), 2, "{texts:#?}");
+    assert!(reports[1].contains("Init Duration"), "{texts:#?}");
+}

@@ -503,6 +503,16 @@ impl Environment {
             Phase::Initializing { since, .. } => {
                 self.fail_init(since.elapsed(), &error_type, describe)
             }
+            Phase::Ready if self.held.active.is_empty() => {
+                // Nothing in flight to fail (the runtime had answered, or the environment was
+                // idle): the log alone says why the environment is reset.
+                let line = match &self.extensions.owed_deadline {
+                    Some((id, _)) => describe(id),
+                    None => format!("Error: Extension {name} exited: {reason}"),
+                };
+                self.platform(PlatformLine::fault(line));
+                self.platform(PlatformLine::fault(error_type));
+            }
             Phase::Ready => self.fail_all(&error_type, describe),
             Phase::Reset => {}
         }

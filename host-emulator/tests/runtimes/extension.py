@@ -13,6 +13,7 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   crash_init    register, then exit 2 before calling next
   init_error    register, post init/error (Extension.ConfigError), exit 1
   crash_invoke  exit 3 on the first INVOKE
+  crash_after   on the first INVOKE, sleep EXT_CRASH_AFTER_S seconds (default 0.5), then exit 3
   exit_error    on the first INVOKE, post exit/error (Extension.Boom), then exit 4
   double_next   register for SHUTDOWN only (so that no INVOKE answers the first next), call
                 next from two connections at once and print
@@ -320,6 +321,10 @@ def main():
             print("PROBE register_after_init", status, error_type(data), flush=True)
         if MODE == "crash_invoke":
             say("crashing in invoke")
+            sys.exit(3)
+        if MODE == "crash_after":
+            time.sleep(float(os.environ.get("EXT_CRASH_AFTER_S", "0.5")))
+            say("crashing after the answer")
             sys.exit(3)
         if MODE == "exit_error":
             say("exit/error", report_error(ext_id, "/exit/error", "Extension.Boom", "lost my config"))
