@@ -362,3 +362,34 @@ async fn a_timeout_mid_stream_ends_the_stream_with_sandbox_timedout() {
     assert_eq!(concat(&chunks), b"a");
     assert_eq!(complete.error_code.as_deref(), Some("Sandbox.Timedout"));
 }
+
+/// Node's aws-lambda-ric ends a failed stream and calls `/next` without waiting for the answer
+/// to its stream: that `/next` may arrive before the end of the stream. It waits for the next
+/// event; it used to be refused (400), and the runtime exited.
+#[tokio::test]
+async fn a_next_that_arrives_before_the_end_of_the_stream_waits_for_the_next_event() {
+    let emu = start(vec![stream_fn("s", "events")]).await;
+    for (i, event) in [
+        json!({"chunks": ["a", "b"], "next_before_end": true}),
+        json!({"chunks": ["c"], "next_before_end": true,
+               "fail": {"type": "Late", "message": "after the next"}}),
+        json!({"chunks": ["d"]}),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let open = invoke_stream(emu.endpoint(), "s", &[], &event.to_string()).await;
+        assert_eq!(open.status, 200);
+        let (chunks, complete) = Events::new(open).rest().await;
+        let want: &[u8] = [&b"ab"[..], b"c", b"d"][i];
+        assert_eq!(concat(&chunks), want, "invocation {i}");
+        let error = (i == 1).then(|| "Late".to_owned());
+        assert_eq!(complete.error_code, error, "invocation {i}");
+    }
+    let texts = texts(&emu, "s");
+    assert!(
+        !texts.iter().any(|l| l.starts_with("next failed")),
+        "{texts:#?}"
+    );
+    assert_eq!(reports(&emu, "s").len(), 3, "{texts:#?}");
+}

@@ -75,11 +75,18 @@ impl Environment {
 
     /// `/next`: parks the call until an event is there (ending Init on the first call);
     /// refused when every slot is already in flight or waiting.
+    ///
+    /// An invocation whose response is streaming does not hold its slot against `/next`: a
+    /// runtime may end its stream and call `/next` at once, without waiting for the answer to
+    /// the stream (Node's `aws-lambda-ric` after a failed stream), and that call can arrive
+    /// before the end of the stream does. It waits like any other; the slot's next event
+    /// comes only once the stream has ended.
     fn on_next(&mut self, reply: oneshot::Sender<NextAnswer>) {
         // A parked call whose connection the runtime closed (a client timeout, a dropped
         // keep-alive) no longer waits: it must not count, nor get an event.
         self.held.parked.retain(|p| !p.is_closed());
-        let open = self.held.active.len() + self.held.parked.len();
+        let answering = self.held.active.iter().filter(|a| a.streaming_since.is_none());
+        let open = answering.count() + self.held.parked.len();
         if open >= self.slots as usize {
             let message = match self.held.active.first() {
                 Some(active) if self.slots == 1 => format!(

@@ -16,6 +16,9 @@ Mode `events`: each event (a JSON object) says what to do, in this order:
   delay_ms: MS              pause between chunks
   fail: {type, message}     end the stream with error trailers
   no_trailer_decl: true     do not announce the trailers in a `Trailer` header
+  next_before_end: true     call the next /next (on a connection of its own) before ending the
+                            stream, as Node's aws-lambda-ric can after a failed stream; the
+                            stream ends once the emulator has had 300 ms to receive that call
 The status the emulator answered is printed as `STREAM <status>`.
 
 Mode `url`: the event is a function URL event (payload format 2.0); its rawPath decides:
@@ -35,6 +38,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 API = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -136,7 +140,32 @@ def handle_event(request_id, event):
         first = False
         if delay:
             time.sleep(delay)
+    if event.get("next_before_end"):
+        early_next(s)
     s.finish(event.get("fail"))
+
+
+EARLY = {}
+
+
+def early_next(stream):
+    """Starts the next /next on a connection of its own while `stream` is still open."""
+    def call():
+        c = http.client.HTTPConnection(API)
+        c.request("GET", BASE + "/invocation/next")
+        r = c.getresponse()
+        EARLY["answer"] = (r.status, r.getheaders(), r.read())
+    EARLY["thread"] = threading.Thread(target=call, daemon=True)
+    EARLY["thread"].start()
+    time.sleep(0.3)
+
+
+def next_invocation():
+    thread = EARLY.pop("thread", None)
+    if thread is None:
+        return request("GET", "/invocation/next")
+    thread.join()
+    return EARLY.pop("answer")
 
 
 def handle_url(request_id, event):
@@ -182,7 +211,7 @@ def handle_url(request_id, event):
 
 def main():
     while True:
-        status, headers, body = request("GET", "/invocation/next")
+        status, headers, body = next_invocation()
         if status != 200:
             print("next failed", status, body.decode(), flush=True)
             sys.exit(1)
