@@ -249,8 +249,15 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
         names.join(", ")
     );
     wait_for_signal().await;
-    tracing::info!("shutting down");
-    emulator.shutdown().await;
+    tracing::info!(
+        "shutting down: requests in flight have {} s to finish (a second Ctrl-C or SIGTERM stops at once)",
+        emulator.shutdown_grace().as_secs_f64()
+    );
+    tokio::select! {
+        () = emulator.shutdown() => {}
+        // Dropping the shutdown drops the emulator, which kills every environment at once.
+        () = wait_for_signal() => tracing::warn!("second signal: stopping at once"),
+    }
     // Give the printer time to write the last lines (it gathers for PRINT_BATCH at a time);
     // it is not joined: a blocked stdout must not keep the server from exiting.
     tokio::time::sleep(PRINT_BATCH * 20).await;

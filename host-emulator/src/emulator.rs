@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
@@ -80,6 +81,10 @@ pub enum ControlError {
     Layer(#[from] crate::layer_versions::LayerError),
 }
 
+/// How long [`Emulator::shutdown`] lets the requests in flight finish, unless
+/// [`EmulatorBuilder::shutdown_grace`] (`[server] shutdown_grace_s`) says otherwise.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Builds an [`Emulator`].
 #[derive(Debug, Default)]
 pub struct EmulatorBuilder {
@@ -88,6 +93,7 @@ pub struct EmulatorBuilder {
     validated: bool,
     account: AccountConfig,
     runtimes: Runtimes,
+    shutdown_grace: Option<Duration>,
 }
 
 /// Validates a function defined in code (paths relative to `base`), with its runtime's command.
@@ -175,6 +181,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Sets how long [`Emulator::shutdown`] lets the requests in flight finish before it ends
+    /// the environments (default [`DEFAULT_SHUTDOWN_GRACE`]); what is still running then is
+    /// answered `ServiceException`.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = Some(grace);
+        self
+    }
+
     /// Starts the emulator: validates the functions, binds the listener, starts the schedulers.
     /// Environments start on demand, at the first invoke of each function.
     pub async fn start(self) -> Result<Emulator, StartError> {
@@ -246,7 +260,12 @@ impl EmulatorBuilder {
             default_account,
             deployment,
         ));
-        let server = tokio::spawn(invoke::serve(listener, functions.clone(), shutdown_rx));
+        let (stop_accepting, stop_accepting_rx) = watch::channel(false);
+        let server = tokio::spawn(invoke::serve(
+            listener,
+            functions.clone(),
+            stop_accepting_rx,
+        ));
         tracing::info!(endpoint = %format!("http://{local}"), "firebox emulator listening");
         Ok(Emulator {
             functions,
@@ -256,6 +275,8 @@ impl EmulatorBuilder {
             startup_logs,
             registry,
             shutdown: shutdown_tx,
+            stop_accepting,
+            shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             server: Some(server),
             pools,
         })
@@ -302,7 +323,12 @@ pub struct Emulator {
     /// A subscription made before any environment started, for [`Emulator::logs_from_start`].
     startup_logs: std::sync::Mutex<Option<broadcast::Receiver<LogLine>>>,
     registry: ProcessRegistry,
+    /// Ends the schedulers and their environments.
     shutdown: watch::Sender<bool>,
+    /// Closes the public listener; its connections end after their request in flight.
+    stop_accepting: watch::Sender<bool>,
+    /// How long a shutdown waits for the requests in flight.
+    shutdown_grace: Duration,
     /// The public listener's task.
     server: Option<JoinHandle<()>>,
     /// The scheduler of every version of every function.
@@ -327,8 +353,14 @@ impl Emulator {
             validated: true,
             account: config.account,
             runtimes: config.runtimes,
+            shutdown_grace: config.shutdown_grace,
         };
         builder.start().await
+    }
+
+    /// How long [`Emulator::shutdown`] lets the requests in flight finish.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
     }
 
     /// The listener's address.
@@ -609,12 +641,28 @@ impl Emulator {
         self.registry.len()
     }
 
-    /// Stops accepting invokes, shuts every environment down and waits until they are gone.
+    /// Stops gracefully: closes the listener, lets the requests in flight finish for up to the
+    /// shutdown grace ([`EmulatorBuilder::shutdown_grace`]), then shuts every environment down
+    /// and waits until they are gone. A request still waiting for its function then is
+    /// answered `500 ServiceException` ("The emulator is shutting down."), never cut off.
+    /// Dropping the emulator instead stops everything at once.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
+        let _ = self.stop_accepting.send(true);
+        let mut server = self.server.take();
+        // The server task ends when its last connection has answered its request in flight.
+        let drained = match server.as_mut() {
+            Some(task) => tokio::time::timeout(self.shutdown_grace, task)
+                .await
+                .is_ok(),
+            None => true,
+        };
+        if !drained {
+            tracing::info!(
+                grace_s = self.shutdown_grace.as_secs_f64(),
+                "requests still in flight after the shutdown grace; ending their environments"
+            );
         }
+        let _ = self.shutdown.send(true);
         // With the listener gone no scheduler starts; one started just before is in the
         // next batch.
         loop {
@@ -626,13 +674,28 @@ impl Emulator {
                 let _ = pool.await;
             }
         }
+        // The requests that outlived the grace got their answer as their environment or
+        // queue went; a connection that still does not finish is closed.
+        if let Some(mut task) = server.filter(|_| !drained) {
+            if tokio::time::timeout(LAST_ANSWERS, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
         self.registry.kill_all();
     }
 }
 
+/// How long a shutdown waits, after the environments have ended, for the answers to the
+/// requests that outlived the grace to be written.
+const LAST_ANSWERS: Duration = Duration::from_secs(1);
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        let _ = self.stop_accepting.send(true);
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
         self.registry.kill_all();
     }
 }

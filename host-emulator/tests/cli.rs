@@ -538,3 +538,81 @@ fn invoke_without_a_payload_sends_an_empty_object() {
     let body = request.split_once("\r\n\r\n").unwrap().1;
     assert_eq!(body, "{}", "{request}");
 }
+
+fn sigterm(server: &std::process::Child) {
+    // SAFETY: kill(2) on the server we started.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGTERM);
+    }
+}
+
+/// Starts `firebox invoke` in the background.
+fn invoke_in_background(endpoint: &str, args: &[&str]) -> std::process::Child {
+    Command::new(FIREBOX)
+        .arg("invoke")
+        .args(args)
+        .args(["--endpoint", endpoint])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the server's stdout has a line containing `needle`; returns the lines read.
+fn read_until(out: &mut impl std::io::BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no `{needle}` in {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains(needle) {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() {
+    let dir = temp_dir("graceful");
+    let config = format!(
+        "[server]\nshutdown_grace_s = 30\n\n[functions.slow]\ncommand = [\"python3\", \"-u\", \"{}\"]\ntimeout_s = 60\n",
+        common::runtime_script()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let client = invoke_in_background(&endpoint, &["slow", r#"{"sleep": 1}"#]);
+    read_until(&mut stdout, "[slow] START RequestId:");
+    sigterm(&server);
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["event"]["sleep"], 1);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest = read_until(&mut stdout, "[slow] REPORT RequestId:");
+    assert!(rest.contains("[slow] END RequestId:"), "{rest}");
+
+    // The second time, an invocation of 50 s is in flight: a second SIGTERM ends the wait.
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let client = invoke_in_background(&endpoint, &["slow", r#"{"sleep": 50}"#]);
+    read_until(&mut stdout, "[slow] START RequestId:");
+    sigterm(&server);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.try_wait().unwrap().is_none(), "still draining");
+    let started = std::time::Instant::now();
+    sigterm(&server);
+    let status = server.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(status.success(), "{status:?}");
+    let out = client.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

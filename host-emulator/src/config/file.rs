@@ -48,6 +48,18 @@ impl Config {
         if let Some(on) = server.layers_at_opt {
             account.layers_at_opt = on;
         }
+        let shutdown_grace = match server.shutdown_grace_s {
+            Some(s) if s > MAX_SHUTDOWN_GRACE_S => {
+                return Err(ConfigError::Invalid {
+                    file: file.to_owned(),
+                    message: format!(
+                        "[server] field `shutdown_grace_s`: {s} is over {MAX_SHUTDOWN_GRACE_S} (seconds, the longest function timeout)"
+                    ),
+                })
+            }
+            Some(s) => Some(std::time::Duration::from_secs(s)),
+            None => None,
+        };
         let listen = match server.listen {
             Some(text) => Some(text.parse().map_err(|e| ConfigError::Invalid {
                 file: file.to_owned(),
@@ -107,6 +119,7 @@ impl Config {
             functions,
             account,
             runtimes,
+            shutdown_grace,
         })
     }
 }
@@ -138,7 +151,11 @@ struct RawServer {
     unreserved_minimum: Option<u32>,
     cgroups: Option<bool>,
     layers_at_opt: Option<bool>,
+    shutdown_grace_s: Option<u64>,
 }
+
+/// The longest `shutdown_grace_s`: no invocation runs longer than Lambda's 900-second timeout.
+const MAX_SHUTDOWN_GRACE_S: u64 = 900;
 
 #[cfg(test)]
 mod tests {

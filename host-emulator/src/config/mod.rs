@@ -134,4 +134,7 @@ pub struct Config {
     pub account: AccountConfig,
     /// The commands of Lambda's managed runtimes (`[runtimes]`).
     pub runtimes: Runtimes,
+    /// How long a shutdown lets the requests in flight finish (`[server] shutdown_grace_s`;
+    /// `None`: [`crate::emulator::DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Option<std::time::Duration>,
 }

@@ -464,7 +464,7 @@ impl Environment {
             }
             for active in std::mem::take(&mut self.held.active) {
                 active.invocation.finish(
-                    Answer::ServiceError("the emulator is shutting down".into()),
+                    Answer::ServiceError("The emulator is shutting down.".into()),
                     None,
                 );
             }

@@ -278,7 +278,7 @@ impl Pool {
         }
         for invocation in left {
             invocation.finish(
-                Answer::ServiceError("the emulator is shutting down".into()),
+                Answer::ServiceError("The emulator is shutting down.".into()),
                 None,
             );
         }

@@ -36,14 +36,18 @@ pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 /// Non-standard header carrying a Cognito identity (JSON) to `Lambda-Runtime-Cognito-Identity`.
 pub const COGNITO_IDENTITY_HEADER: &str = "x-firebox-cognito-identity";
 
-/// Serves the public listener until `shutdown` fires; dropping the task closes every
-/// connection.
+/// Serves the public listener until `stop` fires, then drains: the listener closes, idle
+/// connections close, and each busy one closes once its request in flight is answered (an
+/// invoke waiting for its function included). Returns when the last connection has closed;
+/// aborting the task closes every connection at once.
 pub(crate) async fn serve(
     listener: TcpListener,
     functions: Arc<Functions>,
-    mut shutdown: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    // Tells every connection to finish its request in flight and close.
+    let (drain, draining) = watch::channel(false);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -59,29 +63,54 @@ pub(crate) async fn serve(
                 let peer = stream.peer_addr().ok();
                 let _ = stream.set_nodelay(true);
                 let functions = functions.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let functions = functions.clone();
-                        let req = req.map(RequestBody::new);
-                        async move { Ok::<_, Infallible>(handle(req, &functions, peer).await) }
-                    });
-                    let mut builder = hyper::server::conn::http1::Builder::new();
-                    builder
-                        .keep_alive(true)
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(Duration::from_secs(30));
-                    if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
-                        tracing::debug!(error = %e, "invoke connection ended with an error");
-                    }
-                });
+                connections.spawn(connection(stream, functions, peer, draining.clone()));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
                     break;
                 }
             }
         }
+    }
+    drop(listener);
+    let _ = drain.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Serves one connection of the public listener until the client closes it, or, once `drain`
+/// fires, until its request in flight (if any) is answered.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    functions: Arc<Functions>,
+    peer: Option<std::net::SocketAddr>,
+    mut drain: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let functions = functions.clone();
+        let req = req.map(RequestBody::new);
+        async move { Ok::<_, Infallible>(handle(req, &functions, peer).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut draining = false;
+    let result = loop {
+        tokio::select! {
+            result = conn.as_mut() => break result,
+            // The sender goes away only with the server task, which then drains too.
+            _ = drain.changed(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "invoke connection ended with an error");
     }
 }
 
