@@ -89,7 +89,7 @@ pub async fn handle(
         (&Method::GET, "event/next") => {
             let id = match extension_id(&req) {
                 Ok(id) => id,
-                Err(refusal) => return refusal,
+                Err(refusal) => return *refusal,
             };
             RuntimeRequest::ExtensionNext { id, reply }
         }
@@ -101,7 +101,7 @@ pub async fn handle(
             };
             let id = match extension_id(&req) {
                 Ok(id) => id,
-                Err(refusal) => return refusal,
+                Err(refusal) => return *refusal,
             };
             let Some(error_type) = header(&req, ERROR_TYPE_HEADER) else {
                 return missing_header(ERROR_TYPE_HEADER);
@@ -212,18 +212,20 @@ async fn register(
 /// extension up: absent is `Extension.MissingExtensionIdentifier`, not a UUID is
 /// `Extension.InvalidExtensionIdentifier` (both 403). A well-formed identifier that names no
 /// extension is the environment's to refuse (`Extension.UnknownExtensionIdentifier`).
-pub(super) fn extension_id(req: &Request<RequestBody>) -> Result<String, Response<Full<Bytes>>> {
+pub(super) fn extension_id(
+    req: &Request<RequestBody>,
+) -> Result<String, Box<Response<Full<Bytes>>>> {
     let Some(id) = header(req, ID_HEADER) else {
-        return Err(forbidden(
+        return Err(Box::new(forbidden(
             "Extension.MissingExtensionIdentifier",
             "Missing Lambda-Extension-Identifier header",
-        ));
+        )));
     };
     if uuid::Uuid::try_parse(&id).is_err() {
-        return Err(forbidden(
+        return Err(Box::new(forbidden(
             "Extension.InvalidExtensionIdentifier",
             &format!("Invalid Lambda-Extension-Identifier {id:?}: not a UUID"),
-        ));
+        )));
     }
     Ok(id)
 }

@@ -71,7 +71,7 @@ pub async fn handle(
     }
     let id = match super::extensions::extension_id(&req) {
         Ok(id) => id,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let body = match read_body(req.into_body(), MAX_EVENT_REQUEST_BYTES).await {
         Ok(body) => body,
