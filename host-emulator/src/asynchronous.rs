@@ -99,8 +99,13 @@ impl Supervisor {
                 Err(_) => {
                     // Dropped unanswered: too old while throttled, its function deleted (no
                     // record then: the destinations went with it), or the emulator is stopping.
-                    if !self.deleted() && event.accepted.elapsed() >= config.maximum_event_age {
+                    if self.deleted() {
+                        return;
+                    }
+                    if event.accepted.elapsed() >= config.maximum_event_age {
                         self.give_up(event, attempts - 1, Condition::EventAgeExceeded, None);
+                    } else {
+                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down.");
                     }
                     return;
                 }
@@ -146,7 +151,15 @@ impl Supervisor {
                         return;
                     }
                 }
-                Answer::Throttled { .. } | Answer::ServiceError(_) => return,
+                // The queue is in memory: say which events a stop loses.
+                Answer::ServiceError(message) => {
+                    tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: {message}");
+                    return;
+                }
+                Answer::Throttled { reason } => {
+                    tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: throttled ({reason})");
+                    return;
+                }
             }
         }
     }

@@ -616,3 +616,30 @@ fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() 
     let out = client.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn an_event_still_queued_at_shutdown_is_named_on_stderr() {
+    let dir = temp_dir("queued-event");
+    let config = format!(
+        "[functions.held]\ncommand = [\"python3\", \"-u\", \"{}\"]\nreserved_concurrency = 0\n",
+        common::runtime_script()
+    );
+    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
+    // Throttled (reserved concurrency 0): accepted, and kept in the queue.
+    let out = invoke(&endpoint, &["held", "--invocation-type", "Event"], None);
+    assert!(out.status.success(), "{out:?}");
+    sigterm(&server);
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("event lost: The emulator is shutting down.") && stderr.contains("held"),
+        "{stderr}"
+    );
+}

@@ -101,6 +101,8 @@ async fn connection(
     let mut draining = false;
     let result = loop {
         tokio::select! {
+            // The connection first: it is what every wake-up is for, but the one at a drain.
+            biased;
             result = conn.as_mut() => break result,
             // The sender goes away only with the server task, which then drains too.
             _ = drain.changed(), if !draining => {
