@@ -37,6 +37,39 @@ pub(crate) enum MappingError {
     Field(&'static str),
 }
 
+/// Headers a function's response or prelude cannot set: the framing of the response the URL
+/// sends (`content-length`: hyper writes the length of the body it sends, or chunked encoding)
+/// and the hop-by-hop headers of RFC 9110 §7.6.1, which describe one connection, not the
+/// response. Any header the function's `connection` header names is dropped too.
+const NOT_FORWARDED: [&str; 8] = [
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `headers` without those a URL does not forward (see [`NOT_FORWARDED`]).
+fn forwarded(headers: Vec<(HeaderName, HeaderValue)>) -> Vec<(HeaderName, HeaderValue)> {
+    let named: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n == http::header::CONNECTION)
+        .filter_map(|(_, v)| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    headers
+        .into_iter()
+        .filter(|(n, _)| {
+            !NOT_FORWARDED.contains(&n.as_str()) && !named.iter().any(|t| t == n.as_str())
+        })
+        .collect()
+}
+
 /// Reads `statusCode`, `headers` and `cookies` from a response object or a prelude.
 pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, MappingError> {
     let status = match object.get("statusCode") {
@@ -67,6 +100,7 @@ pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, Mapp
             headers.push((name, value));
         }
     }
+    let headers = forwarded(headers);
     let mut cookies = Vec::new();
     if let Some(c) = object.get("cookies").filter(|c| !c.is_null()) {
         for cookie in c.as_array().ok_or(MappingError::Field("cookies"))? {
