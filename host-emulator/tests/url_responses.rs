@@ -1,5 +1,6 @@
 //! What a function URL sends on of the function's answer, read off the wire: the framing is
-//! the URL's own (the function's `content-length` and hop-by-hop headers are dropped).
+//! the URL's own (the function's `content-length` and hop-by-hop headers are dropped), and
+//! the configured CORS headers replace the function's.
 
 mod common;
 mod streaming_support;
@@ -55,6 +56,15 @@ impl Wire {
         let all = self.all(name);
         assert!(all.len() <= 1, "`{name}` repeated: {:?}", self.headers);
         all.first().copied()
+    }
+
+    /// The names of the `access-control-*` headers.
+    fn cors_names(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| n.starts_with("access-control-"))
+            .collect()
     }
 }
 
@@ -202,6 +212,9 @@ fn with_prelude(prelude: &serde_json::Value, body: &str) -> Vec<u8> {
 
 const BINARY: (&str, &str) = ("content-type", "application/octet-stream");
 
+/// Request headers.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
 #[tokio::test]
 async fn the_url_frames_the_body_whatever_framing_headers_the_function_sets() {
     let emu = start(vec![
@@ -270,4 +283,68 @@ async fn the_url_frames_the_body_whatever_framing_headers_the_function_sets() {
             assert_eq!(r.one(hop), None, "{hop} of {headers}: {:?}", r.headers);
         }
     }
+}
+
+#[tokio::test]
+async fn configured_cors_replaces_the_functions_cors_headers_on_every_response() {
+    let emu = start(vec![
+        url_fn("buf", InvokeMode::Buffered, true),
+        url_fn("live", InvokeMode::ResponseStream, true),
+        url_fn("open", InvokeMode::Buffered, false),
+    ])
+    .await;
+    let addr = emu.addr();
+    let theirs = json!({
+        "access-control-allow-origin": "*",
+        "access-control-allow-credentials": "true",
+        "access-control-expose-headers": "x-secret",
+        "Access-Control-Max-Age": "9",
+        "x-secret": "s",
+    });
+    let object = json!({"statusCode": 200, "headers": theirs, "body": "x"}).to_string();
+    let stream = with_prelude(&json!({"statusCode": 200, "headers": theirs}), "x");
+    let calls: [(&str, &[u8], Headers); 2] = [
+        ("/lambda-url/buf/respond", object.as_bytes(), &[]),
+        ("/lambda-url/live/stream-body", &stream, &[BINARY]),
+    ];
+    for (path, body, extra) in calls {
+        // A disallowed origin and a request without one get no CORS headers at all.
+        for origin in [Some("https://evil.example"), None] {
+            let mut headers = extra.to_vec();
+            headers.extend(origin.map(|o| ("origin", o)));
+            let r = exchange(addr, "POST", path, &headers, body).await;
+            assert_eq!((r.status, &r.body[..]), (200, &b"x"[..]), "{path}");
+            assert!(
+                r.cors_names().is_empty(),
+                "{path} {origin:?}: {:?}",
+                r.headers
+            );
+            assert_eq!(r.one("x-secret"), Some("s"));
+        }
+        // An allowed origin gets the configured values, not the function's.
+        let mut headers = extra.to_vec();
+        headers.push(("origin", "https://app.example"));
+        let r = exchange(addr, "POST", path, &headers, body).await;
+        assert_eq!(
+            r.one("access-control-allow-origin"),
+            Some("https://app.example"),
+            "{path}"
+        );
+        assert_eq!(r.one("access-control-expose-headers"), Some("x-echo"));
+        assert_eq!(r.one("access-control-allow-credentials"), Some("true"));
+        assert_eq!(r.one("access-control-max-age"), None, "{path}");
+        assert_eq!(r.one("vary"), Some("Origin"));
+    }
+    // Without CORS configured, the function's headers are its own business.
+    let headers = [("origin", "https://evil.example")];
+    let r = exchange(
+        addr,
+        "POST",
+        "/lambda-url/open/respond",
+        &headers,
+        object.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.one("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.one("access-control-max-age"), Some("9"));
 }
