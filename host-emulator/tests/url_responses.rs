@@ -1,6 +1,7 @@
 //! What a function URL sends on of the function's answer, read off the wire: the framing is
-//! the URL's own (the function's `content-length` and hop-by-hop headers are dropped), and
-//! the configured CORS headers replace the function's.
+//! the URL's own (the function's `content-length` and hop-by-hop headers are dropped), the
+//! configured CORS headers replace the function's, a `HEAD` says what the `GET` would, and a
+//! prelude without a content type is `application/octet-stream`.
 
 mod common;
 mod streaming_support;
@@ -347,4 +348,46 @@ async fn configured_cors_replaces_the_functions_cors_headers_on_every_response()
     .await;
     assert_eq!(r.one("access-control-allow-origin"), Some("*"));
     assert_eq!(r.one("access-control-max-age"), Some("9"));
+}
+
+#[tokio::test]
+async fn a_head_says_what_the_get_would_and_a_prelude_defaults_to_octet_stream() {
+    let emu = start(vec![
+        url_fn("buf", InvokeMode::Buffered, false),
+        url_fn("live", InvokeMode::ResponseStream, false),
+    ])
+    .await;
+    let addr = emu.addr();
+    // A streamed answer has no length: neither has the HEAD.
+    let get = exchange(addr, "GET", "/lambda-url/live/stream-plain", &[], b"").await;
+    assert_eq!(get.body, b"plain stream");
+    assert_eq!(get.one("content-length"), None);
+    let head = exchange(addr, "HEAD", "/lambda-url/live/stream-plain", &[], b"").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.one("content-type"), Some("text/plain"));
+    assert_eq!(head.one("content-length"), None, "{:?}", head.headers);
+    // A buffered one has, and the HEAD says it.
+    let head = exchange(addr, "HEAD", "/lambda-url/buf/binary", &[], b"").await;
+    assert_eq!(head.one("content-length"), Some("256"));
+
+    // A prelude without a content type, streamed or collected.
+    for function in ["live", "buf"] {
+        let stream = with_prelude(&json!({"statusCode": 404}), "gone");
+        let path = format!("/lambda-url/{function}/stream-body");
+        let r = exchange(addr, "POST", &path, &[BINARY], &stream).await;
+        assert_eq!((r.status, &r.body[..]), (404, &b"gone"[..]), "{function}");
+        assert_eq!(r.one("content-type"), Some("application/octet-stream"));
+    }
+    // One with a content type keeps it.
+    let prelude = json!({"statusCode": 200, "headers": {"Content-Type": "text/csv"}});
+    let stream = with_prelude(&prelude, "a,b");
+    let r = exchange(
+        addr,
+        "POST",
+        "/lambda-url/live/stream-body",
+        &[BINARY],
+        &stream,
+    )
+    .await;
+    assert_eq!(r.one("content-type"), Some("text/csv"));
 }

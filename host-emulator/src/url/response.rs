@@ -169,8 +169,9 @@ pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
     }
 }
 
-/// Where the prelude ends in `buf`: the JSON prelude and the offset of the body, `Ok(None)`
-/// when the separator has not arrived yet.
+/// Where the prelude ends in `buf`: the prelude's head and the offset of the body, `Ok(None)`
+/// when the separator has not arrived yet. A prelude without `content-type` gets
+/// `application/octet-stream`, as a stream without a prelude does.
 pub(crate) fn split_prelude(buf: &[u8]) -> Result<Option<(Head, usize)>, MappingError> {
     let Some(at) = buf
         .windows(PRELUDE_SEPARATOR.len())
@@ -183,7 +184,18 @@ pub(crate) fn split_prelude(buf: &[u8]) -> Result<Option<(Head, usize)>, Mapping
     };
     let value: Value = serde_json::from_slice(&buf[..at]).map_err(|_| MappingError::NotJson)?;
     let object = value.as_object().ok_or(MappingError::Field("prelude"))?;
-    Ok(Some((head(object)?, at + PRELUDE_SEPARATOR.len())))
+    let mut head = head(object)?;
+    if !head
+        .headers
+        .iter()
+        .any(|(n, _)| n == http::header::CONTENT_TYPE)
+    {
+        head.headers.push((
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ));
+    }
+    Ok(Some((head, at + PRELUDE_SEPARATOR.len())))
 }
 
 /// A response with `head` and `body`.
