@@ -1,7 +1,8 @@
 //! What a function URL sends on of the function's answer, read off the wire: the framing is
 //! the URL's own (the function's `content-length` and hop-by-hop headers are dropped), the
-//! configured CORS headers replace the function's, a `HEAD` says what the `GET` would, and a
-//! prelude without a content type is `application/octet-stream`.
+//! configured CORS headers replace the function's, a `HEAD` says what the `GET` would, a
+//! prelude without a content type is `application/octet-stream`, and an answer the URL cannot
+//! map is a 502 whose reason is on the function's log stream.
 
 mod common;
 mod streaming_support;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use firebox_emulator::url::{Cors, InvokeMode, UrlConfig};
-use firebox_emulator::FunctionConfig;
+use firebox_emulator::{FunctionConfig, LogSource};
 use serde_json::json;
 use streaming_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -348,6 +349,78 @@ async fn configured_cors_replaces_the_functions_cors_headers_on_every_response()
     .await;
     assert_eq!(r.one("access-control-allow-origin"), Some("*"));
     assert_eq!(r.one("access-control-max-age"), Some("9"));
+}
+
+#[tokio::test]
+async fn an_answer_the_url_cannot_map_is_a_502_with_the_reason_in_the_log() {
+    let emu = start(vec![
+        url_fn("buf", InvokeMode::Buffered, false),
+        url_fn("live", InvokeMode::ResponseStream, false),
+    ])
+    .await;
+    let addr = emu.addr();
+    let cases: [(&str, &str, Vec<u8>, &str); 8] = [
+        (
+            "buf",
+            "/respond",
+            br#"{"statusCode":200,"body":{"a":1}}"#.to_vec(),
+            "`body` must be a string",
+        ),
+        (
+            "buf",
+            "/respond",
+            br#"{"statusCode":200,"body":"%%","isBase64Encoded":true}"#.to_vec(),
+            "`body` must be base64, as `isBase64Encoded` is true",
+        ),
+        (
+            "buf",
+            "/respond",
+            br#"{"statusCode":200,"headers":{"x-a":["1","2"]}}"#.to_vec(),
+            "header `x-a`: the value must be a string, a number or a boolean",
+        ),
+        (
+            "buf",
+            "/respond",
+            b"this is not json".to_vec(),
+            "the response is not JSON",
+        ),
+        (
+            "live",
+            "/stream-body",
+            with_prelude(&json!({"statusCode": 600}), "x"),
+            "`statusCode` must be a number, or a string of one, from 200 to 599",
+        ),
+        (
+            "live",
+            "/stream-body",
+            b"nope\0\0\0\0\0\0\0\0x".to_vec(),
+            "the prelude is not JSON",
+        ),
+        (
+            "live",
+            "/stream-body",
+            br#"{"statusCode":200}"#.to_vec(),
+            "the stream ended inside the prelude (no 8 NUL bytes)",
+        ),
+        (
+            "buf",
+            "/stream-body",
+            with_prelude(&json!([1]), "x"),
+            "the prelude is not a JSON object",
+        ),
+    ];
+    for (function, path, body, reason) in cases {
+        let path = format!("/lambda-url/{function}{path}");
+        let r = exchange(addr, "POST", &path, &[BINARY], &body).await;
+        assert_eq!(r.status, 502, "{path} {reason}");
+        assert_eq!(r.body, br#"{"Message":"Internal Server Error"}"#);
+        let id = r.one("x-amzn-requestid").expect("request id").to_owned();
+        let want =
+            format!("RequestId: {id} Error: Function URL answered 502 Bad Gateway: {reason}");
+        wait_for_line(&emu, function, |t| t == want).await;
+        let line = emu.logs(function).into_iter().find(|l| l.text == want);
+        assert_eq!(line.map(|l| l.source), Some(LogSource::Platform));
+    }
 }
 
 #[tokio::test]
