@@ -169,6 +169,19 @@ async fn url_stream_example_sends_events_as_produced() {
     let events: Vec<&str> = text.split("\n\n").filter(|s| !s.is_empty()).collect();
     assert_eq!(events.len(), 3, "{text}");
     assert_eq!(events[0], r#"data: {"n":1,"of":3}"#);
+    // A HEAD has the GET's headers: no length, as the stream has none (the adapter's own
+    // `content-length: 0` for the empty HEAD body is not the URL's framing).
+    let r = open(
+        emu.endpoint(),
+        "HEAD",
+        "/lambda-url/url-stream/?count=1&delay_ms=0",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(r.header("content-length"), None, "{:?}", r.headers);
     let r = open(
         emu.endpoint(),
         "GET",

@@ -1,5 +1,8 @@
 //! CORS as a function URL answers it from its configuration: preflight requests are answered
-//! without invoking the function, and actual responses get the allow/expose headers.
+//! without invoking the function, and actual responses get the allow/expose headers. The
+//! configuration takes precedence over the function: the `Access-Control-*` headers of its
+//! response are removed from every response, so an origin the configuration does not allow
+//! gets none (AWS documents only that the configured headers win on a conflict).
 
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
@@ -79,8 +82,17 @@ pub(crate) fn preflight(cors: &Cors, headers: &HeaderMap) -> Response<ResponseBo
     response
 }
 
-/// Adds the CORS headers of an actual (not preflight) response.
+/// Replaces the function's CORS headers with the configuration's on an actual (not
+/// preflight) response: none unless the request's origin is allowed.
 pub(crate) fn decorate(cors: &Cors, request: &HeaderMap, response: &mut HeaderMap) {
+    let theirs: Vec<_> = response
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in theirs {
+        response.remove(name);
+    }
     let Some(origin) = request
         .get(http::header::ORIGIN)
         .and_then(|v| v.to_str().ok())

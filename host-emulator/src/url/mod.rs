@@ -9,9 +9,10 @@
 //!   of alias `ALIAS`; `/lambda-url/NAME:$LATEST/` is `$LATEST`'s.
 //!
 //! The path prefix is removed from `rawPath`. Each request becomes a payload format 2.0 event
-//! (`event`); the answer becomes an HTTP response (`response`), streamed as it arrives in
-//! `RESPONSE_STREAM` mode; CORS is answered from the configuration (`cors`).
+//! (`event`); the answer becomes an HTTP response (`answer`, mapped by `response`), streamed
+//! as it arrives in `RESPONSE_STREAM` mode; CORS is answered from the configuration (`cors`).
 
+mod answer;
 mod config;
 mod cors;
 mod event;
@@ -21,21 +22,20 @@ mod state;
 use std::net::SocketAddr;
 
 use crate::api::RequestBody;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
-use tokio::sync::{mpsc, oneshot};
 
 pub use config::{Cors, InvokeMode, UrlConfig};
 pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
 pub(crate) use state::Urls;
 pub use state::{AuthType, FunctionUrl, UrlError, UrlUpdate};
 
-use crate::api::invoke::{buffer_stream, Functions};
+use crate::api::invoke::Functions;
 use crate::api::{read_body, BodyError, MAX_SYNC_REQUEST_BYTES};
 use crate::config::LATEST;
-use crate::invocation::{Answer, Invocation, Outcome, Reply};
-use crate::stream::{Framing, ResponseBody, StreamStart};
-use response::{message, split_prelude, with_head, Head};
+use crate::invocation::Invocation;
+use crate::stream::ResponseBody;
+use response::message;
 
 /// Host names ending in this are function URLs: `NAME.lambda-url.localhost` (the unqualified
 /// URL) and `ALIAS.NAME.lambda-url.localhost` (an alias's).
@@ -221,133 +221,18 @@ async fn serve(
     }
     let mut response = match waiting.wait().await {
         Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
-        Ok(Reply::Complete(outcome)) => buffered(outcome),
-        Ok(Reply::Streaming { start, outcome }) => match url.invoke_mode {
-            InvokeMode::ResponseStream => streamed(start, outcome).await,
-            InvokeMode::Buffered => {
-                let integration = is_integration(&start);
-                let content_type = start.content_type.clone();
-                match buffer_stream(start.chunks, outcome).await {
-                    Ok(outcome) => buffered_stream(outcome, integration, content_type),
-                    Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
-                }
-            }
-        },
+        Ok(reply) => {
+            let answering = answer::Answering {
+                log: &function.log,
+                request_id,
+            };
+            answering.reply(reply, url.invoke_mode).await
+        }
     };
     if let Some(cors) = &url.cors {
         cors::decorate(cors, &parts.headers, response.headers_mut());
     }
     response
-}
-
-fn is_integration(start: &StreamStart) -> bool {
-    start.content_type.as_deref().is_some_and(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|e| e.trim().eq_ignore_ascii_case(HTTP_INTEGRATION_CONTENT_TYPE))
-    })
-}
-
-/// The URL's answer to an outcome that is not a success.
-fn failure(answer: &Answer) -> Response<ResponseBody> {
-    match answer {
-        Answer::Throttled { .. } => message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
-        Answer::ServiceError(_) => {
-            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-        }
-        _ => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-    }
-}
-
-/// A buffered answer mapped to an HTTP response.
-fn buffered(outcome: Outcome) -> Response<ResponseBody> {
-    let Answer::Success(body) = &outcome.answer else {
-        return failure(&outcome.answer);
-    };
-    match response::buffered(body) {
-        Ok((head, bytes)) => with_head(head, ResponseBody::full(bytes)),
-        Err(e) => {
-            tracing::debug!(error = %e, "function URL response cannot be mapped");
-            message(StatusCode::BAD_GATEWAY, "Internal Server Error")
-        }
-    }
-}
-
-/// A streamed answer, collected for a `BUFFERED` URL.
-fn buffered_stream(
-    outcome: Outcome,
-    integration: bool,
-    content_type: Option<String>,
-) -> Response<ResponseBody> {
-    let Answer::Success(body) = outcome.answer else {
-        return failure(&outcome.answer);
-    };
-    if integration {
-        return match split_prelude(&body) {
-            Ok(Some((head, at))) => with_head(head, ResponseBody::full(body.slice(at..))),
-            _ => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-        };
-    }
-    with_head(plain_head(content_type), ResponseBody::full(body))
-}
-
-/// 200 with the runtime's content type.
-fn plain_head(content_type: Option<String>) -> Head {
-    let content_type = content_type
-        .and_then(|ct| HeaderValue::from_str(&ct).ok())
-        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
-    Head {
-        status: StatusCode::OK,
-        headers: vec![(http::header::CONTENT_TYPE, content_type)],
-        cookies: Vec::new(),
-    }
-}
-
-/// A `RESPONSE_STREAM` answer: waits for the prelude (when there is one), then streams the
-/// rest with chunked encoding as it arrives.
-async fn streamed(
-    start: StreamStart,
-    outcome: oneshot::Receiver<Outcome>,
-) -> Response<ResponseBody> {
-    if !is_integration(&start) {
-        let head = plain_head(start.content_type);
-        return with_head(
-            head,
-            ResponseBody::stream(None, start.chunks, outcome, Framing::Raw),
-        );
-    }
-    let mut chunks: mpsc::Receiver<Bytes> = start.chunks;
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = chunks.recv().await {
-        buf.extend_from_slice(&chunk);
-        match split_prelude(&buf) {
-            Ok(None) => continue,
-            Ok(Some((head, at))) => {
-                let rest = buf.split_off(at).freeze();
-                return with_head(
-                    head,
-                    ResponseBody::stream(Some(rest), chunks, outcome, Framing::Raw),
-                );
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "function URL stream prelude cannot be read");
-                return message(StatusCode::BAD_GATEWAY, "Internal Server Error");
-            }
-        }
-    }
-    // The stream ended before its prelude did.
-    match outcome.await {
-        Ok(Outcome {
-            answer: Answer::Success(_),
-            ..
-        }) if buf.is_empty() => with_head(plain_head(None), ResponseBody::empty()),
-        Ok(Outcome {
-            answer: Answer::Success(_),
-            ..
-        }) => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-        Ok(outcome) => failure(&outcome.answer),
-        Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
-    }
 }
 
 #[cfg(test)]

@@ -26,15 +26,78 @@ pub(crate) struct Head {
     pub cookies: Vec<HeaderValue>,
 }
 
-/// Why an answer cannot be turned into an HTTP response (the URL answers 502).
+/// Why an answer cannot be turned into an HTTP response (the URL answers 502 and logs this).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MappingError {
-    /// Not JSON at all.
-    #[error("the function's response is not JSON")]
+    /// The buffered answer is not JSON at all.
+    #[error("the response is not JSON")]
     NotJson,
+    /// The prelude before the 8 NUL bytes is not JSON.
+    #[error("the prelude is not JSON")]
+    PreludeNotJson,
+    /// The prelude is JSON, but not an object.
+    #[error("the prelude is not a JSON object")]
+    PreludeNotObject,
+    /// No separator within [`MAX_PRELUDE_BYTES`].
+    #[error("no end of the prelude (8 NUL bytes) in its first {MAX_PRELUDE_BYTES} bytes")]
+    PreludeTooLong,
+    /// The stream ended before the separator.
+    #[error("the stream ended inside the prelude (no 8 NUL bytes)")]
+    PreludeUnfinished,
     /// A field has the wrong type or value.
-    #[error("invalid `{0}` in the function's response")]
-    Field(&'static str),
+    #[error("`{field}` must be {expected}")]
+    Field {
+        field: &'static str,
+        expected: &'static str,
+    },
+    /// A header that no HTTP response can carry.
+    #[error("header `{name}`: {problem}")]
+    Header { name: String, problem: &'static str },
+}
+
+impl MappingError {
+    fn field(field: &'static str, expected: &'static str) -> Self {
+        Self::Field { field, expected }
+    }
+
+    fn header(name: &str, problem: &'static str) -> Self {
+        // The name as the function wrote it, cut short: it goes into a log line.
+        let name = name.chars().take(64).collect();
+        Self::Header { name, problem }
+    }
+}
+
+/// Headers a function's response or prelude cannot set: the framing of the response the URL
+/// sends (`content-length`: hyper writes the length of the body it sends, or chunked encoding)
+/// and the hop-by-hop headers of RFC 9110 §7.6.1, which describe one connection, not the
+/// response. Any header the function's `connection` header names is dropped too.
+const NOT_FORWARDED: [&str; 8] = [
+    "connection",
+    "content-length",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// `headers` without those a URL does not forward (see [`NOT_FORWARDED`]).
+fn forwarded(headers: Vec<(HeaderName, HeaderValue)>) -> Vec<(HeaderName, HeaderValue)> {
+    let named: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n == http::header::CONNECTION)
+        .filter_map(|(_, v)| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    headers
+        .into_iter()
+        .filter(|(n, _)| {
+            !NOT_FORWARDED.contains(&n.as_str()) && !named.iter().any(|t| t == n.as_str())
+        })
+        .collect()
 }
 
 /// Reads `statusCode`, `headers` and `cookies` from a response object or a prelude.
@@ -49,31 +112,48 @@ pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, Mapp
             .filter(|n| (200..=599).contains(n))
             .and_then(|n| u16::try_from(n).ok())
             .and_then(|n| StatusCode::from_u16(n).ok())
-            .ok_or(MappingError::Field("statusCode"))?,
+            .ok_or(MappingError::field(
+                "statusCode",
+                "a number, or a string of one, from 200 to 599",
+            ))?,
     };
     let mut headers = Vec::new();
     if let Some(h) = object.get("headers").filter(|h| !h.is_null()) {
-        let h = h.as_object().ok_or(MappingError::Field("headers"))?;
+        let h = h
+            .as_object()
+            .ok_or(MappingError::field("headers", "an object"))?;
         for (name, value) in h {
             let text = match value {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
-                _ => return Err(MappingError::Field("headers")),
+                _ => {
+                    return Err(MappingError::header(
+                        name,
+                        "the value must be a string, a number or a boolean",
+                    ))
+                }
             };
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| MappingError::Field("headers"))?;
-            let value = HeaderValue::from_str(&text).map_err(|_| MappingError::Field("headers"))?;
-            headers.push((name, value));
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| MappingError::header(name, "not a valid header name"))?;
+            let value = HeaderValue::from_str(&text).map_err(|_| {
+                MappingError::header(name, "the value has a character no header can carry")
+            })?;
+            headers.push((header, value));
         }
     }
+    let headers = forwarded(headers);
     let mut cookies = Vec::new();
     if let Some(c) = object.get("cookies").filter(|c| !c.is_null()) {
-        for cookie in c.as_array().ok_or(MappingError::Field("cookies"))? {
+        const COOKIES: &str = "an array of strings that can be header values";
+        for cookie in c
+            .as_array()
+            .ok_or(MappingError::field("cookies", COOKIES))?
+        {
             let cookie = cookie
                 .as_str()
                 .and_then(|s| HeaderValue::from_str(s).ok())
-                .ok_or(MappingError::Field("cookies"))?;
+                .ok_or(MappingError::field("cookies", COOKIES))?;
             cookies.push(cookie);
         }
     }
@@ -93,18 +173,20 @@ pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
             let base64 = match object.get("isBase64Encoded") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(MappingError::Field("isBase64Encoded")),
+                Some(_) => return Err(MappingError::field("isBase64Encoded", "a boolean")),
             };
             let text = match object.get("body") {
                 None | Some(Value::Null) => "",
                 Some(Value::String(s)) => s.as_str(),
-                Some(_) => return Err(MappingError::Field("body")),
+                Some(_) => return Err(MappingError::field("body", "a string")),
             };
             let bytes = if base64 {
                 Bytes::from(
                     base64::engine::general_purpose::STANDARD
                         .decode(text)
-                        .map_err(|_| MappingError::Field("body"))?,
+                        .map_err(|_| {
+                            MappingError::field("body", "base64, as `isBase64Encoded` is true")
+                        })?,
                 )
             } else {
                 Bytes::copy_from_slice(text.as_bytes())
@@ -135,21 +217,34 @@ pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
     }
 }
 
-/// Where the prelude ends in `buf`: the JSON prelude and the offset of the body, `Ok(None)`
-/// when the separator has not arrived yet.
+/// Where the prelude ends in `buf`: the prelude's head and the offset of the body, `Ok(None)`
+/// when the separator has not arrived yet. A prelude without `content-type` gets
+/// `application/octet-stream`, as a stream without a prelude does.
 pub(crate) fn split_prelude(buf: &[u8]) -> Result<Option<(Head, usize)>, MappingError> {
     let Some(at) = buf
         .windows(PRELUDE_SEPARATOR.len())
         .position(|w| w == PRELUDE_SEPARATOR)
     else {
         if buf.len() > MAX_PRELUDE_BYTES {
-            return Err(MappingError::Field("prelude"));
+            return Err(MappingError::PreludeTooLong);
         }
         return Ok(None);
     };
-    let value: Value = serde_json::from_slice(&buf[..at]).map_err(|_| MappingError::NotJson)?;
-    let object = value.as_object().ok_or(MappingError::Field("prelude"))?;
-    Ok(Some((head(object)?, at + PRELUDE_SEPARATOR.len())))
+    let value: Value =
+        serde_json::from_slice(&buf[..at]).map_err(|_| MappingError::PreludeNotJson)?;
+    let object = value.as_object().ok_or(MappingError::PreludeNotObject)?;
+    let mut head = head(object)?;
+    if !head
+        .headers
+        .iter()
+        .any(|(n, _)| n == http::header::CONTENT_TYPE)
+    {
+        head.headers.push((
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ));
+    }
+    Ok(Some((head, at + PRELUDE_SEPARATOR.len())))
 }
 
 /// A response with `head` and `body`.

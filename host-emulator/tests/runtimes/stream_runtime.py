@@ -30,6 +30,9 @@ Mode `url`: the event is a function URL event (payload format 2.0); its rawPath 
   /bare           a bare JSON value
   /fail           posts /error
   /notjson        responds with bytes that are not JSON
+  /respond        posts the request body (base64-decoded when it came so) as its response
+  /stream-body    streams the request body (decoded the same way) with the HTTP integration
+                  content type, in one chunk: the test writes the prelude and the 8 NULs
   anything else   a response object echoing the event as JSON, with two cookies
 """
 import base64
@@ -203,6 +206,16 @@ def handle_url(request_id, event):
                 {"Lambda-Runtime-Function-Error-Type": "UrlError"})
     elif path == "/notjson":
         request("POST", f"/invocation/{request_id}/response", b"this is not json")
+    elif path in ("/respond", "/stream-body"):
+        body = (event.get("body") or "").encode()
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body)
+        if path == "/respond":
+            request("POST", f"/invocation/{request_id}/response", body)
+        else:
+            s = Stream(request_id, prelude_type)
+            s.write(body)
+            s.finish()
     else:
         body = {"statusCode": 200, "headers": {"content-type": "application/json", "x-echo": "1"},
                 "cookies": ["a=1; Path=/", "b=2"], "body": json.dumps(event)}
