@@ -85,7 +85,11 @@ impl Environment {
         // A parked call whose connection the runtime closed (a client timeout, a dropped
         // keep-alive) no longer waits: it must not count, nor get an event.
         self.held.parked.retain(|p| !p.is_closed());
-        let answering = self.held.active.iter().filter(|a| a.streaming_since.is_none());
+        let answering = self
+            .held
+            .active
+            .iter()
+            .filter(|a| a.streaming_since.is_none());
         let open = answering.count() + self.held.parked.len();
         if open >= self.slots as usize {
             let message = match self.held.active.first() {
