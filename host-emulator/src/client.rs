@@ -1,12 +1,19 @@
 //! A small Invoke API client over plain HTTP, used by [`crate::Emulator::invoke`] and by
-//! `firebox invoke`. It speaks to any Invoke API endpoint (`http://host:port`).
+//! `firebox invoke`, with `InvokeWithResponseStream` read as the chunks arrive (`stream`). It
+//! speaks to any Invoke API endpoint (`http://host:port`).
 
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+mod stream;
+
+pub use stream::{invoke_stream, Chunk, InvokeStream, StreamComplete, Streamed};
 
 /// How to invoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -107,6 +114,25 @@ pub enum ClientError {
     /// The request could not be built (bad function name or header).
     #[error("invalid request: {0}")]
     Request(String),
+    /// A streaming invoke was answered with something other than an event stream: a service
+    /// error (404, 429...), or 204 to a `DryRun`. [`InvokeStream`]'s `status`, `error_code`
+    /// and `body` hold the answer.
+    #[error("the answer is not an event stream: {status} {}: {body}", error_code.as_deref().unwrap_or("-"))]
+    NotAStream {
+        /// The HTTP status.
+        status: StatusCode,
+        /// `x-amzn-ErrorType`, for a service error.
+        error_code: Option<String>,
+        /// The body, as text.
+        body: String,
+    },
+    /// The event stream is not valid (framing, CRC).
+    #[error("invalid event stream: {0}")]
+    EventStream(#[from] crate::eventstream::DecodeError),
+    /// The event stream broke the protocol of `InvokeWithResponseStream`: it ended before
+    /// `InvokeComplete`, or carried another event or message.
+    #[error("event stream: {0}")]
+    StreamProtocol(String),
 }
 
 /// Invokes `function` at `endpoint` (`http://host:port`).
@@ -116,6 +142,46 @@ pub async fn invoke(
     payload: Bytes,
     options: &InvokeOptions,
 ) -> Result<InvokeResponse, ClientError> {
+    let path = format!(
+        "/2015-03-31/functions/{}/invocations",
+        encode_path(function)
+    );
+    let sent = send(endpoint, path, payload, options).await?;
+    let body = sent.body.collect().await;
+    sent.driver.abort();
+    let body = body?.to_bytes();
+    let parts = sent.head;
+    let log_tail = header(&parts.headers, "x-amz-log-result").and_then(|t| decode_log(&t));
+    Ok(InvokeResponse {
+        status: parts.status,
+        function_error: header(&parts.headers, "x-amz-function-error"),
+        log_tail,
+        request_id: header(&parts.headers, "x-amzn-requestid"),
+        executed_version: header(&parts.headers, "x-amz-executed-version"),
+        error_code: header(&parts.headers, "x-amzn-errortype"),
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// An answer whose head has arrived, its body still to read.
+pub(crate) struct Sent {
+    /// Status and headers.
+    pub head: http::response::Parts,
+    /// The body, read as it arrives.
+    pub body: Incoming,
+    /// The task driving the connection: abort it once done with the body.
+    pub driver: JoinHandle<Result<(), hyper::Error>>,
+}
+
+/// Posts `payload` to `path` (with `options`' query and headers) at `endpoint` over a
+/// connection of its own, and returns as soon as the answer's head has arrived.
+pub(crate) async fn send(
+    endpoint: &str,
+    mut path: String,
+    payload: Bytes,
+    options: &InvokeOptions,
+) -> Result<Sent, ClientError> {
     let authority = endpoint
         .strip_prefix("http://")
         .map(|a| a.trim_end_matches('/'))
@@ -132,15 +198,11 @@ pub async fn invoke(
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     let driver = tokio::spawn(connection);
 
-    let mut uri = format!(
-        "/2015-03-31/functions/{}/invocations",
-        encode_path(function)
-    );
     if let Some(q) = &options.qualifier {
-        uri.push_str("?Qualifier=");
-        uri.push_str(&encode_path(q));
+        path.push_str("?Qualifier=");
+        path.push_str(&encode_path(q));
     }
-    let mut builder = Request::post(uri)
+    let mut builder = Request::post(path)
         .header(http::header::HOST, authority)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-amz-invocation-type", options.invocation_type.as_str());
@@ -162,33 +224,31 @@ pub async fn invoke(
     let request = builder
         .body(Full::new(payload))
         .map_err(|e| ClientError::Request(e.to_string()))?;
-    let response = sender.send_request(request).await?;
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await?.to_bytes();
-    driver.abort();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+    let response = match sender.send_request(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            driver.abort();
+            return Err(e.into());
+        }
     };
-    let log_tail = header("x-amz-log-result").and_then(|t| {
-        base64::engine::general_purpose::STANDARD
-            .decode(t)
-            .ok()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    });
-    Ok(InvokeResponse {
-        status: parts.status,
-        function_error: header("x-amz-function-error"),
-        log_tail,
-        request_id: header("x-amzn-requestid"),
-        executed_version: header("x-amz-executed-version"),
-        error_code: header("x-amzn-errortype"),
-        headers: parts.headers,
-        body,
-    })
+    let (head, body) = response.into_parts();
+    Ok(Sent { head, body, driver })
+}
+
+/// A header's value, when it is text.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A log tail as Lambda sends it (base64), decoded; `None` when it is not base64.
+pub(crate) fn decode_log(base64: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Percent-encodes everything but unreserved characters.

@@ -28,8 +28,15 @@ use crate::scheduler::PoolTasks;
 use crate::settings::{FunctionUpdate, SettingsError};
 use crate::versions::Function;
 
+mod echo;
 mod layers;
+mod log_waits;
 mod policy;
+mod report;
+mod streaming;
+
+pub use log_waits::LogWaitError;
+pub use report::InvocationReport;
 
 /// The emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +101,7 @@ pub struct EmulatorBuilder {
     account: AccountConfig,
     runtimes: Runtimes,
     shutdown_grace: Option<Duration>,
+    echo_logs: bool,
 }
 
 /// Validates a function defined in code (paths relative to `base`), with its runtime's command.
@@ -234,6 +242,7 @@ impl EmulatorBuilder {
         let logs = Arc::new(LogHub::new(functions.iter().map(|f| f.name.as_str())));
         // Before any environment starts (provisioned ones start below).
         let startup_logs = std::sync::Mutex::new(Some(logs.subscribe()));
+        let echo = self.echo_logs.then(|| echo::Echo::start(&logs));
         let registry = ProcessRegistry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let pools = Arc::new(PoolTasks::default());
@@ -279,6 +288,7 @@ impl EmulatorBuilder {
             shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             server: Some(server),
             pools,
+            _echo: echo,
         })
     }
 }
@@ -333,6 +343,9 @@ pub struct Emulator {
     server: Option<JoinHandle<()>>,
     /// The scheduler of every version of every function.
     pools: Arc<PoolTasks>,
+    /// The echo of the log to stdout ([`EmulatorBuilder::echo_logs`]); dropped last, after
+    /// the processes are gone, it prints the lines it has not printed yet.
+    _echo: Option<echo::Echo>,
 }
 
 impl Emulator {
@@ -354,6 +367,7 @@ impl Emulator {
             account: config.account,
             runtimes: config.runtimes,
             shutdown_grace: config.shutdown_grace,
+            echo_logs: false,
         };
         builder.start().await
     }
@@ -404,7 +418,8 @@ impl Emulator {
         client::invoke(&self.endpoint, function, payload.into(), options).await
     }
 
-    /// The recent log lines of a function (its output and platform lines).
+    /// The recent log lines of a function (its output and platform lines); empty for a name
+    /// the emulator has no log of ([`Emulator::try_logs`] says so instead).
     pub fn logs(&self, function: &str) -> Vec<LogLine> {
         self.logs.history(function)
     }

@@ -67,14 +67,19 @@ pub mod url;
 mod versions;
 
 pub use aliases::{Alias, AliasError, AliasUpdate};
-pub use client::{ClientError, InvocationType, InvokeOptions, InvokeResponse};
+pub use client::{
+    Chunk, ClientError, InvocationType, InvokeOptions, InvokeResponse, InvokeStream,
+    StreamComplete, Streamed,
+};
 pub use code_size::CombinedSizeError;
 pub use config::{
     AliasConfig, Config, ConfigError, EventInvokeConfig, FunctionConfig, LogFormat, LogLevel,
     LoggingConfig, VersionConfig,
 };
 pub use deploy::DeployError;
-pub use emulator::{ControlError, Emulator, EmulatorBuilder, StartError};
+pub use emulator::{
+    ControlError, Emulator, EmulatorBuilder, InvocationReport, LogWaitError, StartError,
+};
 pub use event_invoke::{EventInvokeError, EventInvokeSettings};
 pub use layer_versions::{LayerError, LayerRefError, LayerVersion, LayerVersionInfo};
 pub use logs::{LogLine, LogSource};

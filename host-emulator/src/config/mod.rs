@@ -85,8 +85,13 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
-    /// A field has a value that is not allowed.
-    #[error("{file}: function `{function}`: field `{field}`: {message}")]
+    /// A field has a value that is not allowed. For a function built in code (`file`
+    /// `<code>`), the message names the [`FunctionConfig`] builder method that sets the field
+    /// too: ``<code>: function `a`: `.timeout()` (field `timeout_s`): ...``.
+    #[error(
+        "{file}: function `{function}`: {}: {message}",
+        validate::field_label(file, field)
+    )]
     Field {
         /// The file (`<code>` for functions built in code).
         file: String,

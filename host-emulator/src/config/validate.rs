@@ -222,6 +222,54 @@ fn environment_size(environment: &std::collections::BTreeMap<String, String>) ->
     serde_json::to_vec(environment).map_or(0, |json| json.len())
 }
 
+/// The file name of functions built in code (by [`crate::EmulatorBuilder`] and
+/// [`crate::Emulator::create_function`]).
+pub(crate) const IN_CODE: &str = "<code>";
+
+/// How a message names `field` of a function of `file`: ``field `timeout_s` `` for a
+/// configuration file; for a function built in code, the [`FunctionConfig`] builder method
+/// that sets it as well, ``.timeout()` (field `timeout_s`)``.
+pub(crate) fn field_label(file: &str, field: &str) -> String {
+    let method = (file == IN_CODE).then(|| builder_method(field)).flatten();
+    match method {
+        Some(method) => format!("`{method}` (field `{field}`)"),
+        None => format!("field `{field}`"),
+    }
+}
+
+/// The [`FunctionConfig`] builder method that sets `field` (or the part of it before the
+/// first `.`), when there is one.
+fn builder_method(field: &str) -> Option<&'static str> {
+    let head = field.split('.').next().unwrap_or(field);
+    Some(match head {
+        "name" => "FunctionConfig::new()",
+        "command" => ".command()",
+        "runtime" => ".runtime()",
+        "code_dir" => ".code_dir()",
+        "handler" => ".handler()",
+        "description" => ".description()",
+        "memory_mb" => ".memory_mb()",
+        "timeout_s" => ".timeout()",
+        "environment" => ".env()",
+        "region" => ".region()",
+        "account_id" => ".account_id()",
+        "reserved_concurrency" => ".reserved_concurrency()",
+        "provisioned_concurrency" => ".provisioned_concurrency()",
+        "max_concurrency" => ".max_concurrency()",
+        "scaling_rate" => ".scaling_rate()",
+        "idle_timeout_s" => ".idle_timeout()",
+        "init_timeout_s" => ".init_timeout()",
+        "stream_max_bytes" => ".stream_max_bytes()",
+        "layers" => ".layer()",
+        "extensions" => ".extension()",
+        "logging" => ".logging()",
+        "event_invoke" => ".event_invoke()",
+        "url" => ".url()",
+        "urls" => ".url_for()",
+        _ => return None,
+    })
+}
+
 /// Checks a function's, version's or alias's description against Lambda's length limit.
 pub(crate) fn check_description(description: &str) -> Result<(), (&'static str, String)> {
     if description.chars().count() > MAX_DESCRIPTION {
