@@ -79,6 +79,7 @@ pub use config::{
 pub use deploy::DeployError;
 pub use emulator::{
     ControlError, Emulator, EmulatorBuilder, InvocationReport, LogWaitError, StartError,
+    DEFAULT_SHUTDOWN_GRACE,
 };
 pub use event_invoke::{EventInvokeError, EventInvokeSettings};
 pub use layer_versions::{LayerError, LayerRefError, LayerVersion, LayerVersionInfo};

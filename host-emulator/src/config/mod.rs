@@ -140,6 +140,6 @@ pub struct Config {
     /// The commands of Lambda's managed runtimes (`[runtimes]`).
     pub runtimes: Runtimes,
     /// How long a shutdown lets the requests in flight finish (`[server] shutdown_grace_s`;
-    /// `None`: [`crate::emulator::DEFAULT_SHUTDOWN_GRACE`]).
+    /// `None`: [`crate::DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Option<std::time::Duration>,
 }

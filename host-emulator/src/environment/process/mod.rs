@@ -41,7 +41,7 @@ pub struct Isolation {
 impl Isolation {
     /// Uses cgroup v1 freezer and memory controllers when `want_cgroups` and the machine
     /// allows it; otherwise the process group and `/proc`. Mounts layers at `/opt` when
-    /// `want_opt` and the machine allows it (see [`OptSupport::detect`]).
+    /// `want_opt` and the machine allows it (see `OptSupport::detect`).
     pub fn detect(want_cgroups: bool, want_opt: bool) -> Self {
         let opt = Some(OptSupport::detect(want_opt));
         if !want_cgroups {
