@@ -148,8 +148,8 @@ pub struct Process {
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
-    /// The memory cgroup's `memory.max_usage_in_bytes`, kept open.
-    cgroup_peak: Option<ReadAgain>,
+    /// The memory cgroup's files, kept open.
+    cgroup_files: measure::CgroupFiles,
     /// The moves of the members into the cgroups (empty without cgroups).
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
@@ -250,9 +250,7 @@ impl Process {
             ),
             None => None,
         };
-        let cgroup_peak = cgroup
-            .as_ref()
-            .and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok());
+        let cgroup_files = measure::CgroupFiles::open(cgroup.as_ref());
         let opt = launch.isolation.opt_mode().and_then(|mode| {
             let layers: Vec<&Path> = config
                 .resolved_layers
@@ -283,7 +281,7 @@ impl Process {
             },
             children_scanned: None,
             children_peak: 0,
-            cgroup_peak,
+            cgroup_files,
             joining: Vec::new(),
             frozen: None,
             opt,
