@@ -290,11 +290,12 @@ impl Process {
 
     /// Starts the runtime (the function's command) in the environment's process group.
     pub fn spawn_runtime(&mut self, launch: &Launch<'_>) -> Result<(), SpawnError> {
-        let config = launch.config;
-        let program = config.command[0].clone();
+        // With Lambda's Node arguments for a `nodejs` runtime.
+        let argv = crate::config::runtime_command(launch.config);
+        let program = argv[0].clone();
         let mut command = Command::new(&program);
         command
-            .args(&config.command[1..])
+            .args(&argv[1..])
             .env_clear()
             .envs(variables(launch))
             .env(TELEMETRY_LOG_FD_VARIABLE, TELEMETRY_LOG_FD.to_string());
