@@ -1,7 +1,9 @@
 //! Memory limits: a function that allocates past `memory_mb` ends with `Runtime.OutOfMemory`
 //! (200 with `X-Amz-Function-Error: Unhandled`), and the next call runs Init again in the
 //! reset environment and succeeds. Both the memory cgroup and the `/proc` watcher fallback
-//! are exercised.
+//! are exercised. File-backed memory the cgroup is not charged for counts as `Max Memory
+//! Used` counts it: past the limit it is `Runtime.OutOfMemory` too, and a REPORT never shows
+//! more than `Memory Size`.
 
 mod common;
 
@@ -132,4 +134,109 @@ async fn a_crash_reports_the_memory_its_runtime_used_with_cgroups() {
 #[tokio::test]
 async fn a_crash_reports_the_memory_its_runtime_used_without_cgroups() {
     crash_reports_the_runtimes_footprint(false).await;
+}
+
+/// A file of `mb` MiB in `dir`, read here once: its pages are in the page cache, charged to
+/// this process's cgroup, so that a function that maps it holds file-backed memory its own
+/// memory cgroup is not charged for (as an interpreter's binary and libraries usually are).
+fn cached_file(dir: &common::TempDir, mb: usize) -> PathBuf {
+    let path = dir.path("mapped");
+    std::fs::write(&path, vec![7u8; mb << 20]).expect("write the file");
+    let read = std::fs::read(&path).expect("read the file");
+    assert_eq!(read.len(), mb << 20);
+    path
+}
+
+/// The event that maps `file` and allocates `alloc_mb`, then sleeps `sleep` seconds.
+fn map_and_alloc(file: &std::path::Path, alloc_mb: u32, sleep: f64) -> String {
+    serde_json::json!({"map_file": file, "alloc_mb": alloc_mb, "sleep": sleep}).to_string()
+}
+
+/// 80 MiB of mapped file and 60 MiB allocated by a 128 MB function: `Max Memory Used` would
+/// be about 150 MB while the memory cgroup is charged about 70. Lambda limits the whole
+/// sandbox: it is `Runtime.OutOfMemory`, and the REPORT shows at most `Memory Size`. `sleep`:
+/// how long the invocation would go on after allocating.
+async fn file_backed_memory_past_the_limit(cgroups: bool, sleep: f64) {
+    let dir = common::TempDir::new("memory-file");
+    let file = cached_file(&dir, 80);
+    let emu = Emulator::builder()
+        .cgroups(cgroups)
+        .function(function("mapper"))
+        .start()
+        .await
+        .unwrap();
+    let first = emu.invoke("mapper", "{}").await.unwrap();
+    let pid = first.json().unwrap()["pid"].as_i64().unwrap();
+    let r = emu
+        .invoke("mapper", map_and_alloc(&file, 60, sleep))
+        .await
+        .unwrap();
+    let reports = reports(&emu, "mapper");
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{reports:?}"
+    );
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.OutOfMemory", "{doc}");
+    assert!(
+        doc["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Runtime exited with error: signal: killed"),
+        "{doc}"
+    );
+    assert!(texts(&emu, "mapper")
+        .iter()
+        .any(|t| t == "Runtime.OutOfMemory"));
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(
+        reports[1].ends_with("Status: error\tError Type: Runtime.OutOfMemory"),
+        "{reports:?}"
+    );
+    let used = common::report_number(&reports[1], "Max Memory Used");
+    assert!((100.0..=128.0).contains(&used), "{reports:?}");
+    if sleep > 0.0 {
+        // Ended while it ran (the limit is checked as it runs), not when it answered.
+        let took = common::report_number(&reports[1], "Duration");
+        assert!(took < sleep * 1000.0 * 0.8, "{reports:?}");
+    }
+    assert!(common::wait_gone(pid).await, "the reset kills the process");
+    let next = emu.invoke("mapper", "{}").await.unwrap();
+    assert_eq!(next.function_error, None, "{}", next.text());
+}
+
+#[tokio::test]
+async fn file_backed_memory_past_the_limit_is_out_of_memory_with_cgroups() {
+    file_backed_memory_past_the_limit(true, 0.0).await;
+}
+
+#[tokio::test]
+async fn file_backed_memory_past_the_limit_is_out_of_memory_without_cgroups() {
+    file_backed_memory_past_the_limit(false, 0.0).await;
+}
+
+#[tokio::test]
+async fn file_backed_memory_past_the_limit_ends_the_invocation_while_it_runs() {
+    file_backed_memory_past_the_limit(true, 5.0).await;
+}
+
+/// File-backed memory within the limit: counted in `Max Memory Used`, and nothing happens.
+#[tokio::test]
+async fn file_backed_memory_within_the_limit_is_counted() {
+    let dir = common::TempDir::new("memory-file-fits");
+    let file = cached_file(&dir, 40);
+    let emu = Emulator::builder()
+        .function(function("mapper"))
+        .start()
+        .await
+        .unwrap();
+    let r = emu
+        .invoke("mapper", map_and_alloc(&file, 20, 0.0))
+        .await
+        .unwrap();
+    assert_eq!(r.function_error, None, "{}", r.text());
+    let report = reports(&emu, "mapper").pop().expect("a REPORT");
+    let used = common::report_number(&report, "Max Memory Used");
+    assert!((60.0..=128.0).contains(&used), "{report}");
 }

@@ -194,21 +194,15 @@ impl EnvCgroup {
         self.memory.join("memory.max_usage_in_bytes")
     }
 
-    /// Processes the kernel killed for lack of memory in this cgroup so far.
-    pub fn oom_kills(&self) -> u64 {
-        std::fs::read_to_string(self.memory.join("memory.oom_control"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("oom_kill "))
-                    .and_then(|v| v.trim().parse().ok())
-            })
-            .unwrap_or(0)
+    /// The file that says how many processes the kernel killed for lack of memory in this
+    /// cgroup (`oom_kill N`).
+    pub fn oom_control_path(&self) -> PathBuf {
+        self.memory.join("memory.oom_control")
     }
 
-    /// Whether the memory limit was hit (allocations failed or processes were killed).
-    pub fn hit_limit(&self) -> bool {
-        self.oom_kills() > 0
+    /// Processes the kernel killed for lack of memory in this cgroup so far.
+    pub fn oom_kills(&self) -> u64 {
+        std::fs::read(self.oom_control_path()).map_or(0, |s| super::peak::oom_kills(&s))
     }
 
     /// Removes both cgroups (after their processes are gone; retried briefly while the

@@ -31,8 +31,7 @@ impl Environment {
             Ok(status) => exit_reason(status),
             Err(e) => Some(format!("wait failed: {e}")),
         };
-        let limit = self.memory_limit();
-        if self.process.as_mut().is_some_and(|p| p.over_memory(limit)) {
+        if self.memory_exceeded || self.over_memory() {
             self.out_of_memory();
             return;
         }

@@ -230,8 +230,17 @@ impl Environment {
     /// wait for room. So is the slot of a failed invocation (`!keep`) whose environment is to
     /// be reset and kept: the caller's next invoke then runs Init again here rather than in a
     /// new environment (it waits in the command channel until the reset is over).
+    ///
+    /// An invocation answered with a peak past the memory limit (as its REPORT would show
+    /// it) is not answered here: it is held again, and fails with `Runtime.OutOfMemory` at
+    /// the next turn of the environment's loop (see `memory`).
     pub(super) fn complete(&mut self, mut active: Active, answer: Answer, keep: bool) {
-        self.report(&mut active, &answer, !keep);
+        let max_memory_bytes = self.memory();
+        if keep && self.peak_over_limit(max_memory_bytes) {
+            self.held.active.push(active);
+            return;
+        }
+        self.report(&mut active, &answer, !keep, max_memory_bytes);
         self.held.answered(active.invocation.request_id.clone());
         let tail = active.tail.take().map(Tail::finish);
         if keep && !self.extensions.all_idle() {

@@ -239,6 +239,9 @@ struct Environment {
     /// it is delivered (request id, tail).
     init_tail: Option<(String, Tail)>,
     peak_memory: u64,
+    /// An invocation was answered with a peak past the limit: the environment runs out of
+    /// memory at the next turn of its loop (see `memory`).
+    memory_exceeded: bool,
     /// The runtime's output pipe.
     function_output: output::OutputReader,
     /// The external extensions' output pipe (closed when there are none).
@@ -335,6 +338,7 @@ impl Environment {
             retried_init: None,
             init_tail,
             peak_memory: 0,
+            memory_exceeded: false,
             function_output: output::OutputReader::new(true),
             extension_output: output::OutputReader::new(false),
             frame_output: output::FrameReader::new(false),
@@ -479,6 +483,11 @@ impl Environment {
             {
                 self.end_reason = "its code changed".into();
                 break End::Shutdown;
+            }
+            if self.memory_exceeded {
+                if let Err(end) = self.check_memory(buf).await {
+                    break end;
+                }
             }
             let watch_memory = self.watching_memory();
             let open = self.open_pipes();

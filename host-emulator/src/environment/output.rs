@@ -328,15 +328,22 @@ impl Environment {
     }
 
     /// Logs END and REPORT for an invocation that ends; `failed`: its environment failed (the
-    /// REPORT line then says how).
+    /// REPORT line then says how). `max_memory_bytes`: the peak just measured
+    /// ([`Self::memory`]); a failure shows at most `memory_mb`, as Lambda's do (an invocation
+    /// that succeeds is never past it: see `memory`).
     pub(super) fn report(
         &mut self,
         active: &mut Active,
         answer: &crate::invocation::Answer,
         failed: bool,
+        max_memory_bytes: u64,
     ) {
         let duration = active.started.elapsed();
-        let max_memory_bytes = self.memory();
+        let max_memory_bytes = if failed {
+            max_memory_bytes.min(self.memory_limit())
+        } else {
+            max_memory_bytes
+        };
         let metrics = &self.shared.metrics;
         metrics.duration.observe(duration);
         if active.init.is_some() {

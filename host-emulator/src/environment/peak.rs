@@ -1,6 +1,7 @@
 //! Reading an environment's peak memory on the invoke hot path: the runtime's
-//! `/proc/PID/status` and its memory cgroup's `memory.max_usage_in_bytes` are opened once, kept
-//! open, and read again from offset 0 (`pread`) for every REPORT, into a buffer that is reused.
+//! `/proc/PID/status` and its memory cgroup's `memory.max_usage_in_bytes` (and
+//! `memory.oom_control`, for the limit) are opened once, kept open, and read again from offset 0
+//! (`pread`) for every REPORT and check of the limit, into a buffer that is reused.
 //! That skips the path lookup, the open and the close of every read, and allocates nothing.
 
 use std::fs::File;
@@ -59,6 +60,14 @@ pub fn status_field_bytes(status: &[u8], field: &[u8]) -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The `oom_kill` count of a cgroup v1 `memory.oom_control` file; 0 when absent.
+pub fn oom_kills(oom_control: &[u8]) -> u64 {
+    oom_control
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"oom_kill "))
+        .map_or(0, number)
+}
+
 /// A decimal number on its own (as cgroup files hold them); 0 when unreadable.
 pub fn number(content: &[u8]) -> u64 {
     std::str::from_utf8(content)
@@ -94,5 +103,8 @@ mod tests {
         assert_eq!(status_field_bytes(status, b"VmSwap:"), 0);
         assert_eq!(number(b"12345\n"), 12345);
         assert_eq!(number(b"x"), 0);
+        let oom = b"oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        assert_eq!(oom_kills(oom), 2);
+        assert_eq!(oom_kills(b"oom_kill_disable 0\nunder_oom 0\n"), 0);
     }
 }

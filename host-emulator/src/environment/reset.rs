@@ -170,6 +170,7 @@ impl Environment {
         // The tail of an invocation that waited for a failed first Init keeps its lines.
         let init_tail = self.init_tail.take();
         self.peak_memory = 0;
+        self.memory_exceeded = false;
         self.end_reason.clear();
         self.shutdown_reason = "spindown";
         // Its one slot was offered again when the failed invocation was answered (or is still

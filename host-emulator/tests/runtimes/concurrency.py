@@ -9,6 +9,8 @@ Each event (a JSON object) may say:
   barrier: {dir, count}  create a file in dir, then wait until count files exist there (at most
                     60 s): the invocation goes on only once `count` invocations have started
   wait_for: PATH    wait until PATH exists (at most 60 s)
+  map_file: PATH    map PATH read-only and read every page of it (kept until exit): file-backed
+                    resident memory
   alloc_mb: N       allocate and touch N MB (kept until exit)
   sleep: S          sleep S seconds
   exit: CODE        exit with CODE at once
@@ -21,6 +23,7 @@ The response describes the invocation: pid, thread, the counter, the initialisat
 import base64
 import http.client
 import json
+import mmap
 import os
 import socket
 import sys
@@ -111,6 +114,13 @@ def serve(slot):
             wait_until(lambda: os.path.exists(event["wait_for"]))
         if "print" in event:
             print(event["print"], flush=True)
+        if "map_file" in event:
+            with open(event["map_file"], "rb") as f:
+                mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+            touched = 0
+            for i in range(0, len(mapped), 4096):
+                touched += mapped[i]
+            kept.append(mapped)
         if "alloc_mb" in event:
             block = bytearray(event["alloc_mb"] * 1024 * 1024)
             for i in range(0, len(block), 4096):

@@ -2,21 +2,48 @@
 //! and whether the environment is over its memory limit (the memory cgroup's verdict, or the
 //! resident memory of the process tree sampled from `/proc`).
 
-use super::super::peak;
+use super::super::cgroup::EnvCgroup;
+use super::super::peak::{self, ReadAgain};
 use super::{Process, Runtime};
+
+/// The files of an environment's memory cgroup read while it runs, kept open (see
+/// [`peak`]): `memory.max_usage_in_bytes` for every REPORT, `memory.oom_control` for every
+/// check of the limit.
+#[derive(Debug)]
+pub(super) struct CgroupFiles {
+    peak: Option<ReadAgain>,
+    oom_control: Option<ReadAgain>,
+}
+
+impl CgroupFiles {
+    /// Opens the files of `cg` (none without cgroups); one that cannot be opened is opened
+    /// anew on each read.
+    pub(super) fn open(cg: Option<&EnvCgroup>) -> Self {
+        Self {
+            peak: cg.and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok()),
+            oom_control: cg.and_then(|cg| ReadAgain::open(&cg.oom_control_path(), 256).ok()),
+        }
+    }
+}
 
 impl Process {
     /// Whether the environment went past its memory limit: the kernel killed a process of
     /// its memory cgroup, or the memory its processes held when they were moved in is already
     /// over the limit; before the move has completed (and without cgroups), whether the
     /// resident memory of its living processes is over `limit_bytes` (sampled, so
-    /// approximate).
+    /// approximate). The caller also compares the peak (`Max Memory Used`) with the limit.
     pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
         let moved = self.moved_bytes();
-        match (&self.guard.cgroup, moved) {
-            (Some(cg), Some(outside)) => cg.hit_limit() || outside >= limit_bytes,
-            (Some(cg), None) => cg.hit_limit() || self.members_rss_bytes() > limit_bytes,
-            (None, _) => self.members_rss_bytes() > limit_bytes,
+        let Some(cg) = &self.guard.cgroup else {
+            return self.members_rss_bytes() > limit_bytes;
+        };
+        let oom_kills = match self.cgroup_files.oom_control.as_mut() {
+            Some(file) => file.read().map_or(0, peak::oom_kills),
+            None => cg.oom_kills(),
+        };
+        match moved {
+            Some(outside) => oom_kills > 0 || outside >= limit_bytes,
+            None => oom_kills > 0 || self.members_rss_bytes() > limit_bytes,
         }
     }
 
@@ -52,7 +79,7 @@ impl Process {
             // A cgroup's peak counts only the pages charged to it: shared-library pages that
             // were already in the page cache stay charged to whoever read them first, so a small
             // process can peak below its own resident set. Report the larger of the two.
-            let charged = match &mut self.cgroup_peak {
+            let charged = match &mut self.cgroup_files.peak {
                 Some(file) => file.read().map_or(0, peak::number),
                 None => cg.peak_bytes(),
             };

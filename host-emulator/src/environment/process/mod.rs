@@ -148,8 +148,8 @@ pub struct Process {
     guard: GroupGuard,
     children_scanned: Option<std::time::Instant>,
     children_peak: u64,
-    /// The memory cgroup's `memory.max_usage_in_bytes`, kept open.
-    cgroup_peak: Option<ReadAgain>,
+    /// The memory cgroup's files, kept open.
+    cgroup_files: measure::CgroupFiles,
     /// The moves of the members into the cgroups (empty without cgroups).
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
@@ -250,9 +250,7 @@ impl Process {
             ),
             None => None,
         };
-        let cgroup_peak = cgroup
-            .as_ref()
-            .and_then(|cg| ReadAgain::open(&cg.peak_path(), 32).ok());
+        let cgroup_files = measure::CgroupFiles::open(cgroup.as_ref());
         let opt = launch.isolation.opt_mode().and_then(|mode| {
             let layers: Vec<&Path> = config
                 .resolved_layers
@@ -283,7 +281,7 @@ impl Process {
             },
             children_scanned: None,
             children_peak: 0,
-            cgroup_peak,
+            cgroup_files,
             joining: Vec::new(),
             frozen: None,
             opt,
@@ -292,11 +290,12 @@ impl Process {
 
     /// Starts the runtime (the function's command) in the environment's process group.
     pub fn spawn_runtime(&mut self, launch: &Launch<'_>) -> Result<(), SpawnError> {
-        let config = launch.config;
-        let program = config.command[0].clone();
+        // With Lambda's Node arguments for a `nodejs` runtime.
+        let argv = crate::config::runtime_command(launch.config);
+        let program = argv[0].clone();
         let mut command = Command::new(&program);
         command
-            .args(&config.command[1..])
+            .args(&argv[1..])
             .env_clear()
             .envs(variables(launch))
             .env(TELEMETRY_LOG_FD_VARIABLE, TELEMETRY_LOG_FD.to_string());
