@@ -1,6 +1,6 @@
 //! `#[handler]` forms that the examples do not use compile: `Arc<S>` state, explicit flavors,
-//! typed errors with and without a `Diagnostic` conversion. (The generated `main`s run in the
-//! example-process tests.)
+//! typed errors with and without a `Diagnostic` conversion, a `Result` alias. (The generated
+//! `main`s run in the example-process tests and `handler_loops.rs`.)
 
 #![allow(dead_code)]
 
@@ -42,6 +42,18 @@ mod typed_errors {
     #[handler]
     async fn chooses(_event: (), _ctx: Context) -> Result<(), Chosen> {
         Err(Chosen)
+    }
+}
+
+/// A `Result` alias with one argument, as `anyhow::Result<T>`.
+mod result_alias {
+    use firebox_runtime::{handler, Context, Error};
+
+    type Result<T, E = Error> = std::result::Result<T, E>;
+
+    #[handler]
+    async fn aliased(event: String, _ctx: Context) -> Result<String> {
+        Ok(event)
     }
 }
 

@@ -45,9 +45,11 @@ use syn::{
 /// - `E` becomes the error document through `Into<Diagnostic>` when it has it, else (for
 ///   `std::error::Error` types) `errorType` is its type name without module path.
 /// - An `init` error or panic is posted to `/runtime/init/error` and the process exits 1.
-/// - With `AWS_LAMBDA_MAX_CONCURRENCY=N` above 1, the generated `main` serves N invocations at
-///   once when the handler's future (and the `init` state) is `Send`, and fails Init with
-///   `Runtime.InvalidEnvironment` otherwise.
+/// - The handler's future need not be `Send`, nor the `init` state `Send + Sync` (an `Rc`, a
+///   `Cell`, a `RefCell` borrow held across an `.await`): such a handler is served one
+///   invocation at a time. When they are, and `AWS_LAMBDA_MAX_CONCURRENCY=N` is above 1, the
+///   generated `main` serves N invocations at once; a handler served one at a time fails Init
+///   with `Runtime.InvalidEnvironment` instead.
 /// - `flavor = "current_thread"` (the default, unless the `multi-thread` feature is on) or
 ///   `flavor = "multi_thread"` (needs the `multi-thread` feature) picks the tokio runtime.
 #[proc_macro_attribute]
@@ -175,7 +177,7 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
             ))
         }
     };
-    let (output_span, response_ty) = match &sig.output {
+    let (output_ty, response_ty) = match &sig.output {
         ReturnType::Default => {
             return Err(syn::Error::new(
                 sig.paren_token.span.join(),
@@ -198,9 +200,10 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                 }),
                 _ => None,
             };
-            (ty.span(), first)
+            (&**ty, first)
         }
     };
+    let output_span = output_ty.span();
 
     let name = &sig.ident;
     let rt = quote!(::firebox_runtime);
@@ -222,44 +225,51 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
             }
         }
     };
-    let state_arg = match state {
-        None => quote!(),
-        Some(StateArg::Reference) => quote!(, &*__state),
-        Some(StateArg::Arc) => quote!(, __state),
-    };
     let handler_error = to_diagnostic(quote!(__error));
-    let call = quote! {
-        let (__payload, __context) = __event.into_parts();
-        match #name(__payload, __context #state_arg).await {
-            ::core::result::Result::Ok(__value) => {
-                ::core::result::Result::Ok::<_, #rt::Diagnostic>(__value)
+    // The state as `invoke` receives it, and as the handler takes it.
+    let (state_ty, state_arg) = match (state, types.get(2)) {
+        (Some(StateArg::Reference), Some(Type::Reference(r))) => {
+            let referent = &r.elem;
+            (
+                quote_spanned!(r.span()=> ::std::sync::Arc<#referent>),
+                quote!(, &*__state),
+            )
+        }
+        (Some(StateArg::Arc), Some(ty)) => (quote!(#ty), quote!(, __state)),
+        _ => (quote!(::std::sync::Arc<()>), quote!()),
+    };
+    let event_type = quote_spanned!(event_ty.span()=> #rt::__private::event_type::<#event_ty>());
+    let response_type = match &response_ty {
+        Some(ty) => quote_spanned!(ty.span()=> #rt::__private::response_type::<#ty>()),
+        None => quote_spanned!(output_span=>
+            #rt::__private::response_type::<<#output_ty as #rt::__private::HandlerResult>::Ok>()
+        ),
+    };
+    // The invocation is a function of its own, not a closure or an async block in `main`: only
+    // then can `main` tell whether its future is `Send` (see `__private::HandlerService`).
+    let invoke = quote! {
+        #[allow(non_snake_case, clippy::needless_lifetimes)]
+        async fn __firebox_invoke(
+            __event: #rt::LambdaEvent<#event_ty>,
+            __state: #state_ty,
+        ) -> ::core::result::Result<
+            <#output_ty as #rt::__private::HandlerResult>::Ok,
+            #rt::Diagnostic,
+        > {
+            let (__payload, __context) = __event.into_parts();
+            match #name(__payload, __context #state_arg).await {
+                ::core::result::Result::Ok(__value) => ::core::result::Result::Ok(__value),
+                ::core::result::Result::Err(__error) => ::core::result::Result::Err(#handler_error),
             }
-            ::core::result::Result::Err(__error) => ::core::result::Result::Err(#handler_error),
         }
     };
-    let event_check =
-        quote_spanned!(event_ty.span()=> #rt::__private::assert_event::<#event_ty>(););
-    let response_check = response_ty
-        .map(|ty| quote_spanned!(ty.span()=> #rt::__private::assert_response::<#ty>();))
-        .unwrap_or_default();
-    let launch = quote! {
-        #[allow(unused_imports)]
-        use #rt::__private::{ServeConcurrent as _, ServeOneAtATime as _};
-        let __launch = #rt::__private::Launch::<_, #event_ty>::new(__started, __service);
-        // The borrow picks the loop: concurrent when the service can be shared, else one at
-        // a time.
-        #[allow(clippy::needless_borrow)]
-        let __serving = (&__launch).launch();
-        __serving.await
-    };
-    let serve = match &args.init {
+    let started = match &args.init {
         None => quote! {
             let __started = match #rt::__private::start().await {
                 ::core::result::Result::Ok(__started) => __started,
                 ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
             };
-            let __service = #rt::service_fn(|__event: #rt::LambdaEvent<#event_ty>| async move { #call });
-            #launch
+            let __state = ::std::sync::Arc::new(());
         },
         Some(init) => {
             let init_error = to_diagnostic(quote!(__error));
@@ -277,20 +287,31 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                     ::core::result::Result::Ok(__parts) => __parts,
                     ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
                 };
-                let __service = #rt::service_fn(move |__event: #rt::LambdaEvent<#event_ty>| {
-                    let __state = ::std::sync::Arc::clone(&__state);
-                    async move { #call }
-                });
-                #launch
+                // `init`'s state against the handler's state argument: a mismatch is reported
+                // here, at that argument.
+                let __state: #state_ty = __state;
             }
         }
     };
     let main_span = Span::call_site();
     let main = quote_spanned! {main_span=>
         fn main() {
-            #event_check
-            #response_check
-            #rt::__private::main(#runtime, async { #serve })
+            #invoke
+            let __event_type = #event_type;
+            let __response_type = #response_type;
+            #rt::__private::main(#runtime, async move {
+                #started
+                let __service = #rt::__private::HandlerService::new(__firebox_invoke, __state);
+                #[allow(unused_imports)]
+                use #rt::__private::{ServeConcurrent as _, ServeOneAtATime as _};
+                let __launch =
+                    #rt::__private::Launch::new(__started, __service, __event_type, __response_type);
+                // The borrow picks the loop: concurrent when the service and its future are
+                // `Send`, else one at a time.
+                #[allow(clippy::needless_borrow)]
+                let __serving = (&__launch).launch();
+                __serving.await
+            })
         }
     };
     let mut out = function.to_token_stream();
