@@ -53,6 +53,31 @@ pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
     )
 }
 
+/// `multi_thread_runtime()` for `#[handler(flavor = "multi_thread")]`, or without the
+/// `multi-thread` feature a compile error that names it.
+#[cfg(feature = "multi-thread")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __multi_thread_runtime {
+    () => {
+        $crate::__private::multi_thread_runtime()
+    };
+}
+
+/// `multi_thread_runtime()` for `#[handler(flavor = "multi_thread")]`, or without the
+/// `multi-thread` feature a compile error that names it.
+#[cfg(not(feature = "multi-thread"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __multi_thread_runtime {
+    () => {
+        ::core::compile_error!(
+            "#[handler(flavor = \"multi_thread\")] needs the `multi-thread` feature of \
+             firebox-runtime: `firebox-runtime = { ..., features = [\"multi-thread\"] }`"
+        )
+    };
+}
+
 fn finish(built: std::io::Result<tokio::runtime::Runtime>) -> tokio::runtime::Runtime {
     match built {
         Ok(runtime) => runtime,

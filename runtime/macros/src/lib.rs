@@ -40,8 +40,11 @@ use syn::{
 /// }
 /// ```
 ///
-/// - The handler takes the event (any `Deserialize` type) and `Context`, plus `&S` or
-///   `Arc<S>` when `init` is given, and returns `Result<R, E>` with `R: Serialize`.
+/// - The handler takes the event (any `Deserialize` type) and `Context` (by value), plus `&S`
+///   or `Arc<S>` when `init` is given, and returns `Result<R, E>` with `R: Serialize`. `init`
+///   returns `S` itself: the runtime puts it in an `Arc`.
+/// - A handler taking `LambdaEvent<T>`, as `lambda_runtime`'s do, is not for `#[handler]`:
+///   write `main` with `run(service_fn(handler))`.
 /// - `E` becomes the error document through `Into<Diagnostic>` when it has it, else (for
 ///   `std::error::Error` types) `errorType` is its type name without module path.
 /// - An `init` error or panic is posted to `/runtime/init/error` and the process exits 1.
@@ -55,44 +58,65 @@ use syn::{
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::default();
+    // A bad argument is reported, and the others still apply: the function and `main` are
+    // written anyway, so the argument's error is the only one.
+    let mut errors: Option<syn::Error> = None;
+    let mut report = |error: syn::Error| match &mut errors {
+        Some(errors) => errors.combine(error),
+        None => errors = Some(error),
+    };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("init") {
             args.init = Some(meta.value()?.parse::<Path>()?);
-            Ok(())
         } else if meta.path.is_ident("flavor") {
             let lit: LitStr = meta.value()?.parse()?;
-            args.flavor = Some(match lit.value().as_str() {
-                "current_thread" => Flavor::CurrentThread,
-                "multi_thread" => Flavor::MultiThread,
-                _ => {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "unknown flavor: expected \"current_thread\" or \"multi_thread\"",
-                    ))
-                }
-            });
-            Ok(())
+            match lit.value().as_str() {
+                "current_thread" => args.flavor = Some((Flavor::CurrentThread, lit.span())),
+                "multi_thread" => args.flavor = Some((Flavor::MultiThread, lit.span())),
+                _ => report(syn::Error::new(
+                    lit.span(),
+                    "unknown flavor: expected \"current_thread\" or \"multi_thread\"",
+                )),
+            }
         } else {
-            Err(meta
-                .error("unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`"))
+            report(meta.error(
+                "unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`",
+            ));
+            // Skip its value, if any, and go on with the next argument.
+            if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|nested| {
+                    if nested.input.peek(syn::Token![=]) {
+                        nested.value()?.parse::<syn::Expr>()?;
+                    }
+                    Ok(())
+                })?;
+            }
         }
+        Ok(())
     });
-    parse_macro_input!(attr with parser);
+    if let Err(error) = syn::parse::Parser::parse(parser, attr) {
+        report(error);
+    }
     let function = parse_macro_input!(item as ItemFn);
+    let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
     match expand(args, &function) {
-        Ok(tokens) => tokens.into(),
+        Ok(tokens) => out.extend(tokens),
         Err(error) => {
             // Keep the function and a stub `main` so the only error is the one that matters.
-            let error = error.to_compile_error();
-            quote!(#error #function fn main() {}).into()
+            out.extend(error.to_compile_error());
+            out.extend(quote!(#function fn main() {}));
         }
     }
+    out.into()
 }
 
 #[derive(Default)]
 struct Args {
     init: Option<Path>,
-    flavor: Option<Flavor>,
+    /// The flavor and where it was written.
+    flavor: Option<(Flavor, Span)>,
 }
 
 enum Flavor {
@@ -131,12 +155,22 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     if inputs.len() != expected {
         // Point at the whole argument list, parentheses included.
         let span = sig.paren_token.span.join();
+        let lambda_event = match inputs.first() {
+            Some(FnArg::Typed(pat)) if inputs.len() == 1 => {
+                last_segment(&pat.ty).is_some_and(|s| s.ident == "LambdaEvent")
+            }
+            _ => false,
+        };
         let message = match (inputs.len(), args.init.is_some()) {
             (3, false) => "a third argument (shared state) needs `#[handler(init = build_state)]`".to_owned(),
             (_, true) => format!(
                 "a #[handler(init = ...)] function takes 3 arguments: `(event: T, ctx: Context, state: &S)`; found {}",
                 inputs.len()
             ),
+            (1, false) if lambda_event => "a #[handler] function takes the event and the context apart: \
+                `(event: T, ctx: Context)`; to keep `(event: LambdaEvent<T>)` as in lambda_runtime, \
+                drop #[handler] and write `main` with `run(service_fn(handler))`"
+                .to_owned(),
             (n, false) => format!(
                 "a #[handler] function takes 2 arguments: `(event: T, ctx: Context)`; found {n}"
             ),
@@ -157,6 +191,14 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     }
     let event_ty = types[0];
     let context_ty = types[1];
+    if let Type::Reference(r) = context_ty {
+        if last_segment(&r.elem).is_some_and(|s| s.ident == "Context") {
+            return Err(syn::Error::new_spanned(
+                context_ty,
+                "a #[handler] function takes the invocation's `Context` by value: write `ctx: Context`",
+            ));
+        }
+    }
     if last_segment(context_ty)
         .map(|s| s.ident != "Context")
         .unwrap_or(true)
@@ -209,8 +251,9 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     let rt = quote!(::firebox_runtime);
     let runtime = match args.flavor {
         None => quote!(#rt::__private::default_runtime()),
-        Some(Flavor::CurrentThread) => quote!(#rt::__private::current_thread_runtime()),
-        Some(Flavor::MultiThread) => quote!(#rt::__private::multi_thread_runtime()),
+        Some((Flavor::CurrentThread, _)) => quote!(#rt::__private::current_thread_runtime()),
+        // A macro of the runtime crate: a compile error naming the feature when it is off.
+        Some((Flavor::MultiThread, span)) => quote_spanned!(span=> #rt::__multi_thread_runtime!()),
     };
     let to_diagnostic = |value: TokenStream2| {
         quote_spanned! {output_span=>
