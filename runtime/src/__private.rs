@@ -104,7 +104,8 @@ pub fn main(
 }
 
 /// Holds a handler's error while the macro picks its conversion into [`Diagnostic`]:
-/// `Into<Diagnostic>` when the error has it, else its type name (for `std::error::Error` types).
+/// `Into<Diagnostic>` when the error has it, else [`Diagnostic::from_typed_error`] (for
+/// `std::error::Error` types).
 pub struct ErrorProbe<E>(Cell<Option<E>>);
 
 impl<E> ErrorProbe<E> {
@@ -130,7 +131,8 @@ impl<E: Into<Diagnostic>> ViaInto for ErrorProbe<E> {
     }
 }
 
-/// Fallback conversion for `std::error::Error` types: type name without module path.
+/// Fallback conversion for `std::error::Error` types: [`Diagnostic::from_typed_error`], named as
+/// the same error boxed would be.
 pub trait ViaError {
     /// Converts the held error.
     fn take_diagnostic(&self) -> Diagnostic;

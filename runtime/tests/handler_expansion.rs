@@ -87,3 +87,24 @@ fn error_probe_prefers_the_users_conversion() {
         Diagnostic::new("OutOfStock", "stock is empty")
     );
 }
+
+#[test]
+#[allow(clippy::needless_borrow)] // the borrow is what picks the conversion
+fn a_typed_error_is_named_as_the_same_error_boxed() {
+    // Both, as the macro imports them.
+    #[allow(unused_imports)]
+    use firebox_runtime::__private::{ErrorProbe, ViaError as _, ViaInto as _};
+
+    #[derive(Debug, thiserror::Error)]
+    enum OrderError {
+        #[error("order {0} not found")]
+        NotFound(u32),
+    }
+    // `Result<_, OrderError>` returned as it is, and `Err(OrderError::NotFound(7))?` in a
+    // handler returning `Result<_, Error>`.
+    let probe = ErrorProbe::new(OrderError::NotFound(7));
+    let typed = (&probe).take_diagnostic();
+    let boxed: firebox_runtime::Error = Box::new(OrderError::NotFound(7));
+    assert_eq!(typed, Diagnostic::from(boxed));
+    assert_eq!(typed, Diagnostic::new("NotFound", "order 7 not found"));
+}

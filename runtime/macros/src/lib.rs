@@ -46,7 +46,8 @@ use syn::{
 /// - A handler taking `LambdaEvent<T>`, as `lambda_runtime`'s do, is not for `#[handler]`:
 ///   write `main` with `run(service_fn(handler))`.
 /// - `E` becomes the error document through `Into<Diagnostic>` when it has it, else (for
-///   `std::error::Error` types) `errorType` is its type name without module path.
+///   `std::error::Error` types) by the rule a boxed error follows: `errorType` is the name its
+///   derived `Debug` starts with (a struct's name, an enum variant's name).
 /// - An `init` error or panic is posted to `/runtime/init/error` and the process exits 1.
 /// - The handler's future need not be `Send`, nor the `init` state `Send + Sync` (an `Rc`, a
 ///   `Cell`, a `RefCell` borrow held across an `.await`): such a handler is served one
@@ -261,7 +262,7 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                 #[allow(unused_imports)]
                 use #rt::__private::{ViaError as _, ViaInto as _};
                 let __probe = #rt::__private::ErrorProbe::new(#value);
-                // The borrow picks the conversion (`Into<Diagnostic>` first, then type name).
+                // The borrow picks the conversion (`Into<Diagnostic>` first, then the `Debug` rule).
                 #[allow(clippy::needless_borrow)]
                 let __diagnostic = (&__probe).take_diagnostic();
                 __diagnostic
