@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 /// - when its `Debug` is not a type's (an `anyhow::Error` or `eyre::Report` boxed, whose `Debug`
 ///   is its message): for an error of a known type, that type's name without module path; for
 ///   a boxed one, its root cause's name, or `Error` when that one is not a type either;
+/// - a `Diagnostic` boxed into an error (by a tower layer whose error is `BoxError`) is itself;
 /// - with the features `anyhow`, `eyre` and `miette`, those crates' errors convert too (named
 ///   after their root cause; a `miette` diagnostic's `code()` when it has one);
 /// - `errorMessage` is the error's `Display`.
@@ -55,7 +56,11 @@ impl Diagnostic {
     }
 
     /// A diagnostic for any error value, named after its `Debug` output (see the type's docs).
+    /// A boxed `Diagnostic` is returned as it is.
     pub fn from_dyn_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        if let Some(diagnostic) = error.downcast_ref::<Diagnostic>() {
+            return diagnostic.clone();
+        }
         Diagnostic::new(guess_error_type(error), error.to_string())
     }
 
@@ -82,6 +87,10 @@ impl fmt::Display for Diagnostic {
         write!(f, "{}: {}", self.error_type, self.error_message)
     }
 }
+
+/// So that a `Diagnostic` can be boxed into [`crate::Error`] (by `?`, or by a tower layer whose
+/// error is `BoxError`) and come out unchanged: see [`Diagnostic::from_dyn_error`].
+impl std::error::Error for Diagnostic {}
 
 /// Strips module paths from a type name: `my_fn::errors::OrderNotFound` gives `OrderNotFound`,
 /// `alloc::vec::Vec<my_fn::Item>` gives `Vec<Item>`.
@@ -142,6 +151,9 @@ pub(crate) fn root_cause<'a>(
 pub(crate) fn type_name_from_debug(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     if error.is::<std::io::Error>() {
         return Some("Error".to_owned());
+    }
+    if let Some(diagnostic) = error.downcast_ref::<Diagnostic>() {
+        return Some(diagnostic.error_type.clone());
     }
     type_name_of_debug(&format!("{error:?}")).map(str::to_owned)
 }
@@ -420,6 +432,22 @@ mod tests {
         assert_eq!(
             Diagnostic::from_typed_error(&std::io::Error::other("disk")),
             Diagnostic::new("Error", "disk")
+        );
+    }
+
+    #[test]
+    fn a_boxed_diagnostic_comes_out_unchanged() {
+        let chosen = Diagnostic::new("Kv.NotFound", "no key k");
+        let boxed: crate::Error = Box::new(chosen.clone());
+        assert_eq!(Diagnostic::from(boxed), chosen);
+        // As the root cause of another error, it gives its type.
+        let wrapped: crate::Error = Box::new(Opaque {
+            message: "Lookup failed",
+            source: Some(Box::new(chosen.clone())),
+        });
+        assert_eq!(
+            Diagnostic::from(wrapped),
+            Diagnostic::new("Kv.NotFound", "Lookup failed")
         );
     }
 
