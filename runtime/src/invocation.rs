@@ -20,9 +20,47 @@ pub const UNMARSHAL_ERROR: &str = "Runtime.UnmarshalError";
 /// The error type of an invocation whose `/next` headers are unusable (e.g. no deadline).
 pub const INVALID_INVOCATION: &str = "Runtime.InvalidInvocation";
 
+/// How an invocation's event is read and its answer prepared: [`deserialize`] and
+/// [`IntoFunctionResponse`], as function pointers. The invocation loops take them as a value, so
+/// they need no bounds on the event and response types (the `#[handler]` launch relies on it: a
+/// type that does not deserialize is reported once, where the macro asks for its codec).
+pub(crate) struct Codec<A, R> {
+    decode: fn(&[u8]) -> Result<A, Diagnostic>,
+    encode: fn(R) -> Result<ResponseBody, Diagnostic>,
+}
+
+impl<A: DeserializeOwned, R: IntoFunctionResponse> Codec<A, R> {
+    /// The codec of a serde event type and a response type.
+    pub(crate) fn new() -> Self {
+        Codec {
+            decode: deserialize::<A>,
+            encode: R::into_function_response,
+        }
+    }
+}
+
+impl<A, R> Codec<A, R> {
+    /// A codec from its two halves.
+    pub(crate) fn from_parts(
+        decode: fn(&[u8]) -> Result<A, Diagnostic>,
+        encode: fn(R) -> Result<ResponseBody, Diagnostic>,
+    ) -> Self {
+        Codec { decode, encode }
+    }
+}
+
+impl<A, R> Clone for Codec<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, R> Copy for Codec<A, R> {}
+
 /// Runs one invocation and returns what to post: a response or a function error.
 pub(crate) async fn invoke<S, A, R>(
     service: &mut S,
+    codec: Codec<A, R>,
     request_id: &str,
     config: &RefConfig,
     headers: &http::HeaderMap,
@@ -31,12 +69,10 @@ pub(crate) async fn invoke<S, A, R>(
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,
-    A: DeserializeOwned,
-    R: IntoFunctionResponse,
 {
     let context = Context::new(request_id, config.clone(), headers)
         .map_err(|e| Diagnostic::new(INVALID_INVOCATION, e.to_string()))?;
-    let payload: A = deserialize(body)?;
+    let payload: A = (codec.decode)(body)?;
     let event = LambdaEvent::new(payload, context);
 
     let service = service.ready().await.map_err(Into::into)?;
@@ -47,7 +83,7 @@ where
         .catch_unwind()
         .await
         .map_err(|panic| panic_diagnostic(&*panic))?;
-    result.map_err(Into::into)?.into_function_response()
+    (codec.encode)(result.map_err(Into::into)?)
 }
 
 /// Deserializes an event, naming the path of the field that failed.

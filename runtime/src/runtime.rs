@@ -14,7 +14,8 @@ use crate::{
     config::{ConfigLoadError, RuntimeConfig},
     context::{self, LambdaEvent},
     diagnostic::Diagnostic,
-    invocation, logging,
+    invocation::{self, Codec},
+    logging,
     response::{IntoFunctionResponse, ResponseBody},
 };
 
@@ -98,7 +99,7 @@ impl<S> Runtime<S> {
         R: IntoFunctionResponse,
     {
         let started = start(self.config).await?;
-        Ok(serve(started, self.service).await?)
+        Ok(serve(started, self.service, Codec::new(), SingleLoop::Run).await?)
     }
 
     /// Like [`Runtime::run`], but when `AWS_LAMBDA_MAX_CONCURRENCY=N` is above 1, serves up to
@@ -114,7 +115,7 @@ impl<S> Runtime<S> {
         R: IntoFunctionResponse + Send + 'static,
     {
         let started = start(self.config).await?;
-        Ok(serve_concurrent(started, self.service).await?)
+        Ok(serve_concurrent(started, self.service, Codec::new()).await?)
     }
 }
 
@@ -136,7 +137,7 @@ where
     R: IntoFunctionResponse,
 {
     let (started, service) = initialize(config, init, make_service).await?;
-    Ok(serve(started, service).await?)
+    Ok(serve(started, service, Codec::new(), SingleLoop::Run).await?)
 }
 
 /// [`run_with_init`] for a shareable service: serves up to `AWS_LAMBDA_MAX_CONCURRENCY`
@@ -157,7 +158,7 @@ where
     R: IntoFunctionResponse + Send + 'static,
 {
     let (started, service) = initialize(config, init, make_service).await?;
-    Ok(serve_concurrent(started, service).await?)
+    Ok(serve_concurrent(started, service, Codec::new()).await?)
 }
 
 /// Start-up plus `init`: the runtime and the service, or the init failure (already posted).
@@ -229,29 +230,51 @@ async fn fail_init(client: &mut RuntimeApiClient, diagnostic: Diagnostic) -> Run
     RuntimeError::Init(diagnostic)
 }
 
+/// Why a runtime serves with one loop, for the Init error when `AWS_LAMBDA_MAX_CONCURRENCY`
+/// asks for more.
+#[derive(Clone, Copy)]
+pub(crate) enum SingleLoop {
+    /// Started with `run`, `Runtime::run` or `run_with_init`.
+    Run,
+    /// A `#[handler]` whose future or `init` state is not `Send`.
+    Handler,
+}
+
 /// Serves with one loop. Refuses `AWS_LAMBDA_MAX_CONCURRENCY` above 1, which this service
 /// cannot honour (it is not known to be `Clone + Send`).
-pub(crate) async fn serve<S, A, R>(mut started: Started, service: S) -> Result<(), RuntimeError>
+pub(crate) async fn serve<S, A, R>(
+    mut started: Started,
+    service: S,
+    codec: Codec<A, R>,
+    why: SingleLoop,
+) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,
-    A: DeserializeOwned,
-    R: IntoFunctionResponse,
 {
     if let Some(n) = started.config.max_concurrency.filter(|n| *n > 1) {
+        let remedy = match why {
+            SingleLoop::Run => {
+                "it was started to serve one at a time: start it with `run_concurrent` (or \
+                 `Runtime::run_concurrent`), whose handler must be `Clone + Send + 'static` with \
+                 a `Send` future"
+            }
+            SingleLoop::Handler => {
+                "its #[handler] serves one at a time because the handler's future is not `Send` \
+                 (or its `init` state is not `Send + Sync`): make them so to serve several at once"
+            }
+        };
         let diagnostic = Diagnostic::new(
             INVALID_ENVIRONMENT,
             format!(
                 "AWS_LAMBDA_MAX_CONCURRENCY={n} asks this function to serve {n} invocations at \
-                 once, but it was started to serve one at a time: start it with \
-                 `run_concurrent` (or `Runtime::run_concurrent`), whose handler must be \
-                 `Clone + Send + 'static` with a `Send` future"
+                 once, but {remedy}"
             ),
         );
         return Err(fail_init(&mut started.client, diagnostic).await);
     }
     let Started { config, client } = started;
-    serve_loop(config, client, service).await
+    serve_loop(config, client, service, codec).await
 }
 
 /// Serves with `AWS_LAMBDA_MAX_CONCURRENCY` loops (one when unset), each a tokio task with
@@ -261,27 +284,28 @@ where
 pub(crate) async fn serve_concurrent<S, A, R>(
     started: Started,
     service: S,
+    codec: Codec<A, R>,
 ) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<Diagnostic> + Send,
-    A: DeserializeOwned + Send + 'static,
-    R: IntoFunctionResponse + Send + 'static,
+    A: Send + 'static,
+    R: Send + 'static,
 {
     let Started { config, client } = started;
     let n = config.max_concurrency.unwrap_or(1);
     if n <= 1 {
-        return serve_loop(config, client, service).await;
+        return serve_loop(config, client, service, codec).await;
     }
     tracing::debug!(max_concurrency = n, "serving up to {n} invocations at once");
     let mut loops = tokio::task::JoinSet::new();
     for i in 1..n {
         let client = RuntimeApiClient::new(config.endpoint.clone(), config.retry)?;
-        loops.spawn(serve_loop(config.clone(), client, service.clone()));
+        loops.spawn(serve_loop(config.clone(), client, service.clone(), codec));
         tracing::trace!(invocation_loop = i, "started");
     }
-    loops.spawn(serve_loop(config, client, service));
+    loops.spawn(serve_loop(config, client, service, codec));
     let mut first_error = None;
     while let Some(joined) = loops.join_next().await {
         let error = match joined {
@@ -304,12 +328,11 @@ async fn serve_loop<S, A, R>(
     config: RuntimeConfig,
     mut client: RuntimeApiClient,
     mut service: S,
+    codec: Codec<A, R>,
 ) -> Result<(), RuntimeError>
 where
     S: Service<LambdaEvent<A>, Response = R>,
     S::Error: Into<Diagnostic>,
-    A: DeserializeOwned,
-    R: IntoFunctionResponse,
 {
     tracing::debug!(endpoint = %client.endpoint(), "polling the Runtime API");
     loop {
@@ -336,6 +359,7 @@ where
         };
         let outcome = invocation::invoke(
             &mut service,
+            codec,
             &request_id,
             &config.function,
             &parts.headers,

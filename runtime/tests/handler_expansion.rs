@@ -1,6 +1,6 @@
 //! `#[handler]` forms that the examples do not use compile: `Arc<S>` state, explicit flavors,
-//! typed errors with and without a `Diagnostic` conversion. (The generated `main`s run in the
-//! example-process tests.)
+//! typed errors with and without a `Diagnostic` conversion, a `Result` alias. (The generated
+//! `main`s run in the example-process tests and `handler_loops.rs`.)
 
 #![allow(dead_code)]
 
@@ -45,6 +45,18 @@ mod typed_errors {
     }
 }
 
+/// A `Result` alias with one argument, as `anyhow::Result<T>`.
+mod result_alias {
+    use firebox_runtime::{handler, Context, Error};
+
+    type Result<T, E = Error> = std::result::Result<T, E>;
+
+    #[handler]
+    async fn aliased(event: String, _ctx: Context) -> Result<String> {
+        Ok(event)
+    }
+}
+
 #[cfg(feature = "multi-thread")]
 mod multi_thread {
     use firebox_runtime::{handler, Context, Error};
@@ -74,4 +86,25 @@ fn error_probe_prefers_the_users_conversion() {
         (&probe).take_diagnostic(),
         Diagnostic::new("OutOfStock", "stock is empty")
     );
+}
+
+#[test]
+#[allow(clippy::needless_borrow)] // the borrow is what picks the conversion
+fn a_typed_error_is_named_as_the_same_error_boxed() {
+    // Both, as the macro imports them.
+    #[allow(unused_imports)]
+    use firebox_runtime::__private::{ErrorProbe, ViaError as _, ViaInto as _};
+
+    #[derive(Debug, thiserror::Error)]
+    enum OrderError {
+        #[error("order {0} not found")]
+        NotFound(u32),
+    }
+    // `Result<_, OrderError>` returned as it is, and `Err(OrderError::NotFound(7))?` in a
+    // handler returning `Result<_, Error>`.
+    let probe = ErrorProbe::new(OrderError::NotFound(7));
+    let typed = (&probe).take_diagnostic();
+    let boxed: firebox_runtime::Error = Box::new(OrderError::NotFound(7));
+    assert_eq!(typed, Diagnostic::from(boxed));
+    assert_eq!(typed, Diagnostic::new("NotFound", "order 7 not found"));
 }

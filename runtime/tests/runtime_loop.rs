@@ -538,3 +538,44 @@ async fn tower_layers_wrap_the_handler() {
     assert_eq!(post.path, server.path("invocation/id-1/error"));
     assert_eq!(post.json()["errorType"], "Elapsed");
 }
+
+#[tokio::test]
+async fn a_layer_that_boxes_errors_keeps_a_diagnostic_made_before_it() {
+    use tower::{timeout::TimeoutLayer, Layer, ServiceExt};
+
+    #[derive(Debug, thiserror::Error)]
+    enum KvError {
+        #[error("no key {0}")]
+        NotFound(String),
+    }
+    impl From<KvError> for Diagnostic {
+        fn from(error: KvError) -> Self {
+            Diagnostic::new("Kv.NotFound", error.to_string())
+        }
+    }
+    let lookup = || {
+        service_fn(|_: LambdaEvent<Value>| async { Err::<Value, _>(KvError::NotFound("k".into())) })
+    };
+    let timeout = || TimeoutLayer::new(std::time::Duration::from_secs(30));
+
+    // The timeout boxes the `KvError`: the `From` above no longer applies, the `Debug` rule does.
+    let server = RuntimeApiServer::start(vec![Invocation::json("id-1", json!({}))]).await;
+    serve(&server, timeout().layer(lookup()), &[]).await;
+    assert_eq!(
+        server.records()[1].json(),
+        json!({"errorType": "NotFound", "errorMessage": "no key k"})
+    );
+
+    // Made a `Diagnostic` under the layer, the error comes out of the box unchanged.
+    let server = RuntimeApiServer::start(vec![Invocation::json("id-1", json!({}))]).await;
+    serve(
+        &server,
+        timeout().layer(lookup().map_err(Diagnostic::from)),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        server.records()[1].json(),
+        json!({"errorType": "Kv.NotFound", "errorMessage": "no key k"})
+    );
+}

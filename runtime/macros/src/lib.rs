@@ -40,57 +40,84 @@ use syn::{
 /// }
 /// ```
 ///
-/// - The handler takes the event (any `Deserialize` type) and `Context`, plus `&S` or
-///   `Arc<S>` when `init` is given, and returns `Result<R, E>` with `R: Serialize`.
+/// - The handler takes the event (any `Deserialize` type) and `Context` (by value), plus `&S`
+///   or `Arc<S>` when `init` is given, and returns `Result<R, E>` with `R: Serialize`. `init`
+///   returns `S` itself: the runtime puts it in an `Arc`.
+/// - A handler taking `LambdaEvent<T>`, as `lambda_runtime`'s do, is not for `#[handler]`:
+///   write `main` with `run(service_fn(handler))`.
 /// - `E` becomes the error document through `Into<Diagnostic>` when it has it, else (for
-///   `std::error::Error` types) `errorType` is its type name without module path.
+///   `std::error::Error` types) by the rule a boxed error follows: `errorType` is the name its
+///   derived `Debug` starts with (a struct's name, an enum variant's name).
 /// - An `init` error or panic is posted to `/runtime/init/error` and the process exits 1.
-/// - With `AWS_LAMBDA_MAX_CONCURRENCY=N` above 1, the generated `main` serves N invocations at
-///   once when the handler's future (and the `init` state) is `Send`, and fails Init with
-///   `Runtime.InvalidEnvironment` otherwise.
+/// - The handler's future need not be `Send`, nor the `init` state `Send + Sync` (an `Rc`, a
+///   `Cell`, a `RefCell` borrow held across an `.await`): such a handler is served one
+///   invocation at a time. When they are, and `AWS_LAMBDA_MAX_CONCURRENCY=N` is above 1, the
+///   generated `main` serves N invocations at once; a handler served one at a time fails Init
+///   with `Runtime.InvalidEnvironment` instead.
 /// - `flavor = "current_thread"` (the default, unless the `multi-thread` feature is on) or
 ///   `flavor = "multi_thread"` (needs the `multi-thread` feature) picks the tokio runtime.
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut args = Args::default();
+    // A bad argument is reported, and the others still apply: the function and `main` are
+    // written anyway, so the argument's error is the only one.
+    let mut errors: Option<syn::Error> = None;
+    let mut report = |error: syn::Error| match &mut errors {
+        Some(errors) => errors.combine(error),
+        None => errors = Some(error),
+    };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("init") {
             args.init = Some(meta.value()?.parse::<Path>()?);
-            Ok(())
         } else if meta.path.is_ident("flavor") {
             let lit: LitStr = meta.value()?.parse()?;
-            args.flavor = Some(match lit.value().as_str() {
-                "current_thread" => Flavor::CurrentThread,
-                "multi_thread" => Flavor::MultiThread,
-                _ => {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "unknown flavor: expected \"current_thread\" or \"multi_thread\"",
-                    ))
-                }
-            });
-            Ok(())
+            match lit.value().as_str() {
+                "current_thread" => args.flavor = Some((Flavor::CurrentThread, lit.span())),
+                "multi_thread" => args.flavor = Some((Flavor::MultiThread, lit.span())),
+                _ => report(syn::Error::new(
+                    lit.span(),
+                    "unknown flavor: expected \"current_thread\" or \"multi_thread\"",
+                )),
+            }
         } else {
-            Err(meta
-                .error("unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`"))
+            report(meta.error(
+                "unknown #[handler] argument: expected `init = path` or `flavor = \"...\"`",
+            ));
+            // Skip its value, if any, and go on with the next argument.
+            if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|nested| {
+                    if nested.input.peek(syn::Token![=]) {
+                        nested.value()?.parse::<syn::Expr>()?;
+                    }
+                    Ok(())
+                })?;
+            }
         }
+        Ok(())
     });
-    parse_macro_input!(attr with parser);
+    if let Err(error) = syn::parse::Parser::parse(parser, attr) {
+        report(error);
+    }
     let function = parse_macro_input!(item as ItemFn);
+    let mut out = errors.map(|e| e.to_compile_error()).unwrap_or_default();
     match expand(args, &function) {
-        Ok(tokens) => tokens.into(),
+        Ok(tokens) => out.extend(tokens),
         Err(error) => {
             // Keep the function and a stub `main` so the only error is the one that matters.
-            let error = error.to_compile_error();
-            quote!(#error #function fn main() {}).into()
+            out.extend(error.to_compile_error());
+            out.extend(quote!(#function fn main() {}));
         }
     }
+    out.into()
 }
 
 #[derive(Default)]
 struct Args {
     init: Option<Path>,
-    flavor: Option<Flavor>,
+    /// The flavor and where it was written.
+    flavor: Option<(Flavor, Span)>,
 }
 
 enum Flavor {
@@ -129,12 +156,22 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     if inputs.len() != expected {
         // Point at the whole argument list, parentheses included.
         let span = sig.paren_token.span.join();
+        let lambda_event = match inputs.first() {
+            Some(FnArg::Typed(pat)) if inputs.len() == 1 => {
+                last_segment(&pat.ty).is_some_and(|s| s.ident == "LambdaEvent")
+            }
+            _ => false,
+        };
         let message = match (inputs.len(), args.init.is_some()) {
             (3, false) => "a third argument (shared state) needs `#[handler(init = build_state)]`".to_owned(),
             (_, true) => format!(
                 "a #[handler(init = ...)] function takes 3 arguments: `(event: T, ctx: Context, state: &S)`; found {}",
                 inputs.len()
             ),
+            (1, false) if lambda_event => "a #[handler] function takes the event and the context apart: \
+                `(event: T, ctx: Context)`; to keep `(event: LambdaEvent<T>)` as in lambda_runtime, \
+                drop #[handler] and write `main` with `run(service_fn(handler))`"
+                .to_owned(),
             (n, false) => format!(
                 "a #[handler] function takes 2 arguments: `(event: T, ctx: Context)`; found {n}"
             ),
@@ -155,6 +192,14 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
     }
     let event_ty = types[0];
     let context_ty = types[1];
+    if let Type::Reference(r) = context_ty {
+        if last_segment(&r.elem).is_some_and(|s| s.ident == "Context") {
+            return Err(syn::Error::new_spanned(
+                context_ty,
+                "a #[handler] function takes the invocation's `Context` by value: write `ctx: Context`",
+            ));
+        }
+    }
     if last_segment(context_ty)
         .map(|s| s.ident != "Context")
         .unwrap_or(true)
@@ -175,7 +220,7 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
             ))
         }
     };
-    let (output_span, response_ty) = match &sig.output {
+    let (output_ty, response_ty) = match &sig.output {
         ReturnType::Default => {
             return Err(syn::Error::new(
                 sig.paren_token.span.join(),
@@ -198,16 +243,18 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                 }),
                 _ => None,
             };
-            (ty.span(), first)
+            (&**ty, first)
         }
     };
+    let output_span = output_ty.span();
 
     let name = &sig.ident;
     let rt = quote!(::firebox_runtime);
     let runtime = match args.flavor {
         None => quote!(#rt::__private::default_runtime()),
-        Some(Flavor::CurrentThread) => quote!(#rt::__private::current_thread_runtime()),
-        Some(Flavor::MultiThread) => quote!(#rt::__private::multi_thread_runtime()),
+        Some((Flavor::CurrentThread, _)) => quote!(#rt::__private::current_thread_runtime()),
+        // A macro of the runtime crate: a compile error naming the feature when it is off.
+        Some((Flavor::MultiThread, span)) => quote_spanned!(span=> #rt::__multi_thread_runtime!()),
     };
     let to_diagnostic = |value: TokenStream2| {
         quote_spanned! {output_span=>
@@ -215,51 +262,58 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                 #[allow(unused_imports)]
                 use #rt::__private::{ViaError as _, ViaInto as _};
                 let __probe = #rt::__private::ErrorProbe::new(#value);
-                // The borrow picks the conversion (`Into<Diagnostic>` first, then type name).
+                // The borrow picks the conversion (`Into<Diagnostic>` first, then the `Debug` rule).
                 #[allow(clippy::needless_borrow)]
                 let __diagnostic = (&__probe).take_diagnostic();
                 __diagnostic
             }
         }
     };
-    let state_arg = match state {
-        None => quote!(),
-        Some(StateArg::Reference) => quote!(, &*__state),
-        Some(StateArg::Arc) => quote!(, __state),
-    };
     let handler_error = to_diagnostic(quote!(__error));
-    let call = quote! {
-        let (__payload, __context) = __event.into_parts();
-        match #name(__payload, __context #state_arg).await {
-            ::core::result::Result::Ok(__value) => {
-                ::core::result::Result::Ok::<_, #rt::Diagnostic>(__value)
+    // The state as `invoke` receives it, and as the handler takes it.
+    let (state_ty, state_arg) = match (state, types.get(2)) {
+        (Some(StateArg::Reference), Some(Type::Reference(r))) => {
+            let referent = &r.elem;
+            (
+                quote_spanned!(r.span()=> ::std::sync::Arc<#referent>),
+                quote!(, &*__state),
+            )
+        }
+        (Some(StateArg::Arc), Some(ty)) => (quote!(#ty), quote!(, __state)),
+        _ => (quote!(::std::sync::Arc<()>), quote!()),
+    };
+    let event_type = quote_spanned!(event_ty.span()=> #rt::__private::event_type::<#event_ty>());
+    let response_type = match &response_ty {
+        Some(ty) => quote_spanned!(ty.span()=> #rt::__private::response_type::<#ty>()),
+        None => quote_spanned!(output_span=>
+            #rt::__private::response_type::<<#output_ty as #rt::__private::HandlerResult>::Ok>()
+        ),
+    };
+    // The invocation is a function of its own, not a closure or an async block in `main`: only
+    // then can `main` tell whether its future is `Send` (see `__private::HandlerService`).
+    let invoke = quote! {
+        #[allow(non_snake_case, clippy::needless_lifetimes)]
+        async fn __firebox_invoke(
+            __event: #rt::LambdaEvent<#event_ty>,
+            __state: #state_ty,
+        ) -> ::core::result::Result<
+            <#output_ty as #rt::__private::HandlerResult>::Ok,
+            #rt::Diagnostic,
+        > {
+            let (__payload, __context) = __event.into_parts();
+            match #name(__payload, __context #state_arg).await {
+                ::core::result::Result::Ok(__value) => ::core::result::Result::Ok(__value),
+                ::core::result::Result::Err(__error) => ::core::result::Result::Err(#handler_error),
             }
-            ::core::result::Result::Err(__error) => ::core::result::Result::Err(#handler_error),
         }
     };
-    let event_check =
-        quote_spanned!(event_ty.span()=> #rt::__private::assert_event::<#event_ty>(););
-    let response_check = response_ty
-        .map(|ty| quote_spanned!(ty.span()=> #rt::__private::assert_response::<#ty>();))
-        .unwrap_or_default();
-    let launch = quote! {
-        #[allow(unused_imports)]
-        use #rt::__private::{ServeConcurrent as _, ServeOneAtATime as _};
-        let __launch = #rt::__private::Launch::<_, #event_ty>::new(__started, __service);
-        // The borrow picks the loop: concurrent when the service can be shared, else one at
-        // a time.
-        #[allow(clippy::needless_borrow)]
-        let __serving = (&__launch).launch();
-        __serving.await
-    };
-    let serve = match &args.init {
+    let started = match &args.init {
         None => quote! {
             let __started = match #rt::__private::start().await {
                 ::core::result::Result::Ok(__started) => __started,
                 ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
             };
-            let __service = #rt::service_fn(|__event: #rt::LambdaEvent<#event_ty>| async move { #call });
-            #launch
+            let __state = ::std::sync::Arc::new(());
         },
         Some(init) => {
             let init_error = to_diagnostic(quote!(__error));
@@ -277,20 +331,31 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
                     ::core::result::Result::Ok(__parts) => __parts,
                     ::core::result::Result::Err(__error) => return ::core::result::Result::Err(__error),
                 };
-                let __service = #rt::service_fn(move |__event: #rt::LambdaEvent<#event_ty>| {
-                    let __state = ::std::sync::Arc::clone(&__state);
-                    async move { #call }
-                });
-                #launch
+                // `init`'s state against the handler's state argument: a mismatch is reported
+                // here, at that argument.
+                let __state: #state_ty = __state;
             }
         }
     };
     let main_span = Span::call_site();
     let main = quote_spanned! {main_span=>
         fn main() {
-            #event_check
-            #response_check
-            #rt::__private::main(#runtime, async { #serve })
+            #invoke
+            let __event_type = #event_type;
+            let __response_type = #response_type;
+            #rt::__private::main(#runtime, async move {
+                #started
+                let __service = #rt::__private::HandlerService::new(__firebox_invoke, __state);
+                #[allow(unused_imports)]
+                use #rt::__private::{ServeConcurrent as _, ServeOneAtATime as _};
+                let __launch =
+                    #rt::__private::Launch::new(__started, __service, __event_type, __response_type);
+                // The borrow picks the loop: concurrent when the service and its future are
+                // `Send`, else one at a time.
+                #[allow(clippy::needless_borrow)]
+                let __serving = (&__launch).launch();
+                __serving.await
+            })
         }
     };
     let mut out = function.to_token_stream();

@@ -13,16 +13,17 @@ use serde::{Deserialize, Serialize};
 ///
 /// Same shape as `lambda_runtime::Diagnostic`. Handler errors become a `Diagnostic` through
 /// `Into<Diagnostic>`; implement `From<YourError> for Diagnostic` to choose the `errorType`
-/// yourself. Without such an impl:
-/// - a boxed error ([`crate::Error`]) gets its concrete type's name, without module path, read
-///   from its `Debug` output (`OrderNotFound { .. }` gives `OrderNotFound`; an enum variant gives
-///   the variant's name; errors built from strings give `Error`). An error whose `Debug` is not
-///   a type's (an `anyhow::Error` or `eyre::Report` boxed, whose `Debug` is its message) is
-///   named after its root cause, or `Error` when that one is not a type either;
+/// yourself. Without such an impl, one rule names an error whether it is returned as its own
+/// type (with `#[handler]`, or boxed as `Box<E>`) or boxed in [`crate::Error`]:
+/// - the name its derived `Debug` output starts with: a struct's name (`OrderNotFound { .. }`
+///   gives `OrderNotFound`), an enum variant's name (`OrderError::NotFound(7)` gives
+///   `NotFound`). `std::io::Error` and errors built from strings give `Error`;
+/// - when its `Debug` is not a type's (an `anyhow::Error` or `eyre::Report` boxed, whose `Debug`
+///   is its message): for an error of a known type, that type's name without module path; for
+///   a boxed one, its root cause's name, or `Error` when that one is not a type either;
+/// - a `Diagnostic` boxed into an error (by a tower layer whose error is `BoxError`) is itself;
 /// - with the features `anyhow`, `eyre` and `miette`, those crates' errors convert too (named
 ///   after their root cause; a `miette` diagnostic's `code()` when it has one);
-/// - with `#[handler]`, an error type that implements `std::error::Error` gets its type name
-///   without module path;
 /// - `errorMessage` is the error's `Display`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,16 +56,29 @@ impl Diagnostic {
     }
 
     /// A diagnostic for any error value, named after its `Debug` output (see the type's docs).
+    /// A boxed `Diagnostic` is returned as it is.
     pub fn from_dyn_error(error: &(dyn std::error::Error + 'static)) -> Self {
+        if let Some(diagnostic) = error.downcast_ref::<Diagnostic>() {
+            return diagnostic.clone();
+        }
         Diagnostic::new(guess_error_type(error), error.to_string())
     }
 
-    /// A diagnostic for a concrete error type, named after the type without module path.
+    /// A diagnostic for an error of a known type: named after its `Debug` output as a boxed
+    /// error is (so an enum error gets its variant's name either way), or after the type,
+    /// without module path, when its `Debug` is not a type's.
     pub fn from_typed_error<E: std::error::Error>(error: &E) -> Self {
-        Diagnostic::new(
-            short_type_name(std::any::type_name::<E>()),
-            error.to_string(),
-        )
+        let type_name = std::any::type_name::<E>();
+        let error_type = if type_name == std::any::type_name::<std::io::Error>() {
+            // Its `Debug` is `Os { .. }` or `Custom { .. }`, not its name.
+            "Error".to_owned()
+        } else {
+            match type_name_of_debug(&format!("{error:?}")) {
+                Some(name) => name.to_owned(),
+                None => short_type_name(type_name),
+            }
+        };
+        Diagnostic::new(error_type, error.to_string())
     }
 }
 
@@ -73,6 +87,10 @@ impl fmt::Display for Diagnostic {
         write!(f, "{}: {}", self.error_type, self.error_message)
     }
 }
+
+/// So that a `Diagnostic` can be boxed into [`crate::Error`] (by `?`, or by a tower layer whose
+/// error is `BoxError`) and come out unchanged: see [`Diagnostic::from_dyn_error`].
+impl std::error::Error for Diagnostic {}
 
 /// Strips module paths from a type name: `my_fn::errors::OrderNotFound` gives `OrderNotFound`,
 /// `alloc::vec::Vec<my_fn::Item>` gives `Vec<Item>`.
@@ -133,6 +151,9 @@ pub(crate) fn root_cause<'a>(
 pub(crate) fn type_name_from_debug(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     if error.is::<std::io::Error>() {
         return Some("Error".to_owned());
+    }
+    if let Some(diagnostic) = error.downcast_ref::<Diagnostic>() {
+        return Some(diagnostic.error_type.clone());
     }
     type_name_of_debug(&format!("{error:?}")).map(str::to_owned)
 }
@@ -393,6 +414,42 @@ mod tests {
     }
     impl std::error::Error for Unit {}
     impl std::error::Error for Tuple {}
+
+    #[test]
+    fn typed_and_boxed_errors_get_the_same_name() {
+        let declined = || PaymentError::Declined("card".into());
+        let boxed: crate::Error = Box::new(declined());
+        let from_boxed = Diagnostic::from(boxed);
+        assert_eq!(from_boxed, Diagnostic::new("Declined", "declined"));
+        assert_eq!(Diagnostic::from_typed_error(&declined()), from_boxed);
+        assert_eq!(Diagnostic::from(Box::new(declined())), from_boxed);
+        // A `Debug` that is not a type's: the type's name when it is known.
+        let opaque = Opaque {
+            message: "a message",
+            source: None,
+        };
+        assert_eq!(Diagnostic::from_typed_error(&opaque).error_type, "Opaque");
+        assert_eq!(
+            Diagnostic::from_typed_error(&std::io::Error::other("disk")),
+            Diagnostic::new("Error", "disk")
+        );
+    }
+
+    #[test]
+    fn a_boxed_diagnostic_comes_out_unchanged() {
+        let chosen = Diagnostic::new("Kv.NotFound", "no key k");
+        let boxed: crate::Error = Box::new(chosen.clone());
+        assert_eq!(Diagnostic::from(boxed), chosen);
+        // As the root cause of another error, it gives its type.
+        let wrapped: crate::Error = Box::new(Opaque {
+            message: "Lookup failed",
+            source: Some(Box::new(chosen.clone())),
+        });
+        assert_eq!(
+            Diagnostic::from(wrapped),
+            Diagnostic::new("Kv.NotFound", "Lookup failed")
+        );
+    }
 
     #[test]
     fn typed_errors_use_the_type_name() {
