@@ -174,10 +174,7 @@ fn start_server(
 /// Stops a server from `start_server` with SIGTERM, checks that it exits cleanly, and returns
 /// what it printed on stdout.
 fn stop_server(server: &mut std::process::Child) -> String {
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
+    sigterm(server);
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let mut stdout = String::new();
@@ -381,10 +378,7 @@ fn a_stdout_nobody_reads_does_not_stall_invocations() {
         assert_eq!(body["event"]["print"], 20000, "invoke {i}");
     }
     // And the server still stops on SIGTERM, with its stdout still blocked.
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
+    sigterm(&server);
     let mut stopped = None;
     for _ in 0..3000 {
         if let Some(status) = server.try_wait().unwrap() {

@@ -26,6 +26,20 @@ pub(crate) struct Head {
     pub cookies: Vec<HeaderValue>,
 }
 
+impl Head {
+    /// Sets `Content-Type` to `value` unless the function set one.
+    fn default_content_type(&mut self, value: &'static str) {
+        let set = self
+            .headers
+            .iter()
+            .any(|(n, _)| n == http::header::CONTENT_TYPE);
+        if !set {
+            self.headers
+                .push((http::header::CONTENT_TYPE, HeaderValue::from_static(value)));
+        }
+    }
+}
+
 /// Why an answer cannot be turned into an HTTP response (the URL answers 502 and logs this).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MappingError {
@@ -191,16 +205,7 @@ pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
             } else {
                 Bytes::copy_from_slice(text.as_bytes())
             };
-            if !head
-                .headers
-                .iter()
-                .any(|(n, _)| n == http::header::CONTENT_TYPE)
-            {
-                head.headers.push((
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ));
-            }
+            head.default_content_type("application/json");
             Ok((head, bytes))
         }
         _ => Ok((
@@ -234,16 +239,7 @@ pub(crate) fn split_prelude(buf: &[u8]) -> Result<Option<(Head, usize)>, Mapping
         serde_json::from_slice(&buf[..at]).map_err(|_| MappingError::PreludeNotJson)?;
     let object = value.as_object().ok_or(MappingError::PreludeNotObject)?;
     let mut head = head(object)?;
-    if !head
-        .headers
-        .iter()
-        .any(|(n, _)| n == http::header::CONTENT_TYPE)
-    {
-        head.headers.push((
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/octet-stream"),
-        ));
-    }
+    head.default_content_type("application/octet-stream");
     Ok(Some((head, at + PRELUDE_SEPARATOR.len())))
 }
 
