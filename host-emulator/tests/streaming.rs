@@ -266,6 +266,10 @@ async fn plain_invoke_buffers_a_stream_and_fails_past_6_mb() {
         r.error_type().as_deref(),
         Some("Function.ResponseSizeTooLarge")
     );
+    // The environment saw a stream within its limit: the caller's side says why in the log.
+    let id = r.request_id.clone().unwrap();
+    let want = format!("RequestId: {id} Error: Response payload size exceeded maximum allowed payload size (6291556 bytes).");
+    wait_for_line(&emu, "s", |t| t == want).await;
     // The runtime's stream was drained, not stalled: the environment serves the next invoke.
     wait_for_line(&emu, "s", |t| t == "STREAM 202").await;
     let r = emu.invoke("s", r#"{"buffered": 1}"#).await.unwrap();

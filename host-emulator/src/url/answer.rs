@@ -36,7 +36,8 @@ impl Answering<'_> {
                 InvokeMode::Buffered => {
                     let integration = is_integration(&start);
                     let content_type = start.content_type.clone();
-                    match buffer_stream(start.chunks, outcome).await {
+                    let log = (self.log, self.request_id);
+                    match buffer_stream(start.chunks, outcome, log).await {
                         Ok(outcome) => self.buffered_stream(outcome, integration, content_type),
                         Err(_) => {
                             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")

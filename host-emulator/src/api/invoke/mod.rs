@@ -329,7 +329,9 @@ async fn invoke(
     let function = prepared.function.clone();
     let outcome = match run_sync(prepared, payload, request_id).await? {
         Reply::Complete(outcome) => outcome,
-        Reply::Streaming { start, outcome } => buffer_stream(start.chunks, outcome).await?,
+        Reply::Streaming { start, outcome } => {
+            buffer_stream(start.chunks, outcome, (&function.log, request_id)).await?
+        }
     };
     let response = match outcome.answer {
         Answer::Success(body) => answer(StatusCode::OK, body, request_id),
@@ -384,6 +386,7 @@ async fn run_sync(
 pub(crate) async fn buffer_stream(
     mut chunks: mpsc::Receiver<Bytes>,
     outcome: tokio::sync::oneshot::Receiver<Outcome>,
+    (log, request_id): (&crate::logs::FunctionLog, &str),
 ) -> Result<Outcome, ServiceError> {
     let mut body = BytesMut::new();
     // Bytes past the limit, counted and dropped.
@@ -404,6 +407,10 @@ pub(crate) async fn buffer_stream(
     let mut outcome = outcome.await.map_err(|_| shutting_down())?;
     match &outcome.answer {
         Answer::Success(_) if size > MAX_RESPONSE_BYTES as u64 => {
+            // The environment saw a stream within its own limit; the log says why it failed.
+            log.platform_line(crate::logs::system::PlatformLine::fault(format!(
+                "RequestId: {request_id} Error: Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            )));
             outcome.answer = Answer::FunctionError(error_document(
                 "Function.ResponseSizeTooLarge",
                 &format!(
