@@ -199,7 +199,7 @@ async fn error_type_from_body_or_header() {
 }
 
 #[tokio::test]
-async fn second_answer_and_unknown_id_get_400_and_change_nothing() {
+async fn a_second_answer_gets_403_an_unknown_id_400_and_neither_changes_anything() {
     let emu = start(vec![function("bad", "")]).await;
     let r = emu.invoke("bad", r#"{"twice": true}"#).await.unwrap();
     assert_eq!(r.status, 200);
@@ -208,7 +208,7 @@ async fn second_answer_and_unknown_id_get_400_and_change_nothing() {
         "the first answer counts"
     );
     let line = wait_for_line(&emu, "bad", |t| t.starts_with("POST twice")).await;
-    assert!(line.starts_with("POST twice 400"), "{line}");
+    assert!(line.starts_with("POST twice 403"), "{line}");
     assert!(line.contains("InvalidStateTransition"), "{line}");
 
     let r = emu.invoke("bad", r#"{"unknown_id": true}"#).await.unwrap();
@@ -387,7 +387,7 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
         "{}",
     )
     .await;
-    assert_eq!(raw.status, 400, "init/error after init is refused");
+    assert_eq!(raw.status, 403, "init/error after init is refused");
     // Nothing changed: the function still answers, warm.
     assert_eq!(
         emu.invoke("probe", "{}").await.unwrap().json().unwrap()["count"],
@@ -448,7 +448,7 @@ async fn a_runtime_that_posted_init_error_is_read_and_answered_until_it_exits() 
         .count();
     assert_eq!(flood, 8000, "lines lost");
     for line in lines.iter().filter(|l| l.starts_with("second init/error:")) {
-        assert_eq!(line, "second init/error: 400");
+        assert_eq!(line, "second init/error: 403");
     }
 }
 
@@ -536,7 +536,7 @@ async fn a_second_next_is_refused_without_naming_a_variable_the_function_does_no
     let r = emu.invoke("f", "{}").await.unwrap();
     assert_eq!(r.function_error, None, "{}", r.text());
     let line = wait_for_line(&emu, "f", |l| l.starts_with("second next:")).await;
-    assert!(line.starts_with("second next: 400 "), "{line}");
+    assert!(line.starts_with("second next: 403 "), "{line}");
     assert!(line.contains("InvalidStateTransition"), "{line}");
     assert!(!line.contains("AWS_LAMBDA_MAX_CONCURRENCY="), "{line}");
 }

@@ -140,8 +140,8 @@ pub enum RuntimeRequest {
 pub enum RuntimeAnswer {
     /// 202.
     Accepted,
-    /// 400 with this error document; nothing changed.
-    BadRequest(Bytes),
+    /// Refused with this error document (403 for `InvalidStateTransition`, else 400); nothing changed.
+    Refused(Bytes),
     /// 413: the response was too large (the invoke failed).
     TooLarge,
 }
@@ -151,7 +151,7 @@ pub enum RuntimeAnswer {
 pub enum StreamAnswer {
     /// Forward the body here.
     Accepted(StreamSink),
-    /// 400 with this error document.
+    /// Refused with this error document (403 for `InvalidStateTransition`, else 400).
     Refused(Bytes),
 }
 
@@ -330,7 +330,7 @@ async fn stream_response(
     }
     let mut sink = match answer.await {
         Ok(StreamAnswer::Accepted(sink)) => sink,
-        Ok(StreamAnswer::Refused(doc)) => return json(StatusCode::BAD_REQUEST, doc),
+        Ok(StreamAnswer::Refused(doc)) => return refused(doc),
         Err(_) => return gone(),
     };
     let mut body = req.into_body();
@@ -416,7 +416,7 @@ async fn next(requests: &mpsc::UnboundedSender<RuntimeRequest>) -> Response<Full
     }
     match answer.await {
         Ok(NextAnswer::Event(event)) => event_response(event),
-        Ok(NextAnswer::Refused(doc)) => json(StatusCode::BAD_REQUEST, doc),
+        Ok(NextAnswer::Refused(doc)) => refused(doc),
         Err(_) => gone(),
     }
 }
@@ -462,7 +462,7 @@ async fn post(
             StatusCode::ACCEPTED,
             Bytes::from_static(b"{\"status\":\"OK\"}"),
         ),
-        Ok(RuntimeAnswer::BadRequest(doc)) => json(StatusCode::BAD_REQUEST, doc),
+        Ok(RuntimeAnswer::Refused(doc)) => refused(doc),
         Ok(RuntimeAnswer::TooLarge) => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
@@ -502,4 +502,16 @@ pub(super) fn gone() -> Response<Full<Bytes>> {
         "Runtime.ContainerError",
         "the execution environment is shutting down; the runtime should exit",
     )
+}
+
+/// A refused call, with the status Lambda's Runtime API gives its error type: `403` for a call
+/// the runtime's state does not allow (`InvalidStateTransition`: `/next` with an invocation
+/// open, a second answer, `init/error` after Init), `400` for the rest (`InvalidRequestID`: a
+/// request id that names no invocation in progress).
+fn refused(doc: Bytes) -> Response<Full<Bytes>> {
+    let status = match crate::invocation::error_type_of(&doc).as_deref() {
+        Some("InvalidStateTransition") => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    json(status, doc)
 }

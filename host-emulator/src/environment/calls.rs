@@ -218,7 +218,7 @@ impl Environment {
         buf: &mut [u8],
     ) -> Result<(), End> {
         let Phase::Initializing { since, .. } = self.phase else {
-            let _ = reply.send(RuntimeAnswer::BadRequest(error_document(
+            let _ = reply.send(RuntimeAnswer::Refused(error_document(
                 "InvalidStateTransition",
                 "init/error is only allowed before the first call to next",
             )));

@@ -198,7 +198,7 @@ impl Environment {
     }
 
     /// Takes the invocation in flight named `request_id` for a buffered answer; otherwise
-    /// answers 400 and changes nothing.
+    /// refuses it (403 or 400, see `api::runtime::refused`) and changes nothing.
     pub(super) fn take_active(
         &mut self,
         request_id: &str,
@@ -220,7 +220,7 @@ impl Environment {
             }
             None => self.held.not_in_flight(request_id),
         };
-        let _ = reply.send(RuntimeAnswer::BadRequest(refusal));
+        let _ = reply.send(RuntimeAnswer::Refused(refusal));
         None
     }
 

@@ -141,7 +141,7 @@ impl NextEvent {
 pub enum NextAnswer {
     /// An event.
     Event(NextEvent),
-    /// The call is not allowed now (400).
+    /// The call is refused: 403 for `InvalidStateTransition`, 400 for `InvalidRequestID`.
     Refused(Bytes),
 }
 

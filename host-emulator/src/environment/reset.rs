@@ -93,7 +93,7 @@ impl Environment {
     }
 
     /// A call made while a runtime that posted `/init/error` is given time to exit: Init has
-    /// failed, so `/next` and a second `/init/error` are refused (400); an answer for an
+    /// failed, so `/next` and a second `/init/error` are refused (403); an answer for an
     /// invocation gets what it gets in Init (none is in flight: 400); an extension's `/next`
     /// waits for its `SHUTDOWN`; any other call is dropped (500), as in the Shutdown phase.
     async fn during_exit_grace(&mut self, request: RuntimeRequest, buf: &mut [u8]) {
@@ -108,7 +108,7 @@ impl Environment {
                 let _ = reply.send(NextAnswer::Refused(failed("next")));
             }
             RuntimeRequest::InitError { reply, .. } => {
-                let _ = reply.send(RuntimeAnswer::BadRequest(failed("init/error")));
+                let _ = reply.send(RuntimeAnswer::Refused(failed("init/error")));
             }
             RuntimeRequest::ExtensionNext { id, reply } => {
                 self.extensions.next(&id, reply);

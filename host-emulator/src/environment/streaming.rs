@@ -62,7 +62,7 @@ impl Environment {
         };
         let Some(mut active) = active else {
             let doc = self.held.not_in_flight(request_id);
-            let _ = reply.send(RuntimeAnswer::BadRequest(doc));
+            let _ = reply.send(RuntimeAnswer::Refused(doc));
             return;
         };
         self.reset_deadline();
