@@ -19,7 +19,7 @@
 //! with the frame marker (a program that writes plain text to the descriptor) switch the
 //! splitter to reading lines for the rest of the stream.
 
-use super::{LineSplitter, MAX_LINE_BYTES};
+use super::{utf8_cut, LineSplitter, MAX_LINE_BYTES};
 
 /// The size of a frame's header.
 const HEADER_BYTES: usize = 16;
@@ -92,7 +92,7 @@ impl FrameSplitter {
                         self.finish_message(&mut emit);
                     } else {
                         while self.buf.len() >= MAX_LINE_BYTES {
-                            let rest = self.buf.split_off(MAX_LINE_BYTES);
+                            let rest = self.buf.split_off(utf8_cut(&self.buf, MAX_LINE_BYTES));
                             emit(String::from_utf8_lossy(&self.buf).into_owned());
                             self.buf = rest;
                         }
@@ -129,11 +129,14 @@ impl FrameSplitter {
         if self.buf.last() == Some(&b'\n') {
             self.buf.pop();
         }
-        for piece in self.buf.chunks(MAX_LINE_BYTES) {
-            emit(String::from_utf8_lossy(piece).into_owned());
-        }
         if self.buf.is_empty() {
             emit(String::new());
+        }
+        let mut rest = self.buf.as_slice();
+        while !rest.is_empty() {
+            let at = utf8_cut(rest, MAX_LINE_BYTES.min(rest.len()));
+            emit(String::from_utf8_lossy(&rest[..at]).into_owned());
+            rest = &rest[at..];
         }
         self.buf.clear();
         self.state = State::Header;

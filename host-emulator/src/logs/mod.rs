@@ -217,25 +217,47 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Splits a byte stream into lines; a line longer than [`MAX_LINE_BYTES`] is cut.
+/// Splits a byte stream into lines; a line longer than [`MAX_LINE_BYTES`] is cut into pieces
+/// of at most that size, each ending on a UTF-8 character boundary.
 #[derive(Debug, Default)]
 pub struct LineSplitter {
     partial: Vec<u8>,
+    /// The last piece was emitted because of its length and nothing came after it: a newline
+    /// now ends that line, which is already out, and emits nothing.
+    cut: bool,
 }
 
 impl LineSplitter {
     /// Feeds bytes, calling `emit` for each complete line.
     pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(String)) {
         while let Some(pos) = bytes.iter().position(|&b| b == b'\n') {
+            if pos > 0 {
+                self.cut = false;
+            }
             self.partial.extend_from_slice(&bytes[..pos]);
-            emit(take_line(&mut self.partial));
+            self.cut_long(&mut emit);
+            if !(self.cut && self.partial.is_empty()) {
+                emit(take_line(&mut self.partial));
+            }
+            self.cut = false;
             bytes = &bytes[pos + 1..];
         }
+        if !bytes.is_empty() {
+            self.cut = false;
+        }
         self.partial.extend_from_slice(bytes);
+        self.cut_long(&mut emit);
+    }
+
+    /// Emits pieces of [`MAX_LINE_BYTES`] (or less, to end on a character) while the line
+    /// in progress is that long.
+    fn cut_long(&mut self, emit: &mut impl FnMut(String)) {
         while self.partial.len() >= MAX_LINE_BYTES {
-            let rest = self.partial.split_off(MAX_LINE_BYTES);
+            let at = utf8_cut(&self.partial, MAX_LINE_BYTES);
+            let rest = self.partial.split_off(at);
             emit(take_line(&mut self.partial));
             self.partial = rest;
+            self.cut = self.partial.is_empty();
         }
     }
 
@@ -244,6 +266,22 @@ impl LineSplitter {
         if !self.partial.is_empty() {
             emit(take_line(&mut self.partial));
         }
+    }
+}
+
+/// Where to cut `bytes` at most `max` bytes in: before a UTF-8 character that would be split,
+/// unless what precedes is not UTF-8 (then at `max`).
+pub(super) fn utf8_cut(bytes: &[u8], max: usize) -> usize {
+    let is_continuation = |b: u8| b & 0b1100_0000 == 0b1000_0000;
+    let mut at = max;
+    // A character is at most 4 bytes: at most 3 continuation bytes to step back over.
+    while at > max.saturating_sub(3) && at < bytes.len() && is_continuation(bytes[at]) {
+        at -= 1;
+    }
+    if at == 0 || (at < bytes.len() && is_continuation(bytes[at])) {
+        max
+    } else {
+        at
     }
 }
 
@@ -386,6 +424,53 @@ mod tests {
         assert!(crashed
             .line()
             .ends_with("Max Memory Used: 15 MB\tStatus: error\tError Type: Runtime.ExitError"));
+    }
+
+    fn split(chunks: &[&[u8]]) -> Vec<String> {
+        let mut s = LineSplitter::default();
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            s.feed(chunk, |l| lines.push(l));
+        }
+        s.flush(|l| lines.push(l));
+        lines
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_one_line_however_it_arrives() {
+        let line = vec![b'x'; MAX_LINE_BYTES];
+        let whole = [line.as_slice(), b"\nnext\n"].concat();
+        let want = vec!["x".repeat(MAX_LINE_BYTES), "next".to_owned()];
+        assert_eq!(split(&[&whole]), want);
+        assert_eq!(split(&[&line, b"\n", b"next\n"]), want);
+        // Two pieces of a line of twice the limit, and no empty third.
+        let double = [vec![b'y'; 2 * MAX_LINE_BYTES].as_slice(), b"\n"].concat();
+        let lines = split(&[&double]);
+        assert_eq!(
+            lines.len(),
+            2,
+            "{:?}",
+            lines.iter().map(String::len).collect::<Vec<_>>()
+        );
+        // An empty line of the runtime's own, after a cut line, is kept.
+        assert_eq!(split(&[&line, b"\n\n"]).len(), 2);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_between_characters() {
+        // "é" is 2 bytes: after an odd number of ASCII bytes, the limit falls inside one.
+        let text = format!("x{}", "é".repeat(MAX_LINE_BYTES));
+        let lines = split(&[text.as_bytes()]);
+        assert!(
+            lines.iter().all(|l| !l.contains('\u{FFFD}')),
+            "a character was split"
+        );
+        assert_eq!(lines.concat(), text);
+        assert!(lines.iter().all(|l| l.len() <= MAX_LINE_BYTES));
+        // Bytes that are not UTF-8 are still cut at the limit.
+        let junk = vec![0x80u8; MAX_LINE_BYTES + 5];
+        let lines = split(&[&junk]);
+        assert_eq!(lines.len(), 2);
     }
 
     #[test]
