@@ -369,6 +369,18 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
     let raw = send(&endpoint, "GET", "/2018-06-01/runtime/nope", &[], "").await;
     assert_eq!(raw.status, 404);
     assert!(raw.json()["errorType"].is_string());
+    // A route of the API with the wrong method: 405, with the method it takes.
+    for (method, path, allowed) in [
+        ("POST", "/2018-06-01/runtime/invocation/next", "GET"),
+        ("GET", "/2018-06-01/runtime/invocation/xyz/response", "POST"),
+        ("PUT", "/2018-06-01/runtime/invocation/xyz/error", "POST"),
+        ("GET", "/2018-06-01/runtime/init/error", "POST"),
+    ] {
+        let raw = send(&endpoint, method, path, &[], "").await;
+        assert_eq!(raw.status, 405, "{method} {path}");
+        assert_eq!(raw.headers["allow"], allowed, "{method} {path}");
+        assert!(raw.json()["errorType"].is_string());
+    }
     let raw = send(
         &endpoint,
         "POST",

@@ -302,6 +302,12 @@ async fn handle(
             };
             post(requests, request, answer).await
         }
+        // A route of the API with another method (chi, Lambda's router, answers 405).
+        (_, ["invocation", "next"]) => not_allowed(&path, "GET"),
+        (_, ["invocation", id, "response" | "error"]) if !id.is_empty() => {
+            not_allowed(&path, "POST")
+        }
+        (_, ["init", "error"]) => not_allowed(&path, "POST"),
         _ => not_found(&path),
     }
 }
@@ -485,6 +491,19 @@ pub(super) fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
 
 fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<Bytes>> {
     json(status, error_document(error_type, message))
+}
+
+/// 405 for a route of the Runtime API called with a method it does not take.
+fn not_allowed(path: &str, allowed: &'static str) -> Response<Full<Bytes>> {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "InvalidRequest",
+        &format!("{path} takes {allowed} only"),
+    );
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
+    response
 }
 
 fn not_found(path: &str) -> Response<Full<Bytes>> {
