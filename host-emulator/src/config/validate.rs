@@ -44,7 +44,10 @@ impl FunctionConfig {
             return Err(field_error(field, message));
         }
         if self.init_timeout.is_zero() {
-            return Err(field_error("init_timeout_s", "must be positive".into()));
+            return Err(field_error(
+                "init_timeout_s",
+                "must be more than 0 seconds".into(),
+            ));
         }
         if self.stream_max_bytes == 0 {
             return Err(field_error("stream_max_bytes", "must be positive".into()));
