@@ -1,4 +1,4 @@
-//! `firebox serve` at start-up: which program a managed runtime's
+//! `firebox serve` at start-up: what its help says, and which program a managed runtime's
 //! default command starts (the one on `serve`'s `PATH`, found at load, with no false warning).
 
 mod common;
@@ -43,6 +43,33 @@ fn stop_server(server: &mut std::process::Child) {
     }
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn help_says_the_listen_default_and_where_streams_are_watched() {
+    let help = |args: &[&str]| {
+        let out = Command::new(FIREBOX).args(args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let serve = help(&["serve", "--help"]);
+    for says in [
+        "--listen <IP:PORT>",
+        "127.0.0.1:3001",
+        "[server] listen",
+        "function URLs and the control plane",
+    ] {
+        assert!(serve.contains(says), "{says:?} not in:\n{serve}");
+    }
+    let invoke = help(&["invoke", "--help"]);
+    assert!(invoke.contains("invoke-with-response-stream"), "{invoke}");
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("control plane") && top.contains("Extensions, Telemetry and Logs APIs"),
+        "{top}"
+    );
+    let event = help(&["event", "--help"]);
+    assert!(event.contains("firebox invoke sqs-batch -"), "{event}");
 }
 
 /// The first `name` on `PATH` that is a file.
