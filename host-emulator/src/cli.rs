@@ -25,7 +25,13 @@ pub const EXIT_SERVICE_ERROR: u8 = 2;
 
 /// Firebox: AWS Lambda on one machine.
 #[derive(Debug, Parser)]
-#[command(name = "firebox", version, about)]
+#[command(
+    name = "firebox",
+    version,
+    about = "Firebox: AWS Lambda on one machine. `serve` runs functions as real processes \
+             behind the Invoke API (streaming too), function URLs and the control plane, and \
+             gives them the Runtime, Extensions, Telemetry and Logs APIs."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -40,11 +46,17 @@ pub enum Command {
         /// The configuration file.
         #[arg(long, default_value = "firebox.toml")]
         config: PathBuf,
-        /// The Invoke API address.
-        #[arg(long)]
+        /// The address (an IP address and port: 127.0.0.1:3001, 0.0.0.0:3001, [::1]:3001)
+        /// that serves the Invoke API, function URLs and the control plane. Default:
+        /// `[server] listen` of the configuration, else 127.0.0.1:3001.
+        #[arg(long, value_name = "IP:PORT")]
         listen: Option<SocketAddr>,
     },
     /// Invoke a function through an Invoke API endpoint.
+    ///
+    /// The response is buffered (`Invoke`). To watch a RESPONSE_STREAM function as it
+    /// streams, use `aws lambda invoke-with-response-stream --endpoint-url ...` (AWS CLI v2)
+    /// or its function URL (`curl -N`).
     Invoke {
         /// Function name, partial ARN or ARN.
         name: String,
@@ -69,7 +81,8 @@ pub enum Command {
     /// Print a sample event as AWS sends it, to edit or pipe into `invoke`.
     ///
     /// Kinds: apigw-v1, apigw-v2, alb, function-url, sqs, sns, s3, dynamodb, kinesis,
-    /// eventbridge, scheduled. Example: `firebox event sqs | firebox invoke worker -`.
+    /// eventbridge, scheduled. Example, with `examples/firebox.toml`:
+    /// `firebox event sqs | firebox invoke sqs-batch -`.
     Event {
         /// The kind of event.
         #[arg(value_parser = parse_kind)]

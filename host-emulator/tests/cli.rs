@@ -439,9 +439,15 @@ fn serve_warns_about_programs_that_cannot_start() {
     let dir = temp_dir("missing-program");
     let script = dir.join("not-executable.sh");
     std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    // In `serve`'s working directory, not on its PATH: a bare name is not looked up there.
+    let here = dir.join("only-here");
+    std::fs::write(&here, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&here, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = format!(
         "[functions.gone]\ncommand = [\"/nonexistent/prog\"]\n\n\
          [functions.typo]\ncommand = [\"no-such-program-on-path\"]\n\n\
+         [functions.here]\ncommand = [\"only-here\"]\n\n\
          [functions.plain]\ncommand = [\"{}\"]\n",
         script.display()
     );
@@ -460,6 +466,7 @@ fn serve_warns_about_programs_that_cannot_start() {
     for expected in [
         "function `gone`: the program /nonexistent/prog does not exist",
         "function `typo`: the program no-such-program-on-path is not on the emulator's PATH",
+        "function `here`: the program only-here is not on the emulator's PATH",
         "not-executable.sh is not executable",
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");

@@ -49,24 +49,28 @@ impl Config {
             account.layers_at_opt = on;
         }
         let shutdown_grace = match server.shutdown_grace_s {
-            Some(s) if s > MAX_SHUTDOWN_GRACE_S => {
+            Some(s) if !(0.0..=MAX_SHUTDOWN_GRACE_S).contains(&s) => {
                 return Err(ConfigError::Invalid {
                     file: file.to_owned(),
                     message: format!(
-                        "[server] field `shutdown_grace_s`: {s} is over {MAX_SHUTDOWN_GRACE_S} (seconds, the longest function timeout)"
+                        "[server] field `shutdown_grace_s`: must be between 0 and {MAX_SHUTDOWN_GRACE_S} seconds, the longest function timeout (got {s})"
                     ),
                 })
             }
-            Some(s) => Some(std::time::Duration::from_secs(s)),
+            Some(s) => Some(std::time::Duration::from_secs_f64(s)),
             None => None,
         };
         let listen = match server.listen {
             Some(text) => Some(text.parse().map_err(|e| ConfigError::Invalid {
                 file: file.to_owned(),
-                message: format!("[server] field `listen`: `{text}` is not an address: {e}"),
+                message: format!(
+                    "[server] field `listen`: `{text}` is not an IP address and port \
+                     (`127.0.0.1:3001`, `0.0.0.0:3001`, `[::1]:3001`; no host names): {e}"
+                ),
             })?),
             None => None,
         };
+        let defaults_fields = super::raw_function::Given::of(doc.defaults.as_ref());
         let defaults: RawFunction = match doc.defaults {
             Some(table) => serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
                 |e: serde_path_to_error::Error<toml::de::Error>| {
@@ -89,7 +93,12 @@ impl Config {
                 message: format!("[runtimes] field `{field}`: {message}"),
             })?;
         let mut functions = Vec::new();
+        let mut own_fields = BTreeMap::new();
         for (name, value) in doc.functions.unwrap_or_default() {
+            let own = super::raw_function::Given::of(value.as_table());
+            own_fields.insert(name.clone(), own.clone());
+            // A value the function took from `[defaults]` is not under its table: say so.
+            let blame = |e| own.blame_defaults(&defaults_fields, e);
             let raw: RawFunction = serde_path_to_error::deserialize(value).map_err(
                 |e: serde_path_to_error::Error<toml::de::Error>| ConfigError::Function {
                     file: file.to_owned(),
@@ -99,21 +108,31 @@ impl Config {
             )?;
             let mut function = raw
                 .or(&defaults)
-                .into_config(&name, file)?
-                .validate(file, base)?;
+                .into_config(&name, file)
+                .and_then(|f| f.validate(file, base))
+                .map_err(blame)?;
             function
                 .apply_runtimes(&runtimes)
-                .map_err(|(field, message)| ConfigError::Field {
-                    file: file.to_owned(),
-                    function: name.clone(),
-                    field,
-                    message,
+                .map_err(|(field, message)| {
+                    blame(ConfigError::Field {
+                        file: file.to_owned(),
+                        function: name.clone(),
+                        field,
+                        message,
+                    })
                 })?;
             functions.push(function);
         }
+        let blame = |e: ConfigError| match &e {
+            ConfigError::Field { function, .. } => match own_fields.get(function) {
+                Some(own) => own.blame_defaults(&defaults_fields, e),
+                None => e,
+            },
+            _ => e,
+        };
         // No functions is fine: they can be created through the API (`CreateFunction`).
-        super::check_destinations(&functions, file)?;
-        crate::scheduler::limits::check_account(&functions, file, &account)?;
+        super::check_destinations(&functions, file).map_err(blame)?;
+        crate::scheduler::limits::check_account(&functions, file, &account).map_err(blame)?;
         Ok(Self {
             listen,
             functions,
@@ -151,11 +170,12 @@ struct RawServer {
     unreserved_minimum: Option<u32>,
     cgroups: Option<bool>,
     layers_at_opt: Option<bool>,
-    shutdown_grace_s: Option<u64>,
+    /// Seconds, fractions allowed (as `timeout_s`).
+    shutdown_grace_s: Option<f64>,
 }
 
 /// The longest `shutdown_grace_s`: no invocation runs longer than Lambda's 900-second timeout.
-const MAX_SHUTDOWN_GRACE_S: u64 = 900;
+const MAX_SHUTDOWN_GRACE_S: f64 = 900.0;
 
 #[cfg(test)]
 mod tests {
@@ -453,5 +473,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("listen"), "{err}");
+        let err = parse("[server]\nlisten = \"localhost:3001\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`localhost:3001` is not an IP address and port")
+                && err.contains("no host names"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn shutdown_grace_takes_fractions_of_a_second_up_to_900() {
+        let c = parse("[server]\nshutdown_grace_s = 1.5\n").unwrap();
+        assert_eq!(c.shutdown_grace, Some(Duration::from_millis(1500)));
+        let c = parse("[server]\nshutdown_grace_s = 900\n").unwrap();
+        assert_eq!(c.shutdown_grace, Some(Duration::from_secs(900)));
+        for bad in ["901", "-1", "900.5", "nan"] {
+            let err = parse(&format!("[server]\nshutdown_grace_s = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(
+                    "[server] field `shutdown_grace_s`: must be between 0 and 900 seconds"
+                ) && err.contains(&format!("(got {})", bad.replace("nan", "NaN"))),
+                "{bad}: {err}"
+            );
+        }
     }
 }

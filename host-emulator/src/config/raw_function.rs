@@ -137,17 +137,13 @@ impl RawFunction {
 
     /// The function `name` these fields describe; `file` names the configuration in errors.
     pub(super) fn into_config(self, name: &str, file: &str) -> Result<FunctionConfig, ConfigError> {
-        let seconds = |field: &str, value: f64| {
-            if (0.0..=86_400.0).contains(&value) {
-                Ok(Duration::from_secs_f64(value))
-            } else {
-                Err(ConfigError::Field {
-                    file: file.to_owned(),
-                    function: name.to_owned(),
-                    field: field.to_owned(),
-                    message: format!("`{value}` is not a number of seconds"),
-                })
-            }
+        let seconds = |field: &str, value: f64, range: Seconds| {
+            range.check(value).map_err(|message| ConfigError::Field {
+                file: file.to_owned(),
+                function: name.to_owned(),
+                field: field.to_owned(),
+                message,
+            })
         };
         let mut f = FunctionConfig::new(name);
         if let Some(command) = self.command {
@@ -161,7 +157,7 @@ impl RawFunction {
             f.memory_mb = mb;
         }
         if let Some(t) = self.timeout_s {
-            f.timeout = seconds("timeout_s", t)?;
+            f.timeout = seconds("timeout_s", t, Seconds::TIMEOUT)?;
         }
         if let Some(env) = self.environment {
             f.environment = env;
@@ -220,14 +216,14 @@ impl RawFunction {
                 window_s,
             }) => Some(ScalingRate {
                 environments,
-                window: seconds("scaling_rate", window_s)?,
+                window: seconds("scaling_rate.window_s", window_s, Seconds::POSITIVE)?,
             }),
         };
         if let Some(t) = self.idle_timeout_s {
-            f.idle_timeout = seconds("idle_timeout_s", t)?;
+            f.idle_timeout = seconds("idle_timeout_s", t, Seconds::UP_TO_A_DAY)?;
         }
         if let Some(t) = self.init_timeout_s {
-            f.init_timeout = seconds("init_timeout_s", t)?;
+            f.init_timeout = seconds("init_timeout_s", t, Seconds::POSITIVE)?;
         }
         if let Some(n) = self.stream_max_bytes {
             f.stream_max_bytes = n;
@@ -268,7 +264,11 @@ impl RawFunction {
                 provisioned_concurrency: raw.provisioned_concurrency.unwrap_or(0),
             };
             if let Some(t) = raw.timeout_s {
-                version.timeout = Some(seconds(&format!("versions.{key}.timeout_s"), t)?);
+                version.timeout = Some(seconds(
+                    &format!("versions.{key}.timeout_s"),
+                    t,
+                    Seconds::TIMEOUT,
+                )?);
             }
             f.versions.insert(number, version);
         }
@@ -286,5 +286,194 @@ impl RawFunction {
             f.aliases.insert(name, alias);
         }
         Ok(f)
+    }
+}
+
+/// The fields a table of `firebox.toml` gives (a function's, or `[defaults]`), to tell where
+/// a function's value came from.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Given(std::collections::BTreeSet<String>);
+
+impl Given {
+    /// The keys of `table` (none for a missing table or a value that is not one).
+    pub(super) fn of(table: Option<&toml::Table>) -> Self {
+        Given(
+            table
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// `error` about a field of this function that its table does not give but `defaults`
+    /// does, with that said: the value to look at is in `[defaults]`. Other errors as they are.
+    pub(super) fn blame_defaults(&self, defaults: &Given, error: ConfigError) -> ConfigError {
+        match error {
+            ConfigError::Field {
+                file,
+                function,
+                field,
+                message,
+            } => {
+                let head = field.split('.').next().unwrap_or(&field).to_owned();
+                let from_defaults = !self.0.contains(&head) && defaults.0.contains(&head);
+                let message = if from_defaults {
+                    format!(
+                        "{message} (the value comes from [defaults]; set `{head}` under \
+                         [functions.{function}] to override it)"
+                    )
+                } else {
+                    message
+                };
+                ConfigError::Field {
+                    file,
+                    function,
+                    field,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// The range of a duration field, in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Seconds {
+    min: f64,
+    /// Whether `min` itself is refused.
+    exclusive: bool,
+    max: f64,
+}
+
+impl Seconds {
+    /// A function's timeout: Lambda's 1 to 900 seconds.
+    const TIMEOUT: Seconds = Seconds {
+        min: 1.0,
+        exclusive: false,
+        max: 900.0,
+    };
+    /// 0 to a day (`idle_timeout_s`).
+    const UP_TO_A_DAY: Seconds = Seconds {
+        min: 0.0,
+        exclusive: false,
+        max: 86_400.0,
+    };
+    /// More than 0, at most a day (`init_timeout_s`, `scaling_rate.window_s`).
+    const POSITIVE: Seconds = Seconds {
+        min: 0.0,
+        exclusive: true,
+        max: 86_400.0,
+    };
+
+    /// `value` as a duration, or the message that says the range.
+    fn check(self, value: f64) -> Result<Duration, String> {
+        let above_min = if self.exclusive {
+            value > self.min
+        } else {
+            value >= self.min
+        };
+        if above_min && value <= self.max {
+            return Ok(Duration::from_secs_f64(value));
+        }
+        let (min, max) = (self.min, self.max);
+        Err(if self.exclusive {
+            format!("must be more than {min} and at most {max} seconds (got {value})")
+        } else {
+            format!("must be between {min} and {max} seconds (got {value})")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse_test_config as parse;
+
+    #[test]
+    fn durations_out_of_range_name_the_range() {
+        for (text, says) in [
+            (
+                "init_timeout_s = 86401",
+                "field `init_timeout_s`: must be more than 0 and at most 86400 seconds (got 86401)",
+            ),
+            (
+                "init_timeout_s = 0",
+                "field `init_timeout_s`: must be more than 0 and at most 86400 seconds (got 0)",
+            ),
+            (
+                "idle_timeout_s = -1",
+                "field `idle_timeout_s`: must be between 0 and 86400 seconds (got -1)",
+            ),
+            (
+                "timeout_s = 100000",
+                "field `timeout_s`: must be between 1 and 900 seconds (got 100000)",
+            ),
+            (
+                "timeout_s = nan",
+                "field `timeout_s`: must be between 1 and 900 seconds (got NaN)",
+            ),
+            (
+                "scaling_rate = { environments = 1, window_s = -2 }",
+                "field `scaling_rate.window_s`: must be more than 0 and at most 86400 seconds (got -2)",
+            ),
+            (
+                "scaling_rate = { environments = 1, window_s = 0 }",
+                "field `scaling_rate.window_s`: must be more than 0",
+            ),
+            (
+                "[functions.f.versions.1]\ntimeout_s = 0.5",
+                "field `versions.1.timeout_s`: must be between 1 and 900 seconds (got 0.5)",
+            ),
+        ] {
+            let err = parse(&format!(
+                "[functions.f]\ncommand = [\"/bin/true\"]\n{text}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+        let c = parse(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nidle_timeout_s = 0\ninit_timeout_s = 0.5\n\
+             scaling_rate = { environments = 2, window_s = 0.25 }\n",
+        )
+        .unwrap();
+        let f = &c.functions[0];
+        assert!(f.idle_timeout.is_zero());
+        assert_eq!(f.init_timeout, std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn an_error_in_a_value_from_defaults_says_so() {
+        let err = parse("[defaults]\ntimeout_s = 0\n[functions.a]\ncommand = [\"/bin/true\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("function `a`: field `timeout_s`: must be between 1 and 900 seconds (got 0) (the value comes from [defaults]; set `timeout_s` under [functions.a] to override it)"),
+            "{err}"
+        );
+        // The function's own value: no word about `[defaults]`.
+        let err = parse(
+            "[defaults]\ntimeout_s = 0\n[functions.a]\ncommand = [\"/bin/true\"]\ntimeout_s = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("[defaults]"), "{err}");
+        // A destination in `[defaults]` is every function's, its own included.
+        let err = parse(
+            "[defaults.event_invoke]\non_failure = \"dlq\"\n\
+             [functions.a]\ncommand = [\"/bin/true\"]\n[functions.dlq]\ncommand = [\"/bin/true\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("function `dlq`: field `event_invoke.on_failure`: a function cannot be its own destination")
+                && err.contains("set `event_invoke` under [functions.dlq] to override it"),
+            "{err}"
+        );
+        assert!(parse(
+            "[defaults.event_invoke]\non_failure = \"dlq\"\n\
+             [functions.a]\ncommand = [\"/bin/true\"]\n\
+             [functions.dlq]\ncommand = [\"/bin/true\"]\nevent_invoke = {}\n",
+        )
+        .is_ok());
     }
 }

@@ -70,7 +70,9 @@ impl Runtimes {
 
     /// The command of a managed runtime: set for its name, else for its family, else the
     /// default (`python3 -m awslambdaric {handler}` for Python, `aws-lambda-ric` for Node.js);
-    /// `None` for a runtime with neither (and for the OS-only runtimes, which need none).
+    /// `None` for a runtime with neither (and for the OS-only runtimes, which need none). The
+    /// program is as given; a function that names the runtime gets it resolved (see
+    /// [`Runtimes::launch`]).
     pub fn command(&self, runtime: &str) -> Option<Vec<String>> {
         if let Some(c) = self
             .commands
@@ -88,29 +90,49 @@ impl Runtimes {
     }
 
     /// Resolves each command's program against `base` (the configuration file's directory),
-    /// as a function's `command` is.
+    /// as a function's `command` is. The error names the runtime (the key in `[runtimes]`).
     pub(crate) fn resolve(mut self, base: &Path) -> Result<Self, (String, String)> {
         for (runtime, command) in &mut self.commands {
-            check_name(runtime).map_err(|m| (format!("runtimes.{runtime}"), m))?;
+            check_name(runtime).map_err(|m| (runtime.clone(), m))?;
             match command.first_mut() {
                 Some(program) if !program.is_empty() => {
                     *program = super::validate::resolve_program(program, base)
                         .display()
                         .to_string();
                 }
-                _ => return Err((format!("runtimes.{runtime}"), "the command is empty".into())),
+                _ => {
+                    return Err((
+                        runtime.clone(),
+                        "the command is empty: give the program first (e.g. \
+                         `[\"/path/to/interpreter\", \"{handler}\"]`)"
+                            .into(),
+                    ))
+                }
             }
         }
         Ok(self)
     }
 
-    /// How a function naming `runtime` starts, or why it cannot.
+    /// How a function naming `runtime` starts, or why it cannot. A program that is a bare name
+    /// (a default's `python3` or `aws-lambda-ric`, or one set in code) is looked up on the
+    /// emulator's `PATH` now, when the function is loaded, as `command`'s is (the function's
+    /// own `PATH` starts with Lambda's directories, where the system's interpreter would win);
+    /// one found nowhere stays bare, and the start-up warning names it.
     pub(crate) fn launch(&self, runtime: &str) -> Result<Launch, String> {
         check_name(runtime)?;
         if family(runtime) == "provided" {
             return Ok(Launch::Bootstrap);
         }
-        self.command(runtime).map(Launch::Runtime).ok_or_else(|| {
+        let resolved = self.command(runtime).map(|mut command| {
+            if let Some(program) = command.first_mut().filter(|p| !p.contains('/')) {
+                // A bare name does not depend on the base directory.
+                *program = super::validate::resolve_program(program, Path::new("/"))
+                    .display()
+                    .to_string();
+            }
+            command
+        });
+        resolved.map(Launch::Runtime).ok_or_else(|| {
             format!(
                 "`{runtime}` has no command on this machine: add one to `[runtimes]` \
                  (e.g. `{} = [\"/path/to/interpreter\", \"...\"]`)",
@@ -296,6 +318,27 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_program_is_looked_up_on_the_emulators_path_when_a_function_takes_it() {
+        // Set in code (not resolved as `[runtimes]` is): found when a function names it.
+        let mut r = Runtimes::default();
+        r.set("ruby", ["sh", "{handler}"]);
+        r.set("perl", ["no-such-program-on-any-path"]);
+        let Launch::Runtime(command) = r.launch("ruby3.3").unwrap() else {
+            panic!("a runtime command");
+        };
+        assert!(
+            Path::new(&command[0]).is_absolute() && command[0].ends_with("/sh"),
+            "{command:?}"
+        );
+        assert_eq!(command[1], "{handler}");
+        assert_eq!(
+            r.launch("perl5").unwrap(),
+            Launch::Runtime(vec!["no-such-program-on-any-path".into()]),
+            "left bare when found nowhere"
+        );
+    }
+
+    #[test]
     fn commands_are_made_from_the_handler_and_code_directory() {
         let template = Launch::Runtime(vec!["py".into(), "-m".into(), "{handler}".into()]);
         assert_eq!(
@@ -376,9 +419,14 @@ mod tests {
         );
         assert!(f("rs").command[0].ends_with("/bootstrap"));
         assert_eq!(f("rs").launch, Launch::Bootstrap);
+        // The default, resolved on the emulator's `PATH` when it is there.
+        let Launch::Runtime(node) = &f("node").launch else {
+            panic!("{:?}", f("node").launch);
+        };
+        assert_eq!(node.len(), 1);
         assert_eq!(
-            f("node").launch,
-            Launch::Runtime(vec!["aws-lambda-ric".into()])
+            Path::new(&node[0]),
+            super::super::validate::resolve_program("aws-lambda-ric", Path::new("/"))
         );
         assert!(f("py").launch.runs_package());
 
@@ -417,7 +465,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("runtimes.python") && err.contains("empty"),
+            err.contains("[runtimes] field `python`: the command is empty"),
             "{err}"
         );
     }

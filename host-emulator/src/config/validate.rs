@@ -44,7 +44,10 @@ impl FunctionConfig {
             return Err(field_error(field, message));
         }
         if self.init_timeout.is_zero() {
-            return Err(field_error("init_timeout_s", "must be positive".into()));
+            return Err(field_error(
+                "init_timeout_s",
+                "must be more than 0 seconds".into(),
+            ));
         }
         if self.stream_max_bytes == 0 {
             return Err(field_error("stream_max_bytes", "must be positive".into()));
@@ -404,11 +407,15 @@ impl FunctionConfig {
     /// Why the function's program cannot be started as it is on disk now (missing, not a
     /// file, not executable), for a warning at load: Lambda deploys such code too, and its
     /// first invoke fails with `Runtime.InvalidEntrypoint`, but a typo is better seen at once.
+    ///
+    /// Programs were resolved at load, a bare name on the emulator's `PATH` (`command`'s, and
+    /// a runtime's, its default's included): one still bare was found nowhere there.
     pub fn entrypoint_problem(&self) -> Option<String> {
         use std::os::unix::fs::PermissionsExt;
-        let program = Path::new(self.command.first()?);
+        let given = self.command.first()?;
+        let program = Path::new(given);
         let problem = match std::fs::metadata(program) {
-            Err(_) if !program.is_absolute() => "is not on the emulator's PATH",
+            _ if !given.contains('/') => "is not on the emulator's PATH",
             Err(_) => "does not exist",
             Ok(meta) if !meta.is_file() => "is not a file",
             Ok(meta) if meta.permissions().mode() & 0o111 == 0 => "is not executable",

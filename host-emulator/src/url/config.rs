@@ -68,6 +68,74 @@ pub struct Cors {
 /// The longest `MaxAge` Lambda takes, in seconds.
 const MAX_AGE_LIMIT: u32 = 86_400;
 
+/// A CORS value outside Lambda's `Cors` model.
+struct Violation {
+    /// The field in `firebox.toml` (`url.cors.allow_methods`).
+    field: &'static str,
+    /// The field in Lambda's API (`allowMethods`).
+    api: &'static str,
+    /// The value as Lambda's message shows it (`[GET, POST]`, `90000`).
+    shown: String,
+    limit: Limit,
+}
+
+/// Which of the model's limits a value breaks.
+enum Limit {
+    /// More than `max` items: `got`.
+    Items { max: usize, got: usize },
+    /// An item of `value`, shorter than `min` or longer than `max` characters.
+    Length {
+        value: String,
+        min: usize,
+        max: usize,
+    },
+    /// A `max_age` over [`MAX_AGE_LIMIT`].
+    MaxAge,
+}
+
+impl Violation {
+    /// Lambda's words (`Value '…' at 'cors.allowMethods' failed to satisfy constraint: …`).
+    fn api_message(&self) -> String {
+        let (api, shown) = (self.api, &self.shown);
+        let constraint = match &self.limit {
+            Limit::Items { max, .. } => {
+                format!("Member must have length less than or equal to {max}")
+            }
+            Limit::Length { value, min, max } => {
+                let bound = if value.chars().count() > *max {
+                    format!("less than or equal to {max}")
+                } else {
+                    format!("greater than or equal to {min}")
+                };
+                format!("Member must satisfy constraint: [Member must have length {bound}]")
+            }
+            Limit::MaxAge => {
+                format!("Member must have value less than or equal to {MAX_AGE_LIMIT}")
+            }
+        };
+        format!("Value '{shown}' at 'cors.{api}' failed to satisfy constraint: {constraint}")
+    }
+
+    /// The words for `firebox.toml`, which name its fields and their limits.
+    fn file_message(&self) -> String {
+        match &self.limit {
+            Limit::Items { max, got } => format!(
+                "at most {max} values, Lambda's limit (got {got}: {})",
+                self.shown
+            ),
+            Limit::Length { value, min, max } => format!(
+                "each value must be {min} to {max} characters, Lambda's limit (got `{value}`, {} \
+                 characters)",
+                value.chars().count()
+            ),
+            Limit::MaxAge => format!(
+                "must be between 0 and {MAX_AGE_LIMIT} seconds, Lambda's limit (got {})",
+                self.shown
+            ),
+        }
+    }
+}
+
 impl Cors {
     /// The values outside the limits of Lambda's `Cors` model (API reference, `Cors`):
     /// `AllowOrigins` at most 100 items of 1 to 253 characters, `AllowMethods` at most 6 of
@@ -76,6 +144,13 @@ impl Cors {
     /// (`Value '…' at 'cors.allowMethods' failed to satisfy constraint: …`), which the
     /// control plane answers as 400 `ValidationException`.
     pub fn model_violations(&self) -> Vec<(&'static str, String)> {
+        self.violations()
+            .into_iter()
+            .map(|v| (v.field, v.api_message()))
+            .collect()
+    }
+
+    fn violations(&self) -> Vec<Violation> {
         let mut found = Vec::new();
         for (field, api, values, max_items, min_len, max_len) in [
             (
@@ -113,47 +188,40 @@ impl Cors {
         ] {
             let shown = || format!("[{}]", values.join(", "));
             if values.len() > max_items {
-                found.push((
+                found.push(Violation {
                     field,
-                    format!(
-                        "Value '{}' at 'cors.{api}' failed to satisfy constraint: Member must \
-                         have length less than or equal to {max_items}",
-                        shown()
-                    ),
-                ));
+                    api,
+                    shown: shown(),
+                    limit: Limit::Items {
+                        max: max_items,
+                        got: values.len(),
+                    },
+                });
             }
             // Lengths in characters, as Lambda counts them.
-            let lengths = values.iter().map(|v| v.chars().count());
-            if let Some(bound) = lengths
-                .filter_map(|n| {
-                    if n > max_len {
-                        Some(format!("less than or equal to {max_len}"))
-                    } else if n < min_len {
-                        Some(format!("greater than or equal to {min_len}"))
-                    } else {
-                        None
-                    }
-                })
-                .next()
-            {
-                found.push((
+            if let Some(value) = values.iter().find(|v| {
+                let n = v.chars().count();
+                n > max_len || n < min_len
+            }) {
+                found.push(Violation {
                     field,
-                    format!(
-                        "Value '{}' at 'cors.{api}' failed to satisfy constraint: Member must \
-                         satisfy constraint: [Member must have length {bound}]",
-                        shown()
-                    ),
-                ));
+                    api,
+                    shown: shown(),
+                    limit: Limit::Length {
+                        value: value.clone(),
+                        min: min_len,
+                        max: max_len,
+                    },
+                });
             }
         }
         if let Some(age) = self.max_age.filter(|a| *a > MAX_AGE_LIMIT) {
-            found.push((
-                "url.cors.max_age",
-                format!(
-                    "Value '{age}' at 'cors.maxAge' failed to satisfy constraint: Member must \
-                     have value less than or equal to {MAX_AGE_LIMIT}"
-                ),
-            ));
+            found.push(Violation {
+                field: "url.cors.max_age",
+                api: "maxAge",
+                shown: age.to_string(),
+                limit: Limit::MaxAge,
+            });
         }
         found
     }
@@ -161,13 +229,13 @@ impl Cors {
 
 impl UrlConfig {
     /// Checks the CORS settings (Lambda's limits, then values a header cannot carry); the
-    /// message names the field.
+    /// message names the field and says what it takes, in `firebox.toml`'s words.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let Some(cors) = &self.cors else {
             return Ok(());
         };
-        if let Some(first) = cors.model_violations().into_iter().next() {
-            return Err(first);
+        if let Some(first) = cors.violations().into_iter().next() {
+            return Err((first.field, first.file_message()));
         }
         for (field, values) in [
             ("url.cors.allow_origins", &cors.allow_origins),
@@ -175,10 +243,17 @@ impl UrlConfig {
             ("url.cors.allow_headers", &cors.allow_headers),
             ("url.cors.expose_headers", &cors.expose_headers),
         ] {
-            if let Some(bad) = values.iter().find(|v| {
-                v.is_empty() || http::HeaderValue::from_str(v).is_err() || v.contains(',')
-            }) {
-                return Err((field, format!("`{bad}` is not a valid value")));
+            for value in values {
+                let why = if value.is_empty() {
+                    "an empty value"
+                } else if value.contains(',') {
+                    "no commas: list each value on its own (`[\"a\", \"b\"]`)"
+                } else if http::HeaderValue::from_str(value).is_err() {
+                    "a header value takes visible ASCII characters, spaces and tabs only"
+                } else {
+                    continue;
+                };
+                return Err((field, format!("`{value}` is not a valid value: {why}")));
             }
         }
         if let Some(bad) = cors
@@ -238,7 +313,31 @@ mod tests {
             ("[functions.f.url]\ncorz = {}", "corz"),
             (
                 "[functions.f.url]\ncors = { allow_methods = [\"GET\", \"PUT\", \"POST\", \"HEAD\", \"PATCH\", \"DELETE\", \"OPTIONS\"] }",
-                "less than or equal to 6",
+                "field `url.cors.allow_methods`: at most 6 values, Lambda's limit (got 7: [GET, PUT, POST, HEAD, PATCH, DELETE, OPTIONS])",
+            ),
+            (
+                "[functions.f.url]\ncors = { max_age = 86401 }",
+                "field `url.cors.max_age`: must be between 0 and 86400 seconds, Lambda's limit (got 86401)",
+            ),
+            (
+                "[functions.f.url]\ncors = { allow_methods = [\"OPTIONSX\"] }",
+                "field `url.cors.allow_methods`: each value must be 0 to 6 characters, Lambda's limit (got `OPTIONSX`, 8 characters)",
+            ),
+            (
+                "[functions.f.url]\ncors = { allow_origins = [\"\"] }",
+                "field `url.cors.allow_origins`: each value must be 1 to 253 characters",
+            ),
+            (
+                "[functions.f.url]\ncors = { allow_origins = [\"a,b\"] }",
+                "field `url.cors.allow_origins`: `a,b` is not a valid value: no commas",
+            ),
+            (
+                "[functions.f.url]\ncors = { allow_headers = [\"x\\ny\"] }",
+                "`x\ny` is not a valid value: a header value takes visible ASCII",
+            ),
+            (
+                "[functions.f.urls.\"$LATEST\"]\ncors = { expose_headers = [\"a,b\"] }",
+                "field `urls.$LATEST.cors.expose_headers`: `a,b` is not a valid value: no commas",
             ),
         ] {
             let err = parse(&format!(
@@ -247,6 +346,35 @@ mod tests {
             .unwrap_err()
             .to_string();
             assert!(err.contains(needle), "{text}: {err}");
+            assert!(!err.contains("failed to satisfy"), "Lambda's API words: {err}");
         }
+    }
+
+    #[test]
+    fn the_control_plane_gets_lambdas_words() {
+        let cors = Cors {
+            allow_methods: ["GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "OPTIONS"]
+                .map(String::from)
+                .to_vec(),
+            max_age: Some(86_401),
+            ..Cors::default()
+        };
+        let messages: Vec<String> = cors
+            .model_violations()
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "Value '[GET, PUT, POST, HEAD, PATCH, DELETE, OPTIONS]' at 'cors.allowMethods' \
+                 failed to satisfy constraint: Member must have length less than or equal to 6",
+                "Value '[GET, PUT, POST, HEAD, PATCH, DELETE, OPTIONS]' at 'cors.allowMethods' \
+                 failed to satisfy constraint: Member must satisfy constraint: [Member must have \
+                 length less than or equal to 6]",
+                "Value '86401' at 'cors.maxAge' failed to satisfy constraint: Member must have \
+                 value less than or equal to 86400",
+            ]
+        );
     }
 }
