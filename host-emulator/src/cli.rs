@@ -46,7 +46,7 @@ pub enum Command {
         /// The configuration file.
         #[arg(long, default_value = "firebox.toml")]
         config: PathBuf,
-        /// The address (an IP address and port: 127.0.0.1:3001, 0.0.0.0:3001, [::1]:3001)
+        /// The address (an IP address and port: 127.0.0.1:3001 or 0.0.0.0:3001)
         /// that serves the Invoke API, function URLs and the control plane. Default:
         /// `[server] listen` of the configuration, else 127.0.0.1:3001.
         #[arg(long, value_name = "IP:PORT")]

@@ -72,7 +72,7 @@ impl Runtimes {
     /// default (`python3 -m awslambdaric {handler}` for Python, `aws-lambda-ric` for Node.js);
     /// `None` for a runtime with neither (and for the OS-only runtimes, which need none). The
     /// program is as given; a function that names the runtime gets it resolved (see
-    /// [`Runtimes::launch`]).
+    /// `Runtimes::launch`).
     pub fn command(&self, runtime: &str) -> Option<Vec<String>> {
         if let Some(c) = self
             .commands
