@@ -362,12 +362,13 @@ async fn an_unknown_function_is_said_to_be_unknown() {
     assert!(!emu.try_logs("f").expect("its log").is_empty());
 }
 
-/// Run by `echo_shows_the_functions_lines_for_a_failed_test` in a child process: invokes a
-/// function that prints a marker, then fails unless `FIREBOX_ECHO_CHILD` ends with `pass`.
+/// Invokes a function that prints a marker, with the echo on, and passes. Run again by
+/// `echo_shows_the_functions_lines_for_a_failed_test` in a child process, where
+/// `FIREBOX_ECHO_CHILD` says whether the echo is on (`on...`) and whether to fail at the end
+/// (unless it ends with `pass`).
 #[tokio::test]
-#[ignore = "run by echo_shows_the_functions_lines_for_a_failed_test"]
 async fn echo_child() {
-    let mode = std::env::var("FIREBOX_ECHO_CHILD").unwrap_or_default();
+    let mode = std::env::var("FIREBOX_ECHO_CHILD").unwrap_or_else(|_| "on-pass".to_owned());
     let emu = Emulator::builder()
         .echo_logs(mode.starts_with("on"))
         .function(function("e", ""))
@@ -386,7 +387,7 @@ async fn echo_child() {
 /// passed, and its stdout.
 fn run_echo_child(mode: &str) -> (bool, String) {
     let out = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["echo_child", "--exact", "--ignored", "--test-threads=1"])
+        .args(["echo_child", "--exact", "--test-threads=1"])
         .env("FIREBOX_ECHO_CHILD", mode)
         .output()
         .expect("run the child");
