@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::time::Instant;
 
+use crate::environment::errors::Refusal;
 use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -140,8 +141,8 @@ pub enum RuntimeRequest {
 pub enum RuntimeAnswer {
     /// 202.
     Accepted,
-    /// Refused with this error document (403 for `InvalidStateTransition`, else 400); nothing changed.
-    Refused(Bytes),
+    /// Refused; nothing changed.
+    Refused(Refusal),
     /// 413: the response was too large (the invoke failed).
     TooLarge,
 }
@@ -151,8 +152,8 @@ pub enum RuntimeAnswer {
 pub enum StreamAnswer {
     /// Forward the body here.
     Accepted(StreamSink),
-    /// Refused with this error document (403 for `InvalidStateTransition`, else 400).
-    Refused(Bytes),
+    /// Refused; nothing changed.
+    Refused(Refusal),
 }
 
 /// How a streamed response body ended.
@@ -336,7 +337,7 @@ async fn stream_response(
     }
     let mut sink = match answer.await {
         Ok(StreamAnswer::Accepted(sink)) => sink,
-        Ok(StreamAnswer::Refused(doc)) => return refused(doc),
+        Ok(StreamAnswer::Refused(refusal)) => return refused(refusal),
         Err(_) => return gone(),
     };
     let mut body = req.into_body();
@@ -422,7 +423,7 @@ async fn next(requests: &mpsc::UnboundedSender<RuntimeRequest>) -> Response<Full
     }
     match answer.await {
         Ok(NextAnswer::Event(event)) => event_response(event),
-        Ok(NextAnswer::Refused(doc)) => refused(doc),
+        Ok(NextAnswer::Refused(refusal)) => refused(refusal),
         Err(_) => gone(),
     }
 }
@@ -468,7 +469,7 @@ async fn post(
             StatusCode::ACCEPTED,
             Bytes::from_static(b"{\"status\":\"OK\"}"),
         ),
-        Ok(RuntimeAnswer::Refused(doc)) => refused(doc),
+        Ok(RuntimeAnswer::Refused(refusal)) => refused(refusal),
         Ok(RuntimeAnswer::TooLarge) => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
@@ -523,14 +524,7 @@ pub(super) fn gone() -> Response<Full<Bytes>> {
     )
 }
 
-/// A refused call, with the status Lambda's Runtime API gives its error type: `403` for a call
-/// the runtime's state does not allow (`InvalidStateTransition`: `/next` with an invocation
-/// open, a second answer, `init/error` after Init), `400` for the rest (`InvalidRequestID`: a
-/// request id that names no invocation in progress).
-fn refused(doc: Bytes) -> Response<Full<Bytes>> {
-    let status = match crate::invocation::error_type_of(&doc).as_deref() {
-        Some("InvalidStateTransition") => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    json(status, doc)
+/// A refused call, with the status Lambda's Runtime API gives it (see [`Refusal`]).
+fn refused(refusal: Refusal) -> Response<Full<Bytes>> {
+    json(refusal.status(), refusal.into_document())
 }

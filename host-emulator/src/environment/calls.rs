@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::errors::error_body;
+use super::errors::{error_body, Refusal};
 use super::invocations::Active;
 use super::{End, EnvKind, Environment, NextAnswer, Phase, INIT_ERROR_EXIT_GRACE};
 use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
@@ -103,8 +103,7 @@ impl Environment {
                 ),
                 _ => "a call to next is already waiting: a runtime without AWS_LAMBDA_MAX_CONCURRENCY handles one invocation at a time".to_owned(),
             };
-            let doc = error_document("InvalidStateTransition", &message);
-            let _ = reply.send(NextAnswer::Refused(doc));
+            let _ = reply.send(NextAnswer::Refused(Refusal::invalid_state(&message)));
             return;
         }
         self.held.parked.push_back(reply);
@@ -218,8 +217,7 @@ impl Environment {
         buf: &mut [u8],
     ) -> Result<(), End> {
         let Phase::Initializing { since, .. } = self.phase else {
-            let _ = reply.send(RuntimeAnswer::Refused(error_document(
-                "InvalidStateTransition",
+            let _ = reply.send(RuntimeAnswer::Refused(Refusal::invalid_state(
                 "init/error is only allowed before the first call to next",
             )));
             return Ok(());

@@ -9,18 +9,50 @@ use crate::invocation::error_document;
 #[cfg(test)]
 use crate::invocation::error_type_of;
 
-/// Error for a runtime answer to a request id that is not the invocation in progress.
-pub(crate) fn unknown_request(request_id: &str, answered: bool) -> Bytes {
+/// A Runtime API call the environment refuses, with its error document; nothing changed.
+/// Lambda's Runtime API answers a call the runtime's state does not allow with `403
+/// InvalidStateTransition`, and an answer to a request id that names no invocation in progress
+/// with `400 InvalidRequestID`.
+#[derive(Debug)]
+pub enum Refusal {
+    /// `InvalidStateTransition` (403): `/next` with an invocation open, a second answer,
+    /// `init/error` after Init.
+    InvalidState(Bytes),
+    /// `InvalidRequestID` (400).
+    UnknownRequest(Bytes),
+}
+
+impl Refusal {
+    /// An `InvalidStateTransition` refusal saying `message`.
+    pub(crate) fn invalid_state(message: &str) -> Self {
+        Self::InvalidState(error_document("InvalidStateTransition", message))
+    }
+
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::InvalidState(_) => http::StatusCode::FORBIDDEN,
+            Self::UnknownRequest(_) => http::StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The error document.
+    pub fn into_document(self) -> Bytes {
+        match self {
+            Self::InvalidState(doc) | Self::UnknownRequest(doc) => doc,
+        }
+    }
+}
+
+/// The refusal of a runtime answer to a request id that is not the invocation in progress.
+pub(crate) fn unknown_request(request_id: &str, answered: bool) -> Refusal {
     if answered {
-        error_document(
-            "InvalidStateTransition",
-            &format!("invocation {request_id} was already answered"),
-        )
+        Refusal::invalid_state(&format!("invocation {request_id} was already answered"))
     } else {
-        error_document(
+        Refusal::UnknownRequest(error_document(
             "InvalidRequestID",
             &format!("invalid request id {request_id}: no such invocation in progress"),
-        )
+        ))
     }
 }
 

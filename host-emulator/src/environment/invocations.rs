@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
-use super::errors::unknown_request;
+use super::errors::{unknown_request, Refusal};
 use super::{Environment, NextAnswer, NextEvent, Phase, FREEZE_GRACE};
 use crate::api::runtime::RuntimeAnswer;
 use crate::invocation::{Answer, Invocation};
@@ -63,7 +63,7 @@ impl Held {
     }
 
     /// The 400 document for an answer to `request_id`, which is not in flight.
-    pub fn not_in_flight(&self, request_id: &str) -> bytes::Bytes {
+    pub fn not_in_flight(&self, request_id: &str) -> Refusal {
         unknown_request(request_id, self.answered.iter().any(|a| a == request_id))
     }
 
@@ -205,14 +205,9 @@ impl Environment {
         reply: oneshot::Sender<RuntimeAnswer>,
     ) -> Option<(Active, oneshot::Sender<RuntimeAnswer>)> {
         let refusal = match self.held.active_mut(request_id) {
-            Some(active) if active.invocation.streaming => {
-                crate::invocation::error_document(
-                    "InvalidStateTransition",
-                    &format!(
-                        "the response of invocation {request_id} is streaming; finish the stream instead"
-                    ),
-                )
-            }
+            Some(active) if active.invocation.streaming => Refusal::invalid_state(&format!(
+                "the response of invocation {request_id} is streaming; finish the stream instead"
+            )),
             Some(_) => {
                 let active = self.held.remove_active(request_id)?;
                 self.reset_deadline();

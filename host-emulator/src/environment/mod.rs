@@ -141,8 +141,8 @@ impl NextEvent {
 pub enum NextAnswer {
     /// An event.
     Event(NextEvent),
-    /// The call is refused: 403 for `InvalidStateTransition`, 400 for `InvalidRequestID`.
-    Refused(Bytes),
+    /// The call is refused.
+    Refused(errors::Refusal),
 }
 
 /// Where the environment is in its life.

@@ -98,10 +98,9 @@ impl Environment {
     /// waits for its `SHUTDOWN`; any other call is dropped (500), as in the Shutdown phase.
     async fn during_exit_grace(&mut self, request: RuntimeRequest, buf: &mut [u8]) {
         let failed = |what: &str| {
-            crate::invocation::error_document(
-                "InvalidStateTransition",
-                &format!("{what} is not allowed after init/error: Init failed and the runtime is expected to exit"),
-            )
+            super::errors::Refusal::invalid_state(&format!(
+                "{what} is not allowed after init/error: Init failed and the runtime is expected to exit"
+            ))
         };
         match request {
             RuntimeRequest::Next { reply } => {

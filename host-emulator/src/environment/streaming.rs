@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::errors::error_body;
+use super::errors::{error_body, Refusal};
 use super::Environment;
 use crate::api::runtime::{RuntimeAnswer, StreamAnswer, StreamEnd};
 use crate::invocation::{error_document, Answer};
@@ -28,10 +28,11 @@ impl Environment {
             shaped: self.shared.config.stream_bandwidth_shape,
         };
         let answer = match self.held.active_mut(request_id) {
-            Some(active) if active.invocation.streaming => StreamAnswer::Refused(error_document(
-                "InvalidStateTransition",
-                &format!("the response of invocation {request_id} is already streaming"),
-            )),
+            Some(active) if active.invocation.streaming => {
+                StreamAnswer::Refused(Refusal::invalid_state(&format!(
+                    "the response of invocation {request_id} is already streaming"
+                )))
+            }
             Some(active) => {
                 active.streaming_since = Some(Instant::now());
                 StreamAnswer::Accepted(active.invocation.start_stream(content_type, limits))
@@ -61,8 +62,8 @@ impl Environment {
             None
         };
         let Some(mut active) = active else {
-            let doc = self.held.not_in_flight(request_id);
-            let _ = reply.send(RuntimeAnswer::Refused(doc));
+            let refusal = self.held.not_in_flight(request_id);
+            let _ = reply.send(RuntimeAnswer::Refused(refusal));
             return;
         };
         self.reset_deadline();
