@@ -116,14 +116,6 @@ fn bad_flags_exit_non_zero() {
     assert!(!out.status.success());
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     let mut child = Command::new(FIREBOX)
         .arg("invoke")
@@ -151,7 +143,7 @@ fn start_server(
     stderr: Stdio,
 ) -> (std::process::Child, String) {
     std::fs::write(dir.join("firebox.toml"), config).unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mut server = Command::new(FIREBOX)
         .current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -395,7 +387,7 @@ fn a_stdout_nobody_reads_does_not_stall_invocations() {
 
 #[test]
 fn invoke_against_nothing_is_a_service_error() {
-    let port = free_port();
+    let port = common::free_port();
     let out = invoke(&format!("http://127.0.0.1:{port}"), &["f"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect"));

@@ -10,14 +10,6 @@ use std::time::Duration;
 
 const FIREBOX: &str = env!("CARGO_BIN_EXE_firebox");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("firebox-start-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -111,7 +103,7 @@ fn a_runtimes_default_program_is_the_one_on_the_emulators_path() {
         "[functions.py]\nruntime = \"python3.12\"\ncode_dir = \"code\"\nhandler = \"app.handler\"\n",
     )
     .unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let path = format!(
         "{}:{}",
         bin.display(),

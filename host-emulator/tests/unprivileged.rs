@@ -55,13 +55,6 @@ impl Drop for Removed<'_> {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// `firebox invoke NAME PAYLOAD --log-type Tail`: the answer and the log tail.
 fn invoke(endpoint: &str, payload: &str) -> (Value, String) {
     let out = Command::new(FIREBOX)
@@ -102,7 +95,7 @@ fn serve_runs_functions_as_a_user_without_privileges() {
     );
     write(&dir.join("layers/base/data.txt"), "from base");
     write(&dir.join("layers/top/data.txt"), "from top");
-    let port = free_port();
+    let port = common::free_port();
     write(
         &dir.join("firebox.toml"),
         &format!(

@@ -489,3 +489,26 @@ impl Gate {
         std::fs::write(self.path(), b"").expect("gate file");
     }
 }
+
+/// A port for a `firebox serve` a test starts. `bind(127.0.0.1:0)` then dropping it races: the
+/// kernel may hand the same port to another test's `bind(0)` (a Runtime API listener, another
+/// test's server) before the server binds it, and the test then talks to a stranger. So the
+/// ports come from below the kernel's ephemeral range (32768 up, which `bind(0)` draws from),
+/// each handed out once by this test binary, from an offset of its process id (test binaries
+/// run one at a time), and free when chosen.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < COUNT, "no free port left in {FIRST}..{}", FIRST + COUNT);
+        let port = FIRST + (std::process::id() + n) % COUNT;
+        // Below 32,768: the cast cannot truncate.
+        let port = port as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
