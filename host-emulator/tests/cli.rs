@@ -137,20 +137,42 @@ fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::O
 /// Writes `config` to `dir/firebox.toml`, starts `firebox serve` there (the default config
 /// path) with stdout piped and the given stderr, and waits until it listens; returns the server
 /// and its endpoint.
-fn start_server(
-    dir: &std::path::Path,
-    config: &str,
-    stderr: Stdio,
-) -> (std::process::Child, String) {
+/// A `firebox serve` a test started: killed when dropped, so that a failing test leaves no
+/// server behind.
+struct Server(std::process::Child);
+
+impl std::ops::Deref for Server {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // After a `wait`, `kill` signals nothing (std keeps the status).
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(dir: &std::path::Path, config: &str, stderr: Stdio) -> (Server, String) {
     std::fs::write(dir.join("firebox.toml"), config).unwrap();
     let port = common::free_port();
-    let mut server = Command::new(FIREBOX)
+    let server = Command::new(FIREBOX)
         .current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
         .unwrap();
+    let server = Server(server);
     // Up to 30 s: a bound for broken runs only.
     for _ in 0..3000 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -158,8 +180,6 @@ fn start_server(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = server.kill();
-    let _ = server.wait();
     panic!("server did not start");
 }
 
