@@ -4,20 +4,21 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const FIREBOX: &str = env!("CARGO_BIN_EXE_firebox");
+use common::serve::{invoke, Serve, FIREBOX};
+use common::TempDir;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("firebox-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// `firebox serve --config` of `config` in a fresh directory named after `tag`: what it
+/// printed, and the config's path (gone by then).
+fn serve_with(config: &str, tag: &str) -> (std::process::Output, PathBuf) {
+    serve_in(&TempDir::new(tag), config)
 }
 
-fn serve_with(config: &str, tag: &str) -> (std::process::Output, PathBuf) {
-    let dir = temp_dir(tag);
+/// `firebox serve --config DIR/firebox.toml` of `config`: what it printed, and the path.
+fn serve_in(dir: &Path, config: &str) -> (std::process::Output, PathBuf) {
     let path = dir.join("firebox.toml");
     std::fs::write(&path, config).unwrap();
     let out = Command::new(FIREBOX)
@@ -76,7 +77,7 @@ fn unknown_field_and_bad_syntax_are_refused() {
 #[test]
 fn code_and_layers_over_the_limit_stop_serve() {
     // Sparse files: 140 MB each as Lambda counts them, written in no time.
-    let dir = temp_dir("size");
+    let dir = TempDir::new("size");
     for file in ["code/big.bin", "layer/big.bin"] {
         let path = dir.join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -85,11 +86,10 @@ fn code_and_layers_over_the_limit_stop_serve() {
             .set_len(140_000_000)
             .unwrap();
     }
-    let (out, path) = serve_with(
+    let (out, path) = serve_in(
+        &dir,
         "[functions.big]\ncommand = [\"/bin/true\"]\ncode_dir = \"code\"\nlayers = [\"layer\"]\n",
-        "size",
     );
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&path.display().to_string()), "{err}");
@@ -116,104 +116,17 @@ fn bad_flags_exit_non_zero() {
     assert!(!out.status.success());
 }
 
-fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(FIREBOX)
-        .arg("invoke")
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        input.write_all(s.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-/// Writes `config` to `dir/firebox.toml`, starts `firebox serve` there (the default config
-/// path) with stdout piped and the given stderr, and waits until it listens; returns the server
-/// and its endpoint.
-/// A `firebox serve` a test started: killed when dropped, so that a failing test leaves no
-/// server behind.
-struct Server(std::process::Child);
-
-impl std::ops::Deref for Server {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Server {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // After a `wait`, `kill` signals nothing (std keeps the status).
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(dir: &std::path::Path, config: &str, stderr: Stdio) -> (Server, String) {
-    std::fs::write(dir.join("firebox.toml"), config).unwrap();
-    let port = common::free_port();
-    let server = Command::new(FIREBOX)
-        .current_dir(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let server = Server(server);
-    // Up to 30 s: a bound for broken runs only.
-    for _ in 0..3000 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, format!("http://127.0.0.1:{port}"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("server did not start");
-}
-
-/// Stops a server from `start_server` with SIGTERM, checks that it exits cleanly, and returns
-/// what it printed on stdout.
-fn stop_server(server: &mut std::process::Child) -> String {
-    sigterm(server);
-    let status = server.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut stdout = String::new();
-    server
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    stdout
-}
-
 #[test]
 fn serve_and_invoke_end_to_end() {
-    let dir = temp_dir("serve");
+    let dir = TempDir::new("serve");
     let config = format!(
         "[defaults]\ntimeout_s = 5\n\n[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\nenvironment = {{ GREETING = \"hi\" }}\n",
         common::runtime_script()
     );
     // Default config path: ./firebox.toml in the working directory.
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
+    let mut server = Serve::start(&dir, &config);
 
-    let out = invoke(
-        &endpoint,
-        &["echo", r#"{"x": 1}"#, "--log-type", "Tail"],
-        None,
-    );
+    let out = server.invoke(&["echo", r#"{"x": 1}"#, "--log-type", "Tail"], None);
     assert!(out.status.success(), "{out:?}");
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["event"]["x"], 1);
@@ -225,32 +138,31 @@ fn serve_and_invoke_end_to_end() {
         "{tail}"
     );
 
-    let out = invoke(&endpoint, &["echo", "-"], Some(r#"{"from": "stdin"}"#));
+    let out = server.invoke(&["echo", "-"], Some(r#"{"from": "stdin"}"#));
     assert!(out.status.success());
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["event"]["from"], "stdin");
 
-    let out = invoke(
-        &endpoint,
+    let out = server.invoke(
         &["echo", r#"{"error": {"type": "Boom", "message": "m"}}"#],
         None,
     );
     assert_eq!(out.status.code(), Some(1), "function error exits 1");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Boom"));
 
-    let out = invoke(&endpoint, &["nope"], None);
+    let out = server.invoke(&["nope"], None);
     assert_eq!(out.status.code(), Some(2), "service error exits 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
 
-    let out = invoke(&endpoint, &["echo", "{bad json"], None);
+    let out = server.invoke(&["echo", "{bad json"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("InvalidRequestContentException"));
 
-    let out = invoke(&endpoint, &["echo", "--invocation-type", "DryRun"], None);
+    let out = server.invoke(&["echo", "--invocation-type", "DryRun"], None);
     assert!(out.status.success());
 
     // SIGTERM stops the server cleanly and kills the function.
-    let stdout = stop_server(&mut server);
+    let stdout = server.stop();
     // Every invocation's lines, though the printer went idle between the invokes: three ran
     // (the service errors and the DryRun ran none).
     assert_eq!(
@@ -263,13 +175,7 @@ fn serve_and_invoke_end_to_end() {
         3,
         "{stdout}"
     );
-    let mut stderr = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = server.stderr_log();
     assert!(
         !stderr.contains("START RequestId"),
         "platform lines go to stdout only"
@@ -285,33 +191,33 @@ fn serve_and_invoke_end_to_end() {
 
 #[test]
 fn serve_a_file_with_versions_and_aliases() {
-    let dir = temp_dir("versions");
+    let dir = TempDir::new("versions");
     let config = format!(
         "[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\nenvironment = {{ GREETING = \"latest\" }}\n\n\
          [functions.echo.versions.1]\nenvironment = {{ GREETING = \"one\" }}\n\n\
          [functions.echo.aliases]\nlive = \"1\"\n",
         common::runtime_script()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut server = Serve::start(&dir, &config);
     for args in [
         &["echo", "--qualifier", "live"][..],
         &["echo:1"][..],
         &["arn:aws:lambda:us-east-1:123456789012:function:echo:live"][..],
     ] {
-        let out = invoke(&endpoint, args, None);
+        let out = server.invoke(args, None);
         assert!(out.status.success(), "{args:?}: {out:?}");
         let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(body["env"]["GREETING"], "one", "{args:?}");
         assert_eq!(body["env"]["AWS_LAMBDA_FUNCTION_VERSION"], "1", "{args:?}");
     }
-    let out = invoke(&endpoint, &["echo"], None);
+    let out = server.invoke(&["echo"], None);
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["env"]["GREETING"], "latest");
-    let out = invoke(&endpoint, &["echo", "--qualifier", "nope"], None);
+    let out = server.invoke(&["echo", "--qualifier", "nope"], None);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException"));
 
-    let stdout = stop_server(&mut server);
+    let stdout = server.stop();
     assert_eq!(
         stdout
             .lines()
@@ -358,14 +264,14 @@ fn event_prints_samples_that_invoke_takes() {
     );
 
     // Piped into `invoke -`: the function gets the sample as its event.
-    let dir = temp_dir("event");
+    let dir = TempDir::new("event");
     let config = format!(
         "[functions.echo]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
         common::runtime_script()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut server = Serve::start(&dir, &config);
     let sample = String::from_utf8(event(&["s3"]).stdout).unwrap();
-    let out = invoke(&endpoint, &["echo", "-"], Some(&sample));
+    let out = server.invoke(&["echo", "-"], Some(&sample));
     assert!(out.status.success(), "{out:?}");
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["event"]["Records"][0]["eventSource"], "aws:s3");
@@ -375,22 +281,22 @@ fn event_prints_samples_that_invoke_takes() {
 
 #[test]
 fn a_stdout_nobody_reads_does_not_stall_invocations() {
-    let dir = temp_dir("stalled-stdout");
+    let dir = TempDir::new("stalled-stdout");
     let config = format!(
         "[functions.chatty]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
         common::runtime_script()
     );
     // Nobody reads the server's stdout: the pipe (64 KiB) fills during the first invoke, and
     // the log printer blocks on it. Invocations must go on regardless.
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut server = Serve::start(&dir, &config);
     for i in 0..4 {
-        let out = invoke(&endpoint, &["chatty", r#"{"print": 20000}"#], None);
+        let out = server.invoke(&["chatty", r#"{"print": 20000}"#], None);
         assert!(out.status.success(), "invoke {i}: {out:?}");
         let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(body["event"]["print"], 20000, "invoke {i}");
     }
     // And the server still stops on SIGTERM, with its stdout still blocked.
-    sigterm(&server);
+    server.sigterm();
     let mut stopped = None;
     for _ in 0..3000 {
         if let Some(status) = server.try_wait().unwrap() {
@@ -417,38 +323,35 @@ fn invoke_against_nothing_is_a_service_error() {
 /// Init prints) were printed only when the printer subscribed in time.
 #[test]
 fn serve_prints_the_first_lines_of_provisioned_environments() {
-    let dir = temp_dir("provisioned-lines");
+    let dir = TempDir::new("provisioned-lines");
     let config = format!(
         "[functions.warm]\ncommand = [\"python3\", \"-u\", \"{}\", \"print_init\"]\nprovisioned_concurrency = 2\n",
         common::runtime_script()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
-    let addr = endpoint.trim_start_matches("http://");
+    let mut server = Serve::start(&dir, &config);
     let ready = "firebox_environments{function=\"warm\",state=\"idle\"} 2";
     // Up to 60 s: a bound for broken runs only.
     let mut metrics = String::new();
     for _ in 0..600 {
-        metrics.clear();
-        let mut conn = std::net::TcpStream::connect(addr).unwrap();
-        conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        conn.read_to_string(&mut metrics).unwrap();
+        metrics = server.metrics();
         if metrics.contains(ready) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(metrics.contains(ready), "{metrics}");
-    let stdout = stop_server(&mut server);
+    let stdout = server.stop();
     let count = |prefix: &str| stdout.lines().filter(|l| l.starts_with(prefix)).count();
-    assert_eq!(count("[warm] INIT_START"), 2, "{stdout}");
-    assert_eq!(count("[warm] init line 1"), 2, "{stdout}");
+    let said = format!("{stdout}\n{}", server.stderr_log());
+    assert_eq!(count("[warm] INIT_START"), 2, "{said}");
+    assert_eq!(count("[warm] init line 1"), 2, "{said}");
 }
 
 /// A program that is not there is deployed as on Lambda (its invokes fail with
 /// `Runtime.InvalidEntrypoint`), but `serve` says so at start-up.
 #[test]
 fn serve_warns_about_programs_that_cannot_start() {
-    let dir = temp_dir("missing-program");
+    let dir = TempDir::new("missing-program");
     let script = dir.join("not-executable.sh");
     std::fs::write(&script, "#!/bin/sh\n").unwrap();
     // In `serve`'s working directory, not on its PATH: a bare name is not looked up there.
@@ -463,18 +366,12 @@ fn serve_warns_about_programs_that_cannot_start() {
          [functions.plain]\ncommand = [\"{}\"]\n",
         script.display()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
-    let out = invoke(&endpoint, &["gone"], None);
+    let mut server = Serve::start(&dir, &config);
+    let out = server.invoke(&["gone"], None);
     assert_eq!(out.status.code(), Some(1), "a function error: {out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("Runtime.InvalidEntrypoint"));
-    let _ = stop_server(&mut server);
-    let mut stderr = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let _ = server.stop();
+    let stderr = server.stderr_log();
     for expected in [
         "function `gone`: the program /nonexistent/prog does not exist",
         "function `typo`: the program no-such-program-on-path is not on the emulator's PATH",
@@ -552,13 +449,6 @@ fn invoke_without_a_payload_sends_an_empty_object() {
     assert_eq!(body, "{}", "{request}");
 }
 
-fn sigterm(server: &std::process::Child) {
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-}
-
 /// Starts `firebox invoke` in the background.
 fn invoke_in_background(endpoint: &str, args: &[&str]) -> std::process::Child {
     Command::new(FIREBOX)
@@ -590,16 +480,16 @@ fn read_until(out: &mut impl std::io::BufRead, needle: &str) -> String {
 
 #[test]
 fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() {
-    let dir = temp_dir("graceful");
+    let dir = TempDir::new("graceful");
     let config = format!(
         "[server]\nshutdown_grace_s = 30\n\n[functions.slow]\ncommand = [\"python3\", \"-u\", \"{}\"]\ntimeout_s = 60\n",
         common::runtime_script()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut server = Serve::start(&dir, &config);
     let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let client = invoke_in_background(&endpoint, &["slow", r#"{"sleep": 1}"#]);
+    let client = invoke_in_background(server.endpoint(), &["slow", r#"{"sleep": 1}"#]);
     read_until(&mut stdout, "[slow] START RequestId:");
-    sigterm(&server);
+    server.sigterm();
     let out = client.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -610,15 +500,15 @@ fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() 
     assert!(rest.contains("[slow] END RequestId:"), "{rest}");
 
     // The second time, an invocation of 50 s is in flight: a second SIGTERM ends the wait.
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::null());
+    let mut server = Serve::start(&dir, &config);
     let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let client = invoke_in_background(&endpoint, &["slow", r#"{"sleep": 50}"#]);
+    let client = invoke_in_background(server.endpoint(), &["slow", r#"{"sleep": 50}"#]);
     read_until(&mut stdout, "[slow] START RequestId:");
-    sigterm(&server);
+    server.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.try_wait().unwrap().is_none(), "still draining");
     let started = std::time::Instant::now();
-    sigterm(&server);
+    server.sigterm();
     let status = server.wait().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -632,25 +522,19 @@ fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() 
 
 #[test]
 fn an_event_still_queued_at_shutdown_is_named_on_stderr() {
-    let dir = temp_dir("queued-event");
+    let dir = TempDir::new("queued-event");
     let config = format!(
         "[functions.held]\ncommand = [\"python3\", \"-u\", \"{}\"]\nreserved_concurrency = 0\n",
         common::runtime_script()
     );
-    let (mut server, endpoint) = start_server(&dir, &config, Stdio::piped());
+    let mut server = Serve::start(&dir, &config);
     // Throttled (reserved concurrency 0): accepted, and kept in the queue.
-    let out = invoke(&endpoint, &["held", "--invocation-type", "Event"], None);
+    let out = server.invoke(&["held", "--invocation-type", "Event"], None);
     assert!(out.status.success(), "{out:?}");
-    sigterm(&server);
+    server.sigterm();
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let mut stderr = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = server.stderr_log();
     assert!(
         stderr.contains("event lost: The emulator is shutting down.") && stderr.contains("held"),
         "{stderr}"

@@ -634,43 +634,25 @@ async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
     let live = tmp.join(format!("firebox-{}-f-0", std::process::id()));
     std::fs::create_dir_all(stale.join("sub")).unwrap();
     std::fs::create_dir_all(&live).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let config = dir.path("firebox.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[functions.f]\ncommand = [\"{PYTHON}\", \"-u\", \"{}\"]\n",
-            runtime_script()
-        ),
-    )
-    .unwrap();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_firebox"));
-    command
-        .env("TMPDIR", &tmp)
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SIGHUP as a terminal leaves it: the tests themselves may run under `nohup`, whose
-    // ignored SIGHUP `serve` would inherit and (rightly) leave alone.
-    // SAFETY: `signal(2)` is async-signal-safe, as a `pre_exec` hook must be.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-            libc::signal(libc::SIGHUP, libc::SIG_DFL);
-            Ok(())
-        });
-    }
-    let mut server = command.spawn().unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    wait_until("serve listens", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
-    .await;
+    let config = format!(
+        "[functions.f]\ncommand = [\"{PYTHON}\", \"-u\", \"{}\"]\n",
+        runtime_script()
+    );
+    let mut server = serve::Serve::start_with(&dir, &config, |command| {
+        command
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null());
+        // SIGHUP as a terminal leaves it: the tests themselves may run under `nohup`, whose
+        // ignored SIGHUP `serve` would inherit and (rightly) leave alone.
+        // SAFETY: `signal(2)` is async-signal-safe, as a `pre_exec` hook must be.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(command, || {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            });
+        }
+    });
+    let endpoint = server.endpoint().to_owned();
     assert!(!stale.exists(), "the dead emulator's directory is removed");
     assert!(live.exists(), "a live process's directory is kept");
     let r = send(

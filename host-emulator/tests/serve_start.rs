@@ -3,39 +3,11 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-const FIREBOX: &str = env!("CARGO_BIN_EXE_firebox");
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("firebox-start-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// `firebox invoke` with `args` against `endpoint`.
-fn invoke(endpoint: &str, args: &[&str]) -> std::process::Output {
-    Command::new(FIREBOX)
-        .arg("invoke")
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// Stops a server with SIGTERM and checks that it exits cleanly.
-fn stop_server(server: &mut std::process::Child) {
-    // SAFETY: kill(2) on the server we started.
-    unsafe {
-        libc::kill(server.id() as i32, libc::SIGTERM);
-    }
-    let status = server.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-}
+use common::serve::{Serve, FIREBOX};
+use common::TempDir;
 
 #[test]
 fn help_says_the_listen_default_and_where_streams_are_watched() {
@@ -79,7 +51,7 @@ fn on_path(name: &str) -> PathBuf {
 /// `PATH` would pick), and `serve` does not warn that it is missing.
 #[test]
 fn a_runtimes_default_program_is_the_one_on_the_emulators_path() {
-    let dir = temp_dir("default-runtime");
+    let dir = TempDir::new("default-runtime");
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(dir.join("code")).unwrap();
@@ -98,43 +70,19 @@ fn a_runtimes_default_program_is_the_one_on_the_emulators_path() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(
-        dir.join("firebox.toml"),
-        "[functions.py]\nruntime = \"python3.12\"\ncode_dir = \"code\"\nhandler = \"app.handler\"\n",
-    )
-    .unwrap();
-    let port = common::free_port();
+    let config =
+        "[functions.py]\nruntime = \"python3.12\"\ncode_dir = \"code\"\nhandler = \"app.handler\"\n";
     let path = format!(
         "{}:{}",
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut server = Command::new(FIREBOX)
-        .current_dir(&dir)
-        .env("PATH", path)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
-    // Up to 30 s: a bound for broken runs only.
-    for _ in 0..3000 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = invoke(&endpoint, &["py", "--log-type", "Tail"]);
-    stop_server(&mut server);
-    let mut stderr = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let mut server = Serve::start_with(&dir, config, |command| {
+        command.env("PATH", path);
+    });
+    let out = server.invoke(&["py", "--log-type", "Tail"], None);
+    server.stop();
+    let stderr = server.stderr_log();
     assert!(out.status.success(), "{out:?}\n{stderr}");
     let tail = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -138,11 +138,12 @@ impl Pool {
         self.announce_provisioned();
     }
 
-    /// Starts the missing provisioned environments, unless the allocation failed or another
-    /// scheduler took over.
+    /// Starts the missing provisioned environments, unless the allocation failed, another
+    /// scheduler took over, or the emulator is shutting down (its environments end on the
+    /// same signal: one that ended first is not replaced).
     pub(super) fn top_up_provisioned(&mut self) {
         self.provisioned.restart = None;
-        if self.replaced || self.provisioned.failed {
+        if self.replaced || self.provisioned.failed || *self.shutdown.borrow() {
             return;
         }
         while self.provisioned.live < self.provisioned.target {

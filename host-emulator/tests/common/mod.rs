@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod provisioned;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -432,6 +433,19 @@ impl TempDir {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
     }
 }
 

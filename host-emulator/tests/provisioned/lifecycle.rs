@@ -409,3 +409,31 @@ async fn declared_versions_start_configured_and_the_library_changes_them() {
     )
     .await;
 }
+
+/// Shutting down ends the provisioned environments without starting new ones. The
+/// environments and their scheduler see the same signal; one that ended first was replaced
+/// (a third `INIT_START` in `serve`'s output). A race, so a few rounds, on as many threads
+/// as `serve` has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutting_down_starts_no_replacement() {
+    for round in 0..8 {
+        let emu = Emulator::builder()
+            .function(function("warm", "").provisioned_concurrency(2))
+            .start()
+            .await
+            .expect("emulator starts");
+        let mut lines = emu.logs_from_start();
+        wait_metric(
+            &emu,
+            "firebox_environments{function=\"warm\",state=\"idle\"}",
+            2.0,
+        )
+        .await;
+        emu.shutdown().await;
+        let mut inits = 0;
+        while let Ok(line) = lines.try_recv() {
+            inits += usize::from(line.text.starts_with("INIT_START"));
+        }
+        assert_eq!(inits, 2, "round {round}");
+    }
+}
