@@ -189,6 +189,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Gives each environment a `/tmp` of its own, as Lambda does, when the machine allows
+    /// mount namespaces (default false: `/tmp` is the machine's, shared by every function).
+    /// The environment's private directory is bound at `/tmp` in a mount namespace of each
+    /// of its processes; what the function's own files need under the machine's `/tmp` (its
+    /// code, layers, the programs it runs, the directories on its `PATH`) stays at its path.
+    pub fn private_tmp(mut self, on: bool) -> Self {
+        self.account.private_tmp = on;
+        self
+    }
+
     /// Sets how long [`Emulator::shutdown`] lets the requests in flight finish before it ends
     /// the environments (default [`DEFAULT_SHUTDOWN_GRACE`]); what is still running then is
     /// answered `ServiceException`.
@@ -250,7 +260,7 @@ impl EmulatorBuilder {
             &self.account,
             &functions,
         ));
-        let isolation = Isolation::detect(self.account.cgroups, self.account.layers_at_opt);
+        let isolation = Isolation::detect(&self.account);
         tracing::info!("environments: {}", isolation.describe());
         let deployment = Deployment {
             logs: logs.clone(),
@@ -391,6 +401,12 @@ impl Emulator {
     /// asked for, and the machine allows mount namespaces.
     pub fn layers_at_opt(&self) -> bool {
         self.functions.deployment.isolation.opt_mode().is_some()
+    }
+
+    /// Whether each environment has a `/tmp` of its own (see
+    /// [`EmulatorBuilder::private_tmp`]): asked for, and the machine allows mount namespaces.
+    pub fn private_tmp(&self) -> bool {
+        self.functions.deployment.isolation.tmp_mode().is_some()
     }
 
     /// Invokes a function synchronously over HTTP.

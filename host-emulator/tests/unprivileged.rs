@@ -3,7 +3,10 @@
 //! `/opt` through a user and mount namespace where the kernel allows one. Run as root (CI),
 //! the test starts the server as `nobody` (uid and gid 65534); run as anyone else, as that
 //! user. With `FIREBOX_REQUIRE_OPT` set (`.ci/run` sets it), layers not mounted at `/opt` are a
-//! failure; otherwise the search-path fallback is checked instead.
+//! failure; otherwise the search-path fallback is checked instead. The same namespace gives the
+//! environment its private `/tmp` (`private_tmp`), here with the server's `TMPDIR` (and so
+//! the environment's private directory) inside the directory under `/tmp` that holds the
+//! function's code.
 
 mod common;
 
@@ -99,7 +102,7 @@ fn serve_runs_functions_as_a_user_without_privileges() {
     write(
         &dir.join("firebox.toml"),
         &format!(
-            "[functions.whoami]\ncommand = [\"python3\", \"-u\", \"{}\"]\nmemory_mb = 128\n\
+            "[server]\nprivate_tmp = true\n\n[functions.whoami]\ncommand = [\"python3\", \"-u\", \"{}\"]\nmemory_mb = 128\n\
              layers = [\"layers/base\", \"layers/top\"]\n",
             runtime.display()
         ),
@@ -176,6 +179,27 @@ fn serve_runs_functions_as_a_user_without_privileges() {
         let (again, _) = invoke(&endpoint, "{}");
         assert_eq!(again["pid"], pid);
         assert_eq!(again["count"], 2);
+    }
+
+    // `/tmp` is the environment's private directory (its TMPDIR) in the same namespace.
+    let name = format!("firebox-unprivileged-seen-{}", std::process::id());
+    let (seen, _) = invoke(
+        &endpoint,
+        &format!(r#"{{"touch_tmp": "{name}", "read_file": "/tmp/{name}"}}"#),
+    );
+    assert!(
+        !Path::new("/tmp").join(&name).exists(),
+        "in the machine's /tmp"
+    );
+    if user_namespace {
+        assert_eq!(seen["read"], "", "the TMPDIR file at /tmp: {seen}");
+        assert!(
+            described.contains("/tmp: private per environment"),
+            "{described}"
+        );
+    } else {
+        assert_eq!(seen["read"], "error: FileNotFoundError", "{seen}");
+        assert!(described.contains("/tmp: the machine's"), "{described}");
     }
 
     // SIGTERM: a clean exit that takes the function with it.

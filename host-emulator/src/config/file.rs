@@ -48,6 +48,9 @@ impl Config {
         if let Some(on) = server.layers_at_opt {
             account.layers_at_opt = on;
         }
+        if let Some(on) = server.private_tmp {
+            account.private_tmp = on;
+        }
         let shutdown_grace = match server.shutdown_grace_s {
             Some(s) if !(0.0..=MAX_SHUTDOWN_GRACE_S).contains(&s) => {
                 return Err(ConfigError::Invalid {
@@ -170,6 +173,7 @@ struct RawServer {
     unreserved_minimum: Option<u32>,
     cgroups: Option<bool>,
     layers_at_opt: Option<bool>,
+    private_tmp: Option<bool>,
     /// Seconds, fractions allowed (as `timeout_s`).
     shutdown_grace_s: Option<f64>,
 }

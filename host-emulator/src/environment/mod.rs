@@ -12,7 +12,8 @@
 //!   the environment's wait after a reset for the invocation whose Init it runs (a suppressed
 //!   Init);
 //! - `output`: the function's output, platform lines, tails and REPORT;
-//! - `opt`: the layers mounted at `/opt` in a mount namespace of the environment's own;
+//! - `namespace`: the mount namespace of each of its processes: the layers mounted at `/opt`, and
+//!   its private directory at `/tmp` (when asked for);
 //! - [`process`], `group`, [`cgroup`], `joining`, `memory`: the process tree, its isolation (the move
 //!   into its cgroups happens off the cold path) and its memory;
 //! - `sweep`: the processes that left the process group and the cgroups, killed at the end;
@@ -27,7 +28,7 @@ mod group;
 mod invocations;
 mod joining;
 mod memory;
-mod opt;
+mod namespace;
 mod output;
 mod peak;
 pub mod process;

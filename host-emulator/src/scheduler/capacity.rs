@@ -372,6 +372,7 @@ mod tests {
             unreserved_minimum: 0,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let r = FunctionConfig::new("r").reserved_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
@@ -393,6 +394,7 @@ mod tests {
             unreserved_minimum: 0,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -424,6 +426,7 @@ mod tests {
             unreserved_minimum: 0,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
@@ -444,6 +447,7 @@ mod tests {
             unreserved_minimum: 4,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -496,6 +500,7 @@ mod tests {
             unreserved_minimum: 4,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -545,6 +550,7 @@ mod tests {
             unreserved_minimum: 0,
             cgroups: false,
             layers_at_opt: false,
+            private_tmp: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(3);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));

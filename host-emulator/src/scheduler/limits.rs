@@ -28,6 +28,10 @@ pub struct AccountConfig {
     /// Whether each environment with layers gets them mounted at `/opt` in a mount namespace
     /// of its own, when the machine allows it (`layers_at_opt`, default true).
     pub layers_at_opt: bool,
+    /// Whether each environment gets a `/tmp` of its own (its private directory, bound at
+    /// `/tmp` in mount namespaces of its processes), when the machine allows it
+    /// (`private_tmp`, default false).
+    pub private_tmp: bool,
 }
 
 impl Default for AccountConfig {
@@ -37,6 +41,7 @@ impl Default for AccountConfig {
             unreserved_minimum: DEFAULT_UNRESERVED_MINIMUM,
             cgroups: true,
             layers_at_opt: true,
+            private_tmp: false,
         }
     }
 }
@@ -213,13 +218,15 @@ mod tests {
     fn the_minimum_and_the_account_are_configurable() {
         let config = parse(
             "[server]\naccount_concurrency = 10\nunreserved_minimum = 0\ncgroups = false\n\
-             layers_at_opt = false\n[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
+             layers_at_opt = false\nprivate_tmp = true\n[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
         )
         .unwrap();
         assert_eq!(config.account.concurrency, 10);
         assert!(!config.account.cgroups);
         assert!(!config.account.layers_at_opt);
         assert!(super::AccountConfig::default().layers_at_opt);
+        assert!(config.account.private_tmp);
+        assert!(!super::AccountConfig::default().private_tmp);
         assert_eq!(config.functions[0].reserved_concurrency, Some(10));
         let err =
             parse("[server]\naccount_concurrency = 10\n[functions.a]\ncommand = [\"/bin/true\"]\n")

@@ -13,7 +13,7 @@ mod measure;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
 pub use super::group::{sweep_stale_temp_dirs, ProcessRegistry, TempDir};
 use super::joining::Joining;
-use super::opt::{Mode as OptMode, OptMount, OptSupport};
+use super::namespace::{Mode as MountMode, Mounts, OptSupport, TmpMount};
 use super::peak::ReadAgain;
 use super::variables::variables;
 use crate::config::FunctionConfig;
@@ -36,38 +36,45 @@ pub struct Isolation {
     why_not: String,
     /// Whether layers are mounted at `/opt` (none: not probed, as with `Default`).
     opt: Option<OptSupport>,
+    /// Whether each environment gets a private `/tmp` (none: not asked for).
+    tmp: Option<OptSupport>,
 }
 
 impl Isolation {
-    /// Uses cgroup v1 freezer and memory controllers when `want_cgroups` and the machine
+    /// Uses cgroup v1 freezer and memory controllers when `account.cgroups` and the machine
     /// allows it; otherwise the process group and `/proc`. Mounts layers at `/opt` when
-    /// `want_opt` and the machine allows it (see `OptSupport::detect`).
-    pub fn detect(want_cgroups: bool, want_opt: bool) -> Self {
-        let opt = Some(OptSupport::detect(want_opt));
-        if !want_cgroups {
-            return Self {
-                cgroups: None,
-                why_not: "cgroups turned off ([server] cgroups = false)".into(),
-                opt,
-            };
-        }
-        match CgroupRoots::create() {
-            Ok(roots) => Self {
-                cgroups: Some(Arc::new(roots)),
-                why_not: String::new(),
-                opt,
-            },
-            Err(why_not) => Self {
-                cgroups: None,
-                why_not,
-                opt,
-            },
+    /// `account.layers_at_opt`, and a private `/tmp` when `account.private_tmp`, where the
+    /// machine allows mount namespaces (see `OptSupport::detect`).
+    pub fn detect(account: &crate::scheduler::limits::AccountConfig) -> Self {
+        let opt = Some(OptSupport::detect(account.layers_at_opt));
+        let tmp = account.private_tmp.then(|| OptSupport::detect(true));
+        let (cgroups, why_not) = if !account.cgroups {
+            (
+                None,
+                "cgroups turned off ([server] cgroups = false)".to_owned(),
+            )
+        } else {
+            match CgroupRoots::create() {
+                Ok(roots) => (Some(Arc::new(roots)), String::new()),
+                Err(why_not) => (None, why_not),
+            }
+        };
+        Self {
+            cgroups,
+            why_not,
+            opt,
+            tmp,
         }
     }
 
     /// How layers are mounted at `/opt`, when they are.
-    pub(crate) fn opt_mode(&self) -> Option<OptMode> {
+    pub(crate) fn opt_mode(&self) -> Option<MountMode> {
         self.opt.as_ref().and_then(OptSupport::mode)
+    }
+
+    /// How the private `/tmp` is mounted, when environments get one.
+    pub(crate) fn tmp_mode(&self) -> Option<MountMode> {
+        self.tmp.as_ref().and_then(OptSupport::mode)
     }
 
     /// Whether cgroups are used.
@@ -89,6 +96,18 @@ impl Isolation {
         if let Some(opt) = &self.opt {
             line.push_str("; ");
             line.push_str(&opt.describe());
+        }
+        line.push_str(match &self.tmp {
+            None => {
+                "; /tmp: the machine's, shared by every environment ([server] private_tmp = false)"
+            }
+            Some(OptSupport::Mounted(_)) => "; /tmp: private per environment",
+            Some(OptSupport::Unavailable(_)) => {
+                "; /tmp: the machine's, shared by every environment"
+            }
+        });
+        if let Some(OptSupport::Unavailable(why)) = &self.tmp {
+            line.push_str(&format!(" (private_tmp needs a mount namespace: {why})"));
         }
         line
     }
@@ -154,8 +173,9 @@ pub struct Process {
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
     frozen: Option<FrozenBy>,
-    /// The layers' mount at `/opt`, entered by each member before `exec`.
-    opt: Option<Arc<OptMount>>,
+    /// The layers' mount at `/opt` and the private `/tmp`, entered by each member before
+    /// `exec`.
+    mounts: Option<Arc<Mounts>>,
 }
 
 /// The read ends of an environment's output pipes.
@@ -201,6 +221,68 @@ enum FrozenBy {
     Cgroup,
     /// SIGSTOP to the process group (no cgroups, or the move into them not complete yet).
     Signal,
+}
+
+/// The mounts of the environment's processes (the layers at `/opt`, the private `/tmp`),
+/// when they get any.
+fn namespace_mounts(launch: &Launch<'_>) -> Option<Arc<Mounts>> {
+    let config = launch.config;
+    let opt_mode = launch.isolation.opt_mode();
+    let tmp_mode = launch.isolation.tmp_mode();
+    let mode = opt_mode.or(tmp_mode)?;
+    let layers: Vec<&Path> = match opt_mode {
+        Some(_) => config
+            .resolved_layers
+            .iter()
+            .map(|l| l.dir.as_path())
+            .collect(),
+        None => Vec::new(),
+    };
+    let tmp = tmp_mode.and_then(|_| {
+        match TmpMount::prepare(launch.tmp, needed_paths(launch)) {
+            Ok(Some(tmp)) => Some(tmp),
+            Ok(None) => {
+                tracing::warn!(function = %config.name, "no private /tmp: the function needs the machine's /tmp itself");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(function = %config.name, "no private /tmp: {e}");
+                None
+            }
+        }
+    });
+    let mounts = Mounts::new(mode, &layers, tmp.clone()).or_else(|e| {
+        tracing::warn!(function = %config.name, "layers not mounted at /opt: {e}");
+        // The private `/tmp` alone, then.
+        Mounts::new(mode, &[], tmp)
+    });
+    mounts.ok().flatten().map(Arc::new)
+}
+
+/// The paths an environment's processes need at their own paths, which a private `/tmp`
+/// must keep: the private directory itself (its `TMPDIR`), the code, the layers, the
+/// programs and files its commands name, and the directories of its search paths.
+fn needed_paths(launch: &Launch<'_>) -> Vec<PathBuf> {
+    let config = launch.config;
+    let mut paths = vec![launch.tmp.to_path_buf()];
+    paths.extend(config.code_dir.clone());
+    paths.extend(config.resolved_layers.iter().map(|l| l.dir.clone()));
+    paths.extend(config.extensions.iter().cloned());
+    paths.extend(
+        crate::config::runtime_command(config)
+            .iter()
+            .map(PathBuf::from),
+    );
+    for (name, value) in variables(launch) {
+        if matches!(
+            name.as_str(),
+            "PATH" | "LD_LIBRARY_PATH" | "PYTHONPATH" | "NODE_PATH"
+        ) {
+            paths.extend(value.split(':').map(PathBuf::from));
+        }
+    }
+    paths.retain(|p| p.is_absolute());
+    paths
 }
 
 impl Process {
@@ -251,20 +333,7 @@ impl Process {
             None => None,
         };
         let cgroup_files = measure::CgroupFiles::open(cgroup.as_ref());
-        let opt = launch.isolation.opt_mode().and_then(|mode| {
-            let layers: Vec<&Path> = config
-                .resolved_layers
-                .iter()
-                .map(|l| l.dir.as_path())
-                .collect();
-            match OptMount::new(mode, &layers) {
-                Ok(mount) => mount.map(Arc::new),
-                Err(e) => {
-                    tracing::warn!(function = %config.name, "layers not mounted at /opt: {e}");
-                    None
-                }
-            }
-        });
+        let mounts = namespace_mounts(launch);
         Ok(Self {
             runtime: None,
             extensions: Vec::new(),
@@ -284,7 +353,7 @@ impl Process {
             cgroup_files,
             joining: Vec::new(),
             frozen: None,
-            opt,
+            mounts,
         })
     }
 
@@ -350,12 +419,12 @@ impl Process {
         unsafe {
             command.pre_exec(default_signals);
         }
-        if let Some(opt) = &self.opt {
-            let opt = opt.clone();
+        if let Some(mounts) = &self.mounts {
+            let mounts = mounts.clone();
             // SAFETY: `enter` only makes system calls on data prepared before the fork, as a
-            // `pre_exec` hook must (see `OptMount::enter`).
+            // `pre_exec` hook must (see `Mounts::enter`).
             unsafe {
-                command.pre_exec(move || opt.enter());
+                command.pre_exec(move || mounts.enter());
             }
         }
         let child = command.spawn().map_err(|e| SpawnError::Exec {

@@ -1,3 +1,6 @@
+//! The mount namespace each process of an environment may get: its layers at `/opt`, and its
+//! private directory at `/tmp`.
+//!
 //! Layers at `/opt`: Lambda extracts a function's layers into `/opt`, a later layer's files
 //! over an earlier one's, and code may name those files by absolute path (`/opt/bin/ffmpeg`,
 //! `/opt/lib/libfoo.so`, a config file under `/opt`). Firebox runs functions as processes of
@@ -17,6 +20,14 @@
 //!
 //! Without either, `/opt` stays the machine's and the layers are found through search paths
 //! only (see `config::layers`).
+//!
+//! A private `/tmp` ([`TmpMount`], when `[server] private_tmp` asks for it): Lambda gives each
+//! environment a `/tmp` of its own, kept across its warm invocations and empty at a cold
+//! start. In the same namespace, the environment's private directory (its `TMPDIR`) is bound
+//! at `/tmp`. What the environment needs from the machine's `/tmp` (its code, layers and
+//! programs, the directories on its search paths, the private directory's own path) stays
+//! at its path: the first component of each such path under `/tmp` is bound first at a mount
+//! point of the same name inside the private directory, which brings it along.
 
 use std::ffi::CString;
 use std::io;
@@ -96,15 +107,88 @@ impl OptSupport {
     }
 }
 
-/// Everything a child needs to mount its layers at `/opt`, prepared before `fork` so that
-/// the child only makes system calls (no allocation between `fork` and `exec`).
+/// Everything a child needs to enter its namespace and mount its layers at `/opt` and its
+/// private `/tmp`, prepared before `fork` so that the child only makes system calls (no
+/// allocation between `fork` and `exec`).
 #[derive(Debug)]
-pub struct OptMount {
+pub struct Mounts {
     mode: Mode,
     /// `uid_map` and `gid_map` lines for [`Mode::UserNamespace`].
     uid_map: CString,
     gid_map: CString,
-    mount: Mount,
+    /// The layers at `/opt`, if there are any.
+    opt: Option<Mount>,
+    /// The private directory at `/tmp`, if asked for.
+    tmp: Option<TmpMount>,
+}
+
+/// An environment's private directory bound at `/tmp`, and what stays at its path.
+#[derive(Debug, Clone)]
+pub struct TmpMount {
+    /// The directory.
+    dir: CString,
+    /// `(what, at)`: an entry of the machine's `/tmp`, and its mount point in `dir`.
+    keep: Vec<(CString, CString)>,
+}
+
+impl TmpMount {
+    /// `dir` at `/tmp`, keeping each of `needed` (absolute paths; others and those that do
+    /// not exist are left out) that lies under the machine's `/tmp` at its path. Creates the
+    /// mount points in `dir`. `None` when a needed path is `/tmp` itself, which cannot be kept.
+    pub fn prepare(
+        dir: &Path,
+        needed: impl IntoIterator<Item = PathBuf>,
+    ) -> io::Result<Option<Self>> {
+        let tmp = Path::new("/tmp");
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for path in needed {
+            let Ok(rest) = path.strip_prefix(tmp) else {
+                continue;
+            };
+            let Some(std::path::Component::Normal(first)) = rest.components().next() else {
+                if rest.as_os_str().is_empty() {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let entry = tmp.join(first);
+            if !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        }
+        let mut keep = Vec::with_capacity(entries.len());
+        for entry in entries {
+            // Followed, as the bind follows it.
+            let Ok(meta) = std::fs::metadata(&entry) else {
+                continue;
+            };
+            let Some(name) = entry.file_name() else {
+                continue;
+            };
+            let at = dir.join(name);
+            if meta.is_dir() {
+                match std::fs::create_dir(&at) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+            } else if !at.exists() {
+                std::fs::File::create(&at)?;
+            }
+            let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+            keep.push((c(&entry)?, c(&at)?));
+        }
+        let dir = CString::new(dir.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        Ok(Some(Self { dir, keep }))
+    }
+
+    /// The machine's entries kept at their paths.
+    #[cfg(test)]
+    fn kept(&self) -> Vec<&str> {
+        self.keep
+            .iter()
+            .map(|(what, _)| what.to_str().unwrap_or_default())
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -120,7 +204,7 @@ enum Mount {
 
 /// Why the layers cannot be mounted for this function (it then runs without them at `/opt`).
 #[derive(Debug, thiserror::Error)]
-pub enum OptMountError {
+pub enum MountError {
     /// A path overlayfs cannot take in its options.
     #[error("the layer path {0} holds a `,`, `:` or `\\`, which overlayfs options cannot carry")]
     Unmountable(PathBuf),
@@ -129,12 +213,34 @@ pub enum OptMountError {
     Nul(PathBuf),
 }
 
-impl OptMount {
-    /// The mount of `layers` (in the function's order: the last one wins), entered `mode`'s
-    /// way. `None` without layers.
-    pub fn new(mode: Mode, layers: &[&Path]) -> Result<Option<Self>, OptMountError> {
-        let mount = match layers {
-            [] => return Ok(None),
+impl Mounts {
+    /// The mount of `layers` (in the function's order: the last one wins) at `/opt` and of
+    /// `tmp`, entered `mode`'s way. `None` without either.
+    pub fn new(
+        mode: Mode,
+        layers: &[&Path],
+        tmp: Option<TmpMount>,
+    ) -> Result<Option<Self>, MountError> {
+        let opt = match layers {
+            [] if tmp.is_none() => return Ok(None),
+            [] => None,
+            layers => Some(Self::layers(layers)?),
+        };
+        // SAFETY: getuid and getgid cannot fail and have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        Ok(Some(Self {
+            mode,
+            // No interior NUL: digits and spaces only.
+            uid_map: CString::new(format!("{uid} {uid} 1")).unwrap_or_default(),
+            gid_map: CString::new(format!("{gid} {gid} 1")).unwrap_or_default(),
+            opt,
+            tmp,
+        }))
+    }
+
+    /// The mount of one or more layers at `/opt`.
+    fn layers(layers: &[&Path]) -> Result<Mount, MountError> {
+        Ok(match layers {
             [one] => Mount::Bind {
                 source: c_path(one)?,
                 flags: locked_flags(one),
@@ -144,7 +250,7 @@ impl OptMount {
                 for (i, dir) in several.iter().rev().enumerate() {
                     let text = dir.to_str().unwrap_or("\\");
                     if text.contains([',', ':', '\\']) {
-                        return Err(OptMountError::Unmountable(dir.to_path_buf()));
+                        return Err(MountError::Unmountable(dir.to_path_buf()));
                     }
                     if i > 0 {
                         options.push(':');
@@ -153,24 +259,15 @@ impl OptMount {
                 }
                 Mount::Overlay {
                     options: CString::new(options)
-                        .map_err(|_| OptMountError::Nul(several[0].to_path_buf()))?,
+                        .map_err(|_| MountError::Nul(several[0].to_path_buf()))?,
                 }
             }
-        };
-        // SAFETY: getuid and getgid cannot fail and have no preconditions.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        Ok(Some(Self {
-            mode,
-            // No interior NUL: digits and spaces only.
-            uid_map: CString::new(format!("{uid} {uid} 1")).unwrap_or_default(),
-            gid_map: CString::new(format!("{gid} {gid} 1")).unwrap_or_default(),
-            mount,
-        }))
+        })
     }
 
-    /// Enters a namespace of its own and mounts the layers at `/opt`. Runs in the child
-    /// between `fork` and `exec` (a `pre_exec` hook): it only makes system calls on data
-    /// prepared by [`OptMount::new`], and allocates nothing.
+    /// Enters a namespace of its own and mounts the layers at `/opt` and the private `/tmp`.
+    /// Runs in the child between `fork` and `exec` (a `pre_exec` hook): it only makes system
+    /// calls on data prepared by [`Mounts::new`], and allocates nothing.
     pub fn enter(&self) -> io::Result<()> {
         match self.mode {
             Mode::MountNamespace => check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?,
@@ -192,8 +289,8 @@ impl OptMount {
                 std::ptr::null(),
             )
         })?;
-        match &self.mount {
-            Mount::Bind { source, flags } => {
+        match &self.opt {
+            Some(Mount::Bind { source, flags }) => {
                 check(unsafe {
                     libc::mount(
                         source.as_ptr(),
@@ -211,9 +308,9 @@ impl OptMount {
                         libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
                         std::ptr::null(),
                     )
-                })
+                })?;
             }
-            Mount::Overlay { options } => check(unsafe {
+            Some(Mount::Overlay { options }) => check(unsafe {
                 libc::mount(
                     c"overlay".as_ptr(),
                     opt.as_ptr(),
@@ -221,14 +318,40 @@ impl OptMount {
                     libc::MS_RDONLY,
                     options.as_ptr().cast(),
                 )
-            }),
+            })?,
+            None => {}
         }
+        if let Some(tmp) = &self.tmp {
+            // While the machine's `/tmp` is still in view: each kept entry at its mount point
+            // in the private directory, which the recursive bind then brings to `/tmp`.
+            for (what, at) in &tmp.keep {
+                check(unsafe {
+                    libc::mount(
+                        what.as_ptr(),
+                        at.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REC,
+                        std::ptr::null(),
+                    )
+                })?;
+            }
+            check(unsafe {
+                libc::mount(
+                    tmp.dir.as_ptr(),
+                    c"/tmp".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                )
+            })?;
+        }
+        Ok(())
     }
 }
 
 /// The path as a C string.
-fn c_path(path: &Path) -> Result<CString, OptMountError> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| OptMountError::Nul(path.to_path_buf()))
+fn c_path(path: &Path) -> Result<CString, MountError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| MountError::Nul(path.to_path_buf()))
 }
 
 /// The flags of the mount holding `dir` that a read-only remount must keep (in a user
@@ -289,7 +412,7 @@ fn probe(mode: Mode) -> io::Result<()> {
         std::fs::create_dir(&a)?;
         std::fs::create_dir(&b)?;
         std::fs::write(b.join("probe-b"), b"")?;
-        let mount = OptMount::new(mode, &[&a, &b])
+        let mount = Mounts::new(mode, &[&a, &b], None)
             .map_err(io::Error::other)?
             .ok_or_else(|| io::Error::other("no layers"))?;
         let mut command = std::process::Command::new("test");
@@ -332,12 +455,13 @@ mod tests {
 
     #[test]
     fn overlay_options_put_the_last_layer_on_top_and_refuse_what_they_cannot_carry() {
-        let Some(OptMount {
-            mount: Mount::Overlay { options },
+        let Some(Mounts {
+            opt: Some(Mount::Overlay { options }),
             ..
-        }) = OptMount::new(
+        }) = Mounts::new(
             Mode::MountNamespace,
             &[Path::new("/l/one"), Path::new("/l/two"), Path::new("/l/3")],
+            None,
         )
         .expect("plain paths")
         else {
@@ -345,11 +469,15 @@ mod tests {
         };
         assert_eq!(options.to_str().unwrap(), "ro,lowerdir=/l/3:/l/two:/l/one");
         for bad in ["/l/a,b", "/l/a:b", "/l/a\\b"] {
-            let err = OptMount::new(Mode::MountNamespace, &[Path::new("/ok"), Path::new(bad)])
-                .expect_err(bad);
+            let err = Mounts::new(
+                Mode::MountNamespace,
+                &[Path::new("/ok"), Path::new(bad)],
+                None,
+            )
+            .expect_err(bad);
             assert!(err.to_string().contains(bad), "{err}");
         }
-        assert!(OptMount::new(Mode::MountNamespace, &[])
+        assert!(Mounts::new(Mode::MountNamespace, &[], None)
             .expect("none")
             .is_none());
     }
@@ -374,5 +502,42 @@ mod tests {
         let support = OptSupport::detect(false);
         assert_eq!(support.mode(), None);
         assert!(support.describe().contains("layers_at_opt = false"));
+    }
+
+    #[test]
+    fn a_private_tmp_keeps_the_first_entry_under_tmp_of_each_needed_path() {
+        let base = tempfile_dir().expect("a directory");
+        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
+        // The machine's `/tmp` is where the test's directories are: the paths below are
+        // only under `/tmp` when the system's temporary directory is `/tmp`.
+        if !base.starts_with("/tmp") {
+            let _ = std::fs::remove_dir_all(&base);
+            return;
+        }
+        let private = base.join("private");
+        std::fs::create_dir(&private).unwrap();
+        let code = base.join("code");
+        std::fs::create_dir(&code).unwrap();
+        let tmp = TmpMount::prepare(
+            &private,
+            [
+                private.clone(),
+                code.join("bootstrap"),
+                PathBuf::from("/usr/bin"),
+                PathBuf::from("/tmp/firebox-no-such-entry/bin"),
+                PathBuf::from("relative/path"),
+                code.clone(),
+            ],
+        )
+        .unwrap()
+        .expect("nothing needs /tmp itself");
+        // One entry, the test's directory under /tmp, for the three paths in it; its mount
+        // point made in the private directory.
+        assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
+        assert!(private.join(name(&base)).is_dir());
+        assert!(TmpMount::prepare(&private, [PathBuf::from("/tmp")])
+            .unwrap()
+            .is_none());
+        let _ = std::fs::remove_dir_all(&base);
     }
 }
