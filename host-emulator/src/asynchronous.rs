@@ -13,7 +13,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::EventInvokeConfig;
 use crate::functions::{EventTarget, Functions};
@@ -40,11 +40,13 @@ pub(crate) fn start(
     invocation.max_event_age = config.maximum_event_age;
     let again = invocation.retry();
     crate::scheduler::submit(&version, invocation)?;
+    let shutdown = functions.upgrade().map(|f| f.deployment.shutdown.clone());
     let supervisor = Supervisor {
         functions,
         owner: Arc::downgrade(&target.function),
         function: version,
         config,
+        shutdown,
     };
     tokio::spawn(supervisor.run(again, outcome));
     Ok(())
@@ -61,6 +63,9 @@ struct Supervisor {
     function: Arc<FunctionShared>,
     /// The configuration it runs under.
     config: EventInvokeConfig,
+    /// The emulator's shutdown signal (none when the emulator was already gone): a retry
+    /// pause ends with it, the event lost and named.
+    shutdown: Option<watch::Receiver<bool>>,
 }
 
 /// Why an event's supervision ended with a record for a destination.
@@ -134,7 +139,14 @@ impl Supervisor {
                         return;
                     }
                     tracing::info!(function = %function.config.name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
-                    tokio::time::sleep(pause).await;
+                    let stopping = tokio::select! {
+                        () = tokio::time::sleep(pause) => false,
+                        () = self.shutting_down() => true,
+                    };
+                    if stopping {
+                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was pausing before a retry).");
+                        return;
+                    }
                     if self.deleted() {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event retry dropped: its function was deleted");
                         return;
@@ -148,6 +160,8 @@ impl Supervisor {
                         .event_retries
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if crate::scheduler::submit(function, invocation).is_err() {
+                        // `next` is the attempt after this one: the same event.
+                        tracing::warn!(function = %function.config.name, request_id = %next.0.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down.");
                         return;
                     }
                 }
@@ -161,6 +175,17 @@ impl Supervisor {
                     return;
                 }
             }
+        }
+    }
+
+    /// Resolves once the emulator is shutting down (never, without its signal).
+    async fn shutting_down(&self) {
+        match self.shutdown.clone() {
+            Some(mut rx) => {
+                // An error: the emulator is gone, which is a shutdown too.
+                let _ = rx.wait_for(|stopping| *stopping).await;
+            }
+            None => std::future::pending().await,
         }
     }
 

@@ -540,3 +540,44 @@ fn an_event_still_queued_at_shutdown_is_named_on_stderr() {
         "{stderr}"
     );
 }
+
+/// An `Event` whose first attempt failed waits a minute before its retry (Lambda's first
+/// pause); a `serve` stopped meanwhile names it as lost, as it names the events still queued.
+#[test]
+fn an_event_pausing_before_its_retry_at_shutdown_is_named_on_stderr() {
+    let dir = TempDir::new("retry-pause");
+    let config = format!(
+        "[functions.flaky]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
+        common::runtime_script()
+    );
+    let mut server = Serve::start(&dir, &config);
+    let out = server.invoke(
+        &[
+            "flaky",
+            r#"{"error": {"type": "Boom", "message": "m"}}"#,
+            "--invocation-type",
+            "Event",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Up to 30 s: a bound for broken runs only.
+    for _ in 0..3000 {
+        if server.stderr_log().contains("event failed; retrying") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stderr = server.stderr_log();
+    assert!(stderr.contains("event failed; retrying"), "{stderr}");
+    server.sigterm();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let stderr = server.stderr_log();
+    assert!(
+        stderr
+            .contains("event lost: The emulator is shutting down (it was pausing before a retry).")
+            && stderr.contains("flaky"),
+        "{stderr}"
+    );
+}
