@@ -53,6 +53,8 @@ pub struct ColdConfig {
     /// Let `serve` use cgroups when it can (`[server] cgroups`); `false` forces the
     /// fallbacks (SIGSTOP freezing, the `/proc` memory watcher).
     pub cgroups: bool,
+    /// Give each environment a private `/tmp` (`[server] private_tmp`).
+    pub private_tmp: bool,
 }
 
 /// One round's measurements, in microseconds.
@@ -110,8 +112,9 @@ pub async fn run(config: &ColdConfig) -> Result<ColdReport, BenchError> {
     std::fs::write(
         &toml,
         format!(
-            "[server]\ncgroups = {}\n\n[functions.{FUNCTION}]\ncommand = [{}]\nmemory_mb = {}\ntimeout_s = {}\n",
+            "[server]\ncgroups = {}\nprivate_tmp = {}\n\n[functions.{FUNCTION}]\ncommand = [{}]\nmemory_mb = {}\ntimeout_s = {}\n",
             config.cgroups,
+            config.private_tmp,
             toml_string(&bin.to_string_lossy()),
             config.memory_mb,
             config.timeout.as_secs().clamp(1, 900)

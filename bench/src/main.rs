@@ -208,6 +208,9 @@ struct ColdArgs {
     /// Run `serve` with `[server] cgroups = false` (SIGSTOP freezing, /proc memory watcher).
     #[arg(long)]
     no_cgroups: bool,
+    /// Run `serve` with `[server] private_tmp = true` (a mount namespace per process).
+    #[arg(long)]
+    private_tmp: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -340,6 +343,7 @@ async fn cold(args: ColdArgs) -> Result<ExitCode, BenchError> {
         memory_mb: args.memory_mb,
         timeout: Duration::from_secs(args.timeout_s.max(1)),
         cgroups: !args.no_cgroups,
+        private_tmp: args.private_tmp,
     })
     .await?;
     if args.json {
