@@ -12,10 +12,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
-use firebox_emulator::{Emulator, FunctionConfig};
+use firebox_emulator::Emulator;
 use serde_json::Value;
 
 /// The handler: what the function sees at `/opt`.
@@ -77,18 +76,6 @@ fn layers(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf, std::path::
     (base, top, code)
 }
 
-fn python_function(name: &str, code: &Path) -> FunctionConfig {
-    FunctionConfig::new(name)
-        .command(vec![
-            venv_python().display().to_string(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ])
-        .code_dir(code)
-        .timeout(Duration::from_secs(10))
-}
-
 async fn answer(emu: &Emulator, function: &str) -> Value {
     let r = emu.invoke(function, "{}".to_owned()).await.expect("invoke");
     assert_eq!(r.status, 200, "{}", r.text());
@@ -113,8 +100,8 @@ async fn layers_are_merged_read_only_at_opt_and_the_machine_opt_is_untouched() {
     let (base, top, code) = layers(&dir);
     let machine_opt_before = listing(Path::new("/opt"));
     let emu = start(vec![
-        python_function("merged", &code).layer(&base).layer(&top),
-        python_function("single", &code).layer(&base),
+        awslambdaric("merged", &code).layer(&base).layer(&top),
+        awslambdaric("single", &code).layer(&base),
     ])
     .await;
     let merged = answer(&emu, "merged").await;
@@ -154,7 +141,7 @@ async fn turned_off_the_layers_are_not_at_opt() {
     let (base, top, code) = layers(&dir);
     let emu = Emulator::builder()
         .layers_at_opt(false)
-        .function(python_function("off", &code).layer(&base).layer(&top))
+        .function(awslambdaric("off", &code).layer(&base).layer(&top))
         .start()
         .await
         .expect("emulator starts");

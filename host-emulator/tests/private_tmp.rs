@@ -45,15 +45,7 @@ def handler(event, context):
 
 fn python_function(code: &Path) -> FunctionConfig {
     std::fs::write(code.join("app.py"), HANDLER).expect("write the handler");
-    FunctionConfig::new("f")
-        .command(vec![
-            venv_python().display().to_string(),
-            "-m".into(),
-            "awslambdaric".into(),
-            "app.handler".into(),
-        ])
-        .code_dir(code)
-        .timeout(Duration::from_secs(10))
+    awslambdaric("f", code)
 }
 
 async fn emulator(dir: &TempDir, private: bool) -> Emulator {

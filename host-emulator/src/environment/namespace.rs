@@ -291,15 +291,7 @@ impl Mounts {
         })?;
         match &self.opt {
             Some(Mount::Bind { source, flags }) => {
-                check(unsafe {
-                    libc::mount(
-                        source.as_ptr(),
-                        opt.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    )
-                })?;
+                bind(source, opt)?;
                 check(unsafe {
                     libc::mount(
                         std::ptr::null(),
@@ -325,28 +317,26 @@ impl Mounts {
             // While the machine's `/tmp` is still in view: each kept entry at its mount point
             // in the private directory, which the recursive bind then brings to `/tmp`.
             for (what, at) in &tmp.keep {
-                check(unsafe {
-                    libc::mount(
-                        what.as_ptr(),
-                        at.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    )
-                })?;
+                bind(what, at)?;
             }
-            check(unsafe {
-                libc::mount(
-                    tmp.dir.as_ptr(),
-                    c"/tmp".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                )
-            })?;
+            bind(&tmp.dir, c"/tmp")?;
         }
         Ok(())
     }
+}
+
+/// Binds `what` (with the mounts under it) at `at`. Async-signal-safe: one system call.
+fn bind(what: &std::ffi::CStr, at: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both are valid C strings; the null type and data are allowed for a bind.
+    check(unsafe {
+        libc::mount(
+            what.as_ptr(),
+            at.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REC,
+            std::ptr::null(),
+        )
+    })
 }
 
 /// The path as a C string.

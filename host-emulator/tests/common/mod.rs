@@ -35,6 +35,20 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Function `name` run by Python's real `awslambdaric` (the venv's), handler `app.handler`
+/// in `code`, with a 10-second timeout.
+pub fn awslambdaric(name: &str, code: &Path) -> FunctionConfig {
+    FunctionConfig::new(name)
+        .command(vec![
+            venv_python().display().to_string(),
+            "-m".into(),
+            "awslambdaric".into(),
+            "app.handler".into(),
+        ])
+        .code_dir(code)
+        .timeout(Duration::from_secs(10))
+}
+
 /// The venv's Python (`FIREBOX_PYTHON`, else `.venv/bin/python`), with `awslambdaric` and
 /// `boto3` (made by `scripts/setup-test-deps`).
 pub fn venv_python() -> PathBuf {
