@@ -501,11 +501,20 @@ impl Environment {
                 biased;
                 status = exit => {
                     self.drain_final_output(buf);
+                    // Killed by the emulator stopping at once (it signals the shutdown before
+                    // it kills): its invocations are answered as the shutdown's, not as a
+                    // crash of the runtime.
+                    if *shutdown.borrow() {
+                        break End::Shutdown;
+                    }
                     self.on_exit(status);
                     break End::Failed;
                 }
                 (name, status) = extension_exit, if extensions_alive => {
                     self.drain_final_output(buf);
+                    if *shutdown.borrow() {
+                        break End::Shutdown;
+                    }
                     self.on_extension_exit(&name, status);
                     break End::Failed;
                 }
