@@ -9,11 +9,12 @@
 //! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
 
 mod measure;
+mod mounts;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
 pub use super::group::{sweep_stale_temp_dirs, ProcessRegistry, TempDir};
 use super::joining::Joining;
-use super::namespace::{Mode as MountMode, Mounts, OptSupport, TmpMount};
+use super::namespace::{Mode as MountMode, Mounts, OptSupport};
 use super::peak::ReadAgain;
 use super::variables::variables;
 use crate::config::FunctionConfig;
@@ -223,68 +224,6 @@ enum FrozenBy {
     Signal,
 }
 
-/// The mounts of the environment's processes (the layers at `/opt`, the private `/tmp`),
-/// when they get any.
-fn namespace_mounts(launch: &Launch<'_>) -> Option<Arc<Mounts>> {
-    let config = launch.config;
-    let opt_mode = launch.isolation.opt_mode();
-    let tmp_mode = launch.isolation.tmp_mode();
-    let mode = opt_mode.or(tmp_mode)?;
-    let layers: Vec<&Path> = match opt_mode {
-        Some(_) => config
-            .resolved_layers
-            .iter()
-            .map(|l| l.dir.as_path())
-            .collect(),
-        None => Vec::new(),
-    };
-    let tmp = tmp_mode.and_then(|_| {
-        match TmpMount::prepare(launch.tmp, needed_paths(launch)) {
-            Ok(Some(tmp)) => Some(tmp),
-            Ok(None) => {
-                tracing::warn!(function = %config.name, "no private /tmp: the function needs the machine's /tmp itself");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(function = %config.name, "no private /tmp: {e}");
-                None
-            }
-        }
-    });
-    let mounts = Mounts::new(mode, &layers, tmp.clone()).or_else(|e| {
-        tracing::warn!(function = %config.name, "layers not mounted at /opt: {e}");
-        // The private `/tmp` alone, then.
-        Mounts::new(mode, &[], tmp)
-    });
-    mounts.ok().flatten().map(Arc::new)
-}
-
-/// The paths an environment's processes need at their own paths, which a private `/tmp`
-/// must keep: the private directory itself (its `TMPDIR`), the code, the layers, the
-/// programs and files its commands name, and the directories of its search paths.
-fn needed_paths(launch: &Launch<'_>) -> Vec<PathBuf> {
-    let config = launch.config;
-    let mut paths = vec![launch.tmp.to_path_buf()];
-    paths.extend(config.code_dir.clone());
-    paths.extend(config.resolved_layers.iter().map(|l| l.dir.clone()));
-    paths.extend(config.extensions.iter().cloned());
-    paths.extend(
-        crate::config::runtime_command(config)
-            .iter()
-            .map(PathBuf::from),
-    );
-    for (name, value) in variables(launch) {
-        if matches!(
-            name.as_str(),
-            "PATH" | "LD_LIBRARY_PATH" | "PYTHONPATH" | "NODE_PATH"
-        ) {
-            paths.extend(value.split(':').map(PathBuf::from));
-        }
-    }
-    paths.retain(|p| p.is_absolute());
-    paths
-}
-
 impl Process {
     /// Starts the function's runtime alone (a function without external extensions).
     pub fn spawn(launch: &Launch<'_>) -> Result<Self, SpawnError> {
@@ -333,7 +272,7 @@ impl Process {
             None => None,
         };
         let cgroup_files = measure::CgroupFiles::open(cgroup.as_ref());
-        let mounts = namespace_mounts(launch);
+        let mounts = mounts::for_launch(launch);
         Ok(Self {
             runtime: None,
             extensions: Vec::new(),
