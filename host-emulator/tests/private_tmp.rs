@@ -3,7 +3,8 @@
 //! an environment finds its own file again while it is warm and after a reset (a crash: the
 //! runtime starts again in the same environment, as on Lambda), a new environment after the
 //! idle one was reclaimed finds an empty `/tmp`, the file is the environment's `TMPDIR` file,
-//! and the machine's `/tmp` is untouched. The code directory lives under the machine's `/tmp` here (the tests' temporary
+//! and the machine's `/tmp` is untouched; the code directory, under the machine's `/tmp`
+//! here, is read-only, as on Lambda. The code directory lives under the machine's `/tmp` here (the tests' temporary
 //! directories), so these also check that what the function needs there stays at its path.
 //! Without `private_tmp` (the default), `/tmp` is the machine's.
 //!
@@ -35,7 +36,15 @@ def handler(event, context):
     if event.get("exit"):
         os._exit(3)
     time.sleep(event.get("sleep", 0))
+    # Into the code directory, which lives under the machine's /tmp here.
+    try:
+        with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], event["name"]), "w") as f:
+            f.write("x")
+        code_write = "written"
+    except OSError as e:
+        code_write = f"error: {e.errno}"
     return {
+        "code_write": code_write,
         "found": found,
         "pid": os.getpid(),
         "tmpdir": os.environ["TMPDIR"],
@@ -125,6 +134,9 @@ async fn each_environment_has_its_own_tmp_kept_while_it_is_warm() {
         !Path::new("/tmp").join(&name).exists(),
         "written to the machine's /tmp"
     );
+    // EROFS: 30.
+    assert_eq!(a["code_write"], "error: 30", "{a}");
+    assert!(!dir.path("code").join(&name).exists());
 }
 
 #[tokio::test]
@@ -174,8 +186,9 @@ async fn without_private_tmp_the_machines_tmp_is_shared() {
     let name = file_name("shared");
     let on_machine = Path::new("/tmp").join(&name);
     let _ = std::fs::remove_file(&on_machine);
-    answer(&emu, json!({"name": name, "write": "shared"})).await;
+    let a = answer(&emu, json!({"name": name, "write": "shared"})).await;
     let text = std::fs::read_to_string(&on_machine);
     let _ = std::fs::remove_file(&on_machine);
     assert_eq!(text.expect("the file in the machine's /tmp"), "shared");
+    assert_eq!(a["code_write"], "written", "{a}");
 }

@@ -127,8 +127,20 @@ pub struct Mounts {
 pub struct TmpMount {
     /// The directory.
     dir: CString,
-    /// `(what, at)`: an entry of the machine's `/tmp`, and its mount point in `dir`.
-    keep: Vec<(CString, CString)>,
+    /// The entries of the machine's `/tmp` kept at their paths.
+    keep: Vec<Kept>,
+}
+
+/// An entry of the machine's `/tmp` kept at its path in a private `/tmp`.
+#[derive(Debug, Clone)]
+struct Kept {
+    /// The entry.
+    what: CString,
+    /// Its mount point in the private directory.
+    at: CString,
+    /// Read-only, keeping these flags of its mount (see [`locked_flags`]); `None` for the
+    /// entry that holds the private directory itself, which stays writable.
+    read_only: Option<libc::c_ulong>,
 }
 
 impl TmpMount {
@@ -175,7 +187,14 @@ impl TmpMount {
                 std::fs::File::create(&at)?;
             }
             let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
-            keep.push((c(&entry)?, c(&at)?));
+            // Code, layers and programs are read-only, as on Lambda (and a function that
+            // empties its `/tmp` cannot empty the machine's directories through them).
+            let read_only = (!dir.starts_with(&entry)).then(|| locked_flags(&entry));
+            keep.push(Kept {
+                what: c(&entry)?,
+                at: c(&at)?,
+                read_only,
+            });
         }
         let dir = CString::new(dir.as_os_str().as_bytes()).map_err(io::Error::other)?;
         Ok(Some(Self { dir, keep }))
@@ -186,7 +205,7 @@ impl TmpMount {
     fn kept(&self) -> Vec<&str> {
         self.keep
             .iter()
-            .map(|(what, _)| what.to_str().unwrap_or_default())
+            .map(|k| k.what.to_str().unwrap_or_default())
             .collect()
     }
 }
@@ -292,15 +311,7 @@ impl Mounts {
         match &self.opt {
             Some(Mount::Bind { source, flags }) => {
                 bind(source, opt)?;
-                check(unsafe {
-                    libc::mount(
-                        std::ptr::null(),
-                        opt.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
-                        std::ptr::null(),
-                    )
-                })?;
+                read_only(opt, *flags)?;
             }
             Some(Mount::Overlay { options }) => check(unsafe {
                 libc::mount(
@@ -316,13 +327,32 @@ impl Mounts {
         if let Some(tmp) = &self.tmp {
             // While the machine's `/tmp` is still in view: each kept entry at its mount point
             // in the private directory, which the recursive bind then brings to `/tmp`.
-            for (what, at) in &tmp.keep {
-                bind(what, at)?;
+            for kept in &tmp.keep {
+                bind(&kept.what, &kept.at)?;
+                if let Some(flags) = kept.read_only {
+                    read_only(&kept.at, flags)?;
+                }
             }
             bind(&tmp.dir, c"/tmp")?;
         }
         Ok(())
     }
+}
+
+/// Makes the bind mount at `at` read-only, keeping `flags` of its mount (see
+/// [`locked_flags`]). Async-signal-safe: one system call.
+fn read_only(at: &std::ffi::CStr, flags: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: `at` is a valid C string; the null source, type and data are allowed for a
+    // remount.
+    check(unsafe {
+        libc::mount(
+            std::ptr::null(),
+            at.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
+            std::ptr::null(),
+        )
+    })
 }
 
 /// Binds `what` (with the mounts under it) at `at`. Async-signal-safe: one system call.
@@ -525,6 +555,15 @@ mod tests {
         // point made in the private directory.
         assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
         assert!(private.join(name(&base)).is_dir());
+        // It holds the private directory: writable. Another's is read-only.
+        assert!(tmp.keep[0].read_only.is_none());
+        let elsewhere = tempfile_dir().unwrap();
+        let tmp = TmpMount::prepare(&elsewhere, [code.clone()])
+            .unwrap()
+            .unwrap();
+        assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
+        assert!(tmp.keep[0].read_only.is_some());
+        let _ = std::fs::remove_dir_all(&elsewhere);
         assert!(TmpMount::prepare(&private, [PathBuf::from("/tmp")])
             .unwrap()
             .is_none());
