@@ -262,6 +262,9 @@ impl EmulatorBuilder {
         ));
         let isolation = Isolation::detect(&self.account);
         tracing::info!("environments: {}", isolation.describe());
+        if let Some(why) = isolation.private_tmp_unavailable() {
+            tracing::warn!("private_tmp is on, but environments cannot get a /tmp of their own here ({why}): /tmp stays the machine's, shared by every function");
+        }
         let deployment = Deployment {
             logs: logs.clone(),
             registry: registry.clone(),

@@ -192,3 +192,52 @@ async fn without_private_tmp_the_machines_tmp_is_shared() {
     assert_eq!(text.expect("the file in the machine's /tmp"), "shared");
     assert_eq!(a["code_write"], "written", "{a}");
 }
+
+/// `serve` run with its `TMPDIR` in a directory under `/tmp` (as `nix-shell` and some CI
+/// runners set it), and `/tmp` on its `PATH`: each environment still gets a private `/tmp`,
+/// and sees nothing of the directory its private directory lives in (the other
+/// environments' directories, a file put there).
+#[test]
+fn a_nested_tmpdir_and_tmp_on_the_path_keep_each_tmp_private() {
+    let dir = TempDir::new("private-tmp-nested");
+    let nested = dir.path("nested");
+    std::fs::create_dir_all(&nested).expect("mkdir");
+    std::fs::write(nested.join("canary"), "seen").expect("write");
+    let config = format!(
+        "[server]\nprivate_tmp = true\n\n[functions.f]\ncommand = [\"python3\", \"-u\", \"{}\"]\n",
+        runtime_script()
+    );
+    let path = format!("{}:/tmp", std::env::var("PATH").unwrap_or_default());
+    let mut server = serve::Serve::start_with(&dir, &config, |command| {
+        command.env("TMPDIR", &nested).env("PATH", &path);
+    });
+    if !server
+        .stderr_log()
+        .contains("/tmp: private per environment")
+    {
+        assert!(
+            std::env::var_os("FIREBOX_REQUIRE_OPT").is_none(),
+            "FIREBOX_REQUIRE_OPT is set, but serve has no private /tmp:\n{}",
+            server.stderr_log()
+        );
+        return;
+    }
+    let canary = nested.join("canary").display().to_string();
+    let event = json!({"touch_tmp": "own", "read_file": "/tmp/own"}).to_string();
+    let out = server.invoke(&["f", &event], None);
+    assert!(out.status.success(), "{out:?}");
+    let own: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(own["read"], "", "the TMPDIR file at /tmp: {own}");
+    let tmpdir = own["env"]["TMPDIR"].as_str().expect("TMPDIR");
+    assert!(tmpdir.starts_with(nested.to_str().unwrap()), "{own}");
+    let event = json!({"read_file": canary}).to_string();
+    let out = server.invoke(&["f", &event], None);
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(seen["read"], "error: FileNotFoundError", "{seen}");
+    assert!(
+        !server.stderr_log().contains("is the machine's"),
+        "{}",
+        server.stderr_log()
+    );
+    server.stop();
+}

@@ -10,7 +10,7 @@
 //! (the last layer on top). Nothing changes outside: the mounts do not propagate back to the
 //! machine's namespace, and they vanish with the environment's last process.
 //!
-//! Two ways in, decided once at start-up by a probe ([`OptSupport::detect`]):
+//! Two ways in, decided once at start-up by a probe ([`MountSupport::detect`]):
 //! - [`Mode::MountNamespace`]: a new mount namespace, when the emulator may mount (root, or
 //!   `CAP_SYS_ADMIN`);
 //! - [`Mode::UserNamespace`]: a new user namespace with a mount namespace, for an emulator that
@@ -46,14 +46,14 @@ pub enum Mode {
 
 /// Whether, and how, environments get their layers at `/opt`; decided once at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OptSupport {
+pub enum MountSupport {
     /// Layers are mounted at `/opt` this way.
     Mounted(Mode),
     /// They are not, for this reason.
     Unavailable(String),
 }
 
-impl OptSupport {
+impl MountSupport {
     /// Probes the machine (once per process): mounts two directories at `/opt` in a
     /// throw-away process, first with a mount namespace, then with a user namespace. `want`
     /// false turns it off.
@@ -63,7 +63,7 @@ impl OptSupport {
         }
         // What the machine allows does not change while the process runs: probed once, for
         // every emulator of the process (a test binary starts many).
-        static PROBED: OnceLock<OptSupport> = OnceLock::new();
+        static PROBED: OnceLock<MountSupport> = OnceLock::new();
         PROBED.get_or_init(Self::probe_machine).clone()
     }
 
@@ -72,6 +72,18 @@ impl OptSupport {
         if !Path::new("/opt").is_dir() {
             return Self::Unavailable("this machine has no /opt directory to mount over".into());
         }
+        Self::probe_ways(probe)
+    }
+
+    /// Whether, and how, environments can get a private `/tmp` (bind mounts only, no
+    /// overlayfs, no `/opt` needed); probed once per process.
+    pub fn detect_tmp() -> Self {
+        static PROBED: OnceLock<MountSupport> = OnceLock::new();
+        PROBED.get_or_init(|| Self::probe_ways(probe_tmp)).clone()
+    }
+
+    /// Tries `probe` each way in, in order of preference.
+    fn probe_ways(probe: fn(Mode) -> io::Result<()>) -> Self {
         let mut reasons = Vec::new();
         for mode in [Mode::MountNamespace, Mode::UserNamespace] {
             match probe(mode) {
@@ -127,8 +139,11 @@ pub struct Mounts {
 pub struct TmpMount {
     /// The directory.
     dir: CString,
-    /// The entries of the machine's `/tmp` kept at their paths.
+    /// The entries of the machine's `/tmp` kept at their paths, read-only.
     keep: Vec<Kept>,
+    /// Where the directory is bound again inside itself, so that its own path (the
+    /// environment's `TMPDIR`) names it inside too; `None` when it is not under `/tmp`.
+    own_path: Option<CString>,
 }
 
 /// An entry of the machine's `/tmp` kept at its path in a private `/tmp`.
@@ -138,40 +153,56 @@ struct Kept {
     what: CString,
     /// Its mount point in the private directory.
     at: CString,
-    /// Read-only, keeping these flags of its mount (see [`locked_flags`]); `None` for the
-    /// entry that holds the private directory itself, which stays writable.
-    read_only: Option<libc::c_ulong>,
+    /// The flags of its mount a read-only remount keeps (see [`locked_flags`]).
+    flags: libc::c_ulong,
+}
+
+/// Why a private `/tmp` cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TmpMountError {
+    /// A path the environment needs is the machine's `/tmp` itself.
+    #[error("{0} is the machine's /tmp itself, which cannot be kept")]
+    NeedsTmp(PathBuf),
+    /// A mount point could not be made, or a path cannot be passed to the kernel.
+    #[error("{0}")]
+    Io(#[from] io::Error),
 }
 
 impl TmpMount {
-    /// `dir` at `/tmp`, keeping each of `needed` (absolute paths; others and those that do
-    /// not exist are left out) that lies under the machine's `/tmp` at its path. Creates the
-    /// mount points in `dir`. `None` when a needed path is `/tmp` itself, which cannot be kept.
+    /// `dir` at `/tmp`, keeping at its path (read-only) each of `needed` (absolute paths,
+    /// followed through symbolic links too; others and those that do not exist are left out)
+    /// that lies under the machine's `/tmp`: the first component under `/tmp` of each, bound
+    /// at a mount point of the same name in `dir`. `dir`'s own path names it inside too, with
+    /// nothing else of the directories above it. Creates the mount points in `dir`.
     pub fn prepare(
         dir: &Path,
         needed: impl IntoIterator<Item = PathBuf>,
-    ) -> io::Result<Option<Self>> {
+    ) -> Result<Self, TmpMountError> {
         let tmp = Path::new("/tmp");
         let mut entries: Vec<PathBuf> = Vec::new();
         for path in needed {
-            let Ok(rest) = path.strip_prefix(tmp) else {
-                continue;
-            };
-            let Some(std::path::Component::Normal(first)) = rest.components().next() else {
-                if rest.as_os_str().is_empty() {
-                    return Ok(None);
+            let canonical = std::fs::canonicalize(&path).ok();
+            for path in std::iter::once(path).chain(canonical) {
+                let Ok(rest) = path.strip_prefix(tmp) else {
+                    continue;
+                };
+                match rest.components().next() {
+                    Some(std::path::Component::Normal(first)) => {
+                        let entry = tmp.join(first);
+                        if !entries.contains(&entry) {
+                            entries.push(entry);
+                        }
+                    }
+                    None => return Err(TmpMountError::NeedsTmp(path)),
+                    Some(_) => {}
                 }
-                continue;
-            };
-            let entry = tmp.join(first);
-            if !entries.contains(&entry) {
-                entries.push(entry);
             }
         }
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
         let mut keep = Vec::with_capacity(entries.len());
-        for entry in entries {
+        for entry in &entries {
             // Followed, as the bind follows it.
-            let Ok(meta) = std::fs::metadata(&entry) else {
+            let Ok(meta) = std::fs::metadata(entry) else {
                 continue;
             };
             let Some(name) = entry.file_name() else {
@@ -180,24 +211,36 @@ impl TmpMount {
             let at = dir.join(name);
             if meta.is_dir() {
                 match std::fs::create_dir(&at) {
-                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
                     _ => {}
                 }
             } else if !at.exists() {
                 std::fs::File::create(&at)?;
             }
-            let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
-            // Code, layers and programs are read-only, as on Lambda (and a function that
-            // empties its `/tmp` cannot empty the machine's directories through them).
-            let read_only = (!dir.starts_with(&entry)).then(|| locked_flags(&entry));
             keep.push(Kept {
-                what: c(&entry)?,
+                what: c(entry)?,
                 at: c(&at)?,
-                read_only,
+                flags: locked_flags(entry),
             });
         }
-        let dir = CString::new(dir.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        Ok(Some(Self { dir, keep }))
+        // The directory's own path: inside a kept entry, its mount point is the directory
+        // itself, seen through that entry's bind; otherwise a chain of empty directories in
+        // it, so that the directories above it (other environments') stay out of view.
+        let own_path = match dir.strip_prefix(tmp) {
+            Ok(rest) if !rest.as_os_str().is_empty() => {
+                let inside = entries.iter().any(|e| dir.starts_with(e) && e != dir);
+                if !inside {
+                    std::fs::create_dir_all(dir.join(rest))?;
+                }
+                Some(c(&dir.join(rest))?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            dir: c(dir)?,
+            keep,
+            own_path,
+        })
     }
 
     /// The machine's entries kept at their paths.
@@ -310,7 +353,7 @@ impl Mounts {
         })?;
         match &self.opt {
             Some(Mount::Bind { source, flags }) => {
-                bind(source, opt)?;
+                bind(source, opt, libc::MS_REC)?;
                 read_only(opt, *flags)?;
             }
             Some(Mount::Overlay { options }) => check(unsafe {
@@ -328,12 +371,14 @@ impl Mounts {
             // While the machine's `/tmp` is still in view: each kept entry at its mount point
             // in the private directory, which the recursive bind then brings to `/tmp`.
             for kept in &tmp.keep {
-                bind(&kept.what, &kept.at)?;
-                if let Some(flags) = kept.read_only {
-                    read_only(&kept.at, flags)?;
-                }
+                bind(&kept.what, &kept.at, libc::MS_REC)?;
+                read_only(&kept.at, kept.flags)?;
             }
-            bind(&tmp.dir, c"/tmp")?;
+            // Alone (not its mounts): the kept entries are reached through `/tmp` itself.
+            if let Some(own_path) = &tmp.own_path {
+                bind(&tmp.dir, own_path, 0)?;
+            }
+            bind(&tmp.dir, c"/tmp", libc::MS_REC)?;
         }
         Ok(())
     }
@@ -355,15 +400,16 @@ fn read_only(at: &std::ffi::CStr, flags: libc::c_ulong) -> io::Result<()> {
     })
 }
 
-/// Binds `what` (with the mounts under it) at `at`. Async-signal-safe: one system call.
-fn bind(what: &std::ffi::CStr, at: &std::ffi::CStr) -> io::Result<()> {
+/// Binds `what` at `at`, with the mounts under it when `recursive` is `MS_REC` (0: alone).
+/// Async-signal-safe: one system call.
+fn bind(what: &std::ffi::CStr, at: &std::ffi::CStr, recursive: libc::c_ulong) -> io::Result<()> {
     // SAFETY: both are valid C strings; the null type and data are allowed for a bind.
     check(unsafe {
         libc::mount(
             what.as_ptr(),
             at.as_ptr(),
             std::ptr::null(),
-            libc::MS_BIND | libc::MS_REC,
+            libc::MS_BIND | recursive,
             std::ptr::null(),
         )
     })
@@ -435,17 +481,7 @@ fn probe(mode: Mode) -> io::Result<()> {
         let mount = Mounts::new(mode, &[&a, &b], None)
             .map_err(io::Error::other)?
             .ok_or_else(|| io::Error::other("no layers"))?;
-        let mut command = std::process::Command::new("test");
-        command
-            .args(["-f", "/opt/probe-b"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // SAFETY: `enter` only makes system calls on prepared data (see its docs).
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, move || mount.enter());
-        }
-        let status = command.status()?;
+        let status = probe_child(&["-f", "/opt/probe-b"], mount)?;
         if status.success() {
             Ok(())
         } else {
@@ -456,6 +492,43 @@ fn probe(mode: Mode) -> io::Result<()> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Binds a fresh directory at `/tmp` in a child that runs `test -f /tmp/probe-tmp`.
+fn probe_tmp(mode: Mode) -> io::Result<()> {
+    let dir = tempfile_dir()?;
+    let result = (|| {
+        std::fs::write(dir.join("probe-tmp"), b"")?;
+        let tmp = TmpMount::prepare(&dir, []).map_err(io::Error::other)?;
+        let mount = Mounts::new(mode, &[], Some(tmp))
+            .map_err(io::Error::other)?
+            .ok_or_else(|| io::Error::other("nothing to mount"))?;
+        let status = probe_child(&["-f", "/tmp/probe-tmp"], mount)?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(
+                "the probe's directory was not found at /tmp in its namespace",
+            ))
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Runs `test ARGS` in a child that enters `mounts` first.
+fn probe_child(args: &[&str], mounts: Mounts) -> io::Result<std::process::ExitStatus> {
+    let mut command = std::process::Command::new("test");
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: `enter` only makes system calls on prepared data (see its docs).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || mounts.enter());
+    }
+    command.status()
 }
 
 /// A new private directory under the temporary directory.
@@ -502,11 +575,17 @@ mod tests {
             .is_none());
     }
 
-    /// Both ways in mount the probe's layers, where the machine allows them (required where
+    /// Both ways in mount the probe's layers, and bind a private `/tmp`, where the machine
+    /// allows them (required where
     /// `FIREBOX_REQUIRE_OPT` is set: `.ci/run` runs as root, where both work).
     #[test]
     fn both_modes_mount_layers_where_the_machine_allows() {
-        for mode in [Mode::MountNamespace, Mode::UserNamespace] {
+        for (mode, probe) in [
+            (Mode::MountNamespace, probe as fn(Mode) -> io::Result<()>),
+            (Mode::UserNamespace, probe),
+            (Mode::MountNamespace, probe_tmp),
+            (Mode::UserNamespace, probe_tmp),
+        ] {
             match probe(mode) {
                 Ok(()) => {}
                 Err(e) if std::env::var_os("FIREBOX_REQUIRE_OPT").is_none() => {
@@ -519,7 +598,7 @@ mod tests {
 
     #[test]
     fn turned_off_says_so() {
-        let support = OptSupport::detect(false);
+        let support = MountSupport::detect(false);
         assert_eq!(support.mode(), None);
         assert!(support.describe().contains("layers_at_opt = false"));
     }
@@ -527,46 +606,58 @@ mod tests {
     #[test]
     fn a_private_tmp_keeps_the_first_entry_under_tmp_of_each_needed_path() {
         let base = tempfile_dir().expect("a directory");
-        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
-        // The machine's `/tmp` is where the test's directories are: the paths below are
-        // only under `/tmp` when the system's temporary directory is `/tmp`.
+        // The paths below are only under `/tmp` when the system's temporary directory is.
         if !base.starts_with("/tmp") {
             let _ = std::fs::remove_dir_all(&base);
             return;
         }
+        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_owned();
         let private = base.join("private");
         std::fs::create_dir(&private).unwrap();
         let code = base.join("code");
         std::fs::create_dir(&code).unwrap();
+        // Reached through a link outside /tmp: kept by where it leads.
+        let elsewhere = std::env::current_dir().unwrap().join(format!(
+            "firebox-link-{}-{}",
+            std::process::id(),
+            crate::ids::request_id()
+        ));
+        std::os::unix::fs::symlink(&code, &elsewhere).unwrap();
         let tmp = TmpMount::prepare(
             &private,
             [
-                private.clone(),
                 code.join("bootstrap"),
                 PathBuf::from("/usr/bin"),
                 PathBuf::from("/tmp/firebox-no-such-entry/bin"),
                 PathBuf::from("relative/path"),
-                code.clone(),
+                elsewhere.clone(),
             ],
         )
-        .unwrap()
-        .expect("nothing needs /tmp itself");
-        // One entry, the test's directory under /tmp, for the three paths in it; its mount
-        // point made in the private directory.
+        .unwrap();
+        let _ = std::fs::remove_file(&elsewhere);
+        // One entry, the test's directory under /tmp, made a mount point in the private
+        // directory; the private directory's own path is inside it, so it is bound there.
         assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
         assert!(private.join(name(&base)).is_dir());
-        // It holds the private directory: writable. Another's is read-only.
-        assert!(tmp.keep[0].read_only.is_none());
-        let elsewhere = tempfile_dir().unwrap();
-        let tmp = TmpMount::prepare(&elsewhere, [code.clone()])
-            .unwrap()
-            .unwrap();
-        assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
-        assert!(tmp.keep[0].read_only.is_some());
-        let _ = std::fs::remove_dir_all(&elsewhere);
-        assert!(TmpMount::prepare(&private, [PathBuf::from("/tmp")])
-            .unwrap()
-            .is_none());
+        assert_eq!(
+            tmp.own_path.as_ref().unwrap().to_str().unwrap(),
+            private
+                .join(base.strip_prefix("/tmp").unwrap())
+                .join("private")
+                .to_str()
+                .unwrap()
+        );
+        // Needing nothing there: its own path is a chain of empty directories in it.
+        let alone = base.join("alone");
+        std::fs::create_dir(&alone).unwrap();
+        let tmp = TmpMount::prepare(&alone, [PathBuf::from("/usr/bin")]).unwrap();
+        assert!(tmp.kept().is_empty());
+        let own = alone.join(alone.strip_prefix("/tmp").unwrap());
+        assert!(own.is_dir(), "{own:?}");
+        assert!(matches!(
+            TmpMount::prepare(&private, [PathBuf::from("/tmp")]),
+            Err(TmpMountError::NeedsTmp(_))
+        ));
         let _ = std::fs::remove_dir_all(&base);
     }
 }

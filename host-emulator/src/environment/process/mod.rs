@@ -25,7 +25,7 @@ use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
 pub use super::group::{sweep_stale_temp_dirs, ProcessRegistry, TempDir};
 use super::joining::Joining;
-use super::namespace::{Mode as MountMode, Mounts, OptSupport};
+use super::namespace::{Mode as MountMode, MountSupport, Mounts};
 use super::peak::ReadAgain;
 use super::variables::variables;
 use crate::config::FunctionConfig;
@@ -36,19 +36,19 @@ pub struct Isolation {
     cgroups: Option<Arc<CgroupRoots>>,
     why_not: String,
     /// Whether layers are mounted at `/opt` (none: not probed, as with `Default`).
-    opt: Option<OptSupport>,
+    opt: Option<MountSupport>,
     /// Whether each environment gets a private `/tmp` (none: not asked for).
-    tmp: Option<OptSupport>,
+    tmp: Option<MountSupport>,
 }
 
 impl Isolation {
     /// Uses cgroup v1 freezer and memory controllers when `account.cgroups` and the machine
     /// allows it; otherwise the process group and `/proc`. Mounts layers at `/opt` when
     /// `account.layers_at_opt`, and a private `/tmp` when `account.private_tmp`, where the
-    /// machine allows mount namespaces (see `OptSupport::detect`).
+    /// machine allows mount namespaces (see `MountSupport::detect`).
     pub fn detect(account: &crate::scheduler::limits::AccountConfig) -> Self {
-        let opt = Some(OptSupport::detect(account.layers_at_opt));
-        let tmp = account.private_tmp.then(|| OptSupport::detect(true));
+        let opt = Some(MountSupport::detect(account.layers_at_opt));
+        let tmp = account.private_tmp.then(MountSupport::detect_tmp);
         let (cgroups, why_not) = if !account.cgroups {
             (
                 None,
@@ -70,12 +70,12 @@ impl Isolation {
 
     /// How layers are mounted at `/opt`, when they are.
     pub(crate) fn opt_mode(&self) -> Option<MountMode> {
-        self.opt.as_ref().and_then(OptSupport::mode)
+        self.opt.as_ref().and_then(MountSupport::mode)
     }
 
     /// How the private `/tmp` is mounted, when environments get one.
     pub(crate) fn tmp_mode(&self) -> Option<MountMode> {
-        self.tmp.as_ref().and_then(OptSupport::mode)
+        self.tmp.as_ref().and_then(MountSupport::mode)
     }
 
     /// Whether cgroups are used.
@@ -102,15 +102,20 @@ impl Isolation {
             None => {
                 "; /tmp: the machine's, shared by every environment ([server] private_tmp = false)"
             }
-            Some(OptSupport::Mounted(_)) => "; /tmp: private per environment",
-            Some(OptSupport::Unavailable(_)) => {
-                "; /tmp: the machine's, shared by every environment"
+            Some(MountSupport::Mounted(_)) => "; /tmp: private per environment",
+            Some(MountSupport::Unavailable(_)) => {
+                "; /tmp: the machine's, shared by every environment (private_tmp is not available here)"
             }
         });
-        if let Some(OptSupport::Unavailable(why)) = &self.tmp {
-            line.push_str(&format!(" (private_tmp needs a mount namespace: {why})"));
-        }
         line
+    }
+
+    /// Why the private `/tmp` asked for is not available, if it is not.
+    pub fn private_tmp_unavailable(&self) -> Option<&str> {
+        match &self.tmp {
+            Some(MountSupport::Unavailable(why)) => Some(why),
+            _ => None,
+        }
     }
 }
 

@@ -24,17 +24,11 @@ pub(super) fn for_launch(launch: &Launch<'_>) -> Option<Arc<Mounts>> {
             .collect(),
         None => Vec::new(),
     };
-    let tmp = tmp_mode.and_then(|_| {
-        match TmpMount::prepare(launch.tmp, needed_paths(launch)) {
-            Ok(Some(tmp)) => Some(tmp),
-            Ok(None) => {
-                tracing::warn!(function = %config.name, "no private /tmp: the function needs the machine's /tmp itself");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(function = %config.name, "no private /tmp: {e}");
-                None
-            }
+    let tmp = tmp_mode.and_then(|_| match TmpMount::prepare(launch.tmp, needed_paths(launch)) {
+        Ok(tmp) => Some(tmp),
+        Err(e) => {
+            tracing::warn!(function = %config.name, "this environment's /tmp is the machine's: {e}");
+            None
         }
     });
     let mounts = Mounts::new(mode, &layers, tmp.clone()).or_else(|e| {
@@ -46,12 +40,12 @@ pub(super) fn for_launch(launch: &Launch<'_>) -> Option<Arc<Mounts>> {
 }
 
 /// The paths an environment's processes need at their own paths, which a private `/tmp`
-/// must keep: the private directory itself (its `TMPDIR`), the code, the layers, the
-/// programs and files its commands name, and the directories of its search paths.
+/// must keep: the code, the layers, the programs and files its commands name, and the
+/// directories of its search paths (but `/tmp` itself there, which then names the private
+/// `/tmp`, as it would on Lambda).
 fn needed_paths(launch: &Launch<'_>) -> Vec<PathBuf> {
     let config = launch.config;
-    let mut paths = vec![launch.tmp.to_path_buf()];
-    paths.extend(config.code_dir.clone());
+    let mut paths: Vec<PathBuf> = config.code_dir.iter().cloned().collect();
     paths.extend(config.resolved_layers.iter().map(|l| l.dir.clone()));
     paths.extend(config.extensions.iter().cloned());
     paths.extend(
@@ -64,7 +58,12 @@ fn needed_paths(launch: &Launch<'_>) -> Vec<PathBuf> {
             name.as_str(),
             "PATH" | "LD_LIBRARY_PATH" | "PYTHONPATH" | "NODE_PATH"
         ) {
-            paths.extend(value.split(':').map(PathBuf::from));
+            paths.extend(
+                value
+                    .split(':')
+                    .filter(|dir| dir.trim_end_matches('/') != "/tmp")
+                    .map(PathBuf::from),
+            );
         }
     }
     paths.retain(|p| p.is_absolute());
