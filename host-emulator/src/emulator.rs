@@ -191,9 +191,10 @@ impl EmulatorBuilder {
 
     /// Gives each environment a `/tmp` of its own, as Lambda does, when the machine allows
     /// mount namespaces (default false: `/tmp` is the machine's, shared by every function).
-    /// The environment's private directory is bound at `/tmp` in a mount namespace of each
-    /// of its processes; what the function's own files need under the machine's `/tmp` (its
-    /// code, layers, the programs it runs, the directories on its `PATH`) stays at its path.
+    /// The environment's private directory (its `TMPDIR`) is bound at `/tmp` in a mount
+    /// namespace of each of its processes; what it needs under the machine's `/tmp` (its code,
+    /// layers, extensions, the programs and files its command names, the directories on its
+    /// `PATH`, `LD_LIBRARY_PATH`, `PYTHONPATH` and `NODE_PATH`) stays at its path, read-only.
     pub fn private_tmp(mut self, on: bool) -> Self {
         self.account.private_tmp = on;
         self

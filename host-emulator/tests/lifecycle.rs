@@ -220,6 +220,28 @@ async fn exit_during_init_is_runtime_exit_error() {
     assert!(texts(&emu, "exits").contains(&"exiting at once".to_owned()));
 }
 
+/// A code directory removed after the start: the error names it, not the program (which
+/// exists; `chdir` into the directory is what failed).
+#[tokio::test]
+async fn a_code_directory_that_is_gone_is_named() {
+    let dir = TempDir::new("gone-code");
+    let code = dir.path("code");
+    std::fs::create_dir_all(&code).unwrap();
+    let emu = start(vec![FunctionConfig::new("gone")
+        .command([PYTHON, "-u", &runtime_script()])
+        .code_dir(&code)])
+    .await;
+    std::fs::remove_dir_all(&code).unwrap();
+    let r = emu.invoke("gone", "{}").await.unwrap();
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.InvalidEntrypoint", "{doc}");
+    let message = doc["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("the code directory {} is gone", code.display())),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn missing_or_non_executable_command_is_invalid_entrypoint() {
     let dir = std::env::temp_dir().join(format!("firebox-test-noexec-{}", std::process::id()));

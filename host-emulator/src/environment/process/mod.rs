@@ -371,9 +371,21 @@ impl Process {
                 command.pre_exec(move || mounts.enter());
             }
         }
-        let child = command.spawn().map_err(|e| SpawnError::Exec {
-            program: program.clone(),
-            reason: exec_reason(&e),
+        let child = command.spawn().map_err(|e| match &launch.config.code_dir {
+            // The `chdir` failed, not the program: say so (std reports either as the
+            // program's error).
+            Some(dir) if !dir.is_dir() => SpawnError::Exec {
+                program: program.clone(),
+                reason: format!(
+                    "the code directory {} is gone ({})",
+                    dir.display(),
+                    exec_reason(&e)
+                ),
+            },
+            _ => SpawnError::Exec {
+                program: program.clone(),
+                reason: exec_reason(&e),
+            },
         })?;
         let pid = child.id().ok_or_else(|| SpawnError::Exec {
             program,
