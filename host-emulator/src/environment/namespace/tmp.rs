@@ -147,28 +147,35 @@ mod tests {
         std::fs::create_dir(&private).unwrap();
         let code = base.join("code");
         std::fs::create_dir(&code).unwrap();
-        // Reached through a link outside /tmp: kept by where it leads.
-        let elsewhere = std::env::current_dir().unwrap().join(format!(
+        // Reached through a link outside /tmp (when one can be made there): kept by where
+        // it leads, another entry under /tmp.
+        let target = tempfile_dir().unwrap();
+        let link = Path::new("/var/tmp").join(format!(
             "firebox-link-{}-{}",
             std::process::id(),
             crate::ids::request_id()
         ));
-        std::os::unix::fs::symlink(&code, &elsewhere).unwrap();
-        let tmp = TmpMount::prepare(
-            &private,
-            [
-                code.join("bootstrap"),
-                PathBuf::from("/usr/bin"),
-                PathBuf::from("/tmp/firebox-no-such-entry/bin"),
-                PathBuf::from("relative/path"),
-                elsewhere.clone(),
-            ],
-        )
-        .unwrap();
-        let _ = std::fs::remove_file(&elsewhere);
-        // One entry, the test's directory under /tmp, made a mount point in the private
-        // directory; the private directory's own path is inside it, so it is bound there.
-        assert_eq!(tmp.kept(), [base.to_str().unwrap()]);
+        let linked = std::os::unix::fs::symlink(&target, &link).is_ok();
+        let mut needed = vec![
+            code.join("bootstrap"),
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/tmp/firebox-no-such-entry/bin"),
+            PathBuf::from("relative/path"),
+        ];
+        if linked {
+            needed.push(link.clone());
+        }
+        let tmp = TmpMount::prepare(&private, needed).unwrap();
+        let _ = std::fs::remove_file(&link);
+        let _ = std::fs::remove_dir_all(&target);
+        // The test's directory under /tmp (and the link's target), made mount points in the
+        // private directory; the private directory's own path is inside the first, so it is
+        // bound there.
+        let mut expected = vec![base.to_str().unwrap()];
+        if linked {
+            expected.push(target.to_str().unwrap());
+        }
+        assert_eq!(tmp.kept(), expected);
         assert!(private.join(name(&base)).is_dir());
         assert_eq!(
             tmp.own_path.as_ref().unwrap().to_str().unwrap(),
