@@ -373,8 +373,9 @@ impl Process {
         }
         let child = command.spawn().map_err(|e| match &launch.config.code_dir {
             // The `chdir` failed, not the program: say so (std reports either as the
-            // program's error).
-            Some(dir) if !dir.is_dir() => SpawnError::Exec {
+            // program's error). A program named by a path that is not there is what is
+            // missing (its directory is the default code directory).
+            Some(dir) if !dir.is_dir() && !missing_program(&program) => SpawnError::Exec {
                 program: program.clone(),
                 reason: format!(
                     "the code directory {} is gone ({})",
@@ -617,6 +618,11 @@ fn place_fd(fd: i32, target: i32) -> std::io::Result<()> {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Whether `program` is a path (not a bare name looked up on `PATH`) to nothing.
+fn missing_program(program: &str) -> bool {
+    program.contains('/') && !Path::new(program).exists()
 }
 
 fn exec_reason(e: &std::io::Error) -> String {
