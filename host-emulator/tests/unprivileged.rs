@@ -122,8 +122,13 @@ fn serve_runs_functions_as_a_user_without_privileges() {
     if uid != unsafe { libc::getuid() } {
         command.uid(uid).gid(gid).env("HOME", &dir);
     }
-    let mut server = command.spawn().expect("firebox serve starts");
     let endpoint = format!("http://127.0.0.1:{port}");
+    // Killed when the test ends, also when it fails.
+    let mut server = common::serve::Serve::adopt(
+        command.spawn().expect("firebox serve starts"),
+        endpoint.clone(),
+        stderr_path.clone(),
+    );
     // Up to 30 s: a bound for broken runs only.
     let listening = (0..3000).any(|_| {
         std::thread::sleep(Duration::from_millis(10));

@@ -5,7 +5,8 @@
 //! HTTP answer from firebox, not merely a TCP connection that something accepted. Its stderr
 //! goes to a file ([`Serve::stderr_log`]), so that a test that fails can say what `serve`
 //! said, and whether it is still running ([`Serve::describe`]). A `Serve` is killed when
-//! dropped, so that a failing test leaves no server behind.
+//! dropped (SIGTERM, then SIGKILL), so that a failing test leaves no server or function
+//! behind.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -52,6 +53,16 @@ impl Serve {
         };
         serve.wait_until_ready(port);
         serve
+    }
+
+    /// A `serve` the test spawned itself (as another user, say), whose stderr goes to
+    /// `stderr_path`: killed when dropped, like one from [`Serve::start`]. Not waited for.
+    pub fn adopt(child: Child, endpoint: String, stderr_path: PathBuf) -> Self {
+        Self {
+            child,
+            endpoint,
+            stderr_path,
+        }
     }
 
     /// Waits (up to 30 s, a bound for broken runs only) until `GET /metrics` on `port` is
@@ -126,8 +137,9 @@ impl Serve {
 
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
-        // SAFETY: kill(2) on the server this guard owns and has not reaped (a reaped one is
-        // only reaped by `wait`, which takes `&mut self`; the pid cannot have been reused).
+        // SAFETY: kill(2) has no memory-safety preconditions. The pid is the server's until
+        // the child is reaped (`wait`, `try_wait`); callers signal a server they have not seen
+        // exit.
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
@@ -161,8 +173,19 @@ impl std::ops::DerefMut for Serve {
 }
 
 impl Drop for Serve {
+    /// SIGTERM first, so that `serve` ends its environments; SIGKILL if it has not stopped
+    /// within 5 s. After a `wait`, nothing is signalled (std keeps the status).
     fn drop(&mut self) {
-        // After a `wait`, `kill` signals nothing (std keeps the status).
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        self.sigterm();
+        for _ in 0..500 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
