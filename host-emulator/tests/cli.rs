@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::serve::{invoke, Serve, FIREBOX};
+use common::serve::{invoke, invoke_started, Serve, FIREBOX};
 use common::TempDir;
 
 /// `firebox serve --config` of `config` in a fresh directory named after `tag`: what it
@@ -449,19 +449,6 @@ fn invoke_without_a_payload_sends_an_empty_object() {
     assert_eq!(body, "{}", "{request}");
 }
 
-/// Starts `firebox invoke` in the background.
-fn invoke_in_background(endpoint: &str, args: &[&str]) -> std::process::Child {
-    Command::new(FIREBOX)
-        .arg("invoke")
-        .args(args)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Waits until the server's stdout has a line containing `needle`; returns the lines read.
 fn read_until(out: &mut impl std::io::BufRead, needle: &str) -> String {
     let mut seen = String::new();
@@ -487,7 +474,11 @@ fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() 
     );
     let mut server = Serve::start(&dir, &config);
     let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let client = invoke_in_background(server.endpoint(), &["slow", r#"{"sleep": 1}"#]);
+    let client = invoke_started(
+        server.endpoint(),
+        &["slow", r#"{"sleep": 1}"#],
+        Stdio::null(),
+    );
     read_until(&mut stdout, "[slow] START RequestId:");
     server.sigterm();
     let out = client.wait_with_output().unwrap();
@@ -502,7 +493,11 @@ fn sigterm_lets_an_invocation_in_flight_finish_and_a_second_one_stops_at_once() 
     // The second time, an invocation of 50 s is in flight: a second SIGTERM ends the wait.
     let mut server = Serve::start(&dir, &config);
     let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
-    let client = invoke_in_background(server.endpoint(), &["slow", r#"{"sleep": 50}"#]);
+    let client = invoke_started(
+        server.endpoint(),
+        &["slow", r#"{"sleep": 50}"#],
+        Stdio::null(),
+    );
     read_until(&mut stdout, "[slow] START RequestId:");
     server.sigterm();
     std::thread::sleep(Duration::from_millis(300));

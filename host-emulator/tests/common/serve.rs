@@ -205,17 +205,23 @@ fn metrics(port: u16) -> Option<String> {
     ok.then_some(answer)
 }
 
-/// `firebox invoke ARGS --endpoint ENDPOINT`, `stdin` on its standard input.
-pub fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(FIREBOX)
+/// `firebox invoke ARGS --endpoint ENDPOINT` started, its stdout and stderr piped and its
+/// stdin as given.
+pub fn invoke_started(endpoint: &str, args: &[&str], stdin: Stdio) -> Child {
+    Command::new(FIREBOX)
         .arg("invoke")
         .args(args)
         .args(["--endpoint", endpoint])
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("firebox invoke starts");
+        .expect("firebox invoke starts")
+}
+
+/// `firebox invoke ARGS --endpoint ENDPOINT`, `stdin` on its standard input.
+pub fn invoke(endpoint: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = invoke_started(endpoint, args, Stdio::piped());
     let mut input = child.stdin.take().expect("piped stdin");
     if let Some(s) = stdin {
         input.write_all(s.as_bytes()).expect("write stdin");

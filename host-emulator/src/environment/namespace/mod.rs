@@ -357,63 +357,53 @@ fn check(ret: libc::c_int) -> io::Result<()> {
 
 /// Mounts two fresh directories at `/opt` in a child that runs `test -f /opt/probe-b`.
 fn probe(mode: Mode) -> io::Result<()> {
-    let dir = tempfile_dir()?;
-    let result = (|| {
+    probe_with("/opt/probe-b", |dir| {
         let (a, b) = (dir.join("a"), dir.join("b"));
         std::fs::create_dir(&a)?;
         std::fs::create_dir(&b)?;
         std::fs::write(b.join("probe-b"), b"")?;
-        let mount = Mounts::new(mode, &[&a, &b], None)
-            .map_err(io::Error::other)?
-            .ok_or_else(|| io::Error::other("no layers"))?;
-        let status = probe_child(&["-f", "/opt/probe-b"], mount)?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(
-                "the probe's layer was not found at /opt in its namespace",
-            ))
-        }
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+        Mounts::new(mode, &[&a, &b], None).map_err(io::Error::other)
+    })
 }
 
 /// Binds a fresh directory at `/tmp` in a child that runs `test -f /tmp/probe-tmp`.
 fn probe_tmp(mode: Mode) -> io::Result<()> {
+    probe_with("/tmp/probe-tmp", |dir| {
+        std::fs::write(dir.join("probe-tmp"), b"")?;
+        let tmp = TmpMount::prepare(dir, []).map_err(io::Error::other)?;
+        Mounts::new(mode, &[], Some(tmp)).map_err(io::Error::other)
+    })
+}
+
+/// In a fresh directory (removed after), `setup` makes files and the mounts that should show
+/// one of them at `expected`; a child that enters the mounts runs `test -f EXPECTED`.
+fn probe_with(
+    expected: &str,
+    setup: impl FnOnce(&Path) -> io::Result<Option<Mounts>>,
+) -> io::Result<()> {
     let dir = tempfile_dir()?;
     let result = (|| {
-        std::fs::write(dir.join("probe-tmp"), b"")?;
-        let tmp = TmpMount::prepare(&dir, []).map_err(io::Error::other)?;
-        let mount = Mounts::new(mode, &[], Some(tmp))
-            .map_err(io::Error::other)?
-            .ok_or_else(|| io::Error::other("nothing to mount"))?;
-        let status = probe_child(&["-f", "/tmp/probe-tmp"], mount)?;
-        if status.success() {
+        let mounts = setup(&dir)?.ok_or_else(|| io::Error::other("nothing to mount"))?;
+        let mut command = std::process::Command::new("test");
+        command
+            .args(["-f", expected])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: `enter` only makes system calls on prepared data (see its docs).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || mounts.enter());
+        }
+        if command.status()?.success() {
             Ok(())
         } else {
-            Err(io::Error::other(
-                "the probe's directory was not found at /tmp in its namespace",
-            ))
+            Err(io::Error::other(format!(
+                "the probe's file was not found at {expected} in its namespace"
+            )))
         }
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
-}
-
-/// Runs `test ARGS` in a child that enters `mounts` first.
-fn probe_child(args: &[&str], mounts: Mounts) -> io::Result<std::process::ExitStatus> {
-    let mut command = std::process::Command::new("test");
-    command
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    // SAFETY: `enter` only makes system calls on prepared data (see its docs).
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, move || mounts.enter());
-    }
-    command.status()
 }
 
 /// A new private directory under the temporary directory.
