@@ -100,7 +100,7 @@ async fn a_missing_binary_is_a_clear_error() {
 #[tokio::test]
 async fn a_runtime_that_exits_during_init_is_reported_with_its_stderr() {
     let bin = common::script("crash", "echo 'cannot find config' >&2\nexit 3");
-    let err = runtime_bench::run(&[spec("crash", bin)], &small_config())
+    let err = runtime_bench::run(&[spec("crash", bin.to_path_buf())], &small_config())
         .await
         .unwrap_err();
     match &err {
@@ -123,7 +123,7 @@ async fn a_runtime_that_never_calls_next_times_out() {
     let bin = common::script("hang", "exec sleep 30");
     let mut config = small_config();
     config.init_timeout = Duration::from_millis(300);
-    let err = runtime_bench::run(&[spec("hang", bin)], &config)
+    let err = runtime_bench::run(&[spec("hang", bin.to_path_buf())], &config)
         .await
         .unwrap_err();
     assert!(
@@ -148,7 +148,7 @@ id=$(curl -s -D - -o /dev/null "$api/invocation/next" | tr -d '\r' | awk -F': ' 
 curl -s -o /dev/null -X POST -d '{}' "$api/invocation/$id/response"
 exit 0"#,
     );
-    let err = runtime_bench::run(&[spec("one-shot", bin)], &small_config())
+    let err = runtime_bench::run(&[spec("one-shot", bin.to_path_buf())], &small_config())
         .await
         .unwrap_err();
     assert!(
@@ -172,7 +172,7 @@ async fn an_init_error_is_reported_with_its_document() {
   "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"
 exit 1"#,
     );
-    let err = runtime_bench::run(&[spec("init-error", bin)], &small_config())
+    let err = runtime_bench::run(&[spec("init-error", bin.to_path_buf())], &small_config())
         .await
         .unwrap_err();
     match &err {

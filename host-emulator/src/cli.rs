@@ -239,8 +239,6 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     {
         tracing::warn!("{problem}");
     }
-    // What emulators killed without cleaning up (SIGKILL) left behind.
-    crate::environment::process::sweep_stale_temp_dirs();
     let emulator = match Emulator::from_config(config, Some(listen)).await {
         Ok(e) => e,
         Err(e) => {

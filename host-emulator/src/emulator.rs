@@ -240,6 +240,8 @@ impl EmulatorBuilder {
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let (packages, layers) =
             layers::declared(&mut functions, &default_region, &default_account).await?;
+        // What emulators that died without cleaning up left behind.
+        crate::environment::process::sweep_stale_temp_dirs();
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));

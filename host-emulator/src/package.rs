@@ -79,8 +79,10 @@ pub struct PackageStore {
 impl PackageStore {
     /// A store in a new directory under the system's temporary directory (made on first use).
     pub fn new() -> Self {
+        // `firebox-<pid>-...`: swept at a later start if this process dies without removing
+        // it (see `sweep_stale_temp_dirs`).
         let root = std::env::temp_dir().join(format!(
-            "firebox-packages-{}-{}",
+            "firebox-{}-packages-{}",
             std::process::id(),
             crate::ids::request_id()
         ));

@@ -653,8 +653,10 @@ async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
     let dead_pid = gone.id();
     gone.wait().unwrap();
     let stale = tmp.join(format!("firebox-{dead_pid}-f-0"));
+    let stale_store = tmp.join(format!("firebox-{dead_pid}-packages-1a2b"));
     let live = tmp.join(format!("firebox-{}-f-0", std::process::id()));
     std::fs::create_dir_all(stale.join("sub")).unwrap();
+    std::fs::create_dir_all(stale_store.join("f1")).unwrap();
     std::fs::create_dir_all(&live).unwrap();
     let config = format!(
         "[functions.f]\ncommand = [\"{PYTHON}\", \"-u\", \"{}\"]\n",
@@ -676,6 +678,10 @@ async fn serve_cleans_up_on_sighup_and_removes_what_dead_emulators_left() {
     });
     let endpoint = server.endpoint().to_owned();
     assert!(!stale.exists(), "the dead emulator's directory is removed");
+    assert!(
+        !stale_store.exists(),
+        "the dead emulator's package store is removed"
+    );
     assert!(live.exists(), "a live process's directory is kept");
     let r = send(
         &endpoint,

@@ -116,7 +116,7 @@ async fn versions(emu: &Emulator, function: &str) -> Vec<String> {
 
 /// Every copy made for `function` in the stores of this test process's emulators.
 fn copies_of(function: &str) -> Vec<PathBuf> {
-    let stores = format!("firebox-packages-{}-", std::process::id());
+    let stores = format!("firebox-{}-packages-", std::process::id());
     let mine = format!("{function}-version-");
     let mut found = Vec::new();
     for store in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {

@@ -61,8 +61,28 @@ pub fn function_bin(name: &str) -> PathBuf {
     path
 }
 
-/// Writes an executable shell script into a fresh temporary directory and returns its path.
-pub fn script(name: &str, body: &str) -> PathBuf {
+/// An executable shell script in a temporary directory of its own, removed when dropped.
+pub struct Script {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Script {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes an executable shell script into a fresh temporary directory.
+pub fn script(name: &str, body: &str) -> Script {
     let dir = std::env::temp_dir().join(format!(
         "firebox-bench-test-{}-{}",
         std::process::id(),
@@ -74,5 +94,5 @@ pub fn script(name: &str, body: &str) -> PathBuf {
     let mut perms = std::fs::metadata(&path).expect("stat script").permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&path, perms).expect("chmod script");
-    path
+    Script { dir, path }
 }

@@ -135,11 +135,17 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Removes the private temporary directories of emulators that died without cleaning up
-/// (killed with SIGKILL): `firebox-<pid>-...` directories in the system's temporary directory
-/// that belong to this user and whose emulator's process no longer exists. Blocking; for
-/// start-up.
+/// Removes what emulators that died without cleaning up (killed with SIGKILL, or a test
+/// process that exited with an emulator in a `static`) left in the system's temporary
+/// directory: the `firebox-<pid>-...` directories (environments' private directories, package
+/// stores, probes) that belong to this user and whose emulator's process no longer exists.
+/// Blocking; runs once per process, at the first emulator's start.
 pub fn sweep_stale_temp_dirs() {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(sweep_now);
+}
+
+fn sweep_now() {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;

@@ -266,11 +266,12 @@ mod tests {
     #[test]
     fn a_program_replaced_by_rename_changes_the_fingerprint() {
         let dir = tempdir("program");
+        let cwd = tempdir("program-cwd");
         let program = dir.join("bin/bootstrap");
         write(&program, "v1");
         let config = FunctionConfig::new("f")
             .command([program.display().to_string()])
-            .code_dir(tempdir("program-cwd"));
+            .code_dir(&cwd);
         let paths = CodePaths::of(&config).unwrap();
         assert_eq!(paths.program.as_deref(), Some(program.as_path()));
         let before = paths.fingerprint();
@@ -279,6 +280,7 @@ mod tests {
         std::fs::rename(dir.join("bin/new"), &program).unwrap();
         assert_ne!(paths.fingerprint(), before);
         std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&cwd).unwrap();
     }
 
     #[test]

@@ -409,7 +409,7 @@ fn probe_with(
 /// A new private directory under the temporary directory.
 fn tempfile_dir() -> io::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
-        "firebox-opt-probe-{}-{}",
+        "firebox-{}-probe-{}",
         std::process::id(),
         crate::ids::request_id()
     ));
