@@ -1,4 +1,5 @@
-//! The function's processes: its runtime and its external extensions, spawned into one process
+//! The function's processes: its runtime and its external extensions, spawned (see `spawn`:
+//! `posix_spawn`, or `fork` and `exec` to enter a mount namespace) into one process
 //! group of their own (see `group`) with a clean, explicit environment, their stdout and
 //! stderr merged into one pipe. Extensions start first; the runtime joins the group once they
 //! have registered (Lambda's `Extension init`, then `Runtime init`). The runtime also gets
@@ -10,16 +11,18 @@
 
 mod measure;
 mod mounts;
+mod spawn;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 
 use tokio::net::unix::pipe;
-use tokio::process::{Child, Command};
+
+use spawn::{ChildProcess, MemberCommand};
 
 use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
@@ -204,7 +207,7 @@ const TELEMETRY_LOG_FD: i32 = 3;
 /// The runtime process.
 #[derive(Debug)]
 struct Runtime {
-    child: Child,
+    child: ChildProcess,
     pid: u32,
     /// `/proc/PID/status`, kept open for `VmHWM` (none if it could not be opened).
     status: Option<ReadAgain>,
@@ -215,7 +218,7 @@ struct Runtime {
 struct ExtensionChild {
     /// Its file name (the name it must register with).
     name: String,
-    child: Child,
+    child: ChildProcess,
     pid: u32,
     exited: bool,
 }
@@ -246,13 +249,10 @@ impl Process {
         // that the pipe reports end of file once they are all gone.
         let writer: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
         process.extension_output = Some(output);
+        let env = super::variables::extension_variables(launch);
         for path in &launch.config.extensions {
             let program = path.display().to_string();
-            let mut command = Command::new(path);
-            command
-                .env_clear()
-                .envs(super::variables::extension_variables(launch));
-            let (child, pid) = process.spawn_member(command, program, &writer, launch)?;
+            let (child, pid) = process.spawn_member(&program, &[], &env, None, &writer, launch)?;
             let name = super::super::config::extension_name(path);
             process.extensions.push(ExtensionChild {
                 name,
@@ -305,13 +305,11 @@ impl Process {
     pub fn spawn_runtime(&mut self, launch: &Launch<'_>) -> Result<(), SpawnError> {
         // With Lambda's Node arguments for a `nodejs` runtime.
         let argv = crate::config::runtime_command(launch.config);
-        let program = argv[0].clone();
-        let mut command = Command::new(&program);
-        command
-            .args(&argv[1..])
-            .env_clear()
-            .envs(variables(launch))
-            .env(TELEMETRY_LOG_FD_VARIABLE, TELEMETRY_LOG_FD.to_string());
+        let mut env = variables(launch);
+        env.push((
+            TELEMETRY_LOG_FD_VARIABLE.into(),
+            TELEMETRY_LOG_FD.to_string(),
+        ));
         let writer = self.writer.take().ok_or_else(|| {
             SpawnError::Setup(std::io::Error::other("the runtime was already started"))
         })?;
@@ -319,13 +317,14 @@ impl Process {
         let frames_writer: OwnedFd = frames_writer
             .into_blocking_fd()
             .map_err(SpawnError::Setup)?;
-        let raw = std::os::fd::AsRawFd::as_raw_fd(&frames_writer);
-        // SAFETY: `place_fd` only makes async-signal-safe system calls (`dup2`, `fcntl`) on a
-        // descriptor the child inherited from this process, as a `pre_exec` hook must.
-        unsafe {
-            command.pre_exec(move || place_fd(raw, TELEMETRY_LOG_FD));
-        }
-        let (child, pid) = self.spawn_member(command, program, &writer, launch)?;
+        let (child, pid) = self.spawn_member(
+            &argv[0],
+            &argv[1..],
+            &env,
+            Some((&frames_writer, TELEMETRY_LOG_FD)),
+            &writer,
+            launch,
+        )?;
         // The child has its copy: the pipe reports end of file once it and its children are
         // gone.
         drop(frames_writer);
@@ -342,41 +341,29 @@ impl Process {
     /// output into `writer`, and starts its move into the cgroups.
     fn spawn_member(
         &mut self,
-        mut command: Command,
-        program: String,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        extra_fd: Option<(&OwnedFd, i32)>,
         writer: &OwnedFd,
         launch: &Launch<'_>,
-    ) -> Result<(Child, u32), SpawnError> {
-        let stdout = writer.try_clone().map_err(SpawnError::Setup)?;
-        let stderr = writer.try_clone().map_err(SpawnError::Setup)?;
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr))
-            .process_group(self.guard.pgid)
-            .kill_on_drop(true);
-        if let Some(dir) = &launch.config.code_dir {
-            command.current_dir(dir);
-        }
-        // SAFETY: `default_signals` only calls `signal(2)`, which is async-signal-safe, as a
-        // `pre_exec` hook must.
-        unsafe {
-            command.pre_exec(default_signals);
-        }
-        if let Some(mounts) = &self.mounts {
-            let mounts = mounts.clone();
-            // SAFETY: `enter` only makes system calls on data prepared before the fork, as a
-            // `pre_exec` hook must (see `Mounts::enter`).
-            unsafe {
-                command.pre_exec(move || mounts.enter());
-            }
-        }
+    ) -> Result<(ChildProcess, u32), SpawnError> {
+        let command = MemberCommand {
+            program,
+            args,
+            env,
+            cwd: launch.config.code_dir.as_deref(),
+            output: writer,
+            extra_fd,
+            pgid: self.guard.pgid,
+            mounts: self.mounts.as_ref(),
+        };
         let child = command.spawn().map_err(|e| match &launch.config.code_dir {
             // The `chdir` failed, not the program: say so (std reports either as the
             // program's error). A program named by a path that is not there is what is
             // missing (its directory is the default code directory).
-            Some(dir) if !dir.is_dir() && !missing_program(&program) => SpawnError::Exec {
-                program: program.clone(),
+            Some(dir) if !dir.is_dir() && !missing_program(program) => SpawnError::Exec {
+                program: program.to_owned(),
                 reason: format!(
                     "the code directory {} is gone ({})",
                     dir.display(),
@@ -384,14 +371,11 @@ impl Process {
                 ),
             },
             _ => SpawnError::Exec {
-                program: program.clone(),
+                program: program.to_owned(),
                 reason: exec_reason(&e),
             },
         })?;
-        let pid = child.id().ok_or_else(|| SpawnError::Exec {
-            program,
-            reason: "exited before it could be watched".into(),
-        })?;
+        let pid = child.id();
         if self.guard.pgid == 0 {
             self.guard.pgid = pid as i32;
             launch.registry.add(&self.guard);
@@ -582,44 +566,6 @@ impl Process {
     }
 }
 
-/// In a child between `fork` and `exec`: every signal back to its default action, as Lambda
-/// starts a runtime. An ignored disposition survives `exec`, so a `serve` started from a
-/// script with `&` (its shell ignores SIGINT and SIGQUIT) or under `nohup` (SIGHUP) would
-/// hand that on to every function.
-fn default_signals() -> std::io::Result<()> {
-    for signal in 1..32 {
-        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: `signal(2)` with `SIG_DFL` has no memory-safety preconditions; a number the
-        // system does not have only fails.
-        unsafe { libc::signal(signal, libc::SIG_DFL) };
-    }
-    Ok(())
-}
-
-/// In a child between `fork` and `exec`: makes `target` a copy of `fd` that survives `exec`.
-fn place_fd(fd: i32, target: i32) -> std::io::Result<()> {
-    // SAFETY: `dup2` and `fcntl` have no memory-safety preconditions.
-    let placed = unsafe {
-        if fd == target {
-            // Already there: only the close-on-exec flag is to be cleared.
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags < 0 {
-                -1
-            } else {
-                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC)
-            }
-        } else {
-            libc::dup2(fd, target)
-        }
-    };
-    if placed < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Whether `program` is a path (not a bare name looked up on `PATH`) to nothing.
 fn missing_program(program: &str) -> bool {
     program.contains('/') && !Path::new(program).exists()
@@ -629,6 +575,7 @@ fn exec_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ if e.raw_os_error() == Some(libc::ENOEXEC) => "exec format error".into(),
         _ => e.to_string(),
     }
 }
