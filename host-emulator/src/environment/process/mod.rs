@@ -9,6 +9,7 @@
 //! (a memory cgroup, or a watcher of the process tree's resident memory in `/proc`). The
 //! process is moved into its cgroups after `exec`, off the cold path (see `joining`).
 
+mod child;
 mod measure;
 mod mounts;
 mod spawn;
@@ -22,7 +23,8 @@ use std::sync::Arc;
 
 use tokio::net::unix::pipe;
 
-use spawn::{ChildProcess, MemberCommand};
+use child::ChildProcess;
+use spawn::MemberCommand;
 
 use super::cgroup::{CgroupRoots, EnvCgroup};
 use super::group::{kill_group, GroupGuard};
