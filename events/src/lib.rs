@@ -68,6 +68,12 @@ pub use aws_lambda_events::query_map;
 
 pub mod sample;
 
+/// The event modules under the path `aws_lambda_events` also has them at
+/// (`aws_lambda_events::event::sqs::SqsEvent`), so code that names them that way compiles
+/// unchanged with this crate renamed `aws_lambda_events`. The modules are those of the features
+/// turned on.
+pub use aws_lambda_events::event;
+
 /// Event types for ActiveMQ (feature `activemq`).
 #[cfg(feature = "activemq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "activemq")))]

@@ -52,6 +52,19 @@ pub const OFFICIAL_ECHO: Binary = Binary {
     bin: "official-echo-fn",
 };
 
+/// `fixtures/ported-rs`: an SQS function written for `lambda_runtime` and `aws_lambda_events`,
+/// ported by renaming the dependencies (built alone: no other crate's features help it).
+pub const PORTED_SQS: Binary = Binary {
+    package: "ported-fixture",
+    bin: "ported-sqs-fn",
+};
+
+/// `fixtures/ported-rs`: an HTTP function written for `lambda_http`, ported by one import line.
+pub const PORTED_HTTP: Binary = Binary {
+    package: "ported-fixture",
+    bin: "ported-http-fn",
+};
+
 /// `fixtures/official-rs`: an echo built with the official `lambda_runtime` whose
 /// `spawn_graceful_shutdown_handler` hook prints a line at shutdown.
 pub const OFFICIAL_GRACEFUL: Binary = Binary {

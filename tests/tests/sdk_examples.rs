@@ -1,14 +1,15 @@
 //! The SDK's example functions (`examples/`) as real processes under the emulator: every way an
 //! invocation ends (success, typed error, panic, unmarshal error, timeout, crash, init
 //! failure), cold and warm starts, SQS partial batch failures, the tower example, and the
-//! `Context` the SDK hands a handler.
+//! `Context` the SDK hands a handler; and functions written for the official crates, ported
+//! by renaming their dependencies.
 //!
 //! One emulator serves every test of this file. Tests that count cold starts own a function.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use firebox_emulator::{Emulator, FunctionConfig, InvokeOptions};
-use firebox_tests::bins::{ERRORS, HELLO, INIT_STATE, SQS_BATCH, TOWER};
+use firebox_tests::bins::{ERRORS, HELLO, INIT_STATE, PORTED_HTTP, PORTED_SQS, SQS_BATCH, TOWER};
 use firebox_tests::functions::{binary_function, workspace_function};
 use firebox_tests::logs::{count_starting, line_containing, report};
 use firebox_tests::shared::{SharedEmulator, TestResult};
@@ -31,6 +32,8 @@ fn functions() -> Result<Vec<FunctionConfig>, Error> {
         workspace_function("init-fail", INIT_STATE)?.env("INIT_FAIL", "1"),
         workspace_function("sqs-batch", SQS_BATCH)?,
         workspace_function("tower", TOWER)?,
+        workspace_function("ported-sqs", PORTED_SQS)?,
+        workspace_function("ported-http", PORTED_HTTP)?,
         binary_function("sdk-context", env!("CARGO_BIN_EXE_sdk-context").as_ref()),
     ])
 }
@@ -268,6 +271,37 @@ fn sqs_batch_reports_only_the_failed_records() -> TestResult {
         let all_good = firebox_events::sample::sqs().message("{}").to_json();
         let r = emu.invoke("sqs-batch", all_good.to_string()).await?;
         assert_eq!(r.json()?, json!({"batchItemFailures": []}));
+        Ok(())
+    })
+}
+
+/// Functions written for `lambda_runtime`, `aws_lambda_events` and `lambda_http` (with
+/// `#[tokio::main]` and tokio's `macros` feature only), their dependencies renamed: they build
+/// alone and answer as written.
+#[test]
+fn functions_ported_from_the_official_crates_build_and_run() -> TestResult {
+    EMU.run(|emu| async move {
+        let event = firebox_events::sample::sqs()
+            .message("fine")
+            .message("poison")
+            .to_json();
+        let poisoned = event["Records"][1]["messageId"].clone();
+        let r = emu.invoke("ported-sqs", event.to_string()).await?;
+        assert_eq!(r.function_error, None, "{}", r.text());
+        assert_eq!(
+            r.json()?,
+            json!({"batchItemFailures": [{"itemIdentifier": poisoned}]})
+        );
+
+        let request = firebox_events::sample::apigw_v2()
+            .path("/greet")
+            .query("name", "Ada")
+            .to_json();
+        let r = emu.invoke("ported-http", request.to_string()).await?;
+        assert_eq!(r.function_error, None, "{}", r.text());
+        let response = r.json()?;
+        assert_eq!(response["statusCode"], 200, "{response}");
+        assert_eq!(response["body"], "Hello, Ada!", "{response}");
         Ok(())
     })
 }
