@@ -51,6 +51,9 @@ impl Config {
         if let Some(on) = server.private_tmp {
             account.private_tmp = on;
         }
+        if let Some(on) = server.cpu_by_memory {
+            account.cpu_by_memory = on;
+        }
         let shutdown_grace = match server.shutdown_grace_s {
             Some(s) if !(0.0..=MAX_SHUTDOWN_GRACE_S).contains(&s) => {
                 return Err(ConfigError::Invalid {
@@ -174,6 +177,7 @@ struct RawServer {
     cgroups: Option<bool>,
     layers_at_opt: Option<bool>,
     private_tmp: Option<bool>,
+    cpu_by_memory: Option<bool>,
     /// Seconds, fractions allowed (as `timeout_s`).
     shutdown_grace_s: Option<f64>,
 }

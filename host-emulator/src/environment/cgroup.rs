@@ -1,6 +1,7 @@
 //! cgroup v1 support for environments: a freezer cgroup (freeze and thaw every process of the
-//! environment, wherever it moved in the process tree) and a memory cgroup (the kernel enforces
-//! `memory_mb`; its peak usage is `Max Memory Used`). Used when `/sys/fs/cgroup/freezer` and
+//! environment, wherever it moved in the process tree), a memory cgroup (the kernel enforces
+//! `memory_mb`; its peak usage is `Max Memory Used`) and, with `cpu_by_memory`, a cpu cgroup
+//! (a CFS quota in proportion to `memory_mb`). Used when `/sys/fs/cgroup/freezer` and
 //! `/sys/fs/cgroup/memory` are mounted and writable; otherwise the caller falls back to the
 //! process group (SIGSTOP/SIGCONT) and a `/proc` watcher. Each emulator gets its own parent
 //! directory (`firebox-<pid>-<n>`) under its own cgroup, removed when it stops.
@@ -11,12 +12,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 const FREEZER_MOUNT: &str = "/sys/fs/cgroup/freezer";
 const MEMORY_MOUNT: &str = "/sys/fs/cgroup/memory";
+const CPU_MOUNT: &str = "/sys/fs/cgroup/cpu";
+
+/// The CFS period of an environment's cpu cgroup, in microseconds (the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
+/// The memory that buys one vCPU on Lambda, in MB.
+const MB_PER_VCPU: u64 = 1769;
+/// The smallest CFS quota the kernel accepts, in microseconds.
+const MIN_CPU_QUOTA_US: u64 = 1000;
+
+/// The CFS quota (per [`CPU_PERIOD_US`]) of an environment of `memory_mb`: Lambda's CPU share
+/// for that memory, one vCPU per 1,769 MB.
+pub fn cpu_quota_us(memory_mb: u32) -> u64 {
+    (u64::from(memory_mb) * CPU_PERIOD_US / MB_PER_VCPU).max(MIN_CPU_QUOTA_US)
+}
 
 /// The emulator's parent cgroups, removed (when empty) on drop.
 #[derive(Debug)]
 pub struct CgroupRoots {
     freezer: PathBuf,
     memory: PathBuf,
+    /// With `cpu_by_memory` (see [`CgroupRoots::add_cpu`]).
+    cpu: Option<PathBuf>,
 }
 
 impl CgroupRoots {
@@ -58,7 +75,45 @@ impl CgroupRoots {
         }
         let memory = made.pop().unwrap_or_default();
         let freezer = made.pop().unwrap_or_default();
-        Ok(Self { freezer, memory })
+        Ok(Self {
+            freezer,
+            memory,
+            cpu: None,
+        })
+    }
+
+    /// Adds the parent cpu cgroup, under which each environment gets a CFS quota, or says
+    /// why it cannot.
+    pub fn add_cpu(&mut self) -> Result<(), String> {
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let own_path = own
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == "cpu")
+                    .then(|| path.trim_start_matches('/').to_owned())
+            })
+            .ok_or("no cgroup v1 `cpu` controller")?;
+        let parent = Path::new(CPU_MOUNT).join(own_path);
+        if !parent.join("cpu.cfs_quota_us").exists() {
+            return Err(format!("no CFS quota in {}", parent.display()));
+        }
+        sweep_stale(&parent);
+        let leaf = self.freezer.file_name().unwrap_or_default();
+        let dir = parent.join(leaf);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        self.cpu = Some(dir);
+        Ok(())
+    }
+
+    /// Whether environments get a cpu cgroup.
+    pub fn has_cpu(&self) -> bool {
+        self.cpu.is_some()
     }
 }
 
@@ -102,7 +157,10 @@ impl Drop for CgroupRoots {
     fn drop(&mut self) {
         for _ in 0..20 {
             let mut left = false;
-            for root in [&self.freezer, &self.memory] {
+            for root in [Some(&self.freezer), Some(&self.memory), self.cpu.as_ref()]
+                .into_iter()
+                .flatten()
+            {
                 let Ok(entries) = std::fs::read_dir(root) else {
                     continue;
                 };
@@ -116,54 +174,86 @@ impl Drop for CgroupRoots {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        cleanup(&[self.freezer.clone(), self.memory.clone()]);
+        let mut roots = vec![self.freezer.clone(), self.memory.clone()];
+        roots.extend(self.cpu.clone());
+        cleanup(&roots);
     }
 }
 
-/// One environment's freezer and memory cgroups.
+/// One environment's freezer and memory cgroups, and its cpu cgroup with `cpu_by_memory`.
 #[derive(Debug)]
 pub struct EnvCgroup {
     freezer: PathBuf,
     memory: PathBuf,
+    cpu: Option<PathBuf>,
     limit_bytes: u64,
 }
 
 impl EnvCgroup {
-    /// Creates the cgroups of a new environment with a memory limit.
-    pub fn create(roots: &CgroupRoots, limit_bytes: u64) -> io::Result<Self> {
+    /// Creates the cgroups of a new environment of `memory_mb`: its memory limit, and its
+    /// CPU share where the roots have a cpu cgroup.
+    pub fn create(roots: &CgroupRoots, memory_mb: u32) -> io::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = format!("env-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
         let freezer = roots.freezer.join(&name);
         let memory = roots.memory.join(&name);
+        let cpu = roots.cpu.as_ref().map(|root| root.join(&name));
         std::fs::create_dir(&freezer)?;
         if let Err(e) = std::fs::create_dir(&memory) {
             let _ = std::fs::remove_dir(&freezer);
             return Err(e);
         }
+        if let Some(dir) = &cpu {
+            if let Err(e) = std::fs::create_dir(dir) {
+                let _ = std::fs::remove_dir(&freezer);
+                let _ = std::fs::remove_dir(&memory);
+                return Err(e);
+            }
+        }
         let cg = Self {
             freezer,
             memory,
-            limit_bytes,
+            cpu,
+            limit_bytes: u64::from(memory_mb) * 1024 * 1024,
         };
-        std::fs::write(
-            cg.memory.join("memory.limit_in_bytes"),
-            limit_bytes.to_string(),
-        )?;
-        // Without swap accounting this file is absent; the plain limit is enough then.
-        let _ = std::fs::write(
-            cg.memory.join("memory.memsw.limit_in_bytes"),
-            limit_bytes.to_string(),
-        );
+        if let Err(e) = cg.set_limits(memory_mb) {
+            // Still empty: nothing is left behind.
+            for dir in [Some(&cg.freezer), Some(&cg.memory), cg.cpu.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
         Ok(cg)
     }
 
-    /// What a blocking thread needs to move the environment's processes into both cgroups.
+    /// The memory limit, and the CPU share when there is a cpu cgroup.
+    fn set_limits(&self, memory_mb: u32) -> io::Result<()> {
+        if let Some(dir) = &self.cpu {
+            std::fs::write(dir.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string())?;
+            std::fs::write(
+                dir.join("cpu.cfs_quota_us"),
+                cpu_quota_us(memory_mb).to_string(),
+            )?;
+        }
+        let limit = self.limit_bytes.to_string();
+        std::fs::write(self.memory.join("memory.limit_in_bytes"), &limit)?;
+        // Without swap accounting this file is absent; the plain limit is enough then.
+        let _ = std::fs::write(self.memory.join("memory.memsw.limit_in_bytes"), &limit);
+        Ok(())
+    }
+
+    /// What a blocking thread needs to move the environment's processes into its cgroups.
     pub fn mover(&self) -> Mover {
+        let mut procs = vec![
+            self.freezer.join("cgroup.procs"),
+            self.memory.join("cgroup.procs"),
+        ];
+        procs.extend(self.cpu.as_ref().map(|dir| dir.join("cgroup.procs")));
         Mover {
-            procs: [
-                self.freezer.join("cgroup.procs"),
-                self.memory.join("cgroup.procs"),
-            ],
+            procs,
             limit_path: self.memory.join("memory.limit_in_bytes"),
             limit_bytes: self.limit_bytes,
         }
@@ -211,7 +301,8 @@ impl EnvCgroup {
         for _ in 0..50 {
             let f = remove_if_present(&self.freezer);
             let m = remove_if_present(&self.memory);
-            if f && m {
+            let c = self.cpu.as_deref().is_none_or(remove_if_present);
+            if f && m && c {
                 return;
             }
             kill_dir(&self.freezer);
@@ -227,7 +318,7 @@ impl EnvCgroup {
 /// would otherwise sit on the cold start.
 #[derive(Debug, Clone)]
 pub struct Mover {
-    procs: [PathBuf; 2],
+    procs: Vec<PathBuf>,
     limit_path: PathBuf,
     limit_bytes: u64,
 }
@@ -391,12 +482,56 @@ mod tests {
     }
 
     #[test]
+    fn the_cpu_quota_is_lambdas_share_for_the_memory() {
+        assert_eq!(cpu_quota_us(1769), 100_000, "one vCPU");
+        assert_eq!(cpu_quota_us(128), 7_235);
+        assert_eq!(cpu_quota_us(3538), 200_000);
+        assert_eq!(cpu_quota_us(10_240), 578_858);
+        assert_eq!(cpu_quota_us(1), MIN_CPU_QUOTA_US, "the kernel's minimum");
+    }
+
+    #[test]
+    fn with_a_cpu_root_an_environment_gets_its_quota_and_its_processes_move_there() {
+        let Some(mut roots) = roots_where_available() else {
+            return;
+        };
+        if let Err(e) = roots.add_cpu() {
+            assert!(
+                std::env::var_os("FIREBOX_REQUIRE_CGROUPS").is_none(),
+                "FIREBOX_REQUIRE_CGROUPS is set, but: {e}"
+            );
+            eprintln!("no writable cgroup v1 cpu controller here ({e}); not tested here");
+            return;
+        }
+        let cg = EnvCgroup::create(&roots, 256).expect("environment cgroups");
+        let cpu = cg.cpu.clone().expect("a cpu cgroup");
+        assert_eq!(
+            read_u64(&cpu.join("cpu.cfs_quota_us")),
+            Some(cpu_quota_us(256))
+        );
+        assert_eq!(
+            read_u64(&cpu.join("cpu.cfs_period_us")),
+            Some(CPU_PERIOD_US)
+        );
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
+        cg.mover().move_tree(child.id()).expect("moved");
+        assert_eq!(procs_of(&cpu), [child.id()]);
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(cg);
+        drop(roots);
+    }
+
+    #[test]
     fn a_process_and_the_child_it_forked_before_the_move_are_moved() {
         let Some(roots) = roots_where_available() else {
             return;
         };
         let limit = 64 * 1024 * 1024;
-        let cg = EnvCgroup::create(&roots, limit).expect("environment cgroups");
+        let cg = EnvCgroup::create(&roots, 64).expect("environment cgroups");
         let mut child = std::process::Command::new("sh")
             .args(["-c", "sleep 30 & wait"])
             .spawn()

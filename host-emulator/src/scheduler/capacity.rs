@@ -373,6 +373,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let r = FunctionConfig::new("r").reserved_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
@@ -395,6 +396,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -427,6 +429,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(2);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
@@ -448,6 +451,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -501,6 +505,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
         let account = Arc::new(Account::new(&config, &fs));
@@ -551,6 +556,7 @@ mod tests {
             cgroups: false,
             layers_at_opt: false,
             private_tmp: false,
+            cpu_by_memory: false,
         };
         let f = FunctionConfig::new("p").provisioned_concurrency(3);
         let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));

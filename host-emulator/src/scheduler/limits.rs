@@ -32,6 +32,10 @@ pub struct AccountConfig {
     /// `/tmp` in mount namespaces of its processes), when the machine allows it
     /// (`private_tmp`, default false).
     pub private_tmp: bool,
+    /// Whether each environment gets CPU in proportion to its memory, as on Lambda (one vCPU
+    /// at 1,769 MB), through a cgroup v1 `cpu` controller when the machine has one
+    /// (`cpu_by_memory`, default false: every function may use all the machine's CPUs).
+    pub cpu_by_memory: bool,
 }
 
 impl Default for AccountConfig {
@@ -42,6 +46,7 @@ impl Default for AccountConfig {
             cgroups: true,
             layers_at_opt: true,
             private_tmp: false,
+            cpu_by_memory: false,
         }
     }
 }
@@ -218,7 +223,7 @@ mod tests {
     fn the_minimum_and_the_account_are_configurable() {
         let config = parse(
             "[server]\naccount_concurrency = 10\nunreserved_minimum = 0\ncgroups = false\n\
-             layers_at_opt = false\nprivate_tmp = true\n[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
+             layers_at_opt = false\nprivate_tmp = true\ncpu_by_memory = true\n[functions.a]\ncommand = [\"/bin/true\"]\nreserved_concurrency = 10\n",
         )
         .unwrap();
         assert_eq!(config.account.concurrency, 10);
@@ -227,6 +232,8 @@ mod tests {
         assert!(super::AccountConfig::default().layers_at_opt);
         assert!(config.account.private_tmp);
         assert!(!super::AccountConfig::default().private_tmp);
+        assert!(config.account.cpu_by_memory);
+        assert!(!super::AccountConfig::default().cpu_by_memory);
         assert_eq!(config.functions[0].reserved_concurrency, Some(10));
         let err =
             parse("[server]\naccount_concurrency = 10\n[functions.a]\ncommand = [\"/bin/true\"]\n")

@@ -44,6 +44,8 @@ pub struct Isolation {
     opt: Option<MountSupport>,
     /// Whether each environment gets a private `/tmp` (none: not asked for).
     tmp: Option<MountSupport>,
+    /// Why CPU by memory was asked for and cannot be given, if so.
+    cpu_why_not: Option<String>,
 }
 
 impl Isolation {
@@ -54,23 +56,39 @@ impl Isolation {
     pub fn detect(account: &crate::scheduler::limits::AccountConfig) -> Self {
         let opt = Some(MountSupport::detect(account.layers_at_opt));
         let tmp = account.private_tmp.then(MountSupport::detect_tmp);
-        let (cgroups, why_not) = if !account.cgroups {
+        let (mut cgroups, why_not) = if !account.cgroups {
             (
                 None,
                 "cgroups turned off ([server] cgroups = false)".to_owned(),
             )
         } else {
             match CgroupRoots::create() {
-                Ok(roots) => (Some(Arc::new(roots)), String::new()),
+                Ok(roots) => (Some(roots), String::new()),
                 Err(why_not) => (None, why_not),
             }
         };
+        let cpu_why_not = match (&mut cgroups, account.cpu_by_memory) {
+            (_, false) => None,
+            (Some(roots), true) => roots.add_cpu().err(),
+            (None, true) => Some(format!("it needs cgroups: {why_not}")),
+        };
         Self {
-            cgroups,
+            cgroups: cgroups.map(Arc::new),
             why_not,
             opt,
             tmp,
+            cpu_why_not,
         }
+    }
+
+    /// Whether environments get CPU in proportion to their memory.
+    pub fn cpu_by_memory(&self) -> bool {
+        self.cgroups.as_ref().is_some_and(|roots| roots.has_cpu())
+    }
+
+    /// Why the CPU by memory asked for cannot be given, if it cannot.
+    pub fn cpu_by_memory_unavailable(&self) -> Option<&str> {
+        self.cpu_why_not.as_deref()
     }
 
     /// How layers are mounted at `/opt`, when they are.
@@ -99,6 +117,11 @@ impl Isolation {
                 self.why_not
             )
         };
+        if self.cpu_by_memory() {
+            line.push_str(
+                "; CPU: in proportion to memory (cgroup v1 cpu quota, one vCPU per 1,769 MB)",
+            );
+        }
         if let Some(opt) = &self.opt {
             line.push_str("; ");
             line.push_str(&opt.describe());
@@ -272,10 +295,9 @@ impl Process {
         let (writer, output) = pipe::pipe().map_err(SpawnError::Setup)?;
         let writer: OwnedFd = writer.into_blocking_fd().map_err(SpawnError::Setup)?;
         let cgroup = match &launch.isolation.cgroups {
-            Some(roots) => Some(
-                EnvCgroup::create(roots, u64::from(config.memory_mb) * 1024 * 1024)
-                    .map_err(SpawnError::Setup)?,
-            ),
+            Some(roots) => {
+                Some(EnvCgroup::create(roots, config.memory_mb).map_err(SpawnError::Setup)?)
+            }
             None => None,
         };
         let cgroup_files = measure::CgroupFiles::open(cgroup.as_ref());
