@@ -125,6 +125,28 @@ async fn host_and_path_routes_build_the_2_0_event() {
     assert!(event.get("queryStringParameters").is_none());
     assert!(event.get("body").is_none());
     assert_ne!(event["requestContext"]["requestId"], first_id.as_str());
+
+    // A form (what `curl -d` and an HTML form send) and a body without a content type come
+    // base64-encoded, as a function URL sends them; JSON and text as they are.
+    for (content_type, base64) in [
+        (Some("application/x-www-form-urlencoded"), true),
+        (None, true),
+        (Some("text/plain; charset=utf-8"), false),
+        (Some("application/json"), false),
+    ] {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|ct| ("content-type", ct))
+            .into_iter()
+            .collect();
+        let r = open(e, "POST", "/lambda-url/web/form", &headers, "a=1&b=two").await;
+        let event = echoed(&r.bytes().await);
+        assert_eq!(
+            event["isBase64Encoded"], base64,
+            "{content_type:?}: {event}"
+        );
+        let body = if base64 { "YT0xJmI9dHdv" } else { "a=1&b=two" };
+        assert_eq!(event["body"], body, "{content_type:?}");
+    }
 }
 
 #[tokio::test]

@@ -161,22 +161,22 @@ pub(crate) fn build(p: &RequestParts<'_>) -> Value {
     event
 }
 
-/// The body as text when its content type is textual (or absent) and it is UTF-8.
+/// The body as text when its content type is textual and it is UTF-8. A body without a
+/// content type is sent as base64, as a function URL does.
 fn text_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<&'a str> {
-    let textual = match headers
+    let textual = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    {
-        None => true,
-        Some(ct) => is_text_type(ct),
-    };
+        .is_some_and(is_text_type);
     if !textual || headers.contains_key(http::header::CONTENT_ENCODING) {
         return None;
     }
     std::str::from_utf8(body).ok()
 }
 
-/// Whether a content type is text (sent as-is rather than base64).
+/// Whether a content type is text (sent as-is rather than base64). A form
+/// (`application/x-www-form-urlencoded`, what `curl -d` and an HTML form send) is not: a
+/// function URL sends it base64-encoded.
 pub(crate) fn is_text_type(content_type: &str) -> bool {
     let essence = content_type
         .split(';')
@@ -191,10 +191,7 @@ pub(crate) fn is_text_type(content_type: &str) -> bool {
         || essence.ends_with("+xml")
         || matches!(
             essence.as_str(),
-            "application/javascript"
-                | "application/x-www-form-urlencoded"
-                | "application/graphql"
-                | "application/yaml"
+            "application/javascript" | "application/graphql" | "application/yaml"
         )
 }
 
@@ -308,5 +305,6 @@ mod tests {
         assert!(is_text_type("application/vnd.api+json"));
         assert!(!is_text_type("image/png"));
         assert!(!is_text_type("application/octet-stream"));
+        assert!(!is_text_type("application/x-www-form-urlencoded"));
     }
 }
