@@ -433,3 +433,82 @@ async fn frozen_only_when_every_slot_is_idle() {
     wait_frozen_gauge(&emu, "fz", "1").await;
     let _ = std::fs::remove_file(record);
 }
+
+/// A runtime that polls `/next` from more threads than it has slots (as AWS's Node client
+/// does under Managed Instances): each thread records when it holds an invocation, and prints
+/// any `/next` that is not answered with an event.
+const OVER_POLLING: &str = r#"
+import http.client, os, sys, threading, time
+api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+base = "/2018-06-01/runtime/invocation/"
+record = sys.argv[1]
+
+def log(what):
+    fd = os.open(f"{record}-{os.getpid()}", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{what} {time.time():.6f}\n".encode())
+    os.close(fd)
+
+def worker():
+    conn = http.client.HTTPConnection(api)
+    while True:
+        conn.request("GET", base + "next")
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            print("next answered", r.status, body.decode(), flush=True)
+            time.sleep(0.1)
+            continue
+        rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+        log("start")
+        time.sleep(0.2)
+        log("end")
+        conn.request("POST", base + rid + "/response", body="{}")
+        conn.getresponse().read()
+
+for _ in range(5):
+    threading.Thread(target=worker, daemon=True).start()
+threading.Event().wait()
+"#;
+
+/// Under multi-concurrency, `/next` calls beyond the slots wait for a slot instead of being
+/// refused, and the environment still holds at most its slots' invocations at once.
+#[tokio::test]
+async fn more_next_calls_than_slots_wait_for_a_slot() {
+    let record = temp_file("over-polling");
+    let emu = Emulator::builder()
+        .function(
+            FunctionConfig::new("over")
+                .command([PYTHON, "-u", "-c", OVER_POLLING, record.to_str().unwrap()])
+                .timeout(Duration::from_secs(30))
+                .max_concurrency(2),
+        )
+        .start()
+        .await
+        .unwrap();
+    let answers = parallel(&emu, "over", 6, "{}").await;
+    for r in &answers {
+        let text = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 200, "{text}");
+        assert!(r.headers.get("x-amz-function-error").is_none(), "{text}");
+    }
+    // One record per environment (process): each held at most its 2 slots at once.
+    let prefix = format!("{}-", record.file_name().unwrap().to_string_lossy());
+    let mut starts = 0;
+    for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let (overlap, n) = max_overlap(&entry.path());
+            assert!(
+                overlap <= 2,
+                "at most 2 at once in one environment: {overlap}"
+            );
+            starts += n;
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    assert_eq!(starts, 6);
+    let refused: Vec<String> = common::texts(&emu, "over")
+        .into_iter()
+        .filter(|t| t.starts_with("next answered"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}

@@ -14,6 +14,11 @@ use crate::invocation::{error_document, error_type_of, Answer};
 use crate::logs::system::{InitOutcome, PlatformLine, ResponseSent};
 use crate::scheduler::PoolMessage;
 
+/// The most `/next` calls (in flight or waiting) an environment holds under
+/// multi-concurrency, whatever its slots: a runtime may poll from more threads than it has
+/// slots, but not without bound.
+pub(super) const MAX_WAITING_NEXT: usize = 1024;
+
 impl Environment {
     pub(super) async fn on_request(
         &mut self,
@@ -73,8 +78,12 @@ impl Environment {
         Ok(())
     }
 
-    /// `/next`: parks the call until an event is there (ending Init on the first call);
-    /// refused when every slot is already in flight or waiting.
+    /// `/next`: parks the call until an event is there (ending Init on the first call).
+    /// Without multi-concurrency it is refused while an invocation is in flight or another
+    /// call waits. Under multi-concurrency more calls than slots may wait (AWS's Node client
+    /// polls from more worker threads than it has slots): the scheduler never hands the
+    /// environment more invocations than slots, so the extra calls wait for a slot to free;
+    /// beyond [`MAX_WAITING_NEXT`] they are refused.
     ///
     /// An invocation whose response is streaming does not hold its slot against `/next`: a
     /// runtime may end its stream and call `/next` at once, without waiting for the answer to
@@ -91,14 +100,18 @@ impl Environment {
             .iter()
             .filter(|a| a.streaming_since.is_none());
         let open = answering.count() + self.held.parked.len();
-        if open >= self.slots as usize {
+        let limit = match self.shared.config.max_concurrency {
+            Some(_) => MAX_WAITING_NEXT.max(self.slots as usize),
+            None => self.slots as usize,
+        };
+        if open >= limit {
             let message = match self.held.active.first() {
                 Some(active) if self.slots == 1 => format!(
                     "invocation {} is in progress: post its response or error before calling next",
                     active.invocation.request_id
                 ),
                 _ if self.shared.config.max_concurrency.is_some() => format!(
-                    "{open} invocations are in progress or waiting, the most AWS_LAMBDA_MAX_CONCURRENCY={} allows",
+                    "{open} calls to next are in progress or waiting, the most the emulator holds (AWS_LAMBDA_MAX_CONCURRENCY={})",
                     self.slots
                 ),
                 _ => "a call to next is already waiting: a runtime without AWS_LAMBDA_MAX_CONCURRENCY handles one invocation at a time".to_owned(),
