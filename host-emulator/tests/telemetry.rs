@@ -499,6 +499,54 @@ async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
 }
 
 #[tokio::test]
+async fn records_a_destination_refused_are_announced_with_its_status() {
+    let dir = TempDir::new("tele-refused");
+    let out = dir.path("records.jsonl");
+    let refuse = dir.path("refuse");
+    let refused = dir.path("records.jsonl.refused");
+    let f = subscribed(&dir, "", "telemetry", "telemetry", &out)
+        .env("EXT_TELEMETRY_REFUSE", refuse.display().to_string())
+        .env("EXT_TELEMETRY_TYPES", "platform,function");
+    let emu = start(vec![f]).await;
+    let (first, _) = ok(&emu, "{}").await;
+    wait_records(&out, "the first report", |r| {
+        has(r, "platform.report", &first)
+    })
+    .await;
+    // The destination answers 500 to what comes next: those records are lost, and said to be.
+    std::fs::write(&refuse, "").unwrap();
+    ok(&emu, r#"{"print": 3}"#).await;
+    for _ in 0..6000 {
+        if refused.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(refused.exists(), "no batch was refused");
+    std::fs::remove_file(&refuse).unwrap();
+    let (third, _) = ok(&emu, "{}").await;
+    let got = wait_records(&out, "the third report", |r| {
+        has(r, "platform.report", &third)
+    })
+    .await;
+    let announcement = &got[index(&got, "platform.logsDropped", |r| {
+        r["type"] == "platform.logsDropped"
+    })]["record"];
+    let reason = announcement["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("answered HTTP 500"), "{announcement}");
+    let lost: u64 = std::fs::read_to_string(&refused)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("refused ")?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(
+        announcement["droppedRecords"].as_u64(),
+        Some(lost),
+        "{announcement}"
+    );
+}
+
+#[tokio::test]
 async fn a_slow_subscriber_still_gets_its_shutdown_event_in_time_to_act_on_it() {
     let dir = TempDir::new("tele-slow-shutdown");
     let out = dir.path("records.jsonl");

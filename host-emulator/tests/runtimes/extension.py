@@ -27,7 +27,9 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 The buffering timeout is EXT_TELEMETRY_TIMEOUT_MS (default 25); the types are
                 EXT_TELEMETRY_TYPES (comma-separated; default platform,function,extension).
                 While the file EXT_TELEMETRY_HOLD exists (when set), a batch is held: it is
-                neither read nor answered (at most 60 s)
+                neither read nor answered (at most 60 s). While the file EXT_TELEMETRY_REFUSE
+                exists (when set), a batch is answered 500 and not kept (a line `refused N`, N
+                records, is appended to EXT_TELEMETRY_OUT.refused)
   telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
                 TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
                 the lines read from the Nth connection are appended, as received, to the file
@@ -114,6 +116,7 @@ def subscribe(ext_id):
     out = os.environ["EXT_TELEMETRY_OUT"]
 
     hold = os.environ.get("EXT_TELEMETRY_HOLD")
+    refuse = os.environ.get("EXT_TELEMETRY_REFUSE")
 
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
@@ -121,6 +124,12 @@ def subscribe(ext_id):
             while hold and os.path.exists(hold) and time.monotonic() < deadline:
                 time.sleep(0.01)
             batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if refuse and os.path.exists(refuse):
+                with open(out + ".refused", "a") as f:
+                    f.write(f"refused {len(batch)}\n")
+                self.send_response(500)
+                self.end_headers()
+                return
             with open(out, "a") as f:
                 for record in batch:
                     f.write(json.dumps(record) + "\n")

@@ -25,9 +25,18 @@ const RETRY_PAUSES: [Duration; 5] = [
     Duration::from_millis(500),
 ];
 
-/// The `reason` of a `platform.logsDropped` record for batches the destination did not take.
-pub(super) const UNDELIVERED_REASON: &str =
+/// The `reason` of a `platform.logsDropped` record for batches that could not be sent.
+pub(super) const UNREACHABLE_REASON: &str =
     "The destination could not be reached: these records were not delivered.";
+
+/// The `reason` of a `platform.logsDropped` record for batches the destination answered with
+/// an error status.
+fn refused_reason(status: http::StatusCode) -> String {
+    format!(
+        "The destination answered HTTP {} to the batches that held these records: they were not delivered.",
+        status.as_u16()
+    )
+}
 
 /// The `reason` of a `platform.logsDropped` record for records the subscriber's full buffer
 /// could not hold.
@@ -131,8 +140,10 @@ impl Dropped {
 /// A destination and the count of what it missed.
 pub(super) struct Sender {
     destination: Destination,
-    /// Records of batches the destination did not take.
-    undelivered: Dropped,
+    /// Records of batches that could not be sent.
+    unreachable: Dropped,
+    /// Records of batches the destination refused, and the last status it refused with.
+    refused: (Dropped, Option<http::StatusCode>),
     /// Records the subscriber's full buffer could not hold.
     overflowed: Dropped,
     /// Whether the subscriber takes `platform` records (and so `platform.logsDropped`).
@@ -144,7 +155,8 @@ impl Sender {
     pub fn new(to: &TelemetrySubscription) -> Self {
         Sender {
             destination: Destination::new(to),
-            undelivered: Dropped::default(),
+            unreachable: Dropped::default(),
+            refused: (Dropped::default(), None),
             overflowed: Dropped::default(),
             announce_drops: to.types.platform && to.api.sends("platform.logsDropped"),
         }
@@ -165,9 +177,11 @@ impl Sender {
             bytes: records.iter().map(String::len).sum(),
         };
         if self.announce_drops {
+            let refused = self.refused.1.map(refused_reason).unwrap_or_default();
             let announced = [
                 (self.overflowed, OVERFLOW_REASON),
-                (self.undelivered, UNDELIVERED_REASON),
+                (self.unreachable, UNREACHABLE_REASON),
+                (self.refused.0, refused.as_str()),
             ];
             for (dropped, reason) in announced.into_iter().filter(|(d, _)| d.records > 0) {
                 records.insert(0, logs_dropped(dropped, reason).to_string());
@@ -178,14 +192,21 @@ impl Sender {
         loop {
             match self.destination.send(body.clone()).await {
                 Ok(()) => {
-                    self.undelivered = Dropped::default();
+                    self.unreachable = Dropped::default();
+                    self.refused = (Dropped::default(), None);
                     self.overflowed = Dropped::default();
                     return;
                 }
                 Err(e) => match pauses.next().filter(|_| e.worth_retrying()) {
                     Some(pause) => tokio::time::sleep(*pause).await,
                     None => {
-                        self.undelivered.merge(own);
+                        match e {
+                            DeliveryError::Refused(status) => {
+                                self.refused.0.merge(own);
+                                self.refused.1 = Some(status);
+                            }
+                            _ => self.unreachable.merge(own),
+                        }
                         tracing::debug!(error = %e, dropped = own.records, "telemetry batch not delivered");
                         return;
                     }
