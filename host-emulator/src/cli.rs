@@ -232,13 +232,6 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3001)))
     });
     let names: Vec<String> = config.functions.iter().map(describe_function).collect();
-    for problem in config
-        .functions
-        .iter()
-        .filter_map(|f| f.entrypoint_problem())
-    {
-        tracing::warn!("{problem}");
-    }
     let emulator = match Emulator::from_config(config, Some(listen)).await {
         Ok(e) => e,
         Err(e) => {

@@ -251,6 +251,14 @@ impl EmulatorBuilder {
             layers::declared(&mut functions, &default_region, &default_account).await?;
         // What emulators that died without cleaning up left behind.
         crate::environment::process::sweep_stale_temp_dirs();
+        // Deployed as on Lambda, but better seen at once.
+        for problem in functions.iter().flat_map(|f| {
+            f.entrypoint_problem()
+                .into_iter()
+                .chain(f.node_client_notice())
+        }) {
+            tracing::warn!("{problem}");
+        }
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -322,7 +330,12 @@ impl EmulatorBuilder {
 }
 
 /// A running emulator. Dropping it kills every function process at once, even when a test
-/// panics; call [`Emulator::shutdown`] to wait for a clean stop.
+/// panics; call [`Emulator::shutdown`] to wait for a clean stop. It runs on the tokio runtime
+/// that started it (a `#[tokio::test]`'s ends with the test).
+///
+/// In an integration test of the package that has the function's binary, name it with
+/// `env!("CARGO_BIN_EXE_hello")`; a relative path is taken from the test process's working
+/// directory (the package's, under `cargo test`).
 ///
 /// ```no_run
 /// use std::time::Duration;

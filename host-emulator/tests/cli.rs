@@ -382,6 +382,31 @@ fn serve_warns_about_programs_that_cannot_start() {
     }
 }
 
+/// A `nodejs20.x` function run by the `aws-lambda-ric` 4.x of the fixtures (which applies
+/// `nodejs24.x`'s handler rules) is named at start-up; a `nodejs24.x` one is not.
+#[test]
+fn serve_warns_about_a_node_client_of_newer_rules_than_the_runtime() {
+    let dir = TempDir::new("node-client");
+    let fixtures = common::node_fixtures();
+    let config = format!(
+        "[runtimes]\nnodejs = [\"{}\"]\n\n\
+         [functions.old]\nruntime = \"nodejs20.x\"\nhandler = \"index.handler\"\ncode_dir = \"{fx}\"\n\n\
+         [functions.new]\nruntime = \"nodejs24.x\"\nhandler = \"index.handler\"\ncode_dir = \"{fx}\"\n",
+        fixtures.join("node_modules/.bin/aws-lambda-ric").display(),
+        fx = fixtures.display()
+    );
+    let mut server = Serve::start(&dir, &config);
+    let _ = server.stop();
+    let stderr = server.stderr_log();
+    assert!(
+        stderr.contains(
+            "function `old`: it names nodejs20.x, but its runtime client aws-lambda-ric 4."
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("function `new`"), "{stderr}");
+}
+
 /// A one-request HTTP server: answers `status` with `body`, and hands back the request it got
 /// (head and body).
 fn answer_once(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<Vec<u8>>) {

@@ -7,6 +7,7 @@ mod file;
 mod function;
 pub(crate) mod layers;
 pub mod logging;
+mod node_client;
 mod raw_function;
 mod runtimes;
 mod urls;

@@ -41,7 +41,10 @@ impl InvocationReport {
         }
     }
 
-    /// Whether this invocation ran Init (a cold start).
+    /// Whether this invocation was a cold start: its `REPORT` has an `Init Duration` (the
+    /// first invocation of a new environment). An Init that runs again inside the next
+    /// invoke after a crash or a timeout is part of that invocation's `Duration`, as on
+    /// Lambda, and does not count.
     pub fn is_cold(&self) -> bool {
         self.init_duration.is_some()
     }
