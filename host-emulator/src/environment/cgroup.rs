@@ -21,7 +21,7 @@ const MB_PER_VCPU: u64 = 1769;
 /// The smallest CFS quota the kernel accepts, in microseconds.
 const MIN_CPU_QUOTA_US: u64 = 1000;
 
-/// The CFS quota (per [`CPU_PERIOD_US`]) of an environment of `memory_mb`: Lambda's CPU share
+/// The CFS quota (per `CPU_PERIOD_US`) of an environment of `memory_mb`: Lambda's CPU share
 /// for that memory, one vCPU per 1,769 MB.
 pub fn cpu_quota_us(memory_mb: u32) -> u64 {
     (u64::from(memory_mb) * CPU_PERIOD_US / MB_PER_VCPU).max(MIN_CPU_QUOTA_US)
