@@ -20,6 +20,7 @@ pub mod aliases;
 pub mod api;
 mod arn;
 mod asynchronous;
+mod cargo_bin;
 pub mod cli;
 pub mod client;
 pub mod code_size;
@@ -67,6 +68,7 @@ pub mod url;
 mod versions;
 
 pub use aliases::{Alias, AliasError, AliasUpdate};
+pub use cargo_bin::{cargo_bin, CargoBinError};
 pub use client::{
     Chunk, ClientError, InvocationType, InvokeOptions, InvokeResponse, InvokeStream,
     StreamComplete, Streamed,

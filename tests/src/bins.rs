@@ -1,12 +1,9 @@
 //! Workspace binaries the tests start (the SDK examples, the official-runtime fixture): found in
 //! the target directory of the running test and built there with `cargo build` the first time a
-//! test process asks for them, so they are never stale.
+//! test process asks for them, so they are never stale (`firebox_emulator::cargo_bin`, whose
+//! own tests cover the build and its errors).
 
-use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::path::PathBuf;
 
 use crate::Error;
 
@@ -84,132 +81,8 @@ pub const OFFICIAL_EXTENSION: Binary = Binary {
     bin: "official-extension",
 };
 
-/// The cargo profile directory of the running test (`<target>/debug` for `cargo test`), derived
-/// from the test executable's own path, `<target>/<profile>/deps/<test>-<hash>`.
-pub fn profile_dir() -> Result<PathBuf, Error> {
-    let exe = std::env::current_exe().map_err(|e| Error::TargetDir {
-        exe: PathBuf::new(),
-        why: e.to_string(),
-    })?;
-    let deps = exe.parent().ok_or_else(|| Error::TargetDir {
-        exe: exe.clone(),
-        why: "it has no parent directory".into(),
-    })?;
-    if deps.file_name() != Some(OsStr::new("deps")) {
-        return Err(Error::TargetDir {
-            exe,
-            why: "it is not inside a `deps` directory".into(),
-        });
-    }
-    let profile = deps.parent().ok_or_else(|| Error::TargetDir {
-        exe: exe.clone(),
-        why: "`deps` has no parent directory".into(),
-    })?;
-    Ok(profile.to_path_buf())
-}
-
 /// The path of `binary`, built (or brought up to date) in the running test's target directory
-/// and profile the first time this process asks for it.
+/// and profile the first time this process asks for it (see [`firebox_emulator::cargo_bin`]).
 pub fn workspace_bin(binary: Binary) -> Result<PathBuf, Error> {
-    static BUILT: OnceLock<Mutex<HashMap<Binary, PathBuf>>> = OnceLock::new();
-    let built = BUILT.get_or_init(Default::default);
-    // Held while cargo runs, so two tests of one process never build at once.
-    let mut built = built
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(path) = built.get(&binary) {
-        return Ok(path.clone());
-    }
-    let profile = profile_dir()?;
-    build(binary, &profile)?;
-    let path = profile.join(binary.bin);
-    if !path.is_file() {
-        return Err(Error::MissingBinary {
-            path,
-            package: binary.package.into(),
-            bin: binary.bin.into(),
-        });
-    }
-    built.insert(binary, path.clone());
-    Ok(path)
-}
-
-/// Runs `cargo build -p PACKAGE --bin BIN` into the target directory that holds `profile`.
-fn build(binary: Binary, profile: &Path) -> Result<(), Error> {
-    let target = profile.parent().ok_or_else(|| Error::TargetDir {
-        exe: profile.to_path_buf(),
-        why: "the profile directory has no parent".into(),
-    })?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(&cargo);
-    command.args([
-        "build",
-        "--quiet",
-        "-p",
-        binary.package,
-        "--bin",
-        binary.bin,
-    ]);
-    match profile.file_name().and_then(|n| n.to_str()) {
-        Some("debug") | None => {}
-        Some("release") => {
-            command.arg("--release");
-        }
-        Some(other) => {
-            command.args(["--profile", other]);
-        }
-    }
-    command
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(crate::repo_root());
-    let line = format!(
-        "CARGO_TARGET_DIR={} {cargo} build -p {} --bin {}",
-        target.display(),
-        binary.package,
-        binary.bin
-    );
-    let output = command.output().map_err(|e| Error::Build {
-        command: line.clone(),
-        why: e.to_string(),
-    })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Build {
-            command: line,
-            why: format!(
-                "{}\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_profile_directory_is_the_parent_of_deps() {
-        // Unit tests run from `<target>/<profile>/deps/firebox_tests-<hash>`.
-        let profile = profile_dir().unwrap();
-        assert!(profile.join("deps").is_dir(), "{}", profile.display());
-    }
-
-    #[test]
-    fn a_failed_build_names_the_command() {
-        let profile = profile_dir().unwrap();
-        let missing = Binary {
-            package: "no-such-package-in-this-workspace",
-            bin: "nothing",
-        };
-        let error = build(missing, &profile).unwrap_err().to_string();
-        assert!(
-            error.contains("cargo build -p no-such-package-in-this-workspace --bin nothing"),
-            "{error}"
-        );
-        // Cargo's own explanation comes along.
-        assert!(error.contains("did not match any packages"), "{error}");
-    }
+    Ok(firebox_emulator::cargo_bin(binary.package, binary.bin)?)
 }

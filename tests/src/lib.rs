@@ -16,32 +16,9 @@ use std::path::PathBuf;
 /// Why the test support could not provide what a test asked for.
 #[derive(thiserror::Error)]
 pub enum Error {
-    /// The running test's own path does not look like `<target>/<profile>/deps/<test>`.
-    #[error("cannot find the cargo target directory from the test executable {exe}: {why}")]
-    TargetDir {
-        /// The test executable.
-        exe: PathBuf,
-        /// What was wrong with it.
-        why: String,
-    },
-    /// `cargo build` could not be run or failed.
-    #[error("`{command}` failed: {why}")]
-    Build {
-        /// The command line.
-        command: String,
-        /// Its exit status or the reason it did not start.
-        why: String,
-    },
-    /// The build succeeded but the binary is not where cargo puts it.
-    #[error("{path} does not exist after `cargo build -p {package} --bin {bin}`")]
-    MissingBinary {
-        /// Where it was expected.
-        path: PathBuf,
-        /// Its package.
-        package: String,
-        /// Its name.
-        bin: String,
-    },
+    /// A workspace binary could not be built or found.
+    #[error(transparent)]
+    Bin(#[from] firebox_emulator::CargoBinError),
     /// A third-party dependency of the tests is not installed.
     #[error("{what} not found ({detail}); run scripts/setup-test-deps (or scripts/test) first")]
     MissingDependency {
