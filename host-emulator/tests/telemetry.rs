@@ -95,6 +95,16 @@ async fn ok(emu: &Emulator, event: &str) -> (String, i64) {
     (r.request_id.clone().unwrap(), pid)
 }
 
+/// Invokes `f` with `event` (it must succeed) and waits until the subscriber has its
+/// `platform.report`; returns every record received by then.
+async fn ok_and_reported(emu: &Emulator, event: &str, out: &Path) -> Vec<Value> {
+    let (id, _) = ok(emu, event).await;
+    wait_records(out, "the invocation's report", |r| {
+        has(r, "platform.report", &id)
+    })
+    .await
+}
+
 /// Subscribes over TCP through `api` (`telemetry` or `logs`), invokes once with two output
 /// lines, and returns the invocation's request id and the records of the first connection
 /// once its `platform.report` is there.
@@ -440,11 +450,7 @@ async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
         .env("EXT_TELEMETRY_HOLD", hold.display().to_string())
         .env("EXT_TELEMETRY_TYPES", "platform,function");
     let emu = start(vec![f]).await;
-    let (first, _) = ok(&emu, "{}").await;
-    wait_records(&out, "the first report", |r| {
-        has(r, "platform.report", &first)
-    })
-    .await;
+    ok_and_reported(&emu, "{}", &out).await;
     // From now on the extension takes no batch: the one sent next is held, the buffer behind
     // it fills (maxItems 1,000), and the rest of 5,000 lines cannot be kept.
     std::fs::write(&hold, "").unwrap();
@@ -490,11 +496,7 @@ async fn a_subscriber_that_falls_behind_loses_records_and_is_told_how_many() {
     assert!(announcement["record"]["droppedBytes"].as_u64().unwrap() > 0);
 
     // Once the extension keeps up again, nothing more is lost or announced.
-    let (third, _) = ok(&emu, r#"{"print": 2}"#).await;
-    let got = wait_records(&out, "the third report", |r| {
-        has(r, "platform.report", &third)
-    })
-    .await;
+    let got = ok_and_reported(&emu, r#"{"print": 2}"#, &out).await;
     assert_eq!(count(&got, "platform.logsDropped"), 1, "one announcement");
 }
 
@@ -508,11 +510,7 @@ async fn records_a_destination_refused_are_announced_with_its_status() {
         .env("EXT_TELEMETRY_REFUSE", refuse.display().to_string())
         .env("EXT_TELEMETRY_TYPES", "platform,function");
     let emu = start(vec![f]).await;
-    let (first, _) = ok(&emu, "{}").await;
-    wait_records(&out, "the first report", |r| {
-        has(r, "platform.report", &first)
-    })
-    .await;
+    ok_and_reported(&emu, "{}", &out).await;
     // The destination answers 500 to what comes next: those records are lost, and said to be.
     std::fs::write(&refuse, "").unwrap();
     ok(&emu, r#"{"print": 3}"#).await;
@@ -524,11 +522,7 @@ async fn records_a_destination_refused_are_announced_with_its_status() {
     }
     assert!(refused.exists(), "no batch was refused");
     std::fs::remove_file(&refuse).unwrap();
-    let (third, _) = ok(&emu, "{}").await;
-    let got = wait_records(&out, "the third report", |r| {
-        has(r, "platform.report", &third)
-    })
-    .await;
+    let got = ok_and_reported(&emu, "{}", &out).await;
     let announcement = &got[index(&got, "platform.logsDropped", |r| {
         r["type"] == "platform.logsDropped"
     })]["record"];
@@ -554,11 +548,7 @@ async fn a_slow_subscriber_still_gets_its_shutdown_event_in_time_to_act_on_it() 
     let f = subscribed(&dir, "", "telemetry", "telemetry", &out)
         .env("EXT_TELEMETRY_HOLD", hold.display().to_string());
     let emu = start(vec![f]).await;
-    let (first, _) = ok(&emu, "{}").await;
-    wait_records(&out, "the first report", |r| {
-        has(r, "platform.report", &first)
-    })
-    .await;
+    ok_and_reported(&emu, "{}", &out).await;
     // The subscriber takes no batch from now on: the next one is held when the emulator
     // stops, and the Shutdown phase's flush waits for it.
     std::fs::write(&hold, "").unwrap();
