@@ -49,8 +49,11 @@ pub(super) struct MemberCommand<'a> {
 impl MemberCommand<'_> {
     /// Starts the process. The error is `exec`'s (or `chdir`'s) own, as std reports it.
     pub(super) fn spawn(&self) -> io::Result<ChildProcess> {
+        // `posix_spawn` sets the working directory with `addchdir_np` (glibc 2.29, musl
+        // 1.1.24); an older C library gets `fork` and `exec` for a process that needs one.
+        let can_chdir = self.cwd.is_none() || addchdir_np().is_some();
         let pid = match self.mounts {
-            None => self.posix_spawn()?,
+            None if can_chdir => self.posix_spawn()?,
             mounts => self.fork_exec(mounts)?,
         };
         Ok(ChildProcess::adopt(pid))
@@ -303,9 +306,36 @@ impl FileActions {
     }
 
     fn chdir(&mut self, dir: &CString) -> io::Result<()> {
-        // SAFETY: initialised actions; glibc copies the path.
-        check(unsafe { libc::posix_spawn_file_actions_addchdir_np(&mut self.0, dir.as_ptr()) })
+        let Some(addchdir) = addchdir_np() else {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
+        // SAFETY: initialised actions; the C library copies the path.
+        check(unsafe { addchdir(&mut self.0, dir.as_ptr()) })
     }
+}
+
+/// `posix_spawn_file_actions_addchdir_np`.
+type AddChdir =
+    unsafe extern "C" fn(*mut libc::posix_spawn_file_actions_t, *const libc::c_char) -> libc::c_int;
+
+/// `posix_spawn_file_actions_addchdir_np`, looked up at run time rather than linked: a C
+/// library older than glibc 2.29 does not have it (RHEL 8 has 2.28), and the emulator must
+/// still build and run there.
+fn addchdir_np() -> Option<AddChdir> {
+    static FOUND: std::sync::OnceLock<Option<AddChdir>> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks the symbol up.
+        let symbol = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"posix_spawn_file_actions_addchdir_np".as_ptr(),
+            )
+        };
+        // SAFETY: the symbol, when present, is the C library's function of exactly this
+        // signature (POSIX.1-2024 `posix_spawn_file_actions_addchdir`).
+        (!symbol.is_null())
+            .then(|| unsafe { std::mem::transmute::<*mut libc::c_void, AddChdir>(symbol) })
+    })
 }
 
 impl Drop for FileActions {
