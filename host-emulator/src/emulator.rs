@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::aliases::AliasError;
 use crate::api::invoke;
-use crate::client::{self, ClientError, InvokeOptions, InvokeResponse};
+use crate::client::{self, ClientError, InvokeOptions, InvokeResponse, Payload};
 use crate::config::{
     AccountConfig, AliasConfig, Config, ConfigError, FunctionConfig, Runtimes, DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -446,16 +446,17 @@ impl Emulator {
         self.functions.deployment.isolation.cpu_by_memory()
     }
 
-    /// Invokes a function synchronously over HTTP.
+    /// Invokes a function synchronously over HTTP. The payload is text (`&str`, `String`,
+    /// `&String`), bytes or a `serde_json::Value` (see [`Payload`]).
     pub async fn invoke(
         &self,
         function: &str,
-        payload: impl Into<Bytes>,
+        payload: impl Into<Payload>,
     ) -> Result<InvokeResponse, ClientError> {
         client::invoke(
             &self.endpoint,
             function,
-            payload.into(),
+            payload.into().into(),
             &InvokeOptions::default(),
         )
         .await
@@ -465,10 +466,10 @@ impl Emulator {
     pub async fn invoke_with(
         &self,
         function: &str,
-        payload: impl Into<Bytes>,
+        payload: impl Into<Payload>,
         options: &InvokeOptions,
     ) -> Result<InvokeResponse, ClientError> {
-        client::invoke(&self.endpoint, function, payload.into(), options).await
+        client::invoke(&self.endpoint, function, payload.into().into(), options).await
     }
 
     /// The recent log lines of a function (its output and platform lines); empty for a name

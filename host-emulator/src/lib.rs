@@ -70,7 +70,7 @@ mod versions;
 pub use aliases::{Alias, AliasError, AliasUpdate};
 pub use cargo_bin::{cargo_bin, CargoBinError};
 pub use client::{
-    Chunk, ClientError, InvocationType, InvokeOptions, InvokeResponse, InvokeStream,
+    Chunk, ClientError, InvocationType, InvokeOptions, InvokeResponse, InvokeStream, Payload,
     StreamComplete, Streamed,
 };
 pub use code_size::CombinedSizeError;

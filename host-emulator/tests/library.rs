@@ -220,6 +220,24 @@ async fn function_url_is_the_path_form_of_the_unqualified_url() {
 }
 
 #[tokio::test]
+async fn invoke_takes_text_a_borrowed_string_bytes_and_json() {
+    let emu = start(vec![function("f", "")]).await;
+    let text = r#"{"echo": "a"}"#.to_owned();
+    let json = json!({"echo": "a"});
+    for r in [
+        emu.invoke("f", r#"{"echo": "a"}"#).await,
+        emu.invoke("f", &text).await,
+        emu.invoke("f", text.clone().into_bytes()).await,
+        emu.invoke("f", &json).await,
+        emu.invoke("f", json.clone()).await,
+    ] {
+        let r = r.expect("invoke");
+        assert_eq!(r.function_error, None, "{}", r.text());
+        assert_eq!(r.json().unwrap()["event"], json, "{}", r.text());
+    }
+}
+
+#[tokio::test]
 async fn report_reads_the_figures_of_cold_and_warm_invocations() {
     let emu = start(vec![function("f", "").memory_mb(256)]).await;
     let cold = emu.invoke("f", "{}").await.expect("invoke");
