@@ -295,6 +295,24 @@ async fn missing_or_non_executable_command_is_invalid_entrypoint() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A `bootstrap` without a `#!` line is not run through `/bin/sh`: `exec` fails it, as on
+/// Lambda.
+#[tokio::test]
+async fn a_bootstrap_without_an_interpreter_line_is_invalid_entrypoint() {
+    let dir = TempDir::new("no-shebang");
+    let script = dir.path("bootstrap");
+    std::fs::write(&script, "echo started\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let emu = start(vec![FunctionConfig::new("plain").code_dir(&*dir)]).await;
+    let r = emu.invoke("plain", "{}").await.unwrap();
+    let doc = r.json().unwrap();
+    assert_eq!(doc["errorType"], "Runtime.InvalidEntrypoint", "{doc}");
+    let message = doc["errorMessage"].as_str().unwrap();
+    assert!(message.contains("exec format error"), "{message}");
+    assert!(!texts(&emu, "plain").iter().any(|t| t == "started"));
+}
+
 #[tokio::test]
 async fn init_that_never_calls_next_times_out_after_retry() {
     // A shell that prints at once and never calls /next: each Init's line is logged long before
