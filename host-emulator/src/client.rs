@@ -11,8 +11,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+mod payload;
 mod stream;
 
+pub use payload::Payload;
 pub use stream::{invoke_stream, Chunk, InvokeStream, StreamComplete, Streamed};
 
 /// How to invoke.
@@ -35,79 +37,6 @@ impl InvocationType {
             Self::Event => "Event",
             Self::DryRun => "DryRun",
         }
-    }
-}
-
-/// The body of an invoke (the event): text, bytes or a JSON value, taken as they are.
-///
-/// ```
-/// use firebox_emulator::Payload;
-/// let name = String::from("Ada");
-/// let from_string: Payload = format!(r#"{{"name":"{name}"}}"#).into();
-/// let from_json: Payload = serde_json::json!({ "name": name }).into();
-/// assert_eq!(from_string.as_bytes(), from_json.as_bytes());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Payload(Bytes);
-
-impl Payload {
-    /// The bytes sent.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Bytes> for Payload {
-    fn from(bytes: Bytes) -> Self {
-        Payload(bytes)
-    }
-}
-
-impl From<&'static str> for Payload {
-    fn from(text: &'static str) -> Self {
-        Payload(Bytes::from_static(text.as_bytes()))
-    }
-}
-
-impl From<String> for Payload {
-    fn from(text: String) -> Self {
-        Payload(Bytes::from(text))
-    }
-}
-
-impl From<&String> for Payload {
-    fn from(text: &String) -> Self {
-        Payload(Bytes::copy_from_slice(text.as_bytes()))
-    }
-}
-
-impl From<Vec<u8>> for Payload {
-    fn from(bytes: Vec<u8>) -> Self {
-        Payload(Bytes::from(bytes))
-    }
-}
-
-impl From<&[u8]> for Payload {
-    fn from(bytes: &[u8]) -> Self {
-        Payload(Bytes::copy_from_slice(bytes))
-    }
-}
-
-impl From<serde_json::Value> for Payload {
-    fn from(json: serde_json::Value) -> Self {
-        Payload::from(&json)
-    }
-}
-
-impl From<&serde_json::Value> for Payload {
-    fn from(json: &serde_json::Value) -> Self {
-        Payload(Bytes::from(json.to_string()))
-    }
-}
-
-impl From<Payload> for Bytes {
-    fn from(payload: Payload) -> Self {
-        payload.0
     }
 }
 
