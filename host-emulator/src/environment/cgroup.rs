@@ -39,18 +39,8 @@ pub struct CgroupRoots {
 impl CgroupRoots {
     /// Creates the parent cgroups, or says why cgroups cannot be used here.
     pub fn create() -> Result<Self, String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let path_of = |controller: &str| {
-            own.lines().find_map(|l| {
-                let mut parts = l.splitn(3, ':');
-                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers
-                    .split(',')
-                    .any(|c| c == controller)
-                    .then(|| path.trim_start_matches('/').to_owned())
-            })
-        };
+        let own = own_cgroups()?;
+        let path_of = |controller: &str| own_path(&own, controller);
         // One parent per emulator, even with several emulators in one process (tests).
         static EMULATORS: AtomicU64 = AtomicU64::new(0);
         let leaf = format!(
@@ -85,19 +75,7 @@ impl CgroupRoots {
     /// Adds the parent cpu cgroup, under which each environment gets a CFS quota, or says
     /// why it cannot.
     pub fn add_cpu(&mut self) -> Result<(), String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let own_path = own
-            .lines()
-            .find_map(|l| {
-                let mut parts = l.splitn(3, ':');
-                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-                controllers
-                    .split(',')
-                    .any(|c| c == "cpu")
-                    .then(|| path.trim_start_matches('/').to_owned())
-            })
-            .ok_or("no cgroup v1 `cpu` controller")?;
+        let own_path = own_path(&own_cgroups()?, "cpu").ok_or("no cgroup v1 `cpu` controller")?;
         let parent = Path::new(CPU_MOUNT).join(own_path);
         if !parent.join("cpu.cfs_quota_us").exists() {
             return Err(format!("no CFS quota in {}", parent.display()));
@@ -115,6 +93,25 @@ impl CgroupRoots {
     pub fn has_cpu(&self) -> bool {
         self.cpu.is_some()
     }
+}
+
+/// This process's `/proc/self/cgroup`.
+fn own_cgroups() -> Result<String, String> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))
+}
+
+/// This process's cgroup in the v1 hierarchy of `controller` (relative to its mount), from
+/// the text of `/proc/self/cgroup`.
+fn own_path(own: &str, controller: &str) -> Option<String> {
+    own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| path.trim_start_matches('/').to_owned())
+    })
 }
 
 /// Removes the cgroups of emulators that died without cleaning up (killed with SIGKILL):
