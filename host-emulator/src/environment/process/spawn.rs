@@ -74,11 +74,14 @@ impl MemberCommand<'_> {
             .cwd
             .map(|d| cstring(d.as_os_str().as_bytes()))
             .transpose()?;
-        // Sources at 3 or above, so that no `dup2` overwrites a source still to be placed
-        // (a test process may have closed its own stdin or stdout).
+        // Sources above every target (see `above_stdio`; a test process may have closed its
+        // own stdin or stdout, and a pipe then gets one of those numbers).
         let output = above_stdio(self.output)?;
         let extra = match self.extra_fd {
-            Some((fd, target)) => Some((above_stdio(fd)?, target)),
+            Some((fd, target)) => {
+                debug_assert!(target < ABOVE_TARGETS, "a target above ABOVE_TARGETS");
+                Some((above_stdio(fd)?, target))
+            }
             None => None,
         };
         let argv_ptrs = null_terminated(&argv);
@@ -252,13 +255,20 @@ fn executable(path: &Path) -> bool {
     unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
 }
 
-/// `fd` itself if its number is 3 or above, otherwise a close-on-exec copy that is.
+/// The lowest descriptor number that is never a target in the child (0–2 and the telemetry
+/// descriptor, 3).
+const ABOVE_TARGETS: RawFd = 4;
+
+/// `fd` itself if its number is above every target in the child, otherwise a close-on-exec
+/// copy that is: so that no `dup2` overwrites a source still to be placed, and none is a
+/// `dup2` of a descriptor onto itself (which would leave it close-on-exec with an older C
+/// library).
 fn above_stdio(fd: &OwnedFd) -> io::Result<Source<'_>> {
-    if fd.as_raw_fd() > 2 {
+    if fd.as_raw_fd() >= ABOVE_TARGETS {
         return Ok(Source::Borrowed(fd));
     }
     // SAFETY: fcntl(2) F_DUPFD_CLOEXEC on a valid descriptor returns a new one or -1.
-    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    let copy = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, ABOVE_TARGETS) };
     if copy < 0 {
         return Err(io::Error::last_os_error());
     }
