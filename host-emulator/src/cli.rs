@@ -1,5 +1,6 @@
 //! The `firebox` command line: `serve` runs the emulator from `firebox.toml`, `invoke` calls
-//! any Invoke API endpoint, `event` prints a sample event. Function output goes to stdout, the emulator's own diagnostics to
+//! any Invoke API endpoint, `event` prints a sample event, `package` builds deployment
+//! packages. Function output goes to stdout, the emulator's own diagnostics to
 //! stderr through `tracing`.
 
 use std::io::{Read, Write};
@@ -91,6 +92,45 @@ pub enum Command {
         #[arg(long)]
         compact: bool,
     },
+    /// Build Rust functions with cargo and write the .zip files Lambda deploys.
+    ///
+    /// For each binary NAME: `<target-dir>/lambda/NAME/bootstrap` and `bootstrap.zip`
+    /// (runtime provided.al2023, handler `bootstrap`), or with `--extension`
+    /// `extensions/NAME` and `extension.zip` (a layer). Each binary is checked for its
+    /// architecture, the glibc it needs and the shared libraries it loads.
+    Package(PackageArgs),
+}
+
+/// `firebox package`'s flags: those of `cargo build` that select what to build, and the output.
+#[derive(Debug, clap::Args)]
+pub struct PackageArgs {
+    /// Binary to package (repeatable); default: every binary of the selected packages.
+    #[arg(long = "bin", value_name = "NAME")]
+    bins: Vec<String>,
+    /// Package to build (repeatable); default: cargo's default members.
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    packages: Vec<String>,
+    /// Features to turn on (repeatable or comma-separated).
+    #[arg(short = 'F', long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// Turn off the default features.
+    #[arg(long)]
+    no_default_features: bool,
+    /// Target triple, e.g. aarch64-unknown-linux-gnu or x86_64-unknown-linux-musl.
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// Cargo profile to build with.
+    #[arg(long, default_value = "release")]
+    profile: String,
+    /// The Cargo.toml to build.
+    #[arg(long, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+    /// Where the packages go; default: `<target-dir>/lambda`.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// Package the binaries as extensions (`extensions/NAME` in a layer).
+    #[arg(long)]
+    extension: bool,
 }
 
 fn parse_kind(text: &str) -> Result<SampleKind, String> {
@@ -170,7 +210,55 @@ pub fn main() -> ExitCode {
             runtime.block_on(invoke(&endpoint, &name, payload, options))
         }
         Command::Event { kind, compact } => print_event(kind, compact),
+        Command::Package(args) => package(args),
     }
+}
+
+/// `firebox package`: builds, packages, prints one line per package and its warnings.
+fn package(args: PackageArgs) -> ExitCode {
+    use crate::deployment_package::{self, PackageOptions};
+    let options = PackageOptions {
+        manifest_path: args.manifest_path,
+        packages: args.packages,
+        bins: args.bins,
+        features: args.features,
+        no_default_features: args.no_default_features,
+        target: args.target,
+        profile: args.profile,
+        output_dir: args.output_dir,
+        extension: args.extension,
+    };
+    let built = match deployment_package::package(&options) {
+        Ok(built) => built,
+        Err(e) => {
+            eprintln!("firebox: {e}");
+            return ExitCode::from(EXIT_SERVICE_ERROR);
+        }
+    };
+    let here = std::env::current_dir().ok();
+    for package in &built {
+        // Relative to the current directory when under it, as cargo prints paths.
+        let zip = here
+            .as_deref()
+            .and_then(|here| package.zip.strip_prefix(here).ok())
+            .unwrap_or(&package.zip);
+        let glibc = match package.info.glibc {
+            Some(v) => format!("glibc {v}"),
+            None => "no glibc".to_owned(),
+        };
+        println!(
+            "{}: {} ({} bytes, {}, {glibc}; runs on {})",
+            package.name,
+            zip.display(),
+            package.zip_size,
+            package.info.architecture,
+            package.runtimes()
+        );
+        for warning in package.warnings() {
+            eprintln!("firebox: warning: {warning}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// `firebox event`: the default sample of `kind` on stdout.

@@ -26,6 +26,7 @@ pub mod client;
 pub mod code_size;
 pub mod config;
 pub mod deploy;
+pub mod deployment_package;
 mod emulator;
 pub mod environment;
 pub mod event_invoke;

@@ -338,3 +338,70 @@ fn a_rust_bootstrap_is_deployed_from_a_zip_updated_published_and_deleted() -> Te
         Ok(())
     })
 }
+
+/// `firebox package`'s library half builds `hello` with cargo and writes
+/// `OUT/hello/bootstrap.zip`; that file, as it is, deploys with `CreateFunction` on
+/// `provided.al2023` and answers.
+#[test]
+fn a_zip_from_firebox_package_deploys_and_runs() -> TestResult {
+    use firebox_emulator::deployment_package::{package, PackageOptions};
+    const PACKAGED: &str = "packaged-hello";
+    let out = std::env::temp_dir().join(format!("firebox-{}-e2e-package", std::process::id()));
+    let built = package(&PackageOptions {
+        packages: vec![HELLO.package.into()],
+        bins: vec![HELLO.bin.into()],
+        // The test's own profile: cargo finds `hello` already built there.
+        profile: "dev".into(),
+        output_dir: Some(out.clone()),
+        ..PackageOptions::default()
+    })?;
+    assert_eq!(built.len(), 1, "{built:?}");
+    let hello = &built[0];
+    assert_eq!(hello.zip, out.join("hello/bootstrap.zip"));
+    assert!(hello.info.runs_on_al2023(), "{:?}", hello.info);
+    assert!(hello.warnings().is_empty(), "{:?}", hello.warnings());
+    let zip = std::fs::read(&hello.zip)?;
+    std::fs::remove_dir_all(&out)?;
+
+    with_sdk_on(&DEPLOY, |_emu, sdk| async move {
+        let created = sdk
+            .create_function()
+            .function_name(PACKAGED)
+            .runtime(Runtime::Providedal2023)
+            .role(ROLE)
+            .handler("bootstrap")
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        assert_eq!(created.code_sha256(), Some(code_sha256(&zip).as_str()));
+        let out = sdk
+            .invoke()
+            .function_name(PACKAGED)
+            .payload(Blob::new(r#"{"name":"package"}"#))
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        let payload = out.payload().map(|p| p.as_ref()).unwrap_or_default();
+        assert_eq!(
+            out.function_error(),
+            None,
+            "{}",
+            String::from_utf8_lossy(payload)
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(payload)?,
+            json!({"message": "Hello, package!"})
+        );
+        sdk.delete_function()
+            .function_name(PACKAGED)
+            .send()
+            .await
+            .map_err(|e| explain(&e))?;
+        Ok(())
+    })
+}
