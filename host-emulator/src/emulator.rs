@@ -193,6 +193,14 @@ impl Emulator {
         self.functions.deployment.isolation.tmp_mode().is_some()
     }
 
+    /// Whether environments run in cgroups (see [`EmulatorBuilder::cgroups`]): asked for, and
+    /// the machine has writable cgroup v1 freezer and memory controllers. Then the kernel
+    /// enforces `memory_mb` and its OOM killer picks the victim; otherwise a `/proc` watcher
+    /// samples the resident memory of each environment's process tree.
+    pub fn cgroups(&self) -> bool {
+        self.functions.deployment.isolation.uses_cgroups()
+    }
+
     /// Whether environments get CPU in proportion to their memory (see
     /// [`EmulatorBuilder::cpu_by_memory`]): asked for, and the machine has the cgroups for it.
     pub fn cpu_by_memory(&self) -> bool {

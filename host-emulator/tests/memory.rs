@@ -84,6 +84,65 @@ async fn past_the_limit_without_cgroups_the_watcher_ends_it() {
     out_of_memory_then_init_again(false).await;
 }
 
+/// The kernel's OOM killer ends a child of the runtime (its allocation is past the limit, the
+/// runtime's own memory is not): the runtime sees its child die of SIGKILL and answers, and
+/// neither that invocation nor the next fails, nor is the environment reset, as on Lambda,
+/// where only the runtime's death is `Runtime.OutOfMemory`. Then the runtime itself runs out.
+#[tokio::test]
+async fn a_child_killed_for_memory_leaves_the_runtime_and_the_next_invocation_alone() {
+    let emu = Emulator::builder()
+        .cgroups(true)
+        .function(function("parent"))
+        .start()
+        .await
+        .unwrap();
+    if !emu.cgroups() {
+        // Without a memory cgroup the watcher sees the tree's memory, not who was killed.
+        assert!(
+            std::env::var_os("FIREBOX_REQUIRE_CGROUPS").is_none(),
+            "FIREBOX_REQUIRE_CGROUPS is set, but the emulator runs without cgroups"
+        );
+        eprintln!("no memory cgroup here: not tested");
+        return;
+    }
+    let first = emu
+        .invoke("parent", r#"{"child_alloc_mb": 300}"#)
+        .await
+        .unwrap();
+    assert_eq!(first.function_error, None, "{}", first.text());
+    let doc = first.json().unwrap();
+    assert_eq!(doc["child_status"], -9, "the child dies of SIGKILL: {doc}");
+    let pid = doc["pid"].as_i64().unwrap();
+    // Past the 50 ms checks of the limit, then two more invocations in the same process.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..2 {
+        let next = emu.invoke("parent", "{}").await.unwrap();
+        assert_eq!(next.function_error, None, "{}", next.text());
+        assert_eq!(next.json().unwrap()["pid"].as_i64(), Some(pid), "not reset");
+    }
+    let warm = reports(&emu, "parent");
+    assert_eq!(warm.len(), 3, "{warm:?}");
+    assert!(warm.iter().all(|r| !r.contains("Status:")), "{warm:?}");
+
+    // The runtime itself past the limit: out of memory, reported as all of it used.
+    let out = emu
+        .invoke("parent", r#"{"alloc_mb": 300, "sleep": 5}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        out.json().unwrap()["errorType"],
+        "Runtime.OutOfMemory",
+        "{}",
+        out.text()
+    );
+    let last = reports(&emu, "parent").pop().unwrap();
+    assert_eq!(
+        common::report_number(&last, "Max Memory Used"),
+        128.0,
+        "{last}"
+    );
+}
+
 #[tokio::test]
 async fn within_the_limit_nothing_happens() {
     let emu = Emulator::builder()

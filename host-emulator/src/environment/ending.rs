@@ -27,11 +27,20 @@ impl Environment {
     pub(super) fn on_exit(&mut self, status: std::io::Result<std::process::ExitStatus>) {
         self.flush_output();
         self.shutdown_reason = "failure";
+        let killed = status.as_ref().is_ok_and(|s| {
+            use std::os::unix::process::ExitStatusExt;
+            s.signal() == Some(libc::SIGKILL)
+        });
         let reason = match status {
             Ok(status) => exit_reason(status),
             Err(e) => Some(format!("wait failed: {e}")),
         };
-        if self.memory_exceeded || self.over_memory() {
+        let oom_killed = killed
+            && self
+                .process
+                .as_mut()
+                .is_some_and(|p| p.runtime_oom_killed());
+        if self.memory_exceeded || oom_killed || self.over_memory() {
             self.out_of_memory();
             return;
         }
@@ -115,6 +124,8 @@ impl Environment {
 
     /// Answers whatever the environment held with `Runtime.OutOfMemory`.
     pub(super) fn out_of_memory(&mut self) {
+        // Lambda's REPORT of an invocation that ran out of memory shows all of it used.
+        self.peak_memory = self.peak_memory.max(self.memory_limit());
         self.shutdown_reason = "failure";
         self.end_reason = format!(
             "out of memory (memory_mb = {})",

@@ -2,9 +2,10 @@
 //! checked against `memory_mb`; past the limit the environment ends with `Runtime.OutOfMemory`
 //! (see [`super::ending`]) and the next invoke is a cold start.
 //!
-//! Past the limit means: the memory cgroup's OOM killer struck (or, without cgroups, the
-//! sampled resident memory of the process tree is over), or the peak that `REPORT` shows as
-//! `Max Memory Used` is over. The second covers what the cgroup does not charge: file-backed
+//! Past the limit means: the memory cgroup's OOM killer killed the runtime (one that kills a
+//! child or an extension leaves the runtime to go on, as on Lambda; see `on_exit`), or without
+//! cgroups the sampled resident memory of the process tree is over, or the peak that `REPORT`
+//! shows as `Max Memory Used` is over. The second covers what the cgroup does not charge: file-backed
 //! pages (the interpreter's binary and libraries) already in the page cache are charged to
 //! whoever read them first, yet they are in the runtime's resident set (`VmHWM`). Lambda
 //! limits the whole sandbox, so a `Max Memory Used` above `Memory Size` never succeeds there.
@@ -44,6 +45,15 @@ impl Environment {
 
     /// Ends the environment if it is past its memory limit.
     pub(super) async fn check_memory(&mut self, buf: &mut [u8]) -> Result<(), End> {
+        let survived = self.process.as_mut().map_or(0, |p| p.note_oom_kills());
+        if survived > 0 {
+            tracing::info!(
+                function = %self.shared.config.name,
+                env = self.id,
+                "the kernel's OOM killer ended {survived} process(es) of the environment other than the runtime (memory_mb = {}); the runtime goes on",
+                self.shared.config.memory_mb
+            );
+        }
         if !self.memory_exceeded && !self.over_memory() {
             return Ok(());
         }

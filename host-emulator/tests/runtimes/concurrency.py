@@ -12,6 +12,8 @@ Each event (a JSON object) may say:
   map_file: PATH    map PATH read-only and read every page of it (kept until exit): file-backed
                     resident memory
   alloc_mb: N       allocate and touch N MB (kept until exit)
+  child_alloc_mb: N run a child Python that allocates and touches N MB, wait for it, and answer
+                    its exit status as "child_status" (negative: the signal that ended it)
   sleep: S          sleep S seconds
   exit: CODE        exit with CODE at once
   fail: TEXT        post /error instead of a response
@@ -126,6 +128,12 @@ def serve(slot):
             for i in range(0, len(block), 4096):
                 block[i] = 1
             kept.append(block)
+        child_status = None
+        if "child_alloc_mb" in event:
+            import subprocess
+            code = ("b = bytearray(%d * 1024 * 1024)\n"
+                    "for i in range(0, len(b), 4096): b[i] = 1\n" % event["child_alloc_mb"])
+            child_status = subprocess.run([sys.executable, "-c", code]).returncode
         if "sleep" in event:
             time.sleep(event["sleep"])
         if "exit" in event:
@@ -148,6 +156,7 @@ def serve(slot):
                 "request_id": request_id,
                 "counter": counter,
                 "init_type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+                "child_status": child_status,
                 "max_concurrency": os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"),
                 "event": event,
             }

@@ -27,24 +27,53 @@ impl CgroupFiles {
 }
 
 impl Process {
-    /// Whether the environment went past its memory limit: the kernel killed a process of
-    /// its memory cgroup, or the memory its processes held when they were moved in is already
-    /// over the limit; before the move has completed (and without cgroups), whether the
-    /// resident memory of its living processes is over `limit_bytes` (sampled, so
+    /// Whether the memory its processes held when they were moved into the memory cgroup is
+    /// already over `limit_bytes`; before the move has completed (and without cgroups),
+    /// whether the resident memory of its living processes is over (sampled, so
     /// approximate). The caller also compares the peak (`Max Memory Used`) with the limit.
+    ///
+    /// The kernel's OOM kills are not counted here: one fails the environment only when it
+    /// killed the runtime (see [`Self::note_oom_kills`] and [`Self::runtime_oom_killed`]).
     pub fn over_memory(&mut self, limit_bytes: u64) -> bool {
-        let moved = self.moved_bytes();
+        match self.moved_bytes() {
+            Some(outside) if self.guard.cgroup.is_some() => outside >= limit_bytes,
+            _ => self.members_rss_bytes() > limit_bytes,
+        }
+    }
+
+    /// The memory cgroup's count of OOM kills (0 without one).
+    fn oom_kills(&mut self) -> u64 {
         let Some(cg) = &self.guard.cgroup else {
-            return self.members_rss_bytes() > limit_bytes;
+            return 0;
         };
-        let oom_kills = match self.cgroup_files.oom_control.as_mut() {
+        match self.cgroup_files.oom_control.as_mut() {
             Some(file) => file.read().map_or(0, peak::oom_kills),
             None => cg.oom_kills(),
-        };
-        match moved {
-            Some(outside) => oom_kills > 0 || outside >= limit_bytes,
-            None => oom_kills > 0 || self.members_rss_bytes() > limit_bytes,
         }
+    }
+
+    /// Takes note of OOM kills the runtime survived: when the kernel killed a process of the
+    /// cgroup (a child of the runtime, an extension) and the runtime is still alive, the kill
+    /// is counted as seen and the function goes on, as on Lambda, where the OOM killer picks
+    /// a victim inside the sandbox and only the runtime's death fails the invocation. Returns
+    /// how many kills were newly seen.
+    ///
+    /// A kill is left unseen while the runtime is dead or a zombie (killed, not yet reaped),
+    /// so that [`Self::runtime_oom_killed`] still finds it when its exit is handled.
+    pub fn note_oom_kills(&mut self) -> u64 {
+        let kills = self.oom_kills();
+        if kills <= self.oom_kills_seen || !self.runtime.as_ref().is_some_and(|r| alive(r.pid)) {
+            return 0;
+        }
+        let new = kills - self.oom_kills_seen;
+        self.oom_kills_seen = kills;
+        new
+    }
+
+    /// Whether the kernel's OOM killer struck since the last kill the runtime survived: asked
+    /// when the runtime died of SIGKILL, to tell running out of memory from other kills.
+    pub fn runtime_oom_killed(&mut self) -> bool {
+        self.oom_kills() > self.oom_kills_seen
     }
 
     /// The pids of the living members: the runtime, then the extensions.
@@ -157,4 +186,17 @@ fn read_status_kb(pid: u32, field: &str) -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+/// Whether process `pid` is alive: it exists and is not a zombie (`/proc/PID/stat`'s state).
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    let state = stat
+        .iter()
+        .rposition(|&b| b == b')')
+        .and_then(|end| stat.get(end + 2).copied());
+    !matches!(state, None | Some(b'Z' | b'X' | b'x'))
 }

@@ -203,6 +203,8 @@ pub struct Process {
     children_peak: u64,
     /// The memory cgroup's files, kept open.
     cgroup_files: measure::CgroupFiles,
+    /// The memory cgroup's OOM kills that the runtime survived (see `note_oom_kills`).
+    oom_kills_seen: u64,
     /// The moves of the members into the cgroups (empty without cgroups).
     joining: Vec<Joining>,
     /// How the processes were frozen, while they are.
@@ -319,6 +321,7 @@ impl Process {
             children_scanned: None,
             children_peak: 0,
             cgroup_files,
+            oom_kills_seen: 0,
             joining: Vec::new(),
             frozen: None,
             mounts,
