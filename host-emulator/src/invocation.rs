@@ -209,6 +209,45 @@ pub fn error_type_of(document: &[u8]) -> Option<String> {
     value.get("errorType")?.as_str().map(str::to_owned)
 }
 
+/// The error type the platform's own records give an error the runtime reported
+/// (`INIT_REPORT`'s and `REPORT`'s `Error Type`, the `errorType` of `platform.*` records), as
+/// Lambda's Runtime API server reads it: `Runtime.Xyz` and `Function.Xyz` (a capital, then
+/// letters only) as they are, any other `Function.` type as `Function.Unknown`, anything else
+/// (`RuntimeError`, `OrderError`, none) as `Runtime.Unknown`. The platform's own types
+/// (`Sandbox.`, `Extension.`) are kept. The caller still gets the runtime's document as it
+/// was posted.
+///
+/// ```
+/// use firebox_emulator::invocation::platform_error_type;
+/// assert_eq!(platform_error_type(Some("Runtime.ImportModuleError")), "Runtime.ImportModuleError");
+/// assert_eq!(platform_error_type(Some("RuntimeError")), "Runtime.Unknown");
+/// assert_eq!(platform_error_type(Some("Function.bad type")), "Function.Unknown");
+/// ```
+pub fn platform_error_type(error_type: Option<&str>) -> &str {
+    let Some(error_type) = error_type else {
+        return "Runtime.Unknown";
+    };
+    let well_formed = |prefix: &str| {
+        error_type.strip_prefix(prefix).is_some_and(|rest| {
+            let mut chars = rest.chars();
+            chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && rest.len() >= 2
+                && chars.all(|c| c.is_ascii_alphabetic())
+        })
+    };
+    if well_formed("Runtime.")
+        || well_formed("Function.")
+        || error_type.starts_with("Sandbox.")
+        || error_type.starts_with("Extension.")
+    {
+        error_type
+    } else if error_type.starts_with("Function.") {
+        "Function.Unknown"
+    } else {
+        "Runtime.Unknown"
+    }
+}
+
 /// What a synchronous caller waits on: the outcome, or first the start of a stream.
 #[derive(Debug)]
 pub struct Waiting {

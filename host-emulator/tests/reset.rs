@@ -219,7 +219,7 @@ async fn an_init_error_inside_the_invoke_is_served_and_the_environment_resets_ag
         assert_eq!(doc["errorType"], "TmpInitError");
         assert_eq!(doc["errorMessage"], "poison is in TMPDIR");
     }
-    let failed = init_reports_inside_invokes(&emu, f, "Status: error\tError Type: TmpInitError");
+    let failed = init_reports_inside_invokes(&emu, f, "Status: error\tError Type: Runtime.Unknown");
     assert_eq!(failed.len(), 2, "{:#?}", texts(&emu, f));
     assert_eq!(
         counter(&emu, "firebox_environments_created_total", f).await,
@@ -247,11 +247,13 @@ async fn a_failed_first_init_runs_again_inside_the_invoke_and_fails_it_as_lambda
         ids.push(r.request_id.clone().unwrap());
         tails.push(r.log_tail.clone().expect("a tail"));
     }
-    let failed = "Phase: invoke\tStatus: error\tError Type: MyInitError";
-    let report = "Status: error\tError Type: MyInitError";
+    // The caller gets `MyInitError`; the platform's lines say `Runtime.Unknown`, as Lambda's do
+    // for a type not of the `Runtime.Xyz` form.
+    let failed = "Phase: invoke\tStatus: error\tError Type: Runtime.Unknown";
+    let report = "Status: error\tError Type: Runtime.Unknown";
     let expected = [
         "INIT_START".to_owned(),
-        "INIT_REPORT Phase: init\tStatus: error\tError Type: MyInitError".to_owned(),
+        "INIT_REPORT Phase: init\tStatus: error\tError Type: Runtime.Unknown".to_owned(),
         format!("INIT_REPORT {failed}"),
         format!("START {}", ids[0]),
         format!("END {}", ids[0]),

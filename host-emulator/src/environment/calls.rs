@@ -10,7 +10,7 @@ use super::errors::{error_body, Refusal};
 use super::invocations::Active;
 use super::{End, EnvKind, Environment, NextAnswer, Phase, INIT_ERROR_EXIT_GRACE};
 use crate::api::runtime::{RuntimeAnswer, RuntimeRequest};
-use crate::invocation::{error_document, error_type_of, Answer};
+use crate::invocation::{error_document, error_type_of, platform_error_type, Answer};
 use crate::logs::system::{InitOutcome, PlatformLine, ResponseSent};
 use crate::scheduler::PoolMessage;
 
@@ -238,7 +238,7 @@ impl Environment {
         let _ = reply.send(RuntimeAnswer::Accepted);
         self.drain_final_output(buf);
         let doc = error_body(error_type.as_deref(), body);
-        let kind = error_type_of(&doc).unwrap_or_else(|| "Runtime.Unknown".into());
+        let kind = platform_error_type(error_type_of(&doc).as_deref()).to_owned();
         self.end_reason = format!("Init failed ({kind})");
         self.shutdown_reason = "failure";
         // The runtime exits by itself after reporting; give it a moment to do so.

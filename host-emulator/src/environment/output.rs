@@ -352,7 +352,12 @@ impl Environment {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let error_type = match answer {
-            crate::invocation::Answer::FunctionError(doc) => crate::invocation::error_type_of(doc),
+            crate::invocation::Answer::FunctionError(doc) => Some(
+                crate::invocation::platform_error_type(
+                    crate::invocation::error_type_of(doc).as_deref(),
+                )
+                .to_owned(),
+            ),
             _ => None,
         };
         let outcome = Outcome {
