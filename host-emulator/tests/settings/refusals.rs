@@ -297,3 +297,71 @@ async fn settings_stored_with_no_effect_are_kept_shown_and_checked() {
     let r = call(&emu, "DELETE", recursion, &Value::Null).await;
     assert_error(&r, 404, "UnknownOperationException", "recursion-config");
 }
+
+/// A deploy script sends the whole configuration back: the function's own `Runtime` and the
+/// defaults `GetFunction` shows (or empty settings) are taken with the changes beside them;
+/// a real change of what Firebox cannot apply is refused, naming the field.
+#[tokio::test]
+async fn unchanged_runtime_and_default_settings_are_taken_with_an_update() {
+    // Configuration only: the function never runs.
+    let code = TempDir::new("settings-runtime");
+    let emu = Emulator::builder()
+        .runtime_command("python", [PYTHON, "-u", "{handler}"])
+        .function(
+            firebox_emulator::FunctionConfig::new("rt")
+                .runtime("python3.12")
+                .handler("app.handler")
+                .code_dir(&code.0),
+        )
+        .start()
+        .await
+        .expect("emulator starts");
+    let path = "/2015-03-31/functions/rt/configuration";
+    let whole = json!({
+        "Runtime": "python3.12",
+        "MemorySize": 256,
+        "Timeout": 5,
+        "EphemeralStorage": {"Size": 512},
+        "TracingConfig": {"Mode": "PassThrough"},
+        "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
+        "DeadLetterConfig": {},
+        "KMSKeyArn": "",
+        "SnapStart": {"ApplyOn": "None"},
+        "ImageConfig": {},
+        "FileSystemConfigs": [],
+    });
+    let r = call(&emu, "PUT", path, &whole).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let shown = r.json();
+    assert_eq!(shown["MemorySize"], 256);
+    assert_eq!(shown["Timeout"], 5);
+    assert_eq!(shown["Runtime"], "python3.12");
+
+    for (body, says) in [
+        (
+            json!({"Runtime": "python3.13", "Timeout": 7}),
+            "delete the function",
+        ),
+        (
+            json!({"TracingConfig": {"Mode": "Active"}}),
+            "TracingConfig",
+        ),
+        (
+            json!({"EphemeralStorage": {"Size": 1024}}),
+            "EphemeralStorage",
+        ),
+        (
+            json!({"KMSKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k"}),
+            "KMSKeyArn",
+        ),
+    ] {
+        let r = call(&emu, "PUT", path, &body).await;
+        assert_error(&r, 400, "InvalidParameterValueException", says);
+    }
+    // The refused updates changed nothing.
+    let after = call(&emu, "GET", path, &Value::Null).await.json();
+    assert_eq!(
+        (after["Timeout"].clone(), after["MemorySize"].clone()),
+        (json!(5), json!(256))
+    );
+}

@@ -340,27 +340,33 @@ fn check_architectures(given: Option<&[String]>) -> Result<(), ServiceError> {
     }
 }
 
-/// Refuses the fields Firebox cannot apply, unless they are empty (`{}`, `[]`, `null`), or are
-/// the values it runs with anyway (`TracingConfig` `PassThrough`, 512 MB `EphemeralStorage`).
+/// Refuses the fields Firebox cannot apply, unless they are harmless (see [`harmless`]).
 fn refuse_others(operation: &str, other: &BTreeMap<String, Value>) -> Result<(), ServiceError> {
-    for (field, value) in other {
-        let harmless = is_empty(value)
-            || (field == "TracingConfig" && value["Mode"] == "PassThrough")
-            || (field == "EphemeralStorage" && value["Size"] == 512);
-        if !harmless {
-            return Err(bad_parameter(format!(
-                "{operation}: firebox does not emulate `{field}`; it takes FunctionName, Role, \
-                 Runtime, Handler, Code.ZipFile, Description, Timeout, MemorySize, Environment, \
-                 LoggingConfig, Architectures, Layers, Tags and Publish"
-            )));
-        }
+    match other.iter().find(|(field, value)| !harmless(field, value)) {
+        None => Ok(()),
+        Some((field, _)) => Err(bad_parameter(format!(
+            "{operation}: firebox does not emulate `{field}`; it takes FunctionName, Role, \
+             Runtime, Handler, Code.ZipFile, Description, Timeout, MemorySize, Environment, \
+             LoggingConfig, Architectures, Layers, Tags and Publish"
+        ))),
     }
-    Ok(())
+}
+
+/// Whether a field Firebox does not emulate says nothing it would have to do: empty (`{}`,
+/// `[]`, `""`, `null`), or the values it runs with anyway (`TracingConfig` `PassThrough`,
+/// 512 MB `EphemeralStorage`, `SnapStart` `ApplyOn` `None`), which `GetFunction` shows and
+/// deploy scripts send back.
+pub(super) fn harmless(field: &str, value: &Value) -> bool {
+    is_empty(value)
+        || (field == "TracingConfig" && value["Mode"] == "PassThrough")
+        || (field == "EphemeralStorage" && value["Size"] == 512)
+        || (field == "SnapStart" && value["ApplyOn"] == "None")
 }
 
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
+        Value::String(s) => s.is_empty(),
         Value::Object(o) => o.values().all(is_empty),
         Value::Array(a) => a.is_empty(),
         _ => false,

@@ -33,6 +33,7 @@ struct UpdateConfiguration {
     role: Option<String>,
     layers: Option<Vec<String>>,
     revision_id: Option<String>,
+    runtime: Option<String>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -72,12 +73,29 @@ pub(super) async fn update_configuration(
 ) -> Result<Answer, ServiceError> {
     let function = unqualified(&req, raw_name, functions, "UpdateFunctionConfiguration")?;
     let body: UpdateConfiguration = read_json(req).await?;
-    if let Some(field) = body.other.keys().next() {
+    // Fields it cannot change are taken when they change nothing: deploy scripts send the
+    // whole configuration back, `Runtime` and the defaults `GetFunction` shows included.
+    if let Some((field, _)) = body
+        .other
+        .iter()
+        .find(|(field, value)| !super::functions::harmless(field, value))
+    {
         return Err(bad_parameter(format!(
             "UpdateFunctionConfiguration: firebox does not emulate `{field}`; it changes \
              Description, Environment, Handler, Layers, LoggingConfig, MemorySize, Role and \
-             Timeout"
+             Timeout (and takes Runtime when it is the function's own)"
         )));
+    }
+    if let Some(runtime) = body.runtime.as_deref() {
+        let current = function.latest().config.runtime.clone();
+        if current.as_deref() != Some(runtime) {
+            return Err(bad_parameter(format!(
+                "UpdateFunctionConfiguration: firebox does not change a function's Runtime \
+                 (`{}` to `{runtime}`); delete the function and create it again with the new \
+                 runtime",
+                current.as_deref().unwrap_or("none")
+            )));
+        }
     }
     if let Some(role) = body
         .role
