@@ -350,11 +350,34 @@ async fn new_code_starts_new_environments_and_versions_keep_theirs() {
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
     assert!(args.iter().any(|a| a == "other.py"), "{args:?}");
+    // `CodeSha256` is a precondition: a hash that is not `$LATEST`'s publishes nothing.
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     let r = call(
         &emu,
         "POST",
         &format!("{FUNCTIONS}/py/versions"),
-        &json!({}),
+        &json!({ "CodeSha256": wrong }),
+    )
+    .await;
+    assert_error(
+        &r,
+        400,
+        "InvalidParameterValueException",
+        &format!("CodeSHA256 ({wrong}) is different from current CodeSHA256 in $LATEST"),
+    );
+    let latest = call(
+        &emu,
+        "GET",
+        &format!("{FUNCTIONS}/py/configuration"),
+        &Value::Null,
+    )
+    .await
+    .json();
+    let r = call(
+        &emu,
+        "POST",
+        &format!("{FUNCTIONS}/py/versions"),
+        &json!({ "CodeSha256": latest["CodeSha256"] }),
     )
     .await;
     assert_eq!(r.status, 201, "{:?}", r.body);

@@ -137,11 +137,22 @@ pub(super) async fn publish_version(
 ) -> Result<Answer, ServiceError> {
     let function = unqualified(&req, raw_name, functions, "PublishVersion")?;
     let body: Publish = read_json(req).await?;
-    if body.code_sha256.is_some() {
-        return Err(bad_parameter(
-            "PublishVersion: firebox does not compute CodeSha256 (a function's code is its \
-             files on disk); publish without it",
-        ));
+    if let Some(given) = body.code_sha256.as_deref() {
+        // A precondition on `$LATEST`'s code, as Lambda checks it.
+        let latest = function.latest();
+        let Some(package) = latest.config.package.as_ref() else {
+            return Err(bad_parameter(
+                "PublishVersion: this function's code is a directory on disk, which has no \
+                 CodeSha256 (only code uploaded as a .zip has one); publish without it",
+            ));
+        };
+        if package.sha256 != given {
+            return Err(bad_parameter(format!(
+                "CodeSHA256 ({given}) is different from current CodeSHA256 in $LATEST ({}). \
+                 Please try again with the CodeSHA256 in $LATEST.",
+                package.sha256
+            )));
+        }
     }
     let published = function
         .publish_version(body.description, body.revision_id.as_deref())
