@@ -3,6 +3,7 @@
 //! generation's limit scales with it), whether the `[runtimes]` command names `node` or is
 //! `aws-lambda-ric`'s script (`#!/usr/bin/env node`); the heap limits are left out when the
 //! function's `NODE_OPTIONS` sets one. A function with a `command` of its own gets nothing.
+//! `AWS_LAMBDA_EXEC_WRAPPER` wraps a managed runtime's start, not a custom runtime's.
 
 mod common;
 
@@ -131,4 +132,54 @@ async fn nodejs_runtimes_start_node_with_lambdas_arguments_for_their_memory() {
 
     let custom = describe(&emu, "custom").await;
     assert_eq!(exec_argv(&custom), Vec::<String>::new(), "{custom}");
+}
+
+/// `AWS_LAMBDA_EXEC_WRAPPER` names a script that starts the managed runtime, given its command
+/// as arguments (Node with Lambda's arguments still in it); a function that brings its own
+/// `command` (a custom runtime) ignores the variable, as on Lambda.
+#[tokio::test]
+async fn an_exec_wrapper_starts_a_managed_runtime_and_a_custom_one_ignores_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("node-wrapper");
+    let code = code(&dir);
+    std::fs::write(
+        code.join("index.js"),
+        "exports.handler = async () => ({\n\
+           wrapped: process.env.WRAPPED_BY ?? null,\n\
+           execArgv: process.execArgv,\n\
+         });\n",
+    )
+    .expect("write the handler");
+    let wrapper = dir.path("wrapper.sh");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nexport WRAPPED_BY=\"$(basename \"$0\") $#\"\nexec \"$@\"\n",
+    )
+    .expect("write the wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ric = node_ric().display().to_string();
+    let wrapper = wrapper.display().to_string();
+    let emu = Emulator::builder()
+        .runtime_command("nodejs", ["node".to_owned(), ric.clone()])
+        .function(
+            node_function("wrapped", "nodejs20.x", &code, 128)
+                .env("AWS_LAMBDA_EXEC_WRAPPER", &wrapper),
+        )
+        .function(
+            FunctionConfig::new("custom")
+                .command(["node".to_owned(), ric])
+                .code_dir(&code)
+                .handler("index.handler")
+                .env("AWS_LAMBDA_EXEC_WRAPPER", &wrapper)
+                .timeout(Duration::from_secs(20)),
+        )
+        .start()
+        .await
+        .expect("emulator starts");
+    let wrapped = describe(&emu, "wrapped").await;
+    // node, Lambda's five arguments and the client's script: seven arguments.
+    assert_eq!(wrapped["wrapped"], "wrapper.sh 7", "{wrapped}");
+    assert_eq!(exec_argv(&wrapped), node_arguments(128, None), "{wrapped}");
+    let custom = describe(&emu, "custom").await;
+    assert_eq!(custom["wrapped"], Value::Null, "{custom}");
 }

@@ -227,24 +227,44 @@ pub fn node_arguments(memory_mb: u32, node_options: Option<&str>) -> Vec<String>
 }
 
 /// The command an environment of `config` starts: its `command`, except for a managed
-/// `nodejs*` runtime, where [`node_arguments`] go right after `node`: after the program when
-/// it is Node itself (named `node` or `nodejs`), or, for a script that Node runs (its first
-/// line `#!/usr/bin/env node` or `#!/path/to/node`, as `aws-lambda-ric`'s command), by
-/// starting that `node` with them and the script. Any other program (a wrapper script) is
-/// started as it is.
+/// runtime:
+/// - `nodejs*`: [`node_arguments`] go right after `node`: after the program when it is Node
+///   itself (named `node` or `nodejs`), or, for a script that Node runs (its first line
+///   `#!/usr/bin/env node` or `#!/path/to/node`, as `aws-lambda-ric`'s command), by starting
+///   that `node` with them and the script. Any other program (a wrapper script) is started as
+///   it is;
+/// - any managed runtime whose function sets `AWS_LAMBDA_EXEC_WRAPPER`: that program starts,
+///   with the runtime's command as its arguments, as Lambda's runtime bootstraps start it (the
+///   wrapper ends with `exec "$@"`). The OS-only runtimes and a `command` given by hand ignore
+///   the variable, as custom runtimes do on Lambda.
 pub(crate) fn runtime_command(config: &super::FunctionConfig) -> Cow<'_, [String]> {
-    let nodejs = matches!(config.launch, Launch::Runtime(_))
-        && config.runtime.as_deref().map(family) == Some("nodejs");
-    if !nodejs {
+    if !matches!(config.launch, Launch::Runtime(_)) {
         return Cow::Borrowed(&config.command);
     }
-    let options = config.environment.get("NODE_OPTIONS").map(String::as_str);
-    let args = node_arguments(config.memory_mb, options);
-    match with_node_arguments(&config.command, &args) {
-        Some(command) => Cow::Owned(command),
-        None => Cow::Borrowed(&config.command),
+    let mut command = Cow::Borrowed(config.command.as_slice());
+    if config.runtime.as_deref().map(family) == Some("nodejs") {
+        let options = config.environment.get("NODE_OPTIONS").map(String::as_str);
+        let args = node_arguments(config.memory_mb, options);
+        if let Some(with) = with_node_arguments(&config.command, &args) {
+            command = Cow::Owned(with);
+        }
+    }
+    match config
+        .environment
+        .get(EXEC_WRAPPER)
+        .filter(|w| !w.is_empty())
+    {
+        Some(wrapper) => {
+            let mut wrapped = vec![wrapper.clone()];
+            wrapped.extend(command.iter().cloned());
+            Cow::Owned(wrapped)
+        }
+        None => command,
     }
 }
+
+/// The variable naming a wrapper script for a managed runtime's start.
+pub const EXEC_WRAPPER: &str = "AWS_LAMBDA_EXEC_WRAPPER";
 
 /// `command` with `args` given to the Node that runs it (see [`runtime_command`]); `None`
 /// when Node is not what `command` starts.
