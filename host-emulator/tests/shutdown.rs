@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use firebox_emulator::Emulator;
+use firebox_emulator::{Emulator, FunctionConfig};
 use tokio::io::AsyncReadExt;
 
 /// Waits until a new connection to `addr` is refused: the listener is closed.
@@ -73,5 +73,72 @@ async fn requests_outliving_the_grace_are_answered_service_exception() {
         500,
         "ServiceException",
         "The emulator is shutting down.",
+    );
+}
+
+/// A runtime with a SIGTERM hook (and the internal extension that makes the Shutdown phase
+/// send SIGTERM) calls `/next` after the emulator has begun to shut down: its `/next` waits
+/// unanswered, as on Lambda, so the hook runs to its end instead of the runtime being told to
+/// exit (a 500 would end its loop, and `main` with it, mid-hook).
+#[tokio::test]
+async fn a_runtime_calling_next_during_the_shutdown_phase_is_not_told_to_exit() {
+    let dir = TempDir::new("shutdown-late-next");
+    let script = dir.path("runtime.py");
+    std::fs::write(
+        &script,
+        r#"import json, os, signal, sys, threading, time, urllib.error, urllib.request
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+register = urllib.request.Request(API + "/2020-01-01/extension/register", method="POST",
+    data=json.dumps({"events": []}).encode(), headers={"Lambda-Extension-Name": "hook"})
+registered = urllib.request.urlopen(register)
+ext_id = registered.headers["Lambda-Extension-Identifier"]
+registered.read()
+# An internal extension with no events: its `/event/next` completes Init and never returns.
+threading.Thread(daemon=True, target=lambda: urllib.request.urlopen(urllib.request.Request(
+    API + "/2020-01-01/extension/event/next",
+    headers={"Lambda-Extension-Identifier": ext_id})).read()).start()
+def hook():
+    print("hook start", flush=True)
+    time.sleep(0.3)
+    print("hook done", flush=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=hook).start())
+while True:
+    try:
+        r = urllib.request.urlopen(API + "/2018-06-01/runtime/invocation/next")
+    except urllib.error.HTTPError as e:
+        print("next failed", e.code, flush=True)
+        sys.exit(1)
+    request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    r.read()
+    urllib.request.urlopen(urllib.request.Request(
+        API + "/2018-06-01/runtime/invocation/" + request_id + "/response",
+        data=b'"ok"', method="POST")).read()
+    # The next call comes late: after the emulator has begun its Shutdown phase.
+    time.sleep(0.15)
+"#,
+    )
+    .unwrap();
+    let emu = Emulator::builder()
+        .function(FunctionConfig::new("hooked").command([
+            PYTHON.to_owned(),
+            "-u".to_owned(),
+            script.display().to_string(),
+        ]))
+        .start()
+        .await
+        .unwrap();
+    let mut logs = emu.logs_from_start();
+    let r = emu.invoke("hooked", "{}").await.unwrap();
+    assert_eq!(r.text(), r#""ok""#);
+    emu.shutdown().await;
+    let mut lines = Vec::new();
+    while let Ok(line) = logs.try_recv() {
+        lines.push(line.text);
+    }
+    assert!(lines.iter().any(|l| l == "hook done"), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("next failed")),
+        "{lines:#?}"
     );
 }

@@ -234,8 +234,8 @@ impl Environment {
     /// The Shutdown phase, when extensions are registered: `SHUTDOWN` (with `reason`) to those
     /// that asked for it, SIGTERM to the runtime, then up to the phase's limit for the runtime
     /// to exit and each extension to exit or call `/next` again (the caller kills what is
-    /// left). Extensions may still call `/next` meanwhile (they get their queued events); any
-    /// other call gets 500.
+    /// left). Extensions may still call `/next` meanwhile (they get their queued events); the
+    /// runtime's `/next` waits unanswered until its process ends; any other call gets 500.
     async fn shutdown_phase(&mut self, reason: &'static str) {
         let Some(limit) = self.extensions.shutdown_limit() else {
             return;
@@ -280,12 +280,17 @@ impl Environment {
                         self.drain_output(&mut buf);
                     }
                 }
-                Some(request) = self.requests.recv() => {
-                    if let RuntimeRequest::ExtensionNext { id, reply } = request {
+                Some(request) = self.requests.recv() => match request {
+                    RuntimeRequest::ExtensionNext { id, reply } => {
                         self.extensions.next(&id, reply);
                     }
+                    // The runtime's `/next` waits, unanswered, as on Lambda: a runtime whose
+                    // SIGTERM hook is still running must not be told to exit (its loop would
+                    // end `main` and cut the hook short). It is dropped with the processes.
+                    RuntimeRequest::Next { reply } => self.held.parked.push_back(reply),
                     // Any other call is dropped: its caller gets 500, "exit now".
-                }
+                    _ => {}
+                },
                 () = &mut sleep => break,
             }
         }
