@@ -369,12 +369,34 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
     let raw = send(&endpoint, "GET", "/2018-06-01/runtime/nope", &[], "").await;
     assert_eq!(raw.status, 404);
     assert!(raw.json()["errorType"].is_string());
+    // Header names are written as Lambda's server writes them, for clients that match them
+    // case-sensitively.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut conn = tokio::net::TcpStream::connect(&api).await.unwrap();
+        conn.write_all(
+            b"GET /2018-06-01/runtime/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await.unwrap();
+        let head = String::from_utf8_lossy(&answer);
+        assert!(
+            head.contains("\r\nContent-Type: application/json\r\n"),
+            "{head}"
+        );
+    }
     // A route of the API with the wrong method: 405, with the method it takes.
     for (method, path, allowed) in [
         ("POST", "/2018-06-01/runtime/invocation/next", "GET"),
         ("GET", "/2018-06-01/runtime/invocation/xyz/response", "POST"),
         ("PUT", "/2018-06-01/runtime/invocation/xyz/error", "POST"),
         ("GET", "/2018-06-01/runtime/init/error", "POST"),
+        // The Extensions API's routes too.
+        ("GET", "/2020-01-01/extension/register", "POST"),
+        ("POST", "/2020-01-01/extension/event/next", "GET"),
+        ("GET", "/2020-01-01/extension/exit/error", "POST"),
     ] {
         let raw = send(&endpoint, method, path, &[], "").await;
         assert_eq!(raw.status, 405, "{method} {path}");

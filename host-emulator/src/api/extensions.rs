@@ -118,6 +118,13 @@ pub async fn handle(
                 reply,
             }
         }
+        // A route of the API with another method: 405, as the Runtime API answers it.
+        (_, "register" | "init/error" | "exit/error") => {
+            return super::runtime::not_allowed(&format!("{PREFIX}{route}"), "POST")
+        }
+        (_, "event/next") => {
+            return super::runtime::not_allowed(&format!("{PREFIX}{route}"), "GET")
+        }
         _ => {
             return json(
                 StatusCode::NOT_FOUND,

@@ -196,8 +196,11 @@ pub async fn serve(listener: TcpListener, requests: mpsc::UnboundedSender<Runtim
                         let req = req.map(RequestBody::new);
                         async move { Ok::<_, Infallible>(handle(req, &requests).await) }
                     });
+                    // Header names as Lambda's server writes them (`Lambda-Runtime-Aws-Request-Id`),
+                    // for clients that look them up case-sensitively.
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
+                        .title_case_headers(true)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
@@ -494,8 +497,9 @@ fn error(status: StatusCode, error_type: &str, message: &str) -> Response<Full<B
     json(status, error_document(error_type, message))
 }
 
-/// 405 for a route of the Runtime API called with a method it does not take.
-fn not_allowed(path: &str, allowed: &'static str) -> Response<Full<Bytes>> {
+/// 405 for a route of the Runtime API (or the Extensions API) called with a method it does not
+/// take.
+pub(super) fn not_allowed(path: &str, allowed: &'static str) -> Response<Full<Bytes>> {
     let mut response = error(
         StatusCode::METHOD_NOT_ALLOWED,
         "InvalidRequest",
