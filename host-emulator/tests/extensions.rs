@@ -573,6 +573,11 @@ async fn an_extension_reporting_exit_error_fails_the_invocation_with_its_type() 
         l == "Extension doomed reported an exit error: Extension.Boom"
     })
     .await;
+    // After exit/error no further call of the extension succeeds.
+    wait_for_line(&emu, "f", |l| {
+        l == "PROBE after_exit_error 403 Extension.InvalidExtensionState"
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -226,6 +226,14 @@ impl Extensions {
         true
     }
 
+    /// The name of extension `id` if it reported `exit/error`.
+    fn reported_exit_error(&self, id: &str) -> Option<String> {
+        self.registered
+            .iter()
+            .find(|r| r.id == id && r.exit_error.is_some())
+            .map(|r| r.name.clone())
+    }
+
     fn name_of(&self, id: &str) -> Option<&str> {
         self.registered
             .iter()
@@ -251,6 +259,29 @@ impl Environment {
 
     /// The Extensions API calls.
     pub(super) fn on_extension_request(&mut self, request: RuntimeRequest) -> Result<(), End> {
+        // After `exit/error` no further call of that extension succeeds: it is expected to
+        // exit (Lambda's Extensions API reference, "Exit error").
+        let caller = match &request {
+            RuntimeRequest::ExtensionNext { id, .. }
+            | RuntimeRequest::ExtensionError { id, .. }
+            | RuntimeRequest::TelemetrySubscribe { id, .. } => Some(id.as_str()),
+            _ => None,
+        };
+        if let Some(name) = caller.and_then(|id| self.extensions.reported_exit_error(id)) {
+            let refusal = ExtensionAnswer::Forbidden(error_document(
+                "Extension.InvalidExtensionState",
+                &format!(
+                    "extension {name} reported exit/error: it is expected to exit, and no further call is accepted"
+                ),
+            ));
+            let _ = match request {
+                RuntimeRequest::ExtensionNext { reply, .. }
+                | RuntimeRequest::ExtensionError { reply, .. }
+                | RuntimeRequest::TelemetrySubscribe { reply, .. } => reply.send(refusal),
+                _ => Ok(()),
+            };
+            return Ok(());
+        }
         match request {
             RuntimeRequest::ExtensionRegister {
                 name,

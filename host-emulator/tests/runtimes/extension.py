@@ -14,7 +14,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
   init_error    register, post init/error (Extension.ConfigError), exit 1
   crash_invoke  exit 3 on the first INVOKE
   crash_after   on the first INVOKE, sleep EXT_CRASH_AFTER_S seconds (default 0.5), then exit 3
-  exit_error    on the first INVOKE, post exit/error (Extension.Boom), then exit 4
+  exit_error    on the first INVOKE, post exit/error (Extension.Boom), call next once and print
+                `PROBE after_exit_error <status> <errorType>`, then exit 4
   double_next   register for SHUTDOWN only (so that no INVOKE answers the first next), call
                 next from two connections at once and print
                 `PROBE double_next <status> <errorType>` for the second
@@ -337,6 +338,15 @@ def main():
             sys.exit(3)
         if MODE == "exit_error":
             say("exit/error", report_error(ext_id, "/exit/error", "Extension.Boom", "lost my config"))
+            # No further call succeeds after exit/error (at most 2 s, should one wait).
+            conn = http.client.HTTPConnection(API, timeout=2)
+            try:
+                conn.request("GET", BASE + "/event/next",
+                             headers={"Lambda-Extension-Identifier": ext_id})
+                resp = conn.getresponse()
+                print("PROBE after_exit_error", resp.status, error_type(resp.read()), flush=True)
+            except OSError as e:
+                print("PROBE after_exit_error no answer", type(e).__name__, flush=True)
             sys.exit(4)
         if MODE == "hang":
             say("hanging")
