@@ -108,10 +108,13 @@ async fn ok_and_reported(emu: &Emulator, event: &str, out: &Path) -> Vec<Value> 
 /// Subscribes over TCP through `api` (`telemetry` or `logs`), invokes once with two output
 /// lines, and returns the invocation's request id and the records of the first connection
 /// once its `platform.report` is there.
-async fn one_invocation_over_tcp(api: &str) -> (String, Vec<Value>) {
+async fn one_invocation_over_tcp(api: &str, schema: Option<&str>) -> (String, Vec<Value>) {
     let dir = TempDir::new(&format!("tcp-{api}"));
     let out = dir.path("records");
-    let f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out).env("EXT_TELEMETRY_API", api);
+    let mut f = subscribed(&dir, "", "tcp", "telemetry_tcp", &out).env("EXT_TELEMETRY_API", api);
+    if let Some(schema) = schema {
+        f = f.env("EXT_TELEMETRY_SCHEMA", schema);
+    }
     let emu = start(vec![f]).await;
     let (id, _) = ok(&emu, r#"{"print": 2}"#).await;
     wait_for_line(&emu, "f", |l| l == format!("[tcp] subscribed {api} 200")).await;
@@ -143,7 +146,7 @@ async fn one_invocation_over_tcp(api: &str) -> (String, Vec<Value>) {
 
 #[tokio::test]
 async fn a_tcp_subscriber_of_the_telemetry_api_gets_ndjson_records() {
-    let (_, got) = one_invocation_over_tcp("telemetry").await;
+    let (_, got) = one_invocation_over_tcp("telemetry", None).await;
     let kinds: Vec<&str> = got.iter().filter_map(|r| r["type"].as_str()).collect();
     for kind in [
         "platform.initStart",
@@ -159,7 +162,7 @@ async fn a_tcp_subscriber_of_the_telemetry_api_gets_ndjson_records() {
 
 #[tokio::test]
 async fn a_tcp_subscriber_of_the_logs_api_gets_ndjson_records_of_its_types() {
-    let (id, got) = one_invocation_over_tcp("logs").await;
+    let (id, got) = one_invocation_over_tcp("logs", None).await;
     let kinds: Vec<&str> = got.iter().filter_map(|r| r["type"].as_str()).collect();
     assert!(kinds.contains(&"platform.logsSubscription"), "{kinds:?}");
     assert!(has(&got, "platform.end", &id), "{kinds:?}");
@@ -167,6 +170,34 @@ async fn a_tcp_subscriber_of_the_logs_api_gets_ndjson_records_of_its_types() {
     for kind in ["platform.initStart", "platform.telemetrySubscription"] {
         assert!(!kinds.contains(&kind), "{kind} in {kinds:?}");
     }
+    // The Logs API's own record shapes: no spans, tracing or error types.
+    let record = |kind: &str| {
+        got.iter()
+            .find(|r| r["type"] == kind && r["record"]["requestId"] == id.as_str())
+            .map(|r| r["record"].clone())
+            .unwrap_or_else(|| panic!("no {kind} in {got:#?}"))
+    };
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&record("platform.start")), ["requestId"]);
+    assert_eq!(keys(&record("platform.end")), ["requestId"]);
+    assert_eq!(keys(&record("platform.report")), ["metrics", "requestId"]);
+    // `2021-03-18` (the extension's) has `platform.runtimeDone`, in its own shape.
+    assert_eq!(
+        record("platform.runtimeDone"),
+        serde_json::json!({"requestId": id, "status": "success"})
+    );
+}
+
+#[tokio::test]
+async fn the_logs_api_of_schema_2020_08_15_has_no_runtime_done() {
+    let (id, got) = one_invocation_over_tcp("logs", Some("2020-08-15")).await;
+    let kinds: Vec<&str> = got.iter().filter_map(|r| r["type"].as_str()).collect();
+    assert!(has(&got, "platform.end", &id), "{kinds:?}");
+    assert!(!kinds.contains(&"platform.runtimeDone"), "{kinds:?}");
 }
 
 #[tokio::test]
@@ -402,7 +433,8 @@ async fn an_init_error_sends_init_runtime_done_and_init_report_before_the_shutdo
     let got = failed_init_records(&emu, &out, "MyInitError", 2).await;
     assert_eq!(
         init_records(&got),
-        failed_twice("error", Some("MyInitError"), "failure"),
+        // The platform's type for the runtime's `MyInitError`.
+        failed_twice("error", Some("Runtime.Unknown"), "failure"),
         "{got:#?}"
     );
     let report = &got[index(&got, "platform.initReport", |r| {

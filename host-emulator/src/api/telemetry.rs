@@ -218,6 +218,7 @@ pub fn parse(body: &[u8], api: TelemetryApi) -> Result<TelemetrySubscription, In
     let b = &body.buffering;
     Ok(TelemetrySubscription {
         api,
+        schema_version: body.schema_version.unwrap_or_else(|| known[0].to_owned()),
         types,
         protocol,
         host,

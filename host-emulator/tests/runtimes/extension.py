@@ -32,7 +32,8 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 exists (when set), a batch is answered 500 and not kept (a line `refused N`, N
                 records, is appended to EXT_TELEMETRY_OUT.refused)
   telemetry_tcp like normal, but first listen on TCP on 127.0.0.1 and subscribe with protocol
-                TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`);
+                TCP through the API EXT_TELEMETRY_API (`telemetry`, the default, or `logs`),
+                with schemaVersion EXT_TELEMETRY_SCHEMA (default 2022-12-13, or 2021-03-18);
                 the lines read from the Nth connection are appended, as received, to the file
                 EXT_TELEMETRY_OUT.N. With EXT_TCP_CLOSE_AFTER=TYPE, the first connection is
                 closed after a record of that type (printing `closed connection 1`). Bad TCP
@@ -224,6 +225,7 @@ def subscribe_tcp(ext_id):
     api = os.environ.get("EXT_TELEMETRY_API", "telemetry")
     path, version = {"telemetry": ("/2022-07-01/telemetry", "2022-12-13"),
                      "logs": ("/2020-08-15/logs", "2021-03-18")}[api]
+    version = os.environ.get("EXT_TELEMETRY_SCHEMA", version)
 
     def put(destination):
         body = {

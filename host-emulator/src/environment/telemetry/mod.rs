@@ -125,6 +125,10 @@ impl Protocol {
 pub struct TelemetrySubscription {
     /// The API it came through.
     pub api: TelemetryApi,
+    /// `schemaVersion` (the Logs API's default, `2020-08-15`, when it was left out). It
+    /// changes the records only on the Logs API: `platform.runtimeDone` is sent from
+    /// `2021-03-18` on.
+    pub schema_version: String,
     /// The record types.
     pub types: TelemetryTypes,
     /// How batches are sent.
@@ -164,6 +168,7 @@ struct Subscriber {
     /// The extension that subscribed (one subscription each).
     name: String,
     api: TelemetryApi,
+    schema_version: String,
     types: TelemetryTypes,
     delivery: Delivery,
 }
@@ -176,8 +181,46 @@ impl Subscriber {
             "extension" => self.types.extension,
             _ => self.types.platform,
         };
-        of_type && self.api.sends(kind)
+        let schema_has = kind != "platform.runtimeDone"
+            || self.api == TelemetryApi::Telemetry
+            || self.schema_version.as_str() >= "2021-03-18";
+        of_type && schema_has && self.api.sends(kind)
     }
+
+    /// Hands `envelope` (a record of type `kind` it wants) to the delivery: as it is
+    /// (`text`, made once for every subscriber that takes it so), or in the Logs API's
+    /// shape (see [`logs_api_record`]).
+    fn offer(&self, kind: &str, envelope: &Value, text: &mut Option<String>) {
+        match (self.api, logs_api_record(kind, envelope)) {
+            (TelemetryApi::Logs, Some(shaped)) => self.delivery.record(&shaped.to_string()),
+            _ => self
+                .delivery
+                .record(text.get_or_insert_with(|| envelope.to_string())),
+        }
+    }
+}
+
+/// The Logs API's narrower records, where they differ from the Telemetry API's (as the Logs
+/// API reference gives them): `platform.start` and `platform.end` with `requestId` only,
+/// `platform.report` with `requestId` and `metrics`, and `platform.runtimeDone` with
+/// `requestId` and `status` (`success`, `failure` or `timeout`). `None`: the record as it is.
+fn logs_api_record(kind: &str, envelope: &Value) -> Option<Value> {
+    let record = &envelope["record"];
+    let request_id = record["requestId"].clone();
+    let narrowed = match kind {
+        "platform.start" | "platform.end" => json!({ "requestId": request_id }),
+        "platform.report" => json!({ "requestId": request_id, "metrics": record["metrics"] }),
+        "platform.runtimeDone" => {
+            let status = match record["status"].as_str() {
+                Some("success") => "success",
+                Some("timeout") => "timeout",
+                _ => "failure",
+            };
+            json!({ "requestId": request_id, "status": status })
+        }
+        _ => return None,
+    };
+    Some(json!({ "time": envelope["time"], "type": kind, "record": narrowed }))
 }
 
 impl Telemetry {
@@ -267,8 +310,7 @@ impl Telemetry {
     fn emit(&mut self, kind: &str, record: Value) {
         let mut text = None;
         for s in self.subscribers.iter().filter(|s| s.wants(kind)) {
-            s.delivery
-                .record(text.get_or_insert_with(|| record.to_string()));
+            s.offer(kind, &record, &mut text);
         }
         if let Some(backlog) = &mut self.backlog {
             if backlog.len() < BACKLOG_LIMIT {
@@ -302,17 +344,20 @@ impl Telemetry {
             self.subscribers.remove(i);
         }
         // The task ends by itself once the subscriber is dropped and what it left is sent.
+        let schema_version = subscription.schema_version.clone();
         let (delivery, _task) = Delivery::start(subscription);
         let subscriber = Subscriber {
             name: name.to_owned(),
             api,
+            schema_version,
             types,
             delivery,
         };
         if previous.is_none() {
             for record in self.backlog.iter().flatten() {
-                if subscriber.wants(record["type"].as_str().unwrap_or_default()) {
-                    subscriber.delivery.record(&record.to_string());
+                let kind = record["type"].as_str().unwrap_or_default();
+                if subscriber.wants(kind) {
+                    subscriber.offer(kind, record, &mut None);
                 }
             }
         }

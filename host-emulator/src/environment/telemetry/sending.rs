@@ -237,6 +237,7 @@ mod tests {
     fn subscription(protocol: Protocol) -> TelemetrySubscription {
         TelemetrySubscription {
             api: TelemetryApi::Telemetry,
+            schema_version: "2022-12-13".into(),
             types: TelemetryTypes::default(),
             protocol,
             host: "127.0.0.1".into(),

@@ -72,6 +72,7 @@ mod tests {
     fn to(port: u16) -> TelemetrySubscription {
         TelemetrySubscription {
             api: TelemetryApi::Telemetry,
+            schema_version: "2022-12-13".into(),
             types: TelemetryTypes::default(),
             protocol: Protocol::Tcp,
             host: "127.0.0.1".into(),

@@ -17,6 +17,7 @@ use crate::environment::telemetry::{
 fn subscription(port: u16, max_items: usize) -> TelemetrySubscription {
     TelemetrySubscription {
         api: TelemetryApi::Telemetry,
+        schema_version: "2022-12-13".into(),
         types: TelemetryTypes {
             platform: true,
             function: true,
