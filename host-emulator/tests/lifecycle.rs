@@ -442,6 +442,10 @@ async fn environment_variables_follow_the_contract() {
         assert!(!get(k).is_empty(), "{k}");
     }
     assert_eq!(get("TZ"), ":UTC");
+    assert_eq!(get("AWS_XRAY_CONTEXT_MISSING"), "LOG_ERROR");
+    assert_eq!(get("AWS_XRAY_DAEMON_ADDRESS"), "127.0.0.1:2000");
+    assert_eq!(get("_AWS_XRAY_DAEMON_ADDRESS"), "127.0.0.1");
+    assert_eq!(get("_AWS_XRAY_DAEMON_PORT"), "2000");
     assert_eq!(get("GREETING"), "hi");
     let task_root = get("LAMBDA_TASK_ROOT");
     assert_eq!(r["cwd"].as_str().unwrap(), task_root);

@@ -136,7 +136,8 @@ async fn nodejs_runtimes_start_node_with_lambdas_arguments_for_their_memory() {
 
 /// `AWS_LAMBDA_EXEC_WRAPPER` names a script that starts the managed runtime, given its command
 /// as arguments (Node with Lambda's arguments still in it); a function that brings its own
-/// `command` (a custom runtime) ignores the variable, as on Lambda.
+/// `command` (a custom runtime) ignores the variable, as on Lambda. The managed runtime has
+/// `NODE_PATH` (the code directory), the custom one none.
 #[tokio::test]
 async fn an_exec_wrapper_starts_a_managed_runtime_and_a_custom_one_ignores_it() {
     use std::os::unix::fs::PermissionsExt;
@@ -147,6 +148,7 @@ async fn an_exec_wrapper_starts_a_managed_runtime_and_a_custom_one_ignores_it() 
         "exports.handler = async () => ({\n\
            wrapped: process.env.WRAPPED_BY ?? null,\n\
            execArgv: process.execArgv,\n\
+           nodePath: process.env.NODE_PATH ?? null,\n\
          });\n",
     )
     .expect("write the handler");
@@ -180,6 +182,9 @@ async fn an_exec_wrapper_starts_a_managed_runtime_and_a_custom_one_ignores_it() 
     // node, Lambda's five arguments and the client's script: seven arguments.
     assert_eq!(wrapped["wrapped"], "wrapper.sh 7", "{wrapped}");
     assert_eq!(exec_argv(&wrapped), node_arguments(128, None), "{wrapped}");
+    // A `nodejs*` runtime has `NODE_PATH` without layers too, as on Lambda: the code.
+    assert_eq!(wrapped["nodePath"], code.display().to_string(), "{wrapped}");
     let custom = describe(&emu, "custom").await;
     assert_eq!(custom["wrapped"], Value::Null, "{custom}");
+    assert_eq!(custom["nodePath"], Value::Null, "{custom}");
 }

@@ -8,6 +8,11 @@
 use super::process::Launch;
 use crate::config::layers;
 
+/// Where the function's X-Ray SDK sends segments (`AWS_XRAY_DAEMON_ADDRESS`): the X-Ray
+/// daemon's default address on this machine (Lambda's is `169.254.79.129:2000`).
+const XRAY_DAEMON_HOST: &str = "127.0.0.1";
+const XRAY_DAEMON_PORT: u16 = 2000;
+
 /// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
 /// interpreters installed outside these directories (pyenv, nvm) are still found.
 const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
@@ -42,6 +47,16 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         ("PATH".into(), path),
         ("LANG".into(), "en_US.UTF-8".into()),
         ("TZ".into(), ":UTC".into()),
+        // Lambda's X-Ray settings: the SDKs log a missing trace context rather than throw, and
+        // send segments to the daemon's address, here the X-Ray daemon's own default on this
+        // machine (nothing needs to listen: segments are UDP datagrams).
+        ("AWS_XRAY_CONTEXT_MISSING".into(), "LOG_ERROR".into()),
+        (
+            "AWS_XRAY_DAEMON_ADDRESS".into(),
+            format!("{XRAY_DAEMON_HOST}:{XRAY_DAEMON_PORT}"),
+        ),
+        ("_AWS_XRAY_DAEMON_ADDRESS".into(), XRAY_DAEMON_HOST.into()),
+        ("_AWS_XRAY_DAEMON_PORT".into(), XRAY_DAEMON_PORT.to_string()),
         (
             "LD_LIBRARY_PATH".into(),
             with_layers(
@@ -52,16 +67,22 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
         ),
     ];
     // Lambda's runtimes search `/opt/python` and `/opt/nodejs/node_modules` themselves; here
-    // the layers' directories are named (only when a layer has them).
+    // the layers' directories are named (only when a layer has them). A `nodejs*` runtime
+    // always has `NODE_PATH`, as on Lambda: the layers' directories, then the code.
     if !layers.python.is_empty() {
         vars.push(("PYTHONPATH".into(), join(&layers.python)));
     }
-    if !layers.node.is_empty() {
-        let mut node_path = join(&layers.node);
-        if !task_root.is_empty() {
-            node_path = format!("{node_path}:{task_root}");
+    let nodejs = c.runtime.as_deref().map(crate::config::runtime_family) == Some("nodejs");
+    if !layers.node.is_empty() || nodejs {
+        let node_path: Vec<String> = layers
+            .node
+            .iter()
+            .map(|d| d.display().to_string())
+            .chain((!task_root.is_empty()).then(|| task_root.clone()))
+            .collect();
+        if !node_path.is_empty() {
+            vars.push(("NODE_PATH".into(), node_path.join(":")));
         }
-        vars.push(("NODE_PATH".into(), node_path));
     }
     // The function's own variables may override the ones above, never the ones below.
     vars.extend(c.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
