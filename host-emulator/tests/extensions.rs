@@ -418,6 +418,16 @@ async fn a_telemetry_subscriber_gets_the_init_records_the_invocations_and_both_o
         assert_eq!(line, format!("PROBE {case} {want}"));
     }
     wait_for_line(&emu, "f", |l| l == "[telemetry] subscribed 200").await;
+    // Lambda's log line for the subscription, before the extension's `EXTENSION` line.
+    let lines = texts(&emu, "f");
+    let at = |wanted: &str| lines.iter().position(|l| l.starts_with(wanted));
+    let subscribed =
+        at("TELEMETRY\tName: telemetry\tState: Subscribed\tTypes: [Platform, Function, Extension]");
+    assert!(subscribed.is_some(), "{lines:#?}");
+    assert!(
+        subscribed < at("EXTENSION\tName: telemetry\t"),
+        "{lines:#?}"
+    );
     // The first invocation counts until the extension called `/next` again; after that the
     // next invoke goes to the same environment (on a slow machine it would otherwise start a
     // second one, with a second Init).

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::errors::{error_body, exit_reason};
+use super::telemetry::TelemetryApi;
 use super::{End, Environment, NextEvent, Phase};
 use crate::api::extensions::{ExtensionAnswer, ExtensionErrorKind, Subscriptions};
 use crate::api::runtime::RuntimeRequest;
@@ -309,8 +310,16 @@ impl Environment {
             } => {
                 match self.extensions.name_of(&id).map(str::to_owned) {
                     Some(name) => {
+                        let first = !self.telemetry.is_subscribed(&name);
+                        let line = (subscription.api == TelemetryApi::Telemetry && first)
+                            .then(|| subscribed_line(&name, subscription.types));
                         let answer = match self.telemetry.subscribe(&name, subscription) {
-                            Ok(()) => ExtensionAnswer::Accepted,
+                            Ok(()) => {
+                                if let Some(line) = line {
+                                    self.platform(line);
+                                }
+                                ExtensionAnswer::Accepted
+                            }
                             // Lambda documents an error without naming it: 400 is the status
                             // its subscription reference lists for a refused request.
                             Err(e) => ExtensionAnswer::BadRequest(error_document(
@@ -573,4 +582,30 @@ impl Environment {
         self.shutdown_reason = "timeout";
         Some(End::Failed)
     }
+}
+
+/// The line Lambda's log has for an extension's Telemetry API subscription:
+/// `TELEMETRY\tName: NAME\tState: Subscribed\tTypes: [Platform, Function, Extension]`.
+fn subscribed_line(name: &str, types: super::telemetry::TelemetryTypes) -> PlatformLine {
+    let chosen: Vec<&str> = [
+        (types.platform, "Platform"),
+        (types.function, "Function"),
+        (types.extension, "Extension"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    PlatformLine::new(
+        LogLevel::Info,
+        "platform.telemetrySubscription",
+        format!(
+            "TELEMETRY\tName: {name}\tState: Subscribed\tTypes: [{}]",
+            chosen.join(", ")
+        ),
+        Some(serde_json::json!({
+            "name": name,
+            "state": "Subscribed",
+            "types": chosen.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>(),
+        })),
+    )
 }

@@ -245,6 +245,11 @@ impl Telemetry {
         self.backlog = Some(Vec::new());
     }
 
+    /// Whether extension `name` has a subscription.
+    pub fn is_subscribed(&self, name: &str) -> bool {
+        self.subscribers.iter().any(|s| s.name == name)
+    }
+
     /// Whether anything listens for `platform.*` records (cheap: checked before one is
     /// built).
     pub fn wanted(&self) -> bool {
