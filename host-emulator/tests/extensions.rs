@@ -300,6 +300,21 @@ async fn an_extension_that_never_registers_times_init_out_and_the_log_says_why()
 }
 
 #[tokio::test]
+async fn an_extension_that_never_calls_next_times_init_out_and_the_log_names_it() {
+    let dir = TempDir::new("ext-no-next");
+    let f = with_extensions(&dir, "f", &[("stuck", "no_next")])
+        .init_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(1));
+    let emu = start(vec![f]).await;
+    let doc = failed(&emu, "f", "{}").await;
+    assert_eq!(doc["errorType"], "Sandbox.Timedout");
+    wait_for_line(&emu, "f", |l| {
+        l == "Extension stuck registered but did not call /2020-01-01/extension/event/next: Init ends when the runtime and every extension wait in next"
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn bad_extension_calls_get_403_with_lambdas_error_types() {
     let dir = TempDir::new("ext-probe");
     let f = with_extensions(&dir, "f", &[("probe", "probe")]);

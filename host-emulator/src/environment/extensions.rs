@@ -558,11 +558,18 @@ impl Environment {
         }
     }
 
-    /// Logs the external extensions that never registered (Init timed out waiting for them).
+    /// Logs the extensions Init timed out waiting for: the external ones that never
+    /// registered, and those that registered but never called `/next`.
     pub(super) fn hint_unregistered(&mut self) {
         for name in self.extensions.awaiting.clone() {
             self.platform(PlatformLine::fault(format!(
                 "Extension {name} did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: {name} (its file name)"
+            )));
+        }
+        let busy = self.extensions.busy_names();
+        for name in busy.split(", ").filter(|n| !n.is_empty()) {
+            self.platform(PlatformLine::fault(format!(
+                "Extension {name} registered but did not call /2020-01-01/extension/event/next: Init ends when the runtime and every extension wait in next"
             )));
         }
     }

@@ -20,6 +20,7 @@ EXT_MODE_<NAME> (NAME upper-cased, `-` as `_`), else EXT_MODE:
                 next from two connections at once and print
                 `PROBE double_next <status> <errorType>` for the second
   no_register   print a line and sleep without registering
+  no_next       register, then sleep without calling next
   probe         make bad calls first and print `PROBE <case> <status> <errorType>` for each
   telemetry     like normal, but first serve HTTP on 127.0.0.1 and subscribe to the Telemetry
                 API (platform, function and extension records, destination
@@ -281,6 +282,9 @@ def main():
     status, headers, data = register(events=events, extra={"Lambda-Extension-Accept-Feature": "accountId"})
     say("registered", status, data.decode())
     ext_id = headers.get("lambda-extension-identifier")
+    if MODE == "no_next":
+        say("not calling next")
+        time.sleep(3600)
     if MODE == "telemetry":
         subscribe(ext_id)
     if MODE == "telemetry_tcp":
