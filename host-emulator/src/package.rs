@@ -128,9 +128,28 @@ impl PackageStore {
     }
 }
 
+impl Drop for CodePackage {
+    /// The package is removed when the last holder lets go: `$LATEST` after new code or a
+    /// delete, a published version when it is deleted, and the environments that ran it once
+    /// they have ended. So an emulator that takes many uploads (a CI job deploying all day)
+    /// keeps only the packages something can still run. Only a directory of a package store
+    /// (`firebox-<pid>-packages-*/...`) is ever removed.
+    fn drop(&mut self) {
+        let in_store = self
+            .dir
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("firebox-") && n.contains("-packages-"));
+        if in_store {
+            crate::snapshot::remove_tree(&self.dir);
+        }
+    }
+}
+
 /// A layer's unpacked `.zip`. The functions that use the layer hold it (a layer version
 /// deleted meanwhile keeps working for them, as on Lambda, where a function keeps its copy);
-/// its directory is removed when the last of them lets go.
+/// its directory is removed when the last of them lets go (see `CodePackage`'s `Drop`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct LayerPackage(CodePackage);
 
@@ -139,13 +158,6 @@ impl std::ops::Deref for LayerPackage {
 
     fn deref(&self) -> &CodePackage {
         &self.0
-    }
-}
-
-impl Drop for LayerPackage {
-    fn drop(&mut self) {
-        // As a version's copy of its code goes: nothing runs from it any more.
-        crate::snapshot::remove_tree(&self.0.dir);
     }
 }
 

@@ -475,3 +475,63 @@ async fn a_runtime_function_of_the_configuration_takes_new_code() {
     assert_eq!(after, before + 5);
     emu.shutdown().await;
 }
+
+/// Waits (at most 10 s) until `dir` is gone.
+async fn wait_removed(dir: &str) {
+    for _ in 0..1000 {
+        if !std::path::Path::new(dir).exists() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{dir} was not removed");
+}
+
+/// Packages nothing can run any more are removed while the emulator runs: `$LATEST`'s old
+/// code once its environment has ended, a published version's with the version, the last with
+/// the function. One a version still runs stays.
+#[tokio::test]
+async fn packages_nothing_runs_any_more_are_removed() {
+    let emu = emulator().await;
+    let body = create_body("gc", &package("v1"), "python3.12", json!({}));
+    let r = call(&emu, "POST", FUNCTIONS, &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let dir_of = |answer: &Value| answer["cwd"].as_str().expect("cwd").to_owned();
+    let (answer, mark) = run(&emu, "gc", None).await;
+    assert_eq!(mark, "v1");
+    let v1 = dir_of(&answer);
+    let code = format!("{FUNCTIONS}/gc/code");
+    let update = |mark: &str| json!({ "ZipFile": b64(&package(mark)) });
+    let r = call(&emu, "PUT", &code, &update("v2")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (answer, mark) = run(&emu, "gc", None).await;
+    assert_eq!(mark, "v2");
+    let v2 = dir_of(&answer);
+    assert_ne!(v1, v2);
+    wait_removed(&v1).await;
+
+    // Version 1 keeps v2's package through the next code update.
+    let r = call(
+        &emu,
+        "POST",
+        &format!("{FUNCTIONS}/gc/versions"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = call(&emu, "PUT", &code, &update("v3")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (answer, mark) = run(&emu, "gc", None).await;
+    assert_eq!(mark, "v3");
+    let v3 = dir_of(&answer);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run(&emu, "gc", Some("1")).await.1, "v2");
+    assert!(std::path::Path::new(&v2).is_dir(), "version 1 runs {v2}");
+
+    let r = call(&emu, "DELETE", &format!("{FUNCTIONS}/gc:1"), &Value::Null).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    wait_removed(&v2).await;
+    let r = call(&emu, "DELETE", &format!("{FUNCTIONS}/gc"), &Value::Null).await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    wait_removed(&v3).await;
+}
