@@ -57,7 +57,19 @@ async fn bad_deployments_are_refused_in_aws_shape_and_change_nothing() {
             good(json!({ "Runtime": "Py 3" })),
             400,
             "InvalidParameterValueException",
-            "not a runtime name",
+            "Value Py 3 at 'runtime' failed to satisfy constraint",
+        ),
+        (
+            good(json!({ "Runtime": "python3.99" })),
+            400,
+            "InvalidParameterValueException",
+            "Member must satisfy enum value set: [nodejs18.x",
+        ),
+        (
+            good(json!({ "Runtime": "python2.7" })),
+            400,
+            "InvalidParameterValueException",
+            "The runtime parameter of python2.7 is no longer supported",
         ),
         (
             good(json!({ "MemorySize": 64 })),

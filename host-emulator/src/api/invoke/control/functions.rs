@@ -120,6 +120,7 @@ pub(super) async fn create_function(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
         ));
     }
+    crate::config::check_lambda_runtime(&runtime).map_err(bad_parameter)?;
     if functions.get(&name).is_some() {
         return Err(exists(&name));
     }
