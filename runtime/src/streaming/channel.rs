@@ -64,6 +64,7 @@ pub struct Body {
 impl Body {
     /// Creates a response stream; same as [`channel`].
     pub fn channel() -> (Sender, Body) {
+        panic_message::remember_panics();
         let (data_tx, data_rx) = mpsc::channel(1);
         let (failure_tx, failure_rx) = oneshot::channel();
         (
@@ -129,16 +130,52 @@ impl Sender {
 #[error("the response writer aborted the stream")]
 struct BodyWriteAborted;
 
-/// The failure reported when a task panics while holding the [`Sender`].
+/// The failure reported when a task panics while holding the [`Sender`] (`errorType`
+/// `Panic`, as a handler's panic): the panic's message, when it could be read.
 #[derive(Debug, thiserror::Error)]
-#[error("the task writing the response stream panicked")]
-struct Panic;
+#[error("{}", .0.as_deref().unwrap_or("the task writing the response stream panicked"))]
+struct Panic(Option<String>);
 
 impl Drop for Sender {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.send_error(Panic);
+            self.send_error(Panic(panic_message::take()));
         }
+    }
+}
+
+/// The message of the panic a thread is unwinding from, for a [`Sender`] dropped by it: a
+/// panic hook (installed with the first channel, in front of the one already there, which
+/// still runs) keeps each thread's last panic message.
+mod panic_message {
+    use std::cell::RefCell;
+    use std::sync::Once;
+
+    thread_local! {
+        static LAST: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// Installs the hook, once per process.
+    pub(super) fn remember_panics() {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let payload = info.payload();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned());
+                // A panic in a thread whose local is gone (at its exit) keeps nothing.
+                let _ = LAST.try_with(|last| *last.borrow_mut() = message);
+                previous(info);
+            }));
+        });
+    }
+
+    /// The message of this thread's last panic, taken.
+    pub(super) fn take() -> Option<String> {
+        LAST.try_with(|last| last.borrow_mut().take()).ok().flatten()
     }
 }
 
