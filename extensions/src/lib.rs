@@ -58,6 +58,7 @@
 //! }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod client;
 mod endpoint;
 mod error;

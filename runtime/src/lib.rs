@@ -30,7 +30,20 @@
 //!     Ok(json!({ "got": event, "requestId": ctx.request_id }))
 //! }
 //! ```
+//!
+//! # Cargo features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `macros` (default) | `#[handler]` |
+//! | `tokio-compat` (default) | tokio's `rt-multi-thread`, `macros` and `io-util`, which `lambda_runtime` turns on and ported functions rely on |
+//! | `multi-thread` | a multi-thread tokio runtime for `#[handler]` |
+//! | `http` | the HTTP adapter, module `http` (`run` for `http::Request` handlers, API Gateway, ALB and function URL events) |
+//! | `graceful-shutdown` | `spawn_graceful_shutdown_handler`: a hook that runs on `SIGTERM` |
+//! | `anyhow`, `eyre`, `miette` | `From` and `IntoDiagnostic` for those crates' errors |
+//! | `tracing`, `concurrency-tokio` | accepted for `lambda_runtime` manifests; they change nothing |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 mod client;
 mod config;
 mod context;
