@@ -282,18 +282,27 @@ async fn an_extension_crashing_during_an_invocation_fails_it_and_the_next_invoke
     );
 }
 
-#[tokio::test]
-async fn an_extension_that_never_registers_times_init_out_and_the_log_says_why() {
-    let dir = TempDir::new("ext-silent");
-    let f = with_extensions(&dir, "f", &[("silent", "no_register")])
+/// A function whose extension `name` (in `mode`) keeps Init from ending: the invoke times
+/// out (Init's 500 ms, then its retry under the 1 s timeout) and the log has `line`.
+async fn init_times_out_with(name: &str, mode: &str, line: &str) -> Emulator {
+    let dir = TempDir::new(&format!("ext-{mode}"));
+    let f = with_extensions(&dir, "f", &[(name, mode)])
         .init_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(1));
     let emu = start(vec![f]).await;
     let doc = failed(&emu, "f", "{}").await;
     assert_eq!(doc["errorType"], "Sandbox.Timedout");
-    wait_for_line(&emu, "f", |l| {
-        l == "Extension silent did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: silent (its file name)"
-    })
+    wait_for_line(&emu, "f", |l| l == line).await;
+    emu
+}
+
+#[tokio::test]
+async fn an_extension_that_never_registers_times_init_out_and_the_log_says_why() {
+    let emu = init_times_out_with(
+        "silent",
+        "no_register",
+        "Extension silent did not register: it must call /2020-01-01/extension/register with Lambda-Extension-Name: silent (its file name)",
+    )
     .await;
     // The runtime never started: its Init lines are absent.
     assert!(!texts(&emu, "f").iter().any(|l| l.contains("\"pid\"")));
@@ -301,16 +310,11 @@ async fn an_extension_that_never_registers_times_init_out_and_the_log_says_why()
 
 #[tokio::test]
 async fn an_extension_that_never_calls_next_times_init_out_and_the_log_names_it() {
-    let dir = TempDir::new("ext-no-next");
-    let f = with_extensions(&dir, "f", &[("stuck", "no_next")])
-        .init_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(1));
-    let emu = start(vec![f]).await;
-    let doc = failed(&emu, "f", "{}").await;
-    assert_eq!(doc["errorType"], "Sandbox.Timedout");
-    wait_for_line(&emu, "f", |l| {
-        l == "Extension stuck registered but did not call /2020-01-01/extension/event/next: Init ends when the runtime and every extension wait in next"
-    })
+    init_times_out_with(
+        "stuck",
+        "no_next",
+        "Extension stuck registered but did not call /2020-01-01/extension/event/next: Init ends when the runtime and every extension wait in next",
+    )
     .await;
 }
 
