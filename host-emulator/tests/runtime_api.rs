@@ -369,6 +369,12 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
     let raw = send(&endpoint, "GET", "/2018-06-01/runtime/nope", &[], "").await;
     assert_eq!(raw.status, 404);
     assert!(raw.json()["errorType"].is_string());
+    // Lambda's health check.
+    let pong = send(&endpoint, "GET", "/2018-06-01/ping", &[], "").await;
+    assert_eq!(
+        (pong.status.as_u16(), pong.body.as_ref()),
+        (200, &b"pong"[..])
+    );
     // Header names are written as Lambda's server writes them, for clients that match them
     // case-sensitively.
     {
@@ -393,6 +399,7 @@ async fn runtime_api_unknown_route_is_404_with_error_document() {
         ("GET", "/2018-06-01/runtime/invocation/xyz/response", "POST"),
         ("PUT", "/2018-06-01/runtime/invocation/xyz/error", "POST"),
         ("GET", "/2018-06-01/runtime/init/error", "POST"),
+        ("POST", "/2018-06-01/ping", "GET"),
         // The Extensions API's routes too.
         ("GET", "/2020-01-01/extension/register", "POST"),
         ("POST", "/2020-01-01/extension/event/next", "GET"),

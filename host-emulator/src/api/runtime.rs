@@ -210,6 +210,9 @@ pub async fn serve(listener: TcpListener, requests: mpsc::UnboundedSender<Runtim
     }
 }
 
+/// The Runtime API's health check.
+const PING_PATH: &str = "/2018-06-01/ping";
+
 async fn handle(
     req: Request<RequestBody>,
     requests: &mpsc::UnboundedSender<RuntimeRequest>,
@@ -225,6 +228,21 @@ async fn handle(
         }
         if path == super::telemetry::LOGS_PATH {
             return super::telemetry::handle(req, TelemetryApi::Logs, requests).await;
+        }
+        // Lambda's Runtime API keeps `GET /2018-06-01/ping` (answered `pong`) for clients
+        // that still check it.
+        if path == PING_PATH {
+            return match *req.method() {
+                Method::GET => {
+                    let mut pong = Response::new(Full::new(Bytes::from_static(b"pong")));
+                    pong.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+                    );
+                    pong
+                }
+                _ => not_allowed(&path, "GET"),
+            };
         }
         return not_found(&path);
     };
