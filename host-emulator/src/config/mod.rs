@@ -5,6 +5,7 @@
 pub mod event_invoke;
 mod file;
 mod function;
+pub(crate) mod interpreter;
 pub(crate) mod layers;
 pub mod logging;
 mod node_client;

@@ -395,7 +395,7 @@ fn with_node_arguments(command: &[String], args: &[String]) -> Option<Vec<String
 }
 
 /// Whether `program` is Node (its file name is `node` or `nodejs`).
-fn is_node(program: &str) -> bool {
+pub(super) fn is_node(program: &str) -> bool {
     matches!(
         Path::new(program).file_name().and_then(|n| n.to_str()),
         Some("node" | "nodejs")
@@ -405,7 +405,7 @@ fn is_node(program: &str) -> bool {
 /// The Node that the `#!` line of the script at `path` names (`#!/usr/bin/env node`: `node`,
 /// looked up on the function's `PATH` as `env` would; `#!/usr/bin/node`: that one); `None`
 /// for anything else, including a line with more arguments.
-fn node_of_script(path: &Path) -> Option<String> {
+pub(super) fn node_of_script(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut head = [0u8; 256];
     let mut file = std::fs::File::open(path).ok()?;

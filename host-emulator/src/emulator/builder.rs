@@ -200,6 +200,17 @@ impl EmulatorBuilder {
         }) {
             tracing::warn!("{problem}");
         }
+        // Asking interpreters their version takes a process each: off the start-up path.
+        let checks = crate::config::interpreter::version_checks(&functions);
+        if !checks.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("firebox-interpreter-check".into())
+                .spawn(move || {
+                    for warning in checks.iter().filter_map(|c| c.run()) {
+                        tracing::warn!("{warning}");
+                    }
+                });
+        }
         let addr = self
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
