@@ -131,6 +131,27 @@ pub struct PackageArgs {
     /// Package the binaries as extensions (`extensions/NAME` in a layer).
     #[arg(long)]
     extension: bool,
+    /// Every workspace member's binaries.
+    #[arg(long)]
+    workspace: bool,
+    /// Turn on every feature.
+    #[arg(long)]
+    all_features: bool,
+    /// Require Cargo.lock to be up to date (as cargo's flag).
+    #[arg(long)]
+    locked: bool,
+    /// Require Cargo.lock and the cache to be up to date (as cargo's flag).
+    #[arg(long)]
+    frozen: bool,
+    /// Build without the network (as cargo's flag).
+    #[arg(long)]
+    offline: bool,
+    /// Parallel jobs (as cargo's flag).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<u32>,
+    /// No cargo progress output.
+    #[arg(short = 'q', long)]
+    quiet: bool,
 }
 
 fn parse_kind(text: &str) -> Result<SampleKind, String> {
@@ -227,6 +248,13 @@ fn package(args: PackageArgs) -> ExitCode {
         profile: args.profile,
         output_dir: args.output_dir,
         extension: args.extension,
+        workspace: args.workspace,
+        all_features: args.all_features,
+        locked: args.locked,
+        frozen: args.frozen,
+        offline: args.offline,
+        jobs: args.jobs,
+        quiet: args.quiet,
     };
     let built = match deployment_package::package(&options) {
         Ok(built) => built,

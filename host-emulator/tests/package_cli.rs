@@ -158,3 +158,95 @@ fn an_unknown_binary_name_is_cargo_s_error() {
     assert!(stderr.contains("no bin target named `other`"), "{stderr}");
     assert!(stderr.contains("firebox: cargo failed"), "{stderr}");
 }
+
+#[test]
+fn a_binary_needing_a_newer_glibc_than_lambdas_is_refused_and_nothing_is_written() {
+    let dir = TempDir::new("package-glibc");
+    // `arc4random` is glibc 2.36's: the binary needs GLIBC_2.36 (this machine's glibc must
+    // have it to link, as the CI machines do).
+    project(
+        &dir,
+        "tiny-new",
+        "main.rs",
+        "extern \"C\" { fn arc4random() -> u32; }\nfn main() { println!(\"{}\", unsafe { arc4random() }); }\n",
+    );
+    let out = package(&dir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "cannot run on Lambda: it needs glibc 2.36, newer than the 2.34 of provided.al2023"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.join("target/lambda").exists());
+}
+
+#[test]
+fn two_binaries_of_one_name_are_refused_before_anything_is_written() {
+    let dir = TempDir::new("package-twins");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"a\", \"b\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    for member in ["a", "b"] {
+        let root = dir.join(member);
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            format!("[package]\nname = \"{member}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n"),
+        )
+        .unwrap();
+        std::fs::write(root.join("src/main.rs"), "fn main() {}\n").unwrap();
+    }
+    let out = package(&dir, &["--workspace", "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("two binaries are named bootstrap"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Compiling"), "--quiet: {stderr}");
+    assert!(!dir.join("target/lambda").exists());
+}
+
+#[test]
+fn the_profile_named_lambda_needs_another_output_directory() {
+    let dir = TempDir::new("package-profile");
+    project(&dir, "tiny-prof", "main.rs", "fn main() {}\n");
+    let out = Command::new(FIREBOX)
+        .arg("package")
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .args(["--profile", "lambda"])
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cargo builds the profile `lambda` into"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn packaging_as_the_other_kind_removes_the_first_kinds_files() {
+    let dir = TempDir::new("package-kinds");
+    project(&dir, "tiny-both", "main.rs", "fn main() {}\n");
+    let out_dir = dir.join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    assert!(package(&dir, &["--output-dir", out_dir]).status.success());
+    let package_dir = dir.join("out/tiny-both");
+    assert!(package_dir.join("bootstrap.zip").is_file());
+    assert!(package(&dir, &["--output-dir", out_dir, "--extension"])
+        .status
+        .success());
+    let mut left: Vec<String> = std::fs::read_dir(&package_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["extension.zip", "extensions"]);
+}

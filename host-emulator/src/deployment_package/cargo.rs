@@ -96,6 +96,22 @@ pub(super) fn build_args(options: &PackageOptions) -> Vec<OsString> {
         args.push("--target".into());
         args.push(target.into());
     }
+    for (on, flag) in [
+        (options.workspace, "--workspace"),
+        (options.all_features, "--all-features"),
+        (options.locked, "--locked"),
+        (options.frozen, "--frozen"),
+        (options.offline, "--offline"),
+        (options.quiet, "--quiet"),
+    ] {
+        if on {
+            args.push(flag.into());
+        }
+    }
+    if let Some(jobs) = options.jobs {
+        args.push("--jobs".into());
+        args.push(jobs.to_string().into());
+    }
     args
 }
 
@@ -170,6 +186,8 @@ mod tests {
             features: vec!["x".into(), "y".into()],
             target: Some("aarch64-unknown-linux-gnu".into()),
             no_default_features: true,
+            locked: true,
+            jobs: Some(2),
             ..PackageOptions::default()
         };
         let args: Vec<String> = build_args(&options)
@@ -179,7 +197,8 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "build --message-format json-render-diagnostics --profile release --package hello \
-             --bin a --bin b --features x,y --no-default-features --target aarch64-unknown-linux-gnu"
+             --bin a --bin b --features x,y --no-default-features --target aarch64-unknown-linux-gnu \
+             --locked --jobs 2"
         );
     }
 }

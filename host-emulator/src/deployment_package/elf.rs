@@ -109,6 +109,33 @@ pub enum ElfError {
     /// Headers that do not parse.
     #[error("its ELF headers are damaged: {0}")]
     Damaged(String),
+    /// It needs a newer glibc than any `provided` runtime has.
+    #[error(
+        "it needs glibc {needs}, newer than the {AL2023_GLIBC} of provided.al2023, so it would fail to start there (\"GLIBC_{needs}' not found\"). Build it on a system with glibc {AL2023_GLIBC} or older, or for a musl target (--target {musl_target})"
+    )]
+    GlibcTooNew {
+        /// The glibc it needs.
+        needs: GlibcVersion,
+        /// The musl target of its architecture.
+        musl_target: &'static str,
+    },
+}
+
+impl BinaryInfo {
+    /// Refuses a binary no `provided` runtime can start: one that needs a newer glibc than
+    /// `provided.al2023`'s.
+    pub fn check_runs_on_lambda(&self) -> Result<(), ElfError> {
+        match self.glibc {
+            Some(needs) if needs > AL2023_GLIBC => Err(ElfError::GlibcTooNew {
+                needs,
+                musl_target: match self.architecture {
+                    Architecture::X86_64 => "x86_64-unknown-linux-musl",
+                    Architecture::Arm64 => "aarch64-unknown-linux-musl",
+                },
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Reads what `bytes`, a 64-bit ELF executable, needs.

@@ -48,6 +48,20 @@ pub struct PackageOptions {
     pub output_dir: Option<PathBuf>,
     /// Package as extensions (`extensions/NAME` in a layer) rather than functions.
     pub extension: bool,
+    /// `--workspace`: every member's binaries.
+    pub workspace: bool,
+    /// `--all-features`.
+    pub all_features: bool,
+    /// `--locked`, `--frozen`, `--offline`, as cargo takes them.
+    pub locked: bool,
+    /// `--frozen`.
+    pub frozen: bool,
+    /// `--offline`.
+    pub offline: bool,
+    /// `--jobs`.
+    pub jobs: Option<u32>,
+    /// `--quiet`: no cargo progress.
+    pub quiet: bool,
 }
 
 impl Default for PackageOptions {
@@ -62,6 +76,13 @@ impl Default for PackageOptions {
             profile: "release".into(),
             output_dir: None,
             extension: false,
+            workspace: false,
+            all_features: false,
+            locked: false,
+            frozen: false,
+            offline: false,
+            jobs: None,
+            quiet: false,
         }
     }
 }
@@ -84,22 +105,11 @@ pub struct BuiltPackage {
 }
 
 impl BuiltPackage {
-    /// Problems that stop the binary from running on `provided.al2023`, one sentence each.
+    /// What may stop the binary from running on Lambda though it was packaged, one sentence
+    /// each: shared libraries the `provided` runtimes may not have. (A glibc too new is not
+    /// packaged at all: see [`ElfError::GlibcTooNew`].)
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
-        if let Some(glibc) = self.info.glibc.filter(|_| !self.info.runs_on_al2023()) {
-            warnings.push(format!(
-                "{} needs glibc {glibc}, newer than the {AL2023_GLIBC} of provided.al2023: on \
-                 Lambda it will fail to start (\"GLIBC_{glibc}' not found\"). Build it on a \
-                 system with glibc {AL2023_GLIBC} or older, or for a musl target \
-                 (--target {}-unknown-linux-musl).",
-                self.name,
-                match self.info.architecture {
-                    Architecture::X86_64 => "x86_64",
-                    Architecture::Arm64 => "aarch64",
-                }
-            ));
-        }
         if !self.info.other_libraries.is_empty() {
             warnings.push(format!(
                 "{} loads {}, which the provided runtimes may not have: link it statically \
@@ -136,6 +146,19 @@ pub enum PackageError {
     /// The selection has no binary target.
     #[error("cargo built no binary (select a package with binaries, or name one with --bin)")]
     NoBinaries,
+    /// Two binaries of one name (of two packages): their packages would be one directory.
+    #[error("two binaries are named {name} ({first} and {second}); their packages would overwrite each other: build one at a time (-p, --bin) with --output-dir")]
+    SameName {
+        /// The name.
+        name: String,
+        /// One.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// Profile `lambda` builds where the packages go.
+    #[error("cargo builds the profile `lambda` into {0}, where the packages go: name another --output-dir")]
+    ProfileDir(PathBuf),
     /// A binary Lambda cannot run.
     #[error("{name} ({path}) cannot run on Lambda: {source}")]
     Binary {
@@ -164,15 +187,39 @@ pub enum PackageError {
 pub fn package(options: &PackageOptions) -> Result<Vec<BuiltPackage>, PackageError> {
     let output_dir = match &options.output_dir {
         Some(dir) => dir.clone(),
-        None => cargo::target_directory(options)?.join("lambda"),
+        None => {
+            let target = cargo::target_directory(options)?;
+            // Cargo builds profile `lambda` into `<target>/lambda`, where packages go.
+            if options.profile == "lambda" {
+                return Err(PackageError::ProfileDir(target.join("lambda")));
+            }
+            target.join("lambda")
+        }
     };
-    let binaries = cargo::build(options)?;
+    let mut binaries = cargo::build(options)?;
     if binaries.is_empty() {
         return Err(PackageError::NoBinaries);
     }
+    binaries.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(twice) = binaries.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(PackageError::SameName {
+            name: twice[0].name.clone(),
+            first: twice[0].path.clone(),
+            second: twice[1].path.clone(),
+        });
+    }
+    // Every binary is read and checked before anything is written: a refused one leaves no
+    // package behind, its own or another's.
+    let checked = binaries
+        .iter()
+        .map(|b| checked_binary(&b.name, &b.path))
+        .collect::<Result<Vec<_>, _>>()?;
     binaries
         .iter()
-        .map(|b| package_binary(&b.name, &b.path, &output_dir, options.extension))
+        .zip(checked)
+        .map(|(b, (bytes, info))| {
+            write_package(&b.name, bytes, info, &output_dir, options.extension)
+        })
         .collect()
 }
 
@@ -183,17 +230,49 @@ pub fn package_binary(
     output_dir: &Path,
     extension: bool,
 ) -> Result<BuiltPackage, PackageError> {
+    let (bytes, info) = checked_binary(name, path)?;
+    write_package(name, bytes, info, output_dir, extension)
+}
+
+/// The binary at `path`, read, with what it needs, once it is known Lambda can run it.
+fn checked_binary(name: &str, path: &Path) -> Result<(Vec<u8>, BinaryInfo), PackageError> {
+    let bytes = fs::read(path).map_err(|source| PackageError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let refused = |source| PackageError::Binary {
+        name: name.to_owned(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let info = inspect(&bytes).map_err(refused)?;
+    info.check_runs_on_lambda().map_err(refused)?;
+    Ok((bytes, info))
+}
+
+/// Writes the package of binary `name` under `output_dir/name/`, removing the files of the
+/// other kind of package (a function's, or an extension's) a earlier run left there.
+fn write_package(
+    name: &str,
+    bytes: Vec<u8>,
+    info: BinaryInfo,
+    output_dir: &Path,
+    extension: bool,
+) -> Result<BuiltPackage, PackageError> {
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
         move |source| PackageError::Io { path, source }
     };
-    let bytes = fs::read(path).map_err(io_error(path))?;
-    let info = inspect(&bytes).map_err(|source| PackageError::Binary {
-        name: name.to_owned(),
-        path: path.to_path_buf(),
-        source,
-    })?;
     let dir = output_dir.join(name);
+    let stale = if extension {
+        ["bootstrap".to_owned(), "bootstrap.zip".to_owned()]
+    } else {
+        [format!("extensions/{name}"), "extension.zip".to_owned()]
+    };
+    for file in stale {
+        let _ = fs::remove_file(dir.join(file));
+    }
+    let _ = fs::remove_dir(dir.join("extensions"));
     let (entry, zip_name) = if extension {
         (format!("extensions/{name}"), "extension.zip")
     } else {
@@ -350,41 +429,49 @@ mod tests {
     }
 
     #[test]
-    fn warnings_name_a_glibc_too_new_and_foreign_libraries() {
-        let package = |glibc, other_libraries: Vec<String>| BuiltPackage {
+    fn a_glibc_too_new_is_refused_and_foreign_libraries_are_named() {
+        let info = |glibc, other_libraries: Vec<String>| BinaryInfo {
+            architecture: Architecture::X86_64,
+            glibc,
+            other_libraries,
+        };
+        let package = |info| BuiltPackage {
             name: "hello".into(),
             dir: PathBuf::new(),
             binary: PathBuf::new(),
             zip: PathBuf::new(),
             zip_size: 0,
-            info: BinaryInfo {
-                architecture: Architecture::X86_64,
-                glibc,
-                other_libraries,
-            },
+            info,
         };
-        let fine = package(Some(GlibcVersion(2, 17)), vec![]);
+        let fine = package(info(Some(GlibcVersion(2, 17)), vec![]));
         assert!(fine.warnings().is_empty());
+        assert!(fine.info.check_runs_on_lambda().is_ok());
         assert_eq!(fine.runtimes(), "provided.al2023, provided.al2");
         assert_eq!(
-            package(Some(AL2023_GLIBC), vec![]).runtimes(),
+            package(info(Some(AL2023_GLIBC), vec![])).runtimes(),
             "provided.al2023"
         );
         assert_eq!(
-            package(None, vec![]).runtimes(),
+            package(info(None, vec![])).runtimes(),
             "provided.al2023, provided.al2"
         );
 
-        let new = package(Some(GlibcVersion(2, 39)), vec!["libssl.so.3".into()]);
-        assert_eq!(new.runtimes(), "none of the provided runtimes");
-        let warnings = new.warnings();
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("needs glibc 2.39"), "{}", warnings[0]);
+        let refused = info(Some(GlibcVersion(2, 39)), vec![])
+            .check_runs_on_lambda()
+            .expect_err("2.39 is newer than provided.al2023's");
+        let text = refused.to_string();
         assert!(
-            warnings[0].contains("x86_64-unknown-linux-musl"),
-            "{}",
-            warnings[0]
+            text.starts_with("it needs glibc 2.39, newer than the 2.34"),
+            "{text}"
         );
-        assert!(warnings[1].contains("libssl.so.3"), "{}", warnings[1]);
+        assert!(
+            text.contains("--target x86_64-unknown-linux-musl"),
+            "{text}"
+        );
+
+        let ssl = package(info(Some(AL2023_GLIBC), vec!["libssl.so.3".into()]));
+        let warnings = ssl.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("libssl.so.3"), "{}", warnings[0]);
     }
 }
