@@ -340,6 +340,36 @@ async fn a_stream_failing_midway_truncates_the_response() {
     assert!(failed, "the client must see an incomplete response");
 }
 
+/// A raw stream (no prelude) that fails before its first byte: the response had not started,
+/// so the URL answers 502, as for any function error, not an empty reply.
+#[tokio::test]
+async fn a_stream_failing_before_its_first_byte_is_a_502() {
+    let emu = start(vec![url_fn("live", InvokeMode::ResponseStream)]).await;
+    let r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/live/stream-fail-early",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        &r.bytes().await[..],
+        br#"{"Message":"Internal Server Error"}"#
+    );
+    // The environment stays warm: the next request is answered.
+    let r = open(
+        emu.endpoint(),
+        "GET",
+        "/lambda-url/live/stream-plain",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(&r.bytes().await[..], b"plain stream");
+}
+
 #[tokio::test]
 async fn buffered_url_collects_a_streamed_http_response() {
     let emu = start(vec![url_fn("web", InvokeMode::Buffered)]).await;

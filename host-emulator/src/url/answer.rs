@@ -88,19 +88,33 @@ impl Answering<'_> {
         with_head(plain_head(content_type), ResponseBody::full(body))
     }
 
-    /// A `RESPONSE_STREAM` answer: waits for the prelude (when there is one), then streams
-    /// the rest with chunked encoding as it arrives.
+    /// A `RESPONSE_STREAM` answer: waits for the prelude (when there is one; else for the
+    /// first byte), then streams the rest with chunked encoding as it arrives.
     async fn streamed(
         &self,
         start: StreamStart,
         outcome: oneshot::Receiver<Outcome>,
     ) -> Response<ResponseBody> {
         if !is_integration(&start) {
+            // The response starts with the stream's first byte: a stream that fails before
+            // writing any (a handler that throws at once) is an error response, not an
+            // empty 200 cut off.
+            let mut chunks = start.chunks;
             let head = plain_head(start.content_type);
-            return with_head(
-                head,
-                ResponseBody::stream(None, start.chunks, outcome, Framing::Raw),
-            );
+            return match chunks.recv().await {
+                Some(first) => with_head(
+                    head,
+                    ResponseBody::stream(Some(first), chunks, outcome, Framing::Raw),
+                ),
+                None => match outcome.await {
+                    Ok(Outcome {
+                        answer: Answer::Success(_),
+                        ..
+                    }) => with_head(head, ResponseBody::empty()),
+                    Ok(outcome) => failure(&outcome.answer),
+                    Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+                },
+            };
         }
         let mut chunks: mpsc::Receiver<Bytes> = start.chunks;
         let mut buf = BytesMut::new();

@@ -26,6 +26,8 @@ Mode `url`: the event is a function URL event (payload format 2.0); its rawPath 
                   file named by the query parameter `flag`, then `data: second`
   /stream-fail    prelude, one chunk, then error trailers
   /stream-plain   no prelude, Content-Type text/plain, two chunks
+  /stream-fail-early  no prelude, nothing written, then error trailers (a handler that throws
+                  at once, as Node's streamifyResponse reports it)
   /binary         a response object with a base64 body of bytes 0..255
   /bare           a bare JSON value
   /fail           posts /error
@@ -189,6 +191,9 @@ def handle_url(request_id, event):
         s.write(json.dumps({"statusCode": 200}).encode() + b"\0" * 8)
         s.write("partial")
         s.finish({"type": "UrlStreamError", "message": "broke midway"})
+    elif path == "/stream-fail-early":
+        s = Stream(request_id, "application/octet-stream")
+        s.finish({"type": "Error", "message": "early boom"})
     elif path == "/stream-plain":
         s = Stream(request_id, "text/plain")
         s.write("plain ")
