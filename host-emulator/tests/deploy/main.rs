@@ -97,6 +97,15 @@ async fn a_created_function_runs_its_package_and_a_delete_removes_it() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let c = r.json();
     assert_eq!(c["FunctionName"], "made");
+    // Members Lambda always returns, with the values the emulator runs with.
+    assert_eq!(
+        c["SnapStart"],
+        json!({"ApplyOn": "None", "OptimizationStatus": "Off"})
+    );
+    assert_eq!(
+        c["RuntimeVersionConfig"]["RuntimeVersionArn"],
+        "arn:aws:lambda:us-east-1::runtime:firebox-provided.al2023"
+    );
     assert_eq!(
         c["FunctionArn"],
         "arn:aws:lambda:us-east-1:123456789012:function:made"

@@ -153,6 +153,7 @@ pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
         "Architectures": [architecture()],
         "EphemeralStorage": { "Size": EPHEMERAL_STORAGE_MB },
         "TracingConfig": { "Mode": "PassThrough" },
+        "SnapStart": { "ApplyOn": "None", "OptimizationStatus": "Off" },
         "LoggingConfig": {
             "LogFormat": config.logging.format.as_str(),
             "LogGroup": format!("/aws/lambda/{}", config.name),
@@ -168,6 +169,9 @@ pub(super) fn configuration(version: &FunctionShared, arn: &str) -> Value {
     }
     if let Some(runtime) = &config.runtime {
         c["Runtime"] = runtime.clone().into();
+        // The runtime version `INIT_START` names (`Runtime Version ARN: ...`).
+        let version = crate::logs::system::RuntimeVersion::new(Some(runtime), &config.region);
+        c["RuntimeVersionConfig"] = json!({ "RuntimeVersionArn": version.arn });
     }
     if let Some(role) = &config.role {
         c["Role"] = role.clone().into();
