@@ -153,7 +153,12 @@ pub(crate) fn head(object: &serde_json::Map<String, Value>) -> Result<Head, Mapp
             let value = HeaderValue::from_str(&text).map_err(|_| {
                 MappingError::header(name, "the value has a character no header can carry")
             })?;
-            headers.push((header, value));
+            // One value per name: `Content-Type` and `content-type` in one object are one
+            // header (the later key, in the object's order as read, wins).
+            match headers.iter_mut().find(|(n, _)| *n == header) {
+                Some(slot) => slot.1 = value,
+                None => headers.push((header, value)),
+            }
         }
     }
     let headers = forwarded(headers);
@@ -296,6 +301,16 @@ mod tests {
         }
         assert_eq!(buffered(br#"{"statusCode":599}"#).unwrap().0.status, 599);
         assert!(buffered(br#"{"statusCode":200,"body":5}"#).is_err());
+        // Two spellings of one header give one header.
+        let (head, _) =
+            buffered(br#"{"headers":{"Content-Type":"text/html","content-type":"text/plain"}}"#)
+                .unwrap();
+        let types: Vec<_> = head
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "content-type")
+            .collect();
+        assert_eq!(types.len(), 1, "{types:?}");
     }
 
     #[test]
