@@ -42,6 +42,8 @@ pub(crate) struct Function {
     pub(crate) deleted: AtomicBool,
     /// The function's URLs, one per qualifier that has one.
     pub(crate) urls: crate::url::Urls,
+    /// Their request rate (10 × the reserved concurrency per second).
+    pub(crate) url_rate: crate::url::UrlRate,
     /// The asynchronous-invocation configuration of each qualifier that has one.
     pub(crate) event_invoke: crate::event_invoke::EventInvokeConfigs,
     /// The function's tags.
@@ -109,6 +111,7 @@ impl Function {
         );
         Self {
             urls,
+            url_rate: crate::url::UrlRate::default(),
             latest: RwLock::new(latest),
             versions: RwLock::new(versions),
             aliases,

@@ -386,3 +386,41 @@ async fn buffered_url_collects_a_streamed_http_response() {
     assert_eq!(&r.bytes().await[..], b"data: first\n\ndata: second\n\n");
     let _ = std::fs::remove_file(flag);
 }
+
+/// A function with reserved concurrency 1 takes at most 10 URL requests a second (Lambda's
+/// 10 × reserved concurrency): a quick burst of 30 gets 429 `Rate Exceeded.` past about ten,
+/// while a function without a reservation takes them all.
+#[tokio::test]
+async fn url_requests_beyond_ten_times_the_reserved_concurrency_per_second_get_429() {
+    let emu = start(vec![
+        url_fn("capped", InvokeMode::Buffered).reserved_concurrency(1),
+        url_fn("free", InvokeMode::Buffered),
+    ])
+    .await;
+    let mut statuses = Vec::new();
+    let started = std::time::Instant::now();
+    for _ in 0..30 {
+        let r = send(emu.endpoint(), "GET", "/lambda-url/capped/bare", &[], "").await;
+        if r.status == 429 {
+            assert_eq!(&r.body[..], br#"{"Message":"Rate Exceeded."}"#);
+        }
+        statuses.push(r.status.as_u16());
+    }
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(ok + throttled, 30, "{statuses:?}");
+    // Ten at once, plus what the bucket refilled (10 a second) while the burst lasted.
+    let elapsed = started.elapsed().as_secs_f64();
+    let most = 10 + (elapsed * 10.0).ceil() as usize + 1;
+    assert!(
+        ok >= 10 && ok <= most,
+        "{ok} in {elapsed:.2} s: {statuses:?}"
+    );
+    if elapsed < 1.0 {
+        assert!(throttled > 0, "{statuses:?}");
+    }
+    for _ in 0..30 {
+        let r = send(emu.endpoint(), "GET", "/lambda-url/free/bare", &[], "").await;
+        assert_eq!(r.status, 200);
+    }
+}

@@ -16,6 +16,7 @@ mod answer;
 mod config;
 mod cors;
 mod event;
+mod rate;
 mod response;
 mod state;
 
@@ -26,6 +27,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 
 pub use config::{Cors, InvokeMode, UrlConfig};
+pub(crate) use rate::UrlRate;
+pub use rate::REQUESTS_PER_SECOND_PER_RESERVED;
 pub use response::{HTTP_INTEGRATION_CONTENT_TYPE, MAX_PRELUDE_BYTES};
 pub(crate) use state::Urls;
 pub use state::{AuthType, FunctionUrl, UrlError, UrlUpdate};
@@ -148,14 +151,15 @@ async fn serve(
 ) -> Response<ResponseBody> {
     // The URL invokes the version its qualifier picks now (`DeleteAlias` takes the alias's
     // URL with it, as on Lambda).
-    let Some((function, url, auth_type)) = functions.get(&target.name).and_then(|f| {
+    let Some((owner, function, url, auth_type)) = functions.get(&target.name).and_then(|f| {
         let FunctionUrl {
             config, auth_type, ..
         } = match target.qualifier.as_deref() {
             None => f.urls.unqualified(),
             Some(q) => f.url(Some(q)),
         }?;
-        Some((f.resolve(config.qualifier.as_deref())?, config, auth_type))
+        let version = f.resolve(config.qualifier.as_deref())?;
+        Some((f, version, config, auth_type))
     }) else {
         let named = match &target.qualifier {
             Some(q) => format!("{}:{q}", target.name),
@@ -170,6 +174,13 @@ async fn serve(
         if cors::is_preflight(req.method(), req.headers()) {
             return cors::preflight(cors, req.headers());
         }
+    }
+    // Lambda's request rate for URLs: 10 × the reserved concurrency per second.
+    if !owner
+        .url_rate
+        .admit(owner.capacity().reserved(), std::time::Instant::now())
+    {
+        return message(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded.");
     }
     let (mut parts, body) = req.into_parts();
     // The caller's trace, or a new one; the event's headers carry it, as on Lambda.
