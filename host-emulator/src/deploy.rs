@@ -107,6 +107,7 @@ pub(crate) fn create(
         functions.delete(&function.latest().config.name);
         return Err(e.into());
     }
+    crate::config::bootstrap_glibc::warn_in_background(vec![function.latest().config.clone()]);
     Ok(function)
 }
 
@@ -149,7 +150,9 @@ pub(crate) async fn update_code(
         // Refused, or the same code as before: the new copy is not needed.
         packages.discard(&package);
     }
-    Ok(updated?)
+    let updated = updated?;
+    crate::config::bootstrap_glibc::warn_in_background(vec![updated.config.clone()]);
+    Ok(updated)
 }
 
 /// Unpacks `zip` for function `name`, off the runtime's threads.

@@ -2,6 +2,7 @@
 //! tests), its loading from TOML (`file`), and validation with messages that name the file,
 //! the function and the field (`validate`).
 
+pub(crate) mod bootstrap_glibc;
 pub mod event_invoke;
 mod file;
 mod function;

@@ -200,6 +200,9 @@ impl EmulatorBuilder {
         }) {
             tracing::warn!("{problem}");
         }
+        // A `provided.*` bootstrap that needs a newer glibc than the runtime's: read off the
+        // start-up path.
+        crate::config::bootstrap_glibc::warn_in_background(functions.clone());
         // Asking interpreters their version takes a process each: off the start-up path.
         let checks = crate::config::interpreter::version_checks(&functions);
         if !checks.is_empty() {
