@@ -7,6 +7,7 @@ pub mod event_invoke;
 mod file;
 mod function;
 pub(crate) mod interpreter;
+mod lambda_runtimes;
 pub(crate) mod layers;
 pub mod logging;
 mod node_client;
@@ -22,11 +23,10 @@ use std::path::PathBuf;
 pub use crate::scheduler::limits::{AccountConfig, ScalingRate};
 pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
+pub use lambda_runtimes::check_lambda_runtime;
 pub use logging::{LogFormat, LogLevel, LoggingConfig, LoggingUpdate};
-pub use runtimes::{
-    check_lambda_runtime, family as runtime_family, node_arguments, Runtimes, HANDLER_PLACEHOLDER,
-};
 pub(crate) use runtimes::{check_name as check_runtime_name, runtime_command, Launch};
+pub use runtimes::{family as runtime_family, node_arguments, Runtimes, HANDLER_PLACEHOLDER};
 pub(crate) use validate::check_description;
 pub use validate::{check_destinations, MAX_DESCRIPTION};
 pub(crate) use versions::{check_alias, is_version_number, AliasRuleError};

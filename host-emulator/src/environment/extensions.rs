@@ -312,7 +312,7 @@ impl Environment {
                     Some(name) => {
                         let first = !self.telemetry.is_subscribed(&name);
                         let line = (subscription.api == TelemetryApi::Telemetry && first)
-                            .then(|| subscribed_line(&name, subscription.types));
+                            .then(|| subscription.types.subscribed_line(&name));
                         let answer = match self.telemetry.subscribe(&name, subscription) {
                             Ok(()) => {
                                 if let Some(line) = line {
@@ -589,30 +589,4 @@ impl Environment {
         self.shutdown_reason = "timeout";
         Some(End::Failed)
     }
-}
-
-/// The line Lambda's log has for an extension's Telemetry API subscription:
-/// `TELEMETRY\tName: NAME\tState: Subscribed\tTypes: [Platform, Function, Extension]`.
-fn subscribed_line(name: &str, types: super::telemetry::TelemetryTypes) -> PlatformLine {
-    let chosen: Vec<&str> = [
-        (types.platform, "Platform"),
-        (types.function, "Function"),
-        (types.extension, "Extension"),
-    ]
-    .into_iter()
-    .filter_map(|(on, name)| on.then_some(name))
-    .collect();
-    PlatformLine::new(
-        LogLevel::Info,
-        "platform.telemetrySubscription",
-        format!(
-            "TELEMETRY\tName: {name}\tState: Subscribed\tTypes: [{}]",
-            chosen.join(", ")
-        ),
-        Some(serde_json::json!({
-            "name": name,
-            "state": "Subscribed",
-            "types": chosen.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>(),
-        })),
-    )
 }

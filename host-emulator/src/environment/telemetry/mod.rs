@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::config::LogLevel;
 use crate::logs::system::{now, InitOutcome, PlatformLine};
 use delivery::Delivery;
 
@@ -39,6 +40,34 @@ pub struct TelemetryTypes {
     pub function: bool,
     /// `extension`: the external extensions' output lines.
     pub extension: bool,
+}
+
+impl TelemetryTypes {
+    /// The line Lambda's log has for an extension's Telemetry API subscription:
+    /// `TELEMETRY\tName: NAME\tState: Subscribed\tTypes: [Platform, Function, Extension]`.
+    pub(in crate::environment) fn subscribed_line(self, name: &str) -> PlatformLine {
+        let chosen: Vec<&str> = [
+            (self.platform, "Platform"),
+            (self.function, "Function"),
+            (self.extension, "Extension"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        PlatformLine::new(
+            LogLevel::Info,
+            "platform.telemetrySubscription",
+            format!(
+                "TELEMETRY\tName: {name}\tState: Subscribed\tTypes: [{}]",
+                chosen.join(", ")
+            ),
+            Some(serde_json::json!({
+                "name": name,
+                "state": "Subscribed",
+                "types": chosen.iter().map(|t| t.to_lowercase()).collect::<Vec<_>>(),
+            })),
+        )
+    }
 }
 
 /// Whose output a line is.
