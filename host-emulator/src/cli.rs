@@ -238,6 +238,7 @@ pub fn main() -> ExitCode {
 /// `firebox package`: builds, packages, prints one line per package and its warnings.
 fn package(args: PackageArgs) -> ExitCode {
     use crate::deployment_package::{self, PackageOptions};
+    let extension = args.extension;
     let options = PackageOptions {
         manifest_path: args.manifest_path,
         packages: args.packages,
@@ -247,7 +248,7 @@ fn package(args: PackageArgs) -> ExitCode {
         target: args.target,
         profile: args.profile,
         output_dir: args.output_dir,
-        extension: args.extension,
+        extension,
         workspace: args.workspace,
         all_features: args.all_features,
         locked: args.locked,
@@ -274,13 +275,21 @@ fn package(args: PackageArgs) -> ExitCode {
             Some(v) => format!("glibc {v}"),
             None => "no glibc".to_owned(),
         };
+        // An extension runs beside functions of any runtime whose OS has the glibc it needs.
+        let runs = if extension {
+            match package.info.runs_on_al2() {
+                true => "runs beside functions of Amazon Linux 2 and 2023 runtimes".to_owned(),
+                false => "runs beside functions of Amazon Linux 2023 runtimes".to_owned(),
+            }
+        } else {
+            format!("runs on {}", package.runtimes())
+        };
         println!(
-            "{}: {} ({} bytes, {}, {glibc}; runs on {})",
+            "{}: {} ({} bytes, {}, {glibc}; {runs})",
             package.name,
             zip.display(),
             package.zip_size,
             package.info.architecture,
-            package.runtimes()
         );
         for warning in package.warnings() {
             eprintln!("firebox: warning: {warning}");

@@ -109,7 +109,15 @@ fn an_extension_is_packaged_as_a_layer_where_asked() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let zip = out_dir.join("tiny-ext/extension.zip");
-    assert!(text(&out.stdout).starts_with(&format!("tiny-ext: {} (", zip.display())));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("tiny-ext: {} (", zip.display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("; runs beside functions of Amazon Linux 2023 runtimes"),
+        "{stdout}"
+    );
     let (name, mode, _) = only_entry(&zip);
     assert_eq!((name.as_str(), mode), ("extensions/tiny-ext", Some(0o755)));
     assert!(out_dir.join("tiny-ext/extensions/tiny-ext").is_file());
