@@ -34,6 +34,16 @@ pub struct CodePackage {
     /// The unzipped size in bytes, as Lambda counts it against its limits: each file's
     /// length and each symbolic link's target text, as unpacked.
     pub unzipped: u64,
+    /// The `.zip` itself, kept beside the directory (`DIR.zip`) for `GetFunction`'s
+    /// `Code.Location`; `None` when it could not be written.
+    pub zip: Option<PathBuf>,
+}
+
+impl CodePackage {
+    /// The file name of the kept `.zip` in its store (what `/firebox/code/NAME` serves).
+    pub fn zip_name(&self) -> Option<&str> {
+        self.zip.as_deref()?.file_name()?.to_str()
+    }
 }
 
 /// Why an upload could not be unpacked.
@@ -107,11 +117,15 @@ impl PackageStore {
         }
         let unzipped = unpacked?;
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip));
+        // Kept for downloads (`GetFunction`'s `Code.Location`); the package runs without it.
+        let zip_path = PathBuf::from(format!("{}.zip", dir.display()));
+        let kept = fs::write(&zip_path, zip).is_ok().then_some(zip_path);
         Ok(CodePackage {
             dir,
             sha256,
             size: zip.len() as u64,
             unzipped,
+            zip: kept,
         })
     }
 
@@ -143,6 +157,9 @@ impl Drop for CodePackage {
             .is_some_and(|n| n.starts_with("firebox-") && n.contains("-packages-"));
         if in_store {
             crate::snapshot::remove_tree(&self.dir);
+            if let Some(zip) = &self.zip {
+                let _ = fs::remove_file(zip);
+            }
         }
     }
 }
@@ -193,7 +210,23 @@ impl PackageStore {
     pub fn discard(&self, package: &CodePackage) {
         if package.dir.starts_with(&self.root) {
             let _ = fs::remove_dir_all(&package.dir);
+            if let Some(zip) = &package.zip {
+                let _ = fs::remove_file(zip);
+            }
         }
+    }
+
+    /// The kept `.zip` named `name` (a file name the store gave, as [`CodePackage::zip_name`]
+    /// says), if it is there; nothing else of the store, or outside it, is ever named.
+    pub fn kept_zip(&self, name: &str) -> Option<PathBuf> {
+        let plain = !name.is_empty()
+            && name.ends_with(".zip")
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        let path = self.root.join(name);
+        (plain && path.is_file()).then_some(path)
     }
 }
 

@@ -502,9 +502,39 @@ async fn wait_removed(dir: &str) {
 #[tokio::test]
 async fn packages_nothing_runs_any_more_are_removed() {
     let emu = emulator().await;
-    let body = create_body("gc", &package("v1"), "python3.12", json!({}));
+    let v1_zip = package("v1");
+    let body = create_body("gc", &v1_zip, "python3.12", json!({}));
     let r = call(&emu, "POST", FUNCTIONS, &body).await;
     assert_eq!(r.status, 201, "{:?}", r.body);
+    // `GetFunction`'s `Code.Location` serves the uploaded `.zip` back.
+    let got = call(&emu, "GET", &format!("{FUNCTIONS}/gc"), &Value::Null)
+        .await
+        .json();
+    assert_eq!(got["Code"]["RepositoryType"], "S3", "{got}");
+    let location = got["Code"]["Location"]
+        .as_str()
+        .expect("a Location")
+        .to_owned();
+    let path = location
+        .split_once("/firebox/")
+        .map(|(_, rest)| format!("/firebox/{rest}"))
+        .expect("a /firebox/ path");
+    let download = send(emu.endpoint(), "GET", &path, &[], "").await;
+    assert_eq!(download.status, 200);
+    assert_eq!(download.header("content-type"), Some("application/zip"));
+    assert_eq!(&download.body[..], &v1_zip[..]);
+    // Nothing else is served from there.
+    for bad in [
+        "/firebox/code/..",
+        "/firebox/code/%2e%2e%2fetc",
+        "/firebox/code/nope.zip",
+    ] {
+        assert_eq!(
+            send(emu.endpoint(), "GET", bad, &[], "").await.status,
+            404,
+            "{bad}"
+        );
+    }
     let dir_of = |answer: &Value| answer["cwd"].as_str().expect("cwd").to_owned();
     let (answer, mark) = run(&emu, "gc", None).await;
     assert_eq!(mark, "v1");
@@ -518,6 +548,12 @@ async fn packages_nothing_runs_any_more_are_removed() {
     let v2 = dir_of(&answer);
     assert_ne!(v1, v2);
     wait_removed(&v1).await;
+    // Its `.zip` went with it.
+    wait_removed(&format!("{v1}.zip")).await;
+    assert_eq!(
+        send(emu.endpoint(), "GET", &path, &[], "").await.status,
+        404
+    );
 
     // Version 1 keeps v2's package through the next code update.
     let r = call(

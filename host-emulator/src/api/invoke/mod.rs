@@ -158,6 +158,10 @@ async fn handle(
         ["", "metrics"] if req.method() == Method::GET => {
             return crate::metrics::response(functions).await;
         }
+        // The `.zip` of an uploaded package, where `GetFunction`'s `Code.Location` points.
+        ["", "firebox", "code", name] if req.method() == Method::GET => {
+            return code_download(functions, name).await;
+        }
         _ => match control::Operation::route(&segments) {
             Some(operation) => control::answer(req, operation, functions).await.map(|a| {
                 let body = a.body.map(|b| Bytes::from(b.to_string()));
@@ -171,6 +175,29 @@ async fn handle(
         },
     };
     result.unwrap_or_else(|e| e.into_response(&request_id))
+}
+
+/// `GET /firebox/code/NAME.zip`: a kept package `.zip` (200 `application/zip`), or 404.
+async fn code_download(functions: &Functions, name: &str) -> Response<ResponseBody> {
+    let zip = match functions.deployment.packages.kept_zip(name) {
+        Some(path) => tokio::fs::read(path).await.ok(),
+        None => None,
+    };
+    let (status, content_type, body) = match zip {
+        Some(bytes) => (StatusCode::OK, "application/zip", Bytes::from(bytes)),
+        None => (
+            StatusCode::NOT_FOUND,
+            "application/json",
+            Bytes::from_static(br#"{"Message":"No such package"}"#),
+        ),
+    };
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 /// The invoke paths take only `POST`; another method names no operation, which Lambda (a

@@ -34,6 +34,20 @@ pub(super) fn get(
                 "Configuration": configuration(&version, &arn),
                 "Tags": function.tags.all(),
             });
+            // Where the uploaded `.zip` can be downloaded (AWS: a presigned S3 URL); a
+            // function whose code is a directory on disk has no `.zip` to point at.
+            let zip = version.config.package.as_ref().and_then(|p| p.zip_name());
+            if let Some(zip) = zip {
+                let host = req
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("127.0.0.1");
+                body["Code"] = json!({
+                    "RepositoryType": "S3",
+                    "Location": format!("http://{host}/firebox/code/{zip}"),
+                });
+            }
             if let Some(n) = function.capacity().reserved() {
                 body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
             }
