@@ -176,7 +176,10 @@ async fn writer_errors_and_panics_become_trailers() {
     // The panic's own message, as a handler's panic gives it.
     let document: Value = serde_json::from_slice(&document).unwrap();
     assert_eq!(document["errorType"], "Panic", "{document}");
-    assert_eq!(document["errorMessage"], "the writer task died", "{document}");
+    assert_eq!(
+        document["errorMessage"], "the writer task died",
+        "{document}"
+    );
 }
 
 #[tokio::test]
