@@ -57,6 +57,11 @@ pub enum FunctionResponse<B, S> {
 ///
 /// Unlike `lambda_runtime::IntoFunctionResponse<B, S>`, the trait has no type parameters, so
 /// handlers returning any of these need no annotations.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a function's response",
+    label = "not a function response",
+    note = "a response is a `Serialize` value, a `FunctionResponse`, or a `StreamResponse` over a stream of `Result<impl Into<Bytes>, impl Into<Error>>` that is `Send + 'static` (a stream holding an `Rc` or a borrowed value is not)"
+)]
 pub trait IntoFunctionResponse {
     /// Prepares the value for posting.
     fn into_function_response(self) -> Result<ResponseBody, Diagnostic>;
