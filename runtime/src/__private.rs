@@ -181,6 +181,33 @@ impl<R, E> HandlerResult for Result<R, E> {
     type Ok = R;
 }
 
+/// The output of a `#[handler(init = ...)]` function: a `Result` of the state.
+#[diagnostic::on_unimplemented(
+    message = "an `init` function must return `Result<S, E>` (the state, or why Init failed), not `{Self}`",
+    label = "`init` returns `{Self}`"
+)]
+pub trait InitResult {
+    /// `S`.
+    type State;
+    /// `E`.
+    type Error;
+    /// The result.
+    fn into_result(self) -> Result<Self::State, Self::Error>;
+}
+
+impl<S, E> InitResult for Result<S, E> {
+    type State = S;
+    type Error = E;
+    fn into_result(self) -> Result<S, E> {
+        self
+    }
+}
+
+/// `init`'s output, taken as a `Result` (see [`InitResult`]).
+pub fn init_result<T: InitResult>(output: T) -> Result<T::State, T::Error> {
+    output.into_result()
+}
+
 /// The `#[handler]` service: calls `call`, a function the macro writes (not a closure), with the
 /// event and the `init` state (`()` without `init`).
 ///

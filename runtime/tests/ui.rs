@@ -1,5 +1,6 @@
 //! `#[handler]` misuse gives compiler errors that point at the user's code: one error per
-//! mistake, without the macro's internals.
+//! mistake (two, both saying what `init` must return, for an `init` that returns no
+//! `Result`), without the macro's internals.
 
 #[test]
 fn handler_misuse() {

@@ -317,9 +317,13 @@ fn expand(args: Args, function: &ItemFn) -> syn::Result<TokenStream2> {
         },
         Some(init) => {
             let init_error = to_diagnostic(quote!(__error));
+            // `init`'s output as a `Result`, checked where `init = ...` is written.
+            let init_output = quote_spanned! {init.span()=>
+                #rt::__private::init_result(#init().await)
+            };
             quote! {
                 let __init = #rt::__private::start_with_init(|| async {
-                    match #init().await {
+                    match #init_output {
                         ::core::result::Result::Ok(__state) => ::core::result::Result::Ok(__state),
                         ::core::result::Result::Err(__error) => {
                             ::core::result::Result::Err::<_, #rt::Diagnostic>(#init_error)
