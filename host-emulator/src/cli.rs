@@ -344,6 +344,10 @@ fn describe_function(f: &crate::FunctionConfig) -> String {
 }
 
 async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
+    // Watched before anything starts: a signal that comes as soon as the listener answers
+    // (a supervisor or a test stopping a server it just saw ready) stops it cleanly, rather
+    // than killing it with the default action.
+    let mut signals = StopSignals::watch();
     let config = match Config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
@@ -377,7 +381,7 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
         emulator.endpoint(),
         names.join(", ")
     );
-    wait_for_signal().await;
+    signals.next().await;
     tracing::info!(
         "shutting down: requests in flight have {} s to finish (a second Ctrl-C or SIGTERM stops at once)",
         emulator.shutdown_grace().as_secs_f64()
@@ -385,7 +389,7 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     tokio::select! {
         () = emulator.shutdown() => {}
         // Dropping the shutdown drops the emulator, which kills every environment at once.
-        () = wait_for_signal() => tracing::warn!("second signal: stopping at once"),
+        () = signals.next() => tracing::warn!("second signal: stopping at once"),
     }
     // Give the printer time to write the last lines (it gathers for PRINT_BATCH at a time);
     // it is not joined: a blocked stdout must not keep the server from exiting.
@@ -394,28 +398,46 @@ async fn serve(config_path: PathBuf, listen: Option<SocketAddr>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Waits for Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed, the SSH session
-/// dropped; not watched when it is ignored, as under `nohup`): each stops the server cleanly.
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let watch = |kind: SignalKind, name: &str| match signal(kind) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch {name}; it will not stop the server cleanly");
-            None
+/// The signals that stop `serve`: Ctrl-C (SIGINT), SIGTERM and SIGHUP (the terminal closed,
+/// the SSH session dropped; not watched when it is ignored, as under `nohup`). Each stops the
+/// server cleanly. Their handlers are installed by [`StopSignals::watch`].
+struct StopSignals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Installs the handlers now.
+    fn watch() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        let watch = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch {name}; it will not stop the server cleanly");
+                None
+            }
+        };
+        Self {
+            interrupt: watch(SignalKind::interrupt(), "SIGINT"),
+            terminate: watch(SignalKind::terminate(), "SIGTERM"),
+            // Started under `nohup` (SIGHUP ignored), the server is meant to outlive the
+            // terminal.
+            hangup: if ignored(libc::SIGHUP) {
+                None
+            } else {
+                watch(SignalKind::hangup(), "SIGHUP")
+            },
         }
-    };
-    let mut term = watch(SignalKind::terminate(), "SIGTERM");
-    // Started under `nohup` (SIGHUP ignored), the server is meant to outlive the terminal.
-    let mut hangup = if ignored(libc::SIGHUP) {
-        None
-    } else {
-        watch(SignalKind::hangup(), "SIGHUP")
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = received(&mut term) => {}
-        () = received(&mut hangup) => {}
+    }
+
+    /// The next delivery of any of them.
+    async fn next(&mut self) {
+        tokio::select! {
+            () = received(&mut self.interrupt) => {}
+            () = received(&mut self.terminate) => {}
+            () = received(&mut self.hangup) => {}
+        }
     }
 }
 
