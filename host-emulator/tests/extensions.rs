@@ -180,10 +180,30 @@ async fn the_invoke_phase_lasts_until_every_extension_calls_next_again() {
         r.json().unwrap()["Reason"],
         "ReservedFunctionConcurrentInvocationLimitExceeded"
     );
+    // Its invoke phase is not over: no REPORT yet (Lambda writes it when the phase ends).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let report_of_first = format!("REPORT RequestId: {first}\t");
+    assert!(
+        !texts(&emu, "f")
+            .iter()
+            .any(|l| l.starts_with(&report_of_first)),
+        "REPORT before the extension called next"
+    );
     // Once the extension called next again, the environment is reused, warm.
     gate.open();
     wait_for_line(&emu, "f", |l| l == done).await;
     invoke_phase_over(&emu, "f").await;
+    // The REPORT came then, after the extension's last line, and its duration covers the
+    // extension's time (the 300 ms above at least).
+    let report = wait_for_line(&emu, "f", |l| l.starts_with(&report_of_first)).await;
+    assert!(position(&emu, "f", &done) < position(&emu, "f", &report_of_first));
+    let duration: f64 = report
+        .split('\t')
+        .find_map(|f| f.strip_prefix("Duration: "))
+        .and_then(|d| d.strip_suffix(" ms"))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(duration >= 300.0, "{report}");
     // That time after the runtime's answer is measured (Lambda's PostRuntimeExtensionsDuration).
     let text = metrics(&emu).await;
     let series = "firebox_post_runtime_extensions_duration_milliseconds_count{function=\"f\"}";
@@ -206,6 +226,13 @@ async fn an_extension_that_outlives_the_timeout_resets_the_environment() {
         line,
         format!("RequestId: {first} Error: Extension stuck did not call next within the function timeout (1.00 seconds)")
     );
+    // Its invoke phase ended with the timeout: so says its REPORT.
+    let report = wait_for_line(&emu, "f", |l| l.starts_with("REPORT")).await;
+    assert!(
+        report.starts_with(&format!("REPORT RequestId: {first}\t")),
+        "{report}"
+    );
+    assert!(report.ends_with("\tStatus: timeout"), "{report}");
     let (_, next) = ok(&emu, "f", "{}").await;
     assert_ne!(pid, next, "a new environment after the reset");
 }
@@ -777,9 +804,24 @@ async fn an_extension_crashing_after_the_answer_is_logged_and_the_environment_is
     let want = format!("RequestId: {id} Error: Extension fragile exited: exit status 3");
     wait_for_line(&emu, "f", |l| l == want).await;
     wait_for_line(&emu, "f", |l| l == "Extension.Crash").await;
+    // Its invoke phase ended with the crash: its REPORT comes then, and says so.
+    let report = wait_for_line(&emu, "f", |l| l.starts_with("REPORT")).await;
+    assert!(
+        report.starts_with(&format!("REPORT RequestId: {id}\t")),
+        "{report}"
+    );
+    assert!(
+        report.ends_with("\tStatus: error\tError Type: Extension.Crash"),
+        "{report}"
+    );
+    assert!(position(&emu, "f", &want) < position(&emu, "f", &report));
     // The reset runs Init again (inside the next invoke, as after any failure): a new runtime.
-    let (_, second_pid) = ok(&emu, "f", "{}").await;
+    let (second, second_pid) = ok(&emu, "f", "{}").await;
     assert_ne!(first_pid, second_pid, "the runtime was started again");
+    wait_for_line(&emu, "f", |l| {
+        l.starts_with(&format!("REPORT RequestId: {second}\t"))
+    })
+    .await;
     let texts = texts(&emu, "f");
     let reports = texts.iter().filter(|l| l.starts_with("REPORT")).count();
     assert_eq!(reports, 2, "{texts:#?}");

@@ -58,6 +58,8 @@ impl Environment {
             }
             Phase::Ready if self.held.active.is_empty() => {
                 tracing::info!(function = %self.shared.config.name, env = self.id, ?reason, "runtime exited between invocations");
+                // Or while extensions still worked on the invocation it had answered.
+                self.write_reports(Some(("failure", "Runtime.ExitError")));
             }
             Phase::Ready => self.fail_all("Runtime.ExitError", describe),
             Phase::Reset => {}

@@ -51,6 +51,8 @@ pub(super) struct Extensions {
     pub owed_deadline: Option<(String, Instant)>,
     /// When the runtime answered the first of them.
     pub owed_since: Option<Instant>,
+    /// Their REPORT lines, written when the invoke phase ends.
+    pub reports: Vec<super::output::PendingReport>,
 }
 
 #[derive(Debug)]
@@ -459,6 +461,8 @@ impl Environment {
                         .post_runtime_extensions_duration
                         .observe(since.elapsed());
                 }
+                // The invoke phase is over: its REPORT comes before the slot is offered again.
+                self.write_reports(None);
                 for permit in owed {
                     // The concurrency first, so that the slot offered next finds the room.
                     drop(permit);
@@ -551,7 +555,8 @@ impl Environment {
                     None => format!("Error: Extension {name} exited: {reason}"),
                 };
                 self.platform(PlatformLine::fault(line));
-                self.platform(PlatformLine::fault(error_type));
+                self.platform(PlatformLine::fault(error_type.clone()));
+                self.write_reports(Some(("failure", &error_type)));
             }
             Phase::Ready => self.fail_all(&error_type, describe),
             Phase::Reset => {}
@@ -585,6 +590,7 @@ impl Environment {
             self.extensions.busy_names(),
             self.shared.config.timeout.as_secs_f64()
         )));
+        self.write_reports(Some(("timeout", "Sandbox.Timedout")));
         self.end_reason = "an extension outlived the invocation's timeout".into();
         self.shutdown_reason = "timeout";
         Some(End::Failed)

@@ -235,20 +235,24 @@ impl Environment {
             self.held.active.push(active);
             return;
         }
-        self.report(&mut active, &answer, !keep, max_memory_bytes);
+        let report = self.runtime_done(&mut active, &answer);
         self.held.answered(active.invocation.request_id.clone());
-        let tail = active.tail.take().map(Tail::finish);
         if keep && !self.extensions.all_idle() {
             // The invoke phase lasts until every extension calls `/next` again: the slot and
-            // the function's concurrency stay taken until then.
+            // the function's concurrency stay taken until then, and its REPORT waits for its
+            // end (the caller's tail has the lines up to the answer).
             self.extensions.owed_deadline =
                 Some((active.invocation.request_id.clone(), active.deadline));
             self.extensions.owed_since.get_or_insert_with(Instant::now);
+            let tail = active.tail.take().map(Tail::finish);
             let permit = active.invocation.finish_holding_permit(answer, tail);
             self.extensions.owed.push(permit);
+            self.extensions.reports.push(report);
             self.reset_deadline();
             return;
         }
+        self.report(report, !keep, max_memory_bytes, Some(&mut active));
+        let tail = active.tail.take().map(Tail::finish);
         if keep || self.survives_failure() {
             self.release_slot();
         }

@@ -327,23 +327,16 @@ impl Environment {
         self.peak_memory
     }
 
-    /// Logs END and REPORT for an invocation that ends; `failed`: its environment failed (the
-    /// REPORT line then says how). `max_memory_bytes`: the peak just measured
-    /// ([`Self::memory`]); a failure shows at most `memory_mb`, as Lambda's do (an invocation
-    /// that succeeds is never past it: see `memory`).
-    pub(super) fn report(
+    /// Logs END (`platform.runtimeDone`) for an invocation the runtime answered with
+    /// `answer` (or that failed), and returns its REPORT, to be written by [`Self::report`]
+    /// when its invoke phase ends: at once, or when the extensions still at work on it have
+    /// all called `/next` again.
+    pub(super) fn runtime_done(
         &mut self,
         active: &mut Active,
         answer: &crate::invocation::Answer,
-        failed: bool,
-        max_memory_bytes: u64,
-    ) {
+    ) -> PendingReport {
         let duration = active.started.elapsed();
-        let max_memory_bytes = if failed {
-            max_memory_bytes.min(self.memory_limit())
-        } else {
-            max_memory_bytes
-        };
         let metrics = &self.shared.metrics;
         metrics.duration.observe(duration);
         if active.init.is_some() {
@@ -360,46 +353,133 @@ impl Environment {
             ),
             _ => None,
         };
-        let outcome = Outcome {
+        let pending = PendingReport {
+            request_id: active.invocation.request_id.clone(),
+            trace_id: active.invocation.trace_id.clone(),
+            started: active.started,
+            init: active.init,
             status: telemetry_status(answer, error_type.as_deref()),
-            error_type: error_type.as_deref(),
+            error_type,
         };
+        // Records are built only when the JSON log or a subscriber (or Init's backlog) takes
+        // them: nothing is allocated for them on the invoke path otherwise.
+        let record = self.records_wanted();
+        let done = RuntimeDone {
+            request_id: &pending.request_id,
+            outcome: pending.outcome(),
+            started: active.started,
+            took: duration,
+            response: active.response,
+            trace: &pending.trace_id,
+        };
+        let end = PlatformLine::runtime_done(&done, record);
+        self.telemetry.platform_line(&end);
+        if self.telemetry.wanted() {
+            // The Logs API's record between the two (the Telemetry API has none).
+            self.telemetry.platform(
+                "platform.end",
+                serde_json::json!({"requestId": pending.request_id}),
+            );
+        }
+        self.note(active, end);
+        pending
+    }
+
+    /// Logs REPORT (`platform.report`) for an invocation whose invoke phase is over: its
+    /// duration runs to now. `failed`: its environment failed (the line then says how).
+    /// `max_memory_bytes`: the peak just measured ([`Self::memory`]); a failure shows at most
+    /// `memory_mb`, as Lambda's do (an invocation that succeeds is never past it: see
+    /// `memory`). `active`: the invocation, when its caller has not had the answer yet (the
+    /// line goes to its tail too).
+    pub(super) fn report(
+        &mut self,
+        pending: PendingReport,
+        failed: bool,
+        max_memory_bytes: u64,
+        active: Option<&mut Active>,
+    ) {
+        let max_memory_bytes = if failed {
+            max_memory_bytes.min(self.memory_limit())
+        } else {
+            max_memory_bytes
+        };
+        let outcome = pending.outcome();
         let failure = failed.then(|| match outcome.status {
             "timeout" => Failure::Timeout,
             _ => Failure::Error(outcome.error_type.unwrap_or("Runtime.Unknown")),
         });
         let report = Report {
-            request_id: &active.invocation.request_id,
-            duration,
+            request_id: &pending.request_id,
+            duration: pending.started.elapsed(),
             memory_mb: self.shared.config.memory_mb,
             max_memory_bytes,
-            init: active.init,
+            init: pending.init,
             failure,
         };
-        // Records are built only when the JSON log or a subscriber (or Init's backlog) takes
-        // them: nothing is allocated for them on the invoke path otherwise.
         let record = self.records_wanted();
-        let id = &active.invocation.request_id;
-        let trace = &active.invocation.trace_id;
-        let done = RuntimeDone {
-            request_id: id,
-            outcome,
-            started: active.started,
-            took: duration,
-            response: active.response,
-            trace,
-        };
-        let end = PlatformLine::runtime_done(&done, record);
-        let report = PlatformLine::report(&report, outcome, trace, record);
-        self.telemetry.platform_line(&end);
-        if self.telemetry.wanted() {
-            // The Logs API's record between the two (the Telemetry API has none).
-            self.telemetry
-                .platform("platform.end", serde_json::json!({"requestId": id}));
+        let line = PlatformLine::report(&report, outcome, &pending.trace_id, record);
+        self.telemetry.platform_line(&line);
+        match active {
+            Some(active) => self.note(active, line),
+            None => {
+                if let Some(text) = self.shared.log.policy().render(line) {
+                    self.shared.log.platform(text);
+                }
+            }
         }
-        self.telemetry.platform_line(&report);
-        self.note(active, end);
-        self.note(active, report);
+    }
+}
+
+impl Environment {
+    /// Writes the REPORT of every invocation whose invoke phase waited for extensions:
+    /// the phase is over, or (`failed`: the status and error type) the environment failed
+    /// before it was.
+    pub(super) fn write_reports(&mut self, failed: Option<(&'static str, &str)>) {
+        let reports = std::mem::take(&mut self.extensions.reports);
+        if reports.is_empty() {
+            return;
+        }
+        let max_memory_bytes = self.memory();
+        for report in reports {
+            let report = match failed {
+                Some((status, error_type)) => report.failed(status, error_type),
+                None => report,
+            };
+            self.report(report, failed.is_some(), max_memory_bytes, None);
+        }
+    }
+}
+
+/// An invocation's `REPORT`, from the runtime's answer to the end of its invoke phase: what
+/// the line needs then. Lambda writes it when the invoke phase ends, which with extensions
+/// is when the last of them calls `/next` again (its `Duration` includes that time).
+#[derive(Debug)]
+pub(super) struct PendingReport {
+    request_id: String,
+    trace_id: String,
+    /// When the invocation's clock started.
+    started: std::time::Instant,
+    init: Option<std::time::Duration>,
+    /// The Telemetry API's status.
+    status: &'static str,
+    /// Its error type as platform lines give it.
+    error_type: Option<String>,
+}
+
+impl PendingReport {
+    fn outcome(&self) -> Outcome<'_> {
+        Outcome {
+            status: self.status,
+            error_type: self.error_type.as_deref(),
+        }
+    }
+
+    /// The same invocation, failed: `status` with `error_type` (its extensions timed out
+    /// or crashed before its invoke phase ended).
+    pub fn failed(mut self, status: &'static str, error_type: &str) -> Self {
+        self.status = status;
+        self.error_type = Some(error_type.to_owned());
+        self
     }
 }
 

@@ -37,6 +37,12 @@ impl Environment {
     /// Ends the environment's processes: the Shutdown phase with `reason` (when extensions
     /// are registered), then SIGKILL to whatever is left of the process group.
     pub(super) async fn reset(&mut self, reason: &'static str) {
+        // An invoke phase the extensions had not ended is over: its REPORT says how.
+        self.write_reports(match reason {
+            "timeout" => Some(("timeout", "Sandbox.Timedout")),
+            "failure" => Some(("failure", "Runtime.Unknown")),
+            _ => None,
+        });
         self.await_exit_grace().await;
         self.shutdown_phase(reason).await;
         // What the processes wrote and nothing read yet, unfinished last line included: an
