@@ -430,6 +430,7 @@ async fn environment_variables_follow_the_contract() {
         "{stream}"
     );
     assert_eq!(get("AWS_LAMBDA_INITIALIZATION_TYPE"), "on-demand");
+    assert_eq!(get("AWS_ACCESS_KEY"), get("AWS_ACCESS_KEY_ID"));
     for k in [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",

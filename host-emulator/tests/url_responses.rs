@@ -442,6 +442,12 @@ async fn a_head_says_what_the_get_would_and_a_prelude_defaults_to_octet_stream()
     // A buffered one has, and the HEAD says it.
     let head = exchange(addr, "HEAD", "/lambda-url/buf/binary", &[], b"").await;
     assert_eq!(head.one("content-length"), Some("256"));
+    // A web framework answers a HEAD with an empty body and the length of the GET's: that
+    // length is kept (for a HEAD only: a GET's length is the body's).
+    let head = exchange(addr, "HEAD", "/lambda-url/buf/head-like", &[], b"").await;
+    assert_eq!(head.one("content-length"), Some("82"), "{:?}", head.headers);
+    let get = exchange(addr, "GET", "/lambda-url/buf/head-like", &[], b"").await;
+    assert_eq!(get.one("content-length"), Some("0"), "{:?}", get.headers);
 
     // A prelude without a content type, streamed or collected.
     for function in ["live", "buf"] {

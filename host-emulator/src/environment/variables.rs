@@ -112,6 +112,8 @@ pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
             "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
             launch.init_type.into(),
         ),
+        // Lambda sets both names of the access key id.
+        ("AWS_ACCESS_KEY".into(), "AKIAFIREBOXEMULATOR0".into()),
         ("AWS_ACCESS_KEY_ID".into(), "AKIAFIREBOXEMULATOR0".into()),
         (
             "AWS_SECRET_ACCESS_KEY".into(),

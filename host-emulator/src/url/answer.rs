@@ -24,6 +24,9 @@ pub(super) struct Answering<'a> {
     pub log: &'a FunctionLog,
     /// The invocation's request id.
     pub request_id: &'a str,
+    /// The request is a `HEAD`: a response object's own `Content-Length` is kept when its
+    /// body is empty (a web framework answers `HEAD` so, with the length a `GET` would get).
+    pub head_request: bool,
 }
 
 impl Answering<'_> {
@@ -63,7 +66,18 @@ impl Answering<'_> {
             return failure(&outcome.answer);
         };
         match super::response::buffered(body) {
-            Ok((head, bytes)) => with_head(head, ResponseBody::full(bytes)),
+            Ok((head, bytes)) => {
+                let declared = (self.head_request && bytes.is_empty())
+                    .then(|| super::response::declared_length(body))
+                    .flatten();
+                let mut response = with_head(head, ResponseBody::full(bytes));
+                if let Some(length) = declared {
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONTENT_LENGTH, length);
+                }
+                response
+            }
             Err(e) => self.unmappable(&e),
         }
     }

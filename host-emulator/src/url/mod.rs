@@ -236,6 +236,7 @@ async fn serve(
             let answering = answer::Answering {
                 log: &function.log,
                 request_id,
+                head_request: parts.method == http::Method::HEAD,
             };
             answering.reply(reply, url.invoke_mode).await
         }

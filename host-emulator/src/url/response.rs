@@ -227,6 +227,23 @@ pub(crate) fn buffered(body: &[u8]) -> Result<(Head, Bytes), MappingError> {
     }
 }
 
+/// The `Content-Length` the response object in `body` declares (a number, or a string of
+/// one), for a `HEAD` whose body it leaves out; `None` for anything else.
+pub(crate) fn declared_length(body: &[u8]) -> Option<HeaderValue> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let (_, length) = value
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .rfind(|(name, _)| name.eq_ignore_ascii_case("content-length"))?;
+    let length = match length {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    Some(HeaderValue::from(length))
+}
+
 /// Where the prelude ends in `buf`: the prelude's head and the offset of the body, `Ok(None)`
 /// when the separator has not arrived yet. A prelude without `content-type` gets
 /// `application/octet-stream`, as a stream without a prelude does.

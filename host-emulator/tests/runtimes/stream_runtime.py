@@ -30,6 +30,8 @@ Mode `url`: the event is a function URL event (payload format 2.0); its rawPath 
                   at once, as Node's streamifyResponse reports it)
   /binary         a response object with a base64 body of bytes 0..255
   /bare           a bare JSON value
+  /head-like      a response object with an empty body and `Content-Length: 82`, as a web
+                  framework answers a HEAD
   /fail           posts /error
   /notjson        responds with bytes that are not JSON
   /respond        posts the request body (base64-decoded when it came so) as its response
@@ -202,6 +204,10 @@ def handle_url(request_id, event):
     elif path == "/binary":
         body = {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
                 "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
+        request("POST", f"/invocation/{request_id}/response", json.dumps(body).encode())
+    elif path == "/head-like":
+        body = {"statusCode": 200, "headers": {"Content-Type": "text/html", "Content-Length": "82"},
+                "body": ""}
         request("POST", f"/invocation/{request_id}/response", json.dumps(body).encode())
     elif path == "/bare":
         request("POST", f"/invocation/{request_id}/response", json.dumps({"bare": [1, 2]}).encode())
