@@ -2,8 +2,11 @@
 //! `--max-http-header-size 81920` and V8 heap limits derived from `memory_mb` (the old
 //! generation's limit scales with it), whether the `[runtimes]` command names `node` or is
 //! `aws-lambda-ric`'s script (`#!/usr/bin/env node`); the heap limits are left out when the
-//! function's `NODE_OPTIONS` sets one. A function with a `command` of its own gets nothing.
-//! `AWS_LAMBDA_EXEC_WRAPPER` wraps a managed runtime's start, not a custom runtime's.
+//! function's `NODE_OPTIONS` sets one; the experimental features Lambda turns off are off
+//! (`require()` of an ES module on `nodejs20.x`) unless `NODE_OPTIONS` turns them on; an ES
+//! module's bare imports are found in a layer's `nodejs/node_modules`, as on Lambda. A
+//! function with a `command` of its own gets nothing. `AWS_LAMBDA_EXEC_WRAPPER` wraps a
+//! managed runtime's start, not a custom runtime's.
 
 mod common;
 
@@ -11,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{node_fixtures, TempDir};
-use firebox_emulator::config::node_arguments;
+use firebox_emulator::config::{lambda_flags, node_arguments, NodeFeatures};
 use firebox_emulator::{Emulator, FunctionConfig};
 use serde_json::Value;
 
@@ -54,6 +57,14 @@ async fn describe(emu: &Emulator, function: &str) -> Value {
     r.json().expect("JSON")
 }
 
+/// Lambda's arguments for Node on `runtime` for a function of `memory_mb`, as far as this
+/// machine's `node` takes them.
+fn lambda_arguments(runtime: &str, memory_mb: u32) -> Vec<String> {
+    let mut args = node_arguments(memory_mb, None);
+    args.extend(lambda_flags(runtime, None, NodeFeatures::of("node")));
+    args
+}
+
 fn exec_argv(v: &Value) -> Vec<String> {
     v["execArgv"]
         .as_array()
@@ -92,7 +103,7 @@ async fn nodejs_runtimes_start_node_with_lambdas_arguments_for_their_memory() {
 
     let small = describe(&emu, "small").await;
     assert_eq!(
-        exec_argv(&small),
+        exec_argv(&small)[..5],
         [
             "--expose-gc",
             "--max-http-header-size",
@@ -102,10 +113,15 @@ async fn nodejs_runtimes_start_node_with_lambdas_arguments_for_their_memory() {
         ],
         "{small}"
     );
+    assert_eq!(exec_argv(&small), lambda_arguments("nodejs20.x", 128));
     assert_eq!(small["gc"], "function", "{small}");
     assert_eq!(small["maxHeaderSize"], 81920, "{small}");
     let large = describe(&emu, "large").await;
-    assert_eq!(exec_argv(&large), node_arguments(1024, None), "{large}");
+    assert_eq!(
+        exec_argv(&large),
+        lambda_arguments("nodejs20.x", 1024),
+        "{large}"
+    );
     let (small_heap, large_heap) = (
         small["heapLimitMb"].as_f64().expect("a number"),
         large["heapLimitMb"].as_f64().expect("a number"),
@@ -118,15 +134,18 @@ async fn nodejs_runtimes_start_node_with_lambdas_arguments_for_their_memory() {
     );
 
     let script = describe(&emu, "script").await;
-    assert_eq!(exec_argv(&script), node_arguments(256, None), "{script}");
+    assert_eq!(
+        exec_argv(&script),
+        lambda_arguments("nodejs22.x", 256),
+        "{script}"
+    );
 
     // NODE_OPTIONS sets a heap limit: both are the user's (V8's default for the other).
     let own = describe(&emu, "own").await;
-    assert_eq!(
-        exec_argv(&own),
-        ["--expose-gc", "--max-http-header-size", "81920"],
-        "{own}"
-    );
+    let mut expected = vec!["--expose-gc", "--max-http-header-size", "81920"];
+    let flags = lambda_flags("nodejs20.x", None, NodeFeatures::of("node"));
+    expected.extend(flags.iter().map(String::as_str));
+    assert_eq!(exec_argv(&own), expected, "{own}");
     let own_heap = own["heapLimitMb"].as_f64().expect("a number");
     assert!(own_heap >= 300.0, "{own}");
 
@@ -179,12 +198,109 @@ async fn an_exec_wrapper_starts_a_managed_runtime_and_a_custom_one_ignores_it() 
         .await
         .expect("emulator starts");
     let wrapped = describe(&emu, "wrapped").await;
-    // node, Lambda's five arguments and the client's script: seven arguments.
-    assert_eq!(wrapped["wrapped"], "wrapper.sh 7", "{wrapped}");
-    assert_eq!(exec_argv(&wrapped), node_arguments(128, None), "{wrapped}");
+    // node, Lambda's arguments and the client's script.
+    let lambda = lambda_arguments("nodejs20.x", 128);
+    let count = format!("wrapper.sh {}", lambda.len() + 2);
+    assert_eq!(wrapped["wrapped"], count.as_str(), "{wrapped}");
+    assert_eq!(exec_argv(&wrapped), lambda, "{wrapped}");
     // A `nodejs*` runtime has `NODE_PATH` without layers too, as on Lambda: the code.
     assert_eq!(wrapped["nodePath"], code.display().to_string(), "{wrapped}");
     let custom = describe(&emu, "custom").await;
     assert_eq!(custom["wrapped"], Value::Null, "{custom}");
     assert_eq!(custom["nodePath"], Value::Null, "{custom}");
+}
+
+/// An ES module's bare import is found in a layer's `nodejs/node_modules` (Lambda's Node
+/// runtimes search `NODE_PATH` for ES modules too; Node itself does only for `require()`),
+/// and an import found nowhere still fails with Node's own error. On `nodejs20.x`,
+/// `require()` of an ES module fails as on Lambda, unless `NODE_OPTIONS` turns it on.
+#[tokio::test]
+async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda() {
+    let dir = TempDir::new("node-esm");
+    let layer = dir.path("layer");
+    let package = layer.join("nodejs/node_modules/greeter");
+    std::fs::create_dir_all(&package).expect("mkdir");
+    std::fs::write(
+        package.join("package.json"),
+        r#"{"name": "greeter", "version": "1.0.0", "main": "index.js"}"#,
+    )
+    .expect("write package.json");
+    std::fs::write(
+        package.join("index.js"),
+        "exports.greet = (n) => `hello ${n} from the layer`;\n",
+    )
+    .expect("write the package");
+    let code = dir.path("code");
+    std::fs::create_dir_all(&code).expect("mkdir");
+    std::fs::write(
+        code.join("index.mjs"),
+        "import greeter from 'greeter';\n\
+         export const handler = async (e) => ({ said: greeter.greet(e.name) });\n",
+    )
+    .expect("write the ES module");
+    std::fs::write(
+        code.join("missing.mjs"),
+        "import nope from 'no-such-package';\nexport const handler = async () => nope;\n",
+    )
+    .expect("write the other ES module");
+    std::fs::write(code.join("lib.mjs"), "export const x = 42;\n").expect("write lib.mjs");
+    std::fs::write(
+        code.join("cjs.js"),
+        "exports.handler = async () => ({ x: require('./lib.mjs').x });\n",
+    )
+    .expect("write the CommonJS handler");
+    let ric = node_ric().display().to_string();
+    let function = |name: &str, handler: &str| {
+        node_function(name, "nodejs20.x", &code, 256)
+            .handler(handler)
+            .layer(&layer)
+    };
+    let emu = Emulator::builder()
+        .runtime_command("nodejs", ["node".to_owned(), ric])
+        .function(function("esm", "index.handler"))
+        .function(function("missing", "missing.handler"))
+        .function(function("require-esm", "cjs.handler"))
+        .function(
+            function("require-esm-on", "cjs.handler")
+                .env("NODE_OPTIONS", "--experimental-require-module"),
+        )
+        .start()
+        .await
+        .expect("start");
+
+    let r = emu
+        .invoke("esm", r#"{"name": "Ada"}"#)
+        .await
+        .expect("invoke");
+    assert_eq!(r.function_error, None, "{}", r.text());
+    assert_eq!(r.json().unwrap()["said"], "hello Ada from the layer");
+
+    let r = emu.invoke("missing", "{}").await.expect("invoke");
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("Cannot find package 'no-such-package'"),
+        "{}",
+        r.text()
+    );
+
+    assert!(
+        NodeFeatures::of("node").no_require_module,
+        "the tests need a Node that takes --no-experimental-require-module (20.17 or later)"
+    );
+    let r = emu.invoke("require-esm", "{}").await.expect("invoke");
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("ERR_REQUIRE_ESM"), "{}", r.text());
+    let r = emu.invoke("require-esm-on", "{}").await.expect("invoke");
+    assert_eq!(r.function_error, None, "{}", r.text());
+    assert_eq!(r.json().unwrap()["x"], 42);
 }

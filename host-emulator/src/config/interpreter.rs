@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::runtimes::{is_node, node_of_script};
+use super::node_start::{is_node, node_of_script};
 use super::FunctionConfig;
 
 /// How long an interpreter may take to say its version.

@@ -11,6 +11,7 @@ mod lambda_runtimes;
 pub(crate) mod layers;
 pub mod logging;
 mod node_client;
+mod node_start;
 mod raw_function;
 mod runtimes;
 mod urls;
@@ -25,14 +26,18 @@ pub use event_invoke::EventInvokeConfig;
 pub use function::FunctionConfig;
 pub use lambda_runtimes::check_lambda_runtime;
 pub use logging::{LogFormat, LogLevel, LoggingConfig, LoggingUpdate};
+pub use node_start::{lambda_flags, node_arguments, NodeFeatures};
 pub(crate) use runtimes::{check_name as check_runtime_name, runtime_command, Launch};
-pub use runtimes::{family as runtime_family, node_arguments, Runtimes, HANDLER_PLACEHOLDER};
+pub use runtimes::{family as runtime_family, Runtimes, HANDLER_PLACEHOLDER};
 pub(crate) use validate::check_description;
 pub use validate::{check_destinations, MAX_DESCRIPTION};
 pub(crate) use versions::{check_alias, is_version_number, AliasRuleError};
 pub use versions::{AliasConfig, VersionConfig, LATEST};
 /// Default listen address of `firebox serve` (the port AWS SAM's local Lambda endpoint uses).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3001";
+/// Lambda's `PATH` for custom runtimes, which a function's `PATH` begins with (the emulator's
+/// own follows, so that interpreters installed elsewhere, by pyenv or nvm, are still found).
+pub(crate) const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
 /// Default region of every function.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Default account id of every function.

@@ -8,9 +8,8 @@
 //! argument `{handler}` is replaced by the function's handler. The OS-only runtimes
 //! (`provided`, `provided.al2`, `provided.al2023`) run the code directory's `bootstrap`.
 //!
-//! Node is started as Lambda's `nodejs` bootstrap starts it: with `--expose-gc`,
-//! `--max-http-header-size 81920` and V8 heap limits derived from the function's memory (see
-//! [`node_arguments`]), inserted when the environment starts (see [`runtime_command`]).
+//! Node is started as Lambda's `nodejs` bootstrap starts it (see `node_start`), with the
+//! arguments inserted when the environment starts (see [`runtime_command`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -187,52 +186,13 @@ pub(crate) fn command_for(
     }
 }
 
-/// The spellings of V8's heap limits that, in the function's `NODE_OPTIONS`, make Lambda's
-/// bootstrap leave both limits to the user.
-const HEAP_FLAGS: [&str; 4] = [
-    "--max_semi_space_size",
-    "--max_old_space_size",
-    "--max-semi-space-size",
-    "--max-old-space-size",
-];
-
-/// The arguments Lambda's `nodejs` bootstrap (`/var/runtime/bootstrap`) gives `node` before
-/// the runtime's script, for a function of `memory_mb` whose `NODE_OPTIONS` is `node_options`:
-/// `--expose-gc`, `--max-http-header-size 81920`, and V8's heap limits: a tenth of the memory
-/// for the young generation, half of that per semi-space, the rest for the old generation
-/// (128 MB: `--max-semi-space-size=6 --max-old-space-size=116`). As there, `NODE_OPTIONS`
-/// naming either limit (in any spelling) drops both, leaving V8's default for the other.
-///
-/// ```
-/// use firebox_emulator::config::node_arguments;
-/// assert_eq!(
-///     node_arguments(128, None),
-///     ["--expose-gc", "--max-http-header-size", "81920",
-///      "--max-semi-space-size=6", "--max-old-space-size=116"]
-/// );
-/// assert_eq!(node_arguments(1024, Some("--max_old_space_size=900")).len(), 3);
-/// ```
-pub fn node_arguments(memory_mb: u32, node_options: Option<&str>) -> Vec<String> {
-    let mut args: Vec<String> = ["--expose-gc", "--max-http-header-size", "81920"]
-        .iter()
-        .map(|a| (*a).to_owned())
-        .collect();
-    let user_sets = node_options.is_some_and(|o| HEAP_FLAGS.iter().any(|f| o.contains(f)));
-    if !user_sets {
-        let new_space = memory_mb / 10;
-        args.push(format!("--max-semi-space-size={}", new_space / 2));
-        args.push(format!("--max-old-space-size={}", memory_mb - new_space));
-    }
-    args
-}
-
 /// The command an environment of `config` starts: its `command`, except for a managed
 /// runtime:
-/// - `nodejs*`: [`node_arguments`] go right after `node`: after the program when it is Node
-///   itself (named `node` or `nodejs`), or, for a script that Node runs (its first line
-///   `#!/usr/bin/env node` or `#!/path/to/node`, as `aws-lambda-ric`'s command), by starting
-///   that `node` with them and the script. Any other program (a wrapper script) is started as
-///   it is;
+/// - `nodejs*`: Lambda's arguments for Node (see `node_start`) go right after `node`: after the
+///   program when it is Node itself (named `node` or `nodejs`), or, for a script that Node
+///   runs (its first line `#!/usr/bin/env node` or `#!/path/to/node`, as `aws-lambda-ric`'s
+///   command), by starting that `node` with them and the script. Any other program (a wrapper
+///   script) is started as it is;
 /// - any managed runtime whose function sets `AWS_LAMBDA_EXEC_WRAPPER`: that program starts,
 ///   with the runtime's command as its arguments, as Lambda's runtime bootstraps start it (the
 ///   wrapper ends with `exec "$@"`). The OS-only runtimes and a `command` given by hand ignore
@@ -243,9 +203,7 @@ pub(crate) fn runtime_command(config: &super::FunctionConfig) -> Cow<'_, [String
     }
     let mut command = Cow::Borrowed(config.command.as_slice());
     if config.runtime.as_deref().map(family) == Some("nodejs") {
-        let options = config.environment.get("NODE_OPTIONS").map(String::as_str);
-        let args = node_arguments(config.memory_mb, options);
-        if let Some(with) = with_node_arguments(&config.command, &args) {
+        if let Some(with) = super::node_start::node_command(config) {
             command = Cow::Owned(with);
         }
     }
@@ -265,52 +223,6 @@ pub(crate) fn runtime_command(config: &super::FunctionConfig) -> Cow<'_, [String
 
 /// The variable naming a wrapper script for a managed runtime's start.
 pub const EXEC_WRAPPER: &str = "AWS_LAMBDA_EXEC_WRAPPER";
-
-/// `command` with `args` given to the Node that runs it (see [`runtime_command`]); `None`
-/// when Node is not what `command` starts.
-fn with_node_arguments(command: &[String], args: &[String]) -> Option<Vec<String>> {
-    let (program, rest) = command.split_first()?;
-    let (node, script) = if is_node(program) {
-        (program.clone(), None)
-    } else {
-        (node_of_script(Path::new(program))?, Some(program.clone()))
-    };
-    let mut with = vec![node];
-    with.extend(args.iter().cloned());
-    with.extend(script);
-    with.extend(rest.iter().cloned());
-    Some(with)
-}
-
-/// Whether `program` is Node (its file name is `node` or `nodejs`).
-pub(super) fn is_node(program: &str) -> bool {
-    matches!(
-        Path::new(program).file_name().and_then(|n| n.to_str()),
-        Some("node" | "nodejs")
-    )
-}
-
-/// The Node that the `#!` line of the script at `path` names (`#!/usr/bin/env node`: `node`,
-/// looked up on the function's `PATH` as `env` would; `#!/usr/bin/node`: that one); `None`
-/// for anything else, including a line with more arguments.
-pub(super) fn node_of_script(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut head = [0u8; 256];
-    let mut file = std::fs::File::open(path).ok()?;
-    let n = file.read(&mut head).ok()?;
-    let line = head[..n]
-        .strip_prefix(b"#!")?
-        .split(|&b| b == b'\n')
-        .next()?;
-    let words: Vec<&str> = std::str::from_utf8(line).ok()?.split_whitespace().collect();
-    match words.as_slice() {
-        [env, node] if Path::new(env).file_name() == Some("env".as_ref()) && is_node(node) => {
-            Some((*node).to_owned())
-        }
-        [node] if is_node(node) => Some((*node).to_owned()),
-        _ => None,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -372,53 +284,6 @@ mod tests {
         assert!(command_for(&Launch::Command, None, None).is_none());
         assert_eq!(family("nodejs22.x"), "nodejs");
         assert_eq!(family("provided.al2023"), "provided");
-    }
-
-    #[test]
-    fn node_gets_its_arguments_after_the_program_or_from_the_scripts_first_line() {
-        let args = node_arguments(512, None);
-        assert_eq!(
-            args[3..],
-            ["--max-semi-space-size=25", "--max-old-space-size=461"]
-        );
-        for options in [
-            "--max_semi_space_size=9",
-            "--inspect --max-old-space-size=200",
-        ] {
-            assert_eq!(node_arguments(512, Some(options)).len(), 3, "{options}");
-        }
-        assert_eq!(node_arguments(512, Some("--inspect")), args);
-        let command = |c: &[&str]| c.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let short = command(&["--expose-gc"]);
-        assert_eq!(
-            with_node_arguments(&command(&["/opt/node/bin/node", "ric.mjs"]), &short).unwrap(),
-            ["/opt/node/bin/node", "--expose-gc", "ric.mjs"]
-        );
-        assert_eq!(
-            with_node_arguments(&command(&["nodejs", "ric.mjs"]), &short).unwrap(),
-            ["nodejs", "--expose-gc", "ric.mjs"]
-        );
-        let dir = std::env::temp_dir().join(format!("firebox-node-shebang-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        for (first_line, node) in [
-            ("#!/usr/bin/env node\n", Some("node")),
-            ("#! /usr/local/bin/node\n", Some("/usr/local/bin/node")),
-            ("#!/usr/bin/env -S node --inspect\n", None),
-            ("#!/bin/sh\n", None),
-            ("console.log(1)\n", None),
-        ] {
-            let script = dir.join("script");
-            std::fs::write(&script, format!("{first_line}rest\n")).unwrap();
-            let path = script.display().to_string();
-            let with = with_node_arguments(&command(&[&path, "a"]), &short);
-            let expected = node.map(|n| command(&[n, "--expose-gc", &path, "a"]));
-            assert_eq!(with, expected, "{first_line}");
-        }
-        assert_eq!(
-            with_node_arguments(&command(&["/no/such/ric"]), &short),
-            None
-        );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

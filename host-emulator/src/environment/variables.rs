@@ -6,16 +6,12 @@
 //! function's layers are put where Lambda's search paths name `/opt`.
 
 use super::process::Launch;
-use crate::config::layers;
+use crate::config::{layers, LAMBDA_PATH};
 
 /// Where the function's X-Ray SDK sends segments (`AWS_XRAY_DAEMON_ADDRESS`): the X-Ray
 /// daemon's default address on this machine (Lambda's is `169.254.79.129:2000`).
 const XRAY_DAEMON_HOST: &str = "127.0.0.1";
 const XRAY_DAEMON_PORT: u16 = 2000;
-
-/// Lambda's `PATH` for custom runtimes; the emulator's own `PATH` is appended so that
-/// interpreters installed outside these directories (pyenv, nvm) are still found.
-const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
 
 /// The complete environment of the function process (contract section 2).
 pub fn variables(launch: &Launch<'_>) -> Vec<(String, String)> {
