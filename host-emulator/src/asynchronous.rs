@@ -5,9 +5,14 @@
 //! of a success or of a final failure to the configured destination (a function, version or
 //! alias of the emulator, invoked as an `Event` under its own configuration). The
 //! configuration is the one of the qualifier the event was invoked with, read when it was
-//! accepted (see [`crate::event_invoke`]). Throttled events are kept by the scheduler, not
-//! here. Once the function is deleted, its events are dropped: no retry runs and no record
-//! is sent (the function's asynchronous configuration went with it).
+//! accepted (see [`crate::event_invoke`]). Each attempt is a new invoke of the qualifier, as
+//! on Lambda: a retry runs the version it names then (an `UpdateFunctionCode` or
+//! `UpdateFunctionConfiguration` of `$LATEST`, an alias repointed, in the meantime apply; a
+//! deleted version runs nothing more). Throttled events are kept by the version's scheduler,
+//! not here; when that version's settings are replaced meanwhile, they come back here and go
+//! to the qualifier's version of the moment. Once the function is deleted, its events are
+//! dropped: no retry runs and no record is sent (the function's asynchronous configuration
+//! went with it).
 
 use std::sync::{Arc, Weak};
 
@@ -44,6 +49,7 @@ pub(crate) fn start(
     let supervisor = Supervisor {
         functions,
         owner: Arc::downgrade(&target.function),
+        qualifier: target.qualifier.clone(),
         function: version,
         config,
         shutdown,
@@ -59,7 +65,9 @@ struct Supervisor {
     /// The function the event was sent to (weak: a deleted one is dropped with its last
     /// holder), to drop its retries once it is deleted.
     owner: Weak<Function>,
-    /// The version that runs the event.
+    /// The qualifier it was invoked with (`$LATEST`, a version or an alias).
+    qualifier: String,
+    /// The version that runs (or last ran) the event: the qualifier's at that attempt.
     function: Arc<FunctionShared>,
     /// The configuration it runs under.
     config: EventInvokeConfig,
@@ -88,16 +96,17 @@ impl Condition {
 
 impl Supervisor {
     async fn run(
-        self,
+        mut self,
         // The next attempt, prepared (its request id, payload and acceptance time are the
         // event's).
         mut next: (Invocation, oneshot::Receiver<Outcome>),
         mut outcome: oneshot::Receiver<Outcome>,
     ) {
-        let config = &self.config;
-        let function = &self.function;
+        let config = self.config.clone();
+        let config = &config;
         let mut attempts = 1u32;
         loop {
+            let function = self.function.clone();
             let event = &next.0;
             let answer = match (&mut outcome).await {
                 Ok(done) => done.answer,
@@ -151,17 +160,19 @@ impl Supervisor {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event retry dropped: its function was deleted");
                         return;
                     }
-                    let following = next.0.retry();
-                    let (invocation, attempt_outcome) = std::mem::replace(&mut next, following);
-                    outcome = attempt_outcome;
-                    attempts += 1;
                     function
                         .metrics
                         .event_retries
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if crate::scheduler::submit(function, invocation).is_err() {
-                        // `next` is the attempt after this one: the same event.
-                        tracing::warn!(function = %function.config.name, request_id = %next.0.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down.");
+                    if !self.resubmit(&mut next, &mut outcome, attempts) {
+                        return;
+                    }
+                    attempts += 1;
+                }
+                // Its version's settings were replaced while it was throttled there: it goes
+                // to the qualifier's version of now (not an attempt: it never ran).
+                Answer::Throttled { reason } if reason == crate::scheduler::SUPERSEDED => {
+                    if self.deleted() || !self.resubmit(&mut next, &mut outcome, attempts - 1) {
                         return;
                     }
                 }
@@ -176,6 +187,35 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Sends the event's prepared attempt `next` to the version its qualifier names now,
+    /// preparing the one after it; `false` when there is none (the version was deleted) or
+    /// the emulator is stopping: the event is lost (logged). `attempts`: how many ran.
+    fn resubmit(
+        &mut self,
+        next: &mut (Invocation, oneshot::Receiver<Outcome>),
+        outcome: &mut oneshot::Receiver<Outcome>,
+        attempts: u32,
+    ) -> bool {
+        let request_id = next.0.request_id.clone();
+        let Some(version) = self
+            .owner
+            .upgrade()
+            .and_then(|f| f.resolve(Some(&self.qualifier)))
+        else {
+            tracing::warn!(function = %self.function.config.name, qualifier = %self.qualifier, %request_id, attempts, "event dropped: its qualifier names no version any more");
+            return false;
+        };
+        self.function = version;
+        let following = next.0.retry();
+        let (invocation, attempt_outcome) = std::mem::replace(next, following);
+        *outcome = attempt_outcome;
+        if crate::scheduler::submit(&self.function, invocation).is_err() {
+            tracing::warn!(function = %self.function.config.name, %request_id, attempts, "event lost: The emulator is shutting down.");
+            return false;
+        }
+        true
     }
 
     /// Resolves once the emulator is shutting down (never, without its signal).

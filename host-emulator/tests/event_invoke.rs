@@ -1,7 +1,8 @@
 //! Asynchronous (`Event`) invocations against real processes: retries after a function error
 //! (same request id, up to `maximum_retry_attempts`, with the configured pauses), a retry that
 //! succeeds, the maximum event age, and the invocation records sent to the `on_success` and
-//! `on_failure` destination functions; bad settings are refused when the emulator starts.
+//! `on_failure` destination functions; each attempt runs the function's settings of its
+//! moment; bad settings are refused when the emulator starts.
 
 mod common;
 
@@ -270,4 +271,71 @@ async fn a_deleted_functions_throttled_events_and_pending_retries_never_run() {
         texts(&emu, "dlq")
     );
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_and_a_throttled_event_run_the_settings_of_their_moment() {
+    // `orders` fails while FIXED is unset; its retry comes 600 ms later. `held` throttles
+    // everything (reserved 0) until its reservation is removed.
+    let emu = start(vec![
+        function("orders", "").event_invoke(EventInvokeConfig {
+            retry_delays: [Duration::from_millis(600); 2],
+            ..quick(2)
+        }),
+        function("held", "")
+            .reserved_concurrency(0)
+            .event_invoke(quick(0)),
+        function("dlq", "print_events"),
+        function("audit", "print_events"),
+    ])
+    .await;
+    let fixed = json!({"Environment": {"Variables": {"FIXED": "1"}}});
+    // A fix deployed while the retry waits: the retry runs it, as on Lambda (each attempt is
+    // a new invoke of the qualifier).
+    let id = event(&emu, json!({"fail_unless_env": "FIXED"})).await;
+    wait_for_line(&emu, "orders", |l| {
+        l.starts_with(&format!("END RequestId: {id}"))
+    })
+    .await;
+    let r = call(
+        &emu,
+        "PUT",
+        "/2015-03-31/functions/orders/configuration",
+        &fixed,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = record(&emu, "audit").await;
+    assert_eq!(r["requestContext"]["requestId"], id.as_str());
+    assert_eq!(r["requestContext"]["condition"], "Success");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 2);
+    assert_eq!(r["responsePayload"]["env"]["FIXED"], "1", "{r}");
+
+    // A throttled event runs with the settings of when it runs, not of when it was accepted.
+    let queued = invoke_event(&emu, "held", None, json!({"fail_unless_env": "FIXED"})).await;
+    let r = call(
+        &emu,
+        "PUT",
+        "/2015-03-31/functions/held/configuration",
+        &fixed,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = call(
+        &emu,
+        "DELETE",
+        "/2017-10-31/functions/held/concurrency",
+        &Value::Null,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let line = wait_for_line(&emu, "audit", |l| l.contains(&queued)).await;
+    let r: Value = serde_json::from_str(&line["EVENT ".len()..]).expect("a JSON record");
+    assert_eq!(r["requestContext"]["condition"], "Success", "{r}");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
+    assert!(
+        !texts(&emu, "dlq").iter().any(|l| l.starts_with("EVENT ")),
+        "{:?}",
+        texts(&emu, "dlq")
+    );
 }

@@ -196,6 +196,10 @@ impl Change {
     }
 }
 
+/// The "reason" a throttled `Event` is handed back with when its version's settings were
+/// replaced before it could run (see [`PoolMessage::Replaced`]).
+pub(crate) const SUPERSEDED: &str = "superseded";
+
 struct Pool {
     shared: Arc<FunctionShared>,
     rx: mpsc::UnboundedReceiver<PoolMessage>,
@@ -333,6 +337,11 @@ impl Pool {
             }
             PoolMessage::Replaced => {
                 self.replaced = true;
+                // Throttled events go back to their supervisors, which send them to the
+                // version their qualifier names now (see `asynchronous`).
+                for event in std::mem::take(&mut self.deferred) {
+                    event.finish(Answer::Throttled { reason: SUPERSEDED }, None);
+                }
                 self.retire_all(Change::Settings);
             }
             PoolMessage::Deleted => {

@@ -44,6 +44,7 @@ Each event (a JSON object) says what to do, in this order:
   kill: SIGNAL        send SIGNAL to itself
   unknown_id: true    first post a response for an unknown request id
   fail_times: N       post /error (type Flaky) while this process has served at most N events
+  fail_unless_env: NAME  post /error (type Flaky) unless the variable NAME is set
   error: {type, message}    post /error with a JSON document and the type header
   error_header_only: TYPE   post /error with no body, only the header
   error_garbage: TYPE       post /error with a body that is not JSON
@@ -222,6 +223,11 @@ def handle(request_id, headers, event):
     if event.get("unknown_id"):
         status, _, body = post("/invocation/not-a-real-id/response", {"x": 1})
         print("POST unknown", status, body.decode(), flush=True)
+    if "fail_unless_env" in event and event["fail_unless_env"] not in os.environ:
+        post(f"/invocation/{request_id}/error",
+             {"errorType": "Flaky", "errorMessage": f"{event['fail_unless_env']} is not set"},
+             {"Lambda-Runtime-Function-Error-Type": "Flaky"})
+        return
     if count <= event.get("fail_times", 0):
         post(f"/invocation/{request_id}/error",
              {"errorType": "Flaky", "errorMessage": f"attempt {count} fails"},
