@@ -204,8 +204,11 @@ impl ProvisionedConfigs {
         let targets = targets(function, configs);
         for version in function.all().iter().skip(1) {
             let name = version.config.version();
+            let environments = targets.get(name).copied().unwrap_or(0);
+            // Its invocations run on that many at once before they spill over.
+            version.provisioned.set_limit(environments);
             let provision = Provision {
-                environments: targets.get(name).copied().unwrap_or(0),
+                environments,
                 start_over: start_over.iter().any(|v| v == name),
             };
             // Gone only when the emulator is shutting down.

@@ -144,7 +144,10 @@ pub struct Capacity {
     /// The provisioned concurrency of all its versions and aliases together. Changes only
     /// under the account's `reservations` lock.
     provisioned: AtomicU32,
+    /// All its invocations running now (Lambda's `ConcurrentExecutions`).
     in_flight: AtomicU32,
+    /// Those of them that run on its reservation's part beyond the provisioned concurrency.
+    reserved_in_flight: AtomicU32,
     account: Arc<Account>,
     metrics: Arc<FunctionMetrics>,
 }
@@ -160,6 +163,7 @@ impl Capacity {
             reserved: AtomicU32::new(config.reserved_concurrency.unwrap_or(NOT_RESERVED)),
             provisioned: AtomicU32::new(config.provisioned_total()),
             in_flight: AtomicU32::new(0),
+            reserved_in_flight: AtomicU32::new(0),
             account,
             metrics,
         }
@@ -290,34 +294,93 @@ impl Capacity {
         &self.account
     }
 
-    /// Admits one more invocation, or says why not (the throttle `Reason`).
-    pub fn admit(self: &Arc<Self>) -> Result<Permit, &'static str> {
+    /// Admits one more invocation of a version whose provisioned concurrency is
+    /// `provisioned` (if any), or says why not (the throttle `Reason`). As on Lambda, an
+    /// invocation runs on its version's provisioned concurrency while some is free; the rest
+    /// run on what the function's reservation keeps beyond its provisioned concurrency, or,
+    /// without a reservation, on the account's unreserved pool. So provisioned concurrency
+    /// is never taken by another version (`$LATEST`), and a reservation equal to the
+    /// provisioned concurrency throttles every invocation that finds none free.
+    pub fn admit(
+        self: &Arc<Self>,
+        provisioned: Option<&Arc<ProvisionedShare>>,
+    ) -> Result<Permit, &'static str> {
         // Several tasks admit at once (the invoke path and the scheduler): each bound is
         // checked and taken in one atomic step.
-        let below = |limit: u32| {
-            self.in_flight
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < limit).then_some(n + 1)
-                })
-                .is_ok()
-        };
-        let shared_slot = match self.reserved() {
-            Some(reserved) if below(reserved) => false,
-            Some(_) => return Err(RESERVED_LIMIT_EXCEEDED),
-            None if below(self.provisioned()) => false,
-            None if self.account.take_unreserved() => {
-                self.in_flight.fetch_add(1, Ordering::AcqRel);
-                true
+        let reserved = self.reserved();
+        let held = match provisioned {
+            // A reservation of 0 (or a deleted function's) admits nothing at all.
+            Some(share) if reserved != Some(0) && take_below(&share.in_flight, share.limit()) => {
+                Held::Provisioned(share.clone())
             }
-            None => return Err(CONCURRENT_LIMIT_EXCEEDED),
+            _ => match reserved {
+                Some(r) => {
+                    let beyond = r.saturating_sub(self.provisioned());
+                    if !take_below(&self.reserved_in_flight, beyond) {
+                        return Err(RESERVED_LIMIT_EXCEEDED);
+                    }
+                    Held::Reserved
+                }
+                None if self.account.take_unreserved() => Held::Unreserved,
+                None => return Err(CONCURRENT_LIMIT_EXCEEDED),
+            },
         };
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.account.in_use.fetch_add(1, Ordering::Relaxed);
         Ok(Permit {
             capacity: self.clone(),
-            shared_slot,
+            held,
             version: None,
         })
     }
+}
+
+/// Takes one of `counter` if it is below `limit`, in one atomic step.
+fn take_below(counter: &AtomicU32, limit: u32) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// One version's provisioned concurrency: how many of its invocations may run on it, and how
+/// many do. The limit follows its configurations (see `crate::provisioned`).
+#[derive(Debug, Default)]
+pub struct ProvisionedShare {
+    limit: AtomicU32,
+    in_flight: AtomicU32,
+}
+
+impl ProvisionedShare {
+    /// A version's share of `limit` invocations.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit: AtomicU32::new(limit),
+            in_flight: AtomicU32::new(0),
+        }
+    }
+
+    /// How many of its invocations may run on it.
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Ordering::Acquire)
+    }
+
+    /// Changes that number; invocations running on it keep running.
+    pub fn set_limit(&self, limit: u32) {
+        self.limit.store(limit, Ordering::Release);
+    }
+}
+
+/// Which concurrency an admitted invocation runs on.
+#[derive(Debug)]
+enum Held {
+    /// Its version's provisioned concurrency.
+    Provisioned(Arc<ProvisionedShare>),
+    /// Its function's reservation (beyond the provisioned concurrency).
+    Reserved,
+    /// The account's unreserved pool.
+    Unreserved,
 }
 
 /// One admitted invocation's hold on its function's and the account's concurrency; released
@@ -325,7 +388,7 @@ impl Capacity {
 #[derive(Debug)]
 pub struct Permit {
     capacity: Arc<Capacity>,
-    shared_slot: bool,
+    held: Held,
     /// The counters of the version the invocation runs, when admitted for one.
     version: Option<Arc<VersionCounters>>,
 }
@@ -351,232 +414,20 @@ impl Drop for Permit {
         let c = &self.capacity;
         c.in_flight.fetch_sub(1, Ordering::AcqRel);
         c.account.in_use.fetch_sub(1, Ordering::Relaxed);
-        if self.shared_slot {
-            c.account.unreserved_in_use.fetch_sub(1, Ordering::AcqRel);
+        match &self.held {
+            Held::Provisioned(share) => {
+                share.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            Held::Reserved => {
+                c.reserved_in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
+            Held::Unreserved => {
+                c.account.unreserved_in_use.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn capacity(f: FunctionConfig, account: &Arc<Account>) -> Arc<Capacity> {
-        Arc::new(Capacity::new(&f, account.clone(), Arc::default()))
-    }
-
-    #[test]
-    fn reserved_caps_the_function_and_leaves_the_pool_alone() {
-        let config = AccountConfig {
-            concurrency: 3,
-            unreserved_minimum: 0,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let r = FunctionConfig::new("r").reserved_concurrency(2);
-        let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
-        assert_eq!(account.unreserved_limit(), 1);
-        let r = capacity(r, &account);
-        let a = r.admit().unwrap();
-        let _b = r.admit().unwrap();
-        assert_eq!(r.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
-        assert_eq!(account.unreserved_in_use(), 0);
-        assert_eq!(account.in_use(), 2);
-        drop(a);
-        assert!(r.admit().is_ok());
-    }
-
-    #[test]
-    fn unreserved_functions_share_the_pool() {
-        let config = AccountConfig {
-            concurrency: 2,
-            unreserved_minimum: 0,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
-        let account = Arc::new(Account::new(&config, &fs));
-        let a = capacity(fs[0].clone(), &account);
-        let b = capacity(fs[1].clone(), &account);
-        let p = a.admit().unwrap();
-        let _q = b.admit().unwrap();
-        assert_eq!(a.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
-        assert_eq!(b.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
-        drop(p);
-        assert!(b.admit().is_ok());
-    }
-
-    #[test]
-    fn reserved_zero_throttles_everything() {
-        let config = AccountConfig::default();
-        let f = FunctionConfig::new("z").reserved_concurrency(0);
-        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
-        assert_eq!(
-            capacity(f, &account).admit().unwrap_err(),
-            RESERVED_LIMIT_EXCEEDED
-        );
-    }
-
-    #[test]
-    fn provisioned_share_is_set_aside_then_spills_to_the_pool() {
-        let config = AccountConfig {
-            concurrency: 3,
-            unreserved_minimum: 0,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let f = FunctionConfig::new("p").provisioned_concurrency(2);
-        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
-        assert_eq!(account.unreserved_limit(), 1);
-        let p = capacity(f, &account);
-        let _a = p.admit().unwrap();
-        let _b = p.admit().unwrap();
-        assert_eq!(account.unreserved_in_use(), 0);
-        let _c = p.admit().unwrap();
-        assert_eq!(account.unreserved_in_use(), 1);
-        assert_eq!(p.admit().unwrap_err(), CONCURRENT_LIMIT_EXCEEDED);
-    }
-
-    #[test]
-    fn provisioned_concurrency_changes_at_run_time_within_the_limits() {
-        let config = AccountConfig {
-            concurrency: 10,
-            unreserved_minimum: 4,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
-        let account = Arc::new(Account::new(&config, &fs));
-        let p = capacity(fs[0].clone(), &account);
-        let r = capacity(fs[1].clone(), &account);
-
-        // Without a reservation it comes out of the pool, down to the minimum and no further.
-        p.set_provisioned(3).unwrap();
-        assert_eq!((p.provisioned(), account.unreserved_limit()), (3, 7));
-        assert_eq!(
-            p.set_provisioned(7).unwrap_err(),
-            ProvisioningError::BelowUnreservedMinimum { minimum: 4 }
-        );
-        assert_eq!((p.provisioned(), account.unreserved_limit()), (3, 7));
-        let held = [p.admit().unwrap(), p.admit().unwrap(), p.admit().unwrap()];
-        assert_eq!(
-            account.unreserved_in_use(),
-            0,
-            "the provisioned share first"
-        );
-        drop(held);
-        // A reservation below it is refused; one above it holds it (and the pool gives the rest).
-        assert_eq!(
-            p.set_reserved(Some(2)).unwrap_err(),
-            ReservationError::BelowProvisioned {
-                reserved: 2,
-                provisioned: 3
-            }
-        );
-        p.set_provisioned(1).unwrap();
-        assert_eq!(account.unreserved_limit(), 9);
-
-        // Under a reservation it must fit in it, and the pool does not move.
-        r.set_reserved(Some(2)).unwrap();
-        assert_eq!(account.unreserved_limit(), 7);
-        r.set_provisioned(2).unwrap();
-        assert_eq!(
-            r.set_provisioned(3).unwrap_err(),
-            ProvisioningError::AboveReserved { reserved: 2 }
-        );
-        assert_eq!((r.provisioned(), account.unreserved_limit()), (2, 7));
-        r.set_provisioned(0).unwrap();
-        assert_eq!(account.unreserved_limit(), 7);
-    }
-
-    #[test]
-    fn a_reservation_changes_at_run_time_and_moves_the_pool() {
-        let config = AccountConfig {
-            concurrency: 10,
-            unreserved_minimum: 4,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
-        let account = Arc::new(Account::new(&config, &fs));
-        let a = capacity(fs[0].clone(), &account);
-        let b = capacity(fs[1].clone(), &account);
-        assert_eq!(account.unreserved_limit(), 10);
-
-        a.set_reserved(Some(0)).unwrap();
-        assert_eq!(a.reserved(), Some(0));
-        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
-        a.set_reserved(Some(2)).unwrap();
-        assert_eq!(account.unreserved_limit(), 8);
-        let held = [a.admit().unwrap(), a.admit().unwrap()];
-        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
-        // The pool is untouched by the reserved function's invocations.
-        assert_eq!(account.unreserved_in_use(), 0);
-
-        // 6 + 2 would leave 2 unreserved, below the minimum of 4: refused, nothing changes.
-        assert_eq!(
-            b.set_reserved(Some(6)).unwrap_err(),
-            ReservationError::BelowUnreservedMinimum { minimum: 4 }
-        );
-        assert_eq!(b.reserved(), None);
-        assert_eq!(account.unreserved_limit(), 8);
-        b.set_reserved(Some(4)).unwrap();
-        assert_eq!(account.unreserved_limit(), 4);
-
-        // Lowering below what is in flight lets those finish and refuses new ones.
-        a.set_reserved(Some(1)).unwrap();
-        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
-        drop(held);
-        let _one = a.admit().unwrap();
-        assert_eq!(a.admit().unwrap_err(), RESERVED_LIMIT_EXCEEDED);
-
-        // Removing the reservation returns it to the pool, which the function then uses.
-        a.set_reserved(None).unwrap();
-        assert_eq!(a.reserved(), None);
-        assert_eq!(account.unreserved_limit(), 6);
-        let _two = a.admit().unwrap();
-        assert_eq!(account.unreserved_in_use(), 1);
-    }
-
-    #[test]
-    fn a_reservation_may_not_go_below_the_provisioned_concurrency() {
-        let config = AccountConfig {
-            concurrency: 10,
-            unreserved_minimum: 0,
-            cgroups: false,
-            layers_at_opt: false,
-            private_tmp: false,
-            cpu_by_memory: false,
-        };
-        let f = FunctionConfig::new("p").provisioned_concurrency(3);
-        let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
-        let p = capacity(f, &account);
-        assert_eq!(account.unreserved_limit(), 7);
-        assert_eq!(
-            p.set_reserved(Some(2)).unwrap_err(),
-            ReservationError::BelowProvisioned {
-                reserved: 2,
-                provisioned: 3
-            }
-        );
-        p.set_reserved(Some(5)).unwrap();
-        assert_eq!(account.unreserved_limit(), 5);
-        p.set_reserved(None).unwrap();
-        assert_eq!(account.unreserved_limit(), 7);
-        // More than the account has: the pool would be negative.
-        assert_eq!(
-            p.set_reserved(Some(11)).unwrap_err(),
-            ReservationError::BelowUnreservedMinimum { minimum: 0 }
-        );
-    }
-}
+#[path = "capacity_tests.rs"]
+mod tests;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::{code, provisioning, Capacity, FunctionShared, IdleSlots, Pool};
+use super::{capacity, code, provisioning, Capacity, FunctionShared, IdleSlots, Pool};
 use crate::config::FunctionConfig;
 use crate::environment::process::{Isolation, ProcessRegistry};
 use crate::environment::AbortOnDrop;
@@ -94,6 +94,9 @@ fn start(
         .unwrap_or_else(|_| http::HeaderValue::from_static(crate::config::LATEST));
     let tick =
         (config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let provisioned = Arc::new(capacity::ProvisionedShare::new(
+        config.provisioned_concurrency,
+    ));
     let shared = Arc::new(FunctionShared {
         config,
         log,
@@ -101,6 +104,7 @@ fn start(
         pool: tx,
         metrics,
         capacity,
+        provisioned,
         isolation,
         idle: IdleSlots::default(),
         deferred_waiting: AtomicBool::new(false),

@@ -59,6 +59,8 @@ pub(crate) struct FunctionShared {
     pub pool: mpsc::UnboundedSender<PoolMessage>,
     pub metrics: Arc<FunctionMetrics>,
     pub capacity: Arc<Capacity>,
+    /// This version's provisioned concurrency, which its invocations alone run on.
+    pub provisioned: Arc<capacity::ProvisionedShare>,
     pub isolation: Isolation,
     /// The free slots of its ready environments.
     pub idle: IdleSlots,
@@ -107,7 +109,7 @@ pub(crate) fn submit(shared: &FunctionShared, mut invocation: Invocation) -> Res
 
 /// Admits one more invocation of this version, or says why not (the throttle `Reason`).
 fn admit(shared: &FunctionShared) -> Result<capacity::Permit, &'static str> {
-    let permit = shared.capacity.admit()?;
+    let permit = shared.capacity.admit(Some(&shared.provisioned))?;
     Ok(permit.for_version(&shared.version_counters))
 }
 

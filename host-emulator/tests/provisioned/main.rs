@@ -7,6 +7,7 @@
 //! configuration `FAILED` and stops starting environments until the next put; an alias that
 //! has a configuration may not point to `$LATEST`.
 
+mod admission;
 #[path = "../common/mod.rs"]
 mod common;
 mod failed;
