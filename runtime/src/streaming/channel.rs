@@ -273,3 +273,20 @@ mod tests {
         });
     }
 }
+
+/// An HTTP body too, as `lambda_runtime`'s is: an HTTP function streaming its answer
+/// (`run_with_streaming_response`) may return `Response<Body>` from a [`channel`], each chunk
+/// one data frame, a failure sent with [`Sender::send_error`] the body's error (the error
+/// trailers).
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = crate::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, crate::Error>>> {
+        self.poll_next(cx)
+            .map(|chunk| chunk.map(|chunk| chunk.map(http_body::Frame::data)))
+    }
+}
