@@ -21,7 +21,15 @@ where
     S: tower::Service<LambdaEvent<LambdaRequest>>,
     S::Error: std::fmt::Debug,
 {
-    let event = sample::apigw_v1().path("/hello").to_json();
+    path_of(adapter, sample::apigw_v1().path("/hello").to_json()).await
+}
+
+/// The path the service sees for `event`, through `adapter`.
+async fn path_of<S>(adapter: S, event: serde_json::Value) -> String
+where
+    S: tower::Service<LambdaEvent<LambdaRequest>>,
+    S::Error: std::fmt::Debug,
+{
     let payload: LambdaRequest = serde_json::from_value(event).expect("an HTTP event");
     adapter
         .oneshot(LambdaEvent::new(payload, Context::default()))
@@ -45,7 +53,7 @@ fn recorder() -> impl tower::Service<Request, Response = Response<Body>, Error =
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn the_variable_strips_the_stage_by_default() {
+async fn the_variable_leaves_each_events_path_as_it_comes() {
     let event = sample::apigw_v1().path("/hello").to_json().to_string();
     assert_eq!(from_str(&event).unwrap().uri().path(), "/prod/hello");
     assert_eq!(path_through(Adapter::from(recorder())).await, "/prod/hello");
@@ -58,7 +66,23 @@ async fn the_variable_strips_the_stage_by_default() {
         path_through(StreamAdapter::from(recorder())).await,
         "/hello"
     );
-    // An explicit choice wins over the variable.
+    // As in lambda_http, the variable only stops the stage being added: an HTTP API event's
+    // own path keeps it.
+    let v2 = sample::apigw_v2().stage("prod").path("/hello").to_json();
+    assert_eq!(v2["rawPath"], "/prod/hello");
+    assert_eq!(
+        from_str(&v2.to_string()).unwrap().uri().path(),
+        "/prod/hello"
+    );
+    assert_eq!(
+        path_of(Adapter::from(recorder()), v2.clone()).await,
+        "/prod/hello"
+    );
+    // An explicit choice wins over the variable: stripped from both, or included in both.
+    assert_eq!(
+        path_of(Adapter::from(recorder()).strip_stage_prefix(true), v2).await,
+        "/hello"
+    );
     assert_eq!(
         path_through(Adapter::from(recorder()).strip_stage_prefix(false)).await,
         "/prod/hello"

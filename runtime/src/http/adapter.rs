@@ -53,9 +53,10 @@ use crate::{Diagnostic, LambdaEvent};
 /// (`/prod/hello`) unless the stage is `$default`. By default, as in `lambda_http`, the URI
 /// path includes the stage in both cases (`/prod/hello`): it is the path the client requested on
 /// the `execute-api` endpoint. With `strip_stage_prefix(true)` the stage is left out in both
-/// cases (`/hello`), which suits routes written without it and custom domains. The default is
-/// `true` when the environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to
-/// anything) as the adapter is made, as `lambda_http` honours it for every request it builds.
+/// cases (`/hello`), which suits routes written without it and custom domains. When the
+/// environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to anything) as the
+/// adapter is made, the stage is not added and each event's path is used as it comes (REST's
+/// `/hello`, HTTP API's `/prod/hello`), as `lambda_http` does for every request it builds.
 /// ALB and function URL events have no stage. [`RequestExt::raw_http_path`](super::RequestExt::raw_http_path)
 /// always gives the event's own path.
 #[derive(Debug, Clone)]
@@ -74,10 +75,16 @@ impl<S> Adapter<S> {
         }
     }
 
-    /// Whether to remove the API Gateway stage from request paths (default: whether
-    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set).
+    /// Whether to remove the API Gateway stage from request paths of both kinds of event
+    /// (`true`), or to include it in both (`false`). Without a call: included, or, when
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set, each event's path as it comes (as in
+    /// `lambda_http`).
     pub fn strip_stage_prefix(mut self, strip: bool) -> Self {
-        self.options.strip_stage_prefix = strip;
+        self.options.stage = if strip {
+            super::convert::StagePath::Stripped
+        } else {
+            super::convert::StagePath::Included
+        };
         self
     }
 

@@ -9,10 +9,12 @@
 //! client asked for `/prod/hello`; HTTP API events give `rawPath` with it (`/prod/hello`) unless
 //! the stage is `$default`. By default, as in `lambda_http`, the URI path includes the stage
 //! for both (`/prod/hello`), i.e. the path the client requested on the `execute-api` endpoint.
-//! With [`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix) (whose default is
-//! whether the environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set), the stage is
-//! left out for both (`/hello`), which suits custom domains and routes written without it.
-//! ALB and function URL events have no stage.
+//! When the environment variable `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set, the stage is
+//! not added, as in `lambda_http`: each event's path is used as it comes (`/hello` for REST,
+//! `/prod/hello` for an HTTP API). With
+//! [`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix)`(true)` it is left out
+//! for both (`/hello`), which suits custom domains and routes written without it. ALB and
+//! function URL events have no stage.
 
 use std::collections::HashMap;
 
@@ -36,16 +38,32 @@ const TRACE_HEADER: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 /// What the adapter does with the API Gateway stage in the path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Options {
-    pub(crate) strip_stage_prefix: bool,
+    pub(crate) stage: StagePath,
+}
+
+/// The stage in request paths.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum StagePath {
+    /// Present for both kinds of event (`lambda_http`'s default).
+    #[default]
+    Included,
+    /// Each event's path as it comes (`lambda_http` with
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`): REST's without it, HTTP API's with it.
+    AsGiven,
+    /// Left out for both ([`Adapter::strip_stage_prefix`](super::Adapter::strip_stage_prefix)).
+    Stripped,
 }
 
 impl Options {
-    /// The default options (adapters, the `request` module): the stage is stripped when
-    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to anything).
+    /// The default options (adapters, the `request` module): the events' own paths when
+    /// `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set (to anything), as in `lambda_http`.
     pub(crate) fn from_env() -> Self {
-        Options {
-            strip_stage_prefix: std::env::var_os(super::IGNORE_STAGE_IN_PATH).is_some(),
-        }
+        let stage = if std::env::var_os(super::IGNORE_STAGE_IN_PATH).is_some() {
+            StagePath::AsGiven
+        } else {
+            StagePath::Included
+        };
+        Options { stage }
     }
 }
 
@@ -64,10 +82,15 @@ fn set_trace_header(headers: &mut HeaderMap, context: &Context) {
 }
 
 /// The path the request URI gets, before encoding.
-fn staged_path(path: &str, stage: Option<&str>, strip: bool) -> String {
+fn staged_path(path: &str, stage: Option<&str>, mode: StagePath) -> String {
     let stage = match stage {
         Some(stage) if !stage.is_empty() && stage != "$default" => stage,
         _ => return path.to_owned(),
+    };
+    let strip = match mode {
+        StagePath::AsGiven => return path.to_owned(),
+        StagePath::Included => false,
+        StagePath::Stripped => true,
     };
     let prefix = format!("/{stage}");
     let rest = path
@@ -159,11 +182,7 @@ impl LambdaRequest {
         options: Options,
         lambda_context: Option<Context>,
     ) -> Result<Request<Body>, Diagnostic> {
-        let path = staged_path(
-            &self.path,
-            self.stage.as_deref(),
-            options.strip_stage_prefix,
-        );
+        let path = staged_path(&self.path, self.stage.as_deref(), options.stage);
         let mut target = uri::encode(&path, Part::Path);
         if !target.starts_with('/') {
             target.insert(0, '/');
@@ -223,11 +242,20 @@ mod tests {
             ("/hello", None, false, "/hello"),
         ];
         for (path, stage, strip, expected) in cases {
+            let mode = if strip {
+                StagePath::Stripped
+            } else {
+                StagePath::Included
+            };
             assert_eq!(
-                staged_path(path, stage, strip),
+                staged_path(path, stage, mode),
                 expected,
                 "{path} {stage:?} {strip}"
             );
+        }
+        // lambda_http's with the variable: each event's own path.
+        for path in ["/hello", "/prod/hello"] {
+            assert_eq!(staged_path(path, Some("prod"), StagePath::AsGiven), path);
         }
     }
 
