@@ -198,6 +198,23 @@ impl Stream for Body {
     }
 }
 
+/// An HTTP body too, as `lambda_runtime`'s is: an HTTP function streaming its answer
+/// (`run_with_streaming_response`) may return `Response<Body>` from a [`channel`], each chunk
+/// one data frame, a failure sent with [`Sender::send_error`] the body's error (the error
+/// trailers).
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = crate::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, crate::Error>>> {
+        self.poll_next(cx)
+            .map(|chunk| chunk.map(|chunk| chunk.map(http_body::Frame::data)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,22 +288,5 @@ mod tests {
             assert_eq!(tx.send("x").await, Err(SendError));
             assert!(tx.try_send_data(Bytes::from_static(b"y")).is_err());
         });
-    }
-}
-
-/// An HTTP body too, as `lambda_runtime`'s is: an HTTP function streaming its answer
-/// (`run_with_streaming_response`) may return `Response<Body>` from a [`channel`], each chunk
-/// one data frame, a failure sent with [`Sender::send_error`] the body's error (the error
-/// trailers).
-impl http_body::Body for Body {
-    type Data = Bytes;
-    type Error = crate::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, crate::Error>>> {
-        self.poll_next(cx)
-            .map(|chunk| chunk.map(|chunk| chunk.map(http_body::Frame::data)))
     }
 }
