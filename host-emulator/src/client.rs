@@ -85,6 +85,21 @@ impl InvokeResponse {
         serde_json::from_slice(&self.body)
     }
 
+    /// The body as a `T` (the function's response type, or an error document's).
+    ///
+    /// ```no_run
+    /// # async fn doc(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Greeting { message: String }
+    /// let r = emu.invoke("hello", r#"{"name":"Ada"}"#).await?;
+    /// let greeting: Greeting = r.json_as()?;
+    /// assert_eq!(greeting.message, "Hello, Ada!");
+    /// # Ok(()) }
+    /// ```
+    pub fn json_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
     /// The body as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

@@ -221,19 +221,34 @@ async fn function_url_is_the_path_form_of_the_unqualified_url() {
 
 #[tokio::test]
 async fn invoke_takes_text_a_borrowed_string_bytes_and_json() {
+    #[derive(serde::Serialize)]
+    struct Event {
+        echo: &'static str,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Answer {
+        event: serde_json::Value,
+        count: u64,
+    }
     let emu = start(vec![function("f", "")]).await;
     let text = r#"{"echo": "a"}"#.to_owned();
     let json = json!({"echo": "a"});
+    let typed = firebox_emulator::Payload::json(&Event { echo: "a" }).expect("JSON");
     for r in [
         emu.invoke("f", r#"{"echo": "a"}"#).await,
         emu.invoke("f", &text).await,
+        emu.invoke("f", text.as_str()).await,
+        emu.invoke("f", br#"{"echo": "a"}"#).await,
         emu.invoke("f", text.clone().into_bytes()).await,
         emu.invoke("f", &json).await,
         emu.invoke("f", json.clone()).await,
+        emu.invoke("f", typed).await,
     ] {
         let r = r.expect("invoke");
         assert_eq!(r.function_error, None, "{}", r.text());
         assert_eq!(r.json().unwrap()["event"], json, "{}", r.text());
+        let answer: Answer = r.json_as().expect("the answer's shape");
+        assert_eq!(answer.event, json);
     }
 }
 

@@ -10,6 +10,14 @@ use bytes::Bytes;
 /// let from_string: Payload = format!(r#"{{"name":"{name}"}}"#).into();
 /// let from_json: Payload = serde_json::json!({ "name": name }).into();
 /// assert_eq!(from_string.as_bytes(), from_json.as_bytes());
+/// // Any `&str` (copied), bytes, or a value of any `Serialize` type:
+/// let borrowed: Payload = from_string_ref(&format!("{{}}")).into();
+/// # fn from_string_ref(s: &str) -> &str { s }
+/// let literal: Payload = b"{}".into();
+/// assert_eq!(borrowed, literal);
+/// #[derive(serde::Serialize)]
+/// struct Order { id: u32 }
+/// assert_eq!(Payload::json(&Order { id: 7 }).unwrap().as_bytes(), br#"{"id":7}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload(Bytes);
@@ -19,6 +27,11 @@ impl Payload {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
+
+    /// `value` as JSON (an event type of `aws_lambda_events`, or a test's own struct).
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        serde_json::to_vec(value).map(|bytes| Payload(Bytes::from(bytes)))
+    }
 }
 
 impl From<Bytes> for Payload {
@@ -27,9 +40,15 @@ impl From<Bytes> for Payload {
     }
 }
 
-impl From<&'static str> for Payload {
-    fn from(text: &'static str) -> Self {
-        Payload(Bytes::from_static(text.as_bytes()))
+impl From<&str> for Payload {
+    fn from(text: &str) -> Self {
+        Payload(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Payload {
+    fn from(bytes: &[u8; N]) -> Self {
+        Payload(Bytes::copy_from_slice(bytes))
     }
 }
 

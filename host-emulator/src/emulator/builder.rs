@@ -229,6 +229,7 @@ impl EmulatorBuilder {
         let startup_logs = std::sync::Mutex::new(Some(logs.subscribe()));
         let echo = self.echo_logs.then(|| echo::Echo::start(&logs));
         let registry = ProcessRegistry::default();
+        registry.kill_at_exit();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let pools = Arc::new(PoolTasks::default());
         let account = Arc::new(crate::scheduler::capacity::Account::new(

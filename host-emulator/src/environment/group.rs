@@ -17,7 +17,7 @@ use super::sweep;
 pub struct ProcessRegistry {
     /// Process group id, the freezer cgroup when there is one (thawed when killed), and the
     /// environment's marker (see `sweep`).
-    groups: Arc<Mutex<HashMap<i32, Registered>>>,
+    groups: Arc<Groups>,
 }
 
 /// A registered group: its freezer cgroup, if any, and its environment's marker.
@@ -59,6 +59,25 @@ impl ProcessRegistry {
         sweep::kill_marked(&markers);
     }
 
+    /// Makes sure this registry's processes end when this process exits normally, though the
+    /// emulator is never dropped (one in a `static`, shared by a test binary's tests: statics
+    /// are not dropped, and frozen processes would otherwise outlive the binary, unkillable
+    /// until thawed). A hook run at exit (`atexit`) kills the groups of every registry still
+    /// alive; a dropped emulator's registry is empty by then.
+    pub fn kill_at_exit(&self) {
+        let mut live = AT_EXIT.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&self.groups));
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            // SAFETY: `kill_registries_at_exit` is an `extern "C"` function with no arguments,
+            // which never unwinds (it only locks, signals and writes cgroup files).
+            unsafe {
+                libc::atexit(kill_registries_at_exit);
+            }
+        });
+    }
+
     /// How many process groups are alive.
     pub fn len(&self) -> usize {
         self.groups.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -67,6 +86,18 @@ impl ProcessRegistry {
     /// Whether no process group is alive.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The registries [`ProcessRegistry::kill_at_exit`] watches.
+type Groups = Mutex<HashMap<i32, Registered>>;
+static AT_EXIT: Mutex<Vec<std::sync::Weak<Groups>>> = Mutex::new(Vec::new());
+
+/// Run by `exit`: kills what the registries still alive hold.
+extern "C" fn kill_registries_at_exit() {
+    let live = AT_EXIT.lock().unwrap_or_else(|p| p.into_inner());
+    for groups in live.iter().filter_map(std::sync::Weak::upgrade) {
+        ProcessRegistry { groups }.kill_all();
     }
 }
 
