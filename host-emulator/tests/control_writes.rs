@@ -160,8 +160,8 @@ async fn bad_alias_writes_get_aws_errors_and_change_nothing() {
             aliases.into(),
             json!({"Name": "123", "FunctionVersion": "1"}),
             400,
-            "InvalidParameterValueException",
-            "not only digits",
+            "ValidationException",
+            "1 validation error detected: Value '123' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)",
         ),
         (
             "POST",
@@ -178,8 +178,8 @@ async fn bad_alias_writes_get_aws_errors_and_change_nothing() {
             json!({"Name": "x", "FunctionVersion": "1",
                    "RoutingConfig": {"AdditionalVersionWeights": {"2": 1.5}}}),
             400,
-            "InvalidParameterValueException",
-            "between 0.0 and 1.0",
+            "ValidationException",
+            "1 validation error detected: Value '{2=1.5}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]",
         ),
         (
             "POST",

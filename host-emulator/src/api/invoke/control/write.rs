@@ -70,8 +70,35 @@ impl RoutingConfig {
                 ));
             }
         }
+        for (version, weight) in &self.additional_version_weights {
+            if !(0.0..=1.0).contains(weight) {
+                return Err(ServiceError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationException",
+                    format!("1 validation error detected: Value '{{{version}={weight}}}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]"),
+                ));
+            }
+        }
         Ok(self.additional_version_weights)
     }
+}
+
+/// Lambda's model of an alias name (`CreateAlias`'s `Name`): 1 to 128 of letters, digits, `-`
+/// and `_`, not only digits; a `ValidationException` otherwise.
+fn check_alias_name(name: &str) -> Result<(), ServiceError> {
+    let fits = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !name.bytes().all(|b| b.is_ascii_digit());
+    if fits {
+        return Ok(());
+    }
+    Err(ServiceError::new(
+        StatusCode::BAD_REQUEST,
+        "ValidationException",
+        format!("1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: (?!^[0-9]+$)([a-zA-Z0-9-_]+)"),
+    ))
 }
 
 /// `PutFunctionConcurrency`'s body.
@@ -89,6 +116,7 @@ pub(super) async fn create_alias(
 ) -> Result<Answer, ServiceError> {
     let function = unqualified(&req, raw_name, functions, "CreateAlias")?;
     let body: CreateAlias = read_json(req).await?;
+    check_alias_name(&body.name)?;
     let config = AliasConfig {
         version: body.function_version,
         additional_version_weights: body
