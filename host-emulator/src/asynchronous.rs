@@ -138,7 +138,22 @@ impl Supervisor {
                         return;
                     }
                     let pause = config.delay_before(attempts);
-                    if event.accepted.elapsed() + pause >= config.maximum_event_age {
+                    let age = event.accepted.elapsed();
+                    if age + pause >= config.maximum_event_age {
+                        // Its next attempt would come too late: it stays queued until it is
+                        // that old, as on Lambda, then fails for good.
+                        let left = config.maximum_event_age.saturating_sub(age);
+                        let stopping = tokio::select! {
+                            () = tokio::time::sleep(left) => false,
+                            () = self.shutting_down() => true,
+                        };
+                        if stopping {
+                            tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was waiting in the queue).");
+                            return;
+                        }
+                        if self.deleted() {
+                            return;
+                        }
                         let condition = Condition::EventAgeExceeded;
                         self.give_up(event, attempts, condition, Some(&doc));
                         return;
