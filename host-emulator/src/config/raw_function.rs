@@ -11,11 +11,65 @@ use serde::Deserialize;
 use super::{ConfigError, FunctionConfig, ScalingRate};
 
 /// `scaling_rate = "aws"` or `{ environments = N, window_s = S }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum RawScalingRate {
     Named(String),
-    Custom { environments: u32, window_s: f64 },
+    Custom(CustomRate),
+}
+
+/// `{ environments = N, window_s = S }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomRate {
+    environments: u32,
+    window_s: f64,
+}
+
+impl<'de> Deserialize<'de> for RawScalingRate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        string_or_table(
+            d,
+            "a rate name or a table",
+            RawScalingRate::Named,
+            RawScalingRate::Custom,
+        )
+    }
+}
+
+/// A value that is a string (`named`) or a table (`table`, whose own errors, such as an
+/// unknown field, are kept, rather than serde's "did not match any variant").
+fn string_or_table<'de, D, T, S>(
+    d: D,
+    expected: &'static str,
+    named: fn(String) -> S,
+    table: fn(T) -> S,
+) -> Result<S, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Either<T, S> {
+        expected: &'static str,
+        named: fn(String) -> S,
+        table: fn(T) -> S,
+    }
+    impl<'de, T: Deserialize<'de>, S> serde::de::Visitor<'de> for Either<T, S> {
+        type Value = S;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expected)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<S, E> {
+            Ok((self.named)(v.to_owned()))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<S, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(self.table)
+        }
+    }
+    d.deserialize_any(Either {
+        expected,
+        named,
+        table,
+    })
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -67,15 +121,30 @@ struct RawVersion {
 }
 
 /// An alias: `live = "1"` or `live = { version = "1", additional_version_weights = { "2" = 0.1 } }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum RawAlias {
     Version(String),
-    Routed {
-        version: String,
-        #[serde(default)]
-        additional_version_weights: BTreeMap<String, f64>,
-    },
+    Routed(RoutedAlias),
+}
+
+/// `{ version = "1", additional_version_weights = { "2" = 0.1 } }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutedAlias {
+    version: String,
+    #[serde(default)]
+    additional_version_weights: BTreeMap<String, f64>,
+}
+
+impl<'de> Deserialize<'de> for RawAlias {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        string_or_table(
+            d,
+            "a version or a table",
+            RawAlias::Version,
+            RawAlias::Routed,
+        )
+    }
 }
 
 impl RawFunction {
@@ -211,10 +280,10 @@ impl RawFunction {
                     ),
                 ))
             }
-            Some(RawScalingRate::Custom {
+            Some(RawScalingRate::Custom(CustomRate {
                 environments,
                 window_s,
-            }) => Some(ScalingRate {
+            })) => Some(ScalingRate {
                 environments,
                 window: seconds("scaling_rate.window_s", window_s, Seconds::POSITIVE)?,
             }),
@@ -275,10 +344,10 @@ impl RawFunction {
         for (name, raw) in self.aliases.unwrap_or_default() {
             let alias = match raw {
                 RawAlias::Version(version) => crate::config::AliasConfig::new(version),
-                RawAlias::Routed {
+                RawAlias::Routed(RoutedAlias {
                     version,
                     additional_version_weights,
-                } => crate::config::AliasConfig {
+                }) => crate::config::AliasConfig {
                     version,
                     additional_version_weights,
                 },
@@ -439,6 +508,52 @@ mod tests {
         let f = &c.functions[0];
         assert!(f.idle_timeout.is_zero());
         assert_eq!(f.init_timeout, std::time::Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_table_that_may_be_a_string_refuses_unknown_fields_by_name() {
+        for (text, says) in [
+            (
+                "versions = { 1 = {} }
+aliases = { live = { version = \"1\", additional_version_weight = { \"1\" = 0.5 } } }",
+                "field `aliases.live.additional_version_weight`: unknown field `additional_version_weight`, expected `version` or `additional_version_weights`",
+            ),
+            (
+                "versions = { 1 = {} }
+aliases = { live = { verison = \"1\" } }",
+                "unknown field `verison`",
+            ),
+            (
+                "scaling_rate = { environments = 5, window_s = 1, burst = 3 }",
+                "field `scaling_rate.burst`: unknown field `burst`, expected `environments` or `window_s`",
+            ),
+            (
+                "versions = { 1 = {} }\naliases = { live = { version = \"1\", additional_version_weights = { \"$LATEST\" = 0.5 } } }",
+                "field `aliases.live`: routes to `$LATEST`: an alias's additional version must be a published version",
+            ),
+            (
+                "scaling_rate = 5",
+                "field `scaling_rate`: invalid type: integer `5`, expected a rate name or a table",
+            ),
+        ] {
+            let err = parse(&format!(
+                "[functions.f]\ncommand = [\"/bin/true\"]\n{text}\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+        // Both forms still load.
+        let c = parse(
+            "[functions.f]\ncommand = [\"/bin/true\"]\nversions = { 1 = {}, 2 = {} }\n\
+             aliases = { a = \"1\", b = { version = \"1\", additional_version_weights = { \"2\" = 0.5 } } }\n\
+             scaling_rate = \"aws\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.functions[0].aliases["b"].additional_version_weights["2"],
+            0.5
+        );
     }
 
     #[test]

@@ -350,6 +350,12 @@ pub(crate) fn check_alias(
                 "an alias of `$LATEST` cannot route to another version (Lambda allows routing between published versions only)".into(),
             );
         }
+        if other == LATEST {
+            return invalid(
+                "routes to `$LATEST`: an alias's additional version must be a published version"
+                    .into(),
+            );
+        }
         if !published(other) {
             return Err(unknown(other));
         }
