@@ -471,12 +471,14 @@ impl Emulator {
         self.registry.len()
     }
 
-    /// Stops gracefully: closes the listener, lets the requests in flight finish for up to the
-    /// shutdown grace ([`EmulatorBuilder::shutdown_grace`]), then shuts every environment down
-    /// and waits until they are gone. A request still waiting for its function then is
-    /// answered `500 ServiceException` ("The emulator is shutting down."), never cut off.
-    /// Dropping the emulator instead stops everything at once.
+    /// Stops gracefully: closes the listener, lets the invocations in flight finish for up to
+    /// the shutdown grace ([`EmulatorBuilder::shutdown_grace`]) — the requests waiting for
+    /// their answer, and the `Event` invocations already running (answered 202 long before) —
+    /// then shuts every environment down and waits until they are gone. A request still
+    /// waiting for its function then is answered `500 ServiceException` ("The emulator is
+    /// shutting down."), never cut off. Dropping the emulator instead stops everything at once.
     pub async fn shutdown(mut self) {
+        let started = tokio::time::Instant::now();
         let _ = self.stop_accepting.send(true);
         let mut server = self.server.take();
         // The server task ends when its last connection has answered its request in flight.
@@ -486,6 +488,12 @@ impl Emulator {
                 .is_ok(),
             None => true,
         };
+        // Then the invocations still running, which no request waits for: `Event`s.
+        let account = self.functions.deployment.account.clone();
+        let deadline = started + self.shutdown_grace;
+        while account.in_use() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         if !drained {
             tracing::info!(
                 grace_s = self.shutdown_grace.as_secs_f64(),

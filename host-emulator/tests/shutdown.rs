@@ -1,6 +1,6 @@
 //! A graceful shutdown of the emulator: the listener closes, idle connections close, the
-//! requests in flight finish within the shutdown grace, and what outlives it is answered
-//! `ServiceException` rather than cut off.
+//! requests in flight and the `Event` invocations already running finish within the shutdown
+//! grace, and what outlives it is answered `ServiceException` rather than cut off.
 
 mod common;
 
@@ -46,6 +46,33 @@ async fn requests_in_flight_finish_and_the_listener_closes() {
     assert_eq!(r.headers.get("x-amz-function-error"), None);
     assert_eq!(r.json()["event"]["sleep"], 1);
     stop.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_event_already_running_finishes_within_the_grace() {
+    let emu = Emulator::builder()
+        .function(function("f", "").timeout(Duration::from_secs(10)))
+        .shutdown_grace(Duration::from_secs(20))
+        .start()
+        .await
+        .unwrap();
+    let mut lines = emu.subscribe_logs();
+    let id = invoke_event(&emu, "f", None, serde_json::json!({"sleep": 1})).await;
+    wait_for_line(&emu, "f", |l| {
+        l.starts_with(&format!("START RequestId: {id}"))
+    })
+    .await;
+    // Answered 202 long ago, no request waits for it; it still gets the grace to finish.
+    emu.shutdown().await;
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.try_recv() {
+        seen.push(line.text);
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with(&format!("REPORT RequestId: {id}\t"))),
+        "{seen:#?}"
+    );
 }
 
 #[tokio::test]
