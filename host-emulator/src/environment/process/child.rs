@@ -47,19 +47,9 @@ impl ChildProcess {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        let mut raw = 0;
-        // SAFETY: waitpid(2) writes the status into `raw`, a valid `c_int`. The pid is our
-        // unreaped child: it cannot have been reused.
-        let reaped = unsafe { libc::waitpid(pid_t(self.pid), &mut raw, libc::WNOHANG) };
-        match reaped {
-            0 => Ok(None),
-            r if r < 0 => Err(io::Error::last_os_error()),
-            _ => {
-                let status = ExitStatus::from_raw(raw);
-                self.status = Some(status);
-                Ok(Some(status))
-            }
-        }
+        let status = reap_if_exited(self.pid)?;
+        self.status = status;
+        Ok(status)
     }
 
     /// Waits for it to exit and reaps it. Cancel-safe.
@@ -69,13 +59,26 @@ impl ChildProcess {
                 tokio::signal::unix::SignalKind::child(),
             )?);
         }
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
         loop {
+            if let Some(pidfd) = &self.pidfd {
+                // The pidfd is readable once the process has exited (readiness the reactor
+                // reports even when the exit came before this wait): `waitpid` is called only
+                // then, not each time an environment's loop polls a new wait.
+                let mut ready = pidfd.readable().await?;
+                if let Some(status) = reap_if_exited(self.pid)? {
+                    self.status = Some(status);
+                    return Ok(status);
+                }
+                ready.clear_ready();
+                continue;
+            }
             if let Some(status) = self.try_wait()? {
                 return Ok(status);
             }
-            if let Some(pidfd) = &self.pidfd {
-                pidfd.readable().await?.clear_ready();
-            } else if let Some(sigchld) = &mut self.sigchld {
+            if let Some(sigchld) = &mut self.sigchld {
                 if sigchld.recv().await.is_none() {
                     return Err(io::Error::other("the signal driver has shut down"));
                 }
@@ -93,6 +96,19 @@ impl ChildProcess {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+}
+
+/// The status of our unreaped child `pid` if it has exited (reaping it), without waiting.
+fn reap_if_exited(pid: u32) -> io::Result<Option<ExitStatus>> {
+    let mut raw = 0;
+    // SAFETY: waitpid(2) writes the status into `raw`, a valid `c_int`. The pid is our
+    // unreaped child: it cannot have been reused.
+    let reaped = unsafe { libc::waitpid(pid_t(pid), &mut raw, libc::WNOHANG) };
+    match reaped {
+        0 => Ok(None),
+        r if r < 0 => Err(io::Error::last_os_error()),
+        _ => Ok(Some(ExitStatus::from_raw(raw))),
     }
 }
 
