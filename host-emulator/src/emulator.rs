@@ -239,6 +239,25 @@ impl Emulator {
         self.logs.history(function)
     }
 
+    /// The recent log lines of one invocation of `function`: its `START`, `END` and `REPORT`,
+    /// its errors, and the output written while it was the only invocation in its environment
+    /// (see [`LogLine::request_id`]), in order, whoever else invoked the function meanwhile.
+    ///
+    /// ```no_run
+    /// # async fn doc(emu: firebox_emulator::Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// let r = emu.invoke("hello", r#"{"name":"Ada"}"#).await?;
+    /// let id = r.request_id.as_deref().unwrap_or_default();
+    /// let report = emu.report("hello", id, std::time::Duration::from_secs(5)).await?;
+    /// let lines = emu.invocation_logs("hello", id);
+    /// assert!(lines.first().is_some_and(|l| l.text.starts_with("START")));
+    /// # let _ = report; Ok(()) }
+    /// ```
+    pub fn invocation_logs(&self, function: &str, request_id: &str) -> Vec<LogLine> {
+        let mut lines = self.logs.history(function);
+        lines.retain(|l| l.request_id.as_deref() == Some(request_id));
+        lines
+    }
+
     /// A live subscription to every function's log lines from now on.
     pub fn subscribe_logs(&self) -> broadcast::Receiver<LogLine> {
         self.logs.subscribe()

@@ -253,6 +253,38 @@ async fn invoke_takes_text_a_borrowed_string_bytes_and_json() {
 }
 
 #[tokio::test]
+async fn an_invocations_lines_are_told_apart_from_those_running_beside_it() {
+    let emu = start(vec![function("f", "")]).await;
+    let event = |name: &str| json!({"lines": [format!("{name} before")], "sleep": 0.3}).to_string();
+    // Two invocations at once, in two environments: their lines interleave in the stream.
+    let (a, b) = tokio::join!(
+        emu.invoke("f", event("alpha")),
+        emu.invoke("f", event("beta"))
+    );
+    for (r, mine, other) in [(a, "alpha", "beta"), (b, "beta", "alpha")] {
+        let r = r.expect("invoke");
+        let id = r.request_id.clone().expect("a request id");
+        emu.report("f", &id, PATIENCE).await.expect("its REPORT");
+        let lines: Vec<String> = emu
+            .invocation_logs("f", &id)
+            .into_iter()
+            .map(|l| l.text)
+            .collect();
+        assert!(
+            lines[0].starts_with(&format!("START RequestId: {id}")),
+            "{lines:#?}"
+        );
+        assert!(lines.contains(&format!("{mine} before")), "{lines:#?}");
+        assert!(!lines.iter().any(|l| l.contains(other)), "{lines:#?}");
+        assert!(lines
+            .last()
+            .unwrap()
+            .starts_with(&format!("REPORT RequestId: {id}")));
+    }
+    assert!(emu.invocation_logs("f", "no-such-id").is_empty());
+}
+
+#[tokio::test]
 async fn report_reads_the_figures_of_cold_and_warm_invocations() {
     let emu = start(vec![function("f", "").memory_mb(256)]).await;
     let cold = emu.invoke("f", "{}").await.expect("invoke");

@@ -122,7 +122,7 @@ mod tests {
         let hub = Arc::new(hub);
         let log = FunctionLog::new(hub.clone(), "f", &Default::default());
         // No await from here on: on this current-thread runtime the task cannot run.
-        log.output("one\ntwo".into());
+        log.output("one\ntwo".into(), None);
         log.platform("REPORT RequestId: x".into());
         assert!(printed.lock().unwrap().is_empty());
         drop(echo);

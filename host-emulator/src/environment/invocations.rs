@@ -26,6 +26,8 @@ const ANSWERED_MEMORY: usize = 64;
 /// An invocation delivered to the runtime and not yet answered.
 pub(super) struct Active {
     pub invocation: Invocation,
+    /// Its request id, for its log lines.
+    pub id: std::sync::Arc<str>,
     /// When its clock started (delivery, or the start of an Init retried inside it).
     pub started: Instant,
     /// The Init phase it waited for (cold starts of on-demand environments).
@@ -162,6 +164,7 @@ impl Environment {
             }
         };
         let mut active = Active {
+            id: std::sync::Arc::from(invocation.request_id.as_str()),
             invocation,
             started,
             init,

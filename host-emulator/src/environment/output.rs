@@ -142,7 +142,7 @@ impl Environment {
             return;
         };
         self.each_tail(|tail| tail.push(&text));
-        self.shared.log.platform(text);
+        self.shared.log.platform_of(text, self.current_request());
     }
 
     /// Writes a platform line about one invocation.
@@ -153,7 +153,21 @@ impl Environment {
         if let Some(tail) = &mut active.tail {
             tail.push(&text);
         }
-        self.shared.log.platform(text);
+        self.shared.log.platform_of(text, Some(active.id.clone()));
+    }
+
+    /// The invocation output written now belongs to: the only one in flight, or the only one
+    /// whose invoke phase extensions still hold after the runtime answered; `None` between
+    /// invocations, during Init, or with several at once.
+    fn current_request(&self) -> Option<std::sync::Arc<str>> {
+        match (
+            self.held.active.as_slice(),
+            self.extensions.reports.as_slice(),
+        ) {
+            ([only], []) => Some(only.id.clone()),
+            ([], [only]) => Some(only.request_id.clone()),
+            _ => None,
+        }
     }
 
     /// Writes `INIT_REPORT` for an Init that failed or timed out, and sends its Telemetry API
@@ -313,9 +327,10 @@ impl Environment {
         }
         self.each_tail(|tail| tail.push(&line));
         self.telemetry.output(kind, &line, policy.is_json());
+        let request = self.current_request();
         match kind {
-            OutputKind::Function => self.shared.log.output(line),
-            OutputKind::Extension => self.shared.log.extension(line),
+            OutputKind::Function => self.shared.log.output(line, request),
+            OutputKind::Extension => self.shared.log.extension(line, request),
         }
     }
 
@@ -354,7 +369,7 @@ impl Environment {
             _ => None,
         };
         let pending = PendingReport {
-            request_id: active.invocation.request_id.clone(),
+            request_id: active.id.clone(),
             trace_id: active.invocation.trace_id.clone(),
             started: active.started,
             init: active.init,
@@ -378,7 +393,7 @@ impl Environment {
             // The Logs API's record between the two (the Telemetry API has none).
             self.telemetry.platform(
                 "platform.end",
-                serde_json::json!({"requestId": pending.request_id}),
+                serde_json::json!({"requestId": &*pending.request_id}),
             );
         }
         self.note(active, end);
@@ -409,7 +424,7 @@ impl Environment {
             _ => Failure::Error(outcome.error_type.unwrap_or("Runtime.Unknown")),
         });
         let report = Report {
-            request_id: &pending.request_id,
+            request_id: pending.request_id.as_ref(),
             duration: pending.started.elapsed(),
             memory_mb: self.shared.config.memory_mb,
             max_memory_bytes,
@@ -423,7 +438,8 @@ impl Environment {
             Some(active) => self.note(active, line),
             None => {
                 if let Some(text) = self.shared.log.policy().render(line) {
-                    self.shared.log.platform(text);
+                    let id = Some(pending.request_id.clone());
+                    self.shared.log.platform_of(text, id);
                 }
             }
         }
@@ -455,7 +471,7 @@ impl Environment {
 /// is when the last of them calls `/next` again (its `Duration` includes that time).
 #[derive(Debug)]
 pub(super) struct PendingReport {
-    request_id: String,
+    request_id: std::sync::Arc<str>,
     trace_id: String,
     /// When the invocation's clock started.
     started: std::time::Instant,

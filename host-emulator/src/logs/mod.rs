@@ -40,6 +40,12 @@ pub struct LogLine {
     pub source: LogSource,
     /// The text, without the line break.
     pub text: String,
+    /// The invocation it belongs to, when the emulator can tell: the platform lines about one
+    /// invocation (`START`, `END`, `REPORT`, its errors), and the output written while it was
+    /// the only invocation in its environment (from its delivery to the end of its invoke
+    /// phase). `None` for Init's lines and for output written between invocations or while
+    /// several ran at once (multi-concurrency).
+    pub request_id: Option<Arc<str>>,
 }
 
 /// One function's recent lines.
@@ -148,19 +154,25 @@ impl FunctionLog {
         &self.policy
     }
 
-    /// Writes a line of the function's own output.
-    pub fn output(&self, text: String) {
-        self.write(LogSource::Function, text);
+    /// Writes a line of the function's own output, written during invocation `request_id`.
+    pub fn output(&self, text: String, request_id: Option<Arc<str>>) {
+        self.write(LogSource::Function, text, request_id);
     }
 
-    /// Writes a line of an external extension's output.
-    pub fn extension(&self, text: String) {
-        self.write(LogSource::Extension, text);
+    /// Writes a line of an external extension's output, written during invocation
+    /// `request_id`.
+    pub fn extension(&self, text: String, request_id: Option<Arc<str>>) {
+        self.write(LogSource::Extension, text, request_id);
     }
 
     /// Writes a platform line, already rendered by [`FunctionLog::policy`].
     pub fn platform(&self, text: String) {
-        self.write(LogSource::Platform, text);
+        self.write(LogSource::Platform, text, None);
+    }
+
+    /// Writes a platform line about invocation `request_id`, already rendered.
+    pub fn platform_of(&self, text: String, request_id: Option<Arc<str>>) {
+        self.write(LogSource::Platform, text, request_id);
     }
 
     /// Renders and writes a platform line (unless the system log level filters it out).
@@ -170,11 +182,12 @@ impl FunctionLog {
         }
     }
 
-    fn write(&self, source: LogSource, text: String) {
+    fn write(&self, source: LogSource, text: String, request_id: Option<Arc<str>>) {
         self.hub.publish(LogLine {
             function: self.function.clone(),
             source,
             text,
+            request_id,
         });
     }
 }
@@ -501,7 +514,7 @@ mod tests {
         let hub = Arc::new(LogHub::new(["f"]));
         let mut rx = hub.subscribe();
         let log = FunctionLog::new(hub.clone(), "f", &Default::default());
-        log.output("hello".into());
+        log.output("hello".into(), None);
         assert_eq!(hub.history("f")[0].text, "hello");
         assert_eq!(rx.try_recv().unwrap().source, LogSource::Function);
         assert!(hub.history("other").is_empty());
