@@ -144,6 +144,10 @@ pub struct Emulator {
     shutdown_grace: Duration,
     /// The public listener's task.
     server: Option<JoinHandle<()>>,
+    /// The listening socket (a second descriptor): shut down when the emulator is dropped, so
+    /// that its port is free at once for another emulator (the task's own descriptor closes
+    /// only when the runtime next polls the aborted task).
+    listening: Option<std::os::fd::OwnedFd>,
     /// The scheduler of every version of every function.
     pools: Arc<PoolTasks>,
     /// The echo of the log to stdout ([`EmulatorBuilder::echo_logs`]); dropped last, after
@@ -552,6 +556,14 @@ impl Drop for Emulator {
         let _ = self.stop_accepting.send(true);
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+        if let Some(listening) = self.listening.take() {
+            use std::os::fd::AsRawFd;
+            // SAFETY: shutdown(2) on a descriptor we own; it stops the socket listening (new
+            // connections are refused and the port can be bound again), whoever else holds it.
+            unsafe {
+                libc::shutdown(listening.as_raw_fd(), libc::SHUT_RDWR);
+            }
         }
         self.registry.kill_all();
     }

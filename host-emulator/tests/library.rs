@@ -253,6 +253,27 @@ async fn invoke_takes_text_a_borrowed_string_bytes_and_json() {
 }
 
 #[tokio::test]
+async fn a_dropped_emulators_port_is_free_at_once() {
+    let emu = Emulator::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .function(function("f", ""))
+        .start()
+        .await
+        .expect("start");
+    let addr = emu.addr();
+    drop(emu);
+    // No await in between: the next emulator binds the same port right away.
+    let again = Emulator::builder()
+        .listen(addr)
+        .function(function("f", ""))
+        .start()
+        .await
+        .expect("the port is free again");
+    let r = again.invoke("f", "{}").await.expect("invoke");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
 async fn an_invocations_lines_are_told_apart_from_those_running_beside_it() {
     let emu = start(vec![function("f", "")]).await;
     let event = |name: &str| json!({"lines": [format!("{name} before")], "sleep": 0.3}).to_string();

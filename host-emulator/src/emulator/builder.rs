@@ -223,6 +223,15 @@ impl EmulatorBuilder {
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        // A second descriptor of the listening socket, for a drop to stop it at once (see
+        // `Emulator`'s `Drop`).
+        let listening = {
+            use std::os::fd::AsFd;
+            listener
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|source| StartError::Bind { addr, source })?
+        };
 
         let logs = Arc::new(LogHub::new(functions.iter().map(|f| f.name.as_str())));
         // Before any environment starts (provisioned ones start below).
@@ -279,6 +288,7 @@ impl EmulatorBuilder {
             stop_accepting,
             shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             server: Some(server),
+            listening: Some(listening),
             pools,
             _echo: echo,
         })
