@@ -143,11 +143,7 @@ impl Supervisor {
                         // Its next attempt would come too late: it stays queued until it is
                         // that old, as on Lambda, then fails for good.
                         let left = config.maximum_event_age.saturating_sub(age);
-                        let stopping = tokio::select! {
-                            () = tokio::time::sleep(left) => false,
-                            () = self.shutting_down() => true,
-                        };
-                        if stopping {
+                        if self.pause(left).await {
                             tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was waiting in the queue).");
                             return;
                         }
@@ -163,11 +159,7 @@ impl Supervisor {
                         return;
                     }
                     tracing::info!(function = %function.config.name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
-                    let stopping = tokio::select! {
-                        () = tokio::time::sleep(pause) => false,
-                        () = self.shutting_down() => true,
-                    };
-                    if stopping {
+                    if self.pause(pause).await {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was pausing before a retry).");
                         return;
                     }
@@ -231,6 +223,14 @@ impl Supervisor {
             return false;
         }
         true
+    }
+
+    /// Waits `duration`, or less if the emulator begins to shut down: then `true`.
+    async fn pause(&self, duration: std::time::Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(duration) => false,
+            () = self.shutting_down() => true,
+        }
     }
 
     /// Resolves once the emulator is shutting down (never, without its signal).

@@ -128,31 +128,40 @@ impl InterpreterCheck {
 
     /// The interpreter's first line of output, or `None` if it did not start or answer.
     fn ask(&self) -> Option<String> {
-        let mut child = Command::new(&self.program)
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let started = Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if started.elapsed() < ANSWER_WITHIN => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return None;
-                }
-            }
-        }
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        let out = output_within(&mut command, ANSWER_WITHIN)?;
         out.lines().next().map(|l| l.trim().to_owned())
     }
+}
+
+/// What `command` writes to stdout (a few lines: it is read once the program has exited),
+/// or `None` if it does not start, fails to exit within `limit` (it is killed then), or its
+/// output cannot be read.
+pub(super) fn output_within(command: &mut Command, limit: Duration) -> Option<String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+    Some(out)
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::FunctionConfig;
 
@@ -68,31 +68,12 @@ impl NodeFeatures {
 
     fn ask(node: &str) -> Option<Self> {
         let host = std::env::var("PATH").unwrap_or_default();
-        let mut child = Command::new(node)
+        let mut command = Command::new(node);
+        command
             .args(["-e", FEATURES_SCRIPT])
             .env_clear()
-            .env("PATH", format!("{}:{host}", super::LAMBDA_PATH))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let started = Instant::now();
-        loop {
-            match child.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if started.elapsed() < ANSWER_WITHIN => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return None;
-                }
-            }
-        }
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
+            .env("PATH", format!("{}:{host}", super::LAMBDA_PATH));
+        let out = super::interpreter::output_within(&mut command, ANSWER_WITHIN)?;
         Some(Self::from_words(&out))
     }
 

@@ -2,20 +2,22 @@
 
 use super::*;
 
+/// An account of `concurrency`, keeping `unreserved_minimum` unreserved.
+fn limits(concurrency: u32, unreserved_minimum: u32) -> AccountConfig {
+    AccountConfig {
+        concurrency,
+        unreserved_minimum,
+        ..AccountConfig::default()
+    }
+}
+
 fn capacity(f: FunctionConfig, account: &Arc<Account>) -> Arc<Capacity> {
     Arc::new(Capacity::new(&f, account.clone(), Arc::default()))
 }
 
 #[test]
 fn reserved_caps_the_function_and_leaves_the_pool_alone() {
-    let config = AccountConfig {
-        concurrency: 3,
-        unreserved_minimum: 0,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(3, 0);
     let r = FunctionConfig::new("r").reserved_concurrency(2);
     let account = Arc::new(Account::new(&config, std::slice::from_ref(&r)));
     assert_eq!(account.unreserved_limit(), 1);
@@ -31,14 +33,7 @@ fn reserved_caps_the_function_and_leaves_the_pool_alone() {
 
 #[test]
 fn unreserved_functions_share_the_pool() {
-    let config = AccountConfig {
-        concurrency: 2,
-        unreserved_minimum: 0,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(2, 0);
     let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
     let account = Arc::new(Account::new(&config, &fs));
     let a = capacity(fs[0].clone(), &account);
@@ -64,14 +59,7 @@ fn reserved_zero_throttles_everything() {
 
 #[test]
 fn provisioned_share_is_set_aside_then_spills_to_the_pool() {
-    let config = AccountConfig {
-        concurrency: 3,
-        unreserved_minimum: 0,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(3, 0);
     let f = FunctionConfig::new("p").provisioned_concurrency(2);
     let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
     assert_eq!(account.unreserved_limit(), 1);
@@ -91,11 +79,7 @@ fn provisioned_share_is_set_aside_then_spills_to_the_pool() {
 
 #[test]
 fn provisioned_concurrency_is_its_versions_alone() {
-    let config = AccountConfig {
-        concurrency: 5,
-        unreserved_minimum: 0,
-        ..AccountConfig::default()
-    };
+    let config = limits(5, 0);
     // Version 1 has 2 provisioned; `$LATEST` has none.
     let f = FunctionConfig::new("p").provisioned_concurrency(2);
     let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
@@ -132,14 +116,7 @@ fn provisioned_concurrency_is_its_versions_alone() {
 
 #[test]
 fn provisioned_concurrency_changes_at_run_time_within_the_limits() {
-    let config = AccountConfig {
-        concurrency: 10,
-        unreserved_minimum: 4,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(10, 4);
     let fs = [FunctionConfig::new("p"), FunctionConfig::new("r")];
     let account = Arc::new(Account::new(&config, &fs));
     let p = capacity(fs[0].clone(), &account);
@@ -191,14 +168,7 @@ fn provisioned_concurrency_changes_at_run_time_within_the_limits() {
 
 #[test]
 fn a_reservation_changes_at_run_time_and_moves_the_pool() {
-    let config = AccountConfig {
-        concurrency: 10,
-        unreserved_minimum: 4,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(10, 4);
     let fs = [FunctionConfig::new("a"), FunctionConfig::new("b")];
     let account = Arc::new(Account::new(&config, &fs));
     let a = capacity(fs[0].clone(), &account);
@@ -242,14 +212,7 @@ fn a_reservation_changes_at_run_time_and_moves_the_pool() {
 
 #[test]
 fn a_reservation_may_not_go_below_the_provisioned_concurrency() {
-    let config = AccountConfig {
-        concurrency: 10,
-        unreserved_minimum: 0,
-        cgroups: false,
-        layers_at_opt: false,
-        private_tmp: false,
-        cpu_by_memory: false,
-    };
+    let config = limits(10, 0);
     let f = FunctionConfig::new("p").provisioned_concurrency(3);
     let account = Arc::new(Account::new(&config, std::slice::from_ref(&f)));
     let p = capacity(f, &account);
