@@ -148,6 +148,8 @@ pub struct Emulator {
     /// that its port is free at once for another emulator (the task's own descriptor closes
     /// only when the runtime next polls the aborted task).
     listening: Option<std::os::fd::OwnedFd>,
+    /// What the start warned about.
+    warnings: Vec<String>,
     /// The scheduler of every version of every function.
     pools: Arc<PoolTasks>,
     /// The echo of the log to stdout ([`EmulatorBuilder::echo_logs`]); dropped last, after
@@ -241,6 +243,15 @@ impl Emulator {
     /// the emulator has no log of ([`Emulator::try_logs`] says so instead).
     pub fn logs(&self, function: &str) -> Vec<LogLine> {
         self.logs.history(function)
+    }
+
+    /// What the start warned about (also logged through `tracing`, which a test may not
+    /// show): a function whose program is not there (its invokes fail with
+    /// `Runtime.InvalidEntrypoint`, as Lambda deploys such code), a Node function whose runtime
+    /// client follows another runtime's rules, isolation asked for that this machine cannot
+    /// give. A test can assert it is empty.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The recent log lines of one invocation of `function`: its `START`, `END` and `REPORT`,

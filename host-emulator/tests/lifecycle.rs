@@ -253,6 +253,16 @@ async fn missing_or_non_executable_command_is_invalid_entrypoint() {
         FunctionConfig::new("noexec").code_dir(&dir),
     ])
     .await;
+    // Deployed as on Lambda, but the start said so, for a test to see.
+    let warnings = emu.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("missing") && warnings[0].contains("/nonexistent/bootstrap"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("noexec"), "{warnings:?}");
+    let ok = start(vec![function("f", "")]).await;
+    assert!(ok.warnings().is_empty(), "{:?}", ok.warnings());
     let r = emu.invoke("missing", "{}").await.unwrap();
     assert_eq!(r.function_error.as_deref(), Some("Unhandled"));
     let doc = r.json().unwrap();

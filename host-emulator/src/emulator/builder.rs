@@ -192,12 +192,16 @@ impl EmulatorBuilder {
             layers::declared(&mut functions, &default_region, &default_account).await?;
         // What emulators that died without cleaning up left behind.
         crate::environment::process::sweep_stale_temp_dirs();
-        // Deployed as on Lambda, but better seen at once.
-        for problem in functions.iter().flat_map(|f| {
-            f.entrypoint_problem()
-                .into_iter()
-                .chain(f.node_client_notice())
-        }) {
+        // Deployed as on Lambda, but better seen at once (and kept for `Emulator::warnings`).
+        let mut warnings: Vec<String> = functions
+            .iter()
+            .flat_map(|f| {
+                f.entrypoint_problem()
+                    .into_iter()
+                    .chain(f.node_client_notice())
+            })
+            .collect();
+        for problem in &warnings {
             tracing::warn!("{problem}");
         }
         // A `provided.*` bootstrap that needs a newer glibc than the runtime's: read off the
@@ -248,10 +252,13 @@ impl EmulatorBuilder {
         let isolation = Isolation::detect(&self.account);
         tracing::info!("environments: {}", isolation.describe());
         if let Some(why) = isolation.cpu_by_memory_unavailable() {
-            tracing::warn!("cpu_by_memory is on, but environments cannot get CPU by memory here ({why}): every function may use all the machine's CPUs");
+            warnings.push(format!("cpu_by_memory is on, but environments cannot get CPU by memory here ({why}): every function may use all the machine's CPUs"));
         }
         if let Some(why) = isolation.private_tmp_unavailable() {
-            tracing::warn!("private_tmp is on, but environments cannot get a /tmp of their own here ({why}): /tmp stays the machine's, shared by every function");
+            warnings.push(format!("private_tmp is on, but environments cannot get a /tmp of their own here ({why}): /tmp stays the machine's, shared by every function"));
+        }
+        for warning in warnings.iter().filter(|w| w.contains("is on, but")) {
+            tracing::warn!("{warning}");
         }
         let deployment = Deployment {
             logs: logs.clone(),
@@ -289,6 +296,7 @@ impl EmulatorBuilder {
             shutdown_grace: self.shutdown_grace.unwrap_or(DEFAULT_SHUTDOWN_GRACE),
             server: Some(server),
             listening: Some(listening),
+            warnings,
             pools,
             _echo: echo,
         })
