@@ -119,7 +119,9 @@ impl Supervisor {
                     if event.accepted.elapsed() >= config.maximum_event_age {
                         self.give_up(event, attempts - 1, Condition::EventAgeExceeded, None);
                     } else {
-                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down.");
+                        // Its attempt `attempts` was queued or running (cut off when the
+                        // shutdown grace ran out): `attempts - 1` had ended.
+                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down (its attempt {attempts} was queued, or running past the shutdown grace).");
                     }
                     return;
                 }

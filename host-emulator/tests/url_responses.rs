@@ -448,6 +448,10 @@ async fn a_head_says_what_the_get_would_and_a_prelude_defaults_to_octet_stream()
     assert_eq!(head.one("content-length"), Some("82"), "{:?}", head.headers);
     let get = exchange(addr, "GET", "/lambda-url/buf/head-like", &[], b"").await;
     assert_eq!(get.one("content-length"), Some("0"), "{:?}", get.headers);
+    // A 204 has no body to give the length of.
+    let head = exchange(addr, "HEAD", "/lambda-url/buf/head-like-204", &[], b"").await;
+    assert_eq!(head.status, 204);
+    assert_eq!(head.one("content-length"), None, "{:?}", head.headers);
 
     // A prelude without a content type, streamed or collected.
     for function in ["live", "buf"] {

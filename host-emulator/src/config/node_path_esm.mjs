@@ -24,7 +24,11 @@ if (parents.length > 0 && typeof module.registerHooks === 'function') {
         for (const parentURL of parents) {
           try {
             return next(specifier, { ...context, parentURL });
-          } catch {}
+          } catch (found) {
+            // Found there, but not importable as asked (a path its `exports` do not offer):
+            // that error says more than "cannot find package".
+            if (found?.code !== 'ERR_MODULE_NOT_FOUND') throw found;
+          }
         }
         throw error;
       }
@@ -42,7 +46,9 @@ export async function resolve(specifier, context, next) {
     for (const parentURL of parents) {
       try {
         return await next(specifier, { ...context, parentURL });
-      } catch {}
+      } catch (found) {
+        if (found?.code !== 'ERR_MODULE_NOT_FOUND') throw found;
+      }
     }
     throw error;
   }

@@ -193,17 +193,18 @@ fn node_path_has_packages(config: &FunctionConfig) -> bool {
         })
 }
 
-/// `source` as a `data:` URL of a JavaScript module.
+/// `source` as a `data:` URL of a JavaScript module, base64-encoded, without its comment
+/// lines and indentation (it shows in `process.execArgv` and in the stack of an error
+/// thrown through it: the shorter the better).
 fn data_url(source: &str) -> String {
-    let mut url = String::from("data:text/javascript,");
-    for b in source.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            url.push(char::from(b));
-        } else {
-            url.push_str(&format!("%{b:02X}"));
-        }
-    }
-    url
+    use base64::Engine as _;
+    let compact: Vec<&str> = source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(compact.join("\n"));
+    format!("data:text/javascript;base64,{encoded}")
 }
 
 /// Whether `program` is Node (its file name is `node` or `nodejs`).
@@ -292,12 +293,13 @@ mod tests {
     }
 
     #[test]
-    fn the_hook_is_a_data_url_node_can_read() {
-        let url = data_url("import x from 'y'; // é");
+    fn the_hook_is_a_compact_data_url_node_can_read() {
+        let url = data_url("// a comment\n  import x from 'y';\n\n  export const é = x;\n");
         assert_eq!(
             url,
-            "data:text/javascript,import%20x%20from%20%27y%27%3B%20%2F%2F%20%C3%A9"
+            "data:text/javascript;base64,aW1wb3J0IHggZnJvbSAneSc7CmV4cG9ydCBjb25zdCDDqSA9IHg7"
         );
+        assert!(data_url(NODE_PATH_ESM_HOOK).len() < 2500);
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl Answering<'_> {
         };
         match super::response::buffered(body) {
             Ok((head, bytes)) => {
-                let declared = (self.head_request && bytes.is_empty())
+                // Not for a 204 or 304, which carry no `Content-Length` of a body.
+                let bodiless = matches!(head.status.as_u16(), 204 | 304);
+                let declared = (self.head_request && bytes.is_empty() && !bodiless)
                     .then(|| super::response::declared_length(body))
                     .flatten();
                 let mut response = with_head(head, ResponseBody::full(bytes));

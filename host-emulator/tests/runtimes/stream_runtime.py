@@ -31,7 +31,7 @@ Mode `url`: the event is a function URL event (payload format 2.0); its rawPath 
   /binary         a response object with a base64 body of bytes 0..255
   /bare           a bare JSON value
   /head-like      a response object with an empty body and `Content-Length: 82`, as a web
-                  framework answers a HEAD
+                  framework answers a HEAD (`/head-like-204`: the same with status 204)
   /fail           posts /error
   /notjson        responds with bytes that are not JSON
   /respond        posts the request body (base64-decoded when it came so) as its response
@@ -205,8 +205,9 @@ def handle_url(request_id, event):
         body = {"statusCode": 200, "headers": {"content-type": "application/octet-stream"},
                 "body": base64.b64encode(bytes(range(256))).decode(), "isBase64Encoded": True}
         request("POST", f"/invocation/{request_id}/response", json.dumps(body).encode())
-    elif path == "/head-like":
-        body = {"statusCode": 200, "headers": {"Content-Type": "text/html", "Content-Length": "82"},
+    elif path in ("/head-like", "/head-like-204"):
+        status = 204 if path.endswith("204") else 200
+        body = {"statusCode": status, "headers": {"Content-Type": "text/html", "Content-Length": "82"},
                 "body": ""}
         request("POST", f"/invocation/{request_id}/response", json.dumps(body).encode())
     elif path == "/bare":
