@@ -222,7 +222,7 @@ async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda()
     std::fs::create_dir_all(&package).expect("mkdir");
     std::fs::write(
         package.join("package.json"),
-        r#"{"name": "greeter", "version": "1.0.0", "main": "index.js"}"#,
+        r#"{"name": "greeter", "version": "1.0.0", "main": "index.js", "exports": {".": "./index.js"}}"#,
     )
     .expect("write package.json");
     std::fs::write(
@@ -243,6 +243,11 @@ async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda()
         "import nope from 'no-such-package';\nexport const handler = async () => nope;\n",
     )
     .expect("write the other ES module");
+    std::fs::write(
+        code.join("hidden.mjs"),
+        "import h from 'greeter/hidden.js';\nexport const handler = async () => h;\n",
+    )
+    .expect("write the third ES module");
     std::fs::write(code.join("lib.mjs"), "export const x = 42;\n").expect("write lib.mjs");
     std::fs::write(
         code.join("cjs.js"),
@@ -259,6 +264,7 @@ async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda()
         .runtime_command("nodejs", ["node".to_owned(), ric])
         .function(function("esm", "index.handler"))
         .function(function("missing", "missing.handler"))
+        .function(function("hidden", "hidden.handler"))
         .function(function("require-esm", "cjs.handler"))
         .function(
             function("require-esm-on", "cjs.handler")
@@ -284,6 +290,20 @@ async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda()
     );
     assert!(
         r.text().contains("Cannot find package 'no-such-package'"),
+        "{}",
+        r.text()
+    );
+    // Found in the layer, but not importable as asked: the package's own error, as Node gives
+    // it, not "cannot find package".
+    let r = emu.invoke("hidden", "{}").await.expect("invoke");
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("ERR_PACKAGE_PATH_NOT_EXPORTED"),
         "{}",
         r.text()
     );
