@@ -57,6 +57,30 @@
 //!         .await
 //! }
 //! ```
+//!
+//! # Porting from `lambda_extension`: `use firebox_extensions::lambda_extension;`
+//!
+//! An extension written for `lambda_extension` (the `lambda-extension` crate of
+//! `aws-lambda-rust-runtime`, 1.x) ports by replacing the dependency with this crate and
+//! importing the compatibility module [`lambda_extension`] under that name —
+//! `use firebox_extensions::lambda_extension;`, or
+//! `use firebox_extensions::lambda_extension::{service_fn, Error, Extension, ...};` — as an
+//! HTTP function ports with `use firebox_runtime::http as lambda_http;`. `run`, the
+//! `Extension` builder (`with_events`, `with_events_processor`, `with_logs_processor`,
+//! `with_telemetry_processor`, ..., `register`, `run`), internal extensions, `SharedService`,
+//! `LambdaEvent` / `NextEvent` and the `LambdaLog` and `LambdaTelemetry` records are there,
+//! built on this crate's client and listener. Known differences (see the module for the
+//! details):
+//!
+//! - record times are a [`lambda_extension::Timestamp`], not a `chrono::DateTime<Utc>`;
+//! - `LambdaEvent` also has an `extension_id` field (as in 0.x);
+//! - a JSON-object log line comes as its JSON text, and a record `lambda_extension` cannot
+//!   read is left out of its batch, instead of the whole batch being refused;
+//! - an events processor's error is reported through `/extension/exit/error`
+//!   (`Extension.HandlerError`), and `run` returns `Ok(())` once `SHUTDOWN` is processed;
+//! - a listener's default port (9002, 9003) falls back to one the system picks when taken;
+//! - a logs and a telemetry processor together fail at registration; no `requests` module, no
+//!   `tracing::subscriber`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 mod client;
@@ -64,6 +88,7 @@ mod endpoint;
 mod error;
 mod events;
 mod extension;
+pub mod lambda_extension;
 mod listener;
 mod logs;
 mod requests;
