@@ -6,36 +6,13 @@
 //! reclaim; and the telemetry reporter stopped for a while, which hears, typed, how many
 //! records the emulator dropped meanwhile.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+mod examples_built;
+use examples_built::{example, runtime};
+
 use firebox_emulator::{Emulator, FunctionConfig};
-
-/// The example `name`'s binary, built with `cargo build --example` (fresh, never stale).
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "firebox-extensions", "--example", name])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --example {name} failed");
-    // <target>/debug/deps/emulator-HASH -> <target>/debug/examples/<name>
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
-    profile.join("examples").join(name)
-}
-
-/// The emulator's own Python test runtime (standard library only).
-fn runtime() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../host-emulator/tests/runtimes/runtime.py")
-        .display()
-        .to_string()
-}
 
 fn texts(emu: &Emulator) -> Vec<String> {
     emu.logs("f").into_iter().map(|l| l.text).collect()

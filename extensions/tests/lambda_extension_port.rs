@@ -16,36 +16,12 @@
 //! - the bad path: an events processor failing on `INVOKE` reports an exit error and ends the
 //!   extension with exit status 1, which ends the environment.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+mod examples_built;
+use examples_built::{example, runtime};
+
 use firebox_emulator::{Emulator, FunctionConfig, LogFormat, LoggingConfig};
-
-/// The example `name`'s binary, built with `cargo build --example` (fresh, never stale).
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "firebox-extensions", "--example", name])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo build --example {name} failed");
-    // <target>/debug/deps/lambda_extension_port-HASH -> <target>/debug/examples/<name>
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile>");
-    profile.join("examples").join(name)
-}
-
-/// The emulator's own Python test runtime (standard library only).
-fn runtime() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../host-emulator/tests/runtimes/runtime.py")
-        .display()
-        .to_string()
-}
 
 /// A function `f` run by the Python test runtime, with the example `extension` as its
 /// external extension.
