@@ -188,15 +188,68 @@ fn read_status_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether process `pid` is alive: it exists and is not a zombie (`/proc/PID/stat`'s state).
+/// Whether process `pid` is alive and stays so: it exists, is not a zombie (`/proc/PID/stat`'s
+/// state), is not exiting, and has no SIGKILL pending.
 fn alive(pid: u32) -> bool {
     let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
         return false;
     };
-    // The state follows the command name, which is in parentheses and may hold any byte.
-    let state = stat
-        .iter()
-        .rposition(|&b| b == b')')
-        .and_then(|end| stat.get(end + 2).copied());
-    !matches!(state, None | Some(b'Z' | b'X' | b'x'))
+    // The fields after the command name, which is in parentheses and may hold any byte:
+    // the state, then ppid, pgrp, session, tty, tpgid, and the flags.
+    let Some(end) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    let fields: Vec<&[u8]> = stat[end + 1..]
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if matches!(fields.first(), None | Some([b'Z' | b'X' | b'x', ..])) {
+        return false;
+    }
+    // Exiting already (PF_EXITING), or not yet but killed (SIGKILL pending): the OOM killer
+    // signals its victim before it dies, and a kill seen in between is not one it survived.
+    const PF_EXITING: u64 = 0x4;
+    let flags = fields
+        .get(6)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0);
+    flags & PF_EXITING == 0 && !sigkill_pending(pid)
+}
+
+/// Whether SIGKILL is pending for `pid` (to its thread group or to its main thread).
+fn sigkill_pending(pid: u32) -> bool {
+    const SIGKILL_BIT: u64 = 1 << (libc::SIGKILL - 1);
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true; // gone meanwhile
+    };
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("ShdPnd:")
+                .or_else(|| l.strip_prefix("SigPnd:"))
+        })
+        .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .any(|mask| mask & SIGKILL_BIT != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alive_means_running_not_a_zombie_nor_killed() {
+        assert!(alive(std::process::id()));
+        // A child that has exited and is not reaped yet: a zombie.
+        let mut child = std::process::Command::new("true").spawn().expect("true runs");
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!alive(pid), "a zombie is not alive");
+        let _ = child.wait();
+        assert!(!alive(pid), "a reaped process is not alive");
+        assert!(!sigkill_pending(std::process::id()));
+    }
 }
