@@ -317,6 +317,44 @@ async fn a_failing_telemetry_handler_is_logged_not_fatal() {
 }
 
 #[tokio::test]
+async fn a_batch_is_answered_once_the_handler_is_done_with_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let harness = Harness::start().await;
+    let handled = Arc::new(AtomicBool::new(false));
+    let seen = handled.clone();
+    let extension = Extension::new()
+        .name("slow")
+        .endpoint(harness.endpoint.clone())
+        .telemetry(
+            &[TelemetryType::Platform],
+            Buffering::default(),
+            service_fn(move |_batch: Vec<TelemetryEvent>| {
+                let seen = seen.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    seen.store(true, Ordering::SeqCst);
+                    Ok::<(), BoxError>(())
+                }
+            }),
+        )
+        .register()
+        .await
+        .unwrap();
+    // The platform's delivery ends when the handler is done: a batch delivered at shutdown
+    // has been handled before the process is stopped.
+    let status = harness
+        .push_batch(json!([record("platform.start", json!({"requestId": "r"}))]))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        handled.load(Ordering::SeqCst),
+        "answered before the handler was done"
+    );
+    drop(extension);
+}
+
+#[tokio::test]
 async fn the_listener_stops_with_the_extension() {
     let harness = Harness::start().await;
     let (extension, _batches) = registered(&harness, "ext", &[TelemetryType::Platform]).await;

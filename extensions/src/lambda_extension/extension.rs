@@ -278,7 +278,8 @@ struct Subscribed {
 
 impl<'a, E, L, T, TL> Extension<'a, E, L, T, TL>
 where
-    E: Service<LambdaEvent, Response = ()>,
+    E: Service<LambdaEvent>,
+    E::Future: std::future::Future<Output = Result<(), E::Error>>,
     E::Error: Into<Error>,
     L: Service<()>,
     L::Error: Into<Error>,
@@ -453,7 +454,8 @@ impl<E> fmt::Debug for RegisteredExtension<E> {
 
 impl<E> RegisteredExtension<E>
 where
-    E: Service<LambdaEvent, Response = ()>,
+    E: Service<LambdaEvent>,
+    E::Future: std::future::Future<Output = Result<(), E::Error>>,
     E::Error: Into<Error>,
 {
     /// Waits for events and hands each to the events processor, one at a time (asking for the

@@ -94,7 +94,7 @@
 //! # Differences from `lambda_extension`
 //!
 //! - Record times and span starts are a [`Timestamp`], not a `chrono::DateTime<Utc>`: it has the
-//!   common accessors (`timestamp_millis`, `to_rfc3339`, ...) and formats the same way, but code
+//!   common accessors (`timestamp_millis`, `timestamp_nanos_opt`, `to_rfc3339`, ...) and formats the same way, but code
 //!   that names `chrono` types (or calls `format`) needs changing; it converts into a
 //!   `SystemTime`.
 //! - A `function` or `extension` record that is a JSON object (Lambda's JSON log format) comes
@@ -160,7 +160,8 @@ pub use firebox_runtime::tracing;
 /// [`RegisteredExtension::run`]).
 pub async fn run<E>(events_processor: E) -> Result<(), Error>
 where
-    E: Service<LambdaEvent, Response = ()>,
+    E: Service<LambdaEvent>,
+    E::Future: std::future::Future<Output = Result<(), E::Error>>,
     E::Error: Into<Error>,
 {
     Extension::new()

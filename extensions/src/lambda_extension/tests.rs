@@ -469,3 +469,23 @@ fn log_buffering_is_checked_as_lambda_checks_it() {
         json!({"timeoutMs": 1000, "maxBytes": 262144, "maxItems": 10000})
     );
 }
+
+/// A helper generic over the events processor, written with `lambda_extension::run`'s own
+/// bounds, compiles against this module's `run` (it is never called: compiling is the check).
+#[allow(dead_code)]
+async fn generic_over_the_processor<E>(processor: E) -> Result<(), super::Error>
+where
+    E: super::Service<super::LambdaEvent>,
+    E::Future: std::future::Future<Output = Result<(), E::Error>>,
+    E::Error: Into<Box<dyn std::error::Error + Send + Sync>> + std::fmt::Display + std::fmt::Debug,
+{
+    super::run(processor).await
+}
+
+#[test]
+fn timestamps_give_nanoseconds_as_chrono_does() {
+    let time = Timestamp::from_timestamp_millis(1_700_000_000_123).unwrap();
+    assert_eq!(time.timestamp_nanos_opt(), Some(1_700_000_000_123_000_000));
+    let far = Timestamp::from_timestamp(300 * 365 * 86_400, 0).unwrap();
+    assert_eq!(far.timestamp_nanos_opt(), None);
+}

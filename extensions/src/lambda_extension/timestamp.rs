@@ -94,6 +94,14 @@ impl Timestamp {
         self.seconds * 1_000_000 + i64::from(self.nanos / 1_000)
     }
 
+    /// Nanoseconds since the Unix epoch, `None` past what an `i64` holds (about the years
+    /// 1677 to 2262), as `chrono`'s `timestamp_nanos_opt`.
+    pub fn timestamp_nanos_opt(&self) -> Option<i64> {
+        self.seconds
+            .checked_mul(1_000_000_000)?
+            .checked_add(i64::from(self.nanos))
+    }
+
     /// The milliseconds within the second.
     pub fn timestamp_subsec_millis(&self) -> u32 {
         self.nanos / 1_000_000

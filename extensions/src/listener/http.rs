@@ -1,5 +1,6 @@
 //! The HTTP destination: a server that takes each batch as a `POST` (or `PUT`) of a JSON array
-//! of records, queues it for the handler and answers `200` at once.
+//! of records, queues it for the handler and answers `200` once the handler is done with it
+//! (as `lambda_extension` does: Lambda's delivery of a batch then means it was handled).
 
 use std::convert::Infallible;
 
@@ -8,16 +9,20 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::rt::TokioIo;
-use tokio::{net::TcpListener, sync::mpsc, task::JoinSet};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, oneshot},
+    task::JoinSet,
+};
 
-use super::{excerpt, Record, ACCEPT_BACKOFF};
+use super::{excerpt, Queued, Record, ACCEPT_BACKOFF};
 use crate::telemetry::parse_batch;
 
 /// The largest batch read: Lambda's are about `maxBytes` (at most 1 MiB) at most.
 const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Accepts connections until aborted (which also ends the connections, held in a `JoinSet`).
-pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sender<Vec<E>>) {
+pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sender<Queued<E>>) {
     let mut connections = JoinSet::new();
     loop {
         let accepted = listener.accept().await;
@@ -46,10 +51,10 @@ pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sende
     }
 }
 
-/// Reads one request: a batch is queued for the handler and answered `200`.
+/// Reads one request: a batch is queued for the handler and answered `200` once handled.
 async fn receive<E: Record>(
     req: Request<Incoming>,
-    batches: &mpsc::Sender<Vec<E>>,
+    batches: &mpsc::Sender<Queued<E>>,
 ) -> Response<Full<Bytes>> {
     if req.method() != Method::POST && req.method() != Method::PUT {
         return answer(
@@ -87,7 +92,14 @@ async fn receive<E: Record>(
     if batch.is_empty() {
         return answer(StatusCode::OK, "OK");
     }
-    match batches.send(batch).await {
+    let (done, handled) = oneshot::channel();
+    if batches.send((batch, Some(done))).await.is_err() {
+        return answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the telemetry handler has stopped",
+        );
+    }
+    match handled.await {
         Ok(()) => answer(StatusCode::OK, "OK"),
         Err(_) => answer(
             StatusCode::INTERNAL_SERVER_ERROR,

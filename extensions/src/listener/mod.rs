@@ -13,7 +13,11 @@ use std::{
 };
 
 use serde::de::DeserializeOwned;
-use tokio::{net::TcpListener, sync::mpsc, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
 use tower::{Service, ServiceExt};
 
 use crate::{BoxError, Error, LogsEvent, Protocol, TelemetryEvent};
@@ -54,7 +58,9 @@ impl Record for LogsEvent {
 /// other, in the order they came. A handler error is logged.
 ///
 /// - **HTTP** ([`bind`](Self::bind)): each `POST` (or `PUT`) of a JSON array of records is
-///   answered `200` at once (unless 64 batches already wait for the handler) and handed over.
+///   handed over and answered `200` once the handler is done with it (a handler's error is
+///   logged, the batch still answered `200`), so that Lambda's delivery of a batch means it
+///   was handled, as with `lambda_extension`.
 ///   A body that is not a batch is answered `400` and logged.
 /// - **TCP** ([`bind_tcp`](Self::bind_tcp)): Lambda writes one record per line to a
 ///   connection it keeps, and opens a new one when that one closes; the listener accepts every
@@ -162,7 +168,7 @@ impl TelemetryListener {
         let bind_error = |source| Error::Bind { address, source };
         let listener = TcpListener::bind(address).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let (batches, queued) = mpsc::channel(QUEUED_BATCHES);
+        let (batches, queued) = mpsc::channel::<Queued<E>>(QUEUED_BATCHES);
         tokio::spawn(handle_batches(handler, queued));
         let (server, destination_uri) = match protocol {
             Protocol::Http => (
@@ -205,14 +211,18 @@ impl TelemetryListener {
     }
 }
 
+/// A batch for the handler, and who to tell once the handler is done with it (the HTTP
+/// request that brought it waits for that, as Lambda's delivery then knows it was handled).
+pub(super) type Queued<E> = (Vec<E>, Option<oneshot::Sender<()>>);
+
 /// Hands the queued batches to `handler`, one at a time, until the server is gone and the
 /// queue is empty, or the handler cannot take any more.
-async fn handle_batches<E, S>(mut handler: S, mut batches: mpsc::Receiver<Vec<E>>)
+async fn handle_batches<E, S>(mut handler: S, mut batches: mpsc::Receiver<Queued<E>>)
 where
     S: Service<Vec<E>, Response = ()>,
     S::Error: Into<BoxError>,
 {
-    while let Some(batch) = batches.recv().await {
+    while let Some((batch, done)) = batches.recv().await {
         let records = batch.len();
         let ready = match handler.ready().await {
             Ok(ready) => ready,
@@ -225,6 +235,9 @@ where
         if let Err(error) = ready.call(batch).await {
             let error: BoxError = error.into();
             tracing::warn!(%error, records, "the telemetry handler failed on a batch");
+        }
+        if let Some(done) = done {
+            let _ = done.send(());
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio::{
     task::JoinSet,
 };
 
-use super::{excerpt, Record, ACCEPT_BACKOFF};
+use super::{excerpt, Queued, Record, ACCEPT_BACKOFF};
 
 /// The longest line (one record) kept: Lambda's batches are at most 1 MiB (`maxBytes`), so no
 /// record is longer.
@@ -21,7 +21,7 @@ const READ_BYTES: usize = 64 * 1024;
 /// Accepts connections until aborted (which also ends the connections, held in a `JoinSet`).
 /// Connections are read at the same time: when Lambda replaces a connection, the old one's last
 /// records may still be being read.
-pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sender<Vec<E>>) {
+pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sender<Queued<E>>) {
     let mut connections = JoinSet::new();
     loop {
         let accepted = listener.accept().await;
@@ -41,7 +41,7 @@ pub(super) async fn serve<E: Record>(listener: TcpListener, batches: mpsc::Sende
 
 /// Reads records from `stream` until it ends (or breaks), queueing the records of each read as
 /// one batch.
-async fn read_connection<E: Record>(stream: TcpStream, batches: mpsc::Sender<Vec<E>>) {
+async fn read_connection<E: Record>(stream: TcpStream, batches: mpsc::Sender<Queued<E>>) {
     let mut lines = LineSplitter::new(MAX_LINE_BYTES);
     let mut buffer = vec![0u8; READ_BYTES];
     loop {
@@ -63,7 +63,7 @@ async fn read_connection<E: Record>(stream: TcpStream, batches: mpsc::Sender<Vec
         };
         let mut batch = Vec::new();
         lines.push(&buffer[..read], |line| collect(line, &mut batch));
-        if !batch.is_empty() && batches.send(batch).await.is_err() {
+        if !batch.is_empty() && batches.send((batch, None)).await.is_err() {
             // The handler has stopped: nothing more can be handed over.
             return;
         }
@@ -72,7 +72,7 @@ async fn read_connection<E: Record>(stream: TcpStream, batches: mpsc::Sender<Vec
     let mut batch = Vec::new();
     lines.finish(|line| collect(line, &mut batch));
     if !batch.is_empty() {
-        let _ = batches.send(batch).await;
+        let _ = batches.send((batch, None)).await;
     }
 }
 
