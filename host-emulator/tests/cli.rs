@@ -560,8 +560,7 @@ fn an_event_still_queued_at_shutdown_is_named_on_stderr() {
     assert!(status.success(), "{status:?}");
     let stderr = server.stderr_log();
     assert!(
-        stderr.contains("event lost: The emulator is shutting down.")
-            && stderr.contains("held"),
+        stderr.contains("event lost: The emulator is shutting down.") && stderr.contains("held"),
         "{stderr}"
     );
 }

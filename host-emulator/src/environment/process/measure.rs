@@ -241,7 +241,9 @@ mod tests {
     fn alive_means_running_not_a_zombie_nor_killed() {
         assert!(alive(std::process::id()));
         // A child that has exited and is not reaped yet: a zombie.
-        let mut child = std::process::Command::new("true").spawn().expect("true runs");
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("true runs");
         let pid = child.id();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while alive(pid) && std::time::Instant::now() < deadline {
