@@ -122,7 +122,11 @@
 //!   event or record type, or a [`LogBuffering`] outside Lambda's limits, fails there too.
 //! - [`tracing`] is `firebox_runtime::tracing` (`init_default_subscriber`,
 //!   `init_default_subscriber_with_writer` and `tracing`'s macros); it has no `subscriber`
-//!   re-export of `tracing-subscriber`.
+//!   re-export of `tracing-subscriber`, and its text lines carry a timestamp and the target
+//!   (`lambda_extension`'s default subscriber writes neither).
+//! - A port given with `with_log_port_number` / `with_telemetry_port_number` that is already
+//!   taken fails the registration (`Bind`, the address in use); `lambda_extension`'s listener
+//!   task panics and the extension goes on without its logs or telemetry.
 //! - The `requests` module (raw request builders) is not provided: the crate's
 //!   [`ExtensionClient`](crate::ExtensionClient) has one method per call.
 
