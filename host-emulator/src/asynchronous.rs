@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::{oneshot, watch};
 
 use crate::config::EventInvokeConfig;
+use crate::event_outcomes::{EventCondition, EventOutcome};
 use crate::functions::{EventTarget, Functions};
 use crate::invocation::{Answer, Invocation, Outcome};
 use crate::scheduler::FunctionShared;
@@ -95,13 +96,33 @@ impl Condition {
 }
 
 impl Supervisor {
+    /// Supervises the event to its end, then keeps how it ended (for
+    /// [`Emulator::event_outcome`](crate::Emulator::event_outcome)).
     async fn run(
         mut self,
+        next: (Invocation, oneshot::Receiver<Outcome>),
+        outcome: oneshot::Receiver<Outcome>,
+    ) {
+        let request_id = next.0.request_id.clone();
+        let (condition, attempts) = self.attempts(next, outcome).await;
+        if let Some(functions) = self.functions.upgrade() {
+            functions.deployment.event_outcomes.record(EventOutcome {
+                function: self.function.config.name.clone(),
+                request_id,
+                condition,
+                attempts,
+            });
+        }
+    }
+
+    /// Runs the event's attempts: how it ended, and how many attempts ended.
+    async fn attempts(
+        &mut self,
         // The next attempt, prepared (its request id, payload and acceptance time are the
         // event's).
         mut next: (Invocation, oneshot::Receiver<Outcome>),
         mut outcome: oneshot::Receiver<Outcome>,
-    ) {
+    ) -> (EventCondition, u32) {
         let config = self.config.clone();
         let config = &config;
         let mut attempts = 1u32;
@@ -114,16 +135,16 @@ impl Supervisor {
                     // Dropped unanswered: too old while throttled, its function deleted (no
                     // record then: the destinations went with it), or the emulator is stopping.
                     if self.deleted() {
-                        return;
+                        return (EventCondition::Dropped, attempts - 1);
                     }
                     if event.accepted.elapsed() >= config.maximum_event_age {
                         self.give_up(event, attempts - 1, Condition::EventAgeExceeded, None);
-                    } else {
-                        // Its attempt `attempts` was queued or running (cut off when the
-                        // shutdown grace ran out): `attempts - 1` had ended.
-                        tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down (its attempt {attempts} was queued, or running past the shutdown grace).");
+                        return (EventCondition::EventAgeExceeded, attempts - 1);
                     }
-                    return;
+                    // Its attempt `attempts` was queued or running (cut off when the shutdown
+                    // grace ran out): `attempts - 1` had ended.
+                    tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: The emulator is shutting down (its attempt {attempts} was queued, or running past the shutdown grace).");
+                    return (EventCondition::Dropped, attempts - 1);
                 }
             };
             match answer {
@@ -131,13 +152,13 @@ impl Supervisor {
                     if let Some(to) = &config.on_success {
                         self.send_record(to, event, attempts, Condition::Success, Some(&body));
                     }
-                    return;
+                    return (EventCondition::Success, attempts);
                 }
                 Answer::FunctionError(doc) => {
                     if attempts > config.maximum_retry_attempts {
                         let condition = Condition::RetriesExhausted;
                         self.give_up(event, attempts, condition, Some(&doc));
-                        return;
+                        return (EventCondition::RetriesExhausted, attempts);
                     }
                     let pause = config.delay_before(attempts);
                     let age = event.accepted.elapsed();
@@ -147,34 +168,34 @@ impl Supervisor {
                         let left = config.maximum_event_age.saturating_sub(age);
                         if self.pause(left).await {
                             tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was waiting in the queue).");
-                            return;
+                            return (EventCondition::Dropped, attempts);
                         }
                         if self.deleted() {
-                            return;
+                            return (EventCondition::Dropped, attempts);
                         }
                         let condition = Condition::EventAgeExceeded;
                         self.give_up(event, attempts, condition, Some(&doc));
-                        return;
+                        return (EventCondition::EventAgeExceeded, attempts);
                     }
                     if self.deleted() {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event failed; not retried: its function was deleted");
-                        return;
+                        return (EventCondition::Dropped, attempts);
                     }
                     tracing::info!(function = %function.config.name, request_id = %event.request_id, attempt = attempts, ?pause, "event failed; retrying");
                     if self.pause(pause).await {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event lost: The emulator is shutting down (it was pausing before a retry).");
-                        return;
+                        return (EventCondition::Dropped, attempts);
                     }
                     if self.deleted() {
                         tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts, "event retry dropped: its function was deleted");
-                        return;
+                        return (EventCondition::Dropped, attempts);
                     }
                     function
                         .metrics
                         .event_retries
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if !self.resubmit(&mut next, &mut outcome, attempts) {
-                        return;
+                        return (EventCondition::Dropped, attempts);
                     }
                     attempts += 1;
                 }
@@ -182,17 +203,17 @@ impl Supervisor {
                 // to the qualifier's version of now (not an attempt: it never ran).
                 Answer::Throttled { reason } if reason == crate::scheduler::SUPERSEDED => {
                     if self.deleted() || !self.resubmit(&mut next, &mut outcome, attempts - 1) {
-                        return;
+                        return (EventCondition::Dropped, attempts - 1);
                     }
                 }
                 // The queue is in memory: say which events a stop loses.
                 Answer::ServiceError(message) => {
                     tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: {message}");
-                    return;
+                    return (EventCondition::Dropped, attempts - 1);
                 }
                 Answer::Throttled { reason } => {
                     tracing::warn!(function = %function.config.name, request_id = %event.request_id, attempts = attempts - 1, "event lost: throttled ({reason})");
-                    return;
+                    return (EventCondition::Dropped, attempts - 1);
                 }
             }
         }

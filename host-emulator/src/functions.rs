@@ -53,6 +53,8 @@ pub(crate) struct Deployment {
     pub runtimes: Runtimes,
     pub packages: Arc<PackageStore>,
     pub layers: Arc<LayerVersions>,
+    /// How the `Event` invocations ended.
+    pub event_outcomes: crate::event_outcomes::EventOutcomes,
 }
 
 /// Where an `Event` goes: a function and the qualifier it is invoked with.

@@ -30,6 +30,7 @@ pub mod deployment_package;
 mod emulator;
 pub mod environment;
 pub mod event_invoke;
+pub mod event_outcomes;
 pub mod eventstream;
 mod functions;
 pub mod ids;
@@ -85,6 +86,7 @@ pub use emulator::{
     DEFAULT_SHUTDOWN_GRACE,
 };
 pub use event_invoke::{EventInvokeError, EventInvokeSettings};
+pub use event_outcomes::{EventCondition, EventOutcome};
 pub use layer_versions::{LayerError, LayerRefError, LayerVersion, LayerVersionInfo};
 pub use logs::{LogLine, LogSource};
 pub use policy::{Permission, PolicyError};

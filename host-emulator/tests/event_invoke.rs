@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use firebox_emulator::{Emulator, EventInvokeConfig, FunctionConfig};
+use firebox_emulator::{Emulator, EventCondition, EventInvokeConfig, FunctionConfig};
 use serde_json::{json, Value};
 
 /// Retries after 50 ms pauses, failures to `dlq`, successes to `audit`.
@@ -341,4 +341,43 @@ async fn a_retry_and_a_throttled_event_run_the_settings_of_their_moment() {
         "{:?}",
         texts(&emu, "dlq")
     );
+}
+
+#[tokio::test]
+async fn a_test_can_wait_for_an_events_final_outcome() {
+    let emu = emulator(quick(1)).await;
+    let ok = event(&emu, json!({"n": 1})).await;
+    let failing = event(&emu, json!({"error": {"type": "E", "message": "m"}})).await;
+    let outcome = emu
+        .event_outcome("orders", &ok, Duration::from_secs(30))
+        .await
+        .expect("an outcome");
+    assert_eq!(
+        (outcome.condition, outcome.attempts),
+        (EventCondition::Success, 1)
+    );
+    // Tried twice (one retry), then failed for good.
+    let outcome = emu
+        .event_outcome("orders", &failing, Duration::from_secs(30))
+        .await
+        .expect("an outcome");
+    assert_eq!(outcome.function, "orders");
+    assert_eq!(
+        (outcome.condition, outcome.attempts),
+        (EventCondition::RetriesExhausted, 2)
+    );
+    // An event that never was: the wait ends, saying what it waited for.
+    let err = emu
+        .event_outcome("orders", "no-such-event", Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("final outcome of event no-such-event"),
+        "{err}"
+    );
+    assert!(emu
+        .event_outcome("ghost", &ok, Duration::from_millis(100))
+        .await
+        .is_err());
 }

@@ -270,6 +270,7 @@ impl EmulatorBuilder {
             runtimes: self.runtimes,
             packages,
             layers,
+            event_outcomes: Default::default(),
         };
         let functions = Arc::new(Functions::new(
             functions,

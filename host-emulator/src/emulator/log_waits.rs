@@ -1,5 +1,6 @@
 //! The [`Emulator`]'s log helpers for tests: a function's log that says when the function does
-//! not exist, a wait for a line, and a wait for an invocation's parsed `REPORT`.
+//! not exist, a wait for a line, a wait for an invocation's parsed `REPORT`, and a wait for an
+//! `Event` invocation's final outcome.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use tokio::time::Instant;
 
 use super::report::InvocationReport;
 use super::{ControlError, Emulator};
+use crate::event_outcomes::EventOutcome;
 use crate::logs::{LogLine, LogSource};
 
 /// Lines of the function's log a [`LogWaitError::Timeout`] shows.
@@ -100,6 +102,58 @@ impl Emulator {
             InvocationReport::parse(&line.text).filter(|r| r.request_id == request_id)
         })
         .await
+    }
+
+    /// Waits up to `timeout` for the final outcome of `function`'s `Event` invocation
+    /// `request_id` (the request id of its 202): a success, a failure for good after its
+    /// retries (or its maximum age), or dropped unfinished, with how many attempts ran. With
+    /// Lambda's retry pauses (about 1 and 2 minutes) a failing event takes minutes to end: a
+    /// test sets `EventInvokeConfig::retry_delays` or `maximum_retry_attempts`.
+    ///
+    /// ```no_run
+    /// # use firebox_emulator::{Emulator, EventCondition, InvokeOptions, InvocationType};
+    /// # async fn doc(emu: Emulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = InvokeOptions { invocation_type: InvocationType::Event, ..Default::default() };
+    /// let accepted = emu.invoke_with("orders", r#"{"id": 7}"#, &options).await?;
+    /// let id = accepted.request_id.unwrap_or_default();
+    /// let outcome = emu.event_outcome("orders", &id, std::time::Duration::from_secs(30)).await?;
+    /// assert_eq!(outcome.condition, EventCondition::Success);
+    /// # Ok(()) }
+    /// ```
+    pub async fn event_outcome(
+        &self,
+        function: &str,
+        request_id: &str,
+        timeout: Duration,
+    ) -> Result<EventOutcome, LogWaitError> {
+        let outcomes = &self.functions.deployment.event_outcomes;
+        // Subscribed before looking: an outcome recorded in between wakes the wait.
+        let mut recorded = outcomes.subscribe();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(outcome) = outcomes.find(function, request_id) {
+                return Ok(outcome);
+            }
+            if self.history(function).is_none() {
+                return Err(LogWaitError::FunctionNotFound(function.to_owned()));
+            }
+            match tokio::time::timeout_at(deadline, recorded.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => {
+                    let lines = self.logs.history(function);
+                    let recent = lines[lines.len().saturating_sub(RECENT_LINES)..]
+                        .iter()
+                        .map(|l| l.text.clone())
+                        .collect();
+                    return Err(LogWaitError::Timeout {
+                        function: function.to_owned(),
+                        what: format!("final outcome of event {request_id}"),
+                        waited: timeout,
+                        recent,
+                    });
+                }
+            }
+        }
     }
 
     /// The history of `function`'s log, `None` when the emulator has none: a function it has,
