@@ -140,17 +140,8 @@ impl Emulator {
             match tokio::time::timeout_at(deadline, recorded.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => {
-                    let lines = self.logs.history(function);
-                    let recent = lines[lines.len().saturating_sub(RECENT_LINES)..]
-                        .iter()
-                        .map(|l| l.text.clone())
-                        .collect();
-                    return Err(LogWaitError::Timeout {
-                        function: function.to_owned(),
-                        what: format!("final outcome of event {request_id}"),
-                        waited: timeout,
-                        recent,
-                    });
+                    let what = format!("final outcome of event {request_id}");
+                    return Err(self.timed_out(function, &what, timeout));
                 }
             }
         }
@@ -196,19 +187,25 @@ impl Emulator {
                 // Lines went by unseen: the history has them.
                 Ok(Err(RecvError::Lagged(_))) => scan = true,
                 Ok(Err(RecvError::Closed)) | Err(_) => {
-                    let lines = self.logs.history(function);
-                    let recent = lines[lines.len().saturating_sub(RECENT_LINES)..]
-                        .iter()
-                        .map(|l| l.text.clone())
-                        .collect();
-                    return Err(LogWaitError::Timeout {
-                        function: function.to_owned(),
-                        what: what.to_owned(),
-                        waited: timeout,
-                        recent,
-                    });
+                    return Err(self.timed_out(function, what, timeout));
                 }
             }
+        }
+    }
+
+    /// The error of a wait for `what` that took `waited` in vain, with the function's last
+    /// lines.
+    fn timed_out(&self, function: &str, what: &str, waited: Duration) -> LogWaitError {
+        let lines = self.logs.history(function);
+        let recent = lines[lines.len().saturating_sub(RECENT_LINES)..]
+            .iter()
+            .map(|l| l.text.clone())
+            .collect();
+        LogWaitError::Timeout {
+            function: function.to_owned(),
+            what: what.to_owned(),
+            waited,
+            recent,
         }
     }
 }
