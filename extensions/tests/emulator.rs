@@ -10,32 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 mod examples_built;
-use examples_built::{example, runtime};
+use examples_built::{example, runtime, texts, wait_for, wait_for_the_end, wait_until};
 
 use firebox_emulator::{Emulator, FunctionConfig};
-
-fn texts(emu: &Emulator) -> Vec<String> {
-    emu.logs("f").into_iter().map(|l| l.text).collect()
-}
-
-async fn wait_for(emu: &Emulator, line: &str) {
-    wait_until(emu, &format!("no line {line:?}"), |lines| {
-        lines.iter().any(|l| l == line)
-    })
-    .await;
-}
-
-/// Waits (bounded) until `done` holds for the function's log, and returns that log.
-async fn wait_until(emu: &Emulator, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    for _ in 0..3000 {
-        let lines = texts(emu);
-        if done(&lines) {
-            return lines;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}; log was:\n{}", texts(emu).join("\n"));
-}
 
 /// Invokes `f` twice, expecting successes; returns the request ids.
 async fn invoke_twice(emu: &Emulator) -> Vec<String> {
@@ -90,17 +67,6 @@ async fn invoke_counter_sees_every_invocation_and_the_shutdown() {
         "not every environment's extension reported its SHUTDOWN:\n{}",
         texts(&emu).join("\n")
     );
-    for _ in 0..3000 {
-        if emu.live_processes() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the environment's processes are still alive");
-}
-
-/// Waits until every process of the environments is gone.
-async fn wait_for_the_end(emu: &Emulator) {
     for _ in 0..3000 {
         if emu.live_processes() == 0 {
             return;

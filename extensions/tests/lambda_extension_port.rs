@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 mod examples_built;
-use examples_built::{example, runtime};
+use examples_built::{example, runtime, texts, wait_for, wait_for_the_end, wait_until};
 
 use firebox_emulator::{Emulator, FunctionConfig, LogFormat, LoggingConfig};
 
@@ -29,30 +29,6 @@ fn function_with(extension: &str) -> FunctionConfig {
     FunctionConfig::new("f")
         .command(["python3", "-u", &runtime()])
         .extension(example(extension))
-}
-
-fn texts(emu: &Emulator) -> Vec<String> {
-    emu.logs("f").into_iter().map(|l| l.text).collect()
-}
-
-/// Waits (bounded) until `done` holds for the function's log, and returns that log.
-async fn wait_until(emu: &Emulator, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-    for _ in 0..3000 {
-        let lines = texts(emu);
-        if done(&lines) {
-            return lines;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}; log was:\n{}", texts(emu).join("\n"));
-}
-
-/// Waits for a line equal to `line`.
-async fn wait_for(emu: &Emulator, line: &str) -> Vec<String> {
-    wait_until(emu, &format!("no line {line:?}"), |lines| {
-        lines.iter().any(|l| l == line)
-    })
-    .await
 }
 
 /// Waits for a line containing `text`.
@@ -77,20 +53,6 @@ async fn invoke(emu: &Emulator, event: &str) -> (String, String) {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.function_error, None, "{}", r.text());
     (r.request_id.clone().unwrap(), r.text())
-}
-
-/// Waits until every process of the environments is gone.
-async fn wait_for_the_end(emu: &Emulator) {
-    for _ in 0..3000 {
-        if emu.live_processes() == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "the environment's processes are still alive; log:\n{}",
-        texts(emu).join("\n")
-    );
 }
 
 /// Waits until every environment's log has `line` (once per environment); the log.

@@ -65,6 +65,18 @@ fn lambda_arguments(runtime: &str, memory_mb: u32) -> Vec<String> {
     args
 }
 
+/// Invokes `function`, expecting a function error whose document contains `says`.
+async fn fails_saying(emu: &Emulator, function: &str, says: &str) {
+    let r = emu.invoke(function, "{}").await.expect("invoke");
+    assert_eq!(
+        r.function_error.as_deref(),
+        Some("Unhandled"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains(says), "{}", r.text());
+}
+
 fn exec_argv(v: &Value) -> Vec<String> {
     v["execArgv"]
         .as_array()
@@ -281,45 +293,16 @@ async fn es_modules_find_layer_packages_and_require_of_esm_is_off_as_on_lambda()
     assert_eq!(r.function_error, None, "{}", r.text());
     assert_eq!(r.json().unwrap()["said"], "hello Ada from the layer");
 
-    let r = emu.invoke("missing", "{}").await.expect("invoke");
-    assert_eq!(
-        r.function_error.as_deref(),
-        Some("Unhandled"),
-        "{}",
-        r.text()
-    );
-    assert!(
-        r.text().contains("Cannot find package 'no-such-package'"),
-        "{}",
-        r.text()
-    );
+    fails_saying(&emu, "missing", "Cannot find package 'no-such-package'").await;
     // Found in the layer, but not importable as asked: the package's own error, as Node gives
     // it, not "cannot find package".
-    let r = emu.invoke("hidden", "{}").await.expect("invoke");
-    assert_eq!(
-        r.function_error.as_deref(),
-        Some("Unhandled"),
-        "{}",
-        r.text()
-    );
-    assert!(
-        r.text().contains("ERR_PACKAGE_PATH_NOT_EXPORTED"),
-        "{}",
-        r.text()
-    );
+    fails_saying(&emu, "hidden", "ERR_PACKAGE_PATH_NOT_EXPORTED").await;
 
     assert!(
         NodeFeatures::of("node").no_require_module,
         "the tests need a Node that takes --no-experimental-require-module (20.17 or later)"
     );
-    let r = emu.invoke("require-esm", "{}").await.expect("invoke");
-    assert_eq!(
-        r.function_error.as_deref(),
-        Some("Unhandled"),
-        "{}",
-        r.text()
-    );
-    assert!(r.text().contains("ERR_REQUIRE_ESM"), "{}", r.text());
+    fails_saying(&emu, "require-esm", "ERR_REQUIRE_ESM").await;
     let r = emu.invoke("require-esm-on", "{}").await.expect("invoke");
     assert_eq!(r.function_error, None, "{}", r.text());
     assert_eq!(r.json().unwrap()["x"], 42);

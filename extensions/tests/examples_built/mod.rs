@@ -1,8 +1,12 @@
 //! What the tests that run this crate's examples under the emulator share: the example's
-//! binary, built on demand, and the emulator's Python test runtime.
+//! binary, built on demand, the emulator's Python test runtime, and bounded waits on the log
+//! of the function `f` and on its processes.
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
+
+use firebox_emulator::Emulator;
 
 /// The example `name`'s binary, built with `cargo build --example` (fresh, never stale).
 pub fn example(name: &str) -> PathBuf {
@@ -27,4 +31,47 @@ pub fn runtime() -> String {
         .join("../host-emulator/tests/runtimes/runtime.py")
         .display()
         .to_string()
+}
+
+/// The text of every line of `f`'s log.
+pub fn texts(emu: &Emulator) -> Vec<String> {
+    emu.logs("f").into_iter().map(|l| l.text).collect()
+}
+
+/// Waits (bounded) until `done` holds for the function's log, and returns that log.
+pub async fn wait_until(
+    emu: &Emulator,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    for _ in 0..3000 {
+        let lines = texts(emu);
+        if done(&lines) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}; log was:\n{}", texts(emu).join("\n"));
+}
+
+/// Waits for a line equal to `line`; the log.
+pub async fn wait_for(emu: &Emulator, line: &str) -> Vec<String> {
+    wait_until(emu, &format!("no line {line:?}"), |lines| {
+        lines.iter().any(|l| l == line)
+    })
+    .await
+}
+
+/// Waits until every process of the environments is gone.
+pub async fn wait_for_the_end(emu: &Emulator) {
+    for _ in 0..3000 {
+        if emu.live_processes() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the environment's processes are still alive; log:\n{}",
+        texts(emu).join("\n")
+    );
 }
